@@ -1,0 +1,167 @@
+"""`siyu users …` and `siyu apikey …`."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import typer
+
+from siyu.clikit import cli_actor, echo_json, fail, require
+
+users = typer.Typer(help="Console users and roles.", no_args_is_help=True)
+apikeys = typer.Typer(
+    help="API keys for machines (event ingest, integrations).", no_args_is_help=True
+)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(users, name="users")
+    root.add_typer(apikeys, name="apikey")
+    from siyu.brands.cli import app as brands
+
+    root.add_typer(brands, name="brands")
+
+
+@users.command("add")
+def users_add(
+    username: str,
+    role: str = typer.Option(..., help="admin, operator, analyst or store_guide."),
+    store: str | None = typer.Option(None, help="Store code (store guides only)."),
+    display_name: str | None = typer.Option(None, "--name", help="Name shown in the console."),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Create a console user."""
+    from siyu.accounts.service import AccountError, create_user, record_audit
+    from siyu.brands.models import Store
+    from siyu.config import get_settings
+    from siyu.db import session_scope
+
+    actor = require("users:manage")
+    with session_scope() as session:
+        store_id = None
+        if store:
+            store_id = session.scalar(sa.select(Store.id).where(Store.code == store))
+            if store_id is None:
+                fail(f"no store with code {store!r}")
+        try:
+            user = create_user(
+                session,
+                get_settings(),
+                username,
+                password,
+                role,
+                display_name=display_name,
+                store_id=store_id,
+            )
+        except AccountError as exc:
+            fail(str(exc))
+        record_audit(session, actor, "user.create", "user", str(user.id), {"role": role})
+    typer.echo(f"user {username} created ({role})")
+
+
+@users.command("passwd")
+def users_passwd(
+    username: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Set a user's password."""
+    from siyu.accounts.models import User
+    from siyu.accounts.service import (
+        AccountError,
+        check_password_policy,
+        hash_password,
+        record_audit,
+    )
+    from siyu.config import get_settings
+    from siyu.db import session_scope
+
+    actor = require("users:manage")
+    with session_scope() as session:
+        user = session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            fail(f"no user {username!r}")
+        try:
+            check_password_policy(password, get_settings())
+        except AccountError as exc:
+            fail(str(exc))
+        user.password_hash = hash_password(password)
+        record_audit(session, actor, "user.passwd", "user", str(user.id))
+    typer.echo("password changed")
+
+
+@users.command("list")
+def users_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List users and roles."""
+    from siyu.accounts.models import User
+    from siyu.db import session_scope
+
+    require("users:manage")
+    with session_scope() as session:
+        rows = [
+            {
+                "username": u.username,
+                "name": u.display_name,
+                "role": u.role,
+                "store_id": u.store_id,
+                "active": u.is_active,
+            }
+            for u in session.scalars(sa.select(User).order_by(User.id))
+        ]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['username']:<20} {r['role']:<12} {r['name']}")
+
+
+@apikeys.command("create")
+def apikey_create(
+    name: str,
+    scope: list[str] = typer.Option(
+        ["events:write"], "--scope", help="Repeatable; default events:write."
+    ),
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from siyu.accounts.service import AccountError, create_api_key, record_audit
+    from siyu.db import session_scope
+
+    actor = require("apikeys:manage")
+    with session_scope() as session:
+        try:
+            key, secret = create_api_key(session, name, scope)
+        except AccountError as exc:
+            fail(str(exc))
+        record_audit(session, actor, "apikey.create", "api_key", key.prefix, {"scopes": key.scopes})
+    typer.echo(secret)
+    typer.echo(
+        f"# key {key.prefix} ({', '.join(key.scopes)}) — store it now; it is not shown again",
+        err=True,
+    )
+
+
+@apikeys.command("list")
+def apikey_list() -> None:
+    """List API keys (prefix, name, scopes; never the key)."""
+    from siyu.accounts.models import ApiKey
+    from siyu.db import session_scope
+
+    require("apikeys:manage")
+    with session_scope() as session:
+        for k in session.scalars(sa.select(ApiKey).order_by(ApiKey.id)):
+            state = "revoked" if k.revoked_at else "active"
+            typer.echo(f"{k.prefix}  {k.name:<24} {state:<8} {','.join(k.scopes)}")
+
+
+@apikeys.command("revoke")
+def apikey_revoke(prefix: str) -> None:
+    """Revoke an API key by its prefix."""
+    from siyu.accounts.service import AccountError, record_audit, revoke_api_key
+    from siyu.db import session_scope
+
+    actor = require("apikeys:manage")
+    with session_scope() as session:
+        try:
+            revoke_api_key(session, prefix)
+        except AccountError as exc:
+            fail(str(exc))
+        record_audit(session, actor or cli_actor(), "apikey.revoke", "api_key", prefix)
+    typer.echo(f"key {prefix} revoked")

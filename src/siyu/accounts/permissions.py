@@ -1,0 +1,62 @@
+"""Roles and what they may do. One table, used by the API, the console and the CLI alike."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Perm(StrEnum):
+    customers_read = "customers:read"  # masked profiles
+    customers_unmask = "customers:unmask"  # full phone/email/name (audit-logged)
+    customers_write = "customers:write"  # merge, unmerge, edit
+    customers_export = "customers:export"
+    imports_run = "imports:run"
+    events_write = "events:write"
+    privacy_manage = "privacy:manage"  # PIPL export and erasure
+    users_manage = "users:manage"
+    apikeys_manage = "apikeys:manage"
+    audit_read = "audit:read"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    operator = "operator"
+    analyst = "analyst"
+    store_guide = "store_guide"
+
+
+ROLE_LABELS = {
+    Role.admin: ("管理员", "Administrator"),
+    Role.operator: ("运营", "Operator"),
+    Role.analyst: ("分析师", "Analyst"),
+    Role.store_guide: ("门店导购", "Store guide"),
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.admin: frozenset(Perm),
+    Role.operator: frozenset(
+        {
+            Perm.customers_read,
+            Perm.customers_unmask,
+            Perm.customers_write,
+            Perm.customers_export,
+            Perm.imports_run,
+        }
+    ),
+    # Analysts look at numbers and masked profiles; they never see unmasked personal data.
+    Role.analyst: frozenset({Perm.customers_read}),
+    # Guides serve their own store's customers, and may see their phone numbers to do so.
+    Role.store_guide: frozenset({Perm.customers_read, Perm.customers_unmask}),
+}
+
+# Scopes an API key may carry (machines never get user administration).
+API_KEY_SCOPES = frozenset(
+    {Perm.events_write, Perm.customers_read, Perm.customers_unmask, Perm.imports_run}
+)
+
+
+def allows(role: str, perm: Perm) -> bool:
+    try:
+        return perm in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

@@ -1,0 +1,263 @@
+"""Users, logins, API keys and the audit log: the use cases, independent of HTTP or CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import Session
+
+from siyu.accounts.models import ApiKey, AuditLog, LoginFailure, LoginSession, User
+from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Perm, Role
+from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, Settings
+from siyu.db import utcnow
+
+_hasher = PasswordHasher()
+LOCKOUT = timedelta(minutes=15)
+API_KEY_PREFIX = "sy_"
+
+
+class AccountError(ValueError):
+    pass
+
+
+class LoginRefused(AccountError):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, for permission checks and the audit log."""
+
+    actor: str
+    role: str
+    permissions: frozenset[Perm]
+    user_id: int | None = None
+    store_id: int | None = None
+    api_key_id: int | None = None
+
+    def can(self, perm: Perm) -> bool:
+        return perm in self.permissions
+
+
+def record_audit(
+    session: Session,
+    actor: str,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditLog(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            details=details or {},
+        )
+    )
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_policy(password: str, settings: Settings) -> None:
+    if len(password) < 10:
+        raise AccountError("password must have at least 10 characters")
+    if password == DEMO_ADMIN_PASSWORD and not settings.is_demo:
+        raise AccountError("the demo password is public; choose another")
+
+
+def create_user(
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    store_id: int | None = None,
+) -> User:
+    try:
+        Role(role)
+    except ValueError:
+        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(Role)}") from None
+    if role == Role.store_guide and store_id is None:
+        raise AccountError("a store guide needs a store (--store)")
+    if session.scalar(sa.select(User).where(User.username == username)):
+        raise AccountError(f"user {username!r} already exists")
+    check_password_policy(password, settings)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        store_id=store_id,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def ensure_demo_admin(session: Session, settings: Settings) -> None:
+    """The demo admin exists only in demo mode."""
+    if not settings.is_demo:
+        return
+    if session.scalar(sa.select(User).where(User.username == DEMO_ADMIN_USERNAME)) is None:
+        session.add(
+            User(
+                username=DEMO_ADMIN_USERNAME,
+                display_name="演示管理员",
+                password_hash=hash_password(DEMO_ADMIN_PASSWORD),
+                role=Role.admin,
+            )
+        )
+
+
+def refuse_demo_password_outside_demo(session: Session, settings: Settings) -> None:
+    """Production refuses to start while any user still has the public demo password."""
+    if settings.is_demo:
+        return
+    for user in session.scalars(sa.select(User).where(User.is_active.is_(True))):
+        if _verify(user.password_hash, DEMO_ADMIN_PASSWORD):
+            raise AccountError(
+                f"user {user.username!r} has the public demo password; change it "
+                "(`siyu users passwd`) or run in demo mode"
+            )
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def principal_for_user(user: User) -> Principal:
+    return Principal(
+        actor=f"user:{user.username}",
+        role=user.role,
+        permissions=ROLE_PERMISSIONS.get(Role(user.role), frozenset()),
+        user_id=user.id,
+        store_id=user.store_id,
+    )
+
+
+def login(
+    session: Session, settings: Settings, username: str, password: str, address: str
+) -> tuple[str, LoginSession]:
+    """Check a password under rate limits; returns the cookie token and the session row."""
+    now = utcnow()
+    since = now - LOCKOUT
+    failures = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(LoginFailure)
+        .where(
+            LoginFailure.at >= since,
+            sa.or_(LoginFailure.username == username, LoginFailure.address == address),
+        )
+    )
+    if (failures or 0) >= settings.login_max_failures:
+        raise LoginRefused("too many failed logins; wait 15 minutes and try again")
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.is_active or not _verify(user.password_hash, password):
+        session.add(LoginFailure(username=username[:64], address=address[:64], at=now))
+        record_audit(session, f"anon:{address}", "login.failed", "user", username[:64])
+        raise LoginRefused("wrong username or password")
+    if password == DEMO_ADMIN_PASSWORD and not settings.is_demo:
+        raise LoginRefused("the demo password is refused outside demo mode")
+    token = secrets.token_urlsafe(32)
+    row = LoginSession(
+        token_hash=_sha256(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(24),
+        expires_at=now + timedelta(hours=settings.session_hours),
+    )
+    user.last_login_at = now
+    session.add(row)
+    record_audit(session, f"user:{user.username}", "login", "user", str(user.id))
+    return token, row
+
+
+def session_user(session: Session, token: str | None) -> tuple[User, LoginSession] | None:
+    if not token:
+        return None
+    row = session.scalar(sa.select(LoginSession).where(LoginSession.token_hash == _sha256(token)))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, row
+
+
+def logout(session: Session, token: str | None) -> None:
+    if token:
+        session.execute(sa.delete(LoginSession).where(LoginSession.token_hash == _sha256(token)))
+
+
+def create_api_key(session: Session, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """Returns the row and the key itself, which is shown once and stored only as a hash."""
+    bad = [s for s in scopes if s not in {p.value for p in API_KEY_SCOPES}]
+    if bad or not scopes:
+        allowed = ", ".join(sorted(p.value for p in API_KEY_SCOPES))
+        raise AccountError(f"invalid scope(s) {bad or scopes}; allowed: {allowed}")
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(name=name, prefix=prefix, key_hash=_sha256(secret), scopes=sorted(set(scopes)))
+    session.add(key)
+    session.flush()
+    return key, f"{API_KEY_PREFIX}{prefix}_{secret}"
+
+
+def principal_for_api_key(session: Session, presented: str) -> Principal | None:
+    if not presented.startswith(API_KEY_PREFIX):
+        return None
+    prefix, _, secret = presented[len(API_KEY_PREFIX) :].partition("_")
+    key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not secrets.compare_digest(key.key_hash, _sha256(secret)):
+        return None
+    return Principal(
+        actor=f"apikey:{key.name}",
+        role="api_key",
+        permissions=frozenset(Perm(s) for s in key.scopes),
+        api_key_id=key.id,
+    )
+
+
+def revoke_api_key(session: Session, prefix: str) -> None:
+    key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise AccountError(f"no API key with prefix {prefix!r}")
+    key.revoked_at = utcnow()
+
+
+def cli_principal(session: Session, actor: str, username: str | None) -> Principal:
+    """The CLI acts with full rights as the machine's operator, or as a named user."""
+    if username is None:
+        return Principal(actor=actor, role=Role.admin, permissions=frozenset(Perm))
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        raise AccountError(f"no active user {username!r}")
+    return principal_for_user(user)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    result = session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= now))
+    session.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - LOCKOUT * 4))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,64 @@
+"""The FastAPI application: API routers, console pages, static files, startup checks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from siyu import __version__
+from siyu.config import get_settings
+from siyu.console.views import LoginRequired
+from siyu.webkit import BodyLimit, SecurityHeaders
+
+log = logging.getLogger("siyu")
+
+
+def startup_checks() -> None:
+    """Production refuses to start without SIYU_SECRET_KEY or with the demo password in use."""
+    from siyu.accounts.service import ensure_demo_admin, refuse_demo_password_outside_demo
+    from siyu.db import session_scope
+
+    settings = get_settings()
+    settings.secret_key_bytes()  # raises MissingSecretKey in production
+    with session_scope() as session:
+        refuse_demo_password_outside_demo(session, settings)
+        ensure_demo_admin(session, settings)
+
+
+def create_app() -> FastAPI:
+    from siyu.console.views import router as console_router
+    from siyu.customers.api import router as customers_router
+    from siyu.events.api import router as events_router
+
+    app = FastAPI(
+        title="Siyu 私域 API",
+        version=__version__,
+        description="Customer pool, events and operations API. Authenticate with "
+        "`Authorization: Bearer <API key>` (create one with `siyu apikey create`).",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.include_router(events_router)
+    app.include_router(customers_router)
+    app.include_router(console_router)
+    static = Path(__file__).parent / "console" / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

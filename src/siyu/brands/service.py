@@ -1,0 +1,67 @@
+"""Brands and stores: found or created by code, so imports and the console agree on them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from siyu.brands.models import Brand, Store
+from siyu.db import utcnow
+
+DEFAULT_BRAND = "default"
+
+
+class BrandError(ValueError):
+    pass
+
+
+def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
+    """The brand to import into: the one named, else the only one there is, else `default`."""
+    t = Brand.__table__
+    if code:
+        row = conn.execute(sa.select(t.c.id, t.c.code).where(t.c.code == code)).first()
+        if row is None:
+            raise BrandError(f"no brand with code {code!r}; create it with `siyu brands add`")
+        return row[0], row[1]
+    rows = conn.execute(sa.select(t.c.id, t.c.code).order_by(t.c.id).limit(2)).all()
+    if len(rows) == 1:
+        return rows[0][0], rows[0][1]
+    if len(rows) > 1:
+        raise BrandError("several brands exist; say which with --brand CODE")
+    result = conn.execute(
+        t.insert().values(code=DEFAULT_BRAND, name="默认品牌", created_at=utcnow())
+    )
+    return int(result.inserted_primary_key[0]), DEFAULT_BRAND  # type: ignore[index]
+
+
+def add_brand(session: Session, code: str, name: str) -> Brand:
+    if session.scalar(sa.select(Brand).where(Brand.code == code)):
+        raise BrandError(f"brand {code!r} already exists")
+    brand = Brand(code=code, name=name)
+    session.add(brand)
+    session.flush()
+    return brand
+
+
+class StoreCache:
+    """Stores by (brand, code), created the first time an import names them."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[int, str], int] = {}
+
+    def get(self, conn: Connection, brand_id: int, code: str, name: str) -> int:
+        key = (brand_id, code[:64])
+        if key not in self._ids:
+            t = Store.__table__
+            found = conn.execute(
+                sa.select(t.c.id).where(t.c.brand_id == brand_id, t.c.code == key[1])
+            ).scalar()
+            if found is None:
+                found = conn.execute(
+                    t.insert().values(
+                        brand_id=brand_id, code=key[1], name=name[:200], created_at=utcnow()
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            self._ids[key] = int(found)
+        return self._ids[key]

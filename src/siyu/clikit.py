@@ -1,0 +1,45 @@
+"""Small helpers shared by every CLI module: clear errors, the acting user, JSON output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from typing import Any, NoReturn
+
+import typer
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.secho(f"错误 error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def cli_actor() -> str:
+    """Who is acting: SIYU_ACTOR if set, else the operating-system user, marked as CLI."""
+    return os.environ.get("SIYU_ACTOR") or f"cli:{getpass.getuser()}"
+
+
+def echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def require(perm: str) -> str:
+    """Check the CLI's acting user may do ``perm``; returns the actor name for the audit log.
+
+    Without SIYU_CLI_USER the CLI acts as the machine's operator with full rights (they hold the
+    database anyway); with it, the named user's role applies, as on the web.
+    """
+    from siyu.accounts.permissions import Perm
+    from siyu.accounts.service import AccountError, cli_principal
+    from siyu.db import session_scope
+
+    username = os.environ.get("SIYU_CLI_USER") or None
+    with session_scope() as session:
+        try:
+            principal = cli_principal(session, cli_actor(), username)
+        except AccountError as exc:
+            fail(str(exc))
+    if not principal.can(Perm(perm)):
+        fail(f"{principal.actor} (role {principal.role}) may not {perm}", code=4)
+    return principal.actor if username is None else f"{principal.actor} via {cli_actor()}"

@@ -1,0 +1,107 @@
+"""Settings: one registry, read from the environment (prefix ``SIYU_``).
+
+Every setting has a default and a help text; ``docs/settings.md`` is generated from this class
+and a test fails when the two disagree, so no setting goes undocumented.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_ADMIN_PASSWORD = "siyu-demo-2026"  # noqa: S105 - known on purpose; refused outside demo mode
+
+
+class Mode(StrEnum):
+    production = "production"
+    demo = "demo"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIYU_", extra="ignore")
+
+    mode: Mode = Field(
+        Mode.production,
+        description="production or demo. Demo mode creates the demo admin and may generate a "
+        "secret key under the data directory; production refuses both.",
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the embedded database, exports and rejects files."
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the system of record. Empty means a SQLite file "
+        "`siyu.db` in the data directory; production uses postgresql+psycopg://…",
+    )
+    secret_key: str = Field(
+        "",
+        description="Key for encrypting secrets at rest and for suppression HMACs. Required in "
+        "production; keep it outside the database and never change it casually.",
+    )
+    timezone: str = Field("Asia/Shanghai", description="Time zone used for display and calendars.")
+    session_hours: int = Field(12, description="Console login session lifetime in hours.")
+    login_max_failures: int = Field(
+        5, description="Failed logins per username and per address before a 15-minute lockout."
+    )
+    import_batch_rows: int = Field(
+        20000, description="Rows per committed batch when importing files."
+    )
+    import_max_bytes: int = Field(
+        8 * 1024**3, description="Largest import file accepted, in bytes."
+    )
+    event_batch_max: int = Field(1000, description="Most events accepted in one API batch.")
+    request_max_bytes: int = Field(
+        2 * 1024**2, description="Largest API request body accepted, in bytes."
+    )
+    worker_poll_seconds: float = Field(1.0, description="How often an idle worker looks for jobs.")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'siyu.db'}"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode == Mode.demo
+
+    def secret_key_bytes(self) -> bytes:
+        """The secret key; in demo mode one is generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        if not self.is_demo:
+            raise MissingSecretKey(
+                "SIYU_SECRET_KEY is not set. Production refuses to start without it: "
+                "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+class MissingSecretKey(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

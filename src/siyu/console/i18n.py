@@ -1,0 +1,152 @@
+"""Console wording, Chinese first. Every key must exist in both languages (a test checks)."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh-CN", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "app": "私域 Siyu",
+        "nav.customers": "客户",
+        "nav.logout": "退出",
+        "login.title": "登录",
+        "login.username": "用户名",
+        "login.password": "密码",
+        "login.submit": "登录",
+        "login.demo": "演示账号",
+        "customers.title": "客户池",
+        "customers.search": "手机号 / 姓名 / 会员号",
+        "customers.source": "来源",
+        "customers.store": "门店",
+        "customers.all": "全部",
+        "customers.filter": "筛选",
+        "customers.total": "共 {n} 位客户",
+        "customers.empty": "还没有客户。导入订单（siyu import orders）或接入事件 API 后，客户会出现在这里。",
+        "customers.nomatch": "没有符合条件的客户，试试换个关键词或清除筛选。",
+        "col.id": "编号",
+        "col.name": "姓名",
+        "col.phone": "手机号",
+        "col.city": "城市",
+        "col.source": "来源",
+        "col.store": "门店",
+        "col.first_seen": "首次出现",
+        "detail.profile": "基本资料",
+        "detail.identities": "身份标识",
+        "detail.consent": "营销授权",
+        "detail.orders": "订单",
+        "detail.events": "行为事件",
+        "detail.merges": "合并记录",
+        "detail.unmask": "显示完整信息（将记入审计日志）",
+        "detail.unmasked": "已显示完整信息，本次查看已记入审计日志",
+        "detail.gender": "性别",
+        "detail.birthday": "生日",
+        "detail.region": "地区",
+        "detail.spend": "累计消费",
+        "detail.order_count": "有效订单",
+        "detail.suppressed": "已申请删除个人信息，不可营销",
+        "detail.none": "暂无",
+        "col.kind": "类型",
+        "col.value": "值",
+        "col.channel": "渠道",
+        "col.purpose": "用途",
+        "col.status": "状态",
+        "col.time": "时间",
+        "col.platform": "平台",
+        "col.order_id": "订单号",
+        "col.amount": "实付",
+        "col.items": "商品",
+        "col.event": "事件",
+        "error.forbidden": "您没有权限查看此内容。",
+        "error.notfound": "找不到该客户。",
+        "page.prev": "上一页",
+        "page.next": "下一页",
+        "gender.male": "男",
+        "gender.female": "女",
+    },
+    "en": {
+        "app": "Siyu",
+        "nav.customers": "Customers",
+        "nav.logout": "Log out",
+        "login.title": "Log in",
+        "login.username": "Username",
+        "login.password": "Password",
+        "login.submit": "Log in",
+        "login.demo": "Demo login",
+        "customers.title": "Customer pool",
+        "customers.search": "Phone / name / member no.",
+        "customers.source": "Source",
+        "customers.store": "Store",
+        "customers.all": "All",
+        "customers.filter": "Filter",
+        "customers.total": "{n} customers",
+        "customers.empty": "No customers yet. Import orders (siyu import orders) or send events to the API and they appear here.",
+        "customers.nomatch": "No customer matches; try another keyword or clear the filters.",
+        "col.id": "ID",
+        "col.name": "Name",
+        "col.phone": "Phone",
+        "col.city": "City",
+        "col.source": "Source",
+        "col.store": "Store",
+        "col.first_seen": "First seen",
+        "detail.profile": "Profile",
+        "detail.identities": "Identities",
+        "detail.consent": "Consent",
+        "detail.orders": "Orders",
+        "detail.events": "Events",
+        "detail.merges": "Merges",
+        "detail.unmask": "Show full details (recorded in the audit log)",
+        "detail.unmasked": "Full details shown; this view was recorded in the audit log",
+        "detail.gender": "Gender",
+        "detail.birthday": "Birthday",
+        "detail.region": "Region",
+        "detail.spend": "Total spend",
+        "detail.order_count": "Valid orders",
+        "detail.suppressed": "Asked to be erased: not marketable",
+        "detail.none": "None",
+        "col.kind": "Kind",
+        "col.value": "Value",
+        "col.channel": "Channel",
+        "col.purpose": "Purpose",
+        "col.status": "Status",
+        "col.time": "Time",
+        "col.platform": "Platform",
+        "col.order_id": "Order no.",
+        "col.amount": "Paid",
+        "col.items": "Items",
+        "col.event": "Event",
+        "error.forbidden": "You do not have permission to see this.",
+        "error.notfound": "Customer not found.",
+        "page.prev": "Previous",
+        "page.next": "Next",
+        "gender.male": "Male",
+        "gender.female": "Female",
+    },
+}
+
+SOURCES = {
+    "taobao": ("淘宝", "Taobao"),
+    "tmall": ("天猫", "Tmall"),
+    "jd": ("京东", "JD"),
+    "youzan": ("有赞", "Youzan"),
+    "douyin": ("抖音", "Douyin"),
+    "pos": ("门店", "Store POS"),
+    "csv": ("导入", "Import"),
+    "api": ("事件API", "Event API"),
+}
+
+
+def translator(lang: str):  # type: ignore[no-untyped-def]
+    table = TEXT.get(lang, TEXT["zh-CN"])
+
+    def t(key: str, **kw: object) -> str:
+        text = table.get(key, key)
+        return text.format(**kw) if kw else text
+
+    return t
+
+
+def source_label(source: str | None, lang: str) -> str:
+    if not source:
+        return "-"
+    zh, en = SOURCES.get(source, (source, source))
+    return zh if lang == "zh-CN" else en

@@ -1,0 +1,209 @@
+"""Console pages (server-rendered Jinja2 + HTMX). Thin: parse, call a query or service, render."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
+from siyu.brands.models import Store
+from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
+from siyu.console.i18n import LANGUAGES, source_label, translator
+from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
+from siyu.customers.service import CustomerError, Forbidden
+from siyu.webkit import SESSION_COOKIE, db_session
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def _lang(request: Request) -> str:
+    lang = request.cookies.get("siyu_lang", "zh-CN")
+    return lang if lang in LANGUAGES else "zh-CN"
+
+
+def _fmt_time(value: Any) -> str:
+    if not value:
+        return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return str(value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M"))
+
+
+def _yuan(fen: int | None) -> str:
+    return "-" if fen is None else f"¥{fen / 100:,.2f}"
+
+
+templates.env.filters["localtime"] = _fmt_time
+templates.env.filters["yuan"] = _yuan
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    lang = _lang(request)
+    t = translator(lang)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"t": t, "lang": lang, "source_label": lambda s: source_label(s, lang), **ctx},
+        status_code=status,
+    )
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def console_user(request: Request, session: Session = Depends(db_session)) -> dict[str, Any]:
+    found = session_user(session, request.cookies.get(SESSION_COOKIE))
+    if found is None:
+        raise LoginRequired()
+    user, login_row = found
+    return {"user": user, "principal": principal_for_user(user), "csrf": login_row.csrf_token}
+
+
+def _check_csrf(ctx: dict[str, Any], token: str) -> bool:
+    import secrets
+
+    return secrets.compare_digest(token or "", ctx["csrf"])
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/customers") -> HTMLResponse:
+    settings = get_settings()
+    demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
+    return render(request, "login.html", next=_safe_next(next), demo=demo, error=None)
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    username: str = Form(..., max_length=64),
+    password: str = Form(..., max_length=200),
+    next: str = Form("/customers"),
+    session: Session = Depends(db_session),
+) -> Response:
+    settings = get_settings()
+    address = request.client.host if request.client else "unknown"
+    try:
+        token, _row = login(session, settings, username, password, address)
+    except LoginRefused as exc:
+        session.commit()  # keep the failure count and audit entry
+        demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
+        return render(
+            request, "login.html", status=401, next=_safe_next(next), demo=demo, error=str(exc)
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=settings.session_hours * 3600,
+    )
+    return response
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/customers"
+
+
+@router.post("/logout")
+def logout_submit(
+    request: Request,
+    csrf: str = Form(""),
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    if _check_csrf(ctx, csrf):
+        logout(session, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: str, next: str = "/customers") -> Response:
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if lang in LANGUAGES:
+        response.set_cookie("siyu_lang", lang, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/customers", status_code=303)
+
+
+@router.get("/customers")
+def customers_page(
+    request: Request,
+    q: str | None = None,
+    source: str | None = None,
+    store_id: str | None = None,
+    page: int = 1,
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session),
+) -> HTMLResponse:
+    principal = ctx["principal"]
+    if not principal.can(Perm.customers_read):
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    store = int(store_id) if store_id and store_id.isdigit() else None
+    q = (q or "").strip()[:100] or None
+    result = list_customers(
+        session, principal, CustomerFilter(q, source or None, store, max(page, 1))
+    )
+    stores = session.execute(sa.select(Store.id, Store.name).order_by(Store.name)).all()
+    sources = [
+        s
+        for (s,) in session.execute(
+            sa.text("SELECT DISTINCT source FROM customer WHERE source IS NOT NULL ORDER BY 1")
+        )
+    ]
+    params = {"q": q or "", "source": source or "", "store_id": store_id or ""}
+    template = "customers_rows.html" if request.headers.get("hx-request") else "customers.html"
+    return render(
+        request,
+        template,
+        ctx=ctx,
+        result=result,
+        stores=stores,
+        sources=sources,
+        params=params,
+        filtered=bool(q or source or store),
+        qs=lambda p: urlencode({**params, "page": p}),
+    )
+
+
+@router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
+async def customer_page(
+    request: Request,
+    customer_id: int,
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session),
+) -> HTMLResponse:
+    unmask = False
+    if request.method == "POST":
+        form = await request.form()
+        unmask = _check_csrf(ctx, str(form.get("csrf", ""))) and form.get("unmask") == "1"
+    principal = ctx["principal"]
+    try:
+        data = customer_detail(session, principal, customer_id, unmask=unmask)
+    except Forbidden:
+        session.commit()
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    except CustomerError:
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+    return render(
+        request, "customer.html", ctx=ctx, c=data, can_unmask=principal.can(Perm.customers_unmask)
+    )

@@ -1,0 +1,52 @@
+"""GET /api/v1/customers and /api/v1/customers/{id}: masked unless the caller may unmask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
+from siyu.customers.service import CustomerError, Forbidden
+from siyu.webkit import db_session, require
+
+router = APIRouter(prefix="/api/v1", tags=["customers"])
+
+
+@router.get("/customers")
+def get_customers(
+    q: str | None = Query(None, max_length=100, description="Phone, name prefix or member number."),
+    source: str | None = Query(None, max_length=32),
+    store_id: int | None = None,
+    page: int = Query(1, ge=1, le=100000),
+    per_page: int = Query(50, ge=1, le=200),
+    principal: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Search the pool. Phones and names are masked (138****1234)."""
+    return list_customers(session, principal, CustomerFilter(q, source, store_id, page, per_page))
+
+
+@router.get(
+    "/customers/{customer_id}",
+    responses={403: {"description": "another store's customer"}, 404: {}},
+)
+def get_customer(
+    customer_id: int,
+    unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
+    principal: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Profile, identities, consent, orders and events of one customer."""
+    if unmask and not principal.can(Perm.customers_unmask):
+        raise HTTPException(403, "permission customers:unmask required")
+    try:
+        return customer_detail(session, principal, customer_id, unmask=unmask)
+    except Forbidden as exc:
+        session.commit()  # keep the audit entry of the refused look-up
+        raise HTTPException(403, str(exc)) from None
+    except CustomerError as exc:
+        raise HTTPException(404, str(exc)) from None

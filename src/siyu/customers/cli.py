@@ -1,0 +1,101 @@
+"""`siyu customers …`: look up, merge and unmerge profiles."""
+
+from __future__ import annotations
+
+import typer
+
+from siyu.clikit import echo_json, fail, require
+
+app = typer.Typer(help="The customer pool: search, show, merge, unmerge.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="customers")
+
+
+@app.command("merge")
+def merge(
+    a: int = typer.Argument(..., help="The customer that stays."),
+    b: int = typer.Argument(..., help="The customer folded into A."),
+    force: bool = typer.Option(False, help="Merge even though they hold different strong ids."),
+) -> None:
+    """Merge customer B into A (logged; undo with `siyu customers unmerge MERGE_ID`)."""
+    from siyu.customers.service import CustomerError
+    from siyu.customers.service import merge as do_merge
+    from siyu.db import session_scope
+
+    actor = require("customers:write")
+    try:
+        with session_scope() as session:
+            merge_id = do_merge(session, a, b, actor, force=force)
+    except CustomerError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"merged {b} into {a}; merge id {merge_id} (undo: siyu customers unmerge {merge_id})"
+    )
+
+
+@app.command("unmerge")
+def unmerge(merge_id: int) -> None:
+    """Undo a merge; orders and events follow the identity that brought them."""
+    from siyu.customers.service import CustomerError
+    from siyu.customers.service import unmerge as do_unmerge
+    from siyu.db import session_scope
+
+    actor = require("customers:write")
+    try:
+        with session_scope() as session:
+            log = do_unmerge(session, merge_id, actor)
+            loser = log.loser_id
+    except CustomerError as exc:
+        fail(str(exc))
+    typer.echo(f"merge {merge_id} undone; customer {loser} restored")
+
+
+@app.command("show")
+def show(
+    customer_id: int, unmask: bool = typer.Option(False, help="Show full personal data (audited).")
+) -> None:
+    """Print one customer as JSON (masked unless --unmask)."""
+    from siyu.accounts.service import cli_principal
+    from siyu.clikit import cli_actor
+    from siyu.customers.queries import customer_detail
+    from siyu.customers.service import CustomerError, Forbidden
+    from siyu.db import session_scope
+
+    actor = require("customers:read")
+    import os
+
+    try:
+        with session_scope() as session:
+            principal = cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
+            data = customer_detail(session, principal, customer_id, unmask=unmask)
+    except (CustomerError, Forbidden) as exc:
+        fail(str(exc))
+    del actor
+    echo_json(data)
+
+
+@app.command("search")
+def search(
+    q: str = typer.Argument(None, help="Phone, name prefix or member number."),
+    source: str | None = typer.Option(None),
+    page: int = typer.Option(1),
+) -> None:
+    """Search the pool (masked)."""
+    import os
+
+    from siyu.accounts.service import cli_principal
+    from siyu.clikit import cli_actor
+    from siyu.customers.queries import CustomerFilter, list_customers
+    from siyu.db import session_scope
+
+    require("customers:read")
+    with session_scope() as session:
+        principal = cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
+        result = list_customers(session, principal, CustomerFilter(q=q, source=source, page=page))
+    typer.echo(f"{result['total']:,} customers")
+    for c in result["items"]:
+        typer.echo(
+            f"{c['id']:>8}  {c['name'] or '-':<8} {c['phone'] or '-':<13} {c['city'] or '-':<6} {c['source']}"
+        )

@@ -1,0 +1,261 @@
+"""Read paths for the customer pool: list/search and the customer detail, masked by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal, record_audit
+from siyu.brands.models import Store
+from siyu.customers import identifiers as ids
+from siyu.customers.models import Consent, Customer, Identity, MergeLog
+from siyu.customers.service import get_visible, visible_to
+from siyu.events.models import Event
+from siyu.orders.models import Order, OrderLine
+
+
+@dataclass
+class CustomerFilter:
+    q: str | None = None  # phone, name or member number
+    source: str | None = None
+    store_id: int | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+def _phone_key(q: str) -> str | None:
+    try:
+        return ids.phone(q)
+    except ids.Rejected:
+        return None
+
+
+def list_customers(session: Session, principal: Principal, f: CustomerFilter) -> dict[str, Any]:
+    stmt = sa.select(Customer).where(Customer.status == "active", visible_to(principal))
+    if f.q:
+        q = f.q.strip()
+        phone = _phone_key(q)
+        by_identity = sa.select(Identity.customer_id).where(
+            sa.or_(
+                sa.and_(Identity.kind == "phone", Identity.value == phone) if phone else sa.false(),
+                sa.and_(Identity.kind.in_(["member_id", "buyer_id", "email"]), Identity.value == q),
+            )
+        )
+        stmt = stmt.where(
+            sa.or_(Customer.id.in_(by_identity), Customer.name.like(f"{_escape(q)}%", escape="\\"))
+        )
+    if f.source:
+        stmt = stmt.where(Customer.source == f.source)
+    if f.store_id:
+        stmt = stmt.where(Customer.store_id == f.store_id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+    per_page = max(1, min(f.per_page, 200))
+    page = max(1, f.page)
+    rows = session.scalars(
+        stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    phones = _phones(session, [c.id for c in rows])
+    stores = _store_names(session, {c.store_id for c in rows if c.store_id})
+    items = [
+        {
+            "id": c.id,
+            "name": ids.mask_name(c.name),
+            "phone": ids.mask_phone(phones.get(c.id)),
+            "city": c.city,
+            "source": c.source,
+            "store": stores.get(c.store_id) if c.store_id else None,
+            "first_seen_at": c.first_seen_at,
+            "suppressed": c.suppressed,
+        }
+        for c in rows
+    ]
+    return {"total": total, "page": page, "per_page": per_page, "items": items}
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _phones(session: Session, customer_ids: list[int]) -> dict[int, str]:
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        sa.select(Identity.customer_id, Identity.value)
+        .where(Identity.customer_id.in_(customer_ids), Identity.kind == "phone")
+        .order_by(Identity.id)
+    )
+    out: dict[int, str] = {}
+    for cid, value in rows:
+        out.setdefault(cid, value)
+    return out
+
+
+def _store_names(session: Session, store_ids: set[int | None]) -> dict[int, str]:
+    if not store_ids:
+        return {}
+    return dict(
+        session.execute(sa.select(Store.id, Store.name).where(Store.id.in_(store_ids)))
+        .tuples()
+        .all()
+    )
+
+
+def customer_detail(
+    session: Session, principal: Principal, customer_id: int, *, unmask: bool = False
+) -> dict[str, Any]:
+    """Everything the console shows on a customer page; unmasking needs the permission and is
+    audit-logged."""
+    c = get_visible(session, principal, customer_id)
+    show = unmask and principal.can(Perm.customers_unmask)
+    if unmask and not show:
+        record_audit(session, principal.actor, "customer.unmask.denied", "customer", str(c.id))
+    if show:
+        record_audit(session, principal.actor, "customer.unmask", "customer", str(c.id))
+    idents = session.scalars(
+        sa.select(Identity).where(Identity.customer_id == c.id).order_by(Identity.id)
+    ).all()
+    consents = session.scalars(sa.select(Consent).where(Consent.customer_id == c.id)).all()
+    orders = session.scalars(
+        sa.select(Order)
+        .where(Order.customer_id == c.id)
+        .order_by(Order.paid_at.desc().nulls_last(), Order.id.desc())
+        .limit(100)
+    ).all()
+    lines: dict[int, list[dict[str, Any]]] = {}
+    if orders:
+        for line in session.scalars(
+            sa.select(OrderLine)
+            .where(OrderLine.order_id.in_([o.id for o in orders]))
+            .order_by(OrderLine.line_no)
+        ):
+            lines.setdefault(line.order_id, []).append(
+                {
+                    "sku": line.sku,
+                    "product": line.product_name,
+                    "category": line.category,
+                    "quantity": line.quantity,
+                    "amount_fen": line.amount_fen,
+                }
+            )
+    events = session.scalars(
+        sa.select(Event)
+        .where(Event.customer_id == c.id)
+        .order_by(Event.occurred_at.desc())
+        .limit(100)
+    ).all()
+    merges = session.scalars(
+        sa.select(MergeLog)
+        .where(sa.or_(MergeLog.winner_id == c.id, MergeLog.loser_id == c.id))
+        .order_by(MergeLog.id)
+    ).all()
+    store = session.get(Store, c.store_id) if c.store_id else None
+    stats = session.execute(
+        sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(Order.paid_fen - Order.refund_fen), 0)
+        ).where(
+            Order.customer_id == c.id, Order.status.notin_(["cancelled", "refunded", "pending"])
+        )
+    ).one()
+
+    def masked(kind: str, value: str) -> str:
+        return value if show else ids.mask_identity(kind, value)
+
+    return {
+        "id": c.id,
+        "status": c.status,
+        "name": c.name if show else ids.mask_name(c.name),
+        "gender": c.gender,
+        "birthday": c.birthday.isoformat()
+        if c.birthday and show
+        else (f"****-{c.birthday:%m-%d}" if c.birthday else None),
+        "province": c.province,
+        "city": c.city,
+        "source": c.source,
+        "store": store.name if store else None,
+        "first_seen_at": _iso(c.first_seen_at),
+        "suppressed": c.suppressed,
+        "do_not_disturb": c.do_not_disturb,
+        "unmasked": show,
+        "order_count": stats[0],
+        "spend_fen": int(stats[1]),
+        "identities": [
+            {
+                "kind": i.kind,
+                "namespace": i.namespace,
+                "value": masked(i.kind, i.value),
+                "verified": i.verified,
+                "source": i.source,
+                "created_at": _iso(i.created_at),
+            }
+            for i in idents
+        ],
+        "consents": [
+            {
+                "brand_id": k.brand_id,
+                "channel": k.channel,
+                "purpose": k.purpose,
+                "address": masked("phone" if k.channel == "sms" else "email", k.address),
+                "status": k.status,
+                "source": k.source,
+                "evidence": k.evidence if show else None,
+                "recorded_at": _iso(k.recorded_at),
+            }
+            for k in consents
+        ],
+        "orders": [
+            {
+                "id": o.id,
+                "platform": o.platform,
+                "order_id": o.platform_order_id,
+                "status": o.status,
+                "paid_fen": o.paid_fen,
+                "refund_fen": o.refund_fen,
+                "paid_at": _iso(o.paid_at),
+                "store_id": o.store_id,
+                "lines": lines.get(o.id, []),
+            }
+            for o in orders
+        ],
+        "events": [
+            {
+                "id": e.id,
+                "type": e.type,
+                "name": e.name,
+                "occurred_at": _iso(e.occurred_at),
+                "properties": e.properties if show else mask_properties(e.properties),
+            }
+            for e in events
+        ],
+        "merges": [
+            {
+                "id": m.id,
+                "winner_id": m.winner_id,
+                "loser_id": m.loser_id,
+                "reason": m.reason,
+                "actor": m.actor,
+                "created_at": _iso(m.created_at),
+                "undone_at": _iso(m.undone_at),
+            }
+            for m in merges
+        ],
+    }
+
+
+PERSONAL_KEYS = {"phone", "mobile", "email", "name", "address", "realname", "tel", "idcard"}
+
+
+def mask_properties(props: dict[str, Any] | None) -> dict[str, Any]:
+    """Event properties as shown to roles that may not unmask: personal-looking keys hidden."""
+    return {
+        k: ("***" if any(p in k.lower() for p in PERSONAL_KEYS) else v)
+        for k, v in (props or {}).items()
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,387 @@
+"""Identity resolution (DESIGN §4): which profile does a record belong to?
+
+Deterministic: a record's identities are looked up exactly; no fuzzy matching. When a record's
+identities point at several profiles they are merged only if no two of them hold *different*
+values of the same kind and namespace (two phones of one kind may be two people); otherwise the
+record goes to the profile found by the strongest identity and the pair is kept as a conflict for
+an operator. Every merge is logged with what moved, so it can be undone.
+
+The resolver works a batch at a time inside the caller's transaction, so an import of a million
+rows costs a handful of queries per batch, not several per row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from siyu.bulk import allocate_ids, db_time, insert_rows
+from siyu.customers.identifiers import PRIORITY, Kind
+from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
+from siyu.db import utcnow
+from siyu.privacy.digest import identity_digest
+from siyu.privacy.models import Suppression
+
+Key = tuple[str, str, str]  # (kind, namespace, value)
+
+CUSTOMER = Customer.__table__
+IDENTITY = Identity.__table__
+PROFILE_FIELDS = ("name", "gender", "birthday", "province", "city", "store_id", "source")
+_RANK = {k.value: i for i, k in enumerate(PRIORITY)}
+
+
+@dataclass
+class Resolution:
+    customer_id: int
+    identity_ids: dict[Key, int]
+    created: bool
+    suppressed: bool
+
+    def primary_identity(self) -> int | None:
+        """The identity that brought the record: the strongest one it carries."""
+        if not self.identity_ids:
+            return None
+        return self.identity_ids[min(self.identity_ids, key=lambda k: _RANK.get(k[0], 99))]
+
+
+@dataclass
+class ResolverStats:
+    customers_created: int = 0
+    identities_created: int = 0
+    merges: int = 0
+    conflicts: int = 0
+    suppressed: int = 0
+
+
+class IdPool:
+    """Primary keys handed out ahead of the insert (see ``bulk.allocate_ids``)."""
+
+    def __init__(self, conn: Connection, table: sa.Table, block: int = 1000) -> None:
+        self.conn, self.table, self.block = conn, table, block
+        self._ids: list[int] = []
+        self._next: int | None = None
+
+    def take(self) -> int:
+        if self.conn.dialect.name == "sqlite":
+            if self._next is None:
+                self._next = allocate_ids(self.conn, self.table, 1)[0]
+            self._next += 1
+            return self._next - 1
+        if not self._ids:
+            self._ids = allocate_ids(self.conn, self.table, self.block)[::-1]
+        return self._ids.pop()
+
+
+@dataclass
+class _NewCustomer:
+    id: int
+    profile: dict[str, Any]
+    first_seen_at: datetime | None
+    suppressed: bool
+
+
+@dataclass
+class Resolver:
+    """Resolve records to customers within one transaction; call ``flush`` before commit."""
+
+    conn: Connection
+    source: str
+    secret: bytes
+    actor: str = "system"
+    stats: ResolverStats = field(default_factory=ResolverStats)
+
+    def __post_init__(self) -> None:
+        self._known: dict[Key, tuple[int, int]] = {}  # key -> (identity id, customer id)
+        self._redirect: dict[int, int] = {}
+        self._new_customers: dict[int, _NewCustomer] = {}
+        self._new_identities: list[tuple[Any, ...]] = []
+        self._customer_ids = IdPool(self.conn, CUSTOMER)
+        self._identity_ids = IdPool(self.conn, IDENTITY)
+        self._suppressed_keys: set[Key] = set()
+        self._check_suppression = bool(
+            self.conn.execute(
+                sa.select(sa.func.count()).select_from(Suppression.__table__)
+            ).scalar_one()
+        )
+
+    # -- lookups ---------------------------------------------------------------------------
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        """Load the existing identities among ``keys`` with one query per (kind, namespace)."""
+        wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for key in keys:
+            if key not in self._known:
+                wanted[(key[0], key[1])].add(key[2])
+        t = IDENTITY
+        for (kind, ns), values in wanted.items():
+            vals = list(values)
+            for i in range(0, len(vals), 5000):
+                rows = self.conn.execute(
+                    sa.select(t.c.value, t.c.id, t.c.customer_id).where(
+                        t.c.kind == kind, t.c.namespace == ns, t.c.value.in_(vals[i : i + 5000])
+                    )
+                )
+                for value, ident_id, cust_id in rows:
+                    self._known[(kind, ns, value)] = (ident_id, cust_id)
+        if self._check_suppression:
+            self._load_suppressed([k for k in keys if k not in self._known])
+
+    def _load_suppressed(self, keys: Sequence[Key]) -> None:
+        by_digest = {identity_digest(self.secret, *k): k for k in keys}
+        t = Suppression.__table__
+        digests = list(by_digest)
+        for i in range(0, len(digests), 5000):
+            rows = self.conn.execute(
+                sa.select(t.c.digest).where(t.c.digest.in_(digests[i : i + 5000]))
+            )
+            self._suppressed_keys.update(by_digest[d] for (d,) in rows)
+
+    def _find(self, customer_id: int) -> int:
+        while customer_id in self._redirect:
+            customer_id = self._redirect[customer_id]
+        return customer_id
+
+    # -- resolution ------------------------------------------------------------------------
+    def resolve(
+        self,
+        keys: Sequence[Key],
+        profile: dict[str, Any] | None = None,
+        seen_at: datetime | None = None,
+    ) -> Resolution:
+        """The customer for a record carrying ``keys`` (already normalised, junk removed)."""
+        matched = {k: self._find(self._known[k][1]) for k in keys if k in self._known}
+        owners = sorted(set(matched.values()))
+        created = False
+        if not owners:
+            customer_id = self._customer_ids.take()
+            self._new_customers[customer_id] = _NewCustomer(
+                customer_id, dict(profile or {}), seen_at, False
+            )
+            self.stats.customers_created += 1
+            created = True
+        elif len(owners) == 1:
+            customer_id = owners[0]
+        else:
+            customer_id = self._reconcile(owners, matched)
+        identity_ids = {k: self._known[k][0] for k in matched}
+        for key in keys:
+            if key in matched or key in identity_ids:
+                continue
+            if key in self._known:  # added by an earlier record of this batch
+                identity_ids[key] = self._known[key][0]
+                continue
+            ident_id = self._identity_ids.take()
+            self._known[key] = (ident_id, customer_id)
+            self._new_identities.append((ident_id, customer_id, *key, self.source))
+            identity_ids[key] = ident_id
+            self.stats.identities_created += 1
+        suppressed = any(k in self._suppressed_keys for k in keys)
+        if suppressed:
+            self._mark_suppressed(customer_id)
+        elif customer_id in self._new_customers and seen_at is not None:
+            new = self._new_customers[customer_id]
+            if new.first_seen_at is None or seen_at < new.first_seen_at:
+                new.first_seen_at = seen_at
+        return Resolution(customer_id, identity_ids, created, suppressed)
+
+    def _mark_suppressed(self, customer_id: int) -> None:
+        self.stats.suppressed += 1
+        if customer_id in self._new_customers:
+            self._new_customers[customer_id].suppressed = True
+        else:
+            self.conn.execute(
+                CUSTOMER.update().where(CUSTOMER.c.id == customer_id).values(suppressed=True)
+            )
+
+    def _reconcile(self, owners: list[int], matched: dict[Key, int]) -> int:
+        """Several profiles for one record: merge them if safe, else keep the strongest."""
+        self.flush()  # pending rows must exist before they can be compared or moved
+        held = self._identities_of(owners)
+        winner = owners[0]
+        for other in owners[1:]:
+            clash = _clash(held[winner], held[other])
+            if clash:
+                self._record_conflict(winner, other, clash)
+                continue
+            merge_profiles(self.conn, winner, other, f"shared identity ({self.source})", self.actor)
+            self._redirect[other] = winner
+            held[winner] |= held.pop(other)
+            self.stats.merges += 1
+        strongest = min(matched, key=lambda k: _RANK.get(k[0], 99))
+        return self._find(matched[strongest])
+
+    def _record_conflict(self, a: int, b: int, kind: str) -> None:
+        self.stats.conflicts += 1
+        self.conn.execute(
+            IdentityConflict.__table__.insert().values(
+                customer_id=a,
+                other_customer_id=b,
+                kind=kind,
+                source=self.source,
+                created_at=utcnow(),
+            )
+        )
+
+    def _identities_of(self, customer_ids: list[int]) -> dict[int, set[Key]]:
+        t = IDENTITY
+        held: dict[int, set[Key]] = {c: set() for c in customer_ids}
+        rows = self.conn.execute(
+            sa.select(t.c.customer_id, t.c.kind, t.c.namespace, t.c.value).where(
+                t.c.customer_id.in_(customer_ids)
+            )
+        )
+        for cust, kind, ns, value in rows:
+            held[cust].add((kind, ns, value))
+        return held
+
+    # -- writing ---------------------------------------------------------------------------
+    def customer_for(self, customer_id: int) -> int:
+        return self._find(customer_id)
+
+    def flush(self) -> None:
+        """Write the customers and identities created since the last flush."""
+        now = db_time(self.conn, utcnow())
+        rows = []
+        for c in self._new_customers.values():
+            p = c.profile
+            rows.append(
+                (
+                    c.id,
+                    p.get("name"),
+                    p.get("gender"),
+                    p.get("birthday"),
+                    p.get("province"),
+                    p.get("city"),
+                    db_time(self.conn, c.first_seen_at),
+                    p.get("source") or self.source,
+                    p.get("store_id"),
+                    "active",
+                    c.suppressed,
+                    False,
+                    now,
+                    now,
+                )
+            )
+        insert_rows(self.conn, CUSTOMER, CUSTOMER_COLUMNS, rows)
+        insert_rows(
+            self.conn,
+            IDENTITY,
+            ("id", "customer_id", "kind", "namespace", "value", "source", "verified", "created_at"),
+            [(*r, False, now) for r in self._new_identities],
+        )
+        self._new_customers.clear()
+        self._new_identities.clear()
+
+
+CUSTOMER_COLUMNS = (
+    "id",
+    "name",
+    "gender",
+    "birthday",
+    "province",
+    "city",
+    "first_seen_at",
+    "source",
+    "store_id",
+    "status",
+    "suppressed",
+    "do_not_disturb",
+    "created_at",
+    "updated_at",
+)
+
+SINGLE_VALUED = {Kind.phone, Kind.unionid, Kind.external_userid, Kind.buyer_id, Kind.member_id}
+
+
+def _clash(a: set[Key], b: set[Key]) -> str | None:
+    """The kind on which two profiles hold different strong ids in one namespace, if any."""
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for kind, ns, value in a:
+        seen[(kind, ns)].add(value)
+    for kind, ns, value in b:
+        if kind in SINGLE_VALUED and (kind, ns) in seen and value not in seen[(kind, ns)]:
+            return kind
+    return None
+
+
+def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor: str) -> int:
+    """Fold ``loser`` into ``winner``; returns the merge log id. Consent moves unchanged."""
+    from siyu.events.models import Event
+    from siyu.orders.models import Order
+
+    c = CUSTOMER
+    snapshot_row = conn.execute(sa.select(c).where(c.c.id == loser)).mappings().one()
+    snapshot = {k: _jsonable(v) for k, v in snapshot_row.items()}
+    ident_ids = _ids(conn, IDENTITY, loser)
+    consent_ids = _ids(conn, Consent.__table__, loser)
+    loose_orders = [
+        r[0]
+        for r in conn.execute(
+            sa.select(Order.id).where(Order.customer_id == loser, Order.identity_id.is_(None))
+        )
+    ]
+    loose_events = [
+        r[0]
+        for r in conn.execute(
+            sa.select(Event.id).where(Event.customer_id == loser, Event.identity_id.is_(None))
+        )
+    ]
+    for table in (IDENTITY, Consent.__table__, Order.__table__, Event.__table__):
+        conn.execute(table.update().where(table.c.customer_id == loser).values(customer_id=winner))
+    conn.execute(
+        c.update()
+        .where(c.c.id == loser)
+        .values(status="merged", merged_into_id=winner, updated_at=utcnow())
+    )
+    _fill_blanks(conn, winner, snapshot)
+    moved = {
+        "identities": ident_ids,
+        "consents": consent_ids,
+        "orders": loose_orders,
+        "events": loose_events,
+    }
+    result = conn.execute(
+        MergeLog.__table__.insert().values(
+            winner_id=winner,
+            loser_id=loser,
+            reason=reason,
+            actor=actor,
+            moved=moved,
+            loser_snapshot=snapshot,
+            created_at=utcnow(),
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) -> None:
+    c = CUSTOMER
+    row = conn.execute(sa.select(c).where(c.c.id == winner)).mappings().one()
+    values: dict[str, Any] = {
+        f: loser_snapshot[f]
+        for f in ("name", "gender", "province", "city", "store_id")
+        if row[f] is None and loser_snapshot.get(f) is not None
+    }
+    if loser_snapshot.get("suppressed"):
+        values["suppressed"] = True
+    if values:
+        conn.execute(c.update().where(c.c.id == winner).values(**values))
+
+
+def _ids(conn: Connection, table: sa.Table, customer_id: int) -> list[int]:
+    return [
+        r[0] for r in conn.execute(sa.select(table.c.id).where(table.c.customer_id == customer_id))
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,148 @@
+"""Customer pool use cases: manual merge and unmerge, scoped look-ups for a principal."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal, record_audit
+from siyu.customers.models import Consent, Customer, Identity, MergeLog
+from siyu.customers.resolution import _clash, merge_profiles
+from siyu.db import utcnow
+from siyu.events.models import Event
+from siyu.orders.models import Order
+
+
+class CustomerError(ValueError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+def merge(
+    session: Session, winner_id: int, loser_id: int, actor: str, *, force: bool = False
+) -> int:
+    """Merge B into A by hand. Refused when they hold different strong ids of one kind, unless
+    ``force`` (the operator has checked they are one person)."""
+    if winner_id == loser_id:
+        raise CustomerError("cannot merge a customer into itself")
+    winner, loser = _active(session, winner_id), _active(session, loser_id)
+    held = {
+        c.id: {
+            (i.kind, i.namespace, i.value)
+            for i in session.scalars(sa.select(Identity).where(Identity.customer_id == c.id))
+        }
+        for c in (winner, loser)
+    }
+    clash = _clash(held[winner.id], held[loser.id])
+    if clash and not force:
+        raise CustomerError(
+            f"customers {winner.id} and {loser.id} hold different {clash} values; "
+            "merge with --force only if you have checked they are the same person"
+        )
+    session.flush()
+    merge_id = merge_profiles(session.connection(), winner.id, loser.id, "manual", actor)
+    record_audit(
+        session,
+        actor,
+        "customer.merge",
+        "customer",
+        str(winner.id),
+        {"loser": loser.id, "merge_id": merge_id, "forced": bool(clash)},
+    )
+    session.expire_all()
+    return merge_id
+
+
+def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
+    """Undo a merge: the loser's identities and consents go back, and every order and event
+    follows the identity that brought it — including ones added after the merge."""
+    log = session.get(MergeLog, merge_id)
+    if log is None:
+        raise CustomerError(f"no merge {merge_id}")
+    if log.undone_at is not None:
+        raise CustomerError(f"merge {merge_id} was already undone")
+    winner = session.get(Customer, log.winner_id)
+    if winner is None or winner.status != "active":
+        later = session.scalar(
+            sa.select(MergeLog.id).where(
+                MergeLog.loser_id == log.winner_id, MergeLog.undone_at.is_(None)
+            )
+        )
+        raise CustomerError(
+            f"customer {log.winner_id} was merged again later; undo merge {later} first"
+        )
+    moved = log.moved
+    ident_ids = [
+        i
+        for i in moved.get("identities", [])
+        if session.scalar(sa.select(Identity.customer_id).where(Identity.id == i)) == log.winner_id
+    ]
+    loser = log.loser_id
+    if ident_ids:
+        session.execute(
+            sa.update(Identity).where(Identity.id.in_(ident_ids)).values(customer_id=loser)
+        )
+        for model in (Order, Event):
+            session.execute(
+                sa.update(model)
+                .where(model.identity_id.in_(ident_ids), model.customer_id == log.winner_id)
+                .values(customer_id=loser)
+            )
+    for model, key in ((Consent, "consents"), (Order, "orders"), (Event, "events")):
+        ids = moved.get(key, [])
+        if ids:
+            session.execute(
+                sa.update(model)
+                .where(model.id.in_(ids), model.customer_id == log.winner_id)
+                .values(customer_id=loser)
+            )
+    session.execute(
+        sa.update(Customer)
+        .where(Customer.id == loser)
+        .values(status="active", merged_into_id=None, updated_at=utcnow())
+    )
+    log.undone_at = utcnow()
+    log.undone_by = actor
+    record_audit(session, actor, "customer.unmerge", "customer", str(loser), {"merge_id": merge_id})
+    session.expire_all()
+    return log
+
+
+def _active(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise CustomerError(f"no customer {customer_id}")
+    if customer.status != "active":
+        raise CustomerError(f"customer {customer_id} is {customer.status}")
+    return customer
+
+
+def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
+    """Row filter: store guides see only their store's customers (home store or bought there)."""
+    if not principal.can(Perm.customers_read):
+        return sa.false()
+    if principal.role != "store_guide":
+        return sa.true()
+    if principal.store_id is None:
+        return sa.false()
+    bought_there = sa.exists().where(
+        Order.customer_id == Customer.id, Order.store_id == principal.store_id
+    )
+    return sa.or_(Customer.store_id == principal.store_id, bought_there)
+
+
+def get_visible(session: Session, principal: Principal, customer_id: int) -> Customer:
+    customer = session.scalar(
+        sa.select(Customer).where(Customer.id == customer_id, visible_to(principal))
+    )
+    if customer is None:
+        exists = session.get(Customer, customer_id) is not None
+        if exists:
+            record_audit(session, principal.actor, "customer.denied", "customer", str(customer_id))
+            raise Forbidden("this customer belongs to another store")
+        raise CustomerError(f"no customer {customer_id}")
+    return customer

@@ -1,0 +1,55 @@
+"""`siyu demo generate|load|ensure`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from siyu.clikit import fail
+
+app = typer.Typer(help="Demo and benchmark data.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="demo")
+
+
+@app.command("generate")
+def generate(
+    customers: int = typer.Option(2000, "--customers", help="How many people."),
+    seed: int = typer.Option(42, "--seed", help="Same seed, same files."),
+    out: Path = typer.Option(Path("var/demo"), "--out", help="Folder to write the exports to."),
+) -> None:
+    """Write realistic platform exports (Taobao GBK, Youzan, JD, POS) and an events file."""
+    from siyu.demo.generate import generate as gen
+
+    if customers < 1 or customers > 10_000_000:
+        fail("--customers must be between 1 and 10,000,000")
+    files = gen(customers, seed, out, progress=True)
+    for f in files:
+        typer.echo(f"wrote {f}")
+
+
+@app.command("load")
+def load(
+    folder: Path = typer.Argument(..., help="A folder written by `siyu demo generate`."),
+) -> None:
+    """Import a generated folder (orders, members, events)."""
+    from siyu.demo.load import load_folder
+
+    try:
+        for line in load_folder(folder):
+            typer.echo(line)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+
+
+@app.command("ensure")
+def ensure(
+    customers: int = typer.Option(2000, "--customers"), seed: int = typer.Option(42, "--seed")
+) -> None:
+    """Generate and load the demo if the database has no customers yet (used by `make run`)."""
+    from siyu.demo.load import ensure_demo
+
+    typer.echo(ensure_demo(customers, seed))

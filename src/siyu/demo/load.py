@@ -1,0 +1,107 @@
+"""Loading a generated demo folder through the real importers and the event service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from siyu.config import get_settings
+from siyu.db import get_engine
+
+ORDER_FILES = [
+    ("pos_members.csv", "customers", "pos"),
+    ("taobao_orders.csv", "orders", "taobao"),
+    ("jd_orders.csv", "orders", "jd"),
+    ("youzan_orders.csv", "orders", "youzan"),
+    ("pos_sales.csv", "orders", "pos"),
+]
+
+
+def load_folder(folder: Path) -> Iterator[str]:
+    from siyu.ingest.customers import import_customers
+    from siyu.ingest.orders import import_orders
+
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder written by `siyu demo generate`")
+    engine, settings = get_engine(), get_settings()
+    _ensure_brand_and_stores()
+    for name, kind, source in ORDER_FILES:
+        path = folder / name
+        if not path.exists():
+            continue
+        run = import_customers if kind == "customers" else import_orders
+        s = run(engine, settings, path, source, actor="demo")
+        yield (
+            f"{name}: read {s.read:,}, inserted {s.inserted:,}, updated {s.updated:,}, "
+            f"unchanged {s.unchanged:,}, rejected {s.rejected_total:,}, "
+            f"customers created {s.customers_created:,}, merges {s.merges:,}"
+        )
+    events = folder / "events.jsonl"
+    if events.exists():
+        yield f"events.jsonl: {_load_events(events):,} events"
+
+
+def _ensure_brand_and_stores() -> None:
+    from siyu.brands.models import Brand, Store
+    from siyu.db import session_scope
+    from siyu.demo.catalog import STORES
+
+    with session_scope() as session:
+        brand = session.scalar(sa.select(Brand).where(Brand.code == "demo"))
+        if brand is None:
+            if session.scalar(sa.select(sa.func.count()).select_from(Brand)):
+                return
+            brand = Brand(code="demo", name="悦颜 YUEYAN（演示品牌）")
+            session.add(brand)
+            session.flush()
+        for code, name, province, city in STORES:
+            if not session.scalar(
+                sa.select(Store.id).where(Store.brand_id == brand.id, Store.code == code)
+            ):
+                session.add(
+                    Store(brand_id=brand.id, code=code, name=name, province=province, city=city)
+                )
+
+
+def _load_events(path: Path) -> int:
+    from siyu.events.schemas import EventIn
+    from siyu.events.service import ingest
+
+    settings = get_settings()
+    batch: list[EventIn] = []
+    total = 0
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            batch.append(EventIn.model_validate(json.loads(line)))
+            if len(batch) >= 500:
+                total += _store(batch, settings.secret_key_bytes(), ingest)
+                batch = []
+    if batch:
+        total += _store(batch, settings.secret_key_bytes(), ingest)
+    return total
+
+
+def _store(batch: list, secret: bytes, ingest) -> int:  # type: ignore[no-untyped-def,type-arg]
+    with get_engine().begin() as conn:
+        stored = ingest(conn, batch, source="demo", secret=secret)
+    return sum(s.status == "accepted" for s in stored)
+
+
+def ensure_demo(customers: int, seed: int) -> str:
+    from siyu.accounts.service import ensure_demo_admin
+    from siyu.customers.models import Customer
+    from siyu.db import session_scope
+    from siyu.demo.generate import generate
+
+    settings = get_settings()
+    with session_scope() as session:
+        ensure_demo_admin(session, settings)
+        if session.scalar(sa.select(sa.func.count()).select_from(Customer)):
+            return "database already has customers; demo data not loaded again"
+    folder = settings.data_dir / "demo"
+    generate(customers, seed, folder)
+    lines = list(load_folder(folder))
+    return "\n".join(["demo data loaded:", *lines])

@@ -1,0 +1,99 @@
+"""POST /api/v1/events — identify/track, single or batch, idempotent on messageId."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.brands.service import BrandError
+from siyu.config import get_settings
+from siyu.db import get_engine
+from siyu.events.schemas import BatchIn, EventIn, IngestOut
+from siyu.events.service import EventRejected, ingest
+from siyu.webkit import require
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+EXAMPLE = {
+    "type": "track",
+    "messageId": "5f1c-0001",
+    "userId": "M000123",
+    "event": "浏览商品",
+    "properties": {"sku": "SK-1001"},
+    "traits": {"phone": "13812345678"},
+    "timestamp": "2026-06-18T10:00:00+08:00",
+}
+
+
+@router.post(
+    "/events",
+    response_model=IngestOut,
+    responses={
+        401: {"description": "no or bad API key"},
+        403: {"description": "key lacks events:write"},
+        413: {"description": "body too large"},
+        422: {"description": "invalid event; `detail` names the field and the batch index"},
+    },
+)
+def post_events(
+    payload: dict[str, Any] = Body(..., examples=[EXAMPLE, {"batch": [EXAMPLE]}]),
+    principal: Principal = Depends(require(Perm.events_write)),
+) -> IngestOut:
+    """Send one event, or `{"batch": [...]}` of up to SIYU_EVENT_BATCH_MAX events.
+
+    The same messageId sent again is answered `duplicate` and changes nothing.
+    """
+    settings = get_settings()
+    events = _parse(payload, settings.event_batch_max)
+    for attempt in range(3):
+        try:
+            with get_engine().begin() as conn:
+                stored = ingest(
+                    conn, events, source=principal.actor, secret=settings.secret_key_bytes()
+                )
+            break
+        except EventRejected as exc:
+            raise HTTPException(
+                422, [{"loc": ["body", "batch", exc.index], "msg": str(exc)}]
+            ) from None
+        except BrandError as exc:
+            raise HTTPException(
+                422, [{"loc": ["body", "context", "brand"], "msg": str(exc)}]
+            ) from None
+        except IntegrityError:
+            if attempt == 2:  # a concurrent request stored the same messageId or identity
+                raise HTTPException(
+                    409, "conflicting concurrent write; retry the request"
+                ) from None
+    return IngestOut(
+        accepted=sum(s.status == "accepted" for s in stored),
+        duplicates=sum(s.status == "duplicate" for s in stored),
+        results=[
+            {"messageId": s.message_id, "status": s.status, "customerId": s.customer_id}  # type: ignore[misc]
+            for s in stored
+        ],
+    )
+
+
+def _parse(payload: dict[str, Any], limit: int) -> list[EventIn]:
+    try:
+        if "batch" in payload:
+            if isinstance(payload["batch"], list) and len(payload["batch"]) > limit:
+                raise HTTPException(
+                    413, f"batch of {len(payload['batch'])} events; at most {limit} per request"
+                )
+            return BatchIn.model_validate(payload).batch
+        return [EventIn.model_validate(payload)]
+    except ValidationError as exc:
+        raise HTTPException(
+            422,
+            [
+                {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ],
+        ) from None

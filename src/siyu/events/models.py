@@ -1,0 +1,27 @@
+"""Behavioural events (page views, scans, replies…) ingested through the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db import Base, UTCDateTime, utcnow
+
+
+class Event(Base):
+    """One identify/track call; ``message_id`` makes replays harmless."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identity.id"), index=True)
+    type: Mapped[str] = mapped_column(sa.String(16))  # identify | track
+    name: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(sa.String(100))

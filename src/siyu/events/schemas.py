@@ -1,0 +1,67 @@
+"""The event API's request shapes (Segment-like: identify and track, single or batch)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Traits(BaseModel):
+    """Who the person is; any of these identifies them."""
+
+    model_config = ConfigDict(extra="allow")
+    phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=200)
+    unionid: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=100)
+    city: str | None = Field(None, max_length=32)
+    province: str | None = Field(None, max_length=32)
+    gender: str | None = Field(None, max_length=8)
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    type: Literal["identify", "track"]
+    message_id: str = Field(..., alias="messageId", min_length=1, max_length=100)
+    user_id: str | None = Field(
+        None, alias="userId", max_length=200, description="The brand's member number."
+    )
+    anonymous_id: str | None = Field(None, alias="anonymousId", max_length=200)
+    event: str | None = Field(None, max_length=100, description="Event name (track only).")
+    properties: dict[str, Any] = Field(default_factory=dict)
+    traits: Traits | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamp needs a time zone, e.g. 2026-06-18T10:00:00+08:00")
+        return value
+
+    @field_validator("event")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("event name is empty")
+        return value
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch: list[EventIn] = Field(..., min_length=1)
+
+
+class EventResult(BaseModel):
+    messageId: str
+    status: Literal["accepted", "duplicate"]
+    customerId: int | None = None
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int
+    results: list[EventResult]

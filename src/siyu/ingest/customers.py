@@ -1,0 +1,327 @@
+"""Customer (member) list import: profiles, identities and — only with evidence — consent.
+
+Consent is granted from a file only where it has an explicit consent column *and* evidence
+(DESIGN §4); a platform buyer list never makes anyone marketable by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from siyu.brands.service import StoreCache, resolve_brand
+from siyu.config import Settings
+from siyu.customers import identifiers as ids
+from siyu.customers.models import Consent, Customer
+from siyu.customers.resolution import Resolver
+from siyu.db import utcnow
+from siyu.ingest import values as v
+from siyu.ingest.formats import ExportFormat, get_format
+from siyu.ingest.reader import OpenedFile, check_path, load_mapping, open_export
+from siyu.ingest.runs import (
+    ImportSummary,
+    Progress,
+    RejectsFile,
+    checkpoint,
+    default_rejects_path,
+    finish_run,
+    start_run,
+)
+
+Key = tuple[str, str, str]
+
+
+@dataclass
+class MemberRow:
+    line_no: int
+    keys: list[Key]
+    profile: dict[str, Any]
+    store: tuple[str, str] | None
+    registered_at: datetime | None
+    consents: list[tuple[str, str, bool, str | None, datetime | None]]  # channel, address, …
+    digest_row: list[str]
+
+
+def import_customers(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    source: str,
+    *,
+    actor: str,
+    brand: str | None = None,
+    mapping_path: Path | None = None,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    fmt = get_format("customers", source)
+    check_path(path, settings.import_max_bytes)
+    opened = open_export(path, fmt, load_mapping(mapping_path))
+    with engine.begin() as conn:
+        brand_id, brand_code = resolve_brand(conn, brand)
+    summary = ImportSummary(source=source, encoding=opened.encoding)
+    summary.run_id = start_run(engine, "customers", source, path.name, actor)
+    rejects = RejectsFile(
+        rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path), opened.header
+    )
+    stores = StoreCache()
+    secret = settings.secret_key_bytes()
+    status = "done"
+    pending: list[MemberRow] = []
+    raw = opened.stream.buffer  # type: ignore[attr-defined]
+
+    def flush() -> None:
+        if not pending:
+            return
+        with engine.begin() as conn:
+            checkpoint(conn, summary)
+            _write(conn, pending, summary, secret, actor, source, brand_id, stores)
+        pending.clear()
+
+    try:
+        for item in _rows(opened, fmt, brand_code, settings.tz, summary):
+            if isinstance(item, tuple):
+                line_no, reason, row = item
+                summary.rejected[reason] += 1
+                rejects.add(line_no, reason, row)
+                continue
+            pending.append(item)
+            if len(pending) >= settings.import_batch_rows:
+                flush()
+                if progress:
+                    progress(raw.tell(), summary.read)
+        flush()
+    except (UnicodeDecodeError, _csv_error()) as exc:
+        status = "failed"
+        summary.error = (
+            f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
+            "run the same command again after fixing the file."
+        )
+    finally:
+        opened.close()
+        rejects.close()
+        summary.rejects_path = str(rejects.path) if rejects.used else None
+    if summary.read == 0 and status == "done":
+        status, summary.error = "failed", "the file has a header but no data rows"
+    finish_run(engine, summary, status)
+    return summary
+
+
+def _csv_error() -> type[Exception]:
+    import csv
+
+    return csv.Error
+
+
+def _rows(
+    opened: OpenedFile, fmt: ExportFormat, brand_code: str, tz: ZoneInfo, summary: ImportSummary
+) -> Any:
+    col = opened.columns
+
+    def get(row: list[str], name: str) -> str | None:
+        i = col.get(name)
+        if i is None or i >= len(row):
+            return None
+        return row[i].strip() or None
+
+    line_no = 1
+    for row in opened.rows:
+        line_no += 1
+        if not any(c.strip() for c in row):
+            continue
+        summary.read += 1
+        try:
+            yield _member(row, get, line_no, fmt, brand_code, tz, summary)
+        except (ValueError, ids.Rejected) as exc:
+            yield (line_no, str(exc), row)
+
+
+def _member(
+    row: list[str],
+    get: Any,
+    line_no: int,
+    fmt: ExportFormat,
+    brand_code: str,
+    tz: ZoneInfo,
+    summary: ImportSummary,
+) -> MemberRow:
+    keys: list[Key] = []
+    problems: list[str] = []
+    found: dict[str, str] = {}
+    for field_name, kind, ns in (
+        ("member_id", ids.Kind.member_id, brand_code),
+        ("phone", ids.Kind.phone, ""),
+        ("buyer_id", ids.Kind.buyer_id, f"{fmt.source}:"),
+        ("unionid", ids.Kind.unionid, "wechat"),
+        ("email", ids.Kind.email, ""),
+    ):
+        raw = get(row, field_name)
+        if raw is None:
+            continue
+        try:
+            value = ids.normalise(kind, raw)
+        except ids.Rejected as exc:
+            problems.append(f"{field_name}: {exc}")
+            continue
+        keys.append((kind.value, ns, value))
+        found[field_name] = value
+    if not keys:
+        raise ValueError(
+            "no usable customer identity (" + ("; ".join(problems) or "no identity given") + ")"
+        )
+    profile = {
+        "name": get(row, "name"),
+        "gender": v.gender(get(row, "gender")),
+        "birthday": v.birthday(get(row, "birthday")),
+        "province": v.short_place(get(row, "province")),
+        "city": v.short_place(get(row, "city")),
+        "source": fmt.source,
+    }
+    if profile["name"] and len(profile["name"]) > 100:
+        raise ValueError("name longer than 100 characters")
+    store_code, store_name = get(row, "store"), get(row, "store_name")
+    store = (
+        (store_code or store_name, store_name or store_code) if (store_code or store_name) else None
+    )
+    consents = []
+    evidence = get(row, "consent_evidence")
+    consent_at = v.local_time(get(row, "consent_at"), tz, field="consent_at")
+    for channel, column, address_field in (
+        ("sms", "sms_consent", "phone"),
+        ("email", "email_consent", "email"),
+    ):
+        flag = v.consent_flag(get(row, column))
+        if flag is None:
+            continue
+        address = found.get(address_field)
+        if address is None:
+            summary.warnings[f"{column} given without a usable {address_field}"] += 1
+            continue
+        if flag and not evidence:
+            summary.warnings[f"{column} ignored: no consent evidence"] += 1
+            continue
+        consents.append((channel, address, flag, evidence, consent_at))
+    registered = v.local_time(get(row, "registered_at"), tz, field="registered_at")
+    return MemberRow(line_no, keys, profile, store, registered, consents, row)
+
+
+def _write(
+    conn: Connection,
+    rows: Sequence[MemberRow],
+    summary: ImportSummary,
+    secret: bytes,
+    actor: str,
+    source: str,
+    brand_id: int,
+    stores: StoreCache,
+) -> None:
+    resolver = Resolver(conn, source, secret, actor)
+    resolver.prefetch(k for r in rows for k in r.keys)
+    results = []
+    for r in rows:
+        if r.store is not None:
+            r.profile["store_id"] = stores.get(conn, brand_id, *r.store)
+        res = resolver.resolve(r.keys, r.profile, r.registered_at or utcnow())
+        results.append(res)
+    resolver.flush()
+    fills = []
+    for r, res in zip(rows, results, strict=True):
+        if res.created:
+            summary.inserted += 1
+        else:
+            summary.updated += 1
+            fills.append({"pk": resolver.customer_for(res.customer_id), **_blank_fill(r.profile)})
+    if fills:
+        c = Customer.__table__
+        conn.execute(
+            c.update()
+            .where(c.c.id == sa.bindparam("pk"))
+            .values(
+                {
+                    f: sa.func.coalesce(c.c[f], sa.bindparam(f"v_{f}", type_=c.c[f].type))
+                    for f in FILL_FIELDS
+                }
+            ),
+            fills,
+        )
+    for r, res in zip(rows, results, strict=True):
+        if res.suppressed:
+            continue
+        for channel, address, granted, evidence, at in r.consents:
+            summary.consents += _record_consent(
+                conn,
+                resolver.customer_for(res.customer_id),
+                brand_id,
+                channel,
+                address,
+                granted,
+                f"import:{source}",
+                evidence,
+                at or utcnow(),
+            )
+    st = resolver.stats
+    summary.customers_created += st.customers_created
+    summary.merges += st.merges
+    summary.conflicts += st.conflicts
+    summary.suppressed += st.suppressed
+    summary.batches += 1
+
+
+FILL_FIELDS = ("name", "gender", "birthday", "province", "city", "store_id")
+
+
+def _blank_fill(profile: dict[str, Any]) -> dict[str, Any]:
+    return {f"v_{f}": profile.get(f) for f in FILL_FIELDS}
+
+
+def _record_consent(
+    conn: Connection,
+    customer_id: int,
+    brand_id: int,
+    channel: str,
+    address: str,
+    granted: bool,
+    source: str,
+    evidence: str | None,
+    at: datetime,
+) -> int:
+    """Upsert one marketing consent; a newer statement wins, so a later withdrawal stands."""
+    t = Consent.__table__
+    key = (
+        t.c.brand_id == brand_id,
+        t.c.channel == channel,
+        t.c.purpose == "marketing",
+        t.c.address == address,
+    )
+    row = conn.execute(sa.select(t.c.id, t.c.status, t.c.recorded_at).where(*key)).first()
+    status = "granted" if granted else "withdrawn"
+    if row is None:
+        conn.execute(
+            t.insert().values(
+                customer_id=customer_id,
+                brand_id=brand_id,
+                channel=channel,
+                purpose="marketing",
+                address=address,
+                status=status,
+                source=source,
+                evidence=evidence,
+                recorded_at=at,
+            )
+        )
+        return 1
+    if row.status == status or row.recorded_at >= at:
+        return 0
+    conn.execute(
+        t.update()
+        .where(t.c.id == row.id)
+        .values(status=status, source=source, evidence=evidence, recorded_at=at)
+    )
+    return 1

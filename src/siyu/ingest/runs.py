@@ -1,0 +1,124 @@
+"""Bookkeeping shared by the importers: the run row, the summary, the rejects file."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from siyu.db import utcnow
+from siyu.ingest.models import ImportRun
+
+Progress = Callable[[int, int], None]  # (bytes read, rows read)
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; printed by the CLI and stored on the run."""
+
+    run_id: int = 0
+    source: str = ""
+    encoding: str = ""
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
+    customers_created: int = 0
+    merges: int = 0
+    conflicts: int = 0
+    suppressed: int = 0
+    consents: int = 0
+    batches: int = 0
+    rejects_path: str | None = None
+    error: str | None = None
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rejected"] = dict(self.rejected)
+        data["warnings"] = dict(self.warnings)
+        data["rejected_total"] = self.rejected_total
+        return data
+
+
+class RejectsFile:
+    """Rejected rows with their line number and reason; never aborts the import."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+        self._writer: Any = None
+        self._fh: Any = None
+
+    def add(self, line_no: int, reason: str, row: list[str]) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._fh)
+            self._writer.writerow(["行号 line", "原因 reason", *self.header])
+        self._writer.writerow([line_no, reason, *row])
+
+    @property
+    def used(self) -> bool:
+        return self._writer is not None
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def start_run(engine: Engine, kind: str, source: str, file_name: str, actor: str) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            ImportRun.__table__.insert().values(
+                kind=kind,
+                source=source,
+                file_name=file_name[:300],
+                status="running",
+                actor=actor,
+                stats={},
+                started_at=utcnow(),
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def finish_run(engine: Engine, summary: ImportSummary, status: str) -> None:
+    t = ImportRun.__table__
+    with engine.begin() as conn:
+        conn.execute(
+            t.update()
+            .where(t.c.id == summary.run_id)
+            .values(
+                status=status,
+                stats=summary.as_dict(),
+                rejects_path=summary.rejects_path,
+                finished_at=utcnow(),
+            )
+        )
+
+
+def checkpoint(conn: sa.Connection, summary: ImportSummary) -> None:
+    """Record progress inside the batch's transaction (on SQLite this also takes the write lock
+    before ids are allocated)."""
+    t = ImportRun.__table__
+    conn.execute(t.update().where(t.c.id == summary.run_id).values(stats=summary.as_dict()))
+
+
+def default_rejects_path(data_dir: Path, run_id: int, file_path: Path) -> Path:
+    return data_dir / "rejects" / f"import-{run_id}-{file_path.stem}.rejects.csv"

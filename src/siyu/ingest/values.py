@@ -1,0 +1,170 @@
+"""Parsing the values found in Chinese platform exports: yuan amounts, local times, addresses."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+
+class BadValue(ValueError):
+    """A cell that cannot be read; the message becomes the reject reason."""
+
+
+_MONEY_JUNK = str.maketrans("", "", "¥￥,， 元'\u3000")
+
+
+def fen(raw: str | None, *, field: str = "amount") -> int:
+    """Yuan text (``¥1,299.00``, ``'59.9``, ``12.5元``) → integer fen."""
+    if raw is None:
+        raise BadValue(f"{field} is empty")
+    text = raw.translate(_MONEY_JUNK)
+    if not text:
+        raise BadValue(f"{field} is empty")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadValue(f"{field} is not a number: {raw!r}") from None
+    if not value.is_finite():
+        raise BadValue(f"{field} is not a number: {raw!r}")
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        cents = cents.quantize(Decimal(1))
+    if abs(cents) >= 10**13:
+        raise BadValue(f"{field} is implausibly large: {raw!r}")
+    return int(cents)
+
+
+def optional_fen(raw: str | None, *, field: str) -> int | None:
+    if raw is None or not raw.strip() or raw.strip() in {"-", "--"}:
+        return None
+    return fen(raw, field=field)
+
+
+def quantity(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return 1
+    text = raw.strip().lstrip("'")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadValue(f"quantity is not a number: {raw!r}") from None
+    if value != value.to_integral_value() or value <= 0 or value > 100000:
+        raise BadValue(f"quantity must be a whole number from 1 to 100000: {raw!r}")
+    return int(value)
+
+
+_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日",
+)
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def local_time(raw: str | None, tz: ZoneInfo, *, field: str = "time") -> datetime | None:
+    """Export times are Beijing wall-clock unless they say otherwise; returns aware UTC."""
+    if raw is None:
+        return None
+    text = raw.strip().lstrip("'")
+    if not text or text in {"-", "--", "0000-00-00 00:00:00", "null", "NULL"}:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = _slow_time(text, field)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def _slow_time(text: str, field: str) -> datetime:
+    for fmt in _FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    if re.fullmatch(r"\d{5}(\.\d+)?", text):  # an Excel serial date
+        return _EXCEL_EPOCH + timedelta(days=float(text))
+    raise BadValue(f"{field} is not a date/time: {text!r}")
+
+
+def birthday(raw: str | None) -> date | None:
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip().replace("/", "-").replace("年", "-").replace("月", "-").rstrip("日")
+    try:
+        return date.fromisoformat(text[:10]) if len(text) >= 10 else _md(text)
+    except ValueError:
+        raise BadValue(f"birthday is not a date: {raw!r}") from None
+
+
+def _md(text: str) -> date:
+    parts = [int(p) for p in text.split("-") if p]
+    if len(parts) == 3:
+        return date(parts[0], parts[1], parts[2])
+    raise ValueError(text)
+
+
+GENDERS = {
+    "男": "male",
+    "m": "male",
+    "male": "male",
+    "1": "male",
+    "女": "female",
+    "f": "female",
+    "female": "female",
+    "2": "female",
+}
+
+
+def gender(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    return GENDERS.get(raw.strip().lower())
+
+
+YES = {"1", "y", "yes", "true", "是", "同意", "已同意", "授权", "已授权", "opt-in", "granted"}
+NO = {"0", "n", "no", "false", "否", "不同意", "拒绝", "未授权", "opt-out", "withdrawn"}
+
+
+def consent_flag(raw: str | None) -> bool | None:
+    """True/False for an explicit answer, None when the cell says nothing."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise BadValue(f"consent value not understood: {raw!r} (use 是/否)")
+
+
+_MUNICIPALITIES = {"北京", "上海", "天津", "重庆"}
+_PROVINCE_SUFFIX = re.compile(r"(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区)$")
+
+
+def province_city(address: str | None) -> tuple[str | None, str | None]:
+    """``浙江省 杭州市 西湖区 …`` → (浙江, 杭州). Only the province and city are kept."""
+    if not address:
+        return None, None
+    parts = address.replace("\u3000", " ").split()
+    if len(parts) < 2:
+        return None, None
+    province = _PROVINCE_SUFFIX.sub("", parts[0]) or None
+    city = parts[1]
+    if province in _MUNICIPALITIES:
+        return province, province
+    city = re.sub(r"(市|地区|自治州|盟)$", "", city) or None
+    return province, city
+
+
+def short_place(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    stripped = _PROVINCE_SUFFIX.sub("", value)
+    return stripped or value

@@ -1,0 +1,164 @@
+"""The worker: claims due jobs under a lease and runs their handlers; runs periodic jobs.
+
+On PostgreSQL many workers claim in parallel (FOR UPDATE SKIP LOCKED). On SQLite exactly one
+worker holds the ``dispatch`` lease at a time; the others wait to take over if it dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.db import is_sqlite, new_session, utcnow
+from siyu.jobs.models import Job, WorkerLease
+
+log = logging.getLogger("siyu.worker")
+Handler = Callable[[Session, dict[str, Any]], None]
+HANDLERS: dict[str, Handler] = {}
+# name -> (interval seconds, handler); each periodic run is a job with a time-bucket dedupe key.
+PERIODIC: dict[str, tuple[int, Handler]] = {}
+LEASE = timedelta(seconds=60)
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def add(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return add
+
+
+def periodic(kind: str, every_seconds: int) -> Callable[[Handler], Handler]:
+    def add(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        PERIODIC[kind] = (every_seconds, fn)
+        return fn
+
+    return add
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedupe_key: str | None = None,
+    delay_seconds: float = 0,
+) -> None:
+    if kind not in HANDLERS:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    if dedupe_key and session.scalar(sa.select(Job.id).where(Job.dedupe_key == dedupe_key)):
+        return
+    session.add(
+        Job(
+            kind=kind,
+            payload=payload or {},
+            dedupe_key=dedupe_key,
+            run_at=utcnow() + timedelta(seconds=delay_seconds),
+        )
+    )
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def hold_dispatch_lease(session: Session, name: str) -> bool:
+    """SQLite's single-dispatcher rule: take or renew the lease row; False if another holds it."""
+    now = utcnow()
+    lease = session.get(WorkerLease, "dispatch")
+    if lease is None:
+        session.add(WorkerLease(name="dispatch", holder=name, until=now + LEASE))
+    elif lease.holder == name or lease.until < now:
+        lease.holder, lease.until = name, now + LEASE
+    else:
+        return False
+    session.commit()
+    return True
+
+
+def schedule_periodic(session: Session) -> None:
+    now = time.time()
+    for kind, (every, _fn) in PERIODIC.items():
+        bucket = int(now // every)
+        enqueue(session, kind, dedupe_key=f"periodic:{kind}:{bucket}")
+    session.commit()
+
+
+def claim(session: Session, name: str, limit: int = 10) -> list[Job]:
+    now = utcnow()
+    stmt = (
+        sa.select(Job)
+        .where(
+            sa.or_(
+                sa.and_(Job.status == "queued", Job.run_at <= now),
+                sa.and_(Job.status == "running", Job.lease_until < now),  # a dead worker's job
+            )
+        )
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+    )
+    if not is_sqlite(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    jobs = list(session.scalars(stmt))
+    for job in jobs:
+        job.status, job.leased_by, job.lease_until = "running", name, now + LEASE
+        job.attempts += 1
+    session.commit()
+    return jobs
+
+
+def run_job(session: Session, job: Job) -> None:
+    fn = HANDLERS.get(job.kind)
+    try:
+        if fn is None:
+            raise LookupError(f"no handler for {job.kind}")
+        fn(session, job.payload)
+        job.status, job.finished_at, job.last_error = "done", utcnow(), None
+    except Exception:
+        session.rollback()
+        job = session.merge(job)
+        job.last_error = traceback.format_exc()[-4000:]
+        if job.attempts >= job.max_attempts:
+            job.status, job.finished_at = "failed", utcnow()
+        else:
+            job.status = "queued"
+            job.run_at = utcnow() + timedelta(seconds=min(3600, 2**job.attempts * 5))
+        log.exception("job %s (%s) failed", job.id, job.kind)
+    session.commit()
+
+
+def run_once(name: str | None = None) -> int:
+    """One pass: schedule periodic jobs, claim and run what is due. Returns jobs run."""
+    import siyu.jobs.tasks  # noqa: F401 - registers the handlers
+
+    name = name or worker_name()
+    session = new_session()
+    try:
+        if is_sqlite(session) and not hold_dispatch_lease(session, name):
+            return 0
+        schedule_periodic(session)
+        jobs = claim(session, name)
+        for job in jobs:
+            run_job(session, job)
+        return len(jobs)
+    finally:
+        session.close()
+
+
+def run_forever(poll_seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
+    name = worker_name()
+    log.info("worker %s started", name)
+    while not stop():
+        done = run_once(name)
+        if not done:
+            time.sleep(poll_seconds)

@@ -1,0 +1,14 @@
+"""Import every capability's tables so Alembic and tests see the whole schema."""
+
+from siyu.accounts import models as accounts  # noqa: F401
+from siyu.brands import models as brands  # noqa: F401
+from siyu.catalog import models as catalog  # noqa: F401
+from siyu.customers import models as customers  # noqa: F401
+from siyu.db import Base
+from siyu.events import models as events  # noqa: F401
+from siyu.ingest import models as ingest  # noqa: F401
+from siyu.jobs import models as jobs  # noqa: F401
+from siyu.orders import models as orders  # noqa: F401
+from siyu.privacy import models as privacy  # noqa: F401
+
+metadata = Base.metadata

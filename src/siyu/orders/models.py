@@ -1,0 +1,66 @@
+"""Orders from every platform and store, money in fen.
+
+Receiver names, addresses and phones of the platform export are not kept on the order: the
+buyer's phone becomes an identity of the customer and nothing else is needed (PIPL minimisation).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db import Base, UTCDateTime, utcnow
+
+ORDER_STATUSES = (
+    "pending",  # created, not paid
+    "paid",
+    "shipped",
+    "completed",
+    "partially_refunded",
+    "refunded",
+    "cancelled",
+)
+
+
+class Order(Base):
+    """One order as the platform knows it; re-imports update it by (platform, shop, order id)."""
+
+    __tablename__ = "order"
+    __table_args__ = (sa.UniqueConstraint("platform", "shop", "platform_order_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(sa.ForeignKey("brand.id"))
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    shop: Mapped[str] = mapped_column(sa.String(100), default="")
+    platform_order_id: Mapped[str] = mapped_column(sa.String(100))
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
+    # The identity that brought this order: after an unmerge the order follows it.
+    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identity.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    total_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    paid_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    refund_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    digest: Mapped[str] = mapped_column(sa.String(32))
+    import_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("import_run.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderLine(Base):
+    """A SKU line of an order (a JD export row is one of these, not an order)."""
+
+    __tablename__ = "order_line"
+    __table_args__ = (sa.UniqueConstraint("order_id", "line_no"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("order.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(sa.Integer)
+    product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("product.id"))
+    sku: Mapped[str | None] = mapped_column(sa.String(100))
+    product_name: Mapped[str | None] = mapped_column(sa.String(300))
+    category: Mapped[str | None] = mapped_column(sa.String(100))
+    quantity: Mapped[int] = mapped_column(sa.Integer, default=1)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)

@@ -1,0 +1,64 @@
+"""`siyu privacy export|erase --phone P`: the PIPL rights of access and erasure."""
+
+from __future__ import annotations
+
+import typer
+
+from siyu.clikit import echo_json, fail, require
+
+app = typer.Typer(
+    help="PIPL: export or erase everything held about a person.", no_args_is_help=True
+)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="privacy")
+
+
+@app.command("export")
+def export(phone: str = typer.Option(..., "--phone", help="The person's phone number.")) -> None:
+    """Print everything held about the person as JSON (audit-logged)."""
+    from siyu.db import session_scope
+    from siyu.privacy.service import PrivacyError, export_person
+
+    actor = require("privacy:manage")
+    try:
+        with session_scope() as session:
+            data = export_person(session, phone, actor)
+    except PrivacyError as exc:
+        fail(str(exc))
+    echo_json(data)
+
+
+@app.command("erase")
+def erase(
+    phone: str = typer.Option(..., "--phone", help="The person's phone number."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Erase the person from every table and file; keep an HMAC suppression entry."""
+    from siyu.config import MissingSecretKey, get_settings
+    from siyu.db import new_session
+    from siyu.privacy.service import PrivacyError, erase_person, scrub_storage
+
+    actor = require("privacy:manage")
+    if not yes:
+        typer.confirm("This permanently erases the person's data. Continue?", abort=True)
+    session = new_session()
+    try:
+        report = erase_person(session, get_settings(), phone, actor)
+        session.commit()
+        storage = scrub_storage(session)
+    except (PrivacyError, MissingSecretKey) as exc:
+        session.rollback()
+        fail(str(exc))
+    finally:
+        session.close()
+    echo_json(
+        {
+            "erased_profiles": report.customers,
+            "rows_deleted": report.counts,
+            "suppressed_identities": report.suppressed_identities,
+            "reject_rows_removed": report.reject_rows_removed,
+            "storage": storage,
+        }
+    )
