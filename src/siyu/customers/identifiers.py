@@ -102,6 +102,8 @@ def phone(raw: object) -> str:
         digits = digits[4:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
+    if len(digits) >= 5 and _all_same(digits):
+        raise Rejected("test or placeholder phone number")
     if _CN_MOBILE.fullmatch(digits):
         e164 = "+86" + digits
     else:

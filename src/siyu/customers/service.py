@@ -53,6 +53,7 @@ def merge(
         str(winner.id),
         {"loser": loser.id, "merge_id": merge_id, "forced": bool(clash)},
     )
+    session.flush()
     session.expire_all()
     return merge_id
 
@@ -108,6 +109,7 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
     log.undone_at = utcnow()
     log.undone_by = actor
     record_audit(session, actor, "customer.unmerge", "customer", str(loser), {"merge_id": merge_id})
+    session.flush()
     session.expire_all()
     return log
 

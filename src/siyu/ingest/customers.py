@@ -231,15 +231,32 @@ def _write(
         res = resolver.resolve(r.keys, r.profile, r.registered_at or utcnow())
         results.append(res)
     resolver.flush()
+    c = Customer.__table__
+    existing_ids = [resolver.customer_for(res.customer_id) for res in results if not res.created]
+    current = {
+        row.id: row
+        for i in range(0, len(existing_ids), 5000)
+        for row in conn.execute(
+            sa.select(c.c.id, *[c.c[f] for f in FILL_FIELDS]).where(
+                c.c.id.in_(existing_ids[i : i + 5000])
+            )
+        )
+    }
     fills = []
     for r, res in zip(rows, results, strict=True):
         if res.created:
             summary.inserted += 1
-        else:
+            continue
+        pk = resolver.customer_for(res.customer_id)
+        now_row = current.get(pk)
+        if now_row is not None and any(
+            getattr(now_row, f) is None and r.profile.get(f) is not None for f in FILL_FIELDS
+        ):
             summary.updated += 1
-            fills.append({"pk": resolver.customer_for(res.customer_id), **_blank_fill(r.profile)})
+            fills.append({"pk": pk, **_blank_fill(r.profile)})
+        else:
+            summary.unchanged += 1
     if fills:
-        c = Customer.__table__
         conn.execute(
             c.update()
             .where(c.c.id == sa.bindparam("pk"))

@@ -1,0 +1,124 @@
+"""Test setup: every test runs against a freshly migrated database.
+
+SIYU_TEST_DATABASE_URL picks the engine: ``sqlite`` (a file per test worker) or a PostgreSQL
+URL, in which case each worker creates its own schema and drops it at the end, so parallel
+runs do not collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+TEST_SECRET = "test-secret-key-for-siyu-tests-only-0123456789"
+
+
+def _target() -> str:
+    return os.environ.get("SIYU_TEST_DATABASE_URL", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    target = _target()
+    if target == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "siyu.db"
+        url = f"sqlite:///{path}"
+        _migrate(url)
+        yield url
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(target, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in target else "?"
+    url = f"{target}{sep}options=-csearch_path%3D{schema}"
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        from siyu.db import reset_engines
+
+        reset_engines()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    from siyu.migrations.runner import upgrade
+
+    upgrade(url)
+
+
+@pytest.fixture(autouse=True)
+def siyu_env(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Settings for one test: its own data directory, the shared migrated database."""
+    from siyu.config import reset_settings
+
+    monkeypatch.setenv("SIYU_DATABASE_URL", database_url)
+    monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SIYU_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SIYU_MODE", "production")
+    monkeypatch.delenv("SIYU_CLI_USER", raising=False)
+    reset_settings()
+    yield tmp_path
+    _clean(database_url)
+    reset_settings()
+
+
+def _clean(url: str) -> None:
+    from siyu.db import get_engine
+    from siyu.models import metadata
+
+    engine = get_engine()
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":
+            # restart sequences so ids are predictable within a test
+            for table in metadata.sorted_tables:
+                if "id" in table.c and isinstance(table.c.id.type, sa.Integer):
+                    conn.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)"
+                    )
+
+
+@pytest.fixture()
+def engine() -> sa.Engine:
+    from siyu.db import get_engine
+
+    return get_engine()
+
+
+@pytest.fixture()
+def settings():  # type: ignore[no-untyped-def]
+    from siyu.config import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture()
+def session() -> Iterator[sa.orm.Session]:
+    from siyu.db import new_session
+
+    s = new_session()
+    yield s
+    s.rollback()
+    s.close()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]], encoding: str = "utf-8") -> Path:
+    import csv
+
+    with path.open("w", encoding=encoding, newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
