@@ -56,9 +56,7 @@ def _migrate(url: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def siyu_env(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def siyu_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings for one test: its own data directory, the shared migrated database."""
     from siyu.config import reset_settings
 
@@ -114,7 +112,9 @@ def session() -> Iterator[sa.orm.Session]:
     s.close()
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[object]], encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path, header: list[str], rows: list[list[object]], encoding: str = "utf-8"
+) -> Path:
     import csv
 
     with path.open("w", encoding=encoding, newline="") as fh:

@@ -25,7 +25,7 @@ def insert_rows(
 ) -> None:
     """executemany straight to the driver; values must already be in database form."""
     if rows:
-        conn.exec_driver_sql(insert_sql(conn, table, columns), list(rows))  # type: ignore[arg-type]
+        conn.exec_driver_sql(insert_sql(conn, table, columns), list(rows))
 
 
 def allocate_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -138,3 +138,8 @@ def is_sqlite(session_or_engine: Session | Engine) -> bool:
         else session_or_engine
     )
     return bind.dialect.name == "sqlite"
+
+
+def table_of(model: Any) -> sa.Table:
+    """The Core table of a mapped class (typed, for the bulk paths that use Core)."""
+    return cast(sa.Table, model.__table__)

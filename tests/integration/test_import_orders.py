@@ -27,17 +27,28 @@ def orders(engine) -> list:  # type: ignore[no-untyped-def]
 
 def lines(engine) -> list:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return conn.execute(sa.select(OrderLine.__table__).order_by(OrderLine.order_id, OrderLine.line_no)).all()
+        return conn.execute(
+            sa.select(OrderLine.__table__).order_by(OrderLine.order_id, OrderLine.line_no)
+        ).all()
 
 
 def test_taobao_gbk_export(engine, settings, tmp_path: Path) -> None:
-    path = pf.taobao(tmp_path / "tb.csv", [
-        pf.taobao_row("3001", "tb_wang", "13812345678", "89.00"),
-        pf.taobao_row("3002", "tb_wang", "138****5678", "120.50"),  # masked phone: nick still links
-        pf.taobao_row("3003", "tb_li", "1.3911112222E+10", "59.90", name="李**"),  # Excel, masked name
-        pf.taobao_row("3004", "tb_zhao", "'13700001111", "199.00", status="交易关闭", refund="199.00"),
-        pf.taobao_row("3005", "tb_qian", "", "50.00", status="等待买家付款", paid=""),
-    ])
+    path = pf.taobao(
+        tmp_path / "tb.csv",
+        [
+            pf.taobao_row("3001", "tb_wang", "13812345678", "89.00"),
+            pf.taobao_row(
+                "3002", "tb_wang", "138****5678", "120.50"
+            ),  # masked phone: nick still links
+            pf.taobao_row(
+                "3003", "tb_li", "1.3911112222E+10", "59.90", name="李**"
+            ),  # Excel, masked name
+            pf.taobao_row(
+                "3004", "tb_zhao", "'13700001111", "199.00", status="交易关闭", refund="199.00"
+            ),
+            pf.taobao_row("3005", "tb_qian", "", "50.00", status="等待买家付款", paid=""),
+        ],
+    )
     s = run(engine, settings, path, "taobao")
     assert s.encoding == "gb18030"
     assert (s.read, s.inserted, s.rejected_total) == (5, 5, 0)
@@ -58,38 +69,140 @@ def test_taobao_gbk_export(engine, settings, tmp_path: Path) -> None:
 
 
 def test_jd_sku_rows_become_one_order_with_lines(engine, settings, tmp_path: Path) -> None:
-    path = pf.jd(tmp_path / "jd.csv", [
-        pf.jd_row("280001", "100011", "防晒乳", 2, "149.00", "397.00", "jd_li"),
-        pf.jd_row("280001", "100012", "洁面乳", 1, "99.00", "397.00", "jd_li"),
-        pf.jd_row("280002", "100011", "防晒乳", 1, "149.00", "149.00", "jd_li", phone="13512345678"),
-    ])
+    path = pf.jd(
+        tmp_path / "jd.csv",
+        [
+            pf.jd_row("280001", "100011", "防晒乳", 2, "149.00", "397.00", "jd_li"),
+            pf.jd_row("280001", "100012", "洁面乳", 1, "99.00", "397.00", "jd_li"),
+            pf.jd_row(
+                "280002", "100011", "防晒乳", 1, "149.00", "149.00", "jd_li", phone="13512345678"
+            ),
+        ],
+    )
     s = run(engine, settings, path, "jd")
     assert (s.read, s.inserted) == (3, 2)
     o = {r.platform_order_id: r for r in orders(engine)}
     assert o["280001"].paid_fen == 39700
     ls = [ln for ln in lines(engine) if ln.order_id == o["280001"].id]
-    assert [(ln.sku, ln.quantity, ln.amount_fen) for ln in ls] == [("100011", 2, 29800), ("100012", 1, 9900)]
+    assert [(ln.sku, ln.quantity, ln.amount_fen) for ln in ls] == [
+        ("100011", 2, 29800),
+        ("100012", 1, 9900),
+    ]
     assert o["280001"].customer_id == o["280002"].customer_id
 
 
 def test_youzan_douyin_pos_and_csv(engine, settings, tmp_path: Path) -> None:
-    yz = write_csv(tmp_path / "yz.csv", pf.YOUZAN_HEADER, [
-        ["E2026001", "交易成功", "2026-06-01 09:00:00", "2026-06-01 09:01:00", "面膜", "SK-1501", 2, "99.00",
-         "178.00", "20.00", "13600001111", "张三", "广东省", "深圳市", "某路"],
-    ])
-    dy = write_csv(tmp_path / "dy.csv", pf.DOUYIN_HEADER, [
-        ["6900001", "6900001-1", "口红", "#02", 1, "3601", "SK-1601", "199.00", "199.00", "0", "2026-06-18 20:00:00",
-         "2026-06-18 20:00:30", "已完成", "退款成功", "赵六", "13600001111", "广东省", "深圳市", "南山区", "", ""],
-    ])
-    pos = write_csv(tmp_path / "pos.csv", pf.POS_HEADER, [
-        ["R001", "M0001", "13600001111", "SZ01", "深圳万象城店", "2026-07-01 15:00:00", "SK-1001", "洁面乳",
-         "洁面", 1, "89.00", "89.00", "89.00", "销售"],
-        ["R002", "M0001", "", "SZ01", "深圳万象城店", "2026-07-02 15:00:00", "SK-1001", "洁面乳",
-         "洁面", 1, "89.00", "-89.00", "-89.00", "退货"],
-    ])
-    generic = write_csv(tmp_path / "g.csv", pf.CSV_HEADER, [
-        ["G1", "M0001", "", "x@qq.com", "张三", "2026-08-01 10:00:00", "300", "paid", "SK-1302", "面霜", "面霜", 1, ""],
-    ])
+    yz = write_csv(
+        tmp_path / "yz.csv",
+        pf.YOUZAN_HEADER,
+        [
+            [
+                "E2026001",
+                "交易成功",
+                "2026-06-01 09:00:00",
+                "2026-06-01 09:01:00",
+                "面膜",
+                "SK-1501",
+                2,
+                "99.00",
+                "178.00",
+                "20.00",
+                "13600001111",
+                "张三",
+                "广东省",
+                "深圳市",
+                "某路",
+            ],
+        ],
+    )
+    dy = write_csv(
+        tmp_path / "dy.csv",
+        pf.DOUYIN_HEADER,
+        [
+            [
+                "6900001",
+                "6900001-1",
+                "口红",
+                "#02",
+                1,
+                "3601",
+                "SK-1601",
+                "199.00",
+                "199.00",
+                "0",
+                "2026-06-18 20:00:00",
+                "2026-06-18 20:00:30",
+                "已完成",
+                "退款成功",
+                "赵六",
+                "13600001111",
+                "广东省",
+                "深圳市",
+                "南山区",
+                "",
+                "",
+            ],
+        ],
+    )
+    pos = write_csv(
+        tmp_path / "pos.csv",
+        pf.POS_HEADER,
+        [
+            [
+                "R001",
+                "M0001",
+                "13600001111",
+                "SZ01",
+                "深圳万象城店",
+                "2026-07-01 15:00:00",
+                "SK-1001",
+                "洁面乳",
+                "洁面",
+                1,
+                "89.00",
+                "89.00",
+                "89.00",
+                "销售",
+            ],
+            [
+                "R002",
+                "M0001",
+                "",
+                "SZ01",
+                "深圳万象城店",
+                "2026-07-02 15:00:00",
+                "SK-1001",
+                "洁面乳",
+                "洁面",
+                1,
+                "89.00",
+                "-89.00",
+                "-89.00",
+                "退货",
+            ],
+        ],
+    )
+    generic = write_csv(
+        tmp_path / "g.csv",
+        pf.CSV_HEADER,
+        [
+            [
+                "G1",
+                "M0001",
+                "",
+                "x@qq.com",
+                "张三",
+                "2026-08-01 10:00:00",
+                "300",
+                "paid",
+                "SK-1302",
+                "面霜",
+                "面霜",
+                1,
+                "",
+            ],
+        ],
+    )
     assert run(engine, settings, yz, "youzan").inserted == 1
     assert run(engine, settings, dy, "douyin").inserted == 1
     assert run(engine, settings, pos, "pos").inserted == 2
@@ -104,13 +217,18 @@ def test_youzan_douyin_pos_and_csv(engine, settings, tmp_path: Path) -> None:
 
 
 def test_reimport_is_idempotent_and_changes_are_updates(engine, settings, tmp_path: Path) -> None:
-    path = pf.taobao(tmp_path / "tb.csv", [pf.taobao_row(str(4000 + i), f"n{i}", "", "10.00") for i in range(30)])
+    path = pf.taobao(
+        tmp_path / "tb.csv", [pf.taobao_row(str(4000 + i), f"n{i}", "", "10.00") for i in range(30)]
+    )
     first = run(engine, settings, path, "taobao")
     before = orders(engine)
     again = run(engine, settings, path, "taobao")
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 30)
     assert orders(engine) == before
-    changed = pf.taobao(tmp_path / "tb2.csv", [pf.taobao_row("4000", "n0", "", "10.00", status="交易关闭", refund="10.00")])
+    changed = pf.taobao(
+        tmp_path / "tb2.csv",
+        [pf.taobao_row("4000", "n0", "", "10.00", status="交易关闭", refund="10.00")],
+    )
     s = run(engine, settings, changed, "taobao")
     assert (s.updated, s.inserted) == (1, 0)
     assert first.customers_created == 30
@@ -118,12 +236,15 @@ def test_reimport_is_idempotent_and_changes_are_updates(engine, settings, tmp_pa
 
 
 def test_rejects_are_reported_with_line_and_reason(engine, settings, tmp_path: Path) -> None:
-    path = pf.taobao(tmp_path / "tb.csv", [
-        pf.taobao_row("5001", "ok", "13812345678", "10.00"),
-        pf.taobao_row("5002", "null", "138****1111", "10.00"),  # no usable identity
-        pf.taobao_row("5003", "x", "13812345679", "ten"),  # bad amount
-        pf.taobao_row("5004", "y", "13812345670", "10.00", status="神秘状态"),
-    ])
+    path = pf.taobao(
+        tmp_path / "tb.csv",
+        [
+            pf.taobao_row("5001", "ok", "13812345678", "10.00"),
+            pf.taobao_row("5002", "null", "138****1111", "10.00"),  # no usable identity
+            pf.taobao_row("5003", "x", "13812345679", "ten"),  # bad amount
+            pf.taobao_row("5004", "y", "13812345670", "10.00", status="神秘状态"),
+        ],
+    )
     s = run(engine, settings, path, "taobao")
     assert s.inserted == 1 and s.rejected_total == 3
     assert any("no usable customer identity" in r for r in s.rejected)
@@ -141,7 +262,9 @@ def test_rejects_are_reported_with_line_and_reason(engine, settings, tmp_path: P
         (b"PK\x03\x04rest-of-zip", "Excel workbook"),
     ],
 )
-def test_files_that_cannot_be_imported(engine, settings, tmp_path: Path, content: bytes, message: str) -> None:
+def test_files_that_cannot_be_imported(
+    engine, settings, tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(ImportFileError, match=message):
@@ -168,9 +291,15 @@ def test_missing_columns_are_named_with_expected_headers(engine, settings, tmp_p
 
 
 def test_mapping_file_renames_columns(engine, settings, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "m.csv", ["单号", "手机", "时间", "金额"], [["K1", "13812345678", "2026-01-01 10:00:00", "88"]])
+    path = write_csv(
+        tmp_path / "m.csv",
+        ["单号", "手机", "时间", "金额"],
+        [["K1", "13812345678", "2026-01-01 10:00:00", "88"]],
+    )
     mapping = tmp_path / "map.json"
-    mapping.write_text(json.dumps({"单号": "order_id", "手机": "phone", "时间": "paid_at", "金额": "amount"}))
+    mapping.write_text(
+        json.dumps({"单号": "order_id", "手机": "phone", "时间": "paid_at", "金额": "amount"})
+    )
     s = run(engine, settings, path, "csv", mapping_path=mapping)
     assert s.inserted == 1
     mapping.write_text(json.dumps({"单号": "no_such_field"}))
@@ -178,7 +307,9 @@ def test_mapping_file_renames_columns(engine, settings, tmp_path: Path) -> None:
         run(engine, settings, path, "csv", mapping_path=mapping)
 
 
-def test_batches_commit_independently(engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batches_commit_independently(
+    engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIYU_IMPORT_BATCH_ROWS", "7")
     from siyu.config import get_settings, reset_settings
 
@@ -189,16 +320,18 @@ def test_batches_commit_independently(engine, settings, tmp_path: Path, monkeypa
     assert s.batches == 3 and s.inserted == 20 and s.customers_created == 5
 
 
-def test_undecodable_bytes_midway_keep_earlier_batches(engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIYU_IMPORT_BATCH_ROWS", "5")
+def test_undecodable_bytes_midway_keep_earlier_batches(
+    engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIYU_IMPORT_BATCH_ROWS", "4000")
     from siyu.config import get_settings, reset_settings
 
     reset_settings()
-    good = "".join(
-        f"U{i},m{i},,2026-01-01 10:00:00,1\n" for i in range(20000)
-    )
+    good = "".join(f"U{i},m{i},,2026-01-01 10:00:00,1\n" for i in range(20000))
     path = tmp_path / "u.csv"
-    path.write_bytes(("order_id,customer_id,phone,paid_at,amount\n" + good).encode() + b"\xff\xfe\xfa bad\n")
+    path.write_bytes(
+        ("order_id,customer_id,phone,paid_at,amount\n" + good).encode() + b"\xff\xfe\xfa bad\n"
+    )
     s = run(engine, get_settings(), path, "csv")
     assert s.error and "resume" in s.error
     assert len(orders(engine)) == s.inserted > 0

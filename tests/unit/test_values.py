@@ -16,7 +16,14 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 @pytest.mark.parametrize(
     ("raw", "fen"),
-    [("59.9", 5990), ("¥1,299.00", 129900), ("'12.5元", 1250), ("0", 0), ("-30.00", -3000), ("19.99", 1999)],
+    [
+        ("59.9", 5990),
+        ("¥1,299.00", 129900),
+        ("'12.5元", 1250),
+        ("0", 0),
+        ("-30.00", -3000),
+        ("19.99", 1999),
+    ],
 )
 def test_yuan_to_fen(raw: str, fen: int) -> None:
     assert v.fen(raw) == fen
@@ -36,7 +43,12 @@ def test_bad_amounts(raw: str) -> None:
 
 def test_times_are_beijing_wall_clock_stored_as_utc() -> None:
     expected = datetime(2026, 6, 18, 2, 0, tzinfo=UTC)
-    for raw in ("2026-06-18 10:00:00", "2026/06/18 10:00:00", "2026/6/18 10:00", "2026-06-18T10:00:00+08:00"):
+    for raw in (
+        "2026-06-18 10:00:00",
+        "2026/06/18 10:00:00",
+        "2026/6/18 10:00",
+        "2026-06-18T10:00:00+08:00",
+    ):
         assert v.local_time(raw, TZ) == expected
     assert v.local_time("", TZ) is None
     assert v.local_time("0000-00-00 00:00:00", TZ) is None

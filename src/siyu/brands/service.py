@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from siyu.brands.models import Brand, Store
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 
 DEFAULT_BRAND = "default"
 
@@ -18,7 +18,7 @@ class BrandError(ValueError):
 
 def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
     """The brand to import into: the one named, else the only one there is, else `default`."""
-    t = Brand.__table__
+    t = table_of(Brand)
     if code:
         row = conn.execute(sa.select(t.c.id, t.c.code).where(t.c.code == code)).first()
         if row is None:
@@ -53,7 +53,7 @@ class StoreCache:
     def get(self, conn: Connection, brand_id: int, code: str, name: str) -> int:
         key = (brand_id, code[:64])
         if key not in self._ids:
-            t = Store.__table__
+            t = table_of(Store)
             found = conn.execute(
                 sa.select(t.c.id).where(t.c.brand_id == brand_id, t.c.code == key[1])
             ).scalar()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siyu.catalog.models import Product
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 
 
 class ProductCache:
@@ -23,7 +23,7 @@ class ProductCache:
         self, conn: Connection, items: Iterable[tuple[str, str | None, str | None, int | None]]
     ) -> None:
         """Create the SKUs not seen yet: (sku, name, category, unit price fen)."""
-        t = Product.__table__
+        t = table_of(Product)
         if not self._loaded:
             rows = conn.execute(
                 sa.select(t.c.sku, t.c.id, t.c.category).where(t.c.brand_id == self.brand_id)

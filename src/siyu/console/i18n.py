@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 LANGUAGES = ("zh-CN", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -135,7 +137,7 @@ SOURCES = {
 }
 
 
-def translator(lang: str):  # type: ignore[no-untyped-def]
+def translator(lang: str) -> Callable[..., str]:
     table = TEXT.get(lang, TEXT["zh-CN"])
 
     def t(key: str, **kw: object) -> str:

@@ -98,11 +98,8 @@ def _phones(session: Session, customer_ids: list[int]) -> dict[int, str]:
 def _store_names(session: Session, store_ids: set[int | None]) -> dict[int, str]:
     if not store_ids:
         return {}
-    return dict(
-        session.execute(sa.select(Store.id, Store.name).where(Store.id.in_(store_ids)))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(sa.select(Store.id, Store.name).where(Store.id.in_(store_ids)))
+    return {sid: name for sid, name in rows}
 
 
 def customer_detail(

@@ -24,14 +24,14 @@ from sqlalchemy.engine import Connection
 from siyu.bulk import allocate_ids, db_time, insert_rows
 from siyu.customers.identifiers import PRIORITY, Kind
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
 
 Key = tuple[str, str, str]  # (kind, namespace, value)
 
-CUSTOMER = Customer.__table__
-IDENTITY = Identity.__table__
+CUSTOMER = table_of(Customer)
+IDENTITY = table_of(Identity)
 PROFILE_FIELDS = ("name", "gender", "birthday", "province", "city", "store_id", "source")
 _RANK = {k.value: i for i, k in enumerate(PRIORITY)}
 
@@ -106,13 +106,14 @@ class Resolver:
         self._suppressed_keys: set[Key] = set()
         self._check_suppression = bool(
             self.conn.execute(
-                sa.select(sa.func.count()).select_from(Suppression.__table__)
+                sa.select(sa.func.count()).select_from(table_of(Suppression))
             ).scalar_one()
         )
 
     # -- lookups ---------------------------------------------------------------------------
     def prefetch(self, keys: Iterable[Key]) -> None:
         """Load the existing identities among ``keys`` with one query per (kind, namespace)."""
+        keys = list(keys)
         wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
         for key in keys:
             if key not in self._known:
@@ -133,7 +134,7 @@ class Resolver:
 
     def _load_suppressed(self, keys: Sequence[Key]) -> None:
         by_digest = {identity_digest(self.secret, *k): k for k in keys}
-        t = Suppression.__table__
+        t = table_of(Suppression)
         digests = list(by_digest)
         for i in range(0, len(digests), 5000):
             rows = self.conn.execute(
@@ -218,7 +219,9 @@ class Resolver:
     def _record_conflict(self, a: int, b: int, kind: str) -> None:
         self.stats.conflicts += 1
         self.conn.execute(
-            IdentityConflict.__table__.insert().values(
+            table_of(IdentityConflict)
+            .insert()
+            .values(
                 customer_id=a,
                 other_customer_id=b,
                 kind=kind,
@@ -318,7 +321,7 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
     snapshot_row = conn.execute(sa.select(c).where(c.c.id == loser)).mappings().one()
     snapshot = {k: _jsonable(v) for k, v in snapshot_row.items()}
     ident_ids = _ids(conn, IDENTITY, loser)
-    consent_ids = _ids(conn, Consent.__table__, loser)
+    consent_ids = _ids(conn, table_of(Consent), loser)
     loose_orders = [
         r[0]
         for r in conn.execute(
@@ -331,7 +334,7 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
             sa.select(Event.id).where(Event.customer_id == loser, Event.identity_id.is_(None))
         )
     ]
-    for table in (IDENTITY, Consent.__table__, Order.__table__, Event.__table__):
+    for table in (IDENTITY, table_of(Consent), table_of(Order), table_of(Event)):
         conn.execute(table.update().where(table.c.customer_id == loser).values(customer_id=winner))
     conn.execute(
         c.update()
@@ -346,7 +349,9 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
         "events": loose_events,
     }
     result = conn.execute(
-        MergeLog.__table__.insert().values(
+        table_of(MergeLog)
+        .insert()
+        .values(
             winner_id=winner,
             loser_id=loser,
             reason=reason,

@@ -93,12 +93,17 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
                 .where(model.identity_id.in_(ident_ids), model.customer_id == log.winner_id)
                 .values(customer_id=loser)
             )
-    for model, key in ((Consent, "consents"), (Order, "orders"), (Event, "events")):
+    moved_rows: tuple[tuple[type[Consent] | type[Order] | type[Event], str], ...] = (
+        (Consent, "consents"),
+        (Order, "orders"),
+        (Event, "events"),
+    )
+    for moved_model, key in moved_rows:
         ids = moved.get(key, [])
         if ids:
             session.execute(
-                sa.update(model)
-                .where(model.id.in_(ids), model.customer_id == log.winner_id)
+                sa.update(moved_model)
+                .where(moved_model.id.in_(ids), moved_model.customer_id == log.winner_id)
                 .values(customer_id=loser)
             )
     session.execute(

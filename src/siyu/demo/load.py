@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -84,7 +85,7 @@ def _load_events(path: Path) -> int:
     return total
 
 
-def _store(batch: list, secret: bytes, ingest) -> int:  # type: ignore[no-untyped-def,type-arg]
+def _store(batch: list[Any], secret: bytes, ingest: Any) -> int:
     with get_engine().begin() as conn:
         stored = ingest(conn, batch, source="demo", secret=secret)
     return sum(s.status == "accepted" for s in stored)

@@ -13,7 +13,7 @@ from siyu.accounts.service import Principal
 from siyu.brands.service import BrandError
 from siyu.config import get_settings
 from siyu.db import get_engine
-from siyu.events.schemas import BatchIn, EventIn, IngestOut
+from siyu.events.schemas import BatchIn, EventIn, EventResult, IngestOut
 from siyu.events.service import EventRejected, ingest
 from siyu.webkit import require
 
@@ -74,7 +74,7 @@ def post_events(
         accepted=sum(s.status == "accepted" for s in stored),
         duplicates=sum(s.status == "duplicate" for s in stored),
         results=[
-            {"messageId": s.message_id, "status": s.status, "customerId": s.customer_id}  # type: ignore[misc]
+            EventResult(messageId=s.message_id, status=s.status, customerId=s.customer_id)
             for s in stored
         ],
     )

@@ -18,11 +18,11 @@ from sqlalchemy.engine import Connection
 from siyu.brands.service import resolve_brand
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 from siyu.events.models import Event
 from siyu.events.schemas import EventIn
 
-EVENT = Event.__table__
+EVENT = table_of(Event)
 FUTURE_SLACK = timedelta(hours=1)
 
 

@@ -7,6 +7,7 @@ could not run or nothing could be written; 3 with --strict when any row was reje
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -94,7 +95,7 @@ def customers(
     )
 
 
-def _run(call, file: Path, strict: bool, as_json: bool, noun: str) -> None:  # type: ignore[no-untyped-def]
+def _run(call: Any, file: Path, strict: bool, as_json: bool, noun: str) -> None:
     from siyu.accounts.service import record_audit
     from siyu.brands.service import BrandError
     from siyu.config import MissingSecretKey, get_settings

@@ -21,7 +21,7 @@ from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer
 from siyu.customers.resolution import Resolver
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
 from siyu.ingest.reader import OpenedFile, check_path, load_mapping, open_export
@@ -231,7 +231,7 @@ def _write(
         res = resolver.resolve(r.keys, r.profile, r.registered_at or utcnow())
         results.append(res)
     resolver.flush()
-    c = Customer.__table__
+    c = table_of(Customer)
     existing_ids = [resolver.customer_for(res.customer_id) for res in results if not res.created]
     current = {
         row.id: row
@@ -310,7 +310,7 @@ def _record_consent(
     at: datetime,
 ) -> int:
     """Upsert one marketing consent; a newer statement wins, so a later withdrawal stands."""
-    t = Consent.__table__
+    t = table_of(Consent)
     key = (
         t.c.brand_id == brand_id,
         t.c.channel == channel,

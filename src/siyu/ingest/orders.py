@@ -18,7 +18,7 @@ from siyu.bulk import db_time, insert_rows
 from siyu.catalog.service import ProductCache
 from siyu.config import Settings
 from siyu.customers.resolution import IdPool, Resolver
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 from siyu.ingest.formats import get_format
 from siyu.ingest.parse import OrderParser, ParsedOrder, Reject
 from siyu.ingest.reader import ImportFileError, check_path, load_mapping, open_export
@@ -33,8 +33,8 @@ from siyu.ingest.runs import (
 )
 from siyu.orders.models import Order, OrderLine
 
-ORDER = Order.__table__
-LINE = OrderLine.__table__
+ORDER = table_of(Order)
+LINE = table_of(OrderLine)
 ORDER_COLUMNS = (
     "id",
     "brand_id",
@@ -220,7 +220,7 @@ class _Batch:
         return self.stores.get(conn, self.brand_id, *o.store)
 
     def _lines(self, order_pk: int, o: ParsedOrder) -> list[tuple[object, ...]]:
-        rows = []
+        rows: list[tuple[object, ...]] = []
         for n, (sku, name, category, qty, amount) in enumerate(o.lines, 1):
             product_id, product_category = self.products.lookup(sku)
             rows.append(

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from siyu.db import utcnow
+from siyu.db import table_of, utcnow
 from siyu.ingest.models import ImportRun
 
 Progress = Callable[[int, int], None]  # (bytes read, rows read)
@@ -85,7 +85,9 @@ class RejectsFile:
 def start_run(engine: Engine, kind: str, source: str, file_name: str, actor: str) -> int:
     with engine.begin() as conn:
         result = conn.execute(
-            ImportRun.__table__.insert().values(
+            table_of(ImportRun)
+            .insert()
+            .values(
                 kind=kind,
                 source=source,
                 file_name=file_name[:300],
@@ -99,7 +101,7 @@ def start_run(engine: Engine, kind: str, source: str, file_name: str, actor: str
 
 
 def finish_run(engine: Engine, summary: ImportSummary, status: str) -> None:
-    t = ImportRun.__table__
+    t = table_of(ImportRun)
     with engine.begin() as conn:
         conn.execute(
             t.update()
@@ -116,7 +118,7 @@ def finish_run(engine: Engine, summary: ImportSummary, status: str) -> None:
 def checkpoint(conn: sa.Connection, summary: ImportSummary) -> None:
     """Record progress inside the batch's transaction (on SQLite this also takes the write lock
     before ids are allocated)."""
-    t = ImportRun.__table__
+    t = table_of(ImportRun)
     conn.execute(t.update().where(t.c.id == summary.run_id).values(stats=summary.as_dict()))
 
 

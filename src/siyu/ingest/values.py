@@ -155,11 +155,9 @@ def province_city(address: str | None) -> tuple[str | None, str | None]:
     if len(parts) < 2:
         return None, None
     province = _PROVINCE_SUFFIX.sub("", parts[0]) or None
-    city = parts[1]
     if province in _MUNICIPALITIES:
         return province, province
-    city = re.sub(r"(市|地区|自治州|盟)$", "", city) or None
-    return province, city
+    return province, re.sub(r"(市|地区|自治州|盟)$", "", parts[1]) or None
 
 
 def short_place(value: str | None) -> str | None:

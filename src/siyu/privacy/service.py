@@ -23,6 +23,7 @@ from siyu.accounts.service import record_audit
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
+from siyu.db import table_of
 from siyu.events.models import Event
 from siyu.orders.models import Order, OrderLine
 from siyu.privacy.digest import identity_digest
@@ -86,7 +87,7 @@ def export_person(session: Session, phone: str, actor: str) -> dict[str, Any]:
     """Everything Siyu holds about the person with this phone, unmasked (PIPL art. 45)."""
     customer = find_by_phone(session, phone)
     family = _family(session, customer.id)
-    profile_cols = [c.key for c in Customer.__table__.columns]
+    profile_cols = [c.key for c in table_of(Customer).columns]
     profiles = [
         {k: _plain(getattr(c, k)) for k in profile_cols}
         for c in session.scalars(sa.select(Customer).where(Customer.id.in_(family)))
@@ -222,7 +223,9 @@ def _mentions(row: list[str], values: set[str]) -> bool:
 
 def scrub_storage(session: Session) -> str:
     """Make deleted rows unreadable in the database files themselves."""
-    bind = session.get_bind()
+    from siyu.db import get_engine
+
+    bind = get_engine()
     if bind.dialect.name == "sqlite":
         with bind.connect() as conn:
             busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
@@ -246,7 +249,7 @@ def scrub_storage(session: Session) -> str:
 
 
 def _row(obj: Any) -> dict[str, Any]:
-    return {c.key: _plain(getattr(obj, c.key)) for c in obj.__table__.columns}
+    return {c.key: _plain(getattr(obj, c.key)) for c in table_of(obj).columns}
 
 
 def _rows(session: Session, model: Any, where: Any) -> list[dict[str, Any]]:
