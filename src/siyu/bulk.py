@@ -51,7 +51,10 @@ def db_time(conn: Connection, value: datetime | None) -> Any:
     if value is None:
         return None
     if conn.dialect.name == "sqlite":
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        text = value.replace(tzinfo=None).isoformat(" ")
+        return text if value.microsecond else text + ".000000"  # SQLAlchemy's stored form
     return value
 
 

@@ -445,3 +445,22 @@ def _write_events(w: _Writers, p: Person, rng: random.Random) -> None:
             )
             + "\n"
         )
+
+
+def generate_orders_file(platform: str, n_orders: int, seed: int, out: Path) -> Path:
+    """Exactly ``n_orders`` orders of one platform's export (benchmarks), same model as above."""
+    rng = random.Random(seed)
+    w = _Writers(out)
+    written = 0
+    try:
+        for person in _people(10**9, rng):
+            if platform == "pos" and person.store is None:
+                continue
+            for t in _purchases(person, rng):
+                written += 1
+                _write_order(w, person, platform, written, t, rng)
+                if written >= n_orders:
+                    return w.paths[list(w.files).index(platform)]
+    finally:
+        w.close()
+    raise AssertionError("unreachable")

@@ -64,15 +64,16 @@ class OrderParser:
         self.platform = fmt.source
         self.rows_read = 0
 
-    def _get(self, row: list[str], name: str) -> str | None:
-        i = self.col.get(name)
-        if i is None or i >= len(row):
-            return None
-        value = row[i].strip()
-        return value or None
+        self._items = list(opened.columns.items())
+        self._specs = self._identity_specs()
+
+    def _fields(self, row: list[str]) -> dict[str, str | None]:
+        """The mapped cells of a row, stripped; empty cells are None."""
+        n = len(row)
+        return {name: (row[i].strip() or None) if i < n else None for name, i in self._items}
 
     def __iter__(self) -> Iterator[ParsedOrder | Reject]:
-        group: list[tuple[int, list[str]]] = []
+        group: list[tuple[int, list[str], dict[str, str | None]]] = []
         group_id: str | None = None
         line_no = 1
         for row in self.opened.rows:
@@ -80,54 +81,45 @@ class OrderParser:
             if not row or not any(c.strip() for c in row):
                 continue
             self.rows_read += 1
-            order_id = self._order_id(row)
+            fields = self._fields(row)
+            order_id = _order_id(fields.get("order_id"))
             if self.fmt.rows == "order" or order_id != group_id or order_id is None:
                 if group:
                     yield self._build(group)
                 group, group_id = [], order_id
-            group.append((line_no, row))
+            group.append((line_no, row, fields))
         if group:
             yield self._build(group)
 
-    def _order_id(self, row: list[str]) -> str | None:
-        raw = self._get(row, "order_id")
-        if raw is None:
-            return None
-        raw = raw.lstrip("'=\"").rstrip('"')
-        if raw.endswith(".0") and raw[:-2].isdigit():
-            raw = raw[:-2]
-        return raw or None
-
-    def _build(self, group: list[tuple[int, list[str]]]) -> ParsedOrder | Reject:
-        first_line, first = group[0]
+    def _build(self, group: list[tuple[int, list[str], dict[str, str | None]]]) -> ParsedOrder | Reject:
+        first_line, _first, fields = group[0]
         try:
-            order = self._order(first_line, first)
-            for _line, row in group:
-                order.lines.append(self._line(row, order, len(group)))
-            order.digest = _digest(order)
+            order = self._order(first_line, fields)
+            for _line, _row, line_fields in group:
+                order.lines.append(self._line(line_fields, order, len(group)))
+            order.digest = _digest(group, order.keys)
             return order
         except (RowError, v.BadValue) as exc:
-            return Reject(str(exc), group)
+            return Reject(str(exc), [(n, row) for n, row, _f in group])
 
-    def _order(self, line_no: int, row: list[str]) -> ParsedOrder:
-        get = self._get
-        order_id = self._order_id(row)
+    def _order(self, line_no: int, f: dict[str, str | None]) -> ParsedOrder:
+        order_id = _order_id(f.get("order_id"))
         if order_id is None:
             raise RowError("order id is empty")
         if len(order_id) > 100:
             raise RowError("order id longer than 100 characters")
-        keys, profile = self._identity(row)
-        status = self._status(row)
-        paid = v.fen(get(row, "amount"), field="amount")
-        total = v.optional_fen(get(row, "total"), field="total")
-        refund = v.optional_fen(get(row, "refund"), field="refund") or 0
-        ordered_at = v.local_time(get(row, "ordered_at"), self.tz, field="ordered_at")
-        paid_at = v.local_time(get(row, "paid_at"), self.tz, field="paid_at")
+        keys, profile = self._identity(f)
+        status = self._status(f)
+        paid = v.fen(f.get("amount"), field="amount")
+        total = v.optional_fen(f.get("total"), field="total")
+        refund = v.optional_fen(f.get("refund"), field="refund") or 0
+        ordered_at = v.local_time(f.get("ordered_at"), self.tz, field="ordered_at")
+        paid_at = v.local_time(f.get("paid_at"), self.tz, field="paid_at")
         if paid_at is None and ordered_at is None:
             raise RowError("neither paid time nor order time is given")
         if status in ("paid", "shipped", "completed") and paid_at is None:
             paid_at = ordered_at
-        after_sale = get(row, "after_sale")
+        after_sale = f.get("after_sale")
         if after_sale in ("退款成功", "已退款", "退货退款成功"):
             status = "refunded"
         if paid < 0:
@@ -141,7 +133,7 @@ class OrderParser:
         ):
             # 交易关闭 after payment is a full refund on Taobao.
             status, refund = "refunded", paid
-        store = self._store(row)
+        store = self._store(f)
         return ParsedOrder(
             line_no,
             order_id,
@@ -156,8 +148,8 @@ class OrderParser:
             store,
         )
 
-    def _status(self, row: list[str]) -> str:
-        raw = self._get(row, "status")
+    def _status(self, f: dict[str, str | None]) -> str:
+        raw = f.get("status")
         if raw is None:
             return "completed" if self.fmt.source in ("pos", "csv") else _missing("status")
         status = self.fmt.statuses.get(raw) or self.fmt.statuses.get(raw.lower())
@@ -165,85 +157,87 @@ class OrderParser:
             raise RowError(f"unknown order status {raw!r}")
         return status
 
-    def _store(self, row: list[str]) -> tuple[str, str] | None:
-        code = self._get(row, "store")
-        name = self._get(row, "store_name")
+    def _store(self, f: dict[str, str | None]) -> tuple[str, str] | None:
+        code = f.get("store")
+        name = f.get("store_name")
         if not code and not name:
             return None
         return (code or name or "", name or code or "")
 
-    def _identity(self, row: list[str]) -> tuple[list[Key], dict[str, Any]]:
-        get = self._get
+    def _identity_specs(self) -> list[tuple[str, str, str | None, Any]]:
+        """(field, kind, namespace or None for per-row shop, normaliser) for mapped fields."""
+        buyer_ns = None if ("shop" in self.col and not self.shop) else f"{self.platform}:{self.shop}"
+        specs = [
+            ("member_id", ids.Kind.member_id.value, self.brand_code),
+            ("phone", ids.Kind.phone.value, ""),
+            ("buyer_id", ids.Kind.buyer_id.value, buyer_ns),
+            ("unionid", ids.Kind.unionid.value, "wechat"),
+            ("email", ids.Kind.email.value, ""),
+        ]
+        return [(f, k, ns, ids.NORMALISERS[ids.Kind(k)]) for f, k, ns in specs if f in self.col]
+
+    def _identity(self, f: dict[str, str | None]) -> tuple[list[Key], dict[str, Any]]:
         keys: list[Key] = []
         problems: list[str] = []
-        for field_name, kind, ns in (
-            ("member_id", ids.Kind.member_id, self.brand_code),
-            ("phone", ids.Kind.phone, ""),
-            ("buyer_id", ids.Kind.buyer_id, f"{self.platform}:{self._shop(row)}"),
-            ("unionid", ids.Kind.unionid, "wechat"),
-            ("email", ids.Kind.email, ""),
-        ):
-            raw = get(row, field_name)
+        for field_name, kind, ns, normalise in self._specs:
+            raw = f.get(field_name)
             if raw is None:
                 continue
             try:
-                keys.append((kind.value, ns, ids.normalise(kind, raw)))
+                value = normalise(raw)
             except ids.Rejected as exc:
                 problems.append(f"{field_name}: {exc}")
+                continue
+            keys.append((kind, ns if ns is not None else f"{self.platform}:{f.get('shop') or ''}", value))
         if not keys:
             detail = "; ".join(problems) if problems else "no phone, member or buyer id given"
             raise RowError(f"no usable customer identity ({detail})")
-        name = get(row, "name")
-        province, city = v.province_city(get(row, "address"))
+        name = f.get("name")
+        province, city = v.province_city(f.get("address"))
         profile = {
             "name": name if name and "*" not in name and len(name) <= 50 else None,
-            "province": v.short_place(get(row, "province")) or province,
-            "city": v.short_place(get(row, "city")) or city,
+            "province": v.short_place(f.get("province")) or province,
+            "city": v.short_place(f.get("city")) or city,
             "source": self.platform,
         }
         return keys, profile
 
-    def _shop(self, row: list[str]) -> str:
-        return self.shop or self._get(row, "shop") or ""
-
-    def _line(self, row: list[str], order: ParsedOrder, n_lines: int) -> tuple[Any, ...]:
-        get = self._get
-        qty = v.quantity(get(row, "quantity"))
-        amount = v.optional_fen(get(row, "line_amount"), field="line_amount")
+    def _line(self, f: dict[str, str | None], order: ParsedOrder, n_lines: int) -> tuple[Any, ...]:
+        qty = v.quantity(f.get("quantity"))
+        amount = v.optional_fen(f.get("line_amount"), field="line_amount")
         if amount is None:
-            unit = v.optional_fen(get(row, "unit_price"), field="unit_price")
+            unit = v.optional_fen(f.get("unit_price"), field="unit_price")
             if unit is not None:
                 amount = unit * qty
             elif n_lines == 1:
                 amount = order.paid_fen
             else:
                 raise RowError("a multi-line order needs a line amount or unit price per line")
-        sku = get(row, "sku")
+        sku = f.get("sku")
         if sku is not None:
             sku = sku.lstrip("'")
             if sku.endswith(".0") and sku[:-2].isdigit():
                 sku = sku[:-2]
             sku = sku[:100]
-        product = get(row, "product")
-        return (sku, product[:300] if product else None, get(row, "category"), qty, amount)
+        product = f.get("product")
+        return (sku, product[:300] if product else None, f.get("category"), qty, amount)
 
 
 def _missing(name: str) -> str:
     raise RowError(f"{name} is empty")
 
 
-def _digest(order: ParsedOrder) -> str:
-    text = repr(
-        (
-            order.keys,
-            order.status,
-            order.total_fen,
-            order.paid_fen,
-            order.refund_fen,
-            order.ordered_at,
-            order.paid_at,
-            order.store,
-            order.lines,
-        )
-    )
+def _order_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    raw = raw.lstrip("'=\"").rstrip('"')
+    if raw.endswith(".0") and raw[:-2].isdigit():
+        raw = raw[:-2]
+    return raw or None
+
+
+def _digest(group: list[tuple[int, list[str], dict[str, str | None]]], keys: list[Key]) -> str:
+    """A fingerprint of the order's rows as exported: a re-import of the same rows is
+    'unchanged' without comparing field by field."""
+    text = "\x1e".join("\x1f".join(row) for _n, row, _f in group) + repr(keys)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ class BadValue(ValueError):
 
 
 _MONEY_JUNK = str.maketrans("", "", "¥￥,， 元'\u3000")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d*)?")
 
 
 def fen(raw: str | None, *, field: str = "amount") -> int:
@@ -22,6 +24,9 @@ def fen(raw: str | None, *, field: str = "amount") -> int:
     text = raw.translate(_MONEY_JUNK)
     if not text:
         raise BadValue(f"{field} is empty")
+    dot = text.find(".")
+    if (dot == -1 or len(text) - dot <= 3) and len(text) <= 13 and _PLAIN_NUMBER.fullmatch(text):
+        return round(float(text) * 100)  # exact for at most two decimals at this size
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -63,6 +68,7 @@ _FORMATS = (
     "%Y年%m月%d日",
 )
 _EXCEL_EPOCH = datetime(1899, 12, 30)
+_EIGHT_HOURS = timedelta(hours=8)
 
 
 def local_time(raw: str | None, tz: ZoneInfo, *, field: str = "time") -> datetime | None:
@@ -77,6 +83,9 @@ def local_time(raw: str | None, tz: ZoneInfo, *, field: str = "time") -> datetim
     except ValueError:
         parsed = _slow_time(text, field)
     if parsed.tzinfo is None:
+        if tz.key == "Asia/Shanghai" and parsed.year >= 1992:
+            # Beijing time has been UTC+8 without daylight saving since 1991: skip tz arithmetic
+            return (parsed - _EIGHT_HOURS).replace(tzinfo=UTC)
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
 
@@ -151,15 +160,21 @@ def province_city(address: str | None) -> tuple[str | None, str | None]:
     """``浙江省 杭州市 西湖区 …`` → (浙江, 杭州). Only the province and city are kept."""
     if not address:
         return None, None
-    parts = address.replace("\u3000", " ").split()
+    parts = address.replace("\u3000", " ").split(maxsplit=2)
     if len(parts) < 2:
         return None, None
-    province = _PROVINCE_SUFFIX.sub("", parts[0]) or None
+    return _place(parts[0], parts[1])
+
+
+@lru_cache(maxsize=4096)
+def _place(province_text: str, city_text: str) -> tuple[str | None, str | None]:
+    province = _PROVINCE_SUFFIX.sub("", province_text) or None
     if province in _MUNICIPALITIES:
         return province, province
-    return province, re.sub(r"(市|地区|自治州|盟)$", "", parts[1]) or None
+    return province, re.sub(r"(市|地区|自治州|盟)$", "", city_text) or None
 
 
+@lru_cache(maxsize=4096)
 def short_place(value: str | None) -> str | None:
     if not value:
         return None
