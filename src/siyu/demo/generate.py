@@ -107,7 +107,7 @@ def _purchases(p: Person, rng: random.Random) -> list[datetime]:
         if rng.random() < drop:
             break
         while True:
-            t += timedelta(days=rng.expovariate(lam * peak))
+            t += timedelta(days=min(rng.expovariate(lam * peak), 3650.0))
             if t > END or rng.random() < _season(t) / peak:
                 break
         if t > END:

@@ -1,0 +1,92 @@
+"""Reference pages generated from the code, so they cannot drift: settings and import formats.
+
+`python -m siyu.docsgen` rewrites docs/settings.md and docs/import-formats.md; a test fails
+when the committed pages differ from what the code says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from siyu.config import Settings
+from siyu.ingest.formats import FORMATS
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def settings_md() -> str:
+    lines = [
+        "# 配置项 Settings",
+        "",
+        "Generated from `siyu/config.py` by `python -m siyu.docsgen`; do not edit by hand.",
+        "Every setting is an environment variable with the prefix `SIYU_`.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = getattr(default, "value", default)
+        lines.append(f"| `SIYU_{name.upper()}` | `{shown}` | {field.description} |")
+    return "\n".join(lines) + "\n"
+
+
+def formats_md() -> str:
+    lines = [
+        "# 导入格式 Import formats",
+        "",
+        "Generated from `siyu/ingest/formats.py` by `python -m siyu.docsgen`; do not edit by hand.",
+        "",
+        "Each Siyu field is read from the first of its headers found in the file. A mapping file",
+        '(`--mapping map.json`, a JSON object `{"file header": "siyu field"}`) renames anything else.',
+        "Files may be UTF-8 (with or without BOM), GBK/GB18030 or UTF-16, comma or tab separated.",
+        "Amounts are yuan (`¥1,299.00` is fine) and are stored as fen; times without a zone are",
+        "Beijing time. Masked phones (`138****1234`), Excel-mangled numbers (`1.38E+10`) and",
+        "placeholders (`null`, `0`, `-1`) never become identities.",
+        "",
+    ]
+    for (kind, source), fmt in sorted(FORMATS.items()):
+        lines += [
+            f"## `siyu import {kind} FILE --source {source}` — {fmt.title}",
+            "",
+            _row_note(kind, fmt.rows),
+            "",
+            "| Siyu field | file headers | required |",
+            "|---|---|---|",
+        ]
+        for field_name, headers in fmt.columns.items():
+            need = ""
+            for group in fmt.required:
+                if field_name in group:
+                    need = "yes" if len(group) == 1 else "one of " + " / ".join(group)
+            lines.append(f"| `{field_name}` | {' / '.join(headers)} | {need} |")
+        if fmt.statuses and source != "csv":
+            lines += ["", "Status values are mapped as in the shared Chinese status table below."]
+        lines.append("")
+    from siyu.ingest.formats import CN_STATUS, EN_STATUS
+
+    lines += ["## 订单状态 Order status values", "", "| export value | Siyu status |", "|---|---|"]
+    lines += [f"| {k} | `{v}` |" for k, v in {**CN_STATUS, **EN_STATUS}.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _row_note(kind: str, rows: str) -> str:
+    if kind == "customers":
+        return "One row per customer."
+    if rows == "order":
+        return "One row per order."
+    return "One row per SKU line; rows of one order sit together and repeat the order columns."
+
+
+PAGES = {"settings.md": settings_md, "import-formats.md": formats_md}
+
+
+def main() -> None:
+    DOCS.mkdir(exist_ok=True)
+    for name, render in PAGES.items():
+        (DOCS / name).write_text(render(), encoding="utf-8")
+        print(f"wrote docs/{name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The `siyu` command: exit statuses, permissions, privacy and merges from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from siyu.cli import app
+from tests import platform_files as pf
+
+runner = CliRunner()
+
+
+def siyu(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def tb_file(tmp_path: Path, bad: bool = False) -> Path:
+    rows = [pf.taobao_row("7001", "tb_a", "13812347001", "10.00"), pf.taobao_row("7002", "tb_b", "13812347002", "20.00")]
+    if bad:
+        rows.append(pf.taobao_row("7003", "tb_c", "13812347003", "oops"))
+    return pf.taobao(tmp_path / "tb.csv", rows)
+
+
+def test_import_exit_statuses(tmp_path: Path) -> None:
+    ok = siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao", "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["inserted"] == 2
+    with_rejects = siyu("import", "orders", str(tb_file(tmp_path, bad=True)), "--source", "taobao")
+    assert with_rejects.exit_code == 0 and "rejected" in with_rejects.stdout
+    strict = siyu("import", "orders", str(tb_file(tmp_path, bad=True)), "--source", "taobao", "--strict")
+    assert strict.exit_code == 3
+    unknown = siyu("import", "orders", str(tb_file(tmp_path)), "--source", "amazon")
+    assert unknown.exit_code == 1 and "taobao" in unknown.output
+    assert siyu("import", "orders", str(tmp_path), "--source", "taobao").exit_code == 1
+    assert siyu("import", "orders", str(tmp_path / "missing.csv"), "--source", "taobao").exit_code == 1
+    all_bad = pf.taobao(tmp_path / "bad.csv", [pf.taobao_row("7009", "tb_z", "x", "oops")])
+    assert siyu("import", "orders", str(all_bad), "--source", "taobao").exit_code == 1
+
+
+def test_privacy_export_and_erase(tmp_path: Path) -> None:
+    siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao")
+    out = siyu("privacy", "export", "--phone", "13812347001")
+    assert out.exit_code == 0 and "+8613812347001" in out.stdout
+    erased = siyu("privacy", "erase", "--phone", "13812347001", "--yes")
+    assert erased.exit_code == 0 and json.loads(erased.stdout)["erased_profiles"] == 1
+    again = siyu("privacy", "export", "--phone", "13812347001")
+    assert again.exit_code == 1 and "no customer" in again.output
+    from siyu.accounts.models import AuditLog
+    from siyu.db import session_scope
+
+    with session_scope() as s:
+        actions = set(s.scalars(sa.select(AuditLog.action)))
+    assert {"privacy.export", "privacy.erase", "import.orders"} <= actions
+
+
+def test_permissions_apply_to_a_named_cli_user(tmp_path: Path) -> None:
+    from siyu.accounts.service import create_user
+    from siyu.config import get_settings
+    from siyu.db import session_scope
+
+    with session_scope() as s:
+        create_user(s, get_settings(), "ana", "analyst-password", "analyst")
+    denied = siyu("privacy", "export", "--phone", "13812347001", env={"SIYU_CLI_USER": "ana"})
+    assert denied.exit_code == 4 and "may not" in denied.output
+    nobody = siyu("privacy", "export", "--phone", "13812347001", env={"SIYU_CLI_USER": "ghost"})
+    assert nobody.exit_code == 1
+
+
+def test_merge_and_unmerge(tmp_path: Path) -> None:
+    from siyu.customers.models import Customer
+    from siyu.db import session_scope
+
+    siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao")
+    with session_scope() as s:
+        a, b = s.scalars(sa.select(Customer.id).order_by(Customer.id)).all()
+    refused = siyu("customers", "merge", str(a), str(b))
+    assert refused.exit_code == 1 and "--force" in refused.output
+    forced = siyu("customers", "merge", str(a), str(b), "--force")
+    assert forced.exit_code == 0
+    merge_id = forced.stdout.split("merge id ")[1].split()[0].rstrip(";")
+    assert siyu("customers", "unmerge", merge_id).exit_code == 0
+    assert siyu("customers", "unmerge", merge_id).exit_code == 1
+
+
+def test_apikey_and_users(tmp_path: Path) -> None:
+    created = siyu("apikey", "create", "pos-sync", "--scope", "events:write")
+    assert created.exit_code == 0 and created.stdout.startswith("sy_")
+    assert siyu("apikey", "create", "bad", "--scope", "users:manage").exit_code == 1
+    short = runner.invoke(app, ["users", "add", "x", "--role", "operator"], input="short\nshort\n")
+    assert short.exit_code == 1 and "10 characters" in short.output
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from siyu.config import reset_settings
+
+    monkeypatch.delenv("SIYU_SECRET_KEY")
+    reset_settings()
+    result = siyu("serve")
+    assert result.exit_code == 1 and "SIYU_SECRET_KEY" in result.output

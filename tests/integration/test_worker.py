@@ -1,0 +1,67 @@
+"""The worker claims due jobs under a lease, retries failures, and runs periodic housekeeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from siyu.accounts.models import LoginSession, User
+from siyu.db import utcnow
+from siyu.jobs import service
+from siyu.jobs.models import Job, WorkerLease
+
+calls: list[dict[str, Any]] = []
+
+
+@service.handler("test.echo")
+def _echo(session, payload):  # type: ignore[no-untyped-def]
+    if payload.get("fail"):
+        raise RuntimeError("boom")
+    calls.append(payload)
+
+
+def test_jobs_run_once_and_failures_back_off(session) -> None:  # type: ignore[no-untyped-def]
+    calls.clear()
+    service.enqueue(session, "test.echo", {"n": 1}, dedupe_key="once")
+    service.enqueue(session, "test.echo", {"n": 1}, dedupe_key="once")  # deduplicated
+    service.enqueue(session, "test.echo", {"fail": True})
+    session.commit()
+    service.run_once("w1")
+    assert calls == [{"n": 1}]
+    session.expire_all()
+    failed = session.scalar(sa.select(Job).where(Job.kind == "test.echo", Job.status != "done"))
+    assert failed.status == "queued" and failed.attempts == 1 and "boom" in failed.last_error
+    assert failed.run_at > utcnow()
+    # periodic housekeeping was scheduled and ran
+    assert session.scalar(sa.select(Job).where(Job.kind == "housekeeping.sessions")).status == "done"
+
+
+def test_expired_sessions_are_purged(session) -> None:  # type: ignore[no-untyped-def]
+    user = User(username="u", display_name="u", password_hash="x", role="admin")
+    session.add(user)
+    session.flush()
+    session.add(LoginSession(token_hash="a" * 64, user_id=user.id, csrf_token="c", expires_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    service.run_once("w1")
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 0
+
+
+def test_a_dead_workers_job_is_taken_over(session) -> None:  # type: ignore[no-untyped-def]
+    calls.clear()
+    session.add(Job(kind="test.echo", payload={"n": 2}, status="running", leased_by="dead",
+                    lease_until=utcnow() - timedelta(seconds=1), attempts=1))
+    session.add(WorkerLease(name="dispatch", holder="dead", until=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    service.run_once("w2")
+    assert calls == [{"n": 2}]
+
+
+def test_on_sqlite_only_the_lease_holder_dispatches(session, engine) -> None:  # type: ignore[no-untyped-def]
+    if engine.dialect.name != "sqlite":
+        return
+    session.add(WorkerLease(name="dispatch", holder="other", until=utcnow() + timedelta(seconds=60)))
+    session.commit()
+    assert service.run_once("w3") == 0
