@@ -35,20 +35,31 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="siyu-bench-"))
     siyu = str(Path(sys.executable).parent / "siyu")
-    env = {**os.environ, "SIYU_DATA_DIR": str(work / "var"), "SIYU_SECRET_KEY": "bench-secret-key",
-           "SIYU_MODE": "production", "SIYU_DATABASE_URL": f"sqlite:///{work / 'import.db'}"}
+    env = {
+        **os.environ,
+        "SIYU_DATA_DIR": str(work / "var"),
+        "SIYU_SECRET_KEY": "bench-secret-key",
+        "SIYU_MODE": "production",
+        "SIYU_DATABASE_URL": f"sqlite:///{work / 'import.db'}",
+    }
     try:
         from siyu.demo.generate import generate_orders_file
 
         t0 = time.perf_counter()
         path = generate_orders_file("taobao", args.orders, args.seed, work / "data")
-        print(f"generated {args.orders:,} Taobao orders ({path.stat().st_size / 1e6:.0f} MB) "
-              f"in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"generated {args.orders:,} Taobao orders ({path.stat().st_size / 1e6:.0f} MB) "
+            f"in {time.perf_counter() - t0:.1f}s"
+        )
         subprocess.run([siyu, "db", "upgrade"], env=env, check=True, capture_output=True)
 
         t0 = time.perf_counter()
-        proc = subprocess.run([siyu, "import", "orders", str(path), "--source", "taobao", "--json"],
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [siyu, "import", "orders", str(path), "--source", "taobao", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         import_s = time.perf_counter() - t0
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if proc.returncode != 0:
@@ -61,28 +72,44 @@ def main() -> None:
 
         baseline_s, counts = baseline(work / "import.db", work / "baseline.db", env)
         print(f"rows in the tables: {counts}")
-        print(f"importer  : {rows:,} order rows in {import_s:.2f}s = {rows / import_s:,.0f} rows/s "
-              f"(peak memory {peak_mb:,.0f} MB; inserted {summary['inserted']:,}, "
-              f"customers {summary['customers_created']:,}, rejected {summary['rejected_total']:,})")
-        print(f"baseline  : executemany of the same rows in {baseline_s:.2f}s = "
-              f"{rows / baseline_s:,.0f} rows/s")
-        print(f"ratio     : importer takes {import_s / baseline_s:.2f}× the baseline time "
-              f"(target ≤ 2×; ≥ 100k rows/s; < 1 GB)")
+        print(
+            f"importer  : {rows:,} order rows in {import_s:.2f}s = {rows / import_s:,.0f} rows/s "
+            f"(peak memory {peak_mb:,.0f} MB; inserted {summary['inserted']:,}, "
+            f"customers {summary['customers_created']:,}, rejected {summary['rejected_total']:,})"
+        )
+        print(
+            f"baseline  : executemany of the same rows in {baseline_s:.2f}s = "
+            f"{rows / baseline_s:,.0f} rows/s"
+        )
+        print(
+            f"ratio     : importer takes {import_s / baseline_s:.2f}× the baseline time "
+            f"(target ≤ 2×; ≥ 100k rows/s; < 1 GB)"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
 def baseline(source_db: Path, target_db: Path, env: dict[str, str]) -> tuple[float, dict[str, int]]:
-    subprocess.run([str(Path(sys.executable).parent / "siyu"), "db", "upgrade"],
-                   env={**env, "SIYU_DATABASE_URL": f"sqlite:///{target_db}"}, check=True, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "siyu"), "db", "upgrade"],
+        env={**env, "SIYU_DATABASE_URL": f"sqlite:///{target_db}"},
+        check=True,
+        capture_output=True,
+    )
     src = sqlite3.connect(source_db)
     data = {t: src.execute(f'SELECT * FROM "{t}" ORDER BY id').fetchall() for t in TABLES}
     cols = {t: [d[1] for d in src.execute(f'PRAGMA table_info("{t}")')] for t in TABLES}
     src.close()
     dst = sqlite3.connect(target_db, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "cache_size=-65536",
-                   "temp_store=MEMORY", "secure_delete=ON"):
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "cache_size=-65536",
+        "temp_store=MEMORY",
+        "secure_delete=ON",
+    ):
         dst.execute(f"PRAGMA {pragma}")
     for t in ("brand", "store", "product", "import_run"):  # reference data, not timed
         rows = src_rows(source_db, t)
@@ -123,7 +150,9 @@ def plan_batches(
     for row in data["customer"]:
         batches[customer_batch.get(row[0], last)]["customer"].append(row)
     for row in data["identity"]:
-        batches[customer_batch.get(row[ci["identity"]["customer_id"]], last)]["identity"].append(row)
+        batches[customer_batch.get(row[ci["identity"]["customer_id"]], last)]["identity"].append(
+            row
+        )
     for row in orders:
         batches[order_batch[row[0]]]["order"].append(row)
     for row in data["order_line"]:

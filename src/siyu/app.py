@@ -58,7 +58,7 @@ def create_app() -> FastAPI:
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     return app

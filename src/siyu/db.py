@@ -6,6 +6,7 @@ models and the same Alembic migrations.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -74,6 +75,31 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """Writers that allocate ids ahead take the write lock at BEGIN (see ``writer``); everything
+    else keeps the driver's own behaviour (reads outside a transaction, BEGIN at the first write),
+    which never has to upgrade a stale read snapshot."""
+    if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction for writers that read then write (ids allocated ahead, identity look-ups
+    before inserts). On SQLite it takes the write lock at BEGIN, and threads of one process queue
+    on a lock first rather than in SQLite's sleeping busy handler; on PostgreSQL it is a plain
+    transaction (sequences and unique keys do the work)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _SQLITE_WRITER, engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        yield conn
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
@@ -81,6 +107,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -109,6 +136,8 @@ def reset_engines() -> None:
 
 def _factory(url: str) -> sessionmaker[Session]:
     if url not in _FACTORIES:
+        import siyu.models  # noqa: F401 - every table must be known before the first flush
+
         _FACTORIES[url] = sessionmaker(bind=_engine_for(url), expire_on_commit=False)
     return _FACTORIES[url]
 

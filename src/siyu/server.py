@@ -29,22 +29,32 @@ def _checks() -> None:
         fail(str(exc))
 
 
-def _uvicorn(host: str, port: int) -> None:
+def _uvicorn(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
-    from siyu.app import create_app
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="info")
+    logging.getLogger("siyu.access").setLevel(logging.WARNING)  # enable with a log config
+    uvicorn.run(
+        "siyu.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="info",
+    )
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(
+        1, "--workers", help="Server processes (PostgreSQL: one per core)."
+    ),
 ) -> None:
     """Serve the API and the console."""
     _checks()
-    _uvicorn(host, port)
+    _uvicorn(host, port, workers)
 
 
 def worker(

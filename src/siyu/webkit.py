@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siyu.accounts.permissions import Perm
@@ -50,41 +50,66 @@ _key_cache: dict[str, tuple[float, Principal | None]] = {}
 KEY_CACHE_SECONDS = 5.0
 
 
-def _api_key_principal(session: Session, presented: str) -> Principal | None:
+def _api_key_principal(presented: str) -> Principal | None:
     """API keys are checked against the database at most every few seconds per key, so the
     ingest path does not pay a query per request; revocation takes effect within that time."""
     now = time.monotonic()
     hit = _key_cache.get(presented)
     if hit and now - hit[0] < KEY_CACHE_SECONDS:
         return hit[1]
-    principal = principal_for_api_key(session, presented)
+    session = new_session()
+    try:
+        principal = principal_for_api_key(session, presented)
+    finally:
+        session.close()
     if len(_key_cache) > 1000:
         _key_cache.clear()
     _key_cache[presented] = (now, principal)
     return principal
 
 
-def current_principal(request: Request, session: Session = Depends(db_session)) -> Principal:
+def _cookie_principal(token: str | None, method: str, sent_csrf: str) -> tuple[Principal, str]:
+    session = new_session()
+    try:
+        found = session_user(session, token)
+        if found is None:
+            raise NotAuthenticated()
+        user, login = found
+        if method not in ("GET", "HEAD", "OPTIONS") and not secrets.compare_digest(
+            sent_csrf, login.csrf_token
+        ):
+            raise HTTPException(403, "CSRF token missing or wrong (send X-CSRF-Token)")
+        return principal_for_user(user), login.csrf_token
+    finally:
+        session.close()
+
+
+async def current_principal(request: Request) -> Principal:
+    """Who is calling: an API key (Bearer) or a console login (cookie + CSRF header on writes).
+    Async, so a cached API key costs no thread hop on the ingest path."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        principal = _api_key_principal(session, auth[7:].strip())
+        presented = auth[7:].strip()
+        hit = _key_cache.get(presented)
+        if hit and time.monotonic() - hit[0] < KEY_CACHE_SECONDS:
+            principal = hit[1]
+        else:
+            principal = await run_in_threadpool(_api_key_principal, presented)
         if principal is None:
             raise HTTPException(401, "invalid or revoked API key")
         return principal
-    found = session_user(session, request.cookies.get(SESSION_COOKIE))
-    if found is None:
-        raise NotAuthenticated()
-    user, login = found
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        sent = request.headers.get("x-csrf-token", "")
-        if not secrets.compare_digest(sent, login.csrf_token):
-            raise HTTPException(403, "CSRF token missing or wrong (send X-CSRF-Token)")
-    request.state.csrf_token = login.csrf_token
-    return principal_for_user(user)
+    user_principal, csrf = await run_in_threadpool(
+        _cookie_principal,
+        request.cookies.get(SESSION_COOKIE),
+        request.method,
+        request.headers.get("x-csrf-token", ""),
+    )
+    request.state.csrf_token = csrf
+    return user_principal
 
 
-def require(perm: Perm) -> Callable[..., Principal]:
-    def check(principal: Principal = Depends(current_principal)) -> Principal:
+def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
+    async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.can(perm):
             raise HTTPException(403, f"permission {perm.value} required")
         return principal
@@ -124,22 +149,39 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """Headers every response carries; the access log omits query strings (they may hold phones)."""
+class SecurityHeaders:
+    """Headers every response carries; the access log omits query strings (they may hold
+    phones). Plain ASGI, so it costs next to nothing per request."""
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        access_log.info(
-            "%s %s %s %.1fms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - start) * 1000,
-        )
-        return response
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - start) * 1000,
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ def _yuan(fen: int | None) -> str:
 
 
 templates.env.filters["localtime"] = _fmt_time
+templates.env.filters["json_zh"] = lambda v: json.dumps(v, ensure_ascii=False)
 templates.env.filters["yuan"] = _yuan
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from siyu.config import get_settings
-from siyu.db import get_engine
+from siyu.db import get_engine, write_transaction
 
 ORDER_FILES = [
     ("pos_members.csv", "customers", "pos"),
@@ -86,7 +86,7 @@ def _load_events(path: Path) -> int:
 
 
 def _store(batch: list[Any], secret: bytes, ingest: Any) -> int:
-    with get_engine().begin() as conn:
+    with write_transaction(get_engine()) as conn:
         stored = ingest(conn, batch, source="demo", secret=secret)
     return sum(s.status == "accepted" for s in stored)
 

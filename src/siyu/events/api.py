@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException
@@ -12,9 +13,9 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.brands.service import BrandError
 from siyu.config import get_settings
-from siyu.db import get_engine
 from siyu.events.schemas import BatchIn, EventIn, EventResult, IngestOut
-from siyu.events.service import EventRejected, ingest
+from siyu.events.service import EventRejected, validate
+from siyu.events.writer import submit
 from siyu.webkit import require
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -40,36 +41,25 @@ EXAMPLE = {
         422: {"description": "invalid event; `detail` names the field and the batch index"},
     },
 )
-def post_events(
+async def post_events(
     payload: dict[str, Any] = Body(..., examples=[EXAMPLE, {"batch": [EXAMPLE]}]),
     principal: Principal = Depends(require(Perm.events_write)),
 ) -> IngestOut:
     """Send one event, or `{"batch": [...]}` of up to SIYU_EVENT_BATCH_MAX events.
 
-    The same messageId sent again is answered `duplicate` and changes nothing.
+    The same messageId sent again is answered `duplicate` and changes nothing. The answer comes
+    after the events are committed.
     """
-    settings = get_settings()
-    events = _parse(payload, settings.event_batch_max)
-    for attempt in range(3):
-        try:
-            with get_engine().begin() as conn:
-                stored = ingest(
-                    conn, events, source=principal.actor, secret=settings.secret_key_bytes()
-                )
-            break
-        except EventRejected as exc:
-            raise HTTPException(
-                422, [{"loc": ["body", "batch", exc.index], "msg": str(exc)}]
-            ) from None
-        except BrandError as exc:
-            raise HTTPException(
-                422, [{"loc": ["body", "context", "brand"], "msg": str(exc)}]
-            ) from None
-        except IntegrityError:
-            if attempt == 2:  # a concurrent request stored the same messageId or identity
-                raise HTTPException(
-                    409, "conflicting concurrent write; retry the request"
-                ) from None
+    events = _parse(payload, get_settings().event_batch_max)
+    try:
+        validate(events)
+        stored = await asyncio.wrap_future(submit(events, principal.actor))
+    except EventRejected as exc:
+        raise HTTPException(422, [{"loc": ["body", "batch", exc.index], "msg": str(exc)}]) from None
+    except BrandError as exc:
+        raise HTTPException(422, [{"loc": ["body", "context", "brand"], "msg": str(exc)}]) from None
+    except IntegrityError:
+        raise HTTPException(409, "conflicting concurrent write; retry the request") from None
     return IngestOut(
         accepted=sum(s.status == "accepted" for s in stored),
         duplicates=sum(s.status == "duplicate" for s in stored),

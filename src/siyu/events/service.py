@@ -74,37 +74,63 @@ def _context_traits(e: EventIn) -> Any:
     return Traits.model_validate(raw) if isinstance(raw, dict) else None
 
 
-def ingest(
-    conn: Connection, events: Sequence[EventIn], *, source: str, secret: bytes
-) -> list[Stored]:
-    """Store a batch in the caller's transaction; raises EventRejected before writing anything."""
+def validate(events: Sequence[EventIn]) -> None:
+    """Everything that can be said about a request without the database; raises EventRejected
+    naming the first bad event, so one bad request never fails the others of a group."""
     now = utcnow()
-    brand = events[0].context.get("brand") if events else None
-    _brand_id, brand_code = resolve_brand(conn, brand if isinstance(brand, str) else None)
-    prepared = []
+    seen: set[str] = set()
     for i, e in enumerate(events):
         if e.type == "track" and not e.event:
             raise EventRejected(i, "a track event needs an event name")
-        occurred = (e.timestamp or now).astimezone(UTC)
-        if occurred > now + FUTURE_SLACK:
+        if (e.timestamp or now) > now + FUTURE_SLACK:
             raise EventRejected(i, "timestamp is in the future")
-        prepared.append((e, _keys(e, i, brand_code), occurred))
-    seen_in_request: set[str] = set()
-    for i, e in enumerate(events):
-        if e.message_id in seen_in_request:
+        if e.message_id in seen:
             raise EventRejected(i, f"messageId {e.message_id!r} appears twice in this batch")
-        seen_in_request.add(e.message_id)
-    existing = _existing(conn, [e.message_id for e in events])
-    resolver = Resolver(conn, f"api:{source}"[:32], secret, actor=f"api:{source}")
-    todo = [p for p in prepared if p[0].message_id not in existing]
-    resolver.prefetch(k for _e, keys, _t in todo for k in keys)
+        seen.add(e.message_id)
+        _keys(e, i, "")
+
+
+def ingest(
+    conn: Connection, events: Sequence[EventIn], *, source: str, secret: bytes
+) -> list[Stored]:
+    """Store one request's events in the caller's transaction; raises EventRejected before
+    writing anything."""
+    validate(events)
+    return ingest_many(conn, [(events, source)], secret=secret)[0]
+
+
+def ingest_many(
+    conn: Connection, requests: Sequence[tuple[Sequence[EventIn], str]], *, secret: bytes
+) -> list[list[Stored]]:
+    """Store several validated requests in one transaction (group commit). A messageId sent by
+    two requests of the group is stored once; the later one is answered as a duplicate."""
+    now = utcnow()
+    codes: dict[str | None, str] = {}
+    prepared = []
+    for r, (events, source) in enumerate(requests):
+        for i, e in enumerate(events):
+            brand = e.context.get("brand") if isinstance(e.context.get("brand"), str) else None
+            if brand not in codes:
+                codes[brand] = resolve_brand(conn, brand)[1]
+            prepared.append(
+                (r, source, e, _keys(e, i, codes[brand]), (e.timestamp or now).astimezone(UTC))
+            )
+    existing = _existing(conn, list({p[2].message_id for p in prepared}))
+    resolver = Resolver(conn, "api", secret, actor="api")
+    todo = []
+    claimed: dict[str, int] = {}  # messageId -> the request of the group that stores it
+    for p in prepared:
+        mid = p[2].message_id
+        if mid not in existing and mid not in claimed:
+            claimed[mid] = p[0]
+            todo.append(p)
+    resolver.prefetch(k for p in todo for k in p[3])
     rows = []
-    results: dict[str, Stored] = {}
-    for e, keys, occurred in todo:
-        profile = _profile(e)
-        res = resolver.resolve(keys, profile, occurred)
-        rows.append((e, res.customer_id, res.primary_identity(), occurred))
+    for r, source, e, keys, occurred in todo:
+        res = resolver.resolve(keys, _profile(e), occurred)
+        rows.append((r, source, e, res.customer_id, res.primary_identity(), occurred))
     resolver.flush()
+    accepted: dict[tuple[int, str], int] = {}
     if rows:
         conn.execute(
             EVENT.insert(),
@@ -120,15 +146,28 @@ def ingest(
                     "received_at": now,
                     "source": source[:100],
                 }
-                for e, cid, ident, occurred in rows
+                for _r, source, e, cid, ident, occurred in rows
             ],
         )
-        for e, cid, _ident, _t in rows:
-            results[e.message_id] = Stored(e.message_id, "accepted", resolver.customer_for(cid))
-    return [
-        results.get(e.message_id) or Stored(e.message_id, "duplicate", existing.get(e.message_id))
-        for e in events
-    ]
+        for r, _source, e, cid, _ident, _t in rows:
+            accepted[(r, e.message_id)] = resolver.customer_for(cid)
+    out: list[list[Stored]] = []
+    for r, (events, _source) in enumerate(requests):
+        out.append(
+            [
+                Stored(e.message_id, "accepted", accepted[(r, e.message_id)])
+                if (r, e.message_id) in accepted
+                else Stored(
+                    e.message_id,
+                    "duplicate",
+                    existing.get(
+                        e.message_id, accepted.get((claimed.get(e.message_id, -1), e.message_id))
+                    ),
+                )
+                for e in events
+            ]
+        )
+    return out
 
 
 def _existing(conn: Connection, message_ids: list[str]) -> dict[str, int | None]:

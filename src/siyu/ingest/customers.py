@@ -21,7 +21,7 @@ from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer
 from siyu.customers.resolution import Resolver
-from siyu.db import table_of, utcnow
+from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
 from siyu.ingest.reader import OpenedFile, check_path, load_mapping, open_export
@@ -64,7 +64,7 @@ def import_customers(
     fmt = get_format("customers", source)
     check_path(path, settings.import_max_bytes)
     opened = open_export(path, fmt, load_mapping(mapping_path))
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         brand_id, brand_code = resolve_brand(conn, brand)
     summary = ImportSummary(source=source, encoding=opened.encoding)
     summary.run_id = start_run(engine, "customers", source, path.name, actor)
@@ -80,7 +80,7 @@ def import_customers(
     def flush() -> None:
         if not pending:
             return
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             checkpoint(conn, summary)
             _write(conn, pending, summary, secret, actor, source, brand_id, stores)
         pending.clear()

@@ -18,7 +18,7 @@ from siyu.bulk import db_time, insert_rows
 from siyu.catalog.service import ProductCache
 from siyu.config import Settings
 from siyu.customers.resolution import IdPool, Resolver
-from siyu.db import table_of, utcnow
+from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest.formats import get_format
 from siyu.ingest.parse import OrderParser, ParsedOrder, Reject
 from siyu.ingest.reader import ImportFileError, check_path, load_mapping, open_export
@@ -85,7 +85,7 @@ def import_orders(
     check_path(path, settings.import_max_bytes)
     mapping = load_mapping(mapping_path)
     opened = open_export(path, fmt, mapping)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         brand_id, brand_code = resolve_brand(conn, brand)
     summary = ImportSummary(source=source, encoding=opened.encoding)
     summary.run_id = start_run(engine, "orders", source, path.name, actor)
@@ -162,7 +162,7 @@ class _Batch:
         if not orders:
             return
         orders = _last_wins(orders)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             checkpoint(conn, self.summary)
             existing = self._existing(conn, orders)
             fresh = [o for o in orders if o.order_id not in existing]

@@ -91,7 +91,9 @@ class OrderParser:
         if group:
             yield self._build(group)
 
-    def _build(self, group: list[tuple[int, list[str], dict[str, str | None]]]) -> ParsedOrder | Reject:
+    def _build(
+        self, group: list[tuple[int, list[str], dict[str, str | None]]]
+    ) -> ParsedOrder | Reject:
         first_line, _first, fields = group[0]
         try:
             order = self._order(first_line, fields)
@@ -166,7 +168,9 @@ class OrderParser:
 
     def _identity_specs(self) -> list[tuple[str, str, str | None, Any]]:
         """(field, kind, namespace or None for per-row shop, normaliser) for mapped fields."""
-        buyer_ns = None if ("shop" in self.col and not self.shop) else f"{self.platform}:{self.shop}"
+        buyer_ns = (
+            None if ("shop" in self.col and not self.shop) else f"{self.platform}:{self.shop}"
+        )
         specs = [
             ("member_id", ids.Kind.member_id.value, self.brand_code),
             ("phone", ids.Kind.phone.value, ""),
@@ -188,7 +192,9 @@ class OrderParser:
             except ids.Rejected as exc:
                 problems.append(f"{field_name}: {exc}")
                 continue
-            keys.append((kind, ns if ns is not None else f"{self.platform}:{f.get('shop') or ''}", value))
+            keys.append(
+                (kind, ns if ns is not None else f"{self.platform}:{f.get('shop') or ''}", value)
+            )
         if not keys:
             detail = "; ".join(problems) if problems else "no phone, member or buyer id given"
             raise RowError(f"no usable customer identity ({detail})")
