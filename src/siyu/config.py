@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         5, description="Failed logins per username and per address before a 15-minute lockout."
     )
     import_batch_rows: int = Field(
-        20000, description="Rows per committed batch when importing files."
+        5000, description="Rows per committed batch when importing files."
     )
     import_max_bytes: int = Field(
         8 * 1024**3, description="Largest import file accepted, in bytes."

@@ -335,3 +335,15 @@ def test_undecodable_bytes_midway_keep_earlier_batches(
     s = run(engine, get_settings(), path, "csv")
     assert s.error and "resume" in s.error
     assert len(orders(engine)) == s.inserted > 0
+
+
+def test_large_files_parse_in_a_child_process(engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from siyu.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "INLINE_BELOW_BYTES", 0)
+    rows = [pf.taobao_row(str(8000 + i), f"c{i % 7}", "", "3.00") for i in range(50)]
+    rows.append(pf.taobao_row("8999", "x", "", "bad"))
+    s = run(engine, settings, pf.taobao(tmp_path / "big.csv", rows), "taobao")
+    assert (s.read, s.inserted, s.rejected_total, s.customers_created) == (51, 50, 1, 7)
+    again = run(engine, settings, pf.taobao(tmp_path / "big.csv", rows), "taobao")
+    assert again.unchanged == 50

@@ -20,7 +20,8 @@ from siyu.config import Settings
 from siyu.customers.resolution import IdPool, Resolver
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest.formats import get_format
-from siyu.ingest.parse import OrderParser, ParsedOrder, Reject
+from siyu.ingest.parse import ParsedOrder
+from siyu.ingest.pipeline import ParseFailed, ParseJob, batches
 from siyu.ingest.reader import ImportFileError, check_path, load_mapping, open_export
 from siyu.ingest.runs import (
     ImportSummary,
@@ -93,50 +94,35 @@ def import_orders(
         rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path),
         opened.header,
     )
-    parser = OrderParser(fmt, opened, brand_code=brand_code, shop=shop, tz=settings.tz)
+    opened.close()
     batch = _Batch(engine, settings, summary, brand_id, source, shop, actor)
-    raw = opened.stream.buffer  # type: ignore[attr-defined]
+    job = ParseJob(
+        path, source, mapping, brand_code, shop, settings.timezone, settings.import_batch_rows
+    )
     status = "done"
     try:
-        pending: list[ParsedOrder] = []
-        for item in parser:
-            if isinstance(item, Reject):
-                summary.rejected[item.reason] += len(item.rows)
-                for line_no, row in item.rows:
-                    rejects.add(line_no, item.reason, row)
-                continue
-            pending.append(item)
-            if len(pending) >= settings.import_batch_rows:
-                summary.read = parser.rows_read
-                batch.write(pending)
-                pending = []
-                if progress:
-                    progress(raw.tell(), parser.rows_read)
-        summary.read = parser.rows_read
-        batch.write(pending)
-    except (UnicodeDecodeError, _csv_error()) as exc:
+        for parsed in batches(job):
+            for reject in parsed.rejects:
+                summary.rejected[reject.reason] += len(reject.rows)
+                for line_no, row in reject.rows:
+                    rejects.add(line_no, reject.reason, row)
+            summary.read = parsed.rows_read
+            batch.write(parsed.orders)
+            if progress:
+                progress(parsed.bytes_read, parsed.rows_read)
+    except ParseFailed as exc:
         status = "failed"
         summary.error = (
-            f"stopped near row {parser.rows_read + 1}: {exc}. Batches before it are stored; "
+            f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
             "fix the file and run the same command again to resume."
         )
     finally:
-        opened.close()
         rejects.close()
-        summary.read = parser.rows_read
         summary.rejects_path = str(rejects.path) if rejects.used else None
-        if progress:
-            progress(raw.tell() if not raw.closed else path.stat().st_size, parser.rows_read)
     if summary.read == 0 and status == "done":
         status, summary.error = "failed", "the file has a header but no data rows"
     finish_run(engine, summary, status)
     return summary
-
-
-def _csv_error() -> type[Exception]:
-    import csv
-
-    return csv.Error
 
 
 class _Batch:
