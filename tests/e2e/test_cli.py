@@ -19,7 +19,10 @@ def siyu(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-unty
 
 
 def tb_file(tmp_path: Path, bad: bool = False) -> Path:
-    rows = [pf.taobao_row("7001", "tb_a", "13812347001", "10.00"), pf.taobao_row("7002", "tb_b", "13812347002", "20.00")]
+    rows = [
+        pf.taobao_row("7001", "tb_a", "13812347001", "10.00"),
+        pf.taobao_row("7002", "tb_b", "13812347002", "20.00"),
+    ]
     if bad:
         rows.append(pf.taobao_row("7003", "tb_c", "13812347003", "oops"))
     return pf.taobao(tmp_path / "tb.csv", rows)
@@ -31,12 +34,16 @@ def test_import_exit_statuses(tmp_path: Path) -> None:
     assert json.loads(ok.stdout)["inserted"] == 2
     with_rejects = siyu("import", "orders", str(tb_file(tmp_path, bad=True)), "--source", "taobao")
     assert with_rejects.exit_code == 0 and "rejected" in with_rejects.stdout
-    strict = siyu("import", "orders", str(tb_file(tmp_path, bad=True)), "--source", "taobao", "--strict")
+    strict = siyu(
+        "import", "orders", str(tb_file(tmp_path, bad=True)), "--source", "taobao", "--strict"
+    )
     assert strict.exit_code == 3
     unknown = siyu("import", "orders", str(tb_file(tmp_path)), "--source", "amazon")
     assert unknown.exit_code == 1 and "taobao" in unknown.output
     assert siyu("import", "orders", str(tmp_path), "--source", "taobao").exit_code == 1
-    assert siyu("import", "orders", str(tmp_path / "missing.csv"), "--source", "taobao").exit_code == 1
+    assert (
+        siyu("import", "orders", str(tmp_path / "missing.csv"), "--source", "taobao").exit_code == 1
+    )
     all_bad = pf.taobao(tmp_path / "bad.csv", [pf.taobao_row("7009", "tb_z", "x", "oops")])
     assert siyu("import", "orders", str(all_bad), "--source", "taobao").exit_code == 1
 

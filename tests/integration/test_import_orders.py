@@ -337,7 +337,9 @@ def test_undecodable_bytes_midway_keep_earlier_batches(
     assert len(orders(engine)) == s.inserted > 0
 
 
-def test_large_files_parse_in_a_child_process(engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_files_parse_in_a_child_process(
+    engine, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from siyu.ingest import pipeline
 
     monkeypatch.setattr(pipeline, "INLINE_BELOW_BYTES", 0)

@@ -35,14 +35,23 @@ def test_jobs_run_once_and_failures_back_off(session) -> None:  # type: ignore[n
     assert failed.status == "queued" and failed.attempts == 1 and "boom" in failed.last_error
     assert failed.run_at > utcnow()
     # periodic housekeeping was scheduled and ran
-    assert session.scalar(sa.select(Job).where(Job.kind == "housekeeping.sessions")).status == "done"
+    assert (
+        session.scalar(sa.select(Job).where(Job.kind == "housekeeping.sessions")).status == "done"
+    )
 
 
 def test_expired_sessions_are_purged(session) -> None:  # type: ignore[no-untyped-def]
     user = User(username="u", display_name="u", password_hash="x", role="admin")
     session.add(user)
     session.flush()
-    session.add(LoginSession(token_hash="a" * 64, user_id=user.id, csrf_token="c", expires_at=utcnow() - timedelta(hours=1)))
+    session.add(
+        LoginSession(
+            token_hash="a" * 64,
+            user_id=user.id,
+            csrf_token="c",
+            expires_at=utcnow() - timedelta(hours=1),
+        )
+    )
     session.commit()
     service.run_once("w1")
     session.expire_all()
@@ -51,8 +60,16 @@ def test_expired_sessions_are_purged(session) -> None:  # type: ignore[no-untype
 
 def test_a_dead_workers_job_is_taken_over(session) -> None:  # type: ignore[no-untyped-def]
     calls.clear()
-    session.add(Job(kind="test.echo", payload={"n": 2}, status="running", leased_by="dead",
-                    lease_until=utcnow() - timedelta(seconds=1), attempts=1))
+    session.add(
+        Job(
+            kind="test.echo",
+            payload={"n": 2},
+            status="running",
+            leased_by="dead",
+            lease_until=utcnow() - timedelta(seconds=1),
+            attempts=1,
+        )
+    )
     session.add(WorkerLease(name="dispatch", holder="dead", until=utcnow() - timedelta(seconds=1)))
     session.commit()
     service.run_once("w2")
@@ -62,6 +79,8 @@ def test_a_dead_workers_job_is_taken_over(session) -> None:  # type: ignore[no-u
 def test_on_sqlite_only_the_lease_holder_dispatches(session, engine) -> None:  # type: ignore[no-untyped-def]
     if engine.dialect.name != "sqlite":
         return
-    session.add(WorkerLease(name="dispatch", holder="other", until=utcnow() + timedelta(seconds=60)))
+    session.add(
+        WorkerLease(name="dispatch", holder="other", until=utcnow() + timedelta(seconds=60))
+    )
     session.commit()
     assert service.run_once("w3") == 0
