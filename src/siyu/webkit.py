@@ -21,22 +21,16 @@ from siyu.accounts.service import (
     session_user,
 )
 from siyu.config import get_settings
-from siyu.db import new_session
+from siyu.db import new_session, session_scope
 
 SESSION_COOKIE = "siyu_session"
 access_log = logging.getLogger("siyu.access")
 
 
 def db_session() -> Iterator[Session]:
-    session = new_session()
-    try:
+    """A request's unit of work (see ``db.session_scope``)."""
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 class NotAuthenticated(HTTPException):
