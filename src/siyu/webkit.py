@@ -28,7 +28,9 @@ access_log = logging.getLogger("siyu.access")
 
 
 def db_session() -> Iterator[Session]:
-    """A request's unit of work (see ``db.session_scope``)."""
+    """A request's unit of work (see ``db.session_scope``). Use it with
+    ``Depends(db_session, scope="function")`` so it commits *before* the response leaves: a
+    browser following the login redirect must find the new session already stored."""
     with session_scope() as session:
         yield session
 

@@ -139,6 +139,45 @@ SOURCES = {
 }
 
 
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "kind": {
+        "phone": ("手机号", "Phone"),
+        "email": ("邮箱", "Email"),
+        "unionid": ("微信 unionid", "WeChat unionid"),
+        "openid": ("微信 openid", "WeChat openid"),
+        "external_userid": ("企业微信客户", "WeCom contact"),
+        "buyer_id": ("平台买家账号", "Platform buyer"),
+        "member_id": ("会员号", "Member no."),
+    },
+    "status": {
+        "pending": ("待付款", "Pending"),
+        "paid": ("已付款", "Paid"),
+        "shipped": ("已发货", "Shipped"),
+        "completed": ("已完成", "Completed"),
+        "partially_refunded": ("部分退款", "Partly refunded"),
+        "refunded": ("已退款", "Refunded"),
+        "cancelled": ("已取消", "Cancelled"),
+    },
+    "channel": {
+        "sms": ("短信", "SMS"),
+        "email": ("邮件", "Email"),
+        "wecom": ("企业微信", "WeCom"),
+        "oa": ("公众号", "Official account"),
+        "call": ("电话", "Phone call"),
+    },
+    "purpose": {"marketing": ("营销", "Marketing"), "service": ("服务", "Service")},
+    "consent": {"granted": ("已同意", "Granted"), "withdrawn": ("已撤回", "Withdrawn")},
+}
+
+
+def label(group: str, value: str | None, lang: str) -> str:
+    """An operator's word for a stored code (order status, identity kind…)."""
+    if not value:
+        return "-"
+    zh, en = LABELS.get(group, {}).get(value, (value, value))
+    return zh if lang == "zh-CN" else en
+
+
 def translator(lang: str) -> Callable[..., str]:
     table = TEXT.get(lang, TEXT["zh-CN"])
 

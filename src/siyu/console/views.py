@@ -18,7 +18,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
 from siyu.brands.models import Store
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
-from siyu.console.i18n import LANGUAGES, source_label, translator
+from siyu.console.i18n import LANGUAGES, label, source_label, translator
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.service import CustomerError, Forbidden
 from siyu.webkit import SESSION_COOKIE, db_session
@@ -56,7 +56,13 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     return templates.TemplateResponse(
         request,
         name,
-        {"t": t, "lang": lang, "source_label": lambda s: source_label(s, lang), **ctx},
+        {
+            "t": t,
+            "lang": lang,
+            "source_label": lambda s: source_label(s, lang),
+            "label": lambda group, value: label(group, value, lang),
+            **ctx,
+        },
         status_code=status,
     )
 
@@ -65,7 +71,9 @@ class LoginRequired(Exception):
     pass
 
 
-def console_user(request: Request, session: Session = Depends(db_session)) -> dict[str, Any]:
+def console_user(
+    request: Request, session: Session = Depends(db_session, scope="function")
+) -> dict[str, Any]:
     found = session_user(session, request.cookies.get(SESSION_COOKIE))
     if found is None:
         raise LoginRequired()
@@ -92,7 +100,7 @@ def login_submit(
     username: str = Form(..., max_length=64),
     password: str = Form(..., max_length=200),
     next: str = Form("/customers"),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
@@ -125,7 +133,7 @@ def logout_submit(
     request: Request,
     csrf: str = Form(""),
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     if _check_csrf(ctx, csrf):
         logout(session, request.cookies.get(SESSION_COOKIE))
@@ -155,7 +163,7 @@ def customers_page(
     store_id: str | None = None,
     page: int = 1,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
@@ -192,7 +200,7 @@ async def customer_page(
     request: Request,
     customer_id: int,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     unmask = False
     if request.method == "POST":

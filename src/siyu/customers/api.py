@@ -24,7 +24,7 @@ def get_customers(
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Search the pool. Phones and names are masked (138****1234)."""
     return list_customers(session, principal, CustomerFilter(q, source, store_id, page, per_page))
@@ -38,7 +38,7 @@ def get_customer(
     customer_id: int,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Profile, identities, consent, orders and events of one customer."""
     if unmask and not principal.can(Perm.customers_unmask):

@@ -41,6 +41,7 @@ class Person:
     member_no: str
     store: tuple[str, str, str, str] | None
     purchases: list[datetime] = field(default_factory=list)
+    phone_known: bool = False  # the brand has seen the phone in clear (members, Youzan, POS…)
 
 
 def _season(t: datetime) -> float:
@@ -287,7 +288,8 @@ def generate(customers: int, seed: int, out: Path, progress: bool = False) -> li
                 if platform == "pos" and person.idx not in members_done:
                     members_done.add(person.idx)
                     _write_member(w, person, t, rng)
-            if rng.random() < 0.3:
+            # mini-program and WeCom events come from people who logged in with their phone
+            if person.phone_known and rng.random() < 0.5:
                 _write_events(w, person, rng)
             if progress and person.idx and person.idx % 100_000 == 0:
                 print(f"  {person.idx:,} customers, {counter:,} orders", flush=True)
@@ -311,6 +313,7 @@ def _write_order(
     if platform == "taobao":
         x = rng.random()
         phone = _masked(p.phone) if x < 0.3 else (f"'{p.phone}" if x < 0.35 else p.phone)
+        p.phone_known |= x >= 0.3
         title = "，".join(pr[1] for pr, _q, _a in basket)
         sku = basket[0][0][0] if len(basket) == 1 else ""
         w.w["taobao"].writerow(
@@ -336,6 +339,7 @@ def _write_order(
     elif platform == "jd":
         order_id = f"{280_000_000_000 + n}"
         phone = _masked(p.phone) if rng.random() < 0.8 else p.phone
+        p.phone_known |= "*" not in phone
         for prod, qty, amount in basket:
             w.w["jd"].writerow(
                 [
@@ -358,6 +362,7 @@ def _write_order(
                 ]
             )
     elif platform == "youzan":
+        p.phone_known = True
         order_id = f"E{t:%Y%m%d}{n:012d}"
         for prod, qty, amount in basket:
             w.w["youzan"].writerow(
@@ -404,6 +409,7 @@ def _write_order(
 
 
 def _write_member(w: _Writers, p: Person, t: datetime, rng: random.Random) -> None:
+    p.phone_known = True
     store = p.store or STORES[0]
     consent = rng.random() < 0.6
     birthday = f"{rng.randint(1970, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
