@@ -33,7 +33,6 @@ def _uvicorn(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("siyu.access").setLevel(logging.WARNING)  # enable with a log config
     uvicorn.run(
         "siyu.app:create_app",
         factory=True,

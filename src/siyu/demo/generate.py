@@ -8,21 +8,24 @@ seasonality (618, 双11, 春节), so the CLV work later has real signal to find.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from siyu.demo.catalog import EVENTS, GIVEN_F, GIVEN_M, PLACES, PRODUCTS, STORES, SURNAMES
+from siyu.demo.catalog import GIVEN_F, GIVEN_M, PLACES, STORES, SURNAMES
+from siyu.demo.exports import (
+    END,
+    START,
+    _season,
+    _write_events,
+    _write_member,
+    _write_order,
+    _Writers,
+)
 
-TZ = ZoneInfo("Asia/Shanghai")
-END = datetime(2026, 10, 31, 23, 0, tzinfo=TZ)
-START = END - timedelta(days=730)
 PLATFORMS = ["taobao", "jd", "youzan", "pos"]
 PLATFORM_WEIGHTS = [45, 20, 20, 15]
 
@@ -42,17 +45,6 @@ class Person:
     store: tuple[str, str, str, str] | None
     purchases: list[datetime] = field(default_factory=list)
     phone_known: bool = False  # the brand has seen the phone in clear (members, Youzan, POS…)
-
-
-def _season(t: datetime) -> float:
-    m, d = t.month, t.day
-    if m == 11 and d <= 11:
-        return 3.5
-    if m == 6 and d <= 18:
-        return 2.5
-    if (m == 1 and d >= 10) or (m == 2 and d <= 5):
-        return 1.8
-    return 1.0
 
 
 def _people(n: int, rng: random.Random) -> Iterator[Person]:
@@ -117,162 +109,6 @@ def _purchases(p: Person, rng: random.Random) -> list[datetime]:
     return out
 
 
-def _fmt(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:.2f}"
-
-
-def _basket(rng: random.Random, t: datetime) -> list[tuple[tuple[str, str, str, int], int, int]]:
-    items = []
-    for _ in range(rng.choices((1, 2, 3), (70, 22, 8))[0]):
-        prod = rng.choice(PRODUCTS)
-        qty = rng.choices((1, 2, 3), (85, 12, 3))[0]
-        discount = 0.8 if _season(t) > 1 else 1.0
-        items.append((prod, qty, int(prod[3] * 100 * discount) * qty))
-    return items
-
-
-def _status(rng: random.Random, t: datetime) -> str:
-    if END - t < timedelta(days=3):
-        return "shipped"
-    x = rng.random()
-    return "refunded" if x < 0.03 else "cancelled" if x < 0.06 else "completed"
-
-
-TAOBAO_STATUS = {
-    "completed": "交易成功",
-    "refunded": "交易关闭",
-    "cancelled": "交易关闭",
-    "shipped": "卖家已发货，等待买家确认",
-}
-JD_STATUS = {
-    "completed": "完成",
-    "refunded": "已取消",
-    "cancelled": "已取消",
-    "shipped": "等待确认收货",
-}
-YZ_STATUS = {
-    "completed": "交易成功",
-    "refunded": "已关闭",
-    "cancelled": "已关闭",
-    "shipped": "已发货",
-}
-POS_STATUS = {"completed": "销售", "refunded": "退货", "cancelled": "销售", "shipped": "销售"}
-
-
-class _Writers:
-    def __init__(self, out: Path) -> None:
-        out.mkdir(parents=True, exist_ok=True)
-        self.files = {
-            "taobao": (out / "taobao_orders.csv").open("w", encoding="gb18030", newline=""),
-            "jd": (out / "jd_orders.csv").open("w", encoding="utf-8-sig", newline=""),
-            "youzan": (out / "youzan_orders.csv").open("w", encoding="utf-8", newline=""),
-            "pos": (out / "pos_sales.csv").open("w", encoding="utf-8", newline=""),
-            "members": (out / "pos_members.csv").open("w", encoding="utf-8", newline=""),
-            "events": (out / "events.jsonl").open("w", encoding="utf-8"),
-        }
-        self.w = {k: csv.writer(f) for k, f in self.files.items() if k != "events"}
-        self.w["taobao"].writerow(
-            [
-                "订单编号",
-                "买家会员名",
-                "买家应付货款",
-                "买家实际支付金额",
-                "订单状态",
-                "收货人姓名",
-                "收货地址",
-                "联系手机",
-                "订单创建时间",
-                "订单付款时间",
-                "宝贝标题",
-                "宝贝种类",
-                "宝贝总数量",
-                "商家编码",
-                "店铺名称",
-                "退款金额",
-            ]
-        )
-        self.w["jd"].writerow(
-            [
-                "订单号",
-                "商品ID",
-                "商品名称",
-                "订购数量",
-                "支付方式",
-                "下单时间",
-                "京东价",
-                "订单金额",
-                "应付金额",
-                "订单状态",
-                "订单类型",
-                "下单帐号",
-                "客户姓名",
-                "客户地址",
-                "联系电话",
-                "付款确认时间",
-            ]
-        )
-        self.w["youzan"].writerow(
-            [
-                "订单号",
-                "订单状态",
-                "订单创建时间",
-                "买家付款时间",
-                "商品名称",
-                "规格编码",
-                "商品数量",
-                "商品单价",
-                "订单实付金额",
-                "订单已退款金额",
-                "买家手机号",
-                "收货人/提货人",
-                "收货人省份",
-                "收货人城市",
-            ]
-        )
-        self.w["pos"].writerow(
-            [
-                "小票号",
-                "会员卡号",
-                "会员手机号",
-                "门店编码",
-                "门店名称",
-                "销售时间",
-                "商品编码",
-                "商品名称",
-                "商品类别",
-                "数量",
-                "单价",
-                "金额",
-                "实收金额",
-                "单据类型",
-            ]
-        )
-        self.w["members"].writerow(
-            [
-                "会员卡号",
-                "手机号",
-                "姓名",
-                "性别",
-                "生日",
-                "开卡门店编码",
-                "开卡门店",
-                "开卡时间",
-                "短信营销同意",
-                "同意凭证",
-                "同意时间",
-            ]
-        )
-        self.paths = [Path(f.name) for f in self.files.values()]
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
-
-
 def generate(customers: int, seed: int, out: Path, progress: bool = False) -> list[Path]:
     """Write the demo exports for ``customers`` people; the same seed gives the same bytes."""
     rng = random.Random(seed)
@@ -296,161 +132,6 @@ def generate(customers: int, seed: int, out: Path, progress: bool = False) -> li
     finally:
         w.close()
     return w.paths
-
-
-def _masked(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:]
-
-
-def _write_order(
-    w: _Writers, p: Person, platform: str, n: int, t: datetime, rng: random.Random
-) -> None:
-    basket = _basket(rng, t)
-    total = sum(a for _p, _q, a in basket)
-    status = _status(rng, t)
-    paid_at = t + timedelta(minutes=rng.randint(0, 30))
-    address = f"{p.province}{'省' if p.province not in ('上海', '北京', '天津', '重庆') else '市'} {p.city}市 某区 某路{rng.randint(1, 999)}号"
-    if platform == "taobao":
-        x = rng.random()
-        phone = _masked(p.phone) if x < 0.3 else (f"'{p.phone}" if x < 0.35 else p.phone)
-        p.phone_known |= x >= 0.3
-        title = "，".join(pr[1] for pr, _q, _a in basket)
-        sku = basket[0][0][0] if len(basket) == 1 else ""
-        w.w["taobao"].writerow(
-            [
-                f"{3_000_000_000_000_000 + n * 7919}",
-                p.nick,
-                _yuan(total),
-                _yuan(total),
-                TAOBAO_STATUS[status],
-                p.name,
-                address,
-                phone,
-                _fmt(t),
-                _fmt(paid_at) if status != "cancelled" else "",
-                title,
-                len(basket),
-                sum(q for _p, q, _a in basket),
-                sku,
-                "品牌官方旗舰店",
-                _yuan(total) if status == "refunded" else "0.00",
-            ]
-        )
-    elif platform == "jd":
-        order_id = f"{280_000_000_000 + n}"
-        phone = _masked(p.phone) if rng.random() < 0.8 else p.phone
-        p.phone_known |= "*" not in phone
-        for prod, qty, amount in basket:
-            w.w["jd"].writerow(
-                [
-                    order_id,
-                    prod[0],
-                    prod[1],
-                    qty,
-                    "在线支付",
-                    _fmt(t),
-                    _yuan(amount // qty),
-                    _yuan(total),
-                    _yuan(total),
-                    JD_STATUS[status],
-                    "SOP",
-                    p.jd_account,
-                    p.name,
-                    address,
-                    phone,
-                    _fmt(paid_at) if status != "cancelled" else "",
-                ]
-            )
-    elif platform == "youzan":
-        p.phone_known = True
-        order_id = f"E{t:%Y%m%d}{n:012d}"
-        for prod, qty, amount in basket:
-            w.w["youzan"].writerow(
-                [
-                    order_id,
-                    YZ_STATUS[status],
-                    _fmt(t),
-                    _fmt(paid_at) if status != "cancelled" else "",
-                    prod[1],
-                    prod[0],
-                    qty,
-                    _yuan(amount // qty),
-                    _yuan(total),
-                    _yuan(total) if status == "refunded" else "0.00",
-                    p.phone,
-                    p.name,
-                    p.province,
-                    p.city,
-                ]
-            )
-    else:
-        store = p.store or STORES[0]
-        receipt = f"R{store[0]}{n:010d}"
-        sign = -1 if status == "refunded" else 1
-        for prod, qty, amount in basket:
-            w.w["pos"].writerow(
-                [
-                    receipt,
-                    p.member_no,
-                    p.phone if rng.random() < 0.9 else "",
-                    store[0],
-                    store[1],
-                    _fmt(t),
-                    prod[0],
-                    prod[1],
-                    prod[2],
-                    qty,
-                    _yuan(amount // qty),
-                    _yuan(sign * amount),
-                    _yuan(sign * total),
-                    POS_STATUS[status],
-                ]
-            )
-
-
-def _write_member(w: _Writers, p: Person, t: datetime, rng: random.Random) -> None:
-    p.phone_known = True
-    store = p.store or STORES[0]
-    consent = rng.random() < 0.6
-    birthday = f"{rng.randint(1970, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-    w.w["members"].writerow(
-        [
-            p.member_no,
-            p.phone,
-            p.name,
-            "女" if p.gender == "female" else "男",
-            birthday,
-            store[0],
-            store[1],
-            _fmt(t),
-            "是" if consent else "否",
-            f"门店开卡纸质授权书 {store[0]}-{p.idx}" if consent else "",
-            _fmt(t) if consent else "",
-        ]
-    )
-
-
-def _write_events(w: _Writers, p: Person, rng: random.Random) -> None:
-    for k in range(rng.randint(1, 4)):
-        at = END - timedelta(days=rng.uniform(0, 120))
-        name = rng.choice(EVENTS)
-        props: dict[str, object] = {"channel": rng.choice(["小程序", "公众号", "企业微信", "H5"])}
-        if name in ("浏览商品", "加入购物车"):
-            props["sku"] = rng.choice(PRODUCTS)[0]
-        w.files["events"].write(
-            json.dumps(
-                {
-                    "type": "track",
-                    "messageId": f"demo-{p.idx}-{k}",
-                    "event": name,
-                    "traits": {"phone": p.phone},
-                    "properties": props,
-                    "timestamp": at.astimezone(UTC).isoformat(),
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
 
 
 def generate_orders_file(platform: str, n_orders: int, seed: int, out: Path) -> Path:
