@@ -18,7 +18,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
-    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identity.id"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identity.id"))
     type: Mapped[str] = mapped_column(sa.String(16))  # identify | track
     name: Mapped[str | None] = mapped_column(sa.String(100), index=True)
     properties: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

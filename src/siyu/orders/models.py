@@ -1,5 +1,9 @@
 """Orders from every platform and store, money in fen.
 
+Indexes are few on purpose: every one slows the million-row imports, and questions across orders
+(RFM, cohorts, segments) run on the analytical copy, not here. Look-ups by customer use
+``customer_id``; ``identity_id`` and ``store_id`` are always narrowed by it first.
+
 Receiver names, addresses and phones of the platform export are not kept on the order: the
 buyer's phone becomes an identity of the customer and nothing else is needed (PIPL minimisation).
 """
@@ -36,14 +40,14 @@ class Order(Base):
     platform_order_id: Mapped[str] = mapped_column(sa.String(100))
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
     # The identity that brought this order: after an unmerge the order follows it.
-    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identity.id"), index=True)
-    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identity.id"))
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"))
     status: Mapped[str] = mapped_column(sa.String(20))
     total_fen: Mapped[int] = mapped_column(sa.BigInteger)
     paid_fen: Mapped[int] = mapped_column(sa.BigInteger)
     refund_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     digest: Mapped[str] = mapped_column(sa.String(32))
     import_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("import_run.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
