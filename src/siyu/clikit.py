@@ -24,22 +24,25 @@ def echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def require(perm: str) -> str:
-    """Check the CLI's acting user may do ``perm``; returns the actor name for the audit log.
-
-    Without SIYU_CLI_USER the CLI acts as the machine's operator with full rights (they hold the
-    database anyway); with it, the named user's role applies, as on the web.
-    """
-    from siyu.accounts.permissions import Perm
+def acting_principal(session: Any) -> Any:
+    """The principal the CLI acts as: the machine's operator with full rights (they hold the
+    database anyway), or, with SIYU_CLI_USER set, that user with their role, as on the web."""
     from siyu.accounts.service import AccountError, cli_principal
+
+    try:
+        return cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
+    except AccountError as exc:
+        fail(str(exc))
+
+
+def require(perm: str) -> str:
+    """Check the acting principal may do ``perm``; returns the actor name for the audit log."""
+    from siyu.accounts.permissions import Perm
     from siyu.db import session_scope
 
-    username = os.environ.get("SIYU_CLI_USER") or None
     with session_scope() as session:
-        try:
-            principal = cli_principal(session, cli_actor(), username)
-        except AccountError as exc:
-            fail(str(exc))
+        principal = acting_principal(session)
     if not principal.can(Perm(perm)):
         fail(f"{principal.actor} (role {principal.role}) may not {perm}", code=4)
-    return principal.actor if username is None else f"{principal.actor} via {cli_actor()}"
+    named = os.environ.get("SIYU_CLI_USER")
+    return str(principal.actor) if not named else f"{principal.actor} via {cli_actor()}"

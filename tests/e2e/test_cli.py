@@ -108,3 +108,15 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch) -> None:  #
     reset_settings()
     result = siyu("serve")
     assert result.exit_code == 1 and "SIYU_SECRET_KEY" in result.output
+
+
+def test_search_and_show_are_masked_unless_unmasked(tmp_path: Path) -> None:
+    siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao")
+    found = siyu("customers", "search", "13812347001")
+    assert found.exit_code == 0 and "138****7001" in found.stdout and "1 customers" in found.stdout
+    cid = found.stdout.splitlines()[1].split()[0]
+    masked = json.loads(siyu("customers", "show", cid).stdout)
+    assert masked["identities"][0]["value"] != "+8613812347001"
+    full = json.loads(siyu("customers", "show", cid, "--unmask").stdout)
+    assert "+8613812347001" in {i["value"] for i in full["identities"]}
+    assert siyu("customers", "show", "999999").exit_code == 1

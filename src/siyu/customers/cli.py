@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from siyu.clikit import echo_json, fail, require
+from siyu.clikit import acting_principal, echo_json, fail, require
 
 app = typer.Typer(help="The customer pool: search, show, merge, unmerge.", no_args_is_help=True)
 
@@ -57,22 +57,17 @@ def show(
     customer_id: int, unmask: bool = typer.Option(False, help="Show full personal data (audited).")
 ) -> None:
     """Print one customer as JSON (masked unless --unmask)."""
-    from siyu.accounts.service import cli_principal
-    from siyu.clikit import cli_actor
     from siyu.customers.queries import customer_detail
     from siyu.customers.service import CustomerError, Forbidden
     from siyu.db import session_scope
 
-    actor = require("customers:read")
-    import os
-
+    require("customers:read")
     try:
         with session_scope() as session:
-            principal = cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
+            principal = acting_principal(session)
             data = customer_detail(session, principal, customer_id, unmask=unmask)
     except (CustomerError, Forbidden) as exc:
         fail(str(exc))
-    del actor
     echo_json(data)
 
 
@@ -83,19 +78,15 @@ def search(
     page: int = typer.Option(1),
 ) -> None:
     """Search the pool (masked)."""
-    import os
-
-    from siyu.accounts.service import cli_principal
-    from siyu.clikit import cli_actor
     from siyu.customers.queries import CustomerFilter, list_customers
     from siyu.db import session_scope
 
     require("customers:read")
     with session_scope() as session:
-        principal = cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
-        result = list_customers(session, principal, CustomerFilter(q=q, source=source, page=page))
+        result = list_customers(
+            session, acting_principal(session), CustomerFilter(q=q, source=source, page=page)
+        )
     typer.echo(f"{result['total']:,} customers")
     for c in result["items"]:
-        typer.echo(
-            f"{c['id']:>8}  {c['name'] or '-':<8} {c['phone'] or '-':<13} {c['city'] or '-':<6} {c['source']}"
-        )
+        name, phone, city = c["name"] or "-", c["phone"] or "-", c["city"] or "-"
+        typer.echo(f"{c['id']:>8}  {name:<8} {phone:<13} {city:<6} {c['source']}")
