@@ -92,6 +92,11 @@ def _all_same(digits: str) -> bool:
 
 def phone(raw: object) -> str:
     """E.164 (``+8613812345678``). Mainland mobiles take a fast path; others go to phonenumbers."""
+    if type(raw) is str and len(raw) == 11 and raw.isdigit() and raw[0] == "1" and raw[1] > "2":
+        e164 = "+86" + raw  # the common case: a plain mainland mobile
+        if e164 in TEST_PHONES or _all_same(raw):
+            raise Rejected("test or placeholder phone number")
+        return e164
     text = _clean(raw).translate(_SEPARATORS)
     if _SCI.fullmatch(text):
         text = _unmangle_excel(text)
