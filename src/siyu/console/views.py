@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -16,10 +15,14 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
-from siyu.brands.models import Store
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.i18n import LANGUAGES, label, source_label, translator
-from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
+from siyu.customers.queries import (
+    CustomerFilter,
+    customer_detail,
+    filter_choices,
+    list_customers,
+)
 from siyu.customers.service import CustomerError, Forbidden
 from siyu.webkit import SESSION_COOKIE, db_session
 
@@ -173,13 +176,7 @@ def customers_page(
     result = list_customers(
         session, principal, CustomerFilter(q, source or None, store, max(page, 1))
     )
-    stores = session.execute(sa.select(Store.id, Store.name).order_by(Store.name)).all()
-    sources = [
-        s
-        for (s,) in session.execute(
-            sa.text("SELECT DISTINCT source FROM customer WHERE source IS NOT NULL ORDER BY 1")
-        )
-    ]
+    stores, sources = filter_choices(session)
     params = {"q": q or "", "source": source or "", "store_id": store_id or ""}
     template = "customers_rows.html" if request.headers.get("hx-request") else "customers.html"
     return render(

@@ -77,6 +77,25 @@ def list_customers(session: Session, principal: Principal, f: CustomerFilter) ->
     return {"total": total, "page": page, "per_page": per_page, "items": items}
 
 
+def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[str]]:
+    """The stores and acquisition sources the customer list can be filtered by."""
+    stores = [
+        (sid, name)
+        for sid, name in session.execute(sa.select(Store.id, Store.name).order_by(Store.name))
+    ]
+    sources = [
+        source
+        for source in session.scalars(
+            sa.select(Customer.source)
+            .where(Customer.source.is_not(None))
+            .distinct()
+            .order_by(Customer.source)
+        )
+        if source
+    ]
+    return stores, sources
+
+
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
