@@ -29,7 +29,7 @@ PORT = 8791
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=15)
-    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--concurrency", default="2,4,16", help="Connection counts to try.")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="siyu-ingest-"))
     bin_dir = Path(sys.executable).parent
@@ -56,11 +56,14 @@ def main() -> None:
     )
     try:
         _wait(f"http://127.0.0.1:{PORT}/healthz")
+        levels = [int(c) for c in str(args.concurrency).split(",")]
         if shutil.which("wrk"):
-            print(f"load from wrk, {args.concurrency} connections, {args.seconds:.0f}s each")
-            for label, batch in (("single events", 1), ("batches of 50", 50)):
-                _wrk(key, batch, args.seconds, args.concurrency, work, label)
+            print(f"load from wrk, {args.seconds:.0f}s per line")
+            for conns in levels:
+                for label, batch in (("single events", 1), ("batches of 50", 50)):
+                    _wrk(key, batch, args.seconds, conns, work, f"{label}, {conns} conn")
             return
+        args.concurrency = max(levels)
         print("wrk not found (apt-get install wrk): using the Python client, which shares the CPU")
         for label, batch, replay in (
             ("single events", 1, False),

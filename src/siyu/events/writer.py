@@ -20,7 +20,7 @@ from siyu.db import get_engine, write_transaction
 from siyu.events.schemas import EventIn
 from siyu.events.service import Stored, ingest_many
 
-MAX_EVENTS_PER_COMMIT = 5000
+MAX_EVENTS_PER_COMMIT = 500
 
 _Item = tuple[Sequence[EventIn], str, "Future[list[Stored]]"]
 
