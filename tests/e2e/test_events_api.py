@@ -100,6 +100,11 @@ def test_bad_input_gets_precise_4xx(client, api_key, session) -> None:  # type: 
         (client.post("/api/v1/events", json={"batch": []}, headers=h), 422),
         (client.post("/api/v1/events", json={"batch": [EV] * 1001}, headers=h), 413),
         (client.post("/api/v1/events", json={"batch": [EV, EV]}, headers=h), 422),
+        (client.post("/api/v1/events", json={**EV, "messageId": "a\u0000b"}, headers=h), 422),
+        (
+            client.post("/api/v1/events", json={**EV, "properties": {"k": ["x\u0000"]}}, headers=h),
+            422,
+        ),
         (
             client.post(
                 "/api/v1/events",

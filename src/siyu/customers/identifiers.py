@@ -83,6 +83,8 @@ def _clean(raw: object) -> str:
         raise Rejected("empty or placeholder value")
     if "*" in text or "＊" in text:
         raise Rejected("masked value")
+    if "\x00" in text:
+        raise Rejected("contains a NUL character")
     return text
 
 

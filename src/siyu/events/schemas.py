@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 20:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
 
 
 class Traits(BaseModel):
@@ -48,6 +60,14 @@ class EventIn(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("event name is empty")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """NUL characters cannot be stored (PostgreSQL text refuses them): refuse them here."""
+        if _has_nul(data):
+            raise ValueError("the event contains a NUL character")
+        return data
 
 
 class BatchIn(BaseModel):

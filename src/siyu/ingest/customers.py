@@ -137,6 +137,9 @@ def _rows(
         if not any(c.strip() for c in row):
             continue
         summary.read += 1
+        if any("\x00" in c for c in row):
+            yield (line_no, "row contains a NUL character (damaged file?)", row)
+            continue
         try:
             yield _member(row, get, line_no, fmt, brand_code, tz, summary)
         except (ValueError, ids.Rejected) as exc:

@@ -246,4 +246,6 @@ def _digest(group: list[tuple[int, list[str], dict[str, str | None]]], keys: lis
     """A fingerprint of the order's rows as exported: a re-import of the same rows is
     'unchanged' without comparing field by field."""
     text = "\x1e".join("\x1f".join(row) for _n, row, _f in group) + repr(keys)
+    if "\x00" in text:
+        raise RowError("row contains a NUL character (damaged file?)")
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
