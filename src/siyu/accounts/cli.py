@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 import typer
 
-from siyu.clikit import cli_actor, echo_json, fail, require
+from siyu.clikit import echo_json, fail, require
 
 users = typer.Typer(help="Console users and roles.", no_args_is_help=True)
 apikeys = typer.Typer(
@@ -163,5 +163,5 @@ def apikey_revoke(prefix: str) -> None:
             revoke_api_key(session, prefix)
         except AccountError as exc:
             fail(str(exc))
-        record_audit(session, actor or cli_actor(), "apikey.revoke", "api_key", prefix)
+        record_audit(session, actor, "apikey.revoke", "api_key", prefix)
     typer.echo(f"key {prefix} revoked")

@@ -6,6 +6,7 @@ Consent is granted from a file only where it has an explicit consent column *and
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +47,6 @@ class MemberRow:
     store: tuple[str, str] | None
     registered_at: datetime | None
     consents: list[tuple[str, str, bool, str | None, datetime | None]]  # channel, address, …
-    digest_row: list[str]
 
 
 def import_customers(
@@ -98,7 +98,7 @@ def import_customers(
                 if progress:
                     progress(raw.tell(), summary.read)
         flush()
-    except (UnicodeDecodeError, _csv_error()) as exc:
+    except (UnicodeDecodeError, csv.Error) as exc:
         status = "failed"
         summary.error = (
             f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
@@ -112,12 +112,6 @@ def import_customers(
         status, summary.error = "failed", "the file has a header but no data rows"
     finish_run(engine, summary, status)
     return summary
-
-
-def _csv_error() -> type[Exception]:
-    import csv
-
-    return csv.Error
 
 
 def _rows(
@@ -212,7 +206,7 @@ def _member(
             continue
         consents.append((channel, address, flag, evidence, consent_at))
     registered = v.local_time(get(row, "registered_at"), tz, field="registered_at")
-    return MemberRow(line_no, keys, profile, store, registered, consents, row)
+    return MemberRow(line_no, keys, profile, store, registered, consents)
 
 
 def _write(
