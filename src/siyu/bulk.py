@@ -61,3 +61,20 @@ def db_time(conn: Connection, value: datetime | None) -> Any:
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def rows_where_in(
+    conn: Connection,
+    sql: str,
+    params: Sequence[Any],
+    values: Sequence[Any],
+    chunk: int = 5000,
+) -> Iterable[Sequence[Any]]:
+    """Rows of a driver-level query whose ``{in}`` is replaced by a placeholder list for each
+    chunk of ``values``; ``?`` in ``sql`` marks the fixed parameters. The SQL text is ours, never
+    built from values (they are all bound parameters)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    base = sql.replace("?", mark)
+    for part in chunks(values, chunk):
+        text = base.replace("{in}", ", ".join([mark] * len(part)))
+        yield from conn.exec_driver_sql(text, (*params, *part)).all()

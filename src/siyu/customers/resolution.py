@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from siyu.bulk import allocate_ids, db_time, insert_rows
+from siyu.bulk import allocate_ids, db_time, insert_rows, rows_where_in
 from siyu.customers.identifiers import PRIORITY, Kind
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
 from siyu.db import table_of, utcnow
@@ -118,17 +118,16 @@ class Resolver:
         for key in keys:
             if key not in self._known:
                 wanted[(key[0], key[1])].add(key[2])
-        t = IDENTITY
         for (kind, ns), values in wanted.items():
-            vals = list(values)
-            for i in range(0, len(vals), 5000):
-                rows = self.conn.execute(
-                    sa.select(t.c.value, t.c.id, t.c.customer_id).where(
-                        t.c.kind == kind, t.c.namespace == ns, t.c.value.in_(vals[i : i + 5000])
-                    )
-                )
-                for value, ident_id, cust_id in rows:
-                    self._known[(kind, ns, value)] = (ident_id, cust_id)
+            rows = rows_where_in(
+                self.conn,
+                "SELECT value, id, customer_id FROM identity"
+                " WHERE kind = ? AND namespace = ? AND value IN ({in})",
+                (kind, ns),
+                list(values),
+            )
+            for value, ident_id, cust_id in rows:
+                self._known[(kind, ns, value)] = (ident_id, cust_id)
         if self._check_suppression:
             self._load_suppressed([k for k in keys if k not in self._known])
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from siyu.brands.service import StoreCache, resolve_brand
-from siyu.bulk import db_time, insert_rows
+from siyu.bulk import db_time, insert_rows, rows_where_in
 from siyu.catalog.service import ProductCache
 from siyu.config import Settings
 from siyu.customers.resolution import IdPool, Resolver
@@ -187,17 +187,15 @@ class _Batch:
         self, conn: Connection, orders: Sequence[ParsedOrder]
     ) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
-        ids = [o.order_id for o in orders]
-        for i in range(0, len(ids), 5000):
-            rows = conn.execute(
-                sa.select(ORDER.c.platform_order_id, ORDER.c.id, ORDER.c.digest).where(
-                    ORDER.c.platform == self.platform,
-                    ORDER.c.shop == self.shop,
-                    ORDER.c.platform_order_id.in_(ids[i : i + 5000]),
-                )
-            )
-            for oid, pk, digest in rows:
-                found[oid] = (pk, digest)
+        rows = rows_where_in(
+            conn,
+            'SELECT platform_order_id, id, digest FROM "order"'
+            " WHERE platform = ? AND shop = ? AND platform_order_id IN ({in})",
+            (self.platform, self.shop),
+            [o.order_id for o in orders],
+        )
+        for oid, pk, digest in rows:
+            found[oid] = (pk, digest)
         return found
 
     def _store_id(self, conn: Connection, o: ParsedOrder) -> int | None:
