@@ -181,3 +181,40 @@ def test_demo_password_refused_outside_demo(client, monkeypatch) -> None:  # typ
         )
     r = client.post("/login", data={"username": "admin", "password": DEMO_ADMIN_PASSWORD})
     assert r.status_code == 401
+
+
+def test_merge_unmerge_and_privacy_over_the_api(
+    client, engine, settings, session, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    make_user("boss", "admin")
+    make_user("op9", "operator")
+    seed(engine, settings, tmp_path)
+    ids = customer_ids(session)
+    csrf = login(client, "op9")
+    h = {"X-CSRF-Token": csrf}
+    refused = client.post(
+        "/api/v1/customers/merge", json={"winner_id": ids["M1"], "loser_id": ids["M2"]}, headers=h
+    )
+    assert refused.status_code == 409 and "force" in refused.json()["detail"]
+    merged = client.post(
+        "/api/v1/customers/merge",
+        json={"winner_id": ids["M1"], "loser_id": ids["M2"], "force": True},
+        headers=h,
+    )
+    assert merged.status_code == 200
+    undo = client.post(f"/api/v1/customers/unmerge/{merged.json()['merge_id']}", headers=h)
+    assert undo.json() == {"restored_customer_id": ids["M2"]}
+    assert (
+        client.post("/api/v1/privacy/export", json={"phone": "13812340001"}, headers=h).status_code
+        == 403
+    )
+    client.post("/logout", data={"csrf": csrf})
+    h = {"X-CSRF-Token": login(client, "boss")}
+    exported = client.post("/api/v1/privacy/export", json={"phone": "13812340001"}, headers=h)
+    assert exported.status_code == 200 and "+8613812340001" in str(exported.json())
+    erased = client.post("/api/v1/privacy/erase", json={"phone": "13812340001"}, headers=h)
+    assert erased.status_code == 200 and erased.json()["erased_profiles"] == 1
+    assert (
+        client.post("/api/v1/privacy/export", json={"phone": "13812340001"}, headers=h).status_code
+        == 404
+    )

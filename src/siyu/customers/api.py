@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
-from siyu.customers.service import CustomerError, Forbidden
+from siyu.customers.service import CustomerError, Forbidden, merge, unmerge
 from siyu.webkit import db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
@@ -50,3 +51,37 @@ def get_customer(
         raise HTTPException(403, str(exc)) from None
     except CustomerError as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+class MergeIn(BaseModel):
+    winner_id: int = Field(..., description="The customer that stays.")
+    loser_id: int = Field(..., description="The customer folded into the winner.")
+    force: bool = Field(False, description="Merge even though they hold different strong ids.")
+
+
+@router.post("/customers/merge", responses={409: {"description": "refused: conflicting ids"}})
+def post_merge(
+    body: MergeIn,
+    principal: Principal = Depends(require(Perm.customers_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, int]:
+    """Merge two profiles (logged; undo with /customers/unmerge/{merge_id})."""
+    try:
+        merge_id = merge(session, body.winner_id, body.loser_id, principal.actor, force=body.force)
+    except CustomerError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"merge_id": merge_id}
+
+
+@router.post("/customers/unmerge/{merge_id}", responses={409: {"description": "cannot be undone"}})
+def post_unmerge(
+    merge_id: int,
+    principal: Principal = Depends(require(Perm.customers_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, int]:
+    """Undo a merge; orders and events follow the identity that brought them."""
+    try:
+        log = unmerge(session, merge_id, principal.actor)
+    except CustomerError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"restored_customer_id": log.loser_id}

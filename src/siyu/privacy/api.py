@@ -1,0 +1,55 @@
+"""PIPL requests over the API: export and erase by phone (admin only, audit-logged)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.config import get_settings
+from siyu.privacy.service import PrivacyError, erase_person, export_person, scrub_storage
+from siyu.webkit import db_session, require
+
+router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
+
+
+class PersonIn(BaseModel):
+    phone: str = Field(..., max_length=40, description="The person's phone number.")
+
+
+@router.post("/export", responses={404: {"description": "nobody holds this phone"}})
+def post_export(
+    body: PersonIn,
+    principal: Principal = Depends(require(Perm.privacy_manage)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Everything held about the person, unmasked (a POST, so the phone stays out of URLs)."""
+    try:
+        return export_person(session, body.phone, principal.actor)
+    except PrivacyError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.post("/erase", responses={404: {"description": "nobody holds this phone"}})
+def post_erase(
+    body: PersonIn,
+    principal: Principal = Depends(require(Perm.privacy_manage)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Erase the person everywhere; keeps only an HMAC suppression entry."""
+    try:
+        report = erase_person(session, get_settings(), body.phone, principal.actor)
+    except PrivacyError as exc:
+        raise HTTPException(404, str(exc)) from None
+    session.commit()
+    return {
+        "erased_profiles": report.customers,
+        "rows_deleted": report.counts,
+        "suppressed_identities": report.suppressed_identities,
+        "reject_rows_removed": report.reject_rows_removed,
+        "storage": scrub_storage(session),
+    }
