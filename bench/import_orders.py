@@ -115,7 +115,10 @@ def baseline(source_db: Path, target_db: Path, env: dict[str, str]) -> tuple[flo
         rows = src_rows(source_db, t)
         if rows:
             dst.executemany(f'INSERT INTO "{t}" VALUES ({",".join("?" * len(rows[0]))})', rows)
-    plan = plan_batches(data, cols, 5000)  # untimed: which rows go in which transaction
+    from siyu.config import Settings
+
+    batch_rows = Settings().import_batch_rows  # the importer's batch size, from the same settings
+    plan = plan_batches(data, cols, batch_rows)  # untimed: which rows go in which transaction
     started = time.perf_counter()
     for batch in plan:
         dst.execute("BEGIN")
