@@ -52,8 +52,8 @@ async def post_events(
     """
     events = _parse(payload, get_settings().event_batch_max)
     try:
-        validate(events)
-        stored = await asyncio.wrap_future(submit(events, principal.actor))
+        keys = validate(events)
+        stored = await asyncio.wrap_future(submit(events, principal.actor, keys))
     except EventRejected as exc:
         raise HTTPException(422, [{"loc": ["body", "batch", exc.index], "msg": str(exc)}]) from None
     except BrandError as exc:

@@ -41,12 +41,17 @@ class Stored:
     customer_id: int | None
 
 
-def _keys(e: EventIn, index: int, brand_code: str) -> list[tuple[str, str, str]]:
-    keys: list[tuple[str, str, str]] = []
+Key = tuple[str, str, str]
+
+
+def _keys(e: EventIn, index: int) -> list[Key]:
+    """The event's identities, normalised. A member number's namespace (the brand code) is
+    filled in when the event is stored, where the brand is known."""
+    keys: list[Key] = []
     problems: list[str] = []
     candidates: list[tuple[ids.Kind, str, Any]] = []
     if e.user_id:
-        candidates.append((ids.Kind.member_id, brand_code, e.user_id))
+        candidates.append((ids.Kind.member_id, "", e.user_id))
     traits = e.traits or _context_traits(e)
     if traits is not None:
         candidates += [
@@ -74,11 +79,13 @@ def _context_traits(e: EventIn) -> Any:
     return Traits.model_validate(raw) if isinstance(raw, dict) else None
 
 
-def validate(events: Sequence[EventIn]) -> None:
+def validate(events: Sequence[EventIn]) -> list[list[Key]]:
     """Everything that can be said about a request without the database; raises EventRejected
-    naming the first bad event, so one bad request never fails the others of a group."""
+    naming the first bad event, so one bad request never fails the others of a group. Returns
+    each event's identities, so they are normalised once."""
     now = utcnow()
     seen: set[str] = set()
+    keys: list[list[Key]] = []
     for i, e in enumerate(events):
         if e.type == "track" and not e.event:
             raise EventRejected(i, "a track event needs an event name")
@@ -87,7 +94,8 @@ def validate(events: Sequence[EventIn]) -> None:
         if e.message_id in seen:
             raise EventRejected(i, f"messageId {e.message_id!r} appears twice in this batch")
         seen.add(e.message_id)
-        _keys(e, i, "")
+        keys.append(_keys(e, i))
+    return keys
 
 
 def ingest(
@@ -95,26 +103,28 @@ def ingest(
 ) -> list[Stored]:
     """Store one request's events in the caller's transaction; raises EventRejected before
     writing anything."""
-    validate(events)
-    return ingest_many(conn, [(events, source)], secret=secret)[0]
+    keys = validate(events)
+    return ingest_many(conn, [(events, source, keys)], secret=secret)[0]
 
 
 def ingest_many(
-    conn: Connection, requests: Sequence[tuple[Sequence[EventIn], str]], *, secret: bytes
+    conn: Connection,
+    requests: Sequence[tuple[Sequence[EventIn], str, list[list[Key]]]],
+    *,
+    secret: bytes,
 ) -> list[list[Stored]]:
     """Store several validated requests in one transaction (group commit). A messageId sent by
     two requests of the group is stored once; the later one is answered as a duplicate."""
     now = utcnow()
     codes: dict[str | None, str] = {}
     prepared = []
-    for r, (events, source) in enumerate(requests):
-        for i, e in enumerate(events):
+    for r, (events, source, request_keys) in enumerate(requests):
+        for e, event_keys in zip(events, request_keys, strict=True):
             brand = e.context.get("brand") if isinstance(e.context.get("brand"), str) else None
             if brand not in codes:
                 codes[brand] = resolve_brand(conn, brand)[1]
-            prepared.append(
-                (r, source, e, _keys(e, i, codes[brand]), (e.timestamp or now).astimezone(UTC))
-            )
+            keys = [(k, codes[brand] if k == "member_id" else ns, v) for k, ns, v in event_keys]
+            prepared.append((r, source, e, keys, (e.timestamp or now).astimezone(UTC)))
     existing = _existing(conn, list({p[2].message_id for p in prepared}))
     resolver = Resolver(conn, "api", secret, actor="api")
     todo = []
@@ -152,7 +162,7 @@ def ingest_many(
         for r, _source, e, cid, _ident, _t in rows:
             accepted[(r, e.message_id)] = resolver.customer_for(cid)
     out: list[list[Stored]] = []
-    for r, (events, _source) in enumerate(requests):
+    for r, (events, *_rest) in enumerate(requests):
         out.append(
             [
                 Stored(e.message_id, "accepted", accepted[(r, e.message_id)])

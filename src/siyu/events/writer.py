@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from siyu.config import get_settings
 from siyu.db import get_engine, write_transaction
 from siyu.events.schemas import EventIn
-from siyu.events.service import Stored, ingest_many
+from siyu.events.service import Key, Stored, ingest_many
 
 MAX_EVENTS_PER_COMMIT = 500
 
-_Item = tuple[Sequence[EventIn], str, "Future[list[Stored]]"]
+_Item = tuple[Sequence[EventIn], str, list[list[Key]], "Future[list[Stored]]"]
 
 
 class EventWriter:
@@ -31,10 +31,12 @@ class EventWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def submit(self, events: Sequence[EventIn], source: str) -> Future[list[Stored]]:
+    def submit(
+        self, events: Sequence[EventIn], source: str, keys: list[list[Key]]
+    ) -> Future[list[Stored]]:
         future: Future[list[Stored]] = Future()
         self._ensure_thread()
-        self._queue.put((events, source, future))
+        self._queue.put((events, source, keys, future))
         return future
 
     def _ensure_thread(self) -> None:
@@ -62,24 +64,24 @@ class EventWriter:
         secret = get_settings().secret_key_bytes()
         try:
             with write_transaction(get_engine()) as conn:
-                results = ingest_many(conn, [(e, s) for e, s, _f in group], secret=secret)
+                results = ingest_many(conn, [(e, s, k) for e, s, k, _f in group], secret=secret)
         except (IntegrityError, OperationalError) as exc:
             if len(group) == 1:
-                group[0][2].set_exception(exc)
+                group[0][3].set_exception(exc)
                 return
             for item in group:  # one request's conflict must not fail the others
                 self._write([item])
             return
         except Exception as exc:  # answer every waiting request; never kill the writer
-            for _e, _s, future in group:
+            for *_request, future in group:
                 future.set_exception(exc)
             return
-        for (_e, _s, future), stored in zip(group, results, strict=True):
+        for (*_request, future), stored in zip(group, results, strict=True):
             future.set_result(stored)
 
 
 _writer = EventWriter()
 
 
-def submit(events: Sequence[EventIn], source: str) -> Future[list[Stored]]:
-    return _writer.submit(events, source)
+def submit(events: Sequence[EventIn], source: str, keys: list[list[Key]]) -> Future[list[Stored]]:
+    return _writer.submit(events, source, keys)
