@@ -172,3 +172,8 @@ def is_sqlite(session_or_engine: Session | Engine) -> bool:
 def table_of(model: Any) -> sa.Table:
     """The Core table of a mapped class (typed, for the bulk paths that use Core)."""
     return cast(sa.Table, model.__table__)
+
+
+def plain_value(value: Any) -> Any:
+    """A column value as JSON can hold it (dates and times as ISO 8601 text)."""
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -46,13 +46,18 @@ _key_cache: dict[str, tuple[float, Principal | None]] = {}
 KEY_CACHE_SECONDS = 5.0
 
 
+def _cached_key(presented: str) -> tuple[bool, Principal | None]:
+    """(found, principal) from the cache of recently checked API keys."""
+    hit = _key_cache.get(presented)
+    if hit and time.monotonic() - hit[0] < KEY_CACHE_SECONDS:
+        return True, hit[1]
+    return False, None
+
+
 def _api_key_principal(presented: str) -> Principal | None:
     """API keys are checked against the database at most every few seconds per key, so the
     ingest path does not pay a query per request; revocation takes effect within that time."""
     now = time.monotonic()
-    hit = _key_cache.get(presented)
-    if hit and now - hit[0] < KEY_CACHE_SECONDS:
-        return hit[1]
     session = new_session()
     try:
         principal = principal_for_api_key(session, presented)
@@ -86,10 +91,8 @@ async def current_principal(request: Request) -> Principal:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         presented = auth[7:].strip()
-        hit = _key_cache.get(presented)
-        if hit and time.monotonic() - hit[0] < KEY_CACHE_SECONDS:
-            principal = hit[1]
-        else:
+        found, principal = _cached_key(presented)
+        if not found:
             principal = await run_in_threadpool(_api_key_principal, presented)
         if principal is None:
             raise HTTPException(401, "invalid or revoked API key")

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from siyu.bulk import allocate_ids, db_time, insert_rows, rows_where_in
 from siyu.customers.identifiers import PRIORITY, Kind
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
-from siyu.db import table_of, utcnow
+from siyu.db import plain_value, table_of, utcnow
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
 
@@ -133,13 +133,10 @@ class Resolver:
 
     def _load_suppressed(self, keys: Sequence[Key]) -> None:
         by_digest = {identity_digest(self.secret, *k): k for k in keys}
-        t = table_of(Suppression)
-        digests = list(by_digest)
-        for i in range(0, len(digests), 5000):
-            rows = self.conn.execute(
-                sa.select(t.c.digest).where(t.c.digest.in_(digests[i : i + 5000]))
-            )
-            self._suppressed_keys.update(by_digest[d] for (d,) in rows)
+        rows = rows_where_in(
+            self.conn, "SELECT digest FROM suppression WHERE digest IN ({in})", (), list(by_digest)
+        )
+        self._suppressed_keys.update(by_digest[d] for (d,) in rows)
 
     def _find(self, customer_id: int) -> int:
         while customer_id in self._redirect:
@@ -318,7 +315,7 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
 
     c = CUSTOMER
     snapshot_row = conn.execute(sa.select(c).where(c.c.id == loser)).mappings().one()
-    snapshot = {k: _jsonable(v) for k, v in snapshot_row.items()}
+    snapshot = {k: plain_value(v) for k, v in snapshot_row.items()}
     ident_ids = _ids(conn, IDENTITY, loser)
     consent_ids = _ids(conn, table_of(Consent), loser)
     loose_orders = [
@@ -381,11 +378,3 @@ def _ids(conn: Connection, table: sa.Table, customer_id: int) -> list[int]:
     return [
         r[0] for r in conn.execute(sa.select(table.c.id).where(table.c.customer_id == customer_id))
     ]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value

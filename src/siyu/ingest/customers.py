@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from siyu.brands.service import StoreCache, resolve_brand
+from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer
@@ -232,11 +233,9 @@ def _write(
     existing_ids = [resolver.customer_for(res.customer_id) for res in results if not res.created]
     current = {
         row.id: row
-        for i in range(0, len(existing_ids), 5000)
+        for part in chunks(existing_ids, 5000)
         for row in conn.execute(
-            sa.select(c.c.id, *[c.c[f] for f in FILL_FIELDS]).where(
-                c.c.id.in_(existing_ids[i : i + 5000])
-            )
+            sa.select(c.c.id, *[c.c[f] for f in FILL_FIELDS]).where(c.c.id.in_(part))
         )
     }
     fills = []

@@ -23,7 +23,7 @@ from siyu.accounts.service import record_audit
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
-from siyu.db import table_of
+from siyu.db import plain_value, table_of
 from siyu.events.models import Event
 from siyu.orders.models import Order, OrderLine
 from siyu.privacy.digest import identity_digest
@@ -89,7 +89,7 @@ def export_person(session: Session, phone: str, actor: str) -> dict[str, Any]:
     family = _family(session, customer.id)
     profile_cols = [c.key for c in table_of(Customer).columns]
     profiles = [
-        {k: _plain(getattr(c, k)) for k in profile_cols}
+        {k: plain_value(getattr(c, k)) for k in profile_cols}
         for c in session.scalars(sa.select(Customer).where(Customer.id.in_(family)))
     ]
     orders = session.scalars(
@@ -249,12 +249,8 @@ def scrub_storage(session: Session) -> str:
 
 
 def _row(obj: Any) -> dict[str, Any]:
-    return {c.key: _plain(getattr(obj, c.key)) for c in table_of(obj).columns}
+    return {c.key: plain_value(getattr(obj, c.key)) for c in table_of(obj).columns}
 
 
 def _rows(session: Session, model: Any, where: Any) -> list[dict[str, Any]]:
     return [_row(o) for o in session.scalars(sa.select(model).where(where).order_by(model.id))]
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
