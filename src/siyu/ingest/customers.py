@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from siyu.brands.service import StoreCache, resolve_brand
+from siyu.brands.service import StoreCache
 from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
@@ -26,15 +26,14 @@ from siyu.customers.resolution import Resolver
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
-from siyu.ingest.reader import OpenedFile, check_path, load_mapping, open_export
+from siyu.ingest.reader import OpenedFile, load_mapping
 from siyu.ingest.runs import (
     ImportSummary,
     Progress,
-    RejectsFile,
+    begin_import,
     checkpoint,
-    default_rejects_path,
-    finish_run,
-    start_run,
+    end_import,
+    stopped,
 )
 
 Key = tuple[str, str, str]
@@ -63,18 +62,19 @@ def import_customers(
     progress: Progress | None = None,
 ) -> ImportSummary:
     fmt = get_format("customers", source)
-    check_path(path, settings.import_max_bytes)
-    opened = open_export(path, fmt, load_mapping(mapping_path))
-    with write_transaction(engine) as conn:
-        brand_id, brand_code = resolve_brand(conn, brand)
-    summary = ImportSummary(source=source, encoding=opened.encoding)
-    summary.run_id = start_run(engine, "customers", source, path.name, actor)
-    rejects = RejectsFile(
-        rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path), opened.header
+    start = begin_import(
+        engine,
+        settings,
+        fmt,
+        path,
+        load_mapping(mapping_path),
+        actor=actor,
+        brand=brand,
+        rejects_path=rejects_path,
     )
+    opened, summary, rejects, brand_id = start.opened, start.summary, start.rejects, start.brand_id
     stores = StoreCache()
     secret = settings.secret_key_bytes()
-    status = "done"
     pending: list[MemberRow] = []
     raw = opened.stream.buffer  # type: ignore[attr-defined]
 
@@ -87,7 +87,7 @@ def import_customers(
         pending.clear()
 
     try:
-        for item in _rows(opened, fmt, brand_code, settings.tz, summary):
+        for item in _rows(opened, fmt, start.brand_code, settings.tz, summary):
             if isinstance(item, tuple):
                 line_no, reason, row = item
                 summary.rejected[reason] += 1
@@ -100,18 +100,10 @@ def import_customers(
                     progress(raw.tell(), summary.read)
         flush()
     except (UnicodeDecodeError, csv.Error) as exc:
-        status = "failed"
-        summary.error = (
-            f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
-            "run the same command again after fixing the file."
-        )
+        stopped(summary, exc)
     finally:
         opened.close()
-        rejects.close()
-        summary.rejects_path = str(rejects.path) if rejects.used else None
-    if summary.read == 0 and status == "done":
-        status, summary.error = "failed", "the file has a header but no data rows"
-    finish_run(engine, summary, status)
+        end_import(engine, start)
     return summary
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from siyu.brands.service import StoreCache, resolve_brand
+from siyu.brands.service import StoreCache
 from siyu.bulk import db_time, insert_rows, rows_where_in
 from siyu.catalog.service import ProductCache
 from siyu.config import Settings
@@ -22,15 +22,14 @@ from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest.formats import get_format
 from siyu.ingest.parse import ParsedOrder
 from siyu.ingest.pipeline import ParseFailed, ParseJob, batches
-from siyu.ingest.reader import ImportFileError, check_path, load_mapping, open_export
+from siyu.ingest.reader import ImportFileError, load_mapping
 from siyu.ingest.runs import (
     ImportSummary,
     Progress,
-    RejectsFile,
+    begin_import,
     checkpoint,
-    default_rejects_path,
-    finish_run,
-    start_run,
+    end_import,
+    stopped,
 )
 from siyu.orders.models import Order, OrderLine
 
@@ -83,23 +82,16 @@ def import_orders(
 ) -> ImportSummary:
     """Import an order export. Raises ImportFileError when nothing can be imported at all."""
     fmt = get_format("orders", source)
-    check_path(path, settings.import_max_bytes)
     mapping = load_mapping(mapping_path)
-    opened = open_export(path, fmt, mapping)
-    with write_transaction(engine) as conn:
-        brand_id, brand_code = resolve_brand(conn, brand)
-    summary = ImportSummary(source=source, encoding=opened.encoding)
-    summary.run_id = start_run(engine, "orders", source, path.name, actor)
-    rejects = RejectsFile(
-        rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path),
-        opened.header,
+    start = begin_import(
+        engine, settings, fmt, path, mapping, actor=actor, brand=brand, rejects_path=rejects_path
     )
-    opened.close()
-    batch = _Batch(engine, settings, summary, brand_id, source, shop, actor)
+    start.opened.close()  # the parser opens the file again, possibly in another process
+    summary, rejects = start.summary, start.rejects
+    batch = _Batch(engine, settings, summary, start.brand_id, source, shop, actor)
     job = ParseJob(
-        path, source, mapping, brand_code, shop, settings.timezone, settings.import_batch_rows
+        path, source, mapping, start.brand_code, shop, settings.timezone, settings.import_batch_rows
     )
-    status = "done"
     try:
         for parsed in batches(job):
             for reject in parsed.rejects:
@@ -111,17 +103,9 @@ def import_orders(
             if progress:
                 progress(parsed.bytes_read, parsed.rows_read)
     except ParseFailed as exc:
-        status = "failed"
-        summary.error = (
-            f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
-            "fix the file and run the same command again to resume."
-        )
+        stopped(summary, exc)
     finally:
-        rejects.close()
-        summary.rejects_path = str(rejects.path) if rejects.used else None
-    if summary.read == 0 and status == "done":
-        status, summary.error = "failed", "the file has a header but no data rows"
-    finish_run(engine, summary, status)
+        end_import(engine, start)
     return summary
 
 

@@ -12,8 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from siyu.db import table_of, utcnow
+from siyu.brands.service import resolve_brand
+from siyu.config import Settings
+from siyu.db import table_of, utcnow, write_transaction
+from siyu.ingest.formats import ExportFormat
 from siyu.ingest.models import ImportRun
+from siyu.ingest.reader import OpenedFile, check_path, open_export
 
 Progress = Callable[[int, int], None]  # (bytes read, rows read)
 
@@ -124,3 +128,61 @@ def checkpoint(conn: sa.Connection, summary: ImportSummary) -> None:
 
 def default_rejects_path(data_dir: Path, run_id: int, file_path: Path) -> Path:
     return data_dir / "rejects" / f"import-{run_id}-{file_path.stem}.rejects.csv"
+
+
+@dataclass
+class ImportStart:
+    """What both importers set up before the first row: the opened file, brand, run, rejects."""
+
+    opened: OpenedFile
+    brand_id: int
+    brand_code: str
+    summary: ImportSummary
+    rejects: RejectsFile
+
+
+def begin_import(
+    engine: Engine,
+    settings: Settings,
+    fmt: ExportFormat,
+    path: Path,
+    mapping: dict[str, str],
+    *,
+    actor: str,
+    brand: str | None,
+    rejects_path: Path | None,
+) -> ImportStart:
+    """Checks that can refuse the whole file come first (ImportFileError), then the run starts."""
+    check_path(path, settings.import_max_bytes)
+    opened = open_export(path, fmt, mapping)
+    try:
+        with write_transaction(engine) as conn:
+            brand_id, brand_code = resolve_brand(conn, brand)
+    except BaseException:
+        opened.close()
+        raise
+    summary = ImportSummary(source=fmt.source, encoding=opened.encoding)
+    summary.run_id = start_run(engine, fmt.kind, fmt.source, path.name, actor)
+    rejects = RejectsFile(
+        rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path),
+        opened.header,
+    )
+    return ImportStart(opened, brand_id, brand_code, summary, rejects)
+
+
+def stopped(summary: ImportSummary, exc: Exception) -> None:
+    summary.error = (
+        f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
+        "fix the file and run the same command again to resume."
+    )
+
+
+def end_import(engine: Engine, start: ImportStart) -> ImportSummary:
+    """Close the rejects file and record how the run ended."""
+    summary = start.summary
+    start.rejects.close()
+    summary.rejects_path = str(start.rejects.path) if start.rejects.used else None
+    if summary.read == 0 and not summary.error:
+        summary.error = "the file has a header but no data rows"
+    finish_run(engine, summary, "failed" if summary.error else "done")
+    return summary
