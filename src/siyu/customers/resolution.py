@@ -201,7 +201,7 @@ class Resolver:
         held = self._identities_of(owners)
         winner = owners[0]
         for other in owners[1:]:
-            clash = _clash(held[winner], held[other])
+            clash = clashing_kind(held[winner], held[other])
             if clash:
                 self._record_conflict(winner, other, clash)
                 continue
@@ -297,7 +297,7 @@ CUSTOMER_COLUMNS = (
 SINGLE_VALUED = {Kind.phone, Kind.unionid, Kind.external_userid, Kind.buyer_id, Kind.member_id}
 
 
-def _clash(a: set[Key], b: set[Key]) -> str | None:
+def clashing_kind(a: set[Key], b: set[Key]) -> str | None:
     """The kind on which two profiles hold different strong ids in one namespace, if any."""
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     for kind, ns, value in a:

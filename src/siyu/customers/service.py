@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
-from siyu.customers.resolution import _clash, merge_profiles
+from siyu.customers.resolution import clashing_kind, merge_profiles
 from siyu.db import utcnow
 from siyu.events.models import Event
 from siyu.orders.models import Order
@@ -37,7 +37,7 @@ def merge(
         }
         for c in (winner, loser)
     }
-    clash = _clash(held[winner.id], held[loser.id])
+    clash = clashing_kind(held[winner.id], held[loser.id])
     if clash and not force:
         raise CustomerError(
             f"customers {winner.id} and {loser.id} hold different {clash} values; "
