@@ -198,7 +198,7 @@ class Resolver:
     def _reconcile(self, owners: list[int], matched: dict[Key, int]) -> int:
         """Several profiles for one record: merge them if safe, else keep the strongest."""
         self.flush()  # pending rows must exist before they can be compared or moved
-        held = self._identities_of(owners)
+        held = identities_of(self.conn, owners)
         winner = owners[0]
         for other in owners[1:]:
             clash = clashing_kind(held[winner], held[other])
@@ -225,18 +225,6 @@ class Resolver:
                 created_at=utcnow(),
             )
         )
-
-    def _identities_of(self, customer_ids: list[int]) -> dict[int, set[Key]]:
-        t = IDENTITY
-        held: dict[int, set[Key]] = {c: set() for c in customer_ids}
-        rows = self.conn.execute(
-            sa.select(t.c.customer_id, t.c.kind, t.c.namespace, t.c.value).where(
-                t.c.customer_id.in_(customer_ids)
-            )
-        )
-        for cust, kind, ns, value in rows:
-            held[cust].add((kind, ns, value))
-        return held
 
     # -- writing ---------------------------------------------------------------------------
     def customer_for(self, customer_id: int) -> int:
@@ -295,6 +283,20 @@ CUSTOMER_COLUMNS = (
 )
 
 SINGLE_VALUED = {Kind.phone, Kind.unionid, Kind.external_userid, Kind.buyer_id, Kind.member_id}
+
+
+def identities_of(conn: Connection, customer_ids: list[int]) -> dict[int, set[Key]]:
+    """Each customer's identities as (kind, namespace, value)."""
+    t = IDENTITY
+    held: dict[int, set[Key]] = {c: set() for c in customer_ids}
+    rows = conn.execute(
+        sa.select(t.c.customer_id, t.c.kind, t.c.namespace, t.c.value).where(
+            t.c.customer_id.in_(customer_ids)
+        )
+    )
+    for cust, kind, ns, value in rows:
+        held[cust].add((kind, ns, value))
+    return held
 
 
 def clashing_kind(a: set[Key], b: set[Key]) -> str | None:

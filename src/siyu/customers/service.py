@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
-from siyu.customers.resolution import clashing_kind, merge_profiles
+from siyu.customers.resolution import clashing_kind, identities_of, merge_profiles
 from siyu.db import utcnow
 from siyu.events.models import Event
 from siyu.orders.models import Order
@@ -30,20 +30,14 @@ def merge(
     if winner_id == loser_id:
         raise CustomerError("cannot merge a customer into itself")
     winner, loser = _active(session, winner_id), _active(session, loser_id)
-    held = {
-        c.id: {
-            (i.kind, i.namespace, i.value)
-            for i in session.scalars(sa.select(Identity).where(Identity.customer_id == c.id))
-        }
-        for c in (winner, loser)
-    }
+    session.flush()
+    held = identities_of(session.connection(), [winner.id, loser.id])
     clash = clashing_kind(held[winner.id], held[loser.id])
     if clash and not force:
         raise CustomerError(
             f"customers {winner.id} and {loser.id} hold different {clash} values; "
             "merge with --force only if you have checked they are the same person"
         )
-    session.flush()
     merge_id = merge_profiles(session.connection(), winner.id, loser.id, "manual", actor)
     record_audit(
         session,
