@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install java
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The Spark engine (and its parity test) needs Java 17; install it from Debian when missing.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Java 17 (openjdk-17-jre-headless) for the Spark engine"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless; }
 
 run: $(STAMP)
 	SIYU_MODE=demo $(BIN)/siyu db upgrade
@@ -29,10 +36,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) java
 	SIYU_TEST_DATABASE_URL=sqlite $(BIN)/pytest -n 2 tests
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) java
 	SIYU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 tests
 
 test: lint typecheck test-sqlite test-postgres

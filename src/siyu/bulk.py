@@ -6,7 +6,7 @@ The ORM is right for everything else; a million-row import is not everything els
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +56,13 @@ def db_time(conn: Connection, value: datetime | None) -> Any:
         text = value.replace(tzinfo=None).isoformat(" ")
         return text if value.microsecond else text + ".000000"  # SQLAlchemy's stored form
     return value
+
+
+def db_date(conn: Connection, value: date | None) -> Any:
+    """A date in the form the driver stores it (ISO text on SQLite, as SQLAlchemy writes it)."""
+    if value is None:
+        return None
+    return value.isoformat() if conn.dialect.name == "sqlite" else value
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -53,13 +53,15 @@ def _safe_url(url: str) -> str:
 
 def _register() -> None:
     from siyu.accounts.cli import register as accounts
+    from siyu.analytics.cli import register as analytics
     from siyu.customers.cli import register as customers
     from siyu.demo.cli import register as demo
     from siyu.ingest.cli import register as ingest
     from siyu.privacy.cli import register as privacy
     from siyu.server import register as server
+    from siyu.traits.cli import register as traits
 
-    for add in (server, accounts, customers, ingest, privacy, demo):
+    for add in (server, accounts, customers, ingest, privacy, analytics, traits, demo):
         add(app)
 
 

@@ -61,6 +61,43 @@ class Settings(BaseSettings):
         2 * 1024**2, description="Largest API request body accepted, in bytes."
     )
     worker_poll_seconds: float = Field(1.0, description="How often an idle worker looks for jobs.")
+    analytics_path: Path | None = Field(
+        None,
+        description="DuckDB file of the analytical copy. Empty means `analytics.duckdb` in the "
+        "data directory.",
+    )
+    analytics_overlap_seconds: int = Field(
+        120,
+        description="An incremental copy refresh re-reads rows changed this many seconds before "
+        "the last watermark, so rows committed late by long transactions are not missed.",
+    )
+    traits_window_days: int = Field(
+        365, description="RFM looks at paid orders of this many days up to the reference date."
+    )
+    traits_at_risk_percentile: int = Field(
+        80,
+        description="A customer is at risk (沉睡预警) once the days since the last purchase exceed "
+        "this percentile of the population's gaps between purchases.",
+    )
+    traits_lapsed_percentile: int = Field(
+        95,
+        description="A customer has lapsed (流失) once the days since the last purchase exceed this "
+        "percentile of the gaps between purchases.",
+    )
+    traits_fallback_at_risk_days: int = Field(
+        90,
+        description="At-risk threshold used while too few customers have bought twice to derive one.",
+    )
+    traits_fallback_lapsed_days: int = Field(
+        180,
+        description="Lapsed threshold used while too few customers have bought twice to derive one.",
+    )
+    traits_min_gaps: int = Field(
+        30, description="Repeat purchases needed before the lifecycle thresholds are derived."
+    )
+    traits_every_minutes: int = Field(
+        60, description="How often the worker recomputes tags, RFM, lifecycle and CLV."
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -71,6 +108,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'siyu.db'}"
+
+    @property
+    def resolved_analytics_path(self) -> Path:
+        return self.analytics_path or self.data_dir / "analytics.duckdb"
 
     @property
     def is_demo(self) -> bool:

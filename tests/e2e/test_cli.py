@@ -120,3 +120,23 @@ def test_search_and_show_are_masked_unless_unmasked(tmp_path: Path) -> None:
     full = json.loads(siyu("customers", "show", cid, "--unmask").stdout)
     assert "+8613812347001" in {i["value"] for i in full["identities"]}
     assert siyu("customers", "show", "999999").exit_code == 1
+
+
+def test_traits_recompute_and_analytics_from_the_shell(tmp_path: Path) -> None:
+    assert siyu("analytics", "status").stdout.startswith("the analytical copy has not been built")
+    assert siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao").exit_code == 0
+    done = siyu("traits", "recompute", "--reference-date", "2026-12-31", "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["customers"] == 2 and result["engine"] == "duckdb"
+    status = json.loads(siyu("analytics", "status", "--json").stdout)
+    assert {t["table"]: t["rows"] for t in status}["order"] == 2
+    runs = json.loads(siyu("traits", "runs", "--json").stdout)
+    assert runs[0]["status"] == "done" and runs[0]["customers"] == 2
+    assert siyu("analytics", "refresh", "--full").exit_code == 0
+    bad_date = siyu("traits", "recompute", "--reference-date", "31/12/2026")
+    assert bad_date.exit_code == 1 and "YYYY-MM-DD" in bad_date.stderr
+    bad_engine = siyu("traits", "recompute", "--engine", "excel")
+    assert bad_engine.exit_code == 1 and "unknown engine" in bad_engine.stderr
+    viewer = siyu("traits", "recompute", env={"SIYU_CLI_USER": "nobody-here"})
+    assert viewer.exit_code != 0

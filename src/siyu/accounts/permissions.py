@@ -16,6 +16,7 @@ class Perm(StrEnum):
     users_manage = "users:manage"
     apikeys_manage = "apikeys:manage"
     audit_read = "audit:read"
+    traits_run = "traits:run"  # refresh the analytical copy, recompute RFM/lifecycle/CLV
 
 
 class Role(StrEnum):
@@ -41,10 +42,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.customers_write,
             Perm.customers_export,
             Perm.imports_run,
+            Perm.traits_run,
         }
     ),
     # Analysts look at numbers and masked profiles; they never see unmasked personal data.
-    Role.analyst: frozenset({Perm.customers_read}),
+    Role.analyst: frozenset({Perm.customers_read, Perm.traits_run}),
     # Guides serve their own store's customers, and may see their phone numbers to do so.
     Role.store_guide: frozenset({Perm.customers_read, Perm.customers_unmask}),
 }

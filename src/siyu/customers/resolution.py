@@ -332,8 +332,14 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
             sa.select(Event.id).where(Event.customer_id == loser, Event.identity_id.is_(None))
         )
     ]
-    for table in (IDENTITY, table_of(Consent), table_of(Order), table_of(Event)):
+    for table in (IDENTITY, table_of(Consent), table_of(Event)):
         conn.execute(table.update().where(table.c.customer_id == loser).values(customer_id=winner))
+    orders = table_of(Order)  # updated_at moves too: the analytical copy follows it
+    conn.execute(
+        orders.update()
+        .where(orders.c.customer_id == loser)
+        .values(customer_id=winner, updated_at=utcnow())
+    )
     conn.execute(
         c.update()
         .where(c.c.id == loser)
@@ -373,7 +379,7 @@ def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) 
     if loser_snapshot.get("suppressed"):
         values["suppressed"] = True
     if values:
-        conn.execute(c.update().where(c.c.id == winner).values(**values))
+        conn.execute(c.update().where(c.c.id == winner).values(**values, updated_at=utcnow()))
 
 
 def _ids(conn: Connection, table: sa.Table, customer_id: int) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -81,12 +83,16 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
         session.execute(
             sa.update(Identity).where(Identity.id.in_(ident_ids)).values(customer_id=loser)
         )
-        for model in (Order, Event):
-            session.execute(
-                sa.update(model)
-                .where(model.identity_id.in_(ident_ids), model.customer_id == log.winner_id)
-                .values(customer_id=loser)
-            )
+        session.execute(
+            sa.update(Order)
+            .where(Order.identity_id.in_(ident_ids), Order.customer_id == log.winner_id)
+            .values(customer_id=loser, updated_at=utcnow())
+        )
+        session.execute(
+            sa.update(Event)
+            .where(Event.identity_id.in_(ident_ids), Event.customer_id == log.winner_id)
+            .values(customer_id=loser)
+        )
     moved_rows: tuple[tuple[type[Consent] | type[Order] | type[Event], str], ...] = (
         (Consent, "consents"),
         (Order, "orders"),
@@ -95,10 +101,13 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
     for moved_model, key in moved_rows:
         ids = moved.get(key, [])
         if ids:
+            values: dict[str, Any] = {"customer_id": loser}
+            if moved_model is Order:  # the analytical copy follows updated_at
+                values["updated_at"] = utcnow()
             session.execute(
                 sa.update(moved_model)
                 .where(moved_model.id.in_(ids), moved_model.customer_id == log.winner_id)
-                .values(customer_id=loser)
+                .values(**values)
             )
     session.execute(
         sa.update(Customer)

@@ -6,6 +6,7 @@ worker holds the ``dispatch`` lease at a time; the others wait to take over if i
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -27,6 +28,8 @@ HANDLERS: dict[str, Handler] = {}
 # name -> (interval seconds, handler); each periodic run is a job with a time-bucket dedupe key.
 PERIODIC: dict[str, tuple[int, Handler]] = {}
 LEASE = timedelta(seconds=60)
+# Modules whose @handler/@periodic functions the worker runs.
+TASK_MODULES = ("siyu.jobs.tasks", "siyu.traits.tasks")
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -139,7 +142,8 @@ def run_job(session: Session, job: Job) -> None:
 
 def run_once(name: str | None = None) -> int:
     """One pass: schedule periodic jobs, claim and run what is due. Returns jobs run."""
-    import siyu.jobs.tasks  # noqa: F401 - registers the handlers
+    for module in TASK_MODULES:  # importing them registers their handlers
+        importlib.import_module(module)
 
     name = name or worker_name()
     session = new_session()

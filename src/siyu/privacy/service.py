@@ -10,6 +10,7 @@ their own copies (the analytical copy, message logs…) register an eraser in ``
 from __future__ import annotations
 
 import csv
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ class ErasureContext:
 
 # Erasers of other capabilities: called inside the erasure transaction with the context.
 ERASERS: list[Callable[[Session, ErasureContext], int]] = []
+# Modules that register an eraser when imported; erasure imports them all first.
+ERASER_MODULES = ("siyu.traits.service",)
 
 
 @dataclass
@@ -138,6 +141,8 @@ def erase_person(session: Session, settings: Settings, phone: str, actor: str) -
             existing.add(digest)
             report.suppressed_identities += 1
     ctx = ErasureContext(family, identities, settings)
+    for module in ERASER_MODULES:
+        importlib.import_module(module)
     for eraser in ERASERS:
         report.counts[eraser.__name__] = eraser(session, ctx)
     order_ids = sa.select(Order.id).where(Order.customer_id.in_(family))

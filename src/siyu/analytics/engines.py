@@ -1,0 +1,109 @@
+"""Connections to the analytical engines: the DuckDB copy (default) and local Spark (scale-out).
+
+DuckDB lets one process write a file, or many read it. Connections here are short-lived and
+retry while another process (a worker's refresh) holds the file, instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+LOCK_WAIT_SECONDS = 30.0
+
+
+class EngineUnavailable(RuntimeError):
+    """The chosen engine cannot run here (a missing package or Java, a locked file)."""
+
+
+@contextmanager
+def open_duckdb(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    if read_only and not path.exists():
+        raise EngineUnavailable(
+            "the analytical copy has not been built yet (siyu analytics refresh)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            conn = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
+            time.sleep(0.2)
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        yield conn
+    finally:
+        conn.close()
+
+
+_SPARK: Any = None
+
+
+def spark_session() -> Any:
+    """A local-mode Spark session (started once per process; start-up takes seconds)."""
+    global _SPARK
+    if _SPARK is not None:
+        return _SPARK
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineUnavailable(
+            "the spark engine needs PySpark: pip install 'siyu[spark]' (and Java 17)"
+        ) from exc
+    if shutil.which("java") is None:
+        raise EngineUnavailable("the spark engine needs Java 17 (e.g. openjdk-17-jre-headless)")
+    _SPARK = (
+        SparkSession.builder.master("local[2]")
+        .appName("siyu-traits")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    _SPARK.sparkContext.setLogLevel("ERROR")
+    return _SPARK
+
+
+ENGINES = ("duckdb", "spark")
+
+
+@contextmanager
+def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str, Any]]:
+    """The copy's tables as Ibis tables on the chosen engine.
+
+    DuckDB reads the copy in place. Spark reads Parquet exports of the same tables, written
+    next to the copy (the scale-out path of DESIGN §2: the same expressions, another engine).
+    """
+    import ibis
+
+    if engine not in ENGINES:
+        raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    with open_duckdb(path, read_only=engine == "duckdb") as duck:
+        if engine == "duckdb":
+            con = ibis.duckdb.from_connection(duck)
+            yield {n: con.table(n) for n in names}
+            return
+        folder = path.parent / "parquet"
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in names:
+            target = str(folder / f"{n}.parquet").replace("'", "''")
+            duck.execute(f"COPY \"{n}\" TO '{target}' (FORMAT parquet)")
+    spark = spark_session()
+    con = ibis.pyspark.connect(spark)
+    tables = {}
+    for n in names:
+        spark.read.parquet(str(folder / f"{n}.parquet")).createOrReplaceTempView(f"siyu_{n}")
+        tables[n] = con.table(f"siyu_{n}")
+    yield tables

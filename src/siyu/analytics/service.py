@@ -1,0 +1,218 @@
+"""The analytical copy: the system of record's tables in a DuckDB file, refreshed incrementally.
+
+Each table keeps a watermark (the newest ``updated_at`` copied). A refresh re-reads rows
+changed since the watermark minus a safety overlap and replaces them by id, so it is
+idempotent: running it twice, or after a crash half-way, gives the same copy. Small tables
+are copied whole. Erasure removes a person from the copy directly (see ``erase_customers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from siyu.analytics.engines import open_duckdb
+from siyu.analytics.source import Source, utc_naive
+from siyu.analytics.tables import DUCK_TYPES, TABLES, CopiedTable
+from siyu.config import Settings
+from siyu.db import utcnow
+
+STATE = "_siyu_copy_state"
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class TableStatus:
+    table: str
+    rows: int
+    watermark: datetime | None
+    refreshed_at: datetime | None
+    full_at: datetime | None
+
+
+@dataclass
+class RefreshReport:
+    full: bool
+    seconds: float = 0.0
+    read: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def refresh_copy(
+    settings: Settings, *, full: bool = False, progress: Progress | None = None
+) -> RefreshReport:
+    """Bring the copy up to date with the system of record (everything, if ``full``)."""
+    started = utcnow()
+    report = RefreshReport(full=full)
+    overlap = timedelta(seconds=settings.analytics_overlap_seconds)
+    with (
+        Source(settings.resolved_database_url) as source,
+        open_duckdb(settings.resolved_analytics_path) as duck,
+    ):
+        _ensure_state(duck)
+        since_of: dict[str, datetime | None] = {}
+        changed_ids: dict[str, pa.Array] = {}
+        for table in TABLES:
+            since = _since(duck, table, full, overlap, since_of)
+            since_of[table.name] = since
+            data = source.read(table, since)
+            _apply(duck, source, table, data, since, changed_ids)
+            report.read[table.name] = data.num_rows
+            report.rows[table.name] = _count(duck, table.name)
+            if progress:
+                progress(table.name, data.num_rows)
+    report.seconds = (utcnow() - started).total_seconds()
+    return report
+
+
+def _since(
+    duck: duckdb.DuckDBPyConnection,
+    table: CopiedTable,
+    full: bool,
+    overlap: timedelta,
+    since_of: dict[str, datetime | None],
+) -> datetime | None:
+    """Where an incremental read starts, or None to copy the table whole."""
+    if full or not _exists(duck, table.name):
+        return None
+    if table.follows:
+        return since_of.get(table.follows[0])
+    if table.changed_at is None:
+        return None
+    mark = _scalar(duck, f"SELECT watermark FROM {STATE} WHERE table_name = ?", [table.name])
+    return None if mark is None else mark - overlap
+
+
+def _apply(
+    duck: duckdb.DuckDBPyConnection,
+    source: Source,
+    table: CopiedTable,
+    data: pa.Table,
+    since: datetime | None,
+    changed_ids: dict[str, pa.Array],
+) -> None:
+    name = _q(table.name)
+    select = ", ".join(f"{source.duck_expression(c, k)} AS {_q(c)}" for c, k in table.columns)
+    duck.register("staged", data)
+    duck.execute("BEGIN")
+    try:
+        if since is None:
+            duck.execute(f"DROP TABLE IF EXISTS {name}")
+            columns = ", ".join(f"{_q(c)} {DUCK_TYPES[k]}" for c, k in table.columns)
+            duck.execute(f"CREATE TABLE {name} ({columns})")
+            duck.execute(f"INSERT INTO {name} SELECT {select} FROM staged")
+        else:
+            if table.follows:
+                parent, key = table.follows
+                duck.register("changed_parent", pa.table({"id": changed_ids[parent]}))
+                duck.execute(
+                    f"DELETE FROM {name} WHERE {_q(key)} IN "
+                    f"(SELECT id FROM changed_parent UNION SELECT {_q(key)} FROM staged)"
+                )
+                duck.unregister("changed_parent")
+            else:
+                duck.execute(f"DELETE FROM {name} WHERE id IN (SELECT id FROM staged)")
+            duck.execute(f"INSERT INTO {name} SELECT {select} FROM staged")
+        changed_ids[table.name] = data.column("id") if "id" in data.column_names else pa.array([])
+        watermark: Any = None
+        if table.changed_at:
+            watermark = _scalar(duck, f"SELECT max({_q(table.changed_at)}) FROM {name}")
+        now = utc_naive(utcnow())
+        duck.execute(
+            f"INSERT INTO {STATE} VALUES (?, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
+            "watermark = excluded.watermark, refreshed_at = excluded.refreshed_at, "
+            f"full_at = COALESCE(excluded.full_at, {STATE}.full_at)",
+            [table.name, watermark, now, now if since is None else None],
+        )
+        duck.execute("COMMIT")
+    except Exception:
+        duck.execute("ROLLBACK")
+        raise
+    finally:
+        duck.unregister("staged")
+
+
+def copy_status(settings: Settings) -> list[TableStatus]:
+    """Rows, watermark and last refresh of each copied table (empty before the first refresh)."""
+    path = settings.resolved_analytics_path
+    if not path.exists():
+        return []
+    with open_duckdb(path, read_only=True) as duck:
+        if not _exists(duck, STATE):
+            return []
+        state = {
+            r[0]: r[1:]
+            for r in duck.execute(
+                f"SELECT table_name, watermark, refreshed_at, full_at FROM {STATE}"
+            ).fetchall()
+        }
+        out = []
+        for table in TABLES:
+            if table.name not in state or not _exists(duck, table.name):
+                continue
+            watermark, refreshed, full_at = state[table.name]
+            out.append(
+                TableStatus(table.name, _count(duck, table.name), watermark, refreshed, full_at)
+            )
+        return out
+
+
+def erase_customers(settings: Settings, customer_ids: list[int]) -> int:
+    """Remove people from the copy (PIPL erasure); returns rows removed. A copy not yet built
+    holds nobody, so there is nothing to do."""
+    path = settings.resolved_analytics_path
+    if not customer_ids or not path.exists():
+        return 0
+    removed = 0
+    with open_duckdb(path) as duck:
+        duck.register("erased", pa.table({"id": pa.array(customer_ids, pa.int64())}))
+        steps = [
+            (
+                "order_line",
+                'order_id IN (SELECT id FROM "order" WHERE customer_id IN (SELECT id FROM erased))',
+            ),
+            ("order", "customer_id IN (SELECT id FROM erased)"),
+            (
+                "customer",
+                "id IN (SELECT id FROM erased) OR merged_into_id IN (SELECT id FROM erased)",
+            ),
+        ]
+        duck.execute("BEGIN")
+        for name, where in steps:
+            if _exists(duck, name):
+                removed += int(_scalar(duck, f"DELETE FROM {_q(name)} WHERE {where}") or 0)
+        duck.execute("COMMIT")
+        duck.execute("CHECKPOINT")
+    return removed
+
+
+def _ensure_state(duck: duckdb.DuckDBPyConnection) -> None:
+    duck.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE} (table_name VARCHAR PRIMARY KEY, "
+        "watermark TIMESTAMP, refreshed_at TIMESTAMP, full_at TIMESTAMP)"
+    )
+
+
+def _scalar(duck: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first value of a query's first row (fetching every row, as DuckDB wants results
+    finished before the connection does anything else)."""
+    rows = duck.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _exists(duck: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    return bool(_scalar(duck, sql, [name]))
+
+
+def _count(duck: duckdb.DuckDBPyConnection, name: str) -> int:
+    return int(_scalar(duck, f"SELECT count(*) FROM {_q(name)}") or 0)
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'

@@ -1,0 +1,113 @@
+"""`siyu traits …`: recompute RFM and lifecycle; look at the runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+
+import typer
+
+from siyu.clikit import echo_json, fail, require
+
+app = typer.Typer(help="Customer traits: RFM, lifecycle stage, CLV.", no_args_is_help=True)
+STEPS = {
+    "copy": "刷新分析副本 refreshing the copy",
+    "compute": "计算 computing",
+    "write": "写回 writing back",
+}
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="traits")
+
+
+@app.command("recompute")
+def recompute(
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
+    reference_date: str | None = typer.Option(
+        None, "--reference-date", help="YYYY-MM-DD the traits stand on (default: today)."
+    ),
+    window_days: int | None = typer.Option(None, "--window-days", help="RFM window in days."),
+    no_refresh: bool = typer.Option(
+        False, "--no-refresh", help="Use the analytical copy as it is."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Recompute RFM and lifecycle for every customer, per brand and across brands."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from siyu.analytics.engines import EngineUnavailable
+    from siyu.config import get_settings
+    from siyu.db import get_engine
+    from siyu.traits.service import TraitsError
+    from siyu.traits.service import recompute as run
+
+    actor = require("traits:run")
+    ref = _date(reference_date) if reference_date else None
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("…", total=None)
+        try:
+            result = run(
+                get_engine(),
+                get_settings(),
+                compute_engine=engine,
+                reference_date=ref,
+                window_days=window_days,
+                actor=actor,
+                refresh=not no_refresh,
+                progress=lambda step: bar.update(task, description=STEPS.get(step, step)),
+            )
+        except (TraitsError, EngineUnavailable) as exc:
+            fail(str(exc))
+    if as_json:
+        echo_json(asdict(result))
+        return
+    typer.echo(
+        f"run {result.run_id} ({result.engine}, {result.reference_date}): "
+        f"{result.customers:,} buyers scored, {result.stage_changes:,} stage changes"
+    )
+    for lim in result.thresholds:
+        scope = "all brands" if lim["scope"] == 0 else f"brand {lim['scope']}"
+        how = "derived" if lim["derived"] else "configured"
+        typer.echo(
+            f"  {scope}: at risk after {lim['at_risk_days']} days, lapsed after "
+            f"{lim['lapsed_days']} days ({how}, {lim['gaps']:,} repeat purchases)"
+        )
+    for message in result.messages:
+        typer.echo(f"  note: {message}")
+    typer.echo("  " + ", ".join(f"{k} {v:.2f}s" for k, v in result.seconds.items()))
+
+
+@app.command("runs")
+def runs(
+    limit: int = typer.Option(10, "--limit", help="How many recent runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Recent recomputes, newest first, with how they ended."""
+    from siyu.db import session_scope
+    from siyu.traits.queries import recent_runs
+
+    with session_scope() as session:
+        rows = recent_runs(session, limit)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        line = (
+            f"{r['id']:>5}  {r['status']:<8} {r['engine']:<7} {r['reference_date']}  "
+            f"{r['customers']:>10,} buyers  {r['stage_changes']:>8,} changes"
+        )
+        typer.echo(line + (f"  {r['error']}" if r["error"] else ""))
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"--reference-date must be YYYY-MM-DD, not {text!r}")

@@ -1,0 +1,319 @@
+"""Recomputing customer traits: refresh the analytical copy, compute RFM and lifecycle on an
+engine, then swap the results into the system of record in one transaction.
+
+A recompute that fails anywhere leaves the previous results in place (the swap is the last
+step and is atomic); its run row says why. Stage changes become ``lifecycle_changed`` events,
+so journeys can react to a customer slipping into 沉睡预警 or coming back (回流).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from siyu.analytics.engines import ENGINES, ibis_tables
+from siyu.analytics.service import erase_customers as erase_from_copy
+from siyu.analytics.service import refresh_copy
+from siyu.bulk import db_date, db_time, insert_rows
+from siyu.config import Settings
+from siyu.db import table_of, utcnow, write_transaction
+from siyu.events.models import Event
+from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.traits.expressions import TraitParams, future_orders, traits
+from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
+
+TRAIT = table_of(CustomerTrait)
+RUN = table_of(TraitRun)
+Progress = Callable[[str], None]
+TRAIT_COLUMNS = (
+    "customer_id",
+    "scope",
+    "run_id",
+    "last_purchase_on",
+    "purchase_days",
+    "recency_days",
+    "frequency",
+    "monetary_fen",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_class",
+    "lifecycle_stage",
+    "stage_since",
+    "computed_at",
+)
+EPOCH = date(1970, 1, 1)
+
+
+class TraitsError(ValueError):
+    """A recompute was asked for something it cannot do (bad date, window, engine)."""
+
+
+@dataclass
+class RecomputeResult:
+    run_id: int
+    engine: str
+    reference_date: date
+    customers: int = 0
+    stage_changes: int = 0
+    thresholds: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def recompute(
+    engine: Engine,
+    settings: Settings,
+    *,
+    compute_engine: str = "duckdb",
+    reference_date: date | None = None,
+    window_days: int | None = None,
+    actor: str = "system",
+    refresh: bool = True,
+    progress: Progress | None = None,
+) -> RecomputeResult:
+    """Recompute RFM and lifecycle for every customer who has bought, per brand and overall."""
+    if compute_engine not in ENGINES:
+        raise TraitsError(f"unknown engine {compute_engine!r}; choose one of {', '.join(ENGINES)}")
+    ref = reference_date or datetime.now(settings.tz).date()
+    window = window_days if window_days is not None else settings.traits_window_days
+    if window < 1:
+        raise TraitsError("the RFM window must be at least one day")
+    params = _params(settings, ref, window)
+    run_id = _start_run(engine, compute_engine, ref, window, actor)
+    result = RecomputeResult(run_id, compute_engine, ref)
+    step = _Stopwatch(result, progress)
+    try:
+        if refresh:
+            step("copy")
+            refresh_copy(settings)
+        step("compute")
+        table, limits, future = _compute(settings, compute_engine, params)
+        step("write")
+        _describe(result, table, limits, future)
+        _swap(engine, result, table, ref)
+        step(None)
+    except Exception as exc:
+        _fail_run(engine, run_id, exc)
+        raise
+    return result
+
+
+def _params(settings: Settings, ref: date, window: int) -> TraitParams:
+    offset = datetime(ref.year, ref.month, ref.day, 12, tzinfo=settings.tz).utcoffset()
+    return TraitParams(
+        reference_epoch_day=(ref - EPOCH).days,
+        window_days=window,
+        utc_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
+        at_risk_percentile=settings.traits_at_risk_percentile,
+        lapsed_percentile=settings.traits_lapsed_percentile,
+        fallback_at_risk_days=settings.traits_fallback_at_risk_days,
+        fallback_lapsed_days=settings.traits_fallback_lapsed_days,
+        min_gaps=settings.traits_min_gaps,
+    )
+
+
+def _compute(
+    settings: Settings, compute_engine: str, params: TraitParams
+) -> tuple[pa.Table, list[dict[str, Any]], int]:
+    with ibis_tables(settings.resolved_analytics_path, compute_engine, ["order"]) as t:
+        out, limits = traits(t["order"], params)
+        table = out.to_pyarrow()
+        limit_rows = limits.to_pyarrow().to_pylist()
+        future = int(future_orders(t["order"], params).to_pyarrow().as_py() or 0)
+    return table, limit_rows, future
+
+
+def _describe(
+    result: RecomputeResult, table: pa.Table, limits: list[dict[str, Any]], future: int
+) -> None:
+    result.thresholds = sorted(limits, key=lambda r: r["scope"])
+    overall = [r for r in table.column("scope").to_pylist() if r == 0]
+    result.customers = len(overall)
+    if not result.customers:
+        result.messages.append("no paid orders yet: there is nobody to score")
+    elif result.customers == 1:
+        result.messages.append("only one buyer: RFM scores are set to the middle (3)")
+    for lim in result.thresholds:
+        if not lim["derived"]:
+            result.messages.append(
+                f"scope {lim['scope']}: only {lim['gaps']} repeat purchases, lifecycle uses the "
+                f"configured thresholds ({lim['at_risk_days']}/{lim['lapsed_days']} days)"
+            )
+    if future:
+        result.messages.append(
+            f"{future} paid orders are dated after {result.reference_date} and were left out"
+        )
+
+
+def _swap(engine: Engine, result: RecomputeResult, table: pa.Table, ref: date) -> None:
+    """Replace every trait row in one transaction; record stage changes as events."""
+    cols = table.to_pydict()
+    with write_transaction(engine) as conn:
+        previous = {
+            (cid, scope): (stage, since)
+            for cid, scope, stage, since in conn.execute(
+                sa.select(
+                    TRAIT.c.customer_id, TRAIT.c.scope, TRAIT.c.lifecycle_stage, TRAIT.c.stage_since
+                )
+            )
+        }
+        now = db_time(conn, utcnow())
+        ref_db = db_date(conn, ref)
+        rows, changes = [], []
+        for i in range(table.num_rows):
+            cid, scope, stage = cols["customer_id"][i], cols["scope"][i], cols["lifecycle_stage"][i]
+            old = previous.get((cid, scope))
+            kept = old is not None and old[0] == stage
+            if old is not None and not kept:
+                changes.append((cid, scope, old[0], stage))
+            rows.append(
+                (
+                    cid,
+                    scope,
+                    result.run_id,
+                    db_date(conn, EPOCH + timedelta(days=cols["last_day"][i])),
+                    cols["purchase_days"][i],
+                    cols["recency_days"][i],
+                    cols["frequency"][i],
+                    cols["monetary_fen"][i],
+                    cols["r_score"][i],
+                    cols["f_score"][i],
+                    cols["m_score"][i],
+                    cols["rfm_class"][i],
+                    stage,
+                    db_date(conn, old[1]) if kept and old is not None else ref_db,
+                    now,
+                )
+            )
+        conn.execute(TRAIT.delete())
+        insert_rows(conn, TRAIT, TRAIT_COLUMNS, rows)
+        _stage_events(conn, result.run_id, changes)
+        _snapshots(conn, result.run_id, ref, table)
+        result.stage_changes = len(changes)
+        conn.execute(
+            RUN.update()
+            .where(RUN.c.id == result.run_id)
+            .values(
+                status="done",
+                customers=result.customers,
+                stage_changes=result.stage_changes,
+                details={"thresholds": result.thresholds, "messages": result.messages},
+                finished_at=utcnow(),
+            )
+        )
+
+
+def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, str, str]]) -> None:
+    if not changes:
+        return
+    now = utcnow()
+    conn.execute(
+        table_of(Event).insert(),
+        [
+            {
+                "message_id": f"lifecycle:{run_id}:{scope}:{cid}",
+                "customer_id": cid,
+                "type": "track",
+                "name": "lifecycle_changed",
+                "properties": {"scope": scope, "from": old, "to": new},
+                "occurred_at": now,
+                "received_at": now,
+                "source": "traits",
+            }
+            for cid, scope, old, new in changes
+        ],
+    )
+
+
+def _snapshots(conn: Connection, run_id: int, ref: date, table: pa.Table) -> None:
+    cols = table.select(["scope", "rfm_class", "lifecycle_stage"]).to_pydict()
+    classes: dict[int, Counter[str]] = {}
+    stages: dict[int, Counter[str]] = {}
+    for scope, klass, stage in zip(
+        cols["scope"], cols["rfm_class"], cols["lifecycle_stage"], strict=True
+    ):
+        stages.setdefault(scope, Counter())[stage] += 1
+        if klass:
+            classes.setdefault(scope, Counter())[klass] += 1
+    rows = [
+        {
+            "run_id": run_id,
+            "scope": scope,
+            "reference_date": ref,
+            "customers": sum(stages[scope].values()),
+            "rfm_classes": dict(classes.get(scope, {})),
+            "lifecycle": dict(stages[scope]),
+            "clv_quantiles": {},
+            "taken_at": utcnow(),
+        }
+        for scope in sorted(stages)
+    ]
+    if rows:
+        conn.execute(table_of(TraitSnapshot).insert(), rows)
+
+
+def _start_run(engine: Engine, compute_engine: str, ref: date, window: int, actor: str) -> int:
+    with engine.begin() as conn:
+        res = conn.execute(
+            RUN.insert().values(
+                status="running",
+                engine=compute_engine,
+                reference_date=ref,
+                window_days=window,
+                actor=actor,
+                customers=0,
+                stage_changes=0,
+                details={},
+                started_at=utcnow(),
+            )
+        )
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _fail_run(engine: Engine, run_id: int, exc: BaseException) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            RUN.update()
+            .where(RUN.c.id == run_id)
+            .values(
+                status="failed", error=f"{type(exc).__name__}: {exc}"[:4000], finished_at=utcnow()
+            )
+        )
+
+
+class _Stopwatch:
+    """Times each step of a recompute and tells the progress callback which one is running."""
+
+    def __init__(self, result: RecomputeResult, progress: Progress | None) -> None:
+        self.result, self.progress = result, progress
+        self.current: str | None = None
+        self.t0 = time.perf_counter()
+
+    def __call__(self, step: str | None) -> None:
+        now = time.perf_counter()
+        if self.current:
+            self.result.seconds[self.current] = round(now - self.t0, 3)
+        self.current, self.t0 = step, now
+        if step and self.progress:
+            self.progress(step)
+
+
+def erase_traits(session: Any, ctx: ErasureContext) -> int:
+    """Erasure: a person's traits go from the system of record and from the analytical copy."""
+    res = session.execute(
+        sa.delete(CustomerTrait).where(CustomerTrait.customer_id.in_(ctx.customer_ids))
+    )
+    removed = int(getattr(res, "rowcount", 0) or 0)
+    return removed + erase_from_copy(ctx.settings, ctx.customer_ids)
+
+
+ERASERS.append(erase_traits)

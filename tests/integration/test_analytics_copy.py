@@ -1,0 +1,122 @@
+"""The analytical copy: full and incremental refresh, merges followed, erasure honoured."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import sqlalchemy as sa
+
+from siyu.analytics.service import copy_status, erase_customers, refresh_copy
+from siyu.customers.identifiers import Kind
+from siyu.customers.models import Identity
+from siyu.customers.service import merge, unmerge
+from siyu.db import utcnow
+from siyu.orders.models import Order
+from siyu.privacy.service import erase_person
+from siyu.traits.models import CustomerTrait
+from siyu.traits.service import recompute
+from tests import shop
+
+DAY = date(2026, 5, 1)
+
+
+def copied(settings, sql: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    with duckdb.connect(str(settings.resolved_analytics_path), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_status_before_the_first_refresh_is_empty(settings):
+    assert copy_status(settings) == []
+
+
+def test_full_then_incremental_refresh(settings, session, monkeypatch):
+    b = shop.brand(session, "b1")
+    c = shop.customer(session, city="杭州")
+    first = shop.order(session, b, c, DAY, 100)
+    session.commit()
+    report = refresh_copy(settings)
+    assert report.rows["order"] == 1 and report.rows["order_line"] == 1
+    assert copied(settings, "SELECT city FROM customer") == [("杭州",)]
+    status = {t.table: t for t in copy_status(settings)}
+    assert status["order"].rows == 1 and status["order"].watermark is not None
+
+    monkeypatch.setattr(settings, "analytics_overlap_seconds", 0)
+    # nothing changed: an incremental refresh re-reads at most the rows at the watermark itself
+    # (inclusive, so rows committed later with the same time are not missed)
+    assert refresh_copy(settings).read["order"] <= 1
+    # a changed order is replaced, lines included; a new order is added
+    o = session.get(Order, first)
+    assert o is not None
+    o.status, o.updated_at = "refunded", utcnow()
+    second = shop.order(session, b, c, DAY + timedelta(days=1), 70)
+    session.commit()
+    again = refresh_copy(settings)
+    assert again.read["order"] == 2
+    assert copied(settings, 'SELECT id, status FROM "order" ORDER BY id') == [
+        (first, "refunded"),
+        (second, "completed"),
+    ]
+    assert copied(settings, "SELECT order_id FROM order_line ORDER BY order_id") == [
+        (first,),
+        (second,),
+    ]
+    # running it twice changes nothing (idempotent)
+    refresh_copy(settings)
+    assert copied(settings, 'SELECT count(*) FROM "order"') == [(2,)]
+
+
+def test_merge_and_unmerge_move_orders_in_the_copy(settings, session, monkeypatch):
+    monkeypatch.setattr(settings, "analytics_overlap_seconds", 0)
+    b = shop.brand(session, "b1")
+    winner, loser = shop.customer(session), shop.customer(session)
+    session.add(
+        Identity(
+            customer_id=loser,
+            kind=Kind.phone.value,
+            namespace="",
+            value="+8613800000001",
+            source="t",
+        )
+    )
+    session.flush()
+    ident = session.scalar(sa.select(Identity.id).where(Identity.customer_id == loser))
+    oid = shop.order(session, b, loser, DAY, 100)
+    session.get(Order, oid).identity_id = ident  # type: ignore[union-attr]
+    session.commit()
+    refresh_copy(settings)
+    merge_id = merge(session, winner, loser, actor="test")
+    session.commit()
+    refresh_copy(settings)
+    assert copied(settings, 'SELECT customer_id FROM "order"') == [(winner,)]
+    assert copied(settings, f"SELECT status FROM customer WHERE id = {loser}") == [("merged",)]
+    unmerge(session, merge_id, actor="test")
+    session.commit()
+    refresh_copy(settings)
+    assert copied(settings, 'SELECT customer_id FROM "order"') == [(loser,)]
+
+
+def test_erasure_removes_the_person_from_the_copy_and_traits(engine, settings, session):
+    b = shop.brand(session, "b1")
+    keep, gone = shop.customer(session), shop.customer(session)
+    session.add(
+        Identity(
+            customer_id=gone,
+            kind=Kind.phone.value,
+            namespace="",
+            value="+8613957124680",
+            source="t",
+        )
+    )
+    shop.order(session, b, keep, DAY, 100)
+    shop.order(session, b, gone, DAY, 300)
+    session.commit()
+    recompute(engine, settings, reference_date=DAY)
+    erase_person(session, settings, "13957124680", actor="test")
+    session.commit()
+    assert copied(settings, 'SELECT customer_id FROM "order"') == [(keep,)]
+    assert copied(settings, "SELECT id FROM customer") == [(keep,)]
+    assert copied(settings, "SELECT count(*) FROM order_line") == [(1,)]
+    left = session.scalars(sa.select(CustomerTrait.customer_id)).all()
+    assert set(left) == {keep}
+    assert erase_customers(settings, []) == 0
