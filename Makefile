@@ -47,6 +47,7 @@ test: lint typecheck test-sqlite test-postgres
 bench: $(STAMP)
 	$(BIN)/python bench/import_orders.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/traits.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -140,3 +140,40 @@ def test_traits_recompute_and_analytics_from_the_shell(tmp_path: Path) -> None:
     assert bad_engine.exit_code == 1 and "unknown engine" in bad_engine.stderr
     viewer = siyu("traits", "recompute", env={"SIYU_CLI_USER": "nobody-here"})
     assert viewer.exit_code != 0
+
+
+def test_traits_clv_prints_the_fit_as_json(engine) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date, timedelta
+
+    from tests.integration.test_clv import CAL_END, simulate
+
+    simulate(engine, 1_500, seed=9)
+    cal = (CAL_END - timedelta(days=60)).isoformat()
+    out = siyu(
+        "traits",
+        "clv",
+        "--calibration-end",
+        cal,
+        "--reference-date",
+        CAL_END.isoformat(),
+        "--unit",
+        "week",
+        "--json",
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert set(data["bgnbd"]) == {"r", "alpha", "a", "b"}
+    assert set(data["gamma_gamma"]) == {"p", "q", "v"}
+    assert {"log_likelihood", "customers", "holdout"} <= set(data)
+    assert len(data["holdout"]) == 8 and data["holdout"][-1]["frequency"] == "7+"
+    text = siyu("traits", "clv", "--calibration-end", cal, "--reference-date", CAL_END.isoformat())
+    assert text.exit_code == 0 and "BG/NBD" in text.stdout and "holdout" in text.stdout
+    late = siyu(
+        "traits",
+        "clv",
+        "--calibration-end",
+        str(date(2030, 1, 1)),
+        "--reference-date",
+        "2029-01-01",
+    )
+    assert late.exit_code == 1 and "before the reference date" in late.stderr

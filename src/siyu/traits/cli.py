@@ -43,7 +43,7 @@ def recompute(
     from siyu.traits.service import recompute as run
 
     actor = require("traits:run")
-    ref = _date(reference_date) if reference_date else None
+    ref = _date(reference_date, "--reference-date") if reference_date else None
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -106,8 +106,59 @@ def runs(
         typer.echo(line + (f"  {r['error']}" if r["error"] else ""))
 
 
-def _date(text: str) -> date:
+def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        fail(f"--reference-date must be YYYY-MM-DD, not {text!r}")
+        fail(f"{option} must be YYYY-MM-DD, not {text!r}")
+
+
+@app.command("clv")
+def clv(
+    calibration_end: str = typer.Option(
+        ..., "--calibration-end", help="YYYY-MM-DD: fit on purchases up to this day."
+    ),
+    unit: str = typer.Option("day", "--unit", help="day or week: the model's time unit."),
+    reference_date: str | None = typer.Option(
+        None, "--reference-date", help="YYYY-MM-DD end of the holdout (default: today)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the fit as JSON."),
+) -> None:
+    """Fit BG/NBD + Gamma-Gamma and check predictions against a holdout period."""
+    from siyu.analytics.engines import EngineUnavailable
+    from siyu.config import get_settings
+    from siyu.traits.clv import clv_report
+    from siyu.traits.service import TraitsError
+
+    require("traits:run")
+    try:
+        report = clv_report(
+            get_settings(),
+            calibration_end=_date(calibration_end, "--calibration-end"),
+            unit=unit,
+            reference_date=_date(reference_date, "--reference-date") if reference_date else None,
+        )
+    except (TraitsError, EngineUnavailable) as exc:
+        fail(str(exc))
+    data = asdict(report)
+    if as_json:
+        echo_json(data)
+        return
+    bg, gg = report.bgnbd, report.gamma_gamma
+    typer.echo(
+        f"BG/NBD ({report.customers:,} customers, unit {report.unit}): r={bg['r']:.4f} "
+        f"alpha={bg['alpha']:.4f} a={bg['a']:.4f} b={bg['b']:.4f}  "
+        f"log-likelihood {report.log_likelihood:,.1f}"
+    )
+    if gg:
+        typer.echo(f"Gamma-Gamma: p={gg['p']:.4f} q={gg['q']:.4f} v={gg['v']:.4f}")
+    typer.echo(f"holdout {report.calibration_end} → {report.holdout_end}:")
+    typer.echo("  frequency  customers    actual  predicted")
+    for row in report.holdout:
+        if row["customers"]:
+            typer.echo(
+                f"  {row['frequency']:>9}  {row['customers']:>9,}  {row['actual']:>8.3f}  "
+                f"{row['predicted']:>9.3f}"
+            )
+    for note in report.notes:
+        typer.echo(f"  note: {note}")

@@ -219,3 +219,45 @@ def traits(orders: ir.Table, p: TraitParams) -> tuple[ir.Table, ir.Table]:
         scores.rfm_class,
     )
     return out, limits
+
+
+def clv_summary(
+    orders: ir.Table,
+    p: TraitParams,
+    calibration_end: int,
+    unit_days: int = 1,
+) -> ir.Table:
+    """Per customer, all brands together, the BG/NBD and Gamma-Gamma inputs on calibration data
+    (purchase days up to ``calibration_end``, an epoch day): frequency (repeat purchase days —
+    purchases on one day are one transaction), recency and T in time units of ``unit_days``,
+    monetary (mean spend of the repeat days, fen), and the purchase days after the calibration
+    end up to the reference date (the holdout). Customers whose first purchase falls on the
+    calibration end have T = 0 and are left out: they carry no information yet."""
+    bought = purchases(orders, p)
+    bought = bought.filter(bought.scope == ALL_BRANDS)
+    daily = bought.group_by(["customer_id", "day"]).aggregate(spend=bought.net_fen.sum())
+    cal = daily.filter(daily.day <= calibration_end)
+    cal = cal.mutate(first=cal.day.min().over(group_by=cal.customer_id))
+    per = cal.group_by("customer_id").aggregate(
+        first=cal.first.max(),
+        last=cal.day.max(),
+        days=cal.count(),
+        total=cal.spend.sum(),
+        first_spend=ibis.ifelse(cal.day == cal.first, cal.spend, 0).sum(),
+    )
+    later = daily.filter(daily.day > calibration_end)
+    holdout = later.group_by("customer_id").aggregate(holdout=later.count())
+    joined = per.left_join(holdout, "customer_id")
+    repeat = joined.days - 1
+    unit = float(unit_days)
+    out = joined.select(
+        customer_id=joined.customer_id,
+        frequency=repeat.cast("float64"),
+        recency=((joined.last - joined.first) / unit).cast("float64"),
+        T=((calibration_end - joined.first) / unit).cast("float64"),
+        monetary=ibis.ifelse(
+            repeat > 0, (joined.total - joined.first_spend) / repeat.cast("float64"), 0.0
+        ).cast("float64"),
+        holdout_purchases=joined.holdout.fill_null(0).cast("int64"),
+    )
+    return out.filter(out["T"] > 0)
