@@ -94,11 +94,12 @@ def copy_figures(work: Path, settings, engine, seed: int) -> None:  # type: igno
 
 
 def rfm_figures(settings, ref: date) -> None:  # type: ignore[no-untyped-def]
-    from siyu.traits.service import _compute, _params
+    from siyu.db import get_engine
+    from siyu.traits.service import compute_traits, recompute, trait_params
 
-    params = _params(settings, ref, settings.traits_window_days)
+    params = trait_params(settings, ref, settings.traits_window_days)
     t0 = time.perf_counter()
-    table, limits, _future = _compute(settings, "duckdb", params)
+    table, limits, _future = compute_traits(settings, "duckdb", params)
     ibis_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     frame = pandas_baseline(settings, params)
@@ -112,15 +113,8 @@ def rfm_figures(settings, ref: date) -> None:  # type: ignore[no-untyped-def]
         flush=True,
     )
     print(f"  thresholds: {limits}")
-    from siyu.db import get_engine
-    from siyu.traits.service import RecomputeResult, _swap
-
-    t0 = time.perf_counter()
-    from siyu.traits.service import _start_run
-
-    run_id = _start_run(get_engine(), "duckdb", ref, settings.traits_window_days, "bench")
-    _swap(get_engine(), RecomputeResult(run_id, "duckdb", ref), table, ref)
-    print(f"write-back       : {time.perf_counter() - t0:6.2f}s for {table.num_rows:,} rows")
+    result = recompute(get_engine(), settings, reference_date=ref, refresh=False, actor="bench")
+    print(f"write-back       : {result.seconds['write']:6.2f}s for {table.num_rows:,} rows")
 
 
 def clv_figures(settings, ref: date) -> None:  # type: ignore[no-untyped-def]

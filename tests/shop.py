@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from siyu.brands.models import Brand
-from siyu.customers.models import Customer
+from siyu.customers.identifiers import Kind
+from siyu.customers.models import Customer, Identity
 from siyu.orders.models import Order, OrderLine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -29,6 +30,16 @@ def customer(session: Session, city: str | None = "上海") -> int:
     session.add(c)
     session.flush()
     return c.id
+
+
+def phone(session: Session, customer_id: int, e164: str) -> int:
+    """Give a customer a phone identity (already normalised); returns its id."""
+    ident = Identity(
+        customer_id=customer_id, kind=Kind.phone.value, namespace="", value=e164, source="test"
+    )
+    session.add(ident)
+    session.flush()
+    return ident.id
 
 
 def order(

@@ -8,8 +8,6 @@ import duckdb
 import sqlalchemy as sa
 
 from siyu.analytics.service import copy_status, erase_customers, refresh_copy
-from siyu.customers.identifiers import Kind
-from siyu.customers.models import Identity
 from siyu.customers.service import merge, unmerge
 from siyu.db import utcnow
 from siyu.orders.models import Order
@@ -70,17 +68,7 @@ def test_merge_and_unmerge_move_orders_in_the_copy(settings, session, monkeypatc
     monkeypatch.setattr(settings, "analytics_overlap_seconds", 0)
     b = shop.brand(session, "b1")
     winner, loser = shop.customer(session), shop.customer(session)
-    session.add(
-        Identity(
-            customer_id=loser,
-            kind=Kind.phone.value,
-            namespace="",
-            value="+8613800000001",
-            source="t",
-        )
-    )
-    session.flush()
-    ident = session.scalar(sa.select(Identity.id).where(Identity.customer_id == loser))
+    ident = shop.phone(session, loser, "+8613800000001")
     oid = shop.order(session, b, loser, DAY, 100)
     session.get(Order, oid).identity_id = ident  # type: ignore[union-attr]
     session.commit()
@@ -99,15 +87,7 @@ def test_merge_and_unmerge_move_orders_in_the_copy(settings, session, monkeypatc
 def test_erasure_removes_the_person_from_the_copy_and_traits(engine, settings, session):
     b = shop.brand(session, "b1")
     keep, gone = shop.customer(session), shop.customer(session)
-    session.add(
-        Identity(
-            customer_id=gone,
-            kind=Kind.phone.value,
-            namespace="",
-            value="+8613957124680",
-            source="t",
-        )
-    )
+    shop.phone(session, gone, "+8613957124680")
     shop.order(session, b, keep, DAY, 100)
     shop.order(session, b, gone, DAY, 300)
     session.commit()

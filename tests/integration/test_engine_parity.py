@@ -10,24 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from siyu.traits.models import CustomerTrait
-from siyu.traits.service import recompute
+from siyu.traits.service import TRAIT_COLUMNS, recompute
 from tests import shop
 
 REF = date(2026, 6, 30)
-COLUMNS = (
-    "customer_id",
-    "scope",
-    "last_purchase_on",
-    "purchase_days",
-    "recency_days",
-    "frequency",
-    "monetary_fen",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_class",
-    "lifecycle_stage",
-)
+# Everything a recompute stores except what names the run itself.
+COLUMNS = [c for c in TRAIT_COLUMNS if c not in ("run_id", "stage_since", "computed_at")]
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java 17")
 

@@ -194,7 +194,7 @@ def test_failed_recompute_keeps_previous_results(engine, settings, session, monk
     def broken(*_a, **_k):  # type: ignore[no-untyped-def]
         raise RuntimeError("engine fell over")
 
-    monkeypatch.setattr(traits_service, "_compute", broken)
+    monkeypatch.setattr(traits_service, "compute_traits", broken)
     with pytest.raises(RuntimeError):
         recompute(engine, settings, reference_date=REF + timedelta(days=400))
     session.expire_all()

@@ -90,7 +90,7 @@ def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str,
 
     if engine not in ENGINES:
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    with open_duckdb(path, read_only=engine == "duckdb") as duck:
+    with open_duckdb(path, read_only=True) as duck:  # exports read; they never write the copy
         if engine == "duckdb":
             con = ibis.duckdb.from_connection(duck)
             yield {n: con.table(n) for n in names}

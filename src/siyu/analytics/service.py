@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from siyu.analytics.engines import open_duckdb
 from siyu.analytics.source import Source, utc_naive
-from siyu.analytics.tables import DUCK_TYPES, TABLES, CopiedTable
+from siyu.analytics.tables import DUCK_TYPES, TABLES, CopiedTable, quote
 from siyu.config import Settings
 from siyu.db import utcnow
 
@@ -96,14 +96,14 @@ def _apply(
     since: datetime | None,
     changed_ids: dict[str, pa.Array],
 ) -> None:
-    name = _q(table.name)
-    select = ", ".join(f"{source.duck_expression(c, k)} AS {_q(c)}" for c, k in table.columns)
+    name = quote(table.name)
+    select = ", ".join(f"{source.duck_expression(c, k)} AS {quote(c)}" for c, k in table.columns)
     duck.register("staged", data)
     duck.execute("BEGIN")
     try:
         if since is None:
             duck.execute(f"DROP TABLE IF EXISTS {name}")
-            columns = ", ".join(f"{_q(c)} {DUCK_TYPES[k]}" for c, k in table.columns)
+            columns = ", ".join(f"{quote(c)} {DUCK_TYPES[k]}" for c, k in table.columns)
             duck.execute(f"CREATE TABLE {name} ({columns})")
             duck.execute(f"INSERT INTO {name} SELECT {select} FROM staged")
         else:
@@ -111,8 +111,8 @@ def _apply(
                 parent, key = table.follows
                 duck.register("changed_parent", pa.table({"id": changed_ids[parent]}))
                 duck.execute(
-                    f"DELETE FROM {name} WHERE {_q(key)} IN "
-                    f"(SELECT id FROM changed_parent UNION SELECT {_q(key)} FROM staged)"
+                    f"DELETE FROM {name} WHERE {quote(key)} IN "
+                    f"(SELECT id FROM changed_parent UNION SELECT {quote(key)} FROM staged)"
                 )
                 duck.unregister("changed_parent")
             else:
@@ -121,7 +121,7 @@ def _apply(
         changed_ids[table.name] = data.column("id") if "id" in data.column_names else pa.array([])
         watermark: Any = None
         if table.changed_at:
-            watermark = _scalar(duck, f"SELECT max({_q(table.changed_at)}) FROM {name}")
+            watermark = _scalar(duck, f"SELECT max({quote(table.changed_at)}) FROM {name}")
         now = utc_naive(utcnow())
         duck.execute(
             f"INSERT INTO {STATE} VALUES (?, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
@@ -185,7 +185,7 @@ def erase_customers(settings: Settings, customer_ids: list[int]) -> int:
         duck.execute("BEGIN")
         for name, where in steps:
             if _exists(duck, name):
-                removed += int(_scalar(duck, f"DELETE FROM {_q(name)} WHERE {where}") or 0)
+                removed += int(_scalar(duck, f"DELETE FROM {quote(name)} WHERE {where}") or 0)
         duck.execute("COMMIT")
         duck.execute("CHECKPOINT")
     return removed
@@ -211,8 +211,4 @@ def _exists(duck: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def _count(duck: duckdb.DuckDBPyConnection, name: str) -> int:
-    return int(_scalar(duck, f"SELECT count(*) FROM {_q(name)}") or 0)
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
+    return int(_scalar(duck, f"SELECT count(*) FROM {quote(name)}") or 0)

@@ -10,12 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as quote_uri
 
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from siyu.analytics.tables import INT, TEXT, TIME, CopiedTable
+from siyu.analytics.tables import DUCK_TYPES, INT, TEXT, TIME, CopiedTable, quote
+
+# How a column is selected from the source, per dialect and kind ({c} is the column).
+_READ = {
+    "sqlite": {TEXT: "COALESCE({c}, '')", TIME: "COALESCE({c}, '')", INT: "CAST({c} AS INTEGER)"},
+    "postgresql": {TIME: "({c} AT TIME ZONE 'UTC')", INT: "CAST({c} AS BIGINT)"},
+}
+# SQLite's text and time columns arrive with '' for NULL (see the module docstring).
+_UNBLANK = {TEXT: "NULLIF({c}, '')", TIME: "CAST(NULLIF({c}, '') AS TIMESTAMP)"}
 
 
 class Source:
@@ -29,7 +37,7 @@ class Source:
 
             # A read-only URI: opened by plain file name, the driver was seen to miss rows
             # committed to the WAL by other connections (stale reads); mode=ro reads them.
-            path = quote(str(Path(url.database or "").resolve()))
+            path = quote_uri(str(Path(url.database or "").resolve()))
             self._conn: Any = sqlite.connect(f"file:{path}?mode=ro")
         elif self.dialect == "postgresql":
             import adbc_driver_postgresql.dbapi as postgresql
@@ -52,15 +60,15 @@ class Source:
         """All rows of ``table``, or those changed at or after ``since`` (naive UTC)."""
         alias = "t"
         cols = ", ".join(self._column(alias, c, k) for c, k in table.columns)
-        sql = f"SELECT {cols} FROM {_q(table.name)} {alias}"
+        sql = f"SELECT {cols} FROM {quote(table.name)} {alias}"
         params: tuple[Any, ...] = ()
         if since is not None:
             if table.follows:
                 parent, key = table.follows
-                sql += f" JOIN {_q(parent)} p ON p.id = {alias}.{_q(key)}"
+                sql += f" JOIN {quote(parent)} p ON p.id = {alias}.{quote(key)}"
                 changed = "p.updated_at"
             else:
-                changed = f"{alias}.{_q(table.changed_at or 'updated_at')}"
+                changed = f"{alias}.{quote(table.changed_at or 'updated_at')}"
             sql += f" WHERE {changed} >= {self._mark()}"
             params = (self._time_param(since),)
         cur = self._conn.cursor()
@@ -71,18 +79,8 @@ class Source:
             cur.close()
 
     def _column(self, alias: str, name: str, kind: str) -> str:
-        ref = f"{alias}.{_q(name)}"
-        if self.dialect == "sqlite":
-            if kind in (TEXT, TIME):
-                return f"COALESCE({ref}, '') AS {_q(name)}"
-            if kind == INT:
-                return f"CAST({ref} AS INTEGER) AS {_q(name)}"
-            return f"{ref} AS {_q(name)}"
-        if kind == TIME:
-            return f"({ref} AT TIME ZONE 'UTC') AS {_q(name)}"
-        if kind == INT:
-            return f"CAST({ref} AS BIGINT) AS {_q(name)}"
-        return f"{ref} AS {_q(name)}"
+        template = _READ[self.dialect].get(kind, "{c}")
+        return f"{template.format(c=f'{alias}.{quote(name)}')} AS {quote(name)}"
 
     def _mark(self) -> str:
         return "?" if self.dialect == "sqlite" else "CAST($1 AS TIMESTAMPTZ)"
@@ -94,23 +92,9 @@ class Source:
 
     def duck_expression(self, name: str, kind: str) -> str:
         """The DuckDB expression that turns a fetched column into the copy's type."""
-        ref = _q(name)
-        if self.dialect == "sqlite":
-            if kind == TEXT:
-                return f"NULLIF({ref}, '')"
-            if kind == TIME:
-                return f"CAST(NULLIF({ref}, '') AS TIMESTAMP)"
-        if kind == TIME:
-            return f"CAST({ref} AS TIMESTAMP)"
-        if kind == INT:
-            return f"CAST({ref} AS BIGINT)"
-        if kind == TEXT:
-            return f"CAST({ref} AS VARCHAR)"
-        return f"CAST({ref} AS BOOLEAN)"
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
+        if self.dialect == "sqlite" and kind in _UNBLANK:
+            return _UNBLANK[kind].format(c=quote(name))
+        return f"CAST({quote(name)} AS {DUCK_TYPES[kind]})"
 
 
 def utc_naive(value: datetime) -> datetime:

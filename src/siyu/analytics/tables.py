@@ -12,6 +12,11 @@ INT, TEXT, TIME, BOOL = "int", "text", "time", "bool"
 DUCK_TYPES = {INT: "BIGINT", TEXT: "VARCHAR", TIME: "TIMESTAMP", BOOL: "BOOLEAN"}
 
 
+def quote(name: str) -> str:
+    """A table or column name of ours, quoted for SQL (``order`` is a keyword)."""
+    return f'"{name}"'
+
+
 @dataclass(frozen=True)
 class CopiedTable:
     """One table of the copy. ``changed_at`` names the column an incremental refresh follows;

@@ -18,7 +18,7 @@ from siyu.analytics.service import refresh_copy
 from siyu.config import Settings
 from siyu.traits import clv_model
 from siyu.traits.expressions import clv_summary
-from siyu.traits.service import EPOCH, TraitsError, _params
+from siyu.traits.service import EPOCH, TraitsError, trait_params
 
 UNITS = {"day": 1, "week": 7}
 BUCKETS = [*(str(i) for i in range(7)), "7+"]
@@ -41,7 +41,7 @@ def summary_arrays(
     settings: Settings, ref: date, calibration_end: date, unit: str
 ) -> dict[str, np.ndarray]:
     """The per-customer CLV inputs as numpy arrays, from the analytical copy."""
-    params = _params(settings, ref, settings.traits_window_days)
+    params = trait_params(settings, ref, settings.traits_window_days)
     with ibis_tables(settings.resolved_analytics_path, "duckdb", ["order"]) as t:
         table = clv_summary(
             t["order"], params, (calibration_end - EPOCH).days, UNITS[unit]

@@ -9,6 +9,7 @@ Scope 0 means all brands together; any other scope is one brand's id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -175,9 +176,8 @@ def lifecycle(days: ir.Table, limits: ir.Table, p: TraitParams) -> ir.Table:
     n_days = days.day.count().over(group_by=[days.scope, days.customer_id])
     latest = days.mutate(last=last, n_days=n_days)
     latest = latest.filter(latest.day == latest.last)
-    joined = latest.left_join(limits, "scope")
-    risk = joined.at_risk_days.fill_null(p.fallback_at_risk_days)
-    lapse = joined.lapsed_days.fill_null(p.fallback_lapsed_days)
+    joined = latest.join(limits, "scope")  # ``thresholds`` has a row for every scope
+    risk, lapse = joined.at_risk_days, joined.lapsed_days
     recency = p.reference_epoch_day - joined.day
     stage = ibis.cases(
         (recency > lapse, "lapsed"),
@@ -195,12 +195,22 @@ def lifecycle(days: ir.Table, limits: ir.Table, p: TraitParams) -> ir.Table:
     )
 
 
-def traits(orders: ir.Table, p: TraitParams) -> tuple[ir.Table, ir.Table]:
+def _as_is(table: ir.Table) -> ir.Table:
+    return table
+
+
+def traits(
+    orders: ir.Table, p: TraitParams, keep: Callable[[ir.Table], ir.Table] = _as_is
+) -> tuple[ir.Table, ir.Table]:
     """(per-customer traits, per-scope thresholds): lifecycle for everyone who ever bought,
-    RFM where they bought within the window (else null)."""
-    bought = purchases(orders, p)
-    days = purchase_days(bought)
-    limits = thresholds(days, p)
+    RFM where they bought within the window (else null).
+
+    The purchases, purchase days and thresholds each feed several results; ``keep`` may
+    materialise them once (the service passes Ibis's cache) instead of letting every result
+    recompute them from the orders."""
+    bought = keep(purchases(orders, p))
+    days = keep(purchase_days(bought))
+    limits = keep(thresholds(days, p))
     stages = lifecycle(days, limits, p)
     scores = rfm(bought, p)
     joined = stages.left_join(scores, ["scope", "customer_id"])

@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 from siyu.analytics.engines import ENGINES, ibis_tables
 from siyu.analytics.service import erase_customers as erase_from_copy
@@ -27,7 +30,7 @@ from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.events.models import Event
 from siyu.privacy.service import ERASERS, ErasureContext
-from siyu.traits.expressions import TraitParams, future_orders, traits
+from siyu.traits.expressions import ALL_BRANDS, TraitParams, future_orders, traits
 from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
 
 TRAIT = table_of(CustomerTrait)
@@ -87,7 +90,7 @@ def recompute(
     window = window_days if window_days is not None else settings.traits_window_days
     if window < 1:
         raise TraitsError("the RFM window must be at least one day")
-    params = _params(settings, ref, window)
+    params = trait_params(settings, ref, window)
     run_id = _start_run(engine, compute_engine, ref, window, actor)
     result = RecomputeResult(run_id, compute_engine, ref)
     step = _Stopwatch(result, progress)
@@ -96,7 +99,7 @@ def recompute(
             step("copy")
             refresh_copy(settings)
         step("compute")
-        table, limits, future = _compute(settings, compute_engine, params)
+        table, limits, future = compute_traits(settings, compute_engine, params)
         step("write")
         _describe(result, table, limits, future)
         _swap(engine, result, table, ref)
@@ -107,7 +110,8 @@ def recompute(
     return result
 
 
-def _params(settings: Settings, ref: date, window: int) -> TraitParams:
+def trait_params(settings: Settings, ref: date, window: int) -> TraitParams:
+    """The expression parameters for a reference date, from the settings."""
     offset = datetime(ref.year, ref.month, ref.day, 12, tzinfo=settings.tz).utcoffset()
     return TraitParams(
         reference_epoch_day=(ref - EPOCH).days,
@@ -121,11 +125,18 @@ def _params(settings: Settings, ref: date, window: int) -> TraitParams:
     )
 
 
-def _compute(
+def compute_traits(
     settings: Settings, compute_engine: str, params: TraitParams
 ) -> tuple[pa.Table, list[dict[str, Any]], int]:
-    with ibis_tables(settings.resolved_analytics_path, compute_engine, ["order"]) as t:
-        out, limits = traits(t["order"], params)
+    """Run the expressions on an engine: (traits per customer and scope, thresholds per scope,
+    paid orders dated after the reference date)."""
+    with (
+        ibis_tables(settings.resolved_analytics_path, compute_engine, ["order"]) as t,
+        ExitStack() as held,
+    ):
+        out, limits = traits(
+            t["order"], params, keep=lambda table: held.enter_context(table.cache())
+        )
         table = out.to_pyarrow()
         limit_rows = limits.to_pyarrow().to_pylist()
         future = int(future_orders(t["order"], params).to_pyarrow().as_py() or 0)
@@ -136,8 +147,7 @@ def _describe(
     result: RecomputeResult, table: pa.Table, limits: list[dict[str, Any]], future: int
 ) -> None:
     result.thresholds = sorted(limits, key=lambda r: r["scope"])
-    overall = [r for r in table.column("scope").to_pylist() if r == 0]
-    result.customers = len(overall)
+    result.customers = int(pc.sum(pc.equal(table.column("scope"), ALL_BRANDS)).as_py() or 0)
     if not result.customers:
         result.messages.append("no paid orders yet: there is nobody to score")
     elif result.customers == 1:
@@ -307,7 +317,7 @@ class _Stopwatch:
             self.progress(step)
 
 
-def erase_traits(session: Any, ctx: ErasureContext) -> int:
+def erase_traits(session: Session, ctx: ErasureContext) -> int:
     """Erasure: a person's traits go from the system of record and from the analytical copy."""
     res = session.execute(
         sa.delete(CustomerTrait).where(CustomerTrait.customer_id.in_(ctx.customer_ids))
