@@ -95,6 +95,19 @@ class Settings(BaseSettings):
     traits_min_gaps: int = Field(
         30, description="Repeat purchases needed before the lifecycle thresholds are derived."
     )
+    clv_unit: str = Field(
+        "day",
+        description="Time unit of the CLV model: day or week (purchases in one day count once).",
+    )
+    clv_months: int = Field(12, description="Months ahead that CLV adds up.")
+    clv_margin: float = Field(
+        1.0,
+        description="Share of spend that is margin, for CLV (1.0 = CLV in revenue; e.g. 0.35 for "
+        "a 35 % gross margin).",
+    )
+    clv_annual_discount: float = Field(
+        0.10, description="Yearly discount rate applied to future margin in CLV."
+    )
     traits_every_minutes: int = Field(
         60, description="How often the worker recomputes tags, RFM, lifecycle and CLV."
     )

@@ -154,3 +154,44 @@ def test_degenerate_data_is_refused_with_a_reason(engine, settings, session):
         clv_report(settings, calibration_end=CAL_END, unit="month")
     assert clv_model.MIN_REPEAT_BUYERS > 1
     assert session.scalar(sa.select(sa.func.count()).select_from(Order)) == 30
+
+
+def test_recompute_stores_clv_for_every_buyer(engine, settings, session, monkeypatch):
+    from siyu.traits.models import CustomerTrait, TraitSnapshot
+    from siyu.traits.service import recompute
+
+    simulate(engine, 2_000, seed=7)
+    monkeypatch.setattr(settings, "clv_margin", 0.4)
+    result = recompute(engine, settings, reference_date=CAL_END + timedelta(days=1))
+    assert set(result.clv["bgnbd"]) == {"r", "alpha", "a", "b"}
+    rows = session.scalars(sa.select(CustomerTrait).where(CustomerTrait.scope == 0)).all()
+    assert len(rows) == 2_000
+    for t in rows:
+        assert t.p_alive is not None and 0 <= t.p_alive <= 1
+        assert 0 <= t.purchases_30d <= t.purchases_90d <= t.purchases_365d  # type: ignore[operator]
+        assert t.clv_fen is not None and t.clv_fen >= 0 and t.expected_spend_fen > 0  # type: ignore[operator]
+    brand_rows = session.scalars(sa.select(CustomerTrait).where(CustomerTrait.scope == 1)).all()
+    assert all(t.clv_fen is None and t.p_alive is None for t in brand_rows)
+    snap = session.scalars(sa.select(TraitSnapshot).where(TraitSnapshot.scope == 0)).one()
+    q = snap.clv_quantiles
+    assert (
+        list(q) == ["p10", "p25", "p50", "p75", "p90", "p99"] and q["p10"] <= q["p50"] <= q["p99"]
+    )
+
+
+def test_recompute_falls_back_to_a_stated_rule_when_clv_cannot_be_fitted(
+    engine, settings, session, monkeypatch
+):
+    from siyu.traits.models import CustomerTrait
+    from siyu.traits.service import recompute
+
+    monkeypatch.setattr(settings, "clv_margin", 0.5)
+    b = shop.brand(session, "b1")
+    for k in range(20):  # everyone bought once
+        shop.order(session, b, shop.customer(session), CAL_END - timedelta(days=k + 1), 100 + k)
+    session.commit()
+    result = recompute(engine, settings, reference_date=CAL_END)
+    assert any("CLV not fitted" in m and "× margin" in m for m in result.messages)
+    rows = session.scalars(sa.select(CustomerTrait).where(CustomerTrait.scope == 0)).all()
+    assert {t.clv_fen for t in rows} == {round(t.monetary_fen * 0.5) for t in rows}  # type: ignore[operator]
+    assert all(t.p_alive is None for t in rows)

@@ -18,7 +18,7 @@ from siyu.analytics.service import refresh_copy
 from siyu.config import Settings
 from siyu.traits import clv_model
 from siyu.traits.expressions import clv_summary
-from siyu.traits.service import EPOCH, TraitsError, trait_params
+from siyu.traits.params import EPOCH, TraitsError, trait_params
 
 UNITS = {"day": 1, "week": 7}
 BUCKETS = [*(str(i) for i in range(7)), "7+"]
@@ -38,14 +38,14 @@ class ClvReport:
 
 
 def summary_arrays(
-    settings: Settings, ref: date, calibration_end: date, unit: str
+    settings: Settings, ref: date, calibration_end: date, unit: str, engine: str = "duckdb"
 ) -> dict[str, np.ndarray]:
-    """The per-customer CLV inputs as numpy arrays, from the analytical copy."""
+    """The per-customer CLV inputs as numpy arrays, from the analytical copy, in customer
+    order (so both engines hand the fitter the same arrays)."""
     params = trait_params(settings, ref, settings.traits_window_days)
-    with ibis_tables(settings.resolved_analytics_path, "duckdb", ["order"]) as t:
-        table = clv_summary(
-            t["order"], params, (calibration_end - EPOCH).days, UNITS[unit]
-        ).to_pyarrow()
+    with ibis_tables(settings.resolved_analytics_path, engine, ["order"]) as t:
+        summary = clv_summary(t["order"], params, (calibration_end - EPOCH).days, UNITS[unit])
+        table = summary.order_by("customer_id").to_pyarrow()
     return {name: table.column(name).to_numpy() for name in table.column_names}
 
 
@@ -105,3 +105,59 @@ def _holdout(
             }
         )
     return rows
+
+
+@dataclass
+class Valuation:
+    """Per customer (all brands together): P(alive), expected purchases in 30/90/365 days,
+    expected spend per purchase and CLV, each an array aligned with ``customer_id``. When the
+    data cannot support a fit, only ``clv_fen`` is filled, by the stated fallback rule."""
+
+    customer_id: np.ndarray
+    columns: dict[str, np.ndarray | None]
+    model: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+FALLBACK_RULE = "CLV = spend in the RFM window × margin (no prediction)"
+
+
+def value_everyone(settings: Settings, engine: str, ref: date) -> Valuation | None:
+    """Fit on everything up to ``ref`` and predict for every buyer; None if nobody bought."""
+    unit = settings.clv_unit if settings.clv_unit in UNITS else "day"
+    s = summary_arrays(settings, ref, ref, unit, engine=engine)
+    if not len(s["customer_id"]):
+        return None
+    args = (s["frequency"], s["recency"], s["T"])
+    try:
+        model = clv_model.fit(*args, s["monetary"])
+    except clv_model.DegenerateFit as exc:
+        return Valuation(
+            s["customer_id"],
+            {},
+            {"fallback": FALLBACK_RULE},
+            [f"CLV not fitted ({exc}); {FALLBACK_RULE}"],
+        )
+    per_day = 1 / UNITS[unit]
+    spend = model.expected_spend(s["frequency"], s["monetary"])
+    clv = model.clv(
+        *args,
+        s["monetary"],
+        unit_days=UNITS[unit],
+        months=settings.clv_months,
+        margin=settings.clv_margin,
+        annual_discount=settings.clv_annual_discount,
+    )
+    columns: dict[str, np.ndarray | None] = {
+        "p_alive": model.p_alive(*args),
+        "purchases_30d": model.expected_purchases(30 * per_day, *args),
+        "purchases_90d": model.expected_purchases(90 * per_day, *args),
+        "purchases_365d": model.expected_purchases(365 * per_day, *args),
+        "expected_spend_fen": None if spend is None else np.rint(spend),
+        "clv_fen": None if clv is None else np.rint(clv),
+    }
+    notes = list(model.notes)
+    if clv is None:
+        notes.append(f"no Gamma-Gamma fit: spend and CLV left empty; {FALLBACK_RULE}")
+    fitted = {"bgnbd": model.bgnbd, "gamma_gamma": model.gamma_gamma, "unit": unit}
+    return Valuation(s["customer_id"], columns, fitted, notes)

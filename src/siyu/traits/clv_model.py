@@ -95,9 +95,12 @@ def fit(frequency: Array, recency: Array, T: Array, monetary: Array) -> ClvModel
             f"{MIN_REPEAT_BUYERS} to estimate how often people come back"
         )
     bg = BetaGeoFitter(penalizer_coef=0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bg.fit(frequency, recency, T)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bg.fit(frequency, recency, T)
+    except Exception as exc:  # lifetimes' ConvergenceError, or a numerical failure
+        raise DegenerateFit(f"the BG/NBD fit did not converge: {str(exc).strip()}") from exc
     params = {k: float(v) for k, v in bg.params_.items()}
     if not all(math.isfinite(v) and v > 0 for v in params.values()):
         raise DegenerateFit(f"the BG/NBD fit did not converge ({params})")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -30,12 +31,22 @@ from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.events.models import Event
 from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.traits.clv import Valuation, value_everyone
 from siyu.traits.expressions import ALL_BRANDS, TraitParams, future_orders, traits
 from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
+from siyu.traits.params import EPOCH, TraitsError, trait_params
 
 TRAIT = table_of(CustomerTrait)
 RUN = table_of(TraitRun)
 Progress = Callable[[str], None]
+CLV_COLUMNS = (
+    "p_alive",
+    "purchases_30d",
+    "purchases_90d",
+    "purchases_365d",
+    "expected_spend_fen",
+    "clv_fen",
+)
 TRAIT_COLUMNS = (
     "customer_id",
     "scope",
@@ -52,12 +63,8 @@ TRAIT_COLUMNS = (
     "lifecycle_stage",
     "stage_since",
     "computed_at",
+    *CLV_COLUMNS,
 )
-EPOCH = date(1970, 1, 1)
-
-
-class TraitsError(ValueError):
-    """A recompute was asked for something it cannot do (bad date, window, engine)."""
 
 
 @dataclass
@@ -69,6 +76,7 @@ class RecomputeResult:
     stage_changes: int = 0
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    clv: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -100,29 +108,19 @@ def recompute(
             refresh_copy(settings)
         step("compute")
         table, limits, future = compute_traits(settings, compute_engine, params)
+        step("clv")
+        valuation = value_everyone(settings, compute_engine, ref)
         step("write")
         _describe(result, table, limits, future)
-        _swap(engine, result, table, ref)
+        clv = _ClvLookup(valuation, settings.clv_margin)
+        result.messages.extend(valuation.notes if valuation else [])
+        result.clv = valuation.model if valuation else {}
+        _swap(engine, result, table, ref, clv)
         step(None)
     except Exception as exc:
         _fail_run(engine, run_id, exc)
         raise
     return result
-
-
-def trait_params(settings: Settings, ref: date, window: int) -> TraitParams:
-    """The expression parameters for a reference date, from the settings."""
-    offset = datetime(ref.year, ref.month, ref.day, 12, tzinfo=settings.tz).utcoffset()
-    return TraitParams(
-        reference_epoch_day=(ref - EPOCH).days,
-        window_days=window,
-        utc_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
-        at_risk_percentile=settings.traits_at_risk_percentile,
-        lapsed_percentile=settings.traits_lapsed_percentile,
-        fallback_at_risk_days=settings.traits_fallback_at_risk_days,
-        fallback_lapsed_days=settings.traits_fallback_lapsed_days,
-        min_gaps=settings.traits_min_gaps,
-    )
 
 
 def compute_traits(
@@ -164,7 +162,41 @@ def _describe(
         )
 
 
-def _swap(engine: Engine, result: RecomputeResult, table: pa.Table, ref: date) -> None:
+class _ClvLookup:
+    """The CLV columns of a customer's all-brands row (other scopes carry none)."""
+
+    EMPTY = (None,) * len(CLV_COLUMNS)
+
+    def __init__(self, valuation: Valuation | None, margin: float) -> None:
+        self.margin = margin
+        self.fallback = valuation is not None and not valuation.columns
+        self.rows: dict[int, tuple[Any, ...]] = {}
+        if valuation is not None and valuation.columns:
+            ids = valuation.customer_id.tolist()
+            cols = [_plain(valuation.columns[c], c.endswith("_fen"), len(ids)) for c in CLV_COLUMNS]
+            for i, cid in enumerate(ids):
+                self.rows[cid] = tuple(col[i] for col in cols)
+
+    def __call__(self, customer_id: int, scope: int, monetary_fen: int | None) -> tuple[Any, ...]:
+        if scope != ALL_BRANDS:
+            return self.EMPTY
+        if self.fallback:  # the stated rule: spend in the RFM window × margin
+            value = None if monetary_fen is None else round(monetary_fen * self.margin)
+            return (*self.EMPTY[:-1], value)
+        return self.rows.get(customer_id, self.EMPTY)
+
+
+def _plain(values: Any, whole: bool, n: int) -> list[Any]:
+    """Array values as the database takes them: NaN/inf (a failed prediction) as NULL,
+    amounts in whole fen. A column the model could not give is all NULL."""
+    if values is None:
+        return [None] * n
+    return [(int(v) if whole else float(v)) if np.isfinite(v) else None for v in values.tolist()]
+
+
+def _swap(
+    engine: Engine, result: RecomputeResult, table: pa.Table, ref: date, clv: _ClvLookup
+) -> None:
     """Replace every trait row in one transaction; record stage changes as events."""
     cols = table.to_pydict()
     with write_transaction(engine) as conn:
@@ -202,12 +234,13 @@ def _swap(engine: Engine, result: RecomputeResult, table: pa.Table, ref: date) -
                     stage,
                     db_date(conn, old[1]) if kept and old is not None else ref_db,
                     now,
+                    *clv(cid, scope, cols["monetary_fen"][i]),
                 )
             )
         conn.execute(TRAIT.delete())
         insert_rows(conn, TRAIT, TRAIT_COLUMNS, rows)
         _stage_events(conn, result.run_id, changes)
-        _snapshots(conn, result.run_id, ref, table)
+        _snapshots(conn, result.run_id, ref, table, [r[-1] for r in rows if r[1] == ALL_BRANDS])
         result.stage_changes = len(changes)
         conn.execute(
             RUN.update()
@@ -216,7 +249,11 @@ def _swap(engine: Engine, result: RecomputeResult, table: pa.Table, ref: date) -
                 status="done",
                 customers=result.customers,
                 stage_changes=result.stage_changes,
-                details={"thresholds": result.thresholds, "messages": result.messages},
+                details={
+                    "thresholds": result.thresholds,
+                    "messages": result.messages,
+                    "clv": result.clv,
+                },
                 finished_at=utcnow(),
             )
         )
@@ -244,7 +281,9 @@ def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, s
     )
 
 
-def _snapshots(conn: Connection, run_id: int, ref: date, table: pa.Table) -> None:
+def _snapshots(
+    conn: Connection, run_id: int, ref: date, table: pa.Table, clv_fen: list[int | None]
+) -> None:
     cols = table.select(["scope", "rfm_class", "lifecycle_stage"]).to_pydict()
     classes: dict[int, Counter[str]] = {}
     stages: dict[int, Counter[str]] = {}
@@ -262,13 +301,23 @@ def _snapshots(conn: Connection, run_id: int, ref: date, table: pa.Table) -> Non
             "customers": sum(stages[scope].values()),
             "rfm_classes": dict(classes.get(scope, {})),
             "lifecycle": dict(stages[scope]),
-            "clv_quantiles": {},
+            "clv_quantiles": _quantiles(clv_fen) if scope == ALL_BRANDS else {},
             "taken_at": utcnow(),
         }
         for scope in sorted(stages)
     ]
     if rows:
         conn.execute(table_of(TraitSnapshot).insert(), rows)
+
+
+def _quantiles(values: list[int | None]) -> dict[str, int]:
+    """p10 … p99 of the known values (nearest rank), for the CLV trend chart."""
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return {}
+    return {
+        f"p{q}": known[min(len(known) - 1, len(known) * q // 100)] for q in (10, 25, 50, 75, 90, 99)
+    }
 
 
 def _start_run(engine: Engine, compute_engine: str, ref: date, window: int, actor: str) -> int:
