@@ -62,6 +62,11 @@ def simulate(engine, n: int, seed: int) -> None:  # type: ignore[no-untyped-def]
                 for i in range(n)
             ],
         )
+        if conn.dialect.name == "postgresql":  # ids were given: move the sequences past them
+            for name in ("brand", "customer"):
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
+                )
         conn.execute(
             table_of(Order).insert(),
             [

@@ -46,3 +46,13 @@ def test_demo_loads_with_cross_platform_customers(tmp_path: Path, session) -> No
     assert multi is not None
     assert session.scalar(sa.select(sa.func.count()).select_from(Consent)) > 0
     assert session.scalar(sa.select(sa.func.count()).select_from(Event)) > 0
+
+
+def test_demo_ensure_computes_traits_so_pages_show_insight(session) -> None:  # type: ignore[no-untyped-def]
+    from siyu.demo.load import ensure_demo
+    from siyu.traits.models import CustomerTrait
+
+    out = ensure_demo(60, 3)
+    assert "buyers scored" in out
+    assert session.scalar(sa.select(sa.func.count()).select_from(CustomerTrait)) > 0
+    assert "already has customers" in ensure_demo(60, 3)

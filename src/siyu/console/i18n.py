@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
+
 LANGUAGES = ("zh-CN", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -63,6 +65,31 @@ TEXT: dict[str, dict[str, str]] = {
         "error.notfound": "找不到该客户。",
         "page.prev": "上一页",
         "page.next": "下一页",
+        "insight.title": "客户洞察",
+        "insight.none": "还没有计算结果。运行 siyu traits recompute（后台每小时自动计算）后显示。",
+        "insight.scope_all": "全部品牌",
+        "insight.rfm": "RFM 分层",
+        "insight.scores": "R / F / M 得分",
+        "insight.recency": "距上次购买",
+        "insight.days": "{n} 天",
+        "insight.frequency": "购买次数（窗口内）",
+        "insight.monetary": "消费金额（窗口内）",
+        "insight.stage": "生命周期",
+        "insight.since": "自 {d} 起",
+        "insight.p_alive": "仍活跃概率",
+        "insight.expected": "预计购买次数 30/90/365 天",
+        "insight.spend": "预计客单价",
+        "insight.clv": "客户终身价值 CLV",
+        "summary.title": "购买概况",
+        "summary.first": "首次购买",
+        "summary.last": "最近购买",
+        "summary.aov": "客单价",
+        "summary.categories": "偏好品类",
+        "summary.channels": "购买渠道",
+        "summary.stores": "常去门店",
+        "timeline.title": "时间线",
+        "timeline.order": "订单",
+        "timeline.event": "事件",
         "gender.male": "男",
         "gender.female": "女",
     },
@@ -122,6 +149,31 @@ TEXT: dict[str, dict[str, str]] = {
         "error.notfound": "Customer not found.",
         "page.prev": "Previous",
         "page.next": "Next",
+        "insight.title": "Customer insight",
+        "insight.none": "Not computed yet. Run siyu traits recompute (the worker does it hourly).",
+        "insight.scope_all": "All brands",
+        "insight.rfm": "RFM class",
+        "insight.scores": "R / F / M scores",
+        "insight.recency": "Since last purchase",
+        "insight.days": "{n} days",
+        "insight.frequency": "Orders (window)",
+        "insight.monetary": "Spend (window)",
+        "insight.stage": "Lifecycle",
+        "insight.since": "since {d}",
+        "insight.p_alive": "P(alive)",
+        "insight.expected": "Expected purchases 30/90/365 days",
+        "insight.spend": "Expected order value",
+        "insight.clv": "Customer lifetime value",
+        "summary.title": "Buying summary",
+        "summary.first": "First purchase",
+        "summary.last": "Last purchase",
+        "summary.aov": "Average order value",
+        "summary.categories": "Favourite categories",
+        "summary.channels": "Channels",
+        "summary.stores": "Stores",
+        "timeline.title": "Timeline",
+        "timeline.order": "Order",
+        "timeline.event": "Event",
         "gender.male": "Male",
         "gender.female": "Female",
     },
@@ -140,6 +192,8 @@ SOURCES = {
 
 
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "rfm": RFM_CLASS_LABELS,
+    "stage": STAGE_LABELS,
     "kind": {
         "phone": ("手机号", "Phone"),
         "email": ("邮箱", "Email"),

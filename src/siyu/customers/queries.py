@@ -13,6 +13,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
 from siyu.customers import identifiers as ids
+from siyu.customers.insight import insight, order_summary
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.service import get_visible, visible_to
 from siyu.events.models import Event
@@ -170,18 +171,12 @@ def customer_detail(
         .order_by(MergeLog.id)
     ).all()
     store = session.get(Store, c.store_id) if c.store_id else None
-    stats = session.execute(
-        sa.select(
-            sa.func.count(), sa.func.coalesce(sa.func.sum(Order.paid_fen - Order.refund_fen), 0)
-        ).where(
-            Order.customer_id == c.id, Order.status.notin_(["cancelled", "refunded", "pending"])
-        )
-    ).one()
+    summary = order_summary(session, c.id)
 
     def masked(kind: str, value: str) -> str:
         return value if show else ids.mask_identity(kind, value)
 
-    return {
+    detail: dict[str, Any] = {
         "id": c.id,
         "status": c.status,
         "name": c.name if show else ids.mask_name(c.name),
@@ -197,8 +192,8 @@ def customer_detail(
         "suppressed": c.suppressed,
         "do_not_disturb": c.do_not_disturb,
         "unmasked": show,
-        "order_count": stats[0],
-        "spend_fen": int(stats[1]),
+        "order_count": summary["orders"],
+        "spend_fen": summary["net_spend_fen"],
         "identities": [
             {
                 "kind": i.kind,
@@ -260,6 +255,7 @@ def customer_detail(
             for m in merges
         ],
     }
+    return detail | insight(session, c.id, c.city, summary, detail["orders"], detail["events"])
 
 
 PERSONAL_KEYS = {"phone", "mobile", "email", "name", "address", "realname", "tel", "idcard"}

@@ -105,4 +105,8 @@ def ensure_demo(customers: int, seed: int) -> str:
     folder = settings.data_dir / "demo"
     generate(customers, seed, folder)
     lines = list(load_folder(folder))
+    from siyu.traits.service import recompute
+
+    traits = recompute(get_engine(), settings, actor="demo")  # so customer pages show insight
+    lines.append(f"traits: {traits.customers:,} buyers scored (run {traits.run_id})")
     return "\n".join(["demo data loaded:", *lines])

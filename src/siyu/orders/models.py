@@ -26,6 +26,8 @@ ORDER_STATUSES = (
     "refunded",
     "cancelled",
 )
+# Orders that count as purchases (for RFM, CLV, summaries): paid and not wholly refunded.
+PAID_STATUSES = ("paid", "shipped", "completed", "partially_refunded")
 
 
 class Order(Base):

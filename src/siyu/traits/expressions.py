@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-PAID_STATUSES = ("paid", "shipped", "completed", "partially_refunded")
+from siyu.orders.models import PAID_STATUSES
+
 ALL_BRANDS = 0
 
 # R high, F high, M high → class (the common Chinese 8-class RFM model).

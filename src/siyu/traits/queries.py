@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.brands.models import Brand
 from siyu.db import plain_value
 from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
 
@@ -34,15 +35,44 @@ def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
-def traits_of(session: Session, customer_id: int) -> list[CustomerTrait]:
-    """A customer's traits in every scope (all brands first)."""
-    return list(
-        session.scalars(
-            sa.select(CustomerTrait)
-            .where(CustomerTrait.customer_id == customer_id)
-            .order_by(CustomerTrait.scope)
-        )
+def traits_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """A customer's traits in every scope (all brands first), as the 360 view shows them."""
+    rows = session.execute(
+        sa.select(CustomerTrait, Brand.name)
+        .outerjoin(Brand, Brand.id == CustomerTrait.scope)
+        .where(CustomerTrait.customer_id == customer_id)
+        .order_by(CustomerTrait.scope)
     )
+    return [
+        {
+            "scope": t.scope,
+            "brand": brand,  # None for all brands together
+            **{c: plain_value(getattr(t, c)) for c in SHOWN},
+        }
+        for t, brand in rows
+    ]
+
+
+SHOWN = (
+    "last_purchase_on",
+    "purchase_days",
+    "recency_days",
+    "frequency",
+    "monetary_fen",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_class",
+    "lifecycle_stage",
+    "stage_since",
+    "p_alive",
+    "purchases_30d",
+    "purchases_90d",
+    "purchases_365d",
+    "expected_spend_fen",
+    "clv_fen",
+    "computed_at",
+)
 
 
 def trend(session: Session, scope: int = 0, limit: int = 90) -> list[TraitSnapshot]:
