@@ -59,9 +59,10 @@ def _register() -> None:
     from siyu.ingest.cli import register as ingest
     from siyu.privacy.cli import register as privacy
     from siyu.server import register as server
+    from siyu.tags.cli import register as tags
     from siyu.traits.cli import register as traits
 
-    for add in (server, accounts, customers, ingest, privacy, analytics, traits, demo):
+    for add in (server, accounts, customers, ingest, privacy, analytics, traits, tags, demo):
         add(app)
 
 

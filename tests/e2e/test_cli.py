@@ -177,3 +177,28 @@ def test_traits_clv_prints_the_fit_as_json(engine) -> None:  # type: ignore[no-u
         "2029-01-01",
     )
     assert late.exit_code == 1 and "before the reference date" in late.stderr
+
+
+def test_tags_from_the_shell(tmp_path: Path) -> None:
+    assert siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao").exit_code == 0
+    assert siyu("tags", "add-group", "价格敏感度", "--single").exit_code == 0
+    assert siyu("tags", "add", "价格敏感度/低").exit_code == 0
+    phones = tmp_path / "phones.txt"
+    phones.write_text("13812347001\n13800000000\n", encoding="utf-8")
+    tagged = siyu("tags", "assign", "价格敏感度/低", "--phones", str(phones))
+    assert tagged.exit_code == 0 and "1 customers newly tagged" in tagged.stdout
+    assert "13800000000" in tagged.stderr
+    bad = siyu("tags", "rule-add", "价格敏感度/低", "--when", '{"kind": "spend"}')
+    assert bad.exit_code == 1 and "unknown rule kind" in bad.stderr
+    assert siyu("tags", "rule-add", "价格敏感度/低", "--when", "{oops").exit_code == 1
+    ok = siyu(
+        "tags", "rule-add", "价格敏感度/低", "--when", '{"kind": "total_spend", "min_yuan": 15}'
+    )
+    assert ok.exit_code == 0, ok.output
+    applied = json.loads(siyu("tags", "apply", "--json").stdout)
+    assert applied[0]["matched"] == 1
+    listed = json.loads(siyu("tags", "list", "--json").stdout)
+    assert listed[0]["tags"][0]["customers"] == {"manual": 1, "rule": 1}
+    assert siyu("tags", "assign", "价格敏感度/中", "-c", "1").exit_code == 1
+    assert siyu("tags", "rule-delete", "1").exit_code == 0
+    assert siyu("tags", "rule-delete", "1").exit_code == 1

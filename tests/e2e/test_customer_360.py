@@ -63,3 +63,56 @@ def test_console_customer_page_shows_the_360(client, engine, settings, session) 
     fresh = shop.customer(session)
     session.commit()
     assert "还没有计算结果" in client.get(f"/customers/{fresh}").text
+
+
+def test_tags_over_the_api_and_on_the_page(client, engine, settings, session) -> None:  # type: ignore[no-untyped-def]
+    cid = shopped(engine, settings, session)
+    make_user("op", "operator")
+    h = {"X-CSRF-Token": login(client, "op")}
+    assert (
+        client.post(
+            "/api/v1/tag-groups", json={"name": "肤质", "single": True}, headers=h
+        ).status_code
+        == 201
+    )
+    assert client.post("/api/v1/tag-groups", json={"name": "肤质"}, headers=h).status_code == 409
+    assert client.post("/api/v1/tags", json={"path": "肤质/油性"}, headers=h).status_code == 201
+    assert client.post("/api/v1/tags", json={"path": "发质/干"}, headers=h).status_code == 422
+    put = client.post(
+        "/api/v1/tags/assign",
+        json={"path": "肤质/油性", "customer_ids": [cid], "phones": ["13900001111"]},
+        headers=h,
+    )
+    assert put.json() == {"added": 1, "phones_not_found": ["13900001111"]}
+    bad = client.post(
+        "/api/v1/tag-rules", json={"path": "肤质/油性", "condition": {"kind": "x"}}, headers=h
+    )
+    assert bad.status_code == 422 and "unknown rule kind" in bad.json()["detail"]
+    rule = client.post(
+        "/api/v1/tag-rules",
+        json={"path": "肤质/油性", "condition": {"kind": "city_in", "cities": ["上海"]}},
+        headers=h,
+    )
+    assert rule.status_code == 201
+    assert (
+        client.delete(f"/api/v1/tag-rules/{rule.json()['id']}", headers=h).json()["deleted"]
+        == rule.json()["id"]
+    )
+    assert client.delete("/api/v1/tag-rules/9999", headers=h).status_code == 404
+    assert client.get("/api/v1/tags").json()[0]["tags"][0]["customers"] == {"manual": 1}
+    detail = client.get(f"/api/v1/customers/{cid}").json()
+    assert detail["tags"] == [
+        {
+            "group": "肤质",
+            "tag": "油性",
+            "source": "manual",
+            "rule_id": None,
+            "by": "user:op",
+            "assigned_at": detail["tags"][0]["assigned_at"],
+        }
+    ]
+    page = client.get(f"/customers/{cid}").text
+    assert "肤质/油性" in page and "手动 user:op" in page
+    assert client.post(
+        "/api/v1/tags/unassign", json={"path": "肤质/油性", "customer_ids": [cid]}, headers=h
+    ).json() == {"removed": 1}

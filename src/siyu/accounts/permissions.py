@@ -16,6 +16,7 @@ class Perm(StrEnum):
     users_manage = "users:manage"
     apikeys_manage = "apikeys:manage"
     audit_read = "audit:read"
+    tags_write = "tags:write"  # tag groups, tags, manual tagging, tag rules
     traits_run = "traits:run"  # refresh the analytical copy, recompute RFM/lifecycle/CLV
 
 
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.customers_write,
             Perm.customers_export,
             Perm.imports_run,
+            Perm.tags_write,
             Perm.traits_run,
         }
     ),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from siyu.brands.models import Store
 from siyu.orders.models import PAID_STATUSES, Order, OrderLine
+from siyu.tags.queries import tags_of
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.queries import traits_of
 
@@ -104,6 +105,7 @@ def insight(
     traits = traits_of(session, customer_id)
     overall = next((t for t in traits if t["scope"] == 0), None)
     return {
+        "tags": tags_of(session, customer_id),
         "orders_summary": summary,
         "traits": traits,
         "persona": persona(city, overall, summary),

@@ -14,6 +14,7 @@ STEPS = {
     "copy": "刷新分析副本 refreshing the copy",
     "compute": "计算 computing",
     "write": "写回 writing back",
+    "tags": "规则标签 applying tag rules",
 }
 
 
@@ -78,6 +79,11 @@ def recompute(
         typer.echo(
             f"  {scope}: at risk after {lim['at_risk_days']} days, lapsed after "
             f"{lim['lapsed_days']} days ({how}, {lim['gaps']:,} repeat purchases)"
+        )
+    for rule in result.tags:
+        typer.echo(
+            f"  tag rule {rule['rule_id']} ({rule['tag']}): {rule['matched']:,} customers, "
+            f"+{rule['added']:,} −{rule['removed']:,}"
         )
     for message in result.messages:
         typer.echo(f"  note: {message}")

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.events.models import Event
 from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.tags.service import apply_rules
 from siyu.traits.clv import Valuation, value_everyone
 from siyu.traits.expressions import ALL_BRANDS, TraitParams, future_orders, traits
 from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
@@ -77,6 +78,7 @@ class RecomputeResult:
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     clv: dict[str, Any] = field(default_factory=dict)
+    tags: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -116,6 +118,10 @@ def recompute(
         result.messages.extend(valuation.notes if valuation else [])
         result.clv = valuation.model if valuation else {}
         _swap(engine, result, table, ref, clv)
+        step("tags")
+        result.tags = [
+            asdict(o) for o in apply_rules(engine, settings, compute_engine=compute_engine)
+        ]
         step(None)
     except Exception as exc:
         _fail_run(engine, run_id, exc)

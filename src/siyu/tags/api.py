@@ -1,0 +1,130 @@
+"""/api/v1/tags: the catalogue, manual tagging in bulk, and tag rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.tags import service
+from siyu.tags.queries import catalogue
+from siyu.webkit import db_session, require
+
+router = APIRouter(prefix="/api/v1", tags=["tags"])
+
+
+class GroupIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=50, examples=["肤质"])
+    single: bool = Field(False, description="At most one tag of the group per customer.")
+
+
+class TagIn(BaseModel):
+    path: str = Field(..., description="分组/标签, e.g. 肤质/油性", max_length=101)
+
+
+class AssignIn(BaseModel):
+    path: str = Field(..., max_length=101)
+    customer_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    phones: list[str] = Field(default_factory=list, max_length=100_000)
+
+
+class RuleIn(BaseModel):
+    path: str = Field(..., max_length=101)
+    condition: dict[str, Any] = Field(..., examples=[{"kind": "total_spend", "min_yuan": 1000}])
+
+
+@router.get("/tags")
+def get_tags(
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> list[dict[str, Any]]:
+    """Groups, tags, how many customers carry each (by source), and rules."""
+    return catalogue(session)
+
+
+@router.post("/tag-groups", status_code=201, responses={409: {"description": "exists"}})
+def post_group(
+    body: GroupIn,
+    p: Principal = Depends(require(Perm.tags_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        g = service.add_group(session, body.name, single=body.single, actor=p.actor)
+    except service.TagError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"id": g.id, "name": g.name, "single": g.single}
+
+
+@router.post("/tags", status_code=201, responses={409: {"description": "exists"}, 422: {}})
+def post_tag(
+    body: TagIn,
+    p: Principal = Depends(require(Perm.tags_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        t = service.add_tag(session, body.path, actor=p.actor)
+    except service.TagError as exc:
+        raise HTTPException(409 if "already" in str(exc) else 422, str(exc)) from None
+    return {"id": t.id, "path": body.path}
+
+
+@router.post("/tags/assign", responses={422: {"description": "unknown tag or customers"}})
+def post_assign(
+    body: AssignIn,
+    p: Principal = Depends(require(Perm.tags_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Tag customers by hand, by ids and/or phone numbers; phones that match nobody are listed."""
+    try:
+        tag = service.find_tag(session, body.path)
+        found, missing = service.customers_by_phones(session, body.phones)
+        added = service.assign(session, tag, [*body.customer_ids, *found], actor=p.actor)
+    except service.TagError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"added": added, "phones_not_found": missing}
+
+
+@router.post("/tags/unassign", responses={422: {"description": "unknown tag"}})
+def post_unassign(
+    body: AssignIn,
+    p: Principal = Depends(require(Perm.tags_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        tag = service.find_tag(session, body.path)
+        removed = service.unassign(session, tag, body.customer_ids, actor=p.actor)
+    except service.TagError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"removed": removed}
+
+
+@router.post("/tag-rules", status_code=201, responses={422: {"description": "bad rule"}})
+def post_rule(
+    body: RuleIn,
+    p: Principal = Depends(require(Perm.tags_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        rule = service.add_rule(
+            session, service.find_tag(session, body.path), body.condition, actor=p.actor
+        )
+    except service.TagError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"id": rule.id, "condition": rule.condition}
+
+
+@router.delete("/tag-rules/{rule_id}", responses={404: {}})
+def delete_rule(
+    rule_id: int,
+    p: Principal = Depends(require(Perm.tags_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        removed = service.delete_rule(session, rule_id, actor=p.actor)
+    except service.TagError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"deleted": rule_id, "tags_removed": removed}

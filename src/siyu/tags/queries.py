@@ -1,0 +1,76 @@
+"""Read paths for tags: the catalogue with counts, and one customer's tags with provenance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.db import plain_value
+from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
+
+
+def catalogue(session: Session) -> list[dict[str, Any]]:
+    """Every group with its tags, how many customers carry each (by source), and the rules."""
+    counts: dict[int, dict[str, int]] = {}
+    for tag_id, source, n in session.execute(
+        sa.select(
+            CustomerTag.tag_id,
+            CustomerTag.source,
+            sa.func.count(sa.distinct(CustomerTag.customer_id)),
+        ).group_by(CustomerTag.tag_id, CustomerTag.source)
+    ):
+        counts.setdefault(tag_id, {})[source] = n
+    rules: dict[int, list[dict[str, Any]]] = {}
+    for r in session.scalars(sa.select(TagRule).order_by(TagRule.id)):
+        rules.setdefault(r.tag_id, []).append(
+            {
+                "id": r.id,
+                "condition": r.condition,
+                "matched": r.matched,
+                "applied_at": plain_value(r.applied_at),
+            }
+        )
+    out = []
+    for g in session.scalars(sa.select(TagGroup).order_by(TagGroup.name)):
+        tags = session.scalars(sa.select(Tag).where(Tag.group_id == g.id).order_by(Tag.name))
+        out.append(
+            {
+                "id": g.id,
+                "group": g.name,
+                "single": g.single,
+                "tags": [
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "customers": counts.get(t.id, {}),
+                        "rules": rules.get(t.id, []),
+                    }
+                    for t in tags
+                ],
+            }
+        )
+    return out
+
+
+def tags_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """A customer's tags with who or what set them and when."""
+    rows = session.execute(
+        sa.select(TagGroup.name, Tag.name, CustomerTag)
+        .join(Tag, Tag.id == CustomerTag.tag_id)
+        .join(TagGroup, TagGroup.id == Tag.group_id)
+        .where(CustomerTag.customer_id == customer_id)
+        .order_by(TagGroup.name, Tag.name, CustomerTag.source)
+    )
+    return [
+        {
+            "group": group,
+            "tag": tag,
+            "source": ct.source,
+            "rule_id": ct.rule_id or None,
+            "by": ct.actor,
+            "assigned_at": plain_value(ct.assigned_at),
+        }
+        for group, tag, ct in rows
+    ]
