@@ -116,3 +116,22 @@ def test_tags_over_the_api_and_on_the_page(client, engine, settings, session) ->
     assert client.post(
         "/api/v1/tags/unassign", json={"path": "肤质/油性", "customer_ids": [cid]}, headers=h
     ).json() == {"removed": 1}
+
+
+def test_insight_page_shows_distribution_and_trend(client, engine, settings, session) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import re
+
+    make_user("an", "analyst")
+    login(client, "an")
+    assert 'data-testid="trend-empty"' in client.get("/insight").text
+    shopped(engine, settings, session)
+    recompute(engine, settings, reference_date=CAL_END + timedelta(days=60))
+    page = client.get("/insight").text
+    assert "生命周期分布" in page and "RFM 八类分布" in page and "CLV 分位数" in page
+    data = json.loads(re.search(r'id="trend-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    assert data["series"]["dates"] == ["2026-07-01", "2026-08-29"]
+    lapsed = next(s for s in data["series"]["lifecycle"] if s["code"] == "lapsed")["counts"]
+    assert lapsed[1] >= lapsed[0]  # two months on, more have lapsed
+    assert "SIM" in page and client.get("/insight?scope=1").status_code == 200
+    assert client.get("/static/vendor/echarts.min.js").status_code == 200

@@ -24,6 +24,7 @@ from siyu.customers.queries import (
     list_customers,
 )
 from siyu.customers.service import CustomerError, Forbidden
+from siyu.traits.queries import overview
 from siyu.webkit import SESSION_COOKIE, db_session
 
 HERE = Path(__file__).parent
@@ -214,3 +215,17 @@ async def customer_page(
     return render(
         request, "customer.html", ctx=ctx, c=data, can_unmask=principal.can(Perm.customers_unmask)
     )
+
+
+@router.get("/insight")
+def insight_page(
+    request: Request,
+    scope: int = 0,
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Distribution of RFM classes, lifecycle stages and CLV, and how they move over time."""
+    if not ctx["principal"].can(Perm.customers_read):
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    data = overview(session, get_settings(), scope)
+    return render(request, "insight.html", ctx=ctx, o=data)

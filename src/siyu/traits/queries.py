@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.brands.models import Brand
+from siyu.config import Settings
 from siyu.db import plain_value
+from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
 
 
@@ -84,3 +87,40 @@ def trend(session: Session, scope: int = 0, limit: int = 90) -> list[TraitSnapsh
         .limit(limit)
     )
     return list(reversed(list(rows)))
+
+
+def overview(session: Session, settings: Settings, scope: int = 0) -> dict[str, Any]:
+    """What the console's insight page shows: the latest distribution of a scope, its movement
+    over the kept snapshots, the last recompute and how fresh the analytical copy is."""
+    from siyu.analytics.engines import EngineUnavailable  # DuckDB only when this page is asked for
+    from siyu.analytics.service import copy_status
+
+    snaps = trend(session, scope)
+    try:
+        freshness = [asdict(t) for t in copy_status(settings)]
+    except EngineUnavailable:
+        freshness = []  # busy being refreshed; the next look will see it
+    runs = recent_runs(session, 1)
+    brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
+    return {
+        "scope": scope,
+        "scopes": [(0, None), *[(b_id, name) for b_id, name in brands]],
+        "latest": snaps[-1] if snaps else None,
+        "series": {
+            "dates": [s.reference_date.isoformat() for s in snaps],
+            "lifecycle": _series(snaps, "lifecycle", STAGE_LABELS),
+            "rfm_classes": _series(snaps, "rfm_classes", RFM_CLASS_LABELS),
+        },
+        "last_run": runs[0] if runs else None,
+        "freshness": freshness,
+    }
+
+
+def _series(
+    snaps: list[TraitSnapshot], attr: str, labels: dict[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """One line per code: its counts snapshot by snapshot (0 where absent)."""
+    return [
+        {"code": code, "zh": zh, "en": en, "counts": [getattr(s, attr).get(code, 0) for s in snaps]}
+        for code, (zh, en) in labels.items()
+    ]
