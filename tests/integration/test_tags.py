@@ -212,3 +212,22 @@ def test_recompute_applies_rules_and_erasure_removes_tags(engine, settings, sess
     erase_person(session, settings, "13957124680", actor="test")
     session.commit()
     assert on(session, "城市/上海") == set()
+
+
+def test_hand_set_tags_follow_a_merge_and_come_back_on_unmerge(session):
+    from siyu.customers.service import merge, unmerge
+
+    add_group(session, "兴趣", single=False, actor="op")
+    add_tag(session, "兴趣/护肤", actor="op")
+    add_tag(session, "兴趣/彩妆", actor="op")
+    a, b = shop.customer(session), shop.customer(session)
+    assign(session, find_tag(session, "兴趣/护肤"), [a, b], actor="op")
+    assign(session, find_tag(session, "兴趣/彩妆"), [b], actor="op")
+    merge_id = merge(session, a, b, actor="op")
+    session.commit()
+    assert {t["tag"] for t in tags_of(session, a)} == {"护肤", "彩妆"}
+    assert len(tags_of(session, a)) == 2  # the shared tag is not doubled
+    unmerge(session, merge_id, actor="op")
+    session.commit()
+    assert {t["tag"] for t in tags_of(session, a)} == {"护肤"}
+    assert {t["tag"] for t in tags_of(session, b)} == {"护肤", "彩妆"}

@@ -351,6 +351,7 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
         "consents": consent_ids,
         "orders": loose_orders,
         "events": loose_events,
+        "tags": _move_tags(conn, winner, loser),
     }
     result = conn.execute(
         table_of(MergeLog)
@@ -366,6 +367,27 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _move_tags(conn: Connection, winner: int, loser: int) -> list[int]:
+    """Tags set by hand, import or WeCom follow the merge unless the winner already has them;
+    rule tags stay behind (the next rule run tags the winner if it matches). Returns the moved
+    rows, so an unmerge can take them back."""
+    from siyu.tags.models import CustomerTag
+
+    tags = table_of(CustomerTag)
+    held = sa.select(tags.c.tag_id).where(tags.c.customer_id == winner)
+    ids = [
+        r[0]
+        for r in conn.execute(
+            sa.select(tags.c.id).where(
+                tags.c.customer_id == loser, tags.c.source != "rule", tags.c.tag_id.not_in(held)
+            )
+        )
+    ]
+    if ids:
+        conn.execute(tags.update().where(tags.c.id.in_(ids)).values(customer_id=winner))
+    return ids
 
 
 def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) -> None:

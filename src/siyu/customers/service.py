@@ -14,6 +14,7 @@ from siyu.customers.resolution import clashing_kind, identities_of, merge_profil
 from siyu.db import utcnow
 from siyu.events.models import Event
 from siyu.orders.models import Order
+from siyu.tags.models import CustomerTag
 
 
 class CustomerError(ValueError):
@@ -93,10 +94,11 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
             .where(Event.identity_id.in_(ident_ids), Event.customer_id == log.winner_id)
             .values(customer_id=loser)
         )
-    moved_rows: tuple[tuple[type[Consent] | type[Order] | type[Event], str], ...] = (
+    moved_rows: tuple[tuple[Any, str], ...] = (
         (Consent, "consents"),
         (Order, "orders"),
         (Event, "events"),
+        (CustomerTag, "tags"),
     )
     for moved_model, key in moved_rows:
         ids = moved.get(key, [])
