@@ -185,4 +185,8 @@ def end_import(engine: Engine, start: ImportStart) -> ImportSummary:
     if summary.read == 0 and not summary.error:
         summary.error = "the file has a header but no data rows"
     finish_run(engine, summary, "failed" if summary.error else "done")
+    if summary.inserted or summary.updated:
+        from siyu.jobs.service import enqueue_soon
+
+        enqueue_soon(engine, "tags.apply", within_seconds=60)  # rule tags follow new data
     return summary

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from siyu.db import is_sqlite, new_session, utcnow
@@ -29,7 +30,7 @@ HANDLERS: dict[str, Handler] = {}
 PERIODIC: dict[str, tuple[int, Handler]] = {}
 LEASE = timedelta(seconds=60)
 # Modules whose @handler/@periodic functions the worker runs.
-TASK_MODULES = ("siyu.jobs.tasks", "siyu.traits.tasks")
+TASK_MODULES = ("siyu.jobs.tasks", "siyu.traits.tasks", "siyu.tags.tasks")
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -69,6 +70,22 @@ def enqueue(
             run_at=utcnow() + timedelta(seconds=delay_seconds),
         )
     )
+
+
+def enqueue_soon(engine: Engine, kind: str, within_seconds: int) -> None:
+    """Ask for ``kind`` to run once at the end of the current ``within_seconds`` window, however
+    many times it is asked for in that window (arrivals in bursts make one run, not hundreds)."""
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    now = time.time()
+    bucket = int(now // within_seconds)
+    delay = (bucket + 1) * within_seconds - now
+    with Session(engine) as session:
+        enqueue(session, kind, dedupe_key=f"soon:{kind}:{bucket}", delay_seconds=delay)
+        try:
+            session.commit()
+        except sa.exc.IntegrityError:  # another process asked in the same window first
+            session.rollback()
 
 
 def worker_name() -> str:
