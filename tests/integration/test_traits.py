@@ -210,3 +210,29 @@ def test_bad_requests_are_refused(engine, settings):
         recompute(engine, settings, compute_engine="excel")
     with pytest.raises(TraitsError):
         recompute(engine, settings, window_days=0)
+
+
+def test_single_brand_shortcut_gives_what_the_full_computation_gives(engine, settings, session):
+    from siyu.analytics.engines import ibis_tables
+    from siyu.analytics.service import refresh_copy
+    from siyu.traits.expressions import traits
+    from siyu.traits.service import compute_traits, trait_params
+
+    b = shop.brand(session, "only")
+    for k in range(12):
+        c = shop.customer(session)
+        for j in range(k % 4 + 1):
+            shop.order(session, b, c, REF - timedelta(days=7 * k + 30 * j), 50 + 10 * k)
+    session.commit()
+    refresh_copy(settings)
+    params = trait_params(settings, REF, 365)
+    fast, fast_limits, _ = compute_traits(settings, "duckdb", params)
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", ["order"]) as t:
+        out, limits = traits(t["order"], params)
+        full, full_limits = out.to_pyarrow(), limits.to_pyarrow().to_pylist()
+    order = [("scope", "ascending"), ("customer_id", "ascending")]
+    assert fast.sort_by(order).equals(full.sort_by(order))
+    assert sorted(fast_limits, key=lambda r: r["scope"]) == sorted(
+        full_limits, key=lambda r: r["scope"]
+    )
+    assert {r["scope"] for r in fast_limits} == {0, b}

@@ -36,7 +36,12 @@ class Customer(Base):
     suppressed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     do_not_disturb: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime,
+        default=utcnow,
+        onupdate=utcnow,
+        index=True,  # the analytical copy follows it
+    )
 
 
 class Identity(Base):

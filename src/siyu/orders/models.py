@@ -53,7 +53,7 @@ class Order(Base):
     digest: Mapped[str] = mapped_column(sa.String(32))
     import_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("import_run.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class OrderLine(Base):

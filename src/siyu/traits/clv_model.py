@@ -36,6 +36,7 @@ class ClvModel:
     notes: list[str] = field(default_factory=list)
     _bg: Any = None
     _gg: Any = None
+    _spend_scale: float = 1.0  # Gamma-Gamma is fitted on spend / scale (see ``fit``)
 
     def p_alive(self, frequency: Array, recency: Array, T: Array) -> Array:
         return np.asarray(self._bg.conditional_probability_alive(frequency, recency, T), float)
@@ -51,7 +52,10 @@ class ClvModel:
         """Expected spend per future purchase (fen); None without a Gamma-Gamma fit."""
         if self._gg is None:
             return None
-        return np.asarray(self._gg.conditional_expected_average_profit(frequency, monetary), float)
+        scaled = self._gg.conditional_expected_average_profit(
+            frequency, monetary / self._spend_scale
+        )
+        return np.asarray(scaled, float) * self._spend_scale
 
     def clv(
         self,
@@ -115,14 +119,18 @@ def fit(frequency: Array, recency: Array, T: Array, monetary: Array) -> ClvModel
     if paying.sum() < MIN_REPEAT_BUYERS:
         model.notes.append("too few repeat buyers with a positive spend for Gamma-Gamma")
         return model
+    # Spend in fen runs to 10^5; the optimiser loses precision there, so Gamma-Gamma is fitted
+    # on spend divided by its mean. p and q do not depend on the unit; v scales with it.
+    scale = float(monetary[paying].mean())
     gg = GammaGammaFitter(penalizer_coef=0.0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gg.fit(frequency[paying], monetary[paying])
+            gg.fit(frequency[paying], monetary[paying] / scale)
         gparams = {k: float(v) for k, v in gg.params_.items()}
+        gparams["v"] *= scale
         if all(math.isfinite(v) and v > 0 for v in gparams.values()):
-            model.gamma_gamma, model._gg = gparams, gg
+            model.gamma_gamma, model._gg, model._spend_scale = gparams, gg, scale
         else:
             model.notes.append(f"the Gamma-Gamma fit did not converge ({gparams})")
     except Exception as exc:  # lifetimes raises ConvergenceError and plain errors alike

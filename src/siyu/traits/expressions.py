@@ -45,6 +45,9 @@ class TraitParams:
     fallback_at_risk_days: int = 90
     fallback_lapsed_days: int = 180
     min_gaps: int = 30
+    # With one brand its scope equals the all-brands scope; the service then computes the
+    # latter only and copies it (half the work for the common single-brand deployment).
+    brand_scopes: bool = True
 
 
 def purchases(orders: ir.Table, p: TraitParams) -> ir.Table:
@@ -70,7 +73,7 @@ def purchases(orders: ir.Table, p: TraitParams) -> ir.Table:
         day=o.day,
         net_fen=o.net_fen,
     )
-    return per_brand.union(overall)
+    return per_brand.union(overall) if p.brand_scopes else overall
 
 
 def future_orders(orders: ir.Table, p: TraitParams) -> ir.IntegerScalar:

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -138,12 +138,20 @@ def compute_traits(
         ibis_tables(settings.resolved_analytics_path, compute_engine, ["order"]) as t,
         ExitStack() as held,
     ):
-        out, limits = traits(
-            t["order"], params, keep=lambda table: held.enter_context(table.cache())
-        )
+        orders = t["order"]
+        brands = orders.select("brand_id").distinct().to_pyarrow().column(0).to_pylist()
+        only = brands[0] if len(brands) == 1 and params.brand_scopes else None
+        if only is not None:
+            params = replace(params, brand_scopes=False)
+        out, limits = traits(orders, params, keep=lambda table: held.enter_context(table.cache()))
         table = out.to_pyarrow()
         limit_rows = limits.to_pyarrow().to_pylist()
-        future = int(future_orders(t["order"], params).to_pyarrow().as_py() or 0)
+        future = int(future_orders(orders, params).to_pyarrow().as_py() or 0)
+    if only is not None and table.num_rows:  # the one brand's scope is the all-brands scope
+        brand = pa.array([only] * table.num_rows, table.schema.field("scope").type)
+        at = table.schema.get_field_index("scope")
+        table = pa.concat_tables([table, table.set_column(at, "scope", brand)])
+        limit_rows += [{**row, "scope": only} for row in limit_rows]
     return table, limit_rows, future
 
 
