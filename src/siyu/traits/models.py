@@ -83,3 +83,32 @@ class TraitSnapshot(Base):
     lifecycle: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
     clv_quantiles: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The columns a recompute writes, in the order of its bulk insert.
+CLV_COLUMNS = (
+    "p_alive",
+    "purchases_30d",
+    "purchases_90d",
+    "purchases_365d",
+    "expected_spend_fen",
+    "clv_fen",
+)
+TRAIT_COLUMNS = (
+    "customer_id",
+    "scope",
+    "run_id",
+    "last_purchase_on",
+    "purchase_days",
+    "recency_days",
+    "frequency",
+    "monetary_fen",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_class",
+    "lifecycle_stage",
+    "stage_since",
+    "computed_at",
+    *CLV_COLUMNS,
+)

@@ -12,7 +12,7 @@ from siyu.brands.models import Brand
 from siyu.config import Settings
 from siyu.db import plain_value
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
-from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
+from siyu.traits.models import TRAIT_COLUMNS, CustomerTrait, TraitRun, TraitSnapshot
 
 
 def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
@@ -56,26 +56,7 @@ def traits_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
     ]
 
 
-SHOWN = (
-    "last_purchase_on",
-    "purchase_days",
-    "recency_days",
-    "frequency",
-    "monetary_fen",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_class",
-    "lifecycle_stage",
-    "stage_since",
-    "p_alive",
-    "purchases_30d",
-    "purchases_90d",
-    "purchases_365d",
-    "expected_spend_fen",
-    "clv_fen",
-    "computed_at",
-)
+SHOWN = [c for c in TRAIT_COLUMNS if c not in ("customer_id", "scope", "run_id")]
 
 
 def trend(session: Session, scope: int = 0, limit: int = 90) -> list[TraitSnapshot]:

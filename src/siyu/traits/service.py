@@ -34,38 +34,12 @@ from siyu.privacy.service import ERASERS, ErasureContext
 from siyu.tags.service import apply_rules
 from siyu.traits.clv import Valuation, value_everyone
 from siyu.traits.expressions import ALL_BRANDS, TraitParams, future_orders, traits
-from siyu.traits.models import CustomerTrait, TraitRun, TraitSnapshot
+from siyu.traits.models import CLV_COLUMNS, TRAIT_COLUMNS, CustomerTrait, TraitRun, TraitSnapshot
 from siyu.traits.params import EPOCH, TraitsError, trait_params
 
 TRAIT = table_of(CustomerTrait)
 RUN = table_of(TraitRun)
 Progress = Callable[[str], None]
-CLV_COLUMNS = (
-    "p_alive",
-    "purchases_30d",
-    "purchases_90d",
-    "purchases_365d",
-    "expected_spend_fen",
-    "clv_fen",
-)
-TRAIT_COLUMNS = (
-    "customer_id",
-    "scope",
-    "run_id",
-    "last_purchase_on",
-    "purchase_days",
-    "recency_days",
-    "frequency",
-    "monetary_fen",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_class",
-    "lifecycle_stage",
-    "stage_since",
-    "computed_at",
-    *CLV_COLUMNS,
-)
 
 
 @dataclass
