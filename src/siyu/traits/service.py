@@ -9,11 +9,11 @@ so journeys can react to a customer slipping into 沉睡预警 or coming back (�
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -185,46 +185,13 @@ def _plain(values: Any, whole: bool, n: int) -> list[Any]:
 def _swap(
     engine: Engine, result: RecomputeResult, table: pa.Table, ref: date, clv: _ClvLookup
 ) -> None:
-    """Replace every trait row in one transaction; record stage changes as events."""
-    cols = table.to_pydict()
+    """Replace every trait row in one transaction; record stage changes as events.
+
+    The rows are built before the write lock is taken (on SQLite every other writer waits for
+    it): only recomputes write these rows, so what was read stays true until the swap."""
+    with engine.connect() as conn:
+        rows, changes = _rows(conn, result.run_id, table, ref, clv)
     with write_transaction(engine) as conn:
-        previous = {
-            (cid, scope): (stage, since)
-            for cid, scope, stage, since in conn.execute(
-                sa.select(
-                    TRAIT.c.customer_id, TRAIT.c.scope, TRAIT.c.lifecycle_stage, TRAIT.c.stage_since
-                )
-            )
-        }
-        now = db_time(conn, utcnow())
-        ref_db = db_date(conn, ref)
-        rows, changes = [], []
-        for i in range(table.num_rows):
-            cid, scope, stage = cols["customer_id"][i], cols["scope"][i], cols["lifecycle_stage"][i]
-            old = previous.get((cid, scope))
-            kept = old is not None and old[0] == stage
-            if old is not None and not kept:
-                changes.append((cid, scope, old[0], stage))
-            rows.append(
-                (
-                    cid,
-                    scope,
-                    result.run_id,
-                    db_date(conn, EPOCH + timedelta(days=cols["last_day"][i])),
-                    cols["purchase_days"][i],
-                    cols["recency_days"][i],
-                    cols["frequency"][i],
-                    cols["monetary_fen"][i],
-                    cols["r_score"][i],
-                    cols["f_score"][i],
-                    cols["m_score"][i],
-                    cols["rfm_class"][i],
-                    stage,
-                    db_date(conn, old[1]) if kept and old is not None else ref_db,
-                    now,
-                    *clv(cid, scope, cols["monetary_fen"][i]),
-                )
-            )
         conn.execute(TRAIT.delete())
         insert_rows(conn, TRAIT, TRAIT_COLUMNS, rows)
         _stage_events(conn, result.run_id, changes)
@@ -245,6 +212,55 @@ def _swap(
                 finished_at=utcnow(),
             )
         )
+
+
+def _rows(
+    conn: Connection, run_id: int, table: pa.Table, ref: date, clv: _ClvLookup
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, int, str, str]]]:
+    """The trait rows to insert, and the stage changes against the rows now stored."""
+    previous = {
+        (cid, scope): (stage, since)
+        for cid, scope, stage, since in conn.execute(
+            sa.select(
+                TRAIT.c.customer_id, TRAIT.c.scope, TRAIT.c.lifecycle_stage, TRAIT.c.stage_since
+            )
+        )
+    }
+    now = db_time(conn, utcnow())
+
+    @cache  # a few thousand distinct days among millions of rows
+    def day(value: date | int) -> Any:
+        return db_date(conn, EPOCH + timedelta(days=value) if isinstance(value, int) else value)
+
+    cols = table.to_pydict()
+    rows, changes = [], []
+    for i in range(table.num_rows):
+        cid, scope, stage = cols["customer_id"][i], cols["scope"][i], cols["lifecycle_stage"][i]
+        old = previous.get((cid, scope))
+        kept = old is not None and old[0] == stage
+        if old is not None and not kept:
+            changes.append((cid, scope, old[0], stage))
+        rows.append(
+            (
+                cid,
+                scope,
+                run_id,
+                day(cols["last_day"][i]),
+                cols["purchase_days"][i],
+                cols["recency_days"][i],
+                cols["frequency"][i],
+                cols["monetary_fen"][i],
+                cols["r_score"][i],
+                cols["f_score"][i],
+                cols["m_score"][i],
+                cols["rfm_class"][i],
+                stage,
+                day(old[1] if kept and old is not None else ref),
+                now,
+                *clv(cid, scope, cols["monetary_fen"][i]),
+            )
+        )
+    return rows, changes
 
 
 def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, str, str]]) -> None:
@@ -272,23 +288,16 @@ def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, s
 def _snapshots(
     conn: Connection, run_id: int, ref: date, table: pa.Table, clv_fen: list[int | None]
 ) -> None:
-    cols = table.select(["scope", "rfm_class", "lifecycle_stage"]).to_pydict()
-    classes: dict[int, Counter[str]] = {}
-    stages: dict[int, Counter[str]] = {}
-    for scope, klass, stage in zip(
-        cols["scope"], cols["rfm_class"], cols["lifecycle_stage"], strict=True
-    ):
-        stages.setdefault(scope, Counter())[stage] += 1
-        if klass:
-            classes.setdefault(scope, Counter())[klass] += 1
+    stages = _counts(table, "lifecycle_stage")
+    classes = _counts(table, "rfm_class")
     rows = [
         {
             "run_id": run_id,
             "scope": scope,
             "reference_date": ref,
             "customers": sum(stages[scope].values()),
-            "rfm_classes": dict(classes.get(scope, {})),
-            "lifecycle": dict(stages[scope]),
+            "rfm_classes": classes.get(scope, {}),
+            "lifecycle": stages[scope],
             "clv_quantiles": _quantiles(clv_fen) if scope == ALL_BRANDS else {},
             "taken_at": utcnow(),
         }
@@ -296,6 +305,16 @@ def _snapshots(
     ]
     if rows:
         conn.execute(table_of(TraitSnapshot).insert(), rows)
+
+
+def _counts(table: pa.Table, column: str) -> dict[int, dict[str, int]]:
+    """Customers per value of ``column`` in each scope (nulls left out)."""
+    grouped = table.group_by(["scope", column]).aggregate([("customer_id", "count")]).to_pylist()
+    out: dict[int, dict[str, int]] = {}
+    for row in grouped:
+        if row[column] is not None:
+            out.setdefault(row["scope"], {})[row[column]] = row["customer_id_count"]
+    return out
 
 
 def _quantiles(values: list[int | None]) -> dict[str, int]:
