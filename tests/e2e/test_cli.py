@@ -202,3 +202,11 @@ def test_tags_from_the_shell(tmp_path: Path) -> None:
     assert siyu("tags", "assign", "价格敏感度/中", "-c", "1").exit_code == 1
     assert siyu("tags", "rule-delete", "1").exit_code == 0
     assert siyu("tags", "rule-delete", "1").exit_code == 1
+
+
+def test_tags_assign_by_source_from_the_shell(tmp_path: Path) -> None:
+    assert siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao").exit_code == 0
+    assert siyu("tags", "add-group", "渠道").exit_code == 0
+    assert siyu("tags", "add", "渠道/淘宝客").exit_code == 0
+    out = siyu("tags", "assign", "渠道/淘宝客", "--source", "taobao")
+    assert out.exit_code == 0 and "2 customers newly tagged" in out.stdout

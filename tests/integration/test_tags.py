@@ -263,3 +263,22 @@ def test_an_import_asks_for_one_rule_run_per_window(
     assert len(jobs) == 1 and jobs[0].status == "queued"  # two imports in one window: one run
     HANDLERS["tags.apply"](session, {})
     assert len(on(session, "兴趣/大单")) == 1
+
+
+def test_bulk_tagging_by_the_customer_list_filter(session):
+    from siyu.accounts.service import Principal
+    from siyu.customers.queries import CustomerFilter, customer_ids
+
+    add_group(session, "渠道", single=False, actor="op")
+    tag = add_tag(session, "渠道/门店客", actor="op")
+    store_people = [shop.customer(session) for _ in range(3)]
+    other = shop.customer(session)
+    session.get(Customer, other).source = "douyin"  # type: ignore[union-attr]
+    for c in store_people:
+        session.get(Customer, c).source = "pos"  # type: ignore[union-attr]
+    from siyu.accounts.permissions import Perm
+
+    admin = Principal(actor="op", role="admin", permissions=frozenset(Perm))
+    ids = customer_ids(session, admin, CustomerFilter(source="pos"))
+    assert sorted(ids) == sorted(store_people)
+    assert assign(session, tag, ids, actor="op") == 3

@@ -36,7 +36,8 @@ def _phone_key(q: str) -> str | None:
         return None
 
 
-def list_customers(session: Session, principal: Principal, f: CustomerFilter) -> dict[str, Any]:
+def _matching(principal: Principal, f: CustomerFilter) -> sa.Select[Any]:
+    """Active customers the principal may see that match the filter."""
     stmt = sa.select(Customer).where(Customer.status == "active", visible_to(principal))
     if f.q:
         q = f.q.strip()
@@ -54,6 +55,16 @@ def list_customers(session: Session, principal: Principal, f: CustomerFilter) ->
         stmt = stmt.where(Customer.source == f.source)
     if f.store_id:
         stmt = stmt.where(Customer.store_id == f.store_id)
+    return stmt
+
+
+def customer_ids(session: Session, principal: Principal, f: CustomerFilter) -> list[int]:
+    """Every id the filter matches (for bulk actions such as tagging), not just one page."""
+    return list(session.scalars(_matching(principal, f).with_only_columns(Customer.id)))
+
+
+def list_customers(session: Session, principal: Principal, f: CustomerFilter) -> dict[str, Any]:
+    stmt = _matching(principal, f)
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     per_page = max(1, min(f.per_page, 200))
     page = max(1, f.page)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers.queries import CustomerFilter, customer_ids
 from siyu.tags import service
 from siyu.tags.queries import catalogue
 from siyu.webkit import db_session, require
@@ -26,10 +27,19 @@ class TagIn(BaseModel):
     path: str = Field(..., description="分组/标签, e.g. 肤质/油性", max_length=101)
 
 
+class FilterIn(BaseModel):
+    """The customer list's filter (as in the console's customer page)."""
+
+    q: str | None = Field(None, max_length=100)
+    source: str | None = Field(None, max_length=32)
+    store_id: int | None = None
+
+
 class AssignIn(BaseModel):
     path: str = Field(..., max_length=101)
     customer_ids: list[int] = Field(default_factory=list, max_length=100_000)
     phones: list[str] = Field(default_factory=list, max_length=100_000)
+    filter: FilterIn | None = Field(None, description="Also tag everyone this filter matches.")
 
 
 class RuleIn(BaseModel):
@@ -78,11 +88,16 @@ def post_assign(
     p: Principal = Depends(require(Perm.tags_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """Tag customers by hand, by ids and/or phone numbers; phones that match nobody are listed."""
+    """Tag customers by hand: by ids, phone numbers and/or a customer-list filter; phones that
+    match nobody are listed."""
     try:
         tag = service.find_tag(session, body.path)
         found, missing = service.customers_by_phones(session, body.phones)
-        added = service.assign(session, tag, [*body.customer_ids, *found], actor=p.actor)
+        matched = []
+        if body.filter is not None:
+            f = body.filter
+            matched = customer_ids(session, p, CustomerFilter(f.q, f.source, f.store_id))
+        added = service.assign(session, tag, [*body.customer_ids, *found, *matched], actor=p.actor)
     except service.TagError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added, "phones_not_found": missing}

@@ -82,8 +82,13 @@ def assign(
     path: str = typer.Argument(..., help=PATH_HELP),
     customer: list[int] = typer.Option([], "--customer", "-c", help="A customer id (repeatable)."),
     phones: Path | None = typer.Option(None, "--phones", help="A file with one phone per line."),
+    source: str | None = typer.Option(None, "--source", help="Everyone who came from this source."),
+    store: int | None = typer.Option(None, "--store-id", help="Everyone of this store."),
 ) -> None:
-    """Tag customers by hand: by id, or in bulk by a list of phone numbers."""
+    """Tag customers by hand: by id, in bulk by a list of phone numbers, or everyone of a
+    source and/or store (the customer list's filter)."""
+    from siyu.clikit import acting_principal
+    from siyu.customers.queries import CustomerFilter, customer_ids
     from siyu.db import session_scope
     from siyu.tags.service import TagError, customers_by_phones, find_tag
     from siyu.tags.service import assign as put
@@ -98,6 +103,9 @@ def assign(
                 lines = [ln.strip() for ln in _read(phones).splitlines() if ln.strip()]
                 found, missing = customers_by_phones(session, lines)
                 ids += found
+            if source or store:
+                who = acting_principal(session)
+                ids += customer_ids(session, who, CustomerFilter(source=source, store_id=store))
             added = put(session, tag, ids, actor=actor)
         except TagError as exc:
             fail(str(exc))
