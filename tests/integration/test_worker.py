@@ -84,3 +84,28 @@ def test_on_sqlite_only_the_lease_holder_dispatches(session, engine) -> None:  #
     )
     session.commit()
     assert service.run_once("w3") == 0
+
+
+seen_leases: list[Any] = []
+
+
+@service.handler("test.slow")
+def _slow(session, payload):  # type: ignore[no-untyped-def]
+    import time
+
+    from siyu.db import new_session
+
+    time.sleep(payload["seconds"])
+    with new_session() as s:
+        seen_leases.append(s.scalar(sa.select(Job.lease_until).where(Job.kind == "test.slow")))
+
+
+def test_leases_are_renewed_while_a_long_job_runs(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(service, "LEASE", timedelta(seconds=0.9))  # renewed every 0.3 s
+    seen_leases.clear()
+    service.enqueue(session, "test.slow", {"seconds": 1.5})
+    session.commit()
+    started = utcnow()
+    service.run_once("w-long")
+    # claimed with a 0.9 s lease; without renewal it would have run out 0.6 s before the end
+    assert seen_leases[0] > started + timedelta(seconds=1.5)

@@ -10,9 +10,11 @@ import importlib
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -169,11 +171,45 @@ def run_once(name: str | None = None) -> int:
             return 0
         schedule_periodic(session)
         jobs = claim(session, name)
-        for job in jobs:
-            run_job(session, job)
+        with _heartbeat(name):
+            for job in jobs:
+                run_job(session, job)
         return len(jobs)
     finally:
         session.close()
+
+
+@contextmanager
+def _heartbeat(name: str) -> Iterator[None]:
+    """While jobs run, keep this worker's leases (its claimed jobs, and on SQLite the dispatch
+    lease) from running out, so a long job (a recompute at a million customers takes a minute
+    or more) is not taken for a dead worker's and run a second time elsewhere."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(LEASE.total_seconds() / 3):
+            try:
+                with new_session() as s:
+                    until = utcnow() + LEASE
+                    s.execute(
+                        sa.update(Job)
+                        .where(Job.leased_by == name, Job.status == "running")
+                        .values(lease_until=until)
+                    )
+                    s.execute(
+                        sa.update(WorkerLease).where(WorkerLease.holder == name).values(until=until)
+                    )
+                    s.commit()
+            except Exception:  # busy database: the next beat tries again, well within the lease
+                log.warning("worker %s could not renew its leases", name, exc_info=True)
+
+    beat = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
 
 
 def run_forever(poll_seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
