@@ -135,3 +135,35 @@ def test_insight_page_shows_distribution_and_trend(client, engine, settings, ses
     assert lapsed[1] >= lapsed[0]  # two months on, more have lapsed
     assert "SIM" in page and client.get("/insight?scope=1").status_code == 200
     assert client.get("/static/vendor/echarts.min.js").status_code == 200
+
+
+def test_a_demo_customer_page_shows_the_whole_360(client, session) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from siyu.demo.load import ensure_demo
+    from siyu.tags.models import CustomerTag
+    from siyu.traits.models import CustomerTrait
+
+    ensure_demo(120, 5)
+    tagged = set(session.scalars(sa.select(CustomerTag.customer_id)))
+    scored = session.scalars(
+        sa.select(CustomerTrait.customer_id).where(
+            CustomerTrait.scope == 0, CustomerTrait.customer_id.in_(tagged)
+        )
+    ).first()
+    assert scored is not None
+    make_user("op", "operator")
+    login(client, "op")
+    page = client.get(f"/customers/{scored}").text
+    for text in (
+        "标签",
+        "规则",
+        "客户洞察",
+        "RFM 分层",
+        "生命周期",
+        "购买概况",
+        "时间线",
+        'data-testid="persona"',
+    ):
+        assert text in page, text
+    assert any(label in page for label, _en in STAGE_LABELS.values())

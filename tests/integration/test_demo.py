@@ -55,4 +55,7 @@ def test_demo_ensure_computes_traits_so_pages_show_insight(session) -> None:  # 
     out = ensure_demo(60, 3)
     assert "buyers scored" in out
     assert session.scalar(sa.select(sa.func.count()).select_from(CustomerTrait)) > 0
+    from siyu.tags.models import CustomerTag
+
+    assert session.scalar(sa.select(sa.func.count()).select_from(CustomerTag)) > 0
     assert "already has customers" in ensure_demo(60, 3)

@@ -105,8 +105,38 @@ def ensure_demo(customers: int, seed: int) -> str:
     folder = settings.data_dir / "demo"
     generate(customers, seed, folder)
     lines = list(load_folder(folder))
+    with session_scope() as session:
+        _demo_tags(session)
     from siyu.traits.service import recompute
 
     traits = recompute(get_engine(), settings, actor="demo")  # so customer pages show insight
     lines.append(f"traits: {traits.customers:,} buyers scored (run {traits.run_id})")
     return "\n".join(["demo data loaded:", *lines])
+
+
+DEMO_TAGS: list[tuple[str, bool, list[tuple[str, dict[str, object] | None]]]] = [
+    (
+        "兴趣",
+        False,
+        [
+            ("防晒", {"kind": "bought_category", "category": "防晒", "days": 365}),
+            ("彩妆", {"kind": "bought_category", "category": "彩妆", "days": 365}),
+            ("精华", {"kind": "bought_category", "category": "精华", "days": 365}),
+        ],
+    ),
+    ("消费力", True, [("高消费", {"kind": "total_spend", "min_yuan": 1000})]),
+    ("地区", False, [("江浙沪", {"kind": "city_in", "cities": ["上海", "杭州", "南京", "苏州"]})]),
+    ("肤质", True, [("油性", None), ("干性", None), ("敏感", None)]),  # for tagging by hand
+]
+
+
+def _demo_tags(session: Any) -> None:
+    """A few tag groups and rules, so the demo's customer pages show tags from the start."""
+    from siyu.tags.service import add_group, add_rule, add_tag
+
+    for group, single, tags in DEMO_TAGS:
+        add_group(session, group, single=single, actor="demo")
+        for name, condition in tags:
+            tag = add_tag(session, f"{group}/{name}", actor="demo")
+            if condition:
+                add_rule(session, tag, condition, actor="demo")
