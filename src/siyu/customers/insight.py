@@ -4,12 +4,14 @@ of everything they did."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.brands.models import Store
+from siyu.config import get_settings
 from siyu.orders.models import PAID_STATUSES, Order, OrderLine
 from siyu.tags.queries import tags_of
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
@@ -63,7 +65,9 @@ def order_summary(session: Session, customer_id: int) -> dict[str, Any]:
     }
 
 
-def persona(city: str | None, overall: dict[str, Any] | None, summary: dict[str, Any]) -> str:
+def persona(
+    city: str | None, overall: dict[str, Any] | None, summary: dict[str, Any], today: date
+) -> str:
     """e.g. "上海 · 重要价值客户 · 近30天未购 · 偏好护肤" — city, RFM class, recency, taste."""
     parts = [city] if city else []
     if overall is None:
@@ -73,6 +77,8 @@ def persona(city: str | None, overall: dict[str, Any] | None, summary: dict[str,
             parts.append(RFM_CLASS_LABELS[overall["rfm_class"]][0])
         parts.append(STAGE_LABELS[overall["lifecycle_stage"]][0])
         days = overall["recency_days"]
+        if days is None and overall["last_purchase_on"]:  # no purchase within the RFM window
+            days = (today - date.fromisoformat(overall["last_purchase_on"])).days
         if days is not None:
             parts.append("近30天有购买" if days < 30 else f"近{30 * (days // 30)}天未购")
     if summary["favourite_categories"]:
@@ -108,6 +114,6 @@ def insight(
         "tags": tags_of(session, customer_id),
         "orders_summary": summary,
         "traits": traits,
-        "persona": persona(city, overall, summary),
+        "persona": persona(city, overall, summary, datetime.now(get_settings().tz).date()),
         "timeline": timeline(orders, events),
     }
