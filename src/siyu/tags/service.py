@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
 from siyu.analytics.engines import ibis_tables
-from siyu.bulk import db_time, insert_rows
+from siyu.bulk import chunks, db_time, insert_rows
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Customer, Identity
@@ -74,27 +74,26 @@ def find_tag(session: Session, path: str) -> Tag:
 
 
 def customers_by_phones(session: Session, phones: Iterable[str]) -> tuple[list[int], list[str]]:
-    """Customer ids for phone numbers as people type them; the ones not found come back too."""
-    found: list[int] = []
-    missing: list[str] = []
+    """Customer ids for phone numbers as people type them; the ones not found come back too,
+    in the order given."""
+    typed: list[tuple[str, str | None]] = []
     for raw in phones:
         try:
-            value = ids.NORMALISERS[ids.Kind.phone](raw)
+            typed.append((raw, ids.NORMALISERS[ids.Kind.phone](raw)))
         except ids.Rejected:
-            missing.append(raw)
-            continue
-        cid = session.scalar(
-            sa.select(Identity.customer_id).where(
+            typed.append((raw, None))
+    owner: dict[str, int] = {}
+    for part in chunks(sorted({v for _r, v in typed if v}), 5000):
+        rows = session.execute(
+            sa.select(Identity.value, Identity.customer_id).where(
                 Identity.kind == ids.Kind.phone.value,
                 Identity.namespace == "",
-                Identity.value == value,
+                Identity.value.in_(part),
             )
         )
-        if cid:
-            found.append(cid)
-        else:
-            missing.append(raw)
-    return found, missing
+        owner.update((value, cid) for value, cid in rows)
+    found = sorted({owner[v] for _r, v in typed if v in owner})
+    return found, [raw for raw, v in typed if v not in owner]
 
 
 def assign(
