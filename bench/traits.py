@@ -1,6 +1,6 @@
 """Customer-intelligence benchmarks (DESIGN §6), each against a baseline in the same run.
 
-1. Generate N customers with the demo generator and load them (`siyu demo generate` + `load`);
+1. Generate N customers (about 10 orders each) with the demo generator and load them (`siyu demo generate` + `load`);
    or reuse a data directory from an earlier run with --data-dir.
 2. Analytical copy: a full build (for the record), then 10k new orders imported and an
    incremental refresh timed (target ≤ 2 s).
@@ -12,7 +12,8 @@
    30/90/365 days, 12-month CLV) for everyone (target ≤ 30 s), against lifetimes' own two fits
    on the same summary arrays.
 
-Usage: python bench/traits.py [--customers 1000000] [--seed 7] [--data-dir DIR]
+Usage: python bench/traits.py [--customers 1000000] [--orders-per-customer 10] [--seed 7]
+       [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--orders-per-customer",
+        type=float,
+        default=10.0,
+        help="about this many orders each (10 gives the issue's 1M customers / 10M orders)",
+    )
     ap.add_argument("--data-dir", type=Path, default=None, help="reuse (or keep) this data dir")
     args = ap.parse_args()
     work = args.data_dir or Path(tempfile.mkdtemp(prefix="siyu-bench-traits-"))
@@ -49,7 +56,7 @@ def main() -> None:
     engine = get_engine()
     loaded = work / "loaded.ok"
     if not loaded.exists():
-        load(work, args.customers, args.seed)
+        load(work, args.customers, args.seed, args.orders_per_customer)
         loaded.write_text("ok")
     ref = date(2026, 6, 30)
     copy_figures(work, settings, engine, args.seed)
@@ -58,12 +65,12 @@ def main() -> None:
     print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
 
 
-def load(work: Path, customers: int, seed: int) -> None:
+def load(work: Path, customers: int, seed: int, orders_per_customer: float) -> None:
     from siyu.demo.generate import generate
     from siyu.demo.load import load_folder
 
     t0 = time.perf_counter()
-    generate(customers, seed, work / "demo")
+    generate(customers, seed, work / "demo", orders_per_customer=orders_per_customer)
     print(f"generated {customers:,} customers in {time.perf_counter() - t0:.0f}s", flush=True)
     t0 = time.perf_counter()
     for line in load_folder(work / "demo"):

@@ -20,13 +20,18 @@ def generate(
     customers: int = typer.Option(2000, "--customers", help="How many people."),
     seed: int = typer.Option(42, "--seed", help="Same seed, same files."),
     out: Path = typer.Option(Path("var/demo"), "--out", help="Folder to write the exports to."),
+    orders_per_customer: float = typer.Option(
+        None, "--orders-per-customer", help="About how many orders each person has (default ≈4.6)."
+    ),
 ) -> None:
     """Write realistic platform exports (Taobao GBK, Youzan, JD, POS) and an events file."""
     from siyu.demo.generate import generate as gen
 
     if customers < 1 or customers > 10_000_000:
         fail("--customers must be between 1 and 10,000,000")
-    files = gen(customers, seed, out, progress=True)
+    if orders_per_customer is not None and not 1.5 <= orders_per_customer <= 60:
+        fail("--orders-per-customer must be between 1.5 and 60")
+    files = gen(customers, seed, out, progress=True, orders_per_customer=orders_per_customer)
     for f in files:
         typer.echo(f"wrote {f}")
 
