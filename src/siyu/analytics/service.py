@@ -8,7 +8,7 @@ are copied whole. Erasure removes a person from the copy directly (see ``erase_c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from siyu.analytics.engines import open_duckdb
 from siyu.analytics.source import Source, utc_naive
-from siyu.analytics.tables import DUCK_TYPES, TABLES, CopiedTable, quote
+from siyu.analytics.tables import BY_NAME, DUCK_TYPES, TABLES, CopiedTable, quote
 from siyu.config import Settings
 from siyu.db import utcnow
 
@@ -44,12 +44,22 @@ class RefreshReport:
 
 
 def refresh_copy(
-    settings: Settings, *, full: bool = False, progress: Progress | None = None
+    settings: Settings,
+    *,
+    full: bool = False,
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> RefreshReport:
-    """Bring the copy up to date with the system of record (everything, if ``full``)."""
+    """Bring the copy up to date with the system of record (everything, if ``full``).
+
+    ``only`` copies just the named tables, whole (an owner's job after it rewrote its table)."""
     started = utcnow()
-    report = RefreshReport(full=full)
+    report = RefreshReport(full=full or only is not None)
     overlap = timedelta(seconds=settings.analytics_overlap_seconds)
+    unknown = [n for n in only or () if n not in BY_NAME]
+    if unknown:
+        raise ValueError(f"the analytical copy has no table {', '.join(unknown)}")
+    tables = TABLES if only is None else tuple(BY_NAME[n] for n in only)
     with (
         Source(settings.resolved_database_url) as source,
         open_duckdb(settings.resolved_analytics_path) as duck,
@@ -57,8 +67,10 @@ def refresh_copy(
         _ensure_state(duck)
         since_of: dict[str, datetime | None] = {}
         changed_ids: dict[str, pa.Array] = {}
-        for table in TABLES:
-            since = _since(duck, table, full, overlap, since_of)
+        for table in tables:
+            if table.on_request and not full and only is None and _exists(duck, table.name):
+                continue  # rewritten by its owner's job
+            since = _since(duck, table, full or only is not None, overlap, since_of)
             since_of[table.name] = since
             data = source.read(table, since)
             _apply(duck, source, table, data, since, changed_ids)
@@ -175,13 +187,19 @@ def erase_customers(settings: Settings, customer_ids: list[int]) -> int:
             (
                 "order_line",
                 'order_id IN (SELECT id FROM "order" WHERE customer_id IN (SELECT id FROM erased))',
-            ),
-            ("order", "customer_id IN (SELECT id FROM erased)"),
+            )
+        ]
+        steps += [
+            (t.name, f"{quote(t.customer_key)} IN (SELECT id FROM erased)")
+            for t in TABLES
+            if t.customer_key and t.name != "customer"
+        ]
+        steps.append(
             (
                 "customer",
                 "id IN (SELECT id FROM erased) OR merged_into_id IN (SELECT id FROM erased)",
-            ),
-        ]
+            )
+        )
         duck.execute("BEGIN")
         for name, where in steps:
             if _exists(duck, name):

@@ -1,8 +1,9 @@
 """Reading the system of record as Arrow tables (ADBC), for the analytical copy.
 
 ADBC moves rows column-wise without a Python object per value: a million orders arrive from
-SQLite in well under a second. SQLite's driver guesses a column's type from the first rows, so
-text and time columns are read through COALESCE(…, '') and turned back into NULLs in DuckDB.
+SQLite in well under a second. SQLite's driver guesses a column's type from the first rows (a
+NULL first guesses an integer), so text, time and float columns are read with a stand-in for
+NULL ('' or a float no column holds) and turned back into NULLs in DuckDB.
 """
 
 from __future__ import annotations
@@ -15,15 +16,47 @@ from urllib.parse import quote as quote_uri
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from siyu.analytics.tables import DUCK_TYPES, INT, TEXT, TIME, CopiedTable, quote
+from siyu.analytics.tables import (
+    BOOL,
+    DATE,
+    DUCK_TYPES,
+    FLOAT,
+    INT,
+    JSON,
+    TEXT,
+    TIME,
+    CopiedTable,
+    quote,
+)
 
+# A float NULL read from SQLite (see the module docstring): a value no column of ours holds.
+_NO_FLOAT = "-1.0e308"
 # How a column is selected from the source, per dialect and kind ({c} is the column).
 _READ = {
-    "sqlite": {TEXT: "COALESCE({c}, '')", TIME: "COALESCE({c}, '')", INT: "CAST({c} AS INTEGER)"},
-    "postgresql": {TIME: "({c} AT TIME ZONE 'UTC')", INT: "CAST({c} AS BIGINT)"},
+    "sqlite": {
+        TEXT: "COALESCE({c}, '')",
+        JSON: "COALESCE({c}, '')",
+        TIME: "COALESCE({c}, '')",
+        DATE: "COALESCE({c}, '')",
+        INT: "CAST({c} AS INTEGER)",
+        BOOL: "CAST({c} AS INTEGER)",
+        FLOAT: f"COALESCE(CAST({{c}} AS REAL), {_NO_FLOAT})",
+    },
+    "postgresql": {
+        TIME: "({c} AT TIME ZONE 'UTC')",
+        INT: "CAST({c} AS BIGINT)",
+        JSON: "CAST({c} AS TEXT)",
+        FLOAT: "CAST({c} AS DOUBLE PRECISION)",
+    },
 }
-# SQLite's text and time columns arrive with '' for NULL (see the module docstring).
-_UNBLANK = {TEXT: "NULLIF({c}, '')", TIME: "CAST(NULLIF({c}, '') AS TIMESTAMP)"}
+# SQLite's text, time and float columns arrive with a stand-in for NULL (see above).
+_UNBLANK = {
+    TEXT: "NULLIF({c}, '')",
+    JSON: "NULLIF({c}, '')",
+    TIME: "CAST(NULLIF({c}, '') AS TIMESTAMP)",
+    DATE: "CAST(NULLIF({c}, '') AS DATE)",
+    FLOAT: f"NULLIF({{c}}, {_NO_FLOAT})",
+}
 
 
 class Source:

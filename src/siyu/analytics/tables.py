@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INT, TEXT, TIME, BOOL = "int", "text", "time", "bool"
-DUCK_TYPES = {INT: "BIGINT", TEXT: "VARCHAR", TIME: "TIMESTAMP", BOOL: "BOOLEAN"}
+INT, TEXT, TIME, BOOL, DATE, FLOAT, JSON = "int", "text", "time", "bool", "date", "float", "json"
+DUCK_TYPES = {
+    INT: "BIGINT",
+    TEXT: "VARCHAR",
+    TIME: "TIMESTAMP",
+    BOOL: "BOOLEAN",
+    DATE: "DATE",
+    FLOAT: "DOUBLE",
+    JSON: "VARCHAR",  # JSON text; analytics parse what they need
+}
 
 
 def quote(name: str) -> str:
@@ -21,12 +29,18 @@ def quote(name: str) -> str:
 class CopiedTable:
     """One table of the copy. ``changed_at`` names the column an incremental refresh follows;
     tables without one are small and copied whole each time. ``follows`` makes a child table
-    (order lines) refresh together with the rows of its parent that changed."""
+    (order lines; a customer's identities, consents and tags) refresh together with the rows of
+    its parent that changed — so whoever changes a child row marks its parent changed.
+    ``on_request`` tables are rewritten whole by their owner's job (a traits recompute copies
+    ``customer_trait`` after it swaps it) and by a full refresh, never by an incremental one.
+    ``customer_key`` names the column an erasure deletes by."""
 
     name: str
     columns: tuple[tuple[str, str], ...]
     changed_at: str | None = None
     follows: tuple[str, str] | None = None  # (parent table, column holding the parent id)
+    on_request: bool = False
+    customer_key: str | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -58,6 +72,7 @@ CUSTOMER = CopiedTable(
         ("updated_at", TIME),
     ),
     changed_at="updated_at",
+    customer_key="id",
 )
 ORDER = CopiedTable(
     "order",
@@ -76,6 +91,7 @@ ORDER = CopiedTable(
         ("updated_at", TIME),
     ),
     changed_at="updated_at",
+    customer_key="customer_id",
 )
 ORDER_LINE = CopiedTable(
     "order_line",
@@ -90,4 +106,96 @@ ORDER_LINE = CopiedTable(
     follows=("order", "order_id"),
 )
 
-TABLES: tuple[CopiedTable, ...] = (BRAND, STORE, PRODUCT, CUSTOMER, ORDER, ORDER_LINE)
+# Which kinds of identity a customer has (never the values), for "has a phone / a WeCom friend".
+IDENTITY = CopiedTable(
+    "identity",
+    (("id", INT), ("customer_id", INT), ("kind", TEXT), ("namespace", TEXT), ("verified", BOOL)),
+    follows=("customer", "customer_id"),
+    customer_key="customer_id",
+)
+# Consent state per brand, channel and purpose (never the address).
+CONSENT = CopiedTable(
+    "consent",
+    (
+        ("id", INT),
+        ("customer_id", INT),
+        ("brand_id", INT),
+        ("channel", TEXT),
+        ("purpose", TEXT),
+        ("status", TEXT),
+        ("recorded_at", TIME),
+    ),
+    follows=("customer", "customer_id"),
+    customer_key="customer_id",
+)
+TAG_GROUP = CopiedTable("tag_group", (("id", INT), ("name", TEXT), ("single", BOOL)))
+TAG = CopiedTable("tag", (("id", INT), ("group_id", INT), ("name", TEXT)))
+CUSTOMER_TAG = CopiedTable(
+    "customer_tag",
+    (
+        ("id", INT),
+        ("customer_id", INT),
+        ("tag_id", INT),
+        ("source", TEXT),
+        ("rule_id", INT),
+        ("assigned_at", TIME),
+    ),
+    follows=("customer", "customer_id"),
+    customer_key="customer_id",
+)
+EVENT = CopiedTable(
+    "event",
+    (
+        ("id", INT),
+        ("customer_id", INT),
+        ("type", TEXT),
+        ("name", TEXT),
+        ("properties", JSON),
+        ("occurred_at", TIME),
+        ("updated_at", TIME),
+    ),
+    changed_at="updated_at",
+    customer_key="customer_id",
+)
+CUSTOMER_TRAIT = CopiedTable(
+    "customer_trait",
+    (
+        ("customer_id", INT),
+        ("scope", INT),
+        ("run_id", INT),
+        ("last_purchase_on", DATE),
+        ("purchase_days", INT),
+        ("recency_days", INT),
+        ("frequency", INT),
+        ("monetary_fen", INT),
+        ("r_score", INT),
+        ("f_score", INT),
+        ("m_score", INT),
+        ("rfm_class", TEXT),
+        ("lifecycle_stage", TEXT),
+        ("stage_since", DATE),
+        ("p_alive", FLOAT),
+        ("purchases_90d", FLOAT),
+        ("expected_spend_fen", INT),
+        ("clv_fen", INT),
+    ),
+    on_request=True,
+    customer_key="customer_id",
+)
+
+TABLES: tuple[CopiedTable, ...] = (
+    BRAND,
+    STORE,
+    PRODUCT,
+    CUSTOMER,
+    ORDER,
+    ORDER_LINE,
+    IDENTITY,
+    CONSENT,
+    TAG_GROUP,
+    TAG,
+    CUSTOMER_TAG,
+    EVENT,
+    CUSTOMER_TRAIT,
+)
+BY_NAME = {t.name: t for t in TABLES}

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siyu.bulk import allocate_ids, db_time, insert_rows, rows_where_in
+from siyu.customers.changes import touch_customers
 from siyu.customers.identifiers import PRIORITY, Kind
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
 from siyu.db import plain_value, table_of, utcnow
@@ -255,6 +256,10 @@ class Resolver:
                 )
             )
         insert_rows(self.conn, CUSTOMER, CUSTOMER_COLUMNS, rows)
+        # Existing customers who gained an identity changed too (see customers.changes).
+        touch_customers(
+            self.conn, {r[1] for r in self._new_identities if r[1] not in self._new_customers}
+        )
         insert_rows(
             self.conn,
             IDENTITY,
@@ -346,6 +351,7 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
         .values(status="merged", merged_into_id=winner, updated_at=utcnow())
     )
     _fill_blanks(conn, winner, snapshot)
+    touch_customers(conn, [winner])  # its identities, consents and tags changed
     moved = {
         "identities": ident_ids,
         "consents": consent_ids,

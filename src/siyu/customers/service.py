@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
+from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.resolution import clashing_kind, identities_of, merge_profiles
 from siyu.db import utcnow
@@ -116,6 +117,7 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
         .where(Customer.id == loser)
         .values(status="active", merged_into_id=None, updated_at=utcnow())
     )
+    touch_customers(session, [log.winner_id])  # identities, consents and tags left it
     log.undone_at = utcnow()
     log.undone_by = actor
     record_audit(session, actor, "customer.unmerge", "customer", str(loser), {"merge_id": merge_id})

@@ -25,3 +25,8 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(sa.String(100))
+    # Bumped when the event moves to another profile (merge, unmerge); the analytical copy
+    # follows it.
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )

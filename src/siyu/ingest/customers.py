@@ -21,6 +21,7 @@ from siyu.brands.service import StoreCache
 from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
+from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer
 from siyu.customers.resolution import Resolver
 from siyu.db import table_of, utcnow, write_transaction
@@ -299,6 +300,7 @@ def _record_consent(
 ) -> int:
     """Upsert one marketing consent; a newer statement wins, so a later withdrawal stands."""
     t = table_of(Consent)
+    touch_customers(conn, [customer_id])  # the copy re-reads its consents (customers.changes)
     key = (
         t.c.brand_id == brand_id,
         t.c.channel == channel,

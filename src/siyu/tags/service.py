@@ -18,6 +18,7 @@ from siyu.analytics.engines import ibis_tables
 from siyu.bulk import chunks, db_time, insert_rows
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
+from siyu.customers.changes import touch_customers
 from siyu.customers.models import Customer, Identity
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.privacy.service import ERASERS, ErasureContext
@@ -129,19 +130,22 @@ def assign(
         )
         for c in new
     )
+    touch_customers(session, wanted)  # their tags changed (customers.changes)
     record_audit(session, actor, "tag.assign", "tag", str(tag.id), {"customers": len(new)})
     return len(new)
 
 
 def unassign(session: Session, tag: Tag, customer_ids: Iterable[int], *, actor: str) -> int:
     """Take a hand-set tag off customers (tags set by rules stay until their rule changes)."""
+    customer_ids = list(customer_ids)
     res = session.execute(
         sa.delete(CustomerTag).where(
             CustomerTag.tag_id == tag.id,
             CustomerTag.source == MANUAL,
-            CustomerTag.customer_id.in_(list(customer_ids)),
+            CustomerTag.customer_id.in_(customer_ids),
         )
     )
+    touch_customers(session, customer_ids)
     removed = int(getattr(res, "rowcount", 0) or 0)
     record_audit(session, actor, "tag.unassign", "tag", str(tag.id), {"customers": removed})
     return removed
@@ -166,6 +170,8 @@ def delete_rule(session: Session, rule_id: int, *, actor: str) -> int:
     rule = session.get(TagRule, rule_id)
     if rule is None:
         raise TagError(f"no tag rule {rule_id}")
+    mine = sa.and_(CustomerTag.source == "rule", CustomerTag.rule_id == rule_id)
+    touch_customers(session, session.scalars(sa.select(CustomerTag.customer_id).where(mine)))
     res = session.execute(
         sa.delete(CustomerTag).where(CustomerTag.source == "rule", CustomerTag.rule_id == rule_id)
     )
@@ -236,6 +242,7 @@ def _sync_rule(engine: Engine, rule: TagRule, tag: Tag, path: str, want: set[int
             ("customer_id", "tag_id", "source", "rule_id", "actor", "assigned_at"),
             [(c, tag.id, "rule", rule.id, f"rule:{rule.id}", now) for c in sorted(want - have)],
         )
+        touch_customers(conn, [*gone, *(want - have)])
         conn.execute(
             table_of(TagRule)
             .update()

@@ -92,6 +92,7 @@ def recompute(
         result.messages.extend(valuation.notes if valuation else [])
         result.clv = valuation.model if valuation else {}
         _swap(engine, result, table, ref, clv)
+        refresh_copy(settings, only=["customer_trait"])  # segments read traits from the copy
         step("tags")
         result.tags = [
             asdict(o) for o in apply_rules(engine, settings, compute_engine=compute_engine)
