@@ -58,11 +58,23 @@ def _register() -> None:
     from siyu.demo.cli import register as demo
     from siyu.ingest.cli import register as ingest
     from siyu.privacy.cli import register as privacy
+    from siyu.segments.cli import register as segments
     from siyu.server import register as server
     from siyu.tags.cli import register as tags
     from siyu.traits.cli import register as traits
 
-    for add in (server, accounts, customers, ingest, privacy, analytics, traits, tags, demo):
+    for add in (
+        server,
+        accounts,
+        customers,
+        ingest,
+        privacy,
+        analytics,
+        traits,
+        tags,
+        segments,
+        demo,
+    ):
         add(app)
 
 

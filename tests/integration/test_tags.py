@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from siyu.analytics.service import refresh_copy
 from siyu.customers.models import Customer
+from siyu.customers.queries import customers_by_phones
 from siyu.privacy.service import erase_person
 from siyu.tags.models import CustomerTag
 from siyu.tags.queries import tags_of
@@ -19,7 +20,6 @@ from siyu.tags.service import (
     add_tag,
     apply_rules,
     assign,
-    customers_by_phones,
     delete_rule,
     find_tag,
     unassign,

@@ -18,6 +18,7 @@ class Perm(StrEnum):
     audit_read = "audit:read"
     tags_write = "tags:write"  # tag groups, tags, manual tagging, tag rules
     traits_run = "traits:run"  # refresh the analytical copy, recompute RFM/lifecycle/CLV
+    segments_write = "segments:write"  # define, change, refresh and delete segments
 
 
 class Role(StrEnum):
@@ -45,10 +46,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.imports_run,
             Perm.tags_write,
             Perm.traits_run,
+            Perm.segments_write,
         }
     ),
     # Analysts look at numbers and masked profiles; they never see unmasked personal data.
-    Role.analyst: frozenset({Perm.customers_read, Perm.traits_run}),
+    Role.analyst: frozenset({Perm.customers_read, Perm.traits_run, Perm.segments_write}),
     # Guides serve their own store's customers, and may see their phone numbers to do so.
     Role.store_guide: frozenset({Perm.customers_read, Perm.customers_unmask}),
 }

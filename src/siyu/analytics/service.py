@@ -120,7 +120,7 @@ def _apply(
             duck.execute(f"INSERT INTO {name} SELECT {select} FROM staged")
         else:
             if table.follows:
-                parent, key = table.follows
+                parent, key = table.follows[:2]
                 duck.register("changed_parent", pa.table({"id": changed_ids[parent]}))
                 duck.execute(
                     f"DELETE FROM {name} WHERE {quote(key)} IN "

@@ -95,15 +95,18 @@ class Source:
         cols = ", ".join(self._column(alias, c, k) for c, k in table.columns)
         sql = f"SELECT {cols} FROM {quote(table.name)} {alias}"
         params: tuple[Any, ...] = ()
+        conditions = [table.where] if table.where else []
         if since is not None:
             if table.follows:
-                parent, key = table.follows
+                parent, key, *changed_col = table.follows
                 sql += f" JOIN {quote(parent)} p ON p.id = {alias}.{quote(key)}"
-                changed = "p.updated_at"
+                changed = f"p.{quote(changed_col[0] if changed_col else 'updated_at')}"
             else:
                 changed = f"{alias}.{quote(table.changed_at or 'updated_at')}"
-            sql += f" WHERE {changed} >= {self._mark()}"
+            conditions.append(f"{changed} >= {self._mark()}")
             params = (self._time_param(since),)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         cur = self._conn.cursor()
         try:
             cur.execute(sql, params) if params else cur.execute(sql)

@@ -38,9 +38,11 @@ class CopiedTable:
     name: str
     columns: tuple[tuple[str, str], ...]
     changed_at: str | None = None
-    follows: tuple[str, str] | None = None  # (parent table, column holding the parent id)
+    # (parent table, column holding the parent id[, the parent's change column: updated_at])
+    follows: tuple[str, ...] | None = None
     on_request: bool = False
     customer_key: str | None = None
+    where: str | None = None  # a fixed condition on the source rows (alias ``t``)
 
     @property
     def column_names(self) -> list[str]:
@@ -182,6 +184,19 @@ CUSTOMER_TRAIT = CopiedTable(
     on_request=True,
     customer_key="customer_id",
 )
+# Static segments' members (dynamic segments are compiled in place wherever they are used).
+SEGMENT = CopiedTable(
+    "segment",
+    (("id", INT), ("dynamic", BOOL), ("members_changed_at", TIME)),
+    changed_at="members_changed_at",
+)
+SEGMENT_MEMBER = CopiedTable(
+    "segment_member",
+    (("segment_id", INT), ("customer_id", INT)),
+    follows=("segment", "segment_id", "members_changed_at"),
+    customer_key="customer_id",
+    where="t.segment_id IN (SELECT id FROM segment WHERE dynamic = false)",
+)
 
 TABLES: tuple[CopiedTable, ...] = (
     BRAND,
@@ -197,5 +212,7 @@ TABLES: tuple[CopiedTable, ...] = (
     CUSTOMER_TAG,
     EVENT,
     CUSTOMER_TRAIT,
+    SEGMENT,
+    SEGMENT_MEMBER,
 )
 BY_NAME = {t.name: t for t in TABLES}

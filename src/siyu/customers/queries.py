@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
+from siyu.bulk import chunks
 from siyu.customers import identifiers as ids
 from siyu.customers.insight import insight, order_summary
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
@@ -282,3 +284,26 @@ def mask_properties(props: dict[str, Any] | None) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def customers_by_phones(session: Session, phones: Iterable[str]) -> tuple[list[int], list[str]]:
+    """Customer ids for phone numbers as people type them; the ones not found come back too,
+    in the order given."""
+    typed: list[tuple[str, str | None]] = []
+    for raw in phones:
+        try:
+            typed.append((raw, ids.NORMALISERS[ids.Kind.phone](raw)))
+        except ids.Rejected:
+            typed.append((raw, None))
+    owner: dict[str, int] = {}
+    for part in chunks(sorted({v for _r, v in typed if v}), 5000):
+        rows = session.execute(
+            sa.select(Identity.value, Identity.customer_id).where(
+                Identity.kind == ids.Kind.phone.value,
+                Identity.namespace == "",
+                Identity.value.in_(part),
+            )
+        )
+        owner.update((value, cid) for value, cid in rows)
+    found = sorted({owner[v] for _r, v in typed if v in owner})
+    return found, [raw for raw, v in typed if v not in owner]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.customers.queries import CustomerFilter, customer_ids
+from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
 from siyu.tags import service
 from siyu.tags.queries import catalogue
 from siyu.webkit import db_session, require
@@ -92,7 +92,7 @@ def post_assign(
     match nobody are listed."""
     try:
         tag = service.find_tag(session, body.path)
-        found, missing = service.customers_by_phones(session, body.phones)
+        found, missing = customers_by_phones(session, body.phones)
         matched = []
         if body.filter is not None:
             f = body.filter

@@ -88,9 +88,9 @@ def assign(
     """Tag customers by hand: by id, in bulk by a list of phone numbers, or everyone of a
     source and/or store (the customer list's filter)."""
     from siyu.clikit import acting_principal
-    from siyu.customers.queries import CustomerFilter, customer_ids
+    from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
     from siyu.db import session_scope
-    from siyu.tags.service import TagError, customers_by_phones, find_tag
+    from siyu.tags.service import TagError, find_tag
     from siyu.tags.service import assign as put
 
     actor = require("tags:write")

@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
 from siyu.analytics.engines import ibis_tables
-from siyu.bulk import chunks, db_time, insert_rows
+from siyu.bulk import db_time, insert_rows
 from siyu.config import Settings
-from siyu.customers import identifiers as ids
 from siyu.customers.changes import touch_customers
-from siyu.customers.models import Customer, Identity
+from siyu.customers.models import Customer
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.privacy.service import ERASERS, ErasureContext
 from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
@@ -72,29 +71,6 @@ def find_tag(session: Session, path: str) -> Tag:
     if tag is None:
         raise TagError(f"no tag {path!r} (add it with: siyu tags add '{group_name}/{name}')")
     return tag
-
-
-def customers_by_phones(session: Session, phones: Iterable[str]) -> tuple[list[int], list[str]]:
-    """Customer ids for phone numbers as people type them; the ones not found come back too,
-    in the order given."""
-    typed: list[tuple[str, str | None]] = []
-    for raw in phones:
-        try:
-            typed.append((raw, ids.NORMALISERS[ids.Kind.phone](raw)))
-        except ids.Rejected:
-            typed.append((raw, None))
-    owner: dict[str, int] = {}
-    for part in chunks(sorted({v for _r, v in typed if v}), 5000):
-        rows = session.execute(
-            sa.select(Identity.value, Identity.customer_id).where(
-                Identity.kind == ids.Kind.phone.value,
-                Identity.namespace == "",
-                Identity.value.in_(part),
-            )
-        )
-        owner.update((value, cid) for value, cid in rows)
-    found = sorted({owner[v] for _r, v in typed if v in owner})
-    return found, [raw for raw, v in typed if v not in owner]
 
 
 def assign(

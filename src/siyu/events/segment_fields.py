@@ -1,0 +1,51 @@
+"""Segment fields of behaviour: did (or did not do) an event at least / at most N times within
+a window, optionally only events whose properties have given values.
+
+Property filters compare the property's text: ``page=/sale`` matches ``"page": "/sale"``,
+``qty=3`` matches ``"qty": 3``. Identify calls are not events here; tracked events are."""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import ibis.expr.types as ir
+
+from siyu.segments.compiler import Context, measure_test
+from siyu.segments.fields import FieldSpec, register
+from siyu.segments.rules import Condition
+
+BEHAVIOUR = "行为"
+_PROPERTY = re.compile(r"[\w\-]{1,64}")
+
+
+def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
+    ev = ctx.table("event")
+    ev = ev.filter(
+        ev.type == "track", ev.name == cond.event, ctx.within(ev.occurred_at, cond.window)
+    )
+    for key, values in cond.where:
+        if not _PROPERTY.fullmatch(key):
+            raise ctx.fail(f"property name {key!r}: letters, digits, _ and - only")
+        prop = ev.properties.cast("json")[key]
+        wanted = list(values)
+        ev = ev.filter(ibis.coalesce(prop.str, prop.cast("string")).isin(wanted).fill_null(False))
+    per = ev.group_by(customer_id=ev.customer_id).aggregate(n=ev.count())
+    per = per.filter(per.customer_id.notnull())
+    return measure_test(ctx, per, "n", cond.op, cond.value, True)
+
+
+register(
+    FieldSpec(
+        "events.count",
+        "行为次数",
+        BEHAVIOUR,
+        "measure",
+        _count,
+        windowed=True,
+        filters=("*",),
+        needs_event=True,
+        unit="次",
+        integer=True,
+    )
+)

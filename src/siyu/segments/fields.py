@@ -1,0 +1,218 @@
+"""The field catalogue: what a segment rule can ask about, and how each field is typed.
+
+Each capability registers its own fields (``register``) in a ``segment_fields`` module listed in
+``FIELD_MODULES``: customers add profile, identity and consent fields, tags add tags, traits add
+RFM/lifecycle/CLV, orders and events add their windowed measures; later capabilities (WeCom
+friendships, live codes, groups) add theirs the same way. The console asks
+``GET /api/v1/segments/fields`` which fields, operators and values exist.
+
+A field's type decides its operators and the shape of its value; ``check`` enforces both and
+types the value, naming the path of the condition it refuses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from siyu.segments.rules import _DAY, Condition, RuleError
+from siyu.segments.rules import at as _at
+
+FIELD_MODULES = (
+    "siyu.customers.segment_fields",
+    "siyu.tags.segment_fields",
+    "siyu.traits.segment_fields",
+    "siyu.orders.segment_fields",
+    "siyu.events.segment_fields",
+    "siyu.segments.segment_fields",
+)
+
+COMPARE = ("=", "!=", "<", "<=", ">", ">=", "between")
+EMPTY = ("is_empty", "is_not_empty")
+OPS: dict[str, tuple[str, ...]] = {
+    "text": ("=", "!=", "in", "not_in", *EMPTY),
+    "enum": ("=", "!=", "in", "not_in", *EMPTY),
+    "number": (*COMPARE, *EMPTY),
+    "measure": COMPARE,  # counts and sums over a window: never empty (none is 0)
+    "date": ("<", "<=", ">", ">=", "between", *EMPTY),
+    "tags": ("has_any", "has_all", "has_none"),
+    "tag_group": ("has_any", "has_none"),
+    "kind": ("has", "lacks"),
+    "segment": ("=", "!="),
+}
+OP_LABELS = {
+    "=": "等于",
+    "!=": "不等于",
+    "<": "小于",
+    "<=": "不大于",
+    ">": "大于",
+    ">=": "不小于",
+    "between": "介于",
+    "in": "属于",
+    "not_in": "不属于",
+    "is_empty": "为空",
+    "is_not_empty": "不为空",
+    "has_any": "包含任一",
+    "has_all": "包含全部",
+    "has_none": "都不包含",
+    "has": "有",
+    "lacks": "没有",
+}
+
+Compiler = Callable[[Condition, Any], Any]  # (condition, compile context) -> Ibis boolean
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the catalogue.
+
+    ``values`` lists the allowed values of an enum (or suggestions the console shows for text);
+    ``windowed`` fields take a ``window``; ``filters`` names the ``where`` keys allowed (``*``:
+    any, as for event properties); ``needs_event`` fields name an event; ``unit`` says what a
+    number is in (yuan, days, …) for the console."""
+
+    name: str
+    label: str
+    group: str
+    type: str
+    compile: Compiler
+    values: tuple[str, ...] = ()
+    windowed: bool = False
+    filters: tuple[str, ...] = ()
+    needs_event: bool = False
+    unit: str = ""
+    integer: bool = False
+    suggest: Callable[[Any], list[str]] | None = field(default=None, compare=False)
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        return OPS[self.type]
+
+    def describe(self, session: Any = None) -> dict[str, Any]:
+        values = list(self.values)
+        if self.suggest is not None and session is not None:
+            values = self.suggest(session)
+        return {
+            "name": self.name,
+            "label": self.label,
+            "group": self.group,
+            "type": self.type,
+            "ops": [{"op": op, "label": OP_LABELS[op]} for op in self.ops],
+            "values": values,
+            "closed": bool(self.values),  # only these values are valid
+            "windowed": self.windowed,
+            "filters": list(self.filters),
+            "needs_event": self.needs_event,
+            "unit": self.unit,
+        }
+
+
+_FIELDS: dict[str, FieldSpec] = {}
+_loaded = False
+
+
+def register(*specs: FieldSpec) -> None:
+    for spec in specs:
+        if spec.type not in OPS:
+            raise ValueError(f"field {spec.name}: unknown type {spec.type}")
+        _FIELDS[spec.name] = spec
+
+
+def catalogue() -> dict[str, FieldSpec]:
+    """Every registered field, by name (importing the capabilities' field modules once)."""
+    global _loaded
+    if not _loaded:
+        for module in FIELD_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return _FIELDS
+
+
+def check(cond: Condition, path: str) -> Condition:
+    """The condition with its value typed for its field; RuleError naming ``path`` otherwise."""
+    fields = catalogue()
+    spec = fields.get(cond.field)
+    if spec is None:
+        near = [n for n in fields if n.split(".")[0] == cond.field.split(".")[0]]
+        hint = f" (did you mean {', '.join(sorted(near)[:4])}?)" if near else ""
+        raise RuleError(_at(path, "field"), f"unknown field {cond.field!r}{hint}")
+    if cond.op not in spec.ops:
+        raise RuleError(
+            _at(path, "op"),
+            f"operator {cond.op!r} does not apply to {spec.name} ({spec.type}); "
+            f"use one of {', '.join(spec.ops)}",
+        )
+    if cond.window is not None and not spec.windowed:
+        raise RuleError(_at(path, "window"), f"{spec.name} takes no time window")
+    if cond.where:
+        if not spec.filters:
+            raise RuleError(_at(path, "where"), f"{spec.name} takes no filters")
+        for key, _values in cond.where:
+            if "*" not in spec.filters and key not in spec.filters:
+                raise RuleError(
+                    _at(_at(path, "where"), key),
+                    f"unknown filter {key!r}; use {', '.join(spec.filters)}",
+                )
+    if spec.needs_event and not cond.event:
+        raise RuleError(_at(path, "event"), f"{spec.name} needs the event's name")
+    if not spec.needs_event and cond.event is not None:
+        raise RuleError(_at(path, "event"), f"{spec.name} takes no event name")
+    return replace(cond, value=_typed(spec, cond, _at(path, "value")))
+
+
+def _typed(spec: FieldSpec, cond: Condition, path: str) -> Any:
+    op, value = cond.op, cond.value
+    if op in EMPTY:
+        if value is not None:
+            raise RuleError(path, f"{op} takes no value")
+        return None
+    if value is None:
+        raise RuleError(path, f"{op} needs a value")
+    if op in ("in", "not_in", "has_any", "has_all", "has_none") and spec.type != "tag_group":
+        if not isinstance(value, tuple) or not value:
+            raise RuleError(path, f"{op} needs a non-empty list")
+        return tuple(_one(spec, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if op == "between":
+        if not isinstance(value, tuple) or len(value) != 2:
+            raise RuleError(path, "between needs [low, high]")
+        low, high = (_one(spec, v, f"{path}[{i}]") for i, v in enumerate(value))
+        if high < low:
+            raise RuleError(path, f"between [{low}, {high}]: the low end is above the high end")
+        return (low, high)
+    if isinstance(value, tuple):
+        raise RuleError(path, f"{op} takes one value, not a list")
+    return _one(spec, value, path)
+
+
+def _one(spec: FieldSpec, value: Any, path: str) -> Any:
+    kind = spec.type
+    if kind in ("number", "measure"):
+        if isinstance(value, str) or value is None:
+            raise RuleError(path, f"{spec.name} compares with a number, not {value!r}")
+        if spec.integer and value != int(value):
+            raise RuleError(path, f"{spec.name} is a whole number")
+        return int(value) if spec.integer else value
+    if kind == "date":
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            raise RuleError(path, f"{spec.name} compares with a day as YYYY-MM-DD")
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise RuleError(path, f"{value} is not a calendar day") from None
+        return value
+    if kind == "segment":
+        if not isinstance(value, int):
+            raise RuleError(path, "a segment is given by its number")
+        return value
+    if not isinstance(value, str):
+        raise RuleError(path, f"{spec.name} compares with text, not {value!r}")
+    if not value.strip():
+        raise RuleError(path, "empty text")
+    if spec.values and value not in spec.values:
+        raise RuleError(
+            path, f"{value!r} is not a value of {spec.name}; use one of {', '.join(spec.values)}"
+        )
+    return value

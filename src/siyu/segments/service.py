@@ -1,0 +1,331 @@
+"""Segments: define them (rule or list), count and preview them on the analytical copy.
+
+A rule arrives as JSON or as text; either way it is parsed into the same tree, checked against
+the field catalogue and the system of record (tags, other segments, loops), and stored as JSON
+with its canonical text. Counting compiles it into one Ibis query on the copy; every count says
+how fresh the copy was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.accounts.service import record_audit
+from siyu.analytics.engines import ibis_tables
+from siyu.analytics.service import copy_status
+from siyu.brands.models import Brand
+from siyu.bulk import chunks, db_time, insert_rows
+from siyu.config import Settings
+from siyu.customers.models import Customer
+from siyu.customers.queries import customers_by_phones
+from siyu.db import table_of, utcnow
+from siyu.segments import text as rule_text
+from siyu.segments.compiler import (
+    COPY_TABLES,
+    Context,
+    Lookups,
+    Scope,
+    SegmentRef,
+    check_refs,
+    count,
+)
+from siyu.segments.fields import check
+from siyu.segments.models import Segment, SegmentMember, SegmentSize
+from siyu.segments.rules import (
+    Check,
+    Condition,
+    Node,
+    RuleError,
+    at,
+    conditions,
+    from_json,
+    to_json,
+)
+from siyu.tags.models import Tag, TagGroup
+
+
+class SegmentError(ValueError):
+    """A segment request that cannot be carried out; the message says why."""
+
+
+class SessionLookups:
+    """Tags and segments as the system of record has them now."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def tag_ids(self, ref: str) -> list[int]:
+        q = sa.select(Tag.id).join(TagGroup, TagGroup.id == Tag.group_id)
+        group, sep, name = ref.partition("/")
+        if sep:
+            q = q.where(TagGroup.name == group.strip(), Tag.name == name.strip())
+        else:
+            q = q.where(Tag.name == ref.strip())
+        return list(self.session.scalars(q))
+
+    def group_tag_ids(self, group: str) -> list[int] | None:
+        group_id = self.session.scalar(sa.select(TagGroup.id).where(TagGroup.name == group))
+        if group_id is None:
+            return None
+        return list(self.session.scalars(sa.select(Tag.id).where(Tag.group_id == group_id)))
+
+    def segment(self, segment_id: int) -> SegmentRef | None:
+        seg = self.session.get(Segment, segment_id)
+        if seg is None:
+            return None
+        return SegmentRef(seg.id, seg.name, seg.dynamic, seg.rule, seg.brand_id)
+
+
+def parse_rule(rule: Any, checker: Check = check) -> Node:
+    """A rule given as JSON (dict or JSON text starting with ``{``) or as the text form."""
+    if isinstance(rule, str) and not rule.lstrip().startswith("{"):
+        return rule_text.parse(rule, checker)
+    return from_json(rule, checker)
+
+
+def checked_rule(session: Session, rule: Any, *, segment_id: int | None = None) -> Node:
+    """Parse and check a rule against the system of record: tags and segments it names must
+    exist, and segments may not refer to each other in a loop. Errors name the path of the
+    condition as written."""
+    lookups = SessionLookups(session)
+    stack = [segment_id] if segment_id is not None else []
+
+    def check_all(cond: Condition, path: str) -> Condition:
+        cond = check(cond, path)
+        check_refs(cond, path, lookups)
+        if cond.field == "segment":
+            _no_loops(cond.value, lookups, stack, at(path, "value"))
+        return cond
+
+    return parse_rule(rule, check_all)
+
+
+def _no_loops(segment_id: int, lookups: Lookups, stack: list[int], path: str) -> None:
+    if segment_id in stack:
+        loop = " → ".join(str(s) for s in [*stack, segment_id])
+        raise RuleError(path, f"segments refer to each other in a loop ({loop})")
+    ref = lookups.segment(segment_id)
+    if ref is None or not ref.dynamic or ref.rule is None:
+        return
+    for _p, cond in conditions(from_json(ref.rule)):
+        if cond.field == "segment":
+            _no_loops(cond.value, lookups, [*stack, segment_id], path)
+
+
+def _brand_id(session: Session, code: str | None) -> int | None:
+    if code is None:
+        return None
+    brand_id = session.scalar(sa.select(Brand.id).where(Brand.code == code))
+    if brand_id is None:
+        raise SegmentError(f"no brand with code {code!r}")
+    return brand_id
+
+
+def create_segment(
+    session: Session,
+    name: str,
+    *,
+    rule: Any = None,
+    actor: str,
+    brand: str | None = None,
+    description: str = "",
+) -> Segment:
+    """A dynamic segment from a rule (static segments come from ``segments.members``)."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise SegmentError("a segment needs a name of 1 to 100 characters")
+    if session.scalar(sa.select(Segment.id).where(Segment.name == name)) is not None:
+        raise SegmentError(f"a segment named {name!r} already exists")
+    if rule is None:
+        raise SegmentError("a dynamic segment needs a rule")
+    node = checked_rule(session, rule)
+    seg = Segment(
+        name=name,
+        description=description,
+        dynamic=True,
+        rule=to_json(node),
+        rule_text=rule_text.to_text(node),
+        brand_id=_brand_id(session, brand),
+        created_by=actor,
+    )
+    session.add(seg)
+    session.flush()
+    record_audit(session, actor, "segment.create", "segment", str(seg.id), {"rule": seg.rule_text})
+    return seg
+
+
+def create_static_segment(
+    session: Session,
+    name: str,
+    *,
+    customer_ids: Sequence[int] = (),
+    phones: Sequence[str] = (),
+    actor: str,
+    description: str = "",
+) -> tuple[Segment, list[str]]:
+    """A fixed list of customers (by id, or by phone as people type them); returns the
+    segment and the phones that matched nobody. Erased and merged customers are left out."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise SegmentError("a segment needs a name of 1 to 100 characters")
+    if session.scalar(sa.select(Segment.id).where(Segment.name == name)) is not None:
+        raise SegmentError(f"a segment named {name!r} already exists")
+    found, missing = customers_by_phones(session, phones) if phones else ([], [])
+    wanted = sorted({*customer_ids, *found})
+    active: set[int] = set()
+    for part in chunks(wanted, 5000):
+        active.update(
+            session.scalars(
+                sa.select(Customer.id).where(Customer.id.in_(part), Customer.status == "active")
+            )
+        )
+    if not active:
+        raise SegmentError("none of these people is a customer here; nothing to keep")
+    now = utcnow()
+    seg = Segment(
+        name=name,
+        description=description,
+        dynamic=False,
+        rule=None,
+        rule_text="",
+        size=len(active),
+        created_by=actor,
+        refreshed_at=now,
+        members_changed_at=now,
+    )
+    session.add(seg)
+    session.flush()
+    stamp = db_time(session.connection(), now)
+    insert_rows(
+        session.connection(),
+        table_of(SegmentMember),
+        ("segment_id", "customer_id", "entered_at"),
+        [(seg.id, c, stamp) for c in sorted(active)],
+    )
+    session.add(SegmentSize(segment_id=seg.id, size=len(active), entered=len(active)))
+    record_audit(session, actor, "segment.create", "segment", str(seg.id), {"static": len(active)})
+    return seg, missing
+
+
+def update_segment(
+    session: Session,
+    segment_id: int,
+    *,
+    actor: str,
+    name: str | None = None,
+    rule: Any = None,
+    description: str | None = None,
+) -> Segment:
+    seg = get_segment(session, segment_id)
+    if name is not None and name.strip() != seg.name:
+        clash = session.scalar(sa.select(Segment.id).where(Segment.name == name.strip()))
+        if clash is not None:
+            raise SegmentError(f"a segment named {name.strip()!r} already exists")
+        seg.name = name.strip()
+    if rule is not None:
+        if not seg.dynamic:
+            raise SegmentError(f"segment {seg.id} is a static list; it has no rule")
+        node = checked_rule(session, rule, segment_id=seg.id)
+        seg.rule, seg.rule_text = to_json(node), rule_text.to_text(node)
+    if description is not None:
+        seg.description = description
+    session.flush()
+    record_audit(session, actor, "segment.update", "segment", str(seg.id), {"rule": seg.rule_text})
+    return seg
+
+
+def delete_segment(session: Session, segment_id: int, *, actor: str) -> None:
+    """Delete a segment no other segment uses (members and size history go with it)."""
+    seg = get_segment(session, segment_id)
+    users = [
+        other.id
+        for other in session.scalars(sa.select(Segment).where(Segment.dynamic.is_(True)))
+        if other.id != seg.id
+        and other.rule
+        and any(
+            c.field == "segment" and c.value == seg.id
+            for _p, c in conditions(from_json(other.rule))
+        )
+    ]
+    if users:
+        raise SegmentError(
+            f"segment {seg.id} is used by segment {', '.join(map(str, users))}; change those first"
+        )
+    session.delete(seg)
+    session.flush()
+    record_audit(session, actor, "segment.delete", "segment", str(segment_id), {"name": seg.name})
+
+
+def get_segment(session: Session, segment_id: int) -> Segment:
+    seg = session.get(Segment, segment_id)
+    if seg is None:
+        raise SegmentError(f"no segment {segment_id}")
+    return seg
+
+
+# -- counting ------------------------------------------------------------------------------
+@dataclass
+class CountResult:
+    count: int
+    data_as_of: datetime | None  # the copy's oldest table refresh among those read
+    rule_text: str
+
+
+def copy_as_of(settings: Settings) -> datetime | None:
+    """When the copy was last refreshed (the oldest refresh among the tables rules read)."""
+    times = [s.refreshed_at for s in copy_status(settings) if s.table in COPY_TABLES]
+    oldest = min((t for t in times if t is not None), default=None)
+    return oldest.replace(tzinfo=UTC) if oldest is not None else None  # the copy keeps UTC
+
+
+@contextmanager
+def rule_context(
+    settings: Settings,
+    session: Session,
+    *,
+    brand_id: int | None = None,
+    engine: str = "duckdb",
+    today: Any = None,
+) -> Iterator[Context]:
+    """A compile context on the copy (DuckDB by default, or Spark)."""
+    scope = Scope(brand_id, today or datetime.now(settings.tz).date(), settings.tz)
+    with ibis_tables(
+        settings.resolved_analytics_path, engine, [*COPY_TABLES, "segment_member"]
+    ) as t:
+        yield Context(t, scope, SessionLookups(session))
+
+
+def count_rule(
+    settings: Settings,
+    session: Session,
+    rule: Any,
+    *,
+    brand: str | None = None,
+    engine: str = "duckdb",
+    today: Any = None,
+) -> CountResult:
+    """How many active customers a rule matches now, on the copy."""
+    node = checked_rule(session, rule)
+    brand_id = _brand_id(session, brand)
+    with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
+        n = int(count(node, ctx).to_pyarrow().as_py())
+    return CountResult(n, copy_as_of(settings), rule_text.to_text(node))
+
+
+def count_segment(
+    settings: Settings, session: Session, segment_id: int, *, engine: str = "duckdb"
+) -> CountResult:
+    seg = get_segment(session, segment_id)
+    if not seg.dynamic:
+        return CountResult(seg.size, seg.refreshed_at, "")
+    node = checked_rule(session, seg.rule, segment_id=seg.id)
+    with rule_context(settings, session, brand_id=seg.brand_id, engine=engine) as ctx:
+        n = int(count(node, ctx).to_pyarrow().as_py())
+    return CountResult(n, copy_as_of(settings), seg.rule_text)
