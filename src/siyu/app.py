@@ -35,6 +35,7 @@ def create_app() -> FastAPI:
     from siyu.customers.api import router as customers_router
     from siyu.events.api import router as events_router
     from siyu.privacy.api import router as privacy_router
+    from siyu.segments.api import router as segments_router
     from siyu.tags.api import router as tags_router
 
     app = FastAPI(
@@ -52,6 +53,7 @@ def create_app() -> FastAPI:
     app.include_router(customers_router)
     app.include_router(privacy_router)
     app.include_router(tags_router)
+    app.include_router(segments_router)
     app.include_router(console_router)
     static = Path(__file__).parent / "console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     traits_every_minutes: int = Field(
         60, description="How often the worker recomputes tags, RFM, lifecycle and CLV."
     )
+    segments_every_minutes: int = Field(
+        60,
+        description="How often the worker refreshes every dynamic segment in full (rules with "
+        "relative windows change as days pass).",
+    )
+    segments_changed_every_minutes: int = Field(
+        5,
+        description="How often the worker re-checks segment membership of customers whose data "
+        "changed (imports also ask for it within a minute).",
+    )
 
     @property
     def tz(self) -> ZoneInfo:

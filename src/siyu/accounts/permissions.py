@@ -57,7 +57,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 
 # Scopes an API key may carry (machines never get user administration).
 API_KEY_SCOPES = frozenset(
-    {Perm.events_write, Perm.customers_read, Perm.customers_unmask, Perm.imports_run}
+    {
+        Perm.events_write,
+        Perm.customers_read,
+        Perm.customers_unmask,
+        Perm.customers_export,
+        Perm.imports_run,
+        Perm.segments_write,
+    }
 )
 
 

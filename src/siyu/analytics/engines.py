@@ -6,7 +6,9 @@ retry while another process (a worker's refresh) holds the file, instead of fail
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +63,9 @@ def spark_session() -> Any:
         ) from exc
     if shutil.which("java") is None:
         raise EngineUnavailable("the spark engine needs Java 17 (e.g. openjdk-17-jre-headless)")
+    # Spark's Python workers (some Ibis operations run as Python UDFs, e.g. reading JSON
+    # properties) must use this interpreter, which has pandas and pyarrow; not the system one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     _SPARK = (
         SparkSession.builder.master("local[2]")
         .appName("siyu-traits")

@@ -90,8 +90,8 @@ def _since(
     since_of: dict[str, datetime | None],
 ) -> datetime | None:
     """Where an incremental read starts, or None to copy the table whole."""
-    if full or not _exists(duck, table.name):
-        return None
+    if full or not _exists(duck, table.name) or _columns(duck, table.name) != table.column_names:
+        return None  # first copy, or a newer version copies other columns: rebuild it
     if table.follows:
         return since_of.get(table.follows[0])
     if table.changed_at is None:
@@ -226,6 +226,15 @@ def _scalar(duck: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None 
 def _exists(duck: duckdb.DuckDBPyConnection, name: str) -> bool:
     sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
     return bool(_scalar(duck, sql, [name]))
+
+
+def _columns(duck: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    rows = duck.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position",
+        [name],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _count(duck: duckdb.DuckDBPyConnection, name: str) -> int:

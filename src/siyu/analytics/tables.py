@@ -69,6 +69,8 @@ CUSTOMER = CopiedTable(
         ("city", TEXT),
         ("source", TEXT),
         ("store_id", INT),
+        ("suppressed", BOOL),
+        ("do_not_disturb", BOOL),
         ("first_seen_at", TIME),
         ("created_at", TIME),
         ("updated_at", TIME),

@@ -11,7 +11,7 @@ import re
 import ibis
 import ibis.expr.types as ir
 
-from siyu.segments.compiler import Context, measure_test
+from siyu.segments.compiler import Context, count_test
 from siyu.segments.fields import FieldSpec, register
 from siyu.segments.rules import Condition
 
@@ -30,9 +30,7 @@ def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
         prop = ev.properties.cast("json")[key]
         wanted = list(values)
         ev = ev.filter(ibis.coalesce(prop.str, prop.cast("string")).isin(wanted).fill_null(False))
-    per = ev.group_by(customer_id=ev.customer_id).aggregate(n=ev.count())
-    per = per.filter(per.customer_id.notnull())
-    return measure_test(ctx, per, "n", cond.op, cond.value, True)
+    return count_test(ctx, ev.filter(ev.customer_id.notnull()), cond.op, cond.value)
 
 
 register(

@@ -189,4 +189,5 @@ def end_import(engine: Engine, start: ImportStart) -> ImportSummary:
         from siyu.jobs.service import enqueue_soon
 
         enqueue_soon(engine, "tags.apply", within_seconds=60)  # rule tags follow new data
+        enqueue_soon(engine, "segments.refresh_changed", within_seconds=60)  # and segments
     return summary

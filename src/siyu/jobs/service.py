@@ -32,7 +32,7 @@ HANDLERS: dict[str, Handler] = {}
 PERIODIC: dict[str, tuple[int, Handler]] = {}
 LEASE = timedelta(seconds=60)
 # Modules whose @handler/@periodic functions the worker runs.
-TASK_MODULES = ("siyu.jobs.tasks", "siyu.traits.tasks", "siyu.tags.tasks")
+TASK_MODULES = ("siyu.jobs.tasks", "siyu.traits.tasks", "siyu.tags.tasks", "siyu.segments.tasks")
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:

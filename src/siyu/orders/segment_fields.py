@@ -13,7 +13,7 @@ import ibis
 import ibis.expr.types as ir
 
 from siyu.orders.models import PAID_STATUSES
-from siyu.segments.compiler import Context, measure_test
+from siyu.segments.compiler import Context, count_test, measure_test
 from siyu.segments.fields import FieldSpec, register
 from siyu.segments.rules import Condition
 
@@ -21,8 +21,9 @@ ORDERS = "订单"
 FILTERS = ("category", "sku", "platform", "store")
 
 
-def per_customer(cond: Condition, ctx: Context) -> ir.Table:
-    """customer_id, n (orders), fen (amount) for the condition's window and filters."""
+def counted(cond: Condition, ctx: Context) -> tuple[ir.Table, bool]:
+    """The orders (or, with a category/SKU filter, the matching lines joined to their orders)
+    that count for the condition, and whether they are lines."""
     o = ctx.table("order")
     o = o.filter(o.status.isin(PAID_STATUSES), ctx.within(o.paid_at, cond.window))
     if ctx.scope.brand_id is not None:
@@ -34,9 +35,7 @@ def per_customer(cond: Condition, ctx: Context) -> ir.Table:
         stores = ctx.table("store")
         o = o.filter(o.store_id.isin(stores.filter(stores.code.isin(list(where["store"]))).id))
     if "category" not in where and "sku" not in where:
-        return o.group_by(customer_id=o.customer_id).aggregate(
-            n=o.count(), fen=(o.paid_fen - o.refund_fen).sum()
-        )
+        return o, False
     lines = ctx.table("order_line")
     if "category" in where:
         lines = lines.filter(lines.category.isin(list(where["category"])))
@@ -45,13 +44,27 @@ def per_customer(cond: Condition, ctx: Context) -> ir.Table:
         skus = products.filter(products.sku.isin(list(where["sku"])))
         lines = lines.filter(lines.product_id.isin(skus.id))
     joined = o.join(lines, o.id == lines.order_id)
-    return joined.group_by(customer_id=joined.customer_id).aggregate(
-        n=joined.order_id.nunique(), fen=joined.amount_fen.sum()
+    return joined.select(
+        customer_id=joined.customer_id, order_id=joined.order_id, fen=joined.amount_fen
+    ), True
+
+
+def per_customer(cond: Condition, ctx: Context) -> ir.Table:
+    """customer_id, n (orders), fen (amount) for the condition's window and filters."""
+    rows, lines = counted(cond, ctx)
+    if not lines:
+        return rows.group_by(customer_id=rows.customer_id).aggregate(
+            n=rows.count(), fen=(rows.paid_fen - rows.refund_fen).sum()
+        )
+    return rows.group_by(customer_id=rows.customer_id).aggregate(
+        n=rows.order_id.nunique(), fen=rows.fen.sum()
     )
 
 
 def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
-    return measure_test(ctx, per_customer(cond, ctx), "n", cond.op, cond.value, True)
+    rows, lines = counted(cond, ctx)
+    per = per_customer(cond, ctx) if lines else None  # lines: count their distinct orders
+    return count_test(ctx, rows, cond.op, cond.value, per)
 
 
 def _sum(cond: Condition, ctx: Context) -> ir.BooleanValue:

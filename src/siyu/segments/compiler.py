@@ -237,6 +237,26 @@ def compare(col: ir.Value, op: str, value: Any) -> ir.BooleanValue:
     return column_test(col, op, value)
 
 
+AT_LEAST_ONE = {(">=", 1), (">", 0), ("!=", 0)}
+NONE_AT_ALL = {("=", 0), ("<", 1), ("<=", 0)}
+
+
+def count_test(
+    ctx: Context, rows: ir.Table, op: str, value: Any, per: ir.Table | None = None
+) -> ir.BooleanValue:
+    """Compare how many of ``rows`` (orders or events, with ``customer_id``) each customer has;
+    ``per`` gives the counts (column ``n``) when a row is not one of what is counted. "At
+    least one" and "none" need no counting: they are plain (non-)membership."""
+    key = (op, value) if not isinstance(value, tuple) else None
+    if key in AT_LEAST_ONE:
+        return ctx.member(rows)
+    if key in NONE_AT_ALL:
+        return ~ctx.member(rows)
+    if per is None:
+        per = rows.group_by(customer_id=rows.customer_id).aggregate(n=rows.count())
+    return measure_test(ctx, per, "n", op, value, True)
+
+
 def measure_test(
     ctx: Context,
     per_customer: ir.Table,

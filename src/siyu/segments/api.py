@@ -1,0 +1,270 @@
+"""/api/v1/segments: define, count, preview, refresh and export segments.
+
+A rule is accepted as JSON (the tree) or as text (the compact form), in the ``rule`` field.
+Bad rules answer 422 with ``{"detail": {"path": …, "reason": …}}``; a copy not built yet 503.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.analytics.engines import EngineUnavailable
+from siyu.config import get_settings
+from siyu.db import get_engine
+from siyu.segments import queries, service
+from siyu.segments.fields import catalogue
+from siyu.segments.rules import RuleError
+from siyu.webkit import db_session, require
+
+router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
+RULE_EXAMPLES = ["tag:兴趣/防晒 and city in [上海, 杭州] and orders(last 90d).count = 0"]
+
+
+class SegmentIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    rule: dict[str, Any] | str = Field(..., examples=RULE_EXAMPLES)
+    brand: str | None = Field(None, max_length=64, description="A brand code: only its data.")
+    description: str = Field("", max_length=2000)
+
+
+class StaticIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    phones: list[str] = Field(default_factory=list, max_length=1_000_000)
+    customer_ids: list[int] = Field(default_factory=list, max_length=1_000_000)
+    description: str = Field("", max_length=2000)
+
+
+class SegmentPatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    rule: dict[str, Any] | str | None = None
+    description: str | None = Field(None, max_length=2000)
+
+
+class RuleIn(BaseModel):
+    rule: dict[str, Any] | str = Field(..., examples=RULE_EXAMPLES)
+    brand: str | None = Field(None, max_length=64)
+
+
+def _fail(exc: Exception) -> HTTPException:
+    if isinstance(exc, RuleError):
+        return HTTPException(422, {"path": exc.path, "reason": exc.reason})
+    if isinstance(exc, EngineUnavailable):
+        return HTTPException(503, str(exc))
+    if isinstance(exc, service.SegmentError) and str(exc).startswith("no segment"):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, service.SegmentError) and "already exists" in str(exc):
+        return HTTPException(409, str(exc))
+    return HTTPException(422, str(exc))
+
+
+ERRORS = (RuleError, service.SegmentError, EngineUnavailable)
+
+
+@router.get("/fields")
+def get_fields(
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> list[dict[str, Any]]:
+    """Every field rules can use: type, operators (with Chinese labels), values, windows."""
+    return [spec.describe(session) for spec in catalogue().values()]
+
+
+@router.get("")
+def get_segments(
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> list[dict[str, Any]]:
+    return queries.list_segments(session)
+
+
+@router.post("", status_code=201, responses={409: {}, 422: {}})
+def post_segment(
+    body: SegmentIn,
+    p: Principal = Depends(require(Perm.segments_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """A dynamic segment; its members are filled by the next refresh."""
+    try:
+        seg = service.create_segment(
+            session,
+            body.name,
+            rule=body.rule,
+            actor=p.actor,
+            brand=body.brand,
+            description=body.description,
+        )
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return queries.segment_summary(seg)
+
+
+@router.post("/static", status_code=201, responses={409: {}, 422: {}})
+def post_static(
+    body: StaticIn,
+    p: Principal = Depends(require(Perm.segments_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """A fixed list by phone numbers or customer ids; numbers that matched nobody come back."""
+    try:
+        seg, missing = service.create_static_segment(
+            session,
+            body.name,
+            phones=body.phones,
+            customer_ids=body.customer_ids,
+            actor=p.actor,
+            description=body.description,
+        )
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return {**queries.segment_summary(seg), "not_found": missing[:1000]}
+
+
+@router.post("/count", responses={422: {}, 503: {}})
+def post_count(
+    body: RuleIn,
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """How many customers a rule matches now (the rule builder's live count)."""
+    try:
+        result = service.count_rule(get_settings(), session, body.rule, brand=body.brand)
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return _count_out(result)
+
+
+@router.post("/preview", responses={422: {}, 503: {}})
+def post_preview(
+    body: RuleIn,
+    p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Count, estimated reach per channel and a masked sample of 20."""
+    try:
+        pv = service.preview_rule(get_settings(), session, p, body.rule, brand=body.brand)
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    out = asdict(pv)
+    out["data_as_of"] = pv.data_as_of.isoformat() if pv.data_as_of else None
+    return out
+
+
+@router.get("/{segment_id}", responses={404: {}})
+def get_segment(
+    segment_id: int,
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        seg = service.get_segment(session, segment_id)
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return {**queries.segment_summary(seg), "history": queries.size_history(session, seg.id)}
+
+
+@router.patch("/{segment_id}", responses={404: {}, 409: {}, 422: {}})
+def patch_segment(
+    segment_id: int,
+    body: SegmentPatch,
+    p: Principal = Depends(require(Perm.segments_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        seg = service.update_segment(
+            session,
+            segment_id,
+            actor=p.actor,
+            name=body.name,
+            rule=body.rule,
+            description=body.description,
+        )
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return queries.segment_summary(seg)
+
+
+@router.delete("/{segment_id}", status_code=204, responses={404: {}, 422: {}})
+def delete_segment(
+    segment_id: int,
+    p: Principal = Depends(require(Perm.segments_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> None:
+    try:
+        service.delete_segment(session, segment_id, actor=p.actor)
+    except ERRORS as exc:
+        raise _fail(exc) from None
+
+
+@router.get("/{segment_id}/count", responses={404: {}, 503: {}})
+def get_count(
+    segment_id: int,
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        result = service.count_segment(get_settings(), session, segment_id)
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return _count_out(result)
+
+
+@router.post("/{segment_id}/refresh", responses={404: {}, 503: {}})
+def post_refresh(
+    segment_id: int,
+    _p: Principal = Depends(require(Perm.segments_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Refresh this segment's membership now, from the copy as it is."""
+    from siyu.segments.membership import refresh_segments
+
+    try:
+        service.get_segment(session, segment_id)
+        run = refresh_segments(get_engine(), get_settings(), segment_ids=[segment_id])
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    return asdict(run)
+
+
+@router.get("/{segment_id}/export", responses={403: {}, 404: {}})
+def get_export(
+    segment_id: int,
+    unmask: bool = Query(False, description="Full names and phones (needs customers:unmask)."),
+    p: Principal = Depends(require(Perm.customers_export)),
+    session: Session = Depends(db_session, scope="function"),
+) -> FileResponse:
+    """The members as CSV (masked unless ``unmask`` and allowed); audit-logged."""
+    try:
+        seg = service.get_segment(session, segment_id)
+    except ERRORS as exc:
+        raise _fail(exc) from None
+    tmp = Path(tempfile.mkstemp(prefix="siyu-segment-", suffix=".csv")[1])
+    try:
+        queries.export_members(session, p, segment_id, tmp, unmask=unmask)
+    except PermissionError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HTTPException(403, str(exc)) from None
+    return FileResponse(
+        tmp,
+        media_type="text/csv; charset=utf-8",
+        filename=f"segment-{seg.id}.csv",
+        background=BackgroundTask(tmp.unlink, missing_ok=True),
+    )
+
+
+def _count_out(result: service.CountResult) -> dict[str, Any]:
+    return {
+        "count": result.count,
+        "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None,
+        "rule_text": result.rule_text,
+    }

@@ -1,0 +1,113 @@
+"""Segments over HTTP and from the shell: precise 4xx for bad rules, live count and preview,
+refresh, export; the CLI's exit statuses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from siyu.cli import app
+from tests import platform_files as pf
+
+runner = CliRunner()
+
+
+def _seed(tmp_path: Path) -> None:
+    rows = [
+        pf.taobao_row("8001", "tb_a", "13812348001", "300.00"),
+        pf.taobao_row("8002", "tb_b", "13812348002", "20.00"),
+    ]
+    out = runner.invoke(
+        app, ["import", "orders", str(pf.taobao(tmp_path / "tb.csv", rows)), "--source", "taobao"]
+    )
+    assert out.exit_code == 0, out.output
+    assert runner.invoke(app, ["analytics", "refresh"]).exit_code == 0
+
+
+def _admin_key() -> str:
+    from siyu.accounts.service import create_api_key
+    from siyu.db import session_scope
+
+    with session_scope() as s:
+        _key, secret = create_api_key(
+            s, "seg", ["customers:read", "customers:export", "segments:write"]
+        )
+    return secret
+
+
+def test_segments_over_http(client: TestClient, tmp_path: Path) -> None:
+    _seed(tmp_path)
+    h = {"Authorization": f"Bearer {_admin_key()}"}
+    fields = client.get("/api/v1/segments/fields", headers=h).json()
+    assert {"city", "orders.count", "tag", "rfm.class", "segment"} <= {f["name"] for f in fields}
+
+    bad = client.post("/api/v1/segments", headers=h, json={"name": "x", "rule": "cty = 上海"})
+    assert bad.status_code == 422 and bad.json()["detail"]["path"] == "field"
+    nested = client.post(
+        "/api/v1/segments",
+        headers=h,
+        json={"name": "x", "rule": {"all": [{"field": "city", "op": "~", "value": 1}]}},
+    )
+    assert nested.status_code == 422 and nested.json()["detail"]["path"] == "all[0].op"
+    assert client.post("/api/v1/segments", headers=h, json={"name": "x"}).status_code == 422
+
+    live = client.post("/api/v1/segments/count", headers=h, json={"rule": "orders.sum >= 100"})
+    assert live.status_code == 200 and live.json()["count"] == 1 and live.json()["data_as_of"]
+    pv = client.post("/api/v1/segments/preview", headers=h, json={"rule": "orders.count >= 1"})
+    body = pv.json()
+    assert body["count"] == 2 and len(body["sample"]) == 2
+    assert all("****" in s["phone"] for s in body["sample"])
+    assert body["reach"] == {"sms": 0, "email": 0, "wecom": 0}  # platform buyers: no consent
+
+    made = client.post(
+        "/api/v1/segments", headers=h, json={"name": "大单", "rule": "orders.sum >= 100"}
+    )
+    assert made.status_code == 201, made.text
+    seg = made.json()["id"]
+    again = client.post("/api/v1/segments", headers=h, json={"name": "大单", "rule": "city = a"})
+    assert again.status_code == 409
+    refreshed = client.post(f"/api/v1/segments/{seg}/refresh", headers=h).json()
+    assert refreshed["outcomes"][0]["size"] == 1
+    detail = client.get(f"/api/v1/segments/{seg}", headers=h).json()
+    assert detail["size"] == 1 and len(detail["history"]) == 1
+    export = client.get(f"/api/v1/segments/{seg}/export", headers=h)
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert [r["phone"] for r in rows] == ["138****8001"]
+    assert client.get(f"/api/v1/segments/{seg}/export?unmask=true", headers=h).status_code == 403
+    assert client.get("/api/v1/segments/999", headers=h).status_code == 404
+    assert client.delete(f"/api/v1/segments/{seg}", headers=h).status_code == 204
+
+
+def test_segments_from_the_shell(tmp_path: Path) -> None:
+    _seed(tmp_path)
+    made = runner.invoke(
+        app, ["segments", "create", "大单", "--rule", "orders.sum >= 100", "--json"]
+    )
+    assert made.exit_code == 0, made.output
+    seg = json.loads(made.stdout)["id"]
+    bad = runner.invoke(app, ["segments", "create", "坏", "--rule", "orders(last 9x).count = 1"])
+    assert bad.exit_code == 1 and "expected days" in bad.output
+    counted = runner.invoke(app, ["segments", "count", str(seg), "--json"])
+    assert counted.exit_code == 0 and json.loads(counted.stdout)["count"] == 1
+    assert runner.invoke(app, ["segments", "count"]).exit_code == 1
+    assert runner.invoke(app, ["segments", "refresh"]).exit_code == 0
+    out = tmp_path / "seg.csv"
+    exported = runner.invoke(app, ["segments", "export", str(seg), str(out)])
+    assert exported.exit_code == 0 and "wrote 1 customers" in exported.stdout
+    assert runner.invoke(app, ["segments", "export", "99", str(out)]).exit_code == 1
+    phones = tmp_path / "phones.txt"
+    phones.write_text("13812348002\n13999999999\n", encoding="utf-8")
+    listed = runner.invoke(app, ["segments", "import-list", "名单", str(phones)])
+    assert (
+        listed.exit_code == 0
+        and "1 customers" in listed.stdout
+        and "matched nobody" in listed.stdout
+    )
+    shown = runner.invoke(app, ["segments", "list"])
+    assert "大单" in shown.stdout and "名单" in shown.stdout
