@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.brands.models import Brand, Store
@@ -227,6 +228,60 @@ def build(session: Session, people: list[dict[str, Any]]) -> list[int]:
             )
     session.commit()
     return [b.id for b in brands]
+
+
+def change_some(session: Session) -> list[int]:
+    """Change a few customers the way live data does: a new paid order, a hand-set tag, an
+    event; returns who changed."""
+    from siyu.customers.changes import touch_customers
+
+    people = list(session.scalars(select(Customer).where(Customer.status == "active")))[:3]
+    brand = session.scalars(select(Brand)).first()
+    assert brand is not None
+    at = local(-1, time(12))
+    for n, c in enumerate(people):
+        if n == 0:
+            session.add(
+                Order(
+                    brand_id=brand.id,
+                    platform="jd",
+                    shop="",
+                    platform_order_id=f"new{next(_unique)}",
+                    customer_id=c.id,
+                    status="completed",
+                    total_fen=30000,
+                    paid_fen=30000,
+                    refund_fen=0,
+                    ordered_at=at,
+                    paid_at=at,
+                    digest="x",
+                )
+            )
+        elif n == 1:
+            held = set(
+                session.scalars(select(CustomerTag.tag_id).where(CustomerTag.customer_id == c.id))
+            )
+            for t in session.scalars(select(Tag)):
+                if t.id not in held:
+                    session.add(
+                        CustomerTag(customer_id=c.id, tag_id=t.id, source="manual", actor="t")
+                    )
+                    break
+            touch_customers(session, [c.id])
+        else:
+            session.add(
+                Event(
+                    message_id=f"m{next(_unique)}",
+                    customer_id=c.id,
+                    type="track",
+                    name="page_view",
+                    properties={"page": "/sale", "qty": 2},
+                    occurred_at=at,
+                    source="t",
+                )
+            )
+    session.flush()
+    return [c.id for c in people]
 
 
 # -- rules -------------------------------------------------------------------------------------

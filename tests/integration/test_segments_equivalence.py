@@ -20,7 +20,7 @@ from siyu.segments.rules import from_json, to_json
 from siyu.segments.service import create_segment, rule_context
 from siyu.segments.text import parse, to_text
 from tests.conftest import _clean
-from tests.segment_worlds import SHANGHAI, TODAY, build, rules, worlds
+from tests.segment_worlds import SHANGHAI, TODAY, build, change_some, rules, worlds
 from tests.segments_reference import Reference, load
 
 RELAXED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -77,6 +77,19 @@ def test_membership_written_back_matches_the_reference(
     refresh_copy(settings, full=True)
     run = refresh_segments(engine, settings, today=TODAY)
     assert all(o.error is None for o in run.outcomes), run.outcomes
+    _same_as_reference(made)
+    # some customers change; an incremental refresh re-checks only them, and must agree too
+    with new_session() as session:
+        changed = change_some(session)
+        session.commit()
+    refresh_copy(settings)
+    run = refresh_segments(engine, settings, incremental=True, today=TODAY)
+    assert all(o.error is None for o in run.outcomes), run.outcomes
+    assert run.changed_customers is not None and run.changed_customers >= len(changed)
+    _same_as_reference(made)
+
+
+def _same_as_reference(made) -> None:  # type: ignore[no-untyped-def]
     with new_session() as session:
         ref = Reference(load(session), None, TODAY, SHANGHAI)
         for seg_id, node in made:

@@ -84,6 +84,21 @@ def spark_session() -> Any:
 ENGINES = ("duckdb", "spark")
 
 
+class _LazyTables(dict[str, Any]):
+    """Ibis tables looked up on first use: each lookup asks DuckDB for the table's schema, and
+    a segment count that reads three tables should not pay for eleven."""
+
+    def __init__(self, con: Any, names: list[str]) -> None:
+        super().__init__()
+        self.con, self.names = con, set(names)
+
+    def __missing__(self, name: str) -> Any:
+        if name not in self.names:
+            raise KeyError(name)
+        self[name] = table = self.con.table(name)
+        return table
+
+
 @contextmanager
 def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str, Any]]:
     """The copy's tables as Ibis tables on the chosen engine.
@@ -97,8 +112,7 @@ def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str,
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     with open_duckdb(path, read_only=True) as duck:  # exports read; they never write the copy
         if engine == "duckdb":
-            con = ibis.duckdb.from_connection(duck)
-            yield {n: con.table(n) for n in names}
+            yield _LazyTables(ibis.duckdb.from_connection(duck), names)
             return
         folder = path.parent / "parquet"
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,11 @@
 """The analytical copy: the system of record's tables in a DuckDB file, refreshed incrementally.
 
-Each table keeps a watermark (the newest ``updated_at`` copied). A refresh re-reads rows
-changed since the watermark minus a safety overlap and replaces them by id, so it is
-idempotent: running it twice, or after a crash half-way, gives the same copy. Small tables
+Each table remembers when its last refresh started reading. The next refresh re-reads rows
+whose ``updated_at`` is at or after that moment minus a safety overlap (transactions still
+open then, clocks a little apart) and replaces them by id, so it is idempotent: running it
+twice, or after a crash half-way, gives the same copy. (Following the newest ``updated_at``
+copied instead would re-read, on every refresh, every row that shares it — a bulk load writes
+a million rows with one time.) Small tables
 are copied whole. Erasure removes a person from the copy directly (see ``erase_customers``).
 """
 
@@ -73,7 +76,7 @@ def refresh_copy(
             since = _since(duck, table, full or only is not None, overlap, since_of)
             since_of[table.name] = since
             data = source.read(table, since)
-            _apply(duck, source, table, data, since, changed_ids)
+            _apply(duck, source, table, data, since, changed_ids, utc_naive(started))
             report.read[table.name] = data.num_rows
             report.rows[table.name] = _count(duck, table.name)
             if progress:
@@ -96,7 +99,11 @@ def _since(
         return since_of.get(table.follows[0])
     if table.changed_at is None:
         return None
-    mark = _scalar(duck, f"SELECT watermark FROM {STATE} WHERE table_name = ?", [table.name])
+    mark = _scalar(
+        duck,
+        f"SELECT COALESCE(read_from, watermark) FROM {STATE} WHERE table_name = ?",
+        [table.name],
+    )
     return None if mark is None else mark - overlap
 
 
@@ -107,6 +114,7 @@ def _apply(
     data: pa.Table,
     since: datetime | None,
     changed_ids: dict[str, pa.Array],
+    started: datetime,
 ) -> None:
     name = quote(table.name)
     select = ", ".join(f"{source.duck_expression(c, k)} AS {quote(c)}" for c, k in table.columns)
@@ -136,10 +144,12 @@ def _apply(
             watermark = _scalar(duck, f"SELECT max({quote(table.changed_at)}) FROM {name}")
         now = utc_naive(utcnow())
         duck.execute(
-            f"INSERT INTO {STATE} VALUES (?, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
+            f"INSERT INTO {STATE} (table_name, watermark, refreshed_at, full_at, read_from) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
             "watermark = excluded.watermark, refreshed_at = excluded.refreshed_at, "
-            f"full_at = COALESCE(excluded.full_at, {STATE}.full_at)",
-            [table.name, watermark, now, now if since is None else None],
+            f"full_at = COALESCE(excluded.full_at, {STATE}.full_at), "
+            "read_from = excluded.read_from",
+            [table.name, watermark, now, now if since is None else None, started],
         )
         duck.execute("COMMIT")
     except Exception:
@@ -172,6 +182,20 @@ def copy_status(settings: Settings) -> list[TableStatus]:
                 TableStatus(table.name, _count(duck, table.name), watermark, refreshed, full_at)
             )
         return out
+
+
+def refreshed_at(settings: Settings, tables: Sequence[str]) -> datetime | None:
+    """When the oldest of these tables was last refreshed (naive UTC), from the copy's own
+    state row; None if any of them has never been copied."""
+    path = settings.resolved_analytics_path
+    if not path.exists():
+        return None
+    with open_duckdb(path, read_only=True) as duck:
+        if not _exists(duck, STATE):
+            return None
+        rows = dict(duck.execute(f"SELECT table_name, refreshed_at FROM {STATE}").fetchall())
+    times = [rows.get(t) for t in tables]
+    return None if any(t is None for t in times) else min(times)  # type: ignore[type-var]
 
 
 def erase_customers(settings: Settings, customer_ids: list[int]) -> int:
@@ -212,8 +236,9 @@ def erase_customers(settings: Settings, customer_ids: list[int]) -> int:
 def _ensure_state(duck: duckdb.DuckDBPyConnection) -> None:
     duck.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE} (table_name VARCHAR PRIMARY KEY, "
-        "watermark TIMESTAMP, refreshed_at TIMESTAMP, full_at TIMESTAMP)"
+        "watermark TIMESTAMP, refreshed_at TIMESTAMP, full_at TIMESTAMP, read_from TIMESTAMP)"
     )
+    duck.execute(f"ALTER TABLE {STATE} ADD COLUMN IF NOT EXISTS read_from TIMESTAMP")
 
 
 def _scalar(duck: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:

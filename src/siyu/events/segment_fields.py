@@ -20,7 +20,7 @@ _PROPERTY = re.compile(r"[\w\-]{1,64}")
 
 
 def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
-    ev = ctx.table("event")
+    ev = ctx.narrow(ctx.table("event"))
     ev = ev.filter(
         ev.type == "track", ev.name == cond.event, ctx.within(ev.occurred_at, cond.window)
     )

@@ -24,7 +24,7 @@ FILTERS = ("category", "sku", "platform", "store")
 def counted(cond: Condition, ctx: Context) -> tuple[ir.Table, bool]:
     """The orders (or, with a category/SKU filter, the matching lines joined to their orders)
     that count for the condition, and whether they are lines."""
-    o = ctx.table("order")
+    o = ctx.narrow(ctx.table("order"))
     o = o.filter(o.status.isin(PAID_STATUSES), ctx.within(o.paid_at, cond.window))
     if ctx.scope.brand_id is not None:
         o = o.filter(o.brand_id == ctx.scope.brand_id)

@@ -87,20 +87,26 @@ class Context:
         self.customer = c.filter(c.status == "active")
         self.only: ir.Table | None = None
 
-    def restrict(self, ids: ir.Table) -> None:
+    def restrict(self, ids: ir.Table, *, tables_narrowed: bool = False) -> None:
         """Evaluate for these customers only (column ``id``): an incremental refresh re-checks
-        the customers that changed. Sub-queries are narrowed too, so the work is theirs."""
-        self.only = ids
+        the customers that changed. Sub-queries are narrowed too, so the work is theirs —
+        unless the tables given are already narrowed to them (``tables_narrowed``)."""
         self.customer = self.customer.filter(self.customer.id.isin(ids.id))
+        self.only = None if tables_narrowed else ids
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
 
     def member(self, sub: ir.Table, column: str = "customer_id") -> ir.BooleanValue:
         """Whether the customer's id is among ``sub``'s ``column``."""
-        if self.only is not None:
-            sub = sub.filter(sub[column].isin(self.only.id))
-        return self.customer.id.isin(sub[column])
+        return self.customer.id.isin(self.narrow(sub, column)[column])
+
+    def narrow(self, rows: ir.Table, column: str = "customer_id") -> ir.Table:
+        """``rows`` of the customers being checked only (all, unless restricted). Apply it to
+        orders or events *before* aggregating, so an incremental refresh reads only theirs."""
+        if self.only is None:
+            return rows
+        return rows.filter(rows[column].isin(self.only.id))
 
     def fail(self, reason: str) -> RuleError:
         return RuleError(self.path, reason)

@@ -16,6 +16,7 @@ full refresh catches those.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -32,9 +33,9 @@ from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.events.models import Event
 from siyu.privacy.service import ERASERS, ErasureContext
-from siyu.segments.compiler import members
+from siyu.segments.compiler import Context, members
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
-from siyu.segments.service import checked_rule, copy_as_of, rule_context
+from siyu.segments.service import checked_rule, copy_as_of, copy_tables, make_context
 
 MEMBER = table_of(SegmentMember)
 SEGMENT = table_of(Segment)
@@ -94,22 +95,75 @@ def refresh_segments(
             mark -= timedelta(seconds=settings.analytics_overlap_seconds)
             changed = changed_customers(settings, mark)
             run.changed_customers = len(changed)
-    with Session(engine) as session:
+    nobody_changed = changed is not None and len(changed) == 0
+    changed_ids = (
+        None if changed is None else ibis.memtable(pa.table({"id": changed.cast(pa.int64())}))
+    )
+    with (
+        Session(engine) as session,
+        copy_tables(settings, compute_engine) as tables,
+        ExitStack() as held,
+    ):
+        narrowed = _Narrowed(tables, changed_ids) if changed_ids is not None else tables
+        held.callback(_release, narrowed)
         for seg in segments:
             if progress:
                 progress(seg.name)
+            if nobody_changed and seg.data_as_of is not None:
+                run.outcomes.append(RefreshOutcome(seg.id, seg.name, seg.size, 0, 0, checked=0))
+                continue
             only = changed if seg.data_as_of is not None else None
+            ctx = make_context(
+                narrowed if only is not None else tables,
+                settings,
+                session,
+                brand_id=seg.brand_id,
+                today=today,
+            )
+            if only is not None and changed_ids is not None:
+                ctx.restrict(changed_ids, tables_narrowed=True)
             try:
-                outcome = _refresh_one(engine, settings, session, seg, only, compute_engine, today)
+                outcome = _refresh_one(engine, session, ctx, seg, only, as_of)
             except Exception as exc:  # one bad segment must not stop the others
                 _record_error(engine, seg.id, str(exc))
                 outcome = RefreshOutcome(seg.id, seg.name, seg.size, 0, 0, error=str(exc))
             run.outcomes.append(outcome)
-    for outcome in run.outcomes:
-        if outcome.error is None:
-            _stamp(engine, outcome.segment_id, as_of)
     run.seconds = (utcnow() - started).total_seconds()
     return run
+
+
+NARROWED = frozenset(
+    {"order", "order_line", "event", "customer_tag", "customer_trait", "identity", "consent"}
+)
+
+
+class _Narrowed(dict[str, Any]):
+    """The changed customers' rows of the big per-customer tables, each read once (on first
+    use) into a temporary table shared by all the segments of this run, rather than one scan
+    of ten million orders per segment. Other tables read through to ``base``."""
+
+    def __init__(self, base: dict[str, Any], ids: Any) -> None:
+        super().__init__()
+        self.base, self.ids = base, ids
+
+    def __missing__(self, name: str) -> Any:
+        if name not in NARROWED:
+            return self.base[name]
+        t = self.base[name]
+        if name == "order_line":
+            narrowed = t.filter(t.order_id.isin(self["order"].id))
+        else:
+            narrowed = t.filter(t.customer_id.isin(self.ids.id))
+        self[name] = cached = narrowed.cache()
+        return cached
+
+
+def _release(tables: dict[str, Any]) -> None:
+    """Drop the temporary tables while the connection is still open."""
+    for table in dict.values(tables):
+        release = getattr(table, "release", None)
+        if release is not None:
+            release()
 
 
 def changed_customers(settings: Settings, mark: datetime) -> pa.Array:
@@ -130,20 +184,14 @@ def changed_customers(settings: Settings, mark: datetime) -> pa.Array:
 
 def _refresh_one(
     engine: Engine,
-    settings: Settings,
     session: Session,
+    ctx: Context,
     seg: Segment,
     only: pa.Array | None,
-    compute_engine: str,
-    today: date | None,
+    as_of: datetime | None,
 ) -> RefreshOutcome:
     node = checked_rule(session, seg.rule, segment_id=seg.id)
-    with rule_context(
-        settings, session, brand_id=seg.brand_id, engine=compute_engine, today=today
-    ) as ctx:
-        if only is not None:
-            ctx.restrict(ibis.memtable(pa.table({"id": only.cast(pa.int64())})))
-        hits = members(node, ctx).to_pyarrow()
+    hits = members(node, ctx).to_pyarrow()
     now_in = set(hits.column(0).to_pylist())
     baseline = seg.data_as_of is None and seg.refreshed_at is None
     with write_transaction(engine) as conn:
@@ -152,7 +200,9 @@ def _refresh_one(
         entered = sorted(now_in - before)
         exited = sorted(before - now_in)
         size = len(now_in) if scope is None else seg.size + len(entered) - len(exited)
-        _write(conn, seg, entered, exited, size, events=not baseline)
+        _write(
+            conn, seg, entered, exited, size, events=not baseline, as_of=as_of, full=only is None
+        )
     return RefreshOutcome(
         seg.id,
         seg.name,
@@ -189,7 +239,11 @@ def _write(
     size: int,
     *,
     events: bool,
+    as_of: datetime | None,
+    full: bool,
 ) -> None:
+    """Membership changes, events, the segment's size and freshness, and a size row (kept
+    when the size moved, or at a full refresh, so the trend has a point per refresh)."""
     now = utcnow()
     for part in chunks(exited, 5000):
         conn.execute(
@@ -207,15 +261,20 @@ def _write(
     conn.execute(
         SEGMENT.update()
         .where(SEGMENT.c.id == seg.id)
-        .values(size=size, refreshed_at=now, refresh_error=None)
+        .values(size=size, refreshed_at=now, data_as_of=as_of, refresh_error=None)
     )
-    conn.execute(
-        table_of(SegmentSize)
-        .insert()
-        .values(
-            segment_id=seg.id, size=size, entered=len(entered), exited=len(exited), taken_at=now
+    if entered or exited or full:
+        conn.execute(
+            table_of(SegmentSize)
+            .insert()
+            .values(
+                segment_id=seg.id,
+                size=size,
+                entered=len(entered),
+                exited=len(exited),
+                taken_at=now,
+            )
         )
-    )
 
 
 def _events(
@@ -241,11 +300,6 @@ def _events(
         )
     for part in chunks(rows, 5000):
         conn.execute(EVENT.insert(), list(part))
-
-
-def _stamp(engine: Engine, segment_id: int, as_of: datetime | None) -> None:
-    with write_transaction(engine) as conn:
-        conn.execute(SEGMENT.update().where(SEGMENT.c.id == segment_id).values(data_as_of=as_of))
 
 
 def _record_error(engine: Engine, segment_id: int, error: str) -> None:

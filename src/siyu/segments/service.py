@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal, record_audit
 from siyu.analytics.engines import ibis_tables
-from siyu.analytics.service import copy_status
+from siyu.analytics.service import refreshed_at
 from siyu.brands.models import Brand
 from siyu.bulk import chunks, db_time, insert_rows
 from siyu.config import Settings
@@ -283,8 +283,7 @@ class CountResult:
 
 def copy_as_of(settings: Settings) -> datetime | None:
     """When the copy was last refreshed (the oldest refresh among the tables rules read)."""
-    times = [s.refreshed_at for s in copy_status(settings) if s.table in COPY_TABLES]
-    oldest = min((t for t in times if t is not None), default=None)
+    oldest = refreshed_at(settings, COPY_TABLES)
     return oldest.replace(tzinfo=UTC) if oldest is not None else None  # the copy keeps UTC
 
 
@@ -298,11 +297,29 @@ def rule_context(
     today: Any = None,
 ) -> Iterator[Context]:
     """A compile context on the copy (DuckDB by default, or Spark)."""
-    scope = Scope(brand_id, today or datetime.now(settings.tz).date(), settings.tz)
+    with copy_tables(settings, engine) as tables:
+        yield make_context(tables, settings, session, brand_id=brand_id, today=today)
+
+
+@contextmanager
+def copy_tables(settings: Settings, engine: str = "duckdb") -> Iterator[dict[str, Any]]:
+    """The copy's tables rules read, on one engine (one connection for many rules)."""
     with ibis_tables(
         settings.resolved_analytics_path, engine, [*COPY_TABLES, "segment_member"]
-    ) as t:
-        yield Context(t, scope, SessionLookups(session))
+    ) as tables:
+        yield tables
+
+
+def make_context(
+    tables: dict[str, Any],
+    settings: Settings,
+    session: Session,
+    *,
+    brand_id: int | None = None,
+    today: Any = None,
+) -> Context:
+    scope = Scope(brand_id, today or datetime.now(settings.tz).date(), settings.tz)
+    return Context(tables, scope, SessionLookups(session))
 
 
 def count_rule(
