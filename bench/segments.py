@@ -7,7 +7,8 @@
        tag:兴趣/防晒 and rfm.class = 重要挽留客户 and orders(last 60d).count = 0
    end to end as the API runs it (parse, check against the database, compile to Ibis, run on
    DuckDB), against the equivalent hand-written SQL on the same DuckDB file. Median of 5 runs
-   each; target ≤ 1 s and ≤ 1.5× the SQL. The two counts must agree.
+   each; target ≤ 1 s and ≤ 1.5× the SQL. The two counts must agree. The preview (count,
+   reach per channel, 20 masked samples) of it and of a broad rule, target < 1 s.
 3. Ten dynamic segments: a full refresh (the first is the baseline that writes every member;
    the second is the steady state), target ≤ 10 s.
 4. Incremental: 1,000 customers change (a hand-set 兴趣/防晒 tag each, which two of the ten
@@ -161,11 +162,22 @@ def timed(fn, runs: int = 5):  # type: ignore[no-untyped-def]
 
 
 def count_figures(settings) -> None:  # type: ignore[no-untyped-def]
+    from siyu.accounts.service import cli_principal
     from siyu.db import new_session
-    from siyu.segments.service import count_rule
+    from siyu.segments.service import count_rule, preview_rule
 
     with new_session() as session:
         ours_s, ours = timed(lambda: count_rule(settings, session, RULE, today=TODAY).count)
+        principal = cli_principal(session, "bench", None)
+        for rule in (RULE, "orders(last 365d).count >= 1"):
+            pv_s, pv = timed(
+                lambda r=rule: preview_rule(settings, session, principal, r, today=TODAY)
+            )
+            print(
+                f"preview ({rule}): {pv_s:.3f}s — {pv.count:,} customers, reach {pv.reach}, "
+                f"{len(pv.sample)} masked samples (target < 1 s)",
+                flush=True,
+            )
     sql_s, sql = timed(lambda: hand_sql(settings))
     print(
         f"count (3 conditions): Siyu {ours_s:.3f}s vs hand-written DuckDB SQL {sql_s:.3f}s "

@@ -111,3 +111,38 @@ def test_segments_from_the_shell(tmp_path: Path) -> None:
     )
     shown = runner.invoke(app, ["segments", "list"])
     assert "大单" in shown.stdout and "名单" in shown.stdout
+
+
+def test_console_segment_pages_and_builder_calls(client: TestClient, tmp_path: Path) -> None:
+    """The pages render; the builder's own calls (cookie + CSRF header) work as it makes them."""
+    from tests.e2e.conftest import login, make_user
+
+    _seed(tmp_path)
+    make_user("op", "operator")
+    make_user("guide", "store_guide", "S1")
+    csrf = login(client, "op")
+    empty = client.get("/segments")
+    assert empty.status_code == 200 and 'data-testid="segments-empty"' in empty.text
+    builder = client.get("/segments/new")
+    assert builder.status_code == 200 and "/static/segment_builder.js" in builder.text
+    assert client.get("/static/segment_builder.js").status_code == 200
+    assert client.get("/api/v1/segments/fields").status_code == 200
+    rule = {"all": [{"field": "orders.sum", "op": ">=", "value": 100}]}
+    no_csrf = client.post("/api/v1/segments/preview", json={"rule": rule})
+    assert no_csrf.status_code == 403
+    h = {"X-CSRF-Token": csrf}
+    pv = client.post("/api/v1/segments/preview", json={"rule": rule}, headers=h)
+    assert pv.status_code == 200 and pv.json()["count"] == 1
+    made = client.post("/api/v1/segments", json={"name": "大单", "rule": rule}, headers=h)
+    assert made.status_code == 201
+    seg = made.json()["id"]
+    client.post(f"/api/v1/segments/{seg}/refresh", headers=h)
+    page = client.get(f"/segments/{seg}")
+    assert page.status_code == 200 and 'data-testid="size-chart"' in page.text
+    assert "orders.sum &gt;= 100" in page.text or "orders.sum >= 100" in page.text
+    listed = client.get("/segments")
+    assert "大单" in listed.text
+    assert client.get("/segments/999").status_code == 404
+    client.post("/logout", data={"csrf": csrf})
+    login(client, "guide")
+    assert client.get("/segments/new").status_code == 403  # guides do not define segments

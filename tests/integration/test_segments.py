@@ -217,3 +217,18 @@ def test_static_lists_rules_on_them_erasure_and_export(engine, settings, session
     logged = session.scalars(sa.select(AuditLog).where(AuditLog.action == "segment.export")).one()
     assert logged.details == {"rows": 2, "unmasked": False, "file": "vip.csv"}
     assert logged.target_id == str(vip.id)
+
+
+def test_a_copy_of_an_older_layout_is_refused_until_refreshed(settings, session):
+    import duckdb
+
+    from siyu.analytics.engines import EngineUnavailable
+
+    _shop(session)
+    refresh_copy(settings)
+    with duckdb.connect(str(settings.resolved_analytics_path)) as duck:
+        duck.execute("ALTER TABLE customer DROP COLUMN suppressed")  # as an older version wrote
+    with pytest.raises(EngineUnavailable, match="older layout of customer"):
+        count_rule(settings, session, "city = 上海")
+    refresh_copy(settings)  # the next refresh rebuilds the table
+    assert count_rule(settings, session, "city = 上海").count == 1

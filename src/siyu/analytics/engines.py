@@ -84,6 +84,26 @@ def spark_session() -> Any:
 ENGINES = ("duckdb", "spark")
 
 
+def _check_layout(duck: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Refuse, with the way out, a copy written by an older version (a table missing, or other
+    columns): queries would fail half-way with a confusing error. The next refresh fixes it."""
+    from siyu.analytics.tables import BY_NAME
+
+    rows = duck.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    stale = [n for n in names if n in BY_NAME and found.get(n) != BY_NAME[n].column_names]
+    if stale:
+        raise EngineUnavailable(
+            f"the analytical copy is missing or has an older layout of {', '.join(stale)}; "
+            "refresh it (siyu analytics refresh) — the worker also does so on its schedule"
+        )
+
+
 class _LazyTables(dict[str, Any]):
     """Ibis tables looked up on first use: each lookup asks DuckDB for the table's schema, and
     a segment count that reads three tables should not pay for eleven."""
@@ -111,6 +131,7 @@ def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str,
     if engine not in ENGINES:
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     with open_duckdb(path, read_only=True) as duck:  # exports read; they never write the copy
+        _check_layout(duck, names)
         if engine == "duckdb":
             yield _LazyTables(ibis.duckdb.from_connection(duck), names)
             return

@@ -229,3 +229,50 @@ def insight_page(
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
     data = overview(session, get_settings(), scope)
     return render(request, "insight.html", ctx=ctx, o=data)
+
+
+@router.get("/segments")
+def segments_page(
+    request: Request,
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Every segment with its size, kind, rule and freshness."""
+    from siyu.segments.queries import list_segments
+
+    if not ctx["principal"].can(Perm.customers_read):
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    return render(request, "segments.html", ctx=ctx, rows=list_segments(session))
+
+
+@router.get("/segments/new")
+def segment_builder_page(
+    request: Request, ctx: dict[str, Any] = Depends(console_user)
+) -> HTMLResponse:
+    """The visual rule builder: fields from the catalogue API, a live count and preview."""
+    if not ctx["principal"].can(Perm.segments_write):
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    return render(request, "segment_builder.html", ctx=ctx)
+
+
+@router.get("/segments/{segment_id}")
+def segment_page(
+    request: Request,
+    segment_id: int,
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """One segment: rule, size, freshness and the size trend."""
+    from siyu.segments.queries import segment_summary, size_history
+    from siyu.segments.service import SegmentError, get_segment
+
+    if not ctx["principal"].can(Perm.customers_read):
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    try:
+        seg = segment_summary(get_segment(session, segment_id))
+    except SegmentError:
+        return render(
+            request, "error.html", status=404, ctx=ctx, message_key="error.segment_notfound"
+        )
+    history = [{**h, "local": _fmt_time(h["at"])} for h in size_history(session, segment_id)]
+    return render(request, "segment.html", ctx=ctx, s=seg, history=history)
