@@ -73,7 +73,7 @@ def list_customers(session: Session, principal: Principal, f: CustomerFilter) ->
     rows = session.scalars(
         stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    phones = _phones(session, [c.id for c in rows])
+    phones = phones_of(session, [c.id for c in rows])
     stores = _store_names(session, {c.store_id for c in rows if c.store_id})
     items = [
         {
@@ -114,17 +114,20 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _phones(session: Session, customer_ids: list[int]) -> dict[int, str]:
-    if not customer_ids:
-        return {}
-    rows = session.execute(
-        sa.select(Identity.customer_id, Identity.value)
-        .where(Identity.customer_id.in_(customer_ids), Identity.kind == "phone")
-        .order_by(Identity.id)
-    )
+def phones_of(session: Session, customer_ids: Iterable[int]) -> dict[int, str]:
+    """Each customer's first phone number. Looked up by customer id alone and filtered here:
+    with ``kind = 'phone'`` in the query, SQLite without statistics walks every phone in the
+    (kind, namespace, value) index instead — seconds at a million customers."""
     out: dict[int, str] = {}
-    for cid, value in rows:
-        out.setdefault(cid, value)
+    for part in chunks(sorted(set(customer_ids)), 5000):
+        rows = session.execute(
+            sa.select(Identity.customer_id, Identity.kind, Identity.value, Identity.id).where(
+                Identity.customer_id.in_(part)
+            )
+        )
+        for cid, kind, value, _id in sorted(rows, key=lambda r: r[3]):
+            if kind == ids.Kind.phone.value:
+                out.setdefault(cid, value)
     return out
 
 

@@ -14,7 +14,8 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.bulk import chunks
 from siyu.customers import identifiers as ids
-from siyu.customers.models import Customer, Identity
+from siyu.customers.models import Customer
+from siyu.customers.queries import phones_of
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
 
 
@@ -66,13 +67,7 @@ def member_rows(session: Session, segment_id: int, *, unmask: bool) -> Iterator[
         people = {
             c.id: c for c in session.scalars(sa.select(Customer).where(Customer.id.in_(part)))
         }
-        phones = dict(
-            session.execute(
-                sa.select(Identity.customer_id, Identity.value).where(
-                    Identity.customer_id.in_(part), Identity.kind == ids.Kind.phone.value
-                )
-            ).all()
-        )
+        phones = phones_of(session, part)
         for cid in part:
             c = people.get(cid)
             if c is None:

@@ -24,8 +24,8 @@ from siyu.brands.models import Brand
 from siyu.bulk import chunks, db_time, insert_rows
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
-from siyu.customers.models import Customer, Identity
-from siyu.customers.queries import customers_by_phones
+from siyu.customers.models import Customer
+from siyu.customers.queries import customers_by_phones, phones_of
 from siyu.customers.service import visible_to
 from siyu.db import table_of, utcnow
 from siyu.segments import text as rule_text
@@ -333,22 +333,31 @@ def count_rule(
 ) -> CountResult:
     """How many active customers a rule matches now, on the copy."""
     node = checked_rule(session, rule)
-    brand_id = _brand_id(session, brand)
-    with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
-        n = int(count(node, ctx).to_pyarrow().as_py())
-    return CountResult(n, copy_as_of(settings), rule_text.to_text(node))
+    return _count(settings, session, node, _brand_id(session, brand), engine, today)
 
 
 def count_segment(
     settings: Settings, session: Session, segment_id: int, *, engine: str = "duckdb"
 ) -> CountResult:
+    """A dynamic segment's size now, on the copy (a static one's stored size)."""
     seg = get_segment(session, segment_id)
     if not seg.dynamic:
         return CountResult(seg.size, seg.refreshed_at, "")
     node = checked_rule(session, seg.rule, segment_id=seg.id)
-    with rule_context(settings, session, brand_id=seg.brand_id, engine=engine) as ctx:
+    return _count(settings, session, node, seg.brand_id, engine, None)
+
+
+def _count(
+    settings: Settings,
+    session: Session,
+    node: Node,
+    brand_id: int | None,
+    engine: str,
+    today: Any,
+) -> CountResult:
+    with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
         n = int(count(node, ctx).to_pyarrow().as_py())
-    return CountResult(n, copy_as_of(settings), seg.rule_text)
+    return CountResult(n, copy_as_of(settings), rule_text.to_text(node))
 
 
 # -- preview -------------------------------------------------------------------------------
@@ -432,13 +441,7 @@ def _masked_people(
         sa.select(Customer).where(Customer.id.in_(customer_ids), visible_to(principal))
     )
     people = {c.id: c for c in visible}
-    phones: dict[int, str] = {}
-    for cid, value in session.execute(
-        sa.select(Identity.customer_id, Identity.value)
-        .where(Identity.customer_id.in_(list(people)), Identity.kind == "phone")
-        .order_by(Identity.id)
-    ):
-        phones.setdefault(cid, value)
+    phones = phones_of(session, people)
     return [
         {
             "customer_id": cid,
