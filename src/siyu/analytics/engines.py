@@ -104,6 +104,12 @@ def _check_layout(duck: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         )
 
 
+def duckdb_of(tables: Any) -> duckdb.DuckDBPyConnection | None:
+    """The open DuckDB connection behind tables from ``ibis_tables`` (None on Spark)."""
+    con = getattr(tables, "con", None)
+    return getattr(con, "con", None)
+
+
 class _LazyTables(dict[str, Any]):
     """Ibis tables looked up on first use: each lookup asks DuckDB for the table's schema, and
     a segment count that reads three tables should not pay for eleven."""

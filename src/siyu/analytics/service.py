@@ -184,16 +184,21 @@ def copy_status(settings: Settings) -> list[TableStatus]:
         return out
 
 
-def refreshed_at(settings: Settings, tables: Sequence[str]) -> datetime | None:
+def refreshed_at(
+    settings: Settings, tables: Sequence[str], duck: duckdb.DuckDBPyConnection | None = None
+) -> datetime | None:
     """When the oldest of these tables was last refreshed (naive UTC), from the copy's own
-    state row; None if any of them has never been copied."""
-    path = settings.resolved_analytics_path
-    if not path.exists():
-        return None
-    with open_duckdb(path, read_only=True) as duck:
-        if not _exists(duck, STATE):
+    state row; None if any of them has never been copied. ``duck``: a connection to the copy
+    already open (saves opening another)."""
+    if duck is None:
+        path = settings.resolved_analytics_path
+        if not path.exists():
             return None
-        rows = dict(duck.execute(f"SELECT table_name, refreshed_at FROM {STATE}").fetchall())
+        with open_duckdb(path, read_only=True) as opened:
+            return refreshed_at(settings, tables, opened)
+    if not _exists(duck, STATE):
+        return None
+    rows = dict(duck.execute(f"SELECT table_name, refreshed_at FROM {STATE}").fetchall())
     times = [rows.get(t) for t in tables]
     return None if any(t is None for t in times) else min(times)  # type: ignore[type-var]
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal, record_audit
-from siyu.analytics.engines import ibis_tables
+from siyu.analytics.engines import duckdb_of, ibis_tables
 from siyu.analytics.service import refreshed_at
 from siyu.brands.models import Brand
 from siyu.bulk import chunks, db_time, insert_rows
@@ -281,9 +281,10 @@ class CountResult:
     rule_text: str
 
 
-def copy_as_of(settings: Settings) -> datetime | None:
-    """When the copy was last refreshed (the oldest refresh among the tables rules read)."""
-    oldest = refreshed_at(settings, COPY_TABLES)
+def copy_as_of(settings: Settings, tables: Any = None) -> datetime | None:
+    """When the copy was last refreshed (the oldest refresh among the tables rules read);
+    ``tables`` from ``copy_tables`` reuses their connection."""
+    oldest = refreshed_at(settings, COPY_TABLES, duckdb_of(tables))
     return oldest.replace(tzinfo=UTC) if oldest is not None else None  # the copy keeps UTC
 
 
@@ -357,7 +358,8 @@ def _count(
 ) -> CountResult:
     with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
         n = int(count(node, ctx).to_pyarrow().as_py())
-    return CountResult(n, copy_as_of(settings), rule_text.to_text(node))
+        as_of = copy_as_of(settings, ctx.tables)
+    return CountResult(n, as_of, rule_text.to_text(node))
 
 
 # -- preview -------------------------------------------------------------------------------
@@ -420,12 +422,13 @@ def preview_rule(
             .to_pylist()[0]
         )
         sample_ids = hit.order_by(hit.id).limit(20).select("id").to_pyarrow().column(0)
+        as_of = copy_as_of(settings, ctx.tables)
     sample = _masked_people(session, principal, sample_ids.to_pylist())
     return Preview(
         count=int(totals["n"]),
         reach={k: int(totals[k] or 0) for k in REACH_CHANNELS},
         sample=sample,
-        data_as_of=copy_as_of(settings),
+        data_as_of=as_of,
         rule_text=rule_text.to_text(node),
     )
 
