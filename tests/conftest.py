@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+pytest_plugins = ["tests.wecom_sim"]  # the simulated WeCom fixtures
+
 TEST_SECRET = "test-secret-key-for-siyu-tests-only-0123456789"
 
 

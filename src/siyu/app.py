@@ -37,6 +37,7 @@ def create_app() -> FastAPI:
     from siyu.privacy.api import router as privacy_router
     from siyu.segments.api import router as segments_router
     from siyu.tags.api import router as tags_router
+    from siyu.wecom.api import router as wecom_router
 
     app = FastAPI(
         title="Siyu 私域 API",
@@ -54,6 +55,7 @@ def create_app() -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(tags_router)
     app.include_router(segments_router)
+    app.include_router(wecom_router)
     app.include_router(console_router)
     static = Path(__file__).parent / "console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

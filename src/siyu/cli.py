@@ -62,6 +62,7 @@ def _register() -> None:
     from siyu.server import register as server
     from siyu.tags.cli import register as tags
     from siyu.traits.cli import register as traits
+    from siyu.wecom.cli import register as wecom
 
     for add in (
         server,
@@ -73,6 +74,7 @@ def _register() -> None:
         traits,
         tags,
         segments,
+        wecom,
         demo,
     ):
         add(app)

@@ -122,6 +122,41 @@ class Settings(BaseSettings):
         "changed (imports also ask for it within a minute).",
     )
 
+    wecom_api_base: str = Field(
+        "https://qyapi.weixin.qq.com",
+        description="WeCom API address; point it at `siyu simulate wecom` for a demo or a test.",
+    )
+    wecom_api_per_minute: int = Field(
+        6000,
+        description="Calls per minute Siyu allows itself per corp and API (WeCom allows 10,000 "
+        "and silently drops the excess of some APIs, so Siyu stays below).",
+    )
+    wecom_member_per_minute: int = Field(
+        30,
+        description="Messages per minute Siyu sends to one staff member through the app (WeCom "
+        "drops the excess silently).",
+    )
+    wecom_backoff_seconds: int = Field(
+        60,
+        ge=60,
+        description="Back-off after WeCom answers 45009/45033 (rate limit), plus up to 25 % "
+        "jitter; WeCom asks for at least 60 s.",
+    )
+    wecom_callback_skew_seconds: int = Field(
+        300,
+        ge=0,
+        description="Callbacks whose timestamp is further than this from now are refused; 0 "
+        "turns the check off (for replaying recorded callbacks).",
+    )
+    wecom_sync_every_minutes: int = Field(
+        360,
+        description="How often the worker runs a full WeCom sync (callbacks keep Siyu current in "
+        "between; the full sync repairs anything a missed callback left behind).",
+    )
+    wecom_callback_max_bytes: int = Field(
+        64 * 1024, description="Largest callback body accepted from WeCom, in bytes."
+    )
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

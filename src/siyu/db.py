@@ -169,6 +169,11 @@ def is_sqlite(session_or_engine: Session | Engine) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE/DELETE touched (typed access to the driver's count)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def table_of(model: Any) -> sa.Table:
     """The Core table of a mapped class (typed, for the bulk paths that use Core)."""
     return cast(sa.Table, model.__table__)

@@ -13,5 +13,6 @@ from siyu.privacy import models as privacy  # noqa: F401
 from siyu.segments import models as segments  # noqa: F401
 from siyu.tags import models as tags  # noqa: F401
 from siyu.traits import models as traits  # noqa: F401
+from siyu.wecom import models as wecom  # noqa: F401
 
 metadata = Base.metadata

@@ -61,12 +61,12 @@ def worker(
 ) -> None:
     """Run background jobs (several may run at once on PostgreSQL)."""
     from siyu.config import get_settings
-    from siyu.jobs.service import run_forever, run_once
+    from siyu.jobs.service import run_forever, run_once, run_pumps, worker_name
 
     _checks()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if once:
-        typer.echo(f"{run_once()} job(s) run")
+        typer.echo(f"{run_once()} job(s) run, {run_pumps(worker_name())} inbox item(s)")
         return
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -19,6 +19,7 @@ class Perm(StrEnum):
     tags_write = "tags:write"  # tag groups, tags, manual tagging, tag rules
     traits_run = "traits:run"  # refresh the analytical copy, recompute RFM/lifecycle/CLV
     segments_write = "segments:write"  # define, change, refresh and delete segments
+    wecom_manage = "wecom:manage"  # connect corps, sync, live codes, welcome, replies, handover
 
 
 class Role(StrEnum):
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.tags_write,
             Perm.traits_run,
             Perm.segments_write,
+            Perm.wecom_manage,
         }
     ),
     # Analysts look at numbers and masked profiles; they never see unmasked personal data.

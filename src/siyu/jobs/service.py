@@ -32,7 +32,20 @@ HANDLERS: dict[str, Handler] = {}
 PERIODIC: dict[str, tuple[int, Handler]] = {}
 LEASE = timedelta(seconds=60)
 # Modules whose @handler/@periodic functions the worker runs.
-TASK_MODULES = ("siyu.jobs.tasks", "siyu.traits.tasks", "siyu.tags.tasks", "siyu.segments.tasks")
+TASK_MODULES = (
+    "siyu.jobs.tasks",
+    "siyu.traits.tasks",
+    "siyu.tags.tasks",
+    "siyu.segments.tasks",
+    "siyu.wecom.tasks",
+)
+# Pumps: work that cannot wait for the next poll (a WeCom welcome_code lives 20 s). Each takes
+# the worker's name and returns how many items it handled; a pump thread runs them back to back
+# and sleeps on WAKE (set by whoever queues such work in this process) when they are idle.
+Pump = Callable[[str], int]
+PUMPS: dict[str, Pump] = {}
+WAKE = threading.Event()
+PUMP_IDLE_SECONDS = 0.2
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -50,6 +63,31 @@ def periodic(kind: str, every_seconds: int) -> Callable[[Handler], Handler]:
         return fn
 
     return add
+
+
+def pump(name: str) -> Callable[[Pump], Pump]:
+    def add(fn: Pump) -> Pump:
+        PUMPS[name] = fn
+        return fn
+
+    return add
+
+
+def run_pumps(name: str) -> int:
+    done = 0
+    for kind, fn in list(PUMPS.items()):
+        try:
+            done += fn(name)
+        except Exception:  # a busy database or one bad item: the next round tries again
+            log.exception("pump %s failed", kind)
+    return done
+
+
+def _pump_forever(name: str, stop: Callable[[], bool]) -> None:
+    while not stop():
+        if not run_pumps(name):
+            WAKE.wait(PUMP_IDLE_SECONDS)
+            WAKE.clear()
 
 
 def enqueue(
@@ -215,6 +253,11 @@ def _heartbeat(name: str) -> Iterator[None]:
 def run_forever(poll_seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
     name = worker_name()
     log.info("worker %s started", name)
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    threading.Thread(
+        target=_pump_forever, args=(name, stop), name=f"pump-{name}", daemon=True
+    ).start()
     while not stop():
         done = run_once(name)
         if not done:

@@ -45,7 +45,12 @@ class ErasureContext:
 # Erasers of other capabilities: called inside the erasure transaction with the context.
 ERASERS: list[Callable[[Session, ErasureContext], int]] = []
 # Modules that register an eraser when imported; erasure imports them all first.
-ERASER_MODULES = ("siyu.traits.service", "siyu.tags.service", "siyu.segments.membership")
+ERASER_MODULES = (
+    "siyu.traits.service",
+    "siyu.tags.service",
+    "siyu.segments.membership",
+    "siyu.wecom.privacy",
+)
 
 
 @dataclass

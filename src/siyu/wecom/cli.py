@@ -1,0 +1,188 @@
+"""`siyu wecom …`: connect corps, sync, see what failed; `siyu simulate wecom`: a local WeCom."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import typer
+
+from siyu.clikit import echo_json, fail, require
+
+app = typer.Typer(help="WeCom (企业微信): corps, sync, status.", no_args_is_help=True)
+corp_app = typer.Typer(help="Connected WeCom corps.", no_args_is_help=True)
+app.add_typer(corp_app, name="corp")
+simulate_app = typer.Typer(help="Local stand-ins for outside platforms.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="wecom")
+    root.add_typer(simulate_app, name="simulate")
+
+
+def _secret_option(value: str | None, env: str, what: str) -> str:
+    value = value or os.environ.get(env)
+    if not value:
+        fail(f"{what}: give --{what.replace(' ', '-')} or set {env}")
+    return value
+
+
+@corp_app.command("add")
+def corp_add(
+    corp_id: str = typer.Option(..., "--corp-id", help="The corp id (我的企业 → 企业ID, ww…)."),
+    agent_id: str = typer.Option(..., "--agent-id", help="The self-built app's AgentId."),
+    secret: str = typer.Option(None, "--secret", help="The app's Secret (or SIYU_WECOM_SECRET)."),
+    token: str = typer.Option(None, "--token", help="Callback Token (or SIYU_WECOM_TOKEN)."),
+    aes_key: str = typer.Option(
+        None, "--aes-key", help="Callback EncodingAESKey, 43 characters (or SIYU_WECOM_AES_KEY)."
+    ),
+    name: str = typer.Option("", "--name", help="A name to show (e.g. the brand)."),
+    brand: str = typer.Option(None, "--brand", help="Brand code the corp belongs to."),
+) -> None:
+    """Connect a corp (or replace its keys). Secrets are stored encrypted, never shown back."""
+    from siyu.db import session_scope
+    from siyu.wecom.service import WecomConfigError, add_corp
+
+    actor = require("wecom:manage")
+    with session_scope() as session:
+        try:
+            view = add_corp(
+                session,
+                corp_id=corp_id,
+                agent_id=agent_id,
+                secret=_secret_option(secret, "SIYU_WECOM_SECRET", "secret"),
+                token=_secret_option(token, "SIYU_WECOM_TOKEN", "token"),
+                aes_key_text=_secret_option(aes_key, "SIYU_WECOM_AES_KEY", "aes key"),
+                name=name,
+                brand_code=brand,
+                actor=actor,
+            )
+        except WecomConfigError as exc:
+            fail(str(exc))
+    typer.echo(
+        f"corp {view.corp_id} connected (secret {view.secret_hint}); callback URL path: "
+        f"/wecom/callback/{view.corp_id}"
+    )
+
+
+@corp_app.command("list")
+def corp_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Connected corps (secrets shown only by their last characters)."""
+    from siyu.db import session_scope
+    from siyu.wecom.service import list_corps
+
+    require("customers:read")
+    with session_scope() as session:
+        corps = list_corps(session)
+    if as_json:
+        echo_json([c.__dict__ for c in corps])
+        return
+    for c in corps:
+        typer.echo(f"{c.corp_id}\t{c.name}\tagent {c.agent_id}\tsecret {c.secret_hint}")
+
+
+@app.command("sync")
+def sync_cmd(
+    corp: str = typer.Option(None, "--corp", help="Corp id (needed when several are connected)."),
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="On a WeCom rate limit, wait and go on (default) or stop."
+    ),
+) -> None:
+    """Full sync: departments, staff, every friendship, customer groups. Resumes an interrupted
+    sync where it stopped."""
+    from rich.console import Console
+
+    from siyu.db import session_scope
+    from siyu.wecom.client import WecomError
+    from siyu.wecom.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.sync import SyncPaused, sync
+
+    require("wecom:manage")
+    console = Console(stderr=True)
+
+    def show(phase: str, counts: dict[str, int]) -> None:
+        console.print(f"[dim]{phase}[/dim] " + " ".join(f"{k}={v:,}" for k, v in counts.items()))
+
+    with session_scope() as session:
+        try:
+            target = only_corp(session, corp)
+        except WecomConfigError as exc:
+            fail(str(exc))
+        client = client_for(session, target)
+        while True:
+            try:
+                run = sync(session, target, client, show)
+                break
+            except SyncPaused as paused:
+                if not wait:
+                    fail(f"sync {paused.run_id} paused: {paused.error}; run again to resume", 3)
+                pause = (paused.retry_at - time.monotonic()) if paused.retry_at else 5.0
+                console.print(
+                    f"[yellow]{paused.error}; waiting {pause:.0f} s, then resuming[/yellow]"
+                )
+                time.sleep(max(1.0, pause))
+            except WecomError as exc:
+                fail(f"sync failed: {exc}")
+    typer.echo(f"sync {run.id} done: " + ", ".join(f"{k} {v:,}" for k, v in run.counts.items()))
+
+
+@app.command("status")
+def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Sync state, inbox backlog and failures, API errors in the last hour, per corp. Exits 2
+    when something failed, so monitoring can alert on it."""
+    from siyu.db import session_scope
+    from siyu.wecom.queries import status
+
+    require("customers:read")
+    with session_scope() as session:
+        corps = status(session)
+    if as_json:
+        echo_json(corps)
+    else:
+        if not corps:
+            typer.echo("no WeCom corp connected (siyu wecom corp add)")
+        for c in corps:
+            s = c["sync"]
+            typer.echo(
+                f"{c['corp_id']} {c['name']}: {c['staff']} staff, {c['friendships']:,} "
+                f"friendships, {c['customers']:,} customers"
+            )
+            if s is None:
+                typer.echo("  sync: never run (siyu wecom sync)")
+            else:
+                typer.echo(
+                    f"  sync {s['id']}: {s['status']} {s['counts']}"
+                    + (f" — {s['error']}" if s["error"] else "")
+                )
+            typer.echo("  inbox: " + ", ".join(f"{k} {v}" for k, v in c["inbox"].items()))
+            for f in c["inbox_failures"]:
+                typer.echo(f"  failed callback {f['id']} {f['event']}: {f['error']}")
+            for e in c["api_errors_last_hour"]:
+                typer.echo(f"  {e['count']}× {e['api']} errcode {e['errcode']} {e['meaning']}")
+    failing = any(
+        c["inbox"]["failed"] or (c["sync"] and c["sync"]["status"] == "failed") for c in corps
+    )
+    if failing:
+        raise typer.Exit(2)
+
+
+@simulate_app.command("wecom")
+def simulate_wecom(
+    port: int = typer.Option(9300, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    siyu: str = typer.Option(
+        "http://127.0.0.1:8000", "--siyu", help="Siyu's address, for the callbacks."
+    ),
+    staff: int = typer.Option(5, "--staff", help="Staff members in the simulated corp."),
+    customers_per_minute: float = typer.Option(
+        0, "--customers-per-minute", help="Simulated customers adding staff (0: none)."
+    ),
+    connect: bool = typer.Option(
+        False, "--connect", help="Also connect the simulated corp in Siyu's database."
+    ),
+) -> None:
+    """A local WeCom API with a simulated corp, sending Siyu real encrypted callbacks. Point
+    Siyu at it with SIYU_WECOM_API_BASE=http://HOST:PORT."""
+    from siyu.simulators.wecom.run import serve
+
+    serve(host, port, siyu, staff, customers_per_minute, connect)

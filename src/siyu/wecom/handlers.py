@@ -1,0 +1,109 @@
+"""What the worker does with each kind of WeCom callback about contacts and groups: ask WeCom
+for the current facts (a callback names who changed, not what they look like now) and store
+them. Welcome messages, keyword replies and handover register their own handlers."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.db import rowcount
+from siyu.wecom.client import WecomError
+from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
+from siyu.wecom.inbox import on
+from siyu.wecom.models import WecomCallback, WecomCorp, WecomGroupChat
+from siyu.wecom.service import cached_client
+from siyu.wecom.sync import store_group
+
+
+def _corp(session: Session, row: WecomCallback) -> WecomCorp:
+    corp = session.get(WecomCorp, row.corp_id)
+    assert corp is not None  # the foreign key guarantees it
+    return corp
+
+
+@on(
+    "change_external_contact/add_external_contact",
+    "change_external_contact/add_half_external_contact",
+    "change_external_contact/edit_external_contact",
+)
+def contact_changed(session: Session, row: WecomCallback) -> str | None:
+    """A friendship was made or edited: fetch the contact and store the friendship."""
+    corp = _corp(session, row)
+    staff, external = row.payload.get("UserID", ""), row.payload.get("ExternalUserID", "")
+    if not staff or not external:
+        return "event names no UserID/ExternalUserID"
+    client = cached_client(session, corp)
+    try:
+        data = client.get("externalcontact/get", external_userid=external)
+    finally:
+        record_calls(session, corp, client)
+    follow = next((f for f in data.get("follow_user") or [] if f.get("userid") == staff), None)
+    if follow is None:  # deleted again before we asked: the delete event follows
+        return "the friendship no longer exists at WeCom"
+    customers = store_contacts(
+        session, corp, [ContactFacts.from_api(data["external_contact"], follow)]
+    )
+    row.customer_id = customers.get(external)
+    return None
+
+
+@on("change_external_contact/del_external_contact")
+def staff_deleted_customer(session: Session, row: WecomCallback) -> str | None:
+    by = "transfer" if row.payload.get("Source") == "DELETE_BY_TRANSFER" else "staff"
+    found = mark_deleted(
+        session,
+        _corp(session, row),
+        row.payload.get("UserID", ""),
+        row.payload.get("ExternalUserID", ""),
+        by,
+    )
+    row.customer_id = found.customer_id if found else None
+    return None if found else "unknown friendship"
+
+
+@on("change_external_contact/del_follow_user")
+def customer_deleted_staff(session: Session, row: WecomCallback) -> str | None:
+    found = mark_deleted(
+        session,
+        _corp(session, row),
+        row.payload.get("UserID", ""),
+        row.payload.get("ExternalUserID", ""),
+        "customer",
+    )
+    row.customer_id = found.customer_id if found else None
+    return None if found else "unknown friendship"
+
+
+@on("change_external_chat/create", "change_external_chat/update")
+def group_changed(session: Session, row: WecomCallback) -> str | None:
+    corp = _corp(session, row)
+    client = cached_client(session, corp)
+    try:
+        data = client.post(
+            "externalcontact/groupchat/get",
+            {"chat_id": row.payload.get("ChatId", ""), "need_name": 1},
+        )
+    except WecomError as exc:
+        if exc.errcode == 40050:  # dismissed meanwhile
+            return "group no longer exists at WeCom"
+        raise
+    finally:
+        record_calls(session, corp, client)
+    store_group(session, corp, data.get("group_chat") or {})
+    return None
+
+
+@on("change_external_chat/dismiss")
+def group_dismissed(session: Session, row: WecomCallback) -> str | None:
+    n = rowcount(
+        session.execute(
+            sa.update(WecomGroupChat)
+            .where(
+                WecomGroupChat.corp_id == row.corp_id,
+                WecomGroupChat.chat_id == row.payload.get("ChatId", ""),
+            )
+            .values(dismissed=True)
+        )
+    )
+    return None if n else "unknown group"

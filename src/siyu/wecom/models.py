@@ -1,0 +1,181 @@
+"""WeCom (企业微信) as Siyu keeps it: the corps a brand connects, their staff, the friendships
+between staff and customers (follow relations), customer groups, the callback inbox and the
+record of every sync and API call, so that a failure is visible rather than silent (the
+complaint users of other WeCom SCRMs make most often).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db import Base, UTCDateTime, utcnow
+
+
+class WecomCorp(Base):
+    """A connected WeCom corp (one self-built app with customer-contact rights). Secrets are
+    sealed under SIYU_SECRET_KEY (siyu.secretbox); only their last characters are ever shown."""
+
+    __tablename__ = "wecom_corp"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    brand_id: Mapped[int | None] = mapped_column(sa.ForeignKey("brand.id"))
+    agent_id: Mapped[str] = mapped_column(sa.String(32))
+    secret_sealed: Mapped[str] = mapped_column(sa.Text)
+    secret_hint: Mapped[str] = mapped_column(sa.String(16))
+    token_sealed: Mapped[str] = mapped_column(sa.Text)
+    aes_key_sealed: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WecomDepartment(Base):
+    """A department of the corp's address book (stores are often departments)."""
+
+    __tablename__ = "wecom_department"
+    __table_args__ = (sa.UniqueConstraint("corp_id", "dept_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    dept_id: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    parent_dept_id: Mapped[int] = mapped_column(sa.Integer, default=0)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WecomStaff(Base):
+    """A member of the corp (导购/客服) who can hold customer friendships. ``status`` is WeCom's:
+    1 active, 2 disabled, 4 not activated, 5 left the company; a member who leaves keeps the row,
+    because resigned inheritance (离职继承) needs it."""
+
+    __tablename__ = "wecom_staff"
+    __table_args__ = (sa.UniqueConstraint("corp_id", "userid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    userid: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    departments: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"))
+    status: Mapped[int] = mapped_column(sa.Integer, default=1)
+    has_contact_rights: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WecomContact(Base):
+    """One friendship between a staff member and a customer (WeCom's follow_user). A customer
+    added by three guides has three rows and one Siyu customer. Deletions are kept with who
+    deleted whom (流失提醒), so the history of the relationship survives."""
+
+    __tablename__ = "wecom_contact"
+    __table_args__ = (
+        sa.UniqueConstraint("corp_id", "staff_userid", "external_userid"),
+        sa.Index("ix_wecom_contact_external", "corp_id", "external_userid"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    staff_userid: Mapped[str] = mapped_column(sa.String(64))
+    external_userid: Mapped[str] = mapped_column(sa.String(100))
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
+    nickname: Mapped[str | None] = mapped_column(sa.String(100))
+    remark: Mapped[str | None] = mapped_column(sa.String(200))
+    add_way: Mapped[int | None] = mapped_column(sa.Integer)
+    state: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    wecom_tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # customer (the customer deleted the staff member), staff, transfer (handed over)
+    deleted_by: Mapped[str | None] = mapped_column(sa.String(16))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when a sync or callback last saw the friendship; a full sync ends the ones it did not see
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WecomGroupChat(Base):
+    """A customer group (客户群) owned by a staff member."""
+
+    __tablename__ = "wecom_group_chat"
+    __table_args__ = (sa.UniqueConstraint("corp_id", "chat_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    chat_id: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    owner_userid: Mapped[str] = mapped_column(sa.String(64), default="")
+    member_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    dismissed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WecomGroupMember(Base):
+    """A member of a customer group: staff (type 1) or an external customer (type 2)."""
+
+    __tablename__ = "wecom_group_member"
+    __table_args__ = (sa.UniqueConstraint("group_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_group_chat.id"))
+    member_id: Mapped[str] = mapped_column(sa.String(100))
+    member_type: Mapped[int] = mapped_column(sa.Integer)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    join_scene: Mapped[int | None] = mapped_column(sa.Integer)
+
+
+class WecomCallback(Base):
+    """The callback inbox: every verified callback is stored here first and answered at once;
+    the worker processes it. WeCom contact events carry no id, so ``digest`` (corp, event,
+    change type, user, external user, create time…) is the idempotency key: WeCom retries a
+    callback it thinks failed, and the retry must not add a friend twice."""
+
+    __tablename__ = "wecom_callback"
+    __table_args__ = (sa.Index("ix_wecom_callback_due", "status", "priority", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    event: Mapped[str] = mapped_column(sa.String(80))
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # 0 = a welcome_code is waiting (it lives 20 s); 5 = everything else
+    priority: Mapped[int] = mapped_column(sa.Integer, default=5)
+    # queued | done | failed | ignored
+    status: Mapped[str] = mapped_column(sa.String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    customer_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # retries wait
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WecomSyncRun(Base):
+    """One full sync (staff, contacts, groups, tags). ``position`` records how far it got so a
+    sync stopped by a WeCom error resumes where it stopped instead of starting over."""
+
+    __tablename__ = "wecom_sync_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    # running | done | failed
+    status: Mapped[str] = mapped_column(sa.String(12), default="running")
+    position: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WecomApiCall(Base):
+    """Every call Siyu made to WeCom with its errcode, kept a week: the sync status page and
+    `siyu wecom status` read failures and rate-limit back-offs from here."""
+
+    __tablename__ = "wecom_api_call"
+    __table_args__ = (sa.Index("ix_wecom_api_call_at", "corp_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    api: Mapped[str] = mapped_column(sa.String(80))
+    errcode: Mapped[int] = mapped_column(sa.Integer)
+    errmsg: Mapped[str] = mapped_column(sa.String(200), default="")
+    elapsed_ms: Mapped[int] = mapped_column(sa.Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

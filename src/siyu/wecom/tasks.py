@@ -1,0 +1,42 @@
+"""The worker's WeCom work: the callback inbox pump and the scheduled full sync."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.config import get_settings
+from siyu.db import new_session
+from siyu.jobs.service import enqueue, periodic, pump
+from siyu.wecom import handlers  # noqa: F401  (registers the inbox handlers)
+from siyu.wecom.inbox import pump_once
+from siyu.wecom.models import WecomCorp
+from siyu.wecom.service import cached_client
+from siyu.wecom.sync import SyncPaused, sync
+
+
+@pump("wecom.inbox")
+def inbox(name: str) -> int:
+    with new_session() as session:
+        return pump_once(session, name)
+
+
+@periodic("wecom.sync", every_seconds=get_settings().wecom_sync_every_minutes * 60)
+def scheduled_sync(session: Session, payload: dict[str, Any]) -> None:
+    """Full sync of every connected corp (or the one in the payload). A sync paused by a rate
+    limit is continued by a job scheduled for when WeCom allows calls again."""
+    corps = session.scalars(
+        sa.select(WecomCorp).where(WecomCorp.id == payload["corp"])
+        if payload.get("corp")
+        else sa.select(WecomCorp)
+    ).all()
+    for corp in corps:
+        try:
+            sync(session, corp, cached_client(session, corp))
+        except SyncPaused as paused:
+            wait = (paused.retry_at - time.monotonic()) if paused.retry_at else 30.0
+            enqueue(session, "wecom.sync", {"corp": corp.id}, delay_seconds=max(1.0, wait))
+            session.commit()
