@@ -40,6 +40,7 @@ class SimServer:
 
     def fresh(self, staff: int = 3) -> World:
         world = demo_world(staff)
+        world.base = self.base
         self.app.state.world = world
         return world
 

@@ -153,6 +153,15 @@ class Settings(BaseSettings):
         description="How often the worker runs a full WeCom sync (callbacks keep Siyu current in "
         "between; the full sync repairs anything a missed callback left behind).",
     )
+    wecom_friend_alert_at: int = Field(
+        4800,
+        description="Alert when a staff member has this many customer friends (WeCom's cap is "
+        "5,000 per member).",
+    )
+    wecom_friend_stop_at: int = Field(
+        4950,
+        description="Live codes stop handing new customers to a staff member at this many friends.",
+    )
     wecom_callback_max_bytes: int = Field(
         64 * 1024, description="Largest callback body accepted from WeCom, in bytes."
     )

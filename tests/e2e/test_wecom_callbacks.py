@@ -26,7 +26,7 @@ def _inbox(session: Any) -> list[Any]:
 
 def _pump() -> int:
     from siyu.db import new_session
-    from siyu.wecom import handlers  # noqa: F401
+    from siyu.wecom import tasks  # noqa: F401  (registers the handlers)
     from siyu.wecom.inbox import pump_once
 
     with new_session() as s:

@@ -13,17 +13,24 @@ import time
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.webkit import db_session, require
 from siyu.wecom import inbox, queries
+from siyu.wecom.contacts import record_calls
 from siyu.wecom.crypto import CallbackRejected
-from siyu.wecom.service import corp_keys
+from siyu.wecom.live_codes import LiveCodeError, StaffSpec, create_live_code, fetch_qr, stats
+from siyu.wecom.models import LiveCode, LiveCodeStaff
+from siyu.wecom.service import WecomConfigError, cached_client, corp_keys, only_corp
+from siyu.wecom.welcome import WelcomeError, set_default
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])
@@ -110,3 +117,141 @@ def wecom_status(
     """Per connected corp: the last sync and its position or error, the inbox backlog and
     failures, and the last hour's API errors by errcode. Failures are shown, never hidden."""
     return {"corps": queries.status(session), "rejected_callbacks": dict(REJECTED)}
+
+
+# -- live codes, welcome messages, alerts ---------------------------------------------------------
+class StaffIn(BaseModel):
+    userid: str = Field(..., min_length=1, max_length=64)
+    weight: int = Field(1, ge=1, le=100)
+    daily_limit: int = Field(0, ge=0, le=100_000, description="Adds per day; 0 = no limit.")
+
+
+class LiveCodeIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    staff: list[StaffIn] = Field(..., min_length=1, max_length=100)
+    channel: str = Field("other", description="store, poster, parcel, live, ad, event, other")
+    rotation: str = Field("round_robin", description="round_robin or weighted")
+    skip_verify: bool = Field(True, description="Accept friend requests automatically.")
+    tags: list[str] = Field(default_factory=list, max_length=50, description="分组/标签 paths")
+    welcome: str | None = Field(None, max_length=4000, description="This code's welcome text.")
+    store: str | None = Field(None, max_length=64, description="Store code.")
+    corp: str | None = Field(None, description="Corp id, when several are connected.")
+
+
+class WelcomeIn(BaseModel):
+    text: str = Field("", max_length=4000)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, max_length=9)
+    corp: str | None = None
+
+
+def _corp_or_422(session: Session, corp: str | None) -> Any:
+    try:
+        return only_corp(session, corp)
+    except WecomConfigError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("/api/v1/wecom/live-codes")
+def list_live_codes(
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> list[dict[str, Any]]:
+    """Live codes with their staff, rotation and net adds."""
+    return queries.live_codes(session)
+
+
+@router.post("/api/v1/wecom/live-codes", status_code=201)
+def create_live_code_api(
+    body: LiveCodeIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
+    corp = _corp_or_422(session, body.corp)
+    try:
+        code = create_live_code(
+            session,
+            cached_client(session, corp),
+            corp.id,
+            name=body.name,
+            staff=[StaffSpec(s.userid, s.weight, s.daily_limit) for s in body.staff],
+            channel=body.channel,
+            rotation=body.rotation,
+            skip_verify=body.skip_verify,
+            tag_paths=body.tags,
+            welcome_text=body.welcome,
+            store_code=body.store,
+            actor=who.actor,
+        )
+    except LiveCodeError as exc:
+        status = 502 if str(exc).startswith("WeCom refused") else 422
+        raise HTTPException(status, str(exc)) from None
+    finally:
+        record_calls(session, corp, cached_client(session, corp))
+    return queries.live_code_summary(
+        code,
+        list(
+            session.scalars(sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id))
+        ),
+    )
+
+
+def _code(session: Session, code_id: int) -> LiveCode:
+    code = session.get(LiveCode, code_id)
+    if code is None:
+        raise HTTPException(404, f"no live code {code_id}")
+    return code
+
+
+@router.get("/api/v1/wecom/live-codes/{code_id}/stats")
+def live_code_stats(
+    code_id: int,
+    days: int = Query(30, ge=1, le=366),
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> dict[str, Any]:
+    """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member."""
+    return stats(session, _code(session, code_id), days)
+
+
+@router.get("/api/v1/wecom/live-codes/{code_id}/qr.png", response_class=Response)
+def live_code_qr(
+    code_id: int,
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> Response:
+    """The QR code image, for posters, counters and parcel cards."""
+    code = _code(session, code_id)
+    if code.qr_png is None:
+        code.qr_png = fetch_qr(code.qr_url)
+    if code.qr_png is None:
+        raise HTTPException(502, "WeCom's QR image could not be fetched; try again")
+    return Response(
+        code.qr_png,
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="live-code-{code.id}.png"'},
+    )
+
+
+@router.put("/api/v1/wecom/welcome/default")
+def put_default_welcome(
+    body: WelcomeIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """The welcome sent to customers who add staff without a live code of their own."""
+    corp = _corp_or_422(session, body.corp)
+    try:
+        row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
+    except WelcomeError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"id": row.id, "text": row.text, "attachments": row.attachments}
+
+
+@router.get("/api/v1/wecom/alerts")
+def list_alerts(
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> dict[str, Any]:
+    """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures."""
+    return {"alerts": queries.open_alerts(session), "welcome": queries.welcome_stats(session)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import typer
 
@@ -186,3 +187,180 @@ def simulate_wecom(
     from siyu.simulators.wecom.run import serve
 
     serve(host, port, siyu, staff, customers_per_minute, connect)
+
+
+live_app = typer.Typer(help="Channel live codes (渠道活码).", no_args_is_help=True)
+app.add_typer(live_app, name="live-code")
+welcome_app = typer.Typer(help="Welcome messages (欢迎语).", no_args_is_help=True)
+app.add_typer(welcome_app, name="welcome")
+
+
+@live_app.command("create")
+def live_create(
+    name: str = typer.Argument(..., help="What the code is for, e.g. 南京西路店柜台."),
+    staff: str = typer.Option(
+        ...,
+        "--staff",
+        help="Staff behind the code: userid[:weight[:daily limit]], comma-separated.",
+    ),
+    channel: str = typer.Option(
+        "other", "--channel", help="store, poster, parcel, live, ad, event, other."
+    ),
+    rotation: str = typer.Option("round_robin", "--rotation", help="round_robin or weighted."),
+    tag: list[str] = typer.Option(
+        [], "--tag", help="Tag put on customers who scan (分组/标签); repeatable."
+    ),
+    welcome: str = typer.Option(
+        None, "--welcome", help="This code's welcome: {{ nickname }} {{ staff }} {{ store }}."
+    ),
+    store: str = typer.Option(None, "--store", help="Store code."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Staff confirm each friend request (default: auto-accept)."
+    ),
+    corp: str = typer.Option(None, "--corp"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a live code at WeCom; prints its id and where its QR image is."""
+    from siyu.db import session_scope
+    from siyu.wecom.contacts import record_calls
+    from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
+    from siyu.wecom.queries import live_code_summary
+    from siyu.wecom.service import WecomConfigError, client_for, only_corp
+
+    actor = require("wecom:manage")
+    with session_scope() as session:
+        try:
+            target = only_corp(session, corp)
+            client = client_for(session, target)
+            code = create_live_code(
+                session,
+                client,
+                target.id,
+                name=name,
+                staff=parse_staff(staff),
+                channel=channel,
+                rotation=rotation,
+                skip_verify=not verify,
+                tag_paths=tag,
+                welcome_text=welcome,
+                store_code=store,
+                actor=actor,
+            )
+        except (WecomConfigError, LiveCodeError) as exc:
+            fail(str(exc))
+        record_calls(session, target, client)
+        out = live_code_summary(code, [])
+    if as_json:
+        echo_json(out)
+        return
+    typer.echo(
+        f"live code {out['id']} {out['name']} (state {out['state']}): QR at {out['qr']} "
+        f"or: siyu wecom live-code qr {out['id']} 文件.png"
+    )
+
+
+@live_app.command("list")
+def live_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Live codes, their staff and net adds."""
+    from siyu.db import session_scope
+    from siyu.wecom.queries import live_codes
+
+    require("customers:read")
+    with session_scope() as session:
+        rows = live_codes(session)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        staff = ",".join(s["userid"] for s in r["staff"])
+        typer.echo(
+            f"{r['id']}\t{r['name']}\t{r['channel']}\t{r['rotation']}\tnet {r['net_adds']}\t{staff}"
+        )
+
+
+@live_app.command("stats")
+def live_stats(
+    code_id: int = typer.Argument(...),
+    days: int = typer.Option(30, "--days", min=1, max=366),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Adds, deletions and net adds by day and by staff member."""
+    from siyu.db import session_scope
+    from siyu.wecom.live_codes import stats
+    from siyu.wecom.models import LiveCode
+
+    require("customers:read")
+    with session_scope() as session:
+        code = session.get(LiveCode, code_id)
+        if code is None:
+            fail(f"no live code {code_id}")
+        out = stats(session, code, days)
+    if as_json:
+        echo_json(out)
+        return
+    typer.echo(
+        f"{out['name']}: adds {out['adds']}, deletions {out['deletions']}, net {out['net_adds']}"
+    )
+    for userid, n in sorted(out["by_staff"].items()):
+        typer.echo(f"  {userid}\t{n}")
+    for d in out["days"]:
+        if d["adds"] or d["deletions"]:
+            typer.echo(f"  {d['date']}\t+{d['adds']}\t-{d['deletions']}")
+
+
+@live_app.command("qr")
+def live_qr(
+    code_id: int = typer.Argument(...), file: Path = typer.Argument(..., help="PNG file to write.")
+) -> None:
+    """Save the code's QR image."""
+    from siyu.db import session_scope
+    from siyu.wecom.live_codes import fetch_qr
+    from siyu.wecom.models import LiveCode
+
+    require("customers:read")
+    with session_scope() as session:
+        code = session.get(LiveCode, code_id)
+        if code is None:
+            fail(f"no live code {code_id}")
+        png = code.qr_png or fetch_qr(code.qr_url)
+        if png is None:
+            fail("WeCom's QR image could not be fetched; try again")
+        code.qr_png = png
+    file.write_bytes(png)
+    typer.echo(f"wrote {file} ({len(png):,} bytes)")
+
+
+@welcome_app.command("set-default")
+def welcome_default(
+    text: str = typer.Argument(..., help="Text with {{ nickname }}, {{ staff }}, {{ store }}."),
+    corp: str = typer.Option(None, "--corp"),
+) -> None:
+    """The welcome for customers who add staff without a live code of their own."""
+    from siyu.db import session_scope
+    from siyu.wecom.service import WecomConfigError, only_corp
+    from siyu.wecom.welcome import WelcomeError, set_default
+
+    actor = require("wecom:manage")
+    with session_scope() as session:
+        try:
+            set_default(session, only_corp(session, corp).id, text, actor=actor)
+        except (WecomConfigError, WelcomeError) as exc:
+            fail(str(exc))
+    typer.echo("default welcome saved")
+
+
+@app.command("alerts")
+def alerts_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Open alerts (capacity, customers lost, failed transfers) and welcome figures (24 h)."""
+    from siyu.db import session_scope
+    from siyu.wecom.queries import open_alerts, welcome_stats
+
+    require("customers:read")
+    with session_scope() as session:
+        alerts, w = open_alerts(session), welcome_stats(session)
+    if as_json:
+        echo_json({"alerts": alerts, "welcome": w})
+        return
+    typer.echo(f"welcome (24 h): {w['by_status']} p50 {w['p50_ms']} ms p99 {w['p99_ms']} ms")
+    for a in alerts:
+        typer.echo(f"{a['at']}\t{a['kind']}\t{a['message']}")

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
+from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomError
 from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
 from siyu.wecom.inbox import on
@@ -22,13 +23,10 @@ def _corp(session: Session, row: WecomCallback) -> WecomCorp:
     return corp
 
 
-@on(
-    "change_external_contact/add_external_contact",
-    "change_external_contact/add_half_external_contact",
-    "change_external_contact/edit_external_contact",
-)
+@on("change_external_contact/edit_external_contact")
 def contact_changed(session: Session, row: WecomCallback) -> str | None:
-    """A friendship was made or edited: fetch the contact and store the friendship."""
+    """A friendship was edited (remark, mobiles, tags): fetch it again and store it. Adds are
+    handled in ``arrivals`` (welcome messages, live codes)."""
     corp = _corp(session, row)
     staff, external = row.payload.get("UserID", ""), row.payload.get("ExternalUserID", "")
     if not staff or not external:
@@ -51,27 +49,39 @@ def contact_changed(session: Session, row: WecomCallback) -> str | None:
 @on("change_external_contact/del_external_contact")
 def staff_deleted_customer(session: Session, row: WecomCallback) -> str | None:
     by = "transfer" if row.payload.get("Source") == "DELETE_BY_TRANSFER" else "staff"
+    staff = row.payload.get("UserID", "")
     found = mark_deleted(
-        session,
-        _corp(session, row),
-        row.payload.get("UserID", ""),
-        row.payload.get("ExternalUserID", ""),
-        by,
+        session, _corp(session, row), staff, row.payload.get("ExternalUserID", ""), by
     )
     row.customer_id = found.customer_id if found else None
+    if found and by == "staff":
+        raise_alert(
+            session,
+            row.corp_id,
+            "staff_deleted",
+            f"员工 {staff} 删除了客户 {found.nickname or found.external_userid}",
+            staff_userid=staff,
+            customer_id=found.customer_id,
+        )
     return None if found else "unknown friendship"
 
 
 @on("change_external_contact/del_follow_user")
 def customer_deleted_staff(session: Session, row: WecomCallback) -> str | None:
+    staff = row.payload.get("UserID", "")
     found = mark_deleted(
-        session,
-        _corp(session, row),
-        row.payload.get("UserID", ""),
-        row.payload.get("ExternalUserID", ""),
-        "customer",
+        session, _corp(session, row), staff, row.payload.get("ExternalUserID", ""), "customer"
     )
     row.customer_id = found.customer_id if found else None
+    if found:  # 流失提醒: the guide should know at once
+        raise_alert(
+            session,
+            row.corp_id,
+            "customer_deleted",
+            f"客户 {found.nickname or found.external_userid} 删除了员工 {staff}",
+            staff_userid=staff,
+            customer_id=found.customer_id,
+        )
     return None if found else "unknown friendship"
 
 

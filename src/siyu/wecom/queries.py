@@ -11,12 +11,16 @@ from sqlalchemy.orm import Session
 from siyu.db import utcnow
 from siyu.wecom.client import ERRCODE_MEANING
 from siyu.wecom.models import (
+    LiveCode,
+    LiveCodeStaff,
+    WecomAlert,
     WecomApiCall,
     WecomCallback,
     WecomContact,
     WecomCorp,
     WecomStaff,
     WecomSyncRun,
+    WelcomeDelivery,
 )
 
 
@@ -106,3 +110,89 @@ def status(session: Session) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def live_code_summary(code: LiveCode, staff: list[LiveCodeStaff]) -> dict[str, Any]:
+    return {
+        "id": code.id,
+        "name": code.name,
+        "channel": code.channel,
+        "state": code.state,
+        "rotation": code.rotation,
+        "skip_verify": code.skip_verify,
+        "current_staff": code.current_userid,
+        "staff": [
+            {"userid": s.staff_userid, "weight": s.weight, "daily_limit": s.daily_limit}
+            for s in sorted(staff, key=lambda s: s.position)
+        ],
+        "tag_ids": code.tag_ids,
+        "welcome_id": code.welcome_id,
+        "qr": f"/api/v1/wecom/live-codes/{code.id}/qr.png",
+        "active": code.active,
+        "created_at": _iso(code.created_at),
+    }
+
+
+def live_codes(session: Session) -> list[dict[str, Any]]:
+    codes = list(session.scalars(sa.select(LiveCode).order_by(LiveCode.id.desc())))
+    staff: dict[int, list[LiveCodeStaff]] = {}
+    for s in session.scalars(
+        sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id.in_([c.id for c in codes]))
+    ):
+        staff.setdefault(s.live_code_id, []).append(s)
+    counts = dict(
+        session.execute(
+            sa.select(WecomContact.state, sa.func.count())
+            .where(
+                WecomContact.state.in_([c.state for c in codes]), WecomContact.deleted_at.is_(None)
+            )
+            .group_by(WecomContact.state)
+        ).all()
+    )
+    return [
+        {**live_code_summary(c, staff.get(c.id, [])), "net_adds": int(counts.get(c.state, 0))}
+        for c in codes
+    ]
+
+
+def open_alerts(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "staff": a.staff_userid,
+            "customer_id": a.customer_id,
+            "message": a.message,
+            "at": _iso(a.created_at),
+        }
+        for a in session.scalars(
+            sa.select(WecomAlert)
+            .where(WecomAlert.resolved.is_(False))
+            .order_by(WecomAlert.id.desc())
+            .limit(limit)
+        )
+    ]
+
+
+def welcome_stats(session: Session, hours: int = 24) -> dict[str, Any]:
+    """Welcome deliveries of the last ``hours`` by status, with the latency quantiles."""
+    since = utcnow() - timedelta(hours=hours)
+    rows = session.execute(
+        sa.select(WelcomeDelivery.status, WelcomeDelivery.latency_ms).where(
+            WelcomeDelivery.at >= since
+        )
+    ).all()
+    by_status: dict[str, int] = {}
+    for status_, _ms in rows:
+        by_status[status_] = by_status.get(status_, 0) + 1
+    sent = sorted(ms for st, ms in rows if st == "sent")
+
+    def quantile(q: float) -> int | None:
+        return sent[min(len(sent) - 1, int(q * len(sent)))] if sent else None
+
+    return {
+        "hours": hours,
+        "by_status": by_status,
+        "p50_ms": quantile(0.5),
+        "p99_ms": quantile(0.99),
+    }

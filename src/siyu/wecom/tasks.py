@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import new_session
 from siyu.jobs.service import enqueue, periodic, pump
-from siyu.wecom import handlers  # noqa: F401  (registers the inbox handlers)
+from siyu.wecom import arrivals, handlers  # noqa: F401  (register the inbox handlers)
 from siyu.wecom.inbox import pump_once
 from siyu.wecom.models import WecomCorp
 from siyu.wecom.service import cached_client

@@ -38,6 +38,7 @@ def serve(host: str, port: int, siyu: str, staff: int, per_minute: float, connec
     from siyu.simulators.wecom.server import create_app
 
     world = demo_world(staff)
+    world.base = f"http://{host}:{port}"
     if connect:
         from siyu.db import session_scope
         from siyu.wecom.service import add_corp

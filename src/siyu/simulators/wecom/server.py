@@ -4,13 +4,15 @@ qyapi.weixin.qq.com for the calls Siyu makes. Paging cursors are opaque strings,
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Callable
 from typing import Any
 
+import segno
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from siyu.simulators.wecom.world import ContactWay, World, _rand
@@ -269,6 +271,7 @@ def add_contact_way(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str
         str(b.get("state") or ""),
         bool(b.get("skip_verify", True)),
         str(b.get("remark") or ""),
+        w.base,
     )
     w.contact_ways[way.config_id] = way
     return ok(config_id=way.config_id, qr_code=way.qr_code)
@@ -375,6 +378,22 @@ def create_app(world: World) -> Starlette:
             body = parsed
         return JSONResponse(dispatch(world, path, dict(request.query_params), body))
 
-    app = Starlette(routes=[Route("/cgi-bin/{api:path}", endpoint, methods=["GET", "POST"])])
+    async def qr(request: Request) -> Response:
+        world: World = request.app.state.world
+        way = world.contact_ways.get(request.path_params["config_id"])
+        if way is None:
+            return Response(status_code=404)
+        out = io.BytesIO()
+        segno.make(f"https://work.weixin.qq.com/ca/{way.config_id}", error="m").save(
+            out, kind="png", scale=6
+        )
+        return Response(out.getvalue(), media_type="image/png")
+
+    app = Starlette(
+        routes=[
+            Route("/cgi-bin/{api:path}", endpoint, methods=["GET", "POST"]),
+            Route("/sim/qr/{config_id}.png", qr),
+        ]
+    )
     app.state.world = world
     return app

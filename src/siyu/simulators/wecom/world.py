@@ -76,9 +76,12 @@ class ContactWay:
     skip_verify: bool
     remark: str = ""
 
+    base: str = "http://127.0.0.1:9300"
+
     @property
     def qr_code(self) -> str:
-        return f"https://wework.qpic.cn/sim/{self.config_id}"
+        """Where WeCom serves the QR image (the simulator serves it too)."""
+        return f"{self.base}/sim/qr/{self.config_id}.png"
 
 
 @dataclass
@@ -98,6 +101,7 @@ class World:
     token: str
     aes_key: str
     api_per_minute: int = 10000
+    base: str = "http://127.0.0.1:9300"  # where this simulator is served (for QR image URLs)
     clock: Any = time.time
     departments: dict[int, dict[str, Any]] = field(default_factory=dict)
     staff: dict[str, Staff] = field(default_factory=dict)

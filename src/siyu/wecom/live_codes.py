@@ -1,0 +1,311 @@
+"""Channel live codes (渠道活码): create them at WeCom, rotate staff behind them, count what
+each channel brings.
+
+Rotation: the contact way holds one staff member at a time; after each add credited to the code
+the next eligible member takes over (round robin, or weighted: a member of weight 3 takes three
+turns in a row's worth of a cycle). A member is skipped once they reached their daily limit for
+this code or are near WeCom's 5,000-friend cap; an alert says so. The QR code never changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.accounts.service import record_audit
+from siyu.brands.models import Store
+from siyu.config import Settings, get_settings
+from siyu.tags.service import TagError, find_tag
+from siyu.wecom.alerts import friend_counts, raise_alert
+from siyu.wecom.client import WecomClient, WecomError
+from siyu.wecom.models import LiveCode, LiveCodeStaff, WecomContact, WecomStaff, WelcomeMessage
+from siyu.wecom.welcome import WelcomeError, check_template
+
+CHANNELS = {
+    "store": "门店",
+    "poster": "海报",
+    "parcel": "包裹卡",
+    "live": "直播",
+    "ad": "广告投放",
+    "event": "线下活动",
+    "other": "其他",
+}
+ROTATIONS = ("round_robin", "weighted")
+_STAFF_SPEC = re.compile(r"^([A-Za-z0-9_.@-]{1,64})(?::(\d{1,3}))?(?::(\d{1,5}))?$")
+
+
+class LiveCodeError(ValueError):
+    """A live code request that cannot be done; the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class StaffSpec:
+    userid: str
+    weight: int = 1
+    daily_limit: int = 0
+
+
+def parse_staff(text: str) -> list[StaffSpec]:
+    """``guide001:3:200,guide002`` → userid[:weight[:daily limit]] for each member."""
+    specs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        m = _STAFF_SPEC.match(part)
+        if not m:
+            raise LiveCodeError(f"staff {part!r}: write userid[:weight[:daily limit]]")
+        weight = int(m.group(2) or 1)
+        if not 1 <= weight <= 100:
+            raise LiveCodeError(f"staff {part!r}: weight must be 1–100")
+        specs.append(StaffSpec(m.group(1), weight, int(m.group(3) or 0)))
+    return specs
+
+
+def create_live_code(
+    session: Session,
+    client: WecomClient,
+    corp_pk: int,
+    *,
+    name: str,
+    staff: list[StaffSpec],
+    channel: str = "other",
+    rotation: str = "round_robin",
+    skip_verify: bool = True,
+    tag_paths: list[str] | None = None,
+    welcome_text: str | None = None,
+    store_code: str | None = None,
+    actor: str,
+) -> LiveCode:
+    """Check everything, create the contact way at WeCom, then store the code."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise LiveCodeError("name: 1–100 characters")
+    if channel not in CHANNELS:
+        raise LiveCodeError(f"channel: one of {', '.join(CHANNELS)}")
+    if rotation not in ROTATIONS:
+        raise LiveCodeError(f"rotation: one of {', '.join(ROTATIONS)}")
+    if not staff:
+        raise LiveCodeError("staff: at least one staff member")
+    if len({s.userid for s in staff}) != len(staff):
+        raise LiveCodeError("staff: a member is listed twice")
+    known = {
+        s.userid: s
+        for s in session.scalars(
+            sa.select(WecomStaff).where(
+                WecomStaff.corp_id == corp_pk, WecomStaff.userid.in_([s.userid for s in staff])
+            )
+        )
+    }
+    for spec in staff:
+        member = known.get(spec.userid)
+        if member is None:
+            raise LiveCodeError(f"staff {spec.userid!r}: unknown (run siyu wecom sync first?)")
+        if member.status != 1 or not member.has_contact_rights:
+            raise LiveCodeError(f"staff {spec.userid!r}: not active with customer-contact rights")
+    tag_ids = []
+    for path in tag_paths or []:
+        try:
+            tag_ids.append(find_tag(session, path).id)
+        except TagError as exc:
+            raise LiveCodeError(f"tag: {exc}") from None
+    store_id = None
+    if store_code:
+        store_id = session.scalar(sa.select(Store.id).where(Store.code == store_code))
+        if store_id is None:
+            raise LiveCodeError(f"store: no store with code {store_code!r}")
+    welcome_id = None
+    if welcome_text:
+        try:
+            check_template(welcome_text)
+        except WelcomeError as exc:
+            raise LiveCodeError(f"welcome: {exc}") from None
+        welcome = WelcomeMessage(corp_id=corp_pk, name=f"{name} 欢迎语"[:100], text=welcome_text)
+        session.add(welcome)
+        session.flush()
+        welcome_id = welcome.id
+    code = LiveCode(
+        corp_id=corp_pk,
+        name=name,
+        channel=channel,
+        rotation=rotation,
+        skip_verify=skip_verify,
+        tag_ids=tag_ids,
+        welcome_id=welcome_id,
+        store_id=store_id,
+        state="pending",
+        turn=0,
+    )
+    session.add(code)
+    session.flush()
+    code.state = f"lc{code.id}"
+    for i, spec in enumerate(staff):
+        session.add(
+            LiveCodeStaff(
+                live_code_id=code.id,
+                staff_userid=spec.userid,
+                weight=spec.weight,
+                daily_limit=spec.daily_limit,
+                position=i,
+            )
+        )
+    session.flush()
+    first = choose_next(session, code, get_settings()) or staff[0].userid
+    try:
+        made = client.post(
+            "externalcontact/add_contact_way",
+            {
+                "type": 2,
+                "scene": 2,
+                "style": 1,
+                "remark": name[:30],
+                "skip_verify": skip_verify,
+                "state": code.state,
+                "user": [first],
+            },
+        )
+    except WecomError as exc:
+        raise LiveCodeError(f"WeCom refused the contact way: {exc}") from None
+    code.config_id, code.qr_url, code.current_userid = made["config_id"], made.get("qr_code"), first
+    code.qr_png = fetch_qr(code.qr_url)
+    record_audit(
+        session, actor, "wecom.live_code.create", "live_code", str(code.id), {"name": name}
+    )
+    return code
+
+
+def fetch_qr(url: str | None) -> bytes | None:
+    """WeCom gives the QR code as an image URL; Siyu keeps the image so it can be printed on
+    posters and parcel cards without depending on that URL later. None if it cannot be read."""
+    if not url:
+        return None
+    try:
+        resp = httpx.get(url, timeout=10)
+    except httpx.HTTPError:
+        return None
+    if resp.status_code != 200 or not resp.content.startswith(b"\x89PNG"):
+        return None
+    return resp.content
+
+
+# -- rotation ---------------------------------------------------------------------------------------
+def _today_start(settings: Settings) -> datetime:
+    local = datetime.now(settings.tz).date()
+    return datetime.combine(local, time(0), settings.tz).astimezone(UTC)
+
+
+def adds_today(session: Session, code: LiveCode, settings: Settings) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(WecomContact.staff_userid, sa.func.count())
+        .where(
+            WecomContact.corp_id == code.corp_id,
+            WecomContact.state == code.state,
+            WecomContact.added_at >= _today_start(settings),
+        )
+        .group_by(WecomContact.staff_userid)
+    ).all()
+    return {u: int(n) for u, n in rows}
+
+
+def _cycle(members: list[LiveCodeStaff], rotation: str) -> list[LiveCodeStaff]:
+    ordered = sorted(members, key=lambda m: m.position)
+    if rotation != "weighted":
+        return ordered
+    return [m for m in ordered for _ in range(m.weight)]
+
+
+def choose_next(session: Session, code: LiveCode, settings: Settings) -> str | None:
+    """The member for the code's next turn: the first eligible one from ``turn`` on."""
+    members = list(
+        session.scalars(sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id))
+    )
+    if not members:
+        return None
+    cycle = _cycle(members, code.rotation)
+    today = adds_today(session, code, settings)
+    friends = friend_counts(session, code.corp_id, [m.staff_userid for m in members])
+    for step in range(len(cycle)):
+        m = cycle[(code.turn + step) % len(cycle)]
+        if m.daily_limit and today.get(m.staff_userid, 0) >= m.daily_limit:
+            continue
+        if friends[m.staff_userid] >= settings.wecom_friend_stop_at:
+            continue
+        return m.staff_userid
+    return None
+
+
+def credit_add(
+    session: Session, client: WecomClient, code: LiveCode, staff_userid: str, settings: Settings
+) -> None:
+    """An add came in through ``code``: move the code on to its next member, and warn about a
+    member near the friend cap or a code nobody can take adds for any more."""
+    code.turn += 1
+    friends = friend_counts(session, code.corp_id, [staff_userid])[staff_userid]
+    if friends >= settings.wecom_friend_alert_at:
+        raise_alert(
+            session,
+            code.corp_id,
+            "capacity",
+            f"{staff_userid} 已有 {friends} 位客户好友，接近企业微信 5,000 上限，请扩容或分流",
+            staff_userid=staff_userid,
+            once=True,
+        )
+    nxt = choose_next(session, code, settings)
+    if nxt is None:
+        raise_alert(
+            session,
+            code.corp_id,
+            "live_code_full",
+            f"活码「{code.name}」的员工今日都已达上限或接近好友上限，新客户仍会加到 {code.current_userid}",
+            staff_userid=code.current_userid,
+            once=True,
+        )
+        return
+    if nxt != code.current_userid and code.config_id:
+        client.post(
+            "externalcontact/update_contact_way", {"config_id": code.config_id, "user": [nxt]}
+        )
+        code.current_userid = nxt
+
+
+# -- numbers ----------------------------------------------------------------------------------------
+def stats(
+    session: Session, code: LiveCode, days: int = 30, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Adds, deletions and net adds by local day, and totals, for friendships this code brought."""
+    settings = settings or get_settings()
+    tz = settings.tz
+    rows = session.execute(
+        sa.select(WecomContact.staff_userid, WecomContact.added_at, WecomContact.deleted_at).where(
+            WecomContact.corp_id == code.corp_id, WecomContact.state == code.state
+        )
+    ).all()
+    today = datetime.now(tz).date()
+    first = today - timedelta(days=days - 1)
+    by_day: dict[date, dict[str, int]] = {
+        first + timedelta(days=i): {"adds": 0, "deletions": 0} for i in range(days)
+    }
+    by_staff: dict[str, int] = {}
+    for staff, added, deleted in rows:
+        by_staff[staff] = by_staff.get(staff, 0) + (deleted is None)
+        if added is not None and (d := added.astimezone(tz).date()) in by_day:
+            by_day[d]["adds"] += 1
+        if deleted is not None and (d := deleted.astimezone(tz).date()) in by_day:
+            by_day[d]["deletions"] += 1
+    return {
+        "live_code": code.id,
+        "name": code.name,
+        "adds": len(rows),
+        "deletions": sum(1 for r in rows if r[2] is not None),
+        "net_adds": sum(1 for r in rows if r[2] is None),
+        "by_staff": by_staff,
+        "days": [
+            {"date": d.isoformat(), **v, "net": v["adds"] - v["deletions"]}
+            for d, v in by_day.items()
+        ],
+    }
