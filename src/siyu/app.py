@@ -37,6 +37,7 @@ def create_app() -> FastAPI:
     from siyu.privacy.api import router as privacy_router
     from siyu.segments.api import router as segments_router
     from siyu.tags.api import router as tags_router
+    from siyu.wecom.api import CallbackEndpoint
     from siyu.wecom.api import router as wecom_router
 
     app = FastAPI(
@@ -50,6 +51,7 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    app.add_middleware(CallbackEndpoint)  # outermost: WeCom's callback URL, before the rest
     app.include_router(events_router)
     app.include_router(customers_router)
     app.include_router(privacy_router)

@@ -6,6 +6,7 @@ models and the same Alembic migrations.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,7 +84,51 @@ def _sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# One writer at a time per process on SQLite, queued on this lock rather than in SQLite's busy
+# handler, which sleeps in growing steps (up to 100 ms) and so starves a writer that competes with
+# a busy one: the callback inbox pump beside a flood of stored callbacks waited seconds that way.
+# write_transaction takes it for its whole transaction; any other connection takes it at its
+# first write statement and gives it back when its transaction ends. A plain Lock, not an RLock:
+# FastAPI may run a request's writes and its commit on different threads. A writer that cannot
+# get it within the busy timeout goes on without it (SQLite's own locking still holds).
 _SQLITE_WRITER = threading.Lock()
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_LOCK_WAIT = 30.0
+_log = logging.getLogger("siyu.db")
+
+
+def _queue_for_write(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    info = conn.info
+    if info.get("siyu_writer") or info.get("siyu_writer_outer"):
+        return
+    if not statement.lstrip()[:8].upper().startswith(_WRITE_VERBS):
+        return
+    if _SQLITE_WRITER.acquire(timeout=_LOCK_WAIT):
+        info["siyu_writer"] = True
+    else:
+        _log.warning("waited %.0f s for the in-process write lock; writing without it", _LOCK_WAIT)
+
+
+def _release_info(info: dict[Any, Any]) -> None:
+    if info.pop("siyu_writer", False):
+        _SQLITE_WRITER.release()
+
+
+def _release_writer(conn: sa.Connection, *_args: Any) -> None:
+    _release_info(conn.info)
+
+
+def _on_reset(_dbapi_conn: Any, record: Any, _reset_state: Any) -> None:
+    _release_info(record.info)
+
+
+def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None:
+        _release_info(record.info)
+
+
+def _on_invalidate(_dbapi_conn: Any, record: Any, _exception: Any) -> None:
+    _release_info(record.info)
 
 
 @contextmanager
@@ -96,8 +141,17 @@ def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
         with engine.begin() as conn:
             yield conn
         return
-    with _SQLITE_WRITER, engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
-        yield conn
+    held = _SQLITE_WRITER.acquire(timeout=_LOCK_WAIT)
+    try:
+        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            conn.info["siyu_writer_outer"] = True
+            try:
+                yield conn
+            finally:
+                conn.info.pop("siyu_writer_outer", None)
+    finally:
+        if held:
+            _SQLITE_WRITER.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -108,6 +162,13 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _queue_for_write)
+        for name in ("commit", "rollback"):
+            event.listen(engine, name, _release_writer)
+        event.listen(engine, "reset", _on_reset)
+        event.listen(engine, "checkin", _on_checkin)
+        event.listen(engine, "close", _on_checkin)
+        event.listen(engine, "invalidate", _on_invalidate)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

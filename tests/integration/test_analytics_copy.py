@@ -199,3 +199,16 @@ def test_incremental_refresh_matches_a_full_copy_after_every_kind_of_change(
     recompute(engine, settings, reference_date=DAY)
     refresh_copy(fresh, full=True)
     assert _tables(settings.resolved_analytics_path) == _tables(fresh.resolved_analytics_path)
+
+
+def test_sqlite_is_read_with_the_processes_own_sqlite_library(database_url: str) -> None:
+    """ADBC's SQLite driver links a second copy of SQLite; two copies in a process that also
+    writes the database corrupt it (seen under load). The copy must read through sqlite3."""
+    import sqlite3
+
+    from siyu.analytics.source import Source
+
+    if not database_url.startswith("sqlite"):
+        return
+    with Source(database_url) as src:
+        assert isinstance(src._conn, sqlite3.Connection)

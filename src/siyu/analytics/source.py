@@ -1,13 +1,18 @@
-"""Reading the system of record as Arrow tables (ADBC), for the analytical copy.
+"""Reading the system of record as Arrow tables, for the analytical copy.
 
-ADBC moves rows column-wise without a Python object per value: a million orders arrive from
-SQLite in well under a second. SQLite's driver guesses a column's type from the first rows (a
-NULL first guesses an integer), so text, time and float columns are read with a stand-in for
-NULL ('' or a float no column holds) and turned back into NULLs in DuckDB.
+PostgreSQL is read through ADBC, which moves rows column-wise without a Python object per value.
+SQLite is read through Python's own sqlite3 module, batch by batch into typed Arrow arrays: ADBC's
+SQLite driver carries its own copy of the SQLite library, and two copies of SQLite in one process
+corrupt a database that the process also writes (closing a file in one copy drops the POSIX locks
+the other holds; seen here as "database disk image is malformed" when the worker refreshed the
+copy while the server stored callbacks). Text, time and float columns are read with a stand-in
+for NULL ('' or a float no column holds), so every column has one type, and turned back into
+NULLs in DuckDB.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,17 @@ _READ = {
         FLOAT: "CAST({c} AS DOUBLE PRECISION)",
     },
 }
+# The Arrow type each kind arrives as from SQLite (after the stand-ins above).
+_ARROW = {
+    TEXT: pa.string(),
+    JSON: pa.string(),
+    TIME: pa.string(),
+    DATE: pa.string(),
+    INT: pa.int64(),
+    BOOL: pa.int64(),
+    FLOAT: pa.float64(),
+}
+_BATCH = 100_000
 # SQLite's text, time and float columns arrive with a stand-in for NULL (see above).
 _UNBLANK = {
     TEXT: "NULLIF({c}, '')",
@@ -66,12 +82,8 @@ class Source:
         url = make_url(database_url)
         self.dialect = url.get_backend_name()
         if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as sqlite
-
-            # A read-only URI: opened by plain file name, the driver was seen to miss rows
-            # committed to the WAL by other connections (stale reads); mode=ro reads them.
             path = quote_uri(str(Path(url.database or "").resolve()))
-            self._conn: Any = sqlite.connect(f"file:{path}?mode=ro")
+            self._conn: Any = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         elif self.dialect == "postgresql":
             import adbc_driver_postgresql.dbapi as postgresql
 
@@ -107,12 +119,33 @@ class Source:
             params = (self._time_param(since),)
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
+        if self.dialect == "sqlite":
+            return self._read_sqlite(sql, params, table)
         cur = self._conn.cursor()
         try:
             cur.execute(sql, params) if params else cur.execute(sql)
             return cur.fetch_arrow_table()
         finally:
             cur.close()
+
+    def _read_sqlite(self, sql: str, params: tuple[Any, ...], table: CopiedTable) -> pa.Table:
+        names = [c for c, _k in table.columns]
+        types = [_ARROW[k] for _c, k in table.columns]
+        batches = []
+        cur = self._conn.execute(sql, params)
+        try:
+            while rows := cur.fetchmany(_BATCH):
+                columns = list(zip(*rows, strict=True))
+                batches.append(
+                    pa.record_batch(
+                        [pa.array(col, type=t) for col, t in zip(columns, types, strict=True)],
+                        names=names,
+                    )
+                )
+        finally:
+            cur.close()
+        schema = pa.schema([pa.field(n, t) for n, t in zip(names, types, strict=True)])
+        return pa.Table.from_batches(batches, schema=schema)
 
     def _column(self, alias: str, name: str, kind: str) -> str:
         template = _READ[self.dialect].get(kind, "{c}")

@@ -12,13 +12,14 @@ import logging
 import time
 from collections import Counter
 from typing import Any
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
@@ -46,67 +47,93 @@ REJECTED: Counter[str] = Counter()
 _last_log: dict[str, float] = {}
 
 
-def _reject(exc: CallbackRejected) -> HTTPException:
+def _reject(exc: CallbackRejected) -> tuple[int, str]:
     """Count and log (at most once a second per reason: a flood must not flood the log too)."""
     REJECTED[exc.reason] += 1
     now = time.monotonic()
     if now - _last_log.get(exc.reason, 0) > 1:
         _last_log[exc.reason] = now
         log.warning("wecom callback rejected: %s (%d so far)", exc, REJECTED[exc.reason])
-    return HTTPException(STATUS_OF.get(exc.reason, 400), f"callback rejected: {exc.reason}")
+    return STATUS_OF.get(exc.reason, 400), f"callback rejected: {exc.reason}"
 
 
-async def _body(request: Request, cap: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
-        raise CallbackRejected("too_large", f"over {cap} bytes")
+class CallbackEndpoint:
+    """``/wecom/callback/{corp_id}`` as plain ASGI in front of the whole application.
+
+    It authenticates by WeCom's signature, needs no routing, middleware, dependency injection or
+    validation models, and must stay cheap when flooded: an invalid callback costs little more
+    than reading it. Everything else passes straight through to the application."""
+
+    PREFIX = "/wecom/callback/"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(self.PREFIX) or scope["method"] not in ("GET", "POST"):
+            await self.app(scope, receive, send)
+            return
+        corp_id = path[len(self.PREFIX) :]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        try:
+            status, text = await self._handle(scope, receive, corp_id, query)
+        except CallbackRejected as exc:
+            status, text = _reject(exc)
+        body = text.encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, corp_id: str, query: dict[str, str]
+    ) -> tuple[int, str]:
+        settings = get_settings()
+        keys = corp_keys(corp_id) if "/" not in corp_id else None
+        if keys is None:
+            return 404, "unknown corp"
+        if scope["method"] == "GET":  # WeCom's URL check: answer the decrypted echostr
+            inbox.check_time(query.get("timestamp", ""), settings)
+            plain = keys.crypto.verify_url(
+                query.get("msg_signature", ""),
+                query.get("timestamp", ""),
+                query.get("nonce", ""),
+                query.get("echostr", ""),
+            )
+            return 200, plain.decode("utf-8", "replace")
+        body = await _read_body(scope, receive, settings.wecom_callback_max_bytes)
+        incoming = inbox.open_callback(keys, query, body, settings)
+        # IntegrityError: the same event stored by another process at the same moment
+        with contextlib.suppress(IntegrityError):
+            await asyncio.wrap_future(inbox.store(incoming))
+        inbox.remember(query, settings)
+        return 200, "success"
+
+
+async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
+    for name, value in scope.get("headers") or []:
+        if name == b"content-length" and value.isdigit() and int(value) > cap:
+            raise CallbackRejected("too_large", f"over {cap} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise CallbackRejected("disconnected")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > cap:
             raise CallbackRejected("too_large", f"over {cap} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@router.get("/wecom/callback/{corp_id}", response_class=PlainTextResponse, include_in_schema=False)
-async def verify_url(corp_id: str, request: Request) -> PlainTextResponse:
-    """WeCom's URL check when the callback is configured: answer the decrypted echostr."""
-    keys = corp_keys(corp_id)
-    if keys is None:
-        raise HTTPException(404, "unknown corp")
-    q = request.query_params
-    try:
-        inbox.check_time(q.get("timestamp", ""), get_settings())
-        plain = keys.crypto.verify_url(
-            q.get("msg_signature", ""),
-            q.get("timestamp", ""),
-            q.get("nonce", ""),
-            q.get("echostr", ""),
-        )
-    except CallbackRejected as exc:
-        raise _reject(exc) from None
-    return PlainTextResponse(plain.decode("utf-8", "replace"))
-
-
-@router.post("/wecom/callback/{corp_id}", response_class=PlainTextResponse, include_in_schema=False)
-async def receive(corp_id: str, request: Request) -> PlainTextResponse:
-    """An encrypted event: stored in the inbox before the answer, processed by the worker."""
-    settings = get_settings()
-    keys = corp_keys(corp_id)
-    if keys is None:
-        raise HTTPException(404, "unknown corp")
-    query = dict(request.query_params)
-    try:
-        body = await _body(request, settings.wecom_callback_max_bytes)
-        incoming = inbox.open_callback(keys, query, body, settings)
-    except CallbackRejected as exc:
-        raise _reject(exc) from None
-    # IntegrityError: the same event stored by another process at the same moment (a duplicate)
-    with contextlib.suppress(IntegrityError):
-        await asyncio.wrap_future(inbox.store(incoming))
-    inbox.remember(query, settings)
-    return PlainTextResponse("success")
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 @router.get("/api/v1/wecom/status")

@@ -19,7 +19,7 @@ from siyu.tags.service import assign
 from siyu.wecom.client import WecomClient, WecomError
 from siyu.wecom.contacts import ContactFacts, record_calls, store_contacts
 from siyu.wecom.inbox import on
-from siyu.wecom.live_codes import credit_add
+from siyu.wecom.live_codes import credit_add, switch_to
 from siyu.wecom.models import LiveCode, WecomCallback, WecomCorp, WecomStaff, WelcomeDelivery
 from siyu.wecom.service import cached_client
 from siyu.wecom.welcome import message_body, welcome_for
@@ -129,4 +129,7 @@ def _credit(
 ) -> None:
     for tag in session.scalars(sa.select(Tag).where(Tag.id.in_(code.tag_ids or []))):
         assign(session, tag, [customer_id], actor=f"live_code:{code.id}", source="wecom")
-    credit_add(session, client, code, staff, get_settings())
+    nxt = credit_add(session, code, staff, get_settings())
+    if nxt is not None:
+        session.commit()  # the write lock is not held across the call to WeCom
+        switch_to(client, code, nxt)

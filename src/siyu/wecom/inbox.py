@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -116,35 +118,26 @@ def open_callback(
 
 
 def _store(conn: Connection, items: list[Incoming]) -> list[bool]:
-    """Insert the new callbacks of a group; True per item stored, False for a duplicate."""
-    digests = [i.digest for i in items]
-    have = set(
-        conn.execute(
-            sa.select(WecomCallback.digest).where(WecomCallback.digest.in_(digests))
-        ).scalars()
-    )
-    rows, out, now = [], [], utcnow()
-    for item in items:
-        new = item.digest not in have
-        have.add(item.digest)
-        out.append(new)
-        if new:
-            rows.append(
-                {
-                    "corp_id": item.corp_pk,
-                    "digest": item.digest,
-                    "event": item.event[:80],
-                    "payload": item.fields,
-                    "priority": item.priority,
-                    "status": "queued",
-                    "attempts": 0,
-                    "received_at": now,
-                    "due_at": now,
-                }
-            )
-    if rows:
-        conn.execute(sa.insert(WecomCallback), rows)
-    return out
+    """Insert a group of callbacks; one already stored (WeCom retrying) is skipped by the unique
+    digest, in the same statement, so a flood of retries costs no extra query."""
+    now = utcnow()
+    rows = [
+        {
+            "corp_id": i.corp_pk,
+            "digest": i.digest,
+            "event": i.event[:80],
+            "payload": i.fields,
+            "priority": i.priority,
+            "status": "queued",
+            "attempts": 0,
+            "received_at": now,
+            "due_at": now,
+        }
+        for i in items
+    ]
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    conn.execute(insert(WecomCallback).on_conflict_do_nothing(index_elements=["digest"]), rows)
+    return [True] * len(items)
 
 
 _writer: GroupWriter[Incoming, bool] = GroupWriter("wecom-inbox", _store)

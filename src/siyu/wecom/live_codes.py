@@ -240,10 +240,12 @@ def choose_next(session: Session, code: LiveCode, settings: Settings) -> str | N
 
 
 def credit_add(
-    session: Session, client: WecomClient, code: LiveCode, staff_userid: str, settings: Settings
-) -> None:
-    """An add came in through ``code``: move the code on to its next member, and warn about a
-    member near the friend cap or a code nobody can take adds for any more."""
+    session: Session, code: LiveCode, staff_userid: str, settings: Settings
+) -> str | None:
+    """An add came in through ``code``: count the turn, warn about a member near the friend cap
+    or a code nobody can take adds for any more, and return the member to switch the code to
+    (None to keep the current one). The caller commits before calling WeCom (``switch_to``), so
+    no database write lock is held across a network call."""
     code.turn += 1
     friends = friend_counts(session, code.corp_id, [staff_userid])[staff_userid]
     if friends >= settings.wecom_friend_alert_at:
@@ -265,12 +267,16 @@ def credit_add(
             staff_userid=code.current_userid,
             once=True,
         )
-        return
-    if nxt != code.current_userid and code.config_id:
-        client.post(
-            "externalcontact/update_contact_way", {"config_id": code.config_id, "user": [nxt]}
-        )
-        code.current_userid = nxt
+        return None
+    return nxt if nxt != code.current_userid and code.config_id else None
+
+
+def switch_to(client: WecomClient, code: LiveCode, userid: str) -> None:
+    """Put ``userid`` behind the code's QR at WeCom."""
+    client.post(
+        "externalcontact/update_contact_way", {"config_id": code.config_id, "user": [userid]}
+    )
+    code.current_userid = userid
 
 
 # -- numbers ----------------------------------------------------------------------------------------

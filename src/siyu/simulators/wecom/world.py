@@ -92,6 +92,7 @@ class WelcomeCode:
     issued: float
     used: bool = False
     sent: dict[str, Any] | None = None
+    used_at: float | None = None  # wall clock, for measuring welcome latency
 
 
 @dataclass
@@ -202,5 +203,5 @@ class World:
         wc = self.welcome_codes.get(code)
         if wc is None or wc.used or self.clock() - wc.issued > WELCOME_CODE_SECONDS:
             return 41051
-        wc.used, wc.sent = True, message
+        wc.used, wc.sent, wc.used_at = True, message, time.time()
         return 0
