@@ -287,3 +287,28 @@ def test_live_code_api_and_cli(driver: Any, client: Any, session: Any) -> None:
     assert out.exit_code == 1 and "weight" in out.output
     out = runner.invoke(app, ["wecom", "status", "--json"])
     assert out.exit_code == 0 and '"friendships": 1' in out.output
+
+
+def test_duplicates_across_the_staff_matrix(driver: Any, client: Any) -> None:
+    from typer.testing import CliRunner
+
+    from siyu.cli import app
+    from tests.e2e.conftest import login, make_user
+
+    world = driver.world
+    _synced(world)
+    code_id = _create(world, name="门店码", staff="guide002")
+    config_id = next(iter(world.contact_ways))
+    regular, _f, _r = driver.add("guide001")  # already a friend of guide001 …
+    driver.scan(config_id, regular)  # … then scans the store code: a duplicate add
+    _newcomer, _f2, _r2 = driver.scan(config_id)  # a new customer: not a duplicate
+    _pump()
+    make_user("ops", "operator")
+    login(client, "ops")
+    out = client.get("/api/v1/wecom/duplicates").json()
+    assert out["customers"] == 2 and out["friendships"] == 3
+    assert out["customers_with_several_staff"] == 1 and out["extra_friendships"] == 1
+    assert out["by_live_code"] == [{"id": code_id, "name": "门店码", "duplicate_adds": 1}]
+    assert out["sample"][0]["staff"] == ["guide001", "guide002"]
+    text = CliRunner().invoke(app, ["wecom", "duplicates"]).output
+    assert "1 customers are friends of several staff (1 extra friendships)" in text

@@ -282,3 +282,13 @@ def list_alerts(
 ) -> dict[str, Any]:
     """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures."""
     return {"alerts": queries.open_alerts(session), "welcome": queries.welcome_stats(session)}
+
+
+@router.get("/api/v1/wecom/duplicates")
+def wecom_duplicates(
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> dict[str, Any]:
+    """Customers who are friends of several staff members (one customer each in Siyu), overall,
+    by live code and by store."""
+    return queries.duplicates(session)

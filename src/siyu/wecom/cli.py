@@ -364,3 +364,28 @@ def alerts_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     typer.echo(f"welcome (24 h): {w['by_status']} p50 {w['p50_ms']} ms p99 {w['p99_ms']} ms")
     for a in alerts:
         typer.echo(f"{a['at']}\t{a['kind']}\t{a['message']}")
+
+
+@app.command("duplicates")
+def duplicates_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Customers added by several staff members: overall, by live code, by store."""
+    from siyu.db import session_scope
+    from siyu.wecom.queries import duplicates
+
+    require("customers:read")
+    with session_scope() as session:
+        out = duplicates(session)
+    if as_json:
+        echo_json(out)
+        return
+    typer.echo(
+        f"{out['customers']:,} customers, {out['friendships']:,} friendships; "
+        f"{out['customers_with_several_staff']:,} customers are friends of several staff "
+        f"({out['extra_friendships']:,} extra friendships)"
+    )
+    for e in out["by_live_code"]:
+        typer.echo(
+            f"  live code {e['id']} {e['name']}: {e['duplicate_adds']} adds by existing friends"
+        )
+    for e in out["by_store"]:
+        typer.echo(f"  store {e['store_id'] or '-'}: {e['customers']} customers with several staff")

@@ -196,3 +196,62 @@ def welcome_stats(session: Session, hours: int = 24) -> dict[str, Any]:
         "p50_ms": quantile(0.5),
         "p99_ms": quantile(0.99),
     }
+
+
+def duplicates(session: Session, corp_pk: int | None = None, sample: int = 20) -> dict[str, Any]:
+    """De-duplication across the staff matrix (seed 002): customers who are friends of several
+    staff members — still one customer each in Siyu — overall, by live code (an add through the
+    code by someone already a friend of other staff) and by store of the staff member."""
+    live = sa.and_(WecomContact.deleted_at.is_(None), WecomContact.customer_id.is_not(None))
+    if corp_pk is not None:
+        live = sa.and_(live, WecomContact.corp_id == corp_pk)
+    rows = session.execute(
+        sa.select(
+            WecomContact.customer_id,
+            WecomContact.staff_userid,
+            WecomContact.state,
+            WecomContact.added_at,
+            WecomStaff.store_id,
+        )
+        .outerjoin(
+            WecomStaff,
+            sa.and_(
+                WecomStaff.corp_id == WecomContact.corp_id,
+                WecomStaff.userid == WecomContact.staff_userid,
+            ),
+        )
+        .where(live)
+    ).all()
+    by_customer: dict[int, list[Any]] = {}
+    for r in rows:
+        by_customer.setdefault(r.customer_id, []).append(r)
+    shared = {c: rs for c, rs in by_customer.items() if len({r.staff_userid for r in rs}) > 1}
+    codes = {c.state: c for c in session.scalars(sa.select(LiveCode))}
+    by_code: dict[str, dict[str, Any]] = {}
+    by_store: dict[Any, int] = {}
+    for rs in shared.values():
+        first = min(rs, key=lambda r: (r.added_at is None, r.added_at))
+        for r in rs:
+            if r is not first and r.state in codes:
+                code = codes[r.state]
+                entry = by_code.setdefault(
+                    code.state, {"id": code.id, "name": code.name, "duplicate_adds": 0}
+                )
+                entry["duplicate_adds"] += 1
+        for store in {r.store_id for r in rs}:
+            by_store[store] = by_store.get(store, 0) + 1
+    return {
+        "friendships": len(rows),
+        "customers": len(by_customer),
+        "customers_with_several_staff": len(shared),
+        "extra_friendships": sum(len(rs) - 1 for rs in shared.values()),
+        "by_live_code": sorted(by_code.values(), key=lambda e: -e["duplicate_adds"]),
+        "by_store": [
+            {"store_id": k, "customers": v}
+            for k, v in sorted(by_store.items(), key=lambda kv: -kv[1])
+        ],
+        "sample": [
+            {"customer_id": c, "staff": sorted({r.staff_userid for r in rs})}
+            for c, rs in list(shared.items())[:sample]
+        ],
+    }
