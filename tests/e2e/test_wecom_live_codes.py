@@ -75,7 +75,9 @@ def test_scan_welcome_tag_and_round_robin(driver: Any, session: Any) -> None:
         welcome_text="{{ nickname }}您好，我是{{ staff }}，欢迎光临！",
     )
     code = session.get(LiveCode, code_id)
-    assert code.state == f"lc{code_id}" and code.qr_png.startswith(b"\x89PNG")
+    assert (
+        code.state.startswith("lc") and len(code.state) <= 30 and code.qr_png.startswith(b"\x89PNG")
+    )
     way = world.contact_ways[code.config_id]
     assert way.users == ["guide001"] and way.state == code.state
     arrived = []
@@ -217,6 +219,15 @@ def test_bad_live_code_requests_are_refused_before_wecom_is_called(driver: Any) 
             _create(world, **kw)
     with pytest.raises(LiveCodeError, match="weight"):
         parse_staff("guide001:0")
+    world.inject("externalcontact/add_contact_way", 41044)
+    with pytest.raises(LiveCodeError, match="WeCom refused"):
+        _create(world, name="x", staff="guide001", welcome_text="你好")
+    from siyu.db import new_session
+    from siyu.wecom.models import LiveCode, WelcomeMessage
+
+    with new_session() as s:  # a refusal leaves nothing behind
+        assert s.scalar(sa.select(sa.func.count()).select_from(LiveCode)) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(WelcomeMessage)) == 0
     assert [a for a, _c in world.call_log[calls:] if "contact_way" in a] == []
 
 
@@ -253,7 +264,7 @@ def test_live_code_api_and_cli(driver: Any, client: Any, session: Any) -> None:
     )
     assert made.status_code == 201, made.text
     code = made.json()
-    assert code["state"] == f"lc{code['id']}" and code["current_staff"] == "guide001"
+    assert code["state"].startswith("lc") and code["current_staff"] == "guide001"
     png = client.get(code["qr"])
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     config_id = next(iter(world.contact_ways))

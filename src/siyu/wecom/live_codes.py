@@ -10,6 +10,7 @@ this code or are near WeCom's 5,000-friend cap; an alert says so. The QR code ne
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -119,12 +120,38 @@ def create_live_code(
         store_id = session.scalar(sa.select(Store.id).where(Store.code == store_code))
         if store_id is None:
             raise LiveCodeError(f"store: no store with code {store_code!r}")
-    welcome_id = None
     if welcome_text:
         try:
             check_template(welcome_text)
         except WelcomeError as exc:
             raise LiveCodeError(f"welcome: {exc}") from None
+    # WeCom first, the database after: no write lock is held across the calls (on SQLite the
+    # server's callback inbox shares the process), and a refusal leaves nothing behind.
+    settings = get_settings()
+    state = "lc" + secrets.token_hex(6)
+    friends = friend_counts(session, corp_pk, [s.userid for s in staff])
+    first = next(
+        (s.userid for s in staff if friends[s.userid] < settings.wecom_friend_stop_at),
+        staff[0].userid,
+    )
+    try:
+        made = client.post(
+            "externalcontact/add_contact_way",
+            {
+                "type": 2,
+                "scene": 2,
+                "style": 1,
+                "remark": name[:30],
+                "skip_verify": skip_verify,
+                "state": state,
+                "user": [first],
+            },
+        )
+    except WecomError as exc:
+        raise LiveCodeError(f"WeCom refused the contact way: {exc}") from None
+    qr_png = fetch_qr(made.get("qr_code"))
+    welcome_id = None
+    if welcome_text:
         welcome = WelcomeMessage(corp_id=corp_pk, name=f"{name} 欢迎语"[:100], text=welcome_text)
         session.add(welcome)
         session.flush()
@@ -138,12 +165,15 @@ def create_live_code(
         tag_ids=tag_ids,
         welcome_id=welcome_id,
         store_id=store_id,
-        state="pending",
+        state=state,
         turn=0,
+        config_id=made["config_id"],
+        qr_url=made.get("qr_code"),
+        qr_png=qr_png,
+        current_userid=first,
     )
     session.add(code)
     session.flush()
-    code.state = f"lc{code.id}"
     for i, spec in enumerate(staff):
         session.add(
             LiveCodeStaff(
@@ -155,24 +185,6 @@ def create_live_code(
             )
         )
     session.flush()
-    first = choose_next(session, code, get_settings()) or staff[0].userid
-    try:
-        made = client.post(
-            "externalcontact/add_contact_way",
-            {
-                "type": 2,
-                "scene": 2,
-                "style": 1,
-                "remark": name[:30],
-                "skip_verify": skip_verify,
-                "state": code.state,
-                "user": [first],
-            },
-        )
-    except WecomError as exc:
-        raise LiveCodeError(f"WeCom refused the contact way: {exc}") from None
-    code.config_id, code.qr_url, code.current_userid = made["config_id"], made.get("qr_code"), first
-    code.qr_png = fetch_qr(code.qr_url)
     record_audit(
         session, actor, "wecom.live_code.create", "live_code", str(code.id), {"name": name}
     )

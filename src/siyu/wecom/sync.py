@@ -206,6 +206,7 @@ class _Steps:
                 )
                 self._store_group(detail.get("group_chat") or {})
                 self.count("groups", 1)
+                self.session.commit()  # no write lock held across the next call to WeCom
             cursor = str(page.get("next_cursor") or "")
             self.save(cursor=cursor)
             if not cursor:
