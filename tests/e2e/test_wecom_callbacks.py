@@ -278,3 +278,28 @@ def test_erasure_removes_the_person_from_wecom_tables(driver: Any, session: Any)
         .where(WecomContact.external_userid == customer.external_userid)
     )
     assert back is not None and back.suppressed
+
+
+def test_old_api_calls_and_processed_callbacks_are_purged(driver: Any, session: Any) -> None:
+    from datetime import timedelta
+
+    from siyu.db import new_session, utcnow
+    from siyu.wecom.models import WecomApiCall, WecomCallback
+    from siyu.wecom.tasks import purge
+
+    driver.post(driver._event("some_future_event", None, Foo="old"))
+    driver.post(driver._event("some_future_event", None, Foo="new"))
+    _pump()
+    with new_session() as s:
+        corp_id = s.scalar(sa.select(WecomCallback.corp_id))
+        s.add(WecomApiCall(corp_id=corp_id, api="old", errcode=0, at=utcnow() - timedelta(days=8)))
+        s.add(WecomApiCall(corp_id=corp_id, api="new", errcode=0, at=utcnow()))
+        old = s.scalar(
+            sa.select(WecomCallback).where(WecomCallback.payload["Foo"].as_string() == "old")
+        )
+        old.received_at = utcnow() - timedelta(days=31)
+        s.commit()
+        purge(s, {})
+        s.commit()
+        assert [c.api for c in s.scalars(sa.select(WecomApiCall))] == ["new"]
+        assert [c.payload["Foo"] for c in s.scalars(sa.select(WecomCallback))] == ["new"]

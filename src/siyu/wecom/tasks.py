@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
-from siyu.db import new_session
+from siyu.db import new_session, utcnow
 from siyu.jobs.service import enqueue, periodic, pump
 from siyu.wecom import arrivals, handlers  # noqa: F401  (register the inbox handlers)
 from siyu.wecom.inbox import pump_once
-from siyu.wecom.models import WecomCorp
+from siyu.wecom.models import WecomApiCall, WecomCallback, WecomCorp
 from siyu.wecom.service import cached_client
 from siyu.wecom.sync import SyncPaused, sync
 
@@ -40,3 +41,16 @@ def scheduled_sync(session: Session, payload: dict[str, Any]) -> None:
             wait = (paused.retry_at - time.monotonic()) if paused.retry_at else 30.0
             enqueue(session, "wecom.sync", {"corp": corp.id}, delay_seconds=max(1.0, wait))
             session.commit()
+
+
+@periodic("wecom.purge", every_seconds=86400)
+def purge(session: Session, _payload: dict[str, Any]) -> None:
+    """API call records are kept 7 days; processed callbacks (which name people) 30 days."""
+    now = utcnow()
+    session.execute(sa.delete(WecomApiCall).where(WecomApiCall.at < now - timedelta(days=7)))
+    session.execute(
+        sa.delete(WecomCallback).where(
+            WecomCallback.status.in_(["done", "ignored"]),
+            WecomCallback.received_at < now - timedelta(days=30),
+        )
+    )
