@@ -28,7 +28,14 @@ from siyu.webkit import db_session, require
 from siyu.wecom import inbox, queries
 from siyu.wecom.contacts import record_calls
 from siyu.wecom.crypto import CallbackRejected
-from siyu.wecom.live_codes import LiveCodeError, StaffSpec, create_live_code, fetch_qr, stats
+from siyu.wecom.live_codes import (
+    LiveCodeError,
+    StaffSpec,
+    WecomRefused,
+    create_live_code,
+    fetch_qr,
+    stats,
+)
 from siyu.wecom.models import LiveCode, LiveCodeStaff
 from siyu.wecom.service import WecomConfigError, cached_client, corp_keys, only_corp
 from siyu.wecom.welcome import WelcomeError, set_default
@@ -195,10 +202,11 @@ def create_live_code_api(
 ) -> dict[str, Any]:
     """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
     corp = _corp_or_422(session, body.corp)
+    client = cached_client(session, corp)
     try:
         code = create_live_code(
             session,
-            cached_client(session, corp),
+            client,
             corp.id,
             name=body.name,
             staff=[StaffSpec(s.userid, s.weight, s.daily_limit) for s in body.staff],
@@ -211,10 +219,9 @@ def create_live_code_api(
             actor=who.actor,
         )
     except LiveCodeError as exc:
-        status = 502 if str(exc).startswith("WeCom refused") else 422
-        raise HTTPException(status, str(exc)) from None
+        raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
     finally:
-        record_calls(session, corp, cached_client(session, corp))
+        record_calls(session, corp, client)
     return queries.live_code_summary(
         code,
         list(

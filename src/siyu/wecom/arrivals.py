@@ -18,9 +18,9 @@ from siyu.tags.models import Tag
 from siyu.tags.service import assign
 from siyu.wecom.client import WecomClient, WecomError
 from siyu.wecom.contacts import ContactFacts, record_calls, store_contacts
-from siyu.wecom.inbox import on
+from siyu.wecom.inbox import corp_of, on
 from siyu.wecom.live_codes import credit_add, switch_to
-from siyu.wecom.models import LiveCode, WecomCallback, WecomCorp, WecomStaff, WelcomeDelivery
+from siyu.wecom.models import LiveCode, WecomCallback, WecomStaff, WelcomeDelivery
 from siyu.wecom.service import cached_client
 from siyu.wecom.welcome import message_body, welcome_for
 
@@ -32,8 +32,7 @@ WELCOME_CODE_SECONDS = 20
     "change_external_contact/add_half_external_contact",
 )
 def customer_arrived(session: Session, row: WecomCallback) -> str | None:
-    corp = session.get(WecomCorp, row.corp_id)
-    assert corp is not None
+    corp = corp_of(session, row)
     staff, external = row.payload.get("UserID", ""), row.payload.get("ExternalUserID", "")
     if not staff or not external:
         return "event names no UserID/ExternalUserID"

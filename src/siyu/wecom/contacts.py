@@ -21,11 +21,11 @@ from siyu.customers import identifiers as ids
 from siyu.customers.changes import touch_customers
 from siyu.customers.resolution import Key, Resolver
 from siyu.db import utcnow
+from siyu.ingest.values import gender
 from siyu.wecom.client import WecomClient
 from siyu.wecom.models import WecomApiCall, WecomContact, WecomCorp, WecomStaff
 
 SOURCE = "wecom"
-GENDER = {1: "male", 2: "female"}
 
 
 @dataclass
@@ -99,7 +99,7 @@ def store_contacts(session: Session, corp: WecomCorp, facts: list[ContactFacts])
         seen = datetime.fromtimestamp(fact.createtime, UTC) if fact.createtime else utcnow()
         profile = {
             "name": fact.name,
-            "gender": GENDER.get(fact.gender or 0),
+            "gender": gender(str(fact.gender)) if fact.gender else None,
             "source": SOURCE,
             "store_id": stores.get(fact.staff_userid),
         }

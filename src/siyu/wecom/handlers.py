@@ -11,23 +11,17 @@ from siyu.db import rowcount
 from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomError
 from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
-from siyu.wecom.inbox import on
-from siyu.wecom.models import WecomCallback, WecomCorp, WecomGroupChat
+from siyu.wecom.inbox import corp_of, on
+from siyu.wecom.models import WecomCallback, WecomGroupChat
 from siyu.wecom.service import cached_client
 from siyu.wecom.sync import store_group
-
-
-def _corp(session: Session, row: WecomCallback) -> WecomCorp:
-    corp = session.get(WecomCorp, row.corp_id)
-    assert corp is not None  # the foreign key guarantees it
-    return corp
 
 
 @on("change_external_contact/edit_external_contact")
 def contact_changed(session: Session, row: WecomCallback) -> str | None:
     """A friendship was edited (remark, mobiles, tags): fetch it again and store it. Adds are
     handled in ``arrivals`` (welcome messages, live codes)."""
-    corp = _corp(session, row)
+    corp = corp_of(session, row)
     staff, external = row.payload.get("UserID", ""), row.payload.get("ExternalUserID", "")
     if not staff or not external:
         return "event names no UserID/ExternalUserID"
@@ -51,7 +45,7 @@ def staff_deleted_customer(session: Session, row: WecomCallback) -> str | None:
     by = "transfer" if row.payload.get("Source") == "DELETE_BY_TRANSFER" else "staff"
     staff = row.payload.get("UserID", "")
     found = mark_deleted(
-        session, _corp(session, row), staff, row.payload.get("ExternalUserID", ""), by
+        session, corp_of(session, row), staff, row.payload.get("ExternalUserID", ""), by
     )
     row.customer_id = found.customer_id if found else None
     if found and by == "staff":
@@ -70,7 +64,7 @@ def staff_deleted_customer(session: Session, row: WecomCallback) -> str | None:
 def customer_deleted_staff(session: Session, row: WecomCallback) -> str | None:
     staff = row.payload.get("UserID", "")
     found = mark_deleted(
-        session, _corp(session, row), staff, row.payload.get("ExternalUserID", ""), "customer"
+        session, corp_of(session, row), staff, row.payload.get("ExternalUserID", ""), "customer"
     )
     row.customer_id = found.customer_id if found else None
     if found:  # 流失提醒: the guide should know at once
@@ -87,7 +81,7 @@ def customer_deleted_staff(session: Session, row: WecomCallback) -> str | None:
 
 @on("change_external_chat/create", "change_external_chat/update")
 def group_changed(session: Session, row: WecomCallback) -> str | None:
-    corp = _corp(session, row)
+    corp = corp_of(session, row)
     client = cached_client(session, corp)
     try:
         data = client.post(

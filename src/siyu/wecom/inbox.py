@@ -31,7 +31,7 @@ from siyu.db import is_sqlite, rowcount, utcnow
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
 from siyu.wecom.crypto import CallbackRejected, xml_fields
-from siyu.wecom.models import WecomCallback
+from siyu.wecom.models import WecomCallback, WecomCorp
 from siyu.wecom.service import CorpKeys
 
 log = logging.getLogger("siyu.wecom.inbox")
@@ -117,7 +117,7 @@ def open_callback(
     return Incoming(keys.pk, event_name(fields), fields, digest, priority)
 
 
-def _store(conn: Connection, items: list[Incoming]) -> list[bool]:
+def _store(conn: Connection, items: list[Incoming]) -> list[None]:
     """Insert a group of callbacks; one already stored (WeCom retrying) is skipped by the unique
     digest, in the same statement, so a flood of retries costs no extra query."""
     now = utcnow()
@@ -137,13 +137,13 @@ def _store(conn: Connection, items: list[Incoming]) -> list[bool]:
     ]
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     conn.execute(insert(WecomCallback).on_conflict_do_nothing(index_elements=["digest"]), rows)
-    return [True] * len(items)
+    return [None] * len(items)
 
 
-_writer: GroupWriter[Incoming, bool] = GroupWriter("wecom-inbox", _store)
+_writer: GroupWriter[Incoming, None] = GroupWriter("wecom-inbox", _store)
 
 
-def store(item: Incoming) -> Future[bool]:
+def store(item: Incoming) -> Future[None]:
     return _writer.submit(item)
 
 
@@ -168,6 +168,13 @@ def on(*events: str) -> Callable[[Handler], Handler]:
         return fn
 
     return add
+
+
+def corp_of(session: Session, row: WecomCallback) -> WecomCorp:
+    """The corp a callback came for (the foreign key guarantees one)."""
+    corp = session.get(WecomCorp, row.corp_id)
+    assert corp is not None
+    return corp
 
 
 def claim(session: Session, name: str, limit: int = 50) -> list[WecomCallback]:

@@ -45,6 +45,10 @@ class LiveCodeError(ValueError):
     """A live code request that cannot be done; the message says which part and why."""
 
 
+class WecomRefused(LiveCodeError):
+    """The request was fine by Siyu, but WeCom refused it (the API answers 502)."""
+
+
 @dataclass(frozen=True)
 class StaffSpec:
     userid: str
@@ -148,7 +152,7 @@ def create_live_code(
             },
         )
     except WecomError as exc:
-        raise LiveCodeError(f"WeCom refused the contact way: {exc}") from None
+        raise WecomRefused(f"WeCom refused the contact way: {exc}") from None
     qr_png = fetch_qr(made.get("qr_code"))
     welcome_id = None
     if welcome_text:

@@ -204,16 +204,13 @@ class _Steps:
                 detail = self.client.post(
                     "externalcontact/groupchat/get", {"chat_id": chat["chat_id"], "need_name": 1}
                 )
-                self._store_group(detail.get("group_chat") or {})
+                store_group(self.session, self.corp, detail.get("group_chat") or {})
                 self.count("groups", 1)
                 self.session.commit()  # no write lock held across the next call to WeCom
             cursor = str(page.get("next_cursor") or "")
             self.save(cursor=cursor)
             if not cursor:
                 break
-
-    def _store_group(self, chat: dict[str, Any]) -> None:
-        store_group(self.session, self.corp, chat)
 
     def finish(self) -> None:
         """What the sync did not see has ended (deleted while callbacks were missed)."""
