@@ -49,3 +49,28 @@ def wecom(
     yield {"world": world, "server": sim_server}
     service.forget()
     service._CLIENTS.clear()
+
+
+@pytest.fixture()
+def driver(wecom: dict[str, Any], client: Any) -> Any:
+    """Simulated customers acting in the fresh corp, their callbacks posted to the app in
+    process (needs the e2e ``client``)."""
+    from siyu.simulators.wecom.driver import Driver
+
+    world = wecom["world"]
+    return Driver(world, f"/wecom/callback/{world.corp_id}", http=client)
+
+
+def pump_inbox(once: bool = False) -> int:
+    """What the worker does with the callback inbox: one claim, or until it is empty."""
+    from siyu.db import new_session
+    from siyu.wecom import tasks  # noqa: F401  (registers the handlers)
+    from siyu.wecom.inbox import pump_once
+
+    total = 0
+    with new_session() as s:
+        while n := pump_once(s, "test-worker"):
+            total += n
+            if once:
+                break
+    return total

@@ -32,6 +32,7 @@ def startup_checks() -> None:
 
 def create_app() -> FastAPI:
     from siyu.console.views import router as console_router
+    from siyu.console.wecom_views import router as wecom_console_router
     from siyu.customers.api import router as customers_router
     from siyu.events.api import router as events_router
     from siyu.privacy.api import router as privacy_router
@@ -39,6 +40,8 @@ def create_app() -> FastAPI:
     from siyu.tags.api import router as tags_router
     from siyu.wecom.api import CallbackEndpoint
     from siyu.wecom.api import router as wecom_router
+    from siyu.wecom.api_handover import router as wecom_handover_router
+    from siyu.wecom.api_replies import router as wecom_replies_router
 
     app = FastAPI(
         title="Siyu 私域 API",
@@ -58,7 +61,10 @@ def create_app() -> FastAPI:
     app.include_router(tags_router)
     app.include_router(segments_router)
     app.include_router(wecom_router)
+    app.include_router(wecom_replies_router)
+    app.include_router(wecom_handover_router)
     app.include_router(console_router)
+    app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -8,13 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-
-@pytest.fixture()
-def driver(wecom: dict, client: Any) -> Any:
-    from siyu.simulators.wecom.driver import Driver
-
-    world = wecom["world"]
-    return Driver(world, f"/wecom/callback/{world.corp_id}", http=client)
+from tests.wecom_sim import pump_inbox
 
 
 def _inbox(session: Any) -> list[Any]:
@@ -22,15 +16,6 @@ def _inbox(session: Any) -> list[Any]:
 
     session.expire_all()
     return list(session.scalars(sa.select(WecomCallback).order_by(WecomCallback.id)))
-
-
-def _pump() -> int:
-    from siyu.db import new_session
-    from siyu.wecom import tasks  # noqa: F401  (registers the handlers)
-    from siyu.wecom.inbox import pump_once
-
-    with new_session() as s:
-        return pump_once(s, "test-worker")
 
 
 def test_url_verification_answers_the_decrypted_echostr(driver: Any, client: Any) -> None:
@@ -63,7 +48,7 @@ def test_add_edit_delete_through_callbacks(driver: Any, session: Any) -> None:
         ("change_external_contact/add_external_contact", 0, "queued")
     ]
     assert rows[0].payload["WelcomeCode"]
-    assert _pump() == 1
+    assert pump_inbox(once=True) == 1
     contact = session.scalar(sa.select(WecomContact))
     assert contact.state == "poster-01" and contact.customer_id and contact.deleted_at is None
     person = session.get(Customer, contact.customer_id)
@@ -72,7 +57,7 @@ def test_add_edit_delete_through_callbacks(driver: Any, session: Any) -> None:
     driver.add(other, customer)
     # the guide writes the customer's phone into the remark: it becomes an identity
     driver.edit(guide, customer.external_userid, remark="VIP", mobiles=["13900001111"])
-    assert _pump() == 2
+    assert pump_inbox(once=True) == 2
     session.expire_all()
     contacts = list(session.scalars(sa.select(WecomContact)))
     assert len(contacts) == 2 and len({c.customer_id for c in contacts}) == 1
@@ -81,7 +66,7 @@ def test_add_edit_delete_through_callbacks(driver: Any, session: Any) -> None:
     # the customer deletes one guide, the other guide deletes the customer
     driver.customer_deletes(guide, customer.external_userid)
     driver.staff_deletes(other, customer.external_userid)
-    assert _pump() == 2
+    assert pump_inbox(once=True) == 2
     session.expire_all()
     ended = {c.staff_userid: c.deleted_by for c in session.scalars(sa.select(WecomContact))}
     assert ended == {guide: "customer", other: "staff"}
@@ -203,7 +188,7 @@ def test_skew_check_can_be_turned_off_for_replaying_recorded_callbacks(
 def test_unknown_events_are_kept_and_marked_ignored(driver: Any, session: Any) -> None:
     driver.post(driver._event("some_future_event", None, Foo="bar"))
     driver.post({"ToUserName": driver.world.corp_id, "MsgType": "location", "CreateTime": 1})
-    assert _pump() == 2
+    assert pump_inbox(once=True) == 2
     rows = _inbox(session)
     assert [r.status for r in rows] == ["ignored", "ignored"]
     assert rows[0].error == "no handler for some_future_event"
@@ -231,7 +216,7 @@ def test_a_failing_wecom_call_is_retried_then_reported(driver: Any, session: Any
     world = driver.world
     customer, _f, _r = driver.add(next(iter(world.staff)), welcome=False)
     world.inject("externalcontact/get", 40096, times=10)  # permanent: not retried
-    assert _pump() == 1
+    assert pump_inbox(once=True) == 1
     row = _inbox(session)[0]
     assert row.status == "failed" and "40096" in row.error
     with new_session() as s:
@@ -241,7 +226,7 @@ def test_a_failing_wecom_call_is_retried_then_reported(driver: Any, session: Any
     driver.add(list(world.staff)[1], customer, welcome=False)
     world.faults.clear()
     world.inject("externalcontact/get", -1, times=3)  # the client retries -1 twice itself
-    assert _pump() == 1
+    assert pump_inbox(once=True) == 1
     again = session.scalar(sa.select(WecomCallback).where(WecomCallback.id != row.id))
     session.refresh(again)
     assert again.status == "queued" and again.attempts == 1 and again.due_at > again.received_at
@@ -258,7 +243,7 @@ def test_erasure_removes_the_person_from_wecom_tables(driver: Any, session: Any)
     customer, _f, _r = driver.add(guide, welcome=False)
     driver.edit(guide, customer.external_userid, remark="张女士 VIP", mobiles=["13700002222"])
     stranger, _f2, _r2 = driver.add(guide, welcome=False)
-    _pump()
+    pump_inbox(once=True)
     with new_session() as s:
         erase_person(s, get_settings(), "13700002222", "test")
         s.commit()
@@ -269,7 +254,7 @@ def test_erasure_removes_the_person_from_wecom_tables(driver: Any, session: Any)
     assert payloads and not any(customer.external_userid in p for p in payloads)
     # WeCom re-sending the add does not bring back a marketable profile
     driver.add(guide, customer, welcome=False)
-    _pump()
+    pump_inbox(once=True)
     from siyu.customers.models import Customer
 
     back = session.scalar(
@@ -289,7 +274,7 @@ def test_old_api_calls_and_processed_callbacks_are_purged(driver: Any, session: 
 
     driver.post(driver._event("some_future_event", None, Foo="old"))
     driver.post(driver._event("some_future_event", None, Foo="new"))
-    _pump()
+    pump_inbox(once=True)
     with new_session() as s:
         corp_id = s.scalar(sa.select(WecomCallback.corp_id))
         s.add(WecomApiCall(corp_id=corp_id, api="old", errcode=0, at=utcnow() - timedelta(days=8)))
@@ -303,3 +288,32 @@ def test_old_api_calls_and_processed_callbacks_are_purged(driver: Any, session: 
         s.commit()
         assert [c.api for c in s.scalars(sa.select(WecomApiCall))] == ["new"]
         assert [c.payload["Foo"] for c in s.scalars(sa.select(WecomCallback))] == ["new"]
+
+
+def test_a_second_edit_in_the_same_second_is_read_again(driver: Any, session: Any) -> None:
+    """WeCom's edit events carry no id: two edits of one friendship within a second have the
+    same digest. The second must not be lost once the first was handled."""
+    customer, _f, _r = driver.add("guide001", welcome=False)
+    pump_inbox()
+    fields = driver._event(
+        "change_external_contact",
+        "edit_external_contact",
+        UserID="guide001",
+        ExternalUserID=customer.external_userid,
+    )
+    for _ in range(2):  # in one group commit: stored once
+        body, query = driver.envelope(fields)
+        assert driver.http.post(driver.callback_url, params=query, content=body).status_code == 200
+    rows = [r for r in _inbox(session) if r.event.endswith("edit_external_contact")]
+    assert len(rows) == 1 and rows[0].status == "queued"
+    pump_inbox()
+    driver.world.follows[("guide001", customer.external_userid)].remark = "老客户"
+    body, query = driver.envelope(fields)  # the same event again, after it was handled
+    driver.http.post(driver.callback_url, params=query, content=body)
+    rows = [r for r in _inbox(session) if r.event.endswith("edit_external_contact")]
+    assert len(rows) == 1 and rows[0].status == "queued"
+    pump_inbox()
+    from siyu.wecom.models import WecomContact
+
+    session.expire_all()
+    assert session.scalar(sa.select(WecomContact.remark)) == "老客户"

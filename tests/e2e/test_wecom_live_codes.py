@@ -8,25 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-
-@pytest.fixture()
-def driver(wecom: dict, client: Any) -> Any:
-    from siyu.simulators.wecom.driver import Driver
-
-    world = wecom["world"]
-    return Driver(world, f"/wecom/callback/{world.corp_id}", http=client)
-
-
-def _pump() -> int:
-    from siyu.db import new_session
-    from siyu.wecom import tasks  # noqa: F401  (registers the handlers)
-    from siyu.wecom.inbox import pump_once
-
-    total = 0
-    with new_session() as s:
-        while n := pump_once(s, "test-worker"):
-            total += n
-    return total
+from tests.wecom_sim import pump_inbox
 
 
 def _synced(world: Any) -> Any:
@@ -85,7 +67,7 @@ def test_scan_welcome_tag_and_round_robin(driver: Any, session: Any) -> None:
         customer, follow, resp = driver.scan(code.config_id)
         assert resp.status_code == 200
         arrived.append((customer, follow.userid))
-        _pump()
+        pump_inbox()
     # each scan went to the guide the code held at that moment: strictly in turn
     assert [u for _c, u in arrived] == ["guide001", "guide002", "guide003"] * 2
     sent = [wc.sent for wc in world.welcome_codes.values()]
@@ -106,14 +88,14 @@ def test_scan_welcome_tag_and_round_robin(driver: Any, session: Any) -> None:
     assert numbers["by_staff"] == {"guide001": 2, "guide002": 2, "guide003": 2}
     # one customer deletes their guide: net adds drop, the day shows the deletion
     driver.customer_deletes("guide001", arrived[0][0].external_userid)
-    _pump()
+    pump_inbox()
     session.expire_all()
     numbers = stats(session, code)
     assert numbers["net_adds"] == 5 and numbers["days"][-1]["deletions"] == 1
     assert session.scalar(sa.select(sa.func.count()).select_from(WecomContact)) == 6
     # an add without a live code gets the default welcome
     customer, _f, _r = driver.add("guide002")
-    _pump()
+    pump_inbox()
     last = list(world.welcome_codes.values())[-1].sent
     assert last["text"]["content"] == f"默认欢迎 {customer.name}"
 
@@ -131,7 +113,7 @@ def test_weighted_rotation_and_daily_limit(driver: Any, session: Any) -> None:
     for _ in range(14):
         _c, follow, _r = driver.scan(config_id)
         who.append(follow.userid)
-        _pump()
+        pump_inbox()
     # weight 3:1 until guide002 reaches its daily limit of 2; then guide001 takes every add
     assert (
         who == ["guide001"] * 3 + ["guide002"] + ["guide001"] * 3 + ["guide002"] + ["guide001"] * 6
@@ -155,7 +137,7 @@ def test_capacity_routes_away_from_a_full_guide_and_alerts(
     for _ in range(8):
         _c, follow, _r = driver.scan(config_id)
         who.append(follow.userid)
-        _pump()
+        pump_inbox()
     # both guides fill to 3 friends in turn; then nobody is eligible and the code says so
     assert who[:6] == ["guide001", "guide002"] * 3
     session.expire_all()
@@ -195,7 +177,7 @@ def test_late_welcome_is_recorded_as_expired(driver: Any, session: Any) -> None:
         for row in s.scalars(sa.select(WecomCallback)):
             row.received_at -= timedelta(seconds=30)
         s.commit()
-    _pump()
+    pump_inbox()
     d = session.scalar(sa.select(WelcomeDelivery))
     assert (d.errcode, d.status) == (41051, "expired") and d.latency_ms >= 30_000
     assert d.customer_id is not None  # the customer is stored all the same
@@ -269,7 +251,7 @@ def test_live_code_api_and_cli(driver: Any, client: Any, session: Any) -> None:
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     config_id = next(iter(world.contact_ways))
     driver.scan(config_id)
-    _pump()
+    pump_inbox()
     stats = client.get(f"/api/v1/wecom/live-codes/{code['id']}/stats?days=7").json()
     assert stats["adds"] == 1 and len(stats["days"]) == 7
     listed = client.get("/api/v1/wecom/live-codes").json()
@@ -313,7 +295,7 @@ def test_duplicates_across_the_staff_matrix(driver: Any, client: Any) -> None:
     regular, _f, _r = driver.add("guide001")  # already a friend of guide001 …
     driver.scan(config_id, regular)  # … then scans the store code: a duplicate add
     _newcomer, _f2, _r2 = driver.scan(config_id)  # a new customer: not a duplicate
-    _pump()
+    pump_inbox()
     make_user("ops", "operator")
     login(client, "ops")
     out = client.get("/api/v1/wecom/duplicates").json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from siyu.console.i18n_wecom import WX_LABELS, WX_TEXT
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 
 LANGUAGES = ("zh-CN", "en")
@@ -324,6 +325,11 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "purpose": {"marketing": ("营销", "Marketing"), "service": ("服务", "Service")},
     "consent": {"granted": ("已同意", "Granted"), "withdrawn": ("已撤回", "Withdrawn")},
 }
+
+
+for _lang, _text in WX_TEXT.items():
+    TEXT[_lang].update(_text)
+LABELS.update(WX_LABELS)
 
 
 def label(group: str, value: str | None, lang: str) -> str:

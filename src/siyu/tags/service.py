@@ -4,7 +4,8 @@ customer and source."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,28 @@ from siyu.traits.params import EPOCH, trait_params
 
 ASSIGNED = table_of(CustomerTag)
 MANUAL = "manual"
+
+# Capabilities that keep tags in step elsewhere (WeCom corp tags) are told of each assignment
+# made or taken off here, inside the transaction; they queue their side effects as jobs, which
+# run after commit. Called with (session, tag, customer ids, added, actor, source).
+TagHook = Callable[[Session, Tag, list[int], bool, str, str], None]
+TAG_HOOKS: list[TagHook] = []
+# Modules that register a hook when imported; the first change imports them.
+TAG_HOOK_MODULES = ("siyu.wecom.tagsync",)
+_hooks_loaded = False
+
+
+def _notify(
+    session: Session, tag: Tag, customer_ids: list[int], added: bool, actor: str, source: str
+) -> None:
+    global _hooks_loaded
+    if not _hooks_loaded:
+        for module in TAG_HOOK_MODULES:
+            importlib.import_module(module)
+        _hooks_loaded = True
+    if customer_ids:
+        for hook in TAG_HOOKS:
+            hook(session, tag, customer_ids, added, actor, source)
 
 
 class TagError(ValueError):
@@ -108,6 +131,7 @@ def assign(
     )
     touch_customers(session, wanted)  # their tags changed (customers.changes)
     record_audit(session, actor, "tag.assign", "tag", str(tag.id), {"customers": len(new)})
+    _notify(session, tag, new, True, actor, source)
     return len(new)
 
 
@@ -124,6 +148,8 @@ def unassign(session: Session, tag: Tag, customer_ids: Iterable[int], *, actor: 
     touch_customers(session, customer_ids)
     removed = int(getattr(res, "rowcount", 0) or 0)
     record_audit(session, actor, "tag.unassign", "tag", str(tag.id), {"customers": removed})
+    if removed:
+        _notify(session, tag, customer_ids, False, actor, MANUAL)
     return removed
 
 

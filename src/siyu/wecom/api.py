@@ -178,7 +178,7 @@ class WelcomeIn(BaseModel):
     corp: str | None = None
 
 
-def _corp_or_422(session: Session, corp: str | None) -> Any:
+def corp_or_422(session: Session, corp: str | None) -> Any:
     try:
         return only_corp(session, corp)
     except WecomConfigError as exc:
@@ -201,7 +201,7 @@ def create_live_code_api(
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
-    corp = _corp_or_422(session, body.corp)
+    corp = corp_or_422(session, body.corp)
     client = cached_client(session, corp)
     try:
         code = create_live_code(
@@ -274,7 +274,7 @@ def put_default_welcome(
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """The welcome sent to customers who add staff without a live code of their own."""
-    corp = _corp_or_422(session, body.corp)
+    corp = corp_or_422(session, body.corp)
     try:
         row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
     except WelcomeError as exc:

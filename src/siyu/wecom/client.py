@@ -45,6 +45,9 @@ ERRCODE_MEANING = {
     45033: "API concurrency out of limit",
     60111: "userid not found",
     84061: "not an external contact of this member",
+    95000: "invalid open_kfid",
+    95001: "customer-service reply limit reached (5 per customer message)",
+    95018: "customer-service session not open (48 h reply window passed)",
 }
 
 

@@ -24,6 +24,7 @@ from siyu.db import utcnow
 from siyu.ingest.values import gender
 from siyu.wecom.client import WecomClient
 from siyu.wecom.models import WecomApiCall, WecomContact, WecomCorp, WecomStaff
+from siyu.wecom.tagsync import mirror
 
 SOURCE = "wecom"
 
@@ -139,6 +140,7 @@ def store_contacts(session: Session, corp: WecomCorp, facts: list[ContactFacts])
         row.seen_at = now
     session.flush()
     touch_customers(session, set(customer_of.values()))
+    mirror(session, corp.id, set(customer_of.values()))  # corp tags → Siyu tags
     return customer_of
 
 

@@ -111,3 +111,35 @@ def group_dismissed(session: Session, row: WecomCallback) -> str | None:
         )
     )
     return None if n else "unknown group"
+
+
+@on("change_external_contact/transfer_fail")
+def transfer_failed_event(session: Session, row: WecomCallback) -> str | None:
+    """A customer refused a handover, or the takeover member was full: the item ends now."""
+    from siyu.wecom.handover import transfer_failed
+
+    item = transfer_failed(
+        session,
+        row.corp_id,
+        row.payload.get("UserID", ""),
+        row.payload.get("ExternalUserID", ""),
+        row.payload.get("FailReason", ""),
+    )
+    if item is None:
+        return "no transfer waiting for this customer"
+    row.customer_id = item.customer_id
+    return None
+
+
+@on("change_external_tag/create", "change_external_tag/update", "change_external_tag/delete")
+def corp_tags_changed(session: Session, row: WecomCallback) -> str | None:
+    """Someone edited the corp tags in WeCom: read them again and re-pair."""
+    from siyu.wecom.tagsync import sync_corp_tags
+
+    corp = corp_of(session, row)
+    client = cached_client(session, corp)
+    try:
+        sync_corp_tags(session, corp, client)
+    finally:
+        record_calls(session, corp, client)
+    return None

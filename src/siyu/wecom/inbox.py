@@ -36,6 +36,15 @@ from siyu.wecom.service import CorpKeys
 
 log = logging.getLogger("siyu.wecom.inbox")
 WELCOME_PRIORITY, NORMAL_PRIORITY = 0, 5
+# events whose handler reads the current state from WeCom, so handling them twice is harmless
+REREAD_EVENTS = (
+    "change_external_contact/edit_external_contact",
+    "change_external_chat/update",
+    "change_external_tag/create",
+    "change_external_tag/update",
+    "change_external_tag/delete",
+    "kf_msg_or_event",
+)
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 
@@ -119,7 +128,7 @@ def open_callback(
 
 def _store(conn: Connection, items: list[Incoming]) -> list[None]:
     """Insert a group of callbacks; one already stored (WeCom retrying) is skipped by the unique
-    digest, in the same statement, so a flood of retries costs no extra query."""
+    digest in the same statement, so a flood of retries costs no extra query."""
     now = utcnow()
     rows = [
         {
@@ -133,10 +142,21 @@ def _store(conn: Connection, items: list[Incoming]) -> list[None]:
             "received_at": now,
             "due_at": now,
         }
-        for i in items
+        for i in {i.digest: i for i in items}.values()  # a digest once per statement
     ]
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    conn.execute(insert(WecomCallback).on_conflict_do_nothing(index_elements=["digest"]), rows)
+    stmt = insert(WecomCallback)
+    # A duplicate of an event that only says "read this again" (an edit: WeCom's events carry
+    # no id, so two edits within one second look alike) is queued once more if the first was
+    # already processed: reading again is harmless, missing the second edit is not.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["digest"],
+        set_={"status": "queued", "due_at": stmt.excluded.due_at, "attempts": 0},
+        where=sa.and_(
+            WecomCallback.status.in_(["done", "ignored"]), WecomCallback.event.in_(REREAD_EVENTS)
+        ),
+    )
+    conn.execute(stmt, rows)
     return [None] * len(items)
 
 

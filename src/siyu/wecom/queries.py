@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 from siyu.db import utcnow
 from siyu.wecom.client import ERRCODE_MEANING
 from siyu.wecom.models import (
+    BenefitPool,
+    Handover,
+    HandoverItem,
+    KeywordReply,
+    KeywordRule,
     LiveCode,
     LiveCodeStaff,
     WecomAlert,
@@ -255,3 +260,145 @@ def duplicates(session: Session, corp_pk: int | None = None, sample: int = 20) -
             for c, rs in list(shared.items())[:sample]
         ],
     }
+
+
+def keyword_rules(session: Session, days: int = 30) -> list[dict[str, Any]]:
+    """Rules with what they did in the last ``days``: replies sent, and failures."""
+    since = utcnow() - timedelta(days=days)
+    counts: dict[tuple[int | None, str], int] = {
+        (rule_id, st): n
+        for rule_id, st, n in session.execute(
+            sa.select(KeywordReply.rule_id, KeywordReply.status, sa.func.count())
+            .where(KeywordReply.rule_id.is_not(None), KeywordReply.at >= since)
+            .group_by(KeywordReply.rule_id, KeywordReply.status)
+        )
+    }
+    pools = dict(session.execute(sa.select(BenefitPool.id, BenefitPool.name)).all())
+    out = []
+    for r in session.scalars(sa.select(KeywordRule).order_by(KeywordRule.priority, KeywordRule.id)):
+        out.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "match": r.match,
+                "pattern": r.pattern,
+                "reply_text": r.reply_text,
+                "pool": pools.get(r.benefit_pool_id) if r.benefit_pool_id else None,
+                "tag_ids": r.tag_ids,
+                "channels": r.channels,
+                "priority": r.priority,
+                "active": r.active,
+                "sent": counts.get((r.id, "sent"), 0),
+                "not_sent": sum(
+                    n for (rid, st), n in counts.items() if rid == r.id and st != "sent"
+                ),
+            }
+        )
+    return out
+
+
+def keyword_replies(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest messages keyword rules looked at, newest first."""
+    rows = session.scalars(sa.select(KeywordReply).order_by(KeywordReply.id.desc()).limit(limit))
+    return [
+        {
+            "id": r.id,
+            "channel": r.channel,
+            "sender": r.sender,
+            "customer_id": r.customer_id,
+            "text": r.text,
+            "rule_id": r.rule_id,
+            "status": r.status,
+            "errcode": r.errcode,
+            "meaning": ERRCODE_MEANING.get(r.errcode, ""),
+            "benefit_code": r.benefit_code,
+            "at": _iso(r.at),
+        }
+        for r in rows
+    ]
+
+
+def _handover_row(h: Handover, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "kind": h.kind,
+        "from": h.handover_userid,
+        "to": h.takeover_userid,
+        "selection": h.selection,
+        "status": h.status,
+        "counts": counts,
+        "created_by": h.created_by,
+        "created_at": _iso(h.created_at),
+        "finished_at": _iso(h.finished_at),
+    }
+
+
+def handovers(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """Handovers, newest first, with their items counted by status."""
+    rows = list(session.scalars(sa.select(Handover).order_by(Handover.id.desc()).limit(limit)))
+    counts: dict[int, dict[str, int]] = {h.id: {} for h in rows}
+    for hid, st, n in session.execute(
+        sa.select(HandoverItem.handover_id, HandoverItem.status, sa.func.count())
+        .where(HandoverItem.handover_id.in_(list(counts)))
+        .group_by(HandoverItem.handover_id, HandoverItem.status)
+    ):
+        counts[hid][st] = int(n)
+    return [_handover_row(h, counts[h.id]) for h in rows]
+
+
+def handover_detail(session: Session, handover_id: int) -> dict[str, Any] | None:
+    h = session.get(Handover, handover_id)
+    if h is None:
+        return None
+    items = list(
+        session.scalars(
+            sa.select(HandoverItem)
+            .where(HandoverItem.handover_id == h.id)
+            .order_by(HandoverItem.id)
+        )
+    )
+    counts: dict[str, int] = {}
+    for i in items:
+        counts[i.status] = counts.get(i.status, 0) + 1
+    out = _handover_row(h, counts)
+    out["items"] = [
+        {
+            "type": i.target_type,
+            "id": i.target_id,
+            "customer_id": i.customer_id,
+            "to": i.takeover_userid,
+            "status": i.status,
+            "errcode": i.errcode,
+            "error": i.error,
+            "attempts": i.attempts,
+            "submitted_at": _iso(i.submitted_at),
+            "finished_at": _iso(i.finished_at),
+        }
+        for i in items
+    ]
+    return out
+
+
+def staff_list(session: Session) -> list[dict[str, Any]]:
+    """Every member with their live friendships (capacity at a glance: WeCom caps at 5,000)."""
+    friends = {
+        (corp, userid): n
+        for corp, userid, n in session.execute(
+            sa.select(WecomContact.corp_id, WecomContact.staff_userid, sa.func.count())
+            .where(WecomContact.deleted_at.is_(None))
+            .group_by(WecomContact.corp_id, WecomContact.staff_userid)
+        )
+    }
+    return [
+        {
+            "userid": s.userid,
+            "name": s.name,
+            "status": s.status,
+            "store_id": s.store_id,
+            "contact_rights": s.has_contact_rights,
+            "friends": int(friends.get((s.corp_id, s.userid), 0)),
+        }
+        for s in session.scalars(
+            sa.select(WecomStaff).order_by(WecomStaff.status, WecomStaff.userid)
+        )
+    ]

@@ -32,7 +32,7 @@ from siyu.wecom.models import (
     WecomSyncRun,
 )
 
-PHASES = ("departments", "staff", "contacts", "groups", "finish")
+PHASES = ("departments", "staff", "tags", "contacts", "groups", "finish")
 Progress = Callable[[str, dict[str, Any]], None]
 
 
@@ -163,6 +163,12 @@ class _Steps:
             if userid not in listed:  # gone from the address book: left the company
                 row.status = 5
         self.count("staff", len(users))
+
+    def tags(self) -> None:
+        """Corp tags first, so each friendship's tags land on paired Siyu tags."""
+        from siyu.wecom.tagsync import sync_corp_tags
+
+        self.count("corp_tags", sync_corp_tags(self.session, self.corp, self.client)["corp_tags"])
 
     def contacts(self) -> None:
         staff = sorted(

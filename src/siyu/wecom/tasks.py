@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import new_session, utcnow
 from siyu.jobs.service import enqueue, periodic, pump
-from siyu.wecom import arrivals, handlers  # noqa: F401  (register the inbox handlers)
+from siyu.wecom import arrivals, handlers, replies  # noqa: F401  (register the inbox handlers)
 from siyu.wecom.inbox import pump_once
 from siyu.wecom.models import WecomApiCall, WecomCallback, WecomCorp
 from siyu.wecom.service import cached_client
@@ -54,3 +54,23 @@ def purge(session: Session, _payload: dict[str, Any]) -> None:
             WecomCallback.received_at < now - timedelta(days=30),
         )
     )
+
+
+@periodic("wecom.handover", every_seconds=600)
+def handovers(session: Session, _payload: dict[str, Any]) -> None:
+    """Ask WeCom for what is queued and how waiting transfers stand (WeCom completes them 24 h
+    after they were asked; refusals also arrive as transfer_fail callbacks)."""
+    from siyu.wecom.client import RateLimited
+    from siyu.wecom.handover import check, submit
+    from siyu.wecom.models import Handover
+
+    for handover in session.scalars(sa.select(Handover).where(Handover.status == "running")).all():
+        corp = session.get(WecomCorp, handover.corp_id)
+        assert corp is not None
+        client = cached_client(session, corp)
+        try:
+            submit(session, client, handover)
+            check(session, client, handover)
+        except RateLimited:
+            session.rollback()
+            return  # the next run goes on

@@ -45,10 +45,10 @@ def check_attachments(attachments: list[dict[str, Any]]) -> None:
             )
 
 
-def render(text: str, variables: dict[str, Any]) -> str:
+def render(text: str, variables: dict[str, Any], names: tuple[str, ...] = VARIABLES) -> str:
     """The text for one customer; missing variables render empty, output is capped."""
     try:
-        out = _ENV.from_string(text).render(**{k: variables.get(k) or "" for k in VARIABLES})
+        out = _ENV.from_string(text).render(**{k: variables.get(k) or "" for k in names})
     except Exception:  # a sandbox refusal must not cost the customer their welcome
         out = text
     return out[:MAX_TEXT]

@@ -148,6 +148,9 @@ class Driver:
                 follow.remark = remark
             if mobiles is not None:
                 follow.remark_mobiles = mobiles
+        return self._edited(userid, external_userid)
+
+    def _edited(self, userid: str, external_userid: str) -> httpx.Response:
         return self.post(
             self._event(
                 "change_external_contact",
@@ -174,3 +177,74 @@ class Driver:
                 }
             self.world.groups[group.chat_id] = group
         return self.post(self._event("change_external_chat", "create", ChatId=group.chat_id))
+
+    def kf_write(self, open_kfid: str, customer: Customer, text: str) -> httpx.Response:
+        """The customer writes to a WeChat Customer Service account; WeCom tells Siyu only
+        that there is something to read (kf_msg_or_event with a sync token)."""
+        with self.world.lock:
+            token = self.world.customer_writes_kf(open_kfid, customer.external_userid, text)
+        return self.post(self._event("kf_msg_or_event", Token=token, OpenKfId=open_kfid))
+
+    def app_text(self, userid: str, text: str) -> httpx.Response:
+        """A member writes a text message to the self-built app."""
+        return self.post(
+            {
+                "ToUserName": self.world.corp_id,
+                "FromUserName": userid,
+                "CreateTime": int(self.world.clock()),
+                "MsgType": "text",
+                "Content": text,
+                "MsgId": str(secrets.randbits(63)),
+                "AgentID": int(self.world.agent_id),
+            }
+        )
+
+    def customer_refuses_transfer(self, external_userid: str) -> httpx.Response:
+        """The customer refuses to be handed to the new guide (WeCom's transfer_fail)."""
+        with self.world.lock:
+            transfer = self.world.pending_transfer(external_userid)
+            assert transfer is not None, "no transfer is waiting for this customer"
+            transfer.status = 3
+        return self.post(
+            self._event(
+                "change_external_contact",
+                "transfer_fail",
+                FailReason="customer_refused",
+                UserID=transfer.takeover,
+                ExternalUserID=external_userid,
+            )
+        )
+
+    def corp_tag(self, group_name: str, name: str) -> str:
+        """An admin adds a corp tag in WeCom; WeCom tells Siyu (change_external_tag)."""
+        from siyu.simulators.wecom.server import add_corp_tag
+
+        with self.world.lock:
+            group = add_corp_tag(
+                self.world, {}, {"group_name": group_name, "tag": [{"name": name}]}
+            )
+        tag_id = next(t["id"] for t in group["tag_group"]["tag"] if t["name"] == name)
+        self.post(self._event("change_external_tag", "create", Id=tag_id, TagType="tag"))
+        return str(tag_id)
+
+    def delete_corp_tag(self, tag_id: str) -> httpx.Response:
+        with self.world.lock:
+            for group in self.world.tag_groups.values():
+                group["tag"] = [t for t in group["tag"] if t["id"] != tag_id]
+            for follow in self.world.follows.values():
+                follow.tag_ids = [t for t in follow.tag_ids if t != tag_id]
+        return self.post(self._event("change_external_tag", "delete", Id=tag_id, TagType="tag"))
+
+    def guide_tags(
+        self,
+        userid: str,
+        external_userid: str,
+        add: tuple[str, ...] = (),
+        remove: tuple[str, ...] = (),
+    ) -> httpx.Response:
+        """A guide changes a customer's corp tags in WeCom (by tag id)."""
+        with self.world.lock:
+            follow = self.world.follows[(userid, external_userid)]
+            follow.tag_ids = [t for t in follow.tag_ids if t not in remove]
+            follow.tag_ids += [t for t in add if t not in follow.tag_ids]
+        return self._edited(userid, external_userid)

@@ -3,10 +3,8 @@ qyapi.weixin.qq.com for the calls Siyu makes. Paging cursors are opaque strings,
 
 from __future__ import annotations
 
-import base64
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -15,47 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from siyu.simulators.wecom import handover, messaging  # noqa: F401  (register their APIs)
+from siyu.simulators.wecom.protocol import HANDLERS, api, err, ok, page
 from siyu.simulators.wecom.world import ContactWay, World, _rand
-
-Handler = Callable[[World, dict[str, Any], dict[str, Any]], dict[str, Any]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def api(path: str) -> Callable[[Handler], Handler]:
-    def add(fn: Handler) -> Handler:
-        HANDLERS[path] = fn
-        return fn
-
-    return add
-
-
-def err(code: int, msg: str) -> dict[str, Any]:
-    return {"errcode": code, "errmsg": msg}
-
-
-def ok(**data: Any) -> dict[str, Any]:
-    return {"errcode": 0, "errmsg": "ok", **data}
-
-
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode() if offset else ""
-
-
-def _offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode()[1:])
-    except ValueError:
-        return -1
-
-
-def _page(items: list[Any], cursor: str | None, limit: int) -> tuple[list[Any], str] | None:
-    start = _offset(cursor)
-    if start < 0:
-        return None
-    end = start + limit
-    return items[start:end], (_cursor(end) if end < len(items) else "")
 
 
 # -- address book ---------------------------------------------------------------------------------
@@ -149,10 +109,10 @@ def batch_get_by_user(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[s
         (f for (u, _e), f in w.follows.items() if u in users),
         key=lambda f: (f.userid, f.createtime, f.external_userid),
     )
-    page = _page(follows, b.get("cursor"), limit)
-    if page is None:
+    got = page(follows, b.get("cursor"), limit)
+    if got is None:
         return err(40058, "invalid cursor")
-    items, next_cursor = page
+    items, next_cursor = got
     return ok(
         external_contact_list=[
             {"external_contact": _contact(w, f.external_userid), "follow_info": _follow_info(f)}
@@ -171,10 +131,10 @@ def groupchat_list(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str,
     owners = (b.get("owner_filter") or {}).get("userid_list") or []
     chats = [g for g in w.groups.values() if not owners or g.owner in owners]
     chats.sort(key=lambda g: g.chat_id)
-    page = _page(chats, b.get("cursor"), limit)
-    if page is None:
+    got = page(chats, b.get("cursor"), limit)
+    if got is None:
         return err(40058, "invalid cursor")
-    items, next_cursor = page
+    items, next_cursor = got
     return ok(
         group_chat_list=[{"chat_id": g.chat_id, "status": 0} for g in items],
         next_cursor=next_cursor,
@@ -329,9 +289,6 @@ def send_welcome_msg(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[st
         return err(40058, "at most 9 attachments")
     code = w.use_welcome_code(str(b["welcome_code"]), b)
     return ok() if code == 0 else err(code, "externaluser has started chatting")
-
-
-# -- the app ----------------------------------------------------------------------------------------
 
 
 def dispatch(w: World, path: str, query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

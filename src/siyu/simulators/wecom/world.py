@@ -96,6 +96,30 @@ class WelcomeCode:
 
 
 @dataclass
+class Transfer:
+    """A customer being handed from one member to another: WeCom completes it
+    ``transfer_delay`` seconds after it was asked (24 h), unless the customer refuses or the
+    takeover member is at the friend cap by then."""
+
+    kind: str  # onjob | resigned
+    handover: str
+    takeover: str
+    external_userid: str
+    asked: float
+    status: int = 2  # 1 done, 2 waiting, 3 refused, 4 takeover at the cap
+    takeover_time: int = 0
+
+
+@dataclass
+class KfState:
+    """One customer's conversation with a WeChat Customer Service account: when they last
+    wrote (the 48 h reply window starts there) and how many replies were sent since (≤ 5)."""
+
+    last_customer_at: float
+    replies: int = 0
+
+
+@dataclass
 class World:
     corp_id: str
     secret: str
@@ -112,6 +136,15 @@ class World:
     tag_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     contact_ways: dict[str, ContactWay] = field(default_factory=dict)
     welcome_codes: dict[str, WelcomeCode] = field(default_factory=dict)
+    agent_id: str = "1000002"
+    kf_accounts: dict[str, str] = field(default_factory=dict)  # open_kfid → name
+    kf_messages: list[dict[str, Any]] = field(default_factory=list)
+    kf_tokens: dict[str, float] = field(default_factory=dict)  # sync token → expires
+    kf_state: dict[tuple[str, str], KfState] = field(default_factory=dict)
+    kf_sent: list[dict[str, Any]] = field(default_factory=list)
+    app_sent: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    transfer_delay: float = 86400.0
     tokens: dict[str, float] = field(default_factory=dict)  # token → expires (epoch s)
     faults: list[list[Any]] = field(default_factory=list)  # [api, errcode, times left]
     calls: dict[str, deque[float]] = field(default_factory=dict)
@@ -205,3 +238,61 @@ class World:
             return 41051
         wc.used, wc.sent, wc.used_at = True, message, time.time()
         return 0
+
+    # -- WeChat Customer Service and the app ----------------------------------------------------
+    def add_kf_account(self, name: str) -> str:
+        open_kfid = "wk" + _rand(30)
+        self.kf_accounts[open_kfid] = name
+        return open_kfid
+
+    def customer_writes_kf(self, open_kfid: str, external_userid: str, text: str) -> str:
+        """A customer writes to a customer-service account; returns the sync token WeCom puts
+        in the kf_msg_or_event callback (valid 10 minutes)."""
+        now = self.clock()
+        self.kf_messages.append(
+            {
+                "msgid": _rand(32),
+                "open_kfid": open_kfid,
+                "external_userid": external_userid,
+                "send_time": int(now),
+                "origin": 3,
+                "msgtype": "text",
+                "text": {"content": text},
+            }
+        )
+        self.kf_state[(open_kfid, external_userid)] = KfState(now)
+        token = "ENC" + _rand(40)
+        self.kf_tokens[token] = now + 600
+        return token
+
+    # -- handover ---------------------------------------------------------------------------------
+    def pending_transfer(self, external_userid: str) -> Transfer | None:
+        return next(
+            (t for t in self.transfers if t.external_userid == external_userid and t.status == 2),
+            None,
+        )
+
+    def settle_transfers(self) -> None:
+        """Complete every transfer whose 24 hours have passed: the friendship moves to the
+        takeover member, or fails because they are at the cap."""
+        now = self.clock()
+        for t in self.transfers:
+            if t.status != 2 or now - t.asked < self.transfer_delay:
+                continue
+            old = self.follows.pop((t.handover, t.external_userid), None)
+            if self.friend_count(t.takeover) >= FRIEND_CAP:
+                t.status = 4
+                if old is not None:
+                    self.follows[(t.handover, t.external_userid)] = old
+                continue
+            moved = Follow(
+                t.takeover,
+                t.external_userid,
+                int(now),
+                remark=old.remark if old else "",
+                add_way=old.add_way if old else 0,
+                tag_ids=list(old.tag_ids) if old else [],
+                remark_mobiles=list(old.remark_mobiles) if old else [],
+            )
+            self.follows[(t.takeover, t.external_userid)] = moved
+            t.status, t.takeover_time = 1, int(now)

@@ -1,0 +1,324 @@
+"""Console pages for WeCom: sync status and staff, live codes (create, QR, stats), welcome
+messages, keyword replies and benefit pools, staff handover. Thin: parse the form, call the
+same services as the API and CLI, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.console.views import _check_csrf, console_user, render
+from siyu.webkit import db_session
+from siyu.wecom import queries
+
+router = APIRouter(include_in_schema=False)
+Ctx = dict[str, Any]
+
+
+def _denied(request: Request, ctx: Ctx, perm: Perm) -> HTMLResponse | None:
+    if ctx["principal"].can(perm):
+        return None
+    return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+
+
+async def _post(request: Request, ctx: Ctx) -> tuple[HTMLResponse | None, dict[str, str] | None]:
+    """A form that changes WeCom settings: (403 page, None) if the user may not; (None, form);
+    (None, None) when its CSRF token is stale."""
+    if denied := _denied(request, ctx, Perm.wecom_manage):
+        return denied, None
+    form = await request.form()
+    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+        return None, None
+    return None, {k: str(v).strip() for k, v in form.items()}
+
+
+def _corp(session: Session) -> Any:
+    from siyu.wecom.service import WecomConfigError, only_corp
+
+    try:
+        return only_corp(session, None)
+    except WecomConfigError:
+        return None
+
+
+@router.get("/wecom")
+def wecom_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Sync status (never silent), staff with friend counts, open alerts, welcome figures."""
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    return render(
+        request,
+        "wecom.html",
+        ctx=ctx,
+        corps=queries.status(session),
+        staff=queries.staff_list(session),
+        alerts=queries.open_alerts(session, 50),
+        welcome=queries.welcome_stats(session),
+    )
+
+
+# -- live codes ---------------------------------------------------------------------------------------
+@router.api_route("/wecom/live-codes", methods=["GET", "POST"])
+async def live_codes_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    error = None
+    if request.method == "POST":
+        denied, form = await _post(request, ctx)
+        if denied:
+            return denied
+        if form is None:
+            error = "csrf"
+        else:
+            made = _create_live_code(session, ctx, form)
+            if isinstance(made, int):
+                return RedirectResponse(f"/wecom/live-codes/{made}", status_code=303)
+            error = made
+    return render(
+        request, "wecom_live_codes.html", ctx=ctx, rows=queries.live_codes(session), error=error
+    )
+
+
+def _create_live_code(session: Session, ctx: Ctx, form: dict[str, str]) -> int | str:
+    from siyu.wecom.contacts import record_calls
+    from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
+    from siyu.wecom.service import cached_client
+
+    corp = _corp(session)
+    if corp is None:
+        return "no corp"
+    client = cached_client(session, corp)
+    try:
+        code = create_live_code(
+            session,
+            client,
+            corp.id,
+            name=form.get("name", ""),
+            staff=parse_staff(form.get("staff", "")),
+            channel=form.get("channel") or "other",
+            rotation=form.get("rotation") or "round_robin",
+            skip_verify=form.get("verify") != "1",
+            tag_paths=[p.strip() for p in form.get("tags", "").split(",") if p.strip()],
+            welcome_text=form.get("welcome") or None,
+            store_code=form.get("store") or None,
+            actor=ctx["principal"].actor,
+        )
+    except LiveCodeError as exc:
+        session.rollback()
+        return str(exc)
+    finally:
+        record_calls(session, corp, client)
+    session.commit()
+    return int(code.id)
+
+
+@router.get("/wecom/live-codes/{code_id}")
+def live_code_page(
+    request: Request,
+    code_id: int,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    from siyu.wecom.live_codes import stats
+    from siyu.wecom.models import LiveCode
+
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    code = session.get(LiveCode, code_id)
+    if code is None:
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+    row = next(r for r in queries.live_codes(session) if r["id"] == code_id)
+    return render(request, "wecom_live_code.html", ctx=ctx, c=row, s=stats(session, code))
+
+
+# -- welcome messages --------------------------------------------------------------------------------
+@router.api_route("/wecom/welcome", methods=["GET", "POST"])
+async def welcome_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    from siyu.wecom.welcome import WelcomeError, set_default, welcome_for
+
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    corp, error, saved = _corp(session), None, False
+    if request.method == "POST" and corp is not None:
+        denied, form = await _post(request, ctx)
+        if denied:
+            return denied
+        if form is None:
+            error = "csrf"
+        else:
+            try:
+                set_default(session, corp.id, form.get("text", ""), actor=ctx["principal"].actor)
+                session.commit()
+                saved = True
+            except WelcomeError as exc:
+                session.rollback()
+                error = str(exc)
+    current = welcome_for(session, corp.id, None) if corp is not None else None
+    return render(
+        request,
+        "wecom_welcome.html",
+        ctx=ctx,
+        corp=corp,
+        text=current.text if current else "",
+        stats=queries.welcome_stats(session),
+        error=error,
+        saved=saved,
+    )
+
+
+# -- keyword replies ---------------------------------------------------------------------------------
+@router.api_route("/wecom/keywords", methods=["GET", "POST"])
+async def keywords_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, pool_stock, set_active
+
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    corp, error = _corp(session), None
+    if request.method == "POST" and corp is not None:
+        denied, form = await _post(request, ctx)
+        if denied:
+            return denied
+        try:
+            if form is None:
+                error = "csrf"
+            elif form.get("toggle"):
+                set_active(
+                    session,
+                    int(form["toggle"]),
+                    form.get("active") == "1",
+                    actor=ctx["principal"].actor,
+                )
+            else:
+                spec = RuleSpec(
+                    form.get("name", ""),
+                    form.get("match") or "words",
+                    form.get("pattern", ""),
+                    form.get("reply", ""),
+                    form.get("pool") or None,
+                    tuple(p.strip() for p in form.get("tags", "").split(",") if p.strip()),
+                    tuple(c for c in ("kf", "app") if form.get(f"ch_{c}")) or ("kf", "app"),
+                    int(form.get("priority") or 100),
+                )
+                add_rule(session, corp.id, spec, actor=ctx["principal"].actor)
+            if error is None:
+                session.commit()
+                return RedirectResponse("/wecom/keywords", status_code=303)
+        except (KeywordError, ValueError) as exc:
+            session.rollback()
+            error = str(exc)
+    return render(
+        request,
+        "wecom_keywords.html",
+        ctx=ctx,
+        corp=corp,
+        rules=queries.keyword_rules(session),
+        pools=pool_stock(session, corp.id) if corp is not None else [],
+        replies=queries.keyword_replies(session, 50),
+        error=error,
+    )
+
+
+# -- handover ----------------------------------------------------------------------------------------
+@router.api_route("/wecom/handovers", methods=["GET", "POST"])
+async def handovers_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    from siyu.wecom.handover import HandoverError, Selection, plan, submit_now
+
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    corp, error = _corp(session), None
+    if request.method == "POST" and corp is not None:
+        denied, form = await _post(request, ctx)
+        if denied:
+            return denied
+        if form is None:
+            error = "csrf"
+        else:
+            try:
+                handover = plan(
+                    session,
+                    corp,
+                    kind=form.get("kind") or "onjob",
+                    handover_userid=form.get("from", ""),
+                    takeover_userid=form.get("to", ""),
+                    selection=Selection(
+                        tag=form.get("tag") or None, groups=form.get("groups") == "1"
+                    ),
+                    message=form.get("message", ""),
+                    actor=ctx["principal"].actor,
+                )
+                session.commit()
+                submit_now(session, handover)
+                return RedirectResponse(f"/wecom/handovers/{handover.id}", status_code=303)
+            except HandoverError as exc:
+                session.rollback()
+                error = str(exc)
+    return render(
+        request,
+        "wecom_handovers.html",
+        ctx=ctx,
+        corp=corp,
+        rows=queries.handovers(session),
+        error=error,
+    )
+
+
+@router.api_route("/wecom/handovers/{handover_id}", methods=["GET", "POST"])
+async def handover_page(
+    request: Request,
+    handover_id: int,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    from siyu.wecom.handover import HandoverError, retry, submit_now
+    from siyu.wecom.models import Handover
+
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    handover = session.get(Handover, handover_id)
+    if handover is None:
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+    error = None
+    if request.method == "POST":
+        denied, form = await _post(request, ctx)
+        if denied:
+            return denied
+        try:
+            if form is None:
+                error = "csrf"
+            elif retry(session, handover, form.get("to") or None, actor=ctx["principal"].actor):
+                session.commit()
+                submit_now(session, handover)
+        except HandoverError as exc:
+            session.rollback()
+            error = str(exc)
+    return render(
+        request,
+        "wecom_handover.html",
+        ctx=ctx,
+        h=queries.handover_detail(session, handover_id),
+        error=error,
+    )

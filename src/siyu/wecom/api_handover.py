@@ -1,0 +1,120 @@
+"""The staff handover API (在职转接 / 离职继承)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.webkit import db_session, require
+from siyu.wecom import queries
+from siyu.wecom.handover import HandoverError, Selection, plan, retry, submit_now
+from siyu.wecom.models import Handover
+from siyu.wecom.service import WecomConfigError, only_corp
+
+router = APIRouter(tags=["wecom"])
+
+
+class HandoverIn(BaseModel):
+    kind: str = Field("onjob", description="onjob (在职转接) or resigned (离职继承)")
+    from_userid: str = Field(alias="from", min_length=1, max_length=64)
+    to_userid: str = Field(alias="to", min_length=1, max_length=64)
+    tag: str | None = None
+    live_code_id: int | None = None
+    customers: list[str] = Field(default_factory=list, max_length=10000)
+    groups: bool = True
+    message: str = Field("", max_length=200)
+    dry_run: bool = False
+    corp: str | None = None
+
+
+class RetryIn(BaseModel):
+    to: str | None = Field(None, max_length=64)
+
+
+def _detail(session: Session, handover_id: int) -> dict[str, Any]:
+    out = queries.handover_detail(session, handover_id)
+    if out is None:
+        raise HTTPException(404, f"no handover {handover_id}")
+    return out
+
+
+@router.post("/api/v1/wecom/handovers", status_code=201)
+def create_handover(
+    body: HandoverIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Hand a member's customers (and groups) to another; ``dry_run`` shows what would move."""
+    try:
+        corp = only_corp(session, body.corp)
+        handover = plan(
+            session,
+            corp,
+            kind=body.kind,
+            handover_userid=body.from_userid,
+            takeover_userid=body.to_userid,
+            selection=Selection(
+                body.tag,
+                body.live_code_id,
+                tuple(body.customers),
+                body.groups and not body.customers,
+            ),
+            message=body.message,
+            actor=who.actor,
+        )
+    except (WecomConfigError, HandoverError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    if body.dry_run:
+        out = _detail(session, handover.id)
+        session.rollback()
+        out["status"] = "dry-run"
+        return out
+    session.commit()
+    submit_now(session, handover)
+    return _detail(session, handover.id)
+
+
+@router.get("/api/v1/wecom/handovers")
+def list_handovers(
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> list[dict[str, Any]]:
+    """Handovers, newest first, with their items counted by status."""
+    return queries.handovers(session)
+
+
+@router.get("/api/v1/wecom/handovers/{handover_id}")
+def get_handover(
+    handover_id: int,
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> dict[str, Any]:
+    """One handover, customer by customer and group by group."""
+    return _detail(session, handover_id)
+
+
+@router.post("/api/v1/wecom/handovers/{handover_id}/retry")
+def retry_handover(
+    handover_id: int,
+    body: RetryIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Ask again for customers whose takeover was full (or failed otherwise), optionally to
+    another member; customers who refused are not asked again."""
+    handover = session.get(Handover, handover_id)
+    if handover is None:
+        raise HTTPException(404, f"no handover {handover_id}")
+    try:
+        n = retry(session, handover, body.to, actor=who.actor)
+    except HandoverError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    if n:
+        submit_now(session, handover)
+    return {"retried": n, **_detail(session, handover_id)}

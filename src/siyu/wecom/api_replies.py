@@ -1,0 +1,143 @@
+"""The keyword auto-reply API: rules, benefit-code pools, and what was answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.webkit import db_session, require
+from siyu.wecom import queries
+from siyu.wecom.api import corp_or_422
+from siyu.wecom.keywords import (
+    CHANNELS,
+    KeywordError,
+    RuleSpec,
+    add_rule,
+    load_codes,
+    pool_stock,
+    set_active,
+)
+
+router = APIRouter(tags=["wecom"])
+
+
+class KeywordRuleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    match: str = Field("words", description="exact, contains, regex or words (jieba)")
+    pattern: str = Field(min_length=1, max_length=200)
+    reply_text: str = Field("", max_length=2000, description="{{ code }} places the benefit code")
+    pool: str | None = None
+    tags: list[str] = Field(default_factory=list, description="分组/标签 paths")
+    channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
+    priority: int = Field(100, ge=0, le=100000)
+    corp: str | None = None
+
+
+class KeywordRulePatch(BaseModel):
+    active: bool
+
+
+class CodesIn(BaseModel):
+    codes: list[str] = Field(min_length=1, max_length=100000)
+    exhausted_text: str | None = Field(None, max_length=500)
+    corp: str | None = None
+
+
+@router.get("/api/v1/wecom/keywords")
+def list_keyword_rules(
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> list[dict[str, Any]]:
+    """Rules in the order they are tried, with replies sent in the last 30 days."""
+    return queries.keyword_rules(session)
+
+
+@router.post("/api/v1/wecom/keywords", status_code=201)
+def create_keyword_rule(
+    body: KeywordRuleIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Add a rule (422 names the field that is wrong)."""
+    spec = RuleSpec(
+        body.name,
+        body.match,
+        body.pattern,
+        body.reply_text,
+        body.pool,
+        tuple(body.tags),
+        tuple(body.channels),
+        body.priority,
+    )
+    try:
+        rule = add_rule(session, corp_or_422(session, body.corp).id, spec, actor=who.actor)
+    except KeywordError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return next(r for r in queries.keyword_rules(session) if r["id"] == rule.id)
+
+
+@router.patch("/api/v1/wecom/keywords/{rule_id}")
+def patch_keyword_rule(
+    rule_id: int,
+    body: KeywordRulePatch,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Turn a rule on or off."""
+    try:
+        set_active(session, rule_id, body.active, actor=who.actor)
+    except KeywordError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"id": rule_id, "active": body.active}
+
+
+@router.get("/api/v1/wecom/keyword-replies")
+def list_keyword_replies(
+    limit: int = Query(100, ge=1, le=1000),
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> list[dict[str, Any]]:
+    """The latest customer messages the rules looked at and what was answered."""
+    return queries.keyword_replies(session, limit)
+
+
+@router.get("/api/v1/wecom/benefit-pools")
+def list_benefit_pools(
+    corp: str | None = None,
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> list[dict[str, Any]]:
+    """Pools with codes given and left."""
+    return pool_stock(session, corp_or_422(session, corp).id)
+
+
+@router.post("/api/v1/wecom/benefit-pools/{name}/codes")
+def add_benefit_codes(
+    name: str,
+    body: CodesIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Add codes to a pool (created if new); codes already there are counted, not doubled."""
+    try:
+        result = load_codes(
+            session,
+            corp_or_422(session, body.corp).id,
+            name,
+            body.codes,
+            exhausted_text=body.exhausted_text,
+            actor=who.actor,
+        )
+    except KeywordError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {
+        "pool_id": result.pool_id,
+        "added": result.added,
+        "already_in_pool": result.already,
+        "rejected": [{"line": n, "reason": why} for n, why in result.rejected],
+    }

@@ -1,0 +1,526 @@
+"""Staff handover (客户继承): when a guide moves on, their customers and groups stay with the
+brand. On-job transfer (在职转接) and resigned inheritance (离职继承) follow WeCom's rules:
+
+- at most 100 customers per call; the customer may refuse within 24 hours, after which WeCom
+  completes the transfer (transfer_result: 1 done, 2 waiting, 3 refused, 4 takeover at the
+  cap); a refusal or a full takeover also arrives at once as a ``transfer_fail`` callback;
+- on-job: the member must still be at the company, and a customer may be transferred at most
+  twice in 90 days (Siyu checks this before asking, so the quota is not spent on a refusal);
+  resigned: the member must have left (status 5 in the address book);
+- groups move at once (groupchat/onjob_transfer or groupchat/transfer); a group that cannot
+  move is reported with WeCom's errcode.
+
+Retries follow from that: a takeover at the cap is retried to another member; a refusal is the
+customer's choice and is not retried; a customer already being transferred (40129) waits for
+the first transfer's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.accounts.service import record_audit
+from siyu.db import utcnow
+from siyu.tags.models import CustomerTag
+from siyu.tags.service import TagError, find_tag
+from siyu.wecom.alerts import FRIEND_CAP, friend_counts, raise_alert
+from siyu.wecom.client import WecomClient, WecomError
+from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
+from siyu.wecom.models import (
+    Handover,
+    HandoverItem,
+    WecomContact,
+    WecomCorp,
+    WecomGroupChat,
+    WecomStaff,
+)
+
+BATCH = 100
+ONJOB_LIMIT, ONJOB_DAYS = 2, 90
+RESULT_STATUS = {1: "succeeded", 2: "waiting", 3: "refused", 4: "limit"}
+FAIL_REASONS = {"customer_refused": "refused", "customer_limit_exceed": "limit"}
+OPEN = ("queued", "waiting")
+
+
+class HandoverError(ValueError):
+    """A handover that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of the member's customers move: all, those with a tag, those from a live code,
+    or the external_userids listed; ``groups`` moves the groups they own too."""
+
+    tag: str | None = None
+    live_code_id: int | None = None
+    external_userids: tuple[str, ...] = ()
+    groups: bool = True
+
+
+def _staff(session: Session, corp_pk: int, userid: str) -> WecomStaff:
+    member = session.scalar(
+        sa.select(WecomStaff).where(WecomStaff.corp_id == corp_pk, WecomStaff.userid == userid)
+    )
+    if member is None:
+        raise HandoverError(f"no staff member {userid!r} (run siyu wecom sync first?)")
+    return member
+
+
+def plan(
+    session: Session,
+    corp: WecomCorp,
+    *,
+    kind: str,
+    handover_userid: str,
+    takeover_userid: str,
+    selection: Selection,
+    message: str = "",
+    actor: str,
+) -> Handover:
+    """Check the handover and list what moves (nothing is asked of WeCom yet)."""
+    if kind not in ("onjob", "resigned"):
+        raise HandoverError("kind: onjob (在职转接) or resigned (离职继承)")
+    if handover_userid == takeover_userid:
+        raise HandoverError("the customers would stay with the same member")
+    if len(message) > 200:
+        raise HandoverError("message: at most 200 characters")
+    giver, taker = (_staff(session, corp.id, u) for u in (handover_userid, takeover_userid))
+    if kind == "resigned" and giver.status != 5:
+        raise HandoverError(f"{handover_userid} has not left the company: use an on-job transfer")
+    if kind == "onjob" and giver.status == 5:
+        raise HandoverError(f"{handover_userid} has left the company: use resigned inheritance")
+    if taker.status != 1:
+        raise HandoverError(f"{takeover_userid} is not an active member (status {taker.status})")
+    query = sa.select(WecomContact.external_userid, WecomContact.customer_id).where(
+        WecomContact.corp_id == corp.id,
+        WecomContact.staff_userid == handover_userid,
+        WecomContact.deleted_at.is_(None),
+    )
+    if selection.tag:
+        try:
+            tag = find_tag(session, selection.tag)
+        except TagError as exc:
+            raise HandoverError(str(exc)) from None
+        query = query.where(
+            WecomContact.customer_id.in_(
+                sa.select(CustomerTag.customer_id).where(CustomerTag.tag_id == tag.id)
+            )
+        )
+    if selection.live_code_id is not None:
+        from siyu.wecom.models import LiveCode
+
+        code = session.get(LiveCode, selection.live_code_id)
+        if code is None:
+            raise HandoverError(f"no live code {selection.live_code_id}")
+        query = query.where(WecomContact.state == code.state)
+    if selection.external_userids:
+        query = query.where(WecomContact.external_userid.in_(selection.external_userids))
+    customers = session.execute(query.order_by(WecomContact.id)).all()
+    groups: list[str] = []
+    if selection.groups and not (
+        selection.tag or selection.live_code_id or selection.external_userids
+    ):
+        groups = list(
+            session.scalars(
+                sa.select(WecomGroupChat.chat_id).where(
+                    WecomGroupChat.corp_id == corp.id,
+                    WecomGroupChat.owner_userid == handover_userid,
+                    WecomGroupChat.dismissed.is_(False),
+                )
+            )
+        )
+    if not customers and not groups:
+        raise HandoverError(f"{handover_userid} has no customers or groups matching the selection")
+    handover = Handover(
+        corp_id=corp.id,
+        kind=kind,
+        handover_userid=handover_userid,
+        takeover_userid=takeover_userid,
+        selection={
+            "tag": selection.tag,
+            "live_code_id": selection.live_code_id,
+            "external_userids": list(selection.external_userids),
+            "groups": selection.groups,
+        },
+        message=message,
+        status="running",
+        created_by=actor,
+    )
+    session.add(handover)
+    session.flush()
+    recent = _recent_onjob(session, corp.id, [e for e, _c in customers]) if kind == "onjob" else {}
+    now = utcnow()
+    for ext, customer_id in customers:
+        item = HandoverItem(
+            handover_id=handover.id,
+            corp_id=corp.id,
+            target_type="customer",
+            target_id=ext,
+            customer_id=customer_id,
+            takeover_userid=takeover_userid,
+            status="queued",
+        )
+        if recent.get(ext, 0) >= ONJOB_LIMIT:
+            item.status, item.finished_at = "failed", now
+            item.error = (
+                f"WeCom allows {ONJOB_LIMIT} on-job transfers per customer in {ONJOB_DAYS} days"
+            )
+        session.add(item)
+    for chat_id in groups:
+        session.add(
+            HandoverItem(
+                handover_id=handover.id,
+                corp_id=corp.id,
+                target_type="group",
+                target_id=chat_id,
+                takeover_userid=takeover_userid,
+                status="queued",
+            )
+        )
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        f"wecom.handover.{kind}",
+        "wecom_handover",
+        str(handover.id),
+        {
+            "from": handover_userid,
+            "to": takeover_userid,
+            "customers": len(customers),
+            "groups": len(groups),
+        },
+    )
+    return handover
+
+
+def _recent_onjob(session: Session, corp_pk: int, externals: list[str]) -> dict[str, int]:
+    """On-job transfers asked of WeCom per customer in the last 90 days (refused ones count)."""
+    since = utcnow() - timedelta(days=ONJOB_DAYS)
+    out: dict[str, int] = {}
+    for start in range(0, len(externals), 500):
+        rows = session.execute(
+            sa.select(HandoverItem.target_id, sa.func.count())
+            .join(Handover, Handover.id == HandoverItem.handover_id)
+            .where(
+                HandoverItem.corp_id == corp_pk,
+                HandoverItem.target_type == "customer",
+                HandoverItem.target_id.in_(externals[start : start + 500]),
+                HandoverItem.submitted_at >= since,
+                HandoverItem.status.in_(("waiting", "succeeded", "refused")),
+                Handover.kind == "onjob",
+            )
+            .group_by(HandoverItem.target_id)
+        )
+        out.update({ext: int(n) for ext, n in rows})
+    return out
+
+
+def submit(session: Session, client: WecomClient, handover: Handover) -> dict[str, int]:
+    """Ask WeCom for every queued item, 100 at a time, committing after each call."""
+    corp = session.get(WecomCorp, handover.corp_id)
+    assert corp is not None
+    api = (
+        "externalcontact/transfer_customer"
+        if handover.kind == "onjob"
+        else "externalcontact/resigned/transfer_customer"
+    )
+    group_api = (
+        "externalcontact/groupchat/onjob_transfer"
+        if handover.kind == "onjob"
+        else "externalcontact/groupchat/transfer"
+    )
+    try:
+        for takeover, items in _queued(session, handover, "customer"):
+            body: dict[str, Any] = {
+                "handover_userid": handover.handover_userid,
+                "takeover_userid": takeover,
+                "external_userid": [i.target_id for i in items],
+            }
+            if handover.kind == "onjob" and handover.message:
+                body["transfer_success_msg"] = handover.message
+            try:
+                data = client.post(api, body)
+            except WecomError as exc:
+                if exc.transient:
+                    raise
+                _fail(items, exc.errcode, str(exc))
+            else:
+                codes = {
+                    c.get("external_userid"): int(c.get("errcode", 0))
+                    for c in data.get("customer") or []
+                }
+                now = utcnow()
+                for i in items:
+                    i.attempts += 1
+                    i.submitted_at = now
+                    code = codes.get(i.target_id, -3)
+                    if code == 0:
+                        i.status, i.errcode, i.error = "waiting", 0, None
+                    else:
+                        _fail([i], code, f"WeCom refused the transfer (errcode {code})")
+            record_calls(session, corp, client)
+            session.commit()
+        for takeover, items in _queued(session, handover, "group"):
+            try:
+                data = client.post(
+                    group_api, {"chat_id_list": [i.target_id for i in items], "new_owner": takeover}
+                )
+            except WecomError as exc:
+                if exc.transient:
+                    raise
+                _fail(items, exc.errcode, str(exc))
+            else:
+                failed = {f.get("chat_id"): f for f in data.get("failed_chat_list") or []}
+                now = utcnow()
+                for i in items:
+                    i.attempts += 1
+                    i.submitted_at = now
+                    if i.target_id in failed:
+                        f = failed[i.target_id]
+                        _fail([i], int(f.get("errcode", -3)), str(f.get("errmsg", ""))[:300])
+                    else:
+                        i.status, i.finished_at = "succeeded", now
+                        session.execute(
+                            sa.update(WecomGroupChat)
+                            .where(
+                                WecomGroupChat.corp_id == corp.id,
+                                WecomGroupChat.chat_id == i.target_id,
+                            )
+                            .values(owner_userid=takeover)
+                        )
+            record_calls(session, corp, client)
+            session.commit()
+    finally:
+        record_calls(session, corp, client)
+    _maybe_done(session, handover)
+    session.commit()
+    return counts(session, handover.id)
+
+
+def _queued(
+    session: Session, handover: Handover, target_type: str
+) -> list[tuple[str, list[HandoverItem]]]:
+    items = list(
+        session.scalars(
+            sa.select(HandoverItem)
+            .where(
+                HandoverItem.handover_id == handover.id,
+                HandoverItem.target_type == target_type,
+                HandoverItem.status == "queued",
+            )
+            .order_by(HandoverItem.id)
+        )
+    )
+    by_taker: dict[str, list[HandoverItem]] = {}
+    for i in items:
+        by_taker.setdefault(i.takeover_userid, []).append(i)
+    return [
+        (taker, group[start : start + BATCH])
+        for taker, group in by_taker.items()
+        for start in range(0, len(group), BATCH)
+    ]
+
+
+def _fail(items: list[HandoverItem], errcode: int, error: str) -> None:
+    now = utcnow()
+    for i in items:
+        i.status, i.errcode, i.error, i.finished_at = "failed", errcode, error[:300], now
+
+
+def check(session: Session, client: WecomClient, handover: Handover) -> dict[str, int]:
+    """Ask WeCom how the waiting transfers stand; a completed one moves the friendship in Siyu
+    to the takeover member, a failed one raises an alert."""
+    corp = session.get(WecomCorp, handover.corp_id)
+    assert corp is not None
+    api = (
+        "externalcontact/transfer_result"
+        if handover.kind == "onjob"
+        else "externalcontact/resigned/transfer_result"
+    )
+    waiting = list(
+        session.scalars(
+            sa.select(HandoverItem).where(
+                HandoverItem.handover_id == handover.id,
+                HandoverItem.target_type == "customer",
+                HandoverItem.status == "waiting",
+            )
+        )
+    )
+    try:
+        for takeover in sorted({i.takeover_userid for i in waiting}):
+            mine = {i.target_id: i for i in waiting if i.takeover_userid == takeover}
+            cursor = ""
+            while True:
+                data = client.post(
+                    api,
+                    {
+                        "handover_userid": handover.handover_userid,
+                        "takeover_userid": takeover,
+                        "cursor": cursor,
+                    },
+                )
+                for c in data.get("customer") or []:
+                    item = mine.get(str(c.get("external_userid")))
+                    if item is not None:
+                        _settle(session, client, corp, handover, item, int(c.get("status", 0)))
+                record_calls(session, corp, client)
+                session.commit()
+                cursor = str(data.get("next_cursor") or "")
+                if not cursor:
+                    break
+    finally:
+        record_calls(session, corp, client)
+    _maybe_done(session, handover)
+    session.commit()
+    return counts(session, handover.id)
+
+
+def _settle(
+    session: Session,
+    client: WecomClient,
+    corp: WecomCorp,
+    handover: Handover,
+    item: HandoverItem,
+    status: int,
+) -> None:
+    outcome = RESULT_STATUS.get(status, "failed")
+    if outcome == "waiting" or item.status != "waiting":
+        return
+    item.finished_at = utcnow()
+    if outcome == "succeeded":
+        data = client.get("externalcontact/get", external_userid=item.target_id)
+        follow = next(
+            (f for f in data.get("follow_user") or [] if f.get("userid") == item.takeover_userid),
+            None,
+        )
+        if follow is not None:
+            store_contacts(session, corp, [ContactFacts.from_api(data["external_contact"], follow)])
+        mark_deleted(session, corp, handover.handover_userid, item.target_id, "transfer")
+        item.status = "succeeded"
+        return
+    item.status = outcome
+    item.errcode = status
+    _alert(session, handover, item)
+
+
+def _alert(session: Session, handover: Handover, item: HandoverItem) -> None:
+    why = {"refused": "客户拒绝了转接", "limit": f"接替成员 {item.takeover_userid} 好友已满"}.get(
+        item.status, "转接失败"
+    )
+    raise_alert(
+        session,
+        handover.corp_id,
+        "transfer_failed",
+        f"客户 {item.target_id} 从 {handover.handover_userid} 转给 {item.takeover_userid} 未成功：{why}",
+        staff_userid=item.takeover_userid,
+        customer_id=item.customer_id,
+    )
+
+
+def transfer_failed(
+    session: Session, corp_pk: int, takeover_userid: str, external_userid: str, reason: str
+) -> HandoverItem | None:
+    """WeCom's transfer_fail callback: the waiting item ends now (refused or limit)."""
+    item = session.scalar(
+        sa.select(HandoverItem)
+        .where(
+            HandoverItem.corp_id == corp_pk,
+            HandoverItem.target_id == external_userid,
+            HandoverItem.takeover_userid == takeover_userid,
+            HandoverItem.status == "waiting",
+        )
+        .order_by(HandoverItem.id.desc())
+    )
+    if item is None:
+        return None
+    handover = session.get(Handover, item.handover_id)
+    assert handover is not None
+    item.status = FAIL_REASONS.get(reason, "failed")
+    item.error, item.finished_at = f"transfer_fail: {reason}"[:300], utcnow()
+    _alert(session, handover, item)
+    _maybe_done(session, handover)
+    return item
+
+
+def retry(
+    session: Session, handover: Handover, takeover_userid: str | None = None, *, actor: str
+) -> int:
+    """Queue again what may be retried: takeovers at the cap and errors other than a refusal or
+    WeCom's own rules, to ``takeover_userid`` if given (it must have room)."""
+    if takeover_userid is not None:
+        taker = _staff(session, handover.corp_id, takeover_userid)
+        if taker.status != 1 or takeover_userid == handover.handover_userid:
+            raise HandoverError(f"{takeover_userid} cannot take over these customers")
+    items = list(
+        session.scalars(
+            sa.select(HandoverItem).where(
+                HandoverItem.handover_id == handover.id,
+                HandoverItem.status.in_(("limit", "failed")),
+                HandoverItem.errcode.notin_((84061, 40129)),
+                HandoverItem.error.is_(None) | ~HandoverItem.error.like("WeCom allows%"),
+            )
+        )
+    )
+    if takeover_userid is not None:
+        room = FRIEND_CAP - friend_counts(session, handover.corp_id, [takeover_userid]).get(
+            takeover_userid, 0
+        )
+        if room < len([i for i in items if i.target_type == "customer"]):
+            raise HandoverError(f"{takeover_userid} has room for {room} more customers only")
+    for i in items:
+        i.status, i.errcode, i.error, i.finished_at = "queued", 0, None, None
+        if takeover_userid:
+            i.takeover_userid = takeover_userid
+    if items:
+        handover.status, handover.finished_at = "running", None
+    record_audit(
+        session,
+        actor,
+        "wecom.handover.retry",
+        "wecom_handover",
+        str(handover.id),
+        {"items": len(items)},
+    )
+    return len(items)
+
+
+def _maybe_done(session: Session, handover: Handover) -> None:
+    session.flush()
+    still = session.scalar(
+        sa.select(sa.func.count()).where(
+            HandoverItem.handover_id == handover.id, HandoverItem.status.in_(OPEN)
+        )
+    )
+    if not still and handover.status != "done":
+        handover.status, handover.finished_at = "done", utcnow()
+
+
+def counts(session: Session, handover_id: int) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(HandoverItem.status, sa.func.count())
+        .where(HandoverItem.handover_id == handover_id)
+        .group_by(HandoverItem.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+def submit_now(session: Session, handover: Handover) -> None:
+    """Ask WeCom at once (API and console); if WeCom is busy or down, the worker asks again
+    within 10 minutes, so the caller does not fail."""
+    from siyu.wecom.service import cached_client
+
+    corp = session.get(WecomCorp, handover.corp_id)
+    assert corp is not None
+    client = cached_client(session, corp)
+    try:
+        submit(session, client, handover)
+    except WecomError:
+        session.rollback()
+    finally:
+        record_calls(session, corp, client)
