@@ -40,6 +40,7 @@ def create_app() -> FastAPI:
     from siyu.tags.api import router as tags_router
     from siyu.wecom.api import CallbackEndpoint
     from siyu.wecom.api import router as wecom_router
+    from siyu.wecom.api_group_codes import router as wecom_group_codes_router
     from siyu.wecom.api_handover import router as wecom_handover_router
     from siyu.wecom.api_replies import router as wecom_replies_router
 
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(wecom_router)
     app.include_router(wecom_replies_router)
     app.include_router(wecom_handover_router)
+    app.include_router(wecom_group_codes_router)
     app.include_router(console_router)
     app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         4950,
         description="Live codes stop handing new customers to a staff member at this many friends.",
     )
+    wecom_keep_first_owner: bool = Field(
+        False,
+        description="De-duplication rule: a customer who already has a guide and adds another "
+        "(e.g. by scanning a live code) stays with the first guide; the add does not take a "
+        "live-code turn or count against a daily limit, and the second guide is alerted.",
+    )
     wecom_callback_max_bytes: int = Field(
         64 * 1024, description="Largest callback body accepted from WeCom, in bytes."
     )

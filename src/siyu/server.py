@@ -29,10 +29,16 @@ def _checks() -> None:
         fail(str(exc))
 
 
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # httpx logs each request's URL, and WeCom's access_token travels in the query string
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def _uvicorn(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _logging()
     uvicorn.run(
         "siyu.app:create_app",
         factory=True,
@@ -64,7 +70,7 @@ def worker(
     from siyu.jobs.service import run_forever, run_once, run_pumps, worker_name
 
     _checks()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _logging()
     if once:
         typer.echo(f"{run_once()} job(s) run, {run_pumps(worker_name())} inbox item(s)")
         return
@@ -77,12 +83,21 @@ def worker(
 def run(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    wecom_sim_port: int = typer.Option(
+        9300, "--wecom-sim-port", help="Demo only: where the simulated WeCom listens."
+    ),
+    wecom_sim: bool = typer.Option(
+        True, "--wecom-sim/--no-wecom-sim", help="Demo only: serve a simulated WeCom corp."
+    ),
 ) -> None:
-    """Server and worker in one process (the embedded demo); prints the URL and login."""
+    """Server and worker in one process (the embedded demo); prints the URL and login. In demo
+    mode a simulated WeCom corp runs beside it, with customers arriving."""
     from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
     from siyu.jobs.service import run_forever
 
     _checks()
+    if get_settings().is_demo and wecom_sim:
+        _start_wecom_demo(host, port, wecom_sim_port)
     settings = get_settings()
     stopping = threading.Event()
     thread = threading.Thread(
@@ -101,3 +116,18 @@ def run(
         _uvicorn(host, port)
     finally:
         stopping.set()
+
+
+def _start_wecom_demo(host: str, port: int, sim_port: int) -> None:
+    from siyu.demo.wecom import start
+
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    try:
+        world = start(f"http://{local}:{port}", sim_port)
+    except Exception as exc:  # the demo still runs without its WeCom
+        typer.secho(f"  simulated WeCom not started: {exc}", fg=typer.colors.YELLOW)
+        return
+    typer.secho(
+        f"  模拟企业微信 simulated WeCom: {world.base} (corp {world.corp_id})",
+        fg=typer.colors.GREEN,
+    )

@@ -112,3 +112,29 @@ def test_wecom_pages_read_only_for_a_guide(driver: Any, client: Any) -> None:
     assert denied.status_code == 403
     client.get("/lang/en")
     assert "Live codes" in client.get("/wecom/live-codes").text
+
+
+def test_connect_a_corp_from_the_console(client: Any) -> None:
+    from siyu.wecom.crypto import new_aes_key
+    from tests.e2e.conftest import login, make_user
+
+    make_user("ops", "operator")
+    csrf = login(client, "ops")
+    assert 'data-testid="corp-form"' in client.get("/wecom").text
+    form = {
+        "csrf": csrf,
+        "name": "悦颜",
+        "corp_id": "ww0123456789abcdef",
+        "agent_id": "1000002",
+        "secret": "s3cret-value-1234567890",
+        "token": "tok123",
+        "aes_key": "short",
+    }
+    bad = client.post("/wecom/corps", data=form)
+    assert "aes key" in bad.text and "s3cret" not in bad.text
+    made = client.post(
+        "/wecom/corps", data={**form, "aes_key": new_aes_key()}, follow_redirects=False
+    )
+    assert made.status_code == 303
+    page = client.get("/wecom").text
+    assert "ww0123456789abcdef" in page and "s3cret-value" not in page

@@ -305,3 +305,34 @@ def test_duplicates_across_the_staff_matrix(driver: Any, client: Any) -> None:
     assert out["sample"][0]["staff"] == ["guide001", "guide002"]
     text = CliRunner().invoke(app, ["wecom", "duplicates"]).output
     assert "1 customers are friends of several staff (1 extra friendships)" in text
+
+
+def test_keep_first_owner_rule(driver: Any, session: Any, monkeypatch: Any) -> None:
+    from siyu.config import reset_settings
+    from siyu.wecom.live_codes import adds_today
+    from siyu.wecom.models import LiveCode, WecomAlert
+
+    monkeypatch.setenv("SIYU_WECOM_KEEP_FIRST_OWNER", "1")
+    reset_settings()
+    world = driver.world
+    _synced(world)
+    code_id = _create(world, name="门店码", staff="guide002:1:1,guide003")
+    config_id = next(iter(world.contact_ways))
+    regular, _f, _r = driver.add("guide001")  # guide001's customer …
+    pump_inbox()
+    _c, follow, _r = driver.scan(config_id, regular)  # … scans the store code and adds guide002
+    pump_inbox()
+    assert follow.userid == "guide002"
+    session.expire_all()
+    code = session.get(LiveCode, code_id)
+    assert code.current_userid == "guide002"  # no turn taken by a customer who has a guide
+    alert = session.scalar(sa.select(WecomAlert).where(WecomAlert.kind == "duplicate_add"))
+    assert alert.staff_userid == "guide002" and "guide001" in alert.message
+    from siyu.config import get_settings
+
+    assert adds_today(session, code, get_settings()) == {}  # nor a place in the daily limit
+    _n, follow, _r = driver.scan(config_id)  # a new customer still reaches guide002
+    pump_inbox()
+    assert follow.userid == "guide002"
+    session.expire_all()
+    assert session.get(LiveCode, code_id).current_userid == "guide003"

@@ -65,6 +65,49 @@ def wecom_page(
     )
 
 
+@router.post("/wecom/corps")
+async def connect_corp_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Connect a corp (or replace a connected corp's secrets); the secrets are sealed at rest
+    and never shown again, only their last characters."""
+    from siyu.wecom.service import WecomConfigError, add_corp
+
+    denied, form = await _post(request, ctx)
+    if denied:
+        return denied
+    error = "csrf"
+    if form is not None:
+        try:
+            add_corp(
+                session,
+                corp_id=form.get("corp_id", ""),
+                agent_id=form.get("agent_id", ""),
+                secret=form.get("secret", ""),
+                token=form.get("token", ""),
+                aes_key_text=form.get("aes_key", ""),
+                name=form.get("name", ""),
+                actor=ctx["principal"].actor,
+            )
+            session.commit()
+            return RedirectResponse("/wecom", status_code=303)
+        except WecomConfigError as exc:
+            session.rollback()
+            error = str(exc)
+    return render(
+        request,
+        "wecom.html",
+        ctx=ctx,
+        corps=queries.status(session),
+        staff=queries.staff_list(session),
+        alerts=queries.open_alerts(session, 50),
+        welcome=queries.welcome_stats(session),
+        error=error,
+    )
+
+
 # -- live codes ---------------------------------------------------------------------------------------
 @router.api_route("/wecom/live-codes", methods=["GET", "POST"])
 async def live_codes_page(
@@ -87,7 +130,60 @@ async def live_codes_page(
                 return RedirectResponse(f"/wecom/live-codes/{made}", status_code=303)
             error = made
     return render(
-        request, "wecom_live_codes.html", ctx=ctx, rows=queries.live_codes(session), error=error
+        request,
+        "wecom_live_codes.html",
+        ctx=ctx,
+        rows=queries.live_codes(session),
+        group_codes=queries.group_codes(session),
+        groups=queries.open_groups(session),
+        error=error,
+    )
+
+
+@router.post("/wecom/group-codes")
+async def create_group_code_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Create a group live code over the groups ticked, in list order."""
+    from siyu.wecom.contacts import record_calls
+    from siyu.wecom.group_codes import create_group_code
+    from siyu.wecom.live_codes import LiveCodeError
+    from siyu.wecom.service import cached_client
+
+    denied, form = await _post(request, ctx)
+    if denied:
+        return denied
+    corp = _corp(session)
+    error = "csrf" if form is None else ("no corp" if corp is None else None)
+    if form is not None and corp is not None:
+        chats = [str(v) for v in (await request.form()).getlist("chat")]
+        client = cached_client(session, corp)
+        try:
+            create_group_code(
+                session,
+                client,
+                corp.id,
+                name=form.get("name", ""),
+                chat_ids=chats,
+                actor=ctx["principal"].actor,
+            )
+            session.commit()
+            return RedirectResponse("/wecom/live-codes", status_code=303)
+        except LiveCodeError as exc:
+            session.rollback()
+            error = str(exc)
+        finally:
+            record_calls(session, corp, client)
+    return render(
+        request,
+        "wecom_live_codes.html",
+        ctx=ctx,
+        rows=queries.live_codes(session),
+        group_codes=queries.group_codes(session),
+        groups=queries.open_groups(session),
+        error=error,
     )
 
 

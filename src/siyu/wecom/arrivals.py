@@ -16,10 +16,11 @@ from siyu.config import get_settings
 from siyu.db import utcnow
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
+from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomClient, WecomError
 from siyu.wecom.contacts import ContactFacts, record_calls, store_contacts
 from siyu.wecom.inbox import corp_of, on
-from siyu.wecom.live_codes import credit_add, switch_to
+from siyu.wecom.live_codes import credit_add, first_owner, switch_to
 from siyu.wecom.models import LiveCode, WecomCallback, WecomStaff, WelcomeDelivery
 from siyu.wecom.service import cached_client
 from siyu.wecom.welcome import message_body, welcome_for
@@ -128,7 +129,21 @@ def _credit(
 ) -> None:
     for tag in session.scalars(sa.select(Tag).where(Tag.id.in_(code.tag_ids or []))):
         assign(session, tag, [customer_id], actor=f"live_code:{code.id}", source="wecom")
-    nxt = credit_add(session, code, staff, get_settings())
+    settings = get_settings()
+    if settings.wecom_keep_first_owner:
+        owner = first_owner(session, code.corp_id, customer_id, staff)
+        if owner is not None:  # a customer who already has a guide stays with them
+            raise_alert(
+                session,
+                code.corp_id,
+                "duplicate_add",
+                f"客户 {owner.nickname or owner.external_userid} 已是 {owner.staff_userid} 的客户，"
+                f"经活码「{code.name}」又加了 {staff}：按规则保留首个跟进人",
+                staff_userid=staff,
+                customer_id=customer_id,
+            )
+            return
+    nxt = credit_add(session, code, staff, settings)
     if nxt is not None:
         session.commit()  # the write lock is not held across the call to WeCom
         switch_to(client, code, nxt)

@@ -17,6 +17,7 @@ simulate_app = typer.Typer(help="Local stand-ins for outside platforms.", no_arg
 
 
 def register(root: typer.Typer) -> None:
+    from siyu.wecom.cli_group_codes import group_code_app
     from siyu.wecom.cli_handover import handover_app
     from siyu.wecom.cli_replies import benefit_app, keyword_app
     from siyu.wecom.cli_tags import tags_app
@@ -24,6 +25,7 @@ def register(root: typer.Typer) -> None:
     app.add_typer(tags_app, name="tags")
 
     app.add_typer(handover_app, name="handover")
+    app.add_typer(group_code_app, name="group-code")
     app.add_typer(keyword_app, name="keyword")
     app.add_typer(benefit_app, name="benefit")
     root.add_typer(app, name="wecom")

@@ -12,7 +12,7 @@ from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomError
 from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
 from siyu.wecom.inbox import corp_of, on
-from siyu.wecom.models import WecomCallback, WecomGroupChat
+from siyu.wecom.models import WecomCallback, WecomCorp, WecomGroupChat
 from siyu.wecom.service import cached_client
 from siyu.wecom.sync import store_group
 
@@ -95,7 +95,24 @@ def group_changed(session: Session, row: WecomCallback) -> str | None:
     finally:
         record_calls(session, corp, client)
     store_group(session, corp, data.get("group_chat") or {})
+    _refresh_group_codes(session, corp, row.payload.get("ChatId", ""))
     return None
+
+
+def _refresh_group_codes(session: Session, corp: WecomCorp, chat_id: str) -> None:
+    """A group's size changed: group live codes over it move full groups out of their join way."""
+    from siyu.wecom.group_codes import codes_with, refresh
+
+    codes = codes_with(session, corp.id, chat_id)
+    if not codes:
+        return
+    session.commit()  # no write lock is held across the calls to WeCom
+    client = cached_client(session, corp)
+    try:
+        for code in codes:
+            refresh(session, client, code)
+    finally:
+        record_calls(session, corp, client)
 
 
 @on("change_external_chat/dismiss")
@@ -110,6 +127,8 @@ def group_dismissed(session: Session, row: WecomCallback) -> str | None:
             .values(dismissed=True)
         )
     )
+    if n:
+        _refresh_group_codes(session, corp_of(session, row), row.payload.get("ChatId", ""))
     return None if n else "unknown group"
 
 

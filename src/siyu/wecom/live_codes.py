@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from siyu.accounts.service import record_audit
 from siyu.brands.models import Store
@@ -216,16 +216,48 @@ def _today_start(settings: Settings) -> datetime:
 
 
 def adds_today(session: Session, code: LiveCode, settings: Settings) -> dict[str, int]:
-    rows = session.execute(
-        sa.select(WecomContact.staff_userid, sa.func.count())
-        .where(
-            WecomContact.corp_id == code.corp_id,
-            WecomContact.state == code.state,
-            WecomContact.added_at >= _today_start(settings),
-        )
-        .group_by(WecomContact.staff_userid)
-    ).all()
+    """Adds through the code today per member; with the keep-first-owner rule, customers who
+    already had another guide do not count."""
+    query = sa.select(WecomContact.staff_userid, sa.func.count()).where(
+        WecomContact.corp_id == code.corp_id,
+        WecomContact.state == code.state,
+        WecomContact.added_at >= _today_start(settings),
+    )
+    if settings.wecom_keep_first_owner:
+        query = query.where(~already_owned(WecomContact))
+    rows = session.execute(query.group_by(WecomContact.staff_userid)).all()
     return {u: int(n) for u, n in rows}
+
+
+def already_owned(contact: Any) -> sa.ColumnElement[bool]:
+    """The customer of ``contact`` had a friendship with another member before this one."""
+    earlier = aliased(WecomContact)
+    return sa.exists().where(
+        earlier.corp_id == contact.corp_id,
+        earlier.customer_id == contact.customer_id,
+        earlier.staff_userid != contact.staff_userid,
+        sa.or_(
+            earlier.added_at < contact.added_at,
+            sa.and_(earlier.added_at == contact.added_at, earlier.id < contact.id),
+        ),
+    )
+
+
+def first_owner(
+    session: Session, corp_pk: int, customer_id: int, staff_userid: str
+) -> WecomContact | None:
+    """The customer's earliest live friendship with a member other than ``staff_userid``."""
+    return session.scalar(
+        sa.select(WecomContact)
+        .where(
+            WecomContact.corp_id == corp_pk,
+            WecomContact.customer_id == customer_id,
+            WecomContact.staff_userid != staff_userid,
+            WecomContact.deleted_at.is_(None),
+        )
+        .order_by(WecomContact.added_at, WecomContact.id)
+        .limit(1)
+    )
 
 
 def _cycle(members: list[LiveCodeStaff], rotation: str) -> list[LiveCodeStaff]:

@@ -433,3 +433,25 @@ class WecomTagLink(Base):
     wecom_group_id: Mapped[str] = mapped_column(sa.String(64), default="")
     deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # gone at WeCom
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GroupLiveCode(Base):
+    """A group live code (群活码): one QR code that lets customers join the brand's groups one
+    after another. WeCom's join way takes at most 5 groups and lets only the first 200 members
+    of a group join by QR code; Siyu keeps the operator's longer list of groups and, as the
+    groups in the join way fill, moves the next ones in, so the printed code keeps working."""
+
+    __tablename__ = "group_live_code"
+    __table_args__ = (sa.UniqueConstraint("corp_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    state: Mapped[str] = mapped_column(sa.String(30))
+    config_id: Mapped[str] = mapped_column(sa.String(100))
+    qr_url: Mapped[str | None] = mapped_column(sa.String(500))
+    qr_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    chat_ids: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # the whole rotation
+    active_chat_ids: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # in the join way
+    full: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -23,6 +23,7 @@ from siyu.wecom.models import (
     WecomCallback,
     WecomContact,
     WecomCorp,
+    WecomGroupChat,
     WecomStaff,
     WecomSyncRun,
     WelcomeDelivery,
@@ -400,5 +401,25 @@ def staff_list(session: Session) -> list[dict[str, Any]]:
         }
         for s in session.scalars(
             sa.select(WecomStaff).order_by(WecomStaff.status, WecomStaff.userid)
+        )
+    ]
+
+
+def group_codes(session: Session) -> list[dict[str, Any]]:
+    from siyu.wecom.group_codes import group_code_summary
+    from siyu.wecom.models import GroupLiveCode
+
+    codes = session.scalars(sa.select(GroupLiveCode).order_by(GroupLiveCode.id.desc()))
+    return [group_code_summary(session, c) for c in codes]
+
+
+def open_groups(session: Session) -> list[dict[str, Any]]:
+    """Customer groups that are not dismissed, for choosing a group live code's groups."""
+    return [
+        {"chat_id": g.chat_id, "name": g.name, "owner": g.owner_userid, "members": g.member_count}
+        for g in session.scalars(
+            sa.select(WecomGroupChat)
+            .where(WecomGroupChat.dismissed.is_(False))
+            .order_by(WecomGroupChat.name)
         )
     ]

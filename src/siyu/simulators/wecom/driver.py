@@ -248,3 +248,31 @@ class Driver:
             follow.tag_ids = [t for t in follow.tag_ids if t not in remove]
             follow.tag_ids += [t for t in add if t not in follow.tag_ids]
         return self._edited(userid, external_userid)
+
+    def join_by_code(self, config_id: str, customer: Customer) -> str | None:
+        """The customer scans a group live code and joins its first group with room; WeCom
+        tells Siyu the group changed. None when every group of the code is full."""
+        from siyu.simulators.wecom.joinways import join
+
+        with self.world.lock:
+            chat_id = join(self.world, config_id, customer.external_userid, customer.unionid)
+        if chat_id is None:
+            return None
+        self.post(
+            self._event(
+                "change_external_chat",
+                "update",
+                ChatId=chat_id,
+                UpdateDetail="add_member",
+                JoinScene=3,
+                MemChangeCnt=1,
+            )
+        )
+        return chat_id
+
+    def staff_sends_mass_message(self, msgid: str) -> dict[str, int]:
+        """The member confirms a corp mass message in WeCom; returns each customer's result."""
+        from siyu.simulators.wecom.mass import confirm
+
+        with self.world.lock:
+            return dict(confirm(self.world, msgid).results)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from siyu.simulators.wecom import handover, messaging  # noqa: F401  (register their APIs)
+from siyu.simulators.wecom import handover, joinways, mass, messaging  # noqa: F401  (their APIs)
 from siyu.simulators.wecom.protocol import HANDLERS, api, err, ok, page
 from siyu.simulators.wecom.world import ContactWay, World, _rand
 
@@ -337,11 +337,11 @@ def create_app(world: World) -> Starlette:
 
     async def qr(request: Request) -> Response:
         world: World = request.app.state.world
-        way = world.contact_ways.get(request.path_params["config_id"])
-        if way is None:
+        config_id = request.path_params["config_id"]
+        if config_id not in world.contact_ways and config_id not in world.contact_ways_qr:
             return Response(status_code=404)
         out = io.BytesIO()
-        segno.make(f"https://work.weixin.qq.com/ca/{way.config_id}", error="m").save(
+        segno.make(f"https://work.weixin.qq.com/ca/{config_id}", error="m").save(
             out, kind="png", scale=6
         )
         return Response(out.getvalue(), media_type="image/png")

@@ -144,6 +144,8 @@ class World:
     kf_sent: list[dict[str, Any]] = field(default_factory=list)
     app_sent: list[dict[str, Any]] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # state of optional API modules
+    contact_ways_qr: set[str] = field(default_factory=set)  # other codes the QR route serves
     transfer_delay: float = 86400.0
     tokens: dict[str, float] = field(default_factory=dict)  # token → expires (epoch s)
     faults: list[list[Any]] = field(default_factory=list)  # [api, errcode, times left]

@@ -1,0 +1,152 @@
+"""Simulated corp mass messages (企业群发): add_msg_template creates a task for a staff member,
+who confirms it in their WeCom before anything is sent; get_groupmsg_list_v2, _task and
+_send_result report it. A customer receives at most one corp mass message a day (later ones
+come back as status 3), and only from a member they are still friends with (status 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from siyu.simulators.wecom.protocol import api, err, ok, page
+from siyu.simulators.wecom.world import World, _rand
+
+MAX_RECIPIENTS = 10000
+PER_CUSTOMER_PER_DAY = 1
+DAY = 86400
+
+# per-customer result: 0 not sent yet, 1 sent, 2 not a friend, 3 already received one today
+
+
+@dataclass
+class MassMessage:
+    msgid: str
+    sender: str
+    recipients: list[str]
+    text: str
+    attachments: list[dict[str, Any]]
+    created: int
+    confirmed_at: int = 0
+    results: dict[str, int] = field(default_factory=dict)  # external_userid → status
+    sent_at: dict[str, int] = field(default_factory=dict)
+
+
+def _messages(w: World) -> dict[str, MassMessage]:
+    msgs: dict[str, MassMessage] = w.extras.setdefault("mass", {})
+    return msgs
+
+
+@api("externalcontact/add_msg_template")
+def add_msg_template(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    if (b.get("chat_type") or "single") != "single":
+        return err(40058, "the simulator sends to customers (chat_type single) only")
+    sender = str(b.get("sender") or "")
+    if sender not in w.staff:
+        return err(60111, "userid not found")
+    recipients = b.get("external_userid") or []
+    if not isinstance(recipients, list) or not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        return err(40058, "external_userid must list 1 to 10000 customers")
+    text = str((b.get("text") or {}).get("content") or "")
+    attachments = b.get("attachments") or []
+    if not text and not attachments:
+        return err(41048, "text or attachments required")
+    if len(text.encode()) > 4000 or len(attachments) > 9:
+        return err(40058, "text longer than 4000 bytes or more than 9 attachments")
+    fail = [e for e in recipients if (sender, e) not in w.follows]
+    msg = MassMessage(
+        "msg" + _rand(28),
+        sender,
+        [e for e in recipients if e not in fail],
+        text,
+        list(attachments),
+        int(w.clock()),
+    )
+    msg.results = dict.fromkeys(msg.recipients, 0)
+    _messages(w)[msg.msgid] = msg
+    return ok(fail_list=fail, msgid=msg.msgid)
+
+
+def confirm(w: World, msgid: str) -> MassMessage:
+    """The member taps "send" in WeCom: each customer gets it unless today's quota is used."""
+    msg = _messages(w)[msgid]
+    now = int(w.clock())
+    msg.confirmed_at = now
+    for ext in msg.recipients:
+        if (msg.sender, ext) not in w.follows:
+            msg.results[ext] = 2
+            continue
+        today = sum(
+            1
+            for other in _messages(w).values()
+            if other is not msg and now - other.sent_at.get(ext, -DAY) < DAY
+        )
+        if today >= PER_CUSTOMER_PER_DAY:
+            msg.results[ext] = 3
+            continue
+        msg.results[ext], msg.sent_at[ext] = 1, now
+    return msg
+
+
+@api("externalcontact/get_groupmsg_list_v2")
+def get_groupmsg_list_v2(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    try:
+        start, end = int(b["start_time"]), int(b["end_time"])
+    except (KeyError, TypeError, ValueError):
+        return err(40058, "start_time and end_time are required")
+    if end < start or end - start > 31 * DAY:
+        return err(40058, "the time range must be at most one month")
+    msgs = sorted(
+        (m for m in _messages(w).values() if start <= m.created <= end),
+        key=lambda m: m.created,
+    )
+    got = page(msgs, b.get("cursor"), int(b.get("limit") or 50))
+    if got is None:
+        return err(40058, "invalid cursor")
+    return ok(
+        next_cursor=got[1],
+        group_msg_list=[
+            {
+                "msgid": m.msgid,
+                "creator": m.sender,
+                "create_time": str(m.created),
+                "create_type": 0,
+                "text": {"content": m.text},
+                "attachments": m.attachments,
+            }
+            for m in got[0]
+        ],
+    )
+
+
+@api("externalcontact/get_groupmsg_task")
+def get_groupmsg_task(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    msg = _messages(w).get(str(b.get("msgid") or ""))
+    if msg is None:
+        return err(41063, "invalid msgid")
+    status = 2 if msg.confirmed_at else 0
+    return ok(
+        next_cursor="",
+        task_list=[{"userid": msg.sender, "status": status, "send_time": msg.confirmed_at}],
+    )
+
+
+@api("externalcontact/get_groupmsg_send_result")
+def get_groupmsg_send_result(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    msg = _messages(w).get(str(b.get("msgid") or ""))
+    if msg is None:
+        return err(41063, "invalid msgid")
+    if str(b.get("userid") or "") != msg.sender:
+        return err(60111, "userid not found")
+    rows = [
+        {
+            "external_userid": ext,
+            "userid": msg.sender,
+            "status": st,
+            "send_time": msg.sent_at.get(ext, 0),
+        }
+        for ext, st in msg.results.items()
+    ]
+    got = page(rows, b.get("cursor"), int(b.get("limit") or 500))
+    if got is None:
+        return err(40058, "invalid cursor")
+    return ok(next_cursor=got[1], send_list=got[0])

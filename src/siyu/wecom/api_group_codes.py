@@ -1,0 +1,113 @@
+"""The group live code API (群活码)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.webkit import db_session, require
+from siyu.wecom import queries
+from siyu.wecom.api import corp_or_422
+from siyu.wecom.contacts import record_calls
+from siyu.wecom.group_codes import add_groups, create_group_code, group_code_summary
+from siyu.wecom.live_codes import LiveCodeError, WecomRefused, fetch_qr
+from siyu.wecom.models import GroupLiveCode, WecomCorp
+from siyu.wecom.service import cached_client
+
+router = APIRouter(tags=["wecom"])
+
+
+class GroupCodeIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    chat_ids: list[str] = Field(min_length=1, max_length=100)
+    corp: str | None = None
+
+
+class GroupsIn(BaseModel):
+    chat_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+def _code(session: Session, code_id: int) -> GroupLiveCode:
+    code = session.get(GroupLiveCode, code_id)
+    if code is None:
+        raise HTTPException(404, f"no group live code {code_id}")
+    return code
+
+
+@router.get("/api/v1/wecom/group-codes")
+def list_group_codes(
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> list[dict[str, Any]]:
+    """Group live codes with their groups, member counts and which are in the join way."""
+    return queries.group_codes(session)
+
+
+@router.post("/api/v1/wecom/group-codes", status_code=201)
+def create_group_code_api(
+    body: GroupCodeIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Create a group live code over groups in order (422 names the bad part; 502 if WeCom
+    refuses)."""
+    corp = corp_or_422(session, body.corp)
+    client = cached_client(session, corp)
+    try:
+        code = create_group_code(
+            session, client, corp.id, name=body.name, chat_ids=body.chat_ids, actor=who.actor
+        )
+    except LiveCodeError as exc:
+        raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
+    finally:
+        record_calls(session, corp, client)
+    return group_code_summary(session, code)
+
+
+@router.get("/api/v1/wecom/group-codes/{code_id}")
+def get_group_code(
+    code_id: int,
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> dict[str, Any]:
+    return group_code_summary(session, _code(session, code_id))
+
+
+@router.post("/api/v1/wecom/group-codes/{code_id}/groups")
+def add_group_code_groups(
+    code_id: int,
+    body: GroupsIn,
+    session: Session = Depends(db_session),
+    who: Principal = Depends(require(Perm.wecom_manage)),
+) -> dict[str, Any]:
+    """Append groups to the code's rotation (a new group opened as the others fill)."""
+    code = _code(session, code_id)
+    corp = session.get(WecomCorp, code.corp_id)
+    assert corp is not None
+    client = cached_client(session, corp)
+    try:
+        add_groups(session, client, code, body.chat_ids, actor=who.actor)
+    except LiveCodeError as exc:
+        raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
+    finally:
+        record_calls(session, corp, client)
+    return group_code_summary(session, code)
+
+
+@router.get("/api/v1/wecom/group-codes/{code_id}/qr.png", response_class=Response)
+def group_code_qr(
+    code_id: int,
+    session: Session = Depends(db_session),
+    _who: Any = Depends(require(Perm.customers_read)),
+) -> Response:
+    code = _code(session, code_id)
+    if code.qr_png is None:
+        code.qr_png = fetch_qr(code.qr_url)
+    if code.qr_png is None:
+        raise HTTPException(502, "WeCom's QR image could not be fetched; try again")
+    return Response(code.qr_png, media_type="image/png")
