@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_orders.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/traits.py
+	$(BIN)/python bench/callbacks.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
