@@ -317,3 +317,42 @@ def test_a_second_edit_in_the_same_second_is_read_again(driver: Any, session: An
 
     session.expire_all()
     assert session.scalar(sa.select(WecomContact.remark)) == "老客户"
+
+
+def test_a_group_commit_of_many_callbacks(driver: Any, session: Any, engine: Any) -> None:
+    """Under load the inbox writes many callbacks in one statement (executemany), duplicates
+    and re-read events among them; one test per row would never exercise that path."""
+    import hashlib
+
+    from siyu.wecom import inbox
+    from siyu.wecom.service import corp_keys
+
+    keys = corp_keys(driver.world.corp_id)
+    items = []
+    for n in range(5):
+        fields = driver._event(
+            "change_external_contact",
+            "edit_external_contact" if n % 2 else "del_follow_user",
+            UserID="guide001",
+            ExternalUserID=f"wm{n // 2}",
+        )
+        digest = hashlib.sha256(str(sorted(fields.items())).encode()).hexdigest()
+        items.append(inbox.Incoming(keys.pk, inbox.event_name(fields), fields, digest, 5))
+    items.append(items[1])  # the same event twice in one group
+    with engine.begin() as conn:
+        inbox._store(conn, items)
+    rows = _inbox(session)
+    assert len(rows) == 5
+    for row in rows:
+        row.status = "done"
+    session.commit()
+    with engine.begin() as conn:  # WeCom sends them all again: only the edits are re-read
+        inbox._store(conn, items)
+    rows = _inbox(session)
+    assert sorted((r.event.split("/")[1], r.status) for r in rows) == [
+        ("del_follow_user", "done"),
+        ("del_follow_user", "done"),
+        ("del_follow_user", "done"),
+        ("edit_external_contact", "queued"),
+        ("edit_external_contact", "queued"),
+    ]

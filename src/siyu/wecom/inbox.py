@@ -152,8 +152,10 @@ def _store(conn: Connection, items: list[Incoming]) -> list[None]:
     stmt = stmt.on_conflict_do_update(
         index_elements=["digest"],
         set_={"status": "queued", "due_at": stmt.excluded.due_at, "attempts": 0},
+        # spelled as ORs: an IN list would be an "expanding" parameter, which executemany refuses
         where=sa.and_(
-            WecomCallback.status.in_(["done", "ignored"]), WecomCallback.event.in_(REREAD_EVENTS)
+            sa.or_(WecomCallback.status == "done", WecomCallback.status == "ignored"),
+            sa.or_(*(WecomCallback.event == e for e in REREAD_EVENTS)),
         ),
     )
     conn.execute(stmt, rows)
