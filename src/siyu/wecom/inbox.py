@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -126,39 +127,53 @@ def open_callback(
     return Incoming(keys.pk, event_name(fields), fields, digest, priority)
 
 
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """(insert skipping a known digest, insert re-queueing a handled re-read event), built once
+    per dialect: the callback hot path should not rebuild them for every group."""
+    cached = _STATEMENTS.get(dialect)
+    if cached is None:
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        skip = insert(WecomCallback).on_conflict_do_nothing(index_elements=["digest"])
+        stmt = insert(WecomCallback)
+        requeue = stmt.on_conflict_do_update(
+            index_elements=["digest"],
+            set_={"status": "queued", "due_at": stmt.excluded.due_at, "attempts": 0},
+            # ORs, not IN: an IN list is an "expanding" parameter, which executemany refuses
+            where=sa.or_(WecomCallback.status == "done", WecomCallback.status == "ignored"),
+        )
+        cached = _STATEMENTS[dialect] = (skip, requeue)
+    return cached
+
+
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+
+
 def _store(conn: Connection, items: list[Incoming]) -> list[None]:
     """Insert a group of callbacks; one already stored (WeCom retrying) is skipped by the unique
-    digest in the same statement, so a flood of retries costs no extra query."""
+    digest in the same statement, so a flood of retries costs no extra query. A duplicate of an
+    event that only says "read this again" (an edit: WeCom's events carry no id, so two edits
+    within one second look alike) is queued once more if the first was already handled:
+    reading again is harmless, missing the second edit is not."""
     now = utcnow()
-    rows = [
-        {
-            "corp_id": i.corp_pk,
-            "digest": i.digest,
-            "event": i.event[:80],
-            "payload": i.fields,
-            "priority": i.priority,
-            "status": "queued",
-            "attempts": 0,
-            "received_at": now,
-            "due_at": now,
-        }
-        for i in {i.digest: i for i in items}.values()  # a digest once per statement
-    ]
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    stmt = insert(WecomCallback)
-    # A duplicate of an event that only says "read this again" (an edit: WeCom's events carry
-    # no id, so two edits within one second look alike) is queued once more if the first was
-    # already processed: reading again is harmless, missing the second edit is not.
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["digest"],
-        set_={"status": "queued", "due_at": stmt.excluded.due_at, "attempts": 0},
-        # spelled as ORs: an IN list would be an "expanding" parameter, which executemany refuses
-        where=sa.and_(
-            sa.or_(WecomCallback.status == "done", WecomCallback.status == "ignored"),
-            sa.or_(*(WecomCallback.event == e for e in REREAD_EVENTS)),
-        ),
-    )
-    conn.execute(stmt, rows)
+    rows: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    for i in {i.digest: i for i in items}.values():  # a digest once per statement
+        rows[i.event in REREAD_EVENTS].append(
+            {
+                "corp_id": i.corp_pk,
+                "digest": i.digest,
+                "event": i.event[:80],
+                "payload": i.fields,
+                "priority": i.priority,
+                "status": "queued",
+                "attempts": 0,
+                "received_at": now,
+                "due_at": now,
+            }
+        )
+    skip, requeue = _statements(conn.dialect.name)
+    for reread, group in rows.items():
+        if group:
+            conn.execute(requeue if reread else skip, group)
     return [None] * len(items)
 
 
