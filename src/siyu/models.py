@@ -10,6 +10,7 @@ from siyu.ingest import models as ingest  # noqa: F401
 from siyu.jobs import models as jobs  # noqa: F401
 from siyu.orders import models as orders  # noqa: F401
 from siyu.privacy import models as privacy  # noqa: F401
+from siyu.reach import models as reach  # noqa: F401
 from siyu.segments import models as segments  # noqa: F401
 from siyu.tags import models as tags  # noqa: F401
 from siyu.traits import models as traits  # noqa: F401

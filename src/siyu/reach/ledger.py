@@ -1,0 +1,241 @@
+"""The send ledger's moves (DESIGN §5): fan a campaign out into rows, claim due rows under a
+lease, record what the provider answered.
+
+- ``fan_out`` writes one row per audience member in one ``INSERT … SELECT`` (the unique key
+  makes it idempotent: starting a campaign twice adds nothing), with the holdout drawn in the
+  same statement from a hash of (seed, customer), so it is reproducible and decided before any
+  policy check.
+- ``claim`` first ends what can no longer be sent (past ``send_by`` → skipped ``expired``) and
+  what a dead worker left (lease over without an answer → ``ambiguous``: the provider may have
+  the message; it is reconciled, never resent blindly), then takes due rows: with
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, where many workers claim at once; on SQLite only the
+  worker holding the dispatch lease claims (``jobs.service.hold_dispatch_lease``).
+- ``record`` writes an outcome only for a row the worker still holds; a worker whose lease ran
+  out learns it from the False it gets back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from siyu.db import UTCDateTime, is_sqlite, rowcount, utcnow
+from siyu.reach.models import Campaign, SendRow
+from siyu.segments.models import SegmentMember
+
+OPEN = ("pending", "deferred")
+TERMINAL = ("sent", "failed", "skipped", "held_out")
+HASH_MULTIPLIER = 2654435761  # Knuth's multiplicative hash; customer ids stay below 2^31
+HASH_PRIME = 1000003
+
+
+class LedgerError(ValueError):
+    """A ledger move that cannot be made; the message says why."""
+
+
+def in_holdout(customer_id: int, seed: int, pct: int) -> bool:
+    """The same draw as the SQL in ``fan_out``, for checks and analysis in Python."""
+    return ((customer_id * HASH_MULTIPLIER + seed) % HASH_PRIME) % 100 < pct
+
+
+def fan_out(session: Session, campaign: Campaign, now: datetime | None = None) -> dict[str, int]:
+    """Write the campaign's rows for its segment's current members (a snapshot at send time);
+    returns how many rows were added, held out and already there."""
+    if campaign.segment_id is None:
+        raise LedgerError("the campaign has no audience segment")
+    if not 0 <= campaign.holdout_pct <= 50:
+        raise LedgerError("holdout: 0–50 per cent")
+    now = now or utcnow()
+    member = SegmentMember.customer_id
+    big = sa.cast(member, sa.BigInteger) * sa.literal(HASH_MULTIPLIER, sa.BigInteger)
+    held = ((big + campaign.holdout_seed) % HASH_PRIME) % 100 < campaign.holdout_pct
+    when = sa.literal(now, UTCDateTime)
+    rows = sa.select(
+        sa.literal(campaign.id),
+        sa.literal(0),
+        member,
+        sa.literal(campaign.channel),
+        sa.literal(""),
+        sa.case((held, "held_out"), else_="pending"),
+        sa.case((held, "holdout"), else_=None),
+        sa.literal(0),
+        when,
+        sa.literal(now + timedelta(hours=campaign.send_by_hours), UTCDateTime),
+        when,
+    ).where(SegmentMember.segment_id == campaign.segment_id)
+    insert = sqlite_insert if is_sqlite(session) else pg_insert
+    stmt = (
+        insert(SendRow)
+        .from_select(
+            [
+                "campaign_id",
+                "step",
+                "customer_id",
+                "channel",
+                "variant",
+                "state",
+                "reason",
+                "attempts",
+                "due_at",
+                "send_by",
+                "created_at",
+            ],
+            rows,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "step", "customer_id", "channel"])
+    )
+
+    def written() -> tuple[int, int]:
+        total, held_out = session.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(SendRow.state == "held_out")).where(
+                SendRow.campaign_id == campaign.id
+            )
+        ).one()
+        return int(total), int(held_out)
+
+    started = session.scalar(
+        sa.select(SendRow.id).where(SendRow.campaign_id == campaign.id).limit(1)
+    )
+    before = written()[0] if started is not None else 0
+    session.execute(stmt)  # (the driver's rowcount for INSERT … SELECT is not reliable)
+    total, held_out = written()
+    added = total - before
+    audience = session.scalar(
+        sa.select(sa.func.count()).where(SegmentMember.segment_id == campaign.segment_id)
+    )
+    campaign.audience_size = int(audience or 0)
+    return {"added": added, "held_out": held_out, "already": int(audience or 0) - added}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    campaign_id: int
+    customer_id: int
+    channel: str
+    attempts: int
+
+
+def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Rows past their send-by time are skipped as expired; claims whose lease ran out become
+    ambiguous (the worker died between the provider call and the record)."""
+    now = now or utcnow()
+    expired = rowcount(
+        session.execute(
+            sa.update(SendRow)
+            .where(SendRow.state.in_(OPEN), SendRow.send_by < now)
+            .values(state="skipped", reason="expired", finished_at=now)
+        )
+    )
+    ambiguous = rowcount(
+        session.execute(
+            sa.update(SendRow)
+            .where(SendRow.state == "claimed", SendRow.lease_until < now)
+            .values(state="ambiguous", reason="lease_expired")
+        )
+    )
+    return {"expired": expired, "ambiguous": ambiguous}
+
+
+def claim(
+    session: Session, worker: str, limit: int = 500, lease_seconds: int = 60
+) -> list[Claimed]:
+    """Take up to ``limit`` due rows for ``worker`` (committed before it returns)."""
+    now = utcnow()
+    end_stale(session, now)
+    lease = now + timedelta(seconds=lease_seconds)
+    pick = (
+        sa.select(SendRow.id)
+        .where(SendRow.state.in_(OPEN), SendRow.due_at <= now)
+        .order_by(SendRow.due_at, SendRow.id)
+        .limit(limit)
+    )
+    if not is_sqlite(session):
+        pick = pick.with_for_update(skip_locked=True)
+    taken = rowcount(
+        session.execute(
+            sa.update(SendRow)
+            .where(SendRow.id.in_(pick.scalar_subquery()), SendRow.state.in_(OPEN))
+            .values(
+                state="claimed",
+                claimed_by=worker,
+                lease_until=lease,
+                attempts=SendRow.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.commit()
+    if not taken:
+        return []
+    rows = session.execute(
+        sa.select(
+            SendRow.id, SendRow.campaign_id, SendRow.customer_id, SendRow.channel, SendRow.attempts
+        )
+        .where(
+            SendRow.state == "claimed",
+            SendRow.claimed_by == worker,
+            SendRow.lease_until == lease,
+        )
+        .order_by(SendRow.id)
+    ).all()
+    return [Claimed(*r) for r in rows]
+
+
+def record(
+    session: Session,
+    row_id: int,
+    worker: str,
+    state: str,
+    *,
+    reason: str | None = None,
+    provider_ref: str | None = None,
+    error: str | None = None,
+    due_at: datetime | None = None,
+) -> bool:
+    """Record an outcome for a row ``worker`` holds: sent, failed, skipped (with a reason),
+    deferred (with ``due_at``) or ambiguous. False if the worker no longer holds the row."""
+    if state not in ("sent", "failed", "skipped", "deferred", "ambiguous"):
+        raise LedgerError(f"not an outcome: {state}")
+    if state == "deferred" and due_at is None:
+        raise LedgerError("a deferred row needs the time it is due again")
+    now = utcnow()
+    values: dict[str, object] = {
+        "state": state,
+        "reason": reason,
+        "provider_ref": provider_ref,
+        "error": (error or "")[:300] or None,
+        "claimed_by": None,
+        "lease_until": None,
+    }
+    if state == "deferred":
+        values["due_at"] = due_at
+    else:
+        values["finished_at"] = now
+    done = rowcount(
+        session.execute(
+            sa.update(SendRow)
+            .where(
+                SendRow.id == row_id,
+                SendRow.state == "claimed",
+                SendRow.claimed_by == worker,
+                SendRow.lease_until >= now,
+            )
+            .values(**values)
+        )
+    )
+    return bool(done)
+
+
+def counts(session: Session, campaign_id: int) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(SendRow.state, sa.func.count())
+        .where(SendRow.campaign_id == campaign_id)
+        .group_by(SendRow.state)
+    )
+    return {state: int(n) for state, n in rows}

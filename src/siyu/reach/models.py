@@ -1,0 +1,77 @@
+"""Reaching customers: campaigns and the send ledger (DESIGN §5).
+
+The ledger is what makes "every eligible recipient gets exactly one message, or a recorded
+reason why not" hold: one row per (campaign step, customer, channel) under a unique key,
+written before any provider is called; workers claim rows under a lease and record the
+provider's answer afterwards. A claim whose lease ran out without an answer is *ambiguous* —
+the message may or may not have left — and is reconciled through the provider, never resent
+blindly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.db import Base, UTCDateTime, utcnow
+
+
+class Campaign(Base):
+    """A message to an audience (a segment), on a channel, for a purpose (marketing needs
+    marketing consent and respects quiet hours; service messages are transactional). A holdout
+    share of the audience is drawn reproducibly (``holdout_seed``) and gets nothing, so the
+    campaign's lift can be measured against it."""
+
+    __tablename__ = "campaign"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    purpose: Mapped[str] = mapped_column(sa.String(12), default="marketing")  # or service
+    segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segment.id"))
+    channel: Mapped[str] = mapped_column(sa.String(12))  # sms | email | wecom | oa | webhook
+    template: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    holdout_pct: Mapped[int] = mapped_column(sa.Integer, default=0)  # 0–50
+    holdout_seed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # draft | sending | paused | cancelled | done
+    status: Mapped[str] = mapped_column(sa.String(12), default="draft")
+    send_by_hours: Mapped[int] = mapped_column(sa.Integer, default=72)
+    audience_size: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendRow(Base):
+    """One intended message. States: ``pending`` (due at ``due_at``), ``claimed`` (a worker
+    holds it until ``lease_until``), ``sent``, ``failed`` (permanent error), ``deferred``
+    (policy said later: quiet hours, a cap; due again at ``due_at``), ``skipped`` (with
+    ``reason``: no consent, suppressed, expired past ``send_by``…), ``held_out`` (the
+    campaign's control group), ``ambiguous`` (the provider may or may not have it)."""
+
+    __tablename__ = "send_ledger"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "step", "customer_id", "channel"),
+        sa.Index("ix_send_ledger_due", "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"))
+    step: Mapped[int] = mapped_column(sa.Integer, default=0)
+    customer_id: Mapped[int] = mapped_column(sa.Integer, index=True)
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    variant: Mapped[str] = mapped_column(sa.String(8), default="")
+    state: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    send_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    provider_ref: Mapped[str | None] = mapped_column(sa.String(100))
+    error: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
