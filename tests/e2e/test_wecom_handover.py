@@ -24,8 +24,9 @@ def _sync(world: Any) -> None:
 
 def _hand_over(world: Any, **kw: Any) -> tuple[int, dict[str, int]]:
     from siyu.db import new_session
-    from siyu.wecom.handover import Selection, plan, submit
+    from siyu.wecom.handover import Selection, plan
     from siyu.wecom.service import client_for, get_corp
+    from siyu.wecom.transfers import submit
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -37,9 +38,9 @@ def _hand_over(world: Any, **kw: Any) -> tuple[int, dict[str, int]]:
 
 def _check(world: Any, handover_id: int) -> dict[str, int]:
     from siyu.db import new_session
-    from siyu.wecom.handover import check
     from siyu.wecom.models import Handover
     from siyu.wecom.service import client_for, get_corp
+    from siyu.wecom.transfers import check
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -64,8 +65,9 @@ def test_onjob_handover_with_refusal_full_takeover_and_retry(
 ) -> None:
     from siyu.db import new_session
     from siyu.simulators.wecom import world as world_module
-    from siyu.wecom.handover import retry, submit
+    from siyu.wecom.handover import retry
     from siyu.wecom.models import Handover, HandoverItem, WecomAlert, WecomGroupChat
+    from siyu.wecom.transfers import submit
 
     world = driver.world
     customers = [driver.add("guide001", welcome=False)[0] for _ in range(4)]

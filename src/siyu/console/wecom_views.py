@@ -341,7 +341,8 @@ async def handovers_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    from siyu.wecom.handover import HandoverError, Selection, plan, submit_now
+    from siyu.wecom.handover import HandoverError, Selection, plan
+    from siyu.wecom.transfers import submit_now
 
     if denied := _denied(request, ctx, Perm.customers_read):
         return denied
@@ -389,8 +390,9 @@ async def handover_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    from siyu.wecom.handover import HandoverError, retry, submit_now
+    from siyu.wecom.handover import HandoverError, retry
     from siyu.wecom.models import Handover
+    from siyu.wecom.transfers import submit_now
 
     if denied := _denied(request, ctx, Perm.customers_read):
         return denied

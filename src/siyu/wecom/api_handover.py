@@ -12,9 +12,10 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.webkit import db_session, require
 from siyu.wecom import queries
-from siyu.wecom.handover import HandoverError, Selection, plan, retry, submit_now
+from siyu.wecom.handover import HandoverError, Selection, plan, retry
 from siyu.wecom.models import Handover
 from siyu.wecom.service import WecomConfigError, only_corp
+from siyu.wecom.transfers import submit_now
 
 router = APIRouter(tags=["wecom"])
 

@@ -38,9 +38,10 @@ def handover_create(
     completes each customer's transfer 24 hours later unless they refuse."""
     from siyu.db import new_session
     from siyu.wecom.client import WecomError
-    from siyu.wecom.handover import HandoverError, Selection, plan, submit
+    from siyu.wecom.handover import HandoverError, Selection, plan
     from siyu.wecom.queries import handover_detail
     from siyu.wecom.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.transfers import submit
 
     actor = require("wecom:manage")
     selection = Selection(tag, live_code, tuple(customer), groups and not customer)
@@ -122,10 +123,10 @@ def handover_check(handover_id: int = typer.Argument(...)) -> None:
     """Ask WeCom now how the waiting transfers stand (the worker does this every 10 minutes)."""
     from siyu.db import new_session
     from siyu.wecom.client import WecomError
-    from siyu.wecom.handover import check, submit
     from siyu.wecom.models import Handover, WecomCorp
     from siyu.wecom.queries import handover_detail
     from siyu.wecom.service import client_for
+    from siyu.wecom.transfers import check, submit
 
     require("wecom:manage")
     with new_session() as session:
@@ -154,10 +155,11 @@ def handover_retry(
     same member or another; customers who refused are not asked again."""
     from siyu.db import new_session
     from siyu.wecom.client import WecomError
-    from siyu.wecom.handover import HandoverError, retry, submit
+    from siyu.wecom.handover import HandoverError, retry
     from siyu.wecom.models import Handover, WecomCorp
     from siyu.wecom.queries import handover_detail
     from siyu.wecom.service import client_for
+    from siyu.wecom.transfers import submit
 
     actor = require("wecom:manage")
     with new_session() as session:

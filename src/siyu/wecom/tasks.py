@@ -61,8 +61,8 @@ def handovers(session: Session, _payload: dict[str, Any]) -> None:
     """Ask WeCom for what is queued and how waiting transfers stand (WeCom completes them 24 h
     after they were asked; refusals also arrive as transfer_fail callbacks)."""
     from siyu.wecom.client import RateLimited
-    from siyu.wecom.handover import check, submit
     from siyu.wecom.models import Handover
+    from siyu.wecom.transfers import check, submit
 
     for handover in session.scalars(sa.select(Handover).where(Handover.status == "running")).all():
         corp = session.get(WecomCorp, handover.corp_id)
