@@ -128,10 +128,9 @@ def _customer(external_userid: str, name: str | None) -> Any:
 def start(siyu_url: str, sim_port: int, every_seconds: float = 8.0) -> World:
     """Serve the simulated corp, connect it (first run: seed it), and keep customers coming.
     Points this process's WeCom client at the simulator (call before the server starts)."""
-    import uvicorn
-
     from siyu.config import reset_settings
     from siyu.db import session_scope
+    from siyu.simulators.threaded import ThreadedServer
     from siyu.simulators.wecom.server import create_app
     from siyu.wecom.models import WecomCorp
 
@@ -141,13 +140,7 @@ def start(siyu_url: str, sim_port: int, every_seconds: float = 8.0) -> World:
     world.base = f"http://127.0.0.1:{sim_port}"
     os.environ["SIYU_WECOM_API_BASE"] = world.base
     reset_settings()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(world), host="127.0.0.1", port=sim_port, log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True, name="wecom-simulator").start()
-    deadline = time.time() + 10
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
+    ThreadedServer(create_app(world), sim_port)
     if corp is None:
         _seed(world)
     kf = world.add_kf_account("官方客服")

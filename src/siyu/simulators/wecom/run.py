@@ -8,6 +8,7 @@ import time
 
 import typer
 
+from siyu.simulators.threaded import ThreadedServer
 from siyu.simulators.wecom.world import World
 from siyu.wecom.crypto import new_aes_key
 
@@ -83,36 +84,15 @@ def serve(host: str, port: int, siyu: str, staff: int, per_minute: float, connec
     uvicorn.run(create_app(world), host=host, port=port, log_level="warning")
 
 
-class ThreadedSimulator:
-    """The simulated WeCom served over real HTTP on a free local port from a background thread
-    (tests and benchmarks); ``fresh`` swaps in a new corp without restarting the server."""
+class ThreadedSimulator(ThreadedServer):
+    """The simulated WeCom served from a background thread (tests and benchmarks); ``fresh``
+    swaps in a new corp without restarting the server."""
 
     def __init__(self, staff: int = 3) -> None:
-        import socket
-
-        import uvicorn
-
         from siyu.simulators.wecom.server import create_app
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.app = create_app(demo_world(staff))
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 10
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("the simulated WeCom did not start")
-            time.sleep(0.02)
+        super().__init__(create_app(demo_world(staff)))
         self.world.base = self.base
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def world(self) -> World:
@@ -124,7 +104,3 @@ class ThreadedSimulator:
         world.base = self.base
         self.app.state.world = world
         return world
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)

@@ -1,0 +1,1 @@
+"""The channels a send leaves by, behind one small interface (send, classify, ask status)."""
