@@ -122,6 +122,17 @@ class Settings(BaseSettings):
         "changed (imports also ask for it within a minute).",
     )
 
+    sms_endpoint: str = Field(
+        "https://dysmsapi.aliyuncs.com",
+        description="Aliyun SMS API address; point it at the local gateway for a demo or a test.",
+    )
+    sms_access_key_id: str = Field("", description="Aliyun AccessKey ID for SMS.")
+    sms_access_key_secret: str = Field(
+        "", description="Aliyun AccessKey secret for SMS (keep it in the environment, not a file)."
+    )
+    reach_lease_seconds: int = Field(
+        60, description="How long a worker holds a claimed message before it counts as ambiguous."
+    )
     wecom_api_base: str = Field(
         "https://qyapi.weixin.qq.com",
         description="WeCom API address; point it at `siyu simulate wecom` for a demo or a test.",

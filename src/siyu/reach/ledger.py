@@ -143,18 +143,21 @@ def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
 
 
 def claim(
-    session: Session, worker: str, limit: int = 500, lease_seconds: int = 60
+    session: Session,
+    worker: str,
+    limit: int = 500,
+    lease_seconds: int = 60,
+    channels: tuple[str, ...] | None = None,
 ) -> list[Claimed]:
-    """Take up to ``limit`` due rows for ``worker`` (committed before it returns)."""
+    """Take up to ``limit`` due rows for ``worker`` (committed before it returns), only of
+    ``channels`` when given (a channel that is not configured leaves its rows waiting)."""
     now = utcnow()
     end_stale(session, now)
     lease = now + timedelta(seconds=lease_seconds)
-    pick = (
-        sa.select(SendRow.id)
-        .where(SendRow.state.in_(OPEN), SendRow.due_at <= now)
-        .order_by(SendRow.due_at, SendRow.id)
-        .limit(limit)
-    )
+    pick = sa.select(SendRow.id).where(SendRow.state.in_(OPEN), SendRow.due_at <= now)
+    if channels is not None:
+        pick = pick.where(SendRow.channel.in_(channels))
+    pick = pick.order_by(SendRow.due_at, SendRow.id).limit(limit)
     if not is_sqlite(session):
         pick = pick.with_for_update(skip_locked=True)
     taken = rowcount(

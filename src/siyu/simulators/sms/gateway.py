@@ -53,6 +53,7 @@ class Gateway:
     )
     clock: Any = time.time
     messages: list[Message] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)  # the OutId of every authenticated SendSms
     nonces: set[str] = field(default_factory=set)
     faults: list[list[Any]] = field(default_factory=list)  # [code or "slow", times, seconds]
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -96,6 +97,7 @@ def handle(g: Gateway, params: dict[str, str]) -> tuple[dict[str, Any], float]:
 
 
 def _send(g: Gateway, p: dict[str, str]) -> tuple[dict[str, Any], float]:
+    g.attempts.append(p.get("OutId", ""))
     phone = p.get("PhoneNumbers", "")
     if not re.fullmatch(r"1[3-9]\d{9}", phone):
         return _err("isv.MOBILE_NUMBER_ILLEGAL", "invalid mobile number"), 0

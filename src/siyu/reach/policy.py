@@ -1,0 +1,92 @@
+"""Send policy, checked for each message at send time (DESIGN §5), not only when the campaign was
+planned: a customer may have withdrawn consent, been suppressed or merged since. Every "no" is a
+recorded reason; marketing in quiet hours is deferred to the next allowed minute, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.config import Settings
+from siyu.customers.models import Consent, Customer, Identity
+
+QUIET_START, QUIET_END = time(21, 0), time(8, 0)  # marketing waits for 08:00 Asia/Shanghai
+
+
+@dataclass(frozen=True)
+class Decision:
+    send: bool
+    reason: str | None = None
+    due_at: datetime | None = None  # set when the message is deferred, not skipped
+
+
+SEND = Decision(True)
+
+
+def address_of(session: Session, customer_id: int, channel: str) -> str | None:
+    """Where the channel reaches the customer: their phone for SMS (a verified one first)."""
+    if channel != "sms":
+        return None
+    return session.scalar(
+        sa.select(Identity.value)
+        .where(
+            Identity.customer_id == customer_id,
+            Identity.kind == "phone",
+            Identity.namespace == "",
+        )
+        .order_by(Identity.verified.desc(), Identity.id)
+        .limit(1)
+    )
+
+
+def next_allowed(now: datetime, settings: Settings) -> datetime | None:
+    """None if marketing may go out now; else the end of the quiet hours (UTC-aware)."""
+    local = now.astimezone(settings.tz)
+    if QUIET_END <= local.time() < QUIET_START:
+        return None
+    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_END, settings.tz)
+
+
+def check(
+    session: Session,
+    *,
+    customer_id: int,
+    channel: str,
+    purpose: str,
+    address: str | None,
+    now: datetime,
+    settings: Settings,
+) -> Decision:
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.status != "active":
+        return Decision(False, "not_active")  # erased, or merged into another profile
+    if customer.suppressed:
+        return Decision(False, "suppressed")
+    if address is None:
+        return Decision(False, "no_address")
+    if purpose == "marketing":
+        if customer.do_not_disturb:
+            return Decision(False, "do_not_disturb")
+        statuses = set(
+            session.scalars(
+                sa.select(Consent.status).where(
+                    Consent.customer_id == customer_id,
+                    Consent.channel == channel,
+                    Consent.purpose == "marketing",
+                    Consent.address == address,
+                )
+            )
+        )
+        if "withdrawn" in statuses:
+            return Decision(False, "consent_withdrawn")
+        if "granted" not in statuses:
+            return Decision(False, "no_consent")
+        later = next_allowed(now, settings)
+        if later is not None:
+            return Decision(False, "quiet_hours", later)
+    return SEND

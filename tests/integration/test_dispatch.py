@@ -1,0 +1,212 @@
+"""Dispatching a campaign against the local SMS gateway: policy at send time (consent, a
+withdrawal, suppression, do-not-disturb, quiet hours), each eligible customer texted exactly
+once, every other row with its reason, a lost answer reconciled instead of resent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import time, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.fixture(scope="module")
+def gateway_server() -> Iterator[Any]:
+    from siyu.simulators.sms.gateway import Gateway, create_app
+    from siyu.simulators.threaded import ThreadedServer
+
+    server = ThreadedServer(create_app(Gateway()))
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """30 customers with phones: 20 consented to marketing SMS, 2 withdrew, 1 consented but is
+    suppressed, 1 consented but asked not to be disturbed, 6 never consented."""
+    from siyu.brands.models import Brand
+    from siyu.config import reset_settings
+    from siyu.customers.models import Consent, Customer, Identity
+    from siyu.db import utcnow
+    from siyu.reach import policy
+    from siyu.segments.models import Segment, SegmentMember
+    from siyu.simulators.sms.gateway import Gateway
+
+    gateway = Gateway()
+    gateway_server.app.state.gateway = gateway
+    monkeypatch.setenv("SIYU_SMS_ENDPOINT", gateway_server.base)
+    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
+    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
+    reset_settings()
+    monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))  # no quiet hours …
+    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))  # … unless a test sets them
+    now = utcnow()
+    brand = Brand(code="yy", name="悦颜")
+    session.add(brand)
+    seg = Segment(name="会员", dynamic=False, created_by="test")
+    session.add(seg)
+    session.flush()
+    phones = {}
+    for i in range(30):
+        c = Customer(
+            name=f"顾客{i:02d}",
+            status="active",
+            suppressed=i == 22,
+            do_not_disturb=i == 23,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(c)
+        session.flush()
+        phone = f"+86139{i:08d}"
+        phones[c.id] = phone
+        session.add(
+            Identity(customer_id=c.id, kind="phone", namespace="", value=phone, source="test")
+        )
+        if i < 24:
+            status = "withdrawn" if i in (20, 21) else "granted"
+            session.add(
+                Consent(
+                    customer_id=c.id,
+                    brand_id=brand.id,
+                    channel="sms",
+                    purpose="marketing",
+                    address=phone,
+                    status=status,
+                    source="test",
+                    recorded_at=now,
+                )
+            )
+        session.add(SegmentMember(segment_id=seg.id, customer_id=c.id, entered_at=now))
+    session.commit()
+    return {"gateway": gateway, "segment": seg.id, "phones": phones}
+
+
+def _campaign(session: Any, segment: int, **kw: Any) -> Any:
+    from siyu.reach.service import create_campaign, start
+
+    campaign = create_campaign(
+        session,
+        name=kw.pop("name", "双11"),
+        segment_id=segment,
+        channel="sms",
+        template={
+            "sign_name": "悦颜",
+            "template_code": "SMS_000001",
+            "params": {"name": "{{ name }}", "offer": "满199减30"},
+        },
+        actor="test",
+        **kw,
+    )
+    start(session, campaign, actor="test")
+    session.commit()
+    return campaign
+
+
+def _drain(settings: Any, sms: Any, worker: str = "w1") -> int:
+    from siyu.db import new_session
+    from siyu.reach.dispatch import dispatch_once
+
+    total = 0
+    with new_session() as s:
+        while n := dispatch_once(s, worker, settings, sms, limit=7):
+            total += n
+    return total
+
+
+def test_each_eligible_customer_is_texted_once_and_every_other_has_a_reason(
+    world: dict[str, Any], session: Any
+) -> None:
+    from siyu.config import get_settings
+    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.ledger import counts
+    from siyu.reach.models import Campaign, SendRow
+
+    campaign = _campaign(session, world["segment"], holdout_pct=10, holdout_seed=3)
+    settings = get_settings()
+    assert _drain(settings, sms_channel(settings)) == 30 - counts(session, campaign.id).get(
+        "held_out", 0
+    )
+    rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
+    by_state: dict[str, set[int]] = {}
+    for r in rows:
+        by_state.setdefault(r.state if r.state != "skipped" else f"skipped:{r.reason}", set()).add(
+            r.customer_id
+        )
+    held = by_state.get("held_out", set())
+    sent = by_state.get("sent", set())
+    received = [m.phone for m in world["gateway"].received()]
+    assert sorted(received) == sorted(world["phones"][c][3:] for c in sent)  # once each
+    assert len(set(received)) == len(received)
+    ids = sorted(world["phones"])
+    consented = set(ids[:20])
+    assert sent == consented - held
+    assert by_state.get("skipped:consent_withdrawn", set()) == set(ids[20:22]) - held
+    assert by_state.get("skipped:suppressed", set()) == {ids[22]} - held
+    assert by_state.get("skipped:do_not_disturb", set()) == {ids[23]} - held
+    assert by_state.get("skipped:no_consent", set()) == set(ids[24:]) - held
+    assert world["gateway"].received()[0].content.startswith("【悦颜】顾客")
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).status == "done"
+
+
+def test_withdrawal_after_start_and_quiet_hours(
+    world: dict[str, Any], session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siyu.config import get_settings
+    from siyu.customers.models import Consent
+    from siyu.reach import policy
+    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.models import SendRow
+
+    campaign = _campaign(session, world["segment"])
+    first = sorted(world["phones"])[0]
+    session.execute(
+        sa.update(Consent).where(Consent.customer_id == first).values(status="withdrawn")
+    )
+    session.commit()  # the customer withdraws after the campaign started, before it reaches them
+    monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # now it is always quiet
+    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
+    settings = get_settings()
+    _drain(settings, sms_channel(settings))
+    assert world["gateway"].received() == []
+    rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
+    states = {r.customer_id: (r.state, r.reason) for r in rows}
+    assert states[first] == ("skipped", "consent_withdrawn")
+    deferred = [r for r in rows if r.state == "deferred"]
+    assert len(deferred) == 19 and {r.reason for r in deferred} == {"quiet_hours"}
+    local = deferred[0].due_at.astimezone(settings.tz)
+    assert (local.hour, local.minute) == (0, 0) and deferred[0].due_at > rows[0].created_at
+
+
+def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: Any) -> None:
+    from siyu.config import get_settings
+    from siyu.reach.channels.sms import AliyunSms
+    from siyu.reach.dispatch import reconcile, sms_channel
+    from siyu.reach.models import SendRow
+
+    settings = get_settings()
+    gateway = world["gateway"]
+    impatient = AliyunSms(
+        settings.sms_access_key_id,
+        settings.sms_access_key_secret,
+        settings.sms_endpoint,
+        timeout=0.3,
+    )
+    campaign = _campaign(session, world["segment"])
+    gateway.inject("slow", times=1, seconds=1.0)
+    _drain(settings, impatient)
+    rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
+    ambiguous = [r for r in rows if r.state == "ambiguous"]
+    assert len(ambiguous) == 1 and len(gateway.received()) == 20
+    assert reconcile(session, sms_channel(settings), settings) == 1
+    session.expire_all()
+    row = session.get(SendRow, ambiguous[0].id)
+    assert (row.state, row.reason) == ("sent", "reconciled") and row.provider_ref
+    _drain(settings, sms_channel(settings))
+    assert len(gateway.received()) == 20  # nothing was sent twice
+    phones = [m.phone for m in gateway.received()]
+    assert len(set(phones)) == len(phones)
+    assert timedelta(0) <= row.finished_at - row.created_at
