@@ -109,3 +109,38 @@ def test_leases_are_renewed_while_a_long_job_runs(session, monkeypatch) -> None:
     service.run_once("w-long")
     # claimed with a 0.9 s lease; without renewal it would have run out 0.6 s before the end
     assert seen_leases[0] > started + timedelta(seconds=1.5)
+
+
+def test_workers_scheduling_at_once_do_not_crash(session) -> None:  # type: ignore[no-untyped-def]
+    """Several workers start together (PostgreSQL): each schedules the periodic jobs; the one
+    that loses the race on a dedupe key must carry on, not die (a worker that died this way
+    left the messages it had claimed waiting for their lease to end)."""
+    import importlib
+    import threading
+
+    import sqlalchemy as sa
+
+    from siyu.db import new_session
+    from siyu.jobs.models import Job
+    from siyu.jobs.service import PERIODIC, TASK_MODULES, schedule_periodic
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    barrier, errors = threading.Barrier(4), []
+
+    def go() -> None:
+        with new_session() as s:
+            barrier.wait()
+            try:
+                schedule_periodic(s)
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    keys = session.scalars(sa.select(Job.dedupe_key)).all()
+    assert len(keys) == len(set(keys)) == len(PERIODIC)

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.db import is_sqlite, new_session, utcnow
@@ -104,14 +105,20 @@ def enqueue(
         raise ValueError(f"no handler for job kind {kind!r}")
     if dedupe_key and session.scalar(sa.select(Job.id).where(Job.dedupe_key == dedupe_key)):
         return
-    session.add(
-        Job(
-            kind=kind,
-            payload=payload or {},
-            dedupe_key=dedupe_key,
-            run_at=utcnow() + timedelta(seconds=delay_seconds),
-        )
+    job = Job(
+        kind=kind,
+        payload=payload or {},
+        dedupe_key=dedupe_key,
+        run_at=utcnow() + timedelta(seconds=delay_seconds),
     )
+    if not dedupe_key:
+        session.add(job)
+        return
+    try:  # another worker may enqueue the same periodic run at the same moment
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        pass
 
 
 def enqueue_soon(engine: Engine, kind: str, within_seconds: int) -> None:
@@ -261,6 +268,10 @@ def run_forever(poll_seconds: float, stop: Callable[[], bool] = lambda: False) -
         target=_pump_forever, args=(name, stop), name=f"pump-{name}", daemon=True
     ).start()
     while not stop():
-        done = run_once(name)
+        try:
+            done = run_once(name)
+        except Exception:  # a lost connection or a busy database must not end the worker
+            log.exception("worker %s: a round failed; trying again", name)
+            done = 0
         if not done:
             time.sleep(poll_seconds)

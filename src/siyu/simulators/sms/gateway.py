@@ -54,6 +54,7 @@ class Gateway:
     clock: Any = time.time
     messages: list[Message] = field(default_factory=list)
     attempts: list[str] = field(default_factory=list)  # the OutId of every authenticated SendSms
+    sent_at: dict[str, list[float]] = field(default_factory=dict)  # phone → send times (limits)
     nonces: set[str] = field(default_factory=set)
     faults: list[list[Any]] = field(default_factory=list)  # [code or "slow", times, seconds]
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -122,7 +123,8 @@ def _send(g: Gateway, p: dict[str, str]) -> tuple[dict[str, Any], float]:
             slow = float(fault[2])
             break
     now = g.clock()
-    mine = [m.at for m in g.messages if m.phone == phone]
+    mine = g.sent_at.setdefault(phone, [])
+    mine[:] = [t for t in mine if now - t < LIMITS[-1][0]]
     for seconds, most in LIMITS:
         if sum(1 for t in mine if now - t < seconds) >= most:
             return _err("isv.BUSINESS_LIMIT_CONTROL", f"at most {most} in {seconds} s"), 0
@@ -137,6 +139,7 @@ def _send(g: Gateway, p: dict[str, str]) -> tuple[dict[str, Any], float]:
         now,
     )
     g.messages.append(msg)
+    mine.append(now)
     return {
         "Code": "OK",
         "Message": "OK",
