@@ -54,6 +54,12 @@ def wecom_page(
     """Sync status (never silent), staff with friend counts, open alerts, welcome figures."""
     if denied := _denied(request, ctx, Perm.customers_read):
         return denied
+    return _status_page(request, ctx, session)
+
+
+def _status_page(
+    request: Request, ctx: Ctx, session: Session, error: str | None = None
+) -> HTMLResponse:
     return render(
         request,
         "wecom.html",
@@ -62,6 +68,7 @@ def wecom_page(
         staff=queries.staff_list(session),
         alerts=queries.open_alerts(session, 50),
         welcome=queries.welcome_stats(session),
+        error=error,
     )
 
 
@@ -96,16 +103,7 @@ async def connect_corp_page(
         except WecomConfigError as exc:
             session.rollback()
             error = str(exc)
-    return render(
-        request,
-        "wecom.html",
-        ctx=ctx,
-        corps=queries.status(session),
-        staff=queries.staff_list(session),
-        alerts=queries.open_alerts(session, 50),
-        welcome=queries.welcome_stats(session),
-        error=error,
-    )
+    return _status_page(request, ctx, session, error)
 
 
 # -- live codes ---------------------------------------------------------------------------------------
@@ -129,15 +127,7 @@ async def live_codes_page(
             if isinstance(made, int):
                 return RedirectResponse(f"/wecom/live-codes/{made}", status_code=303)
             error = made
-    return render(
-        request,
-        "wecom_live_codes.html",
-        ctx=ctx,
-        rows=queries.live_codes(session),
-        group_codes=queries.group_codes(session),
-        groups=queries.open_groups(session),
-        error=error,
-    )
+    return _live_codes_page(request, ctx, session, error)
 
 
 @router.post("/wecom/group-codes")
@@ -176,6 +166,12 @@ async def create_group_code_page(
             error = str(exc)
         finally:
             record_calls(session, corp, client)
+    return _live_codes_page(request, ctx, session, error)
+
+
+def _live_codes_page(
+    request: Request, ctx: Ctx, session: Session, error: str | None
+) -> HTMLResponse:
     return render(
         request,
         "wecom_live_codes.html",

@@ -44,18 +44,12 @@ def group_code_create(
 @group_code_app.command("list")
 def group_code_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Group live codes and how full their groups are."""
-    import sqlalchemy as sa
-
     from siyu.db import session_scope
-    from siyu.wecom.group_codes import group_code_summary
-    from siyu.wecom.models import GroupLiveCode
+    from siyu.wecom.queries import group_codes
 
     require("customers:read")
     with session_scope() as session:
-        rows = [
-            group_code_summary(session, c)
-            for c in session.scalars(sa.select(GroupLiveCode).order_by(GroupLiveCode.id))
-        ]
+        rows = group_codes(session)
     if as_json:
         echo_json(rows)
         return

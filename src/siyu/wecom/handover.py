@@ -32,6 +32,7 @@ from siyu.wecom.alerts import FRIEND_CAP, friend_counts, raise_alert
 from siyu.wecom.models import (
     Handover,
     HandoverItem,
+    LiveCode,
     WecomContact,
     WecomCorp,
     WecomGroupChat,
@@ -110,8 +111,6 @@ def plan(
             )
         )
     if selection.live_code_id is not None:
-        from siyu.wecom.models import LiveCode
-
         code = session.get(LiveCode, selection.live_code_id)
         if code is None:
             raise HandoverError(f"no live code {selection.live_code_id}")
