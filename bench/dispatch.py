@@ -83,13 +83,20 @@ def main() -> None:
         )
     gateway = Gateway()
     server = ThreadedServer(create_app(gateway))
-    template = {"sign_name": "悦颜", "template_code": "SMS_000002", "params": {"order": "A1"}}
+    template = {
+        "sign_name": "悦颜",
+        "template_code": "SMS_000002",
+        "text": "您的订单${order}已发货",
+        "params": {"order": "A1"},
+    }
 
     # baseline: plain threads, straight to the gateway
     def plain(k: int) -> None:
         client = AliyunSms(gateway.access_key_id, gateway.access_key_secret, server.base)
         for i in range(k + 1, n + 1, args.workers):
-            result = client.send(f"+86135{i:08d}", "悦颜", "SMS_000002", {"order": "A1"}, f"p{i}")
+            result = client.send_sms(
+                f"+86135{i:08d}", "悦颜", "SMS_000002", {"order": "A1"}, f"p{i}"
+            )
             assert result.outcome == "sent", result
 
     t0 = time.perf_counter()

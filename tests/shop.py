@@ -52,6 +52,7 @@ def order(
     category: str | None = "护肤",
     refund_yuan: int = 0,
     at: time = time(20, 30),
+    product: str | None = None,
 ) -> int:
     """One paid order (status decides whether it counts); ``at`` is the local time of day."""
     paid = datetime.combine(day, at, SHANGHAI)
@@ -72,6 +73,13 @@ def order(
     session.add(o)
     session.flush()
     session.add(
-        OrderLine(order_id=o.id, line_no=1, category=category, quantity=1, amount_fen=yuan * 100)
+        OrderLine(
+            order_id=o.id,
+            line_no=1,
+            product_name=product,
+            category=category,
+            quantity=1,
+            amount_fen=yuan * 100,
+        )
     )
     return o.id

@@ -95,6 +95,7 @@ def _campaign(session: Any, segment: int, **kw: Any) -> Any:
         template={
             "sign_name": "悦颜",
             "template_code": "SMS_000001",
+            "text": "${name}您好，${offer}，拒收请回复R",
             "params": {"name": "{{ name }}", "offer": "满199减30"},
         },
         actor="test",
@@ -111,7 +112,7 @@ def _drain(settings: Any, sms: Any, worker: str = "w1") -> int:
 
     total = 0
     with new_session() as s:
-        while n := dispatch_once(s, worker, settings, sms, limit=7):
+        while n := dispatch_once(s, worker, settings, {"sms": sms}, limit=7):
             total += n
     return total
 
@@ -201,7 +202,7 @@ def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: 
     rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
     ambiguous = [r for r in rows if r.state == "ambiguous"]
     assert len(ambiguous) == 1 and len(gateway.received()) == 20
-    assert reconcile(session, sms_channel(settings), settings) == 1
+    assert reconcile(session, {"sms": sms_channel(settings)}, settings) == 1
     session.expire_all()
     row = session.get(SendRow, ambiguous[0].id)
     assert (row.state, row.reason) == ("sent", "reconciled") and row.provider_ref
@@ -210,3 +211,94 @@ def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: 
     phones = [m.phone for m in gateway.received()]
     assert len(set(phones)) == len(phones)
     assert timedelta(0) <= row.finished_at - row.created_at
+
+
+def test_personal_variables_preview_and_the_skip_policy(
+    world: dict[str, Any], session: Any
+) -> None:
+    """Customers who bought something hear about it; the others are skipped with the variable
+    as the reason (the skip policy); the preview shows real customers, names masked."""
+    from datetime import date
+
+    from siyu.config import get_settings
+    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.models import SendRow
+    from siyu.reach.service import create_campaign, preview, start
+    from siyu.reach.variables import forget_best_sellers
+    from tests import shop
+
+    forget_best_sellers()
+    ids = sorted(world["phones"])
+    brand = session.scalar(sa.text("SELECT id FROM brand"))
+    for n, cid in enumerate(ids[:5]):
+        shop.order(session, brand, cid, date(2026, 11, 1 + n), 199, product="玻尿酸精华")
+    shop.order(session, brand, ids[5], date(2026, 11, 11), 99, product="防晒乳")
+    session.commit()
+    template = {
+        "sign_name": "悦颜",
+        "template_code": "SMS_000001",
+        "text": "${name}您好，${offer}，拒收请回复R",
+        "params": {"name": "{{ name }}", "offer": "您买过的{{ last_product }}补货啦"},
+        "on_missing": "skip",
+    }
+    settings = get_settings()
+    shown = preview(
+        session,
+        channel="sms",
+        template=template,
+        purpose="marketing",
+        segment_id=world["segment"],
+        settings=settings,
+        samples=8,
+    )
+    first = shown["samples"][0]
+    assert first["name"] == "顾***" and first["content"].startswith(
+        "【悦颜】顾***您好，您买过的玻尿酸"
+    )
+    assert first["sms_count"] == 1 and first["chars"] == len(first["content"])
+    assert shown["samples"][6]["skipped"] == "missing:last_product"
+    campaign = create_campaign(
+        session,
+        name="补货提醒",
+        segment_id=world["segment"],
+        channel="sms",
+        template=template,
+        actor="test",
+    )
+    start(session, campaign, actor="test")
+    session.commit()
+    _drain(settings, sms_channel(settings))
+    rows = {
+        r.customer_id: r
+        for r in session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id))
+    }
+    sent = {c for c, r in rows.items() if r.state == "sent"}
+    assert sent == set(ids[:6])
+    assert {rows[c].reason for c in ids[6:20]} == {"missing:last_product"}
+    texts = {m.phone: m.content for m in world["gateway"].received()}
+    assert (
+        texts[world["phones"][ids[5]][3:]]
+        == "【悦颜】顾客05您好，您买过的防晒乳补货啦，拒收请回复R"
+    )
+
+
+def test_a_template_error_is_refused_when_the_campaign_is_saved(
+    world: dict[str, Any], session: Any
+) -> None:
+    from siyu.reach.ledger import LedgerError
+    from siyu.reach.service import create_campaign
+
+    with pytest.raises(LedgerError, match=r"params.offer line 1: unknown variable 'lastproduct'"):
+        create_campaign(
+            session,
+            name="错字",
+            segment_id=world["segment"],
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，${offer}，拒收请回复R",
+                "params": {"name": "{{ name }}", "offer": "{{ lastproduct }}"},
+            },
+            actor="test",
+        )

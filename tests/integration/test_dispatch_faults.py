@@ -124,6 +124,7 @@ def test_killed_workers_never_lose_or_double_a_message(
         template={
             "sign_name": "悦颜",
             "template_code": "SMS_000002",
+            "text": "您的订单${order}已发货",
             "params": {"order": "{{ name }}"},
         },
         holdout_pct=5,
@@ -161,7 +162,7 @@ def test_killed_workers_never_lose_or_double_a_message(
                 # what the killed workers left: ambiguous, settled through the gateway
                 monkeypatch.setattr(dispatch, "ABSENT_AFTER", timedelta(0))
                 sms = AliyunSms(gateway.access_key_id, gateway.access_key_secret, server.base)
-                if not left.get("ambiguous") or not reconcile(session, sms, _settings()):
+                if not left.get("ambiguous") or not reconcile(session, {"sms": sms}, _settings()):
                     break
     finally:
         for w in workers:

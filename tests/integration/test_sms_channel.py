@@ -48,7 +48,7 @@ def test_send_receipt_and_permanent_errors(sms: tuple[Any, Any]) -> None:
     from siyu.reach.channels.sms import AliyunSms
 
     gateway, client = sms
-    sent = client.send("+8613812345678", "悦颜", "SMS_000001", OFFER, out_id="ledger-1")
+    sent = client.send_sms("+8613812345678", "悦颜", "SMS_000001", OFFER, out_id="ledger-1")
     assert sent.outcome == "sent" and sent.provider_ref
     assert [m.content for m in gateway.received()] == [
         "【悦颜】张三您好，双11满199减30，拒收请回复R"
@@ -64,11 +64,11 @@ def test_send_receipt_and_permanent_errors(sms: tuple[Any, Any]) -> None:
         ),
         (("+12025550123", "悦颜", "SMS_000001", OFFER), "isv.MOBILE_NUMBER_ILLEGAL"),
     ]:
-        result = client.send(*args, out_id="x")
+        result = client.send_sms(*args, out_id="x")
         assert (result.outcome, result.code) == ("failed", code)
     wrong = AliyunSms(gateway.access_key_id, "not-the-secret", client.endpoint)
     assert (
-        wrong.send("+8613900000004", "悦颜", "SMS_000001", OFFER, "y").code
+        wrong.send_sms("+8613900000004", "悦颜", "SMS_000001", OFFER, "y").code
         == "SignatureDoesNotMatch"
     )
     assert len(gateway.received()) == 1
@@ -76,12 +76,12 @@ def test_send_receipt_and_permanent_errors(sms: tuple[Any, Any]) -> None:
 
 def test_limits_and_transient_errors_are_retried_later(sms: tuple[Any, Any]) -> None:
     gateway, client = sms
-    assert client.send("+8613812345678", "悦颜", "SMS_000001", OFFER, "a").outcome == "sent"
-    again = client.send("+8613812345678", "悦颜", "SMS_000001", OFFER, "b")
+    assert client.send_sms("+8613812345678", "悦颜", "SMS_000001", OFFER, "a").outcome == "sent"
+    again = client.send_sms("+8613812345678", "悦颜", "SMS_000001", OFFER, "b")
     assert (again.outcome, again.code) == ("retry", "isv.BUSINESS_LIMIT_CONTROL")
     assert again.retry_after and again.retry_after >= 60
     gateway.inject("isp.SYSTEM_ERROR")
-    busy = client.send("+8613700000000", "悦颜", "SMS_000001", OFFER, "c")
+    busy = client.send_sms("+8613700000000", "悦颜", "SMS_000001", OFFER, "c")
     assert (busy.outcome, busy.code) == ("retry", "isp.SYSTEM_ERROR")
 
 
@@ -93,7 +93,7 @@ def test_a_late_answer_is_ambiguous_and_settled_by_asking(sms: tuple[Any, Any]) 
         gateway.access_key_id, gateway.access_key_secret, client.endpoint, timeout=0.3
     )
     gateway.inject("slow", seconds=1.0)
-    result = impatient.send("+8613812345678", "悦颜", "SMS_000001", OFFER, out_id="ledger-9")
+    result = impatient.send_sms("+8613812345678", "悦颜", "SMS_000001", OFFER, out_id="ledger-9")
     assert result.outcome == "ambiguous"
     today = datetime.now(UTC) + timedelta(hours=8)
     settled = client.delivery("+8613812345678", "ledger-9", today)

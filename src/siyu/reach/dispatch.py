@@ -3,35 +3,39 @@ channel, record its answer. The write transaction is committed before every prov
 no database lock is held while waiting on a network (and a crash in between leaves a claimed
 row whose lease runs out: ambiguous, settled by ``reconcile``, never resent blindly).
 
-``reconcile`` settles ambiguous SMS rows by asking the gateway for the message by its OutId
-(the ledger row id): found → sent; still unknown after ``ABSENT_AFTER`` → it never left, and the
-row goes back to pending (a resend the provider has confirmed is safe).
+Template variables are loaded once per claimed batch (``variables.load_variables``), only those
+the batch's templates use.
+
+``reconcile`` settles ambiguous rows of channels that can be asked (SMS, by its OutId — the
+ledger row id): found → sent; still unknown after ``ABSENT_AFTER`` → it never left, and the row
+goes back to pending (a resend the provider has confirmed is safe). Channels that cannot be
+asked (SMTP, webhooks) leave their ambiguous rows to an operator (``queries.ambiguous``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
-from siyu.customers.models import Customer
 from siyu.db import is_sqlite, utcnow
-from siyu.reach.channels.base import SendResult
+from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.sms import AliyunSms
 from siyu.reach.ledger import OPEN, Claimed, claim, record
 from siyu.reach.models import Campaign, SendRow
 from siyu.reach.policy import address_of, check
+from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
+from siyu.reach.variables import load_variables
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 3600.0
 ABSENT_AFTER = timedelta(minutes=5)
-_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 def sms_channel(settings: Settings) -> AliyunSms | None:
@@ -42,33 +46,39 @@ def sms_channel(settings: Settings) -> AliyunSms | None:
     )
 
 
+def configured_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels this deployment can send on (a channel without settings is left out, and
+    its rows wait in the ledger until it is configured)."""
+    out: dict[str, Channel] = {}
+    sms = sms_channel(settings)
+    if sms is not None:
+        out["sms"] = sms
+    return out
+
+
 def out_id(row_id: int) -> str:
     return f"L{row_id}"
 
 
-def render_params(template: dict[str, Any], customer: Customer) -> dict[str, str]:
-    """The SMS template's parameters for one customer (Jinja2 sandbox, unknown variables are
-    an error, each value capped at 35 characters as Aliyun's variables are)."""
-    variables = {"name": customer.name or "", "city": customer.city or ""}
-    return {
-        str(k): _ENV.from_string(str(v)).render(**variables)[:35]
-        for k, v in (template.get("params") or {}).items()
-    }
-
-
 def dispatch_once(
-    session: Session, worker: str, settings: Settings, sms: AliyunSms | None, limit: int = 100
+    session: Session,
+    worker: str,
+    settings: Settings,
+    channels: Mapping[str, Channel],
+    limit: int = 100,
 ) -> int:
     """One round: claim, send and record up to ``limit`` messages; returns how many."""
-    channels = ("sms",) if sms is not None else ()
     if not channels:
         return 0
-    rows = claim(session, worker, limit, settings.reach_lease_seconds, channels)
+    rows = claim(session, worker, limit, settings.reach_lease_seconds, tuple(channels))
     campaigns: dict[int, Campaign | None] = {}
     for row in rows:
         if row.campaign_id not in campaigns:
             campaigns[row.campaign_id] = session.get(Campaign, row.campaign_id)
-        _one(session, worker, settings, sms, campaigns[row.campaign_id], row)
+    variables = _batch_variables(session, rows, campaigns, settings)
+    for row in rows:
+        campaign = campaigns[row.campaign_id]
+        _one(session, worker, settings, channels, campaign, row, variables.get(row.customer_id))
     for campaign in campaigns.values():
         if campaign is not None:
             finish_if_done(session, campaign)
@@ -76,13 +86,32 @@ def dispatch_once(
     return len(rows)
 
 
+def _batch_variables(
+    session: Session,
+    rows: list[Claimed],
+    campaigns: Mapping[int, Campaign | None],
+    settings: Settings,
+) -> dict[int, dict[str, Any]]:
+    wanted: set[str] = set()
+    for c in campaigns.values():
+        if c is not None:
+            # a template that no longer checks: each of its rows is skipped when rendered
+            with contextlib.suppress(TemplateProblem):
+                wanted |= check_template(c.channel, c.template, purpose=c.purpose).variables
+    if not wanted or not rows:
+        return {}
+    today = utcnow().astimezone(settings.tz).date()
+    return load_variables(session, [r.customer_id for r in rows], today=today, wanted=wanted)
+
+
 def _one(
     session: Session,
     worker: str,
     settings: Settings,
-    sms: AliyunSms | None,
+    channels: Mapping[str, Channel],
     campaign: Campaign | None,
     row: Claimed,
+    variables: dict[str, Any] | None,
 ) -> None:
     now = utcnow()
     if campaign is None or campaign.status == "cancelled":
@@ -95,7 +124,7 @@ def _one(
         )
         session.commit()
         return
-    address = address_of(session, row.customer_id, row.channel)
+    address = address_of(session, row.customer_id, row.channel, campaign.template)
     decision = check(
         session,
         customer_id=row.customer_id,
@@ -110,22 +139,29 @@ def _one(
         record(session, row.id, worker, state, reason=decision.reason, due_at=decision.due_at)
         session.commit()
         return
-    customer = session.get(Customer, row.customer_id)
-    assert customer is not None and address is not None and sms is not None
+    assert address is not None
     try:
-        params = render_params(campaign.template, customer)
-    except TemplateError as exc:  # a missing variable, bad syntax, a sandbox refusal
+        parts = render(row.channel, campaign.template, variables or {})
+    except MissingVariable as exc:
+        record(session, row.id, worker, "skipped", reason=f"missing:{exc.name}"[:40])
+        session.commit()
+        return
+    except TemplateProblem as exc:  # the sandbox refused this render (time, size)
         record(session, row.id, worker, "skipped", reason="template_error", error=str(exc))
         session.commit()
         return
-    session.commit()  # nothing is held while the provider answers
-    result = sms.send(
-        address,
-        str(campaign.template.get("sign_name", "")),
-        str(campaign.template.get("template_code", "")),
-        params,
-        out_id(row.id),
+    message = Outgoing(
+        ref=out_id(row.id),
+        row_id=row.id,
+        campaign_id=campaign.id,
+        customer_id=row.customer_id,
+        address=address,
+        parts=parts,
+        template=campaign.template,
+        purpose=campaign.purpose,
     )
+    session.commit()  # nothing is held while the provider answers
+    result = channels[row.channel].send(message)
     if not is_sqlite(session):
         # the provider has answered; if PostgreSQL crashed before flushing this commit, the row
         # would still be claimed, its lease would lapse and it would be reconciled, not resent,
@@ -166,22 +202,31 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
         campaign.status, campaign.finished_at = "done", utcnow()
 
 
-def reconcile(session: Session, sms: AliyunSms, settings: Settings, limit: int = 200) -> int:
-    """Settle ambiguous SMS rows through the gateway; returns how many were settled."""
+def reconcile(
+    session: Session, channels: Mapping[str, Channel], settings: Settings, limit: int = 200
+) -> int:
+    """Settle ambiguous rows through the providers that can be asked; returns how many."""
     now = utcnow()
+    askable = [name for name, ch in channels.items() if ch.reconcilable]
+    if not askable:
+        return 0
     rows = session.scalars(
         sa.select(SendRow)
-        .where(SendRow.state == "ambiguous", SendRow.channel == "sms")
+        .where(SendRow.state == "ambiguous", SendRow.channel.in_(askable))
         .order_by(SendRow.id)
         .limit(limit)
     ).all()
     settled = 0
     for row in rows:
-        address = address_of(session, row.customer_id, "sms")
+        campaign = session.get(Campaign, row.campaign_id)
+        template = campaign.template if campaign is not None else {}
+        address = address_of(session, row.customer_id, row.channel, template)
         if address is None:
             continue
         since: datetime = row.finished_at or row.lease_until or row.created_at
-        found = sms.delivery(address, out_id(row.id), since.astimezone(settings.tz))
+        found = channels[row.channel].delivery(
+            address, out_id(row.id), since.astimezone(settings.tz)
+        )
         if found.found:
             row.state, row.provider_ref, row.reason = "sent", found.provider_ref, "reconciled"
             row.finished_at = row.finished_at or now

@@ -5,8 +5,10 @@ recorded reason; marketing in quiet hours is deferred to the next allowed minute
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,15 +29,25 @@ class Decision:
 SEND = Decision(True)
 
 
-def address_of(session: Session, customer_id: int, channel: str) -> str | None:
-    """Where the channel reaches the customer: their phone for SMS (a verified one first)."""
-    if channel != "sms":
+ADDRESS_KINDS = {"sms": "phone", "email": "email"}
+CONSENTED_CHANNELS = ("sms", "email")  # marketing on these needs the customer's own yes
+
+
+def address_of(
+    session: Session, customer_id: int, channel: str, template: Mapping[str, Any] | None = None
+) -> str | None:
+    """Where the channel reaches the customer: their phone for SMS, their email address for
+    email (a verified one first); a webhook goes to the campaign's URL."""
+    if channel == "webhook":
+        return str((template or {}).get("url") or "") or None
+    kind = ADDRESS_KINDS.get(channel)
+    if kind is None:
         return None
     return session.scalar(
         sa.select(Identity.value)
         .where(
             Identity.customer_id == customer_id,
-            Identity.kind == "phone",
+            Identity.kind == kind,
             Identity.namespace == "",
         )
         .order_by(Identity.verified.desc(), Identity.id)
@@ -72,21 +84,32 @@ def check(
     if purpose == "marketing":
         if customer.do_not_disturb:
             return Decision(False, "do_not_disturb")
-        statuses = set(
-            session.scalars(
-                sa.select(Consent.status).where(
-                    Consent.customer_id == customer_id,
-                    Consent.channel == channel,
-                    Consent.purpose == "marketing",
-                    Consent.address == address,
-                )
-            )
-        )
-        if "withdrawn" in statuses:
-            return Decision(False, "consent_withdrawn")
-        if "granted" not in statuses:
-            return Decision(False, "no_consent")
+        consent = _consent(session, customer_id, channel, address)
+        if consent is not None:
+            return consent
         later = next_allowed(now, settings)
         if later is not None:
             return Decision(False, "quiet_hours", later)
     return SEND
+
+
+def _consent(session: Session, customer_id: int, channel: str, address: str) -> Decision | None:
+    """None when marketing on ``channel`` to ``address`` is allowed. A webhook hands the
+    message to the brand's own system, which applies its own consent."""
+    if channel not in CONSENTED_CHANNELS:
+        return None
+    statuses = set(
+        session.scalars(
+            sa.select(Consent.status).where(
+                Consent.customer_id == customer_id,
+                Consent.channel == channel,
+                Consent.purpose == "marketing",
+                Consent.address == address,
+            )
+        )
+    )
+    if "withdrawn" in statuses:
+        return Decision(False, "consent_withdrawn")
+    if "granted" not in statuses:
+        return Decision(False, "no_consent")
+    return None

@@ -10,33 +10,36 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import is_sqlite, new_session
 from siyu.jobs.service import hold_dispatch_lease, periodic, pump
-from siyu.reach.dispatch import dispatch_once, reconcile, sms_channel
+from siyu.reach.channels.base import Channel
+from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
 
-_SMS: dict[str, Any] = {}
+_CHANNELS: dict[str, Any] = {}
 
 
-def _sms() -> Any:
+def _channels() -> dict[str, Channel]:
+    """The configured channels, built once per settings (clients keep their connections)."""
     settings = get_settings()
-    key = (settings.sms_endpoint, settings.sms_access_key_id, settings.sms_access_key_secret)
-    if _SMS.get("key") != key:
-        _SMS.update(key=key, client=sms_channel(settings))
-    return _SMS["client"]
+    key = settings.model_dump_json()
+    if _CHANNELS.get("key") != key:
+        _CHANNELS.update(key=key, channels=configured_channels(settings))
+    channels: dict[str, Channel] = _CHANNELS["channels"]
+    return channels
 
 
 @pump("reach.dispatch")
 def dispatch(name: str) -> int:
-    sms = _sms()
-    if sms is None:
+    channels = _channels()
+    if not channels:
         return 0
     with new_session() as session:
         if is_sqlite(session) and not hold_dispatch_lease(session, name):
             return 0
-        return dispatch_once(session, name, get_settings(), sms)
+        return dispatch_once(session, name, get_settings(), channels)
 
 
 @periodic("reach.reconcile", every_seconds=120)
 def reconcile_ambiguous(session: Session, _payload: dict[str, Any]) -> None:
-    """Ask the provider about messages whose answer was lost (never resend them blindly)."""
-    sms = _sms()
-    if sms is not None:
-        reconcile(session, sms, get_settings())
+    """Ask the providers about messages whose answer was lost (never resend them blindly)."""
+    channels = _channels()
+    if channels:
+        reconcile(session, channels, get_settings())

@@ -1,11 +1,18 @@
 """What every channel answers for one message, so the dispatcher can record it in the ledger
 without knowing the provider: sent (with the provider's reference), failed for good, worth
-trying again later, or ambiguous (the provider may have it; reconcile, never resend)."""
+trying again later, or ambiguous (the provider may have it; reconcile, never resend).
+
+A channel is anything with ``name``, ``send(Outgoing)`` and ``delivery(...)``; ``reconcilable``
+says whether the provider can be asked about a message whose answer was lost (SMS can, by its
+OutId; SMTP and webhooks cannot, so their ambiguous rows wait for an operator).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 Outcome = Literal["sent", "failed", "retry", "ambiguous"]
 
@@ -27,3 +34,28 @@ class Delivery:
     delivered: bool | None = None  # None: still on its way
     provider_ref: str | None = None
     code: str = ""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One rendered message on its way out. ``ref`` is the ledger's key for it at the provider
+    (an SMS OutId, an email Message-ID, a webhook's idempotency key)."""
+
+    ref: str
+    row_id: int
+    campaign_id: int
+    customer_id: int
+    address: str
+    parts: Mapping[str, str]
+    template: Mapping[str, Any]
+    purpose: str
+    extra: Mapping[str, str] = field(default_factory=dict)  # e.g. the unsubscribe URL
+
+
+class Channel(Protocol):
+    name: str
+    reconcilable: bool
+
+    def send(self, message: Outgoing) -> SendResult: ...
+
+    def delivery(self, address: str, ref: str, since: datetime) -> Delivery: ...

@@ -23,10 +23,9 @@ from urllib.parse import quote
 
 import httpx
 
-from siyu.reach.channels.base import Delivery, SendResult
+from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 
 VERSION = "2017-05-25"
-MARKETING_SUFFIX = "拒收请回复R"
 # Aliyun codes: what may succeed later, what never will
 TRANSIENT = {"isp.SYSTEM_ERROR", "isp.RAM_PERMISSION_DENY", "Throttling.User", "ServiceUnavailable"}
 RATE_LIMITED = {"isv.BUSINESS_LIMIT_CONTROL"}
@@ -91,7 +90,21 @@ class AliyunSms:
             raise ValueError("not a JSON object")
         return data
 
-    def send(
+    name = "sms"
+    reconcilable = True  # QuerySendDetails finds a message by its OutId
+
+    def send(self, message: Outgoing) -> SendResult:
+        """Send one ledger row: the template's signature and code, the rendered parameters."""
+        params = {k.removeprefix("params."): v for k, v in message.parts.items()}
+        return self.send_sms(
+            message.address,
+            str(message.template.get("sign_name", "")),
+            str(message.template.get("template_code", "")),
+            params,
+            message.ref,
+        )
+
+    def send_sms(
         self, phone: str, sign_name: str, template_code: str, params: dict[str, Any], out_id: str
     ) -> SendResult:
         """Send one templated SMS; ``out_id`` (the ledger row) comes back in receipts."""

@@ -1,0 +1,136 @@
+"""Message templates: errors caught at save time with their line, the sandbox's limits on time
+and size, the missing-variable policy, SMS counting and the marketing suffix."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from siyu.reach.templates import (
+    TemplateProblem,
+    check_template,
+    render,
+    sms_content,
+    sms_parts,
+)
+
+SMS = {
+    "sign_name": "悦颜",
+    "template_code": "SMS_000001",
+    "text": "${name}您好，${offer}，拒收请回复R",
+    "params": {"name": "{{ name }}", "offer": "满199减30"},
+}
+
+
+def _email(**kw: str) -> dict[str, str]:
+    return {"subject": "{{ name }}，您的专属礼遇", "text": "亲爱的{{ name }}", **kw}
+
+
+def test_unknown_variable_is_refused_with_its_line() -> None:
+    with pytest.raises(TemplateProblem) as err:
+        check_template("email", _email(text="您好\n{{ nmae }}，新品到了"), purpose="marketing")
+    assert (err.value.part, err.value.line) == ("text", 2)
+    assert "nmae" in str(err.value)
+
+
+def test_syntax_error_is_refused_with_its_line() -> None:
+    with pytest.raises(TemplateProblem) as err:
+        check_template("email", _email(html="<p>\n\n{% if name %}hi</p>"), purpose="service")
+    assert err.value.part == "html" and err.value.line == 3
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% set x = 'a' %}{{ x }}",
+        "{{ name ~ name }}",
+        "{% macro m() %}x{% endmacro %}",
+        "{{ name|center(100000000) }}",
+        "{% include 'x' %}",
+    ],
+)
+def test_constructs_that_can_blow_up_are_refused_at_save_time(source: str) -> None:
+    with pytest.raises(TemplateProblem):
+        check_template("wecom", {"text": source}, purpose="service")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'x' * 100000000 }}",
+        "{{ '%0999999999d' % 1 }}",
+        "{{ 9 ** 99999999 }}",
+        "{% for i in range(100000) %}{% endfor %}",
+        "{% for i in range(999) %}{% for j in range(999) %}{% for k in range(999) %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        "{% for i in range(999) %}{% for j in range(999) %}xxxxxxxx{% endfor %}{% endfor %}",
+    ],
+)
+def test_renders_that_would_take_too_long_or_grow_too_large_are_stopped(source: str) -> None:
+    check_template("wecom", {"text": source}, purpose="service")  # legal to write …
+    started = time.monotonic()
+    with pytest.raises(TemplateProblem):
+        render("wecom", {"text": source}, {})  # … refused when it runs
+    assert time.monotonic() - started < 1.0
+
+
+def test_sms_needs_every_placeholder_and_the_marketing_suffix() -> None:
+    assert check_template("sms", SMS, purpose="marketing").variables == {"name"}
+    no_value = {**SMS, "params": {"name": "{{ name }}"}}
+    with pytest.raises(TemplateProblem, match=r"\$\{offer\}"):
+        check_template("sms", no_value, purpose="marketing")
+    extra = {**SMS, "params": {**SMS["params"], "gift": "x"}}
+    with pytest.raises(TemplateProblem, match="not a placeholder"):
+        check_template("sms", extra, purpose="marketing")
+    no_suffix = {**SMS, "text": "${name}您好，${offer}"}
+    with pytest.raises(TemplateProblem, match="拒收请回复R"):
+        check_template("sms", no_suffix, purpose="marketing")
+    check_template("sms", no_suffix, purpose="service")  # a service message needs none
+
+
+def test_missing_variables_fall_back_or_skip() -> None:
+    from siyu.reach.templates import MissingVariable
+
+    tpl = {**_email(), "fallbacks": {"name": "顾客"}}
+    assert render("email", tpl, {"name": None})["subject"] == "顾客，您的专属礼遇"
+    assert render("email", tpl, {"name": "王芳"})["text"] == "亲爱的王芳"
+    with pytest.raises(MissingVariable) as err:
+        render("email", {**tpl, "on_missing": "skip"}, {"name": ""})
+    assert err.value.name == "name"
+    with pytest.raises(MissingVariable):  # fallback policy, but no text for this variable
+        render("email", _email(), {})
+
+
+def test_html_is_escaped_text_is_not() -> None:
+    tpl = _email(html="<p>{{ name }}</p>")
+    out = render("email", tpl, {"name": "<b>王</b>"})
+    assert out["html"] == "<p>&lt;b&gt;王&lt;/b&gt;</p>" and out["text"] == "亲爱的<b>王</b>"
+
+
+def test_sms_content_and_counting() -> None:
+    out = render("sms", SMS, {"name": "王芳"})
+    content = sms_content(SMS, out)
+    assert content == "【悦颜】王芳您好，满199减30，拒收请回复R"
+    assert sms_parts(content) == 1
+    assert sms_parts("字" * 70) == 1
+    assert sms_parts("字" * 71) == 2 and sms_parts("字" * 134) == 2 and sms_parts("字" * 135) == 3
+    long_name = render("sms", SMS, {"name": "名" * 50})
+    assert len(long_name["params.name"]) == 35  # Aliyun's limit on one variable
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_either_checks_or_is_refused_with_a_template_problem(source: str) -> None:
+    try:
+        check_template("wecom", {"text": source}, purpose="service")
+    except TemplateProblem:
+        return
+    try:
+        render("wecom", {"text": source}, {})
+    except TemplateProblem:
+        pass
+    except Exception as exc:  # a missing variable is the only other answer
+        assert type(exc).__name__ == "MissingVariable"
