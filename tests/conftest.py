@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-pytest_plugins = ["tests.wecom_sim"]  # the simulated WeCom fixtures
+pytest_plugins = ["tests.wecom_sim", "tests.reach_world"]  # simulated WeCom; reach audience
 
 TEST_SECRET = "test-secret-key-for-siyu-tests-only-0123456789"
 
@@ -81,6 +81,7 @@ def _clean(url: str) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
+        _seed(conn)
         if conn.dialect.name == "postgresql":
             # restart sequences so ids are predictable within a test
             for table in metadata.sorted_tables:
@@ -88,6 +89,21 @@ def _clean(url: str) -> None:
                     conn.exec_driver_sql(
                         f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)"
                     )
+
+
+def _seed(conn: sa.Connection) -> None:
+    """What the migrations put in an empty database, put back after a test's clean-up."""
+    from siyu.db import utcnow
+    from siyu.reach.caps import DEFAULT_CAPS
+    from siyu.reach.models import SendCap
+
+    conn.execute(
+        sa.insert(SendCap),
+        [
+            {"channel": c, "period": p, "most": n, "updated_by": "system", "updated_at": utcnow()}
+            for c, p, n in DEFAULT_CAPS
+        ],
+    )
 
 
 @pytest.fixture()

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     sms_access_key_secret: str = Field(
         "", description="Aliyun AccessKey secret for SMS (keep it in the environment, not a file)."
     )
+    reach_approval_above: int = Field(
+        10_000,
+        description="A campaign to more customers than this waits for approval by a second "
+        "person with the campaigns:approve permission (0: every campaign).",
+    )
     reach_lease_seconds: int = Field(
         60, description="How long a worker holds a claimed message before it counts as ambiguous."
     )

@@ -4,117 +4,13 @@ once, every other row with its reason, a lost answer reconciled instead of resen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import time, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-
-@pytest.fixture(scope="module")
-def gateway_server() -> Iterator[Any]:
-    from siyu.simulators.sms.gateway import Gateway, create_app
-    from siyu.simulators.threaded import ThreadedServer
-
-    server = ThreadedServer(create_app(Gateway()))
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """30 customers with phones: 20 consented to marketing SMS, 2 withdrew, 1 consented but is
-    suppressed, 1 consented but asked not to be disturbed, 6 never consented."""
-    from siyu.brands.models import Brand
-    from siyu.config import reset_settings
-    from siyu.customers.models import Consent, Customer, Identity
-    from siyu.db import utcnow
-    from siyu.reach import policy
-    from siyu.segments.models import Segment, SegmentMember
-    from siyu.simulators.sms.gateway import Gateway
-
-    gateway = Gateway()
-    gateway_server.app.state.gateway = gateway
-    monkeypatch.setenv("SIYU_SMS_ENDPOINT", gateway_server.base)
-    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
-    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
-    reset_settings()
-    monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))  # no quiet hours …
-    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))  # … unless a test sets them
-    now = utcnow()
-    brand = Brand(code="yy", name="悦颜")
-    session.add(brand)
-    seg = Segment(name="会员", dynamic=False, created_by="test")
-    session.add(seg)
-    session.flush()
-    phones = {}
-    for i in range(30):
-        c = Customer(
-            name=f"顾客{i:02d}",
-            status="active",
-            suppressed=i == 22,
-            do_not_disturb=i == 23,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(c)
-        session.flush()
-        phone = f"+86139{i:08d}"
-        phones[c.id] = phone
-        session.add(
-            Identity(customer_id=c.id, kind="phone", namespace="", value=phone, source="test")
-        )
-        if i < 24:
-            status = "withdrawn" if i in (20, 21) else "granted"
-            session.add(
-                Consent(
-                    customer_id=c.id,
-                    brand_id=brand.id,
-                    channel="sms",
-                    purpose="marketing",
-                    address=phone,
-                    status=status,
-                    source="test",
-                    recorded_at=now,
-                )
-            )
-        session.add(SegmentMember(segment_id=seg.id, customer_id=c.id, entered_at=now))
-    session.commit()
-    return {"gateway": gateway, "segment": seg.id, "phones": phones}
-
-
-def _campaign(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.service import create_campaign, start
-
-    campaign = create_campaign(
-        session,
-        name=kw.pop("name", "双11"),
-        segment_id=segment,
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000001",
-            "text": "${name}您好，${offer}，拒收请回复R",
-            "params": {"name": "{{ name }}", "offer": "满199减30"},
-        },
-        actor="test",
-        **kw,
-    )
-    start(session, campaign, actor="test")
-    session.commit()
-    return campaign
-
-
-def _drain(settings: Any, sms: Any, worker: str = "w1") -> int:
-    from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once
-
-    total = 0
-    with new_session() as s:
-        while n := dispatch_once(s, worker, settings, {"sms": sms}, limit=7):
-            total += n
-    return total
+from tests.reach_world import drain, sms_campaign
 
 
 def test_each_eligible_customer_is_texted_once_and_every_other_has_a_reason(
@@ -125,9 +21,9 @@ def test_each_eligible_customer_is_texted_once_and_every_other_has_a_reason(
     from siyu.reach.ledger import counts
     from siyu.reach.models import Campaign, SendRow
 
-    campaign = _campaign(session, world["segment"], holdout_pct=10, holdout_seed=3)
+    campaign = sms_campaign(session, world["segment"], holdout_pct=10, holdout_seed=3)
     settings = get_settings()
-    assert _drain(settings, sms_channel(settings)) == 30 - counts(session, campaign.id).get(
+    assert drain(settings, sms_channel(settings)) == 30 - counts(session, campaign.id).get(
         "held_out", 0
     )
     rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
@@ -162,7 +58,7 @@ def test_withdrawal_after_start_and_quiet_hours(
     from siyu.reach.dispatch import sms_channel
     from siyu.reach.models import SendRow
 
-    campaign = _campaign(session, world["segment"])
+    campaign = sms_campaign(session, world["segment"])
     first = sorted(world["phones"])[0]
     session.execute(
         sa.update(Consent).where(Consent.customer_id == first).values(status="withdrawn")
@@ -171,7 +67,7 @@ def test_withdrawal_after_start_and_quiet_hours(
     monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # now it is always quiet
     monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
     settings = get_settings()
-    _drain(settings, sms_channel(settings))
+    drain(settings, sms_channel(settings))
     assert world["gateway"].received() == []
     rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
     states = {r.customer_id: (r.state, r.reason) for r in rows}
@@ -196,9 +92,9 @@ def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: 
         settings.sms_endpoint,
         timeout=0.3,
     )
-    campaign = _campaign(session, world["segment"])
+    campaign = sms_campaign(session, world["segment"])
     gateway.inject("slow", times=1, seconds=1.0)
-    _drain(settings, impatient)
+    drain(settings, impatient)
     rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
     ambiguous = [r for r in rows if r.state == "ambiguous"]
     assert len(ambiguous) == 1 and len(gateway.received()) == 20
@@ -206,7 +102,7 @@ def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: 
     session.expire_all()
     row = session.get(SendRow, ambiguous[0].id)
     assert (row.state, row.reason) == ("sent", "reconciled") and row.provider_ref
-    _drain(settings, sms_channel(settings))
+    drain(settings, sms_channel(settings))
     assert len(gateway.received()) == 20  # nothing was sent twice
     phones = [m.phone for m in gateway.received()]
     assert len(set(phones)) == len(phones)
@@ -267,7 +163,7 @@ def test_personal_variables_preview_and_the_skip_policy(
     )
     start(session, campaign, actor="test")
     session.commit()
-    _drain(settings, sms_channel(settings))
+    drain(settings, sms_channel(settings))
     rows = {
         r.customer_id: r
         for r in session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id))

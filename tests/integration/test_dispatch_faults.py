@@ -190,3 +190,85 @@ def _settings() -> Any:
     from siyu.config import get_settings
 
     return get_settings()
+
+
+def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
+    session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two marketing campaigns to the same customers, three dispatchers in parallel on
+    PostgreSQL: the one-SMS-a-day cap lets exactly one message through per customer."""
+    import threading
+    from datetime import time as clock
+
+    from siyu.config import reset_settings
+    from siyu.db import is_sqlite, new_session
+    from siyu.reach import policy
+    from siyu.reach.dispatch import dispatch_once, sms_channel
+    from siyu.reach.ledger import counts
+    from siyu.reach.service import create_campaign, start
+    from siyu.simulators.sms.gateway import Gateway, create_app
+    from siyu.simulators.threaded import ThreadedServer
+
+    if is_sqlite(session):
+        pytest.skip("on SQLite one worker dispatches")
+    gateway = Gateway()
+    server = ThreadedServer(create_app(gateway))
+    monkeypatch.setenv("SIYU_SMS_ENDPOINT", server.base)
+    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
+    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
+    reset_settings()
+    monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999))
+    monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
+    seg = _audience(session, 400)
+    campaigns = []
+    for name in ("早场", "晚场"):
+        c = create_campaign(
+            session,
+            name=name,
+            segment_id=seg,
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，${offer}，拒收请回复R",
+                "params": {"name": "{{ name }}", "offer": name},
+            },
+            actor="test",
+        )
+        start(session, c, actor="test")
+        campaigns.append(c.id)
+    # one customer's two messages side by side in the claim order, so that two workers
+    # usually hold them at the same moment
+    from siyu.reach.models import SendRow
+
+    base = session.scalar(sa.select(sa.func.min(SendRow.due_at)))
+    for row in session.scalars(sa.select(SendRow)):
+        row.due_at = base + timedelta(milliseconds=row.customer_id)
+    session.commit()
+    settings = _settings()
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            sms = sms_channel(settings)
+            with new_session() as s:
+                while dispatch_once(s, name, settings, {"sms": sms}, limit=1):
+                    pass
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        server.stop()
+    assert not errors, errors
+    phones = Counter(m.phone for m in gateway.messages)
+    assert len(phones) == 400 and max(phones.values()) == 1
+    both = Counter()
+    for cid in campaigns:
+        both.update(counts(session, cid))
+    assert both == {"sent": 400, "skipped": 400}, both

@@ -20,6 +20,8 @@ class Perm(StrEnum):
     traits_run = "traits:run"  # refresh the analytical copy, recompute RFM/lifecycle/CLV
     segments_write = "segments:write"  # define, change, refresh and delete segments
     wecom_manage = "wecom:manage"  # connect corps, sync, live codes, welcome, replies, handover
+    campaigns_write = "campaigns:write"  # plan, start, pause, resume, cancel campaigns; caps
+    campaigns_approve = "campaigns:approve"  # approve a large send planned by someone else
 
 
 class Role(StrEnum):
@@ -49,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.traits_run,
             Perm.segments_write,
             Perm.wecom_manage,
+            Perm.campaigns_write,
         }
     ),
     # Analysts look at numbers and masked profiles; they never see unmasked personal data.
@@ -66,6 +69,7 @@ API_KEY_SCOPES = frozenset(
         Perm.customers_export,
         Perm.imports_run,
         Perm.segments_write,
+        Perm.campaigns_write,
     }
 )
 

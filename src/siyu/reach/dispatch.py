@@ -25,11 +25,13 @@ from sqlalchemy.orm import Session
 
 from siyu.config import Settings
 from siyu.db import is_sqlite, utcnow
+from siyu.reach.caps import current_caps
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.sms import AliyunSms
+from siyu.reach.eligibility import Go, all_templates, decide, template_for
 from siyu.reach.ledger import OPEN, Claimed, claim, record
 from siyu.reach.models import Campaign, SendRow
-from siyu.reach.policy import address_of, check
+from siyu.reach.policy import address_of
 from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
 from siyu.reach.variables import load_variables
 
@@ -71,14 +73,26 @@ def dispatch_once(
     if not channels:
         return 0
     rows = claim(session, worker, limit, settings.reach_lease_seconds, tuple(channels))
+    if not rows:
+        return 0
     campaigns: dict[int, Campaign | None] = {}
     for row in rows:
         if row.campaign_id not in campaigns:
             campaigns[row.campaign_id] = session.get(Campaign, row.campaign_id)
     variables = _batch_variables(session, rows, campaigns, settings)
+    caps = current_caps(session)
     for row in rows:
         campaign = campaigns[row.campaign_id]
-        _one(session, worker, settings, channels, campaign, row, variables.get(row.customer_id))
+        _one(
+            session,
+            worker,
+            settings,
+            channels,
+            campaign,
+            row,
+            variables.get(row.customer_id),
+            caps,
+        )
     for campaign in campaigns.values():
         if campaign is not None:
             finish_if_done(session, campaign)
@@ -94,11 +108,13 @@ def _batch_variables(
 ) -> dict[int, dict[str, Any]]:
     wanted: set[str] = set()
     for c in campaigns.values():
-        if c is not None:
+        if c is None:
+            continue
+        for channel, template in all_templates(c):
             # a template that no longer checks: each of its rows is skipped when rendered
             with contextlib.suppress(TemplateProblem):
-                wanted |= check_template(c.channel, c.template, purpose=c.purpose).variables
-    if not wanted or not rows:
+                wanted |= check_template(channel, template, purpose=c.purpose).variables
+    if not wanted:
         return {}
     today = utcnow().astimezone(settings.tz).date()
     return load_variables(session, [r.customer_id for r in rows], today=today, wanted=wanted)
@@ -112,6 +128,7 @@ def _one(
     campaign: Campaign | None,
     row: Claimed,
     variables: dict[str, Any] | None,
+    caps: list[tuple[str, str, int]],
 ) -> None:
     now = utcnow()
     if campaign is None or campaign.status == "cancelled":
@@ -124,24 +141,23 @@ def _one(
         )
         session.commit()
         return
-    address = address_of(session, row.customer_id, row.channel, campaign.template)
-    decision = check(
+    go = decide(
         session,
-        customer_id=row.customer_id,
-        channel=row.channel,
-        purpose=campaign.purpose,
-        address=address,
+        row=row,
+        variant=row.variant,
+        campaign=campaign,
+        configured=channels.keys(),
+        caps=caps,
         now=now,
         settings=settings,
     )
-    if not decision.send:
-        state = "deferred" if decision.due_at else "skipped"
-        record(session, row.id, worker, state, reason=decision.reason, due_at=decision.due_at)
+    if not isinstance(go, Go):
+        state = "deferred" if go.due_at else "skipped"
+        record(session, row.id, worker, state, reason=go.reason, due_at=go.due_at)
         session.commit()
         return
-    assert address is not None
     try:
-        parts = render(row.channel, campaign.template, variables or {})
+        parts = render(go.channel, go.template, variables or {})
     except MissingVariable as exc:
         record(session, row.id, worker, "skipped", reason=f"missing:{exc.name}"[:40])
         session.commit()
@@ -155,13 +171,13 @@ def _one(
         row_id=row.id,
         campaign_id=campaign.id,
         customer_id=row.customer_id,
-        address=address,
+        address=go.address,
         parts=parts,
-        template=campaign.template,
+        template=go.template,
         purpose=campaign.purpose,
     )
-    session.commit()  # nothing is held while the provider answers
-    result = channels[row.channel].send(message)
+    session.commit()  # nothing is held while the provider answers (the cap lock neither)
+    result = channels[go.channel].send(message)
     if not is_sqlite(session):
         # the provider has answered; if PostgreSQL crashed before flushing this commit, the row
         # would still be claimed, its lease would lapse and it would be reconciled, not resent,
@@ -198,7 +214,9 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
         )
         .limit(1)
     )
-    if left is None:
+    if left is None and campaign.next_run_at is not None:
+        campaign.status = "scheduled"  # a recurring campaign waits for its next run
+    elif left is None:
         campaign.status, campaign.finished_at = "done", utcnow()
 
 
@@ -219,7 +237,7 @@ def reconcile(
     settled = 0
     for row in rows:
         campaign = session.get(Campaign, row.campaign_id)
-        template = campaign.template if campaign is not None else {}
+        template = template_for(campaign, row.channel, row.variant) if campaign else {}
         address = address_of(session, row.customer_id, row.channel, template)
         if address is None:
             continue

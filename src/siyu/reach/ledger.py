@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,6 +33,7 @@ OPEN = ("pending", "deferred")
 TERMINAL = ("sent", "failed", "skipped", "held_out")
 HASH_MULTIPLIER = 2654435761  # Knuth's multiplicative hash; customer ids stay below 2^31
 HASH_PRIME = 1000003
+VARIANT_MULTIPLIER = 2246822519  # the A/B draw uses another hash than the holdout draw
 
 
 class LedgerError(ValueError):
@@ -43,9 +45,23 @@ def in_holdout(customer_id: int, seed: int, pct: int) -> bool:
     return ((customer_id * HASH_MULTIPLIER + seed) % HASH_PRIME) % 100 < pct
 
 
-def fan_out(session: Session, campaign: Campaign, now: datetime | None = None) -> dict[str, int]:
-    """Write the campaign's rows for its segment's current members (a snapshot at send time);
-    returns how many rows were added, held out and already there."""
+def variant_of(customer_id: int, seed: int, variants: list[tuple[str, int]]) -> str:
+    """The same A/B draw as the SQL in ``fan_out`` (independent of the holdout draw)."""
+    bucket = ((customer_id * VARIANT_MULTIPLIER + seed) % HASH_PRIME) % 100
+    edge = 0
+    for key, weight in variants:
+        edge += weight
+        if bucket < edge:
+            return key
+    return variants[-1][0] if variants else ""
+
+
+def fan_out(
+    session: Session, campaign: Campaign, now: datetime | None = None, step: int = 0
+) -> dict[str, int]:
+    """Write the campaign's rows for step ``step`` (a recurring campaign's run) for its
+    segment's current members (a snapshot at send time); returns how many rows were added,
+    held out and already there. The holdout and the A/B variant are drawn in the statement."""
     if campaign.segment_id is None:
         raise LedgerError("the campaign has no audience segment")
     if not 0 <= campaign.holdout_pct <= 50:
@@ -55,12 +71,13 @@ def fan_out(session: Session, campaign: Campaign, now: datetime | None = None) -
     big = sa.cast(member, sa.BigInteger) * sa.literal(HASH_MULTIPLIER, sa.BigInteger)
     held = ((big + campaign.holdout_seed) % HASH_PRIME) % 100 < campaign.holdout_pct
     when = sa.literal(now, UTCDateTime)
+    channels = campaign.channels or [campaign.channel]
     rows = sa.select(
         sa.literal(campaign.id),
-        sa.literal(0),
+        sa.literal(step),
         member,
-        sa.literal(campaign.channel),
-        sa.literal(""),
+        sa.literal(channels[0]),
+        _variant_sql(member, campaign),
         sa.case((held, "held_out"), else_="pending"),
         sa.case((held, "holdout"), else_=None),
         sa.literal(0),
@@ -93,13 +110,15 @@ def fan_out(session: Session, campaign: Campaign, now: datetime | None = None) -
     def written() -> tuple[int, int]:
         total, held_out = session.execute(
             sa.select(sa.func.count(), sa.func.count().filter(SendRow.state == "held_out")).where(
-                SendRow.campaign_id == campaign.id
+                SendRow.campaign_id == campaign.id, SendRow.step == step
             )
         ).one()
         return int(total), int(held_out)
 
     started = session.scalar(
-        sa.select(SendRow.id).where(SendRow.campaign_id == campaign.id).limit(1)
+        sa.select(SendRow.id)
+        .where(SendRow.campaign_id == campaign.id, SendRow.step == step)
+        .limit(1)
     )
     before = written()[0] if started is not None else 0
     session.execute(stmt)  # (the driver's rowcount for INSERT … SELECT is not reliable)
@@ -112,6 +131,19 @@ def fan_out(session: Session, campaign: Campaign, now: datetime | None = None) -
     return {"added": added, "held_out": held_out, "already": int(audience or 0) - added}
 
 
+def _variant_sql(member: Any, campaign: Campaign) -> Any:
+    weights = [(str(v["key"]), int(v["weight"])) for v in campaign.variants or ()]
+    if not weights:
+        return sa.literal("")
+    big = sa.cast(member, sa.BigInteger) * sa.literal(VARIANT_MULTIPLIER, sa.BigInteger)
+    bucket = ((big + campaign.holdout_seed) % HASH_PRIME) % 100
+    whens, edge = [], 0
+    for key, weight in weights[:-1]:
+        edge += weight
+        whens.append((bucket < edge, key))
+    return sa.case(*whens, else_=weights[-1][0]) if whens else sa.literal(weights[-1][0])
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -119,6 +151,7 @@ class Claimed:
     customer_id: int
     channel: str
     attempts: int
+    variant: str = ""
 
 
 def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
@@ -169,6 +202,7 @@ def claim(
                 claimed_by=worker,
                 lease_until=lease,
                 attempts=SendRow.attempts + 1,
+                checked_at=None,  # counted against caps again only once policy says yes
             )
             .execution_options(synchronize_session=False)
         )
@@ -178,7 +212,12 @@ def claim(
         return []
     rows = session.execute(
         sa.select(
-            SendRow.id, SendRow.campaign_id, SendRow.customer_id, SendRow.channel, SendRow.attempts
+            SendRow.id,
+            SendRow.campaign_id,
+            SendRow.customer_id,
+            SendRow.channel,
+            SendRow.attempts,
+            SendRow.variant,
         )
         .where(
             SendRow.state == "claimed",
@@ -220,6 +259,8 @@ def record(
         values["due_at"] = due_at
     else:
         values["finished_at"] = now
+    if state not in ("sent", "ambiguous"):
+        values["checked_at"] = None  # it did not go, so it counts against no cap
     done = rowcount(
         session.execute(
             sa.update(SendRow)
@@ -233,6 +274,19 @@ def record(
         )
     )
     return bool(done)
+
+
+def cancel_open(session: Session, campaign_id: int) -> int:
+    """A cancelled campaign's rows not yet sent end as skipped ``cancelled`` (claimed rows are
+    left to their worker, which skips them when it sees the campaign cancelled)."""
+    now = utcnow()
+    return rowcount(
+        session.execute(
+            sa.update(SendRow)
+            .where(SendRow.campaign_id == campaign_id, SendRow.state.in_(OPEN))
+            .values(state="skipped", reason="cancelled", finished_at=now)
+        )
+    )
 
 
 def counts(session: Session, campaign_id: int) -> dict[str, int]:

@@ -31,11 +31,25 @@ class Campaign(Base):
     purpose: Mapped[str] = mapped_column(sa.String(12), default="marketing")  # or service
     segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segment.id"))
     channel: Mapped[str] = mapped_column(sa.String(12))  # sms | email | wecom | oa | webhook
+    # channel priority: the first one a customer can be reached on (e.g. wecom, then sms)
+    channels: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     template: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # per channel when several: {"sms": {...}, "email": {...}}; ``template`` is the first's
+    templates: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # A/B: [{"key": "A", "weight": 50, "templates": {channel: template}}, …]; empty = one
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     holdout_pct: Mapped[int] = mapped_column(sa.Integer, default=0)  # 0–50
     holdout_seed: Mapped[int] = mapped_column(sa.Integer, default=0)
-    # draft | sending | paused | cancelled | done
-    status: Mapped[str] = mapped_column(sa.String(12), default="draft")
+    audience_mode: Mapped[str] = mapped_column(sa.String(8), default="snapshot")  # or live
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: when started
+    recurrence: Mapped[str] = mapped_column(sa.String(8), default="")  # "" | daily | weekly
+    runs: Mapped[int] = mapped_column(sa.Integer, default=0)  # fan-outs so far (= steps)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    cost_fen_per_message: Mapped[int] = mapped_column(sa.Integer, default=0)
+    approved_by: Mapped[str | None] = mapped_column(sa.String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # draft | awaiting_approval | scheduled | sending | paused | cancelled | done
+    status: Mapped[str] = mapped_column(sa.String(20), default="draft")
     send_by_hours: Mapped[int] = mapped_column(sa.Integer, default=72)
     audience_size: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_by: Mapped[str] = mapped_column(sa.String(100))
@@ -55,18 +69,21 @@ class SendRow(Base):
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "step", "customer_id", "channel"),
         sa.Index("ix_send_ledger_due", "state", "due_at"),
+        sa.Index("ix_send_ledger_customer_checked", "customer_id", "checked_at"),
     )
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
     )
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"))
     step: Mapped[int] = mapped_column(sa.Integer, default=0)
-    customer_id: Mapped[int] = mapped_column(sa.Integer, index=True)
+    customer_id: Mapped[int] = mapped_column(sa.Integer)
     channel: Mapped[str] = mapped_column(sa.String(12))
     variant: Mapped[str] = mapped_column(sa.String(8), default="")
     state: Mapped[str] = mapped_column(sa.String(10), default="pending")
     reason: Mapped[str | None] = mapped_column(sa.String(40))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # when policy last said yes: from then the message counts against frequency caps
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -75,3 +92,18 @@ class SendRow(Base):
     error: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SendCap(Base):
+    """A frequency cap on marketing: at most ``most`` messages per customer on ``channel``
+    (``*``: all channels together) per calendar ``period`` (day, week from Monday, month) in
+    the deployment's time zone. Service messages are not capped."""
+
+    __tablename__ = "send_cap"
+    __table_args__ = (sa.UniqueConstraint("channel", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(12))
+    period: Mapped[str] = mapped_column(sa.String(8))  # day | week | month
+    most: Mapped[int] = mapped_column(sa.Integer)
+    updated_by: Mapped[str] = mapped_column(sa.String(100), default="system")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

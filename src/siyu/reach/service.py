@@ -3,17 +3,18 @@ is at that moment), pause, resume, cancel."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
-from siyu.config import Settings
+from siyu.config import Settings, get_settings
 from siyu.customers.identifiers import mask_name
-from siyu.db import utcnow
-from siyu.reach.ledger import LedgerError, fan_out
-from siyu.reach.models import Campaign
+from siyu.db import rowcount, utcnow
+from siyu.reach.ledger import LedgerError, cancel_open, fan_out
+from siyu.reach.models import Campaign, SendRow
 from siyu.reach.templates import (
     MissingVariable,
     TemplateProblem,
@@ -27,6 +28,7 @@ from siyu.segments.models import Segment, SegmentMember
 
 CHANNELS = ("sms",)
 PURPOSES = ("marketing", "service")
+RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
 
 
 def create_campaign(
@@ -34,35 +36,70 @@ def create_campaign(
     *,
     name: str,
     segment_id: int,
-    channel: str,
-    template: dict[str, Any],
+    channel: str | None = None,
+    template: dict[str, Any] | None = None,
+    channels: list[str] | None = None,
+    templates: dict[str, dict[str, Any]] | None = None,
+    variants: list[dict[str, Any]] | None = None,
     purpose: str = "marketing",
     holdout_pct: int = 0,
     holdout_seed: int = 0,
+    audience_mode: str = "snapshot",
+    scheduled_at: datetime | None = None,
+    recurrence: str = "",
+    send_by_hours: int = 72,
+    cost_fen_per_message: int = 0,
     actor: str,
 ) -> Campaign:
+    """Plan a campaign. One channel with one template, or a priority list of channels with a
+    template each (the first channel a customer can be reached on is used), optionally A/B
+    variants (each with its own templates and a weight; weights add up to 100). Every
+    template is checked now, so a typo is refused with its line before anyone is messaged."""
     if not name.strip() or len(name) > 100:
         raise LedgerError("name: 1–100 characters")
-    if channel not in CHANNELS:
-        raise LedgerError(f"channel: one of {', '.join(CHANNELS)} for now")
+    order = list(channels or ([channel] if channel else []))
+    if not order or len(set(order)) != len(order):
+        raise LedgerError("channels: one or more, each once")
+    unknown = [c for c in order if c not in CHANNELS]
+    if unknown:
+        raise LedgerError(f"channel {unknown[0]}: one of {', '.join(CHANNELS)}")
     if purpose not in PURPOSES:
         raise LedgerError("purpose: marketing or service")
     if session.get(Segment, segment_id) is None:
         raise LedgerError(f"no segment {segment_id}")
-    try:
-        check_template(channel, template, purpose=purpose)
-    except TemplateProblem as exc:
-        raise LedgerError(f"template {exc}") from None
     if not 0 <= holdout_pct <= 50:
         raise LedgerError("holdout: 0–50 per cent")
+    if audience_mode not in ("snapshot", "live"):
+        raise LedgerError("audience: snapshot (the segment when sending starts) or live")
+    if recurrence not in RECURRENCES:
+        raise LedgerError("recurrence: none, daily or weekly")
+    if recurrence and scheduled_at is None:
+        raise LedgerError("a recurring campaign needs its first time (scheduled_at)")
+    if not 1 <= send_by_hours <= 24 * 30:
+        raise LedgerError("send_by_hours: 1–720")
+    if cost_fen_per_message < 0:
+        raise LedgerError("cost per message: 0 or more fen")
+    by_channel = dict(templates or {})
+    if template is not None:
+        by_channel.setdefault(order[0], template)
+    _check_templates(order, by_channel, purpose, required=not variants)
+    _check_variants(order, variants or [], purpose)
     campaign = Campaign(
         name=name.strip(),
         segment_id=segment_id,
-        channel=channel,
-        template=template,
+        channel=order[0],
+        channels=order,
+        template=by_channel.get(order[0], {}),
+        templates=by_channel,
+        variants=variants or [],
         purpose=purpose,
         holdout_pct=holdout_pct,
         holdout_seed=holdout_seed,
+        audience_mode=audience_mode,
+        scheduled_at=scheduled_at,
+        recurrence=recurrence,
+        send_by_hours=send_by_hours,
+        cost_fen_per_message=cost_fen_per_message,
         status="draft",
         created_by=actor,
     )
@@ -72,28 +109,187 @@ def create_campaign(
     return campaign
 
 
-def start(session: Session, campaign: Campaign, *, actor: str) -> dict[str, int]:
-    """Write the ledger for the audience as it is now and let the workers send."""
-    if campaign.status not in ("draft", "sending"):
+def _check_templates(
+    order: list[str], by_channel: dict[str, Any], purpose: str, *, required: bool
+) -> None:
+    for ch in by_channel:
+        if ch not in order:
+            raise LedgerError(f"a template for {ch}, which is not one of the channels")
+    for ch in order:
+        if ch not in by_channel:
+            if required:
+                raise LedgerError(f"no template for {ch}")
+            continue
+        try:
+            check_template(ch, by_channel[ch], purpose=purpose)
+        except TemplateProblem as exc:
+            raise LedgerError(f"template {ch} {exc}") from None
+
+
+def _check_variants(order: list[str], variants: list[dict[str, Any]], purpose: str) -> None:
+    if not variants:
+        return
+    keys = [str(v.get("key") or "") for v in variants]
+    if (
+        len(variants) < 2
+        or len(set(keys)) != len(keys)
+        or not all(k.isalnum() and len(k) <= 8 for k in keys)
+    ):
+        raise LedgerError("variants: two or more, each with its own short key (A, B, …)")
+    weights = [v.get("weight") for v in variants]
+    if not all(isinstance(w, int) and w > 0 for w in weights) or sum(weights) != 100:  # type: ignore[arg-type]
+        raise LedgerError("variant weights: whole per cents that add up to 100")
+    for v in variants:
+        templates = v.get("templates") or {}
+        try:
+            _check_templates(order, templates, purpose, required=True)
+        except LedgerError as exc:
+            raise LedgerError(f"variant {v['key']}: {exc}") from None
+
+
+def start(
+    session: Session, campaign: Campaign, *, actor: str, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Send now (the ledger is written for the audience as it is), or at the scheduled time.
+    A campaign larger than ``reach_approval_above`` waits for a second person's approval."""
+    settings = settings or get_settings()
+    if campaign.status not in ("draft", "sending", "scheduled", "awaiting_approval"):
         raise LedgerError(f"a {campaign.status} campaign cannot be started")
-    out = fan_out(session, campaign)
-    campaign.status = "sending"
-    campaign.started_at = campaign.started_at or utcnow()
+    if campaign.approved_at is None and campaign.status != "sending":
+        size = audience_size(session, campaign)
+        if size == 0:
+            raise LedgerError("the audience segment is empty: nobody would get this")
+        if size > settings.reach_approval_above:
+            campaign.status = "awaiting_approval"
+            campaign.audience_size = size
+            record_audit(session, actor, "campaign.submit", "campaign", str(campaign.id), {})
+            return {"status": campaign.status, "audience": size}
+    now = utcnow()
+    if campaign.scheduled_at is not None and campaign.scheduled_at > now and campaign.runs == 0:
+        campaign.status, campaign.next_run_at = "scheduled", campaign.scheduled_at
+        record_audit(session, actor, "campaign.schedule", "campaign", str(campaign.id), {})
+        return {"status": campaign.status, "at": campaign.scheduled_at.isoformat()}
+    out = run(session, campaign, now)
     record_audit(session, actor, "campaign.start", "campaign", str(campaign.id), out)
+    return {"status": campaign.status, **out}
+
+
+def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
+    """One run: fan the audience out into the ledger as the next step; a recurring campaign
+    is due again at its next slot after now (runs missed while the clock jumped are skipped)."""
+    step = campaign.runs
+    out = fan_out(session, campaign, now, step=step)
+    if out["added"] + out["already"] == 0 and step == 0:
+        raise LedgerError("the audience segment is empty: nobody would get this")
+    campaign.runs = step + 1
+    campaign.status = "sending"
+    campaign.started_at = campaign.started_at or now
+    every = RECURRENCES[campaign.recurrence]
+    if every is None:
+        campaign.next_run_at = None
+    else:
+        slot = campaign.next_run_at or campaign.scheduled_at or now
+        while slot <= now:
+            slot += every
+        campaign.next_run_at = slot
     return out
+
+
+def approve(session: Session, campaign: Campaign, *, actor: str) -> dict[str, Any]:
+    """A second person approves a large send; it then starts (or waits for its time)."""
+    if campaign.status != "awaiting_approval":
+        raise LedgerError(f"a {campaign.status} campaign is not waiting for approval")
+    if actor == campaign.created_by:
+        raise LedgerError("a campaign is approved by someone other than who planned it")
+    campaign.approved_by, campaign.approved_at = actor, utcnow()
+    record_audit(session, actor, "campaign.approve", "campaign", str(campaign.id), {})
+    campaign.status = "draft"
+    return start(session, campaign, actor=actor)
+
+
+def audience_size(session: Session, campaign: Campaign) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.count()).where(SegmentMember.segment_id == campaign.segment_id)
+        )
+        or 0
+    )
 
 
 def set_status(session: Session, campaign: Campaign, status: str, *, actor: str) -> None:
     """Pause (rows wait), resume, or cancel (rows not yet sent are skipped as cancelled)."""
     allowed = {
-        "paused": ("sending",),
+        "paused": ("sending", "scheduled"),
         "sending": ("paused",),
-        "cancelled": ("sending", "paused", "draft"),
+        "cancelled": ("sending", "paused", "draft", "scheduled", "awaiting_approval"),
     }
     if status not in allowed or campaign.status not in allowed[status]:
         raise LedgerError(f"a {campaign.status} campaign cannot become {status}")
+    if status == "sending" and campaign.runs == 0:
+        status = "scheduled"  # resumed before its first run: it waits for its time again
     campaign.status = status
+    if status == "cancelled":
+        cancel_open(session, campaign.id)
+        campaign.next_run_at = None
     record_audit(session, actor, f"campaign.{status}", "campaign", str(campaign.id), {})
+
+
+def run_due(session: Session, now: datetime | None = None) -> int:
+    """The scheduler's round (every worker may run it; a campaign is taken by one): start the
+    campaigns whose time has come, and keep live-audience campaigns in step with their
+    segment (new members get a row, members who left are skipped). Returns runs started."""
+    now = now or utcnow()
+    due = sa.select(Campaign.id).where(
+        Campaign.status.in_(("scheduled", "sending")), Campaign.next_run_at <= now
+    )
+    started = 0
+    for cid in list(session.scalars(due)):
+        campaign = _take(session, cid)
+        if campaign is None or campaign.next_run_at is None or campaign.next_run_at > now:
+            session.rollback()
+            continue
+        out = run(session, campaign, now)
+        record_audit(session, "scheduler", "campaign.run", "campaign", str(cid), out)
+        session.commit()
+        started += 1
+    live = sa.select(Campaign.id).where(
+        Campaign.status == "sending", Campaign.audience_mode == "live", Campaign.runs > 0
+    )
+    for cid in list(session.scalars(live)):
+        campaign = _take(session, cid)
+        if campaign is not None and campaign.status == "sending":
+            fan_out(session, campaign, now, step=campaign.runs - 1)
+            skip_departed(session, campaign, now)
+        session.commit()
+    return started
+
+
+def _take(session: Session, campaign_id: int) -> Campaign | None:
+    """The campaign row, locked for this scheduler (another one skips it) on PostgreSQL."""
+    q = sa.select(Campaign).where(Campaign.id == campaign_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    return session.scalars(q).first()
+
+
+def skip_departed(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Live audience: rows still waiting for customers no longer in the segment are skipped."""
+    member = sa.select(SegmentMember.customer_id).where(
+        SegmentMember.segment_id == campaign.segment_id,
+        SegmentMember.customer_id == SendRow.customer_id,
+    )
+    return rowcount(
+        session.execute(
+            sa.update(SendRow)
+            .where(
+                SendRow.campaign_id == campaign.id,
+                SendRow.state.in_(("pending", "deferred")),
+                ~member.exists(),
+            )
+            .values(state="skipped", reason="left_segment", finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    )
 
 
 def preview(

@@ -12,6 +12,7 @@ from siyu.db import is_sqlite, new_session
 from siyu.jobs.service import hold_dispatch_lease, periodic, pump
 from siyu.reach.channels.base import Channel
 from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
+from siyu.reach.service import run_due
 
 _CHANNELS: dict[str, Any] = {}
 
@@ -35,6 +36,12 @@ def dispatch(name: str) -> int:
         if is_sqlite(session) and not hold_dispatch_lease(session, name):
             return 0
         return dispatch_once(session, name, get_settings(), channels)
+
+
+@periodic("reach.schedule", every_seconds=30)
+def schedule(session: Session, _payload: dict[str, Any]) -> None:
+    """Start scheduled and recurring campaigns whose time has come; follow live audiences."""
+    run_due(session)
 
 
 @periodic("reach.reconcile", every_seconds=120)

@@ -1,0 +1,118 @@
+"""Who may get a ledger row's message now, and on which channel: the campaign's channel
+priority (the first channel the customer can be reached on), policy at send time, frequency
+caps and per-number limits. The answer either names the channel and address to send on (and
+the row then counts against the caps) or is a recorded reason: skipped, or deferred to a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.config import Settings
+from siyu.reach.caps import capped, lock_customer, sms_room_at
+from siyu.reach.ledger import Claimed
+from siyu.reach.models import Campaign, SendRow
+from siyu.reach.policy import Decision, address_of, check
+
+# reasons that concern one channel only: the next channel in the priority list is tried
+FALL_THROUGH = ("no_address", "no_consent", "consent_withdrawn")
+
+
+@dataclass(frozen=True)
+class Go:
+    channel: str
+    address: str
+    template: dict[str, Any]
+
+
+def channel_order(campaign: Campaign) -> list[str]:
+    return list(campaign.channels or [campaign.channel])
+
+
+def template_for(campaign: Campaign, channel: str, variant: str = "") -> dict[str, Any]:
+    """The template a row is sent with: its A/B variant's for the channel, else the campaign's."""
+    for v in campaign.variants or ():
+        if v.get("key") == variant and (v.get("templates") or {}).get(channel):
+            return dict(v["templates"][channel])
+    if (campaign.templates or {}).get(channel):
+        return dict(campaign.templates[channel])
+    return dict(campaign.template) if channel == campaign.channel else {}
+
+
+def all_templates(campaign: Campaign) -> list[tuple[str, dict[str, Any]]]:
+    """Every (channel, template) the campaign may send, variants included."""
+    out = [(ch, template_for(campaign, ch)) for ch in channel_order(campaign)]
+    for v in campaign.variants or ():
+        out += [(ch, dict(t)) for ch, t in (v.get("templates") or {}).items()]
+    return [(ch, t) for ch, t in out if t]
+
+
+def decide(
+    session: Session,
+    *,
+    row: Claimed,
+    variant: str,
+    campaign: Campaign,
+    configured: Collection[str],
+    caps: Sequence[tuple[str, str, int]],
+    now: datetime,
+    settings: Settings,
+) -> Go | Decision:
+    """Go (and mark the row as counted) or a Decision not to send now. Commit afterwards: on
+    PostgreSQL the per-customer lock taken here is held until then."""
+    order = channel_order(campaign)
+    start = order.index(row.channel) if row.channel in order else 0
+    first_reason: str | None = None
+    lock_customer(session, row.customer_id)
+    for channel in order[start:]:
+        if channel not in configured:
+            first_reason = first_reason or "channel_not_configured"
+            continue
+        template = template_for(campaign, channel, variant)
+        address = address_of(session, row.customer_id, channel, template)
+        decision = check(
+            session,
+            customer_id=row.customer_id,
+            channel=channel,
+            purpose=campaign.purpose,
+            address=address,
+            now=now,
+            settings=settings,
+        )
+        if not decision.send:
+            if decision.reason in FALL_THROUGH:
+                first_reason = first_reason or decision.reason
+                continue
+            return decision
+        if campaign.purpose == "marketing":
+            cap = capped(
+                session,
+                customer_id=row.customer_id,
+                channel=channel,
+                now=now,
+                settings=settings,
+                caps=caps,
+            )
+            if cap is not None:
+                if not cap.startswith("cap:all/"):
+                    first_reason = first_reason or cap
+                    continue
+                return Decision(False, cap)
+        if channel == "sms":
+            room = sms_room_at(session, row.customer_id, now)
+            if room is not None:
+                return Decision(False, "sms_number_limit", room)
+        assert address is not None
+        session.execute(
+            sa.update(SendRow)
+            .where(SendRow.id == row.id, SendRow.claimed_by.is_not(None))
+            .values(checked_at=now, channel=channel)
+        )
+        return Go(channel, address, template)
+    return Decision(False, first_reason or "no_channel")
