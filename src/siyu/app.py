@@ -36,6 +36,8 @@ def create_app() -> FastAPI:
     from siyu.customers.api import router as customers_router
     from siyu.events.api import router as events_router
     from siyu.privacy.api import router as privacy_router
+    from siyu.reach.api import router as reach_router
+    from siyu.reach.unsubscribe import router as unsubscribe_router
     from siyu.segments.api import router as segments_router
     from siyu.tags.api import router as tags_router
     from siyu.wecom.api import CallbackEndpoint
@@ -61,6 +63,8 @@ def create_app() -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(tags_router)
     app.include_router(segments_router)
+    app.include_router(reach_router)
+    app.include_router(unsubscribe_router)
     app.include_router(wecom_router)
     app.include_router(wecom_replies_router)
     app.include_router(wecom_handover_router)

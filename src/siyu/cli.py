@@ -58,6 +58,7 @@ def _register() -> None:
     from siyu.demo.cli import register as demo
     from siyu.ingest.cli import register as ingest
     from siyu.privacy.cli import register as privacy
+    from siyu.reach.cli import register as campaigns
     from siyu.segments.cli import register as segments
     from siyu.server import register as server
     from siyu.tags.cli import register as tags
@@ -74,6 +75,7 @@ def _register() -> None:
         traits,
         tags,
         segments,
+        campaigns,
         wecom,
         demo,
     ):

@@ -130,6 +130,26 @@ class Settings(BaseSettings):
     sms_access_key_secret: str = Field(
         "", description="Aliyun AccessKey secret for SMS (keep it in the environment, not a file)."
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The address customers reach Siyu at: unsubscribe links and tracked short "
+        "links in messages start with it.",
+    )
+    smtp_host: str = Field("", description="Mail relay for the email channel (empty: no email).")
+    smtp_port: int = Field(25, description="Mail relay port (587 with STARTTLS, 465 with TLS).")
+    smtp_username: str = Field("", description="Mail relay login, if it asks for one.")
+    smtp_password: str = Field("", description="Mail relay password (keep it in the environment).")
+    smtp_security: str = Field(
+        "none", description="none, starttls or tls: how the connection to the relay is secured."
+    )
+    email_from: str = Field(
+        "", description="The From address of marketing email, e.g. 悦颜 <news@brand.example>."
+    )
+    webhook_allow: str = Field(
+        "",
+        description="Comma-separated hosts or networks (CIDR) webhooks may reach although they "
+        "are private or loopback addresses; everything else private is refused.",
+    )
     reach_approval_above: int = Field(
         10_000,
         description="A campaign to more customers than this waits for approval by a second "

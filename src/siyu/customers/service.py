@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
+from siyu.brands.models import Brand
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.resolution import clashing_kind, identities_of, merge_profiles
@@ -160,3 +161,61 @@ def get_visible(session: Session, principal: Principal, customer_id: int) -> Cus
             raise Forbidden("this customer belongs to another store")
         raise CustomerError(f"no customer {customer_id}")
     return customer
+
+
+def withdraw_marketing(
+    session: Session,
+    *,
+    channel: str,
+    address: str,
+    source: str,
+    evidence: str,
+    customer_id: int | None = None,
+) -> list[int]:
+    """A customer says no more marketing on ``channel`` to ``address`` (an unsubscribe link, an
+    SMS reply R/退订): every brand's consent for it is withdrawn at once, with the evidence, and
+    a withdrawal is recorded even where no consent was held, so a later import cannot grant
+    one silently. Returns the customers it concerned."""
+    now = utcnow()
+    rows = list(
+        session.scalars(
+            sa.select(Consent).where(
+                Consent.channel == channel,
+                Consent.purpose == "marketing",
+                Consent.address == address,
+            )
+        )
+    )
+    for c in rows:
+        c.status, c.source, c.evidence, c.recorded_at = "withdrawn", source, evidence, now
+    owners = {c.customer_id for c in rows}
+    if customer_id is not None and not rows:
+        brand = session.scalar(
+            sa.select(sa.func.min(Order.brand_id)).where(Order.customer_id == customer_id)
+        ) or session.scalar(sa.select(sa.func.min(Brand.id)))
+        if brand is not None:
+            session.add(
+                Consent(
+                    customer_id=customer_id,
+                    brand_id=brand,
+                    channel=channel,
+                    purpose="marketing",
+                    address=address,
+                    status="withdrawn",
+                    source=source,
+                    evidence=evidence,
+                    recorded_at=now,
+                )
+            )
+            owners.add(customer_id)
+    if owners:
+        touch_customers(session, owners)
+        record_audit(
+            session,
+            source,
+            "consent.withdraw",
+            "customer",
+            ",".join(map(str, sorted(owners))),
+            {"channel": channel},
+        )
+    return sorted(owners)

@@ -27,9 +27,12 @@ from siyu.config import Settings
 from siyu.db import is_sqlite, utcnow
 from siyu.reach.caps import current_caps
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
+from siyu.reach.channels.email import SmtpEmail
 from siyu.reach.channels.sms import AliyunSms
+from siyu.reach.channels.webhook import Webhook, signing_key
 from siyu.reach.eligibility import Go, all_templates, decide, template_for
 from siyu.reach.ledger import OPEN, Claimed, claim, record
+from siyu.reach.links import unsubscribe_url
 from siyu.reach.models import Campaign, SendRow
 from siyu.reach.policy import address_of
 from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
@@ -55,6 +58,16 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
     sms = sms_channel(settings)
     if sms is not None:
         out["sms"] = sms
+    if settings.smtp_host and settings.email_from:
+        out["email"] = SmtpEmail(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.email_from,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_security,
+        )
+    out["webhook"] = Webhook(signing_key(settings), settings.webhook_allow)
     return out
 
 
@@ -175,6 +188,9 @@ def _one(
         parts=parts,
         template=go.template,
         purpose=campaign.purpose,
+        extra={"unsubscribe": unsubscribe_url(settings, row.id)}
+        if go.channel == "email" and campaign.purpose == "marketing"
+        else {},
     )
     session.commit()  # nothing is held while the provider answers (the cap lock neither)
     result = channels[go.channel].send(message)

@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import record_audit
 from siyu.config import Settings, get_settings
 from siyu.customers.identifiers import mask_name
+from siyu.customers.service import withdraw_marketing
 from siyu.db import rowcount, utcnow
+from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.ledger import LedgerError, cancel_open, fan_out
 from siyu.reach.models import Campaign, SendRow
+from siyu.reach.policy import address_of
 from siyu.reach.templates import (
     MissingVariable,
     TemplateProblem,
@@ -26,7 +29,7 @@ from siyu.reach.templates import (
 from siyu.reach.variables import load_variables
 from siyu.segments.models import Segment, SegmentMember
 
-CHANNELS = ("sms",)
+CHANNELS = ("sms", "email", "webhook")
 PURPOSES = ("marketing", "service")
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
 
@@ -124,6 +127,13 @@ def _check_templates(
             check_template(ch, by_channel[ch], purpose=purpose)
         except TemplateProblem as exc:
             raise LedgerError(f"template {ch} {exc}") from None
+        if ch == "webhook":
+            try:
+                resolve_target(
+                    str(by_channel[ch]["url"]), *parse_allow(get_settings().webhook_allow)
+                )
+            except UnsafeTarget as exc:
+                raise LedgerError(f"webhook: {exc}") from None
 
 
 def _check_variants(order: list[str], variants: list[dict[str, Any]], purpose: str) -> None:
@@ -340,3 +350,49 @@ def preview(
                 item.update(content=content, chars=len(content), sms_count=sms_parts(content))
         out.append(item)
     return {"variables": sorted(checked.variables), "samples": out}
+
+
+SETTLE_OUTCOMES = ("sent", "not_sent", "failed")
+
+
+def settle(session: Session, row_id: int, outcome: str, *, actor: str) -> SendRow:
+    """An operator settles an ambiguous message after checking with the provider or the
+    customer: it arrived (sent), it did not (not_sent: it goes out again), or give up (failed).
+    Only ambiguous rows can be settled; nothing else is ever resent by hand."""
+    if outcome not in SETTLE_OUTCOMES:
+        raise LedgerError(f"outcome: one of {', '.join(SETTLE_OUTCOMES)}")
+    row = session.get(SendRow, row_id)
+    if row is None:
+        raise LedgerError(f"no message {row_id}")
+    if row.state != "ambiguous":
+        raise LedgerError(f"message {row_id} is {row.state}, not ambiguous")
+    now = utcnow()
+    if outcome == "not_sent":
+        row.state, row.due_at, row.reason = "pending", now, "settled_not_sent"
+        row.claimed_by = row.lease_until = row.checked_at = None
+    else:
+        row.state, row.reason, row.finished_at = outcome, "settled_by_operator", now
+        if outcome == "failed":
+            row.checked_at = None
+    record_audit(session, actor, "send.settle", "send_ledger", str(row_id), {"outcome": outcome})
+    return row
+
+
+def unsubscribe(session: Session, row_id: int) -> list[int]:
+    """The unsubscribe link of a message was used: marketing on that channel to that address
+    stops now (every brand's consent withdrawn, with the message as evidence)."""
+    row = session.get(SendRow, row_id)
+    if row is None:
+        raise LedgerError(f"no message {row_id}")
+    campaign = session.get(Campaign, row.campaign_id)
+    address = address_of(session, row.customer_id, row.channel)
+    if campaign is None or address is None:
+        return []
+    return withdraw_marketing(
+        session,
+        channel=row.channel,
+        address=address,
+        source="unsubscribe",
+        evidence=f"unsubscribe link of message {row_id} (campaign {campaign.id})",
+        customer_id=row.customer_id,
+    )

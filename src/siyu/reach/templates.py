@@ -248,7 +248,10 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
             raise TemplateProblem("subject", "an email needs a subject")
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "an email needs a text body (HTML is optional)")
-    elif channel != "webhook" and not str(template.get("text") or "").strip():
+    elif channel == "webhook":
+        if not str(template.get("url") or "").startswith(("http://", "https://")):
+            raise TemplateProblem("url", "a webhook needs an http:// or https:// address")
+    elif not str(template.get("text") or "").strip():
         raise TemplateProblem("text", "the message is empty")
     return Checked(frozenset(used))
 

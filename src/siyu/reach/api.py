@@ -1,0 +1,233 @@
+"""/api/v1/campaigns: plan, preview, start, pause, resume, cancel and approve campaigns; their
+progress and funnel; frequency caps; the operator's view of ambiguous messages.
+
+Errors: 404 for an unknown campaign or message, 409 for a move the campaign's state does not
+allow, 422 for anything wrong with what was sent (a template error names the part and line).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.config import get_settings
+from siyu.reach import queries, service
+from siyu.reach.caps import CapError, set_cap
+from siyu.reach.ledger import LedgerError
+from siyu.reach.models import Campaign
+from siyu.webkit import db_session, require
+
+router = APIRouter(prefix="/api/v1", tags=["campaigns"])
+SMS_EXAMPLE = {
+    "sign_name": "悦颜",
+    "template_code": "SMS_000001",
+    "text": "${name}您好，${offer}，拒收请回复R",
+    "params": {"name": "{{ name }}", "offer": "您买过的{{ last_product }}补货啦"},
+    "fallbacks": {"name": "亲"},
+}
+
+
+class Variant(BaseModel):
+    key: str = Field(..., min_length=1, max_length=8)
+    weight: int = Field(..., ge=1, le=99)
+    templates: dict[str, dict[str, Any]]
+
+
+class CampaignIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=100)
+    segment_id: int
+    channels: list[str] = Field(..., min_length=1, max_length=4, examples=[["sms"]])
+    templates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, examples=[{"sms": SMS_EXAMPLE}]
+    )
+    variants: list[Variant] = Field(default_factory=list, max_length=5)
+    purpose: str = Field("marketing", pattern="^(marketing|service)$")
+    holdout_pct: int = Field(0, ge=0, le=50)
+    holdout_seed: int = Field(0, ge=0, le=1_000_000)
+    audience_mode: str = Field("snapshot", pattern="^(snapshot|live)$")
+    scheduled_at: datetime | None = None
+    recurrence: str = Field("", pattern="^(|daily|weekly)$")
+    send_by_hours: int = Field(72, ge=1, le=720)
+    cost_fen_per_message: int = Field(0, ge=0, le=100_000)
+
+
+class PreviewIn(BaseModel):
+    segment_id: int
+    channel: str
+    template: dict[str, Any] = Field(..., examples=[SMS_EXAMPLE])
+    purpose: str = Field("marketing", pattern="^(marketing|service)$")
+    samples: int = Field(5, ge=1, le=20)
+
+
+class CapIn(BaseModel):
+    channel: str = Field(..., examples=["sms", "*"])
+    period: str = Field(..., pattern="^(day|week|month)$")
+    most: int | None = Field(..., ge=0, le=1000, description="null removes the cap")
+
+
+class SettleIn(BaseModel):
+    outcome: str = Field(..., pattern="^(sent|not_sent|failed)$")
+
+
+def _campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise HTTPException(404, f"no campaign {campaign_id}")
+    return campaign
+
+
+def _fail(exc: Exception) -> HTTPException:
+    text = str(exc)
+    if text.startswith("no "):
+        return HTTPException(404, text)
+    if " campaign cannot " in text or "not waiting" in text or "not ambiguous" in text:
+        return HTTPException(409, text)
+    return HTTPException(422, text)
+
+
+@router.get("/campaigns")
+def get_campaigns(
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> list[dict[str, Any]]:
+    return queries.list_campaigns(session)
+
+
+@router.post("/campaigns", status_code=201, responses={404: {}, 422: {}})
+def post_campaign(
+    body: CampaignIn,
+    p: Principal = Depends(require(Perm.campaigns_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Plan a campaign (a draft: nothing is sent until it is started)."""
+    try:
+        campaign = service.create_campaign(
+            session,
+            name=body.name,
+            segment_id=body.segment_id,
+            channels=body.channels,
+            templates=body.templates,
+            variants=[v.model_dump() for v in body.variants],
+            purpose=body.purpose,
+            holdout_pct=body.holdout_pct,
+            holdout_seed=body.holdout_seed,
+            audience_mode=body.audience_mode,
+            scheduled_at=body.scheduled_at,
+            recurrence=body.recurrence,
+            send_by_hours=body.send_by_hours,
+            cost_fen_per_message=body.cost_fen_per_message,
+            actor=p.actor,
+        )
+    except LedgerError as exc:
+        raise _fail(exc) from None
+    return queries.summary(campaign)
+
+
+@router.post("/campaigns/preview", responses={422: {}})
+def post_preview(
+    body: PreviewIn,
+    p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """The message as real customers of the segment would get it (names masked unless the
+    caller may see personal data); SMS with its length and the number of SMS it costs."""
+    try:
+        return service.preview(
+            session,
+            channel=body.channel,
+            template=body.template,
+            purpose=body.purpose,
+            segment_id=body.segment_id,
+            settings=get_settings(),
+            samples=body.samples,
+            unmask=p.can(Perm.customers_unmask),
+        )
+    except LedgerError as exc:
+        raise _fail(exc) from None
+
+
+@router.get("/campaigns/{campaign_id}", responses={404: {}})
+def get_campaign(
+    campaign_id: int,
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    return queries.detail(session, _campaign(session, campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/{action}", responses={404: {}, 409: {}, 422: {}})
+def post_action(
+    campaign_id: int,
+    action: str,
+    p: Principal = Depends(require(Perm.campaigns_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """start | pause | resume | cancel | approve (approve needs campaigns:approve)."""
+    campaign = _campaign(session, campaign_id)
+    try:
+        if action == "start":
+            service.start(session, campaign, actor=p.actor)
+        elif action == "approve":
+            if not p.can(Perm.campaigns_approve):
+                raise HTTPException(403, "permission campaigns:approve required")
+            service.approve(session, campaign, actor=p.actor)
+        elif action in ("pause", "resume", "cancel"):
+            status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
+            service.set_status(session, campaign, status, actor=p.actor)
+        else:
+            raise HTTPException(404, f"no action {action}: start, pause, resume, cancel, approve")
+    except LedgerError as exc:
+        raise _fail(exc) from None
+    return queries.detail(session, campaign)
+
+
+@router.get("/send-ledger/ambiguous")
+def get_ambiguous(
+    _p: Principal = Depends(require(Perm.campaigns_write)),
+    session: Session = Depends(db_session, scope="function"),
+    limit: int = Query(500, ge=1, le=5000),
+) -> list[dict[str, Any]]:
+    """Messages that may or may not have arrived and that no provider can be asked about."""
+    return queries.ambiguous(session, limit)
+
+
+@router.post("/send-ledger/{row_id}/settle", responses={404: {}, 409: {}})
+def post_settle(
+    row_id: int,
+    body: SettleIn,
+    p: Principal = Depends(require(Perm.campaigns_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    try:
+        row = service.settle(session, row_id, body.outcome, actor=p.actor)
+    except LedgerError as exc:
+        raise _fail(exc) from None
+    return {"id": row.id, "state": row.state, "reason": row.reason}
+
+
+@router.get("/send-caps")
+def get_caps(
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> list[dict[str, Any]]:
+    return queries.caps(session)
+
+
+@router.put("/send-caps", responses={422: {}})
+def put_cap(
+    body: CapIn,
+    p: Principal = Depends(require(Perm.campaigns_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> list[dict[str, Any]]:
+    try:
+        set_cap(session, body.channel, body.period, body.most, actor=p.actor)
+    except CapError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.flush()
+    return queries.caps(session)

@@ -1,0 +1,149 @@
+"""Outbound webhooks: a campaign's message handed to the brand's own system (an app push
+service, a CDP) as signed JSON.
+
+- The body is signed: ``X-Siyu-Signature: sha256=<hex HMAC of "<timestamp>.<body>">`` under
+  a key derived from ``SIYU_SECRET_KEY`` (``siyu campaigns webhook-key`` prints it), with the
+  timestamp in ``X-Siyu-Timestamp``; ``X-Siyu-Id`` is the ledger row, the receiver's
+  idempotency key.
+- SSRF: the host is resolved first and every address it has must be public, unless the host or
+  its network is allow-listed (``SIYU_WEBHOOK_ALLOW``); the request then goes to the address
+  that was checked (the Host header and TLS name stay the host's), so DNS cannot be switched
+  between the check and the call.
+- 2xx sent; 408, 429 and 5xx retried (Retry-After honoured); other 4xx failed; a timeout or a
+  connection lost after the request left is ambiguous, for an operator to settle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from siyu.config import Settings
+from siyu.reach.channels.base import Delivery, Outgoing, SendResult
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class UnsafeTarget(ValueError):
+    """A webhook address Siyu will not call; the message says why."""
+
+
+def signing_key(settings: Settings) -> bytes:
+    return hmac.new(settings.secret_key_bytes(), b"siyu-webhook-signing", "sha256").digest()
+
+
+def signature(key: bytes, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={mac}"
+
+
+def parse_allow(text: str) -> tuple[set[str], list[Network]]:
+    hosts: set[str] = set()
+    networks: list[Network] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            hosts.add(item.lower())
+    return hosts, networks
+
+
+def resolve_target(
+    url: str, allow_hosts: set[str], allow_networks: list[Network]
+) -> tuple[str, str, int]:
+    """(host, checked address, port) for a URL Siyu may call; raises UnsafeTarget."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeTarget("a webhook is an http:// or https:// address")
+    host = parts.hostname.lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UnsafeTarget(f"{host} does not resolve: {exc}") from None
+    addresses = sorted({str(info[4][0]) for info in infos})
+    for a in addresses:
+        ip = ipaddress.ip_address(a)
+        allowed = host in allow_hosts or any(ip in n for n in allow_networks)
+        if not ip.is_global and not allowed:
+            raise UnsafeTarget(
+                f"{host} is {a}, a private, loopback or reserved address "
+                "(allow it with SIYU_WEBHOOK_ALLOW if it is yours)"
+            )
+    return host, addresses[0], port
+
+
+@dataclass
+class Webhook:
+    key: bytes
+    allow: str = ""
+    timeout: float = 10.0
+    transport: httpx.BaseTransport | None = None
+
+    name = "webhook"
+    reconcilable = False  # a receiver cannot be asked; ambiguous rows go to an operator
+    _http: httpx.Client = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._allow = parse_allow(self.allow)
+        self._http = httpx.Client(timeout=self.timeout, transport=self.transport)
+
+    def body(self, message: Outgoing) -> bytes:
+        payload: dict[str, Any] = {
+            "id": message.ref,
+            "type": "siyu.campaign.message",
+            "campaign_id": message.campaign_id,
+            "customer_id": message.customer_id,
+            "purpose": message.purpose,
+            "text": message.parts.get("text", ""),
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def send(self, message: Outgoing) -> SendResult:
+        try:
+            host, address, port = resolve_target(message.address, *self._allow)
+        except UnsafeTarget as exc:
+            return SendResult("failed", code="unsafe_target", error=str(exc)[:200])
+        parts = urlsplit(message.address)
+        literal = f"[{address}]" if ":" in address else address
+        pinned = urlunsplit(parts._replace(netloc=f"{literal}:{port}"))
+        body = self.body(message)
+        ts = str(int(time.time()))
+        headers = {
+            "Host": parts.netloc.rpartition("@")[2],
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Siyu-Webhook/1",
+            "X-Siyu-Id": message.ref,
+            "X-Siyu-Timestamp": ts,
+            "X-Siyu-Signature": signature(self.key, ts, body),
+        }
+        try:
+            resp = self._http.post(
+                pinned, content=body, headers=headers, extensions={"sni_hostname": host}
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            return SendResult("retry", code="connect", error=str(exc)[:200], retry_after=60)
+        except httpx.HTTPError as exc:  # it left; the receiver may have it
+            return SendResult("ambiguous", code="network", error=str(exc)[:200])
+        if 200 <= resp.status_code < 300:
+            return SendResult("sent", provider_ref=message.ref, code=str(resp.status_code))
+        if resp.status_code in (408, 429) or resp.status_code >= 500:
+            after = resp.headers.get("Retry-After", "")
+            wait = float(after) if after.isdigit() else 60.0
+            return SendResult("retry", code=str(resp.status_code), retry_after=wait)
+        return SendResult("failed", code=str(resp.status_code), error=resp.text[:200])
+
+    def delivery(self, address: str, ref: str, since: datetime) -> Delivery:
+        return Delivery(False)

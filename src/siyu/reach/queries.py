@@ -1,0 +1,141 @@
+"""Read paths for campaigns: the list, one campaign's progress and funnel with the reasons
+behind every message that did not go, and the operator's view of ambiguous messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.reach.caps import current_caps
+from siyu.reach.ledger import OPEN, counts
+from siyu.reach.models import Campaign, SendRow
+
+SETTLED = ("sent", "failed", "skipped", "held_out")
+
+
+def summary(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "purpose": c.purpose,
+        "segment_id": c.segment_id,
+        "channels": list(c.channels or [c.channel]),
+        "status": c.status,
+        "holdout_pct": c.holdout_pct,
+        "variants": [{"key": v["key"], "weight": v["weight"]} for v in c.variants or ()],
+        "audience_mode": c.audience_mode,
+        "scheduled_at": c.scheduled_at.isoformat() if c.scheduled_at else None,
+        "recurrence": c.recurrence,
+        "runs": c.runs,
+        "next_run_at": c.next_run_at.isoformat() if c.next_run_at else None,
+        "audience_size": c.audience_size,
+        "approved_by": c.approved_by,
+        "created_by": c.created_by,
+        "created_at": c.created_at.isoformat(),
+        "started_at": c.started_at.isoformat() if c.started_at else None,
+        "finished_at": c.finished_at.isoformat() if c.finished_at else None,
+    }
+
+
+def list_campaigns(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    rows = session.scalars(sa.select(Campaign).order_by(Campaign.id.desc()).limit(limit))
+    campaigns = list(rows)
+    states: dict[int, dict[str, int]] = {c.id: {} for c in campaigns}
+    if campaigns:
+        q = (
+            sa.select(SendRow.campaign_id, SendRow.state, sa.func.count())
+            .where(SendRow.campaign_id.in_(list(states)))
+            .group_by(SendRow.campaign_id, SendRow.state)
+        )
+        for cid, state, n in session.execute(q):
+            states[cid][state] = int(n)
+    return [{**summary(c), "progress": _progress(states[c.id])} for c in campaigns]
+
+
+def _progress(by_state: dict[str, int]) -> dict[str, Any]:
+    total = sum(by_state.values())
+    done = sum(by_state.get(s, 0) for s in SETTLED)
+    return {
+        "total": total,
+        "settled": done,
+        "percent": round(100 * done / total, 1) if total else 0.0,
+        "by_state": by_state,
+    }
+
+
+def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """Progress, the funnel (targeted → held out / eligible → sent) and skip reasons, per
+    variant when the campaign has variants, and the messages by channel."""
+    by_state = counts(session, campaign.id)
+    reasons = {
+        str(reason): int(n)
+        for reason, n in session.execute(
+            sa.select(SendRow.reason, sa.func.count())
+            .where(SendRow.campaign_id == campaign.id, SendRow.state.in_(("skipped", "deferred")))
+            .group_by(SendRow.reason)
+            .order_by(sa.func.count().desc())
+        )
+    }
+    per_variant: dict[str, dict[str, int]] = {}
+    per_channel: dict[str, int] = {}
+    for variant, channel, state, n in session.execute(
+        sa.select(SendRow.variant, SendRow.channel, SendRow.state, sa.func.count())
+        .where(SendRow.campaign_id == campaign.id)
+        .group_by(SendRow.variant, SendRow.channel, SendRow.state)
+    ):
+        v = per_variant.setdefault(variant or "", {})
+        v[state] = v.get(state, 0) + int(n)
+        if state == "sent":
+            per_channel[channel] = per_channel.get(channel, 0) + int(n)
+    targeted = sum(by_state.values())
+    held = by_state.get("held_out", 0)
+    skipped = by_state.get("skipped", 0)
+    funnel = {
+        "targeted": targeted,
+        "held_out": held,
+        "eligible": targeted - held - skipped,
+        "sent": by_state.get("sent", 0),
+        "failed": by_state.get("failed", 0),
+        "ambiguous": by_state.get("ambiguous", 0),
+        "waiting": sum(by_state.get(s, 0) for s in (*OPEN, "claimed")),
+    }
+    return {
+        **summary(campaign),
+        "templates": campaign.templates or {campaign.channel: campaign.template},
+        "progress": _progress(by_state),
+        "funnel": funnel,
+        "skip_reasons": reasons,
+        "variants_funnel": per_variant if campaign.variants else {},
+        "sent_by_channel": per_channel,
+    }
+
+
+def ambiguous(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    """Messages that may or may not have left, on channels that cannot be asked (email,
+    webhooks) or not yet settled: an operator decides, nothing resends them on its own."""
+    rows = session.execute(
+        sa.select(SendRow, Campaign.name)
+        .join(Campaign, Campaign.id == SendRow.campaign_id)
+        .where(SendRow.state == "ambiguous")
+        .order_by(SendRow.id)
+        .limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "campaign_id": r.campaign_id,
+            "campaign": name,
+            "customer_id": r.customer_id,
+            "channel": r.channel,
+            "reason": r.reason,
+            "error": r.error,
+            "since": (r.finished_at or r.created_at).isoformat(),
+        }
+        for r, name in rows
+    ]
+
+
+def caps(session: Session) -> list[dict[str, Any]]:
+    return [{"channel": c, "period": p, "most": n} for c, p, n in current_caps(session)]

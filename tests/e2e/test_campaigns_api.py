@@ -1,0 +1,116 @@
+"""Campaigns over HTTP: a template error answered 422 with its part and line, preview with
+masked names, start, progress and funnel, state moves refused with 409, caps, approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+SMS = {
+    "sign_name": "悦颜",
+    "template_code": "SMS_000001",
+    "text": "${name}您好，${offer}，拒收请回复R",
+    "params": {"name": "{{ name }}", "offer": "满199减30"},
+}
+
+
+def _key(*scopes: str) -> dict[str, str]:
+    from siyu.accounts.service import create_api_key
+    from siyu.db import session_scope
+
+    with session_scope() as s:
+        _k, secret = create_api_key(s, "reach", list(scopes))
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_campaigns_over_http(client: TestClient, world: dict[str, Any]) -> None:
+    h = _key("customers:read", "campaigns:write")
+    reader = _key("customers:read")
+    body = {"name": "双12", "segment_id": world["segment"], "channels": ["sms"]}
+    typo = {**SMS, "params": {"name": "{{ name }", "offer": "x"}}
+    bad = client.post("/api/v1/campaigns", headers=h, json={**body, "templates": {"sms": typo}})
+    assert bad.status_code == 422 and "params.name line 1: syntax error" in bad.json()["detail"]
+    nobody = client.post(
+        "/api/v1/campaigns", headers=h, json={**body, "segment_id": 999, "templates": {"sms": SMS}}
+    )
+    assert nobody.status_code == 404
+    denied = client.post(
+        "/api/v1/campaigns", headers=reader, json={**body, "templates": {"sms": SMS}}
+    )
+    assert denied.status_code == 403
+
+    shown = client.post(
+        "/api/v1/campaigns/preview",
+        headers=reader,
+        json={"segment_id": world["segment"], "channel": "sms", "template": SMS, "samples": 2},
+    ).json()
+    assert shown["samples"][0]["content"] == "【悦颜】顾***您好，满199减30，拒收请回复R"
+    assert shown["samples"][0]["sms_count"] == 1
+
+    made = client.post(
+        "/api/v1/campaigns", headers=h, json={**body, "templates": {"sms": SMS}, "holdout_pct": 10}
+    )
+    assert made.status_code == 201, made.text
+    cid = made.json()["id"]
+    assert client.post(f"/api/v1/campaigns/{cid}/resume", headers=h).status_code == 409
+    started = client.post(f"/api/v1/campaigns/{cid}/start", headers=h).json()
+    assert started["status"] == "sending" and started["funnel"]["targeted"] == 30
+    assert client.post(f"/api/v1/campaigns/{cid}/pause", headers=h).json()["status"] == "paused"
+    assert client.post(f"/api/v1/campaigns/{cid}/resume", headers=h).json()["status"] == "sending"
+    assert client.post(f"/api/v1/campaigns/{cid}/approve", headers=h).status_code == 403
+    assert client.post(f"/api/v1/campaigns/{cid}/jump", headers=h).status_code == 404
+    listed = client.get("/api/v1/campaigns", headers=reader).json()
+    assert listed[0]["id"] == cid and listed[0]["progress"]["total"] == 30
+    detail = client.get(f"/api/v1/campaigns/{cid}", headers=reader).json()
+    assert detail["funnel"]["held_out"] + detail["funnel"]["waiting"] == 30
+
+    caps = client.put(
+        "/api/v1/send-caps", headers=h, json={"channel": "email", "period": "week", "most": 2}
+    )
+    assert {"channel": "email", "period": "week", "most": 2} in caps.json()
+    wrong = client.put(
+        "/api/v1/send-caps", headers=h, json={"channel": "fax", "period": "week", "most": 2}
+    )
+    assert wrong.status_code == 422
+    assert client.get("/api/v1/send-ledger/ambiguous", headers=h).json() == []
+    assert (
+        client.post("/api/v1/send-ledger/1/settle", headers=h, json={"outcome": "sent"}).status_code
+        == 409
+    )
+
+
+def test_campaigns_from_the_shell(world: dict[str, Any], tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from siyu.cli import app
+
+    runner = CliRunner()
+    good = tmp_path / "sms.json"
+    good.write_text(json.dumps(SMS, ensure_ascii=False), encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**SMS, "text": "${name}您好"}, ensure_ascii=False), encoding="utf-8")
+    seg = str(world["segment"])
+    base = ["campaigns", "create", "双12", "--segment", seg, "--channel", "sms"]
+    refused = runner.invoke(app, [*base, "--template", f"sms={bad}"])
+    assert refused.exit_code == 1 and "params.offer" in refused.output
+    missing = runner.invoke(app, [*base, "--template", f"sms={tmp_path / 'none.json'}"])
+    assert missing.exit_code == 1 and "is not a file" in missing.output
+    made = runner.invoke(app, [*base, "--template", f"sms={good}", "--json"])
+    assert made.exit_code == 0, made.output
+    cid = json.loads(made.output)["id"]
+    started = runner.invoke(app, ["campaigns", "start", str(cid)])
+    assert started.exit_code == 0 and "sending" in started.output
+    again = runner.invoke(app, ["campaigns", "resume", str(cid)])
+    assert again.exit_code == 1 and "cannot become sending" in again.output
+    assert runner.invoke(app, ["campaigns", "show", "999"]).exit_code == 1
+    assert runner.invoke(app, ["campaigns", "caps", "set", "fax", "day", "1"]).exit_code == 1
+    assert runner.invoke(app, ["campaigns", "caps", "set", "email", "day", "1"]).exit_code == 0
+    listed = runner.invoke(app, ["campaigns", "caps", "list"])
+    assert "email    day    1" in listed.output
+    preview = runner.invoke(
+        app, ["campaigns", "preview", "--segment", seg, "--channel", "sms", "--template", str(good)]
+    )
+    assert preview.exit_code == 0 and "拒收请回复R" in preview.output
