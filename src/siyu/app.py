@@ -37,7 +37,7 @@ def create_app() -> FastAPI:
     from siyu.events.api import router as events_router
     from siyu.privacy.api import router as privacy_router
     from siyu.reach.api import router as reach_router
-    from siyu.reach.unsubscribe import router as unsubscribe_router
+    from siyu.reach.public import router as reach_public_router
     from siyu.segments.api import router as segments_router
     from siyu.tags.api import router as tags_router
     from siyu.wecom.api import CallbackEndpoint
@@ -64,7 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(tags_router)
     app.include_router(segments_router)
     app.include_router(reach_router)
-    app.include_router(unsubscribe_router)
+    app.include_router(reach_public_router)
     app.include_router(wecom_router)
     app.include_router(wecom_replies_router)
     app.include_router(wecom_handover_router)

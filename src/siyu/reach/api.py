@@ -21,6 +21,7 @@ from siyu.reach import queries, service
 from siyu.reach.caps import CapError, set_cap
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
+from siyu.reach.results import campaign_results
 from siyu.webkit import db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
@@ -159,6 +160,17 @@ def get_campaign(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return queries.detail(session, _campaign(session, campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}/results", responses={404: {}, 422: {}})
+def get_results(
+    campaign_id: int,
+    window_days: int = Query(7, ge=1, le=90, description="Attribution window in days."),
+    _p: Principal = Depends(require(Perm.customers_read)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI."""
+    return campaign_results(session, _campaign(session, campaign_id), window_days=window_days)
 
 
 @router.post("/campaigns/{campaign_id}/{action}", responses={404: {}, 409: {}, 422: {}})

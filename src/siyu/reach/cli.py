@@ -248,6 +248,32 @@ def settle_cmd(
         typer.echo(f"message {row.id}: {row.state}")
 
 
+@app.command("results")
+def results_cmd(
+    campaign_id: int = typer.Argument(...),
+    window: int = typer.Option(7, "--window", min=1, max=90, help="Attribution window, days."),
+) -> None:
+    """Conversions, last-touch revenue, lift vs holdout (95 % interval), ROI (JSON)."""
+    from siyu.db import session_scope
+    from siyu.reach.results import campaign_results
+
+    require("customers:read")
+    with session_scope() as session:
+        echo_json(campaign_results(session, _get(session, campaign_id), window_days=window))
+
+
+@app.command("sms-push-urls")
+def sms_push_urls() -> None:
+    """The addresses to give Aliyun for delivery receipts and replies (they carry a secret)."""
+    from siyu.config import get_settings
+    from siyu.reach.public import push_token
+
+    require("campaigns:write")
+    base = get_settings().public_url.rstrip("/")
+    typer.echo(f"SmsReport: {base}/reach/sms/{push_token()}/report")
+    typer.echo(f"SmsUp:     {base}/reach/sms/{push_token()}/reply")
+
+
 @app.command("webhook-key")
 def webhook_key() -> None:
     """The key webhook receivers check X-Siyu-Signature with (hex)."""

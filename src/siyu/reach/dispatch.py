@@ -36,6 +36,7 @@ from siyu.reach.links import unsubscribe_url
 from siyu.reach.models import Campaign, SendRow
 from siyu.reach.policy import address_of
 from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
+from siyu.reach.tracking import Linker
 from siyu.reach.variables import load_variables
 
 MAX_ATTEMPTS = 8
@@ -94,6 +95,7 @@ def dispatch_once(
             campaigns[row.campaign_id] = session.get(Campaign, row.campaign_id)
     variables = _batch_variables(session, rows, campaigns, settings)
     caps = current_caps(session)
+    linker = Linker(session, settings)
     for row in rows:
         campaign = campaigns[row.campaign_id]
         _one(
@@ -105,6 +107,7 @@ def dispatch_once(
             row,
             variables.get(row.customer_id),
             caps,
+            linker,
         )
     for campaign in campaigns.values():
         if campaign is not None:
@@ -142,6 +145,7 @@ def _one(
     row: Claimed,
     variables: dict[str, Any] | None,
     caps: list[tuple[str, str, int]],
+    linker: Linker,
 ) -> None:
     now = utcnow()
     if campaign is None or campaign.status == "cancelled":
@@ -170,7 +174,8 @@ def _one(
         session.commit()
         return
     try:
-        parts = render(go.channel, go.template, variables or {})
+        link = linker.for_row(row.id, campaign.id, go.channel)
+        parts = render(go.channel, go.template, variables or {}, link=link)
     except MissingVariable as exc:
         record(session, row.id, worker, "skipped", reason=f"missing:{exc.name}"[:40])
         session.commit()

@@ -92,6 +92,25 @@ class SendRow(Base):
     error: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # what came back afterwards: the provider's receipt, the first click, the first reply
+    delivered: Mapped[bool | None] = mapped_column(sa.Boolean)
+    receipt_code: Mapped[str | None] = mapped_column(sa.String(40))
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrackedLink(Base):
+    """An address a campaign's messages link to, with its UTM tags; each recipient gets a short
+    link of their own (``/l/<token>``) that names the message, so a click is theirs."""
+
+    __tablename__ = "tracked_link"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "url"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(sa.String(2000))  # with utm_source/medium/campaign
+    clicks: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SendCap(Base):

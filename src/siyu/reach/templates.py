@@ -293,8 +293,8 @@ def _render(part: str, source: str, values: Mapping[str, Any]) -> str:
         for chunk in chunks:
             size += len(chunk)
             if size > cap:
-                if part.startswith("params."):  # Aliyun takes 35 characters: keep the start
-                    out.append(chunk)
+                if part.startswith("params.") and "://" not in "".join(out) + chunk:
+                    out.append(chunk)  # Aliyun takes 35 characters: keep the start of a name
                     break
                 raise TemplateProblem(part, f"the message is longer than {cap} characters")
             out.append(chunk)
