@@ -29,7 +29,8 @@ from siyu.reach.models import Campaign, SendCap, SendRow
 PERIODS = ("day", "week", "month")
 DEFAULT_CAPS = (("sms", "day", 1), ("sms", "month", 4), ("*", "day", 2), ("*", "week", 5))
 SMS_NUMBER_LIMITS = ((60, 1), (3600, 5), (86400, 10))  # (seconds, messages), Aliyun's
-COUNTED = ("claimed", "sent", "ambiguous")
+COUNTED = ("claimed", "sent", "ambiguous", "submitted")
+WECOM_MONTHLY = 4  # corp mass messages one customer may receive a calendar month
 ADVISORY_NAMESPACE = 7001  # pg_advisory_xact_lock(namespace, customer id)
 
 
@@ -119,6 +120,20 @@ def capped(
         if n >= most:
             return f"cap:{'all' if cap_channel == '*' else cap_channel}/{period}"
     return None
+
+
+def wecom_quota_used(session: Session, customer_id: int, now: datetime, settings: Settings) -> bool:
+    """WeCom lets a corp send each customer 4 mass messages a calendar month; past that the
+    customer silently gets nothing, so Siyu stops at the quota and says so."""
+    n = session.scalar(
+        sa.select(sa.func.count()).where(
+            SendRow.customer_id == customer_id,
+            SendRow.channel == "wecom",
+            SendRow.checked_at >= period_start(now, "month", settings),
+            SendRow.state.in_(COUNTED),
+        )
+    )
+    return int(n or 0) >= WECOM_MONTHLY
 
 
 def sms_room_at(session: Session, customer_id: int, now: datetime) -> datetime | None:

@@ -38,6 +38,7 @@ from siyu.reach.policy import address_of
 from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
 from siyu.reach.tracking import Linker
 from siyu.reach.variables import load_variables
+from siyu.reach.wecom_mass import WecomMass, submit_mass
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 3600.0
@@ -69,11 +70,16 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
             settings.smtp_security,
         )
     out["webhook"] = Webhook(signing_key(settings), settings.webhook_allow)
+    out["wecom"] = WecomMass()  # customers without a WeCom friendship fall through or skip
     return out
 
 
 def out_id(row_id: int) -> str:
     return f"L{row_id}"
+
+
+WECOM_CLAIM = 10_000  # WeCom messages are claimed many at a time: one task per staff member
+WECOM_LEASE_SECONDS = 900
 
 
 def dispatch_once(
@@ -83,10 +89,33 @@ def dispatch_once(
     channels: Mapping[str, Channel],
     limit: int = 100,
 ) -> int:
-    """One round: claim, send and record up to ``limit`` messages; returns how many."""
+    """One round: claim, send and record up to ``limit`` messages (WeCom mass messages: up to
+    ``WECOM_CLAIM``, grouped into one task per staff member and text); returns how many."""
     if not channels:
         return 0
-    rows = claim(session, worker, limit, settings.reach_lease_seconds, tuple(channels))
+    done = 0
+    if "wecom" in channels:
+        done += _round(
+            session, worker, settings, channels, WECOM_CLAIM, ("wecom",), WECOM_LEASE_SECONDS
+        )
+    others = tuple(c for c in channels if c != "wecom")
+    if others:
+        done += _round(
+            session, worker, settings, channels, limit, others, settings.reach_lease_seconds
+        )
+    return done
+
+
+def _round(
+    session: Session,
+    worker: str,
+    settings: Settings,
+    channels: Mapping[str, Channel],
+    limit: int,
+    claim_channels: tuple[str, ...],
+    lease_seconds: int,
+) -> int:
+    rows = claim(session, worker, limit, lease_seconds, claim_channels)
     if not rows:
         return 0
     campaigns: dict[int, Campaign | None] = {}
@@ -96,19 +125,27 @@ def dispatch_once(
     variables = _batch_variables(session, rows, campaigns, settings)
     caps = current_caps(session)
     linker = Linker(session, settings)
+    mass: list[tuple[Claimed, Outgoing]] = []
     for row in rows:
-        campaign = campaigns[row.campaign_id]
-        _one(
+        message = _prepare(
             session,
             worker,
             settings,
             channels,
-            campaign,
+            campaigns[row.campaign_id],
             row,
             variables.get(row.customer_id),
             caps,
             linker,
         )
+        if message is None:
+            continue
+        if message.channel == "wecom":
+            mass.append((row, message))
+        else:
+            _deliver(session, worker, channels, row, message)
+    if mass:
+        submit_mass(session, worker, settings, mass)
     for campaign in campaigns.values():
         if campaign is not None:
             finish_if_done(session, campaign)
@@ -136,7 +173,7 @@ def _batch_variables(
     return load_variables(session, [r.customer_id for r in rows], today=today, wanted=wanted)
 
 
-def _one(
+def _prepare(
     session: Session,
     worker: str,
     settings: Settings,
@@ -146,18 +183,20 @@ def _one(
     variables: dict[str, Any] | None,
     caps: list[tuple[str, str, int]],
     linker: Linker,
-) -> None:
+) -> Outgoing | None:
+    """The rendered message for a row that may go now, or None once the reason it may not is
+    recorded (skipped, or deferred to a time)."""
     now = utcnow()
     if campaign is None or campaign.status == "cancelled":
         record(session, row.id, worker, "skipped", reason="cancelled")
         session.commit()
-        return
+        return None
     if campaign.status == "paused":
         record(
             session, row.id, worker, "deferred", reason="paused", due_at=now + timedelta(minutes=1)
         )
         session.commit()
-        return
+        return None
     go = decide(
         session,
         row=row,
@@ -172,20 +211,22 @@ def _one(
         state = "deferred" if go.due_at else "skipped"
         record(session, row.id, worker, state, reason=go.reason, due_at=go.due_at)
         session.commit()
-        return
+        return None
     try:
-        link = linker.for_row(row.id, campaign.id, go.channel)
+        # a WeCom mass message is one text for many: its links are the campaign's, not a row's
+        link = linker.for_row(0 if go.channel == "wecom" else row.id, campaign.id, go.channel)
         parts = render(go.channel, go.template, variables or {}, link=link)
     except MissingVariable as exc:
         record(session, row.id, worker, "skipped", reason=f"missing:{exc.name}"[:40])
         session.commit()
-        return
+        return None
     except TemplateProblem as exc:  # the sandbox refused this render (time, size)
         record(session, row.id, worker, "skipped", reason="template_error", error=str(exc))
         session.commit()
-        return
-    message = Outgoing(
+        return None
+    return Outgoing(
         ref=out_id(row.id),
+        channel=go.channel,
         row_id=row.id,
         campaign_id=campaign.id,
         customer_id=row.customer_id,
@@ -197,8 +238,13 @@ def _one(
         if go.channel == "email" and campaign.purpose == "marketing"
         else {},
     )
+
+
+def _deliver(
+    session: Session, worker: str, channels: Mapping[str, Channel], row: Claimed, message: Outgoing
+) -> None:
     session.commit()  # nothing is held while the provider answers (the cap lock neither)
-    result = channels[go.channel].send(message)
+    result = channels[message.channel].send(message)
     if not is_sqlite(session):
         # the provider has answered; if PostgreSQL crashed before flushing this commit, the row
         # would still be claimed, its lease would lapse and it would be reconciled, not resent,
@@ -231,7 +277,7 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
         sa.select(SendRow.id)
         .where(
             SendRow.campaign_id == campaign.id,
-            SendRow.state.in_((*OPEN, "claimed", "ambiguous")),
+            SendRow.state.in_((*OPEN, "claimed", "ambiguous", "submitted")),
         )
         .limit(1)
     )

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
-from siyu.reach.caps import capped, lock_customer, sms_room_at
+from siyu.reach.caps import capped, lock_customer, sms_room_at, wecom_quota_used
 from siyu.reach.ledger import Claimed
 from siyu.reach.models import Campaign, SendRow
 from siyu.reach.policy import Decision, address_of, check
@@ -104,6 +104,9 @@ def decide(
                     first_reason = first_reason or cap
                     continue
                 return Decision(False, cap)
+        if channel == "wecom" and wecom_quota_used(session, row.customer_id, now, settings):
+            first_reason = first_reason or "wecom_monthly_quota"
+            continue
         if channel == "sms":
             room = sms_room_at(session, row.customer_id, now)
             if room is not None:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from siyu.bulk import chunks
 from siyu.db import UTCDateTime, is_sqlite, rowcount, utcnow
 from siyu.reach.models import Campaign, SendRow
 from siyu.segments.models import SegmentMember
@@ -152,6 +153,7 @@ class Claimed:
     channel: str
     attempts: int
     variant: str = ""
+    step: int = 0
 
 
 def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
@@ -218,6 +220,7 @@ def claim(
             SendRow.channel,
             SendRow.attempts,
             SendRow.variant,
+            SendRow.step,
         )
         .where(
             SendRow.state == "claimed",
@@ -242,7 +245,7 @@ def record(
 ) -> bool:
     """Record an outcome for a row ``worker`` holds: sent, failed, skipped (with a reason),
     deferred (with ``due_at``) or ambiguous. False if the worker no longer holds the row."""
-    if state not in ("sent", "failed", "skipped", "deferred", "ambiguous"):
+    if state not in ("sent", "failed", "skipped", "deferred", "ambiguous", "submitted"):
         raise LedgerError(f"not an outcome: {state}")
     if state == "deferred" and due_at is None:
         raise LedgerError("a deferred row needs the time it is due again")
@@ -257,9 +260,9 @@ def record(
     }
     if state == "deferred":
         values["due_at"] = due_at
-    else:
+    elif state != "submitted":  # a submitted message waits for WeCom's report
         values["finished_at"] = now
-    if state not in ("sent", "ambiguous"):
+    if state not in ("sent", "ambiguous", "submitted"):
         values["checked_at"] = None  # it did not go, so it counts against no cap
     done = rowcount(
         session.execute(
@@ -274,6 +277,49 @@ def record(
         )
     )
     return bool(done)
+
+
+def record_many(
+    session: Session,
+    row_ids: list[int],
+    worker: str,
+    state: str,
+    *,
+    reason: str | None = None,
+    error: str | None = None,
+    due_at: datetime | None = None,
+) -> int:
+    """``record`` for many rows at once (a WeCom task's customers); returns rows recorded."""
+    now = utcnow()
+    values: dict[str, object] = {
+        "state": state,
+        "reason": reason,
+        "error": (error or "")[:300] or None,
+        "claimed_by": None,
+        "lease_until": None,
+    }
+    if state == "deferred":
+        values["due_at"] = due_at
+    elif state != "submitted":
+        values["finished_at"] = now
+    if state not in ("sent", "ambiguous", "submitted"):
+        values["checked_at"] = None
+    done = 0
+    for part in chunks(row_ids, 1000):
+        done += rowcount(
+            session.execute(
+                sa.update(SendRow)
+                .where(
+                    SendRow.id.in_(list(part)),
+                    SendRow.state == "claimed",
+                    SendRow.claimed_by == worker,
+                    SendRow.lease_until >= now,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return done
 
 
 def cancel_open(session: Session, campaign_id: int) -> int:

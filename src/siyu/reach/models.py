@@ -84,6 +84,8 @@ class SendRow(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     # when policy last said yes: from then the message counts against frequency caps
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a WeCom mass-send task the message is part of (state ``submitted`` until WeCom reports)
+    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("wecom_mass_batch.id"), index=True)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -126,3 +128,29 @@ class SendCap(Base):
     most: Mapped[int] = mapped_column(sa.Integer)
     updated_by: Mapped[str] = mapped_column(sa.String(100), default="system")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WecomMassBatch(Base):
+    """A WeCom customer mass-send task (企业群发): one ``add_msg_template`` for one staff member
+    and the customers whose messages share its text. WeCom gives such a call no idempotency
+    key, so the batch is written (``creating``) before the call; an answer that never came
+    leaves it ``ambiguous``, settled by finding the task in ``get_groupmsg_list_v2``, never by
+    creating a second one. The staff member confirms in WeCom; ``get_groupmsg_send_result``
+    then says, per customer, sent / not a friend / over WeCom's quota."""
+
+    __tablename__ = "wecom_mass_batch"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), index=True)
+    step: Mapped[int] = mapped_column(sa.Integer, default=0)
+    corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
+    sender: Mapped[str] = mapped_column(sa.String(64))
+    text: Mapped[str] = mapped_column(sa.Text)
+    # creating | created | ambiguous | done | failed
+    state: Mapped[str] = mapped_column(sa.String(12), default="creating")
+    msgid: Mapped[str | None] = mapped_column(sa.String(100))
+    recipients: Mapped[int] = mapped_column(sa.Integer, default=0)
+    error: Mapped[str | None] = mapped_column(sa.String(300))
+    send_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -40,6 +40,8 @@ def address_of(
     email (a verified one first); a webhook goes to the campaign's URL."""
     if channel == "webhook":
         return str((template or {}).get("url") or "") or None
+    if channel == "wecom":
+        return wecom_address(session, customer_id)
     kind = ADDRESS_KINDS.get(channel)
     if kind is None:
         return None
@@ -53,6 +55,20 @@ def address_of(
         .order_by(Identity.verified.desc(), Identity.id)
         .limit(1)
     )
+
+
+def wecom_address(session: Session, customer_id: int) -> str | None:
+    """``corp:staff:external_userid`` of the customer's first still-standing WeCom friendship
+    (the guide who added them first sends the corp's mass messages to them)."""
+    from siyu.wecom.models import WecomContact
+
+    row = session.execute(
+        sa.select(WecomContact.corp_id, WecomContact.staff_userid, WecomContact.external_userid)
+        .where(WecomContact.customer_id == customer_id, WecomContact.deleted_at.is_(None))
+        .order_by(WecomContact.added_at, WecomContact.id)
+        .limit(1)
+    ).first()
+    return f"{row[0]}:{row[1]}:{row[2]}" if row else None
 
 
 def next_allowed(now: datetime, settings: Settings) -> datetime | None:

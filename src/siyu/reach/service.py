@@ -29,7 +29,7 @@ from siyu.reach.templates import (
 from siyu.reach.variables import load_variables
 from siyu.segments.models import Segment, SegmentMember
 
-CHANNELS = ("sms", "email", "webhook")
+CHANNELS = ("wecom", "sms", "email", "webhook")
 PURPOSES = ("marketing", "service")
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import is_sqlite, new_session
 from siyu.jobs.service import hold_dispatch_lease, periodic, pump
+from siyu.reach import wecom_mass
 from siyu.reach.channels.base import Channel
 from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
 from siyu.reach.service import run_due
@@ -50,3 +51,4 @@ def reconcile_ambiguous(session: Session, _payload: dict[str, Any]) -> None:
     channels = _channels()
     if channels:
         reconcile(session, channels, get_settings())
+    wecom_mass.reconcile(session)

@@ -84,6 +84,7 @@ VARIABLES: dict[str, str] = {
     "recommended": "推荐商品",
 }
 FUNCTIONS = {"link": "追踪链接 link('https://…')"}
+PERSONAL = frozenset({"name", "last_product", "days_since_purchase", "recommended"})
 
 _deadline: ContextVar[float] = ContextVar("template_deadline", default=math.inf)
 
@@ -248,6 +249,16 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
             raise TemplateProblem("subject", "an email needs a subject")
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "an email needs a text body (HTML is optional)")
+    elif channel == "wecom":
+        personal = sorted(used & PERSONAL)
+        if personal:
+            raise TemplateProblem(
+                "text",
+                f"'{personal[0]}' differs per customer, but a WeCom mass message is one text for "
+                "many customers: use store, city, province, tier or stage",
+            )
+        if not str(template.get("text") or "").strip():
+            raise TemplateProblem("text", "the message is empty")
     elif channel == "webhook":
         if not str(template.get("url") or "").startswith(("http://", "https://")):
             raise TemplateProblem("url", "a webhook needs an http:// or https:// address")

@@ -190,8 +190,12 @@ class WecomClient:
     def get(self, api: str, **params: Any) -> dict[str, Any]:
         return self.call("GET", api, params=params)
 
-    def post(self, api: str, body: dict[str, Any], member: str | None = None) -> dict[str, Any]:
-        return self.call("POST", api, body=body, member=member)
+    def post(
+        self, api: str, body: dict[str, Any], member: str | None = None, *, retry: bool = True
+    ) -> dict[str, Any]:
+        """``retry=False`` for calls that create something WeCom gives no idempotency key for
+        (a mass-send task): a lost answer is then the caller's to reconcile, never re-sent."""
+        return self.call("POST", api, body=body, member=member, retry=retry)
 
     def call(
         self,
@@ -201,6 +205,7 @@ class WecomClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         member: str | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
         refreshed = False
         attempt = 0
@@ -221,7 +226,7 @@ class WecomClient:
                 continue
             if code in RATE_LIMITED:
                 raise RateLimited(api, code, msg, self._block(api))
-            if code in (BUSY, NETWORK, BAD_RESPONSE) and attempt < 2:
+            if code in (BUSY, NETWORK, BAD_RESPONSE) and attempt < 2 and retry:
                 attempt += 1
                 self.sleep(0.2 * 2**attempt * (1 + random.random()))
                 continue

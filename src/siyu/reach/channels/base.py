@@ -50,6 +50,7 @@ class Outgoing:
     template: Mapping[str, Any]
     purpose: str
     extra: Mapping[str, str] = field(default_factory=dict)  # e.g. the unsubscribe URL
+    channel: str = ""
 
 
 class Channel(Protocol):

@@ -1,10 +1,11 @@
 """Simulated corp mass messages (企业群发): add_msg_template creates a task for a staff member,
 who confirms it in their WeCom before anything is sent; get_groupmsg_list_v2, _task and
-_send_result report it. A customer receives at most one corp mass message a day (later ones
-come back as status 3), and only from a member they are still friends with (status 2)."""
+_send_result report it. A customer receives at most one corp mass message a day and four a
+calendar month (later ones come back as status 3), and only from a member they are still friends with (status 2)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,9 @@ from siyu.simulators.wecom.world import World, _rand
 
 MAX_RECIPIENTS = 10000
 PER_CUSTOMER_PER_DAY = 1
+PER_CUSTOMER_PER_MONTH = 4  # "每个自然月内仅可针对一个客户发送4条消息"
 DAY = 86400
+SHANGHAI = 8 * 3600
 
 # per-customer result: 0 not sent yet, 1 sent, 2 not a friend, 3 already received one today
 
@@ -80,7 +83,15 @@ def confirm(w: World, msgid: str) -> MassMessage:
             for other in _messages(w).values()
             if other is not msg and now - other.sent_at.get(ext, -DAY) < DAY
         )
-        if today >= PER_CUSTOMER_PER_DAY:
+        month = time.strftime("%Y%m", time.gmtime(now + SHANGHAI))
+        this_month = sum(
+            1
+            for other in _messages(w).values()
+            if other is not msg
+            and ext in other.sent_at
+            and time.strftime("%Y%m", time.gmtime(other.sent_at[ext] + SHANGHAI)) == month
+        )
+        if today >= PER_CUSTOMER_PER_DAY or this_month >= PER_CUSTOMER_PER_MONTH:
             msg.results[ext] = 3
             continue
         msg.results[ext], msg.sent_at[ext] = 1, now
