@@ -81,7 +81,6 @@ def _clean(url: str) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
-        _seed(conn)
         if conn.dialect.name == "postgresql":
             # restart sequences so ids are predictable within a test
             for table in metadata.sorted_tables:
@@ -89,6 +88,7 @@ def _clean(url: str) -> None:
                     conn.exec_driver_sql(
                         f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)"
                     )
+        _seed(conn)  # after the sequences restart, so seeded rows take their ids from them
 
 
 def _seed(conn: sa.Connection) -> None:

@@ -31,6 +31,7 @@ def startup_checks() -> None:
 
 
 def create_app() -> FastAPI:
+    from siyu.console.campaign_views import router as campaign_console_router
     from siyu.console.views import router as console_router
     from siyu.console.wecom_views import router as wecom_console_router
     from siyu.customers.api import router as customers_router
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     app.include_router(wecom_replies_router)
     app.include_router(wecom_handover_router)
     app.include_router(wecom_group_codes_router)
+    app.include_router(campaign_console_router)
     app.include_router(console_router)
     app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"

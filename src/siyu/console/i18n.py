@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from siyu.console.i18n_reach import RC_LABELS, RC_TEXT
 from siyu.console.i18n_wecom import WX_LABELS, WX_TEXT
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 
@@ -329,7 +330,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
 
 for _lang, _text in WX_TEXT.items():
     TEXT[_lang].update(_text)
+for _lang, _text in RC_TEXT.items():
+    TEXT[_lang].update(_text)
 LABELS.update(WX_LABELS)
+LABELS.update(RC_LABELS)
 
 
 def label(group: str, value: str | None, lang: str) -> str:

@@ -128,8 +128,16 @@ def campaign_results(
             SendRow.replied_at,
         ).where(SendRow.campaign_id == campaign.id)
     ).all()
-    if not rows:
-        return {"campaign_id": campaign.id, "window_days": window_days, "targeted": 0}
+    if not rows:  # nothing in the ledger yet (a draft): the same shape, nothing measured
+        return {
+            "campaign_id": campaign.id,
+            "window_days": window_days,
+            "funnel": {},
+            **_diff(Group(), Group()),
+            "cost_fen": 0,
+            "roi": None,
+            "variants": {},
+        }
     start = min(r.created_at for r in rows)
     end = max(r.created_at for r in rows) + window
     ids = sorted({r.customer_id for r in rows})

@@ -1,0 +1,234 @@
+"""The campaign console pages: list, a form with a live preview on real customers, and one
+campaign's funnel, skip reasons and lift against its holdout; the ambiguous-message view.
+Thin: parse the form, call the reach services, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.config import get_settings
+from siyu.console.views import _check_csrf, console_user, render
+from siyu.reach import queries, service
+from siyu.reach.ledger import LedgerError
+from siyu.reach.models import Campaign
+from siyu.reach.results import campaign_results
+from siyu.webkit import db_session
+
+router = APIRouter(include_in_schema=False)
+Ctx = dict[str, Any]
+ACTIONS = {"start", "pause", "resume", "cancel", "approve"}
+
+
+def _denied(request: Request, ctx: Ctx, perm: Perm) -> HTMLResponse | None:
+    if ctx["principal"].can(perm):
+        return None
+    return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+
+
+def template_from_form(channel: str, form: dict[str, str]) -> dict[str, Any]:
+    """The channel's template from the form's fields (SMS params one ``var=template`` a line)."""
+    if channel == "sms":
+        params: dict[str, str] = {}
+        for line in form.get("params", "").splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip():
+                params[name.strip()] = value.strip()
+        return {
+            "sign_name": form.get("sign_name", ""),
+            "template_code": form.get("template_code", ""),
+            "text": form.get("sms_text", ""),
+            "params": params,
+        }
+    if channel == "email":
+        return {"subject": form.get("subject", ""), "text": form.get("body", "")}
+    if channel == "webhook":
+        return {"url": form.get("url", ""), "text": form.get("body", "")}
+    return {"text": form.get("body", "")}
+
+
+def _segments(session: Session) -> list[dict[str, Any]]:
+    from siyu.segments.queries import list_segments
+
+    return list_segments(session)
+
+
+@router.get("/campaigns")
+def campaigns_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    return render(request, "campaigns.html", ctx=ctx, rows=queries.list_campaigns(session))
+
+
+@router.api_route("/campaigns/new", methods=["GET", "POST"])
+async def campaign_new_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """GET: the form. POST: save as a draft (errors shown in the form, nothing lost)."""
+    if denied := _denied(request, ctx, Perm.campaigns_write):
+        return denied
+    form: dict[str, str] = {"channel": "sms", "purpose": "marketing", "holdout": "10"}
+    error = None
+    if request.method == "POST":
+        raw = await request.form()
+        form = {k: str(v).strip() for k, v in raw.items()}
+        if not _check_csrf(ctx, form.get("csrf", "")):
+            error = "csrf"
+        else:
+            channel = form.get("channel", "sms")
+            try:
+                campaign = service.create_campaign(
+                    session,
+                    name=form.get("name", ""),
+                    segment_id=int(form.get("segment_id") or 0),
+                    channel=channel,
+                    template=template_from_form(channel, form),
+                    purpose=form.get("purpose", "marketing"),
+                    holdout_pct=int(form.get("holdout") or 0),
+                    cost_fen_per_message=int(form.get("cost_fen") or 0),
+                    actor=ctx["principal"].actor,
+                )
+                session.commit()
+                return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
+            except (LedgerError, ValueError) as exc:
+                session.rollback()
+                error = str(exc)
+    return render(
+        request, "campaign_new.html", ctx=ctx, form=form, segments=_segments(session), error=error
+    )
+
+
+@router.post("/campaigns/preview")
+async def campaign_preview_fragment(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """The form's live preview (HTMX): the message for real customers of the segment."""
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    raw = await request.form()
+    form = {k: str(v).strip() for k, v in raw.items()}
+    channel = form.get("channel", "sms")
+    try:
+        shown = service.preview(
+            session,
+            channel=channel,
+            template=template_from_form(channel, form),
+            purpose=form.get("purpose", "marketing"),
+            segment_id=int(form.get("segment_id") or 0),
+            settings=get_settings(),
+            samples=3,
+            unmask=ctx["principal"].can(Perm.customers_unmask),
+        )
+        error = None
+    except (LedgerError, ValueError) as exc:
+        shown, error = None, str(exc)
+    return render(request, "campaign_preview.html", ctx=ctx, shown=shown, error=error)
+
+
+@router.get("/campaigns/ambiguous")
+def ambiguous_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    if denied := _denied(request, ctx, Perm.campaigns_write):
+        return denied
+    return render(request, "campaign_ambiguous.html", ctx=ctx, rows=queries.ambiguous(session))
+
+
+@router.post("/campaigns/ambiguous/{row_id}")
+async def settle_page(
+    request: Request,
+    row_id: int,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    if denied := _denied(request, ctx, Perm.campaigns_write):
+        return denied
+    raw = await request.form()
+    if _check_csrf(ctx, str(raw.get("csrf", ""))):
+        try:
+            service.settle(
+                session, row_id, str(raw.get("outcome", "")), actor=ctx["principal"].actor
+            )
+            session.commit()
+        except LedgerError:
+            session.rollback()
+    return RedirectResponse("/campaigns/ambiguous", status_code=303)
+
+
+def _detail_page(
+    request: Request, ctx: Ctx, session: Session, campaign: Campaign, error: str | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "campaign.html",
+        ctx=ctx,
+        c=queries.detail(session, campaign),
+        r=campaign_results(session, campaign, window_days=7),
+        error=error,
+    )
+
+
+@router.get("/campaigns/{campaign_id}")
+def campaign_page(
+    request: Request,
+    campaign_id: int,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    if denied := _denied(request, ctx, Perm.customers_read):
+        return denied
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return render(
+            request, "error.html", status=404, ctx=ctx, message_key="error.campaign_notfound"
+        )
+    return _detail_page(request, ctx, session, campaign)
+
+
+@router.post("/campaigns/{campaign_id}/{action}")
+async def campaign_action(
+    request: Request,
+    campaign_id: int,
+    action: str,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    perm = Perm.campaigns_approve if action == "approve" else Perm.campaigns_write
+    if denied := _denied(request, ctx, perm):
+        return denied
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or action not in ACTIONS:
+        return render(
+            request, "error.html", status=404, ctx=ctx, message_key="error.campaign_notfound"
+        )
+    raw = await request.form()
+    if not _check_csrf(ctx, str(raw.get("csrf", ""))):
+        return _detail_page(request, ctx, session, campaign, "csrf")
+    actor = ctx["principal"].actor
+    try:
+        if action == "start":
+            service.start(session, campaign, actor=actor)
+        elif action == "approve":
+            service.approve(session, campaign, actor=actor)
+        else:
+            status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
+            service.set_status(session, campaign, status, actor=actor)
+        session.commit()
+    except LedgerError as exc:
+        session.rollback()
+        return _detail_page(request, ctx, session, campaign, str(exc))
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
