@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, render
+from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.reach import queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
@@ -21,13 +21,6 @@ from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
-ACTIONS = {"start", "pause", "resume", "cancel", "approve"}
-
-
-def _denied(request: Request, ctx: Ctx, perm: Perm) -> HTMLResponse | None:
-    if ctx["principal"].can(perm):
-        return None
-    return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
 
 
 def template_from_form(channel: str, form: dict[str, str]) -> dict[str, Any]:
@@ -63,7 +56,7 @@ def campaigns_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     return render(request, "campaigns.html", ctx=ctx, rows=queries.list_campaigns(session))
 
@@ -75,7 +68,7 @@ async def campaign_new_page(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """GET: the form. POST: save as a draft (errors shown in the form, nothing lost)."""
-    if denied := _denied(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
     form: dict[str, str] = {"channel": "sms", "purpose": "marketing", "holdout": "10"}
     error = None
@@ -115,7 +108,7 @@ async def campaign_preview_fragment(
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The form's live preview (HTMX): the message for real customers of the segment."""
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     raw = await request.form()
     form = {k: str(v).strip() for k, v in raw.items()}
@@ -143,7 +136,7 @@ def ambiguous_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    if denied := _denied(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
     return render(request, "campaign_ambiguous.html", ctx=ctx, rows=queries.ambiguous(session))
 
@@ -155,7 +148,7 @@ async def settle_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    if denied := _denied(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
     raw = await request.form()
     if _check_csrf(ctx, str(raw.get("csrf", ""))):
@@ -189,7 +182,7 @@ def campaign_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -208,25 +201,18 @@ async def campaign_action(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     perm = Perm.campaigns_approve if action == "approve" else Perm.campaigns_write
-    if denied := _denied(request, ctx, perm):
+    if denied := denied_page(request, ctx, perm):
         return denied
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None or action not in ACTIONS:
+    if campaign is None or action not in service.ACTIONS:
         return render(
             request, "error.html", status=404, ctx=ctx, message_key="error.campaign_notfound"
         )
     raw = await request.form()
     if not _check_csrf(ctx, str(raw.get("csrf", ""))):
         return _detail_page(request, ctx, session, campaign, "csrf")
-    actor = ctx["principal"].actor
     try:
-        if action == "start":
-            service.start(session, campaign, actor=actor)
-        elif action == "approve":
-            service.approve(session, campaign, actor=actor)
-        else:
-            status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
-            service.set_status(session, campaign, status, actor=actor)
+        service.act(session, campaign, action, actor=ctx["principal"].actor)
         session.commit()
     except LedgerError as exc:
         session.rollback()

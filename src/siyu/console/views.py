@@ -85,6 +85,13 @@ def console_user(
     return {"user": user, "principal": principal_for_user(user), "csrf": login_row.csrf_token}
 
 
+def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLResponse | None:
+    """The 403 page when the logged-in user lacks ``perm``, else None."""
+    if ctx["principal"].can(perm):
+        return None
+    return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+
+
 def _check_csrf(ctx: dict[str, Any], token: str) -> bool:
     import secrets
 

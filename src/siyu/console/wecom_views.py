@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
-from siyu.console.views import _check_csrf, console_user, render
+from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.webkit import db_session
 from siyu.wecom import queries
 
@@ -19,16 +19,10 @@ router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
 
 
-def _denied(request: Request, ctx: Ctx, perm: Perm) -> HTMLResponse | None:
-    if ctx["principal"].can(perm):
-        return None
-    return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-
-
 async def _post(request: Request, ctx: Ctx) -> tuple[HTMLResponse | None, dict[str, str] | None]:
     """A form that changes WeCom settings: (403 page, None) if the user may not; (None, form);
     (None, None) when its CSRF token is stale."""
-    if denied := _denied(request, ctx, Perm.wecom_manage):
+    if denied := denied_page(request, ctx, Perm.wecom_manage):
         return denied, None
     form = await request.form()
     if not _check_csrf(ctx, str(form.get("csrf", ""))):
@@ -52,7 +46,7 @@ def wecom_page(
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Sync status (never silent), staff with friend counts, open alerts, welcome figures."""
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     return _status_page(request, ctx, session)
 
@@ -113,7 +107,7 @@ async def live_codes_page(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     error = None
     if request.method == "POST":
@@ -226,7 +220,7 @@ def live_code_page(
     from siyu.wecom.live_codes import stats
     from siyu.wecom.models import LiveCode
 
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     code = session.get(LiveCode, code_id)
     if code is None:
@@ -244,7 +238,7 @@ async def welcome_page(
 ) -> Response:
     from siyu.wecom.welcome import WelcomeError, set_default, welcome_for
 
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     corp, error, saved = _corp(session), None, False
     if request.method == "POST" and corp is not None:
@@ -283,7 +277,7 @@ async def keywords_page(
 ) -> Response:
     from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, pool_stock, set_active
 
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     corp, error = _corp(session), None
     if request.method == "POST" and corp is not None:
@@ -340,7 +334,7 @@ async def handovers_page(
     from siyu.wecom.handover import HandoverError, Selection, plan
     from siyu.wecom.transfers import submit_now
 
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     corp, error = _corp(session), None
     if request.method == "POST" and corp is not None:
@@ -390,7 +384,7 @@ async def handover_page(
     from siyu.wecom.models import Handover
     from siyu.wecom.transfers import submit_now
 
-    if denied := _denied(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
     handover = session.get(Handover, handover_id)
     if handover is None:

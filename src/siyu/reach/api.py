@@ -182,18 +182,12 @@ def post_action(
 ) -> dict[str, Any]:
     """start | pause | resume | cancel | approve (approve needs campaigns:approve)."""
     campaign = _campaign(session, campaign_id)
+    if action not in service.ACTIONS:
+        raise HTTPException(404, f"no action {action}: {', '.join(service.ACTIONS)}")
+    if action == "approve" and not p.can(Perm.campaigns_approve):
+        raise HTTPException(403, "permission campaigns:approve required")
     try:
-        if action == "start":
-            service.start(session, campaign, actor=p.actor)
-        elif action == "approve":
-            if not p.can(Perm.campaigns_approve):
-                raise HTTPException(403, "permission campaigns:approve required")
-            service.approve(session, campaign, actor=p.actor)
-        elif action in ("pause", "resume", "cancel"):
-            status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
-            service.set_status(session, campaign, status, actor=p.actor)
-        else:
-            raise HTTPException(404, f"no action {action}: start, pause, resume, cancel, approve")
+        service.act(session, campaign, action, actor=p.actor)
     except LedgerError as exc:
         raise _fail(exc) from None
     return queries.detail(session, campaign)

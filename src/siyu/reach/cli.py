@@ -150,13 +150,7 @@ def _move(campaign_id: int, action: str) -> None:
     with session_scope() as session:
         campaign = _get(session, campaign_id)
         try:
-            if action == "start":
-                service.start(session, campaign, actor=actor)
-            elif action == "approve":
-                service.approve(session, campaign, actor=actor)
-            else:
-                status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
-                service.set_status(session, campaign, status, actor=actor)
+            service.act(session, campaign, action, actor=actor)
         except LedgerError as exc:
             fail(str(exc))
         out = detail(session, campaign)

@@ -184,6 +184,22 @@ def start(
     return {"status": campaign.status, **out}
 
 
+ACTIONS = ("start", "approve", "pause", "resume", "cancel")
+
+
+def act(session: Session, campaign: Campaign, action: str, *, actor: str) -> None:
+    """One of the operator's moves on a campaign, by name (API, CLI and console share it)."""
+    if action == "start":
+        start(session, campaign, actor=actor)
+    elif action == "approve":
+        approve(session, campaign, actor=actor)
+    elif action in ("pause", "resume", "cancel"):
+        status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
+        set_status(session, campaign, status, actor=actor)
+    else:
+        raise LedgerError(f"no action {action}: {', '.join(ACTIONS)}")
+
+
 def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
     """One run: fan the audience out into the ledger as the next step; a recurring campaign
     is due again at its next slot after now (runs missed while the clock jumped are skipped)."""
