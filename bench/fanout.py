@@ -4,8 +4,8 @@ campaign to N customers, against a plain INSERT … SELECT of the same rows, in 
 1. A fresh SQLite database at head; N customers and a segment holding all of them (written
    with plain SQL, untimed).
 2. Baseline: `INSERT INTO ledger_copy SELECT …` of the same columns from the segment, where
-   ledger_copy has send_ledger's shape, indexes and foreign key (its unique key, its due and
-   customer indexes), no holdout and no conflict clause.
+   ledger_copy has send_ledger's shape, indexes and foreign key (its unique key, its due,
+   customer and batch indexes), no holdout and no conflict clause.
 3. Siyu: `reach.ledger.fan_out` for a campaign with a 10 % holdout (the hash draw, the CASE, the
    unique key with ON CONFLICT DO NOTHING, and the counts it returns).
 
@@ -63,21 +63,24 @@ def main() -> None:
                     " step INTEGER NOT NULL, customer_id INTEGER NOT NULL, channel VARCHAR(12) NOT NULL,"
                     " variant VARCHAR(8) NOT NULL, state VARCHAR(10) NOT NULL, reason VARCHAR(40),"
                     " attempts INTEGER NOT NULL, due_at TIMESTAMP NOT NULL, send_by TIMESTAMP NOT NULL,"
-                    " created_at TIMESTAMP NOT NULL,"
+                    " created_at TIMESTAMP NOT NULL, checked_at TIMESTAMP, batch_id INTEGER,"
                     " UNIQUE (campaign_id, step, customer_id, channel))"
                     if engine.dialect.name == "sqlite"
                     else "CREATE TABLE ledger_copy (id BIGSERIAL PRIMARY KEY, campaign_id INTEGER NOT NULL REFERENCES campaign (id),"
                     " step INTEGER NOT NULL, customer_id INTEGER NOT NULL, channel VARCHAR(12) NOT NULL,"
                     " variant VARCHAR(8) NOT NULL, state VARCHAR(10) NOT NULL, reason VARCHAR(40),"
                     " attempts INTEGER NOT NULL, due_at TIMESTAMPTZ NOT NULL, send_by TIMESTAMPTZ NOT NULL,"
-                    " created_at TIMESTAMPTZ NOT NULL,"
+                    " created_at TIMESTAMPTZ NOT NULL, checked_at TIMESTAMPTZ, batch_id INTEGER,"
                     " UNIQUE (campaign_id, step, customer_id, channel))"
                 )
             )
             conn.execute(sa.text("CREATE INDEX ix_ledger_copy_due ON ledger_copy (state, due_at)"))
             conn.execute(
-                sa.text("CREATE INDEX ix_ledger_copy_customer ON ledger_copy (customer_id)")
+                sa.text(
+                    "CREATE INDEX ix_ledger_copy_customer ON ledger_copy (customer_id, checked_at)"
+                )
             )
+            conn.execute(sa.text("CREATE INDEX ix_ledger_copy_batch ON ledger_copy (batch_id)"))
         with new_session() as session:
             campaign = Campaign(
                 name="bench",

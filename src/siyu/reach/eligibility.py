@@ -69,7 +69,11 @@ def decide(
     order = channel_order(campaign)
     start = order.index(row.channel) if row.channel in order else 0
     first_reason: str | None = None
-    lock_customer(session, row.customer_id)
+    # only marketing caps must hold exactly under parallel workers; the other limits are
+    # guards the provider enforces too, so they need no lock and no mark before the call
+    exact = campaign.purpose == "marketing" and bool(caps)
+    if exact:
+        lock_customer(session, row.customer_id)
     for channel in order[start:]:
         if channel not in configured:
             first_reason = first_reason or "channel_not_configured"
@@ -112,10 +116,11 @@ def decide(
             if room is not None:
                 return Decision(False, "sms_number_limit", room)
         assert address is not None
-        session.execute(
-            sa.update(SendRow)
-            .where(SendRow.id == row.id, SendRow.claimed_by.is_not(None))
-            .values(checked_at=now, channel=channel)
-        )
+        if exact or channel != row.channel:
+            session.execute(
+                sa.update(SendRow)
+                .where(SendRow.id == row.id, SendRow.claimed_by.is_not(None))
+                .values(checked_at=now if exact else None, channel=channel)
+            )
         return Go(channel, address, template)
     return Decision(False, first_reason or "no_channel")
