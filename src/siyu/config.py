@@ -10,6 +10,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -122,13 +123,34 @@ class Settings(BaseSettings):
         "changed (imports also ask for it within a minute).",
     )
 
-    sms_endpoint: str = Field(
-        "https://dysmsapi.aliyuncs.com",
-        description="Aliyun SMS API address; point it at the local gateway for a demo or a test.",
+    sms_provider: Literal["aliyun", "tencent"] = Field(
+        "aliyun", description="Whose SMS API sends: Aliyun (dysmsapi) or Tencent Cloud."
     )
-    sms_access_key_id: str = Field("", description="Aliyun AccessKey ID for SMS.")
+    sms_endpoint: str = Field(
+        "",
+        description="SMS API address (empty: the provider's own, dysmsapi.aliyuncs.com or "
+        "sms.tencentcloudapi.com); point it at the local gateway for a demo or a test.",
+    )
+    sms_access_key_id: str = Field(
+        "", description="Aliyun AccessKey ID, or Tencent Cloud SecretId, for SMS."
+    )
     sms_access_key_secret: str = Field(
-        "", description="Aliyun AccessKey secret for SMS (keep it in the environment, not a file)."
+        "",
+        description="Aliyun AccessKey secret, or Tencent Cloud SecretKey, for SMS (keep it in "
+        "the environment, not a file).",
+    )
+    sms_sdk_app_id: str = Field("", description="Tencent Cloud SMS application (SdkAppId).")
+    sms_region: str = Field("ap-guangzhou", description="Tencent Cloud region of the SMS API.")
+    oa_appid: str = Field(
+        "", description="Official account AppID for template messages (empty: no such channel)."
+    )
+    oa_secret: str = Field(
+        "", description="Official account AppSecret (keep it in the environment)."
+    )
+    oa_api_base: str = Field(
+        "https://api.weixin.qq.com",
+        description="WeChat official-account API address; point it at the local simulator for "
+        "a demo or a test.",
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",

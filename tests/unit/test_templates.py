@@ -85,6 +85,11 @@ def test_sms_needs_every_placeholder_and_the_marketing_suffix() -> None:
     extra = {**SMS, "params": {**SMS["params"], "gift": "x"}}
     with pytest.raises(TemplateProblem, match="not a placeholder"):
         check_template("sms", extra, purpose="marketing")
+    tencent = {**SMS, "text": "{1}您好，{2}，拒收请回复R", "params": {"1": "{{ name }}"}}
+    with pytest.raises(TemplateProblem, match=r"\{2\} but no value"):
+        check_template("sms", tencent, purpose="marketing")
+    tencent["params"] = {"1": "{{ name }}", "2": "满199减30"}
+    assert check_template("sms", tencent, purpose="marketing").variables == {"name"}
     no_suffix = {**SMS, "text": "${name}您好，${offer}"}
     with pytest.raises(TemplateProblem, match="拒收请回复R"):
         check_template("sms", no_suffix, purpose="marketing")

@@ -4,7 +4,8 @@ trying again later, or ambiguous (the provider may have it; reconcile, never res
 
 A channel is anything with ``name``, ``send(Outgoing)`` and ``delivery(...)``; ``reconcilable``
 says whether the provider can be asked about a message whose answer was lost (SMS can, by its
-OutId; SMTP and webhooks cannot, so their ambiguous rows wait for an operator).
+OutId; SMTP and webhooks cannot, so their ambiguous rows wait for an operator);
+``absence_proves_unsent`` whether a message the provider does not know may be sent again.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Outgoing:
 class Channel(Protocol):
     name: str
     reconcilable: bool
+    # when the provider does not know a message: may that be taken as "it never left"?
+    absence_proves_unsent: bool
 
     def send(self, message: Outgoing) -> SendResult: ...
 

@@ -35,6 +35,7 @@ class SmtpEmail:
 
     name = "email"
     reconcilable = False  # an SMTP relay cannot be asked about a message afterwards
+    absence_proves_unsent = False
 
     def _domain(self) -> str:
         address = parseaddr(self.sender)[1]

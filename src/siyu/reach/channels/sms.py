@@ -92,6 +92,7 @@ class AliyunSms:
 
     name = "sms"
     reconcilable = True  # QuerySendDetails finds a message by its OutId
+    absence_proves_unsent = True  # it lists every message it accepted, delivered or not
 
     def send(self, message: Outgoing) -> SendResult:
         """Send one ledger row: the template's signature and code, the rendered parameters."""

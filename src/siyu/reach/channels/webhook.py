@@ -94,6 +94,7 @@ class Webhook:
 
     name = "webhook"
     reconcilable = False  # a receiver cannot be asked; ambiguous rows go to an operator
+    absence_proves_unsent = False
     _http: httpx.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

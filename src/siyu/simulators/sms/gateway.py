@@ -1,4 +1,5 @@
-"""The simulated SMS gateway: Aliyun's SendSms and QuerySendDetails with their checks — the
+"""The simulated SMS gateway: Aliyun's SendSms and QuerySendDetails (and, in ``tencent``,
+Tencent Cloud's SendSms and PullSmsSendStatusByPhoneNumber on the same store) with their checks — the
 request signature, a fresh timestamp and a nonce used once, approved signature names and
 templates with all their parameters, mainland numbers, per-number limits (1 a minute, 5 an
 hour, 10 a day: isv.BUSINESS_LIMIT_CONTROL) — and faults to inject (an error code, or an
@@ -49,8 +50,13 @@ class Gateway:
         default_factory=lambda: {
             "SMS_000001": "${name}您好，${offer}，拒收请回复R",
             "SMS_000002": "您的订单${order}已发货",
+            # Tencent template ids are numbers, their placeholders positional
+            "1000001": "{1}您好，{2}，拒收请回复R",
+            "1000002": "您的订单{1}已发货",
         }
     )
+    secret_id: str = "AKIDsimulated0001"  # noqa: S105 - Tencent's API key pair and SMS application
+    sdk_app_id: str = "1400000001"
     clock: Any = time.time
     messages: list[Message] = field(default_factory=list)
     attempts: list[str] = field(default_factory=list)  # the OutId of every authenticated SendSms
@@ -66,6 +72,35 @@ class Gateway:
 
     def received(self, phone: str | None = None) -> list[Message]:
         return [m for m in self.messages if phone is None or m.phone == phone]
+
+    def take_fault(self) -> tuple[str | None, float]:
+        """The injected answer for this send, if any: (error code, 0) or (None, delay)."""
+        for fault in self.faults:
+            if fault[1] > 0:
+                fault[1] -= 1
+                if fault[0] != "slow":
+                    return str(fault[0]), 0.0
+                return None, float(fault[2])
+        return None, 0.0
+
+    def over_limit(self, phone: str) -> int | None:
+        """The window (seconds) whose per-number limit this send would pass, if any."""
+        now = self.clock()
+        mine = self.sent_at.setdefault(phone, [])
+        mine[:] = [t for t in mine if now - t < LIMITS[-1][0]]
+        for seconds, most in LIMITS:
+            if sum(1 for t in mine if now - t < seconds) >= most:
+                return seconds
+        return None
+
+    def accept(
+        self, phone: str, sign_name: str, template_code: str, content: str, out_id: str
+    ) -> Message:
+        now = self.clock()
+        msg = Message(secrets.token_hex(10), phone, sign_name, template_code, content, out_id, now)
+        self.messages.append(msg)
+        self.sent_at.setdefault(phone, []).append(now)
+        return msg
 
 
 def _err(code: str, message: str) -> dict[str, Any]:
@@ -114,32 +149,14 @@ def _send(g: Gateway, p: dict[str, str]) -> tuple[dict[str, Any], float]:
     missing = [k for k in _PLACEHOLDER.findall(template) if k not in values]
     if missing:
         return _err("isv.TEMPLATE_MISSING_PARAMETERS", f"missing {missing[0]}"), 0
-    slow = 0.0
-    for fault in g.faults:
-        if fault[1] > 0:
-            fault[1] -= 1
-            if fault[0] != "slow":
-                return _err(str(fault[0]), "injected by the simulator"), 0
-            slow = float(fault[2])
-            break
-    now = g.clock()
-    mine = g.sent_at.setdefault(phone, [])
-    mine[:] = [t for t in mine if now - t < LIMITS[-1][0]]
-    for seconds, most in LIMITS:
-        if sum(1 for t in mine if now - t < seconds) >= most:
-            return _err("isv.BUSINESS_LIMIT_CONTROL", f"at most {most} in {seconds} s"), 0
+    code, slow = g.take_fault()
+    if code is not None:
+        return _err(code, "injected by the simulator"), 0
+    window = g.over_limit(phone)
+    if window is not None:
+        return _err("isv.BUSINESS_LIMIT_CONTROL", f"per-number limit ({window} s)"), 0
     content = f"【{p['SignName']}】" + _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
-    msg = Message(
-        secrets.token_hex(10),
-        phone,
-        p["SignName"],
-        p["TemplateCode"],
-        content,
-        p.get("OutId", ""),
-        now,
-    )
-    g.messages.append(msg)
-    mine.append(now)
+    msg = g.accept(phone, p["SignName"], p["TemplateCode"], content, p.get("OutId", ""))
     return {
         "Code": "OK",
         "Message": "OK",
@@ -181,8 +198,16 @@ def _query(g: Gateway, p: dict[str, str]) -> dict[str, Any]:
 def create_app(gateway: Gateway) -> Starlette:
     import asyncio
 
+    from siyu.simulators.sms.tencent import handle_tencent
+
     async def endpoint(request: Request) -> JSONResponse:
         g: Gateway = request.app.state.gateway
+        if request.headers.get("x-tc-action"):
+            body = await request.body()
+            answer, wait = handle_tencent(g, dict(request.headers), body)
+            if wait:
+                await asyncio.sleep(wait)
+            return JSONResponse(answer)
         params = dict(request.query_params)
         if request.method == "POST":
             params.update({k: str(v) for k, v in (await request.form()).items()})
