@@ -114,3 +114,60 @@ def test_campaigns_from_the_shell(world: dict[str, Any], tmp_path: Any) -> None:
         app, ["campaigns", "preview", "--segment", seg, "--channel", "sms", "--template", str(good)]
     )
     assert preview.exit_code == 0 and "拒收请回复R" in preview.output
+
+
+def test_a_group_campaign_from_the_shell_and_over_http(
+    client: TestClient, world: dict[str, Any], wecom: dict[str, Any], tmp_path: Any
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from siyu.cli import app
+    from siyu.db import session_scope
+    from siyu.wecom.models import WecomGroupChat
+    from siyu.wecom.service import get_corp
+
+    with session_scope() as s:
+        corp = get_corp(s, wecom["world"].corp_id)
+        s.add(
+            WecomGroupChat(
+                corp_id=corp.id, chat_id="wrA", name="会员1群", owner_userid="u1", member_count=30
+            )
+        )
+    text = tmp_path / "g.json"
+    text.write_text(json.dumps({"text": "本周六会员日"}, ensure_ascii=False), encoding="utf-8")
+    runner = CliRunner()
+    base = [
+        "campaigns",
+        "create",
+        "会员日",
+        "--channel",
+        "wecom_group",
+        "--template",
+        f"wecom_group={text}",
+    ]
+    made = runner.invoke(app, [*base, "--group-name", "会员", "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["group_filter"] == {"name_contains": "会员"}
+    with_segment = runner.invoke(app, [*base, "--segment", str(world["segment"])])
+    assert with_segment.exit_code == 1 and "not a segment" in with_segment.output
+    headers = _key("customers:read", "campaigns:write")
+    body = {
+        "name": "会员日",
+        "channels": ["wecom_group"],
+        "templates": {"wecom_group": {"text": "hi"}},
+    }
+    ok = client.post(
+        "/api/v1/campaigns", json={**body, "group_filter": {"owners": ["u1"]}}, headers=headers
+    )
+    assert ok.status_code == 201, ok.text
+    started = client.post(f"/api/v1/campaigns/{ok.json()['id']}/start", headers=headers)
+    assert started.status_code == 200, started.text
+    shown = client.get(f"/api/v1/campaigns/{ok.json()['id']}", headers=headers).json()
+    assert "funnel" in shown, shown
+    assert shown["funnel"]["targeted"] == 1 and shown["groups"]["by_state"] == {"pending": 1}
+    wrong = client.post(
+        "/api/v1/campaigns", json={**body, "group_filter": {"owner": "u1"}}, headers=headers
+    )
+    assert wrong.status_code == 422 and "group filter" in wrong.text

@@ -42,8 +42,13 @@ class Variant(BaseModel):
 
 class CampaignIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=100)
-    segment_id: int
+    segment_id: int | None = Field(None, description="The audience; not for wecom_group.")
     channels: list[str] = Field(..., min_length=1, max_length=4, examples=[["sms"]])
+    group_filter: dict[str, Any] = Field(
+        default_factory=dict,
+        description="wecom_group only: owners (staff userids) and/or name_contains.",
+        examples=[{"owners": ["zhangsan"], "name_contains": "会员"}],
+    )
     templates: dict[str, dict[str, Any]] = Field(
         default_factory=dict, examples=[{"sms": SMS_EXAMPLE}]
     )
@@ -113,6 +118,7 @@ def post_campaign(
             name=body.name,
             segment_id=body.segment_id,
             channels=body.channels,
+            group_filter=body.group_filter,
             templates=body.templates,
             variants=[v.model_dump() for v in body.variants],
             purpose=body.purpose,

@@ -59,10 +59,19 @@ def _get(session: Any, campaign_id: int) -> Any:
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="The campaign's name."),
-    segment: int = typer.Option(..., "--segment", help="The audience: a segment id."),
-    channel: list[str] = typer.Option(
-        ..., "--channel", help="A channel (sms, email, webhook); repeat for a priority list."
+    segment: int = typer.Option(
+        None, "--segment", help="The audience: a segment id (not for wecom_group)."
     ),
+    channel: list[str] = typer.Option(
+        ...,
+        "--channel",
+        help="A channel (wecom, wecom_app, sms, email, oa, webhook); repeat for a priority "
+        "list. wecom_group alone sends to customer groups.",
+    ),
+    group_owner: list[str] = typer.Option(
+        [], "--group-owner", help="wecom_group: groups owned by this staff userid (repeat)."
+    ),
+    group_name: str = typer.Option("", "--group-name", help="wecom_group: group names with this."),
     template: list[str] = typer.Option(..., "--template", help="CHANNEL=FILE (JSON)."),
     purpose: str = typer.Option("marketing", "--purpose", help="marketing or service."),
     holdout: int = typer.Option(0, "--holdout", help="Per cent held out to measure lift."),
@@ -89,6 +98,7 @@ def create(
                 name=name,
                 segment_id=segment,
                 channels=channel,
+                group_filter={"owners": group_owner, "name_contains": group_name},
                 templates=_templates(template),
                 purpose=purpose,
                 holdout_pct=holdout,

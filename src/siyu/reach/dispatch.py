@@ -8,7 +8,9 @@ the batch's templates use.
 
 ``reconcile`` settles ambiguous rows of channels that can be asked (SMS, by its OutId — the
 ledger row id): found → sent; still unknown after ``ABSENT_AFTER`` → it never left, and the row
-goes back to pending (a resend the provider has confirmed is safe). Channels that cannot be
+goes back to pending (a resend the provider has confirmed is safe) — but only where the
+provider lists every message it took (Aliyun); Tencent lists a message only once its receipt
+is in, so there an unknown row waits for an operator. Channels that cannot be
 asked (SMTP, webhooks) leave their ambiguous rows to an operator (``queries.ambiguous``).
 """
 
@@ -28,7 +30,9 @@ from siyu.db import is_sqlite, utcnow
 from siyu.reach.caps import current_caps
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.email import SmtpEmail
+from siyu.reach.channels.oa import OfficialAccount
 from siyu.reach.channels.sms import AliyunSms
+from siyu.reach.channels.sms_tencent import TencentSms
 from siyu.reach.channels.webhook import Webhook, signing_key
 from siyu.reach.eligibility import Go, all_templates, decide, template_for
 from siyu.reach.ledger import OPEN, Claimed, claim, record
@@ -39,17 +43,29 @@ from siyu.reach.templates import MissingVariable, TemplateProblem, check_templat
 from siyu.reach.tracking import Linker
 from siyu.reach.variables import load_variables
 from siyu.reach.wecom_mass import WecomMass, submit_mass
+from siyu.reach.wecom_tasks import WecomGuideTask, submit_tasks
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 3600.0
 ABSENT_AFTER = timedelta(minutes=5)
 
 
-def sms_channel(settings: Settings) -> AliyunSms | None:
+def sms_channel(settings: Settings) -> AliyunSms | TencentSms | None:
+    """The SMS provider the settings name, or None when its keys are not set."""
     if not (settings.sms_access_key_id and settings.sms_access_key_secret):
         return None
+    if settings.sms_provider == "tencent":
+        return TencentSms(
+            settings.sms_access_key_id,
+            settings.sms_access_key_secret,
+            settings.sms_sdk_app_id,
+            settings.sms_endpoint or "https://sms.tencentcloudapi.com",
+            settings.sms_region,
+        )
     return AliyunSms(
-        settings.sms_access_key_id, settings.sms_access_key_secret, settings.sms_endpoint
+        settings.sms_access_key_id,
+        settings.sms_access_key_secret,
+        settings.sms_endpoint or "https://dysmsapi.aliyuncs.com",
     )
 
 
@@ -69,8 +85,11 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
             settings.smtp_password,
             settings.smtp_security,
         )
+    if settings.oa_appid and settings.oa_secret:
+        out["oa"] = OfficialAccount(settings.oa_appid, settings.oa_secret, settings.oa_api_base)
     out["webhook"] = Webhook(signing_key(settings), settings.webhook_allow)
     out["wecom"] = WecomMass()  # customers without a WeCom friendship fall through or skip
+    out["wecom_app"] = WecomGuideTask()
     return out
 
 
@@ -89,16 +108,18 @@ def dispatch_once(
     channels: Mapping[str, Channel],
     limit: int = 100,
 ) -> int:
-    """One round: claim, send and record up to ``limit`` messages (WeCom mass messages: up to
-    ``WECOM_CLAIM``, grouped into one task per staff member and text); returns how many."""
+    """One round: claim, send and record up to ``limit`` messages (WeCom mass messages and
+    guide tasks: up to ``WECOM_CLAIM``, grouped into one task or list per staff member);
+    returns how many."""
     if not channels:
         return 0
     done = 0
-    if "wecom" in channels:
+    batched = tuple(c for c in ("wecom", "wecom_app") if c in channels)
+    if batched:
         done += _round(
-            session, worker, settings, channels, WECOM_CLAIM, ("wecom",), WECOM_LEASE_SECONDS
+            session, worker, settings, channels, WECOM_CLAIM, batched, WECOM_LEASE_SECONDS
         )
-    others = tuple(c for c in channels if c != "wecom")
+    others = tuple(c for c in channels if c not in batched)
     if others:
         done += _round(
             session, worker, settings, channels, limit, others, settings.reach_lease_seconds
@@ -126,6 +147,7 @@ def _round(
     caps = current_caps(session)
     linker = Linker(session, settings)
     mass: list[tuple[Claimed, Outgoing]] = []
+    tasks: list[tuple[Claimed, Outgoing]] = []
     for row in rows:
         message = _prepare(
             session,
@@ -142,10 +164,14 @@ def _round(
             continue
         if message.channel == "wecom":
             mass.append((row, message))
+        elif message.channel == "wecom_app":
+            tasks.append((row, message))
         else:
             _deliver(session, worker, channels, row, message)
     if mass:
         submit_mass(session, worker, settings, mass)
+    if tasks:
+        submit_tasks(session, worker, tasks)
     for campaign in campaigns.values():
         if campaign is not None:
             finish_if_done(session, campaign)
@@ -316,7 +342,7 @@ def reconcile(
             row.state, row.provider_ref, row.reason = "sent", found.provider_ref, "reconciled"
             row.finished_at = row.finished_at or now
             settled += 1
-        elif now - since > ABSENT_AFTER:
+        elif now - since > ABSENT_AFTER and channels[row.channel].absence_proves_unsent:
             row.state, row.reason, row.due_at = "pending", "reconciled_absent", now
             row.claimed_by = row.lease_until = None
             settled += 1

@@ -45,6 +45,9 @@ class Campaign(Base):
     recurrence: Mapped[str] = mapped_column(sa.String(8), default="")  # "" | daily | weekly
     runs: Mapped[int] = mapped_column(sa.Integer, default=0)  # fan-outs so far (= steps)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # a customer-group campaign (channel wecom_group) is aimed at groups, not a segment:
+    # {"owners": [userid, …], "name_contains": "…"}; empty = every group still standing
+    group_filter: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     cost_fen_per_message: Mapped[int] = mapped_column(sa.Integer, default=0)
     approved_by: Mapped[str | None] = mapped_column(sa.String(100))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -144,6 +147,7 @@ class WecomMassBatch(Base):
     step: Mapped[int] = mapped_column(sa.Integer, default=0)
     corp_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_corp.id"))
     sender: Mapped[str] = mapped_column(sa.String(64))
+    chat_type: Mapped[str] = mapped_column(sa.String(8), default="single")  # or group
     text: Mapped[str] = mapped_column(sa.Text)
     # creating | created | ambiguous | done | failed
     state: Mapped[str] = mapped_column(sa.String(12), default="creating")
@@ -154,3 +158,26 @@ class WecomMassBatch(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GroupSend(Base):
+    """One customer group's message in a group campaign (客户群群发): the ledger row of a group,
+    under the same unique-key-before-the-call rule as ``SendRow``. Rows go to WeCom in one
+    ``add_msg_template`` (chat_type group) per group owner, recorded as a ``WecomMassBatch``
+    first; the owner confirms in WeCom and ``get_groupmsg_send_result`` reports each group.
+    States: pending (due at ``due_at``; quiet hours move it) → submitted → sent, or skipped
+    (``reason``: not_confirmed, wecom_limit, not_owner, cancelled…), failed."""
+
+    __tablename__ = "group_send"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "step", "group_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), index=True)
+    step: Mapped[int] = mapped_column(sa.Integer, default=0)
+    group_id: Mapped[int] = mapped_column(sa.ForeignKey("wecom_group_chat.id"))
+    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("wecom_mass_batch.id"), index=True)
+    members: Mapped[int] = mapped_column(sa.Integer, default=0)  # when the row was written
+    state: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

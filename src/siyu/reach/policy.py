@@ -29,7 +29,7 @@ class Decision:
 SEND = Decision(True)
 
 
-ADDRESS_KINDS = {"sms": "phone", "email": "email"}
+ADDRESS_KINDS = {"sms": "phone", "email": "email", "oa": "openid"}
 CONSENTED_CHANNELS = ("sms", "email")  # marketing on these needs the customer's own yes
 
 
@@ -37,11 +37,19 @@ def address_of(
     session: Session, customer_id: int, channel: str, template: Mapping[str, Any] | None = None
 ) -> str | None:
     """Where the channel reaches the customer: their phone for SMS, their email address for
-    email (a verified one first); a webhook goes to the campaign's URL."""
+    email (a verified one first), their openid under the official account's AppID; WeCom
+    messages and guide tasks go through their guide; a webhook goes to the campaign's URL."""
     if channel == "webhook":
         return str((template or {}).get("url") or "") or None
-    if channel == "wecom":
+    if channel in ("wecom", "wecom_app"):  # the guide sends, or is asked to reach out
         return wecom_address(session, customer_id)
+    namespace = ""
+    if channel == "oa":  # an openid belongs to one official account
+        from siyu.config import get_settings
+
+        namespace = get_settings().oa_appid
+        if not namespace:
+            return None
     kind = ADDRESS_KINDS.get(channel)
     if kind is None:
         return None
@@ -50,7 +58,7 @@ def address_of(
         .where(
             Identity.customer_id == customer_id,
             Identity.kind == kind,
-            Identity.namespace == "",
+            Identity.namespace == namespace,
         )
         .order_by(Identity.verified.desc(), Identity.id)
         .limit(1)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.reach.caps import current_caps
 from siyu.reach.ledger import OPEN, counts
-from siyu.reach.models import Campaign, SendRow
+from siyu.reach.models import Campaign, GroupSend, SendRow
 
 SETTLED = ("sent", "failed", "skipped", "held_out")
 
@@ -26,6 +26,7 @@ def summary(c: Campaign) -> dict[str, Any]:
         "holdout_pct": c.holdout_pct,
         "variants": [{"key": v["key"], "weight": v["weight"]} for v in c.variants or ()],
         "audience_mode": c.audience_mode,
+        "group_filter": c.group_filter or {},
         "scheduled_at": c.scheduled_at.isoformat() if c.scheduled_at else None,
         "recurrence": c.recurrence,
         "runs": c.runs,
@@ -51,6 +52,15 @@ def list_campaigns(session: Session, limit: int = 200) -> list[dict[str, Any]]:
         )
         for cid, state, n in session.execute(q):
             states[cid][state] = int(n)
+        groups = [c.id for c in campaigns if c.channel == "wecom_group"]
+        if groups:
+            g = (
+                sa.select(GroupSend.campaign_id, GroupSend.state, sa.func.count())
+                .where(GroupSend.campaign_id.in_(groups))
+                .group_by(GroupSend.campaign_id, GroupSend.state)
+            )
+            for cid, state, n in session.execute(g):
+                states[cid][state] = int(n)
     return [{**summary(c), "progress": _progress(states[c.id])} for c in campaigns]
 
 
@@ -67,7 +77,10 @@ def _progress(by_state: dict[str, int]) -> dict[str, Any]:
 
 def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
     """Progress, the funnel (targeted → held out / eligible → sent) and skip reasons, per
-    variant when the campaign has variants, and the messages by channel."""
+    variant when the campaign has variants, and the messages by channel. A customer-group
+    campaign counts groups (and the members of the groups it reached)."""
+    if campaign.channel == "wecom_group":
+        return _group_detail(session, campaign)
     by_state = counts(session, campaign.id)
     reasons = {
         str(reason): int(n)
@@ -109,6 +122,44 @@ def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
         "skip_reasons": reasons,
         "variants_funnel": per_variant if campaign.variants else {},
         "sent_by_channel": per_channel,
+    }
+
+
+def _group_detail(session: Session, campaign: Campaign) -> dict[str, Any]:
+    by_state: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    reached = 0
+    for state, reason, n, members in session.execute(
+        sa.select(
+            GroupSend.state, GroupSend.reason, sa.func.count(), sa.func.sum(GroupSend.members)
+        )
+        .where(GroupSend.campaign_id == campaign.id)
+        .group_by(GroupSend.state, GroupSend.reason)
+    ):
+        by_state[state] = by_state.get(state, 0) + int(n)
+        if state == "skipped" or (state == "pending" and reason):
+            reasons[str(reason)] = reasons.get(str(reason), 0) + int(n)
+        if state == "sent":
+            reached += int(members or 0)
+    targeted = sum(by_state.values())
+    funnel = {
+        "targeted": targeted,
+        "held_out": 0,
+        "eligible": targeted - by_state.get("skipped", 0),
+        "sent": by_state.get("sent", 0),
+        "failed": by_state.get("failed", 0),
+        "ambiguous": 0,
+        "waiting": by_state.get("pending", 0) + by_state.get("submitted", 0),
+    }
+    return {
+        **summary(campaign),
+        "templates": {campaign.channel: campaign.template},
+        "progress": _progress(by_state),
+        "funnel": funnel,
+        "skip_reasons": reasons,
+        "variants_funnel": {},
+        "sent_by_channel": {campaign.channel: funnel["sent"]},
+        "groups": {"by_state": by_state, "members_reached": reached},
     }
 
 

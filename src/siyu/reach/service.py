@@ -27,9 +27,12 @@ from siyu.reach.templates import (
     sms_parts,
 )
 from siyu.reach.variables import load_variables
+from siyu.reach.wecom_groups import audience as group_audience
+from siyu.reach.wecom_groups import cancel_groups, check_filter, fan_out_groups
 from siyu.segments.models import Segment, SegmentMember
 
-CHANNELS = ("wecom", "sms", "email", "webhook")
+CHANNELS = ("wecom", "wecom_app", "sms", "email", "oa", "webhook")  # to customers
+GROUP_CHANNEL = "wecom_group"  # to customer groups: a campaign of its own kind
 PURPOSES = ("marketing", "service")
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
 
@@ -38,8 +41,9 @@ def create_campaign(
     session: Session,
     *,
     name: str,
-    segment_id: int,
+    segment_id: int | None = None,
     channel: str | None = None,
+    group_filter: dict[str, Any] | None = None,
     template: dict[str, Any] | None = None,
     channels: list[str] | None = None,
     templates: dict[str, dict[str, Any]] | None = None,
@@ -57,19 +61,39 @@ def create_campaign(
     """Plan a campaign. One channel with one template, or a priority list of channels with a
     template each (the first channel a customer can be reached on is used), optionally A/B
     variants (each with its own templates and a weight; weights add up to 100). Every
-    template is checked now, so a typo is refused with its line before anyone is messaged."""
+    template is checked now, so a typo is refused with its line before anyone is messaged.
+    A customer-group campaign (channel ``wecom_group``) is aimed at groups by ``group_filter``
+    instead of a segment."""
     if not name.strip() or len(name) > 100:
         raise LedgerError("name: 1–100 characters")
     order = list(channels or ([channel] if channel else []))
     if not order or len(set(order)) != len(order):
         raise LedgerError("channels: one or more, each once")
-    unknown = [c for c in order if c not in CHANNELS]
-    if unknown:
-        raise LedgerError(f"channel {unknown[0]}: one of {', '.join(CHANNELS)}")
+    groups = GROUP_CHANNEL in order
+    if groups:
+        if order != [GROUP_CHANNEL] or variants or holdout_pct:
+            raise LedgerError(
+                "a customer-group campaign has the one channel wecom_group, no A/B variants "
+                "and no holdout (a group is shared, not one customer)"
+            )
+        if segment_id is not None:
+            raise LedgerError(
+                "a customer-group campaign is aimed at groups (group filter), not a segment"
+            )
+        if audience_mode != "snapshot":
+            raise LedgerError("a customer-group campaign takes the groups as they are when it runs")
+    else:
+        unknown = [c for c in order if c not in CHANNELS]
+        if unknown:
+            raise LedgerError(
+                f"channel {unknown[0]}: one of {', '.join(CHANNELS)} (or {GROUP_CHANNEL} alone)"
+            )
+        if check_filter(group_filter):
+            raise LedgerError("a group filter is for customer-group campaigns (wecom_group)")
+        if segment_id is None or session.get(Segment, segment_id) is None:
+            raise LedgerError(f"no segment {segment_id}")
     if purpose not in PURPOSES:
         raise LedgerError("purpose: marketing or service")
-    if session.get(Segment, segment_id) is None:
-        raise LedgerError(f"no segment {segment_id}")
     if not 0 <= holdout_pct <= 50:
         raise LedgerError("holdout: 0–50 per cent")
     if audience_mode not in ("snapshot", "live"):
@@ -90,6 +114,7 @@ def create_campaign(
     campaign = Campaign(
         name=name.strip(),
         segment_id=segment_id,
+        group_filter=check_filter(group_filter) if groups else {},
         channel=order[0],
         channels=order,
         template=by_channel.get(order[0], {}),
@@ -167,7 +192,10 @@ def start(
         raise LedgerError(f"a {campaign.status} campaign cannot be started")
     if campaign.approved_at is None and campaign.status != "sending":
         size = audience_size(session, campaign)
-        if size == 0:
+        if size == 0 and campaign.channel == GROUP_CHANNEL:
+            if group_audience(session, campaign)[0] == 0:
+                raise LedgerError("no customer group matches the group filter")
+        elif size == 0:
             raise LedgerError("the audience segment is empty: nobody would get this")
         if size > settings.reach_approval_above:
             campaign.status = "awaiting_approval"
@@ -204,9 +232,12 @@ def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
     """One run: fan the audience out into the ledger as the next step; a recurring campaign
     is due again at its next slot after now (runs missed while the clock jumped are skipped)."""
     step = campaign.runs
-    out = fan_out(session, campaign, now, step=step)
+    if campaign.channel == GROUP_CHANNEL:
+        out = fan_out_groups(session, campaign, now, step)
+    else:
+        out = fan_out(session, campaign, now, step=step)
     if out["added"] + out["already"] == 0 and step == 0:
-        raise LedgerError("the audience segment is empty: nobody would get this")
+        raise LedgerError("the audience is empty: nobody would get this")
     campaign.runs = step + 1
     campaign.status = "sending"
     campaign.started_at = campaign.started_at or now
@@ -234,6 +265,9 @@ def approve(session: Session, campaign: Campaign, *, actor: str) -> dict[str, An
 
 
 def audience_size(session: Session, campaign: Campaign) -> int:
+    """Customers the campaign would reach now (for a group campaign: the groups' members)."""
+    if campaign.channel == GROUP_CHANNEL:
+        return group_audience(session, campaign)[1]
     return int(
         session.scalar(
             sa.select(sa.func.count()).where(SegmentMember.segment_id == campaign.segment_id)
@@ -256,6 +290,7 @@ def set_status(session: Session, campaign: Campaign, status: str, *, actor: str)
     campaign.status = status
     if status == "cancelled":
         cancel_open(session, campaign.id)
+        cancel_groups(session, campaign.id)
         campaign.next_run_at = None
     record_audit(session, actor, f"campaign.{status}", "campaign", str(campaign.id), {})
 

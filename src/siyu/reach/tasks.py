@@ -1,5 +1,5 @@
-"""The worker's reach work: the dispatch pump (on SQLite only the dispatch-lease holder sends)
-and the reconciliation of ambiguous sends."""
+"""The worker's reach work: the dispatch pump (on SQLite only the dispatch-lease holder sends;
+customer-group tasks go out in the same round) and the reconciliation of ambiguous sends."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from siyu.reach import wecom_mass
 from siyu.reach.channels.base import Channel
 from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
 from siyu.reach.service import run_due
+from siyu.reach.wecom_groups import submit_groups
 
 _CHANNELS: dict[str, Any] = {}
 
@@ -36,7 +37,8 @@ def dispatch(name: str) -> int:
     with new_session() as session:
         if is_sqlite(session) and not hold_dispatch_lease(session, name):
             return 0
-        return dispatch_once(session, name, get_settings(), channels)
+        sent = dispatch_once(session, name, get_settings(), channels)
+        return sent + submit_groups(session, name, get_settings())
 
 
 @periodic("reach.schedule", every_seconds=30)

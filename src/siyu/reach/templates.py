@@ -35,7 +35,18 @@ MAX_SOURCE = 20_000
 MAX_LOOP = 1_000
 RENDER_SECONDS = 0.05
 OUTPUT_MAX = {"subject": 200, "text": 4_000, "html": 512_000, "param": SMS_PARAM_MAX}
-PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+# an approved SMS text's placeholders: Aliyun names them (${name}), Tencent numbers them ({1})
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}|(?<!\$)\{(\d+)\}")
+
+
+def placeholders(text: str) -> list[str]:
+    return [a or b for a, b in PLACEHOLDER.findall(text)]
+
+
+def _shown(name: str) -> str:
+    return f"{{{name}}}" if name.isdigit() else f"${{{name}}}"
+
+
 SAFE_FILTERS = (
     "abs",
     "capitalize",
@@ -167,6 +178,11 @@ def parts(channel: str, template: Mapping[str, Any]) -> dict[str, str]:
         if not isinstance(params, dict):
             raise TemplateProblem("params", "must map each ${…} in the text to a value")
         return {f"params.{k}": str(v) for k, v in params.items()}
+    if channel == "oa":
+        data = template.get("data") or {}
+        if not isinstance(data, dict):
+            raise TemplateProblem("data", "must map each field of the template to a value")
+        return {f"data.{k}": str(v) for k, v in data.items()}
     if channel == "email":
         out = {
             "subject": str(template.get("subject") or ""),
@@ -259,6 +275,26 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
             )
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "the message is empty")
+    elif channel == "wecom_group":
+        if used:
+            raise TemplateProblem(
+                "text",
+                f"'{sorted(used)[0]}' belongs to one customer, but a group message is one text "
+                "for the whole group: write it without customer variables",
+            )
+        if not str(template.get("text") or "").strip():
+            raise TemplateProblem("text", "the message is empty")
+    elif channel == "oa":
+        if purpose == "marketing":
+            raise TemplateProblem(
+                "purpose",
+                "WeChat allows official-account template messages for service notices only; "
+                "reach followers for marketing through WeCom or SMS",
+            )
+        if not str(template.get("template_id") or "").strip():
+            raise TemplateProblem("template_id", "the approved template's id")
+        if not template.get("data"):
+            raise TemplateProblem("data", "the template's fields, e.g. thing2 = {{ last_product }}")
     elif channel == "webhook":
         if not str(template.get("url") or "").startswith(("http://", "https://")):
             raise TemplateProblem("url", "a webhook needs an http:// or https:// address")
@@ -272,13 +308,15 @@ def _check_sms(template: Mapping[str, Any], purpose: str) -> str:
         raise TemplateProblem("template_code", "an SMS needs sign_name and template_code")
     text = str(template.get("text") or "")
     if not text:
-        raise TemplateProblem("text", "the approved template text, with ${…} placeholders")
-    names = PLACEHOLDER.findall(text)
+        raise TemplateProblem(
+            "text", "the approved template text, with ${…} (Aliyun) or {1} (Tencent) placeholders"
+        )
+    names = placeholders(text)
     params = template.get("params") or {}
     missing = [n for n in names if n not in params]
     if missing:
         raise TemplateProblem(
-            f"params.{missing[0]}", f"the text has ${{{missing[0]}}} but no value"
+            f"params.{missing[0]}", f"the text has {_shown(missing[0])} but no value"
         )
     extra = [k for k in params if k not in names]
     if extra:
@@ -348,5 +386,7 @@ def render(
 def sms_content(template: Mapping[str, Any], rendered: Mapping[str, str]) -> str:
     """What the customer's phone shows: 【signature】 and the approved text with its values."""
     params = {k.removeprefix("params."): v for k, v in rendered.items()}
-    body = PLACEHOLDER.sub(lambda m: params.get(m.group(1), ""), str(template.get("text") or ""))
+    body = PLACEHOLDER.sub(
+        lambda m: params.get(m.group(1) or m.group(2), ""), str(template.get("text") or "")
+    )
     return f"【{template.get('sign_name', '')}】{body}"

@@ -15,6 +15,9 @@ WeCom sends a corp mass message only after the staff member confirms it in their
    created batch is followed through ``get_groupmsg_task`` and ``get_groupmsg_send_result``:
    per customer sent / not a friend any more / over WeCom's limits; a task the staff member
    has not confirmed by the send-by time ends its rows as ``not_confirmed``.
+
+Customer-group tasks (chat_type group, ``wecom_groups``) are followed the same way, their
+results per group.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from siyu.db import rowcount, utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.ledger import Claimed, record_many
 from siyu.reach.models import Campaign, SendRow, WecomMassBatch
+from siyu.reach.wecom_groups import end_open, settle_batch
 from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
 from siyu.wecom.contacts import record_calls
 from siyu.wecom.models import WecomCorp
@@ -50,6 +54,7 @@ class WecomMass:
 
     name = "wecom"
     reconcilable = False  # settled by ``reconcile`` below, through the task queries
+    absence_proves_unsent = False
 
     def send(self, message: Outgoing) -> SendResult:
         raise RuntimeError("WeCom mass messages are sent in batches (submit_mass)")
@@ -199,7 +204,7 @@ def _find(session: Session, client: WecomClient, batch: WecomMassBatch, now: dat
         data = client.post(
             "externalcontact/get_groupmsg_list_v2",
             {
-                "chat_type": "single",
+                "chat_type": batch.chat_type,
                 "start_time": start,
                 "end_time": end,
                 "creator": batch.sender,
@@ -221,6 +226,9 @@ def _find(session: Session, client: WecomClient, batch: WecomMassBatch, now: dat
     if now - batch.created_at < ABSENT_AFTER:
         return "waiting"
     batch.state, batch.error = "failed", "absent at WeCom: sent again"
+    if batch.chat_type == "group":
+        end_open(session, batch.id, "pending", "wecom_absent", now)
+        return "absent"
     session.execute(
         sa.update(SendRow)
         .where(SendRow.batch_id == batch.id, SendRow.state == "submitted")
@@ -240,6 +248,10 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
     if not confirmed:
         if now <= batch.send_by:
             return "waiting"
+        batch.state = "done"
+        if batch.chat_type == "group":
+            end_open(session, batch.id, "skipped", "not_confirmed", now)
+            return "unconfirmed"
         rowcount(
             session.execute(
                 sa.update(SendRow)
@@ -258,7 +270,7 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
             {"msgid": batch.msgid, "userid": batch.sender, "cursor": cursor, "limit": 1000},
         )
         for r in data.get("send_list") or []:
-            by_ext[str(r.get("external_userid"))] = (
+            by_ext[str(r.get("chat_id") or r.get("external_userid"))] = (
                 int(r.get("status") or 0),
                 int(r.get("send_time") or 0),
             )
@@ -266,6 +278,10 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
         if not cursor:
             break
     batch.confirmed_at = batch.confirmed_at or now
+    if batch.chat_type == "group":
+        if not settle_batch(session, batch, by_ext, now):
+            batch.state = "done"
+        return "settled"
     waiting = 0
     rows = session.execute(
         sa.select(SendRow.id, SendRow.provider_ref).where(

@@ -1,7 +1,9 @@
 """Simulated corp mass messages (企业群发): add_msg_template creates a task for a staff member,
 who confirms it in their WeCom before anything is sent; get_groupmsg_list_v2, _task and
 _send_result report it. A customer receives at most one corp mass message a day and four a
-calendar month (later ones come back as status 3), and only from a member they are still friends with (status 2)."""
+calendar month (later ones come back as status 3), and only from a member they are still friends with (status 2).
+With chat_type group the same holds for the owner's customer groups (chat_id_list), a dismissed
+group coming back as status 2."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from siyu.simulators.wecom.protocol import api, err, ok, page
 from siyu.simulators.wecom.world import World, _rand
 
 MAX_RECIPIENTS = 10000
+MAX_GROUPS = 2000  # chat_id_list: "最多可一次指定2000个客户群"
 PER_CUSTOMER_PER_DAY = 1
 PER_CUSTOMER_PER_MONTH = 4  # "每个自然月内仅可针对一个客户发送4条消息"
 DAY = 86400
@@ -29,6 +32,7 @@ class MassMessage:
     text: str
     attachments: list[dict[str, Any]]
     created: int
+    chat_type: str = "single"
     confirmed_at: int = 0
     results: dict[str, int] = field(default_factory=dict)  # external_userid → status
     sent_at: dict[str, int] = field(default_factory=dict)
@@ -41,21 +45,34 @@ def _messages(w: World) -> dict[str, MassMessage]:
 
 @api("externalcontact/add_msg_template")
 def add_msg_template(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    if (b.get("chat_type") or "single") != "single":
-        return err(40058, "the simulator sends to customers (chat_type single) only")
+    chat_type = b.get("chat_type") or "single"
+    if chat_type not in ("single", "group"):
+        return err(40058, "chat_type: single or group")
     sender = str(b.get("sender") or "")
     if sender not in w.staff:
         return err(60111, "userid not found")
-    recipients = b.get("external_userid") or []
-    if not isinstance(recipients, list) or not 1 <= len(recipients) <= MAX_RECIPIENTS:
-        return err(40058, "external_userid must list 1 to 10000 customers")
+    key, most = (
+        ("chat_id_list", MAX_GROUPS)
+        if chat_type == "group"
+        else ("external_userid", MAX_RECIPIENTS)
+    )
+    recipients = b.get(key) or []
+    if not isinstance(recipients, list) or not 1 <= len(recipients) <= most:
+        return err(40058, f"{key} must list 1 to {most}")
     text = str((b.get("text") or {}).get("content") or "")
     attachments = b.get("attachments") or []
     if not text and not attachments:
         return err(41048, "text or attachments required")
     if len(text.encode()) > 4000 or len(attachments) > 9:
         return err(40058, "text longer than 4000 bytes or more than 9 attachments")
-    fail = [e for e in recipients if (sender, e) not in w.follows]
+    if chat_type == "group":  # only the owner's own standing groups
+        fail = [
+            c
+            for c in recipients
+            if c not in w.groups or w.groups[c].owner != sender or w.groups[c].dismissed
+        ]
+    else:
+        fail = [e for e in recipients if (sender, e) not in w.follows]
     msg = MassMessage(
         "msg" + _rand(28),
         sender,
@@ -63,6 +80,7 @@ def add_msg_template(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[st
         text,
         list(attachments),
         int(w.clock()),
+        chat_type,
     )
     msg.results = dict.fromkeys(msg.recipients, 0)
     _messages(w)[msg.msgid] = msg
@@ -74,8 +92,13 @@ def confirm(w: World, msgid: str) -> MassMessage:
     msg = _messages(w)[msgid]
     now = int(w.clock())
     msg.confirmed_at = now
-    for ext in msg.recipients:
-        if (msg.sender, ext) not in w.follows:
+    for ext in msg.recipients:  # a customer, or a group for chat_type group
+        gone = (
+            ext not in w.groups or w.groups[ext].dismissed
+            if msg.chat_type == "group"
+            else (msg.sender, ext) not in w.follows
+        )
+        if gone:
             msg.results[ext] = 2
             continue
         today = sum(
@@ -106,8 +129,13 @@ def get_groupmsg_list_v2(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dic
         return err(40058, "start_time and end_time are required")
     if end < start or end - start > 31 * DAY:
         return err(40058, "the time range must be at most one month")
+    chat_type = b.get("chat_type") or "single"
     msgs = sorted(
-        (m for m in _messages(w).values() if start <= m.created <= end),
+        (
+            m
+            for m in _messages(w).values()
+            if start <= m.created <= end and m.chat_type == chat_type
+        ),
         key=lambda m: m.created,
     )
     got = page(msgs, b.get("cursor"), int(b.get("limit") or 50))
@@ -148,9 +176,10 @@ def get_groupmsg_send_result(w: World, _q: dict[str, Any], b: dict[str, Any]) ->
         return err(41063, "invalid msgid")
     if str(b.get("userid") or "") != msg.sender:
         return err(60111, "userid not found")
+    who = "chat_id" if msg.chat_type == "group" else "external_userid"
     rows = [
         {
-            "external_userid": ext,
+            who: ext,
             "userid": msg.sender,
             "status": st,
             "send_time": msg.sent_at.get(ext, 0),

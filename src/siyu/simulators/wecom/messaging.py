@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from siyu.simulators.wecom.protocol import api, err, ok, page
@@ -66,6 +67,20 @@ def message_send(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, A
     valid = [u for u in users if u in w.staff]
     if not valid:
         return err(81013, "user & party & tag all invalid")
-    w.app_sent.append(dict(b))
+    if len(str((b.get("text") or {}).get("content") or "").encode()) > 2048:
+        return err(44004, "text content exceeds 2048 bytes")
     invalid = "|".join(u for u in users if u not in w.staff)
-    return ok(invaliduser=invalid, msgid=_rand(32))
+    now = w.clock()
+    key = json.dumps(b, sort_keys=True, ensure_ascii=False)
+    if b.get("enable_duplicate_check"):
+        # "同样内容(请求json)的消息,不会重复收到": the same request within the interval is taken
+        # but not delivered again
+        interval = min(int(b.get("duplicate_check_interval") or 1800), 4 * 3600)
+        seen = w.extras.setdefault("app_seen", {})
+        earlier = seen.get(key)
+        if earlier is not None and now - earlier[0] < interval:
+            return ok(invaliduser=invalid, msgid=earlier[1])
+    msgid = _rand(32)
+    w.app_sent.append(dict(b))
+    w.extras.setdefault("app_seen", {})[key] = (now, msgid)
+    return ok(invaliduser=invalid, msgid=msgid)

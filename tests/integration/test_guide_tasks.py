@@ -1,0 +1,107 @@
+"""Guide tasks through the WeCom app against the simulated WeCom: each customer checked by the
+send policy and recorded in the ledger, one list per guide (not a message per customer), lists
+cut below WeCom's 2,048 bytes, a lost answer retried under WeCom's duplicate check so the guide
+gets the list once, a guide outside the app recorded as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from tests.integration.test_wecom_mass import _campaign, _channels, _friends, _rows
+
+TASK = {
+    "text": "{{ name }} 上次买了{{ last_product }}，请问问用得怎么样",
+    "fallbacks": {"last_product": "我们的产品"},
+}
+
+
+def _drain(settings: Any) -> None:
+    from siyu.db import new_session
+    from siyu.reach.dispatch import dispatch_once
+
+    with new_session() as s:
+        while dispatch_once(s, "w1", settings, _channels(settings)):
+            pass
+
+
+def test_one_list_per_guide_with_every_customer_in_the_ledger(
+    world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any
+) -> None:
+    from siyu.customers.models import Customer
+
+    friends = _friends(world, wecom, session, 10)
+    dnd = next(iter(friends))
+    session.get(Customer, dnd).do_not_disturb = True  # a guide is not sent to bother them either
+    session.commit()
+    campaign = _campaign(session, world["segment"], channel="wecom_app", template=TASK)
+    _drain(settings)
+    rows = _rows(session, campaign.id)
+    assert {c for c, r in rows.items() if r.state == "sent"} == set(friends) - {dnd}
+    assert (rows[dnd].state, rows[dnd].reason) == ("skipped", "do_not_disturb")
+    others = {r.reason for c, r in rows.items() if c not in friends}
+    # not anyone's WeCom friend: no guide to ask (the suppressed customer is refused first)
+    assert others == {"no_address", "suppressed"}
+    sent = wecom["world"].app_sent
+    assert sorted(m["touser"] for m in sent) == sorted({g for g, _e in friends.values()})
+    for m in sent:
+        text = m["text"]["content"]
+        assert text.startswith("【会员日】请跟进以下") and "\n1. 顾客" in text
+        assert m["enable_duplicate_check"] == 1 and len(text.encode()) <= 2000
+    assert sum(m["text"]["content"].count("上次买了") for m in sent) == 9
+
+
+def test_long_lists_are_cut_and_a_lost_answer_is_not_delivered_twice(
+    world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any, monkeypatch: Any
+) -> None:
+    from siyu.reach import wecom_tasks
+    from siyu.reach.models import SendRow
+
+    lines = [(i, "很长的一行" * 40) for i in range(12)]
+    parts = wecom_tasks.task_lists("【标题】", lines)
+    assert len(parts) > 1 and all(len(t.encode()) <= 2000 for t, _ids in parts)
+    assert sorted(i for _t, ids in parts for i in ids) == list(range(12))
+
+    from siyu.wecom.client import NETWORK, WecomClient
+
+    friends = _friends(world, wecom, session, 4)
+    sim = wecom["world"]
+    real_send = WecomClient._send
+    lost = {"n": 0}
+
+    def answer_lost_once(self: Any, method: str, api: str, params: Any, body: Any) -> Any:
+        data = real_send(self, method, api, params, body)
+        if api == "message/send" and lost["n"] == 0:
+            lost["n"] += 1  # WeCom took it, but the answer never came back
+            return {"errcode": NETWORK, "errmsg": "ReadTimeout"}
+        return data
+
+    monkeypatch.setattr(WecomClient, "_send", answer_lost_once)
+    campaign = _campaign(session, world["segment"], channel="wecom_app", template=TASK)
+    _drain(settings)
+    guides = {g for g, _e in friends.values()}
+    assert lost["n"] == 1
+    assert len(sim.app_sent) == len(guides)  # the repeated request was not delivered again
+    states = set(
+        session.scalars(
+            sa.select(SendRow.state).where(
+                SendRow.campaign_id == campaign.id, SendRow.customer_id.in_(list(friends))
+            )
+        )
+    )
+    assert states == {"sent"}
+
+
+def test_a_guide_outside_the_app_is_recorded(
+    world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any
+) -> None:
+    friends = _friends(world, wecom, session, 2)
+    sim = wecom["world"]
+    for guide, _ext in friends.values():
+        sim.staff.pop(guide, None)  # left the company: not in the app any more
+    campaign = _campaign(session, world["segment"], channel="wecom_app", template=TASK)
+    _drain(settings)
+    rows = _rows(session, campaign.id)
+    assert {(rows[c].state, rows[c].reason) for c in friends} == {("skipped", "guide_not_in_app")}
+    assert sim.app_sent == []
