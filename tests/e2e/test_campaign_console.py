@@ -70,3 +70,53 @@ def test_analyst_sees_campaigns_but_cannot_plan_or_approve(
     assert client.get("/campaigns").status_code == 200
     assert client.get("/campaigns/new").status_code == 403
     assert client.get("/campaigns/ambiguous").status_code == 403
+
+
+def test_the_form_plans_fallback_schedule_and_ab(client: TestClient, world: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from siyu.config import get_settings
+    from siyu.db import new_session
+    from siyu.reach.models import Campaign
+
+    make_user("yunying2", "operator")
+    csrf = login(client, "yunying2")
+    made = client.post(
+        "/campaigns/new",
+        data=_form(
+            world,
+            csrf,
+            channel="wecom",
+            fallback="sms",
+            body="{{ store }}会员日：全场 8 折",
+            variant_b_body="{{ store }}会员日：满 199 减 30",
+            variant_b_params="name={{ name }}\noffer=满199减30",
+            split_b="30",
+            scheduled_at="2030-12-12T10:00",
+            recurrence="weekly",
+            audience_mode="live",
+        ),
+    )
+    assert made.status_code == 303, made.text
+    with new_session() as s:
+        c = s.get(Campaign, int(made.headers["location"].rsplit("/", 1)[1]))
+        assert c.channels == ["wecom", "sms"] and set(c.templates) == {"wecom", "sms"}
+        assert [(v["key"], v["weight"]) for v in c.variants] == [("A", 70), ("B", 30)]
+        assert c.variants[1]["templates"]["wecom"]["text"].endswith("满 199 减 30")
+        local = c.scheduled_at.astimezone(get_settings().tz)
+        assert local.replace(tzinfo=None) == datetime(2030, 12, 12, 10, 0)
+        assert (c.recurrence, c.audience_mode) == ("weekly", "live")
+    bad = client.post("/campaigns/new", data=_form(world, csrf, scheduled_at="明天"))
+    assert bad.status_code == 200 and "YYYY-MM-DD" in bad.text
+    groups = client.post(
+        "/campaigns/new",
+        data=_form(
+            world,
+            csrf,
+            channel="wecom_group",
+            body="{{ name }}您好",
+            group_name="会员",
+            holdout="0",
+        ),
+    )
+    assert groups.status_code == 200 and "whole group" in groups.text  # refused, in the form

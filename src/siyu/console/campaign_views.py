@@ -4,6 +4,7 @@ Thin: parse the form, call the reach services, render."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,25 +24,82 @@ router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
 
 
+def _lines(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip():
+            out[name.strip()] = value.strip()
+    return out
+
+
 def template_from_form(channel: str, form: dict[str, str]) -> dict[str, Any]:
-    """The channel's template from the form's fields (SMS params one ``var=template`` a line)."""
+    """The channel's template from the form's fields (SMS params and official-account fields
+    one ``name=template`` a line; the template code field holds the template id)."""
     if channel == "sms":
-        params: dict[str, str] = {}
-        for line in form.get("params", "").splitlines():
-            name, sep, value = line.partition("=")
-            if sep and name.strip():
-                params[name.strip()] = value.strip()
         return {
             "sign_name": form.get("sign_name", ""),
             "template_code": form.get("template_code", ""),
             "text": form.get("sms_text", ""),
-            "params": params,
+            "params": _lines(form.get("params", "")),
+        }
+    if channel == "oa":
+        return {
+            "template_id": form.get("template_code", ""),
+            "data": _lines(form.get("params", "")),
+            "url": form.get("url", ""),
         }
     if channel == "email":
         return {"subject": form.get("subject", ""), "text": form.get("body", "")}
     if channel == "webhook":
         return {"url": form.get("url", ""), "text": form.get("body", "")}
     return {"text": form.get("body", "")}
+
+
+def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
+    """create_campaign's arguments from the console form: the channel and an optional
+    fallback channel (each with its template from the same fields), a schedule in Shanghai
+    time, and an optional variant B (another body or other SMS values, with its share)."""
+    channel = form.get("channel", "sms")
+    order = [channel]
+    if form.get("fallback") and form["fallback"] != channel:
+        order.append(form["fallback"])
+    templates = {ch: template_from_form(ch, form) for ch in order}
+    kwargs: dict[str, Any] = {
+        "channels": order,
+        "templates": templates,
+        "audience_mode": form.get("audience_mode") or "snapshot",
+        "recurrence": form.get("recurrence", ""),
+    }
+    if channel == "wecom_group":  # aimed at groups: by owner and name, not a segment
+        owners = [o.strip() for o in form.get("group_owners", "").replace("，", ",").split(",")]
+        kwargs["group_filter"] = {
+            "owners": [o for o in owners if o],
+            "name_contains": form.get("group_name", ""),
+        }
+        kwargs["segment_id"] = None
+    else:
+        kwargs["segment_id"] = int(form.get("segment_id") or 0)
+    if form.get("scheduled_at"):
+        try:
+            local = datetime.fromisoformat(form["scheduled_at"])
+        except ValueError:
+            raise ValueError("scheduled time: YYYY-MM-DD HH:MM") from None
+        kwargs["scheduled_at"] = local.replace(tzinfo=tz) if local.tzinfo is None else local
+    if form.get("variant_b_body") or form.get("variant_b_params"):
+        share = int(form.get("split_b") or 50)
+        other = dict(form)
+        other["body"] = form.get("variant_b_body") or form.get("body", "")
+        other["params"] = form.get("variant_b_params") or form.get("params", "")
+        kwargs["variants"] = [
+            {"key": "A", "weight": 100 - share, "templates": templates},
+            {
+                "key": "B",
+                "weight": share,
+                "templates": {ch: template_from_form(ch, other) for ch in order},
+            },
+        ]
+    return kwargs
 
 
 def _segments(session: Session) -> list[dict[str, Any]]:
@@ -78,14 +136,11 @@ async def campaign_new_page(
         if not _check_csrf(ctx, form.get("csrf", "")):
             error = "csrf"
         else:
-            channel = form.get("channel", "sms")
             try:
                 campaign = service.create_campaign(
                     session,
                     name=form.get("name", ""),
-                    segment_id=int(form.get("segment_id") or 0),
-                    channel=channel,
-                    template=template_from_form(channel, form),
+                    **campaign_from_form(form, get_settings().tz),
                     purpose=form.get("purpose", "marketing"),
                     holdout_pct=int(form.get("holdout") or 0),
                     cost_fen_per_message=int(form.get("cost_fen") or 0),
