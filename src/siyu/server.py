@@ -98,6 +98,8 @@ def run(
     _checks()
     if get_settings().is_demo and wecom_sim:
         _start_wecom_demo(host, port, wecom_sim_port)
+    if get_settings().is_demo:
+        _start_reach_demo()
     settings = get_settings()
     stopping = threading.Event()
     thread = threading.Thread(
@@ -116,6 +118,27 @@ def run(
         _uvicorn(host, port)
     finally:
         stopping.set()
+
+
+def _start_reach_demo() -> None:
+    from siyu.demo.reach import start
+
+    try:
+        started = start()
+    except Exception as exc:  # the demo still runs; campaigns wait for a provider
+        typer.secho(f"  simulated SMS / mail not started: {exc}", fg=typer.colors.YELLOW)
+        return
+    for label, server in (
+        ("短信网关 SMS gateway", started.sms),
+        ("公众号 official account", started.oa),
+    ):
+        if server is not None:
+            typer.secho(f"  模拟{label}: {server.base}", fg=typer.colors.GREEN)
+    if started.mail is not None:
+        typer.secho(
+            f"  模拟邮件 mail relay: smtp://{started.mail.host}:{started.mail.port}",
+            fg=typer.colors.GREEN,
+        )
 
 
 def _start_wecom_demo(host: str, port: int, sim_port: int) -> None:
