@@ -80,7 +80,12 @@ def main() -> None:
                     "CREATE INDEX ix_ledger_copy_customer ON ledger_copy (customer_id, checked_at)"
                 )
             )
-            conn.execute(sa.text("CREATE INDEX ix_ledger_copy_batch ON ledger_copy (batch_id)"))
+            conn.execute(
+                sa.text(
+                    "CREATE INDEX ix_ledger_copy_batch ON ledger_copy (batch_id)"
+                    " WHERE batch_id IS NOT NULL"
+                )
+            )
         with new_session() as session:
             campaign = Campaign(
                 name="bench",

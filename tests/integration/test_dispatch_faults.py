@@ -171,6 +171,7 @@ def test_killed_workers_never_lose_or_double_a_message(
             w.wait()
         server.stop()
     final = counts(session, campaign.id)
+    print(f"\n{RECIPIENTS} recipients, {kills} workers killed, final states {final}")
     assert kills >= 3, kills
     assert set(final) <= {"sent", "held_out"}, final
     assert final["sent"] + final["held_out"] == RECIPIENTS
@@ -273,3 +274,85 @@ def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
     for cid in campaigns:
         both.update(counts(session, cid))
     assert both == {"sent": 400, "skipped": 400}, both
+
+
+def test_quiet_hours_hold_with_three_workers(session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A marketing campaign started at night, three dispatchers at once on PostgreSQL: nothing
+    leaves, every row waits for 08:00; when the morning comes each customer gets one message."""
+    import threading
+    from datetime import time as clock
+
+    from siyu.config import reset_settings
+    from siyu.db import is_sqlite, new_session
+    from siyu.reach import policy
+    from siyu.reach.dispatch import dispatch_once, sms_channel
+    from siyu.reach.ledger import counts
+    from siyu.reach.models import SendRow
+    from siyu.reach.service import create_campaign, start
+    from siyu.simulators.sms.gateway import Gateway, create_app
+    from siyu.simulators.threaded import ThreadedServer
+
+    if is_sqlite(session):
+        pytest.skip("on SQLite one worker dispatches")
+    gateway = Gateway()
+    server = ThreadedServer(create_app(gateway))
+    monkeypatch.setenv("SIYU_SMS_ENDPOINT", server.base)
+    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
+    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
+    reset_settings()
+    monkeypatch.setattr(policy, "QUIET_START", clock(0, 0))  # it is night, whatever the clock says
+    monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
+    seg = _audience(session, 300)
+    c = create_campaign(
+        session,
+        name="夜间",
+        segment_id=seg,
+        channel="sms",
+        template={
+            "sign_name": "悦颜",
+            "template_code": "SMS_000001",
+            "text": "${name}您好，${offer}，拒收请回复R",
+            "params": {"name": "{{ name }}", "offer": "早安特惠"},
+        },
+        actor="test",
+    )
+    start(session, c, actor="test")
+    session.commit()
+    settings = _settings()
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            sms = sms_channel(settings)
+            with new_session() as s:
+                while dispatch_once(s, name, settings, {"sms": sms}, limit=20):
+                    pass
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def run_three() -> None:
+        threads = [threading.Thread(target=work, args=(f"q{i}",)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+
+    try:
+        run_three()
+        assert not errors, errors
+        assert gateway.messages == [] and counts(session, c.id) == {"deferred": 300}
+        reasons = set(session.scalars(sa.select(SendRow.reason).where(SendRow.campaign_id == c.id)))
+        assert reasons == {"quiet_hours"}
+        monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999))  # morning
+        session.execute(
+            sa.update(SendRow).where(SendRow.campaign_id == c.id).values(due_at=sa.func.now())
+        )
+        session.commit()
+        run_three()
+    finally:
+        server.stop()
+    assert not errors, errors
+    phones = Counter(m.phone for m in gateway.messages)
+    assert len(phones) == 300 and max(phones.values()) == 1
+    session.expire_all()
+    assert counts(session, c.id) == {"sent": 300}
