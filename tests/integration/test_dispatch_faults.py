@@ -194,20 +194,11 @@ def _settings() -> Any:
     return get_settings()
 
 
-def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
-    session: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two marketing campaigns to the same customers, three dispatchers in parallel on
-    PostgreSQL: the one-SMS-a-day cap lets exactly one message through per customer."""
-    import threading
-    from datetime import time as clock
-
+def _local_gateway(session: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """The SMS gateway in this process, the settings pointed at it (PostgreSQL only: on
+    SQLite one worker dispatches)."""
     from siyu.config import reset_settings
-    from siyu.db import is_sqlite, new_session
-    from siyu.reach import policy
-    from siyu.reach.dispatch import dispatch_once, sms_channel
-    from siyu.reach.ledger import counts
-    from siyu.reach.service import create_campaign, start
+    from siyu.db import is_sqlite
     from siyu.simulators.sms.gateway import Gateway, create_app
     from siyu.simulators.threaded import ThreadedServer
 
@@ -219,34 +210,37 @@ def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
     reset_settings()
-    monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999))
-    monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
-    seg = _audience(session, 400)
-    campaigns = []
-    for name in ("早场", "晚场"):
-        c = create_campaign(
-            session,
-            name=name,
-            segment_id=seg,
-            channel="sms",
-            template={
-                "sign_name": "悦颜",
-                "template_code": "SMS_000001",
-                "text": "${name}您好，${offer}，拒收请回复R",
-                "params": {"name": "{{ name }}", "offer": name},
-            },
-            actor="test",
-        )
-        start(session, c, actor="test")
-        campaigns.append(c.id)
-    # one customer's two messages side by side in the claim order, so that two workers
-    # usually hold them at the same moment
-    from siyu.reach.models import SendRow
+    return gateway, server
 
-    base = session.scalar(sa.select(sa.func.min(SendRow.due_at)))
-    for row in session.scalars(sa.select(SendRow)):
-        row.due_at = base + timedelta(milliseconds=row.customer_id)
+
+def _marketing_sms(session: Any, segment: int, name: str, offer: str) -> int:
+    from siyu.reach.service import create_campaign, start
+
+    c = create_campaign(
+        session,
+        name=name,
+        segment_id=segment,
+        channel="sms",
+        template={
+            "sign_name": "悦颜",
+            "template_code": "SMS_000001",
+            "text": "${name}您好，${offer}，拒收请回复R",
+            "params": {"name": "{{ name }}", "offer": offer},
+        },
+        actor="test",
+    )
+    start(session, c, actor="test")
     session.commit()
+    return c.id
+
+
+def _three_dispatchers(prefix: str, limit: int) -> None:
+    """Three threads dispatching until nothing is due; raises what any of them raised."""
+    import threading
+
+    from siyu.db import new_session
+    from siyu.reach.dispatch import dispatch_once, sms_channel
+
     settings = _settings()
     errors: list[BaseException] = []
 
@@ -254,23 +248,53 @@ def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
         try:
             sms = sms_channel(settings)
             with new_session() as s:
-                while dispatch_once(s, name, settings, {"sms": sms}, limit=1):
+                while dispatch_once(s, name, settings, {"sms": sms}, limit=limit):
                     pass
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    threads = [threading.Thread(target=work, args=(f"{prefix}{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+
+
+def _daytime(monkeypatch: pytest.MonkeyPatch, day: bool) -> None:
+    from datetime import time as clock
+
+    from siyu.reach import policy
+
+    monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999) if day else clock(0, 0))
+    monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
+
+
+def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
+    session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two marketing campaigns to the same customers, three dispatchers in parallel on
+    PostgreSQL: the one-SMS-a-day cap lets exactly one message through per customer."""
+    from siyu.reach.ledger import counts
+    from siyu.reach.models import SendRow
+
+    gateway, server = _local_gateway(session, monkeypatch)
+    _daytime(monkeypatch, True)
+    seg = _audience(session, 400)
+    campaigns = [_marketing_sms(session, seg, name, name) for name in ("早场", "晚场")]
+    # one customer's two messages side by side in the claim order, so that two workers
+    # usually hold them at the same moment
+    base = session.scalar(sa.select(sa.func.min(SendRow.due_at)))
+    for row in session.scalars(sa.select(SendRow)):
+        row.due_at = base + timedelta(milliseconds=row.customer_id)
+    session.commit()
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        _three_dispatchers("w", 1)
     finally:
         server.stop()
-    assert not errors, errors
     phones = Counter(m.phone for m in gateway.messages)
     assert len(phones) == 400 and max(phones.values()) == 1
-    both = Counter()
+    both: Counter[str] = Counter()
     for cid in campaigns:
         both.update(counts(session, cid))
     assert both == {"sent": 400, "skipped": 400}, both
@@ -279,80 +303,26 @@ def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
 def test_quiet_hours_hold_with_three_workers(session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A marketing campaign started at night, three dispatchers at once on PostgreSQL: nothing
     leaves, every row waits for 08:00; when the morning comes each customer gets one message."""
-    import threading
-    from datetime import time as clock
-
-    from siyu.config import reset_settings
-    from siyu.db import is_sqlite, new_session
-    from siyu.reach import policy
-    from siyu.reach.dispatch import dispatch_once, sms_channel
     from siyu.reach.ledger import counts
     from siyu.reach.models import SendRow
-    from siyu.reach.service import create_campaign, start
-    from siyu.simulators.sms.gateway import Gateway, create_app
-    from siyu.simulators.threaded import ThreadedServer
 
-    if is_sqlite(session):
-        pytest.skip("on SQLite one worker dispatches")
-    gateway = Gateway()
-    server = ThreadedServer(create_app(gateway))
-    monkeypatch.setenv("SIYU_SMS_ENDPOINT", server.base)
-    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
-    monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
-    reset_settings()
-    monkeypatch.setattr(policy, "QUIET_START", clock(0, 0))  # it is night, whatever the clock says
-    monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
-    seg = _audience(session, 300)
-    c = create_campaign(
-        session,
-        name="夜间",
-        segment_id=seg,
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000001",
-            "text": "${name}您好，${offer}，拒收请回复R",
-            "params": {"name": "{{ name }}", "offer": "早安特惠"},
-        },
-        actor="test",
-    )
-    start(session, c, actor="test")
-    session.commit()
-    settings = _settings()
-    errors: list[BaseException] = []
-
-    def work(name: str) -> None:
-        try:
-            sms = sms_channel(settings)
-            with new_session() as s:
-                while dispatch_once(s, name, settings, {"sms": sms}, limit=20):
-                    pass
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    def run_three() -> None:
-        threads = [threading.Thread(target=work, args=(f"q{i}",)) for i in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-
+    gateway, server = _local_gateway(session, monkeypatch)
+    _daytime(monkeypatch, False)  # it is night, whatever the clock says
+    cid = _marketing_sms(session, _audience(session, 300), "夜间", "早安特惠")
     try:
-        run_three()
-        assert not errors, errors
-        assert gateway.messages == [] and counts(session, c.id) == {"deferred": 300}
-        reasons = set(session.scalars(sa.select(SendRow.reason).where(SendRow.campaign_id == c.id)))
+        _three_dispatchers("q", 20)
+        assert gateway.messages == [] and counts(session, cid) == {"deferred": 300}
+        reasons = set(session.scalars(sa.select(SendRow.reason).where(SendRow.campaign_id == cid)))
         assert reasons == {"quiet_hours"}
-        monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999))  # morning
+        _daytime(monkeypatch, True)  # morning
         session.execute(
-            sa.update(SendRow).where(SendRow.campaign_id == c.id).values(due_at=sa.func.now())
+            sa.update(SendRow).where(SendRow.campaign_id == cid).values(due_at=sa.func.now())
         )
         session.commit()
-        run_three()
+        _three_dispatchers("m", 20)
     finally:
         server.stop()
-    assert not errors, errors
     phones = Counter(m.phone for m in gateway.messages)
     assert len(phones) == 300 and max(phones.values()) == 1
     session.expire_all()
-    assert counts(session, c.id) == {"sent": 300}
+    assert counts(session, cid) == {"sent": 300}

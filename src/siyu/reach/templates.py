@@ -238,6 +238,14 @@ def _compiled(part: str, source: str) -> tuple[frozenset[str], Template]:
     return frozenset(used & set(VARIABLES)), compiled
 
 
+SHARED_TEXT = {
+    "wecom": "'{name}' differs per customer, but a WeCom mass message is one text for many "
+    "customers: use store, city, province, tier or stage",
+    "wecom_group": "'{name}' belongs to one customer, but a group message is one text for the "
+    "whole group: write it without customer variables",
+}
+
+
 @dataclass(frozen=True)
 class Checked:
     """A template that may be saved: the variables it uses, and for SMS the approved text."""
@@ -265,23 +273,10 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
             raise TemplateProblem("subject", "an email needs a subject")
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "an email needs a text body (HTML is optional)")
-    elif channel == "wecom":
-        personal = sorted(used & PERSONAL)
-        if personal:
-            raise TemplateProblem(
-                "text",
-                f"'{personal[0]}' differs per customer, but a WeCom mass message is one text for "
-                "many customers: use store, city, province, tier or stage",
-            )
-        if not str(template.get("text") or "").strip():
-            raise TemplateProblem("text", "the message is empty")
-    elif channel == "wecom_group":
-        if used:
-            raise TemplateProblem(
-                "text",
-                f"'{sorted(used)[0]}' belongs to one customer, but a group message is one text "
-                "for the whole group: write it without customer variables",
-            )
+    elif channel in SHARED_TEXT:  # one text for many: no variable that differs per customer
+        refused = sorted(used & PERSONAL) if channel == "wecom" else sorted(used)
+        if refused:
+            raise TemplateProblem("text", SHARED_TEXT[channel].format(name=refused[0]))
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "the message is empty")
     elif channel == "oa":
