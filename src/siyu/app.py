@@ -32,10 +32,12 @@ def startup_checks() -> None:
 
 def create_app() -> FastAPI:
     from siyu.console.campaign_views import router as campaign_console_router
+    from siyu.console.metrics_views import router as metrics_console_router
     from siyu.console.views import router as console_router
     from siyu.console.wecom_views import router as wecom_console_router
     from siyu.customers.api import router as customers_router
     from siyu.events.api import router as events_router
+    from siyu.metrics.api import router as metrics_router
     from siyu.privacy.api import router as privacy_router
     from siyu.reach.api import router as reach_router
     from siyu.reach.public import router as reach_public_router
@@ -65,12 +67,14 @@ def create_app() -> FastAPI:
     app.include_router(tags_router)
     app.include_router(segments_router)
     app.include_router(reach_router)
+    app.include_router(metrics_router)
     app.include_router(reach_public_router)
     app.include_router(wecom_router)
     app.include_router(wecom_replies_router)
     app.include_router(wecom_handover_router)
     app.include_router(wecom_group_codes_router)
     app.include_router(campaign_console_router)
+    app.include_router(metrics_console_router)
     app.include_router(console_router)
     app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"

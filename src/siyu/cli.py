@@ -57,6 +57,7 @@ def _register() -> None:
     from siyu.customers.cli import register as customers
     from siyu.demo.cli import register as demo
     from siyu.ingest.cli import register as ingest
+    from siyu.metrics.cli import register as metrics
     from siyu.privacy.cli import register as privacy
     from siyu.reach.cli import register as campaigns
     from siyu.segments.cli import register as segments
@@ -77,6 +78,7 @@ def _register() -> None:
         segments,
         campaigns,
         wecom,
+        metrics,
         demo,
     ):
         add(app)

@@ -22,6 +22,7 @@ class Perm(StrEnum):
     wecom_manage = "wecom:manage"  # connect corps, sync, live codes, welcome, replies, handover
     campaigns_write = "campaigns:write"  # plan, start, pause, resume, cancel campaigns; caps
     campaigns_approve = "campaigns:approve"  # approve a large send planned by someone else
+    metrics_read = "metrics:read"  # brand-wide growth numbers (aggregates, no one's data)
 
 
 class Role(StrEnum):
@@ -52,10 +53,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.segments_write,
             Perm.wecom_manage,
             Perm.campaigns_write,
+            Perm.metrics_read,
         }
     ),
     # Analysts look at numbers and masked profiles; they never see unmasked personal data.
-    Role.analyst: frozenset({Perm.customers_read, Perm.traits_run, Perm.segments_write}),
+    Role.analyst: frozenset(
+        {Perm.customers_read, Perm.traits_run, Perm.segments_write, Perm.metrics_read}
+    ),
     # Guides serve their own store's customers, and may see their phone numbers to do so.
     Role.store_guide: frozenset({Perm.customers_read, Perm.customers_unmask}),
 }
@@ -70,6 +74,7 @@ API_KEY_SCOPES = frozenset(
         Perm.imports_run,
         Perm.segments_write,
         Perm.campaigns_write,
+        Perm.metrics_read,
     }
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from siyu.console.i18n_metrics import MX_TEXT
 from siyu.console.i18n_reach import RC_LABELS, RC_TEXT
 from siyu.console.i18n_wecom import WX_LABELS, WX_TEXT
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
@@ -329,6 +330,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
 
 
 for _lang, _text in WX_TEXT.items():
+    TEXT[_lang].update(_text)
+for _lang, _text in MX_TEXT.items():
     TEXT[_lang].update(_text)
 for _lang, _text in RC_TEXT.items():
     TEXT[_lang].update(_text)

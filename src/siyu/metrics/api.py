@@ -1,0 +1,42 @@
+"""`/api/v1/metrics`: the growth overview for a period, and what each metric means."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal
+from siyu.analytics.engines import EngineUnavailable
+from siyu.config import get_settings
+from siyu.metrics.registry import METRICS
+from siyu.metrics.service import MetricsError, overview
+from siyu.webkit import require
+
+router = APIRouter(prefix="/api/v1", tags=["metrics"])
+
+
+@router.get("/metrics")
+def list_metrics(_p: Principal = Depends(require(Perm.metrics_read))) -> list[dict[str, Any]]:
+    """Every metric with its definition; pending ones say what they wait for."""
+    return [asdict(m) for m in METRICS.values()]
+
+
+@router.get("/metrics/overview", responses={422: {}, 503: {}})
+def metrics_overview(
+    start: date = Query(..., alias="from", description="First day (Beijing time)."),
+    end: date = Query(..., alias="to", description="Last day, included."),
+    brand_id: int | None = Query(None),
+    _p: Principal = Depends(require(Perm.metrics_read)),
+) -> dict[str, Any]:
+    """The period's numbers beside the period before, revenue decomposed, new customers by
+    source, retention by acquisition month, and how fresh the analytical copy is."""
+    try:
+        return overview(get_settings(), start, end, brand_id=brand_id)
+    except MetricsError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except EngineUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None

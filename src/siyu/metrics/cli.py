@@ -1,0 +1,91 @@
+"""`siyu metrics …`: the growth overview for a period, and what each metric means."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+
+from siyu.clikit import echo_json, fail, require
+
+app = typer.Typer(help="Growth metrics: is the private domain working?", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="metrics")
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: a date as YYYY-MM-DD, not {text!r}")
+
+
+def _shown(key: str, value: float | int | None) -> str:
+    from siyu.metrics.registry import METRICS
+
+    if value is None:
+        return "—"
+    unit = METRICS[key].unit
+    if unit == "fen":
+        return f"¥{value / 100:,.2f}"
+    if unit == "ratio" and key != "frequency":
+        return f"{value:.1%}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+@app.command("overview")
+def overview_cmd(
+    start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (Beijing time)."),
+    end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD (included)."),
+    brand: int | None = typer.Option(None, "--brand", help="One brand's id (default: all)."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """The period's numbers beside the period before, from the analytical copy."""
+    from siyu.analytics.engines import EngineUnavailable
+    from siyu.config import get_settings
+    from siyu.metrics.registry import METRICS
+    from siyu.metrics.service import MetricsError, overview
+
+    require("metrics:read")
+    try:
+        got = overview(
+            get_settings(),
+            _date(start, "--from"),
+            _date(end, "--to"),
+            brand_id=brand,
+            engine=engine,
+        )
+    except (MetricsError, EngineUnavailable) as exc:
+        fail(str(exc))
+    if as_json:
+        echo_json(got)
+        return
+    p, q = got["period"], got["previous"]
+    typer.echo(f"{p['start']} – {p['end']}  (对比 vs {q['start']} – {q['end']})")
+    for key, v in got["kpis"].items():
+        delta = "" if v["delta"] is None else f"  {v['delta']:+.1%}"
+        name = f"{METRICS[key].zh} {METRICS[key].en}"
+        typer.echo(
+            f"  {name:<34} {_shown(key, v['value']):>14}   ← {_shown(key, v['previous'])}{delta}"
+        )
+    for key, why in got["pending"].items():
+        typer.echo(f"  {METRICS[key].zh} {METRICS[key].en:<26} {'—':>14}   ({why})")
+    typer.echo(f"分析副本更新于 copy as of: {got['fresh_as_of'] or '从未 never'}")
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every metric with its definition (Chinese and English)."""
+    from dataclasses import asdict
+
+    from siyu.metrics.registry import METRICS
+
+    if as_json:
+        echo_json([asdict(m) for m in METRICS.values()])
+        return
+    for m in METRICS.values():
+        typer.echo(f"{m.key}: {m.zh} / {m.en}{'  (' + m.pending + ')' if m.pending else ''}")
+        typer.echo(f"    {m.definition_zh}\n    {m.definition_en}")

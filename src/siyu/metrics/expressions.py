@@ -1,0 +1,119 @@
+"""The metrics as Ibis expressions over the analytical copy: written once, run on DuckDB (or on
+Spark for scale-out). Days are local calendar days as epoch days (the brand's time zone), a
+period is [start, end) in those days; everything is integer counting, so engines agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from siyu.orders.models import PAID_STATUSES
+
+
+@dataclass(frozen=True)
+class Period:
+    start: int  # epoch day, included
+    end: int  # epoch day, excluded
+    offset_minutes: int = 480  # the local time zone's offset from UTC
+    brand_id: int | None = None
+
+    def previous(self) -> Period:
+        """The period of the same length just before (for Δ)."""
+        n = self.end - self.start
+        return Period(self.start - n, self.start, self.offset_minutes, self.brand_id)
+
+
+def _day(ts: ir.TimestampValue, p: Period) -> ir.IntegerValue:
+    return (ts + ibis.interval(minutes=p.offset_minutes)).date().epoch_days().cast("int64")
+
+
+def paid(orders: ir.Table, p: Period) -> ir.Table:
+    """Paid orders: (customer_id, day, net_fen); refunded, cancelled, unpaid ones left out."""
+    o = orders.filter(
+        orders.status.isin(PAID_STATUSES), orders.customer_id.notnull(), orders.paid_at.notnull()
+    )
+    if p.brand_id is not None:
+        o = o.filter(o.brand_id == p.brand_id)
+    return o.select(
+        customer_id=o.customer_id.cast("int64"),
+        day=_day(o.paid_at, p),
+        net_fen=(o.paid_fen - o.refund_fen).cast("int64"),
+    )
+
+
+def activity(bought: ir.Table, events: ir.Table, p: Period) -> ir.Table:
+    """(customer_id, day) of every day a customer ordered or did anything."""
+    e = events.filter(events.customer_id.notnull())
+    acted = e.select(customer_id=e.customer_id.cast("int64"), day=_day(e.occurred_at, p))
+    return bought.select("customer_id", "day").union(acted).distinct()
+
+
+def totals(bought: ir.Table, p: Period) -> ir.Table:
+    """One row: buyers, orders, revenue (fen), repeaters (bought on two or more days)."""
+    inside = bought.filter(bought.day >= p.start, bought.day < p.end)
+    per = inside.group_by("customer_id").aggregate(
+        orders=inside.count(), days=inside.day.nunique(), fen=inside.net_fen.sum()
+    )
+    return per.aggregate(
+        buyers=per.count(),
+        orders=per.orders.sum().fill_null(0),
+        revenue=per.fen.sum().fill_null(0),
+        repeaters=(per.days >= 2).cast("int64").sum().fill_null(0),
+    )
+
+
+def active(acted: ir.Table, p: Period) -> ir.IntegerScalar:
+    inside = acted.filter(acted.day >= p.start, acted.day < p.end)
+    return inside.customer_id.nunique()
+
+
+def second_purchase_gaps(bought: ir.Table, p: Period) -> ir.Table:
+    """(gap days, customers) for customers whose second purchase day falls in the period."""
+    days = bought.select("customer_id", "day").distinct()
+    w = ibis.window(group_by=days.customer_id, order_by=days.day)
+    ranked = days.mutate(
+        n=ibis.row_number().over(w), first=days.day.min().over(group_by=days.customer_id)
+    )
+    second = ranked.filter(ranked.n == 1, ranked.day >= p.start, ranked.day < p.end)
+    gaps = second.select(gap=second.day - second.first)
+    return gaps.group_by("gap").aggregate(customers=gaps.count())
+
+
+def _people(customers: ir.Table, p: Period) -> ir.Table:
+    c = customers.filter(customers.status == "active")
+    first = c.first_seen_at.fill_null(c.created_at)
+    local = first + ibis.interval(minutes=p.offset_minutes)
+    return c.select(
+        customer_id=c.id.cast("int64"),
+        source=c.source.fill_null(""),
+        day0=_day(first, p),
+        cohort=(local.year() * 100 + local.month()).cast("int64"),
+    )
+
+
+def new_by_source(customers: ir.Table, p: Period) -> ir.Table:
+    """(source, customers) first seen in the period."""
+    people = _people(customers, p)
+    inside = people.filter(people.day0 >= p.start, people.day0 < p.end)
+    return inside.group_by("source").aggregate(customers=inside.count())
+
+
+def retention(customers: ir.Table, acted: ir.Table, p: Period) -> ir.Table:
+    """Per acquisition month (yyyymm) and source, customers first seen in the period: size and
+    how many were active again within 1, 7 and 30 days after that day."""
+    people = _people(customers, p)
+    people = people.filter(people.day0 >= p.start, people.day0 < p.end)
+    j = people.join(acted, people.customer_id == acted.customer_id)
+    after = j.filter(j.day > j.day0, j.day <= j.day0 + 30)
+    back = after.group_by(after.customer_id).aggregate(first_back=(after.day - after.day0).min())
+    full = people.left_join(back, people.customer_id == back.customer_id)
+    gap = full.first_back
+    return full.group_by(["cohort", "source"]).aggregate(
+        size=full.count(),
+        d1=(gap <= 1).cast("int64").sum().fill_null(0),
+        d7=(gap <= 7).cast("int64").sum().fill_null(0),
+        d30=(gap <= 30).cast("int64").sum().fill_null(0),
+    )

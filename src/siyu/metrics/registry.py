@@ -1,0 +1,127 @@
+"""The metrics an operator reads, each with the definition the console shows beside it.
+
+A metric is listed here before it is computed anywhere, so the screens, the API and the tests
+name the same thing. Metrics that need data Siyu does not collect yet (K-factor needs referral
+tracking, NPS needs surveys) keep their place with the reason, and no number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    zh: str
+    en: str
+    unit: str  # count | fen | ratio | days
+    definition_zh: str
+    definition_en: str
+    pending: str = ""  # why there is no number yet (the work it waits for)
+
+
+_ALL = (
+    Metric(
+        "new_customers",
+        "新客户",
+        "New customers",
+        "count",
+        "期间内首次出现（first_seen_at，北京时间）的客户数，不含已合并或注销的档案。",
+        "Customers first seen in the period (first_seen_at, Beijing time); merged or erased "
+        "profiles excluded.",
+    ),
+    Metric(
+        "active_customers",
+        "活跃客户",
+        "Active customers",
+        "count",
+        "期间内有有效订单或任何行为事件的客户数。",
+        "Customers with a paid order or any event in the period.",
+    ),
+    Metric(
+        "buyers",
+        "购买客户",
+        "Buyers",
+        "count",
+        "期间内至少有一笔有效订单的客户数。有效订单：已付款、已发货、已完成或部分退款。",
+        "Customers with at least one paid order (paid, shipped, completed or partly refunded).",
+    ),
+    Metric(
+        "orders",
+        "订单数",
+        "Orders",
+        "count",
+        "期间内有效订单数（按付款时间）。",
+        "Paid orders in the period (by paid time).",
+    ),
+    Metric(
+        "revenue",
+        "销售额",
+        "Revenue",
+        "fen",
+        "期间内有效订单的实付金额减退款。",
+        "What paid orders in the period brought in, refunds deducted.",
+    ),
+    Metric(
+        "aov",
+        "客单价",
+        "Average order value",
+        "fen",
+        "销售额 ÷ 订单数。",
+        "Revenue ÷ orders.",
+    ),
+    Metric(
+        "frequency",
+        "购买频次",
+        "Purchase frequency",
+        "ratio",
+        "订单数 ÷ 购买客户数。销售额 = 购买客户数 × 客单价 × 购买频次。",
+        "Orders ÷ buyers. Revenue = buyers × AOV × frequency.",
+    ),
+    Metric(
+        "repurchase_rate",
+        "复购率",
+        "Repurchase rate",
+        "ratio",
+        "期间内购买客户中，在期间内有两笔及以上有效订单（不同日）的比例。",
+        "Share of the period's buyers with paid orders on two or more days in the period.",
+    ),
+    Metric(
+        "days_to_second",
+        "二次购买间隔",
+        "Time to second purchase",
+        "days",
+        "期间内完成第二次购买的客户，从第一次到第二次购买的天数中位数。",
+        "Median days from first to second purchase, for customers whose second purchase falls "
+        "in the period.",
+    ),
+    Metric(
+        "retention",
+        "留存",
+        "Retention",
+        "ratio",
+        "按客户首次出现的月份分组：首次出现后 1 天、7 天、30 天内再次活跃（下单或任何行为）的比例。",
+        "By the month customers were first seen: the share active again (an order or any event) "
+        "within 1, 7 and 30 days after that day.",
+    ),
+    Metric(
+        "k_factor",
+        "K 因子",
+        "K-factor",
+        "ratio",
+        "每位客户带来的新客户数（邀请数 × 转化率）。",
+        "New customers each customer brings (invitations × conversion).",
+        pending="needs referral tracking (the growth work)",
+    ),
+    Metric(
+        "nps",
+        "净推荐值",
+        "NPS",
+        "ratio",
+        "推荐者比例减贬损者比例。",
+        "Promoters minus detractors.",
+        pending="needs surveys",
+    ),
+)
+METRICS = {m.key: m for m in _ALL}

@@ -1,0 +1,80 @@
+"""The growth overview over HTTP and from the shell: the hand-computed November figures, bad
+dates answered 422 / a clear message, and who may read brand-wide numbers."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.integration.test_metrics import fixture  # noqa: F401 - the November fixture
+
+
+def _key(*scopes: str) -> dict[str, str]:
+    from siyu.accounts.service import create_api_key
+    from siyu.db import session_scope
+
+    with session_scope() as s:
+        _k, secret = create_api_key(s, "metrics", list(scopes))
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_overview_over_http(client: TestClient, fixture: None) -> None:  # noqa: F811
+    h = _key("metrics:read")
+    got = client.get("/api/v1/metrics/overview?from=2026-11-01&to=2026-11-30", headers=h)
+    assert got.status_code == 200, got.text
+    assert got.json()["kpis"]["revenue"] == {"value": 42000, "previous": 8000, "delta": 4.25}
+    backwards = client.get("/api/v1/metrics/overview?from=2026-11-30&to=2026-11-01", headers=h)
+    assert backwards.status_code == 422 and "ends before" in backwards.text
+    assert (
+        client.get("/api/v1/metrics/overview?from=11月&to=2026-11-01", headers=h).status_code == 422
+    )
+    reader = _key("customers:read")
+    assert client.get("/api/v1/metrics", headers=reader).status_code == 403
+    listed = client.get("/api/v1/metrics", headers=h).json()
+    assert {m["key"]: m["pending"] for m in listed}["nps"] == "needs surveys"
+
+
+def test_overview_from_the_shell(fixture: None) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from siyu.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(
+        app, ["metrics", "overview", "--from", "2026-11-01", "--to", "2026-11-30"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "¥420.00" in shown.output and "+425.0%" in shown.output and "复购率" in shown.output
+    bad = runner.invoke(app, ["metrics", "overview", "--from", "昨天", "--to", "2026-11-30"])
+    assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
+    assert "K 因子" in runner.invoke(app, ["metrics", "list"]).output
+
+
+def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F811
+    from tests.e2e.conftest import login, make_user
+
+    make_user("fenxi", "analyst")
+    login(client, "fenxi")
+    page = client.get("/dashboard?start=2026-11-01&end=2026-11-30")
+    assert page.status_code == 200
+    text = page.text
+    assert 'data-testid="kpi-revenue"' in text and "¥420.00" in text and "+425.0%" in text
+    assert "销售额 = 购买客户数 × 客单价 × 购买频次" in text  # the definition, beside the number
+    assert "2026-11" in text and "66.7%" in text  # the November cohort's next-day retention
+    assert "needs surveys" in text  # NPS keeps its place, with no number
+    empty = client.get("/dashboard?start=2020-01-01&end=2020-01-31").text
+    assert 'data-testid="dashboard-empty"' in empty
+    assert "YYYY-MM-DD" in client.get("/dashboard?start=昨天").text
+    client.get("/lang/en?next=/dashboard")
+    assert "Average order value" in client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
+    make_user("daogou", "store_guide", store_code="s1")
+    login(client, "daogou")
+    assert client.get("/dashboard").status_code == 403
+
+
+def test_dashboard_before_the_copy_exists(client: TestClient) -> None:
+    from tests.e2e.conftest import login, make_user
+
+    make_user("fenxi2", "analyst")
+    login(client, "fenxi2")
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "分析副本还没有建立" in page.text
