@@ -136,7 +136,8 @@ class Reference:
             code = self.world.store_code.get(customer.store_id) if customer.store_id else None
             return plain(code, c.op, c.value)
         if f == "first_seen":
-            day = self.local_day(customer.first_seen_at)
+            # no first-seen time: counted from when the profile was created
+            day = self.local_day(customer.first_seen_at or customer.created_at)
             value = dated(c.value)
             return plain(day, c.op, value)
         if f == "identity":

@@ -47,6 +47,15 @@ def test_overview_from_the_shell(fixture: None) -> None:  # noqa: F811
     bad = runner.invoke(app, ["metrics", "overview", "--from", "昨天", "--to", "2026-11-30"])
     assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
     assert "K 因子" in runner.invoke(app, ["metrics", "list"]).output
+    entered = runner.invoke(app, ["metrics", "spend", "set", "taobao", "2026-11", "100"])
+    assert entered.exit_code == 0 and "¥100.00" in entered.output
+    wrong = runner.invoke(app, ["metrics", "spend", "set", "taobao", "11月", "100"])
+    assert wrong.exit_code == 1 and "YYYY-MM" in wrong.output
+    assert "taobao" in runner.invoke(app, ["metrics", "spend", "list"]).output
+    again = runner.invoke(
+        app, ["metrics", "overview", "--from", "2026-11-01", "--to", "2026-11-30"]
+    )
+    assert "LTV/CAC 1.50" in again.output
 
 
 def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F811
@@ -61,6 +70,7 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     assert "销售额 = 购买客户数 × 客单价 × 购买频次" in text  # the definition, beside the number
     assert "2026-11" in text and "66.7%" in text  # the November cohort's next-day retention
     assert "needs surveys" in text  # NPS keeps its place, with no number
+    assert 'data-testid="ltv-cac"' in text and "未录入花费" in text
     empty = client.get("/dashboard?start=2020-01-01&end=2020-01-31").text
     assert 'data-testid="dashboard-empty"' in empty
     assert "YYYY-MM-DD" in client.get("/dashboard?start=昨天").text
@@ -78,3 +88,53 @@ def test_dashboard_before_the_copy_exists(client: TestClient) -> None:
     login(client, "fenxi2")
     page = client.get("/dashboard")
     assert page.status_code == 200 and "分析副本还没有建立" in page.text
+
+
+def test_drill_down_from_the_dashboard_to_customers_and_a_segment(
+    client: TestClient,
+    fixture: None,  # noqa: F811
+) -> None:
+    import html
+    import json
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.e2e.conftest import login, make_user
+
+    make_user("yunying", "operator")
+    login(client, "yunying")
+    text = client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
+    links = re.findall(r'data-testid="drill-source" href="([^"]+)">(\d+)<', text)
+    assert len(links) == 3
+    href, count = links[0]
+    drilled = client.get(html.unescape(href))
+    assert drilled.status_code == 200
+    assert f"共 {count} 位客户" in drilled.text
+    assert 'data-testid="save-as-segment"' in drilled.text and "source = pos" in drilled.text
+    save = re.search(r'data-testid="save-as-segment" href="([^"]+)"', drilled.text)
+    assert save
+    query = parse_qs(urlsplit(html.unescape(save.group(1))).query)
+    assert json.loads(query["rule"][0])["all"][1]["field"] == "first_seen"
+    builder = client.get(html.unescape(save.group(1))).text
+    config = json.loads(re.search(r'id="builder-config">(.*?)</script>', builder, re.S).group(1))
+    assert config["rule"]["all"][0]["field"] == "source"
+    assert config["name"] == query["name"][0] == "门店"
+    bad = client.get("/dashboard/customers?rule=%7B%22field%22%3A%22nope%22%7D")
+    assert bad.status_code == 400 and "下钻条件无法识别" in bad.text
+    assert client.get("/dashboard/customers?rule=not-json").status_code == 400
+    sheet = client.get("/dashboard.csv?start=2026-11-01&end=2026-11-30")
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    body = sheet.content.decode("utf-8-sig")
+    assert "revenue,420.00,80.00,4.25" in body and "2026-11,,3,0.6667,0.6667,1.0" in body
+    assert client.get("/dashboard.csv?start=昨天").status_code == 400
+
+
+def test_a_guide_cannot_drill_into_other_stores(client: TestClient, fixture: None) -> None:  # noqa: F811
+    from tests.e2e.conftest import login, make_user
+
+    make_user("daogou2", "store_guide", store_code="s9")
+    login(client, "daogou2")
+    rule = '{"field":"first_seen","op":"between","value":["2026-11-01","2026-11-30"]}'
+    page = client.get("/dashboard/customers", params={"rule": rule})
+    assert page.status_code == 200 and "共 0 位客户" in page.text
+    assert client.get("/dashboard.csv").status_code == 403

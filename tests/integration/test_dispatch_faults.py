@@ -145,7 +145,7 @@ def test_killed_workers_never_lose_or_double_a_message(
     rng = random.Random(5)
     kills = 0
     try:
-        deadline = time.time() + 90 + RECIPIENTS / 50
+        deadline = time.time() + 240 + RECIPIENTS / 25  # ends early once all is settled
         while time.time() < deadline:
             time.sleep(rng.uniform(0.3, 0.8))
             session.expire_all()
@@ -159,6 +159,10 @@ def test_killed_workers_never_lose_or_double_a_message(
                 continue
             session.expire_all()
             left = counts(session, campaign.id)
+            if left.get("deferred") and not (left.get("pending") or left.get("claimed")):
+                # only retries waiting out their backoff are left: let that time pass
+                _due_now(session, campaign.id)
+                continue
             if not any(left.get(s) for s in ("pending", "deferred", "claimed")):
                 # what the killed workers left: ambiguous, settled through the gateway
                 monkeypatch.setattr(dispatch, "ABSENT_AFTER", timedelta(0))
@@ -179,6 +183,17 @@ def test_killed_workers_never_lose_or_double_a_message(
     assert max(per_row.values()) == 1  # the gateway was never asked twice for one row
     phones = Counter(m.phone for m in gateway.messages)
     assert len(phones) == final["sent"] and max(phones.values()) == 1
+
+
+def _due_now(session: Any, campaign_id: int) -> None:
+    from siyu.reach.models import SendRow
+
+    session.execute(
+        sa.update(SendRow)
+        .where(SendRow.campaign_id == campaign_id, SendRow.state == "deferred")
+        .values(due_at=sa.func.now())
+    )
+    session.commit()
 
 
 def _open(session: Any, campaign_id: int) -> bool:

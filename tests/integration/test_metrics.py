@@ -89,6 +89,10 @@ def fixture(session: Any, settings: Any) -> None:
     refresh_copy(settings, full=True)
 
 
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "rule"}
+
+
 def test_overview_matches_the_hand_computed_figures(fixture: None, settings: Any) -> None:
     from siyu.metrics.service import overview
 
@@ -115,12 +119,12 @@ def test_overview_matches_the_hand_computed_figures(fixture: None, settings: Any
     assert got["previous"] == {"start": "2026-10-02", "end": "2026-10-31"}
     change = got["decomposition"]["change"]
     assert change == {"revenue": 4.25, "buyers": 2.0, "aov": 0.3125, "frequency": 0.3333}
-    assert got["new_by_source"] == [
+    assert [{k: r[k] for k in ("source", "customers")} for r in got["new_by_source"]] == [
         {"source": "pos", "customers": 1},
         {"source": "taobao", "customers": 1},
         {"source": "wecom", "customers": 1},
     ]
-    cohorts = {(c["cohort"], c["source"]): c for c in got["retention"]}
+    cohorts = {(c["cohort"], c["source"]): _plain(c) for c in got["retention"]}
     assert cohorts[("2026-11", None)] == {
         "cohort": "2026-11",
         "source": None,
@@ -144,3 +148,157 @@ def test_an_empty_period_and_bad_periods(fixture: None, settings: Any) -> None:
         overview(settings, date(2026, 11, 30), date(2026, 11, 1))
     with pytest.raises(MetricsError, match="at most"):
         overview(settings, date(2020, 1, 1), date(2026, 1, 1))
+
+
+def test_ltv_against_cac_by_source(fixture: None, settings: Any, session: Any) -> None:
+    from siyu.metrics.service import MetricsError, overview, set_spend
+
+    set_spend(session, "taobao", "2026-11", 10000, actor="t")
+    set_spend(session, "pos", "2026-11", 20000, actor="t")
+    set_spend(session, "pos", "2026-11", 30000, actor="t", note="含门店活动")  # corrected
+    set_spend(session, "taobao", "2026-10", 99999, actor="t")  # another month: not counted
+    session.commit()
+    got = [
+        _plain(r) for r in overview(settings, date(2026, 11, 1), date(2026, 11, 30))["by_source"]
+    ]
+    assert got == [
+        # c1: 150 yuan to date; 100 yuan spent for one customer
+        {
+            "source": "taobao",
+            "customers": 1,
+            "ltv_fen": 15000,
+            "spend_fen": 10000,
+            "cac_fen": 10000,
+            "ltv_cac": 1.5,
+        },
+        {
+            "source": "pos",
+            "customers": 1,
+            "ltv_fen": 15000,
+            "spend_fen": 30000,
+            "cac_fen": 30000,
+            "ltv_cac": 0.5,
+        },
+        # c5's December order counts to date; no spend entered for WeCom
+        {
+            "source": "wecom",
+            "customers": 1,
+            "ltv_fen": 3000,
+            "spend_fen": None,
+            "cac_fen": None,
+            "ltv_cac": None,
+        },
+    ]
+    with pytest.raises(MetricsError, match="YYYY-MM"):
+        set_spend(session, "pos", "2026/11", 1, actor="t")
+    with pytest.raises(MetricsError, match="0 or more"):
+        set_spend(session, "pos", "2026-11", -1, actor="t")
+
+
+def _principal(role: str, store_id: int | None = None) -> Any:
+    from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
+    from siyu.accounts.service import Principal
+
+    return Principal("t", role, ROLE_PERMISSIONS[Role(role)], store_id=store_id)
+
+
+def test_every_chart_item_drills_down_to_the_customers_it_counted(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    from siyu.metrics.service import overview
+    from siyu.segments.drill import drill
+
+    got = overview(settings, date(2026, 11, 1), date(2026, 11, 30))
+    admin = _principal("admin")
+    items = [*got["new_by_source"], *got["by_source"], *got["retention"]]
+    assert len(items) == 3 + 3 + 4  # new by source; LTV/CAC by source; November, and by source
+    for item in items:
+        page = drill(settings, session, admin, item["rule"])
+        assert page.total == item["customers"], (item, page.rule_text)
+        assert len(page.items) == item["customers"]
+    taobao = next(r for r in got["new_by_source"] if r["source"] == "taobao")
+    names = [c["name"] for c in drill(settings, session, admin, taobao["rule"]).items]
+    assert names == ["c*"]  # c1 (masked); c3 arrived in October, c4 is merged
+    november = next(c for c in got["retention"] if c["cohort"] == "2026-11" and not c["source"])
+    assert november["rule"] == {
+        "field": "first_seen",
+        "op": "between",
+        "value": ["2026-11-01", "2026-11-30"],
+    }
+    paged = drill(settings, session, admin, november["rule"], per_page=2, page=2)
+    assert (paged.total, len(paged.items)) == (3, 1)
+
+
+def test_a_guide_drills_down_to_their_store_only(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from siyu.analytics.service import refresh_copy
+    from siyu.brands.models import Brand, Store
+    from siyu.customers.models import Customer
+    from siyu.segments.drill import drill
+
+    brand = session.scalar(sa.select(Brand))
+    store = Store(brand_id=brand.id, code="s1", name="一店")
+    session.add(store)
+    session.flush()
+    c2 = session.scalar(sa.select(Customer).where(Customer.name == "c2"))
+    c2.store_id = store.id
+    session.commit()
+    refresh_copy(settings, full=True)
+    rule = {"field": "first_seen", "op": "between", "value": ["2026-11-01", "2026-11-30"]}
+    guide = drill(settings, session, _principal("store_guide", store.id), rule)
+    assert (guide.total, [c["id"] for c in guide.items]) == (1, [c2.id])
+    assert drill(settings, session, _principal("store_guide", None), rule).total == 0
+    with pytest.raises(PermissionError):
+        drill(settings, session, _principal("admin").__class__("x", "nobody", frozenset()), rule)
+
+
+def test_rfm_lifecycle_and_clv_bands_from_the_latest_recompute(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from siyu.db import get_engine
+    from siyu.metrics.expressions import CLV_BANDS
+    from siyu.metrics.service import overview
+    from siyu.segments.drill import drill
+    from siyu.traits.models import CustomerTrait
+    from siyu.traits.service import recompute
+
+    empty = overview(settings, date(2026, 11, 1), date(2026, 11, 30))["traits"]
+    assert (
+        empty["customers"] == 0
+        and empty["rfm"] == []
+        and sum(b["customers"] for b in empty["clv"]) == 0
+    )
+    recompute(get_engine(), settings, reference_date=date(2026, 12, 1))
+    rows = session.execute(
+        sa.select(
+            CustomerTrait.rfm_class, CustomerTrait.lifecycle_stage, CustomerTrait.clv_fen
+        ).where(CustomerTrait.scope == 0)
+    ).all()
+    assert len(rows) == 4  # everyone who bought: c1, c2, c3, c5
+    got = overview(settings, date(2026, 11, 1), date(2026, 11, 30))["traits"]
+    assert got["customers"] == 4
+    by_class: dict[str, int] = {}
+    by_stage: dict[str, int] = {}
+    for rfm, stage, _clv in rows:
+        if rfm:
+            by_class[rfm] = by_class.get(rfm, 0) + 1
+        by_stage[stage] = by_stage.get(stage, 0) + 1
+    assert {r["code"]: r["customers"] for r in got["rfm"]} == by_class
+    assert {r["code"]: r["customers"] for r in got["lifecycle"]} == by_stage
+
+    def band(fen: int) -> int:
+        return next((i for i, top in enumerate(CLV_BANDS) if fen <= top), len(CLV_BANDS))
+
+    expected = [0] * (len(CLV_BANDS) + 1)
+    for _r, _s, clv in rows:
+        if clv is not None:
+            expected[band(clv)] += 1
+    assert [b["customers"] for b in got["clv"]] == expected
+    admin = _principal("admin")
+    for item in [*got["rfm"], *got["lifecycle"], *got["clv"]]:
+        assert drill(settings, session, admin, item["rule"]).total == item["customers"], item

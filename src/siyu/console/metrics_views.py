@@ -4,22 +4,28 @@ ask the metrics service, render (an empty copy or period explains itself)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand
 from siyu.config import get_settings
-from siyu.console.views import console_user, denied_page, render
+from siyu.console.i18n import translator
+from siyu.console.views import console_user, denied_page, render, request_lang, yuan
 from siyu.db import utcnow
+from siyu.metrics.export import overview_csv
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, overview
+from siyu.segments.drill import drill
+from siyu.segments.rules import RuleError
 from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
@@ -61,13 +67,112 @@ def dashboard_page(
         except MetricsError as exc:
             error = str(exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
+    t = translator(request_lang(request))
     return render(
         request,
         "dashboard.html",
+        drill_url=lambda rule, title: drill_url(rule, title, brand),
+        band_label=lambda b: band_label(t, b),
         ctx=ctx,
         o=data,
         error=error,
         form={"start": start or str(first or ""), "end": end or str(last or ""), "brand": brand},
         brands=brands,
         metrics=METRICS,
+    )
+
+
+def drill_url(rule: dict[str, Any], title: str, brand: int | None) -> str:
+    """Where a chart item leads: the customers its rule matches."""
+    query = {"rule": json.dumps(rule, ensure_ascii=False, separators=(",", ":")), "title": title}
+    if brand:
+        query["brand"] = str(brand)
+    return "/dashboard/customers?" + urlencode(query)
+
+
+def band_label(t: Any, band: dict[str, Any]) -> str:
+    lo, hi = band["low_fen"], band["high_fen"]
+    if lo is None:
+        return str(t("mx.band_zero"))
+    if hi is None:
+        return str(t("mx.band_top", lo=yuan(lo)))
+    return str(t("mx.band", lo=yuan(lo), hi=yuan(hi)))
+
+
+@router.get("/dashboard.csv")
+def dashboard_csv(
+    request: Request,
+    start: str | None = None,
+    end: str | None = None,
+    brand: int | None = None,
+    ctx: dict[str, Any] = Depends(console_user),
+) -> Response:
+    """The overview as a spreadsheet (UTF-8 with BOM, so Excel reads the Chinese): one block per
+    chart, aggregates only — no one's personal data."""
+    if denied := denied_page(request, ctx, Perm.metrics_read):
+        return denied
+    settings = get_settings()
+    today = utcnow().astimezone(settings.tz).date()
+    first, last = _day(start, today - timedelta(days=29)), _day(end, today)
+    if first is None or last is None:
+        return Response("dates as YYYY-MM-DD\n", status_code=400, media_type="text/plain")
+    try:
+        data = overview(settings, first, last, brand_id=brand)
+    except EngineUnavailable:
+        return Response("the analytical copy is not built yet\n", 409, media_type="text/plain")
+    except MetricsError as exc:
+        return Response(f"{exc}\n", status_code=400, media_type="text/plain")
+    name = f"siyu-dashboard-{first}-{last}.csv"
+    return Response(
+        "\ufeff" + overview_csv(data),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/dashboard/customers")
+def drill_page(
+    request: Request,
+    rule: str = "",
+    title: str = "",
+    brand: int | None = None,
+    page: int = 1,
+    ctx: dict[str, Any] = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """The customers behind a chart's bar, cell or row (a rule on the analytical copy), a page
+    at a time; from here the same rule can be saved as a segment."""
+    if denied := denied_page(request, ctx, Perm.customers_read):
+        return denied
+    result, error = None, None
+    try:
+        found = drill(
+            get_settings(), session, ctx["principal"], json.loads(rule), brand_id=brand, page=page
+        )
+        result = {
+            "total": found.total,
+            "page": found.page,
+            "per_page": found.per_page,
+            "items": found.items,
+        }
+    except (json.JSONDecodeError, RuleError) as exc:
+        error = f"{exc}"
+    except EngineUnavailable:
+        error = "mx.no_copy"
+    params = {"rule": rule, "title": title[:100], "brand": brand or ""}
+    return render(
+        request,
+        "customers_drill.html",
+        status=400 if error and error != "mx.no_copy" else 200,
+        ctx=ctx,
+        result=result,
+        error=error,
+        title=title[:100],
+        rule=rule,
+        rule_text=found.rule_text if result else "",
+        as_of=found.data_as_of if result else None,
+        can_save=ctx["principal"].can(Perm.segments_write),
+        filtered=True,
+        qs=lambda p: urlencode({**params, "page": p}),
+        page_path="/dashboard/customers",
     )

@@ -32,7 +32,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 
 
-def _lang(request: Request) -> str:
+def request_lang(request: Request) -> str:
     lang = request.cookies.get("siyu_lang", "zh-CN")
     return lang if lang in LANGUAGES else "zh-CN"
 
@@ -45,17 +45,17 @@ def _fmt_time(value: Any) -> str:
     return str(value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M"))
 
 
-def _yuan(fen: int | None) -> str:
+def yuan(fen: int | None) -> str:
     return "-" if fen is None else f"¥{fen / 100:,.2f}"
 
 
 templates.env.filters["localtime"] = _fmt_time
 templates.env.filters["json_zh"] = lambda v: json.dumps(v, ensure_ascii=False)
-templates.env.filters["yuan"] = _yuan
+templates.env.filters["yuan"] = yuan
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    lang = _lang(request)
+    lang = request_lang(request)
     t = translator(lang)
     return templates.TemplateResponse(
         request,
@@ -254,12 +254,19 @@ def segments_page(
 
 @router.get("/segments/new")
 def segment_builder_page(
-    request: Request, ctx: dict[str, Any] = Depends(console_user)
+    request: Request, rule: str = "", name: str = "", ctx: dict[str, Any] = Depends(console_user)
 ) -> HTMLResponse:
-    """The visual rule builder: fields from the catalogue API, a live count and preview."""
+    """The visual rule builder: fields from the catalogue API, a live count and preview. A rule
+    given in JSON (a dashboard drill-down saved as a segment) opens ready to save."""
     if not ctx["principal"].can(Perm.segments_write):
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-    return render(request, "segment_builder.html", ctx=ctx)
+    try:
+        given = json.loads(rule) if rule else None
+    except json.JSONDecodeError:
+        given = None
+    if not isinstance(given, dict):
+        given = None
+    return render(request, "segment_builder.html", ctx=ctx, rule=given, segment_name=name[:100])
 
 
 @router.get("/segments/{segment_id}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,9 +73,15 @@ def list_customers(session: Session, principal: Principal, f: CustomerFilter) ->
     rows = session.scalars(
         stmt.order_by(Customer.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    phones = phones_of(session, [c.id for c in rows])
-    stores = _store_names(session, {c.store_id for c in rows if c.store_id})
-    items = [
+    items = customer_rows(session, rows)
+    return {"total": total, "page": page, "per_page": per_page, "items": items}
+
+
+def customer_rows(session: Session, customers: Sequence[Customer]) -> list[dict[str, Any]]:
+    """The customer list's rows (masked name and phone), in the order given."""
+    phones = phones_of(session, [c.id for c in customers])
+    stores = _store_names(session, {c.store_id for c in customers if c.store_id})
+    return [
         {
             "id": c.id,
             "name": ids.mask_name(c.name),
@@ -86,9 +92,8 @@ def list_customers(session: Session, principal: Principal, f: CustomerFilter) ->
             "first_seen_at": c.first_seen_at,
             "suppressed": c.suppressed,
         }
-        for c in rows
+        for c in customers
     ]
-    return {"total": total, "page": page, "per_page": per_page, "items": items}
 
 
 def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[str]]:

@@ -32,10 +32,12 @@ def _distinct(column: str) -> Any:
 
 
 def _first_seen(cond: Condition, ctx: Context) -> ir.BooleanValue:
-    """Days compare in the shop's time zone: ``first_seen < 2026-01-01`` is before that day."""
+    """Days compare in the shop's time zone: ``first_seen < 2026-01-01`` is before that day.
+    A profile with no first-seen time counts from when it was created, as the dashboard's new
+    customers do, so a drill-down lists exactly the customers a chart counted."""
     from datetime import date, timedelta
 
-    col = ctx.customer.first_seen_at
+    col = ctx.customer.first_seen_at.fill_null(ctx.customer.created_at)
     op, negate = complement_of(cond.op)
 
     def start(day: str) -> Any:

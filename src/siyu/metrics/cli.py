@@ -71,6 +71,13 @@ def overview_cmd(
         typer.echo(
             f"  {name:<34} {_shown(key, v['value']):>14}   ← {_shown(key, v['previous'])}{delta}"
         )
+    for r in got["by_source"]:
+        ratio = "—" if r["ltv_cac"] is None else f"{r['ltv_cac']:.2f}"
+        ltv = "—" if r["ltv_fen"] is None else f"¥{r['ltv_fen'] / 100:,.2f}"
+        cac = "—" if r["cac_fen"] is None else f"¥{r['cac_fen'] / 100:,.2f}"
+        typer.echo(
+            f"  来源 {r['source'] or '—':<10} 新客 {r['customers']:>6}  LTV {ltv:>10}  CAC {cac:>10}  LTV/CAC {ratio}"
+        )
     for key, why in got["pending"].items():
         typer.echo(f"  {METRICS[key].zh} {METRICS[key].en:<26} {'—':>14}   ({why})")
     typer.echo(f"分析副本更新于 copy as of: {got['fresh_as_of'] or '从未 never'}")
@@ -89,3 +96,47 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     for m in METRICS.values():
         typer.echo(f"{m.key}: {m.zh} / {m.en}{'  (' + m.pending + ')' if m.pending else ''}")
         typer.echo(f"    {m.definition_zh}\n    {m.definition_en}")
+
+
+spend_app = typer.Typer(
+    help="Acquisition spend per source and month (for CAC).", no_args_is_help=True
+)
+app.add_typer(spend_app, name="spend")
+
+
+@spend_app.command("set")
+def spend_set(
+    source: str = typer.Argument(
+        ..., help="The acquisition source, as on customers (e.g. taobao)."
+    ),
+    month: str = typer.Argument(..., help="YYYY-MM."),
+    yuan: float = typer.Argument(..., help="What acquiring that month's customers cost, in yuan."),
+    note: str = typer.Option("", "--note"),
+) -> None:
+    """Record or correct one source's spend for a month (audit-logged)."""
+    from siyu.db import session_scope
+    from siyu.metrics.service import MetricsError, set_spend
+
+    actor = require("imports:run")
+    with session_scope() as session:
+        try:
+            row = set_spend(session, source, month, round(yuan * 100), actor=actor, note=note)
+        except MetricsError as exc:
+            fail(str(exc))
+        typer.echo(f"{row.source} {row.month}: ¥{row.amount_fen / 100:,.2f}")
+
+
+@spend_app.command("list")
+def spend_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every spend entered, by month and source."""
+    from siyu.db import session_scope
+    from siyu.metrics.queries import list_spend
+
+    require("metrics:read")
+    with session_scope() as session:
+        rows = list_spend(session)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['month']}  {r['source']:<12} ¥{r['amount_fen'] / 100:>12,.2f}  {r['note']}")

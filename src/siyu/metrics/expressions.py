@@ -117,3 +117,34 @@ def retention(customers: ir.Table, acted: ir.Table, p: Period) -> ir.Table:
         d7=(gap <= 7).cast("int64").sum().fill_null(0),
         d30=(gap <= 30).cast("int64").sum().fill_null(0),
     )
+
+
+def cohort_value(customers: ir.Table, bought: ir.Table, p: Period) -> ir.Table:
+    """(source, customers, revenue to date) for customers first seen in the period: their
+    historic value, every paid order since they arrived."""
+    people = _people(customers, p)
+    people = people.filter(people.day0 >= p.start, people.day0 < p.end)
+    spent = bought.group_by("customer_id").aggregate(fen=bought.net_fen.sum())
+    j = people.left_join(spent, people.customer_id == spent.customer_id)
+    return j.group_by("source").aggregate(customers=j.count(), revenue=j.fen.sum().fill_null(0))
+
+
+# CLV bands in fen (upper bounds, included): 0, ≤100, ≤300, ≤1,000, ≤3,000, ≤10,000 yuan, more.
+CLV_BANDS = (0, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+
+
+def trait_mix(traits: ir.Table, customers: ir.Table, p: Period) -> ir.Table:
+    """Per (RFM class, lifecycle stage, CLV band): how many active customers the latest
+    recompute put there, for the brand asked (scope 0: all brands together)."""
+    t = traits.filter(traits.scope == (p.brand_id or 0))
+    alive = customers.filter(customers.status == "active").select(cid=customers.id)
+    t = t.join(alive, t.customer_id == alive.cid)
+    band: ir.IntegerValue = ibis.literal(len(CLV_BANDS))
+    for i in reversed(range(len(CLV_BANDS))):
+        band = (t.clv_fen <= CLV_BANDS[i]).ifelse(i, band)
+    t = t.mutate(
+        rfm=t.rfm_class.fill_null(""),
+        stage=t.lifecycle_stage.fill_null(""),
+        band=t.clv_fen.isnull().ifelse(-1, band),
+    )
+    return t.group_by(["rfm", "stage", "band"]).aggregate(customers=t.count())

@@ -106,6 +106,33 @@ _ALL = (
         "within 1, 7 and 30 days after that day.",
     ),
     Metric(
+        "ltv",
+        "客户终身价值（历史）",
+        "Lifetime value (historic)",
+        "fen",
+        "期间内新客户至今的有效消费（实付减退款）÷ 新客户数，按来源。",
+        "What the period's new customers have spent to date (refunds deducted) ÷ their number, "
+        "per source.",
+    ),
+    Metric(
+        "cac",
+        "获客成本",
+        "Acquisition cost (CAC)",
+        "fen",
+        "期间各月录入的该来源获客花费 ÷ 期间内该来源的新客户数（siyu metrics spend set）。",
+        "The source's acquisition spend entered for the period's months ÷ its new customers "
+        "(siyu metrics spend set).",
+    ),
+    Metric(
+        "ltv_cac",
+        "LTV/CAC",
+        "LTV/CAC",
+        "ratio",
+        "历史客户价值 ÷ 获客成本；大于 1 表示这个来源的客户已经赚回了获取他们的花费。",
+        "Historic LTV ÷ CAC; above 1, the source's customers have already earned back what "
+        "acquiring them cost.",
+    ),
+    Metric(
         "k_factor",
         "K 因子",
         "K-factor",

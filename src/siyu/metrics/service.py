@@ -8,19 +8,57 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu.accounts.service import record_audit
 from siyu.analytics.engines import ibis_tables
 from siyu.analytics.service import refreshed_at
 from siyu.config import Settings
 from siyu.metrics import expressions as x
+from siyu.metrics.models import AcquisitionSpend
+from siyu.metrics.queries import spend_by_source
 from siyu.metrics.registry import METRICS
 
 EPOCH = date(1970, 1, 1)
-TABLES = ["order", "customer", "event"]
+TABLES = ["order", "customer", "event", "customer_trait"]
 MAX_DAYS = 3 * 366
 
 
 class MetricsError(ValueError):
     """A question the metrics cannot answer as asked (dates the wrong way round, too long)."""
+
+
+def set_spend(
+    session: Session, source: str, month: str, amount_fen: int, *, actor: str, note: str = ""
+) -> AcquisitionSpend:
+    """Record (or correct) one source's acquisition spend for a month; audit-logged."""
+    if not source.strip() or len(source) > 32:
+        raise MetricsError("source: 1–32 characters, as customers' acquisition source")
+    try:
+        datetime.strptime(month, "%Y-%m")
+    except ValueError:
+        raise MetricsError(f"month: YYYY-MM, not {month!r}") from None
+    if amount_fen < 0:
+        raise MetricsError("spend: 0 or more")
+    row = session.scalar(
+        sa.select(AcquisitionSpend).where(
+            AcquisitionSpend.source == source, AcquisitionSpend.month == month
+        )
+    )
+    if row is None:
+        row = AcquisitionSpend(source=source, month=month, amount_fen=amount_fen, recorded_by=actor)
+        session.add(row)
+    row.amount_fen, row.note, row.recorded_by = amount_fen, note[:200], actor
+    record_audit(
+        session,
+        actor,
+        "metrics.spend",
+        "acquisition_spend",
+        f"{source}/{month}",
+        {"fen": amount_fen},
+    )
+    return row
 
 
 def period_of(settings: Settings, start: date, end: date, brand_id: int | None = None) -> x.Period:
@@ -95,6 +133,8 @@ def overview(
         acted = x.activity(bought, t["event"], p)
         new = x.new_by_source(t["customer"], p).to_pyarrow().to_pylist()
         cohorts = x.retention(t["customer"], acted, p).to_pyarrow().to_pylist()
+        worth_rows = x.cohort_value(t["customer"], bought, p).to_pyarrow().to_pylist()
+        mix = x.trait_mix(t["customer_trait"], t["customer"], p).to_pyarrow().to_pylist()
     fresh = refreshed_at(settings, TABLES)
     kpis = {
         key: {"value": now[key], "previous": before[key], "delta": _delta(now[key], before[key])}
@@ -117,16 +157,44 @@ def overview(
             "change": {k: kpis[k]["delta"] for k in ("revenue", "buyers", "aov", "frequency")},
         },
         "new_by_source": sorted(
-            ({"source": r["source"], "customers": int(r["customers"])} for r in new),
+            (
+                {
+                    "source": r["source"],
+                    "customers": int(r["customers"]),
+                    "rule": arrived(r["source"], start, end),
+                }
+                for r in new
+            ),
             key=lambda r: (-r["customers"], r["source"]),
         ),
-        "retention": _cohorts(cohorts),
+        "retention": _cohorts(cohorts, start, end),
+        "by_source": _by_source(worth_rows, start, end),
+        "traits": _traits(mix),
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
     }
 
 
-def _cohorts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def arrived(source: str, start: date, end: date) -> dict[str, Any]:
+    """The drill-down rule of customers from ``source`` first seen in [start, end] (an empty
+    source: customers whose source is not known)."""
+    by_source = (
+        {"field": "source", "op": "=", "value": source}
+        if source
+        else {"field": "source", "op": "is_empty"}
+    )
+    seen = {"field": "first_seen", "op": "between", "value": [start.isoformat(), end.isoformat()]}
+    return {"all": [by_source, seen]}
+
+
+def _month_within(cohort: int, start: date, end: date) -> tuple[date, date]:
+    """The days of acquisition month ``cohort`` (yyyymm) that lie in [start, end]."""
+    first = date(cohort // 100, cohort % 100, 1)
+    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return max(first, start), min(after - timedelta(days=1), end)
+
+
+def _cohorts(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
     """Per acquisition month (all sources together, then each source), rates of 1/7/30 days."""
     by: dict[tuple[int, str], list[int]] = {}
     for r in rows:
@@ -136,8 +204,11 @@ def _cohorts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 acc[i] += int(r[name])
     out = []
     for (cohort, source), (size, d1, d7, d30) in sorted(by.items()):
+        first, last = _month_within(cohort, start, end)
+        seen = {"field": "first_seen", "op": "between", "value": [str(first), str(last)]}
         out.append(
             {
+                "rule": arrived(source, first, last) if source else seen,
                 "cohort": f"{cohort // 100}-{cohort % 100:02d}",
                 "source": source or None,
                 "customers": size,
@@ -147,3 +218,75 @@ def _cohorts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
+    """Per acquisition source of the period's new customers: what they have spent to date
+    (historic LTV per customer), what acquiring them cost (CAC) and the ratio."""
+    from siyu.db import new_session
+
+    with new_session() as session:
+        spend = spend_by_source(session, start.strftime("%Y-%m"), end.strftime("%Y-%m"))
+    out = []
+    for r in rows:
+        n, fen = int(r["customers"]), int(r["revenue"])
+        ltv = round(fen / n) if n else None
+        cost = spend.get(str(r["source"]))
+        cac = round(cost / n) if cost is not None and n else None
+        out.append(
+            {
+                "source": r["source"],
+                "customers": n,
+                "ltv_fen": ltv,
+                "spend_fen": cost,
+                "cac_fen": cac,
+                "ltv_cac": round(ltv / cac, 2) if ltv is not None and cac else None,
+                "rule": arrived(str(r["source"]), start, end),
+            }
+        )
+    return sorted(out, key=lambda r: (r["ltv_cac"] is None, -(r["ltv_cac"] or 0), r["source"]))
+
+
+def _traits(mix: list[dict[str, Any]]) -> dict[str, Any]:
+    """RFM classes, lifecycle stages and CLV bands of the latest recompute, each item with the
+    rule that lists its customers."""
+    rfm: dict[str, int] = {}
+    stage: dict[str, int] = {}
+    band: dict[int, int] = {}
+    for r in mix:
+        n = int(r["customers"])
+        if r["rfm"]:
+            rfm[r["rfm"]] = rfm.get(r["rfm"], 0) + n
+        if r["stage"]:
+            stage[r["stage"]] = stage.get(r["stage"], 0) + n
+        if int(r["band"]) >= 0:
+            band[int(r["band"])] = band.get(int(r["band"]), 0) + n
+    bounds = (None, *x.CLV_BANDS, None)
+    bands = []
+    for i in range(len(x.CLV_BANDS) + 1):
+        lo, hi = bounds[i], bounds[i + 1]
+        conds: list[dict[str, Any]] = []
+        if lo is not None:
+            conds.append({"field": "clv", "op": ">", "value": lo / 100})
+        if hi is not None:
+            conds.append({"field": "clv", "op": "<=", "value": hi / 100})
+        bands.append(
+            {
+                "low_fen": lo,
+                "high_fen": hi,
+                "customers": band.get(i, 0),
+                "rule": {"all": conds} if len(conds) > 1 else conds[0],
+            }
+        )
+    return {
+        "customers": sum(int(r["customers"]) for r in mix),
+        "rfm": [
+            {"code": k, "customers": v, "rule": {"field": "rfm.class", "op": "=", "value": k}}
+            for k, v in sorted(rfm.items(), key=lambda kv: -kv[1])
+        ],
+        "lifecycle": [
+            {"code": k, "customers": v, "rule": {"field": "lifecycle", "op": "=", "value": k}}
+            for k, v in sorted(stage.items(), key=lambda kv: -kv[1])
+        ],
+        "clv": bands,
+    }

@@ -1,35 +1,57 @@
-// The dashboard's charts: new customers by source (bars) and the retention heatmap
-// (acquisition month × 1/7/30 days), from #dashboard-data.
+// The dashboard's charts, from #dashboard-data: new customers by source (bars), the retention
+// heatmap (acquisition month × 1/7/30 days), the RFM treemap, lifecycle stages and CLV bands.
+// A click on a bar, cell or tile opens the customers behind it (each item carries its url);
+// every chart can be saved as a PNG from its toolbox.
 document.addEventListener("DOMContentLoaded", function () {
   var el = document.getElementById("dashboard-data");
   if (!el || !window.echarts) return;
   var data = JSON.parse(el.textContent);
   var zh = data.lang !== "en";
-  var sources = document.getElementById("sources-chart");
-  if (sources && data.sources.length) {
-    echarts.init(sources).setOption({
+  var toolbox = { right: 8, feature: { saveAsImage: { title: data.png, pixelRatio: 2 } } };
+
+  function chart(id, items, option) {
+    var host = document.getElementById(id);
+    if (!host || !items.length) return;
+    var c = echarts.init(host);
+    option.toolbox = toolbox;
+    c.setOption(option);
+    c.on("click", function (p) {
+      var item = p.data && p.data.url ? p.data : items[p.dataIndex];
+      if (item && item.url) window.location = item.url;
+    });
+  }
+
+  function bars(id, items) {
+    chart(id, items, {
       tooltip: {},
-      grid: { left: 40, right: 16, top: 16, bottom: 32 },
-      xAxis: { type: "category", data: data.sources.map(function (r) { return r.source || "—"; }) },
+      grid: { left: 48, right: 16, top: 32, bottom: 48 },
+      xAxis: { type: "category", data: items.map(function (r) { return r.name; }), axisLabel: { interval: 0, rotate: items.length > 5 ? 30 : 0 } },
       yAxis: { type: "value" },
-      series: [{ type: "bar", data: data.sources.map(function (r) { return r.customers; }) }],
+      series: [{ type: "bar", data: items.map(function (r) { return { value: r.value, url: r.url }; }), cursor: "pointer" }],
     });
   }
-  var heat = document.getElementById("retention-chart");
-  var rows = data.retention.filter(function (c) { return c.source === null; });
-  if (heat && rows.length) {
-    var days = zh ? ["次日", "7 日", "30 日"] : ["Next day", "7 days", "30 days"];
-    var cells = [];
-    rows.forEach(function (c, y) {
-      [c.d1, c.d7, c.d30].forEach(function (v, x) { cells.push([x, y, Math.round(v * 1000) / 10]); });
-    });
-    echarts.init(heat).setOption({
-      tooltip: { formatter: function (p) { return rows[p.value[1]].cohort + " " + days[p.value[0]] + ": " + p.value[2] + "%"; } },
-      grid: { left: 64, right: 16, top: 16, bottom: 48 },
-      xAxis: { type: "category", data: days },
-      yAxis: { type: "category", data: rows.map(function (c) { return c.cohort; }) },
-      visualMap: { min: 0, max: 100, orient: "horizontal", left: "center", bottom: 0, calculable: false },
-      series: [{ type: "heatmap", data: cells, label: { show: true, formatter: function (p) { return p.value[2] + "%"; } } }],
-    });
-  }
+
+  bars("sources-chart", data.sources);
+  bars("lifecycle-chart", data.lifecycle);
+  bars("clv-chart", data.clv);
+
+  chart("rfm-chart", data.rfm, {
+    tooltip: { formatter: function (p) { return p.name + ": " + p.value; } },
+    series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false }, top: 32, data: data.rfm, label: { formatter: "{b}\n{c}" } }],
+  });
+
+  var rows = data.retention;
+  var days = zh ? ["次日", "7 日", "30 日"] : ["Next day", "7 days", "30 days"];
+  var cells = [];
+  rows.forEach(function (c, y) {
+    [c.d1, c.d7, c.d30].forEach(function (v, x) { cells.push({ value: [x, y, Math.round(v * 1000) / 10], url: c.url }); });
+  });
+  chart("retention-chart", rows, {
+    tooltip: { formatter: function (p) { return rows[p.value[1]].cohort + " " + days[p.value[0]] + ": " + p.value[2] + "%"; } },
+    grid: { left: 64, right: 16, top: 32, bottom: 48 },
+    xAxis: { type: "category", data: days },
+    yAxis: { type: "category", data: rows.map(function (c) { return c.cohort; }) },
+    visualMap: { min: 0, max: 100, orient: "horizontal", left: "center", bottom: 0, calculable: false },
+    series: [{ type: "heatmap", data: cells, label: { show: true, formatter: function (p) { return p.value[2] + "%"; } } }],
+  });
 });

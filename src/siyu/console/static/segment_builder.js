@@ -105,6 +105,28 @@
     return n.negate ? { not: out } : out;
   }
 
+  // The editor's tree of a rule in JSON form (a drill-down from the dashboard arrives so).
+  function fromJson(n) {
+    if (n.not) { var inner = fromJson(n.not); inner.negate = !inner.negate; return inner; }
+    if (n.all || n.any) {
+      var kind = n.all ? "all" : "any";
+      return { kind: kind, negate: false, children: n[kind].map(fromJson) };
+    }
+    var c = { field: n.field, op: n.op, value: "", days: "", from: "", to: "", where: "", event: n.event || "", negate: false };
+    if (Array.isArray(n.value)) c.value = n.value.join(", ");
+    else if (n.value !== undefined && n.value !== null) c.value = String(n.value);
+    var w = n.window || {};
+    if (w.last_days) c.days = String(w.last_days);
+    if (w.from) c.from = w.from;
+    if (w.to) c.to = w.to;
+    if (n.where) c.where = Object.keys(n.where).map(function (k) { return [].concat(n.where[k]).map(function (v) { return k + "=" + v; }).join(", "); }).join(", ");
+    return c;
+  }
+
+  function known(n) {
+    return n.children ? n.children.every(known) : Boolean(fields[n.field]);
+  }
+
   function select(options, current, onchange) {
     var s = el("select", { onchange: onchange });
     options.forEach(function (o) {
@@ -229,7 +251,7 @@
     var rule = nodeJson(root);
     var name = document.getElementById("segment-name").value.trim();
     var error = document.getElementById("rule-error");
-    if (!rule || !name) { error.textContent = !name ? "name?" : "rule?"; return; }
+    if (!rule || !name) { error.textContent = !name ? W.need_name : W.need_rule; return; }
     api("POST", "/api/v1/segments", { name: name, rule: rule }).then(function (r) {
       if (r.ok) {
         // fill the membership now, so the segment's page shows it (the worker would, later)
@@ -244,7 +266,13 @@
 
   fetch("/api/v1/segments/fields", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (list) {
     list.forEach(function (f) { fields[f.name] = f; order.push(f.name); });
-    root.children.push(newCondition());
+    var given = cfg.rule ? fromJson(cfg.rule) : null;
+    if (given && known(given)) {
+      root = given.children ? given : { kind: "all", negate: false, children: [given] };
+    } else {
+      root.children.push(newCondition());
+    }
+    if (cfg.name) document.getElementById("segment-name").value = cfg.name;
     draw();
   });
 })();

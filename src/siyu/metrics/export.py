@@ -1,0 +1,62 @@
+"""The dashboard as a spreadsheet: each chart's numbers as one block of rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from siyu.metrics.registry import METRICS
+
+
+def overview_csv(o: dict[str, Any]) -> str:
+    """The overview (``service.overview``) as CSV text; money in yuan, rates as fractions."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    p = o["period"]
+    w.writerow(["期间 period", p["start"], p["end"], "对比 previous", *o["previous"].values()])
+    w.writerow(["数据截至 data as of (UTC)", o["fresh_as_of"] or ""])
+    w.writerow([])
+    w.writerow(["指标 metric", "key", "本期 value", "上期 previous", "变化 delta"])
+    for key, v in o["kpis"].items():
+        m = METRICS[key]
+        scale = 100 if m.unit == "fen" else 1
+        w.writerow([m.zh, key, _n(v["value"], scale), _n(v["previous"], scale), _n(v["delta"])])
+    w.writerow([])
+    w.writerow(["新客来源 source", "客户数 customers"])
+    for r in o["new_by_source"]:
+        w.writerow([r["source"], r["customers"]])
+    w.writerow([])
+    w.writerow(["来源 source", "客户数 customers", "LTV 元", "花费 spend 元", "CAC 元", "LTV/CAC"])
+    for r in o["by_source"]:
+        w.writerow(
+            [
+                r["source"],
+                r["customers"],
+                _n(r["ltv_fen"], 100),
+                _n(r["spend_fen"], 100),
+                _n(r["cac_fen"], 100),
+                _n(r["ltv_cac"]),
+            ]
+        )
+    w.writerow([])
+    w.writerow(["首次出现月份 cohort", "来源 source", "客户数 customers", "d1", "d7", "d30"])
+    for c in o["retention"]:
+        w.writerow([c["cohort"], c["source"] or "", c["customers"], c["d1"], c["d7"], c["d30"]])
+    traits = o["traits"]
+    for title, key in (("RFM 分层 rfm_class", "rfm"), ("生命周期 lifecycle", "lifecycle")):
+        w.writerow([])
+        w.writerow([title, "客户数 customers"])
+        for r in traits[key]:
+            w.writerow([r["code"], r["customers"]])
+    w.writerow([])
+    w.writerow(["CLV 下限 above 元", "CLV 上限 up to 元", "客户数 customers"])
+    for b in traits["clv"]:
+        w.writerow([_n(b["low_fen"], 100), _n(b["high_fen"], 100), b["customers"]])
+    return buf.getvalue()
+
+
+def _n(value: float | int | None, scale: int = 1) -> str:
+    if value is None:
+        return ""
+    return f"{value / scale:.2f}" if scale != 1 else f"{value}"
