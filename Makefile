@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install java
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install java chromium screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ java:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless; }
 
+# Browser tests drive Debian's Chromium (no browser download); CJK fonts so pages render in Chinese.
+chromium:
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; } || { \
+	  echo "installing Chromium and CJK fonts (chromium, fonts-noto-cjk) for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+
+# Redo the pictures in docs/img from the browser test's walk through the console.
+screenshots: $(STAMP) chromium
+	SIYU_SCREENSHOTS=docs/img SIYU_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q tests/e2e/test_browser.py
+
 run: $(STAMP)
 	SIYU_MODE=demo $(BIN)/siyu db upgrade
 	SIYU_MODE=demo $(BIN)/siyu demo ensure
@@ -36,10 +47,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test-sqlite: $(STAMP) java
+test-sqlite: $(STAMP) java chromium
 	SIYU_TEST_DATABASE_URL=sqlite $(BIN)/pytest -n 2 tests
 
-test-postgres: $(STAMP) java
+test-postgres: $(STAMP) java chromium
 	SIYU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 tests
 
 test: lint typecheck test-sqlite test-postgres

@@ -31,6 +31,7 @@ def startup_checks() -> None:
 
 
 def create_app() -> FastAPI:
+    from siyu.console.admin_views import router as admin_console_router
     from siyu.console.campaign_views import router as campaign_console_router
     from siyu.console.metrics_views import router as metrics_console_router
     from siyu.console.views import router as console_router
@@ -75,6 +76,7 @@ def create_app() -> FastAPI:
     app.include_router(wecom_group_codes_router)
     app.include_router(campaign_console_router)
     app.include_router(metrics_console_router)
+    app.include_router(admin_console_router)
     app.include_router(console_router)
     app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"

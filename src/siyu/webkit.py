@@ -46,6 +46,12 @@ _key_cache: dict[str, tuple[float, Principal | None]] = {}
 KEY_CACHE_SECONDS = 5.0
 
 
+def forget_cached_keys() -> None:
+    """After a revocation: this process checks every key again at once (others within
+    ``KEY_CACHE_SECONDS``)."""
+    _key_cache.clear()
+
+
 def _cached_key(presented: str) -> tuple[bool, Principal | None]:
     """(found, principal) from the cache of recently checked API keys."""
     hit = _key_cache.get(presented)

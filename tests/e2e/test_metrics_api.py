@@ -69,7 +69,7 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     assert 'data-testid="kpi-revenue"' in text and "¥420.00" in text and "+425.0%" in text
     assert "销售额 = 购买客户数 × 客单价 × 购买频次" in text  # the definition, beside the number
     assert "2026-11" in text and "66.7%" in text  # the November cohort's next-day retention
-    assert "needs surveys" in text  # NPS keeps its place, with no number
+    assert "需要满意度问卷" in text  # NPS keeps its place, with no number
     assert 'data-testid="ltv-cac"' in text and "未录入花费" in text
     empty = client.get("/dashboard?start=2020-01-01&end=2020-01-31").text
     assert 'data-testid="dashboard-empty"' in empty
@@ -125,7 +125,7 @@ def test_drill_down_from_the_dashboard_to_customers_and_a_segment(
     sheet = client.get("/dashboard.csv?start=2026-11-01&end=2026-11-30")
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
     body = sheet.content.decode("utf-8-sig")
-    assert "revenue,420.00,80.00,4.25" in body and "2026-11,,3,0.6667,0.6667,1.0" in body
+    assert "revenue,420.00,80.00,4.25" in body and "2026-11,全部 all,3,0.6667,0.6667,1.0" in body
     assert client.get("/dashboard.csv?start=昨天").status_code == 400
 
 

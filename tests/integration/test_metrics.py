@@ -229,6 +229,26 @@ def test_every_chart_item_drills_down_to_the_customers_it_counted(
     assert (paged.total, len(paged.items)) == (3, 1)
 
 
+def test_customers_of_unknown_source_count_once(fixture: None, settings: Any, session: Any) -> None:
+    from siyu.analytics.service import refresh_copy
+    from siyu.customers.models import Customer
+    from siyu.metrics.service import overview
+    from siyu.segments.drill import drill
+
+    session.add(Customer(name="c6", source=None, first_seen_at=_at("2026-11-15 10:00")))
+    session.commit()
+    refresh_copy(settings, full=True)
+    got = overview(settings, date(2026, 11, 1), date(2026, 11, 30))
+    cohorts = {c["source"]: c for c in got["retention"]}
+    assert (cohorts[None]["customers"], cohorts[""]["customers"]) == (4, 1)
+    unknown = next(r for r in got["new_by_source"] if r["source"] == "")
+    assert unknown["customers"] == 1
+    for item in (unknown, cohorts[""], cohorts[None]):
+        assert (
+            drill(settings, session, _principal("admin"), item["rule"]).total == item["customers"]
+        )
+
+
 def test_a_guide_drills_down_to_their_store_only(
     fixture: None, settings: Any, session: Any
 ) -> None:

@@ -28,7 +28,12 @@ class AccountError(ValueError):
 
 
 class LoginRefused(AccountError):
-    pass
+    """A refused login; ``code`` (locked, wrong, demo_password) lets the console say it in the
+    reader's language."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -166,14 +171,14 @@ def login(
         )
     )
     if (failures or 0) >= settings.login_max_failures:
-        raise LoginRefused("too many failed logins; wait 15 minutes and try again")
+        raise LoginRefused("too many failed logins; wait 15 minutes and try again", "locked")
     user = session.scalar(sa.select(User).where(User.username == username))
     if user is None or not user.is_active or not _verify(user.password_hash, password):
         session.add(LoginFailure(username=username[:64], address=address[:64], at=now))
         record_audit(session, f"anon:{address}", "login.failed", "user", username[:64])
-        raise LoginRefused("wrong username or password")
+        raise LoginRefused("wrong username or password", "wrong")
     if password == DEMO_ADMIN_PASSWORD and not settings.is_demo:
-        raise LoginRefused("the demo password is refused outside demo mode")
+        raise LoginRefused("the demo password is refused outside demo mode", "demo_password")
     token = secrets.token_urlsafe(32)
     row = LoginSession(
         token_hash=_sha256(token),
@@ -261,3 +266,51 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
     result = session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= now))
     session.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - LOCKOUT * 4))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    *,
+    actor: str,
+    role: str | None = None,
+    store_id: int | None = None,
+    active: bool | None = None,
+) -> User:
+    """Change someone's role, store or whether they may log in; audit-logged. A change ends
+    their open console sessions, so it holds from their next click. The last active admin
+    cannot be demoted or switched off (nobody could manage users any more)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError(f"no user {user_id}")
+    new_role = user.role if role is None else role
+    try:
+        Role(new_role)
+    except ValueError:
+        raise AccountError(f"unknown role {new_role!r}; choose one of {', '.join(Role)}") from None
+    new_store = user.store_id if store_id is None else store_id
+    if new_role == Role.store_guide and new_store is None:
+        raise AccountError("a store guide needs a store")
+    new_active = user.is_active if active is None else active
+    losing_admin = (
+        user.role == Role.admin and user.is_active and (new_role != Role.admin or not new_active)
+    )
+    if losing_admin:
+        admins = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(User.role == Role.admin.value, User.is_active.is_(True))
+        )
+        if (admins or 0) <= 1:
+            raise AccountError("the last active administrator cannot lose that role")
+    before = {"role": user.role, "store_id": user.store_id, "active": user.is_active}
+    user.role, user.is_active = new_role, new_active
+    user.store_id = new_store if new_role == Role.store_guide else None
+    after = {"role": user.role, "store_id": user.store_id, "active": user.is_active}
+    if after != before:
+        session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
+        record_audit(
+            session, actor, "user.update", "user", str(user.id), {"before": before, "after": after}
+        )
+    session.flush()
+    return user

@@ -162,8 +162,9 @@ async def campaign_preview_fragment(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    """The form's live preview (HTMX): the message for real customers of the segment."""
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    """The form's live preview (HTMX): the message for real customers of the segment (so only
+    for those who may plan campaigns: it shows their names in the text)."""
+    if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
     raw = await request.form()
     form = {k: str(v).strip() for k, v in raw.items()}

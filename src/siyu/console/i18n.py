@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from siyu.accounts.permissions import ROLE_LABELS
+from siyu.console.i18n_admin import ADM_TEXT
 from siyu.console.i18n_metrics import MX_TEXT
 from siyu.console.i18n_reach import RC_LABELS, RC_TEXT
 from siyu.console.i18n_wecom import WX_LABELS, WX_TEXT
@@ -335,8 +337,11 @@ for _lang, _text in MX_TEXT.items():
     TEXT[_lang].update(_text)
 for _lang, _text in RC_TEXT.items():
     TEXT[_lang].update(_text)
+for _lang, _text in ADM_TEXT.items():
+    TEXT[_lang].update(_text)
 LABELS.update(WX_LABELS)
 LABELS.update(RC_LABELS)
+LABELS["role"] = {r.value: names for r, names in ROLE_LABELS.items()}
 
 
 def label(group: str, value: str | None, lang: str) -> str:

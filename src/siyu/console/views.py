@@ -121,7 +121,12 @@ def login_submit(
         session.commit()  # keep the failure count and audit entry
         demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
         return render(
-            request, "login.html", status=401, next=_safe_next(next), demo=demo, error=str(exc)
+            request,
+            "login.html",
+            status=401,
+            next=_safe_next(next),
+            demo=demo,
+            error=translator(request_lang(request))(f"login.{exc.code}"),
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(

@@ -384,7 +384,8 @@ async def handover_page(
     from siyu.wecom.models import Handover
     from siyu.wecom.transfers import submit_now
 
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    needed = Perm.wecom_manage if request.method == "POST" else Perm.customers_read
+    if denied := denied_page(request, ctx, needed):  # before the look-up: no hint it exists
         return denied
     handover = session.get(Handover, handover_id)
     if handover is None:

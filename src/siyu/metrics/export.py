@@ -42,7 +42,8 @@ def overview_csv(o: dict[str, Any]) -> str:
     w.writerow([])
     w.writerow(["首次出现月份 cohort", "来源 source", "客户数 customers", "d1", "d7", "d30"])
     for c in o["retention"]:
-        w.writerow([c["cohort"], c["source"] or "", c["customers"], c["d1"], c["d7"], c["d30"]])
+        source = "全部 all" if c["source"] is None else c["source"]
+        w.writerow([c["cohort"], source, c["customers"], c["d1"], c["d7"], c["d30"]])
     traits = o["traits"]
     for title, key in (("RFM 分层 rfm_class", "rfm"), ("生命周期 lifecycle", "lifecycle")):
         w.writerow([])

@@ -19,6 +19,7 @@ class Metric:
     definition_zh: str
     definition_en: str
     pending: str = ""  # why there is no number yet (the work it waits for)
+    pending_zh: str = ""
 
 
 _ALL = (
@@ -140,6 +141,7 @@ _ALL = (
         "每位客户带来的新客户数（邀请数 × 转化率）。",
         "New customers each customer brings (invitations × conversion).",
         pending="needs referral tracking (the growth work)",
+        pending_zh="需要转介绍追踪（增长模块上线后提供）",
     ),
     Metric(
         "nps",
@@ -149,6 +151,7 @@ _ALL = (
         "推荐者比例减贬损者比例。",
         "Promoters minus detractors.",
         pending="needs surveys",
+        pending_zh="需要满意度问卷（问卷模块上线后提供）",
     ),
 )
 METRICS = {m.key: m for m in _ALL}

@@ -196,21 +196,23 @@ def _month_within(cohort: int, start: date, end: date) -> tuple[date, date]:
 
 def _cohorts(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
     """Per acquisition month (all sources together, then each source), rates of 1/7/30 days."""
-    by: dict[tuple[int, str], list[int]] = {}
-    for r in rows:
-        for key in ((int(r["cohort"]), ""), (int(r["cohort"]), str(r["source"]))):
+    by: dict[tuple[int, str | None], list[int]] = {}
+    for r in rows:  # each row once under its source, and once under all sources (None)
+        for key in ((int(r["cohort"]), None), (int(r["cohort"]), str(r["source"]))):
             acc = by.setdefault(key, [0, 0, 0, 0])
             for i, name in enumerate(("size", "d1", "d7", "d30")):
                 acc[i] += int(r[name])
     out = []
-    for (cohort, source), (size, d1, d7, d30) in sorted(by.items()):
+    for (cohort, source), (size, d1, d7, d30) in sorted(
+        by.items(), key=lambda kv: (kv[0][0], kv[0][1] is not None, kv[0][1] or "")
+    ):
         first, last = _month_within(cohort, start, end)
         seen = {"field": "first_seen", "op": "between", "value": [str(first), str(last)]}
         out.append(
             {
-                "rule": arrived(source, first, last) if source else seen,
+                "rule": seen if source is None else arrived(source, first, last),
                 "cohort": f"{cohort // 100}-{cohort % 100:02d}",
-                "source": source or None,
+                "source": source,  # None: all sources; "": source not known
                 "customers": size,
                 "d1": round(d1 / size, 4),
                 "d7": round(d7 / size, 4),

@@ -13,7 +13,9 @@ document.addEventListener("DOMContentLoaded", function () {
     var host = document.getElementById(id);
     if (!host || !items.length) return;
     var c = echarts.init(host);
+    window.addEventListener("resize", function () { c.resize(); });
     option.toolbox = toolbox;
+    c.on("finished", function () { host.setAttribute("data-drawn", "1"); });  // animation done
     c.setOption(option);
     c.on("click", function (p) {
       var item = p.data && p.data.url ? p.data : items[p.dataIndex];

@@ -1,0 +1,263 @@
+"""Administration pages: users and their roles, API keys, the audit log. Thin: check the
+permission, check CSRF on forms, call the accounts service, render."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_LABELS, Perm, Role
+from siyu.accounts.queries import AuditFilter, audit_csv, audit_page, list_api_keys, list_users
+from siyu.accounts.service import (
+    AccountError,
+    create_api_key,
+    create_user,
+    record_audit,
+    revoke_api_key,
+    update_user,
+)
+from siyu.brands.models import Store
+from siyu.config import get_settings
+from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.webkit import db_session, forget_cached_keys
+
+router = APIRouter(include_in_schema=False)
+Ctx = dict[str, Any]
+
+
+def _admin_page(
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    *,
+    error: str | None = None,
+    new_key: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    stores = session.execute(sa.select(Store.id, Store.name).order_by(Store.name)).all()
+    return render(
+        request,
+        "admin.html",
+        status=status,
+        ctx=ctx,
+        users=list_users(session),
+        keys=list_api_keys(session),
+        stores=stores,
+        roles=[(r.value, ROLE_LABELS[r]) for r in Role],
+        scopes=sorted(p.value for p in API_KEY_SCOPES),
+        error=error,
+        new_key=new_key,
+    )
+
+
+@router.get("/admin")
+def admin_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Who may log in, with which role and store; the machines' API keys."""
+    if denied := denied_page(request, ctx, Perm.users_manage):
+        return denied
+    return _admin_page(request, ctx, session)
+
+
+async def _form(request: Request, ctx: Ctx) -> dict[str, Any] | None:
+    """The posted form, or None when its CSRF token is stale."""
+    form = await request.form()
+    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+        return None
+    return {k: (form.getlist(k) if k == "scope" else str(v).strip()) for k, v in form.items()}
+
+
+def _store(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+@router.post("/admin/users")
+async def add_user(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    if denied := denied_page(request, ctx, Perm.users_manage):
+        return denied
+    form = await _form(request, ctx)
+    if form is None:
+        return _admin_page(request, ctx, session, error="csrf", status=400)
+    try:
+        user = create_user(
+            session,
+            get_settings(),
+            form.get("username", ""),
+            form.get("password", ""),
+            form.get("role", ""),
+            display_name=form.get("display_name") or None,
+            store_id=_store(form.get("store_id")),
+        )
+        record_audit(session, ctx["principal"].actor, "user.create", "user", str(user.id))
+        session.commit()
+    except AccountError as exc:
+        session.rollback()
+        return _admin_page(request, ctx, session, error=str(exc), status=400)
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/users/{user_id}")
+async def change_user(
+    request: Request,
+    user_id: int,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    if denied := denied_page(request, ctx, Perm.users_manage):
+        return denied
+    form = await _form(request, ctx)
+    if form is None:
+        return _admin_page(request, ctx, session, error="csrf", status=400)
+    try:
+        update_user(
+            session,
+            user_id,
+            actor=ctx["principal"].actor,
+            role=form.get("role") or None,
+            store_id=_store(form.get("store_id")),
+            active={"1": True, "0": False}.get(form.get("active", "")),
+        )
+        session.commit()
+    except AccountError as exc:
+        session.rollback()
+        return _admin_page(request, ctx, session, error=str(exc), status=400)
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/apikeys")
+async def add_api_key(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """A new key: shown once on the page that answers, stored only as a hash."""
+    if denied := denied_page(request, ctx, Perm.apikeys_manage):
+        return denied
+    form = await _form(request, ctx)
+    if form is None:
+        return _admin_page(request, ctx, session, error="csrf", status=400)
+    name = str(form.get("name", ""))[:100]
+    try:
+        if not name:
+            raise AccountError("name the key after what uses it (e.g. 小程序事件)")
+        key, secret = create_api_key(session, name, list(form.get("scope") or []))
+        record_audit(
+            session,
+            ctx["principal"].actor,
+            "apikey.create",
+            "api_key",
+            key.prefix,
+            {"scopes": key.scopes},
+        )
+        session.commit()
+    except AccountError as exc:
+        session.rollback()
+        return _admin_page(request, ctx, session, error=str(exc), status=400)
+    return _admin_page(request, ctx, session, new_key=secret)
+
+
+@router.post("/admin/apikeys/{prefix}/revoke")
+async def revoke_key(
+    request: Request,
+    prefix: str,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    if denied := denied_page(request, ctx, Perm.apikeys_manage):
+        return denied
+    form = await _form(request, ctx)
+    if form is None:
+        return _admin_page(request, ctx, session, error="csrf", status=400)
+    try:
+        revoke_api_key(session, prefix)
+        record_audit(session, ctx["principal"].actor, "apikey.revoke", "api_key", prefix)
+        session.commit()
+        forget_cached_keys()
+    except AccountError as exc:
+        session.rollback()
+        return _admin_page(request, ctx, session, error=str(exc), status=404)
+    return RedirectResponse("/admin", status_code=303)
+
+
+def _audit_filter(
+    actor: str | None, action: str | None, start: str | None, end: str | None, page: int
+) -> AuditFilter | None:
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError:
+        return None
+    return AuditFilter(actor or None, action or None, first, last, max(page, 1))
+
+
+@router.get("/admin/audit")
+def audit_log_page(
+    request: Request,
+    actor: str | None = None,
+    action: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    page: int = 1,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """Who saw or changed personal data, and when: filter by person, action and days."""
+    if denied := denied_page(request, ctx, Perm.audit_read):
+        return denied
+    params = {"actor": actor or "", "action": action or "", "start": start or "", "end": end or ""}
+    f = _audit_filter(actor, action, start, end, page)
+    result = audit_page(session, f, get_settings().tz) if f else None
+    return render(
+        request,
+        "admin_audit.html",
+        status=200 if f else 400,
+        ctx=ctx,
+        result=result,
+        params=params,
+        qs=lambda p: urlencode({**params, "page": p}),
+        export=urlencode(params),
+    )
+
+
+@router.get("/admin/audit.csv")
+def audit_log_csv(
+    request: Request,
+    actor: str | None = None,
+    action: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """The audit log as a spreadsheet (UTF-8 with BOM); the export is itself audit-logged."""
+    if denied := denied_page(request, ctx, Perm.audit_read):
+        return denied
+    f = _audit_filter(actor, action, start, end, 1)
+    if f is None:
+        return Response("dates as YYYY-MM-DD\n", status_code=400, media_type="text/plain")
+    text, n = audit_csv(session, f, get_settings().tz)
+    filters = {
+        k: v for k, v in {"actor": actor, "action": action, "start": start, "end": end}.items() if v
+    }
+    record_audit(
+        session, ctx["principal"].actor, "audit.export", None, None, {"rows": n, **filters}
+    )
+    session.commit()
+    return Response(
+        "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="siyu-audit-log.csv"'},
+    )
