@@ -71,6 +71,9 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     assert "2026-11" in text and "66.7%" in text  # the November cohort's next-day retention
     assert "需要满意度问卷" in text  # NPS keeps its place, with no number
     assert 'data-testid="ltv-cac"' in text and "未录入花费" in text
+    # no range asked: the 30 days up to the last day with orders (12-01 here), not an empty month
+    default = client.get("/dashboard").text
+    assert 'value="2026-11-02"' in default and 'value="2026-12-01"' in default
     empty = client.get("/dashboard?start=2020-01-01&end=2020-01-31").text
     assert 'data-testid="dashboard-empty"' in empty
     assert "YYYY-MM-DD" in client.get("/dashboard?start=昨天").text

@@ -59,3 +59,26 @@ def test_demo_ensure_computes_traits_so_pages_show_insight(session) -> None:  # 
 
     assert session.scalar(sa.select(sa.func.count()).select_from(CustomerTag)) > 0
     assert "already has customers" in ensure_demo(60, 3)
+
+
+def test_the_demo_answers_which_source_has_the_best_ltv_cac(session, settings) -> None:  # type: ignore[no-untyped-def]
+    """What the README promises: the demo's dashboard ranks sources by LTV/CAC, on the last
+    30 days the data has (it stops before today)."""
+    from datetime import timedelta
+
+    from siyu.analytics.service import refresh_copy
+    from siyu.demo.load import DEMO_CAC_YUAN, ensure_demo
+    from siyu.metrics.models import AcquisitionSpend
+    from siyu.metrics.service import latest_day, overview
+
+    out = ensure_demo(400, 5)
+    assert "source-months entered" in out
+    spend = session.scalars(sa.select(AcquisitionSpend)).all()
+    assert spend and {s.source for s in spend} <= set(DEMO_CAC_YUAN)
+    refresh_copy(settings, full=True)
+    last = latest_day(settings)
+    assert last is not None
+    by_source = overview(settings, last - timedelta(days=89), last)["by_source"]
+    ranked = [r for r in by_source if r["ltv_cac"] is not None]
+    assert len(ranked) >= 2
+    assert [r["ltv_cac"] for r in ranked] == sorted((r["ltv_cac"] for r in ranked), reverse=True)

@@ -271,6 +271,11 @@ def test_a_guide_drills_down_to_their_store_only(
     guide = drill(settings, session, _principal("store_guide", store.id), rule)
     assert (guide.total, [c["id"] for c in guide.items]) == (1, [c2.id])
     assert drill(settings, session, _principal("store_guide", None), rule).total == 0
+    from siyu.segments.service import preview_rule
+
+    seen = preview_rule(settings, session, _principal("store_guide", store.id), rule)
+    assert (seen.count, [s["customer_id"] for s in seen.sample]) == (1, [c2.id])
+    assert preview_rule(settings, session, _principal("admin"), rule).count == 3
     with pytest.raises(PermissionError):
         drill(settings, session, _principal("admin").__class__("x", "nobody", frozenset()), rule)
 

@@ -19,16 +19,29 @@ from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand
 from siyu.config import get_settings
 from siyu.console.i18n import translator
-from siyu.console.views import console_user, denied_page, render, request_lang, yuan
+from siyu.console.views import console_user, denied_page, render, request_lang
 from siyu.db import utcnow
 from siyu.metrics.export import overview_csv
 from siyu.metrics.registry import METRICS
-from siyu.metrics.service import MetricsError, overview
+from siyu.metrics.service import MetricsError, latest_day, overview
 from siyu.segments.drill import drill
 from siyu.segments.rules import RuleError
 from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
+
+
+def _default_end(settings: Any, start: str | None, end: str | None) -> date:
+    """Today, or — when no range is asked and the data stops earlier (an export loaded last
+    month, the demo) — the last day with orders."""
+    today = utcnow().astimezone(settings.tz).date()
+    if start or end:
+        return today
+    try:
+        latest = latest_day(settings)
+    except EngineUnavailable:
+        return today
+    return min(today, latest) if latest else today
 
 
 def _day(text: str | None, default: date) -> date | None:
@@ -54,7 +67,7 @@ def dashboard_page(
     if denied := denied_page(request, ctx, Perm.metrics_read):
         return denied
     settings = get_settings()
-    today = utcnow().astimezone(settings.tz).date()
+    today = _default_end(settings, start, end)
     first, last = _day(start, today - timedelta(days=29)), _day(end, today)
     data, error = None, None
     if first is None or last is None:
@@ -95,8 +108,12 @@ def band_label(t: Any, band: dict[str, Any]) -> str:
     if lo is None:
         return str(t("mx.band_zero"))
     if hi is None:
-        return str(t("mx.band_top", lo=yuan(lo)))
-    return str(t("mx.band", lo=yuan(lo), hi=yuan(hi)))
+        return str(t("mx.band_top", lo=_whole_yuan(lo)))
+    return str(t("mx.band", lo=_whole_yuan(lo), hi=_whole_yuan(hi)))
+
+
+def _whole_yuan(fen: int) -> str:
+    return f"¥{fen / 100:,.0f}"
 
 
 @router.get("/dashboard.csv")
@@ -112,7 +129,7 @@ def dashboard_csv(
     if denied := denied_page(request, ctx, Perm.metrics_read):
         return denied
     settings = get_settings()
-    today = utcnow().astimezone(settings.tz).date()
+    today = _default_end(settings, start, end)
     first, last = _day(start, today - timedelta(days=29)), _day(end, today)
     if first is None or last is None:
         return Response("dates as YYYY-MM-DD\n", status_code=400, media_type="text/plain")

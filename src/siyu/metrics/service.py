@@ -5,7 +5,7 @@ the analytical copy, with how fresh the copy is (the screens show it).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,6 +59,16 @@ def set_spend(
         {"fen": amount_fen},
     )
     return row
+
+
+def latest_day(settings: Settings) -> date | None:
+    """The last local day the copy has a paid order on (None: no orders yet), so a screen
+    opened on data that stops in the past shows its last 30 days, not an empty month."""
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", ["order"]) as t:
+        newest = t["order"].paid_at.max().to_pyarrow().as_py()
+    if newest is None:
+        return None
+    return newest.replace(tzinfo=UTC).astimezone(settings.tz).date()
 
 
 def period_of(settings: Settings, start: date, end: date, brand_id: int | None = None) -> x.Period:

@@ -21,8 +21,8 @@ from siyu.customers.models import Customer
 from siyu.customers.queries import customer_rows
 from siyu.customers.service import visible_to
 from siyu.segments import text as rule_text
-from siyu.segments.compiler import Context, compile_rule
-from siyu.segments.service import checked_rule, copy_as_of, rule_context
+from siyu.segments.compiler import compile_rule
+from siyu.segments.service import checked_rule, copy_as_of, guide_scope, rule_context
 
 PER_PAGE = 50
 
@@ -37,19 +37,6 @@ class DrillPage:
     items: list[dict[str, Any]]
     rule_text: str
     data_as_of: datetime | None
-
-
-def _guide_scope(ctx: Context, principal: Principal) -> Any:
-    """On the copy, the same row filter the system of record applies (``visible_to``): a
-    store guide counts only customers of their store, or who bought there."""
-    c = ctx.customer
-    if principal.role != "store_guide":
-        return None
-    if principal.store_id is None:
-        return c.id < 0
-    orders = ctx.table("order")
-    bought = orders.filter(orders.store_id == principal.store_id).customer_id
-    return (c.store_id == principal.store_id).fill_null(False) | c.id.isin(bought)
 
 
 def drill(
@@ -73,7 +60,7 @@ def drill(
     page = max(1, page)
     with rule_context(settings, session, brand_id=brand_id) as ctx:
         test = compile_rule(node, ctx)
-        scope = _guide_scope(ctx, principal)
+        scope = guide_scope(ctx, principal)
         if scope is not None:
             test = test & scope
         hit = ctx.customer.filter(test)

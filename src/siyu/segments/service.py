@@ -377,6 +377,19 @@ class Preview:
 REACH_CHANNELS = ("sms", "email", "wecom")
 
 
+def guide_scope(ctx: Context, principal: Principal) -> Any:
+    """On the copy, the same row filter the system of record applies (``visible_to``): a
+    store guide counts only customers of their store, or who bought there."""
+    c = ctx.customer
+    if principal.role != "store_guide":
+        return None
+    if principal.store_id is None:
+        return c.id < 0
+    orders = ctx.table("order")
+    bought = orders.filter(orders.store_id == principal.store_id).customer_id
+    return (c.store_id == principal.store_id).fill_null(False) | c.id.isin(bought)
+
+
 def preview_rule(
     settings: Settings,
     session: Session,
@@ -397,7 +410,10 @@ def preview_rule(
     brand_id = _brand_id(session, brand)
     with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
         c = ctx.customer
-        hit = c.filter(compile_rule(node, ctx))
+        test = compile_rule(node, ctx)
+        if (scope := guide_scope(ctx, principal)) is not None:
+            test = test & scope  # a guide counts only their store's customers
+        hit = c.filter(test)
         ids = ctx.table("identity")
         consent = ctx.table("consent")
         consent = consent.filter(consent.purpose == "marketing", consent.status == "granted")
