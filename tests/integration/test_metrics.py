@@ -167,26 +167,32 @@ def test_ltv_against_cac_by_source(fixture: None, settings: Any, session: Any) -
             "source": "taobao",
             "customers": 1,
             "ltv_fen": 15000,
+            "predicted_ltv_fen": 15000,  # no CLV fit yet: nothing expected beyond to date
             "spend_fen": 10000,
             "cac_fen": 10000,
             "ltv_cac": 1.5,
+            "predicted_ltv_cac": 1.5,
         },
         {
             "source": "pos",
             "customers": 1,
             "ltv_fen": 15000,
+            "predicted_ltv_fen": 15000,
             "spend_fen": 30000,
             "cac_fen": 30000,
             "ltv_cac": 0.5,
+            "predicted_ltv_cac": 0.5,
         },
         # c5's December order counts to date; no spend entered for WeCom
         {
             "source": "wecom",
             "customers": 1,
             "ltv_fen": 3000,
+            "predicted_ltv_fen": 3000,
             "spend_fen": None,
             "cac_fen": None,
             "ltv_cac": None,
+            "predicted_ltv_cac": None,
         },
     ]
     with pytest.raises(MetricsError, match="YYYY-MM"):
@@ -285,6 +291,7 @@ def test_rfm_lifecycle_and_clv_bands_from_the_latest_recompute(
 ) -> None:
     import sqlalchemy as sa
 
+    from siyu.customers.models import Customer
     from siyu.db import get_engine
     from siyu.metrics.expressions import CLV_BANDS
     from siyu.metrics.service import overview
@@ -327,3 +334,20 @@ def test_rfm_lifecycle_and_clv_bands_from_the_latest_recompute(
     admin = _principal("admin")
     for item in [*got["rfm"], *got["lifecycle"], *got["clv"]]:
         assert drill(settings, session, admin, item["rule"]).total == item["customers"], item
+    # predicted LTV: to date plus the fit's expected 12-month spend (too few buyers here for a
+    # fit, so the expectation is set by hand: c1 is expected to spend 88.00 more)
+    from siyu.analytics.service import refresh_copy
+
+    c1 = session.scalar(sa.select(Customer.id).where(Customer.name == "c1"))
+    session.execute(
+        sa.update(CustomerTrait)
+        .where(CustomerTrait.customer_id == c1, CustomerTrait.scope == 0)
+        .values(expected_spend_fen=8800)
+    )
+    session.commit()
+    refresh_copy(settings, only=["customer_trait"])
+    by_source = overview(settings, date(2026, 11, 1), date(2026, 11, 30))["by_source"]
+    taobao = next(r for r in by_source if r["source"] == "taobao")
+    assert (taobao["ltv_fen"], taobao["predicted_ltv_fen"]) == (15000, 23800)
+    pos = next(r for r in by_source if r["source"] == "pos")
+    assert pos["predicted_ltv_fen"] == pos["ltv_fen"] == 15000  # no prediction: nothing added

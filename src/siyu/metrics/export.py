@@ -27,16 +27,29 @@ def overview_csv(o: dict[str, Any]) -> str:
     for r in o["new_by_source"]:
         w.writerow([r["source"], r["customers"]])
     w.writerow([])
-    w.writerow(["来源 source", "客户数 customers", "LTV 元", "花费 spend 元", "CAC 元", "LTV/CAC"])
+    w.writerow(
+        [
+            "来源 source",
+            "客户数 customers",
+            "LTV 元",
+            "预测 LTV predicted 元",
+            "花费 spend 元",
+            "CAC 元",
+            "LTV/CAC",
+            "预测 predicted LTV/CAC",
+        ]
+    )
     for r in o["by_source"]:
         w.writerow(
             [
                 r["source"],
                 r["customers"],
                 _n(r["ltv_fen"], 100),
+                _n(r["predicted_ltv_fen"], 100),
                 _n(r["spend_fen"], 100),
                 _n(r["cac_fen"], 100),
                 _n(r["ltv_cac"]),
+                _n(r["predicted_ltv_cac"]),
             ]
         )
     w.writerow([])

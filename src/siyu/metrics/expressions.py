@@ -119,14 +119,22 @@ def retention(customers: ir.Table, acted: ir.Table, p: Period) -> ir.Table:
     )
 
 
-def cohort_value(customers: ir.Table, bought: ir.Table, p: Period) -> ir.Table:
-    """(source, customers, revenue to date) for customers first seen in the period: their
-    historic value, every paid order since they arrived."""
+def cohort_value(customers: ir.Table, bought: ir.Table, traits: ir.Table, p: Period) -> ir.Table:
+    """(source, customers, revenue to date, expected spend) for customers first seen in the
+    period: their historic value, every paid order since they arrived, and what the latest
+    CLV fit expects them to spend in the next 12 months (0 for whoever has no prediction)."""
     people = _people(customers, p)
     people = people.filter(people.day0 >= p.start, people.day0 < p.end)
     spent = bought.group_by("customer_id").aggregate(fen=bought.net_fen.sum())
+    t = traits.filter(traits.scope == (p.brand_id or 0))
+    ahead = t.select(tid=t.customer_id.cast("int64"), ahead=t.expected_spend_fen)
     j = people.left_join(spent, people.customer_id == spent.customer_id)
-    return j.group_by("source").aggregate(customers=j.count(), revenue=j.fen.sum().fill_null(0))
+    j = j.left_join(ahead, j.customer_id == ahead.tid)
+    return j.group_by("source").aggregate(
+        customers=j.count(),
+        revenue=j.fen.sum().fill_null(0),
+        expected=j.ahead.sum().fill_null(0),
+    )
 
 
 # CLV bands in fen (upper bounds, included): 0, ≤100, ≤300, ≤1,000, ≤3,000, ≤10,000 yuan, more.

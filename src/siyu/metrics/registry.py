@@ -116,6 +116,15 @@ _ALL = (
         "per source.",
     ),
     Metric(
+        "predicted_ltv",
+        "客户终身价值（预测）",
+        "Lifetime value (predicted)",
+        "fen",
+        "历史价值加上最近一次 CLV 拟合（BG/NBD + Gamma-Gamma）预计这些客户未来 12 个月的消费，÷ 新客户数，按来源。",
+        "Historic value plus what the latest CLV fit (BG/NBD + Gamma-Gamma) expects these "
+        "customers to spend in the next 12 months, ÷ their number, per source.",
+    ),
+    Metric(
         "cac",
         "获客成本",
         "Acquisition cost (CAC)",

@@ -143,7 +143,9 @@ def overview(
         acted = x.activity(bought, t["event"], p)
         new = x.new_by_source(t["customer"], p).to_pyarrow().to_pylist()
         cohorts = x.retention(t["customer"], acted, p).to_pyarrow().to_pylist()
-        worth_rows = x.cohort_value(t["customer"], bought, p).to_pyarrow().to_pylist()
+        worth_rows = (
+            x.cohort_value(t["customer"], bought, t["customer_trait"], p).to_pyarrow().to_pylist()
+        )
         mix = x.trait_mix(t["customer_trait"], t["customer"], p).to_pyarrow().to_pylist()
     fresh = refreshed_at(settings, TABLES)
     kpis = {
@@ -243,6 +245,7 @@ def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[
     for r in rows:
         n, fen = int(r["customers"]), int(r["revenue"])
         ltv = round(fen / n) if n else None
+        predicted = round((fen + int(r["expected"])) / n) if n else None
         cost = spend.get(str(r["source"]))
         cac = round(cost / n) if cost is not None and n else None
         out.append(
@@ -250,9 +253,13 @@ def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[
                 "source": r["source"],
                 "customers": n,
                 "ltv_fen": ltv,
+                "predicted_ltv_fen": predicted,
                 "spend_fen": cost,
                 "cac_fen": cac,
                 "ltv_cac": round(ltv / cac, 2) if ltv is not None and cac else None,
+                "predicted_ltv_cac": (
+                    round(predicted / cac, 2) if predicted is not None and cac else None
+                ),
                 "rule": arrived(str(r["source"]), start, end),
             }
         )
