@@ -31,6 +31,8 @@ pytestmark = [
     ),
 ]
 PASSWORD = "correct-horse-battery"
+if sync_playwright is not None:
+    expect.set_options(timeout=15_000)  # a loaded CI machine draws charts slowly
 
 
 @pytest.fixture()

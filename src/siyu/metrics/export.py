@@ -57,6 +57,26 @@ def overview_csv(o: dict[str, Any]) -> str:
     for c in o["retention"]:
         source = "全部 all" if c["source"] is None else c["source"]
         w.writerow([c["cohort"], source, c["customers"], c["d1"], c["d7"], c["d30"]])
+    w.writerow([])
+    w.writerow(["渠道 channel", "已发送 sent", "送达 delivered", "点击 clicked", "回复 replied"])
+    for r in o["reach"]["channels"]:
+        w.writerow([r["channel"], r["sent"], r["delivered"], r["clicked"], r["replied"]])
+    w.writerow([])
+    w.writerow(
+        ["活动 campaign", "渠道 channel", "已发送 sent", "末次触达 元", "增量 元", "费用 元", "ROI"]
+    )
+    for c in o["reach"]["campaigns"]:
+        w.writerow(
+            [
+                c["name"],
+                c["channel"],
+                c["sent"],
+                _n(c["revenue_fen"], 100),
+                _n(c["incremental_revenue_fen"], 100),
+                _n(c["cost_fen"], 100),
+                _n(c["roi"]),
+            ]
+        )
     traits = o["traits"]
     for title, key in (("RFM 分层 rfm_class", "rfm"), ("生命周期 lifecycle", "lifecycle")):
         w.writerow([])

@@ -62,13 +62,17 @@ def set_spend(
 
 
 def latest_day(settings: Settings) -> date | None:
-    """The last local day the copy has a paid order on (None: no orders yet), so a screen
-    opened on data that stops in the past shows its last 30 days, not an empty month."""
-    with ibis_tables(settings.resolved_analytics_path, "duckdb", ["order"]) as t:
-        newest = t["order"].paid_at.max().to_pyarrow().as_py()
-    if newest is None:
-        return None
-    return newest.replace(tzinfo=UTC).astimezone(settings.tz).date()
+    """The last local day the copy has a paid order or a new customer on (None: neither yet),
+    so a screen opened on data that stops in the past shows its last 30 days, not an empty
+    month."""
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", ["order", "customer"]) as t:
+        c = t["customer"]
+        found = [
+            t["order"].paid_at.max().to_pyarrow().as_py(),
+            c.first_seen_at.fill_null(c.created_at).max().to_pyarrow().as_py(),
+        ]
+    days = [v.replace(tzinfo=UTC).astimezone(settings.tz).date() for v in found if v is not None]
+    return max(days) if days else None
 
 
 def period_of(settings: Settings, start: date, end: date, brand_id: int | None = None) -> x.Period:
@@ -182,6 +186,7 @@ def overview(
         "retention": _cohorts(cohorts, start, end),
         "by_source": _by_source(worth_rows, start, end),
         "traits": _traits(mix),
+        "reach": reach_summary(settings, start, end),
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
     }
@@ -264,6 +269,37 @@ def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[
             }
         )
     return sorted(out, key=lambda r: (r["ltv_cac"] is None, -(r["ltv_cac"] or 0), r["source"]))
+
+
+def reach_summary(settings: Settings, start: date, end: date) -> dict[str, Any]:
+    """Reach in [start, end] (local days), from the send ledger: per channel the delivered,
+    click and reply rates; the campaigns started in the period with what they earned
+    (last-touch revenue, lift against the holdout, cost and ROI; 7-day attribution)."""
+    from siyu.db import new_session
+    from siyu.reach.queries import campaigns_started, channel_rates
+    from siyu.reach.results import campaign_results
+
+    lo = datetime.combine(start, datetime.min.time(), settings.tz)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), settings.tz)
+    with new_session() as session:
+        channels = channel_rates(session, lo, hi)
+        campaigns = []
+        for c in campaigns_started(session, lo, hi):
+            r = campaign_results(session, c)
+            campaigns.append(
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "channel": c.channel,
+                    "sent": r["funnel"].get("sent", 0),
+                    "replied": r["funnel"].get("replied", 0),
+                    "revenue_fen": r["last_touch"]["revenue_fen"] if "last_touch" in r else 0,
+                    "incremental_revenue_fen": r.get("incremental_revenue_fen"),
+                    "cost_fen": r["cost_fen"],
+                    "roi": r["roi"],
+                }
+            )
+    return {"channels": channels, "campaigns": campaigns}
 
 
 def _traits(mix: list[dict[str, Any]]) -> dict[str, Any]:

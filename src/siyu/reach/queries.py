@@ -3,6 +3,7 @@ behind every message that did not go, and the operator's view of ambiguous messa
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -190,3 +191,47 @@ def ambiguous(session: Session, limit: int = 500) -> list[dict[str, Any]]:
 
 def caps(session: Session) -> list[dict[str, Any]]:
     return [{"channel": c, "period": p, "most": n} for c, p, n in current_caps(session)]
+
+
+def channel_rates(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per channel, the messages sent in [start, end) and how many were delivered (a receipt
+    said so), clicked and replied to — the rates seed 001 compares across channels."""
+    rows = session.execute(
+        sa.select(
+            SendRow.channel,
+            sa.func.count(),
+            sa.func.sum(sa.case((SendRow.delivered.is_(True), 1), else_=0)),
+            sa.func.count(SendRow.clicked_at),
+            sa.func.count(SendRow.replied_at),
+        )
+        .where(SendRow.state == "sent", SendRow.finished_at >= start, SendRow.finished_at < end)
+        .group_by(SendRow.channel)
+        .order_by(SendRow.channel)
+    ).all()
+    return [
+        {
+            "channel": channel,
+            "sent": int(sent),
+            "delivered": int(delivered or 0),
+            "clicked": int(clicked),
+            "replied": int(replied),
+            "delivered_rate": round(int(delivered or 0) / sent, 4),
+            "click_rate": round(int(clicked) / sent, 4),
+            "reply_rate": round(int(replied) / sent, 4),
+        }
+        for channel, sent, delivered, clicked, replied in rows
+    ]
+
+
+def campaigns_started(
+    session: Session, start: datetime, end: datetime, limit: int = 10
+) -> list[Campaign]:
+    """The latest campaigns started in [start, end) (for their results on the dashboard)."""
+    return list(
+        session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.started_at >= start, Campaign.started_at < end)
+            .order_by(Campaign.started_at.desc())
+            .limit(limit)
+        )
+    )
