@@ -3,6 +3,7 @@ permission, check CSRF on forms, call the accounts service, render."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -80,18 +81,40 @@ def _store(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
+async def _change(
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    perm: Perm,
+    change: Callable[[dict[str, Any], str], str | None],
+    *,
+    missing: int = 400,
+) -> Response:
+    """One administration form: permission, CSRF, the change (which may answer with a key to
+    show once), commit; a refused change re-shows the page with the reason."""
+    if denied := denied_page(request, ctx, perm):
+        return denied
+    form = await _form(request, ctx)
+    if form is None:
+        return _admin_page(request, ctx, session, error="csrf", status=400)
+    try:
+        shown = change(form, ctx["principal"].actor)
+        session.commit()
+    except AccountError as exc:
+        session.rollback()
+        return _admin_page(request, ctx, session, error=str(exc), status=missing)
+    if shown:
+        return _admin_page(request, ctx, session, new_key=shown)
+    return RedirectResponse("/admin", status_code=303)
+
+
 @router.post("/admin/users")
 async def add_user(
     request: Request,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    if denied := denied_page(request, ctx, Perm.users_manage):
-        return denied
-    form = await _form(request, ctx)
-    if form is None:
-        return _admin_page(request, ctx, session, error="csrf", status=400)
-    try:
+    def change(form: dict[str, Any], actor: str) -> None:
         user = create_user(
             session,
             get_settings(),
@@ -101,12 +124,9 @@ async def add_user(
             display_name=form.get("display_name") or None,
             store_id=_store(form.get("store_id")),
         )
-        record_audit(session, ctx["principal"].actor, "user.create", "user", str(user.id))
-        session.commit()
-    except AccountError as exc:
-        session.rollback()
-        return _admin_page(request, ctx, session, error=str(exc), status=400)
-    return RedirectResponse("/admin", status_code=303)
+        record_audit(session, actor, "user.create", "user", str(user.id))
+
+    return await _change(request, ctx, session, Perm.users_manage, change)
 
 
 @router.post("/admin/users/{user_id}")
@@ -116,25 +136,17 @@ async def change_user(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    if denied := denied_page(request, ctx, Perm.users_manage):
-        return denied
-    form = await _form(request, ctx)
-    if form is None:
-        return _admin_page(request, ctx, session, error="csrf", status=400)
-    try:
+    def change(form: dict[str, Any], actor: str) -> None:
         update_user(
             session,
             user_id,
-            actor=ctx["principal"].actor,
+            actor=actor,
             role=form.get("role") or None,
             store_id=_store(form.get("store_id")),
             active={"1": True, "0": False}.get(form.get("active", "")),
         )
-        session.commit()
-    except AccountError as exc:
-        session.rollback()
-        return _admin_page(request, ctx, session, error=str(exc), status=400)
-    return RedirectResponse("/admin", status_code=303)
+
+    return await _change(request, ctx, session, Perm.users_manage, change)
 
 
 @router.post("/admin/apikeys")
@@ -144,29 +156,16 @@ async def add_api_key(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """A new key: shown once on the page that answers, stored only as a hash."""
-    if denied := denied_page(request, ctx, Perm.apikeys_manage):
-        return denied
-    form = await _form(request, ctx)
-    if form is None:
-        return _admin_page(request, ctx, session, error="csrf", status=400)
-    name = str(form.get("name", ""))[:100]
-    try:
+
+    def change(form: dict[str, Any], actor: str) -> str:
+        name = str(form.get("name", ""))[:100]
         if not name:
             raise AccountError("name the key after what uses it (e.g. 小程序事件)")
         key, secret = create_api_key(session, name, list(form.get("scope") or []))
-        record_audit(
-            session,
-            ctx["principal"].actor,
-            "apikey.create",
-            "api_key",
-            key.prefix,
-            {"scopes": key.scopes},
-        )
-        session.commit()
-    except AccountError as exc:
-        session.rollback()
-        return _admin_page(request, ctx, session, error=str(exc), status=400)
-    return _admin_page(request, ctx, session, new_key=secret)
+        record_audit(session, actor, "apikey.create", "api_key", key.prefix, {"scopes": key.scopes})
+        return secret
+
+    return await _change(request, ctx, session, Perm.apikeys_manage, change)
 
 
 @router.post("/admin/apikeys/{prefix}/revoke")
@@ -176,20 +175,13 @@ async def revoke_key(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    if denied := denied_page(request, ctx, Perm.apikeys_manage):
-        return denied
-    form = await _form(request, ctx)
-    if form is None:
-        return _admin_page(request, ctx, session, error="csrf", status=400)
-    try:
+    def change(_form: dict[str, Any], actor: str) -> None:
         revoke_api_key(session, prefix)
-        record_audit(session, ctx["principal"].actor, "apikey.revoke", "api_key", prefix)
-        session.commit()
-        forget_cached_keys()
-    except AccountError as exc:
-        session.rollback()
-        return _admin_page(request, ctx, session, error=str(exc), status=404)
-    return RedirectResponse("/admin", status_code=303)
+        record_audit(session, actor, "apikey.revoke", "api_key", prefix)
+
+    answer = await _change(request, ctx, session, Perm.apikeys_manage, change, missing=404)
+    forget_cached_keys()  # this process refuses the key at once (others within seconds)
+    return answer
 
 
 def _audit_filter(
