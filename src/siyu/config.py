@@ -123,6 +123,17 @@ class Settings(BaseSettings):
         "changed (imports also ask for it within a minute).",
     )
 
+    metrics_cache: bool = Field(
+        True,
+        description="Keep the dashboard's aggregates beside the analytical copy until the copy "
+        "changes (off: every view works them out again).",
+    )
+    metrics_warm_minutes: int = Field(
+        10,
+        description="How often the worker refreshes the analytical copy and, if it changed, "
+        "works out the dashboard's default view ahead of the first visitor.",
+    )
+
     sms_provider: Literal["aliyun", "tencent"] = Field(
         "aliyun", description="Whose SMS API sends: Aliyun (dysmsapi) or Tencent Cloud."
     )

@@ -71,6 +71,9 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     assert "2026-11" in text and "66.7%" in text  # the November cohort's next-day retention
     assert "需要满意度问卷" in text  # NPS keeps its place, with no number
     assert 'data-testid="ltv-cac"' in text and "未录入花费" in text
+    assert "至少两次特征重算" in text  # no flow yet, and what brings it
+    again = client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
+    assert "data-cached" not in text and "汇总计算于" in again  # the cached totals say when
     # no range asked: the 30 days up to the last day with orders (12-01 here), not an empty month
     default = client.get("/dashboard").text
     assert 'value="2026-11-02"' in default and 'value="2026-12-01"' in default
@@ -82,6 +85,26 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     make_user("daogou", "store_guide", store_code="s1")
     login(client, "daogou")
     assert client.get("/dashboard").status_code == 403
+
+
+def test_lifecycle_flow_on_the_dashboard(client: TestClient, fixture: None) -> None:  # noqa: F811
+    from datetime import date
+
+    from siyu.config import get_settings
+    from siyu.db import get_engine
+    from siyu.traits.service import recompute
+    from tests.e2e.conftest import login, make_user
+
+    recompute(get_engine(), get_settings(), reference_date=date(2026, 11, 6))
+    recompute(get_engine(), get_settings(), reference_date=date(2026, 11, 30))
+    make_user("fenxi3", "analyst")
+    login(client, "fenxi3")
+    text = client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
+    flow = text[text.index('data-testid="lifecycle-flow"') :].split("</section>")[0]
+    assert "2026-11-06 至 2026-11-30" in flow and 'id="flow-chart"' in flow
+    assert "新进入" in flow  # c2 and c3's second purchase came after the first recompute
+    assert "/dashboard/customers?rule=" in flow  # each move opens the customers now there
+    assert '"flows": [{' in text  # and the sankey has its bands
 
 
 def test_dashboard_before_the_copy_exists(client: TestClient) -> None:

@@ -351,3 +351,71 @@ def test_rfm_lifecycle_and_clv_bands_from_the_latest_recompute(
     assert (taobao["ltv_fen"], taobao["predicted_ltv_fen"]) == (15000, 23800)
     pos = next(r for r in by_source if r["source"] == "pos")
     assert pos["predicted_ltv_fen"] == pos["ltv_fen"] == 15000  # no prediction: nothing added
+
+
+def test_cached_aggregates_last_until_the_copy_changes(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    from siyu.analytics.service import erase_customers, refresh_copy
+    from siyu.brands.models import Brand
+    from siyu.customers.models import Customer
+    from siyu.metrics.cache import folder
+    from siyu.metrics.service import overview
+    from siyu.orders.models import Order
+
+    nov = (date(2026, 11, 1), date(2026, 11, 30))
+    first = overview(settings, *nov)
+    again = overview(settings, *nov)
+    assert (first["cached"], again["cached"]) == (False, True)
+    assert again["computed_at"] == first["computed_at"]
+    skip = {"cached"}
+    assert {k: v for k, v in again.items() if k not in skip} == {
+        k: v for k, v in first.items() if k not in skip
+    }
+    assert overview(settings, *nov, brand_id=1)["cached"] is False  # another question
+
+    refresh_copy(settings)  # found nothing new: the cached answer stands
+    assert overview(settings, *nov)["cached"] is True
+
+    c3 = session.query(Customer).filter_by(name="c3").one()
+    session.add(
+        Order(
+            brand_id=session.query(Brand.id).scalar(),
+            platform="csv",
+            platform_order_id="late",
+            customer_id=c3.id,
+            status="paid",
+            total_fen=700,
+            paid_fen=700,
+            ordered_at=_at("2026-11-21 10:00"),
+            paid_at=_at("2026-11-21 10:00"),
+            digest="late",
+        )
+    )
+    session.commit()
+    refresh_copy(settings)
+    changed = overview(settings, *nov)
+    assert changed["cached"] is False and changed["kpis"]["revenue"]["value"] == 42700
+
+    erase_customers(settings, [c3.id])  # an erasure changes the copy: nothing stale is shown
+    erased = overview(settings, *nov)
+    assert erased["cached"] is False and erased["kpis"]["revenue"]["value"] == 30000
+    assert len(list(folder(settings).glob("*.json"))) == 1  # older copies' answers dropped
+
+    for path in folder(settings).glob("*.json"):
+        path.write_text("{half-writ")  # a process died writing it: worked out again
+    assert overview(settings, *nov)["kpis"]["revenue"]["value"] == 30000
+    assert overview(settings, *nov)["cached"] is True
+
+    off = settings.model_copy(update={"metrics_cache": False})
+    assert overview(off, *nov)["cached"] is False and overview(off, *nov)["cached"] is False
+
+
+def test_the_worker_warms_the_default_view(fixture: None, settings: Any, session: Any) -> None:
+    from siyu.metrics.service import default_range, overview
+    from siyu.metrics.tasks import warm_dashboard
+
+    start, end = default_range(settings)
+    assert end == date(2026, 12, 1)  # the last day with orders (c5's), not today
+    warm_dashboard(session, {})
+    assert overview(settings, start, end)["cached"] is True

@@ -141,6 +141,10 @@ def test_lifecycle_stages_and_events_on_change(engine, settings, session, monkey
     assert t[gone].lifecycle_stage == "lapsed"
     assert t[back].lifecycle_stage == "won_back"
     assert first.stage_changes == 0  # the first run sets the baseline
+    before = {c: tr.lifecycle_stage for c, tr in t.items()}
+    arrival = shop.customer(session)  # first buys between the two recomputes
+    shop.order(session, b, arrival, REF + timedelta(days=10), 100)
+    session.commit()
 
     later = REF + timedelta(days=15)
     second = recompute(engine, settings, reference_date=later)
@@ -156,6 +160,22 @@ def test_lifecycle_stages_and_events_on_change(engine, settings, session, monkey
     snaps = session.scalars(sa.select(TraitSnapshot).where(TraitSnapshot.scope == 0)).all()
     assert [s.reference_date for s in snaps] == [REF, later]
     assert snaps[0].lifecycle["won_back"] == 1
+
+    # the flow between the two: every customer once, under (stage before, stage now)
+    flow: dict[str, int] = {}
+    for c, tr in t.items():
+        key = f"{before.get(c, '')}>{tr.lifecycle_stage}"
+        flow[key] = flow.get(key, 0) + 1
+    assert flow[f">{t[arrival].lifecycle_stage}"] == 1 and flow["new>at_risk"] >= 1
+    assert snaps[0].lifecycle_flow is None and snaps[1].lifecycle_flow == flow
+    from siyu.traits.queries import lifecycle_flow
+
+    shown = lifecycle_flow(session, 0)
+    assert shown is not None and (shown["since"], shown["until"]) == (str(REF), str(later))
+    in_all = sum(1 for e in events if e.properties["scope"] == 0)
+    assert shown["moved"] == in_all + 1  # the stage changes of all brands, and the arrival
+    assert shown["flows"][0]["from"] != shown["flows"][0]["to"]  # moves before stays
+    assert sum(m["customers"] for m in shown["flows"]) == len(t)
 
 
 def test_thresholds_fall_back_when_few_customers_bought_twice(engine, settings, session):

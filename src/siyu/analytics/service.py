@@ -11,6 +11,7 @@ are copied whole. Erasure removes a person from the copy directly (see ``erase_c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -201,6 +202,34 @@ def refreshed_at(
     rows = dict(duck.execute(f"SELECT table_name, refreshed_at FROM {STATE}").fetchall())
     times = [rows.get(t) for t in tables]
     return None if any(t is None for t in times) else min(times)  # type: ignore[type-var]
+
+
+def content_version(
+    settings: Settings, tables: Sequence[str], duck: duckdb.DuckDBPyConnection | None = None
+) -> str | None:
+    """What these tables of the copy hold, as a short fingerprint: rows, newest change and last
+    whole copy of each. A refresh that found nothing new leaves it as it was (so aggregates
+    cached on it stay valid); an added, changed or erased row, or a rewritten table, changes
+    it. None if any table has never been copied."""
+    if duck is None:
+        path = settings.resolved_analytics_path
+        if not path.exists():
+            return None
+        with open_duckdb(path, read_only=True) as opened:
+            return content_version(settings, tables, opened)
+    if not _exists(duck, STATE):
+        return None
+    state = {
+        r[0]: r[1:]
+        for r in duck.execute(f"SELECT table_name, watermark, full_at FROM {STATE}").fetchall()
+    }
+    parts = []
+    for name in tables:
+        if name not in state or not _exists(duck, name):
+            return None
+        watermark, full_at = state[name]
+        parts.append(f"{name}:{_count(duck, name)}:{watermark}:{full_at}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
 def erase_customers(settings: Settings, customer_ids: list[int]) -> int:

@@ -23,7 +23,7 @@ from siyu.console.views import console_user, denied_page, render, request_lang
 from siyu.db import utcnow
 from siyu.metrics.export import overview_csv
 from siyu.metrics.registry import METRICS
-from siyu.metrics.service import MetricsError, latest_day, overview
+from siyu.metrics.service import MetricsError, default_range, overview
 from siyu.segments.drill import drill
 from siyu.segments.rules import RuleError
 from siyu.webkit import db_session
@@ -31,17 +31,12 @@ from siyu.webkit import db_session
 router = APIRouter(include_in_schema=False)
 
 
-def _default_end(settings: Any, start: str | None, end: str | None) -> date:
-    """Today, or — when no range is asked and the data stops earlier (an export loaded last
-    month, the demo) — the last day with orders."""
+def _range(settings: Any, start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """The range asked (either end may be left out), else the default one; None: not a date."""
+    if not start and not end:
+        return default_range(settings)
     today = utcnow().astimezone(settings.tz).date()
-    if start or end:
-        return today
-    try:
-        latest = latest_day(settings)
-    except EngineUnavailable:
-        return today
-    return min(today, latest) if latest else today
+    return _day(start, today - timedelta(days=29)), _day(end, today)
 
 
 def _day(text: str | None, default: date) -> date | None:
@@ -67,8 +62,7 @@ def dashboard_page(
     if denied := denied_page(request, ctx, Perm.metrics_read):
         return denied
     settings = get_settings()
-    today = _default_end(settings, start, end)
-    first, last = _day(start, today - timedelta(days=29)), _day(end, today)
+    first, last = _range(settings, start, end)
     data, error = None, None
     if first is None or last is None:
         error = "mx.bad_date"
@@ -129,8 +123,7 @@ def dashboard_csv(
     if denied := denied_page(request, ctx, Perm.metrics_read):
         return denied
     settings = get_settings()
-    today = _default_end(settings, start, end)
-    first, last = _day(start, today - timedelta(days=29)), _day(end, today)
+    first, last = _range(settings, start, end)
     if first is None or last is None:
         return Response("dates as YYYY-MM-DD\n", status_code=400, media_type="text/plain")
     try:

@@ -41,6 +41,7 @@ TASK_MODULES = (
     "siyu.wecom.tasks",
     "siyu.wecom.tagsync",
     "siyu.reach.tasks",
+    "siyu.metrics.tasks",
 )
 # Pumps: work that cannot wait for the next poll (a WeCom welcome_code lives 20 s). Each takes
 # the worker's name and returns how many items it handled; a pump thread runs them back to back

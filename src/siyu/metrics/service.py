@@ -16,6 +16,7 @@ from siyu.analytics.engines import ibis_tables
 from siyu.analytics.service import refreshed_at
 from siyu.config import Settings
 from siyu.metrics import expressions as x
+from siyu.metrics.cache import remember
 from siyu.metrics.models import AcquisitionSpend
 from siyu.metrics.queries import spend_by_source
 from siyu.metrics.registry import METRICS
@@ -73,6 +74,21 @@ def latest_day(settings: Settings) -> date | None:
         ]
     days = [v.replace(tzinfo=UTC).astimezone(settings.tz).date() for v in found if v is not None]
     return max(days) if days else None
+
+
+def default_range(settings: Settings) -> tuple[date, date]:
+    """The range a screen shows when none is asked: the 30 days up to today or — when the data
+    stops earlier (an export loaded last month, the demo) — up to the last day with orders."""
+    from siyu.analytics.engines import EngineUnavailable
+    from siyu.db import utcnow
+
+    today = utcnow().astimezone(settings.tz).date()
+    try:
+        latest = latest_day(settings)
+    except EngineUnavailable:
+        latest = None
+    end = min(today, latest) if latest else today
+    return end - timedelta(days=29), end
 
 
 def period_of(settings: Settings, start: date, end: date, brand_id: int | None = None) -> x.Period:
@@ -139,18 +155,18 @@ def overview(
     brand_id: int | None = None,
     engine: str = "duckdb",
 ) -> dict[str, Any]:
-    """Everything the dashboard's first screen shows, for [start, end] and the period before."""
+    """Everything the dashboard's first screen shows, for [start, end] and the period before.
+    The copy's aggregates come from the cache while the copy is unchanged (``computed_at`` says
+    when they were worked out); spend and reach are read fresh from the database."""
     p = period_of(settings, start, end, brand_id)
-    with ibis_tables(settings.resolved_analytics_path, engine, TABLES) as t:
-        now, before = _kpis(t, p), _kpis(t, p.previous())
-        bought = x.paid(t["order"], p)
-        acted = x.activity(bought, t["event"], p)
-        new = x.new_by_source(t["customer"], p).to_pyarrow().to_pylist()
-        cohorts = x.retention(t["customer"], acted, p).to_pyarrow().to_pylist()
-        worth_rows = (
-            x.cohort_value(t["customer"], bought, t["customer_trait"], p).to_pyarrow().to_pylist()
-        )
-        mix = x.trait_mix(t["customer_trait"], t["customer"], p).to_pyarrow().to_pylist()
+    got = remember(
+        settings,
+        ("overview", 1, engine, p.start, p.end, p.offset_minutes, p.brand_id),
+        TABLES,
+        lambda: _aggregates(settings, p, engine),
+    )
+    a = got.value
+    now, before = a["now"], a["before"]
     fresh = refreshed_at(settings, TABLES)
     kpis = {
         key: {"value": now[key], "previous": before[key], "delta": _delta(now[key], before[key])}
@@ -179,17 +195,37 @@ def overview(
                     "customers": int(r["customers"]),
                     "rule": arrived(r["source"], start, end),
                 }
-                for r in new
+                for r in a["new"]
             ),
             key=lambda r: (-r["customers"], r["source"]),
         ),
-        "retention": _cohorts(cohorts, start, end),
-        "by_source": _by_source(worth_rows, start, end),
-        "traits": _traits(mix),
+        "retention": _cohorts(a["cohorts"], start, end),
+        "by_source": _by_source(a["worth"], start, end),
+        "traits": _traits(a["mix"]),
+        "lifecycle_flow": _lifecycle_flow(brand_id),
         "reach": reach_summary(settings, start, end),
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
+        "computed_at": got.computed_at.isoformat() + "Z",
+        "cached": got.hit,
     }
+
+
+def _aggregates(settings: Settings, p: x.Period, engine: str) -> dict[str, Any]:
+    """The overview's scans of the copy, as plain rows (what the cache keeps)."""
+    with ibis_tables(settings.resolved_analytics_path, engine, TABLES) as t:
+        bought = x.paid(t["order"], p)
+        acted = x.activity(bought, t["event"], p)
+        return {
+            "now": _kpis(t, p),
+            "before": _kpis(t, p.previous()),
+            "new": x.new_by_source(t["customer"], p).to_pyarrow().to_pylist(),
+            "cohorts": x.retention(t["customer"], acted, p).to_pyarrow().to_pylist(),
+            "worth": x.cohort_value(t["customer"], bought, t["customer_trait"], p)
+            .to_pyarrow()
+            .to_pylist(),
+            "mix": x.trait_mix(t["customer_trait"], t["customer"], p).to_pyarrow().to_pylist(),
+        }
 
 
 def arrived(source: str, start: date, end: date) -> dict[str, Any]:
@@ -269,6 +305,15 @@ def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[
             }
         )
     return sorted(out, key=lambda r: (r["ltv_cac"] is None, -(r["ltv_cac"] or 0), r["source"]))
+
+
+def _lifecycle_flow(brand_id: int | None) -> dict[str, Any] | None:
+    """Stage moves between the last two recomputes of the brand (or of all brands)."""
+    from siyu.db import new_session
+    from siyu.traits.queries import lifecycle_flow
+
+    with new_session() as session:
+        return lifecycle_flow(session, brand_id or 0)
 
 
 def reach_summary(settings: Settings, start: date, end: date) -> dict[str, Any]:

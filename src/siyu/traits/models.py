@@ -82,6 +82,9 @@ class TraitSnapshot(Base):
     rfm_classes: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
     lifecycle: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
     clv_quantiles: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
+    # Customers per "from>to" lifecycle stage since the recompute before ("" where a customer
+    # had no stage yet; staying put counts too); None on the first recompute.
+    lifecycle_flow: Mapped[dict[str, int] | None] = mapped_column(sa.JSON)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

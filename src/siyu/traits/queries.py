@@ -70,6 +70,27 @@ def trend(session: Session, scope: int = 0, limit: int = 90) -> list[TraitSnapsh
     return list(reversed(list(rows)))
 
 
+def lifecycle_flow(session: Session, scope: int = 0) -> dict[str, Any] | None:
+    """How customers moved between lifecycle stages from the recompute before the latest to
+    the latest (reference dates of both), biggest moves first; None before a second recompute."""
+    snaps = trend(session, scope, limit=2)
+    flow = snaps[-1].lifecycle_flow if len(snaps) == 2 else None
+    if flow is None:
+        return None
+    before, last = snaps
+    moves: list[dict[str, Any]] = []
+    for key, n in flow.items():
+        old, _, new = key.partition(">")
+        moves.append({"from": old, "to": new, "customers": int(n)})
+    moves.sort(key=lambda m: (m["from"] == m["to"], -m["customers"], m["from"], m["to"]))
+    return {
+        "since": before.reference_date.isoformat(),
+        "until": last.reference_date.isoformat(),
+        "moved": sum(m["customers"] for m in moves if m["from"] != m["to"]),
+        "flows": moves,
+    }
+
+
 def overview(session: Session, settings: Settings, scope: int = 0) -> dict[str, Any]:
     """What the console's insight page shows: the latest distribution of a scope, its movement
     over the kept snapshots, the last recompute and how fresh the analytical copy is."""

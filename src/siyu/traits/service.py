@@ -191,12 +191,13 @@ def _swap(
     The rows are built before the write lock is taken (on SQLite every other writer waits for
     it): only recomputes write these rows, so what was read stays true until the swap."""
     with engine.connect() as conn:
-        rows, changes = _rows(conn, result.run_id, table, ref, clv)
+        rows, changes, flows = _rows(conn, result.run_id, table, ref, clv)
     with write_transaction(engine) as conn:
         conn.execute(TRAIT.delete())
         insert_rows(conn, TRAIT, TRAIT_COLUMNS, rows)
         _stage_events(conn, result.run_id, changes)
-        _snapshots(conn, result.run_id, ref, table, [r[-1] for r in rows if r[1] == ALL_BRANDS])
+        clv_fen = [r[-1] for r in rows if r[1] == ALL_BRANDS]
+        _snapshots(conn, result.run_id, ref, table, clv_fen, flows)
         result.stage_changes = len(changes)
         conn.execute(
             RUN.update()
@@ -215,10 +216,14 @@ def _swap(
         )
 
 
+Flows = dict[int, dict[str, int]] | None
+
+
 def _rows(
     conn: Connection, run_id: int, table: pa.Table, ref: date, clv: _ClvLookup
-) -> tuple[list[tuple[Any, ...]], list[tuple[int, int, str, str]]]:
-    """The trait rows to insert, and the stage changes against the rows now stored."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, int, str, str]], Flows]:
+    """The trait rows to insert, the stage changes against the rows now stored, and per scope
+    how many customers went from each stage to each (None: nothing stored yet to compare)."""
     previous = {
         (cid, scope): (stage, since)
         for cid, scope, stage, since in conn.execute(
@@ -235,12 +240,15 @@ def _rows(
 
     cols = table.to_pydict()
     rows, changes = [], []
+    moves: dict[tuple[int, str, str], int] = {}
     for i in range(table.num_rows):
         cid, scope, stage = cols["customer_id"][i], cols["scope"][i], cols["lifecycle_stage"][i]
         old = previous.get((cid, scope))
         kept = old is not None and old[0] == stage
         if old is not None and not kept:
             changes.append((cid, scope, old[0], stage))
+        move = (scope, old[0] if old is not None else "", stage)
+        moves[move] = moves.get(move, 0) + 1
         rows.append(
             (
                 cid,
@@ -261,7 +269,12 @@ def _rows(
                 *clv(cid, scope, cols["monetary_fen"][i]),
             )
         )
-    return rows, changes
+    if not previous:
+        return rows, changes, None
+    flows: dict[int, dict[str, int]] = {}
+    for (scope, was, now_in), n in moves.items():
+        flows.setdefault(scope, {})[f"{was}>{now_in}"] = n
+    return rows, changes, flows
 
 
 def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, str, str]]) -> None:
@@ -287,7 +300,12 @@ def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, s
 
 
 def _snapshots(
-    conn: Connection, run_id: int, ref: date, table: pa.Table, clv_fen: list[int | None]
+    conn: Connection,
+    run_id: int,
+    ref: date,
+    table: pa.Table,
+    clv_fen: list[int | None],
+    flows: Flows,
 ) -> None:
     stages = _counts(table, "lifecycle_stage")
     classes = _counts(table, "rfm_class")
@@ -300,6 +318,7 @@ def _snapshots(
             "rfm_classes": classes.get(scope, {}),
             "lifecycle": stages[scope],
             "clv_quantiles": _quantiles(clv_fen) if scope == ALL_BRANDS else {},
+            "lifecycle_flow": None if flows is None else flows.get(scope, {}),
             "taken_at": utcnow(),
         }
         for scope in sorted(stages)

@@ -1,5 +1,6 @@
 // The dashboard's charts, from #dashboard-data: new customers by source (bars), the retention
-// heatmap (acquisition month × 1/7/30 days), the RFM treemap, lifecycle stages and CLV bands.
+// heatmap (acquisition month × 1/7/30 days), the RFM treemap, lifecycle stages, the lifecycle
+// flow between the last two recomputes (sankey) and CLV bands.
 // A click on a bar, cell or tile opens the customers behind it (each item carries its url);
 // every chart can be saved as a PNG from its toolbox.
 document.addEventListener("DOMContentLoaded", function () {
@@ -18,7 +19,7 @@ document.addEventListener("DOMContentLoaded", function () {
     c.on("finished", function () { host.setAttribute("data-drawn", "1"); });  // animation done
     c.setOption(option);
     c.on("click", function (p) {
-      var item = p.data && p.data.url ? p.data : items[p.dataIndex];
+      var item = p.data && "url" in p.data ? p.data : items[p.dataIndex];
       if (item && item.url) window.location = item.url;
     });
   }
@@ -40,6 +41,28 @@ document.addEventListener("DOMContentLoaded", function () {
   chart("rfm-chart", data.rfm, {
     tooltip: { formatter: function (p) { return p.name + ": " + p.value; } },
     series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false }, top: 32, data: data.rfm, label: { formatter: "{b}\n{c}" } }],
+  });
+
+  // Lifecycle flow: stages at the recompute before on the left, at the latest on the right
+  // (a node per side, so staying put is a band too); a click on a band opens its "to" stage.
+  var flows = data.flows || [];
+  var nodes = {};
+  var links = flows.map(function (f) {
+    var a = "0:" + f.from, b = "1:" + f.to;
+    nodes[a] = { name: a, shown: f.from, url: null };
+    nodes[b] = { name: b, shown: f.to, url: f.url };
+    return { source: a, target: b, value: f.value, url: f.url };
+  });
+  chart("flow-chart", flows, {
+    tooltip: { formatter: function (p) {
+      return p.dataType === "edge" ? nodes[p.data.source].shown + " → " + nodes[p.data.target].shown + ": " + p.data.value : p.data.shown;
+    } },
+    series: [{
+      type: "sankey", top: 32, bottom: 8, left: 8, right: 96, nodeAlign: "justify",
+      data: Object.keys(nodes).map(function (k) { return nodes[k]; }),
+      links: links, emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.4 },
+      label: { formatter: function (p) { return p.data.shown; } },
+    }],
   });
 
   var rows = data.retention;
