@@ -9,7 +9,7 @@
    lifecycle and CLV bands): median of 5 runs with the cache cleared before each, then
    median of 5 with the copy unchanged (the cached aggregates; the answer must be the same).
 3. The page itself: GET /dashboard as a logged-in analyst, in process (server time, rendering
-   included), median of 5 runs uncached and 5 cached; target < 1.5 s.
+   and the AARRR funnel included), median of 5 runs uncached and 5 cached; target < 1.5 s.
 4. Baseline: the period's buyers, orders, revenue and repeat buyers, and new customers by
    source, for both periods, written by hand as DuckDB SQL on the same copy (median of 5); the
    numbers must agree with the overview's.

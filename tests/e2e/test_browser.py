@@ -135,7 +135,7 @@ def test_an_operator_works_through_the_console(
     # the dashboard: KPI cards, charts drawn, no JavaScript errors
     page.click("text=经营看板")
     expect(page.get_by_test_id("kpi-revenue")).to_contain_text("¥")
-    for chart in ("sources", "retention", "rfm", "lifecycle", "clv"):
+    for chart in ("sources", "retention", "rfm", "lifecycle", "clv", "funnel"):
         expect(page.locator(f"#{chart}-chart[data-drawn] canvas")).to_have_count(1)
     _shot(page, tmp_path, "dashboard")
 

@@ -164,3 +164,35 @@ def test_a_guide_cannot_drill_into_other_stores(client: TestClient, fixture: Non
     page = client.get("/dashboard/customers", params={"rule": rule})
     assert page.status_code == 200 and "共 0 位客户" in page.text
     assert client.get("/dashboard.csv").status_code == 403
+
+
+def test_funnels_on_the_dashboard_and_their_page(client: TestClient, fixture: None) -> None:  # noqa: F811
+    from tests.e2e.conftest import login, make_user
+
+    make_user("fenxi4", "analyst")
+    csrf = login(client, "fenxi4")
+    page = client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
+    card = page[page.index('data-testid="funnel"') :].split("</section>")[0]
+    assert "AARRR（内置）" in card and "留存 Retention" in card and "33.3%" in card
+    new = {"csrf": csrf, "name": "浏览到复购", "label_0": "新客", "kind_0": "first_seen"}
+    new |= {"label_1": "次日浏览", "kind_1": "event", "event_1": "page_view", "to_1": "1"}
+    new |= {"label_2": "两天下单", "kind_2": "order", "to_2": "30", "times_2": "2"}
+    saved = client.post("/dashboard/funnels", data=new, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].startswith("/dashboard?funnel=")
+    mine = client.get(
+        "/dashboard?start=2026-11-01&end=2026-11-30&" + saved.headers["location"].split("?")[1]
+    ).text
+    rows = mine[mine.index('data-testid="funnel-steps"') :].split("</table>")[0]
+    assert "次日浏览" in rows and "「page_view」" in rows and "66.7%" in rows and "×2" in rows
+    bad = dict(new, name="坏漏斗", kind_0="order")
+    refused = client.post("/dashboard/funnels", data=bad)
+    assert refused.status_code == 422 and "第一步必须是「期间首次出现」" in refused.text
+    again = dict(new)  # the same name twice: refused, the first one kept
+    assert "已经有名为「浏览到复购」的漏斗" in client.post("/dashboard/funnels", data=again).text
+    assert client.post("/dashboard/funnels", data=dict(new, csrf="x")).status_code == 400
+    client.get("/lang/en?next=/dashboard")
+    english = client.post("/dashboard/funnels", data=bad).text
+    assert "The first step, and only it" in english and "第一步" not in english
+    assert "Growth funnel" in client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
+    assert client.get("/dashboard?funnel=999").status_code == 200  # says no such funnel
+    assert "No funnel 999" in client.get("/dashboard?funnel=999").text

@@ -419,3 +419,6 @@ def test_the_worker_warms_the_default_view(fixture: None, settings: Any, session
     assert end == date(2026, 12, 1)  # the last day with orders (c5's), not today
     warm_dashboard(session, {})
     assert overview(settings, start, end)["cached"] is True
+    from siyu.metrics.funnel import AARRR, clean_steps, counts
+
+    assert counts(settings, clean_steps(AARRR), start, end)["cached"] is True

@@ -23,6 +23,7 @@ class Perm(StrEnum):
     campaigns_write = "campaigns:write"  # plan, start, pause, resume, cancel campaigns; caps
     campaigns_approve = "campaigns:approve"  # approve a large send planned by someone else
     metrics_read = "metrics:read"  # brand-wide growth numbers (aggregates, no one's data)
+    metrics_write = "metrics:write"  # define the dashboard's funnels
 
 
 class Role(StrEnum):
@@ -54,11 +55,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.wecom_manage,
             Perm.campaigns_write,
             Perm.metrics_read,
+            Perm.metrics_write,
         }
     ),
     # Analysts look at numbers and masked profiles; they never see unmasked personal data.
     Role.analyst: frozenset(
-        {Perm.customers_read, Perm.traits_run, Perm.segments_write, Perm.metrics_read}
+        {
+            Perm.customers_read,
+            Perm.traits_run,
+            Perm.segments_write,
+            Perm.metrics_read,
+            Perm.metrics_write,
+        }
     ),
     # Guides serve their own store's customers, and may see their phone numbers to do so.
     Role.store_guide: frozenset({Perm.customers_read, Perm.customers_unmask}),

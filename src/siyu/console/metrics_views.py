@@ -18,10 +18,12 @@ from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand
 from siyu.config import get_settings
+from siyu.console.funnel_views import said
 from siyu.console.i18n import translator
 from siyu.console.views import console_user, denied_page, render, request_lang
 from siyu.db import utcnow
 from siyu.metrics.export import overview_csv
+from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
 from siyu.segments.drill import drill
@@ -54,6 +56,7 @@ def dashboard_page(
     start: str | None = None,
     end: str | None = None,
     brand: int | None = None,
+    funnel: int | None = None,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -75,6 +78,17 @@ def dashboard_page(
             error = str(exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
     t = translator(request_lang(request))
+    shown_funnel, funnel_error = None, None
+    if data is not None and first is not None and last is not None:
+        try:
+            fid, name, steps = chosen(session, funnel)
+            shown_funnel = {
+                "id": fid,
+                "name": name,
+                **counts(settings, steps, first, last, brand_id=brand),
+            }
+        except FunnelError as exc:
+            funnel_error = said(request, exc)
     return render(
         request,
         "dashboard.html",
@@ -83,6 +97,9 @@ def dashboard_page(
         ctx=ctx,
         o=data,
         error=error,
+        funnel=shown_funnel,
+        funnel_error=funnel_error,
+        saved_funnels=[(f.id, f.name) for f in funnels(session)],
         form={"start": start or str(first or ""), "end": end or str(last or ""), "brand": brand},
         brands=brands,
         metrics=METRICS,

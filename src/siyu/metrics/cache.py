@@ -59,7 +59,8 @@ def remember(
     if version is None or not settings.metrics_cache:
         return Cached(compute(), utcnow().replace(tzinfo=None), False)
     key = hashlib.sha256(json.dumps(list(question), default=str).encode()).hexdigest()[:20]
-    path = folder(settings) / f"{version}-{key}.json"
+    over = hashlib.sha256(",".join(sorted(tables)).encode()).hexdigest()[:8]
+    path = folder(settings) / f"{over}-{version}-{key}.json"
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         return Cached(stored["value"], datetime.fromisoformat(stored["computed_at"]), True)
@@ -72,11 +73,12 @@ def remember(
 
 
 def _write(path: Path, content: dict[str, Any]) -> None:
-    """Atomically (another process reads it meanwhile), dropping answers on older copies."""
+    """Atomically (another process reads it meanwhile), dropping answers over the same tables
+    of older copies (answers over other tables carry another fingerprint; they stay)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    version = path.name.split("-", 1)[0]
-    for old in path.parent.glob("*.json"):
-        if not old.name.startswith(version + "-"):
+    over, version, _key = path.name.split("-", 2)
+    for old in path.parent.glob(f"{over}-*.json"):
+        if not old.name.startswith(f"{over}-{version}-"):
             old.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:

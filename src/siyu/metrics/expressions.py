@@ -6,6 +6,7 @@ period is [start, end) in those days; everything is integer counting, so engines
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -164,3 +165,42 @@ def trait_mix(traits: ir.Table, customers: ir.Table, p: Period) -> ir.Table:
         band=t.clv_fen.isnull().ifelse(-1, band),
     )
     return t.group_by(["rfm", "stage", "band"]).aggregate(customers=t.count())
+
+
+def funnel(
+    customers: ir.Table,
+    acted: ir.Table,
+    bought: ir.Table,
+    events: ir.Table,
+    steps: list[dict[str, Any]],
+    p: Period,
+) -> ir.Table:
+    """One row: ``n0`` customers first seen in the period, then ``n1``… those of them who also
+    passed every step up to that one — each step an action (any activity, a paid order, a named
+    event) on at least ``times`` days within ``from_day``–``to_day`` days of first being seen."""
+    people = _people(customers, p)
+    people = people.filter(people.day0 >= p.start, people.day0 < p.end)
+    e = events.filter(events.customer_id.notnull())
+    named = e.select(
+        customer_id=e.customer_id.cast("int64"), name=e.name, day=_day(e.occurred_at, p)
+    )
+    full = people.select("customer_id")
+    for i, step in enumerate(steps[1:], start=1):
+        if step["kind"] == "event":
+            source = named.filter(named.name == step["event"]).select("customer_id", "day")
+        else:
+            source = bought.select("customer_id", "day") if step["kind"] == "order" else acted
+        j = people.join(source, people.customer_id == source.customer_id)
+        j = j.filter(j.day >= j.day0 + step["from_day"], j.day <= j.day0 + step["to_day"])
+        hit = j.group_by("customer_id").aggregate(days=j.day.nunique())
+        hit = hit.filter(hit.days >= step["times"]).select(
+            "customer_id", **{f"h{i}": ibis.literal(1)}
+        )
+        full = full.left_join(hit, "customer_id").select(full, hit[f"h{i}"])
+    counts: dict[str, Any] = {"n0": full.count()}
+    passed = None
+    for i in range(1, len(steps)):
+        ok = full[f"h{i}"].notnull()
+        passed = ok if passed is None else passed & ok
+        counts[f"n{i}"] = passed.cast("int64").sum().fill_null(0)
+    return full.aggregate(**counts)

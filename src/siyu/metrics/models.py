@@ -1,11 +1,14 @@
 """What the brand spent to acquire customers, per source and month: the denominator of CAC.
-
 Siyu sees customers arrive but not what the ads, the store events or the platform fees cost,
-so an operator enters (or imports) it. Month granularity is how such budgets are kept."""
+so an operator enters (or imports) it. Month granularity is how such budgets are kept.
+
+And the funnels operators define (AARRR or their own steps): which steps a newly arrived
+customer should pass, kept so the dashboard shows the same funnel every time."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,3 +28,15 @@ class AcquisitionSpend(Base):
     note: Mapped[str] = mapped_column(sa.String(200), default="")
     recorded_by: Mapped[str] = mapped_column(sa.String(100))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Funnel(Base):
+    """A named funnel: its steps in order (the first is always "first seen in the period"),
+    each ``{"label", "kind", "event", "from_day", "to_day", "times"}`` — see metrics.funnel."""
+
+    __tablename__ = "funnel"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    updated_by: Mapped[str] = mapped_column(sa.String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

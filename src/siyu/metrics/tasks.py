@@ -19,11 +19,16 @@ log = logging.getLogger("siyu.worker")
 
 @periodic("metrics.warm", every_seconds=get_settings().metrics_warm_minutes * 60)
 def warm_dashboard(session: Session, _payload: dict[str, Any]) -> None:
-    """Refresh the copy (incrementally), then the default view of every brand together."""
+    """Refresh the copy (incrementally), then the default view of every brand together: the
+    overview and the first funnel."""
+    from siyu.metrics.funnel import chosen, counts
+
     settings = get_settings()
     if not settings.metrics_cache or not settings.resolved_analytics_path.exists():
         return  # nothing to keep warm (the first import or recompute builds the copy)
     refresh_copy(settings)
     start, end = default_range(settings)
     got = overview(settings, start, end)
+    _id, _name, steps = chosen(session, None)
+    counts(settings, steps, start, end)
     log.info("dashboard %s–%s %s", start, end, "already cached" if got["cached"] else "cached")

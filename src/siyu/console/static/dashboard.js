@@ -65,6 +65,13 @@ document.addEventListener("DOMContentLoaded", function () {
     }],
   });
 
+  chart("funnel-chart", data.funnel || [], {
+    tooltip: { formatter: function (p) { return p.name + ": " + p.value; } },
+    series: [{ type: "funnel", sort: "none", top: 32, bottom: 8, left: "10%", width: "80%", minSize: "8%",
+      data: (data.funnel || []).map(function (s) { return { name: s.name, value: s.value, url: s.url }; }),
+      label: { formatter: "{b}  {c}" } }],
+  });
+
   var rows = data.retention;
   var days = zh ? ["次日", "7 日", "30 日"] : ["Next day", "7 days", "30 days"];
   var cells = [];

@@ -1,0 +1,142 @@
+"""The funnels page: the brand's own funnels (AARRR until one is saved), each step an action
+within some days of a customer's first day. Thin: permission, CSRF, the funnel service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.console.i18n import translator
+from siyu.console.views import _check_csrf, console_user, denied_page, render, request_lang
+from siyu.metrics.funnel import (
+    AARRR,
+    KINDS,
+    MAX_STEPS,
+    FunnelError,
+    delete_funnel,
+    funnels,
+    save_funnel,
+)
+from siyu.webkit import db_session
+
+router = APIRouter(include_in_schema=False)
+Ctx = dict[str, Any]
+
+
+def said(request: Request, exc: FunnelError) -> str:
+    """The reason in the reader's language."""
+    return str(translator(request_lang(request))(f"fn.err.{exc.code}", **exc.params))
+
+
+def _page(
+    request: Request, ctx: Ctx, session: Session, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "funnels.html",
+        status=status,
+        ctx=ctx,
+        funnels=funnels(session),
+        aarrr=AARRR,
+        kinds=KINDS,
+        rows=MAX_STEPS,
+        error=error,
+    )
+
+
+@router.get("/dashboard/funnels")
+def funnels_page(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> HTMLResponse:
+    """The saved funnels with their steps, a form for each and one for a new funnel."""
+    if denied := denied_page(request, ctx, Perm.metrics_read):
+        return denied
+    return _page(request, ctx, session)
+
+
+def _steps(form: Any) -> list[dict[str, Any]]:
+    """The form's step rows in order; a row without a name is left out."""
+    out = []
+    for i in range(MAX_STEPS):
+        label = str(form.get(f"label_{i}", "")).strip()
+        if not label:
+            continue
+        out.append(
+            {
+                "label": label,
+                "kind": str(form.get(f"kind_{i}", "")),
+                "event": str(form.get(f"event_{i}", "")),
+                "from_day": str(form.get(f"from_{i}", "") or "0"),
+                "to_day": str(form.get(f"to_{i}", "") or "30"),
+                "times": str(form.get(f"times_{i}", "") or "1"),
+            }
+        )
+    return out
+
+
+@router.post("/dashboard/funnels")
+async def save_funnel_form(
+    request: Request,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Create a funnel, or change the one named by ``funnel_id``; a refusal re-shows the page
+    with the reason and nothing stored changes."""
+    if denied := denied_page(request, ctx, Perm.metrics_write):
+        return denied
+    form = await request.form()
+    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+        return _page(
+            request,
+            ctx,
+            session,
+            error=str(translator(request_lang(request))("rc.csrf")),
+            status=400,
+        )
+    raw_id = str(form.get("funnel_id", ""))
+    try:
+        row = save_funnel(
+            session,
+            str(form.get("name", "")),
+            _steps(form),
+            actor=ctx["principal"].actor,
+            funnel_id=int(raw_id) if raw_id.isdigit() else None,
+        )
+        session.commit()
+    except FunnelError as exc:
+        session.rollback()
+        return _page(request, ctx, session, error=said(request, exc), status=422)
+    return RedirectResponse(f"/dashboard?funnel={row.id}#funnel", status_code=303)
+
+
+@router.post("/dashboard/funnels/{funnel_id}/delete")
+async def delete_funnel_form(
+    request: Request,
+    funnel_id: int,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    if denied := denied_page(request, ctx, Perm.metrics_write):
+        return denied
+    form = await request.form()
+    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+        return _page(
+            request,
+            ctx,
+            session,
+            error=str(translator(request_lang(request))("rc.csrf")),
+            status=400,
+        )
+    try:
+        delete_funnel(session, funnel_id, actor=ctx["principal"].actor)
+        session.commit()
+    except FunnelError as exc:
+        session.rollback()
+        return _page(request, ctx, session, error=said(request, exc), status=404)
+    return RedirectResponse("/dashboard/funnels", status_code=303)
