@@ -80,6 +80,8 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     empty = client.get("/dashboard?start=2020-01-01&end=2020-01-31").text
     assert 'data-testid="dashboard-empty"' in empty
     assert "YYYY-MM-DD" in client.get("/dashboard?start=昨天").text
+    backwards = client.get("/dashboard?start=2026-11-30&end=2026-11-01").text
+    assert "结束日期早于开始日期" in backwards and "ends before" not in backwards
     client.get("/lang/en?next=/dashboard")
     assert "Average order value" in client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
     make_user("daogou", "store_guide", store_code="s1")

@@ -192,16 +192,21 @@ def refreshed_at(
     state row; None if any of them has never been copied. ``duck``: a connection to the copy
     already open (saves opening another)."""
     if duck is None:
-        path = settings.resolved_analytics_path
-        if not path.exists():
-            return None
-        with open_duckdb(path, read_only=True) as opened:
-            return refreshed_at(settings, tables, opened)
+        return _on_copy(settings, lambda opened: refreshed_at(settings, tables, opened))
     if not _exists(duck, STATE):
         return None
     rows = dict(duck.execute(f"SELECT table_name, refreshed_at FROM {STATE}").fetchall())
     times = [rows.get(t) for t in tables]
     return None if any(t is None for t in times) else min(times)  # type: ignore[type-var]
+
+
+def _on_copy(settings: Settings, read: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+    """``read`` on the copy opened read-only; None when there is no copy yet."""
+    path = settings.resolved_analytics_path
+    if not path.exists():
+        return None
+    with open_duckdb(path, read_only=True) as opened:
+        return read(opened)
 
 
 def content_version(
@@ -212,11 +217,7 @@ def content_version(
     cached on it stay valid); an added, changed or erased row, or a rewritten table, changes
     it. None if any table has never been copied."""
     if duck is None:
-        path = settings.resolved_analytics_path
-        if not path.exists():
-            return None
-        with open_duckdb(path, read_only=True) as opened:
-            return content_version(settings, tables, opened)
+        return _on_copy(settings, lambda opened: content_version(settings, tables, opened))
     if not _exists(duck, STATE):
         return None
     state = {

@@ -21,15 +21,18 @@ from siyu.metrics.funnel import (
     funnels,
     save_funnel,
 )
+from siyu.metrics.service import MetricsError
 from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
 
 
-def said(request: Request, exc: FunnelError) -> str:
-    """The reason in the reader's language."""
-    return str(translator(request_lang(request))(f"fn.err.{exc.code}", **exc.params))
+def said(request: Request, exc: MetricsError) -> str:
+    """The reason in the reader's language (the English message where it has no code)."""
+    if not exc.code:
+        return str(exc)
+    return str(translator(request_lang(request))(f"mx.err.{exc.code}", **exc.params))
 
 
 def _page(
@@ -80,6 +83,18 @@ def _steps(form: Any) -> list[dict[str, Any]]:
     return out
 
 
+async def _posted(request: Request, ctx: Ctx, session: Session) -> Any:
+    """The posted form, or the answer instead of it: 403 without metrics:write, the page with
+    the reason on a stale CSRF token."""
+    if denied := denied_page(request, ctx, Perm.metrics_write):
+        return denied
+    form = await request.form()
+    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+        csrf = str(translator(request_lang(request))("rc.csrf"))
+        return _page(request, ctx, session, error=csrf, status=400)
+    return form
+
+
 @router.post("/dashboard/funnels")
 async def save_funnel_form(
     request: Request,
@@ -88,17 +103,9 @@ async def save_funnel_form(
 ) -> Response:
     """Create a funnel, or change the one named by ``funnel_id``; a refusal re-shows the page
     with the reason and nothing stored changes."""
-    if denied := denied_page(request, ctx, Perm.metrics_write):
-        return denied
-    form = await request.form()
-    if not _check_csrf(ctx, str(form.get("csrf", ""))):
-        return _page(
-            request,
-            ctx,
-            session,
-            error=str(translator(request_lang(request))("rc.csrf")),
-            status=400,
-        )
+    form = await _posted(request, ctx, session)
+    if isinstance(form, Response):
+        return form
     raw_id = str(form.get("funnel_id", ""))
     try:
         row = save_funnel(
@@ -122,17 +129,9 @@ async def delete_funnel_form(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    if denied := denied_page(request, ctx, Perm.metrics_write):
-        return denied
-    form = await request.form()
-    if not _check_csrf(ctx, str(form.get("csrf", ""))):
-        return _page(
-            request,
-            ctx,
-            session,
-            error=str(translator(request_lang(request))("rc.csrf")),
-            status=400,
-        )
+    form = await _posted(request, ctx, session)
+    if isinstance(form, Response):
+        return form
     try:
         delete_funnel(session, funnel_id, actor=ctx["principal"].actor)
         session.commit()

@@ -75,7 +75,7 @@ def dashboard_page(
         except EngineUnavailable:
             error = "mx.no_copy"
         except MetricsError as exc:
-            error = str(exc)
+            error = said(request, exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
     t = translator(request_lang(request))
     shown_funnel, funnel_error = None, None

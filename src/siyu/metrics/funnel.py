@@ -37,12 +37,10 @@ AARRR: list[dict[str, Any]] = [
 
 
 class FunnelError(MetricsError):
-    """A funnel that cannot be saved or counted as given; ``code`` names the reason for the
-    console (which says it in the reader's language), the message says it in English."""
+    """A funnel that cannot be saved or counted as given (``code`` names the reason)."""
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
+        super().__init__(message, code, **params)
 
 
 def clean_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:

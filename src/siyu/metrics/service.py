@@ -27,7 +27,13 @@ MAX_DAYS = 3 * 366
 
 
 class MetricsError(ValueError):
-    """A question the metrics cannot answer as asked (dates the wrong way round, too long)."""
+    """A question the metrics cannot answer as asked (dates the wrong way round, too long).
+    ``code`` names the reason for the console, which says it in the reader's language; the
+    message says it in English (API, CLI)."""
+
+    def __init__(self, message: str, code: str = "", **params: Any) -> None:
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 def set_spend(
@@ -94,9 +100,9 @@ def default_range(settings: Settings) -> tuple[date, date]:
 def period_of(settings: Settings, start: date, end: date, brand_id: int | None = None) -> x.Period:
     """[start, end] in local days (both included), as expression parameters."""
     if end < start:
-        raise MetricsError("the period ends before it starts")
+        raise MetricsError("the period ends before it starts", "backwards")
     if (end - start).days + 1 > MAX_DAYS:
-        raise MetricsError(f"a period of at most {MAX_DAYS} days")
+        raise MetricsError(f"a period of at most {MAX_DAYS} days", "too_long", days=MAX_DAYS)
     offset = datetime(start.year, start.month, start.day, 12, tzinfo=settings.tz).utcoffset()
     return x.Period(
         (start - EPOCH).days,
