@@ -72,6 +72,7 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     assert "需要满意度问卷" in text  # NPS keeps its place, with no number
     assert 'data-testid="ltv-cac"' in text and "未录入花费" in text
     assert "至少两次特征重算" in text  # no flow yet, and what brings it
+    assert "未归属门店" in text and "没有通过渠道活码添加的好友" in text
     again = client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
     assert "data-cached" not in text and "汇总计算于" in again  # the cached totals say when
     # no range asked: the 30 days up to the last day with orders (12-01 here), not an empty month

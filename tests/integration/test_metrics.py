@@ -422,3 +422,63 @@ def test_the_worker_warms_the_default_view(fixture: None, settings: Any, session
     from siyu.metrics.funnel import AARRR, clean_steps, counts
 
     assert counts(settings, clean_steps(AARRR), start, end)["cached"] is True
+
+
+def test_new_customers_by_store_and_wecom_adds_by_live_code(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    from siyu.analytics.service import refresh_copy
+    from siyu.brands.models import Brand, Store
+    from siyu.customers.models import Customer
+    from siyu.metrics.service import overview
+    from siyu.wecom.models import LiveCode, WecomContact, WecomCorp
+
+    brand = session.query(Brand).one()
+    store = Store(brand_id=brand.id, code="SH01", name="上海静安店")
+    session.add(store)
+    session.flush()
+    for name in ("c1", "c2"):
+        session.query(Customer).filter_by(name=name).one().store_id = store.id
+    corp = WecomCorp(corp_id="ww1", agent_id="1", secret_sealed="x", secret_hint="x")
+    corp.token_sealed = corp.aes_key_sealed = "x"
+    session.add(corp)
+    session.flush()
+    poster = LiveCode(corp_id=corp.id, name="门店海报", channel="store", state="lc1")
+    parcel = LiveCode(corp_id=corp.id, name="包裹卡", channel="parcel", state="lc2")
+    session.add_all([poster, parcel])
+    for n, (state, when, gone) in enumerate(
+        [
+            ("lc1", "2026-11-03 10:00", None),
+            ("lc1", "2026-11-30 23:50", "2026-12-01 08:00"),  # still November in Beijing
+            ("lc2", "2026-11-15 12:00", None),
+            ("lc2", "2026-12-01 00:10", None),  # December in Beijing: not counted
+            (None, "2026-11-15 12:00", None),  # added without a live code
+        ]
+    ):
+        session.add(
+            WecomContact(
+                corp_id=corp.id,
+                staff_userid="guide1",
+                external_userid=f"wm{n}",
+                state=state,
+                added_at=_at(when),
+                deleted_at=_at(gone) if gone else None,
+            )
+        )
+    session.commit()
+    refresh_copy(settings)
+    got = overview(settings, date(2026, 11, 1), date(2026, 11, 30))
+    stores = [(r["name"], r["customers"]) for r in got["new_by_store"]]
+    assert stores == [("上海静安店", 2), (None, 1)]  # c1 and c2; c5 has no store
+    assert got["new_by_store"][0]["rule"]["all"][0] == {
+        "field": "store",
+        "op": "=",
+        "value": "SH01",
+    }
+    assert got["new_by_store"][1]["rule"] is None
+    adds = [(r["name"], r["added"], r["lost"]) for r in got["new_by_live_code"]]
+    assert adds == [("门店海报", 2, 1), ("包裹卡", 1, 0)]
+    from siyu.metrics.export import overview_csv
+
+    sheet = overview_csv(got)
+    assert "上海静安店,SH01,2" in sheet and "门店海报,store,2,1" in sheet

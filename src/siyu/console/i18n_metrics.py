@@ -143,6 +143,14 @@ MX_TEXT: dict[str, dict[str, str]] = {
 MX_TEXT["zh-CN"].update(
     {
         "fn.title": "增长漏斗",
+        "mx.by_store": "新客户（按归属门店）",
+        "mx.no_store": "未归属门店",
+        "mx.no_new": "这段时间没有新客户。",
+        "mx.by_live_code": "企业微信加好友（按渠道活码）",
+        "mx.no_live_code": "这段时间没有通过渠道活码添加的好友。在「企业微信」页创建渠道活码，放到门店、海报或包裹卡上。",
+        "mx.live_code": "渠道活码",
+        "mx.added": "添加",
+        "mx.lost": "其中已删除",
         "fn.of": "{start} 至 {end} 首次出现的客户，逐步走到下一步的人数（每一步都在首次出现后的天数内完成）",
         "fn.late": "期末才来的客户，后面的步骤可能还没到期限；看完整的漏斗请选更早的时间段。",
         "fn.step": "步骤",
@@ -184,6 +192,14 @@ MX_TEXT["zh-CN"].update(
 MX_TEXT["en"].update(
     {
         "fn.title": "Growth funnel",
+        "mx.by_store": "New customers by home store",
+        "mx.no_store": "No store",
+        "mx.no_new": "No new customers in this period.",
+        "mx.by_live_code": "WeCom friends added, by live code",
+        "mx.no_live_code": "No friends added through a live code in this period. Create live codes on the WeCom page and put them on counters, posters or parcel cards.",
+        "mx.live_code": "Live code",
+        "mx.added": "Added",
+        "mx.lost": "Since deleted",
         "fn.of": "Customers first seen {start} – {end}, and how many went on to each step in turn (each within its days of being first seen)",
         "fn.late": "Customers who arrived near the end may not have had the time for later steps yet; pick an earlier period for the full funnel.",
         "fn.step": "Step",

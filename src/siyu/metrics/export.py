@@ -27,6 +27,14 @@ def overview_csv(o: dict[str, Any]) -> str:
     for r in o["new_by_source"]:
         w.writerow([r["source"], r["customers"]])
     w.writerow([])
+    w.writerow(["归属门店 store", "门店编码 code", "新客户数 customers"])
+    for r in o.get("new_by_store", []):
+        w.writerow([r["name"] or "", r["code"] or "", r["customers"]])
+    w.writerow([])
+    w.writerow(["渠道活码 live code", "渠道 channel", "添加 added", "其中已删除 since deleted"])
+    for r in o.get("new_by_live_code", []):
+        w.writerow([r["name"], r["channel"], r["added"], r["lost"]])
+    w.writerow([])
     w.writerow(
         [
             "来源 source",

@@ -103,6 +103,16 @@ def _people(customers: ir.Table, p: Period) -> ir.Table:
     )
 
 
+def new_by_store(customers: ir.Table, p: Period) -> ir.Table:
+    """(store_id, customers) first seen in the period (store_id null: no store)."""
+    c = customers.filter(customers.status == "active")
+    day0 = _day(c.first_seen_at.fill_null(c.created_at), p)
+    inside = c.filter(day0 >= p.start, day0 < p.end)
+    return inside.group_by(store_id=inside.store_id.cast("int64")).aggregate(
+        customers=inside.count()
+    )
+
+
 def new_by_source(customers: ir.Table, p: Period) -> ir.Table:
     """(source, customers) first seen in the period."""
     people = _people(customers, p)

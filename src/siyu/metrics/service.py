@@ -167,7 +167,7 @@ def overview(
     p = period_of(settings, start, end, brand_id)
     got = remember(
         settings,
-        ("overview", 1, engine, p.start, p.end, p.offset_minutes, p.brand_id),
+        ("overview", 2, engine, p.start, p.end, p.offset_minutes, p.brand_id),
         TABLES,
         lambda: _aggregates(settings, p, engine),
     )
@@ -205,6 +205,8 @@ def overview(
             ),
             key=lambda r: (-r["customers"], r["source"]),
         ),
+        "new_by_store": _by_store(a["stores"], start, end),
+        "new_by_live_code": _by_live_code(settings, start, end),
         "retention": _cohorts(a["cohorts"], start, end),
         "by_source": _by_source(a["worth"], start, end),
         "traits": _traits(a["mix"]),
@@ -226,6 +228,7 @@ def _aggregates(settings: Settings, p: x.Period, engine: str) -> dict[str, Any]:
             "now": _kpis(t, p),
             "before": _kpis(t, p.previous()),
             "new": x.new_by_source(t["customer"], p).to_pyarrow().to_pylist(),
+            "stores": x.new_by_store(t["customer"], p).to_pyarrow().to_pylist(),
             "cohorts": x.retention(t["customer"], acted, p).to_pyarrow().to_pylist(),
             "worth": x.cohort_value(t["customer"], bought, t["customer_trait"], p)
             .to_pyarrow()
@@ -311,6 +314,46 @@ def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[
             }
         )
     return sorted(out, key=lambda r: (r["ltv_cac"] is None, -(r["ltv_cac"] or 0), r["source"]))
+
+
+def _by_store(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
+    """The period's new customers per home store (named from the database), biggest first;
+    each with the rule that lists them (customers with no store: "—", no drill-down)."""
+    from siyu.brands.models import Store
+    from siyu.db import new_session
+
+    with new_session() as session:
+        stores = {
+            i: (c, n) for i, c, n in session.execute(sa.select(Store.id, Store.code, Store.name))
+        }
+    seen = {"field": "first_seen", "op": "between", "value": [start.isoformat(), end.isoformat()]}
+    out = []
+    for r in rows:
+        code, name = (
+            stores.get(r["store_id"], (None, None)) if r["store_id"] is not None else (None, None)
+        )
+        rule = {"all": [{"field": "store", "op": "=", "value": code}, seen]} if code else None
+        out.append(
+            {
+                "store_id": r["store_id"],
+                "code": code,
+                "name": name,
+                "customers": int(r["customers"]),
+                "rule": rule,
+            }
+        )
+    return sorted(out, key=lambda r: (-r["customers"], r["name"] or ""))
+
+
+def _by_live_code(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
+    """WeCom friends added through each live code in [start, end] (local days)."""
+    from siyu.db import new_session
+    from siyu.wecom.queries import adds_by_live_code
+
+    lo = datetime.combine(start, datetime.min.time(), settings.tz)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), settings.tz)
+    with new_session() as session:
+        return adds_by_live_code(session, lo, hi)
 
 
 def _lifecycle_flow(brand_id: int | None) -> dict[str, Any] | None:

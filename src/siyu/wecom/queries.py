@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,6 +137,31 @@ def live_code_summary(code: LiveCode, staff: list[LiveCodeStaff]) -> dict[str, A
         "active": code.active,
         "created_at": _iso(code.created_at),
     }
+
+
+def adds_by_live_code(session: Session, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+    """WeCom friends added through each live code in [lo, hi): how many, and how many of them
+    have since deleted the staff member (or were deleted), biggest first."""
+    rows = session.execute(
+        sa.select(
+            LiveCode.id,
+            LiveCode.name,
+            LiveCode.channel,
+            sa.func.count(),
+            sa.func.count(WecomContact.deleted_at),
+        )
+        .join(
+            WecomContact,
+            sa.and_(WecomContact.corp_id == LiveCode.corp_id, WecomContact.state == LiveCode.state),
+        )
+        .where(WecomContact.added_at >= lo, WecomContact.added_at < hi)
+        .group_by(LiveCode.id, LiveCode.name, LiveCode.channel)
+    ).all()
+    out = [
+        {"id": i, "name": n, "channel": ch, "added": int(a), "lost": int(lost)}
+        for i, n, ch, a, lost in rows
+    ]
+    return sorted(out, key=lambda r: (-r["added"], r["name"]))
 
 
 def live_codes(session: Session) -> list[dict[str, Any]]:
