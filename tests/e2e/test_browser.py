@@ -138,6 +138,14 @@ def test_an_operator_works_through_the_console(
     for chart in ("sources", "retention", "rfm", "lifecycle", "clv", "funnel"):
         expect(page.locator(f"#{chart}-chart[data-drawn] canvas")).to_have_count(1)
     _shot(page, tmp_path, "dashboard")
+    # on a tablet held upright the page still fits its width (tables scroll inside their cards)
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.reload()
+    expect(page.locator("#funnel-chart[data-drawn] canvas")).to_have_count(1)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the dashboard is {overflow}px wider than a tablet"
+    _shot(page, tmp_path, "dashboard-tablet")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # drill down from the source table: the customers behind the number
     link = page.get_by_test_id("drill-source").first
