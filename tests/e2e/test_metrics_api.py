@@ -156,6 +156,8 @@ def test_drill_down_from_the_dashboard_to_customers_and_a_segment(
     body = sheet.content.decode("utf-8-sig")
     assert "revenue,420.00,80.00,4.25" in body and "2026-11,全部 all,3,0.6667,0.6667,1.0" in body
     assert client.get("/dashboard.csv?start=昨天").status_code == 400
+    backwards = client.get("/dashboard.csv?start=2026-11-30&end=2026-11-01")
+    assert backwards.status_code == 400 and "结束日期早于开始日期" in backwards.text
 
 
 def test_a_guide_cannot_drill_into_other_stores(client: TestClient, fixture: None) -> None:  # noqa: F811

@@ -141,14 +141,19 @@ def dashboard_csv(
         return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
+    t = translator(request_lang(request))
+
+    def refused(text: str, status: int) -> Response:
+        return Response(text + "\n", status_code=status, media_type="text/plain; charset=utf-8")
+
     if first is None or last is None:
-        return Response("dates as YYYY-MM-DD\n", status_code=400, media_type="text/plain")
+        return refused(t("mx.bad_date"), 400)
     try:
         data = overview(settings, first, last, brand_id=brand)
     except EngineUnavailable:
-        return Response("the analytical copy is not built yet\n", 409, media_type="text/plain")
+        return refused(t("mx.no_copy"), 409)
     except MetricsError as exc:
-        return Response(f"{exc}\n", status_code=400, media_type="text/plain")
+        return refused(said(request, exc), 400)
     name = f"siyu-dashboard-{first}-{last}.csv"
     return Response(
         "\ufeff" + overview_csv(data),
