@@ -19,7 +19,7 @@ from siyu.brands.models import Store
 
 
 def list_users(session: Session) -> list[dict[str, Any]]:
-    stores = dict(session.execute(sa.select(Store.id, Store.name)).tuples().all())
+    stores = {i: n for i, n in session.execute(sa.select(Store.id, Store.name)).all()}
     return [
         {
             "id": u.id,

@@ -209,6 +209,15 @@ def _on_copy(settings: Settings, read: Callable[[duckdb.DuckDBPyConnection], Any
         return read(opened)
 
 
+def copy_state(settings: Settings, tables: Sequence[str]) -> tuple[str | None, datetime | None]:
+    """``content_version`` and ``refreshed_at`` of these tables, from one look at the copy."""
+    got = _on_copy(
+        settings,
+        lambda d: (content_version(settings, tables, d), refreshed_at(settings, tables, d)),
+    )
+    return got if got is not None else (None, None)
+
+
 def content_version(
     settings: Settings, tables: Sequence[str], duck: duckdb.DuckDBPyConnection | None = None
 ) -> str | None:

@@ -78,10 +78,10 @@ def dashboard_page(
             error = said(request, exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
     t = translator(request_lang(request))
-    shown_funnel, funnel_error = None, None
+    shown_funnel, funnel_error, saved = None, None, funnels(session)
     if data is not None and first is not None and last is not None:
         try:
-            fid, name, steps = chosen(session, funnel)
+            fid, name, steps = chosen(session, funnel, saved)
             shown_funnel = {
                 "id": fid,
                 "name": name,
@@ -99,7 +99,7 @@ def dashboard_page(
         error=error,
         funnel=shown_funnel,
         funnel_error=funnel_error,
-        saved_funnels=[(f.id, f.name) for f in funnels(session)],
+        saved_funnels=[(f.id, f.name) for f in saved],
         form={"start": start or str(first or ""), "end": end or str(last or ""), "brand": brand},
         brands=brands,
         metrics=METRICS,

@@ -19,18 +19,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from siyu.analytics.service import content_version
+from siyu.analytics.service import copy_state
 from siyu.config import Settings
 from siyu.db import utcnow
 
 
 @dataclass
 class Cached:
-    """An answer and when it was worked out (naive UTC); ``hit``: read from the cache."""
+    """An answer and when it was worked out (naive UTC); ``hit``: read from the cache;
+    ``fresh``: when the copy's tables it read were last refreshed (None: never)."""
 
     value: Any
     computed_at: datetime
     hit: bool
+    fresh: datetime | None = None
 
 
 def folder(settings: Settings) -> Path:
@@ -55,21 +57,22 @@ def remember(
     """The answer to ``question`` (anything JSON can write) over ``tables`` of the copy: the
     cached one if the copy has not changed since, else ``compute()``, stored for next time.
     With no copy yet, ``compute`` runs (and says so in its own words)."""
-    version = content_version(settings, tables)
+    version, fresh = copy_state(settings, tables)
     if version is None or not settings.metrics_cache:
-        return Cached(compute(), utcnow().replace(tzinfo=None), False)
+        return Cached(compute(), utcnow().replace(tzinfo=None), False, fresh)
     key = hashlib.sha256(json.dumps(list(question), default=str).encode()).hexdigest()[:20]
     over = hashlib.sha256(",".join(sorted(tables)).encode()).hexdigest()[:8]
     path = folder(settings) / f"{over}-{version}-{key}.json"
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
-        return Cached(stored["value"], datetime.fromisoformat(stored["computed_at"]), True)
+        when = datetime.fromisoformat(stored["computed_at"])
+        return Cached(stored["value"], when, True, fresh)
     except (OSError, ValueError, KeyError):
         pass  # not there yet, or half-written by a process that died: work it out again
     value = compute()
     now = utcnow().replace(tzinfo=None)
     _write(path, {"question": list(question), "computed_at": now.isoformat(), "value": value})
-    return Cached(json.loads(json.dumps(value, default=_plain)), now, False)
+    return Cached(json.loads(json.dumps(value, default=_plain)), now, False, fresh)
 
 
 def _write(path: Path, content: dict[str, Any]) -> None:

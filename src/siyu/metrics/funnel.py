@@ -17,6 +17,7 @@ from siyu.analytics.engines import ibis_tables
 from siyu.config import Settings
 from siyu.metrics import expressions as x
 from siyu.metrics.cache import remember
+from siyu.metrics.charts import first_seen_between
 from siyu.metrics.models import Funnel
 from siyu.metrics.service import MetricsError, period_of
 
@@ -134,10 +135,12 @@ def funnels(session: Session) -> list[Funnel]:
     return list(session.scalars(sa.select(Funnel).order_by(Funnel.id)))
 
 
-def chosen(session: Session, funnel_id: int | None) -> tuple[int | None, str, list[dict[str, Any]]]:
-    """The funnel asked for, else the first saved one, else the built-in AARRR."""
-    saved = funnels(session)
-    for f in saved:
+def chosen(
+    session: Session, funnel_id: int | None, saved: list[Funnel] | None = None
+) -> tuple[int | None, str, list[dict[str, Any]]]:
+    """The funnel asked for, else the first saved one, else the built-in AARRR (``saved``:
+    the saved funnels, when the caller has them already)."""
+    for f in funnels(session) if saved is None else saved:
         if funnel_id is None or f.id == funnel_id:
             return f.id, f.name, f.steps
     if funnel_id is not None:
@@ -171,7 +174,7 @@ def counts(
             }
         )
     # the first step drills down to the customers it counted (later steps have no rule yet)
-    out[0]["rule"] = {"field": "first_seen", "op": "between", "value": [str(start), str(end)]}
+    out[0]["rule"] = first_seen_between(start, end)
     return {"steps": out, "computed_at": got.computed_at.isoformat() + "Z", "cached": got.hit}
 
 

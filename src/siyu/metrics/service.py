@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
 from siyu.analytics.engines import ibis_tables
-from siyu.analytics.service import refreshed_at
 from siyu.config import Settings
+from siyu.metrics import charts
 from siyu.metrics import expressions as x
 from siyu.metrics.cache import remember
 from siyu.metrics.models import AcquisitionSpend
@@ -171,9 +171,9 @@ def overview(
         TABLES,
         lambda: _aggregates(settings, p, engine),
     )
-    a = got.value
+    a, db = got.value, _from_database(settings, start, end, brand_id)
     now, before = a["now"], a["before"]
-    fresh = refreshed_at(settings, TABLES)
+    fresh = got.fresh
     kpis = {
         key: {"value": now[key], "previous": before[key], "delta": _delta(now[key], before[key])}
         for key in now
@@ -199,19 +199,19 @@ def overview(
                 {
                     "source": r["source"],
                     "customers": int(r["customers"]),
-                    "rule": arrived(r["source"], start, end),
+                    "rule": charts.arrived(r["source"], start, end),
                 }
                 for r in a["new"]
             ),
             key=lambda r: (-r["customers"], r["source"]),
         ),
-        "new_by_store": _by_store(a["stores"], start, end),
-        "new_by_live_code": _by_live_code(settings, start, end),
-        "retention": _cohorts(a["cohorts"], start, end),
-        "by_source": _by_source(a["worth"], start, end),
-        "traits": _traits(a["mix"]),
-        "lifecycle_flow": _lifecycle_flow(brand_id),
-        "reach": reach_summary(settings, start, end),
+        "new_by_store": charts.by_store(a["stores"], db["stores"], start, end),
+        "new_by_live_code": db["live_codes"],
+        "retention": charts.cohorts(a["cohorts"], start, end),
+        "by_source": charts.by_source(a["worth"], db["spend"], start, end),
+        "traits": charts.traits(a["mix"]),
+        "lifecycle_flow": db["flow"],
+        "reach": db["reach"],
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
         "computed_at": got.computed_at.isoformat() + "Z",
@@ -237,135 +237,39 @@ def _aggregates(settings: Settings, p: x.Period, engine: str) -> dict[str, Any]:
         }
 
 
-def arrived(source: str, start: date, end: date) -> dict[str, Any]:
-    """The drill-down rule of customers from ``source`` first seen in [start, end] (an empty
-    source: customers whose source is not known)."""
-    by_source = (
-        {"field": "source", "op": "=", "value": source}
-        if source
-        else {"field": "source", "op": "is_empty"}
-    )
-    seen = {"field": "first_seen", "op": "between", "value": [start.isoformat(), end.isoformat()]}
-    return {"all": [by_source, seen]}
-
-
-def _month_within(cohort: int, start: date, end: date) -> tuple[date, date]:
-    """The days of acquisition month ``cohort`` (yyyymm) that lie in [start, end]."""
-    first = date(cohort // 100, cohort % 100, 1)
-    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return max(first, start), min(after - timedelta(days=1), end)
-
-
-def _cohorts(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
-    """Per acquisition month (all sources together, then each source), rates of 1/7/30 days."""
-    by: dict[tuple[int, str | None], list[int]] = {}
-    for r in rows:  # each row once under its source, and once under all sources (None)
-        for key in ((int(r["cohort"]), None), (int(r["cohort"]), str(r["source"]))):
-            acc = by.setdefault(key, [0, 0, 0, 0])
-            for i, name in enumerate(("size", "d1", "d7", "d30")):
-                acc[i] += int(r[name])
-    out = []
-    for (cohort, source), (size, d1, d7, d30) in sorted(
-        by.items(), key=lambda kv: (kv[0][0], kv[0][1] is not None, kv[0][1] or "")
-    ):
-        first, last = _month_within(cohort, start, end)
-        seen = {"field": "first_seen", "op": "between", "value": [str(first), str(last)]}
-        out.append(
-            {
-                "rule": seen if source is None else arrived(source, first, last),
-                "cohort": f"{cohort // 100}-{cohort % 100:02d}",
-                "source": source,  # None: all sources; "": source not known
-                "customers": size,
-                "d1": round(d1 / size, 4),
-                "d7": round(d7 / size, 4),
-                "d30": round(d30 / size, 4),
-            }
-        )
-    return out
-
-
-def _by_source(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
-    """Per acquisition source of the period's new customers: what they have spent to date
-    (historic LTV per customer), what acquiring them cost (CAC) and the ratio."""
-    from siyu.db import new_session
-
-    with new_session() as session:
-        spend = spend_by_source(session, start.strftime("%Y-%m"), end.strftime("%Y-%m"))
-    out = []
-    for r in rows:
-        n, fen = int(r["customers"]), int(r["revenue"])
-        ltv = round(fen / n) if n else None
-        predicted = round((fen + int(r["expected"])) / n) if n else None
-        cost = spend.get(str(r["source"]))
-        cac = round(cost / n) if cost is not None and n else None
-        out.append(
-            {
-                "source": r["source"],
-                "customers": n,
-                "ltv_fen": ltv,
-                "predicted_ltv_fen": predicted,
-                "spend_fen": cost,
-                "cac_fen": cac,
-                "ltv_cac": round(ltv / cac, 2) if ltv is not None and cac else None,
-                "predicted_ltv_cac": (
-                    round(predicted / cac, 2) if predicted is not None and cac else None
-                ),
-                "rule": arrived(str(r["source"]), start, end),
-            }
-        )
-    return sorted(out, key=lambda r: (r["ltv_cac"] is None, -(r["ltv_cac"] or 0), r["source"]))
-
-
-def _by_store(rows: list[dict[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
-    """The period's new customers per home store (named from the database), biggest first;
-    each with the rule that lists them (customers with no store: "—", no drill-down)."""
+def _from_database(
+    settings: Settings, start: date, end: date, brand_id: int | None
+) -> dict[str, Any]:
+    """What the overview reads from the database on every view (spend, stores, live-code adds,
+    the lifecycle flow, reach), in one session."""
     from siyu.brands.models import Store
     from siyu.db import new_session
-
-    with new_session() as session:
-        stores = {
-            i: (c, n) for i, c, n in session.execute(sa.select(Store.id, Store.code, Store.name))
-        }
-    seen = {"field": "first_seen", "op": "between", "value": [start.isoformat(), end.isoformat()]}
-    out = []
-    for r in rows:
-        code, name = (
-            stores.get(r["store_id"], (None, None)) if r["store_id"] is not None else (None, None)
-        )
-        rule = {"all": [{"field": "store", "op": "=", "value": code}, seen]} if code else None
-        out.append(
-            {
-                "store_id": r["store_id"],
-                "code": code,
-                "name": name,
-                "customers": int(r["customers"]),
-                "rule": rule,
-            }
-        )
-    return sorted(out, key=lambda r: (-r["customers"], r["name"] or ""))
-
-
-def _by_live_code(settings: Settings, start: date, end: date) -> list[dict[str, Any]]:
-    """WeCom friends added through each live code in [start, end] (local days)."""
-    from siyu.db import new_session
+    from siyu.traits.queries import lifecycle_flow
     from siyu.wecom.queries import adds_by_live_code
 
+    lo, hi = local_bounds(settings, start, end)
+    with new_session() as session:
+        return {
+            "spend": spend_by_source(session, start.strftime("%Y-%m"), end.strftime("%Y-%m")),
+            "stores": {
+                i: (c, n)
+                for i, c, n in session.execute(sa.select(Store.id, Store.code, Store.name))
+            },
+            "live_codes": adds_by_live_code(session, lo, hi),
+            "flow": lifecycle_flow(session, brand_id or 0),
+            "reach": reach_summary(settings, start, end, session),
+        }
+
+
+def local_bounds(settings: Settings, start: date, end: date) -> tuple[datetime, datetime]:
+    """[start, end] in local days as the instants [first midnight, midnight after the last)."""
     lo = datetime.combine(start, datetime.min.time(), settings.tz)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), settings.tz)
-    with new_session() as session:
-        return adds_by_live_code(session, lo, hi)
+    return lo, datetime.combine(end + timedelta(days=1), datetime.min.time(), settings.tz)
 
 
-def _lifecycle_flow(brand_id: int | None) -> dict[str, Any] | None:
-    """Stage moves between the last two recomputes of the brand (or of all brands)."""
-    from siyu.db import new_session
-    from siyu.traits.queries import lifecycle_flow
-
-    with new_session() as session:
-        return lifecycle_flow(session, brand_id or 0)
-
-
-def reach_summary(settings: Settings, start: date, end: date) -> dict[str, Any]:
+def reach_summary(
+    settings: Settings, start: date, end: date, session: Session | None = None
+) -> dict[str, Any]:
     """Reach in [start, end] (local days), from the send ledger: per channel the delivered,
     click and reply rates; the campaigns started in the period with what they earned
     (last-touch revenue, lift against the holdout, cost and ROI; 7-day attribution)."""
@@ -373,69 +277,25 @@ def reach_summary(settings: Settings, start: date, end: date) -> dict[str, Any]:
     from siyu.reach.queries import campaigns_started, channel_rates
     from siyu.reach.results import campaign_results
 
-    lo = datetime.combine(start, datetime.min.time(), settings.tz)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), settings.tz)
-    with new_session() as session:
-        channels = channel_rates(session, lo, hi)
-        campaigns = []
-        for c in campaigns_started(session, lo, hi):
-            r = campaign_results(session, c)
-            campaigns.append(
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "channel": c.channel,
-                    "sent": r["funnel"].get("sent", 0),
-                    "replied": r["funnel"].get("replied", 0),
-                    "revenue_fen": r["last_touch"]["revenue_fen"] if "last_touch" in r else 0,
-                    "incremental_revenue_fen": r.get("incremental_revenue_fen"),
-                    "cost_fen": r["cost_fen"],
-                    "roi": r["roi"],
-                }
-            )
-    return {"channels": channels, "campaigns": campaigns}
-
-
-def _traits(mix: list[dict[str, Any]]) -> dict[str, Any]:
-    """RFM classes, lifecycle stages and CLV bands of the latest recompute, each item with the
-    rule that lists its customers."""
-    rfm: dict[str, int] = {}
-    stage: dict[str, int] = {}
-    band: dict[int, int] = {}
-    for r in mix:
-        n = int(r["customers"])
-        if r["rfm"]:
-            rfm[r["rfm"]] = rfm.get(r["rfm"], 0) + n
-        if r["stage"]:
-            stage[r["stage"]] = stage.get(r["stage"], 0) + n
-        if int(r["band"]) >= 0:
-            band[int(r["band"])] = band.get(int(r["band"]), 0) + n
-    bounds = (None, *x.CLV_BANDS, None)
-    bands = []
-    for i in range(len(x.CLV_BANDS) + 1):
-        lo, hi = bounds[i], bounds[i + 1]
-        conds: list[dict[str, Any]] = []
-        if lo is not None:
-            conds.append({"field": "clv", "op": ">", "value": lo / 100})
-        if hi is not None:
-            conds.append({"field": "clv", "op": "<=", "value": hi / 100})
-        bands.append(
+    if session is None:
+        with new_session() as own:
+            return reach_summary(settings, start, end, own)
+    lo, hi = local_bounds(settings, start, end)
+    channels = channel_rates(session, lo, hi)
+    campaigns = []
+    for c in campaigns_started(session, lo, hi):
+        r = campaign_results(session, c)
+        campaigns.append(
             {
-                "low_fen": lo,
-                "high_fen": hi,
-                "customers": band.get(i, 0),
-                "rule": {"all": conds} if len(conds) > 1 else conds[0],
+                "id": c.id,
+                "name": c.name,
+                "channel": c.channel,
+                "sent": r["funnel"].get("sent", 0),
+                "replied": r["funnel"].get("replied", 0),
+                "revenue_fen": r["last_touch"]["revenue_fen"] if "last_touch" in r else 0,
+                "incremental_revenue_fen": r.get("incremental_revenue_fen"),
+                "cost_fen": r["cost_fen"],
+                "roi": r["roi"],
             }
         )
-    return {
-        "customers": sum(int(r["customers"]) for r in mix),
-        "rfm": [
-            {"code": k, "customers": v, "rule": {"field": "rfm.class", "op": "=", "value": k}}
-            for k, v in sorted(rfm.items(), key=lambda kv: -kv[1])
-        ],
-        "lifecycle": [
-            {"code": k, "customers": v, "rule": {"field": "lifecycle", "op": "=", "value": k}}
-            for k, v in sorted(stage.items(), key=lambda kv: -kv[1])
-        ],
-        "clv": bands,
-    }
+    return {"channels": channels, "campaigns": campaigns}

@@ -34,8 +34,9 @@ from siyu.privacy.service import ERASERS, ErasureContext
 from siyu.tags.service import apply_rules
 from siyu.traits.clv import Valuation, value_everyone
 from siyu.traits.expressions import ALL_BRANDS, TraitParams, future_orders, traits
-from siyu.traits.models import CLV_COLUMNS, TRAIT_COLUMNS, CustomerTrait, TraitRun, TraitSnapshot
+from siyu.traits.models import CLV_COLUMNS, TRAIT_COLUMNS, CustomerTrait, TraitRun
 from siyu.traits.params import EPOCH, TraitsError, trait_params
+from siyu.traits.snapshots import Flows, write_snapshots
 
 TRAIT = table_of(CustomerTrait)
 RUN = table_of(TraitRun)
@@ -197,7 +198,7 @@ def _swap(
         insert_rows(conn, TRAIT, TRAIT_COLUMNS, rows)
         _stage_events(conn, result.run_id, changes)
         clv_fen = [r[-1] for r in rows if r[1] == ALL_BRANDS]
-        _snapshots(conn, result.run_id, ref, table, clv_fen, flows)
+        write_snapshots(conn, result.run_id, ref, table, clv_fen, flows)
         result.stage_changes = len(changes)
         conn.execute(
             RUN.update()
@@ -214,9 +215,6 @@ def _swap(
                 finished_at=utcnow(),
             )
         )
-
-
-Flows = dict[int, dict[str, int]] | None
 
 
 def _rows(
@@ -297,54 +295,6 @@ def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, s
             for cid, scope, old, new in changes
         ],
     )
-
-
-def _snapshots(
-    conn: Connection,
-    run_id: int,
-    ref: date,
-    table: pa.Table,
-    clv_fen: list[int | None],
-    flows: Flows,
-) -> None:
-    stages = _counts(table, "lifecycle_stage")
-    classes = _counts(table, "rfm_class")
-    rows = [
-        {
-            "run_id": run_id,
-            "scope": scope,
-            "reference_date": ref,
-            "customers": sum(stages[scope].values()),
-            "rfm_classes": classes.get(scope, {}),
-            "lifecycle": stages[scope],
-            "clv_quantiles": _quantiles(clv_fen) if scope == ALL_BRANDS else {},
-            "lifecycle_flow": None if flows is None else flows.get(scope, {}),
-            "taken_at": utcnow(),
-        }
-        for scope in sorted(stages)
-    ]
-    if rows:
-        conn.execute(table_of(TraitSnapshot).insert(), rows)
-
-
-def _counts(table: pa.Table, column: str) -> dict[int, dict[str, int]]:
-    """Customers per value of ``column`` in each scope (nulls left out)."""
-    grouped = table.group_by(["scope", column]).aggregate([("customer_id", "count")]).to_pylist()
-    out: dict[int, dict[str, int]] = {}
-    for row in grouped:
-        if row[column] is not None:
-            out.setdefault(row["scope"], {})[row[column]] = row["customer_id_count"]
-    return out
-
-
-def _quantiles(values: list[int | None]) -> dict[str, int]:
-    """p10 … p99 of the known values (nearest rank), for the CLV trend chart."""
-    known = sorted(v for v in values if v is not None)
-    if not known:
-        return {}
-    return {
-        f"p{q}": known[min(len(known) - 1, len(known) * q // 100)] for q in (10, 25, 50, 75, 90, 99)
-    }
 
 
 def _start_run(engine: Engine, compute_engine: str, ref: date, window: int, actor: str) -> int:
