@@ -201,3 +201,51 @@ def test_funnels_on_the_dashboard_and_their_page(client: TestClient, fixture: No
     assert "Growth funnel" in client.get("/dashboard?start=2026-11-01&end=2026-11-30").text
     assert client.get("/dashboard?funnel=999").status_code == 200  # says no such funnel
     assert "No funnel 999" in client.get("/dashboard?funnel=999").text
+
+
+def test_the_dashboard_filtered_by_store(client: TestClient, fixture: None) -> None:  # noqa: F811
+    """Pick 静安店 (c1, c3): the page, its drill-downs, the CSV and the API read its customers."""
+    import html
+    import re
+
+    from siyu.analytics.service import refresh_copy
+    from siyu.brands.models import Brand, Store
+    from siyu.config import get_settings
+    from siyu.customers.models import Customer
+    from siyu.db import session_scope
+    from tests.e2e.conftest import login, make_user
+
+    with session_scope() as s:
+        store = Store(brand_id=s.query(Brand).one().id, code="SH01", name="上海静安店")
+        s.add(store)
+        s.flush()
+        for name in ("c1", "c3"):
+            s.query(Customer).filter_by(name=name).one().store_id = store.id
+        store_id = store.id
+    refresh_copy(get_settings())
+    make_user("yunying", "operator")
+    login(client, "yunying")
+    nov = "start=2026-11-01&end=2026-11-30"
+    page = client.get(f"/dashboard?{nov}&store={store_id}")
+    assert page.status_code == 200
+    assert f'<option value="{store_id}" selected>上海静安店</option>' in page.text
+    assert 'data-testid="store-scope"' in page.text and "¥270" in page.text
+    links = re.findall(r'data-testid="drill-source" href="([^"]+)">(\d+)<', page.text)
+    assert [n for _h, n in links] == ["1"]  # c1, from taobao
+    drilled = client.get(html.unescape(links[0][0]))
+    assert "共 1 位客户" in drilled.text and "SH01" in drilled.text
+    assert 'data-testid="store-scope"' not in client.get(f"/dashboard?{nov}&store=").text
+    unknown = client.get(f"/dashboard?{nov}&store={store_id + 99}").text
+    assert f"没有编号为 {store_id + 99} 的门店" in unknown
+    sheet = client.get(f"/dashboard.csv?{nov}&store={store_id}")
+    assert sheet.status_code == 200 and "revenue,270.00,80.00" in sheet.text
+    assert (
+        f"门店 store id,{store_id}" in sheet.text and "brand-wide,cac,lifecycle_flow" in sheet.text
+    )
+    assert client.get(f"/dashboard.csv?{nov}&store={store_id + 99}").status_code == 404
+    h = _key("metrics:read")
+    api = f"/api/v1/metrics/overview?from=2026-11-01&to=2026-11-30&store_id={store_id}"
+    got = client.get(api, headers=h).json()
+    assert got["kpis"]["revenue"]["value"] == 27000 and got["store_id"] == store_id
+    missing = client.get(api.replace(f"={store_id}", f"={store_id + 99}"), headers=h)
+    assert missing.status_code == 404 and "no store" in missing.text

@@ -482,3 +482,52 @@ def test_new_customers_by_store_and_wecom_adds_by_live_code(
 
     sheet = overview_csv(got)
     assert "上海静安店,SH01,2" in sheet and "门店海报,store,2,1" in sheet
+
+
+def test_the_store_filter_reads_only_that_home_stores_customers(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    """c1 and c3 belong to 静安店: November for the store is c1's two orders and c3's one."""
+    from siyu.analytics.service import refresh_copy
+    from siyu.brands.models import Brand, Store
+    from siyu.customers.models import Customer
+    from siyu.metrics.funnel import AARRR, clean_steps, counts
+    from siyu.metrics.service import MetricsError, overview, set_spend
+
+    brand = session.query(Brand).one()
+    store = Store(brand_id=brand.id, code="SH01", name="上海静安店")
+    session.add(store)
+    session.flush()
+    for name in ("c1", "c3"):
+        session.query(Customer).filter_by(name=name).one().store_id = store.id
+    set_spend(session, "taobao", "2026-11", 30000, actor="test")
+    session.commit()
+    refresh_copy(settings)
+    nov = (date(2026, 11, 1), date(2026, 11, 30))
+    whole = overview(settings, *nov)
+    got = overview(settings, *nov, store_id=store.id)
+    value = {k: v["value"] for k, v in got["kpis"].items()}
+    assert value == {
+        "new_customers": 1,  # c1 (c3 arrived in October)
+        "active_customers": 2,
+        "buyers": 2,
+        "orders": 3,
+        "revenue": 27000,  # 100 + 50 + 120 yuan
+        "aov": 9000,
+        "frequency": 1.5,
+        "repurchase_rate": 0.5,
+        "days_to_second": 19.5,
+    }
+    assert got["kpis"]["revenue"]["previous"] == 8000  # c3 in October
+    assert [(r["name"], r["customers"]) for r in got["new_by_store"]] == [("上海静安店", 1)]
+    assert got["store_wide"] == ["cac", "lifecycle_flow", "reach"] and whole["store_wide"] == []
+    taobao = next(r for r in got["by_source"] if r["source"] == "taobao")
+    assert taobao["customers"] == 1 and taobao["cac_fen"] is None  # spend is brand-wide
+    whole_taobao = next(r for r in whole["by_source"] if r["source"] == "taobao")
+    assert whole_taobao["cac_fen"] == 30000
+    assert whole["kpis"]["revenue"]["value"] == 42000  # the unfiltered answer is kept apart
+    steps = counts(settings, clean_steps(AARRR), *nov, store_id=store.id)["steps"]
+    assert [s["customers"] for s in steps][:3] == [1, 1, 0]  # c1: active on day 1, not 8–30
+    with pytest.raises(MetricsError) as refused:
+        overview(settings, *nov, store_id=store.id + 99)
+    assert refused.value.code == "no_store"

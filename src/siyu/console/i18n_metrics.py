@@ -10,6 +10,9 @@ MX_TEXT: dict[str, dict[str, str]] = {
         "mx.to": "到",
         "mx.brand": "品牌",
         "mx.all_brands": "全部品牌",
+        "mx.store": "门店",
+        "mx.all_stores": "全部门店",
+        "mx.store_scope": "只看归属「{store}」的顾客（含他们在线上的订单与行为）。获客成本（CAC）、生命周期流转和触达按全品牌计算，不随门店筛选。",
         "mx.show": "查看",
         "mx.vs": "对比 {start} – {end}",
         "mx.fresh": "数据截至 {t}（分析副本；后台定时刷新）",
@@ -77,6 +80,9 @@ MX_TEXT: dict[str, dict[str, str]] = {
         "mx.to": "To",
         "mx.brand": "Brand",
         "mx.all_brands": "All brands",
+        "mx.store": "Store",
+        "mx.all_stores": "All stores",
+        "mx.store_scope": "Only customers whose home store is “{store}” (their online orders and activity included). Acquisition cost (CAC), the lifecycle flow and reach are brand-wide and do not follow the store filter.",
         "mx.show": "Show",
         "mx.vs": "vs {start} – {end}",
         "mx.fresh": "Data as of {t} (the analytical copy, refreshed on a schedule)",
@@ -186,6 +192,7 @@ MX_TEXT["zh-CN"].update(
         "mx.err.name_taken": "已经有名为「{name}」的漏斗。",
         "mx.err.missing": "没有编号为 {id} 的漏斗。",
         "mx.err.backwards": "结束日期早于开始日期，请调换一下。",
+        "mx.err.no_store": "没有编号为 {id} 的门店，请从列表中选择。",
         "mx.err.too_long": "时间段最长 {days} 天。",
     }
 )
@@ -235,6 +242,7 @@ MX_TEXT["en"].update(
         "mx.err.name_taken": "A funnel named '{name}' exists.",
         "mx.err.missing": "No funnel {id}.",
         "mx.err.backwards": "The period ends before it starts: swap the dates.",
+        "mx.err.no_store": "There is no store with id {id}; pick one from the list.",
         "mx.err.too_long": "A period of at most {days} days.",
     }
 )

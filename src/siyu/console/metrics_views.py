@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
-from siyu.brands.models import Brand
+from siyu.brands.models import Brand, Store
 from siyu.config import get_settings
 from siyu.console.funnel_views import said
 from siyu.console.i18n import translator
@@ -56,6 +56,7 @@ def dashboard_page(
     start: str | None = None,
     end: str | None = None,
     brand: int | None = None,
+    store: int | None = None,
     funnel: int | None = None,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
@@ -71,12 +72,14 @@ def dashboard_page(
         error = "mx.bad_date"
     else:
         try:
-            data = overview(settings, first, last, brand_id=brand)
+            data = overview(settings, first, last, brand_id=brand, store_id=store)
         except EngineUnavailable:
             error = "mx.no_copy"
         except MetricsError as exc:
             error = said(request, exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
+    stores = session.execute(sa.select(Store.id, Store.code, Store.name).order_by(Store.id)).all()
+    picked = next((s for s in stores if s.id == store), None)
     t = translator(request_lang(request))
     shown_funnel, funnel_error, saved = None, None, funnels(session)
     if data is not None and first is not None and last is not None:
@@ -85,14 +88,16 @@ def dashboard_page(
             shown_funnel = {
                 "id": fid,
                 "name": name,
-                **counts(settings, steps, first, last, brand_id=brand),
+                **counts(settings, steps, first, last, brand_id=brand, store_id=store),
             }
         except FunnelError as exc:
             funnel_error = said(request, exc)
     return render(
         request,
         "dashboard.html",
-        drill_url=lambda rule, title: drill_url(rule, title, brand),
+        drill_url=lambda rule, title: drill_url(
+            rule, title, brand, picked.code if picked else None
+        ),
         band_label=lambda b: band_label(t, b),
         ctx=ctx,
         o=data,
@@ -100,14 +105,26 @@ def dashboard_page(
         funnel=shown_funnel,
         funnel_error=funnel_error,
         saved_funnels=[(f.id, f.name) for f in saved],
-        form={"start": start or str(first or ""), "end": end or str(last or ""), "brand": brand},
+        form={
+            "start": start or str(first or ""),
+            "end": end or str(last or ""),
+            "brand": brand,
+            "store": store,
+        },
         brands=brands,
+        stores=stores,
+        picked_store=picked,
         metrics=METRICS,
     )
 
 
-def drill_url(rule: dict[str, Any], title: str, brand: int | None) -> str:
-    """Where a chart item leads: the customers its rule matches."""
+def drill_url(
+    rule: dict[str, Any], title: str, brand: int | None, store_code: str | None = None
+) -> str:
+    """Where a chart item leads: the customers its rule matches (with the store filter on, only
+    that home store's)."""
+    if store_code is not None:
+        rule = {"all": [rule, {"field": "store", "op": "=", "value": store_code}]}
     query = {"rule": json.dumps(rule, ensure_ascii=False, separators=(",", ":")), "title": title}
     if brand:
         query["brand"] = str(brand)
@@ -133,6 +150,7 @@ def dashboard_csv(
     start: str | None = None,
     end: str | None = None,
     brand: int | None = None,
+    store: int | None = None,
     ctx: dict[str, Any] = Depends(console_user),
 ) -> Response:
     """The overview as a spreadsheet (UTF-8 with BOM, so Excel reads the Chinese): one block per
@@ -149,11 +167,11 @@ def dashboard_csv(
     if first is None or last is None:
         return refused(t("mx.bad_date"), 400)
     try:
-        data = overview(settings, first, last, brand_id=brand)
+        data = overview(settings, first, last, brand_id=brand, store_id=store)
     except EngineUnavailable:
         return refused(t("mx.no_copy"), 409)
     except MetricsError as exc:
-        return refused(said(request, exc), 400)
+        return refused(said(request, exc), 404 if exc.code == "no_store" else 400)
     name = f"siyu-dashboard-{first}-{last}.csv"
     return Response(
         "\ufeff" + overview_csv(data),

@@ -25,18 +25,19 @@ def list_metrics(_p: Principal = Depends(require(Perm.metrics_read))) -> list[di
     return [asdict(m) for m in METRICS.values()]
 
 
-@router.get("/metrics/overview", responses={422: {}, 503: {}})
+@router.get("/metrics/overview", responses={404: {}, 422: {}, 503: {}})
 def metrics_overview(
     start: date = Query(..., alias="from", description="First day (Beijing time)."),
     end: date = Query(..., alias="to", description="Last day, included."),
     brand_id: int | None = Query(None),
+    store_id: int | None = Query(None, description="Only the customers of this home store."),
     _p: Principal = Depends(require(Perm.metrics_read)),
 ) -> dict[str, Any]:
     """The period's numbers beside the period before, revenue decomposed, new customers by
     source, retention by acquisition month, and how fresh the analytical copy is."""
     try:
-        return overview(get_settings(), start, end, brand_id=brand_id)
+        return overview(get_settings(), start, end, brand_id=brand_id, store_id=store_id)
     except MetricsError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(404 if exc.code == "no_store" else 422, str(exc)) from None
     except EngineUnavailable as exc:
         raise HTTPException(503, str(exc)) from None

@@ -40,6 +40,9 @@ def overview_cmd(
     start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (Beijing time)."),
     end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD (included)."),
     brand: int | None = typer.Option(None, "--brand", help="One brand's id (default: all)."),
+    store: int | None = typer.Option(
+        None, "--store", help="One home store's id: only its customers (default: all)."
+    ),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -56,6 +59,7 @@ def overview_cmd(
             _date(start, "--from"),
             _date(end, "--to"),
             brand_id=brand,
+            store_id=store,
             engine=engine,
         )
     except (MetricsError, EngineUnavailable) as exc:

@@ -16,6 +16,12 @@ def overview_csv(o: dict[str, Any]) -> str:
     p = o["period"]
     w.writerow(["期间 period", p["start"], p["end"], "对比 previous", *o["previous"].values()])
     w.writerow(["数据截至 data as of (UTC)", o["fresh_as_of"] or ""])
+    if o.get("brand_id") or o.get("store_id"):
+        w.writerow(
+            ["品牌 brand id", o.get("brand_id") or "", "门店 store id", o.get("store_id") or ""]
+        )
+    if o.get("store_wide"):  # what a store filter does not narrow
+        w.writerow(["全品牌口径 brand-wide", *o["store_wide"]])
     w.writerow([])
     w.writerow(["指标 metric", "key", "本期 value", "上期 previous", "变化 delta"])
     for key, v in o["kpis"].items():

@@ -5,6 +5,7 @@ period is [start, end) in those days; everything is integer counting, so engines
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,28 @@ class Period:
     end: int  # epoch day, excluded
     offset_minutes: int = 480  # the local time zone's offset from UTC
     brand_id: int | None = None
+    store_id: int | None = None  # only the customers whose home store this is
 
     def previous(self) -> Period:
         """The period of the same length just before (for Δ)."""
         n = self.end - self.start
-        return Period(self.start - n, self.start, self.offset_minutes, self.brand_id)
+        return Period(self.start - n, self.start, self.offset_minutes, self.brand_id, self.store_id)
+
+
+def scoped(tables: Mapping[str, ir.Table], names: list[str], p: Period) -> dict[str, ir.Table]:
+    """The copy's tables narrowed to one store's customers (their home store) when the period
+    asks for a store: their profiles, and all their orders, events and traits wherever they
+    happened — so every metric below reads a store exactly as it reads the whole brand."""
+    out = {name: tables[name] for name in names}
+    if p.store_id is None:
+        return out
+    c = out["customer"] = tables["customer"].filter(tables["customer"].store_id == p.store_id)
+    mine = c.select(mine=c.id)
+    for name in names:
+        if name != "customer":
+            t = tables[name]
+            out[name] = t.semi_join(mine, t.customer_id == mine.mine)
+    return out
 
 
 def _day(ts: ir.TimestampValue, p: Period) -> ir.IntegerValue:

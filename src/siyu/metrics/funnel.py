@@ -19,7 +19,7 @@ from siyu.metrics import expressions as x
 from siyu.metrics.cache import remember
 from siyu.metrics.charts import first_seen_between
 from siyu.metrics.models import Funnel
-from siyu.metrics.service import MetricsError, period_of
+from siyu.metrics.service import MetricsError, known_store, period_of
 
 KINDS = ("first_seen", "active", "order", "event")
 MAX_STEPS = 8
@@ -155,11 +155,13 @@ def counts(
     end: date,
     *,
     brand_id: int | None = None,
+    store_id: int | None = None,
 ) -> dict[str, Any]:
     """Each step's customers, with the share of the step before and of the first; cached
-    while the copy is unchanged."""
-    p = period_of(settings, start, end, brand_id)
-    question = ("funnel", 1, steps, p.start, p.end, p.offset_minutes, p.brand_id)
+    while the copy is unchanged. ``store_id``: only that home store's customers."""
+    p = period_of(settings, start, end, brand_id, store_id)
+    known_store(store_id)
+    question = ("funnel", 2, steps, p.start, p.end, p.offset_minutes, p.brand_id, p.store_id)
     got = remember(settings, question, TABLES, lambda: _count(settings, steps, p))
     out = []
     first = got.value[0] if got.value else 0
@@ -179,7 +181,8 @@ def counts(
 
 
 def _count(settings: Settings, steps: list[dict[str, Any]], p: x.Period) -> list[int]:
-    with ibis_tables(settings.resolved_analytics_path, "duckdb", TABLES) as t:
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", TABLES) as copy:
+        t = x.scoped(copy, TABLES, p)
         bought = x.paid(t["order"], p)
         acted = x.activity(bought, t["event"], p)
         row = x.funnel(t["customer"], acted, bought, t["event"], steps, p).to_pyarrow()

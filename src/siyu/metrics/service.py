@@ -97,7 +97,13 @@ def default_range(settings: Settings) -> tuple[date, date]:
     return end - timedelta(days=29), end
 
 
-def period_of(settings: Settings, start: date, end: date, brand_id: int | None = None) -> x.Period:
+def period_of(
+    settings: Settings,
+    start: date,
+    end: date,
+    brand_id: int | None = None,
+    store_id: int | None = None,
+) -> x.Period:
     """[start, end] in local days (both included), as expression parameters."""
     if end < start:
         raise MetricsError("the period ends before it starts", "backwards")
@@ -109,6 +115,7 @@ def period_of(settings: Settings, start: date, end: date, brand_id: int | None =
         (end - EPOCH).days + 1,
         int(offset.total_seconds() // 60) if offset else 0,
         brand_id,
+        store_id,
     )
 
 
@@ -159,19 +166,25 @@ def overview(
     end: date,
     *,
     brand_id: int | None = None,
+    store_id: int | None = None,
     engine: str = "duckdb",
 ) -> dict[str, Any]:
     """Everything the dashboard's first screen shows, for [start, end] and the period before.
     The copy's aggregates come from the cache while the copy is unchanged (``computed_at`` says
-    when they were worked out); spend and reach are read fresh from the database."""
-    p = period_of(settings, start, end, brand_id)
+    when they were worked out); spend and reach are read fresh from the database.
+
+    ``store_id`` narrows the copy's numbers and the live-code adds to the customers whose home
+    store it is; spend, the lifecycle flow and reach stay brand-wide (``store_wide`` names
+    them, so the page can say so)."""
+    p = period_of(settings, start, end, brand_id, store_id)
+    known_store(store_id)
     got = remember(
         settings,
-        ("overview", 2, engine, p.start, p.end, p.offset_minutes, p.brand_id),
+        ("overview", 3, engine, p.start, p.end, p.offset_minutes, p.brand_id, p.store_id),
         TABLES,
         lambda: _aggregates(settings, p, engine),
     )
-    a, db = got.value, _from_database(settings, start, end, brand_id)
+    a, db = got.value, _from_database(settings, start, end, brand_id, store_id)
     now, before = a["now"], a["before"]
     fresh = got.fresh
     kpis = {
@@ -186,6 +199,8 @@ def overview(
             "end": (start - timedelta(days=1)).isoformat(),
         },
         "brand_id": brand_id,
+        "store_id": store_id,
+        "store_wide": ["cac", "lifecycle_flow", "reach"] if store_id else [],
         "kpis": kpis,
         "decomposition": {
             "revenue": now["revenue"],
@@ -208,7 +223,8 @@ def overview(
         "new_by_store": charts.by_store(a["stores"], db["stores"], start, end),
         "new_by_live_code": db["live_codes"],
         "retention": charts.cohorts(a["cohorts"], start, end),
-        "by_source": charts.by_source(a["worth"], db["spend"], start, end),
+        # spend is entered per source for the whole brand: no CAC for one store's share of it
+        "by_source": charts.by_source(a["worth"], {} if store_id else db["spend"], start, end),
         "traits": charts.traits(a["mix"]),
         "lifecycle_flow": db["flow"],
         "reach": db["reach"],
@@ -221,7 +237,8 @@ def overview(
 
 def _aggregates(settings: Settings, p: x.Period, engine: str) -> dict[str, Any]:
     """The overview's scans of the copy, as plain rows (what the cache keeps)."""
-    with ibis_tables(settings.resolved_analytics_path, engine, TABLES) as t:
+    with ibis_tables(settings.resolved_analytics_path, engine, TABLES) as copy:
+        t = x.scoped(copy, TABLES, p)
         bought = x.paid(t["order"], p)
         acted = x.activity(bought, t["event"], p)
         return {
@@ -238,7 +255,7 @@ def _aggregates(settings: Settings, p: x.Period, engine: str) -> dict[str, Any]:
 
 
 def _from_database(
-    settings: Settings, start: date, end: date, brand_id: int | None
+    settings: Settings, start: date, end: date, brand_id: int | None, store_id: int | None
 ) -> dict[str, Any]:
     """What the overview reads from the database on every view (spend, stores, live-code adds,
     the lifecycle flow, reach), in one session."""
@@ -255,10 +272,22 @@ def _from_database(
                 i: (c, n)
                 for i, c, n in session.execute(sa.select(Store.id, Store.code, Store.name))
             },
-            "live_codes": adds_by_live_code(session, lo, hi),
+            "live_codes": adds_by_live_code(session, lo, hi, store_id),
             "flow": lifecycle_flow(session, brand_id or 0),
             "reach": reach_summary(settings, start, end, session),
         }
+
+
+def known_store(store_id: int | None) -> None:
+    """Refuse a store filter naming no store (a typo must not show an empty brand)."""
+    if store_id is None:
+        return
+    from siyu.brands.models import Store
+    from siyu.db import new_session
+
+    with new_session() as session:
+        if session.get(Store, store_id) is None:
+            raise MetricsError(f"no store with id {store_id}", "no_store", id=store_id)
 
 
 def local_bounds(settings: Settings, start: date, end: date) -> tuple[datetime, datetime]:

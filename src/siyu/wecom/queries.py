@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.customers.models import Customer
 from siyu.db import utcnow
 from siyu.wecom.client import ERRCODE_MEANING
 from siyu.wecom.models import (
@@ -139,10 +140,13 @@ def live_code_summary(code: LiveCode, staff: list[LiveCodeStaff]) -> dict[str, A
     }
 
 
-def adds_by_live_code(session: Session, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+def adds_by_live_code(
+    session: Session, lo: datetime, hi: datetime, store_id: int | None = None
+) -> list[dict[str, Any]]:
     """WeCom friends added through each live code in [lo, hi): how many, and how many of them
-    have since deleted the staff member (or were deleted), biggest first."""
-    rows = session.execute(
+    have since deleted the staff member (or were deleted), biggest first. ``store_id``: only
+    friends known as customers of that home store."""
+    query = (
         sa.select(
             LiveCode.id,
             LiveCode.name,
@@ -156,7 +160,12 @@ def adds_by_live_code(session: Session, lo: datetime, hi: datetime) -> list[dict
         )
         .where(WecomContact.added_at >= lo, WecomContact.added_at < hi)
         .group_by(LiveCode.id, LiveCode.name, LiveCode.channel)
-    ).all()
+    )
+    if store_id is not None:
+        query = query.join(Customer, Customer.id == WecomContact.customer_id).where(
+            Customer.store_id == store_id
+        )
+    rows = session.execute(query).all()
     out = [
         {"id": i, "name": n, "channel": ch, "added": int(a), "lost": int(lost)}
         for i, n, ch, a, lost in rows
