@@ -39,12 +39,15 @@ def test_users_roles_and_api_keys(client: TestClient) -> None:
         "/admin/users",
         data={"csrf": csrf, "username": "fenxi", "password": "long-enough-pw", "role": "analyst"},
     )
-    assert twice.status_code == 400 and "already exists" in twice.text
+    assert twice.status_code == 400 and "用户 &#39;fenxi&#39; 已存在" in twice.text
     guide_without_store = client.post(
         "/admin/users",
         data={"csrf": csrf, "username": "g2", "password": "long-enough-pw", "role": "store_guide"},
     )
-    assert guide_without_store.status_code == 400 and "needs a store" in guide_without_store.text
+    assert (
+        guide_without_store.status_code == 400
+        and "门店导购需要指定门店" in guide_without_store.text
+    )
     stale = client.post("/admin/users", data={"csrf": "old", "username": "x", "password": "y"})
     assert stale.status_code == 400 and "页面已过期" in stale.text
 
@@ -67,7 +70,7 @@ def test_users_roles_and_api_keys(client: TestClient) -> None:
     alone = client.post(
         f"/admin/users/{boss}", data={"csrf": csrf, "role": "operator", "active": "1"}
     )
-    assert alone.status_code == 400 and "last active administrator" in alone.text
+    assert alone.status_code == 400 and "最后一位在用的管理员" in alone.text
 
     # an API key: shown once, works, revoked
     key_page = client.post(

@@ -17,14 +17,15 @@ from siyu.accounts.models import ApiKey, AuditLog, LoginFailure, LoginSession, U
 from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Perm, Role
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, Settings
 from siyu.db import utcnow
+from siyu.refusals import Refusal
 
 _hasher = PasswordHasher()
 LOCKOUT = timedelta(minutes=15)
 API_KEY_PREFIX = "sy_"
 
 
-class AccountError(ValueError):
-    pass
+class AccountError(Refusal):
+    """A user, role or API-key change that cannot be made as asked; the template says why."""
 
 
 class LoginRefused(AccountError):
@@ -94,11 +95,13 @@ def create_user(
     try:
         Role(role)
     except ValueError:
-        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(Role)}") from None
+        raise AccountError(
+            "unknown role {role!r}; choose one of {choices}", role=role, choices=", ".join(Role)
+        ) from None
     if role == Role.store_guide and store_id is None:
         raise AccountError("a store guide needs a store (--store)")
     if session.scalar(sa.select(User).where(User.username == username)):
-        raise AccountError(f"user {username!r} already exists")
+        raise AccountError("user {username!r} already exists", username=username)
     check_password_policy(password, settings)
     user = User(
         username=username,
@@ -134,8 +137,9 @@ def refuse_demo_password_outside_demo(session: Session, settings: Settings) -> N
     for user in session.scalars(sa.select(User).where(User.is_active.is_(True))):
         if _verify(user.password_hash, DEMO_ADMIN_PASSWORD):
             raise AccountError(
-                f"user {user.username!r} has the public demo password; change it "
-                "(`siyu users passwd`) or run in demo mode"
+                "user {username!r} has the public demo password; change it "
+                "(`siyu users passwd`) or run in demo mode",
+                username=user.username,
             )
 
 
@@ -214,7 +218,9 @@ def create_api_key(session: Session, name: str, scopes: list[str]) -> tuple[ApiK
     bad = [s for s in scopes if s not in {p.value for p in API_KEY_SCOPES}]
     if bad or not scopes:
         allowed = ", ".join(sorted(p.value for p in API_KEY_SCOPES))
-        raise AccountError(f"invalid scope(s) {bad or scopes}; allowed: {allowed}")
+        raise AccountError(
+            "invalid scope(s) {bad}; allowed: {allowed}", bad=bad or scopes, allowed=allowed
+        )
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey(name=name, prefix=prefix, key_hash=_sha256(secret), scopes=sorted(set(scopes)))
@@ -243,7 +249,7 @@ def principal_for_api_key(session: Session, presented: str) -> Principal | None:
 def revoke_api_key(session: Session, prefix: str) -> None:
     key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None:
-        raise AccountError(f"no API key with prefix {prefix!r}")
+        raise AccountError("no API key with prefix {prefix!r}", prefix=prefix)
     key.revoked_at = utcnow()
 
 
@@ -253,7 +259,7 @@ def cli_principal(session: Session, actor: str, username: str | None) -> Princip
         return Principal(actor=actor, role=Role.admin, permissions=frozenset(Perm))
     user = session.scalar(sa.select(User).where(User.username == username))
     if user is None or not user.is_active:
-        raise AccountError(f"no active user {username!r}")
+        raise AccountError("no active user {username!r}", username=username)
     return principal_for_user(user)
 
 
@@ -282,12 +288,14 @@ def update_user(
     cannot be demoted or switched off (nobody could manage users any more)."""
     user = session.get(User, user_id)
     if user is None:
-        raise AccountError(f"no user {user_id}")
+        raise AccountError("no user {id}", id=user_id)
     new_role = user.role if role is None else role
     try:
         Role(new_role)
     except ValueError:
-        raise AccountError(f"unknown role {new_role!r}; choose one of {', '.join(Role)}") from None
+        raise AccountError(
+            "unknown role {role!r}; choose one of {choices}", role=new_role, choices=", ".join(Role)
+        ) from None
     new_store = user.store_id if store_id is None else store_id
     if new_role == Role.store_guide and new_store is None:
         raise AccountError("a store guide needs a store")

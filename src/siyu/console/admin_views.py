@@ -26,6 +26,7 @@ from siyu.accounts.service import (
 from siyu.brands.models import Store
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.words import in_words
 from siyu.webkit import db_session, forget_cached_keys
 
 router = APIRouter(include_in_schema=False)
@@ -102,7 +103,7 @@ async def _change(
         session.commit()
     except AccountError as exc:
         session.rollback()
-        return _admin_page(request, ctx, session, error=str(exc), status=missing)
+        return _admin_page(request, ctx, session, error=in_words(request, exc), status=missing)
     if shown:
         return _admin_page(request, ctx, session, new_key=shown)
     return RedirectResponse("/admin", status_code=303)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.words import in_words
 from siyu.reach import queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
@@ -150,7 +151,7 @@ async def campaign_new_page(
                 return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
             except (LedgerError, ValueError) as exc:
                 session.rollback()
-                error = str(exc)
+                error = in_words(request, exc)
     return render(
         request, "campaign_new.html", ctx=ctx, form=form, segments=_segments(session), error=error
     )
@@ -182,7 +183,7 @@ async def campaign_preview_fragment(
         )
         error = None
     except (LedgerError, ValueError) as exc:
-        shown, error = None, str(exc)
+        shown, error = None, in_words(request, exc)
     return render(request, "campaign_preview.html", ctx=ctx, shown=shown, error=error)
 
 
@@ -272,5 +273,5 @@ async def campaign_action(
         session.commit()
     except LedgerError as exc:
         session.rollback()
-        return _detail_page(request, ctx, session, campaign, str(exc))
+        return _detail_page(request, ctx, session, campaign, in_words(request, exc))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)

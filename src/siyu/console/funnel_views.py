@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.console.i18n import translator
 from siyu.console.views import _check_csrf, console_user, denied_page, render, request_lang
+from siyu.console.words import in_words
 from siyu.metrics.funnel import (
     AARRR,
     KINDS,
@@ -30,9 +31,7 @@ Ctx = dict[str, Any]
 
 def said(request: Request, exc: MetricsError) -> str:
     """The reason in the reader's language (the English message where it has no code)."""
-    if not exc.code:
-        return str(exc)
-    return str(translator(request_lang(request))(f"mx.err.{exc.code}", **exc.params))
+    return in_words(request, exc)
 
 
 def _page(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.words import in_words
 from siyu.webkit import db_session
 from siyu.wecom import queries
 
@@ -96,7 +97,7 @@ async def connect_corp_page(
             return RedirectResponse("/wecom", status_code=303)
         except WecomConfigError as exc:
             session.rollback()
-            error = str(exc)
+            error = in_words(request, exc)
     return _status_page(request, ctx, session, error)
 
 
@@ -117,7 +118,7 @@ async def live_codes_page(
         if form is None:
             error = "csrf"
         else:
-            made = _create_live_code(session, ctx, form)
+            made = _create_live_code(request, session, ctx, form)
             if isinstance(made, int):
                 return RedirectResponse(f"/wecom/live-codes/{made}", status_code=303)
             error = made
@@ -157,7 +158,7 @@ async def create_group_code_page(
             return RedirectResponse("/wecom/live-codes", status_code=303)
         except LiveCodeError as exc:
             session.rollback()
-            error = str(exc)
+            error = in_words(request, exc)
         finally:
             record_calls(session, corp, client)
     return _live_codes_page(request, ctx, session, error)
@@ -177,7 +178,9 @@ def _live_codes_page(
     )
 
 
-def _create_live_code(session: Session, ctx: Ctx, form: dict[str, str]) -> int | str:
+def _create_live_code(
+    request: Request, session: Session, ctx: Ctx, form: dict[str, str]
+) -> int | str:
     from siyu.wecom.contacts import record_calls
     from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
     from siyu.wecom.service import cached_client
@@ -203,7 +206,7 @@ def _create_live_code(session: Session, ctx: Ctx, form: dict[str, str]) -> int |
         )
     except LiveCodeError as exc:
         session.rollback()
-        return str(exc)
+        return in_words(request, exc)
     finally:
         record_calls(session, corp, client)
     session.commit()
@@ -254,7 +257,7 @@ async def welcome_page(
                 saved = True
             except WelcomeError as exc:
                 session.rollback()
-                error = str(exc)
+                error = in_words(request, exc)
     current = welcome_for(session, corp.id, None) if corp is not None else None
     return render(
         request,
@@ -311,7 +314,7 @@ async def keywords_page(
                 return RedirectResponse("/wecom/keywords", status_code=303)
         except (KeywordError, ValueError) as exc:
             session.rollback()
-            error = str(exc)
+            error = in_words(request, exc)
     return render(
         request,
         "wecom_keywords.html",
@@ -362,7 +365,7 @@ async def handovers_page(
                 return RedirectResponse(f"/wecom/handovers/{handover.id}", status_code=303)
             except HandoverError as exc:
                 session.rollback()
-                error = str(exc)
+                error = in_words(request, exc)
     return render(
         request,
         "wecom_handovers.html",
@@ -403,7 +406,7 @@ async def handover_page(
                 submit_now(session, handover)
         except HandoverError as exc:
             session.rollback()
-            error = str(exc)
+            error = in_words(request, exc)
     return render(
         request,
         "wecom_handover.html",

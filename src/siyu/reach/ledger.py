@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from siyu.bulk import chunks
 from siyu.db import UTCDateTime, is_sqlite, rowcount, utcnow
 from siyu.reach.models import Campaign, SendRow
+from siyu.refusals import Refusal
 from siyu.segments.models import SegmentMember
 
 OPEN = ("pending", "deferred")
@@ -37,8 +38,8 @@ HASH_PRIME = 1000003
 VARIANT_MULTIPLIER = 2246822519  # the A/B draw uses another hash than the holdout draw
 
 
-class LedgerError(ValueError):
-    """A ledger move that cannot be made; the message says why."""
+class LedgerError(Refusal):
+    """A campaign or ledger move that cannot be made; the message says why."""
 
 
 def in_holdout(customer_id: int, seed: int, pct: int) -> bool:
@@ -256,7 +257,7 @@ def record(
     """Record an outcome for a row ``worker`` holds: sent, failed, skipped (with a reason),
     deferred (with ``due_at``) or ambiguous. False if the worker no longer holds the row."""
     if state not in ("sent", "failed", "skipped", "deferred", "ambiguous", "submitted"):
-        raise LedgerError(f"not an outcome: {state}")
+        raise LedgerError("not an outcome: {state}", state=state)
     if state == "deferred" and due_at is None:
         raise LedgerError("a deferred row needs the time it is due again")
     now = utcnow()

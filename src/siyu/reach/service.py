@@ -86,12 +86,15 @@ def create_campaign(
         unknown = [c for c in order if c not in CHANNELS]
         if unknown:
             raise LedgerError(
-                f"channel {unknown[0]}: one of {', '.join(CHANNELS)} (or {GROUP_CHANNEL} alone)"
+                "channel {channel}: one of {choices} (or {group} alone)",
+                channel=unknown[0],
+                choices=", ".join(CHANNELS),
+                group=GROUP_CHANNEL,
             )
         if check_filter(group_filter):
             raise LedgerError("a group filter is for customer-group campaigns (wecom_group)")
         if segment_id is None or session.get(Segment, segment_id) is None:
-            raise LedgerError(f"no segment {segment_id}")
+            raise LedgerError("no segment {id}", id=segment_id)
     if purpose not in PURPOSES:
         raise LedgerError("purpose: marketing or service")
     if not 0 <= holdout_pct <= 50:
@@ -142,23 +145,25 @@ def _check_templates(
 ) -> None:
     for ch in by_channel:
         if ch not in order:
-            raise LedgerError(f"a template for {ch}, which is not one of the channels")
+            raise LedgerError(
+                "a template for {channel}, which is not one of the channels", channel=ch
+            )
     for ch in order:
         if ch not in by_channel:
             if required:
-                raise LedgerError(f"no template for {ch}")
+                raise LedgerError("no template for {channel}", channel=ch)
             continue
         try:
             check_template(ch, by_channel[ch], purpose=purpose)
         except TemplateProblem as exc:
-            raise LedgerError(f"template {ch} {exc}") from None
+            raise LedgerError("template {channel} {reason}", channel=ch, reason=exc) from None
         if ch == "webhook":
             try:
                 resolve_target(
                     str(by_channel[ch]["url"]), *parse_allow(get_settings().webhook_allow)
                 )
             except UnsafeTarget as exc:
-                raise LedgerError(f"webhook: {exc}") from None
+                raise LedgerError("webhook: {reason}", reason=exc) from None
 
 
 def _check_variants(order: list[str], variants: list[dict[str, Any]], purpose: str) -> None:
@@ -179,7 +184,7 @@ def _check_variants(order: list[str], variants: list[dict[str, Any]], purpose: s
         try:
             _check_templates(order, templates, purpose, required=True)
         except LedgerError as exc:
-            raise LedgerError(f"variant {v['key']}: {exc}") from None
+            raise LedgerError("variant {key}: {reason}", key=v["key"], reason=exc) from None
 
 
 def start(
@@ -189,7 +194,7 @@ def start(
     A campaign larger than ``reach_approval_above`` waits for a second person's approval."""
     settings = settings or get_settings()
     if campaign.status not in ("draft", "sending", "scheduled", "awaiting_approval"):
-        raise LedgerError(f"a {campaign.status} campaign cannot be started")
+        raise LedgerError("a {status} campaign cannot be started", status=campaign.status)
     if campaign.approved_at is None and campaign.status != "sending":
         size = audience_size(session, campaign)
         if size == 0 and campaign.channel == GROUP_CHANNEL:
@@ -225,7 +230,9 @@ def act(session: Session, campaign: Campaign, action: str, *, actor: str) -> Non
         status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
         set_status(session, campaign, status, actor=actor)
     else:
-        raise LedgerError(f"no action {action}: {', '.join(ACTIONS)}")
+        raise LedgerError(
+            "no action {action}: {choices}", action=action, choices=", ".join(ACTIONS)
+        )
 
 
 def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
@@ -255,7 +262,7 @@ def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
 def approve(session: Session, campaign: Campaign, *, actor: str) -> dict[str, Any]:
     """A second person approves a large send; it then starts (or waits for its time)."""
     if campaign.status != "awaiting_approval":
-        raise LedgerError(f"a {campaign.status} campaign is not waiting for approval")
+        raise LedgerError("a {status} campaign is not waiting for approval", status=campaign.status)
     if actor == campaign.created_by:
         raise LedgerError("a campaign is approved by someone other than who planned it")
     campaign.approved_by, campaign.approved_at = actor, utcnow()
@@ -284,7 +291,9 @@ def set_status(session: Session, campaign: Campaign, status: str, *, actor: str)
         "cancelled": ("sending", "paused", "draft", "scheduled", "awaiting_approval"),
     }
     if status not in allowed or campaign.status not in allowed[status]:
-        raise LedgerError(f"a {campaign.status} campaign cannot become {status}")
+        raise LedgerError(
+            "a {status} campaign cannot become {to}", status=campaign.status, to=status
+        )
     if status == "sending" and campaign.runs == 0:
         status = "scheduled"  # resumed before its first run: it waits for its time again
     campaign.status = status
@@ -371,7 +380,7 @@ def preview(
     try:
         checked = check_template(channel, template, purpose=purpose)
     except TemplateProblem as exc:
-        raise LedgerError(f"template {exc}") from None
+        raise LedgerError("template {reason}", reason=exc) from None
     ids = list(
         session.scalars(
             sa.select(SegmentMember.customer_id)
@@ -411,12 +420,12 @@ def settle(session: Session, row_id: int, outcome: str, *, actor: str) -> SendRo
     customer: it arrived (sent), it did not (not_sent: it goes out again), or give up (failed).
     Only ambiguous rows can be settled; nothing else is ever resent by hand."""
     if outcome not in SETTLE_OUTCOMES:
-        raise LedgerError(f"outcome: one of {', '.join(SETTLE_OUTCOMES)}")
+        raise LedgerError("outcome: one of {choices}", choices=", ".join(SETTLE_OUTCOMES))
     row = session.get(SendRow, row_id)
     if row is None:
-        raise LedgerError(f"no message {row_id}")
+        raise LedgerError("no message {id}", id=row_id)
     if row.state != "ambiguous":
-        raise LedgerError(f"message {row_id} is {row.state}, not ambiguous")
+        raise LedgerError("message {id} is {state}, not ambiguous", id=row_id, state=row.state)
     now = utcnow()
     if outcome == "not_sent":
         row.state, row.due_at, row.reason = "pending", now, "settled_not_sent"
@@ -434,7 +443,7 @@ def unsubscribe(session: Session, row_id: int) -> list[int]:
     stops now (every brand's consent withdrawn, with the message as evidence)."""
     row = session.get(SendRow, row_id)
     if row is None:
-        raise LedgerError(f"no message {row_id}")
+        raise LedgerError("no message {id}", id=row_id)
     campaign = session.get(Campaign, row.campaign_id)
     address = address_of(session, row.customer_id, row.channel)
     if campaign is None or address is None:

@@ -56,7 +56,7 @@ def create_group_code(
         raise LiveCodeError("name: 1–100 characters")
     chat_ids = list(dict.fromkeys(c.strip() for c in chat_ids if c.strip()))
     if not chat_ids or len(chat_ids) > MAX_GROUPS:
-        raise LiveCodeError(f"groups: 1–{MAX_GROUPS} customer groups")
+        raise LiveCodeError("groups: 1–{n} customer groups", n=MAX_GROUPS)
     known = set(
         session.scalars(
             sa.select(WecomGroupChat.chat_id).where(
@@ -68,10 +68,12 @@ def create_group_code(
     )
     unknown = [c for c in chat_ids if c not in known]
     if unknown:
-        raise LiveCodeError(f"groups: unknown or dismissed {unknown[0]!r} (run siyu wecom sync?)")
+        raise LiveCodeError(
+            "groups: unknown or dismissed {group!r} (run siyu wecom sync?)", group=unknown[0]
+        )
     active = _room(session, corp_pk, chat_ids)[:JOIN_WAY_GROUPS]
     if not active:
-        raise LiveCodeError(f"groups: every group already has {QR_JOIN_LIMIT} members")
+        raise LiveCodeError("groups: every group already has {n} members", n=QR_JOIN_LIMIT)
     state = "gc" + secrets.token_hex(6)
     try:
         made = client.post(
@@ -85,7 +87,7 @@ def create_group_code(
             or {}
         )
     except WecomError as exc:
-        raise WecomRefused(f"WeCom refused the join way: {exc}") from None
+        raise WecomRefused("WeCom refused the join way: {reason}", reason=exc) from None
     code = GroupLiveCode(
         corp_id=corp_pk,
         name=name,
@@ -158,12 +160,12 @@ def add_groups(
     if any(c not in known for c in new):
         raise LiveCodeError("groups: unknown or dismissed group (run siyu wecom sync?)")
     if len(code.chat_ids or []) + len(new) > MAX_GROUPS:
-        raise LiveCodeError(f"groups: at most {MAX_GROUPS} in one code")
+        raise LiveCodeError("groups: at most {n} in one code", n=MAX_GROUPS)
     code.chat_ids = [*(code.chat_ids or []), *new]
     try:
         refresh(session, client, code)
     except WecomError as exc:
-        raise WecomRefused(f"WeCom refused the join way: {exc}") from None
+        raise WecomRefused("WeCom refused the join way: {reason}", reason=exc) from None
     record_audit(
         session, actor, "wecom.group_code.add", "group_live_code", str(code.id), {"groups": new}
     )

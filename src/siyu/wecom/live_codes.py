@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from siyu.accounts.service import record_audit
 from siyu.brands.models import Store
 from siyu.config import Settings, get_settings
+from siyu.refusals import Refusal
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.alerts import friend_counts, raise_alert
 from siyu.wecom.client import WecomClient, WecomError
@@ -41,7 +42,7 @@ ROTATIONS = ("round_robin", "weighted")
 _STAFF_SPEC = re.compile(r"^([A-Za-z0-9_.@-]{1,64})(?::(\d{1,3}))?(?::(\d{1,5}))?$")
 
 
-class LiveCodeError(ValueError):
+class LiveCodeError(Refusal):
     """A live code request that cannot be done; the message says which part and why."""
 
 
@@ -64,10 +65,10 @@ def parse_staff(text: str) -> list[StaffSpec]:
             continue
         m = _STAFF_SPEC.match(part)
         if not m:
-            raise LiveCodeError(f"staff {part!r}: write userid[:weight[:daily limit]]")
+            raise LiveCodeError("staff {part!r}: write userid[:weight[:daily limit]]", part=part)
         weight = int(m.group(2) or 1)
         if not 1 <= weight <= 100:
-            raise LiveCodeError(f"staff {part!r}: weight must be 1–100")
+            raise LiveCodeError("staff {part!r}: weight must be 1–100", part=part)
         specs.append(StaffSpec(m.group(1), weight, int(m.group(3) or 0)))
     return specs
 
@@ -92,9 +93,9 @@ def create_live_code(
     if not name or len(name) > 100:
         raise LiveCodeError("name: 1–100 characters")
     if channel not in CHANNELS:
-        raise LiveCodeError(f"channel: one of {', '.join(CHANNELS)}")
+        raise LiveCodeError("channel: one of {choices}", choices=", ".join(CHANNELS))
     if rotation not in ROTATIONS:
-        raise LiveCodeError(f"rotation: one of {', '.join(ROTATIONS)}")
+        raise LiveCodeError("rotation: one of {choices}", choices=", ".join(ROTATIONS))
     if not staff:
         raise LiveCodeError("staff: at least one staff member")
     if len({s.userid for s in staff}) != len(staff):
@@ -110,25 +111,29 @@ def create_live_code(
     for spec in staff:
         member = known.get(spec.userid)
         if member is None:
-            raise LiveCodeError(f"staff {spec.userid!r}: unknown (run siyu wecom sync first?)")
+            raise LiveCodeError(
+                "staff {userid!r}: unknown (run siyu wecom sync first?)", userid=spec.userid
+            )
         if member.status != 1 or not member.has_contact_rights:
-            raise LiveCodeError(f"staff {spec.userid!r}: not active with customer-contact rights")
+            raise LiveCodeError(
+                "staff {userid!r}: not active with customer-contact rights", userid=spec.userid
+            )
     tag_ids = []
     for path in tag_paths or []:
         try:
             tag_ids.append(find_tag(session, path).id)
         except TagError as exc:
-            raise LiveCodeError(f"tag: {exc}") from None
+            raise LiveCodeError("tag: {reason}", reason=exc) from None
     store_id = None
     if store_code:
         store_id = session.scalar(sa.select(Store.id).where(Store.code == store_code))
         if store_id is None:
-            raise LiveCodeError(f"store: no store with code {store_code!r}")
+            raise LiveCodeError("store: no store with code {code!r}", code=store_code)
     if welcome_text:
         try:
             check_template(welcome_text)
         except WelcomeError as exc:
-            raise LiveCodeError(f"welcome: {exc}") from None
+            raise LiveCodeError("welcome: {reason}", reason=exc) from None
     # WeCom first, the database after: no write lock is held across the calls (on SQLite the
     # server's callback inbox shares the process), and a refusal leaves nothing behind.
     settings = get_settings()
@@ -152,7 +157,7 @@ def create_live_code(
             },
         )
     except WecomError as exc:
-        raise WecomRefused(f"WeCom refused the contact way: {exc}") from None
+        raise WecomRefused("WeCom refused the contact way: {reason}", reason=exc) from None
     qr_png = fetch_qr(made.get("qr_code"))
     welcome_id = None
     if welcome_text:
