@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     from siyu.console.admin_views import router as admin_console_router
     from siyu.console.campaign_views import router as campaign_console_router
     from siyu.console.funnel_views import router as funnel_console_router
+    from siyu.console.jobs_views import router as jobs_console_router
     from siyu.console.metrics_views import router as metrics_console_router
     from siyu.console.views import router as console_router
     from siyu.console.wecom_views import router as wecom_console_router
@@ -77,6 +78,7 @@ def create_app() -> FastAPI:
     app.include_router(wecom_group_codes_router)
     app.include_router(campaign_console_router)
     app.include_router(metrics_console_router)
+    app.include_router(jobs_console_router)
     app.include_router(funnel_console_router)
     app.include_router(admin_console_router)
     app.include_router(console_router)

@@ -50,6 +50,7 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/dashboard/funnels"): P.metrics_read,
     ("POST", "/dashboard/funnels"): P.metrics_write,
     ("POST", "/dashboard/funnels/{funnel_id}/delete"): P.metrics_write,
+    ("GET", "/jobs"): (P.imports_run, P.traits_run, P.campaigns_write),  # any one of them
     ("GET", "/admin"): P.users_manage,
     ("POST", "/admin/users"): P.users_manage,
     ("POST", "/admin/users/{user_id}"): P.users_manage,
@@ -118,7 +119,10 @@ def _declared(route: APIRoute, method: str) -> str:
         return perms[0]
     key = (method, route.path)
     assert key in CONSOLE, f"{method} {route.path}: no permission declared (require() or CONSOLE)"
-    return str(CONSOLE[key].value if isinstance(CONSOLE[key], Perm) else CONSOLE[key])
+    declared = CONSOLE[key]
+    if isinstance(declared, tuple):  # any one of these permissions
+        return " or ".join(p.value for p in declared)
+    return str(declared.value if isinstance(declared, Perm) else declared)
 
 
 def _url(path: str) -> str:
@@ -146,7 +150,9 @@ def _expected(declared: str, role: Role | None) -> str:
         return "allowed"
     if role is None:
         return "login"
-    if declared == LOGGED_IN or Perm(declared) in ROLE_PERMISSIONS[role]:
+    if declared == LOGGED_IN or any(
+        Perm(p) in ROLE_PERMISSIONS[role] for p in declared.split(" or ")
+    ):
         return "allowed"
     return "denied"
 

@@ -96,6 +96,7 @@ def import_customers(
                 continue
             pending.append(item)
             if len(pending) >= settings.import_batch_rows:
+                summary.bytes_read = raw.tell()
                 flush()
                 if progress:
                     progress(raw.tell(), summary.read)

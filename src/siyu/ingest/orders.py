@@ -98,7 +98,7 @@ def import_orders(
                 summary.rejected[reject.reason] += len(reject.rows)
                 for line_no, row in reject.rows:
                     rejects.add(line_no, reject.reason, row)
-            summary.read = parsed.rows_read
+            summary.read, summary.bytes_read = parsed.rows_read, parsed.bytes_read
             batch.write(parsed.orders)
             if progress:
                 progress(parsed.bytes_read, parsed.rows_read)

@@ -41,6 +41,8 @@ class ImportSummary:
     suppressed: int = 0
     consents: int = 0
     batches: int = 0
+    bytes_read: int = 0  # how far into the file the stored batches reach (progress)
+    file_bytes: int = 0
     rejects_path: str | None = None
     error: str | None = None
 
@@ -153,7 +155,7 @@ def begin_import(
     rejects_path: Path | None,
 ) -> ImportStart:
     """Checks that can refuse the whole file come first (ImportFileError), then the run starts."""
-    check_path(path, settings.import_max_bytes)
+    size = check_path(path, settings.import_max_bytes)
     opened = open_export(path, fmt, mapping)
     try:
         with write_transaction(engine) as conn:
@@ -161,7 +163,7 @@ def begin_import(
     except BaseException:
         opened.close()
         raise
-    summary = ImportSummary(source=fmt.source, encoding=opened.encoding)
+    summary = ImportSummary(source=fmt.source, encoding=opened.encoding, file_bytes=size)
     summary.run_id = start_run(engine, fmt.kind, fmt.source, path.name, actor)
     rejects = RejectsFile(
         rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path),
@@ -184,6 +186,8 @@ def end_import(engine: Engine, start: ImportStart) -> ImportSummary:
     summary.rejects_path = str(start.rejects.path) if start.rejects.used else None
     if summary.read == 0 and not summary.error:
         summary.error = "the file has a header but no data rows"
+    if not summary.error:
+        summary.bytes_read = summary.file_bytes
     finish_run(engine, summary, "failed" if summary.error else "done")
     if summary.inserted or summary.updated:
         from siyu.jobs.service import enqueue_soon

@@ -78,7 +78,7 @@ def recompute(
     params = trait_params(settings, ref, window)
     run_id = _start_run(engine, compute_engine, ref, window, actor)
     result = RecomputeResult(run_id, compute_engine, ref)
-    step = _Stopwatch(result, progress)
+    step = _Stopwatch(result, progress, lambda name: _note_step(engine, run_id, name))
     try:
         if refresh:
             step("copy")
@@ -326,11 +326,17 @@ def _fail_run(engine: Engine, run_id: int, exc: BaseException) -> None:
         )
 
 
-class _Stopwatch:
-    """Times each step of a recompute and tells the progress callback which one is running."""
+RECOMPUTE_STEPS = ("copy", "compute", "clv", "write", "tags")
 
-    def __init__(self, result: RecomputeResult, progress: Progress | None) -> None:
-        self.result, self.progress = result, progress
+
+class _Stopwatch:
+    """Times each step of a recompute, tells the progress callback which one is running and
+    notes it on the run (the console's job list shows it while the run lasts)."""
+
+    def __init__(
+        self, result: RecomputeResult, progress: Progress | None, note: Progress | None = None
+    ) -> None:
+        self.result, self.progress, self.note = result, progress, note
         self.current: str | None = None
         self.t0 = time.perf_counter()
 
@@ -339,8 +345,20 @@ class _Stopwatch:
         if self.current:
             self.result.seconds[self.current] = round(now - self.t0, 3)
         self.current, self.t0 = step, now
+        if step and self.note:
+            self.note(step)
         if step and self.progress:
             self.progress(step)
+
+
+def _note_step(engine: Engine, run_id: int, step: str) -> None:
+    """The running recompute's step, committed at once so other sessions see it."""
+    with engine.begin() as conn:
+        conn.execute(
+            RUN.update()
+            .where(RUN.c.id == run_id, RUN.c.status == "running")
+            .values(details={"step": step, "steps": list(RECOMPUTE_STEPS)})
+        )
 
 
 def erase_traits(session: Session, ctx: ErasureContext) -> int:
