@@ -209,19 +209,13 @@ def test_the_dashboard_filtered_by_store(client: TestClient, fixture: None) -> N
     import re
 
     from siyu.analytics.service import refresh_copy
-    from siyu.brands.models import Brand, Store
     from siyu.config import get_settings
-    from siyu.customers.models import Customer
     from siyu.db import session_scope
     from tests.e2e.conftest import login, make_user
+    from tests.integration.test_metrics import home_store
 
     with session_scope() as s:
-        store = Store(brand_id=s.query(Brand).one().id, code="SH01", name="上海静安店")
-        s.add(store)
-        s.flush()
-        for name in ("c1", "c3"):
-            s.query(Customer).filter_by(name=name).one().store_id = store.id
-        store_id = store.id
+        store_id = home_store(s, "c1", "c3").id
     refresh_copy(get_settings())
     make_user("yunying", "operator")
     login(client, "yunying")

@@ -89,6 +89,19 @@ def fixture(session: Any, settings: Any) -> None:
     refresh_copy(settings, full=True)
 
 
+def home_store(session: Any, *names: str) -> Any:
+    """静安店 (SH01) of the fixture's brand, made the home store of the customers named."""
+    from siyu.brands.models import Brand, Store
+    from siyu.customers.models import Customer
+
+    store = Store(brand_id=session.query(Brand).one().id, code="SH01", name="上海静安店")
+    session.add(store)
+    session.flush()
+    for name in names:
+        session.query(Customer).filter_by(name=name).one().store_id = store.id
+    return store
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "rule"}
 
@@ -428,17 +441,10 @@ def test_new_customers_by_store_and_wecom_adds_by_live_code(
     fixture: None, settings: Any, session: Any
 ) -> None:
     from siyu.analytics.service import refresh_copy
-    from siyu.brands.models import Brand, Store
-    from siyu.customers.models import Customer
     from siyu.metrics.service import overview
     from siyu.wecom.models import LiveCode, WecomContact, WecomCorp
 
-    brand = session.query(Brand).one()
-    store = Store(brand_id=brand.id, code="SH01", name="上海静安店")
-    session.add(store)
-    session.flush()
-    for name in ("c1", "c2"):
-        session.query(Customer).filter_by(name=name).one().store_id = store.id
+    home_store(session, "c1", "c2")
     corp = WecomCorp(corp_id="ww1", agent_id="1", secret_sealed="x", secret_hint="x")
     corp.token_sealed = corp.aes_key_sealed = "x"
     session.add(corp)
@@ -489,17 +495,10 @@ def test_the_store_filter_reads_only_that_home_stores_customers(
 ) -> None:
     """c1 and c3 belong to 静安店: November for the store is c1's two orders and c3's one."""
     from siyu.analytics.service import refresh_copy
-    from siyu.brands.models import Brand, Store
-    from siyu.customers.models import Customer
     from siyu.metrics.funnel import AARRR, clean_steps, counts
     from siyu.metrics.service import MetricsError, overview, set_spend
 
-    brand = session.query(Brand).one()
-    store = Store(brand_id=brand.id, code="SH01", name="上海静安店")
-    session.add(store)
-    session.flush()
-    for name in ("c1", "c3"):
-        session.query(Customer).filter_by(name=name).one().store_id = store.id
+    store = home_store(session, "c1", "c3")
     set_spend(session, "taobao", "2026-11", 30000, actor="test")
     session.commit()
     refresh_copy(settings)
