@@ -50,6 +50,24 @@ def test_users_roles_and_api_keys(client: TestClient) -> None:
     )
     stale = client.post("/admin/users", data={"csrf": "old", "username": "x", "password": "y"})
     assert stale.status_code == 400 and "页面已过期" in stale.text
+    # a guide with their WeCom userid (a bad one is refused in words)
+    guide = {"csrf": csrf, "username": "g3", "password": "long-enough-pw", "role": "store_guide"}
+    with session_scope() as s:
+        guide["store_id"] = str(s.scalar(sa.select(User.store_id).where(User.username == "daogou")))
+    bad = client.post("/admin/users", data={**guide, "wecom_userid": "小王 guide"})
+    assert bad.status_code == 400 and "企微账号" in bad.text
+    assert (
+        client.post("/admin/users", data={**guide, "wecom_userid": "xiaowang"}).status_code == 303
+    )
+    assert 'value="xiaowang"' in client.get("/admin").text
+    with session_scope() as s:
+        g3 = s.scalar(sa.select(User).where(User.username == "g3"))
+        assert g3 is not None and g3.wecom_userid == "xiaowang"
+        g3_id = g3.id
+    cleared = {"csrf": csrf, "role": "store_guide", "active": "1", "wecom_userid": ""}
+    assert client.post(f"/admin/users/{g3_id}", data=cleared).status_code == 303
+    with session_scope() as s:
+        assert s.get(User, g3_id).wecom_userid is None  # type: ignore[union-attr]
 
     # the analyst logs in; switching them off ends their session at once
     other = TestClient(client.app, follow_redirects=False)

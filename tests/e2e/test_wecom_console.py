@@ -54,7 +54,7 @@ def test_wecom_pages_for_an_operator(driver: Any, client: Any) -> None:
     saved = client.post("/wecom/welcome", data={"csrf": csrf, "text": "{{ nickname }}您好"})
     assert 'data-testid="saved"' in saved.text
     broken = client.post("/wecom/welcome", data={"csrf": csrf, "text": "{{ nickname"})
-    assert "template error" in broken.text
+    assert "模板第 1 行有误" in broken.text
     # a keyword rule, then disabling it
     made = client.post(
         "/wecom/keywords",
@@ -75,7 +75,7 @@ def test_wecom_pages_for_an_operator(driver: Any, client: Any) -> None:
         "/wecom/keywords",
         data={"csrf": csrf, "name": "x", "match": "regex", "pattern": "(", "reply": "r"},
     )
-    assert "regular expression" in bad.text
+    assert "不是有效的正则表达式" in bad.text
     # a handover: to its page, customer by customer
     made = client.post(
         "/wecom/handovers",
@@ -88,7 +88,7 @@ def test_wecom_pages_for_an_operator(driver: Any, client: Any) -> None:
     same = client.post(
         "/wecom/handovers", data={"csrf": csrf, "from": "guide001", "to": "guide001"}
     )
-    assert "same member" in same.text
+    assert "转出和接替的是同一位员工" in same.text
     pump_inbox()
     assert client.get("/wecom/handovers/999").status_code == 404
 
@@ -131,7 +131,7 @@ def test_connect_a_corp_from_the_console(client: Any) -> None:
         "aes_key": "short",
     }
     bad = client.post("/wecom/corps", data=form)
-    assert "aes key" in bad.text and "s3cret" not in bad.text
+    assert "EncodingAESKey：" in bad.text and "s3cret" not in bad.text
     made = client.post(
         "/wecom/corps", data={**form, "aes_key": new_aes_key()}, follow_redirects=False
     )

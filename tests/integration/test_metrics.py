@@ -530,3 +530,63 @@ def test_the_store_filter_reads_only_that_home_stores_customers(
     with pytest.raises(MetricsError) as refused:
         overview(settings, *nov, store_id=store.id + 99)
     assert refused.value.code == "no_store"
+
+
+def test_a_guide_also_serves_their_own_wecom_friends(
+    fixture: None, settings: Any, session: Any
+) -> None:
+    """Guide 小王 (store s1 has c2) is a WeCom friend of c5 and was of c1 (deleted since);
+    c3 is another guide's friend. 小王 sees c2 and c5 — in lists, counts and by URL."""
+    import sqlalchemy as sa
+
+    from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
+    from siyu.accounts.service import Principal
+    from siyu.analytics.service import refresh_copy
+    from siyu.customers.models import Customer
+    from siyu.customers.service import Forbidden, get_visible, visible_to
+    from siyu.segments.drill import drill
+    from siyu.segments.service import preview_rule
+    from siyu.wecom.models import WecomContact, WecomCorp
+
+    store = home_store(session, "c2")
+    corp = WecomCorp(corp_id="ww1", agent_id="1", secret_sealed="x", secret_hint="x")
+    corp.token_sealed = corp.aes_key_sealed = "x"
+    session.add(corp)
+    session.flush()
+    ids = {c.name: c.id for c in session.scalars(sa.select(Customer))}
+    for n, (staff, name, gone) in enumerate(
+        [("xiaowang", "c5", None), ("xiaowang", "c1", "2026-11-20 10:00"), ("laoli", "c3", None)]
+    ):
+        session.add(
+            WecomContact(
+                corp_id=corp.id,
+                staff_userid=staff,
+                external_userid=f"wm{n}",
+                customer_id=ids[name],
+                deleted_at=_at(gone) if gone else None,
+            )
+        )
+    session.commit()
+    refresh_copy(settings)
+    guide = Principal(
+        "user:xw",
+        "store_guide",
+        ROLE_PERMISSIONS[Role.store_guide],
+        store_id=store.id,
+        wecom_userid="xiaowang",
+    )
+    listed = session.scalars(sa.select(Customer.id).where(visible_to(guide))).all()
+    assert sorted(listed) == sorted([ids["c2"], ids["c5"]])
+    assert get_visible(session, guide, ids["c5"]).id == ids["c5"]
+    with pytest.raises(Forbidden):
+        get_visible(session, guide, ids["c3"])  # laoli's friend, another store
+    with pytest.raises(Forbidden):
+        get_visible(session, guide, ids["c1"])  # the friendship was deleted
+    rule = {"field": "first_seen", "op": "between", "value": ["2026-11-01", "2026-11-30"]}
+    page = drill(settings, session, guide, rule)
+    assert sorted(c["id"] for c in page.items) == sorted([ids["c2"], ids["c5"]])
+    assert preview_rule(settings, session, guide, rule).count == 2
+    no_store = Principal("user:xw", "store_guide", guide.permissions, wecom_userid="xiaowang")
+    assert drill(settings, session, no_store, rule).total == 1  # c5 only
+    plain = Principal("user:g", "store_guide", guide.permissions, store_id=store.id)
+    assert drill(settings, session, plain, rule).total == 1  # c2 only: no WeCom userid

@@ -27,6 +27,9 @@ def users_add(
     role: str = typer.Option(..., help="admin, operator, analyst or store_guide."),
     store: str | None = typer.Option(None, help="Store code (store guides only)."),
     display_name: str | None = typer.Option(None, "--name", help="Name shown in the console."),
+    wecom_userid: str | None = typer.Option(
+        None, "--wecom-userid", help="Their WeCom userid (a guide also serves their WeCom friends)."
+    ),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
     """Create a console user."""
@@ -51,6 +54,7 @@ def users_add(
                 role,
                 display_name=display_name,
                 store_id=store_id,
+                wecom_userid=wecom_userid,
             )
         except AccountError as exc:
             fail(str(exc))

@@ -21,6 +21,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     role: Mapped[str] = mapped_column(sa.String(16))  # admin | operator | analyst | store_guide
     store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"))
+    # the member's WeCom userid: a store guide also serves the customers who are their friends
+    wecom_userid: Mapped[str | None] = mapped_column(sa.String(64))
     language: Mapped[str] = mapped_column(sa.String(8), default="zh-CN")
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,6 +27,7 @@ def list_users(session: Session) -> list[dict[str, Any]]:
             "display_name": u.display_name,
             "role": u.role,
             "store_id": u.store_id,
+            "wecom_userid": u.wecom_userid,
             "store": stores.get(u.store_id) if u.store_id else None,
             "active": u.is_active,
             "last_login_at": u.last_login_at,

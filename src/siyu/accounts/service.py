@@ -47,6 +47,7 @@ class Principal:
     user_id: int | None = None
     store_id: int | None = None
     api_key_id: int | None = None
+    wecom_userid: str | None = None  # a guide's own WeCom friends are theirs to serve too
 
     def can(self, perm: Perm) -> bool:
         return perm in self.permissions
@@ -91,6 +92,7 @@ def create_user(
     *,
     display_name: str | None = None,
     store_id: int | None = None,
+    wecom_userid: str | None = None,
 ) -> User:
     try:
         Role(role)
@@ -109,6 +111,7 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         store_id=store_id,
+        wecom_userid=_userid(wecom_userid),
     )
     session.add(user)
     session.flush()
@@ -150,6 +153,26 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+def _state(user: User) -> dict[str, Any]:
+    """What a user change may alter (compared before and after, and audit-logged)."""
+    return {
+        "role": user.role,
+        "store_id": user.store_id,
+        "active": user.is_active,
+        "wecom_userid": user.wecom_userid,
+    }
+
+
+def _userid(text: str | None) -> str | None:
+    """A WeCom userid as WeCom writes it (1–64 letters, digits, ``_ - . @``); blank: none."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    if len(value) > 64 or not all(ch.isalnum() or ch in "_-.@" for ch in value):
+        raise AccountError("WeCom userid {value!r}: 1–64 letters, digits, _ - . or @", value=value)
+    return value
+
+
 def principal_for_user(user: User) -> Principal:
     return Principal(
         actor=f"user:{user.username}",
@@ -157,6 +180,7 @@ def principal_for_user(user: User) -> Principal:
         permissions=ROLE_PERMISSIONS.get(Role(user.role), frozenset()),
         user_id=user.id,
         store_id=user.store_id,
+        wecom_userid=user.wecom_userid,
     )
 
 
@@ -282,6 +306,7 @@ def update_user(
     role: str | None = None,
     store_id: int | None = None,
     active: bool | None = None,
+    wecom_userid: str | None = None,
 ) -> User:
     """Change someone's role, store or whether they may log in; audit-logged. A change ends
     their open console sessions, so it holds from their next click. The last active admin
@@ -311,10 +336,12 @@ def update_user(
         )
         if (admins or 0) <= 1:
             raise AccountError("the last active administrator cannot lose that role")
-    before = {"role": user.role, "store_id": user.store_id, "active": user.is_active}
+    before = _state(user)
     user.role, user.is_active = new_role, new_active
     user.store_id = new_store if new_role == Role.store_guide else None
-    after = {"role": user.role, "store_id": user.store_id, "active": user.is_active}
+    if wecom_userid is not None:  # "" clears it
+        user.wecom_userid = _userid(wecom_userid)
+    after = _state(user)
     if after != before:
         session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
         record_audit(

@@ -124,6 +124,7 @@ async def add_user(
             form.get("role", ""),
             display_name=form.get("display_name") or None,
             store_id=_store(form.get("store_id")),
+            wecom_userid=form.get("wecom_userid") or None,
         )
         record_audit(session, actor, "user.create", "user", str(user.id))
 
@@ -145,6 +146,7 @@ async def change_user(
             role=form.get("role") or None,
             store_id=_store(form.get("store_id")),
             active={"1": True, "0": False}.get(form.get("active", "")),
+            wecom_userid=form.get("wecom_userid"),  # blank: none
         )
 
     return await _change(request, ctx, session, Perm.users_manage, change)

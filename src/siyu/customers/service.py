@@ -137,17 +137,47 @@ def _active(session: Session, customer_id: int) -> Customer:
 
 
 def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
-    """Row filter: store guides see only their store's customers (home store or bought there)."""
+    """Row filter: store guides see only their store's customers (home store or bought there)
+    and their own WeCom friends (a friendship not since deleted, with the guide's userid)."""
     if not principal.can(Perm.customers_read):
         return sa.false()
     if principal.role != "store_guide":
         return sa.true()
+    friends: sa.ColumnElement[bool] = sa.false()
+    if principal.wecom_userid:
+        from siyu.wecom.models import WecomContact
+
+        friends = sa.exists().where(
+            WecomContact.customer_id == Customer.id,
+            WecomContact.staff_userid == principal.wecom_userid,
+            WecomContact.deleted_at.is_(None),
+        )
     if principal.store_id is None:
-        return sa.false()
+        return friends
     bought_there = sa.exists().where(
         Order.customer_id == Customer.id, Order.store_id == principal.store_id
     )
-    return sa.or_(Customer.store_id == principal.store_id, bought_there)
+    return sa.or_(Customer.store_id == principal.store_id, bought_there, friends)
+
+
+def wecom_friends(session: Session, principal: Principal) -> list[int]:
+    """The customers who are a guide's current WeCom friends (the copy holds no friendships:
+    its row filter takes them from here, so counts agree with the lists)."""
+    if principal.role != "store_guide" or not principal.wecom_userid:
+        return []
+    from siyu.wecom.models import WecomContact
+
+    return list(
+        session.scalars(
+            sa.select(WecomContact.customer_id)
+            .where(
+                WecomContact.staff_userid == principal.wecom_userid,
+                WecomContact.deleted_at.is_(None),
+                WecomContact.customer_id.is_not(None),
+            )
+            .distinct()
+        )
+    )
 
 
 def get_visible(session: Session, principal: Principal, customer_id: int) -> Customer:

@@ -19,7 +19,7 @@ from siyu.accounts.service import Principal
 from siyu.config import Settings
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_rows
-from siyu.customers.service import visible_to
+from siyu.customers.service import visible_to, wecom_friends
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import compile_rule
 from siyu.segments.service import checked_rule, copy_as_of, guide_scope, rule_context
@@ -60,7 +60,7 @@ def drill(
     page = max(1, page)
     with rule_context(settings, session, brand_id=brand_id) as ctx:
         test = compile_rule(node, ctx)
-        scope = guide_scope(ctx, principal)
+        scope = guide_scope(ctx, principal, wecom_friends(session, principal))
         if scope is not None:
             test = test & scope
         hit = ctx.customer.filter(test)

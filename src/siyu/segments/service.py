@@ -26,7 +26,7 @@ from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Customer
 from siyu.customers.queries import customers_by_phones, phones_of
-from siyu.customers.service import visible_to
+from siyu.customers.service import visible_to, wecom_friends
 from siyu.db import table_of, utcnow
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import (
@@ -377,17 +377,20 @@ class Preview:
 REACH_CHANNELS = ("sms", "email", "wecom")
 
 
-def guide_scope(ctx: Context, principal: Principal) -> Any:
+def guide_scope(ctx: Context, principal: Principal, friends: Sequence[int] = ()) -> Any:
     """On the copy, the same row filter the system of record applies (``visible_to``): a
-    store guide counts only customers of their store, or who bought there."""
+    store guide counts only customers of their store, or who bought there, and ``friends``
+    (their WeCom friends, from ``customers.service.wecom_friends``)."""
     c = ctx.customer
     if principal.role != "store_guide":
         return None
+    mine = c.id.isin(list(friends)) if friends else None
     if principal.store_id is None:
-        return c.id < 0
+        return mine if mine is not None else c.id < 0
     orders = ctx.table("order")
     bought = orders.filter(orders.store_id == principal.store_id).customer_id
-    return (c.store_id == principal.store_id).fill_null(False) | c.id.isin(bought)
+    theirs = (c.store_id == principal.store_id).fill_null(False) | c.id.isin(bought)
+    return theirs | mine if mine is not None else theirs
 
 
 def preview_rule(
@@ -411,7 +414,7 @@ def preview_rule(
     with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
         c = ctx.customer
         test = compile_rule(node, ctx)
-        if (scope := guide_scope(ctx, principal)) is not None:
+        if (scope := guide_scope(ctx, principal, wecom_friends(session, principal))) is not None:
             test = test & scope  # a guide counts only their store's customers
         hit = c.filter(test)
         ids = ctx.table("identity")

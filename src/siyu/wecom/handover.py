@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
 from siyu.db import utcnow
+from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.alerts import FRIEND_CAP, friend_counts, raise_alert
@@ -46,7 +47,7 @@ FAIL_REASONS = {"customer_refused": "refused", "customer_limit_exceed": "limit"}
 OPEN = ("queued", "waiting")
 
 
-class HandoverError(ValueError):
+class HandoverError(Refusal):
     """A handover that cannot be made; the message says why."""
 
 
@@ -66,7 +67,9 @@ def _staff(session: Session, corp_pk: int, userid: str) -> WecomStaff:
         sa.select(WecomStaff).where(WecomStaff.corp_id == corp_pk, WecomStaff.userid == userid)
     )
     if member is None:
-        raise HandoverError(f"no staff member {userid!r} (run siyu wecom sync first?)")
+        raise HandoverError(
+            "no staff member {userid!r} (run siyu wecom sync first?)", userid=userid
+        )
     return member
 
 
@@ -90,11 +93,19 @@ def plan(
         raise HandoverError("message: at most 200 characters")
     giver, taker = (_staff(session, corp.id, u) for u in (handover_userid, takeover_userid))
     if kind == "resigned" and giver.status != 5:
-        raise HandoverError(f"{handover_userid} has not left the company: use an on-job transfer")
+        raise HandoverError(
+            "{userid} has not left the company: use an on-job transfer", userid=handover_userid
+        )
     if kind == "onjob" and giver.status == 5:
-        raise HandoverError(f"{handover_userid} has left the company: use resigned inheritance")
+        raise HandoverError(
+            "{userid} has left the company: use resigned inheritance", userid=handover_userid
+        )
     if taker.status != 1:
-        raise HandoverError(f"{takeover_userid} is not an active member (status {taker.status})")
+        raise HandoverError(
+            "{userid} is not an active member (status {status})",
+            userid=takeover_userid,
+            status=taker.status,
+        )
     query = sa.select(WecomContact.external_userid, WecomContact.customer_id).where(
         WecomContact.corp_id == corp.id,
         WecomContact.staff_userid == handover_userid,
@@ -104,7 +115,7 @@ def plan(
         try:
             tag = find_tag(session, selection.tag)
         except TagError as exc:
-            raise HandoverError(str(exc)) from None
+            raise HandoverError("tag: {reason}", reason=exc) from None
         query = query.where(
             WecomContact.customer_id.in_(
                 sa.select(CustomerTag.customer_id).where(CustomerTag.tag_id == tag.id)
@@ -113,7 +124,7 @@ def plan(
     if selection.live_code_id is not None:
         code = session.get(LiveCode, selection.live_code_id)
         if code is None:
-            raise HandoverError(f"no live code {selection.live_code_id}")
+            raise HandoverError("no live code {id}", id=selection.live_code_id)
         query = query.where(WecomContact.state == code.state)
     if selection.external_userids:
         query = query.where(WecomContact.external_userid.in_(selection.external_userids))
@@ -132,7 +143,9 @@ def plan(
             )
         )
     if not customers and not groups:
-        raise HandoverError(f"{handover_userid} has no customers or groups matching the selection")
+        raise HandoverError(
+            "{userid} has no customers or groups matching the selection", userid=handover_userid
+        )
     handover = Handover(
         corp_id=corp.id,
         kind=kind,
@@ -265,7 +278,7 @@ def retry(
     if takeover_userid is not None:
         taker = _staff(session, handover.corp_id, takeover_userid)
         if taker.status != 1 or takeover_userid == handover.handover_userid:
-            raise HandoverError(f"{takeover_userid} cannot take over these customers")
+            raise HandoverError("{userid} cannot take over these customers", userid=takeover_userid)
     items = list(
         session.scalars(
             sa.select(HandoverItem).where(
@@ -281,7 +294,9 @@ def retry(
             takeover_userid, 0
         )
         if room < len([i for i in items if i.target_type == "customer"]):
-            raise HandoverError(f"{takeover_userid} has room for {room} more customers only")
+            raise HandoverError(
+                "{userid} has room for {n} more customers only", userid=takeover_userid, n=room
+            )
     for i in items:
         i.status, i.errcode, i.error, i.finished_at = "queued", 0, None, None
         if takeover_userid:

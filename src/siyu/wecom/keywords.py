@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
 from siyu.db import is_sqlite, utcnow
+from siyu.refusals import Refusal
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.models import BenefitCode, BenefitPool, KeywordRule
 from siyu.wecom.welcome import render
@@ -40,7 +41,7 @@ MAX_MESSAGE = 2000  # longer customer messages are matched on their first 2,000 
 _WORD_SPLIT = re.compile(r"[\s,，、|]+")
 
 
-class KeywordError(ValueError):
+class KeywordError(Refusal):
     """A rule or pool that cannot be used; the message says which field and why."""
 
 
@@ -129,21 +130,23 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
     if not spec.name.strip() or len(spec.name) > 100:
         raise KeywordError("name: 1–100 characters")
     if spec.match not in MATCH_KINDS:
-        raise KeywordError(f"match: one of {', '.join(MATCH_KINDS)}")
+        raise KeywordError("match: one of {choices}", choices=", ".join(MATCH_KINDS))
     if not spec.pattern.strip() or len(spec.pattern) > MAX_PATTERN:
-        raise KeywordError(f"pattern: 1–{MAX_PATTERN} characters")
+        raise KeywordError("pattern: 1–{n} characters", n=MAX_PATTERN)
     if spec.match == "regex":
         try:
             re.compile(spec.pattern)
         except re.error as exc:
-            raise KeywordError(f"pattern: not a regular expression ({exc})") from None
+            raise KeywordError("pattern: not a regular expression ({reason})", reason=exc) from None
     if spec.match == "words" and not rule_words(spec.pattern):
         raise KeywordError("pattern: give at least one word")
     if len(spec.reply_text) > MAX_REPLY:
-        raise KeywordError(f"reply: at most {MAX_REPLY} characters")
+        raise KeywordError("reply: at most {n} characters", n=MAX_REPLY)
     bad = [c for c in spec.channels if c not in CHANNELS]
     if bad or not spec.channels:
-        raise KeywordError(f"channel: kf (微信客服) and/or app (自建应用), not {bad or 'none'}")
+        raise KeywordError(
+            "channel: kf (微信客服) and/or app (自建应用), not {bad}", bad=bad or "none"
+        )
     pool_id = None
     if spec.pool:
         pool_id = session.scalar(
@@ -152,13 +155,15 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
             )
         )
         if pool_id is None:
-            raise KeywordError(f"pool: no benefit pool {spec.pool!r} (siyu wecom benefit load)")
+            raise KeywordError(
+                "pool: no benefit pool {pool!r} (siyu wecom benefit load)", pool=spec.pool
+            )
     if not spec.reply_text.strip() and pool_id is None:
         raise KeywordError("a rule needs a reply text or a benefit pool")
     try:
         tag_ids = [find_tag(session, p).id for p in spec.tag_paths]
     except TagError as exc:
-        raise KeywordError(str(exc)) from None
+        raise KeywordError("tag: {reason}", reason=exc) from None
     rule = KeywordRule(
         corp_id=corp_pk,
         name=spec.name.strip(),
@@ -180,7 +185,7 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
 def set_active(session: Session, rule_id: int, active: bool, *, actor: str) -> KeywordRule:
     rule = session.get(KeywordRule, rule_id)
     if rule is None:
-        raise KeywordError(f"no keyword rule {rule_id}")
+        raise KeywordError("no keyword rule {id}", id=rule_id)
     rule.active = active
     record_audit(
         session, actor, "wecom.keyword.active", "keyword_rule", str(rule.id), {"active": active}

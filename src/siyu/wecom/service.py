@@ -15,6 +15,7 @@ from siyu.accounts.service import record_audit
 from siyu.brands.models import Brand
 from siyu.config import Settings, get_settings
 from siyu.db import new_session
+from siyu.refusals import Refusal
 from siyu.secretbox import hint, seal, unseal
 from siyu.wecom.client import WecomClient
 from siyu.wecom.crypto import CallbackCrypto, aes_key
@@ -25,7 +26,7 @@ _AGENT_ID = re.compile(r"^\d{1,12}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-class WecomConfigError(ValueError):
+class WecomConfigError(Refusal):
     """A corp configuration that cannot work; the message says which field and why."""
 
 
@@ -74,12 +75,12 @@ def add_corp(
     try:
         aes_key(aes_key_text)
     except ValueError as exc:
-        raise WecomConfigError(f"aes key: {exc}") from None
+        raise WecomConfigError("aes key: {reason}", reason=exc) from None
     brand_id = None
     if brand_code:
         brand_id = session.scalar(sa.select(Brand.id).where(Brand.code == brand_code))
         if brand_id is None:
-            raise WecomConfigError(f"brand: no brand with code {brand_code!r}")
+            raise WecomConfigError("brand: no brand with code {code!r}", code=brand_code)
     corp = session.scalar(sa.select(WecomCorp).where(WecomCorp.corp_id == corp_id))
     if corp is None:
         corp = WecomCorp(corp_id=corp_id)
@@ -106,7 +107,9 @@ def list_corps(session: Session) -> list[CorpView]:
 def get_corp(session: Session, corp_id: str) -> WecomCorp:
     corp = session.scalar(sa.select(WecomCorp).where(WecomCorp.corp_id == corp_id))
     if corp is None:
-        raise WecomConfigError(f"no WeCom corp {corp_id!r} is connected (siyu wecom corp add)")
+        raise WecomConfigError(
+            "no WeCom corp {corp!r} is connected (siyu wecom corp add)", corp=corp_id
+        )
     return corp
 
 
@@ -116,9 +119,9 @@ def only_corp(session: Session, corp_id: str | None) -> WecomCorp:
         return get_corp(session, corp_id)
     corps = list(session.scalars(sa.select(WecomCorp).limit(2)))
     if len(corps) != 1:
-        raise WecomConfigError(
-            "no WeCom corp is connected" if not corps else "several corps: name one with --corp"
-        )
+        if not corps:
+            raise WecomConfigError("no WeCom corp is connected")
+        raise WecomConfigError("several corps: name one with --corp")
     return corps[0]
 
 

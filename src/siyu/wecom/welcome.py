@@ -12,6 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
+from siyu.refusals import Refusal
 from siyu.wecom.models import WelcomeMessage
 
 MAX_TEXT = 4000  # WeCom's limit on a welcome text, in characters
@@ -21,27 +22,29 @@ VARIABLES = ("nickname", "staff", "store")
 _ENV = SandboxedEnvironment(autoescape=False)
 
 
-class WelcomeError(ValueError):
+class WelcomeError(Refusal):
     """A welcome message that cannot be used; the message says why."""
 
 
 def check_template(text: str) -> None:
     if len(text) > MAX_TEXT:
-        raise WelcomeError(f"text longer than {MAX_TEXT} characters")
+        raise WelcomeError("text longer than {n} characters", n=MAX_TEXT)
     try:
         _ENV.parse(text)
     except TemplateSyntaxError as exc:
-        raise WelcomeError(f"template error on line {exc.lineno}: {exc.message}") from None
+        raise WelcomeError(
+            "template error on line {line}: {reason}", line=exc.lineno, reason=exc.message
+        ) from None
 
 
 def check_attachments(attachments: list[dict[str, Any]]) -> None:
     if len(attachments) > MAX_ATTACHMENTS:
-        raise WelcomeError(f"at most {MAX_ATTACHMENTS} attachments")
+        raise WelcomeError("at most {n} attachments", n=MAX_ATTACHMENTS)
     for i, a in enumerate(attachments):
         kind = a.get("msgtype")
         if kind not in ATTACHMENT_TYPES or not isinstance(a.get(kind), dict):
             raise WelcomeError(
-                f"attachment {i}: give msgtype (image, link or miniprogram) and its object"
+                "attachment {n}: give msgtype (image, link or miniprogram) and its object", n=i
             )
 
 
