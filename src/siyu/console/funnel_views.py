@@ -22,16 +22,10 @@ from siyu.metrics.funnel import (
     funnels,
     save_funnel,
 )
-from siyu.metrics.service import MetricsError
 from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
-
-
-def said(request: Request, exc: MetricsError) -> str:
-    """The reason in the reader's language (the English message where it has no code)."""
-    return in_words(request, exc)
 
 
 def _page(
@@ -117,7 +111,7 @@ async def save_funnel_form(
         session.commit()
     except FunnelError as exc:
         session.rollback()
-        return _page(request, ctx, session, error=said(request, exc), status=422)
+        return _page(request, ctx, session, error=in_words(request, exc), status=422)
     return RedirectResponse(f"/dashboard?funnel={row.id}#funnel", status_code=303)
 
 
@@ -136,5 +130,5 @@ async def delete_funnel_form(
         session.commit()
     except FunnelError as exc:
         session.rollback()
-        return _page(request, ctx, session, error=said(request, exc), status=404)
+        return _page(request, ctx, session, error=in_words(request, exc), status=404)
     return RedirectResponse("/dashboard/funnels", status_code=303)

@@ -3,6 +3,7 @@ each shown to whoever may start that kind of job; the page refreshes itself whil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,18 +11,18 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
-from siyu.console.views import console_user, denied_page, render
+from siyu.console.views import console_user, render
 from siyu.jobs import queries
 from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
 
-# who sees which list: the permission that starts that kind of job
-SECTIONS = {
-    "imports": Perm.imports_run,
-    "recomputes": Perm.traits_run,
-    "campaigns": Perm.campaigns_write,
-    "queue": Perm.users_manage,
+# each list, for who holds the permission that starts that kind of job
+SECTIONS: dict[str, tuple[Perm, Callable[[Session], Any]]] = {
+    "imports": (Perm.imports_run, queries.import_runs),
+    "recomputes": (Perm.traits_run, queries.recomputes),
+    "campaigns": (Perm.campaigns_write, queries.sending_campaigns),
+    "queue": (Perm.users_manage, queries.queue),
 }
 
 
@@ -33,22 +34,7 @@ def jobs_page(
 ) -> HTMLResponse:
     """How far the long jobs have got."""
     principal = ctx["principal"]
-    allowed = [name for name, perm in SECTIONS.items() if principal.can(perm)]
-    if not allowed:
-        return denied_page(request, ctx, Perm.imports_run) or HTMLResponse(status_code=403)
-    shown: dict[str, Any] = {}
-    if "imports" in allowed:
-        shown["imports"] = queries.import_runs(session)
-    if "recomputes" in allowed:
-        shown["recomputes"] = queries.recomputes(session)
-    if "campaigns" in allowed:
-        shown["campaigns"] = queries.sending_campaigns(session)
-    if "queue" in allowed:
-        shown["queue"] = queries.queue(session)
-    running = (
-        any(r["status"] == "running" for r in shown.get("imports", []))
-        or any(r["status"] == "running" for r in shown.get("recomputes", []))
-        or any(c["status"] == "sending" for c in shown.get("campaigns", []))
-        or any(w["status"] == "running" for w in shown.get("queue", {}).get("waiting", []))
-    )
-    return render(request, "jobs.html", ctx=ctx, shown=shown, running=running)
+    shown = {name: load(session) for name, (perm, load) in SECTIONS.items() if principal.can(perm)}
+    if not shown:
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    return render(request, "jobs.html", ctx=ctx, shown=shown, running=queries.running(shown))

@@ -18,9 +18,9 @@ from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand, Store
 from siyu.config import get_settings
-from siyu.console.funnel_views import said
 from siyu.console.i18n import translator
 from siyu.console.views import console_user, denied_page, render, request_lang
+from siyu.console.words import in_words
 from siyu.db import utcnow
 from siyu.metrics.export import overview_csv
 from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
@@ -76,7 +76,7 @@ def dashboard_page(
         except EngineUnavailable:
             error = "mx.no_copy"
         except MetricsError as exc:
-            error = said(request, exc)
+            error = in_words(request, exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
     stores = session.execute(sa.select(Store.id, Store.code, Store.name).order_by(Store.id)).all()
     picked = next((s for s in stores if s.id == store), None)
@@ -91,7 +91,7 @@ def dashboard_page(
                 **counts(settings, steps, first, last, brand_id=brand, store_id=store),
             }
         except FunnelError as exc:
-            funnel_error = said(request, exc)
+            funnel_error = in_words(request, exc)
     return render(
         request,
         "dashboard.html",
@@ -171,7 +171,7 @@ def dashboard_csv(
     except EngineUnavailable:
         return refused(t("mx.no_copy"), 409)
     except MetricsError as exc:
-        return refused(said(request, exc), 404 if exc.code == "no_store" else 400)
+        return refused(in_words(request, exc), 404 if exc.code == "no_store" else 400)
     name = f"siyu-dashboard-{first}-{last}.csv"
     return Response(
         "\ufeff" + overview_csv(data),

@@ -145,13 +145,7 @@ def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
         return sa.true()
     friends: sa.ColumnElement[bool] = sa.false()
     if principal.wecom_userid:
-        from siyu.wecom.models import WecomContact
-
-        friends = sa.exists().where(
-            WecomContact.customer_id == Customer.id,
-            WecomContact.staff_userid == principal.wecom_userid,
-            WecomContact.deleted_at.is_(None),
-        )
+        friends = Customer.id.in_(_friends_of(principal.wecom_userid))
     if principal.store_id is None:
         return friends
     bought_there = sa.exists().where(
@@ -165,18 +159,17 @@ def wecom_friends(session: Session, principal: Principal) -> list[int]:
     its row filter takes them from here, so counts agree with the lists)."""
     if principal.role != "store_guide" or not principal.wecom_userid:
         return []
+    return [i for i in session.scalars(_friends_of(principal.wecom_userid).distinct()) if i]
+
+
+def _friends_of(staff_userid: str) -> sa.Select[int | None]:
+    """Customers who are this staff member's WeCom friends now (not since deleted)."""
     from siyu.wecom.models import WecomContact
 
-    return list(
-        session.scalars(
-            sa.select(WecomContact.customer_id)
-            .where(
-                WecomContact.staff_userid == principal.wecom_userid,
-                WecomContact.deleted_at.is_(None),
-                WecomContact.customer_id.is_not(None),
-            )
-            .distinct()
-        )
+    return sa.select(WecomContact.customer_id).where(
+        WecomContact.staff_userid == staff_userid,
+        WecomContact.deleted_at.is_(None),
+        WecomContact.customer_id.is_not(None),
     )
 
 

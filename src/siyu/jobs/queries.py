@@ -100,3 +100,13 @@ def queue(session: Session, failed: int = 10) -> dict[str, Any]:
             for j in failures
         ],
     }
+
+
+def running(shown: dict[str, Any]) -> bool:
+    """Whether anything in the lists shown is still under way (the page then polls)."""
+    return (
+        any(r["status"] == "running" for r in shown.get("imports", []))
+        or any(r["status"] == "running" for r in shown.get("recomputes", []))
+        or any(c["status"] == "sending" for c in shown.get("campaigns", []))
+        or any(w["status"] == "running" for w in shown.get("queue", {}).get("waiting", []))
+    )
