@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from siyu import __version__
 from siyu.config import get_settings
 from siyu.console.views import LoginRequired
-from siyu.webkit import BodyLimit, SecurityHeaders
+from siyu.webkit import BodyLimit, Refused, SecurityHeaders, answer_refused
 
 log = logging.getLogger("siyu")
 
@@ -85,6 +85,8 @@ def create_app() -> FastAPI:
     app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    app.add_exception_handler(Refused, answer_refused)  # type: ignore[arg-type]
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:

@@ -9,6 +9,7 @@ too. A test checks that every template raised in the code has its translation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -18,3 +19,7 @@ class Refusal(ValueError):
     def __init__(self, template: str, /, **params: Any) -> None:
         self.template, self.params = template, params
         super().__init__(template.format(**params) if params else template)
+
+    def detail(self, say: Callable[[BaseException], str]) -> Any:
+        """What an API answers as ``detail``, with ``say`` putting a refusal into words."""
+        return say(self)

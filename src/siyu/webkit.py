@@ -22,6 +22,7 @@ from siyu.accounts.service import (
 )
 from siyu.config import get_settings
 from siyu.db import new_session, session_scope
+from siyu.refusals import Refusal
 
 SESSION_COOKIE = "siyu_session"
 access_log = logging.getLogger("siyu.access")
@@ -40,6 +41,43 @@ class NotAuthenticated(HTTPException):
         super().__init__(
             401, "authentication required: an API key (Authorization: Bearer …) or a console login"
         )
+
+
+class Refused(HTTPException):
+    """A service's refusal answered over HTTP, said in the language the request asks for
+    (``answer_refused``); ``exc`` may be any exception, a refusal is translated."""
+
+    def __init__(self, status: int, exc: BaseException) -> None:
+        super().__init__(status, str(exc))
+        self.refusal = exc
+
+
+def asked_language(header: str | None) -> str:
+    """``zh-CN`` when the Accept-Language header prefers Chinese, ``en`` otherwise (also when
+    there is none: scripts keep the English the API has always answered)."""
+    best, best_q = "en", 0.0
+    for part in (header or "").split(","):
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and q > best_q:
+            best, best_q = ("zh-CN" if tag.lower().startswith("zh") else "en"), q
+    return best
+
+
+async def answer_refused(request: Request, exc: Refused) -> JSONResponse:
+    """The exception handler for ``Refused``: the console's segment builder sends its page's
+    language, so the reasons it shows are in the reader's language."""
+    from siyu.console.words import said_in
+
+    lang = asked_language(request.headers.get("accept-language"))
+    why = exc.refusal
+    detail = why.detail(lambda e: said_in(lang, e)) if isinstance(why, Refusal) else str(why)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 _key_cache: dict[str, tuple[float, Principal | None]] = {}

@@ -164,6 +164,12 @@ def test_an_operator_works_through_the_console(
     page.get_by_test_id("save-segment").click()
     page.wait_for_url("**/segments/*")
     expect(page.locator("h1")).to_contain_text("看板下钻：新客")
+    # saving it twice: the builder says why in the page's language (the API's refusal)
+    page.go_back()
+    expect(page.get_by_test_id("live-count")).to_have_text(f"{count:,}")
+    page.get_by_test_id("segment-name").fill("看板下钻：新客")
+    page.get_by_test_id("save-segment").click()
+    expect(page.get_by_test_id("rule-error")).to_have_text("已有名为 '看板下钻：新客' 的分群。")
 
     # a WeCom live code from the form
     page.goto("/wecom/live-codes")

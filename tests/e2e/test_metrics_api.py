@@ -149,8 +149,9 @@ def test_drill_down_from_the_dashboard_to_customers_and_a_segment(
     assert config["rule"]["all"][0]["field"] == "source"
     assert config["name"] == query["name"][0] == "门店"
     bad = client.get("/dashboard/customers?rule=%7B%22field%22%3A%22nope%22%7D")
-    assert bad.status_code == 400 and "下钻条件无法识别" in bad.text
-    assert client.get("/dashboard/customers?rule=not-json").status_code == 400
+    assert bad.status_code == 400 and "下钻条件无法识别：op：请选择运算符。" in bad.text
+    garbled = client.get("/dashboard/customers?rule=not-json")
+    assert garbled.status_code == 400 and "rule：不是有效的 JSON（第 1 个字符" in garbled.text
     sheet = client.get("/dashboard.csv?start=2026-11-01&end=2026-11-30")
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
     body = sheet.content.decode("utf-8-sig")

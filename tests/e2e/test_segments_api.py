@@ -71,6 +71,18 @@ def test_segments_over_http(client: TestClient, tmp_path: Path) -> None:
     seg = made.json()["id"]
     again = client.post("/api/v1/segments", headers=h, json={"name": "大单", "rule": "city = a"})
     assert again.status_code == 409
+    assert again.json()["detail"] == "a segment named '大单' already exists"
+    zh = {**h, "Accept-Language": "zh-CN,zh;q=0.9"}  # what the console's builder sends
+    taken = client.post("/api/v1/segments", headers=zh, json={"name": "大单", "rule": "city = a"})
+    assert taken.status_code == 409 and taken.json()["detail"] == "已有名为 '大单' 的分群。"
+    typo = client.post("/api/v1/segments/count", headers=zh, json={"rule": "cty = 上海"})
+    assert typo.status_code == 422
+    assert typo.json()["detail"]["path"] == "field"
+    assert typo.json()["detail"]["reason"].startswith("没有字段 'cty'")
+    english = client.post("/api/v1/segments/count", headers=h, json={"rule": "cty = 上海"})
+    assert english.json()["detail"]["reason"].startswith("unknown field 'cty'")
+    gone = client.get("/api/v1/segments/999", headers=zh)
+    assert gone.status_code == 404 and gone.json()["detail"] == "没有编号为 999 的分群。"
     refreshed = client.post(f"/api/v1/segments/{seg}/refresh", headers=h).json()
     assert refreshed["outcomes"][0]["size"] == 1
     detail = client.get(f"/api/v1/segments/{seg}", headers=h).json()

@@ -205,8 +205,13 @@ def drill_page(
             "per_page": found.per_page,
             "items": found.items,
         }
-    except (json.JSONDecodeError, RuleError) as exc:
-        error = f"{exc}"
+    except json.JSONDecodeError as exc:
+        bad = RuleError(
+            "rule", "not valid JSON ({msg} at character {pos})", msg=exc.msg, pos=exc.pos + 1
+        )
+        error = in_words(request, bad)
+    except RuleError as exc:
+        error = in_words(request, exc)
     except EngineUnavailable:
         error = "mx.no_copy"
     params = {"rule": rule, "title": title[:100], "brand": brand or ""}

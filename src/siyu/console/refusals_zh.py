@@ -31,7 +31,7 @@ ZH: dict[str, str] = {
     "a customer-group campaign takes the groups as they are when it runs": "客户群群发按发送时的群发送，不能选“实时人群”。",
     "channel {channel}: one of {choices} (or {group} alone)": "渠道 {channel} 不可用：可选 {choices}（或单独选 {group}）。",
     "a group filter is for customer-group campaigns (wecom_group)": "群筛选只用于客户群群发（wecom_group）。",
-    "no segment {id}": "没有编号为 {id} 的人群。",
+    "no segment {id}": "没有编号为 {id} 的分群。",
     "purpose: marketing or service": "用途：营销或服务通知。",
     "holdout: 0–50 per cent": "对照组：0–50%。",
     "audience: snapshot (the segment when sending starts) or live": "受众：开始发送时的人群快照，或实时人群。",
@@ -121,3 +121,7 @@ ZH: dict[str, str] = {
     "template error on line {line}: {reason}": "模板第 {line} 行有误：{reason}",
     "attachment {n}: give msgtype (image, link or miniprogram) and its object": "附件 {n}：请写明类型（图片、链接或小程序）及其内容。",
 }
+
+from siyu.console.refusals_zh_rules import RULES_ZH  # noqa: E402 (the second half)
+
+ZH |= RULES_ZH

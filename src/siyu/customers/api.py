@@ -12,7 +12,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.service import CustomerError, Forbidden, merge, unmerge
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -48,9 +48,9 @@ def get_customer(
         return customer_detail(session, principal, customer_id, unmask=unmask)
     except Forbidden as exc:
         session.commit()  # keep the audit entry of the refused look-up
-        raise HTTPException(403, str(exc)) from None
+        raise Refused(403, exc) from None
     except CustomerError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise Refused(404, exc) from None
 
 
 class MergeIn(BaseModel):
@@ -69,7 +69,7 @@ def post_merge(
     try:
         merge_id = merge(session, body.winner_id, body.loser_id, principal.actor, force=body.force)
     except CustomerError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Refused(409, exc) from None
     return {"merge_id": merge_id}
 
 
@@ -83,5 +83,5 @@ def post_unmerge(
     try:
         log = unmerge(session, merge_id, principal.actor)
     except CustomerError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Refused(409, exc) from None
     return {"restored_customer_id": log.loser_id}

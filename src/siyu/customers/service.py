@@ -16,11 +16,13 @@ from siyu.customers.resolution import clashing_kind, identities_of, merge_profil
 from siyu.db import utcnow
 from siyu.events.models import Event
 from siyu.orders.models import Order
+from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag
 
 
-class CustomerError(ValueError):
-    pass
+class CustomerError(Refusal):
+    """A customer operation that cannot be done (no such customer, a merge that would be
+    wrong); the message says why."""
 
 
 class Forbidden(PermissionError):
@@ -40,8 +42,11 @@ def merge(
     clash = clashing_kind(held[winner.id], held[loser.id])
     if clash and not force:
         raise CustomerError(
-            f"customers {winner.id} and {loser.id} hold different {clash} values; "
-            "merge with --force only if you have checked they are the same person"
+            "customers {a} and {b} hold different {kind} values; "
+            "merge with --force only if you have checked they are the same person",
+            a=winner.id,
+            b=loser.id,
+            kind=clash,
         )
     merge_id = merge_profiles(session.connection(), winner.id, loser.id, "manual", actor)
     record_audit(
@@ -62,9 +67,9 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
     follows the identity that brought it — including ones added after the merge."""
     log = session.get(MergeLog, merge_id)
     if log is None:
-        raise CustomerError(f"no merge {merge_id}")
+        raise CustomerError("no merge {id}", id=merge_id)
     if log.undone_at is not None:
-        raise CustomerError(f"merge {merge_id} was already undone")
+        raise CustomerError("merge {id} was already undone", id=merge_id)
     winner = session.get(Customer, log.winner_id)
     if winner is None or winner.status != "active":
         later = session.scalar(
@@ -73,7 +78,9 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
             )
         )
         raise CustomerError(
-            f"customer {log.winner_id} was merged again later; undo merge {later} first"
+            "customer {id} was merged again later; undo merge {later} first",
+            id=log.winner_id,
+            later=later,
         )
     moved = log.moved
     ident_ids = [
@@ -130,9 +137,9 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
 def _active(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise CustomerError(f"no customer {customer_id}")
+        raise CustomerError("no customer {id}", id=customer_id)
     if customer.status != "active":
-        raise CustomerError(f"customer {customer_id} is {customer.status}")
+        raise CustomerError("customer {id} is {status}", id=customer_id, status=customer.status)
     return customer
 
 
@@ -182,7 +189,7 @@ def get_visible(session: Session, principal: Principal, customer_id: int) -> Cus
         if exists:
             record_audit(session, principal.actor, "customer.denied", "customer", str(customer_id))
             raise Forbidden("this customer belongs to another store")
-        raise CustomerError(f"no customer {customer_id}")
+        raise CustomerError("no customer {id}", id=customer_id)
     return customer
 
 

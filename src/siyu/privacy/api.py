@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.privacy.service import PrivacyError, erase_person, export_person, scrub_storage
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
@@ -31,7 +31,7 @@ def post_export(
     try:
         return export_person(session, body.phone, principal.actor)
     except PrivacyError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise Refused(404, exc) from None
 
 
 @router.post("/erase", responses={404: {"description": "nobody holds this phone"}})
@@ -44,7 +44,7 @@ def post_erase(
     try:
         report = erase_person(session, get_settings(), body.phone, principal.actor)
     except PrivacyError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise Refused(404, exc) from None
     session.commit()
     return {
         "erased_profiles": report.customers,

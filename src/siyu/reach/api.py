@@ -22,7 +22,7 @@ from siyu.reach.caps import CapError, set_cap
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 SMS_EXAMPLE = {
@@ -240,6 +240,6 @@ def put_cap(
     try:
         set_cap(session, body.channel, body.period, body.most, actor=p.actor)
     except CapError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     session.flush()
     return queries.caps(session)

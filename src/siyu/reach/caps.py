@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from siyu.config import Settings
 from siyu.db import is_sqlite
 from siyu.reach.models import Campaign, SendCap, SendRow
+from siyu.refusals import Refusal
 
 PERIODS = ("day", "week", "month")
 DEFAULT_CAPS = (("sms", "day", 1), ("sms", "month", 4), ("*", "day", 2), ("*", "week", 5))
@@ -34,7 +35,7 @@ WECOM_MONTHLY = 4  # corp mass messages one customer may receive a calendar mont
 ADVISORY_NAMESPACE = 7001  # pg_advisory_xact_lock(namespace, customer id)
 
 
-class CapError(ValueError):
+class CapError(Refusal):
     """A cap that cannot be set; the message says why."""
 
 
@@ -48,7 +49,7 @@ def period_start(now: datetime, period: str, settings: Settings) -> datetime:
         return day - timedelta(days=day.weekday())
     if period == "month":
         return day.replace(day=1)
-    raise CapError(f"period: one of {', '.join(PERIODS)}")
+    raise CapError("period: one of {periods}", periods=", ".join(PERIODS))
 
 
 def current_caps(session: Session) -> list[tuple[str, str, int]]:
@@ -63,9 +64,9 @@ def set_cap(session: Session, channel: str, period: str, most: int | None, *, ac
     from siyu.reach.service import CHANNELS
 
     if channel != "*" and channel not in CHANNELS:
-        raise CapError(f"channel: * or one of {', '.join(CHANNELS)}")
+        raise CapError("channel: * or one of {channels}", channels=", ".join(CHANNELS))
     if period not in PERIODS:
-        raise CapError(f"period: one of {', '.join(PERIODS)}")
+        raise CapError("period: one of {periods}", periods=", ".join(PERIODS))
     if most is not None and not 0 <= most <= 1000:
         raise CapError("most: 0–1000 messages")
     cap = session.scalar(

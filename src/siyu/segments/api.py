@@ -25,7 +25,7 @@ from siyu.db import get_engine
 from siyu.segments import queries, service
 from siyu.segments.fields import catalogue
 from siyu.segments.rules import RuleError
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 RULE_EXAMPLES = ["tag:兴趣/防晒 and city in [上海, 杭州] and orders(last 90d).count = 0"]
@@ -57,15 +57,15 @@ class RuleIn(BaseModel):
 
 
 def _fail(exc: Exception) -> HTTPException:
-    if isinstance(exc, RuleError):
-        return HTTPException(422, {"path": exc.path, "reason": exc.reason})
+    """The answer to a refusal: a rule's names the path (422), a missing segment 404, a name
+    already taken 409; reasons in the language the request asks for."""
     if isinstance(exc, EngineUnavailable):
         return HTTPException(503, str(exc))
-    if isinstance(exc, service.SegmentError) and str(exc).startswith("no segment"):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, service.SegmentError) and "already exists" in str(exc):
-        return HTTPException(409, str(exc))
-    return HTTPException(422, str(exc))
+    if isinstance(exc, service.SegmentError) and exc.template == "no segment {id}":
+        return Refused(404, exc)
+    if isinstance(exc, service.SegmentError) and exc.template.endswith("already exists"):
+        return Refused(409, exc)
+    return Refused(422, exc)
 
 
 ERRORS = (RuleError, service.SegmentError, EngineUnavailable)
@@ -253,7 +253,7 @@ def get_export(
         queries.export_members(session, p, segment_id, tmp, unmask=unmask)
     except PermissionError as exc:
         tmp.unlink(missing_ok=True)
-        raise HTTPException(403, str(exc)) from None
+        raise Refused(403, exc) from None
     return FileResponse(
         tmp,
         media_type="text/csv; charset=utf-8",

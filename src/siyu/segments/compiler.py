@@ -108,8 +108,8 @@ class Context:
             return rows
         return rows.filter(rows[column].isin(self.only.id))
 
-    def fail(self, reason: str) -> RuleError:
-        return RuleError(self.path, reason)
+    def fail(self, reason: str, /, **params: Any) -> RuleError:
+        return RuleError(self.path, reason, **params)
 
     # -- time --------------------------------------------------------------------------------
     def midnight(self, day: date) -> datetime:
@@ -285,17 +285,21 @@ def check_refs(cond: Condition, path: str, lookups: Lookups) -> None:
         for ref in cond.value:
             resolve_tag(lookups, ref, path)
     elif cond.field == "tag_group" and lookups.group_tag_ids(cond.value) is None:
-        raise RuleError(at(path, "value"), f"no tag group {cond.value!r}")
+        raise RuleError(at(path, "value"), "no tag group {group!r}", group=cond.value)
     elif cond.field == "segment" and lookups.segment(cond.value) is None:
-        raise RuleError(at(path, "value"), f"no segment {cond.value}")
+        raise RuleError(at(path, "value"), "no segment {id}", id=cond.value)
 
 
 def resolve_tag(lookups: Lookups, ref: str, path: str) -> list[int]:
     ids = lookups.tag_ids(ref)
     if not ids:
-        raise RuleError(at(path, "value"), f"no tag {ref!r} (write 组/标签 or a tag's name)")
+        raise RuleError(
+            at(path, "value"), "no tag {tag!r} (write 组/标签 or a tag's name)", tag=ref
+        )
     if len(ids) > 1:
-        raise RuleError(at(path, "value"), f"several groups have a tag {ref!r}; write 组/{ref}")
+        raise RuleError(
+            at(path, "value"), "several groups have a tag {tag!r}; write 组/{tag}", tag=ref
+        )
     return ids
 
 

@@ -137,29 +137,40 @@ def check(cond: Condition, path: str) -> Condition:
     spec = fields.get(cond.field)
     if spec is None:
         near = [n for n in fields if n.split(".")[0] == cond.field.split(".")[0]]
-        hint = f" (did you mean {', '.join(sorted(near)[:4])}?)" if near else ""
-        raise RuleError(_at(path, "field"), f"unknown field {cond.field!r}{hint}")
+        if near:
+            raise RuleError(
+                _at(path, "field"),
+                "unknown field {field!r} (did you mean {near}?)",
+                field=cond.field,
+                near=", ".join(sorted(near)[:4]),
+            )
+        raise RuleError(_at(path, "field"), "unknown field {field!r}", field=cond.field)
     if cond.op not in spec.ops:
         raise RuleError(
             _at(path, "op"),
-            f"operator {cond.op!r} does not apply to {spec.name} ({spec.type}); "
-            f"use one of {', '.join(spec.ops)}",
+            "operator {op!r} does not apply to {field} ({type}); use one of {ops}",
+            op=cond.op,
+            field=spec.name,
+            type=spec.type,
+            ops=", ".join(spec.ops),
         )
     if cond.window is not None and not spec.windowed:
-        raise RuleError(_at(path, "window"), f"{spec.name} takes no time window")
+        raise RuleError(_at(path, "window"), "{field} takes no time window", field=spec.name)
     if cond.where:
         if not spec.filters:
-            raise RuleError(_at(path, "where"), f"{spec.name} takes no filters")
+            raise RuleError(_at(path, "where"), "{field} takes no filters", field=spec.name)
         for key, _values in cond.where:
             if "*" not in spec.filters and key not in spec.filters:
                 raise RuleError(
                     _at(_at(path, "where"), key),
-                    f"unknown filter {key!r}; use {', '.join(spec.filters)}",
+                    "unknown filter {key!r}; use {filters}",
+                    key=key,
+                    filters=", ".join(spec.filters),
                 )
     if spec.needs_event and not cond.event:
-        raise RuleError(_at(path, "event"), f"{spec.name} needs the event's name")
+        raise RuleError(_at(path, "event"), "{field} needs the event's name", field=spec.name)
     if not spec.needs_event and cond.event is not None:
-        raise RuleError(_at(path, "event"), f"{spec.name} takes no event name")
+        raise RuleError(_at(path, "event"), "{field} takes no event name", field=spec.name)
     return replace(cond, value=_typed(spec, cond, _at(path, "value")))
 
 
@@ -167,23 +178,28 @@ def _typed(spec: FieldSpec, cond: Condition, path: str) -> Any:
     op, value = cond.op, cond.value
     if op in EMPTY:
         if value is not None:
-            raise RuleError(path, f"{op} takes no value")
+            raise RuleError(path, "{op} takes no value", op=op)
         return None
     if value is None:
-        raise RuleError(path, f"{op} needs a value")
+        raise RuleError(path, "{op} needs a value", op=op)
     if op in ("in", "not_in", "has_any", "has_all", "has_none") and spec.type != "tag_group":
         if not isinstance(value, tuple) or not value:
-            raise RuleError(path, f"{op} needs a non-empty list")
+            raise RuleError(path, "{op} needs a non-empty list", op=op)
         return tuple(_one(spec, v, f"{path}[{i}]") for i, v in enumerate(value))
     if op == "between":
         if not isinstance(value, tuple) or len(value) != 2:
             raise RuleError(path, "between needs [low, high]")
         low, high = (_one(spec, v, f"{path}[{i}]") for i, v in enumerate(value))
         if high < low:
-            raise RuleError(path, f"between [{low}, {high}]: the low end is above the high end")
+            raise RuleError(
+                path,
+                "between [{low}, {high}]: the low end is above the high end",
+                low=low,
+                high=high,
+            )
         return (low, high)
     if isinstance(value, tuple):
-        raise RuleError(path, f"{op} takes one value, not a list")
+        raise RuleError(path, "{op} takes one value, not a list", op=op)
     return _one(spec, value, path)
 
 
@@ -191,28 +207,36 @@ def _one(spec: FieldSpec, value: Any, path: str) -> Any:
     kind = spec.type
     if kind in ("number", "measure"):
         if isinstance(value, str) or value is None:
-            raise RuleError(path, f"{spec.name} compares with a number, not {value!r}")
+            raise RuleError(
+                path, "{field} compares with a number, not {value!r}", field=spec.name, value=value
+            )
         if spec.integer and value != int(value):
-            raise RuleError(path, f"{spec.name} is a whole number")
+            raise RuleError(path, "{field} is a whole number", field=spec.name)
         return int(value) if spec.integer else value
     if kind == "date":
         if not isinstance(value, str) or not _DAY.fullmatch(value):
-            raise RuleError(path, f"{spec.name} compares with a day as YYYY-MM-DD")
+            raise RuleError(path, "{field} compares with a day as YYYY-MM-DD", field=spec.name)
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise RuleError(path, f"{value} is not a calendar day") from None
+            raise RuleError(path, "{day} is not a calendar day", day=value) from None
         return value
     if kind == "segment":
         if not isinstance(value, int):
             raise RuleError(path, "a segment is given by its number")
         return value
     if not isinstance(value, str):
-        raise RuleError(path, f"{spec.name} compares with text, not {value!r}")
+        raise RuleError(
+            path, "{field} compares with text, not {value!r}", field=spec.name, value=value
+        )
     if not value.strip():
         raise RuleError(path, "empty text")
     if spec.values and value not in spec.values:
         raise RuleError(
-            path, f"{value!r} is not a value of {spec.name}; use one of {', '.join(spec.values)}"
+            path,
+            "{value!r} is not a value of {field}; use one of {values}",
+            value=value,
+            field=spec.name,
+            values=", ".join(spec.values),
         )
     return value

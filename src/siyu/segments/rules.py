@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from siyu.refusals import Refusal
+
 MAX_DEPTH = 20
 MAX_CONDITIONS = 200
 MAX_LIST = 10_000
@@ -37,12 +39,19 @@ MAX_WINDOW_DAYS = 3650 * 3
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class RuleError(ValueError):
-    """A rule that cannot be used; ``path`` says where (``all[1].window``), ``reason`` why."""
+class RuleError(Refusal):
+    """A rule that cannot be used; ``path`` says where (``all[1].window``), ``why`` why.
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path or 'rule'}: {reason}")
-        self.path, self.reason = path or "rule", reason
+    ``why`` is a refusal of its own (the ``reason`` template and its values), so the builder can
+    point at the path and say the reason in the reader's language."""
+
+    def __init__(self, path: str, reason: str, /, **params: Any) -> None:
+        self.why = Refusal(reason, **params)
+        self.path, self.reason = path or "rule", str(self.why)
+        super().__init__("{path}: {why}", path=self.path, why=self.why)
+
+    def detail(self, say: Callable[[BaseException], str]) -> Any:
+        return {"path": self.path, "reason": say(self.why)}
 
 
 @dataclass(frozen=True)
@@ -102,9 +111,11 @@ def from_json(data: Any, check: Check | None = None) -> Node:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise RuleError("rule", f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+            raise RuleError(
+                "rule", "not valid JSON ({msg} at character {pos})", msg=exc.msg, pos=exc.pos + 1
+            ) from None
         except RecursionError:
-            raise RuleError("rule", f"nested deeper than {MAX_DEPTH} levels") from None
+            raise RuleError("rule", "nested deeper than {n} levels", n=MAX_DEPTH) from None
     tree = _node(data, "", 1, [0])
     return normalise(check_tree(tree, check) if check else tree)
 
@@ -126,7 +137,7 @@ def check_tree(node: Node, check: Check, path: str = "") -> Node:
 
 def _node(data: Any, path: str, depth: int, counter: list[int]) -> Node:
     if depth > MAX_DEPTH:
-        raise RuleError(path, f"nested deeper than {MAX_DEPTH} levels")
+        raise RuleError(path, "nested deeper than {n} levels", n=MAX_DEPTH)
     if not isinstance(data, dict):
         raise RuleError(path, 'expected an object ({"all": …}, {"not": …} or a condition)')
     for kind in ("all", "any"):
@@ -149,14 +160,16 @@ def _node(data: Any, path: str, depth: int, counter: list[int]) -> Node:
         raise RuleError(path, 'expected "all", "any", "not" or a condition with "field"')
     counter[0] += 1
     if counter[0] > MAX_CONDITIONS:
-        raise RuleError(path, f"more than {MAX_CONDITIONS} conditions in one rule")
+        raise RuleError(path, "more than {n} conditions in one rule", n=MAX_CONDITIONS)
     return _condition(data, path)
 
 
 def _only(data: dict[str, Any], keys: set[str], path: str) -> None:
     extra = sorted(set(data) - keys)
     if extra:
-        raise RuleError(path, f"unexpected key {extra[0]!r} beside {sorted(keys)[0]!r}")
+        raise RuleError(
+            path, "unexpected key {key!r} beside {known!r}", key=extra[0], known=sorted(keys)[0]
+        )
 
 
 def at(path: str, key: str) -> str:
@@ -200,17 +213,21 @@ def _scalar(value: Any, path: str) -> Any:
         return value
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
-            raise RuleError(path, f"text longer than {MAX_TEXT} characters")
+            raise RuleError(path, "text longer than {n} characters", n=MAX_TEXT)
         if "\x00" in value:
             raise RuleError(path, "text contains a NUL character")
         return value
-    raise RuleError(path, f"expected text, a number or a list, not {type(value).__name__}")
+    raise RuleError(
+        path, "expected text, a number or a list, not {kind}", kind=type(value).__name__
+    )
 
 
 def _value(value: Any, path: str) -> Any:
     if isinstance(value, list | tuple):
         if len(value) > MAX_LIST:
-            raise RuleError(path, f"a list of {len(value):,} values; at most {MAX_LIST:,}")
+            raise RuleError(
+                path, "a list of {n:,} values; at most {most:,}", n=len(value), most=MAX_LIST
+            )
         return tuple(_scalar(v, f"{path}[{i}]") for i, v in enumerate(value))
     return _scalar(value, path)
 
@@ -221,7 +238,7 @@ def _day(value: Any, path: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise RuleError(path, f"{value} is not a calendar day") from None
+        raise RuleError(path, "{day} is not a calendar day", day=value) from None
 
 
 def _window(data: Any, path: str) -> Window | None:
@@ -233,7 +250,9 @@ def _window(data: Any, path: str) -> Window | None:
         _only(data, {"last_days"}, path)
         n = data["last_days"]
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_WINDOW_DAYS:
-            raise RuleError(_at(path, "last_days"), f"expected whole days, 1 to {MAX_WINDOW_DAYS}")
+            raise RuleError(
+                _at(path, "last_days"), "expected whole days, 1 to {most}", most=MAX_WINDOW_DAYS
+            )
         return Window(last_days=n)
     _only(data, {"from", "to"}, path)
     if not data:
@@ -241,7 +260,9 @@ def _window(data: Any, path: str) -> Window | None:
     start = _day(data["from"], _at(path, "from")) if "from" in data else None
     end = _day(data["to"], _at(path, "to")) if "to" in data else None
     if start and end and end < start:
-        raise RuleError(path, f"the window ends ({end}) before it starts ({start})")
+        raise RuleError(
+            path, "the window ends ({end}) before it starts ({start})", end=end, start=start
+        )
     return Window(start=start, end=end)
 
 

@@ -28,6 +28,7 @@ from siyu.customers.models import Customer
 from siyu.customers.queries import customers_by_phones, phones_of
 from siyu.customers.service import visible_to, wecom_friends
 from siyu.db import table_of, utcnow
+from siyu.refusals import Refusal
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import (
     COPY_TABLES,
@@ -54,7 +55,7 @@ from siyu.segments.rules import (
 from siyu.tags.models import Tag, TagGroup
 
 
-class SegmentError(ValueError):
+class SegmentError(Refusal):
     """A segment request that cannot be carried out; the message says why."""
 
 
@@ -113,7 +114,7 @@ def checked_rule(session: Session, rule: Any, *, segment_id: int | None = None) 
 def _no_loops(segment_id: int, lookups: Lookups, stack: list[int], path: str) -> None:
     if segment_id in stack:
         loop = " → ".join(str(s) for s in [*stack, segment_id])
-        raise RuleError(path, f"segments refer to each other in a loop ({loop})")
+        raise RuleError(path, "segments refer to each other in a loop ({loop})", loop=loop)
     ref = lookups.segment(segment_id)
     if ref is None or not ref.dynamic or ref.rule is None:
         return
@@ -127,7 +128,7 @@ def _brand_id(session: Session, code: str | None) -> int | None:
         return None
     brand_id = session.scalar(sa.select(Brand.id).where(Brand.code == code))
     if brand_id is None:
-        raise SegmentError(f"no brand with code {code!r}")
+        raise SegmentError("no brand with code {code!r}", code=code)
     return brand_id
 
 
@@ -145,7 +146,7 @@ def create_segment(
     if not name or len(name) > 100:
         raise SegmentError("a segment needs a name of 1 to 100 characters")
     if session.scalar(sa.select(Segment.id).where(Segment.name == name)) is not None:
-        raise SegmentError(f"a segment named {name!r} already exists")
+        raise SegmentError("a segment named {name!r} already exists", name=name)
     if rule is None:
         raise SegmentError("a dynamic segment needs a rule")
     node = checked_rule(session, rule)
@@ -179,7 +180,7 @@ def create_static_segment(
     if not name or len(name) > 100:
         raise SegmentError("a segment needs a name of 1 to 100 characters")
     if session.scalar(sa.select(Segment.id).where(Segment.name == name)) is not None:
-        raise SegmentError(f"a segment named {name!r} already exists")
+        raise SegmentError("a segment named {name!r} already exists", name=name)
     found, missing = customers_by_phones(session, phones) if phones else ([], [])
     wanted = sorted({*customer_ids, *found})
     active: set[int] = set()
@@ -230,11 +231,11 @@ def update_segment(
     if name is not None and name.strip() != seg.name:
         clash = session.scalar(sa.select(Segment.id).where(Segment.name == name.strip()))
         if clash is not None:
-            raise SegmentError(f"a segment named {name.strip()!r} already exists")
+            raise SegmentError("a segment named {name!r} already exists", name=name.strip())
         seg.name = name.strip()
     if rule is not None:
         if not seg.dynamic:
-            raise SegmentError(f"segment {seg.id} is a static list; it has no rule")
+            raise SegmentError("segment {id} is a static list; it has no rule", id=seg.id)
         node = checked_rule(session, rule, segment_id=seg.id)
         seg.rule, seg.rule_text = to_json(node), rule_text.to_text(node)
     if description is not None:
@@ -259,7 +260,9 @@ def delete_segment(session: Session, segment_id: int, *, actor: str) -> None:
     ]
     if users:
         raise SegmentError(
-            f"segment {seg.id} is used by segment {', '.join(map(str, users))}; change those first"
+            "segment {id} is used by segment {users}; change those first",
+            id=seg.id,
+            users=", ".join(map(str, users)),
         )
     session.delete(seg)
     session.flush()
@@ -269,7 +272,7 @@ def delete_segment(session: Session, segment_id: int, *, actor: str) -> None:
 def get_segment(session: Session, segment_id: int) -> Segment:
     seg = session.get(Segment, segment_id)
     if seg is None:
-        raise SegmentError(f"no segment {segment_id}")
+        raise SegmentError("no segment {id}", id=segment_id)
     return seg
 
 

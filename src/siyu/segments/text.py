@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from siyu.refusals import Refusal
 from siyu.segments.rules import (
     MAX_CONDITIONS,
     MAX_DEPTH,
@@ -63,7 +64,12 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise RuleError("text", f"cannot read {text[pos : pos + 10]!r} at character {pos + 1}")
+            raise RuleError(
+                "text",
+                "cannot read {text!r} at character {at}",
+                text=text[pos : pos + 10],
+                at=pos + 1,
+            )
         kind = m.lastgroup or "word"
         raw = m.group(kind)
         start = m.start(kind)
@@ -72,7 +78,7 @@ def tokenize(text: str) -> list[Token]:
             try:
                 value = json.loads(raw)
             except json.JSONDecodeError:
-                raise RuleError("text", f"bad quoted text at character {start + 1}") from None
+                raise RuleError("text", "bad quoted text at character {at}", at=start + 1) from None
         out.append(Token(kind, raw, start, value))
         pos = m.end()
     out.append(Token("end", "", len(text)))
@@ -93,22 +99,33 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.i]
 
-    def _fail(self, what: str, tok: Token | None = None) -> RuleError:
+    def _fail(self, what: str, tok: Token | None = None, **params: Any) -> RuleError:
+        """``what`` (a template, with ``params``) at the token the parser stopped on."""
         tok = tok or self.tok
-        near = "the end" if tok.kind == "end" else repr(tok.text)
-        return RuleError("text", f"{what} at character {tok.pos + 1} (near {near})")
+        said = Refusal(what, **params)
+        if tok.kind == "end":
+            return RuleError(
+                "text", "{what} at character {at} (near the end)", what=said, at=tok.pos + 1
+            )
+        return RuleError(
+            "text",
+            "{what} at character {at} (near {near!r})",
+            what=said,
+            at=tok.pos + 1,
+            near=tok.text,
+        )
 
     def _is_word(self, *words: str) -> bool:
         return self.tok.kind == "word" and self.tok.text.lower() in words
 
     def _take_word(self, word: str) -> None:
         if not self._is_word(word):
-            raise self._fail(f"expected {word!r}")
+            raise self._fail("expected {word!r}", word=word)
         self.i += 1
 
     def _take(self, kind: str, text: str) -> None:
         if self.tok.kind != kind or self.tok.text != text:
-            raise self._fail(f"expected {text!r}")
+            raise self._fail("expected {word!r}", word=text)
         self.i += 1
 
     # -- grammar -------------------------------------------------------------------------
@@ -135,7 +152,7 @@ class _Parser:
     def _unary(self) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self._fail(f"nested deeper than {MAX_DEPTH} levels")
+            raise self._fail("nested deeper than {n} levels", n=MAX_DEPTH)
         try:
             if self._is_word("not"):
                 self.i += 1
@@ -152,7 +169,7 @@ class _Parser:
     def _condition(self) -> Condition:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
-            raise self._fail(f"more than {MAX_CONDITIONS} conditions in one rule")
+            raise self._fail("more than {n} conditions in one rule", n=MAX_CONDITIONS)
         tok = self.tok
         if tok.kind != "word" or tok.text.lower() in KEYWORDS or _NUMBER.fullmatch(tok.text):
             raise self._fail("expected a condition")
@@ -273,7 +290,7 @@ class _Parser:
         while True:
             items.append(self._scalar())
             if len(items) > MAX_LIST:
-                raise self._fail(f"a list of more than {MAX_LIST:,} values")
+                raise self._fail("a list of more than {most:,} values", most=MAX_LIST)
             if self.tok.kind == "punct" and self.tok.text == ",":
                 self.i += 1
                 continue
@@ -308,7 +325,9 @@ def parse(text: str, check: Check | None = None) -> Node:
         try:
             return check(cond, path)
         except RuleError as exc:
-            raise RuleError(exc.path, f"{exc.reason} (in: {to_text(cond)})") from None
+            raise RuleError(
+                exc.path, "{why} (in: {text})", why=exc.why, text=to_text(cond)
+            ) from None
 
     return check_tree(tree, with_text)
 
@@ -338,7 +357,9 @@ def _condition_text(c: Condition) -> str:
     if c.window or c.where or c.event is not None:
         base, dot, measure = c.field.partition(".")
         if not dot:
-            raise RuleError("text", f"{c.field} has no measure to write after its window")
+            raise RuleError(
+                "text", "{field} has no measure to write after its window", field=c.field
+            )
         args = []
         if c.event is not None:
             args.append(_value_text(c.event))
@@ -374,7 +395,7 @@ def _list_text(values: Any) -> str:
 
 def _value_text(v: Any) -> str:
     if isinstance(v, bool) or v is None:
-        raise RuleError("text", f"{v!r} cannot be written as a value")
+        raise RuleError("text", "{value!r} cannot be written as a value", value=v)
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):

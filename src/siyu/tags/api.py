@@ -13,7 +13,7 @@ from siyu.accounts.service import Principal
 from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
 from siyu.tags import service
 from siyu.tags.queries import catalogue
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["tags"])
 
@@ -65,7 +65,7 @@ def post_group(
     try:
         g = service.add_group(session, body.name, single=body.single, actor=p.actor)
     except service.TagError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Refused(409, exc) from None
     return {"id": g.id, "name": g.name, "single": g.single}
 
 
@@ -99,7 +99,7 @@ def post_assign(
             matched = customer_ids(session, p, CustomerFilter(f.q, f.source, f.store_id))
         added = service.assign(session, tag, [*body.customer_ids, *found, *matched], actor=p.actor)
     except service.TagError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     return {"added": added, "phones_not_found": missing}
 
 
@@ -113,7 +113,7 @@ def post_unassign(
         tag = service.find_tag(session, body.path)
         removed = service.unassign(session, tag, body.customer_ids, actor=p.actor)
     except service.TagError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     return {"removed": removed}
 
 
@@ -128,7 +128,7 @@ def post_rule(
             session, service.find_tag(session, body.path), body.condition, actor=p.actor
         )
     except service.TagError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     return {"id": rule.id, "condition": rule.condition}
 
 
@@ -141,5 +141,5 @@ def delete_rule(
     try:
         removed = service.delete_rule(session, rule_id, actor=p.actor)
     except service.TagError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise Refused(404, exc) from None
     return {"deleted": rule_id, "tags_removed": removed}

@@ -20,9 +20,10 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from siyu.orders.models import PAID_STATUSES
+from siyu.refusals import Refusal
 
 
-class RuleError(ValueError):
+class TagRuleError(Refusal):
     """A condition that cannot be used; the message says which part and why."""
 
 
@@ -58,10 +59,12 @@ KINDS = ("bought_category", "total_spend", "city_in", "source_in")
 
 
 def parse_condition(data: Any) -> BoughtCategory | TotalSpend | CityIn | SourceIn:
-    """The condition, or RuleError naming the field that is wrong."""
+    """The condition, or TagRuleError naming the field that is wrong."""
     if not isinstance(data, dict) or data.get("kind") not in KINDS:
         kind = data.get("kind") if isinstance(data, dict) else None
-        raise RuleError(f"unknown rule kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise TagRuleError(
+            "unknown rule kind {kind!r}; use one of {kinds}", kind=kind, kinds=", ".join(KINDS)
+        )
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -69,7 +72,9 @@ def parse_condition(data: Any) -> BoughtCategory | TotalSpend | CityIn | SourceI
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'condition'}: {e['msg']}"
             for e in exc.errors()
         )
-        raise RuleError(f"bad {data['kind']} rule: {problems}") from None
+        raise TagRuleError(
+            "bad {kind} rule: {problems}", kind=data["kind"], problems=problems
+        ) from None
 
 
 def matching(

@@ -22,8 +22,9 @@ from siyu.customers.changes import touch_customers
 from siyu.customers.models import Customer
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
-from siyu.tags.rules import RuleError, matching, parse_condition
+from siyu.tags.rules import TagRuleError, matching, parse_condition
 from siyu.traits.params import EPOCH, trait_params
 
 ASSIGNED = table_of(CustomerTag)
@@ -52,7 +53,7 @@ def _notify(
             hook(session, tag, customer_ids, added, actor, source)
 
 
-class TagError(ValueError):
+class TagError(Refusal):
     """A tagging request that cannot be done; the message says why."""
 
 
@@ -61,7 +62,7 @@ def add_group(session: Session, name: str, *, single: bool, actor: str) -> TagGr
     if not name or len(name) > 50:
         raise TagError("a tag group needs a name of 1–50 characters")
     if session.scalar(sa.select(TagGroup.id).where(TagGroup.name == name)):
-        raise TagError(f"tag group {name!r} already exists")
+        raise TagError("tag group {name!r} already exists", name=name)
     group = TagGroup(name=name, single=single)
     session.add(group)
     session.flush()
@@ -74,11 +75,13 @@ def add_tag(session: Session, path: str, *, actor: str) -> Tag:
     group_name, name = _split(path)
     group = session.scalar(sa.select(TagGroup).where(TagGroup.name == group_name))
     if group is None:
-        raise TagError(f"no tag group {group_name!r}; add it first (siyu tags add-group)")
+        raise TagError(
+            "no tag group {group!r}; add it first (siyu tags add-group)", group=group_name
+        )
     if not name or len(name) > 50:
         raise TagError("a tag needs a name of 1–50 characters")
     if session.scalar(sa.select(Tag.id).where(Tag.group_id == group.id, Tag.name == name)):
-        raise TagError(f"tag {path!r} already exists")
+        raise TagError("tag {tag!r} already exists", tag=path)
     tag = Tag(group_id=group.id, name=name)
     session.add(tag)
     session.flush()
@@ -92,7 +95,12 @@ def find_tag(session: Session, path: str) -> Tag:
         sa.select(Tag).join(TagGroup).where(TagGroup.name == group_name, Tag.name == name)
     )
     if tag is None:
-        raise TagError(f"no tag {path!r} (add it with: siyu tags add '{group_name}/{name}')")
+        raise TagError(
+            "no tag {tag!r} (add it with: siyu tags add '{group}/{name}')",
+            tag=path,
+            group=group_name,
+            name=name,
+        )
     return tag
 
 
@@ -158,8 +166,8 @@ def add_rule(session: Session, tag: Tag, condition: Any, *, actor: str) -> TagRu
     next recompute or ``apply_rules``)."""
     try:
         cond = parse_condition(condition)
-    except RuleError as exc:
-        raise TagError(str(exc)) from None
+    except TagRuleError as exc:
+        raise TagError("{why}", why=exc) from None
     rule = TagRule(tag_id=tag.id, condition=cond.model_dump(), created_by=actor)
     session.add(rule)
     session.flush()
@@ -171,7 +179,7 @@ def delete_rule(session: Session, rule_id: int, *, actor: str) -> int:
     """Delete a rule and only the tags it set; returns how many assignments went."""
     rule = session.get(TagRule, rule_id)
     if rule is None:
-        raise TagError(f"no tag rule {rule_id}")
+        raise TagError("no tag rule {id}", id=rule_id)
     mine = sa.and_(CustomerTag.source == "rule", CustomerTag.rule_id == rule_id)
     touch_customers(session, session.scalars(sa.select(CustomerTag.customer_id).where(mine)))
     res = session.execute(
@@ -266,14 +274,14 @@ def _existing_customers(session: Session, customer_ids: Iterable[int]) -> list[i
     unknown = [c for c in wanted if c not in known]
     if unknown:
         shown = ", ".join(map(str, unknown[:5])) + (" …" if len(unknown) > 5 else "")
-        raise TagError(f"{len(unknown)} customer ids are unknown or merged: {shown}")
+        raise TagError("{n} customer ids are unknown or merged: {ids}", n=len(unknown), ids=shown)
     return wanted
 
 
 def _split(path: str) -> tuple[str, str]:
     group, sep, name = path.partition("/")
     if not sep or not group.strip() or not name.strip():
-        raise TagError(f"name a tag as 分组/标签 (group/tag), not {path!r}")
+        raise TagError("name a tag as 分组/标签 (group/tag), not {tag!r}", tag=path)
     return group.strip(), name.strip()
 
 

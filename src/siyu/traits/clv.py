@@ -59,12 +59,14 @@ def clv_report(
 ) -> ClvReport:
     """Fit on purchases up to ``calibration_end``; hold out the rest up to the reference date."""
     if unit not in UNITS:
-        raise TraitsError(f"unit must be day or week, not {unit!r}")
+        raise TraitsError("unit must be day or week, not {unit!r}", unit=unit)
     ref = reference_date or datetime.now(settings.tz).date()
     if calibration_end >= ref:
         raise TraitsError(
-            f"the calibration end {calibration_end} must be before the reference date {ref}, "
-            "so that there is a holdout period to check against"
+            "the calibration end {end} must be before the reference date {ref}, "
+            "so that there is a holdout period to check against",
+            end=calibration_end,
+            ref=ref,
         )
     if refresh:
         refresh_copy(settings)
@@ -72,7 +74,7 @@ def clv_report(
     try:
         model = clv_model.fit(s["frequency"], s["recency"], s["T"], s["monetary"])
     except clv_model.DegenerateFit as exc:
-        raise TraitsError(f"CLV cannot be fitted: {exc}") from exc
+        raise TraitsError("CLV cannot be fitted: {why}", why=exc) from exc
     horizon = (ref - calibration_end).days / UNITS[unit]
     predicted = model.expected_purchases(horizon, s["frequency"], s["recency"], s["T"])
     return ClvReport(

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from siyu.refusals import Refusal
+
 Array = npt.NDArray[np.float64]
 MIN_REPEAT_BUYERS = 10
 
 
-class DegenerateFit(ValueError):
+class DegenerateFit(Refusal):
     """The data cannot support a fit (nobody, or nobody who bought twice); the message says why."""
 
 
@@ -95,8 +97,10 @@ def fit(frequency: Array, recency: Array, T: Array, monetary: Array) -> ClvModel
     repeaters = int((frequency > 0).sum())
     if repeaters < MIN_REPEAT_BUYERS:
         raise DegenerateFit(
-            f"only {repeaters} customers bought on more than one day; BG/NBD needs at least "
-            f"{MIN_REPEAT_BUYERS} to estimate how often people come back"
+            "only {n} customers bought on more than one day; BG/NBD needs at least "
+            "{least} to estimate how often people come back",
+            n=repeaters,
+            least=MIN_REPEAT_BUYERS,
         )
     bg = BetaGeoFitter(penalizer_coef=0.0)
     try:
@@ -104,10 +108,10 @@ def fit(frequency: Array, recency: Array, T: Array, monetary: Array) -> ClvModel
             warnings.simplefilter("ignore")
             bg.fit(frequency, recency, T)
     except Exception as exc:  # lifetimes' ConvergenceError, or a numerical failure
-        raise DegenerateFit(f"the BG/NBD fit did not converge: {str(exc).strip()}") from exc
+        raise DegenerateFit("the BG/NBD fit did not converge: {why}", why=str(exc).strip()) from exc
     params = {k: float(v) for k, v in bg.params_.items()}
     if not all(math.isfinite(v) and v > 0 for v in params.values()):
-        raise DegenerateFit(f"the BG/NBD fit did not converge ({params})")
+        raise DegenerateFit("the BG/NBD fit did not converge ({params})", params=params)
     model = ClvModel(
         bgnbd=params,
         gamma_gamma=None,

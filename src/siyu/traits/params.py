@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from siyu.config import Settings
+from siyu.refusals import Refusal
 from siyu.traits.expressions import TraitParams
 
 EPOCH = date(1970, 1, 1)
 
 
-class TraitsError(ValueError):
+class TraitsError(Refusal):
     """A recompute was asked for something it cannot do (bad date, window, engine)."""
 
 

@@ -70,7 +70,11 @@ def recompute(
 ) -> RecomputeResult:
     """Recompute RFM and lifecycle for every customer who has bought, per brand and overall."""
     if compute_engine not in ENGINES:
-        raise TraitsError(f"unknown engine {compute_engine!r}; choose one of {', '.join(ENGINES)}")
+        raise TraitsError(
+            "unknown engine {engine!r}; choose one of {engines}",
+            engine=compute_engine,
+            engines=", ".join(ENGINES),
+        )
     ref = reference_date or datetime.now(settings.tz).date()
     window = window_days if window_days is not None else settings.traits_window_days
     if window < 1:

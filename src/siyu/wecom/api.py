@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 from siyu.wecom import inbox, queries
 from siyu.wecom.contacts import record_calls
 from siyu.wecom.crypto import CallbackRejected
@@ -182,7 +182,7 @@ def corp_or_422(session: Session, corp: str | None) -> Any:
     try:
         return only_corp(session, corp)
     except WecomConfigError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
 
 
 @router.get("/api/v1/wecom/live-codes")
@@ -278,7 +278,7 @@ def put_default_welcome(
     try:
         row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
     except WelcomeError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     return {"id": row.id, "text": row.text, "attachments": row.attachments}
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 from siyu.wecom import queries
 from siyu.wecom.handover import HandoverError, Selection, plan, retry
 from siyu.wecom.models import Handover
@@ -69,7 +69,7 @@ def create_handover(
             actor=who.actor,
         )
     except (WecomConfigError, HandoverError) as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     if body.dry_run:
         out = _detail(session, handover.id)
         session.rollback()
@@ -114,7 +114,7 @@ def retry_handover(
     try:
         n = retry(session, handover, body.to, actor=who.actor)
     except HandoverError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     session.commit()
     if n:
         submit_now(session, handover)

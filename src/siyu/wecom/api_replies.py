@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import db_session, require
+from siyu.webkit import Refused, db_session, require
 from siyu.wecom import queries
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.keywords import (
@@ -77,7 +77,7 @@ def create_keyword_rule(
     try:
         rule = add_rule(session, corp_or_422(session, body.corp).id, spec, actor=who.actor)
     except KeywordError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     return next(r for r in queries.keyword_rules(session) if r["id"] == rule.id)
 
 
@@ -92,7 +92,7 @@ def patch_keyword_rule(
     try:
         set_active(session, rule_id, body.active, actor=who.actor)
     except KeywordError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise Refused(404, exc) from None
     return {"id": rule_id, "active": body.active}
 
 
@@ -134,7 +134,7 @@ def add_benefit_codes(
             actor=who.actor,
         )
     except KeywordError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise Refused(422, exc) from None
     return {
         "pool_id": result.pool_id,
         "added": result.added,

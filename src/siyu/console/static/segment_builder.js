@@ -23,7 +23,12 @@
   function api(method, url, body) {
     return fetch(url, {
       method: method,
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": cfg.csrf },
+      // the page's language, so refusals come back in the words the reader sees around them
+      headers: {
+        "Content-Type": "application/json",
+        "X-CSRF-Token": cfg.csrf,
+        "Accept-Language": document.documentElement.lang || "zh-CN",
+      },
       body: body ? JSON.stringify(body) : undefined,
       credentials: "same-origin",
     }).then(function (r) {
