@@ -57,7 +57,7 @@ class RuleIn(BaseModel):
 
 
 def _fail(exc: Exception) -> HTTPException:
-    """The answer to a refusal: a rule's names the path (422), a missing segment 404, a name
+    """The answer to a refusal: a bad rule 422 naming its path, a missing segment 404, a name
     already taken 409; reasons in the language the request asks for."""
     if isinstance(exc, EngineUnavailable):
         return HTTPException(503, str(exc))
