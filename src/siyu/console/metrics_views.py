@@ -27,7 +27,7 @@ from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
 from siyu.segments.drill import drill
-from siyu.segments.rules import RuleError
+from siyu.segments.rules import RuleError, loads
 from siyu.webkit import db_session
 
 router = APIRouter(include_in_schema=False)
@@ -197,7 +197,7 @@ def drill_page(
     result, error = None, None
     try:
         found = drill(
-            get_settings(), session, ctx["principal"], json.loads(rule), brand_id=brand, page=page
+            get_settings(), session, ctx["principal"], loads(rule), brand_id=brand, page=page
         )
         result = {
             "total": found.total,
@@ -205,12 +205,7 @@ def drill_page(
             "per_page": found.per_page,
             "items": found.items,
         }
-    except json.JSONDecodeError as exc:
-        bad = RuleError(
-            "rule", "not valid JSON ({msg} at character {pos})", msg=exc.msg, pos=exc.pos + 1
-        )
-        error = in_words(request, bad)
-    except RuleError as exc:
+    except RuleError as exc:  # a hand-edited URL: not JSON, or not a rule
         error = in_words(request, exc)
     except EngineUnavailable:
         error = "mx.no_copy"

@@ -3,7 +3,10 @@ Keys are the English templates exactly; placeholders are the same names."""
 
 from __future__ import annotations
 
+from siyu.console.refusals_zh_rules import RULES_ZH
+
 ZH: dict[str, str] = {
+    **RULES_ZH,  # segment rules, segments, tags, caps, merges, recomputes
     # users, roles, API keys
     "password must have at least 10 characters": "密码至少要 10 个字符。",
     "the demo password is public; choose another": "演示密码是公开的，请换一个。",
@@ -121,7 +124,3 @@ ZH: dict[str, str] = {
     "template error on line {line}: {reason}": "模板第 {line} 行有误：{reason}",
     "attachment {n}: give msgtype (image, link or miniprogram) and its object": "附件 {n}：请写明类型（图片、链接或小程序）及其内容。",
 }
-
-from siyu.console.refusals_zh_rules import RULES_ZH  # noqa: E402 (the second half)
-
-ZH |= RULES_ZH

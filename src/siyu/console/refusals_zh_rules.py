@@ -22,7 +22,6 @@ RULES_ZH: dict[str, str] = {
     "expected an event name": "请填写行为（事件）名称。",
     "true/false is not a value here; use a number or text": "这里不能用 true/false，请填数字或文字。",
     "numbers must be finite": "数字必须是有限值。",
-    "text longer than {n} characters": "文字超过 {n} 个字符。",
     "text contains a NUL character": "文字里含有 NUL 字符。",
     "expected text, a number or a list, not {kind}": "这里应是文字、数字或列表，不能是 {kind}。",
     "a list of {n:,} values; at most {most:,}": "列表有 {n:,} 个值，最多 {most:,} 个。",
@@ -79,7 +78,6 @@ RULES_ZH: dict[str, str] = {
     "property name {key!r}: letters, digits, _ and - only": "属性名 {key!r} 只能含字母、数字、_ 和 -。",
     # what a rule names
     "no tag group {group!r}": "没有标签组 {group!r}。",
-    "no segment {id}": "没有编号为 {id} 的分群。",
     "no tag {tag!r} (write 组/标签 or a tag's name)": "没有标签 {tag!r}（请写 组/标签 或标签名）。",
     "several groups have a tag {tag!r}; write 组/{tag}": "多个标签组都有标签 {tag!r}，请写成 组/{tag}。",
     "segments refer to each other in a loop ({loop})": "分群之间循环引用（{loop}）。",

@@ -61,9 +61,9 @@ def _fail(exc: Exception) -> HTTPException:
     already taken 409; reasons in the language the request asks for."""
     if isinstance(exc, EngineUnavailable):
         return HTTPException(503, str(exc))
-    if isinstance(exc, service.SegmentError) and exc.template == "no segment {id}":
+    if isinstance(exc, service.NoSuchSegment):
         return Refused(404, exc)
-    if isinstance(exc, service.SegmentError) and exc.template.endswith("already exists"):
+    if isinstance(exc, service.NameTaken):
         return Refused(409, exc)
     return Refused(422, exc)
 

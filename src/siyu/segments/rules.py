@@ -108,16 +108,21 @@ def from_json(data: Any, check: Check | None = None) -> Node:
     ``check`` (the field catalogue's) validates and types each condition, given its path in the
     tree as written; the result is normalised afterwards."""
     if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise RuleError(
-                "rule", "not valid JSON ({msg} at character {pos})", msg=exc.msg, pos=exc.pos + 1
-            ) from None
-        except RecursionError:
-            raise RuleError("rule", "nested deeper than {n} levels", n=MAX_DEPTH) from None
+        data = loads(data)
     tree = _node(data, "", 1, [0])
     return normalise(check_tree(tree, check) if check else tree)
+
+
+def loads(text: str | bytes) -> Any:
+    """The JSON a rule is written in, or RuleError saying where it stops being JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuleError(
+            "rule", "not valid JSON ({msg} at character {pos})", msg=exc.msg, pos=exc.pos + 1
+        ) from None
+    except RecursionError:
+        raise RuleError("rule", "nested deeper than {n} levels", n=MAX_DEPTH) from None
 
 
 def check_tree(node: Node, check: Check, path: str = "") -> Node:

@@ -59,6 +59,14 @@ class SegmentError(Refusal):
     """A segment request that cannot be carried out; the message says why."""
 
 
+class NoSuchSegment(SegmentError):
+    """The segment asked for does not exist (the API answers 404)."""
+
+
+class NameTaken(SegmentError):
+    """Another segment already has the name (the API answers 409)."""
+
+
 class SessionLookups:
     """Tags and segments as the system of record has them now."""
 
@@ -146,7 +154,7 @@ def create_segment(
     if not name or len(name) > 100:
         raise SegmentError("a segment needs a name of 1 to 100 characters")
     if session.scalar(sa.select(Segment.id).where(Segment.name == name)) is not None:
-        raise SegmentError("a segment named {name!r} already exists", name=name)
+        raise NameTaken("a segment named {name!r} already exists", name=name)
     if rule is None:
         raise SegmentError("a dynamic segment needs a rule")
     node = checked_rule(session, rule)
@@ -180,7 +188,7 @@ def create_static_segment(
     if not name or len(name) > 100:
         raise SegmentError("a segment needs a name of 1 to 100 characters")
     if session.scalar(sa.select(Segment.id).where(Segment.name == name)) is not None:
-        raise SegmentError("a segment named {name!r} already exists", name=name)
+        raise NameTaken("a segment named {name!r} already exists", name=name)
     found, missing = customers_by_phones(session, phones) if phones else ([], [])
     wanted = sorted({*customer_ids, *found})
     active: set[int] = set()
@@ -231,7 +239,7 @@ def update_segment(
     if name is not None and name.strip() != seg.name:
         clash = session.scalar(sa.select(Segment.id).where(Segment.name == name.strip()))
         if clash is not None:
-            raise SegmentError("a segment named {name!r} already exists", name=name.strip())
+            raise NameTaken("a segment named {name!r} already exists", name=name.strip())
         seg.name = name.strip()
     if rule is not None:
         if not seg.dynamic:
@@ -272,7 +280,7 @@ def delete_segment(session: Session, segment_id: int, *, actor: str) -> None:
 def get_segment(session: Session, segment_id: int) -> Segment:
     seg = session.get(Segment, segment_id)
     if seg is None:
-        raise SegmentError("no segment {id}", id=segment_id)
+        raise NoSuchSegment("no segment {id}", id=segment_id)
     return seg
 
 
