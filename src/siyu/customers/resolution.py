@@ -78,12 +78,20 @@ class IdPool:
             self._ids = allocate_ids(self.conn, self.table, self.block)[::-1]
         return self._ids.pop()
 
+    def take_many(self, n: int) -> list[int]:
+        if self.conn.dialect.name == "sqlite":
+            first = self.take()
+            assert self._next is not None
+            self._next += n - 1
+            return list(range(first, first + n))
+        return [self.take() for _ in range(n)]
+
 
 @dataclass
 class _NewCustomer:
     id: int
     profile: dict[str, Any]
-    first_seen_at: datetime | None
+    first_seen_at: Any  # in database form (bulk.db_time), so imports need not convert
     suppressed: bool
 
 
@@ -149,16 +157,20 @@ class Resolver:
         self,
         keys: Sequence[Key],
         profile: dict[str, Any] | None = None,
-        seen_at: datetime | None = None,
+        seen_at: datetime | str | None = None,
     ) -> Resolution:
-        """The customer for a record carrying ``keys`` (already normalised, junk removed)."""
+        """The customer for a record carrying ``keys`` (already normalised, junk removed).
+
+        ``seen_at`` is when the record happened: an aware datetime, or on SQLite the stored
+        text (``bulk.utc_text``) an import already has."""
+        seen = db_time(self.conn, seen_at) if isinstance(seen_at, datetime) else seen_at
         matched = {k: self._find(self._known[k][1]) for k in keys if k in self._known}
         owners = sorted(set(matched.values()))
         created = False
         if not owners:
             customer_id = self._customer_ids.take()
             self._new_customers[customer_id] = _NewCustomer(
-                customer_id, dict(profile or {}), seen_at, False
+                customer_id, dict(profile or {}), seen, False
             )
             self.stats.customers_created += 1
             created = True
@@ -181,10 +193,10 @@ class Resolver:
         suppressed = any(k in self._suppressed_keys for k in keys)
         if suppressed:
             self._mark_suppressed(customer_id)
-        elif customer_id in self._new_customers and seen_at is not None:
+        elif customer_id in self._new_customers and seen is not None:
             new = self._new_customers[customer_id]
-            if new.first_seen_at is None or seen_at < new.first_seen_at:
-                new.first_seen_at = seen_at
+            if new.first_seen_at is None or seen < new.first_seen_at:
+                new.first_seen_at = seen
         return Resolution(customer_id, identity_ids, created, suppressed)
 
     def _mark_suppressed(self, customer_id: int) -> None:
@@ -245,7 +257,7 @@ class Resolver:
                     p.get("birthday"),
                     p.get("province"),
                     p.get("city"),
-                    db_time(self.conn, c.first_seen_at),
+                    c.first_seen_at,
                     p.get("source") or self.source,
                     p.get("store_id"),
                     "active",

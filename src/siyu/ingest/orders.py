@@ -8,19 +8,28 @@ order id) and their digest, and come out as unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from siyu.brands.service import StoreCache
-from siyu.bulk import db_time, insert_rows, rows_where_in
+from siyu.bulk import (
+    collector_paused,
+    db_time,
+    from_utc_text,
+    insert_rows,
+    rows_where_in,
+    stored_time,
+)
 from siyu.catalog.service import ProductCache
 from siyu.config import Settings
 from siyu.customers.resolution import IdPool, Resolver
 from siyu.db import table_of, utcnow, write_transaction
+from siyu.ingest.columns import OrderColumns
 from siyu.ingest.formats import get_format
-from siyu.ingest.parse import ParsedOrder
 from siyu.ingest.pipeline import ParseFailed, ParseJob, batches
 from siyu.ingest.reader import ImportFileError, load_mapping
 from siyu.ingest.runs import (
@@ -93,15 +102,16 @@ def import_orders(
         path, source, mapping, start.brand_code, shop, settings.timezone, settings.import_batch_rows
     )
     try:
-        for parsed in batches(job):
-            for reject in parsed.rejects:
-                summary.rejected[reject.reason] += len(reject.rows)
-                for line_no, row in reject.rows:
-                    rejects.add(line_no, reject.reason, row)
-            summary.read, summary.bytes_read = parsed.rows_read, parsed.bytes_read
-            batch.write(parsed.orders)
-            if progress:
-                progress(parsed.bytes_read, parsed.rows_read)
+        with collector_paused():
+            for parsed in batches(job):
+                for reject in parsed.rejects:
+                    summary.rejected[reject.reason] += len(reject.rows)
+                    for line_no, row in reject.rows:
+                        rejects.add(line_no, reject.reason, row)
+                summary.read, summary.bytes_read = parsed.rows_read, parsed.bytes_read
+                batch.write(parsed.orders)
+                if progress:
+                    progress(parsed.bytes_read, parsed.rows_read)
     except ParseFailed as exc:
         stopped(summary, exc)
     finally:
@@ -128,35 +138,41 @@ class _Batch:
         self.stores = StoreCache()
         self.secret = settings.secret_key_bytes()
 
-    def write(self, orders: Sequence[ParsedOrder]) -> None:
-        if not orders:
+    def write(self, batch: OrderColumns) -> None:
+        if not len(batch):
             return
-        orders = _last_wins(orders)
+        batch = batch.last_wins()
         with write_transaction(self.engine) as conn:
             checkpoint(conn, self.summary)
-            existing = self._existing(conn, orders)
-            fresh = [o for o in orders if o.order_id not in existing]
-            changed = [
-                o for o in orders if o.order_id in existing and existing[o.order_id][1] != o.digest
-            ]
-            self.summary.unchanged += len(orders) - len(fresh) - len(changed)
+            existing = self._existing(conn, batch.order_id)
+            fresh = batch.pick([i for i, oid in enumerate(batch.order_id) if oid not in existing])
+            changed = batch.pick(
+                [
+                    i
+                    for i, oid in enumerate(batch.order_id)
+                    if oid in existing and existing[oid][1] != batch.digest[i]
+                ]
+            )
+            self.summary.unchanged += len(batch) - len(fresh) - len(changed)
             self.products.ensure(
                 conn,
                 (
                     (sku, name, cat, amount // qty if qty else None)
-                    for o in fresh + changed
-                    for sku, name, cat, qty, amount in o.lines
+                    for part in (fresh, changed)
+                    for sku, name, cat, qty, amount in part.all_lines()
                     if sku
                 ),
             )
             resolver = Resolver(conn, self.platform, self.secret, self.actor)
-            resolver.prefetch(k for o in fresh for k in o.keys)
-            links = []
-            for o in fresh:
-                res = resolver.resolve(o.keys, o.profile, o.paid_at or o.ordered_at)
-                links.append((res.customer_id, res.primary_identity()))
+            resolver.prefetch(k for keys in fresh.keys for k in keys)
+            customers, identities = [], []
+            for i, keys in enumerate(fresh.keys):
+                seen = stored_time(conn, fresh.paid_at[i] or fresh.ordered_at[i])
+                res = resolver.resolve(keys, fresh.profile(i, self.platform), seen)
+                customers.append(res.customer_id)
+                identities.append(res.primary_identity())
             resolver.flush()
-            self._insert(conn, fresh, links, resolver)
+            self._insert(conn, fresh, [resolver.customer_for(c) for c in customers], identities)
             self._update(conn, changed, existing)
             s, r = self.summary, resolver.stats
             s.inserted += len(fresh)
@@ -167,80 +183,88 @@ class _Batch:
             s.suppressed += r.suppressed
             s.batches += 1
 
-    def _existing(
-        self, conn: Connection, orders: Sequence[ParsedOrder]
-    ) -> dict[str, tuple[int, str]]:
+    def _existing(self, conn: Connection, order_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
         rows = rows_where_in(
             conn,
             'SELECT platform_order_id, id, digest FROM "order"'
             " WHERE platform = ? AND shop = ? AND platform_order_id IN ({in})",
             (self.platform, self.shop),
-            [o.order_id for o in orders],
+            order_ids,
         )
         for oid, pk, digest in rows:
             found[oid] = (pk, digest)
         return found
 
-    def _store_id(self, conn: Connection, o: ParsedOrder) -> int | None:
-        if o.store is None:
-            return None
-        return self.stores.get(conn, self.brand_id, *o.store)
+    def _store_ids(self, conn: Connection, batch: OrderColumns) -> list[int | None]:
+        get, brand = self.stores.get, self.brand_id
+        return [None if s is None else get(conn, brand, *s) for s in batch.store]
 
-    def _lines(self, order_pk: int, o: ParsedOrder) -> list[tuple[object, ...]]:
+    def _lines(self, pks: Sequence[int], batch: OrderColumns) -> list[tuple[object, ...]]:
+        lookup = self.products.lookup
         rows: list[tuple[object, ...]] = []
-        for n, (sku, name, category, qty, amount) in enumerate(o.lines, 1):
-            product_id, product_category = self.products.lookup(sku)
-            rows.append(
-                (order_pk, n, product_id, sku, name, category or product_category, qty, amount)
-            )
+        for pk, lines in zip(pks, batch.lines, strict=True):
+            for n, (sku, name, category, qty, amount) in enumerate(lines, 1):
+                product_id, product_category = lookup(sku)
+                rows.append(
+                    (pk, n, product_id, sku, name, category or product_category, qty, amount)
+                )
         return rows
+
+    def _times(self, conn: Connection, texts: list[str | None]) -> list[Any]:
+        if conn.dialect.name == "sqlite":
+            return texts  # already in the stored form
+        return [stored_time(conn, t) for t in texts]
 
     def _insert(
         self,
         conn: Connection,
-        fresh: Sequence[ParsedOrder],
-        links: list[tuple[int, int | None]],
-        resolver: Resolver,
+        fresh: OrderColumns,
+        customers: list[int],
+        identities: list[int | None],
     ) -> None:
-        pool = IdPool(conn, ORDER, block=max(len(fresh), 1))
+        if not len(fresh):
+            return
+        pks = IdPool(conn, ORDER, block=len(fresh)).take_many(len(fresh))
         now = db_time(conn, utcnow())
-        order_rows, line_rows = [], []
-        for o, (customer_id, identity_id) in zip(fresh, links, strict=True):
-            pk = pool.take()
-            order_rows.append(
-                (
-                    pk,
-                    self.brand_id,
-                    self.platform,
-                    self.shop,
-                    o.order_id,
-                    resolver.customer_for(customer_id),
-                    identity_id,
-                    self._store_id(conn, o),
-                    o.status,
-                    o.total_fen,
-                    o.paid_fen,
-                    o.refund_fen,
-                    db_time(conn, o.ordered_at),
-                    db_time(conn, o.paid_at),
-                    o.digest,
-                    self.summary.run_id,
-                    now,
-                    now,
-                )
+        n = len(fresh)
+
+        def same(value: object) -> repeat[object]:
+            return repeat(value, n)
+
+        order_rows = list(
+            zip(
+                pks,
+                same(self.brand_id),
+                same(self.platform),
+                same(self.shop),
+                fresh.order_id,
+                customers,
+                identities,
+                self._store_ids(conn, fresh),
+                fresh.status,
+                fresh.total_fen,
+                fresh.paid_fen,
+                fresh.refund_fen,
+                self._times(conn, fresh.ordered_at),
+                self._times(conn, fresh.paid_at),
+                fresh.digest,
+                same(self.summary.run_id),
+                same(now),
+                same(now),
+                strict=True,
             )
-            line_rows.extend(self._lines(pk, o))
+        )
         insert_rows(conn, ORDER, ORDER_COLUMNS, order_rows)
-        insert_rows(conn, LINE, LINE_COLUMNS, line_rows)
+        insert_rows(conn, LINE, LINE_COLUMNS, self._lines(pks, fresh))
 
     def _update(
-        self, conn: Connection, changed: Sequence[ParsedOrder], existing: dict[str, tuple[int, str]]
+        self, conn: Connection, changed: OrderColumns, existing: dict[str, tuple[int, str]]
     ) -> None:
-        if not changed:
+        if not len(changed):
             return
         now = utcnow()
-        pks = [existing[o.order_id][0] for o in changed]
+        pks = [existing[oid][0] for oid in changed.order_id]
         conn.execute(
             ORDER.update()
             .where(ORDER.c.id == sa.bindparam("pk"))
@@ -259,33 +283,22 @@ class _Batch:
             [
                 {
                     "pk": pk,
-                    "status": o.status,
-                    "total_fen": o.total_fen,
-                    "paid_fen": o.paid_fen,
-                    "refund_fen": o.refund_fen,
-                    "ordered_at": o.ordered_at,
-                    "paid_at": o.paid_at,
-                    "store_id": self._store_id(conn, o),
-                    "digest": o.digest,
+                    "status": changed.status[i],
+                    "total_fen": changed.total_fen[i],
+                    "paid_fen": changed.paid_fen[i],
+                    "refund_fen": changed.refund_fen[i],
+                    "ordered_at": from_utc_text(changed.ordered_at[i]),
+                    "paid_at": from_utc_text(changed.paid_at[i]),
+                    "store_id": store_id,
+                    "digest": changed.digest[i],
                 }
-                for pk, o in zip(pks, changed, strict=True)
+                for i, (pk, store_id) in enumerate(
+                    zip(pks, self._store_ids(conn, changed), strict=True)
+                )
             ],
         )
         conn.execute(LINE.delete().where(LINE.c.order_id.in_(pks)))
-        insert_rows(
-            conn,
-            LINE,
-            LINE_COLUMNS,
-            [r for pk, o in zip(pks, changed, strict=True) for r in self._lines(pk, o)],
-        )
-
-
-def _last_wins(orders: Sequence[ParsedOrder]) -> list[ParsedOrder]:
-    """An order id seen twice in one batch: the later row is the newer state."""
-    by_id: dict[str, ParsedOrder] = {}
-    for o in orders:
-        by_id[o.order_id] = o
-    return list(by_id.values()) if len(by_id) != len(orders) else list(orders)
+        insert_rows(conn, LINE, LINE_COLUMNS, self._lines(pks, changed))
 
 
 __all__ = ["ImportFileError", "import_orders"]

@@ -1,20 +1,26 @@
-"""Turning export rows into orders: one order per order id, with its SKU lines."""
+"""Turning export rows into orders: one order per order id, with its SKU lines.
+
+``OrderParser`` reads row by row and is the reference: every rule is written once, here. The
+fast lane (``fastlane``) reads most rows column by column with the same functions and hands this
+parser every row it cannot vouch for, so both give the same orders and the same rejects.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from siyu.bulk import utc_text
 from siyu.customers import identifiers as ids
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat
 from siyu.ingest.reader import OpenedFile
 
 Key = tuple[str, str, str]
+Group = list[tuple[int, list[str], dict[str, str | None]]]  # (line number, cells, fields)
 
 
 @dataclass(slots=True)
@@ -27,8 +33,8 @@ class ParsedOrder:
     total_fen: int
     paid_fen: int
     refund_fen: int
-    ordered_at: datetime | None
-    paid_at: datetime | None
+    ordered_at: str | None  # UTC, as ``bulk.utc_text`` writes it
+    paid_at: str | None
     store: tuple[str, str] | None
     lines: list[tuple[str | None, str | None, str | None, int, int]] = field(default_factory=list)
     digest: str = ""
@@ -65,77 +71,65 @@ class OrderParser:
         self.rows_read = 0
 
         self._items = list(opened.columns.items())
-        self._specs = self._identity_specs()
+        self.identity_specs = self._identity_specs()
 
-    def _fields(self, row: list[str]) -> dict[str, str | None]:
+    def fields(self, row: list[str]) -> dict[str, str | None]:
         """The mapped cells of a row, stripped; empty cells are None."""
         n = len(row)
         return {name: (row[i].strip() or None) if i < n else None for name, i in self._items}
 
-    def __iter__(self) -> Iterator[ParsedOrder | Reject]:
-        group: list[tuple[int, list[str], dict[str, str | None]]] = []
-        group_id: str | None = None
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """The file's non-blank rows with their line numbers (the header is line 1)."""
         line_no = 1
         for row in self.opened.rows:
             line_no += 1
             if not row or not any(c.strip() for c in row):
                 continue
             self.rows_read += 1
-            fields = self._fields(row)
-            order_id = _order_id(fields.get("order_id"))
+            yield line_no, row
+
+    def __iter__(self) -> Iterator[ParsedOrder | Reject]:
+        group: Group = []
+        group_id: str | None = None
+        for line_no, row in self.records():
+            fields = self.fields(row)
+            order_id = order_id_of(fields.get("order_id"))
             if self.fmt.rows == "order" or order_id != group_id or order_id is None:
                 if group:
-                    yield self._build(group)
+                    yield self.build(group)
                 group, group_id = [], order_id
             group.append((line_no, row, fields))
         if group:
-            yield self._build(group)
+            yield self.build(group)
 
-    def _build(
-        self, group: list[tuple[int, list[str], dict[str, str | None]]]
-    ) -> ParsedOrder | Reject:
+    def build(self, group: Group) -> ParsedOrder | Reject:
+        """One order from its rows (several on exports with a row per SKU line), or a reject."""
         first_line, _first, fields = group[0]
         try:
             order = self._order(first_line, fields)
             for _line, _row, line_fields in group:
                 order.lines.append(self._line(line_fields, order, len(group)))
-            order.digest = _digest(group, order.keys)
+            order.digest = digest([row for _n, row, _f in group], order.keys)
             return order
         except (RowError, v.BadValue) as exc:
             return Reject(str(exc), [(n, row) for n, row, _f in group])
 
     def _order(self, line_no: int, f: dict[str, str | None]) -> ParsedOrder:
-        order_id = _order_id(f.get("order_id"))
+        order_id = order_id_of(f.get("order_id"))
         if order_id is None:
             raise RowError("order id is empty")
         if len(order_id) > 100:
             raise RowError("order id longer than 100 characters")
         keys, profile = self._identity(f)
-        status = self._status(f)
+        status = self.status(f.get("status"))
         paid = v.fen(f.get("amount"), field="amount")
         total = v.optional_fen(f.get("total"), field="total")
         refund = v.optional_fen(f.get("refund"), field="refund") or 0
-        ordered_at = v.local_time(f.get("ordered_at"), self.tz, field="ordered_at")
-        paid_at = v.local_time(f.get("paid_at"), self.tz, field="paid_at")
-        if paid_at is None and ordered_at is None:
-            raise RowError("neither paid time nor order time is given")
-        if status in ("paid", "shipped", "completed") and paid_at is None:
-            paid_at = ordered_at
-        after_sale = f.get("after_sale")
-        if after_sale in ("退款成功", "已退款", "退货退款成功"):
-            status = "refunded"
-        if paid < 0:
-            if status not in ("refunded", "completed"):
-                raise RowError("negative amount on an order that is not a refund")
-            status, refund = "refunded", -paid
-        elif refund > 0 and status not in ("pending",):
-            status = "refunded" if refund >= paid else "partially_refunded"
-        elif (
-            status == "cancelled" and paid_at is not None and self.fmt.source in ("taobao", "tmall")
-        ):
-            # 交易关闭 after payment is a full refund on Taobao.
-            status, refund = "refunded", paid
-        store = self._store(f)
+        ordered_at = utc_text(v.local_time(f.get("ordered_at"), self.tz, field="ordered_at"))
+        paid_at = utc_text(v.local_time(f.get("paid_at"), self.tz, field="paid_at"))
+        status, refund, paid_at = settle(
+            self.platform, status, paid, refund, ordered_at, paid_at, f.get("after_sale")
+        )
         return ParsedOrder(
             line_no,
             order_id,
@@ -147,24 +141,17 @@ class OrderParser:
             refund,
             ordered_at,
             paid_at,
-            store,
+            store_of(f.get("store"), f.get("store_name")),
         )
 
-    def _status(self, f: dict[str, str | None]) -> str:
-        raw = f.get("status")
+    def status(self, raw: str | None) -> str:
+        """The Siyu status of an export's status cell (POS and csv files may leave it out)."""
         if raw is None:
             return "completed" if self.fmt.source in ("pos", "csv") else _missing("status")
         status = self.fmt.statuses.get(raw) or self.fmt.statuses.get(raw.lower())
         if status is None:
             raise RowError(f"unknown order status {raw!r}")
         return status
-
-    def _store(self, f: dict[str, str | None]) -> tuple[str, str] | None:
-        code = f.get("store")
-        name = f.get("store_name")
-        if not code and not name:
-            return None
-        return (code or name or "", name or code or "")
 
     def _identity_specs(self) -> list[tuple[str, str, str | None, Any]]:
         """(field, kind, namespace or None for per-row shop, normaliser) for mapped fields."""
@@ -183,7 +170,7 @@ class OrderParser:
     def _identity(self, f: dict[str, str | None]) -> tuple[list[Key], dict[str, Any]]:
         keys: list[Key] = []
         problems: list[str] = []
-        for field_name, kind, ns, normalise in self._specs:
+        for field_name, kind, ns, normalise in self.identity_specs:
             raw = f.get(field_name)
             if raw is None:
                 continue
@@ -198,42 +185,109 @@ class OrderParser:
         if not keys:
             detail = "; ".join(problems) if problems else "no phone, member or buyer id given"
             raise RowError(f"no usable customer identity ({detail})")
-        name = f.get("name")
-        province, city = v.province_city(f.get("address"))
-        profile = {
-            "name": name if name and "*" not in name and len(name) <= 50 else None,
-            "province": v.short_place(f.get("province")) or province,
-            "city": v.short_place(f.get("city")) or city,
-            "source": self.platform,
-        }
-        return keys, profile
+        return keys, profile_of(
+            self.platform, f.get("name"), f.get("address"), f.get("province"), f.get("city")
+        )
 
     def _line(self, f: dict[str, str | None], order: ParsedOrder, n_lines: int) -> tuple[Any, ...]:
         qty = v.quantity(f.get("quantity"))
-        amount = v.optional_fen(f.get("line_amount"), field="line_amount")
-        if amount is None:
-            unit = v.optional_fen(f.get("unit_price"), field="unit_price")
-            if unit is not None:
-                amount = unit * qty
-            elif n_lines == 1:
-                amount = order.paid_fen
-            else:
-                raise RowError("a multi-line order needs a line amount or unit price per line")
-        sku = f.get("sku")
-        if sku is not None:
-            sku = sku.lstrip("'")
-            if sku.endswith(".0") and sku[:-2].isdigit():
-                sku = sku[:-2]
-            sku = sku[:100]
+        amount = line_amount(
+            v.optional_fen(f.get("line_amount"), field="line_amount"),
+            v.optional_fen(f.get("unit_price"), field="unit_price"),
+            qty,
+            order.paid_fen,
+            n_lines,
+        )
         product = f.get("product")
-        return (sku, product[:300] if product else None, f.get("category"), qty, amount)
+        return (sku_of(f.get("sku")), product_of(product), f.get("category"), qty, amount)
+
+
+# -- the rules both lanes share ------------------------------------------------------------------
+def settle(
+    platform: str,
+    status: str,
+    paid: int,
+    refund: int,
+    ordered_at: str | None,
+    paid_at: str | None,
+    after_sale: str | None,
+) -> tuple[str, int, str | None]:
+    """An order's final (status, refund, paid time) from what the export says about payment,
+    refunds and after-sales; RowError when the row contradicts itself."""
+    if paid_at is None and ordered_at is None:
+        raise RowError("neither paid time nor order time is given")
+    if status in ("paid", "shipped", "completed") and paid_at is None:
+        paid_at = ordered_at
+    if after_sale in ("退款成功", "已退款", "退货退款成功"):
+        status = "refunded"
+    if paid < 0:
+        if status not in ("refunded", "completed"):
+            raise RowError("negative amount on an order that is not a refund")
+        status, refund = "refunded", -paid
+    elif refund > 0 and status not in ("pending",):
+        status = "refunded" if refund >= paid else "partially_refunded"
+    elif status == "cancelled" and paid_at is not None and platform in ("taobao", "tmall"):
+        # 交易关闭 after payment is a full refund on Taobao.
+        status, refund = "refunded", paid
+    return status, refund, paid_at
+
+
+def profile_of(
+    platform: str,
+    name: str | None,
+    address: str | None,
+    province: str | None,
+    city: str | None,
+) -> dict[str, Any]:
+    """What an order tells about its buyer: the name unless masked, province and city."""
+    from_address = v.province_city(address)
+    return {
+        "name": name if name and "*" not in name and len(name) <= 50 else None,
+        "province": v.short_place(province) or from_address[0],
+        "city": v.short_place(city) or from_address[1],
+        "source": platform,
+    }
+
+
+def store_of(code: str | None, name: str | None) -> tuple[str, str] | None:
+    if not code and not name:
+        return None
+    return (code or name or "", name or code or "")
+
+
+def line_amount(
+    amount: int | None, unit: int | None, qty: int, order_paid: int, n_lines: int
+) -> int:
+    """A line's amount: as exported, else unit price × quantity, else the whole order's."""
+    if amount is not None:
+        return amount
+    if unit is not None:
+        return unit * qty
+    if n_lines == 1:
+        return order_paid
+    raise RowError("a multi-line order needs a line amount or unit price per line")
+
+
+def sku_of(raw: str | None) -> str | None:
+    """A SKU code as the brand wrote it: Excel's leading ' and trailing .0 taken off."""
+    if raw is None:
+        return None
+    sku = raw.lstrip("'")
+    if sku.endswith(".0") and sku[:-2].isdigit():
+        sku = sku[:-2]
+    return sku[:100]
+
+
+def product_of(raw: str | None) -> str | None:
+    return raw[:300] if raw else None
 
 
 def _missing(name: str) -> str:
     raise RowError(f"{name} is empty")
 
 
-def _order_id(raw: str | None) -> str | None:
+def order_id_of(raw: str | None) -> str | None:
+    """The order id in a cell: Excel's ``'``/``="…"`` wrapping and a trailing ``.0`` taken off."""
     if raw is None:
         return None
     raw = raw.lstrip("'=\"").rstrip('"')
@@ -242,10 +296,10 @@ def _order_id(raw: str | None) -> str | None:
     return raw or None
 
 
-def _digest(group: list[tuple[int, list[str], dict[str, str | None]]], keys: list[Key]) -> str:
+def digest(rows: list[list[str]], keys: list[Key]) -> str:
     """A fingerprint of the order's rows as exported: a re-import of the same rows is
     'unchanged' without comparing field by field."""
-    text = "\x1e".join("\x1f".join(row) for _n, row, _f in group) + repr(keys)
+    text = "\x1e".join("\x1f".join(row) for row in rows) + repr(keys)
     if "\x00" in text:
         raise RowError("row contains a NUL character (damaged file?)")
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

@@ -1,8 +1,8 @@
 """Parsing on the second core: a child process reads and parses the export while the parent
 resolves identities and writes, so an import uses both cores of a small server.
 
-Batches cross the process boundary as plain tuples (pickling dataclasses costs more than the
-parsing saved). Small files are parsed inline: a child process is not worth starting for them.
+Batches cross the process boundary as columns (``OrderColumns``): a few long lists pickle far
+faster than many small objects. Small files are parsed inline: a child process is not worth starting for them.
 The queue holds two batches at most, so memory stays flat however large the file.
 """
 
@@ -12,11 +12,13 @@ import csv
 import multiprocessing as mp
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from siyu.bulk import collector_paused
+from siyu.ingest.columns import OrderColumns
+from siyu.ingest.fastlane import FastLane
 from siyu.ingest.formats import get_format
 from siyu.ingest.parse import OrderParser, ParsedOrder, Reject
 from siyu.ingest.reader import open_export
@@ -37,7 +39,7 @@ class ParseJob:
 
 @dataclass
 class Batch:
-    orders: list[ParsedOrder]
+    orders: OrderColumns
     rejects: list[Reject]
     bytes_read: int
     rows_read: int
@@ -74,8 +76,9 @@ def batches(job: ParseJob) -> Iterator[Batch]:
 
 def _child(job: ParseJob, queue: Any) -> None:
     try:
-        for packed in _parse(job):
-            queue.put(packed)
+        with collector_paused():
+            for packed in _parse(job):
+                queue.put(packed)
     except BaseException as exc:  # report, never hang the parent
         queue.put(("failed", f"{exc}", 0))
     queue.put(("end",))
@@ -86,63 +89,31 @@ def _parse(job: ParseJob) -> Iterator[tuple[Any, ...]]:
     opened = open_export(job.path, fmt, job.mapping)
     raw = opened.stream.buffer  # type: ignore[attr-defined]
     parser = OrderParser(fmt, opened, brand_code=job.brand_code, shop=job.shop, tz=ZoneInfo(job.tz))
-    orders: list[tuple[Any, ...]] = []
-    rejects: list[tuple[str, list[tuple[int, list[str]]]]] = []
+    lane = FastLane(parser)
+    block: list[tuple[int, list[str]]] = []
     try:
-        for item in parser:
-            if isinstance(item, Reject):
-                rejects.append((item.reason, item.rows))
-                continue
-            orders.append(_pack_order(item))
-            if len(orders) >= job.batch_rows:
-                yield ("batch", orders, rejects, raw.tell(), parser.rows_read)
-                orders, rejects = [], []
-        yield ("batch", orders, rejects, job.path.stat().st_size, parser.rows_read)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        yield ("batch", orders, rejects, raw.tell(), parser.rows_read)
+        for record in parser.records():
+            block.append(record)
+            if len(block) >= job.batch_rows:
+                now, block = lane.ready(block)
+                if now:
+                    yield _packed(lane.orders(now), raw.tell(), parser.rows_read - len(block))
+        yield _packed(lane.orders(block), job.path.stat().st_size, parser.rows_read)
+    except (UnicodeDecodeError, csv.Error) as exc:  # what was read before the bad point stays
+        yield _packed(lane.orders(block), raw.tell(), parser.rows_read)
         yield ("failed", str(exc), parser.rows_read)
     finally:
         opened.close()
 
 
-def _ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def _dt(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value is not None else None
-
-
-def _pack_order(o: ParsedOrder) -> tuple[Any, ...]:
-    return (
-        o.line_no,
-        o.order_id,
-        o.keys,
-        o.profile,
-        o.status,
-        o.total_fen,
-        o.paid_fen,
-        o.refund_fen,
-        _ts(o.ordered_at),
-        _ts(o.paid_at),
-        o.store,
-        o.lines,
-        o.digest,
-    )
+def _packed(items: list[ParsedOrder | Reject], bytes_read: int, rows_read: int) -> tuple[Any, ...]:
+    orders = OrderColumns.of([item for item in items if isinstance(item, ParsedOrder)])
+    rejects = [(item.reason, item.rows) for item in items if isinstance(item, Reject)]
+    return ("batch", orders, rejects, bytes_read, rows_read)
 
 
 def _unpack(message: tuple[Any, ...]) -> Batch:
     if message[0] == "failed":
         raise ParseFailed(message[1], message[2])
     _tag, orders, rejects, bytes_read, rows_read = message
-    return Batch(
-        [
-            ParsedOrder(
-                n, oid, keys, prof, st, tot, paid, ref, _dt(oat), _dt(pat), store, lines, dig
-            )
-            for n, oid, keys, prof, st, tot, paid, ref, oat, pat, store, lines, dig in orders
-        ],
-        [Reject(reason, rows) for reason, rows in rejects],
-        bytes_read,
-        rows_read,
-    )
+    return Batch(orders, [Reject(reason, rows) for reason, rows in rejects], bytes_read, rows_read)

@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from siyu.bulk import utc_text
+
 
 class BadValue(ValueError):
     """A cell that cannot be read; the message becomes the reject reason."""
@@ -88,6 +90,23 @@ def local_time(raw: str | None, tz: ZoneInfo, *, field: str = "time") -> datetim
             return (parsed - _EIGHT_HOURS).replace(tzinfo=UTC)
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
+
+
+def local_time_text(raw: str | None, tz: ZoneInfo, *, field: str = "time") -> str | None:
+    """``local_time`` as ``utc_text``: the import's hot path, one call per cell.
+
+    The common cell (``2024-11-20 07:13:11``, Beijing time) is shifted without building an
+    aware datetime; anything else goes the general way, so both give the same text."""
+    if raw is not None and len(raw) == 19 and tz.key == "Asia/Shanghai":
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is None and parsed.year >= 1992:
+            shifted = parsed - _EIGHT_HOURS
+            text = shifted.isoformat(" ")
+            return text if shifted.microsecond else text + ".000000"
+    return utc_text(local_time(raw, tz, field=field))
 
 
 def _slow_time(text: str, field: str) -> datetime:

@@ -1,0 +1,234 @@
+"""The fast lane of order parsing: a block of export rows read column by column.
+
+Most rows of a platform export are regular: one row per order, every cell readable. Read a
+column at a time, each value is normalised once per distinct value — statuses, prices, buyer ids,
+phones, SKUs and product titles repeat across a shop's orders — by the row parser's own
+functions, and the common time shape is shifted to UTC without building aware datetimes.
+
+A row the lane cannot vouch for — a short or long row, a value a function refuses, no usable
+identity, an order spread over several rows, a NUL character — goes to ``OrderParser.build``,
+the reference, which makes the order or the reject with its reason. So the lanes agree by
+construction (the same functions, the same shared rules in ``parse``) and a test holds them to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from siyu.customers.identifiers import Rejected
+from siyu.ingest import values as v
+from siyu.ingest.parse import (
+    Key,
+    OrderParser,
+    ParsedOrder,
+    Reject,
+    RowError,
+    digest,
+    line_amount,
+    order_id_of,
+    product_of,
+    profile_of,
+    settle,
+    sku_of,
+    store_of,
+)
+
+Record = tuple[int, list[str]]  # (line number, cells)
+_BAD: Any = object()  # a cell some function refused: the row takes the reference lane
+_MEMO_LIMIT = 200_000  # distinct values remembered per column, so memory stays flat
+
+
+class FastLane:
+    """Parses blocks of records in file order, most of them a column at a time."""
+
+    def __init__(self, parser: OrderParser) -> None:
+        self.parser = parser
+        self.width = len(parser.opened.header)
+        self._memo: dict[str, dict[str | None, Any]] = {}
+
+    # -- blocks ----------------------------------------------------------------------------
+    def ready(self, block: list[Record]) -> tuple[list[Record], list[Record]]:
+        """(rows that can be parsed now, rows held for the next block): on exports with a row
+        per SKU line, the last order's rows may go on in the next block."""
+        if self.parser.fmt.rows == "order" or not block:
+            return block, []
+        last = self._order_id(block[-1][1])
+        cut = len(block)
+        while last is not None and cut > 0 and self._order_id(block[cut - 1][1]) == last:
+            cut -= 1
+        return block[:cut], block[cut:]
+
+    def orders(self, block: Sequence[Record]) -> list[ParsedOrder | Reject]:
+        """The block's orders and rejects, in file order."""
+        groups = self._groups(block)
+        out: list[ParsedOrder | Reject | None] = [None] * len(groups)
+        fast: list[int] = []
+        for g, group in enumerate(groups):
+            if len(group) == 1 and len(group[0][1]) == self.width:
+                fast.append(g)
+            else:
+                out[g] = self._reference(group)
+        for g, parsed in zip(fast, self._columns([groups[g][0] for g in fast]), strict=True):
+            out[g] = parsed if parsed is not None else self._reference(groups[g])
+        return [o for o in out if o is not None]
+
+    def _groups(self, block: Sequence[Record]) -> list[list[Record]]:
+        if self.parser.fmt.rows == "order":
+            return [[r] for r in block]
+        groups: list[list[Record]] = []
+        current: str | None = None
+        for record in block:
+            oid = self._order_id(record[1])
+            if groups and oid is not None and oid == current:
+                groups[-1].append(record)
+            else:
+                groups.append([record])
+            current = oid
+        return groups
+
+    def _order_id(self, row: list[str]) -> str | None:
+        i = self.parser.col["order_id"]
+        return order_id_of(row[i].strip() or None) if i < len(row) else None
+
+    def _reference(self, group: list[Record]) -> ParsedOrder | Reject:
+        p = self.parser
+        return p.build([(n, row, p.fields(row)) for n, row in group])
+
+    # -- columns ---------------------------------------------------------------------------
+    def _cells(self, name: str, rows: list[list[str]]) -> list[str | None]:
+        i = self.parser.col.get(name)
+        if i is None:
+            return [None] * len(rows)
+        return [row[i].strip() or None for row in rows]
+
+    def _mapped(
+        self, name: str, rows: list[list[str]], fn: Callable[[str | None], Any]
+    ) -> list[Any]:
+        """``fn`` of each cell of a column, called once per distinct value (each column has
+        one function, so the column names the memo)."""
+        memo = self._memo.setdefault(name, {})
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        out = []
+        for cell in self._cells(name, rows):
+            try:
+                out.append(memo[cell])
+            except KeyError:
+                try:
+                    value = fn(cell)
+                except (v.BadValue, RowError, Rejected):
+                    value = _BAD
+                memo[cell] = value
+                out.append(value)
+        return out
+
+    def _times(self, name: str, rows: list[list[str]]) -> list[str | None]:
+        tz, out = self.parser.tz, []
+        for cell in self._cells(name, rows):
+            try:
+                out.append(v.local_time_text(cell, tz, field=name))
+            except v.BadValue:
+                out.append(_BAD)
+        return out
+
+    def _keys(self, rows: list[list[str]]) -> list[list[Key]]:
+        p = self.parser
+        keys: list[list[Key]] = [[] for _ in rows]
+        shops = self._cells("shop", rows)
+        for field_name, kind, ns, normalise in p.identity_specs:
+            column = self._mapped(field_name, rows, _when_given(normalise))
+            for found, value, shop in zip(keys, column, shops, strict=True):
+                if value is not None and value is not _BAD:
+                    found.append(
+                        (kind, ns if ns is not None else f"{p.platform}:{shop or ''}", value)
+                    )
+        return keys
+
+    def _columns(self, records: list[Record]) -> list[ParsedOrder | None]:
+        """Single-row orders read column-wise; None where a row needs the reference lane."""
+        p, rows = self.parser, [row for _n, row in records]
+        fen = self._mapped("amount", rows, lambda c: v.fen(c, field="amount"))
+        total = self._mapped("total", rows, lambda c: v.optional_fen(c, field="total"))
+        refund = self._mapped("refund", rows, lambda c: v.optional_fen(c, field="refund"))
+        status = self._mapped("status", rows, p.status)
+        qty = self._mapped("quantity", rows, v.quantity)
+        line_fen = self._mapped(
+            "line_amount", rows, lambda c: v.optional_fen(c, field="line_amount")
+        )
+        unit = self._mapped("unit_price", rows, lambda c: v.optional_fen(c, field="unit_price"))
+        columns = zip(
+            records,
+            [order_id_of(c) for c in self._cells("order_id", rows)],
+            self._keys(rows),
+            status,
+            fen,
+            total,
+            refund,
+            self._times("ordered_at", rows),
+            self._times("paid_at", rows),
+            self._cells("after_sale", rows),
+            qty,
+            line_fen,
+            unit,
+            strict=True,
+        )
+        extra = zip(
+            self._cells("name", rows),
+            self._cells("address", rows),
+            self._cells("province", rows),
+            self._cells("city", rows),
+            self._cells("store", rows),
+            self._cells("store_name", rows),
+            self._mapped("sku", rows, sku_of),
+            self._mapped("product", rows, product_of),
+            self._cells("category", rows),
+            strict=True,
+        )
+        out: list[ParsedOrder | None] = []
+        for (record, oid, keys, st, paid, tot, ref, o_at, p_at, after, q, lf, up), more in zip(
+            columns, extra, strict=True
+        ):
+            if (
+                oid is None
+                or len(oid) > 100
+                or not keys
+                or _BAD in (st, paid, tot, ref, o_at, p_at, q, lf, up)
+            ):
+                out.append(None)
+                continue
+            name, address, province, city, store, store_name, sku, product, category = more
+            try:
+                st, ref, p_at = settle(p.platform, st, paid, ref or 0, o_at, p_at, after)
+                line = (sku, product, category, q, line_amount(lf, up, q, paid, 1))
+                fingerprint = digest([record[1]], keys)
+            except RowError:
+                out.append(None)
+                continue
+            out.append(
+                ParsedOrder(
+                    record[0],
+                    oid,
+                    keys,
+                    profile_of(p.platform, name, address, province, city),
+                    st,
+                    tot if tot is not None else paid,
+                    paid,
+                    ref,
+                    o_at,
+                    p_at,
+                    store_of(store, store_name),
+                    [line],
+                    fingerprint,
+                )
+            )
+        return out
+
+
+def _when_given(normalise: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    """An identity normaliser for a column: an empty cell gives no identity, not a refusal."""
+
+    def call(cell: str | None) -> str | None:
+        return None if cell is None else normalise(cell)
+
+    return call
