@@ -37,6 +37,10 @@ PROFILE_FIELDS = ("name", "gender", "birthday", "province", "city", "store_id", 
 _RANK = {k.value: i for i, k in enumerate(PRIORITY)}
 
 
+def _rank(key: Key) -> int:
+    return _RANK.get(key[0], 99)
+
+
 @dataclass
 class Resolution:
     customer_id: int
@@ -46,9 +50,10 @@ class Resolution:
 
     def primary_identity(self) -> int | None:
         """The identity that brought the record: the strongest one it carries."""
-        if not self.identity_ids:
-            return None
-        return self.identity_ids[min(self.identity_ids, key=lambda k: _RANK.get(k[0], 99))]
+        ids = self.identity_ids
+        if len(ids) <= 1:
+            return next(iter(ids.values()), None)
+        return ids[min(ids, key=_rank)]
 
 
 @dataclass
@@ -164,8 +169,12 @@ class Resolver:
         ``seen_at`` is when the record happened: an aware datetime, or on SQLite the stored
         text (``bulk.utc_text``) an import already has."""
         seen = db_time(self.conn, seen_at) if isinstance(seen_at, datetime) else seen_at
-        matched = {k: self._find(self._known[k][1]) for k in keys if k in self._known}
-        owners = sorted(set(matched.values()))
+        known, matched = self._known, {}
+        for k in keys:
+            hit = known.get(k)
+            if hit is not None:
+                matched[k] = self._find(hit[1]) if hit[1] in self._redirect else hit[1]
+        owners = set(matched.values())
         created = False
         if not owners:
             customer_id = self._customer_ids.take()
@@ -175,9 +184,9 @@ class Resolver:
             self.stats.customers_created += 1
             created = True
         elif len(owners) == 1:
-            customer_id = owners[0]
+            (customer_id,) = owners
         else:
-            customer_id = self._reconcile(owners, matched)
+            customer_id = self._reconcile(sorted(owners), matched)
         identity_ids = {k: self._known[k][0] for k in matched}
         for key in keys:
             if key in matched or key in identity_ids:
@@ -190,7 +199,7 @@ class Resolver:
             self._new_identities.append((ident_id, customer_id, *key, self.source))
             identity_ids[key] = ident_id
             self.stats.identities_created += 1
-        suppressed = any(k in self._suppressed_keys for k in keys)
+        suppressed = bool(self._suppressed_keys) and any(k in self._suppressed_keys for k in keys)
         if suppressed:
             self._mark_suppressed(customer_id)
         elif customer_id in self._new_customers and seen is not None:
@@ -222,7 +231,7 @@ class Resolver:
             self._redirect[other] = winner
             held[winner] |= held.pop(other)
             self.stats.merges += 1
-        strongest = min(matched, key=lambda k: _RANK.get(k[0], 99))
+        strongest = min(matched, key=_rank)
         return self._find(matched[strongest])
 
     def _record_conflict(self, a: int, b: int, kind: str) -> None:

@@ -35,6 +35,7 @@ from siyu.ingest.parse import (
 )
 
 Record = tuple[int, list[str]]  # (line number, cells)
+Table = list[tuple[str, ...]]  # a block's cells, column by column
 _BAD: Any = object()  # a cell some function refused: the row takes the reference lane
 _MEMO_LIMIT = 200_000  # distinct values remembered per column, so memory stays flat
 
@@ -45,7 +46,8 @@ class FastLane:
     def __init__(self, parser: OrderParser) -> None:
         self.parser = parser
         self.width = len(parser.opened.header)
-        self._memo: dict[str, dict[str | None, Any]] = {}
+        self._memo: dict[str, dict[str, Any]] = {}
+        self._rows = 0  # rows in the block being read
 
     # -- blocks ----------------------------------------------------------------------------
     def ready(self, block: list[Record]) -> tuple[list[Record], list[Record]]:
@@ -96,48 +98,42 @@ class FastLane:
         return p.build([(n, row, p.fields(row)) for n, row in group])
 
     # -- columns ---------------------------------------------------------------------------
-    def _cells(self, name: str, rows: list[list[str]]) -> list[str | None]:
+    def _cells(self, name: str, table: Table) -> list[str | None]:
+        """A column's cells, stripped; empty cells are None (as ``OrderParser.fields``)."""
         i = self.parser.col.get(name)
         if i is None:
-            return [None] * len(rows)
-        return [row[i].strip() or None for row in rows]
+            return [None] * self._rows
+        return [cell.strip() or None for cell in table[i]]
 
-    def _mapped(
-        self, name: str, rows: list[list[str]], fn: Callable[[str | None], Any]
-    ) -> list[Any]:
-        """``fn`` of each cell of a column, called once per distinct value (each column has
-        one function, so the column names the memo)."""
+    def _mapped(self, name: str, table: Table, fn: Callable[[str | None], Any]) -> list[Any]:
+        """``fn`` of each stripped cell of a column, called once per distinct value (each
+        column has one function, so the column names the memo)."""
+        i = self.parser.col.get(name)
+        if i is None:
+            return [_guarded(fn, None)] * self._rows
         memo = self._memo.setdefault(name, {})
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
-        out = []
-        for cell in self._cells(name, rows):
-            try:
-                out.append(memo[cell])
-            except KeyError:
-                try:
-                    value = fn(cell)
-                except (v.BadValue, RowError, Rejected):
-                    value = _BAD
-                memo[cell] = value
-                out.append(value)
-        return out
+        cells = table[i]
+        for raw in set(cells).difference(memo):
+            memo[raw] = _guarded(fn, raw.strip() or None)
+        return list(map(memo.__getitem__, cells))
 
-    def _times(self, name: str, rows: list[list[str]]) -> list[str | None]:
+    def _times(self, name: str, table: Table) -> list[str | None]:
         tz, out = self.parser.tz, []
-        for cell in self._cells(name, rows):
+        for cell in self._cells(name, table):
             try:
                 out.append(v.local_time_text(cell, tz, field=name))
             except v.BadValue:
                 out.append(_BAD)
         return out
 
-    def _keys(self, rows: list[list[str]]) -> list[list[Key]]:
+    def _keys(self, table: Table) -> list[list[Key]]:
         p = self.parser
-        keys: list[list[Key]] = [[] for _ in rows]
-        shops = self._cells("shop", rows)
+        keys: list[list[Key]] = [[] for _ in range(self._rows)]
+        shops = self._cells("shop", table)
         for field_name, kind, ns, normalise in p.identity_specs:
-            column = self._mapped(field_name, rows, _when_given(normalise))
+            column = self._mapped(field_name, table, _when_given(normalise))
             for found, value, shop in zip(keys, column, shops, strict=True):
                 if value is not None and value is not _BAD:
                     found.append(
@@ -147,42 +143,45 @@ class FastLane:
 
     def _columns(self, records: list[Record]) -> list[ParsedOrder | None]:
         """Single-row orders read column-wise; None where a row needs the reference lane."""
-        p, rows = self.parser, [row for _n, row in records]
-        fen = self._mapped("amount", rows, lambda c: v.fen(c, field="amount"))
-        total = self._mapped("total", rows, lambda c: v.optional_fen(c, field="total"))
-        refund = self._mapped("refund", rows, lambda c: v.optional_fen(c, field="refund"))
-        status = self._mapped("status", rows, p.status)
-        qty = self._mapped("quantity", rows, v.quantity)
+        if not records:
+            return []
+        p, self._rows = self.parser, len(records)
+        table = list(zip(*(row for _n, row in records), strict=True))  # column by column
+        fen = self._mapped("amount", table, lambda c: v.fen(c, field="amount"))
+        total = self._mapped("total", table, lambda c: v.optional_fen(c, field="total"))
+        refund = self._mapped("refund", table, lambda c: v.optional_fen(c, field="refund"))
+        status = self._mapped("status", table, p.status)
+        qty = self._mapped("quantity", table, v.quantity)
         line_fen = self._mapped(
-            "line_amount", rows, lambda c: v.optional_fen(c, field="line_amount")
+            "line_amount", table, lambda c: v.optional_fen(c, field="line_amount")
         )
-        unit = self._mapped("unit_price", rows, lambda c: v.optional_fen(c, field="unit_price"))
+        unit = self._mapped("unit_price", table, lambda c: v.optional_fen(c, field="unit_price"))
         columns = zip(
             records,
-            [order_id_of(c) for c in self._cells("order_id", rows)],
-            self._keys(rows),
+            [order_id_of(c) for c in self._cells("order_id", table)],
+            self._keys(table),
             status,
             fen,
             total,
             refund,
-            self._times("ordered_at", rows),
-            self._times("paid_at", rows),
-            self._cells("after_sale", rows),
+            self._times("ordered_at", table),
+            self._times("paid_at", table),
+            self._cells("after_sale", table),
             qty,
             line_fen,
             unit,
             strict=True,
         )
         extra = zip(
-            self._cells("name", rows),
-            self._cells("address", rows),
-            self._cells("province", rows),
-            self._cells("city", rows),
-            self._cells("store", rows),
-            self._cells("store_name", rows),
-            self._mapped("sku", rows, sku_of),
-            self._mapped("product", rows, product_of),
-            self._cells("category", rows),
+            self._cells("name", table),
+            self._cells("address", table),
+            self._cells("province", table),
+            self._cells("city", table),
+            self._cells("store", table),
+            self._cells("store_name", table),
+            self._mapped("sku", table, sku_of),
+            self._mapped("product", table, product_of),
+            self._cells("category", table),
             strict=True,
         )
         out: list[ParsedOrder | None] = []
@@ -232,3 +231,10 @@ def _when_given(normalise: Callable[[str], str]) -> Callable[[str | None], str |
         return None if cell is None else normalise(cell)
 
     return call
+
+
+def _guarded(fn: Callable[[str | None], Any], cell: str | None) -> Any:
+    try:
+        return fn(cell)
+    except (v.BadValue, RowError, Rejected):
+        return _BAD

@@ -83,8 +83,8 @@ class OrderParser:
         line_no = 1
         for row in self.opened.rows:
             line_no += 1
-            if not row or not any(c.strip() for c in row):
-                continue
+            if not row or (not row[0].strip() and not any(c.strip() for c in row)):
+                continue  # a blank row
             self.rows_read += 1
             yield line_no, row
 
@@ -299,7 +299,8 @@ def order_id_of(raw: str | None) -> str | None:
 def digest(rows: list[list[str]], keys: list[Key]) -> str:
     """A fingerprint of the order's rows as exported: a re-import of the same rows is
     'unchanged' without comparing field by field."""
-    text = "\x1e".join("\x1f".join(row) for row in rows) + repr(keys)
+    cells = "\x1f".join(rows[0]) if len(rows) == 1 else "\x1e".join("\x1f".join(r) for r in rows)
+    text = cells + repr(keys)
     if "\x00" in text:
         raise RowError("row contains a NUL character (damaged file?)")
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
