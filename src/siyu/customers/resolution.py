@@ -85,9 +85,9 @@ class IdPool:
 
     def take_many(self, n: int) -> list[int]:
         if self.conn.dialect.name == "sqlite":
-            first = self.take()
-            assert self._next is not None
-            self._next += n - 1
+            if self._next is None:
+                self._next = allocate_ids(self.conn, self.table, 1)[0]
+            first, self._next = self._next, self._next + n
             return list(range(first, first + n))
         return [self.take() for _ in range(n)]
 

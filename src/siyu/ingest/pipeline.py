@@ -2,8 +2,9 @@
 resolves identities and writes, so an import uses both cores of a small server.
 
 Batches cross the process boundary as columns (``OrderColumns``): a few long lists pickle far
-faster than many small objects. Small files are parsed inline: a child process is not worth starting for them.
-The queue holds two batches at most, so memory stays flat however large the file.
+faster than many small objects. Small files are parsed inline: a child process is not worth
+starting for them. The queue holds two batches at most, so memory stays flat however large the
+file.
 """
 
 from __future__ import annotations
