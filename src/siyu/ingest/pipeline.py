@@ -92,11 +92,13 @@ def _parse(job: ParseJob) -> Iterator[tuple[Any, ...]]:
     parser = OrderParser(fmt, opened, brand_code=job.brand_code, shop=job.shop, tz=ZoneInfo(job.tz))
     lane = FastLane(parser)
     block: list[tuple[int, list[str]]] = []
+    limit = job.batch_rows
     try:
         for record in parser.records():
             block.append(record)
-            if len(block) >= job.batch_rows:
+            if len(block) >= limit:
                 now, block = lane.ready(block)
+                limit = len(block) + job.batch_rows  # an order longer than a block: read on
                 if now:
                     yield _packed(lane.orders(now), raw.tell(), parser.rows_read - len(block))
         yield _packed(lane.orders(block), job.path.stat().st_size, parser.rows_read)
