@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install java chromium screenshots
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install java chromium wrk screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ chromium:
 	  echo "installing Chromium and CJK fonts (chromium, fonts-noto-cjk) for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+
+# The event ingest benchmark loads the server with Debian's wrk (a Python client would share the CPU).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk for bench/ingest.py"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
 
 # Redo the pictures in docs/img from the browser test's walk through the console.
 screenshots: $(STAMP) chromium
@@ -55,7 +62,7 @@ test-postgres: $(STAMP) java chromium
 
 test: lint typecheck test-sqlite test-postgres
 
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(BIN)/python bench/import_orders.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/traits.py

@@ -64,7 +64,7 @@ def main() -> None:
                     _wrk(key, batch, args.seconds, conns, work, f"{label}, {conns} conn")
             return
         args.concurrency = max(levels)
-        print("wrk not found (apt-get install wrk): using the Python client, which shares the CPU")
+        print("wrk not found (make wrk installs it): using the Python client, which shares the CPU")
         for label, batch, replay in (
             ("single events", 1, False),
             ("batches of 50", 50, False),
