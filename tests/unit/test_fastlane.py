@@ -139,14 +139,24 @@ def test_the_lanes_agree(tmp_path: Path, source: str, data: st.DataObject) -> No
     )
 
 
-def test_a_regular_export_takes_the_fast_lane(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Regular rows never reach the row parser (else the lane would only be a detour)."""
-    rows = [
-        pf.taobao_row(f"9{i:05d}", f"tb_{i % 7}", f"1381234{i:04d}", "59.90") for i in range(50)
-    ]
-    path = pf.taobao(tmp_path / "t.csv", rows)
+@pytest.mark.parametrize("source", ["taobao", "jd"])
+def test_a_regular_export_takes_the_fast_lane(tmp_path: Path, monkeypatch, source: str) -> None:  # type: ignore[no-untyped-def]
+    """Regular rows never reach the row parser (else the lane would only be a detour), orders
+    on several rows included."""
+    if source == "taobao":
+        rows = [
+            pf.taobao_row(f"9{i:05d}", f"tb_{i % 7}", f"1381234{i:04d}", "59.90") for i in range(50)
+        ]
+        path, orders_in_file = pf.taobao(tmp_path / "t.csv", rows), 50
+    else:
+        rows = [
+            pf.jd_row(f"8{i // 2:05d}", f"SKU{i % 3}", "面霜", 1, "29.95", "59.90", f"jd_{i % 5}")
+            for i in range(50)
+        ]
+        path, orders_in_file = pf.jd(tmp_path / "j.csv", rows), 25
     calls = []
     real = OrderParser.build
     monkeypatch.setattr(OrderParser, "build", lambda self, g: calls.append(g) or real(self, g))
-    orders, rejects = through_the_lane(path, "taobao")
-    assert len(orders) == 50 and not rejects and not calls
+    orders, rejects = through_the_lane(path, source)
+    assert len(orders) == orders_in_file and not rejects and not calls
+    assert all(len(lines) == (1 if source == "taobao" else 2) for lines in orders.lines)

@@ -1,14 +1,15 @@
 """The fast lane of order parsing: a block of export rows read column by column.
 
-Most rows of a platform export are regular: one row per order, every cell readable. Read a
-column at a time, each value is normalised once per distinct value — statuses, prices, buyer ids,
-phones, SKUs and product titles repeat across a shop's orders — by the row parser's own
-functions, and the common time shape is shifted to UTC without building aware datetimes.
+Most rows of a platform export are regular: every cell readable, an order on one row or on
+consecutive rows (one per SKU line). Read a column at a time, each value is normalised once per
+distinct value — statuses, prices, buyer ids, phones, SKUs and product titles repeat across a
+shop's orders — by the row parser's own functions, and the common time shape is shifted to UTC
+without building aware datetimes.
 
-A row the lane cannot vouch for — a short or long row, a value a function refuses, no usable
-identity, an order spread over several rows, a NUL character — goes to ``OrderParser.build``,
-the reference, which makes the order or the reject with its reason. So the lanes agree by
-construction (the same functions, the same shared rules in ``parse``) and a test holds them to it.
+An order the lane cannot vouch for — a short or long row, a value a function refuses, no usable
+identity, a NUL character — goes to ``OrderParser.build``, the reference, which makes the order
+or the reject with its reason. So the lanes agree by construction (the same functions, the same
+shared rules in ``parse``) and a test holds them to it.
 """
 
 from __future__ import annotations
@@ -67,11 +68,11 @@ class FastLane:
         out: list[ParsedOrder | Reject | None] = [None] * len(groups)
         fast: list[int] = []
         for g, group in enumerate(groups):
-            if len(group) == 1 and len(group[0][1]) == self.width:
+            if all(len(row) == self.width for _n, row in group):
                 fast.append(g)
             else:
                 out[g] = self._reference(group)
-        for g, parsed in zip(fast, self._columns([groups[g][0] for g in fast]), strict=True):
+        for g, parsed in zip(fast, self._columns([groups[g] for g in fast]), strict=True):
             out[g] = parsed if parsed is not None else self._reference(groups[g])
         return [o for o in out if o is not None]
 
@@ -141,83 +142,93 @@ class FastLane:
                     )
         return keys
 
-    def _columns(self, records: list[Record]) -> list[ParsedOrder | None]:
-        """Single-row orders read column-wise; None where a row needs the reference lane."""
+    def _columns(self, groups: list[list[Record]]) -> list[ParsedOrder | None]:
+        """Orders read column-wise (order fields from an order's first row, a line from each
+        row); None where an order needs the reference lane."""
+        records = [record for group in groups for record in group]
         if not records:
             return []
         p, self._rows = self.parser, len(records)
         table = list(zip(*(row for _n, row in records), strict=True))  # column by column
+        oid = [order_id_of(c) for c in self._cells("order_id", table)]
+        keys = self._keys(table)
+        status = self._mapped("status", table, p.status)
         fen = self._mapped("amount", table, lambda c: v.fen(c, field="amount"))
         total = self._mapped("total", table, lambda c: v.optional_fen(c, field="total"))
         refund = self._mapped("refund", table, lambda c: v.optional_fen(c, field="refund"))
-        status = self._mapped("status", table, p.status)
+        ordered_at = self._times("ordered_at", table)
+        paid_at = self._times("paid_at", table)
+        after_sale = self._cells("after_sale", table)
         qty = self._mapped("quantity", table, v.quantity)
         line_fen = self._mapped(
             "line_amount", table, lambda c: v.optional_fen(c, field="line_amount")
         )
         unit = self._mapped("unit_price", table, lambda c: v.optional_fen(c, field="unit_price"))
-        columns = zip(
-            records,
-            [order_id_of(c) for c in self._cells("order_id", table)],
-            self._keys(table),
-            status,
-            fen,
-            total,
-            refund,
-            self._times("ordered_at", table),
-            self._times("paid_at", table),
-            self._cells("after_sale", table),
-            qty,
-            line_fen,
-            unit,
-            strict=True,
-        )
-        extra = zip(
-            self._cells("name", table),
-            self._cells("address", table),
-            self._cells("province", table),
-            self._cells("city", table),
-            self._cells("store", table),
-            self._cells("store_name", table),
-            self._mapped("sku", table, sku_of),
-            self._mapped("product", table, product_of),
-            self._cells("category", table),
-            strict=True,
-        )
+        sku = self._mapped("sku", table, sku_of)
+        product = self._mapped("product", table, product_of)
+        category = self._cells("category", table)
+        name, address = self._cells("name", table), self._cells("address", table)
+        province, city = self._cells("province", table), self._cells("city", table)
+        store, store_name = self._cells("store", table), self._cells("store_name", table)
         out: list[ParsedOrder | None] = []
-        for (record, oid, keys, st, paid, tot, ref, o_at, p_at, after, q, lf, up), more in zip(
-            columns, extra, strict=True
-        ):
+        i = 0
+        for group in groups:
+            n, first = len(group), i
+            i += n
+            order_id, paid = oid[first], fen[first]
             if (
-                oid is None
-                or len(oid) > 100
-                or not keys
-                or _BAD in (st, paid, tot, ref, o_at, p_at, q, lf, up)
+                order_id is None
+                or len(order_id) > 100
+                or not keys[first]
+                or _BAD
+                in (
+                    status[first],
+                    paid,
+                    total[first],
+                    refund[first],
+                    ordered_at[first],
+                    paid_at[first],
+                )
             ):
                 out.append(None)
                 continue
-            name, address, province, city, store, store_name, sku, product, category = more
             try:
-                st, ref, p_at = settle(p.platform, st, paid, ref or 0, o_at, p_at, after)
-                line = (sku, product, category, q, line_amount(lf, up, q, paid, 1))
-                fingerprint = digest([record[1]], keys)
+                lines = []
+                for j in range(first, first + n):
+                    if _BAD in (qty[j], line_fen[j], unit[j]):
+                        raise RowError("a line for the reference lane")
+                    amount = line_amount(line_fen[j], unit[j], qty[j], paid, n)
+                    lines.append((sku[j], product[j], category[j], qty[j], amount))
+                st, ref, p_at = settle(
+                    p.platform,
+                    status[first],
+                    paid,
+                    refund[first] or 0,
+                    ordered_at[first],
+                    paid_at[first],
+                    after_sale[first],
+                )
+                fingerprint = digest([row for _n, row in group], keys[first])
             except RowError:
                 out.append(None)
                 continue
+            tot = total[first]
             out.append(
                 ParsedOrder(
-                    record[0],
-                    oid,
-                    keys,
-                    profile_of(p.platform, name, address, province, city),
+                    group[0][0],
+                    order_id,
+                    keys[first],
+                    profile_of(
+                        p.platform, name[first], address[first], province[first], city[first]
+                    ),
                     st,
                     tot if tot is not None else paid,
                     paid,
                     ref,
-                    o_at,
+                    ordered_at[first],
                     p_at,
-                    store_of(store, store_name),
-                    [line],
+                    store_of(store[first], store_name[first]),
+                    lines,
                     fingerprint,
                 )
             )
