@@ -67,8 +67,14 @@ class FastLane:
         groups = self._groups(block)
         out: list[ParsedOrder | Reject | None] = [None] * len(groups)
         fast: list[int] = []
+        width = self.width
         for g, group in enumerate(groups):
-            if all(len(row) == self.width for _n, row in group):
+            full = (
+                len(group[0][1]) == width
+                if len(group) == 1
+                else all(len(row) == width for _n, row in group)
+            )
+            if full:
                 fast.append(g)
             else:
                 out[g] = self._reference(group)
@@ -170,28 +176,45 @@ class FastLane:
         name, address = self._cells("name", table), self._cells("address", table)
         province, city = self._cells("province", table), self._cells("city", table)
         store, store_name = self._cells("store", table), self._cells("store_name", table)
-        out: list[ParsedOrder | None] = []
+        firsts = [0] * len(groups)  # each order's first row
         i = 0
-        for group in groups:
-            n, first = len(group), i
-            i += n
-            order_id, paid = oid[first], fen[first]
+        for g, group in enumerate(groups):
+            firsts[g], i = i, i + len(group)
+
+        def heads(column: list[Any]) -> list[Any]:
+            return column if len(firsts) == len(records) else [column[k] for k in firsts]
+
+        out: list[ParsedOrder | None] = []
+        # who: the buyer's name, address, province, city; then the store's code and name
+        for group, first, order_id, keys_, st, paid, tot, ref, o_at, p_at, after, *who in zip(
+            groups,
+            firsts,
+            heads(oid),
+            heads(keys),
+            heads(status),
+            heads(fen),
+            heads(total),
+            heads(refund),
+            heads(ordered_at),
+            heads(paid_at),
+            heads(after_sale),
+            heads(name),
+            heads(address),
+            heads(province),
+            heads(city),
+            heads(store),
+            heads(store_name),
+            strict=True,
+        ):
             if (
                 order_id is None
                 or len(order_id) > 100
-                or not keys[first]
-                or _BAD
-                in (
-                    status[first],
-                    paid,
-                    total[first],
-                    refund[first],
-                    ordered_at[first],
-                    paid_at[first],
-                )
+                or not keys_
+                or _BAD in (st, paid, tot, ref, o_at, p_at)
             ):
                 out.append(None)
                 continue
+            n = len(group)
             try:
                 lines = []
                 for j in range(first, first + n):
@@ -199,35 +222,24 @@ class FastLane:
                         raise RowError("a line for the reference lane")
                     amount = line_amount(line_fen[j], unit[j], qty[j], paid, n)
                     lines.append((sku[j], product[j], category[j], qty[j], amount))
-                st, ref, p_at = settle(
-                    p.platform,
-                    status[first],
-                    paid,
-                    refund[first] or 0,
-                    ordered_at[first],
-                    paid_at[first],
-                    after_sale[first],
-                )
-                fingerprint = digest([row for _n, row in group], keys[first])
+                st, ref, p_at = settle(p.platform, st, paid, ref or 0, o_at, p_at, after)
+                fingerprint = digest([row for _n, row in group], keys_)
             except RowError:
                 out.append(None)
                 continue
-            tot = total[first]
             out.append(
                 ParsedOrder(
                     group[0][0],
                     order_id,
-                    keys[first],
-                    profile_of(
-                        p.platform, name[first], address[first], province[first], city[first]
-                    ),
+                    keys_,
+                    profile_of(p.platform, *who[:4]),
                     st,
                     tot if tot is not None else paid,
                     paid,
                     ref,
-                    ordered_at[first],
+                    o_at,
                     p_at,
-                    store_of(store[first], store_name[first]),
+                    store_of(*who[4:]),
                     lines,
                     fingerprint,
                 )
