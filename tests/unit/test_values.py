@@ -56,6 +56,29 @@ def test_times_are_beijing_wall_clock_stored_as_utc() -> None:
         v.local_time("next tuesday", TZ)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2024-11-20 07:13:11",
+        "2024-11-20T07:13:11",
+        "20241120T071311.123",
+        "2024-11-20T07+08:00",
+        "1991-05-05 01:01:01",
+        "0000-00-00 00:00:00",
+        "2024/11/20 07:13:11",
+        "'2024-11-20 07:13",
+        None,
+    ],
+)
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "Europe/Berlin"])
+def test_time_text_is_the_stored_form_of_local_time(raw: str | None, tz: str) -> None:
+    """The import's shortcut for the common cell gives exactly the general way's text."""
+    from siyu.bulk import utc_text
+
+    zone = ZoneInfo(tz)
+    assert v.local_time_text(raw, zone) == utc_text(v.local_time(raw, zone))
+
+
 def test_excel_serial_dates() -> None:
     assert v.local_time("46191.5", TZ) == datetime(2026, 6, 18, 4, 0, tzinfo=UTC)
 

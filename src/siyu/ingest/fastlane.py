@@ -36,7 +36,7 @@ from siyu.ingest.parse import (
 )
 
 Record = tuple[int, list[str]]  # (line number, cells)
-Table = list[tuple[str, ...]]  # a block's cells, column by column
+Table = list[tuple[str, ...]]  # a block's cells column by column (at least one row and column)
 _BAD: Any = object()  # a cell some function refused: the row takes the reference lane
 _MEMO_LIMIT = 200_000  # distinct values remembered per column, so memory stays flat
 
@@ -48,7 +48,6 @@ class FastLane:
         self.parser = parser
         self.width = len(parser.opened.header)
         self._memo: dict[str, dict[str, Any]] = {}
-        self._rows = 0  # rows in the block being read
 
     # -- blocks ----------------------------------------------------------------------------
     def ready(self, block: list[Record]) -> tuple[list[Record], list[Record]]:
@@ -109,7 +108,7 @@ class FastLane:
         """A column's cells, stripped; empty cells are None (as ``OrderParser.fields``)."""
         i = self.parser.col.get(name)
         if i is None:
-            return [None] * self._rows
+            return [None] * len(table[0])
         return [cell.strip() or None for cell in table[i]]
 
     def _mapped(self, name: str, table: Table, fn: Callable[[str | None], Any]) -> list[Any]:
@@ -117,7 +116,7 @@ class FastLane:
         column has one function, so the column names the memo)."""
         i = self.parser.col.get(name)
         if i is None:
-            return [_guarded(fn, None)] * self._rows
+            return [_guarded(fn, None)] * len(table[0])
         memo = self._memo.setdefault(name, {})
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
@@ -137,7 +136,7 @@ class FastLane:
 
     def _keys(self, table: Table) -> list[list[Key]]:
         p = self.parser
-        keys: list[list[Key]] = [[] for _ in range(self._rows)]
+        keys: list[list[Key]] = [[] for _ in table[0]]
         shops = self._cells("shop", table)
         for field_name, kind, ns, normalise in p.identity_specs:
             column = self._mapped(field_name, table, _when_given(normalise))
@@ -154,7 +153,7 @@ class FastLane:
         records = [record for group in groups for record in group]
         if not records:
             return []
-        p, self._rows = self.parser, len(records)
+        p = self.parser
         table = list(zip(*(row for _n, row in records), strict=True))  # column by column
         oid = [order_id_of(c) for c in self._cells("order_id", table)]
         keys = self._keys(table)
