@@ -109,6 +109,28 @@ def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: 
     assert timedelta(0) <= row.finished_at - row.created_at
 
 
+def test_a_batch_outlasting_half_its_lease_gives_its_rest_back_unsent(
+    world: dict[str, Any], session: Any
+) -> None:
+    """A worker starts no provider call once half its claim's lease is gone: the rest of a slow
+    batch goes back to the queue, so no call lands after the row could be settled elsewhere."""
+    from siyu.config import get_settings
+    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.models import SendRow
+
+    settings = get_settings().model_copy(update={"reach_lease_seconds": 2})
+    gateway = world["gateway"]
+    campaign = sms_campaign(session, world["segment"])
+    gateway.inject("slow", times=1, seconds=1.2)  # the batch's first answer takes 1.2 s
+    drain(settings, sms_channel(settings))
+    rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
+    sent = [r for r in rows if r.state == "sent"]
+    assert len(sent) == 20 and len(gateway.received()) == 20
+    assert [r.attempts for r in sent].count(2) == 6  # the rest of that batch of 7
+    phones = [m.phone for m in gateway.received()]
+    assert len(set(phones)) == len(phones)
+
+
 def test_personal_variables_preview_and_the_skip_policy(
     world: dict[str, Any], session: Any
 ) -> None:

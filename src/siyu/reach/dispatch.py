@@ -269,6 +269,12 @@ def _prepare(
 def _deliver(
     session: Session, worker: str, channels: Mapping[str, Channel], row: Claimed, message: Outgoing
 ) -> None:
+    if row.send_until is not None and utcnow() > row.send_until:
+        # the claim is running out (a slow batch): give the row back unsent, never risk a
+        # call that lands after another worker has settled the row as not sent
+        record(session, row.id, worker, "deferred", reason="lease_short", due_at=utcnow())
+        session.commit()
+        return
     session.commit()  # nothing is held while the provider answers (the cap lock neither)
     result = channels[message.channel].send(message)
     if not is_sqlite(session):

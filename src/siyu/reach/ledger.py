@@ -165,6 +165,9 @@ class Claimed:
     attempts: int
     variant: str = ""
     step: int = 0
+    # The latest moment to start the provider call: half the lease, so the call and its record
+    # fit before the claim lapses and another worker may settle (and resend) the row.
+    send_until: datetime | None = None
 
 
 def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
@@ -240,7 +243,8 @@ def claim(
         )
         .order_by(SendRow.id)
     ).all()
-    return [Claimed(*r) for r in rows]
+    send_until = now + timedelta(seconds=lease_seconds / 2)
+    return [Claimed(*r, send_until=send_until) for r in rows]
 
 
 def record(
