@@ -194,6 +194,22 @@ def test_the_customer_page_records_do_not_disturb_and_consent(
         data={"csrf": csrf, "action": "grant", "identity_id": phone_identity.group(1)},
     )
     assert refused.status_code == 409 and "记录同意需要凭证" in refused.text
+    too_long = client.post(
+        f"/customers/{m1}/consents",
+        data={
+            "csrf": csrf,
+            "action": "grant",
+            "identity_id": phone_identity.group(1),
+            "note": "长" * 501,
+        },
+    )
+    assert too_long.status_code == 409 and "凭证说明最多 500 个字符" in too_long.text
+    garbage = client.post(
+        f"/customers/{m1}/consents",
+        data={"csrf": csrf, "action": "grant", "identity_id": "9" * 30, "note": "n"},
+    )
+    assert garbage.status_code == 409 and "手机号或邮箱" in garbage.text
+    assert client.get("/customers/" + "9" * 20).status_code == 422  # not an id: refused early
     not_theirs = client.post(
         f"/customers/{m1}/consents",
         data={"csrf": csrf, "action": "grant", "identity_id": "1", "note": "n"},

@@ -28,7 +28,7 @@ from siyu.customers.consent import (
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_detail
 from siyu.customers.service import CustomerError, Forbidden, get_visible
-from siyu.webkit import db_session
+from siyu.webkit import RowId, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -108,7 +108,7 @@ def show_customer(
 @router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
 async def customer_page(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -132,7 +132,7 @@ async def customer_action(
     request: Request,
     ctx: Ctx,
     session: Session,
-    customer_id: int,
+    customer_id: RowId,
     perm: Perm,
     change: Callable[[Customer, dict[str, str]], str],
 ) -> Response:
@@ -164,7 +164,7 @@ async def customer_action(
 @router.post("/customers/{customer_id}/do-not-disturb")
 async def do_not_disturb(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -188,7 +188,7 @@ async def do_not_disturb(
 @router.post("/customers/{customer_id}/consents")
 async def consents(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -213,8 +213,11 @@ async def consents(
 
 
 def _number(text: str | None) -> int | None:
+    """A posted id: None when left empty, -1 (nobody's) when it is not one."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) < 10 else -1
 
 
 def _local_time(text: str | None) -> datetime | None:

@@ -17,7 +17,7 @@ from siyu.console.words import in_words
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
-from siyu.webkit import db_session
+from siyu.webkit import RowId, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -44,7 +44,7 @@ def _missing(exc: CustomerError) -> bool:
 @router.get("/customers/{customer_id}/merge")
 def merge_page(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     other: str = "",
     conflict: int | None = None,
     ctx: Ctx = Depends(console_user),
@@ -89,7 +89,7 @@ def merge_page(
 @router.post("/customers/{customer_id}/merge")
 async def merge_submit(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -135,8 +135,8 @@ async def merge_submit(
 @router.post("/customers/{customer_id}/unmerge/{merge_id}")
 async def unmerge_submit(
     request: Request,
-    customer_id: int,
-    merge_id: int,
+    customer_id: RowId,
+    merge_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -193,7 +193,7 @@ async def conflicts_page(
 @router.post("/identity-conflicts/{conflict_id}/keep-apart")
 async def keep_apart_submit(
     request: Request,
-    conflict_id: int,
+    conflict_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

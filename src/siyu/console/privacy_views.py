@@ -24,7 +24,7 @@ from siyu.privacy.service import (
     find_person,
     scrub_storage,
 )
-from siyu.webkit import db_session
+from siyu.webkit import RowId, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -53,7 +53,7 @@ async def _checked(
 @router.post("/customers/{customer_id}/privacy/export")
 async def export_download(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -77,7 +77,7 @@ async def export_download(
 @router.post("/customers/{customer_id}/privacy/erase")
 async def erase_submit(
     request: Request,
-    customer_id: int,
+    customer_id: RowId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

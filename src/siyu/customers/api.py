@@ -24,7 +24,7 @@ from siyu.customers.consent import (
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
 from siyu.customers.service import CustomerError, Forbidden, get_visible, merge_for, unmerge_for
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Refused, RowId, db_session, require
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def get_customers(
     responses={403: {"description": "another store's customer"}, 404: {}},
 )
 def get_customer(
-    customer_id: int,
+    customer_id: RowId,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
@@ -90,7 +90,7 @@ def post_merge(
 
 @router.post("/customers/unmerge/{merge_id}", responses={409: {"description": "cannot be undone"}})
 def post_unmerge(
-    merge_id: int,
+    merge_id: RowId,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
@@ -140,7 +140,7 @@ class DoNotDisturbOut(BaseModel):
     responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
 )
 def put_do_not_disturb(
-    customer_id: int,
+    customer_id: RowId,
     body: DoNotDisturbIn,
     principal: Principal = Depends(require(Perm.customers_consent)),
     session: Session = Depends(db_session, scope="function"),
@@ -213,7 +213,7 @@ class ConsentOut(BaseModel):
     responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
 )
 def post_consent(
-    customer_id: int,
+    customer_id: RowId,
     body: ConsentIn,
     principal: Principal = Depends(require(Perm.customers_consent)),
     session: Session = Depends(db_session, scope="function"),
@@ -289,7 +289,7 @@ class ConflictApartIn(BaseModel):
     responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
 )
 def post_conflict_merge(
-    conflict_id: int,
+    conflict_id: RowId,
     body: ConflictMergeIn,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
@@ -306,7 +306,7 @@ def post_conflict_merge(
     responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
 )
 def post_conflict_keep_apart(
-    conflict_id: int,
+    conflict_id: RowId,
     body: ConflictApartIn,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
