@@ -33,9 +33,12 @@ def startup_checks() -> None:
 def create_app() -> FastAPI:
     from siyu.console.admin_views import router as admin_console_router
     from siyu.console.campaign_views import router as campaign_console_router
+    from siyu.console.customer_views import router as customer_console_router
     from siyu.console.funnel_views import router as funnel_console_router
     from siyu.console.jobs_views import router as jobs_console_router
+    from siyu.console.merge_views import router as merge_console_router
     from siyu.console.metrics_views import router as metrics_console_router
+    from siyu.console.privacy_views import router as privacy_console_router
     from siyu.console.views import router as console_router
     from siyu.console.wecom_views import router as wecom_console_router
     from siyu.customers.api import router as customers_router
@@ -81,6 +84,9 @@ def create_app() -> FastAPI:
     app.include_router(jobs_console_router)
     app.include_router(funnel_console_router)
     app.include_router(admin_console_router)
+    app.include_router(customer_console_router)
+    app.include_router(merge_console_router)
+    app.include_router(privacy_console_router)
     app.include_router(console_router)
     app.include_router(wecom_console_router)
     static = Path(__file__).parent / "console" / "static"

@@ -64,6 +64,27 @@ def formats_md() -> str:
             lines += ["", "Status values are mapped as in the shared Chinese status table below."]
         lines.append("")
     from siyu.ingest.formats import CN_STATUS, EN_STATUS
+    from siyu.ingest.values import DND_NO, DND_YES
+
+    lines += [
+        "## 免打扰 Do-not-disturb column",
+        "",
+        "A member list's `do_not_disturb` column (`免打扰` / `是否免打扰`) sets do-not-disturb: the",
+        "customer is then sent no marketing on any channel. An empty cell says nothing.",
+        "",
+        f"- sets it: {' / '.join(sorted(DND_YES))}",
+        f"- clears it: {' / '.join(sorted(DND_NO))} — only where an import set it; a",
+        "  do-not-disturb recorded by staff or chosen by the member stays until they change it",
+        "- anything else rejects the row (it is listed in the rejects file)",
+        "",
+        "## 营销授权 Consent columns",
+        "",
+        "`sms_consent` / `email_consent` grant or withdraw marketing consent, and a grant counts only",
+        "with `consent_evidence` (what the customer signed or ticked). `consent_at` is when the",
+        "customer said it: the newer statement wins, and a grant without `consent_at` never",
+        "replaces a recorded withdrawal (the file may be older than the customer's no).",
+        "",
+    ]
 
     lines += ["## 订单状态 Order status values", "", "| export value | Siyu status |", "|---|---|"]
     lines += [f"| {k} | `{v}` |" for k, v in {**CN_STATUS, **EN_STATUS}.items()]

@@ -6,8 +6,9 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -25,6 +26,9 @@ from siyu.db import new_session, session_scope
 from siyu.refusals import Refusal
 
 SESSION_COOKIE = "siyu_session"
+# A row id in a path: out of range it is refused (422) before it reaches the database, where
+# it would overflow the column (SQLite raises, PostgreSQL rejects the value).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 access_log = logging.getLogger("siyu.access")
 
 

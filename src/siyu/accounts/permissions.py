@@ -10,9 +10,14 @@ class Perm(StrEnum):
     customers_unmask = "customers:unmask"  # full phone/email/name (audit-logged)
     customers_write = "customers:write"  # merge, unmerge, edit
     customers_export = "customers:export"
+    # do-not-disturb and marketing consent recorded by staff (with evidence), in their scope
+    customers_consent = "customers:consent"
     imports_run = "imports:run"
     events_write = "events:write"
-    privacy_manage = "privacy:manage"  # PIPL export and erasure
+    # PIPL requests, administrators only by default: access (everything held about a person,
+    # unmasked, as a file) and erasure
+    privacy_export = "privacy:export"
+    privacy_manage = "privacy:manage"
     users_manage = "users:manage"
     apikeys_manage = "apikeys:manage"
     audit_read = "audit:read"
@@ -48,6 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.customers_unmask,
             Perm.customers_write,
             Perm.customers_export,
+            Perm.customers_consent,
             Perm.imports_run,
             Perm.tags_write,
             Perm.traits_run,
@@ -68,8 +74,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.metrics_write,
         }
     ),
-    # Guides serve their own store's customers, and may see their phone numbers to do so.
-    Role.store_guide: frozenset({Perm.customers_read, Perm.customers_unmask}),
+    # Guides serve their own store's customers, and may see their phone numbers to do so; they
+    # hear a customer's "do not disturb me" or "no more SMS" first, so they may record it.
+    Role.store_guide: frozenset(
+        {Perm.customers_read, Perm.customers_unmask, Perm.customers_consent}
+    ),
 }
 
 # Scopes an API key may carry (machines never get user administration).

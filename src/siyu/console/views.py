@@ -17,13 +17,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.i18n import LANGUAGES, label, source_label, translator
-from siyu.customers.queries import (
-    CustomerFilter,
-    customer_detail,
-    filter_choices,
-    list_customers,
-)
-from siyu.customers.service import CustomerError, Forbidden
+from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.traits.queries import overview
 from siyu.webkit import SESSION_COOKIE, db_session
 
@@ -202,30 +196,6 @@ def customers_page(
         params=params,
         filtered=bool(q or source or store),
         qs=lambda p: urlencode({**params, "page": p}),
-    )
-
-
-@router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
-async def customer_page(
-    request: Request,
-    customer_id: int,
-    ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
-) -> HTMLResponse:
-    unmask = False
-    if request.method == "POST":
-        form = await request.form()
-        unmask = _check_csrf(ctx, str(form.get("csrf", ""))) and form.get("unmask") == "1"
-    principal = ctx["principal"]
-    try:
-        data = customer_detail(session, principal, customer_id, unmask=unmask)
-    except Forbidden:
-        session.commit()
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-    except CustomerError:
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
-    return render(
-        request, "customer.html", ctx=ctx, c=data, can_unmask=principal.can(Perm.customers_unmask)
     )
 
 

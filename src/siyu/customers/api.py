@@ -1,8 +1,11 @@
-"""GET /api/v1/customers and /api/v1/customers/{id}: masked unless the caller may unmask."""
+"""The customer pool over HTTP: search and the 360 (masked unless the caller may unmask),
+merge and unmerge, do-not-disturb and consent recorded by staff, identity conflicts."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -10,9 +13,20 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers.consent import (
+    NOTE_MAX,
+    REASON_MAX,
+    REFERENCE_MAX,
+    ConsentStatement,
+    record_consent,
+    set_do_not_disturb,
+)
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
-from siyu.customers.service import CustomerError, Forbidden, merge, unmerge
-from siyu.webkit import Refused, db_session, require
+from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
+from siyu.customers.service import CustomerError, Forbidden, get_visible, merge_for, unmerge_for
+from siyu.webkit import Refused, RowId, db_session, require
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -36,7 +50,7 @@ def get_customers(
     responses={403: {"description": "another store's customer"}, 404: {}},
 )
 def get_customer(
-    customer_id: int,
+    customer_id: RowId,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
@@ -66,22 +80,239 @@ def post_merge(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
     """Merge two profiles (logged; undo with /customers/unmerge/{merge_id})."""
-    try:
-        merge_id = merge(session, body.winner_id, body.loser_id, principal.actor, force=body.force)
-    except CustomerError as exc:
-        raise Refused(409, exc) from None
+    merge_id = _answer(
+        session,
+        lambda: merge_for(session, principal, body.winner_id, body.loser_id, force=body.force),
+        refused=409,
+    )
     return {"merge_id": merge_id}
 
 
 @router.post("/customers/unmerge/{merge_id}", responses={409: {"description": "cannot be undone"}})
 def post_unmerge(
-    merge_id: int,
+    merge_id: RowId,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
     """Undo a merge; orders and events follow the identity that brought them."""
-    try:
-        log = unmerge(session, merge_id, principal.actor)
-    except CustomerError as exc:
-        raise Refused(409, exc) from None
+    log = _answer(session, lambda: unmerge_for(session, principal, merge_id), refused=409)
     return {"restored_customer_id": log.loser_id}
+
+
+def _answer(session: Session, call: Callable[[], T], *, refused: int = 400) -> T:
+    """Run a write; another store's customer is 403 (its audit entry kept), a refusal
+    ``refused`` (404 when the customer does not exist)."""
+    try:
+        return call()
+    except Forbidden as exc:
+        session.commit()  # keep the audit entry of the refused look-up (nothing else was written)
+        raise Refused(403, exc) from None
+    except CustomerError as exc:
+        status = (
+            404 if exc.template in ("no customer {id}", "no identity conflict {id}") else refused
+        )
+        raise Refused(status, exc) from None
+
+
+class DoNotDisturbIn(BaseModel):
+    on: bool = Field(..., description="true: send this customer no marketing.")
+    reason: str = Field(
+        ...,
+        min_length=1,
+        max_length=REASON_MAX,
+        description="What the customer asked, and when (kept with the setting, audit-logged).",
+    )
+
+
+class DoNotDisturbOut(BaseModel):
+    customer_id: int
+    do_not_disturb: bool
+    source: str | None
+    reason: str | None
+    by: str | None
+    at: datetime | None
+    changed: bool
+
+
+@router.put(
+    "/customers/{customer_id}/do-not-disturb",
+    response_model=DoNotDisturbOut,
+    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+)
+def put_do_not_disturb(
+    customer_id: RowId,
+    body: DoNotDisturbIn,
+    principal: Principal = Depends(require(Perm.customers_consent)),
+    session: Session = Depends(db_session, scope="function"),
+) -> DoNotDisturbOut:
+    """Set or clear do-not-disturb as staff (source ``operator``); send policy honours it at
+    once for every marketing message not yet sent."""
+
+    def change() -> DoNotDisturbOut:
+        customer = get_visible(session, principal, customer_id)
+        changed = set_do_not_disturb(
+            session, customer, body.on, source="operator", actor=principal.actor, reason=body.reason
+        )
+        return DoNotDisturbOut(
+            customer_id=customer.id,
+            do_not_disturb=customer.do_not_disturb,
+            source=customer.do_not_disturb_source,
+            reason=customer.do_not_disturb_reason,
+            by=customer.do_not_disturb_by,
+            at=customer.do_not_disturb_at,
+            changed=changed,
+        )
+
+    return _answer(session, change, refused=409)
+
+
+class ConsentIn(BaseModel):
+    action: Literal["grant", "withdraw"]
+    channel: Literal["sms", "email"]
+    purpose: Literal["marketing"] = "marketing"
+    brand: str | None = Field(
+        None,
+        max_length=32,
+        description="Brand code; default: the brand the customer first bought from.",
+    )
+    address: str | None = Field(
+        None,
+        max_length=200,
+        description="The phone or e-mail address (one of the customer's); default: their own.",
+    )
+    note: str | None = Field(
+        None, max_length=NOTE_MAX, description="How the customer consented or withdrew."
+    )
+    reference: str | None = Field(
+        None, max_length=REFERENCE_MAX, description="Where the proof is kept, e.g. a form number."
+    )
+    given_at: datetime | None = Field(
+        None, description="A grant: when the customer consented (with its zone; default now)."
+    )
+    over_withdrawal: bool = Field(
+        False,
+        description="A grant over a recorded withdrawal: the customer consented again after it.",
+    )
+
+
+class ConsentOut(BaseModel):
+    customer_id: int
+    brand_id: int
+    channel: str
+    purpose: str
+    status: str
+    source: str
+    recorded_at: datetime
+    recorded_by: str | None
+    changed: bool
+
+
+@router.post(
+    "/customers/{customer_id}/consents",
+    response_model=ConsentOut,
+    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+)
+def post_consent(
+    customer_id: RowId,
+    body: ConsentIn,
+    principal: Principal = Depends(require(Perm.customers_consent)),
+    session: Session = Depends(db_session, scope="function"),
+) -> ConsentOut:
+    """Record a grant (evidence required: a note and/or a reference) or a withdrawal of
+    marketing consent. A withdrawal stops sending at once; a grant never silently replaces a
+    withdrawal (older: refused; newer: only with ``over_withdrawal``)."""
+
+    def change() -> ConsentOut:
+        customer = get_visible(session, principal, customer_id)
+        stmt = ConsentStatement(
+            action=body.action,
+            channel=body.channel,
+            purpose=body.purpose,
+            brand_code=body.brand,
+            address=body.address,
+            note=body.note,
+            reference=body.reference,
+            given_at=body.given_at,
+            over_withdrawal=body.over_withdrawal,
+        )
+        done = record_consent(session, customer, stmt, principal.actor)
+        c = done.consent
+        return ConsentOut(
+            customer_id=c.customer_id,
+            brand_id=c.brand_id,
+            channel=c.channel,
+            purpose=c.purpose,
+            status=c.status,
+            source=c.source,
+            recorded_at=c.recorded_at,
+            recorded_by=c.recorded_by,
+            changed=done.changed,
+        )
+
+    return _answer(session, change, refused=409)
+
+
+@router.get("/identity-conflicts")
+def get_identity_conflicts(
+    unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
+    page: int = Query(1, ge=1, le=100000),
+    per_page: int = Query(20, ge=1, le=100),
+    principal: Principal = Depends(require(Perm.customers_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Pairs of profiles the resolver linked but would not merge (different strong ids), with
+    both profiles, waiting for a merge or keep-apart."""
+    if unmask and not principal.can(Perm.customers_unmask):
+        raise HTTPException(403, "permission customers:unmask required")
+    found = list_conflicts(session, principal, unmask=unmask, page=page, per_page=per_page)
+    return {
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "unmasked": found.unmasked,
+        "items": found.items,
+    }
+
+
+class ConflictMergeIn(BaseModel):
+    keep: int | None = Field(
+        None, description="The customer that stays; default the conflict's first customer."
+    )
+
+
+class ConflictApartIn(BaseModel):
+    reason: str | None = Field(None, max_length=REASON_MAX)
+
+
+@router.post(
+    "/identity-conflicts/{conflict_id}/merge",
+    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+)
+def post_conflict_merge(
+    conflict_id: RowId,
+    body: ConflictMergeIn,
+    principal: Principal = Depends(require(Perm.customers_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, int]:
+    """They are one person: merge them (logged; undo with /customers/unmerge/{merge_id})."""
+    merge_id = _answer(
+        session, lambda: merge_conflict(session, principal, conflict_id, body.keep), refused=409
+    )
+    return {"merge_id": merge_id}
+
+
+@router.post(
+    "/identity-conflicts/{conflict_id}/keep-apart",
+    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+)
+def post_conflict_keep_apart(
+    conflict_id: RowId,
+    body: ConflictApartIn,
+    principal: Principal = Depends(require(Perm.customers_write)),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, int]:
+    """They are two people: the pair leaves the list and is not raised or merged again."""
+    closed = _answer(
+        session, lambda: keep_apart(session, principal, conflict_id, body.reason), refused=409
+    )
+    return {"closed": closed}

@@ -34,7 +34,15 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"))
     # Not marketable: an erased person came back through an import or event.
     suppressed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Do not send marketing (DESIGN §5), with who asked for it: an operator who heard the
+    # customer, an import column, or the member's own choice; policy checks it at send time.
     do_not_disturb: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    do_not_disturb_source: Mapped[str | None] = mapped_column(
+        sa.String(16)
+    )  # operator|import|member
+    do_not_disturb_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    do_not_disturb_by: Mapped[str | None] = mapped_column(sa.String(100))
+    do_not_disturb_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime,
@@ -76,6 +84,10 @@ class Consent(Base):
     status: Mapped[str] = mapped_column(sa.String(12))  # granted | withdrawn
     source: Mapped[str] = mapped_column(sa.String(64))
     evidence: Mapped[str | None] = mapped_column(sa.Text)
+    # a reference to the proof kept elsewhere (a signed form's number), and who recorded it
+    evidence_ref: Mapped[str | None] = mapped_column(sa.String(100))
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(100))
+    # when the customer said it (the newer statement wins; a withdrawal is always now)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -98,7 +110,8 @@ class MergeLog(Base):
 class IdentityConflict(Base):
     """Two profiles a record links but that may not be auto-merged (different strong ids).
 
-    Kept for an operator to review and merge by hand if they really are one person.
+    Kept for an operator to review: merged by hand if they really are one person, or kept
+    apart, after which the resolver neither raises the pair again nor merges it by itself.
     """
 
     __tablename__ = "identity_conflict"
@@ -109,3 +122,5 @@ class IdentityConflict(Base):
     source: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(sa.String(16))  # merged | kept_apart
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))

@@ -157,7 +157,11 @@ def customer_detail(
     idents = session.scalars(
         sa.select(Identity).where(Identity.customer_id == c.id).order_by(Identity.id)
     ).all()
-    consents = session.scalars(sa.select(Consent).where(Consent.customer_id == c.id)).all()
+    consents = session.scalars(
+        sa.select(Consent)
+        .where(Consent.customer_id == c.id)
+        .order_by(Consent.channel, Consent.brand_id, Consent.id)
+    ).all()
     orders = session.scalars(
         sa.select(Order)
         .where(Order.customer_id == c.id)
@@ -212,6 +216,11 @@ def customer_detail(
         "first_seen_at": _iso(c.first_seen_at),
         "suppressed": c.suppressed,
         "do_not_disturb": c.do_not_disturb,
+        "do_not_disturb_source": c.do_not_disturb_source,
+        "do_not_disturb_reason": c.do_not_disturb_reason if show else None,
+        "do_not_disturb_by": c.do_not_disturb_by,
+        "do_not_disturb_at": _iso(c.do_not_disturb_at),
+        "merged_into_id": c.merged_into_id,
         "unmasked": show,
         "order_count": summary["orders"],
         "spend_fen": summary["net_spend_fen"],
@@ -228,6 +237,7 @@ def customer_detail(
         ],
         "consents": [
             {
+                "id": k.id,
                 "brand_id": k.brand_id,
                 "channel": k.channel,
                 "purpose": k.purpose,
@@ -235,6 +245,8 @@ def customer_detail(
                 "status": k.status,
                 "source": k.source,
                 "evidence": k.evidence if show else None,
+                "evidence_ref": k.evidence_ref if show else None,
+                "recorded_by": k.recorded_by,
                 "recorded_at": _iso(k.recorded_at),
             }
             for k in consents

@@ -25,7 +25,8 @@ from siyu.bulk import allocate_ids, db_time, insert_rows, rows_where_in
 from siyu.customers.changes import touch_customers
 from siyu.customers.identifiers import PRIORITY, Kind
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
-from siyu.db import plain_value, table_of, utcnow
+from siyu.customers.pairs import conflict_on_record, kept_apart_pairs
+from siyu.db import UTCDateTime, plain_value, table_of, utcnow
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
 
@@ -221,8 +222,11 @@ class Resolver:
         """Several profiles for one record: merge them if safe, else keep the strongest."""
         self.flush()  # pending rows must exist before they can be compared or moved
         held = identities_of(self.conn, owners)
+        apart = kept_apart_pairs(self.conn, owners)
         winner = owners[0]
         for other in owners[1:]:
+            if frozenset((winner, other)) in apart:
+                continue  # two people, on an operator's word: neither merged nor raised again
             clash = clashing_kind(held[winner], held[other])
             if clash:
                 self._record_conflict(winner, other, clash)
@@ -236,6 +240,8 @@ class Resolver:
 
     def _record_conflict(self, a: int, b: int, kind: str) -> None:
         self.stats.conflicts += 1
+        if conflict_on_record(self.conn, a, b):
+            return  # already waiting for review: one entry per pair
         self.conn.execute(
             table_of(IdentityConflict)
             .insert()
@@ -371,15 +377,17 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
         .where(c.c.id == loser)
         .values(status="merged", merged_into_id=winner, updated_at=utcnow())
     )
-    _fill_blanks(conn, winner, snapshot)
+    carried_dnd = _fill_blanks(conn, winner, snapshot)
     touch_customers(conn, [winner])  # its identities, consents and tags changed
-    moved = {
+    moved: dict[str, Any] = {
         "identities": ident_ids,
         "consents": consent_ids,
         "orders": loose_orders,
         "events": loose_events,
         "tags": _move_tags(conn, winner, loser),
     }
+    if carried_dnd:  # so an unmerge can take it back, unless changed since
+        moved["do_not_disturb_at"] = snapshot.get("do_not_disturb_at")
     result = conn.execute(
         table_of(MergeLog)
         .insert()
@@ -417,7 +425,17 @@ def _move_tags(conn: Connection, winner: int, loser: int) -> list[int]:
     return ids
 
 
-def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) -> None:
+DND_FIELDS = (
+    "do_not_disturb_source",
+    "do_not_disturb_reason",
+    "do_not_disturb_by",
+    "do_not_disturb_at",
+)
+
+
+def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) -> bool:
+    """Blank profile fields of the winner from the loser; a loser's suppression or
+    do-not-disturb goes over too (one person asked). Returns whether do-not-disturb did."""
     c = CUSTOMER
     row = conn.execute(sa.select(c).where(c.c.id == winner)).mappings().one()
     values: dict[str, Any] = {
@@ -427,8 +445,20 @@ def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) 
     }
     if loser_snapshot.get("suppressed"):
         values["suppressed"] = True
+    carried = bool(loser_snapshot.get("do_not_disturb")) and not row["do_not_disturb"]
+    if carried:
+        values["do_not_disturb"] = True
+        values.update({f: row_value(c, f, loser_snapshot.get(f)) for f in DND_FIELDS})
     if values:
         conn.execute(c.update().where(c.c.id == winner).values(**values, updated_at=utcnow()))
+    return carried
+
+
+def row_value(table: sa.Table, column: str, value: Any) -> Any:
+    """A snapshot's JSON value back in the column's type (times were stored as ISO text)."""
+    if value is not None and isinstance(table.c[column].type, UTCDateTime):
+        return datetime.fromisoformat(value)
+    return value
 
 
 def _ids(conn: Connection, table: sa.Table, customer_id: int) -> list[int]:

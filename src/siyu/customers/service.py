@@ -12,7 +12,8 @@ from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Brand
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
-from siyu.customers.resolution import clashing_kind, identities_of, merge_profiles
+from siyu.customers.pairs import MERGED, resolve_pair
+from siyu.customers.resolution import DND_FIELDS, clashing_kind, identities_of, merge_profiles
 from siyu.db import utcnow
 from siyu.events.models import Event
 from siyu.orders.models import Order
@@ -36,7 +37,7 @@ def merge(
     ``force`` (the operator has checked they are one person)."""
     if winner_id == loser_id:
         raise CustomerError("cannot merge a customer into itself")
-    winner, loser = _active(session, winner_id), _active(session, loser_id)
+    winner, loser = active_customer(session, winner_id), active_customer(session, loser_id)
     session.flush()
     held = identities_of(session.connection(), [winner.id, loser.id])
     clash = clashing_kind(held[winner.id], held[loser.id])
@@ -49,6 +50,7 @@ def merge(
             kind=clash,
         )
     merge_id = merge_profiles(session.connection(), winner.id, loser.id, "manual", actor)
+    resolve_pair(session.connection(), winner.id, loser.id, MERGED, actor)
     record_audit(
         session,
         actor,
@@ -125,6 +127,8 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
         .where(Customer.id == loser)
         .values(status="active", merged_into_id=None, updated_at=utcnow())
     )
+    if "do_not_disturb_at" in moved:
+        _take_back_do_not_disturb(session, log.winner_id, moved["do_not_disturb_at"])
     touch_customers(session, [log.winner_id])  # identities, consents and tags left it
     log.undone_at = utcnow()
     log.undone_by = actor
@@ -134,7 +138,43 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
     return log
 
 
-def _active(session: Session, customer_id: int) -> Customer:
+def _take_back_do_not_disturb(session: Session, winner_id: int, carried_at: str | None) -> None:
+    """The winner's do-not-disturb came with the loser at the merge: it leaves with it, unless
+    someone set it again since."""
+    winner = session.get(Customer, winner_id)
+    if winner is None or not winner.do_not_disturb:
+        return
+    now_at = winner.do_not_disturb_at.isoformat() if winner.do_not_disturb_at else None
+    if now_at == carried_at:
+        winner.do_not_disturb = False
+        for f in DND_FIELDS:
+            setattr(winner, f, None)
+        session.flush()
+
+
+def merge_for(
+    session: Session, principal: Principal, winner_id: int, loser_id: int, *, force: bool = False
+) -> int:
+    """``merge`` by someone who must be able to see both customers (a store's staff only
+    theirs)."""
+    if winner_id == loser_id:
+        raise CustomerError("cannot merge a customer into itself")
+    get_visible(session, principal, winner_id)
+    get_visible(session, principal, loser_id)
+    return merge(session, winner_id, loser_id, principal.actor, force=force)
+
+
+def unmerge_for(session: Session, principal: Principal, merge_id: int) -> MergeLog:
+    """``unmerge`` by someone who must be able to see both customers of the merge."""
+    log = session.get(MergeLog, merge_id)
+    if log is None:
+        raise CustomerError("no merge {id}", id=merge_id)
+    get_visible(session, principal, log.winner_id)
+    get_visible(session, principal, log.loser_id)
+    return unmerge(session, merge_id, principal.actor)
+
+
+def active_customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise CustomerError("no customer {id}", id=customer_id)

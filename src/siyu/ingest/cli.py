@@ -163,6 +163,7 @@ def _print(s: ImportSummary, noun: str) -> None:
         ("身份冲突 identity conflicts", s.conflicts),
         ("已擦除者重现 suppressed (not marketable)", s.suppressed),
         ("营销授权 consents recorded", s.consents),
+        ("免打扰变更 do-not-disturb changed", s.do_not_disturb),
         ("批次 batches committed", s.batches),
     ):
         table.add_row(label, f"{value:,}")

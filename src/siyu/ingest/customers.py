@@ -1,7 +1,11 @@
-"""Customer (member) list import: profiles, identities and — only with evidence — consent.
+"""Customer (member) list import: profiles, identities, do-not-disturb and — only with
+evidence — consent.
 
 Consent is granted from a file only where it has an explicit consent column *and* evidence
-(DESIGN §4); a platform buyer list never makes anyone marketable by itself.
+(DESIGN §4); a platform buyer list never makes anyone marketable by itself. A grant without its
+own time (``consent_at``) never replaces a withdrawal: the file may be older than the "no".
+A do-not-disturb column sets it; the file clears only a do-not-disturb an import set, never the
+customer's own or one staff recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from siyu.accounts.models import AuditLog
 from siyu.brands.service import StoreCache
 from siyu.bulk import chunks
 from siyu.config import Settings
@@ -48,6 +53,7 @@ class MemberRow:
     store: tuple[str, str] | None
     registered_at: datetime | None
     consents: list[tuple[str, str, bool, str | None, datetime | None]]  # channel, address, …
+    do_not_disturb: bool | None = None  # None: the file says nothing
 
 
 def import_customers(
@@ -201,7 +207,8 @@ def _member(
             continue
         consents.append((channel, address, flag, evidence, consent_at))
     registered = v.local_time(get(row, "registered_at"), tz, field="registered_at")
-    return MemberRow(line_no, keys, profile, store, registered, consents)
+    dnd = v.do_not_disturb_flag(get(row, "do_not_disturb"))
+    return MemberRow(line_no, keys, profile, store, registered, consents, dnd)
 
 
 def _write(
@@ -258,6 +265,16 @@ def _write(
             ),
             fills,
         )
+    summary.do_not_disturb += _do_not_disturb(
+        conn,
+        {
+            resolver.customer_for(res.customer_id): r.do_not_disturb
+            for r, res in zip(rows, results, strict=True)
+        },
+        source,
+        actor,
+        summary.run_id,
+    )
     for r, res in zip(rows, results, strict=True):
         if res.suppressed:
             continue
@@ -271,7 +288,7 @@ def _write(
                 granted,
                 f"import:{source}",
                 evidence,
-                at or utcnow(),
+                at,
             )
     st = resolver.stats
     summary.customers_created += st.customers_created
@@ -288,6 +305,59 @@ def _blank_fill(profile: dict[str, Any]) -> dict[str, Any]:
     return {f"v_{f}": profile.get(f) for f in FILL_FIELDS}
 
 
+def _do_not_disturb(
+    conn: Connection, said: dict[int, bool | None], source: str, actor: str, run_id: int
+) -> int:
+    """Set do-not-disturb where the file says yes (a customer on several rows: yes wins); clear
+    it where the file says no, only if an import set it. Returns the customers changed."""
+    on = sorted(c for c, flag in said.items() if flag)
+    off = sorted(c for c, flag in said.items() if flag is False)
+    if not on and not off:
+        return 0
+    c = table_of(Customer)
+    now = utcnow()
+    mark = {
+        "do_not_disturb_source": "import",
+        "do_not_disturb_reason": f"import:{source}"[:200],
+        "do_not_disturb_by": actor[:100],
+        "do_not_disturb_at": now,
+        "updated_at": now,
+    }
+    changed = {True: 0, False: 0}
+    for part in chunks(on, 5000):
+        result = conn.execute(
+            c.update()
+            .where(c.c.id.in_(part), c.c.do_not_disturb.is_(False))
+            .values(do_not_disturb=True, **mark)
+        )
+        changed[True] += int(result.rowcount or 0)
+    for part in chunks(off, 5000):
+        result = conn.execute(
+            c.update()
+            .where(
+                c.c.id.in_(part),
+                c.c.do_not_disturb.is_(True),
+                c.c.do_not_disturb_source == "import",
+            )
+            .values(do_not_disturb=False, **mark)
+        )
+        changed[False] += int(result.rowcount or 0)
+    if changed[True] or changed[False]:
+        conn.execute(
+            table_of(AuditLog)
+            .insert()
+            .values(
+                at=now,
+                actor=actor[:100],
+                action="customer.do_not_disturb",
+                target_type="import_run",
+                target_id=str(run_id),
+                details={"on": changed[True], "off": changed[False], "source": "import"},
+            )
+        )
+    return changed[True] + changed[False]
+
+
 def _record_consent(
     conn: Connection,
     customer_id: int,
@@ -297,9 +367,13 @@ def _record_consent(
     granted: bool,
     source: str,
     evidence: str | None,
-    at: datetime,
+    said_at: datetime | None,
 ) -> int:
-    """Upsert one marketing consent; a newer statement wins, so a later withdrawal stands."""
+    """Upsert one marketing consent; a newer statement wins, so a later withdrawal stands. A
+    grant without its own time (``said_at``) is as old as the file, which may predate a
+    withdrawal: it never replaces one. A time ahead of the clock counts as now."""
+    now = utcnow()
+    at = min(said_at, now) if said_at else now
     t = table_of(Consent)
     touch_customers(conn, [customer_id])  # the copy re-reads its consents (customers.changes)
     key = (
@@ -327,6 +401,8 @@ def _record_consent(
         return 1
     if row.status == status or row.recorded_at >= at:
         return 0
+    if granted and said_at is None:
+        return 0  # an undated yes does not undo a recorded no
     conn.execute(
         t.update()
         .where(t.c.id == row.id)

@@ -40,6 +40,7 @@ class ImportSummary:
     conflicts: int = 0
     suppressed: int = 0
     consents: int = 0
+    do_not_disturb: int = 0  # customers whose do-not-disturb the file set or cleared
     batches: int = 0
     bytes_read: int = 0  # how far into the file the stored batches reach (progress)
     file_bytes: int = 0

@@ -171,6 +171,22 @@ def consent_flag(raw: str | None) -> bool | None:
     raise BadValue(f"consent value not understood: {raw!r} (use 是/否)")
 
 
+DND_YES = {"1", "y", "yes", "true", "是", "免打扰", "开启", "on"}
+DND_NO = {"0", "n", "no", "false", "否", "关闭", "off"}
+
+
+def do_not_disturb_flag(raw: str | None) -> bool | None:
+    """A do-not-disturb column: True/False for an explicit answer, None when the cell is empty."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip().lower()
+    if text in DND_YES:
+        return True
+    if text in DND_NO:
+        return False
+    raise BadValue(f"do-not-disturb value not understood: {raw!r} (use 是/否)")
+
+
 _MUNICIPALITIES = {"北京", "上海", "天津", "重庆"}
 _PROVINCE_SUFFIX = re.compile(r"(省|市|自治区|壮族自治区|回族自治区|维吾尔自治区|特别行政区)$")
 

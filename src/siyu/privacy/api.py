@@ -1,37 +1,60 @@
-"""PIPL requests over the API: export and erase by phone (admin only, audit-logged)."""
+"""PIPL requests over the API: export and erase a person, found by phone or customer id
+(export: privacy:export; erasure: privacy:manage, administrators only by default;
+audit-logged)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
-from siyu.privacy.service import PrivacyError, erase_person, export_person, scrub_storage
+from siyu.customers.models import Customer
+from siyu.privacy.service import (
+    PrivacyError,
+    erase_customer,
+    export_customer,
+    find_by_phone,
+    find_person,
+    scrub_storage,
+)
 from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
 
 class PersonIn(BaseModel):
-    phone: str = Field(..., max_length=40, description="The person's phone number.")
+    phone: str | None = Field(None, max_length=40, description="The person's phone number.")
+    customer_id: int | None = Field(None, description="Or the person's customer id.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PersonIn:
+        if (self.phone is None) == (self.customer_id is None):
+            raise ValueError("give the phone or the customer_id, not both")
+        return self
+
+
+def _person(session: Session, body: PersonIn) -> Customer:
+    try:
+        if body.customer_id is not None:
+            return find_person(session, body.customer_id)
+        return find_by_phone(session, body.phone or "")
+    except PrivacyError as exc:
+        raise Refused(404, exc) from None
 
 
 @router.post("/export", responses={404: {"description": "nobody holds this phone"}})
 def post_export(
     body: PersonIn,
-    principal: Principal = Depends(require(Perm.privacy_manage)),
+    principal: Principal = Depends(require(Perm.privacy_export)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Everything held about the person, unmasked (a POST, so the phone stays out of URLs)."""
-    try:
-        return export_person(session, body.phone, principal.actor)
-    except PrivacyError as exc:
-        raise Refused(404, exc) from None
+    return export_customer(session, _person(session, body), principal.actor)
 
 
 @router.post("/erase", responses={404: {"description": "nobody holds this phone"}})
@@ -41,10 +64,7 @@ def post_erase(
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Erase the person everywhere; keeps only an HMAC suppression entry."""
-    try:
-        report = erase_person(session, get_settings(), body.phone, principal.actor)
-    except PrivacyError as exc:
-        raise Refused(404, exc) from None
+    report = erase_customer(session, get_settings(), _person(session, body), principal.actor)
     session.commit()
     return {
         "erased_profiles": report.customers,

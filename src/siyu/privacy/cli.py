@@ -21,7 +21,7 @@ def export(phone: str = typer.Option(..., "--phone", help="The person's phone nu
     from siyu.db import session_scope
     from siyu.privacy.service import PrivacyError, export_person
 
-    actor = require("privacy:manage")
+    actor = require("privacy:export")
     try:
         with session_scope() as session:
             data = export_person(session, phone, actor)

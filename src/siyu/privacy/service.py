@@ -29,10 +29,11 @@ from siyu.events.models import Event
 from siyu.orders.models import Order, OrderLine
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
+from siyu.refusals import Refusal
 
 
-class PrivacyError(ValueError):
-    pass
+class PrivacyError(Refusal):
+    """A PIPL request that cannot be carried out (nobody holds the phone, no such customer)."""
 
 
 @dataclass
@@ -66,7 +67,9 @@ def find_by_phone(session: Session, phone: str) -> Customer:
     try:
         value = ids.phone(phone)
     except ids.Rejected as exc:
-        raise PrivacyError(f"{phone!r} is not a usable phone number: {exc}") from None
+        raise PrivacyError(
+            "{phone!r} is not a usable phone number: {reason}", phone=phone, reason=str(exc)
+        ) from None
     cid = session.scalar(
         sa.select(Identity.customer_id).where(
             Identity.kind == "phone", Identity.namespace == "", Identity.value == value
@@ -77,6 +80,38 @@ def find_by_phone(session: Session, phone: str) -> Customer:
     customer = session.get(Customer, cid)
     assert customer is not None
     return customer
+
+
+def find_person(session: Session, customer_id: int) -> Customer:
+    """The profile that holds the person now: a merged profile's request goes to the profile
+    it was merged into (which holds its identities, orders and consents)."""
+    customer, seen = session.get(Customer, customer_id), set()
+    while customer is not None and customer.merged_into_id and customer.id not in seen:
+        seen.add(customer.id)
+        customer = session.get(Customer, customer.merged_into_id)
+    if customer is None:
+        raise PrivacyError("no customer {id}", id=customer_id)
+    return customer
+
+
+def confirms_erasure(session: Session, customer: Customer, typed: str) -> bool:
+    """Whether what the operator typed confirms erasing this person: 删除 (or DELETE), or one
+    of the person's phone numbers."""
+    text = (typed or "").strip()
+    if text in ("删除", "DELETE"):
+        return True
+    try:
+        phone = ids.phone(text)
+    except ids.Rejected:
+        return False
+    held = session.scalar(
+        sa.select(Identity.id).where(
+            Identity.customer_id.in_(_family(session, customer.id)),
+            Identity.kind == "phone",
+            Identity.value == phone,
+        )
+    )
+    return held is not None
 
 
 def _family(session: Session, customer_id: int) -> list[int]:
@@ -93,7 +128,12 @@ def _family(session: Session, customer_id: int) -> list[int]:
 
 def export_person(session: Session, phone: str, actor: str) -> dict[str, Any]:
     """Everything Siyu holds about the person with this phone, unmasked (PIPL art. 45)."""
-    customer = find_by_phone(session, phone)
+    return export_customer(session, find_by_phone(session, phone), actor)
+
+
+def export_customer(session: Session, customer: Customer, actor: str) -> dict[str, Any]:
+    """Everything Siyu holds about this customer and the profiles merged into it, unmasked;
+    audit-logged."""
     family = _family(session, customer.id)
     profile_cols = [c.key for c in table_of(Customer).columns]
     profiles = [
@@ -130,7 +170,13 @@ def export_person(session: Session, phone: str, actor: str) -> dict[str, Any]:
 def erase_person(session: Session, settings: Settings, phone: str, actor: str) -> ErasureReport:
     """Remove the person everywhere and suppress their identities. The caller commits, then
     calls ``scrub_storage`` so deleted pages do not keep the data readable."""
-    customer = find_by_phone(session, phone)
+    return erase_customer(session, settings, find_by_phone(session, phone), actor)
+
+
+def erase_customer(
+    session: Session, settings: Settings, customer: Customer, actor: str
+) -> ErasureReport:
+    """``erase_person`` for a customer found by id (through ``find_person``)."""
     family = _family(session, customer.id)
     secret = settings.secret_key_bytes()
     identities = [

@@ -1,0 +1,232 @@
+"""The customer page and the settings staff record on it: do-not-disturb and marketing consent.
+Thin: check the permission and CSRF, call the service, redirect (or show the page with the
+reason). Merges are in ``merge_views``, PIPL export and erasure in ``privacy_views``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.brands.models import Brand
+from siyu.config import get_settings
+from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.words import in_words
+from siyu.customers import identifiers as ids
+from siyu.customers.consent import (
+    ConsentStatement,
+    consent_addresses,
+    record_consent,
+    set_do_not_disturb,
+)
+from siyu.customers.models import Customer
+from siyu.customers.queries import customer_detail
+from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.webkit import RowId, db_session
+
+router = APIRouter(include_in_schema=False)
+Ctx = dict[str, Any]
+DONE = {
+    "dnd_on",
+    "dnd_off",
+    "consent_grant",
+    "consent_withdraw",
+    "unchanged",
+    "merged",
+    "unmerged",
+}
+
+
+def private(response: Response) -> Response:
+    """Pages with personal data are not kept by browsers or proxies."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def show_customer(
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    customer_id: int,
+    *,
+    unmask: bool = False,
+    error: str | None = None,
+    status: int = 200,
+    erase_error: bool = False,
+) -> Response:
+    """The customer page (the 360 and what staff may do on it), or the error page."""
+    principal = ctx["principal"]
+    try:
+        data = customer_detail(session, principal, customer_id, unmask=unmask)
+    except Forbidden:
+        session.commit()
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    except CustomerError:
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+    done = request.query_params.get("done")
+    show = data["unmasked"]
+    addresses = [
+        (
+            i,
+            channel,
+            value if show else ids.mask_identity("phone" if channel == "sms" else "email", value),
+        )
+        for i, channel, value in consent_addresses(session, customer_id)
+    ]
+    brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
+    can = {
+        "unmask": principal.can(Perm.customers_unmask),
+        "consent": principal.can(Perm.customers_consent),
+        "write": principal.can(Perm.customers_write),
+        "export": principal.can(Perm.privacy_export),
+        "erase": principal.can(Perm.privacy_manage),
+    }
+    return private(
+        render(
+            request,
+            "customer.html",
+            status=status,
+            ctx=ctx,
+            c=data,
+            can=can,
+            can_unmask=can["unmask"],
+            addresses=addresses,
+            brands=brands,
+            done=done if done in DONE else None,
+            error=error,
+            erase_error=erase_error,
+        )
+    )
+
+
+@router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
+async def customer_page(
+    request: Request,
+    customer_id: RowId,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """The customer 360; a POST with the CSRF token and ``unmask=1`` shows it unmasked."""
+    unmask = False
+    if request.method == "POST":
+        form = await request.form()
+        unmask = _check_csrf(ctx, str(form.get("csrf", ""))) and form.get("unmask") == "1"
+    return show_customer(request, ctx, session, customer_id, unmask=unmask)
+
+
+async def posted(request: Request, ctx: Ctx) -> dict[str, str] | None:
+    """The posted form as text, or None when its CSRF token is missing or stale."""
+    form = await request.form()
+    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+        return None
+    return {k: str(v) for k, v in form.items()}
+
+
+async def customer_action(
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    customer_id: RowId,
+    perm: Perm,
+    change: Callable[[Customer, dict[str, str]], str],
+) -> Response:
+    """One form on the customer page: permission, CSRF, the customer in the reader's scope,
+    the change (which answers the ``done`` key), commit and back to the page; a refusal shows
+    the page again with the reason."""
+    if denied := denied_page(request, ctx, perm):
+        return denied
+    form = await posted(request, ctx)
+    if form is None:
+        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+    try:
+        customer = get_visible(session, ctx["principal"], customer_id)
+        done = change(customer, form)
+        session.commit()
+    except Forbidden:
+        session.commit()  # the audit entry of the refused look-up
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    except CustomerError as exc:
+        session.rollback()
+        if exc.template == "no customer {id}":
+            return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return show_customer(
+            request, ctx, session, customer_id, error=in_words(request, exc), status=409
+        )
+    return RedirectResponse(f"/customers/{customer_id}?done={done}", status_code=303)
+
+
+@router.post("/customers/{customer_id}/do-not-disturb")
+async def do_not_disturb(
+    request: Request,
+    customer_id: RowId,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Turn do-not-disturb on or off, with the reason (source ``operator``)."""
+
+    def change(customer: Customer, form: dict[str, str]) -> str:
+        on = form.get("on") == "1"
+        changed = set_do_not_disturb(
+            session,
+            customer,
+            on,
+            source="operator",
+            actor=ctx["principal"].actor,
+            reason=form.get("reason"),
+        )
+        return ("dnd_on" if on else "dnd_off") if changed else "unchanged"
+
+    return await customer_action(request, ctx, session, customer_id, Perm.customers_consent, change)
+
+
+@router.post("/customers/{customer_id}/consents")
+async def consents(
+    request: Request,
+    customer_id: RowId,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Record a grant (with evidence) or a withdrawal of marketing consent."""
+
+    def change(customer: Customer, form: dict[str, str]) -> str:
+        action = form.get("action", "")
+        stmt = ConsentStatement(
+            action=action,
+            consent_id=_number(form.get("consent_id")),
+            identity_id=_number(form.get("identity_id")),
+            brand_id=_number(form.get("brand_id")),
+            note=form.get("note"),
+            reference=form.get("reference"),
+            given_at=_local_time(form.get("given_at")),
+            over_withdrawal=form.get("over_withdrawal") == "1",
+        )
+        done = record_consent(session, customer, stmt, ctx["principal"].actor)
+        return f"consent_{action}" if done.changed else "unchanged"
+
+    return await customer_action(request, ctx, session, customer_id, Perm.customers_consent, change)
+
+
+def _number(text: str | None) -> int | None:
+    """A posted id: None when left empty, -1 (nobody's) when it is not one."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) < 10 else -1
+
+
+def _local_time(text: str | None) -> datetime | None:
+    """A ``datetime-local`` field (Beijing time, no zone) as an aware time; empty: None."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CustomerError("the time of consent is not a date and time") from None
+    return value if value.tzinfo else value.replace(tzinfo=get_settings().tz)

@@ -1,0 +1,228 @@
+"""Merging by hand: the preview of what a merge will do, the merge, its undo, and the identity
+conflicts the resolver recorded (merge or keep apart). Thin: permission, CSRF, service."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from siyu.accounts.permissions import Perm
+from siyu.console.customer_views import posted, private, show_customer
+from siyu.console.views import console_user, denied_page, render
+from siyu.console.words import in_words
+from siyu.customers.queries import CustomerFilter, list_customers
+from siyu.customers.review import keep_apart, list_conflicts, merge_preview
+from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
+from siyu.webkit import RowId, db_session
+
+router = APIRouter(include_in_schema=False)
+Ctx = dict[str, Any]
+CUSTOMER_ID = re.compile(r"#?(\d{1,9})")  # a phone number has 11 digits: that is a search
+
+
+def _customer_id(text: str) -> int | None:
+    found = CUSTOMER_ID.fullmatch(text.strip())
+    return int(found.group(1)) if found else None
+
+
+def _refused(request: Request, ctx: Ctx, session: Session, exc: Exception) -> Response:
+    """Another store's customer: 403 (its audit entry kept); a missing one: 404."""
+    if isinstance(exc, Forbidden):
+        session.commit()
+        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+
+
+def _missing(exc: CustomerError) -> bool:
+    return exc.template in ("no customer {id}", "no identity conflict {id}", "no merge {id}")
+
+
+@router.get("/customers/{customer_id}/merge")
+def merge_page(
+    request: Request,
+    customer_id: RowId,
+    other: str = "",
+    conflict: int | None = None,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Find the other customer (by id, phone, name or member number), then show both side by
+    side and what the merge will do; nothing changes until it is confirmed."""
+    if denied := denied_page(request, ctx, Perm.customers_write):
+        return denied
+    principal = ctx["principal"]
+    other = other.strip()[:100]
+    base: dict[str, Any] = {"customer_id": customer_id, "other": other, "conflict": conflict}
+    other_id = _customer_id(other)
+    if other_id is None:
+        items: list[dict[str, Any]] = []
+        if other:
+            found = list_customers(session, principal, CustomerFilter(q=other, per_page=20))
+            items = [c for c in found["items"] if c["id"] != customer_id]
+        return private(render(request, "customer_merge.html", ctx=ctx, candidates=items, **base))
+    try:
+        preview = merge_preview(session, principal, customer_id, other_id)
+    except Forbidden as exc:
+        return _refused(request, ctx, session, exc)
+    except CustomerError as exc:
+        if exc.template == "no customer {id}" and exc.params.get("id") == customer_id:
+            return _refused(request, ctx, session, exc)
+        session.rollback()
+        return private(
+            render(
+                request,
+                "customer_merge.html",
+                status=409,
+                ctx=ctx,
+                candidates=None,
+                error=in_words(request, exc),
+                **base,
+            )
+        )
+    return private(render(request, "customer_merge.html", ctx=ctx, pv=preview, **base))
+
+
+@router.post("/customers/{customer_id}/merge")
+async def merge_submit(
+    request: Request,
+    customer_id: RowId,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Merge the other customer into this one (refused when they hold different strong ids,
+    unless the operator ticked that they checked)."""
+    if denied := denied_page(request, ctx, Perm.customers_write):
+        return denied
+    form = await posted(request, ctx)
+    if form is None:
+        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+    other = form.get("other", "").strip()[:20]
+    conflict = form.get("conflict", "").strip()[:12]
+    try:
+        other_id = _customer_id(other)
+        if other_id is None:
+            raise CustomerError("no customer {id}", id=other)
+        merge_for(session, ctx["principal"], customer_id, other_id, force=form.get("force") == "1")
+        session.commit()
+    except Forbidden as exc:
+        return _refused(request, ctx, session, exc)
+    except CustomerError as exc:
+        session.rollback()
+        if exc.template == "no customer {id}" and str(exc.params.get("id")) == str(customer_id):
+            return _refused(request, ctx, session, exc)
+        return private(
+            render(
+                request,
+                "customer_merge.html",
+                status=409,
+                ctx=ctx,
+                candidates=None,
+                error=in_words(request, exc),
+                customer_id=customer_id,
+                other=other,
+                conflict=conflict,
+            )
+        )
+    if conflict:
+        return RedirectResponse("/identity-conflicts?done=merged", status_code=303)
+    return RedirectResponse(f"/customers/{customer_id}?done=merged", status_code=303)
+
+
+@router.post("/customers/{customer_id}/unmerge/{merge_id}")
+async def unmerge_submit(
+    request: Request,
+    customer_id: RowId,
+    merge_id: RowId,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """Undo a merge from the customer's merge history."""
+    if denied := denied_page(request, ctx, Perm.customers_write):
+        return denied
+    if await posted(request, ctx) is None:
+        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+    try:
+        unmerge_for(session, ctx["principal"], merge_id)
+        session.commit()
+    except Forbidden as exc:
+        return _refused(request, ctx, session, exc)
+    except CustomerError as exc:
+        session.rollback()
+        if _missing(exc):
+            return _refused(request, ctx, session, exc)
+        return show_customer(
+            request, ctx, session, customer_id, error=in_words(request, exc), status=409
+        )
+    return RedirectResponse(f"/customers/{customer_id}?done=unmerged", status_code=303)
+
+
+@router.api_route("/identity-conflicts", methods=["GET", "POST"])
+async def conflicts_page(
+    request: Request,
+    page: int = 1,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """The pairs waiting for review, both profiles side by side (a POST with the CSRF token
+    and ``unmask=1`` shows them unmasked, audit-logged)."""
+    if denied := denied_page(request, ctx, Perm.customers_write):
+        return denied
+    unmask = False
+    if request.method == "POST":
+        form = await posted(request, ctx)
+        unmask = form is not None and form.get("unmask") == "1"
+    found = list_conflicts(session, ctx["principal"], unmask=unmask, page=max(1, min(page, 10000)))
+    done = request.query_params.get("done")
+    return private(
+        render(
+            request,
+            "identity_conflicts.html",
+            ctx=ctx,
+            found=found,
+            can_unmask=ctx["principal"].can(Perm.customers_unmask),
+            done=done if done in ("merged", "kept_apart") else None,
+            error=None,
+        )
+    )
+
+
+@router.post("/identity-conflicts/{conflict_id}/keep-apart")
+async def keep_apart_submit(
+    request: Request,
+    conflict_id: RowId,
+    ctx: Ctx = Depends(console_user),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
+    """The two are different people: off the list, never raised or merged again."""
+    if denied := denied_page(request, ctx, Perm.customers_write):
+        return denied
+    form = await posted(request, ctx)
+    if form is None:
+        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+    try:
+        keep_apart(session, ctx["principal"], conflict_id, form.get("reason"))
+        session.commit()
+    except Forbidden as exc:
+        return _refused(request, ctx, session, exc)
+    except CustomerError as exc:
+        session.rollback()
+        if _missing(exc):
+            return _refused(request, ctx, session, exc)
+        found = list_conflicts(session, ctx["principal"])
+        return private(
+            render(
+                request,
+                "identity_conflicts.html",
+                status=409,
+                ctx=ctx,
+                found=found,
+                can_unmask=ctx["principal"].can(Perm.customers_unmask),
+                done=None,
+                error=in_words(request, exc),
+            )
+        )
+    return RedirectResponse("/identity-conflicts?done=kept_apart", status_code=303)
