@@ -161,6 +161,12 @@ def mask_text(text: str) -> str:
     return pair[0]
 
 
+def mask_optional(text: str | None) -> str | None:
+    """``mask_text`` for a field that may be empty (a city typed into the wrong column may be
+    an address)."""
+    return mask_text(text) if text else text
+
+
 def _sub(pattern: re.Pattern[str], mask: Any, pair: tuple[str, str]) -> tuple[str, str]:
     """Replace what ``pattern`` finds in the half-width reading, in both readings."""
     text, half = pair

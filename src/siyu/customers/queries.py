@@ -16,7 +16,7 @@ from siyu.brands.models import Store
 from siyu.bulk import chunks
 from siyu.customers import identifiers as ids
 from siyu.customers.insight import insight, order_summary
-from siyu.customers.masking import mask_properties, mask_text
+from siyu.customers.masking import mask_optional, mask_properties, mask_text
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.service import get_visible, visible_to
 from siyu.events.models import Event
@@ -87,7 +87,7 @@ def customer_rows(session: Session, customers: Sequence[Customer]) -> list[dict[
             "id": c.id,
             "name": ids.mask_name(c.name),
             "phone": ids.mask_phone(phones.get(c.id)),
-            "city": _masked_text(c.city),
+            "city": mask_optional(c.city),
             "source": c.source,
             "store": stores.get(c.store_id) if c.store_id else None,
             "first_seen_at": c.first_seen_at,
@@ -206,8 +206,8 @@ def customer_detail(
         "birthday": c.birthday.isoformat()
         if c.birthday and show
         else (f"****-{c.birthday:%m-%d}" if c.birthday else None),
-        "province": c.province if show else _masked_text(c.province),
-        "city": c.city if show else _masked_text(c.city),
+        "province": c.province if show else mask_optional(c.province),
+        "city": c.city if show else mask_optional(c.city),
         "source": c.source,
         "store": store.name if store else None,
         "first_seen_at": _iso(c.first_seen_at),
@@ -280,11 +280,6 @@ def customer_detail(
     return detail | insight(
         session, c.id, detail["city"], summary, detail["orders"], detail["events"]
     )
-
-
-def _masked_text(value: str | None) -> str | None:
-    """A free-text profile field (a city typed into the wrong column may be an address)."""
-    return mask_text(value) if value else value
 
 
 def _iso(value: datetime | None) -> str | None:
