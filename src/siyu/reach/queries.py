@@ -83,11 +83,12 @@ def list_campaigns(
             states[cid][state] = int(n)
         if audience is not None:
             audience.update(
-                session.execute(
+                (cid, int(n))
+                for cid, n in session.execute(
                     sa.select(SendRow.campaign_id, sa.func.count(sa.distinct(SendRow.customer_id)))
                     .where(SendRow.campaign_id.in_(list(states)), mine(principal))
                     .group_by(SendRow.campaign_id)
-                ).tuples()
+                )
             )
         groups = [c.id for c in campaigns if c.channel == "wecom_group"]
         if groups:
