@@ -544,6 +544,11 @@ def test_a_store_guide_sees_only_their_scope_on_every_route(
             r = client.get(url)
             shown = r.text.replace(url, "")  # the page's own address (language links) aside
             assert r.status_code in (403, 404) and not leaks(shown), (url, r.status_code)
+    # a guide may not ask a preview to unmask (they unmask one customer at a time, audited)
+    preview = SCOPED[("POST", f"{R}/campaigns/preview")].body
+    ask = {**(preview(w) if preview else {}), "unmask": True}
+    refused = client.post(f"{R}/campaigns/preview", json=ask, headers={"X-CSRF-Token": w["csrf"]})
+    assert refused.status_code == 403 and not leaks(refused.text)
     _write_doc(reachable)
 
 

@@ -40,12 +40,18 @@ def test_the_examples_from_the_field() -> None:
     [
         ("电话 139 3333 4444", "139 3333 4444"),
         ("call 139-3333-4444 now", "139-3333-4444"),
+        ("名片 139.3333.4444", "139.3333.4444"),
+        ("邮箱 13933334444@163.com", "13933334444"),
+        ("https://m.example.com/?tel=13933334444&x=1", "13933334444"),
         ("+86 13933334444", "13933334444"),
         ("+8613933334444", "13933334444"),
         ("008613933334444", "13933334444"),
         ("手机：１３９３３３３４４４４", "１３９３３３３４４４４"),
         ("座机 021-62345678", "62345678"),
         ("座机(0755)87654321", "87654321"),
+        ("座机 (021) 6234 5678", "6234 5678"),
+        ("手机 幺三九三三三三四四四四", "三三三四四四四"),
+        ("寄到文三路九十九号三幢五〇二室", "三幢五〇二室"),
         ("邮箱 zhang.san+vip@example.com.cn 谢谢", "zhang.san+vip@example.com.cn"),
         ("身份证11010119900307123X", "11010119900307123X"),
         ("身份证 110101 19900307 1234", "19900307"),
@@ -70,6 +76,7 @@ def test_personal_values_in_free_text_are_hidden(text: str, hidden: str) -> None
         "会员等级 gold，积分 12800",
         "上海市长宁区",  # a district alone is not an address to hide
         "2026-06-18 10:00:00",
+        "一二三四五六，三三两两，九九八十一",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -97,6 +104,8 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
         ("buyer_name", "name"),
         ("姓名", "name"),
         ("收货人", "name"),
+        ("shouji", "phone"),
+        ("dizhi", "address"),
         ("product_name", None),
         ("hotel", None),
         ("user_id", None),

@@ -7,7 +7,7 @@ masks everything under it, whatever the value looks like. Every other string (ke
 is searched for values that are personal by their shape: mainland mobiles with or without
 ``+86`` and with spaces or dashes, landlines with an area code, e-mail addresses, 18- and
 15-digit ID-card numbers, and street addresses (a road, lane, estate or building with its
-number). Full-width digits and letters count as their ASCII twins.
+number). Full-width digits and letters, and Chinese numerals, count as the digits they are.
 
 Used for everyone who may not unmask. It is bounded: a value nested deeper than
 ``MAX_DEPTH`` or past ``MAX_NODES`` leaves, and any string over ``MAX_TEXT`` characters, is
@@ -29,8 +29,13 @@ MAX_DEPTH = 24
 MAX_NODES = 20_000
 MAX_TEXT = 65_536
 
-# Full-width ASCII (０-９, ＠, Ａ-Ｚ…) and the ideographic space, one character for one.
-_HALF = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
+# Full-width ASCII (０-９, ＠, Ａ-Ｚ…), the ideographic space and Chinese numerals as people
+# say a number aloud (幺三九…), one character for one, so what is found maps back in place.
+_HALF = (
+    {0xFF01 + i: 0x21 + i for i in range(94)}
+    | {0x3000: 0x20}
+    | {ord(c): ord(d) for c, d in zip("〇零幺一二三四五六七八九", "001123456789", strict=True)}
+)
 _NUMBER = re.compile(r"[0-9]{3}")  # phones, ID numbers and landlines all hold a run of three
 _NUMBERED = re.compile(r"[0-9](?:号|弄|栋|幢|座|单元|楼|层|室|户)|[0-9] [A-Za-z]")  # addresses
 
@@ -40,8 +45,12 @@ ID_CARD = re.compile(
     rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}?(?:18|19|20)[0-9]{{2}}{_DAY}{_SEP}?[0-9]{{3}}[0-9Xx](?![0-9])"
     rf"|(?<![0-9])[1-9][0-9]{{5}}[0-9]{{2}}{_DAY}[0-9]{{3}}(?![0-9])"
 )
-MOBILE = re.compile(rf"(?<![0-9])(?:(?:\+|00)?86{_SEP}?)?1[3-9][0-9](?:{_SEP}?[0-9]){{8}}(?![0-9])")
-LANDLINE = re.compile(rf"(?<![0-9])\(?0[1-9][0-9]{{1,2}}\)?{_SEP}?[2-9][0-9]{{6,7}}(?![0-9])")
+MOBILE = re.compile(
+    rf"(?<![0-9])(?:(?:\+|00)?86{_SEP}?)?1[3-9][0-9](?:[ \t\-\u00a0.]?[0-9]){{8}}(?![0-9])"
+)  # a dot between the groups too (139.3333.4444)
+LANDLINE = re.compile(
+    rf"(?<![0-9])\(?0[1-9][0-9]{{1,2}}\)?{_SEP}?[2-9][0-9]{{2,3}}{_SEP}?[0-9]{{4}}(?![0-9])"
+)
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}")
 _CJK = r"[\u4e00-\u9fff]"
 _UNIT = r"(?:号楼|号|栋|幢|座|单元|楼|层|室|户)"
@@ -59,10 +68,11 @@ _ADMIN_PREFIX = re.compile(r"^.*(?:省|自治区|特别行政区|市|(?<!小)区
 # What a key's name says it holds. English keys are split into words (snake, kebab and camel
 # case; a plural counts as the singular); Chinese keys are searched for these words.
 _KEY_WORDS = {
-    "id": {"idcard", "idno", "idnumber", "idnum", "passport", "ssn", "identitycard"},
-    "phone": {"phone", "mobile", "tel", "telephone", "cellphone", "msisdn", "landline"},
-    "email": {"email", "mail"},
-    "address": {"address", "addr", "street"},
+    "id": {"idcard", "idno", "idnumber", "idnum", "passport", "ssn", "identitycard", "sfz"},
+    "phone": {"phone", "mobile", "tel", "telephone", "cellphone", "msisdn", "landline"}
+    | {"shouji", "dianhua", "shoujihao"},  # pinyin keys, as Chinese forms often name them
+    "email": {"email", "mail", "youxiang"},
+    "address": {"address", "addr", "street", "dizhi"},
     "name": {
         "realname",
         "fullname",
@@ -74,6 +84,7 @@ _KEY_WORDS = {
         "consignee",
         "receiver",
         "recipient",
+        "xingming",
     },
 }
 _PERSON = {
