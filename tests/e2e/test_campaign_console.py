@@ -34,7 +34,8 @@ def test_campaign_pages(client: TestClient, world: dict[str, Any]) -> None:
     page = client.get("/campaigns/new")
     assert page.status_code == 200 and 'data-testid="campaign-form"' in page.text
     shown = client.post("/campaigns/preview", data=_form(world, csrf))
-    assert "【悦颜】顾客00您好，满199减30，拒收请回复R" in shown.text and "计 1 条" in shown.text
+    assert "【悦颜】顾***您好，满199减30，拒收请回复R" in shown.text and "计 1 条" in shown.text
+    assert "顾客00" not in shown.text  # the live preview runs as one types: masked, not audited
     typo = client.post("/campaigns/new", data=_form(world, csrf, params="name={{ nmae }}\noffer=x"))
     assert typo.status_code == 200 and "unknown variable" in typo.text and "双12回购" in typo.text
     stale = client.post("/campaigns/new", data=_form(world, "wrong"))

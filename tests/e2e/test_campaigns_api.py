@@ -24,6 +24,46 @@ def _key(*scopes: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+def test_preview_unmasks_only_when_asked_and_audits_it(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    """A caller who may unmask used to get full names in every preview, unaudited. Now names
+    are masked unless ``unmask`` is asked by one who plans campaigns and may unmask, and each
+    customer shown is audit-logged as an unmask."""
+    import sqlalchemy as sa
+
+    from siyu.accounts.models import AuditLog
+    from siyu.db import session_scope
+
+    planner = _key("customers:read", "campaigns:write", "customers:unmask")
+    reader = _key("customers:read", "customers:unmask")
+    ask = {"segment_id": world["segment"], "channel": "sms", "template": SMS, "samples": 2}
+
+    def unmasks() -> list[tuple[str, str | None]]:
+        with session_scope() as s:
+            rows = s.execute(
+                sa.select(AuditLog.target_id, AuditLog.actor).where(
+                    AuditLog.action == "customer.unmask"
+                )
+            )
+            return [(t or "", a) for t, a in rows]
+
+    masked = client.post("/api/v1/campaigns/preview", headers=planner, json=ask).json()
+    assert masked["unmasked"] is False
+    assert all(s["content"].startswith("【悦颜】顾***") for s in masked["samples"])
+    assert unmasks() == []
+    refused = client.post("/api/v1/campaigns/preview", headers=reader, json={**ask, "unmask": True})
+    assert refused.status_code == 403 and unmasks() == []
+    shown = client.post("/api/v1/campaigns/preview", headers=planner, json={**ask, "unmask": True})
+    body = shown.json()
+    assert body["unmasked"] is True
+    assert body["samples"][0]["content"] == "【悦颜】顾客00您好，满199减30，拒收请回复R"
+    assert sorted(t for t, _a in unmasks()) == sorted(
+        str(x["customer_id"]) for x in body["samples"]
+    )
+    assert {a for _t, a in unmasks()} == {"apikey:reach"}
+
+
 def test_campaigns_over_http(client: TestClient, world: dict[str, Any]) -> None:
     h = _key("customers:read", "campaigns:write")
     reader = _key("customers:read")

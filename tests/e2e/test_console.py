@@ -218,3 +218,62 @@ def test_merge_unmerge_and_privacy_over_the_api(
         client.post("/api/v1/privacy/export", json={"phone": "13812340001"}, headers=h).status_code
         == 404
     )
+
+
+PLANTED = {
+    "contact": {"phone": "13933334444", "email": "zhang.san@example.com"},
+    "手机号": "13977778888",
+    "收货地址": "上海市长宁区长宁路123号5楼501室",
+    "备注": "张三 13955556666，身份证110101199003071234",
+    "sku": "SK-1001",
+}
+SECRETS = (
+    "13933334444",
+    "zhang.san@example.com",
+    "13977778888",
+    "长宁路123号",
+    "13955556666",
+    "110101199003071234",
+)
+
+
+def test_personal_data_in_event_properties_is_masked_by_value(
+    client, engine, settings, session, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Analysts saw phones, e-mails and addresses nested in event properties, under Chinese
+    keys and in free text; masking now goes by value, on the page and over the API."""
+    from siyu.db import session_scope, utcnow
+    from siyu.events.models import Event
+
+    make_user("ana", "analyst")
+    make_user("op", "operator")
+    seed(engine, settings, tmp_path)
+    cid = customer_ids(session)["M1"]
+    with session_scope() as s:
+        s.add(
+            Event(
+                message_id="planted-1",
+                customer_id=cid,
+                type="track",
+                name="留资 13966667777",
+                properties=PLANTED,
+                occurred_at=utcnow(),
+                source="test",
+            )
+        )
+    ana = login(client, "ana")
+    page = client.get(f"/customers/{cid}")
+    assert page.status_code == 200 and "SK-1001" in page.text
+    api = client.get(f"/api/v1/customers/{cid}")
+    assert api.status_code == 200
+    for shown in (page.text, api.text):
+        for secret in (*SECRETS, "13966667777"):
+            assert secret not in shown, secret
+    props = next(e for e in api.json()["events"] if e["name"].startswith("留资"))["properties"]
+    assert props["contact"]["phone"] == "139****4444"
+    assert props["备注"].startswith("张三 139****6666")
+    client.post("/logout", data={"csrf": ana})
+    csrf = login(client, "op")  # an operator sees it all only by unmasking, which is audited
+    assert "13933334444" not in client.get(f"/customers/{cid}").text
+    shown = client.post(f"/customers/{cid}", data={"unmask": "1", "csrf": csrf}).text
+    assert all(secret in shown for secret in SECRETS)

@@ -103,10 +103,10 @@ def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _segments(session: Session) -> list[dict[str, Any]]:
+def _segments(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
     from siyu.segments.queries import list_segments
 
-    return list_segments(session)
+    return list_segments(session, ctx["principal"])
 
 
 @router.get("/campaigns")
@@ -117,7 +117,8 @@ def campaigns_page(
 ) -> HTMLResponse:
     if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
-    return render(request, "campaigns.html", ctx=ctx, rows=queries.list_campaigns(session))
+    rows = queries.list_campaigns(session, principal=ctx["principal"])
+    return render(request, "campaigns.html", ctx=ctx, rows=rows)
 
 
 @router.api_route("/campaigns/new", methods=["GET", "POST"])
@@ -153,7 +154,12 @@ async def campaign_new_page(
                 session.rollback()
                 error = in_words(request, exc)
     return render(
-        request, "campaign_new.html", ctx=ctx, form=form, segments=_segments(session), error=error
+        request,
+        "campaign_new.html",
+        ctx=ctx,
+        form=form,
+        segments=_segments(session, ctx),
+        error=error,
     )
 
 
@@ -163,8 +169,9 @@ async def campaign_preview_fragment(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
-    """The form's live preview (HTMX): the message for real customers of the segment (so only
-    for those who may plan campaigns: it shows their names in the text)."""
+    """The form's live preview (HTMX): the message for real customers of the segment, only for
+    those who may plan campaigns. It runs as the operator types, so names stay masked here;
+    the API's preview unmasks on request, audit-logged."""
     if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
     raw = await request.form()
@@ -179,7 +186,7 @@ async def campaign_preview_fragment(
             segment_id=int(form.get("segment_id") or 0),
             settings=get_settings(),
             samples=3,
-            unmask=ctx["principal"].can(Perm.customers_unmask),
+            principal=ctx["principal"],
         )
         error = None
     except (LedgerError, ValueError) as exc:
@@ -226,8 +233,8 @@ def _detail_page(
         request,
         "campaign.html",
         ctx=ctx,
-        c=queries.detail(session, campaign),
-        r=campaign_results(session, campaign, window_days=7),
+        c=queries.detail(session, campaign, ctx["principal"]),
+        r=campaign_results(session, campaign, window_days=7, principal=ctx["principal"]),
         error=error,
     )
 

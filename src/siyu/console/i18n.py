@@ -10,6 +10,7 @@ from siyu.console.i18n_customers import CU_TEXT
 from siyu.console.i18n_jobs import JOBS_TEXT
 from siyu.console.i18n_metrics import MX_TEXT
 from siyu.console.i18n_reach import RC_LABELS, RC_TEXT
+from siyu.console.i18n_scope import SCOPE_TEXT
 from siyu.console.i18n_wecom import WX_LABELS, WX_TEXT
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 
@@ -344,6 +345,8 @@ for _lang, _text in ADM_TEXT.items():
 for _lang, _text in JOBS_TEXT.items():
     TEXT[_lang].update(_text)
 for _lang, _text in CU_TEXT.items():
+    TEXT[_lang].update(_text)
+for _lang, _text in SCOPE_TEXT.items():
     TEXT[_lang].update(_text)
 LABELS.update(WX_LABELS)
 LABELS.update(RC_LABELS)

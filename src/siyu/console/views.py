@@ -209,7 +209,7 @@ def insight_page(
     """Distribution of RFM classes, lifecycle stages and CLV, and how they move over time."""
     if not ctx["principal"].can(Perm.customers_read):
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-    data = overview(session, get_settings(), scope)
+    data = overview(session, get_settings(), scope, ctx["principal"])
     return render(request, "insight.html", ctx=ctx, o=data)
 
 
@@ -224,7 +224,8 @@ def segments_page(
 
     if not ctx["principal"].can(Perm.customers_read):
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-    return render(request, "segments.html", ctx=ctx, rows=list_segments(session))
+    rows = list_segments(session, ctx["principal"])
+    return render(request, "segments.html", ctx=ctx, rows=rows)
 
 
 @router.get("/segments/new")
@@ -252,16 +253,20 @@ def segment_page(
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """One segment: rule, size, freshness and the size trend."""
-    from siyu.segments.queries import segment_summary, size_history
+    from siyu.segments.queries import segment_view, size_history
     from siyu.segments.service import SegmentError, get_segment
 
-    if not ctx["principal"].can(Perm.customers_read):
+    principal = ctx["principal"]
+    if not principal.can(Perm.customers_read):
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
     try:
-        seg = segment_summary(get_segment(session, segment_id))
+        seg = segment_view(session, get_segment(session, segment_id), principal)
     except SegmentError:
         return render(
             request, "error.html", status=404, ctx=ctx, message_key="error.segment_notfound"
         )
-    history = [{**h, "local": _fmt_time(h["at"])} for h in size_history(session, segment_id)]
+    history = [
+        {**h, "local": _fmt_time(h["at"])}
+        for h in size_history(session, segment_id, principal=principal)
+    ]
     return render(request, "segment.html", ctx=ctx, s=seg, history=history)

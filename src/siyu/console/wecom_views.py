@@ -14,7 +14,7 @@ from siyu.accounts.permissions import Perm
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.webkit import db_session
-from siyu.wecom import queries
+from siyu.wecom import activity, queries
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -59,10 +59,10 @@ def _status_page(
         request,
         "wecom.html",
         ctx=ctx,
-        corps=queries.status(session),
-        staff=queries.staff_list(session),
-        alerts=queries.open_alerts(session, 50),
-        welcome=queries.welcome_stats(session),
+        corps=queries.status(session, ctx["principal"]),
+        staff=queries.staff_list(session, ctx["principal"]),
+        alerts=queries.open_alerts(session, 50, ctx["principal"]),
+        welcome=queries.welcome_stats(session, principal=ctx["principal"]),
         error=error,
     )
 
@@ -171,7 +171,7 @@ def _live_codes_page(
         request,
         "wecom_live_codes.html",
         ctx=ctx,
-        rows=queries.live_codes(session),
+        rows=queries.live_codes(session, ctx["principal"]),
         group_codes=queries.group_codes(session),
         groups=queries.open_groups(session),
         error=error,
@@ -228,8 +228,9 @@ def live_code_page(
     code = session.get(LiveCode, code_id)
     if code is None:
         return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
-    row = next(r for r in queries.live_codes(session) if r["id"] == code_id)
-    return render(request, "wecom_live_code.html", ctx=ctx, c=row, s=stats(session, code))
+    row = next(r for r in queries.live_codes(session, ctx["principal"]) if r["id"] == code_id)
+    shown = stats(session, code, principal=ctx["principal"])
+    return render(request, "wecom_live_code.html", ctx=ctx, c=row, s=shown)
 
 
 # -- welcome messages --------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ async def welcome_page(
         ctx=ctx,
         corp=corp,
         text=current.text if current else "",
-        stats=queries.welcome_stats(session),
+        stats=queries.welcome_stats(session, principal=ctx["principal"]),
         error=error,
         saved=saved,
     )
@@ -320,9 +321,9 @@ async def keywords_page(
         "wecom_keywords.html",
         ctx=ctx,
         corp=corp,
-        rules=queries.keyword_rules(session),
+        rules=activity.keyword_rules(session, principal=ctx["principal"]),
         pools=pool_stock(session, corp.id) if corp is not None else [],
-        replies=queries.keyword_replies(session, 50),
+        replies=activity.keyword_replies(session, 50, ctx["principal"]),
         error=error,
     )
 
@@ -371,7 +372,7 @@ async def handovers_page(
         "wecom_handovers.html",
         ctx=ctx,
         corp=corp,
-        rows=queries.handovers(session),
+        rows=activity.handovers(session, principal=ctx["principal"]),
         error=error,
     )
 
@@ -411,6 +412,6 @@ async def handover_page(
         request,
         "wecom_handover.html",
         ctx=ctx,
-        h=queries.handover_detail(session, handover_id),
+        h=activity.handover_detail(session, handover_id, ctx["principal"]),
         error=error,
     )

@@ -16,6 +16,7 @@ from siyu.brands.models import Store
 from siyu.bulk import chunks
 from siyu.customers import identifiers as ids
 from siyu.customers.insight import insight, order_summary
+from siyu.customers.masking import mask_optional, mask_properties, mask_text
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.service import get_visible, visible_to
 from siyu.events.models import Event
@@ -86,7 +87,7 @@ def customer_rows(session: Session, customers: Sequence[Customer]) -> list[dict[
             "id": c.id,
             "name": ids.mask_name(c.name),
             "phone": ids.mask_phone(phones.get(c.id)),
-            "city": c.city,
+            "city": mask_optional(c.city),
             "source": c.source,
             "store": stores.get(c.store_id) if c.store_id else None,
             "first_seen_at": c.first_seen_at,
@@ -209,8 +210,8 @@ def customer_detail(
         "birthday": c.birthday.isoformat()
         if c.birthday and show
         else (f"****-{c.birthday:%m-%d}" if c.birthday else None),
-        "province": c.province,
-        "city": c.city,
+        "province": c.province if show else mask_optional(c.province),
+        "city": c.city if show else mask_optional(c.city),
         "source": c.source,
         "store": store.name if store else None,
         "first_seen_at": _iso(c.first_seen_at),
@@ -269,7 +270,7 @@ def customer_detail(
             {
                 "id": e.id,
                 "type": e.type,
-                "name": e.name,
+                "name": e.name if show or not e.name else mask_text(e.name),
                 "occurred_at": _iso(e.occurred_at),
                 "properties": e.properties if show else mask_properties(e.properties),
             }
@@ -288,18 +289,9 @@ def customer_detail(
             for m in merges
         ],
     }
-    return detail | insight(session, c.id, c.city, summary, detail["orders"], detail["events"])
-
-
-PERSONAL_KEYS = {"phone", "mobile", "email", "name", "address", "realname", "tel", "idcard"}
-
-
-def mask_properties(props: dict[str, Any] | None) -> dict[str, Any]:
-    """Event properties as shown to roles that may not unmask: personal-looking keys hidden."""
-    return {
-        k: ("***" if any(p in k.lower() for p in PERSONAL_KEYS) else v)
-        for k, v in (props or {}).items()
-    }
+    return detail | insight(
+        session, c.id, detail["city"], summary, detail["orders"], detail["events"]
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

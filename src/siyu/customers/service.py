@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
+from siyu.accounts.permissions import Perm, Role
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Brand
 from siyu.customers.changes import touch_customers
@@ -183,12 +183,23 @@ def active_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def sees_whole_pool(principal: Principal | None) -> bool:
+    """Whether the principal's scope is every customer. ``None`` is the system itself (the
+    worker, the machine's operator at the CLI); store guides see their scope only."""
+    if principal is None:
+        return True
+    return principal.can(Perm.customers_read) and principal.role != Role.store_guide
+
+
 def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
-    """Row filter: store guides see only their store's customers (home store or bought there)
-    and their own WeCom friends (a friendship not since deleted, with the guide's userid)."""
+    """The one visibility rule, as a row filter on ``customer``: store guides see only their
+    store's customers (home store or bought there) and their own WeCom friends (a friendship
+    not since deleted, with the guide's userid); nobody without ``customers:read`` sees any.
+    Every read of customers goes through it, directly or through ``only_visible``, and on the
+    analytical copy through its twin ``segments.service.guide_scope``."""
     if not principal.can(Perm.customers_read):
         return sa.false()
-    if principal.role != "store_guide":
+    if sees_whole_pool(principal):
         return sa.true()
     friends: sa.ColumnElement[bool] = sa.false()
     if principal.wecom_userid:
@@ -199,6 +210,18 @@ def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
         Order.customer_id == Customer.id, Order.store_id == principal.store_id
     )
     return sa.or_(Customer.store_id == principal.store_id, bought_there, friends)
+
+
+def only_visible(
+    principal: Principal | None, customer_id: sa.ColumnElement[Any] | Any
+) -> sa.ColumnElement[bool]:
+    """``visible_to`` for any table with a customer id column (tags, segment members, the send
+    ledger, WeCom friendships, replies…): counts and lists read through it cover only the
+    customers the principal may see. A row without a customer belongs to nobody's scope."""
+    if sees_whole_pool(principal):
+        return sa.true()
+    assert principal is not None
+    return customer_id.in_(sa.select(Customer.id).where(visible_to(principal)))
 
 
 def wecom_friends(session: Session, principal: Principal) -> list[int]:

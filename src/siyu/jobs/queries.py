@@ -1,6 +1,7 @@
 """The long jobs an operator waits for, in one place: imports (how far into the file), RFM /
 lifecycle recomputes (which step), campaign sends (how many messages settled) and the worker's
-queue. Read-only; each list is short (the latest runs), so the console can poll it."""
+queue. Read-only; each list is short (the latest runs), so the console can poll it. Error
+texts are masked by value (a failed row may quote a phone number)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.customers.masking import mask_optional, mask_text
 from siyu.ingest.models import ImportRun
 from siyu.jobs.models import Job
 from siyu.traits.models import TraitRun
@@ -36,7 +38,7 @@ def import_runs(session: Session, limit: int = 15) -> list[dict[str, Any]]:
                 "written": sum(int(s.get(k) or 0) for k in ("inserted", "updated", "unchanged")),
                 "rejected": int(s.get("rejected_total") or 0),
                 "percent": round(100 * min(done, size) / size, 1) if size else None,
-                "error": s.get("error"),
+                "error": mask_optional(s.get("error")),
             }
         )
     return out
@@ -63,7 +65,7 @@ def recomputes(session: Session, limit: int = 8) -> list[dict[str, Any]]:
                 "step_no": at + 1 if at is not None else None,
                 "steps": len(steps),
                 "percent": round(100 * at / len(steps), 1) if at is not None else None,
-                "error": r.error,
+                "error": mask_optional(r.error),
             }
         )
     return out
@@ -95,7 +97,7 @@ def queue(session: Session, failed: int = 10) -> dict[str, Any]:
                 "kind": j.kind,
                 "attempts": j.attempts,
                 "finished_at": j.finished_at,
-                "error": (j.last_error or "")[:300],
+                "error": mask_text((j.last_error or "")[:300]),
             }
             for j in failures
         ],

@@ -69,6 +69,10 @@ class PreviewIn(BaseModel):
     template: dict[str, Any] = Field(..., examples=[SMS_EXAMPLE])
     purpose: str = Field("marketing", pattern="^(marketing|service)$")
     samples: int = Field(5, ge=1, le=20)
+    unmask: bool = Field(
+        False,
+        description="Full names (needs campaigns:write and customers:unmask; audit-logged).",
+    )
 
 
 class CapIn(BaseModel):
@@ -99,10 +103,11 @@ def _fail(exc: Exception) -> HTTPException:
 
 @router.get("/campaigns")
 def get_campaigns(
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
-    return queries.list_campaigns(session)
+    """Campaigns with their progress, counted over the customers the caller may see."""
+    return queries.list_campaigns(session, principal=p)
 
 
 @router.post("/campaigns", status_code=201, responses={404: {}, 422: {}})
@@ -142,8 +147,11 @@ def post_preview(
     p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """The message as real customers of the segment would get it (names masked unless the
-    caller may see personal data); SMS with its length and the number of SMS it costs."""
+    """The message as real customers of the segment would get it — members the caller may
+    see, names masked unless ``unmask`` (audit-logged); SMS with its length and the number of
+    SMS it costs."""
+    if body.unmask and not service.may_preview_unmasked(p):
+        raise HTTPException(403, "permissions campaigns:write and customers:unmask required")
     try:
         return service.preview(
             session,
@@ -153,7 +161,8 @@ def post_preview(
             segment_id=body.segment_id,
             settings=get_settings(),
             samples=body.samples,
-            unmask=p.can(Perm.customers_unmask),
+            principal=p,
+            unmask=body.unmask,
         )
     except LedgerError as exc:
         raise _fail(exc) from None
@@ -162,21 +171,25 @@ def post_preview(
 @router.get("/campaigns/{campaign_id}", responses={404: {}})
 def get_campaign(
     campaign_id: int,
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    return queries.detail(session, _campaign(session, campaign_id))
+    """One campaign's progress and funnel over the customers the caller may see."""
+    return queries.detail(session, _campaign(session, campaign_id), p)
 
 
 @router.get("/campaigns/{campaign_id}/results", responses={404: {}, 422: {}})
 def get_results(
     campaign_id: int,
     window_days: int = Query(7, ge=1, le=90, description="Attribution window in days."),
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI."""
-    return campaign_results(session, _campaign(session, campaign_id), window_days=window_days)
+    """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI
+    — over the customers the caller may see."""
+    return campaign_results(
+        session, _campaign(session, campaign_id), window_days=window_days, principal=p
+    )
 
 
 @router.post("/campaigns/{campaign_id}/{action}", responses={404: {}, 409: {}, 422: {}})
@@ -196,7 +209,7 @@ def post_action(
         service.act(session, campaign, action, actor=p.actor)
     except LedgerError as exc:
         raise _fail(exc) from None
-    return queries.detail(session, campaign)
+    return queries.detail(session, campaign, p)
 
 
 @router.get("/send-ledger/ambiguous")

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from siyu.clikit import echo_json, fail, require
+from siyu.clikit import acting_principal, echo_json, fail, require
 
 app = typer.Typer(
     help="Campaigns: messages to a segment on SMS, email or webhooks, with holdout and A/B.",
@@ -144,6 +144,7 @@ def preview_cmd(
                 segment_id=segment,
                 settings=get_settings(),
                 samples=samples,
+                principal=acting_principal(session),
             )
         except LedgerError as exc:
             fail(str(exc))
@@ -203,7 +204,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 
     require("customers:read")
     with session_scope() as session:
-        rows = list_campaigns(session)
+        rows = list_campaigns(session, principal=acting_principal(session))
     if as_json:
         echo_json(rows)
         return
@@ -220,7 +221,7 @@ def show(campaign_id: int = typer.Argument(...)) -> None:
 
     require("customers:read")
     with session_scope() as session:
-        echo_json(detail(session, _get(session, campaign_id)))
+        echo_json(detail(session, _get(session, campaign_id), acting_principal(session)))
 
 
 @app.command("ambiguous")
@@ -263,7 +264,14 @@ def results_cmd(
 
     require("customers:read")
     with session_scope() as session:
-        echo_json(campaign_results(session, _get(session, campaign_id), window_days=window))
+        echo_json(
+            campaign_results(
+                session,
+                _get(session, campaign_id),
+                window_days=window,
+                principal=acting_principal(session),
+            )
+        )
 
 
 @app.command("sms-push-urls")

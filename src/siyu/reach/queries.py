@@ -9,14 +9,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.accounts.service import Principal
+from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.reach.caps import current_caps
-from siyu.reach.ledger import OPEN, counts
+from siyu.reach.ledger import OPEN
 from siyu.reach.models import Campaign, GroupSend, SendRow
+from siyu.wecom.models import WecomGroupChat
 
 SETTLED = ("sent", "failed", "skipped", "held_out")
 
 
-def summary(c: Campaign) -> dict[str, Any]:
+def summary(c: Campaign, audience_size: int | None = None) -> dict[str, Any]:
+    """A campaign as lists show it; ``audience_size`` replaces the stored one for a viewer who
+    sees only part of the pool (``scoped``)."""
     return {
         "id": c.id,
         "name": c.name,
@@ -32,7 +37,8 @@ def summary(c: Campaign) -> dict[str, Any]:
         "recurrence": c.recurrence,
         "runs": c.runs,
         "next_run_at": c.next_run_at.isoformat() if c.next_run_at else None,
-        "audience_size": c.audience_size,
+        "audience_size": c.audience_size if audience_size is None else audience_size,
+        "scoped": audience_size is not None,
         "approved_by": c.approved_by,
         "created_by": c.created_by,
         "created_at": c.created_at.isoformat(),
@@ -41,28 +47,65 @@ def summary(c: Campaign) -> dict[str, Any]:
     }
 
 
-def list_campaigns(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+def mine(principal: Principal | None) -> sa.ColumnElement[bool]:
+    """Ledger rows of the customers ``principal`` may see (the one visibility rule)."""
+    return only_visible(principal, SendRow.customer_id)
+
+
+def my_groups(principal: Principal | None) -> sa.ColumnElement[bool]:
+    """Group sends a viewer may see: every group for the whole pool, a guide's own groups
+    (they own them at WeCom) otherwise."""
+    if sees_whole_pool(principal):
+        return sa.true()
+    assert principal is not None
+    if not principal.wecom_userid:
+        return sa.false()
+    return GroupSend.group_id.in_(
+        sa.select(WecomGroupChat.id).where(WecomGroupChat.owner_userid == principal.wecom_userid)
+    )
+
+
+def list_campaigns(
+    session: Session, limit: int = 200, principal: Principal | None = None
+) -> list[dict[str, Any]]:
+    """The latest campaigns with their progress, counted over what ``principal`` may see."""
     rows = session.scalars(sa.select(Campaign).order_by(Campaign.id.desc()).limit(limit))
     campaigns = list(rows)
     states: dict[int, dict[str, int]] = {c.id: {} for c in campaigns}
+    audience: dict[int, int] | None = None if sees_whole_pool(principal) else {}
     if campaigns:
         q = (
             sa.select(SendRow.campaign_id, SendRow.state, sa.func.count())
-            .where(SendRow.campaign_id.in_(list(states)))
+            .where(SendRow.campaign_id.in_(list(states)), mine(principal))
             .group_by(SendRow.campaign_id, SendRow.state)
         )
         for cid, state, n in session.execute(q):
             states[cid][state] = int(n)
+        if audience is not None:
+            audience.update(
+                (cid, int(n))
+                for cid, n in session.execute(
+                    sa.select(SendRow.campaign_id, sa.func.count(sa.distinct(SendRow.customer_id)))
+                    .where(SendRow.campaign_id.in_(list(states)), mine(principal))
+                    .group_by(SendRow.campaign_id)
+                )
+            )
         groups = [c.id for c in campaigns if c.channel == "wecom_group"]
         if groups:
             g = (
                 sa.select(GroupSend.campaign_id, GroupSend.state, sa.func.count())
-                .where(GroupSend.campaign_id.in_(groups))
+                .where(GroupSend.campaign_id.in_(groups), my_groups(principal))
                 .group_by(GroupSend.campaign_id, GroupSend.state)
             )
             for cid, state, n in session.execute(g):
                 states[cid][state] = int(n)
-    return [{**summary(c), "progress": _progress(states[c.id])} for c in campaigns]
+    return [
+        {
+            **summary(c, None if audience is None else audience.get(c.id, 0)),
+            "progress": _progress(states[c.id]),
+        }
+        for c in campaigns
+    ]
 
 
 def _progress(by_state: dict[str, int]) -> dict[str, Any]:
@@ -76,18 +119,27 @@ def _progress(by_state: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
+def detail(
+    session: Session, campaign: Campaign, principal: Principal | None = None
+) -> dict[str, Any]:
     """Progress, the funnel (targeted → held out / eligible → sent) and skip reasons, per
-    variant when the campaign has variants, and the messages by channel. A customer-group
-    campaign counts groups (and the members of the groups it reached)."""
+    variant when the campaign has variants, and the messages by channel, counted over the
+    customers ``principal`` may see. A customer-group campaign counts groups (and the members
+    of the groups it reached)."""
     if campaign.channel == "wecom_group":
-        return _group_detail(session, campaign)
-    by_state = counts(session, campaign.id)
+        return _group_detail(session, campaign, principal)
+    ours = sa.and_(SendRow.campaign_id == campaign.id, mine(principal))
+    by_state = {
+        state: int(n)
+        for state, n in session.execute(
+            sa.select(SendRow.state, sa.func.count()).where(ours).group_by(SendRow.state)
+        )
+    }
     reasons = {
         str(reason): int(n)
         for reason, n in session.execute(
             sa.select(SendRow.reason, sa.func.count())
-            .where(SendRow.campaign_id == campaign.id, SendRow.state.in_(("skipped", "deferred")))
+            .where(ours, SendRow.state.in_(("skipped", "deferred")))
             .group_by(SendRow.reason)
             .order_by(sa.func.count().desc())
         )
@@ -96,7 +148,7 @@ def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
     per_channel: dict[str, int] = {}
     for variant, channel, state, n in session.execute(
         sa.select(SendRow.variant, SendRow.channel, SendRow.state, sa.func.count())
-        .where(SendRow.campaign_id == campaign.id)
+        .where(ours)
         .group_by(SendRow.variant, SendRow.channel, SendRow.state)
     ):
         v = per_variant.setdefault(variant or "", {})
@@ -115,8 +167,13 @@ def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
         "ambiguous": by_state.get("ambiguous", 0),
         "waiting": sum(by_state.get(s, 0) for s in (*OPEN, "claimed")),
     }
+    audience = None
+    if not sees_whole_pool(principal):
+        audience = session.scalar(
+            sa.select(sa.func.count(sa.distinct(SendRow.customer_id))).where(ours)
+        )
     return {
-        **summary(campaign),
+        **summary(campaign, None if audience is None else int(audience or 0)),
         "templates": campaign.templates or {campaign.channel: campaign.template},
         "progress": _progress(by_state),
         "funnel": funnel,
@@ -126,7 +183,9 @@ def detail(session: Session, campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def _group_detail(session: Session, campaign: Campaign) -> dict[str, Any]:
+def _group_detail(
+    session: Session, campaign: Campaign, principal: Principal | None
+) -> dict[str, Any]:
     by_state: dict[str, int] = {}
     reasons: dict[str, int] = {}
     reached = 0
@@ -134,7 +193,7 @@ def _group_detail(session: Session, campaign: Campaign) -> dict[str, Any]:
         sa.select(
             GroupSend.state, GroupSend.reason, sa.func.count(), sa.func.sum(GroupSend.members)
         )
-        .where(GroupSend.campaign_id == campaign.id)
+        .where(GroupSend.campaign_id == campaign.id, my_groups(principal))
         .group_by(GroupSend.state, GroupSend.reason)
     ):
         by_state[state] = by_state.get(state, 0) + int(n)
@@ -153,7 +212,7 @@ def _group_detail(session: Session, campaign: Campaign) -> dict[str, Any]:
         "waiting": by_state.get("pending", 0) + by_state.get("submitted", 0),
     }
     return {
-        **summary(campaign),
+        **summary(campaign, None if sees_whole_pool(principal) else 0),
         "templates": {campaign.channel: campaign.template},
         "progress": _progress(by_state),
         "funnel": funnel,

@@ -21,7 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.accounts.service import Principal
 from siyu.bulk import chunks
+from siyu.customers.service import only_visible
 from siyu.orders.models import Order
 from siyu.reach.models import Campaign, SendRow
 
@@ -110,9 +112,15 @@ def _diff(t: Group, h: Group) -> dict[str, Any]:
 
 
 def campaign_results(
-    session: Session, campaign: Campaign, *, window_days: int = 7, now: datetime | None = None
+    session: Session,
+    campaign: Campaign,
+    *,
+    window_days: int = 7,
+    now: datetime | None = None,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
-    """The campaign's conversions, last-touch revenue, lift vs holdout, cost and ROI."""
+    """The campaign's conversions, last-touch revenue, lift vs holdout, cost and ROI, over the
+    customers ``principal`` may see (``None``: everyone it reached)."""
     if not 1 <= window_days <= 90:
         raise ValueError("attribution window: 1–90 days")
     window = timedelta(days=window_days)
@@ -126,7 +134,7 @@ def campaign_results(
             SendRow.delivered,
             SendRow.clicked_at,
             SendRow.replied_at,
-        ).where(SendRow.campaign_id == campaign.id)
+        ).where(SendRow.campaign_id == campaign.id, only_visible(principal, SendRow.customer_id))
     ).all()
     if not rows:  # nothing in the ledger yet (a draft): the same shape, nothing measured
         return {

@@ -9,10 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.service import record_audit
+from siyu.accounts.permissions import Perm
+from siyu.accounts.service import Principal, record_audit
 from siyu.config import Settings, get_settings
 from siyu.customers.identifiers import mask_name
-from siyu.customers.service import withdraw_marketing
+from siyu.customers.service import only_visible, withdraw_marketing
 from siyu.db import rowcount, utcnow
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.ledger import LedgerError, cancel_open, fan_out
@@ -362,6 +363,15 @@ def skip_departed(session: Session, campaign: Campaign, now: datetime) -> int:
     )
 
 
+def may_preview_unmasked(principal: Principal | None) -> bool:
+    """Who may see a preview with full names: those who plan campaigns and may unmask. Store
+    guides and analysts see masked names only (a guide unmasks one customer at a time, on the
+    customer's page)."""
+    return principal is not None and all(
+        principal.can(p) for p in (Perm.campaigns_write, Perm.customers_unmask)
+    )
+
+
 def preview(
     session: Session,
     *,
@@ -371,20 +381,28 @@ def preview(
     segment_id: int,
     settings: Settings,
     samples: int = 5,
+    principal: Principal | None = None,
     unmask: bool = False,
 ) -> dict[str, Any]:
     """The message as real customers of the audience would get it, before anything is sent:
     for SMS the text on the phone and how many SMS it costs; a customer the template cannot
-    address (a missing variable under the skip policy) shows the reason instead. Names are
-    masked unless the viewer may see personal data."""
+    address (a missing variable under the skip policy) shows the reason instead.
+
+    The samples are members ``principal`` may see (the one visibility rule). Names are masked
+    unless ``unmask`` is asked by someone who may (``may_preview_unmasked``); every customer
+    shown unmasked is audit-logged as an unmask, as on the customer's page."""
     try:
         checked = check_template(channel, template, purpose=purpose)
     except TemplateProblem as exc:
         raise LedgerError("template {reason}", reason=exc) from None
+    show = unmask and may_preview_unmasked(principal)
     ids = list(
         session.scalars(
             sa.select(SegmentMember.customer_id)
-            .where(SegmentMember.segment_id == segment_id)
+            .where(
+                SegmentMember.segment_id == segment_id,
+                only_visible(principal, SegmentMember.customer_id),
+            )
             .order_by(SegmentMember.customer_id)
             .limit(samples)
         )
@@ -394,8 +412,17 @@ def preview(
     out = []
     for cid in ids:
         values = dict(variables[cid])
-        if not unmask:
+        if not show:
             values["name"] = mask_name(values.get("name"))
+        elif principal is not None:
+            record_audit(
+                session,
+                principal.actor,
+                "customer.unmask",
+                "customer",
+                str(cid),
+                {"via": "campaign.preview", "segment_id": segment_id},
+            )
         item: dict[str, Any] = {"customer_id": cid, "name": values.get("name")}
         try:
             parts = render(channel, template, values)
@@ -409,7 +436,7 @@ def preview(
                 content = sms_content(template, parts)
                 item.update(content=content, chars=len(content), sms_count=sms_parts(content))
         out.append(item)
-    return {"variables": sorted(checked.variables), "samples": out}
+    return {"variables": sorted(checked.variables), "unmasked": show, "samples": out}
 
 
 SETTLE_OUTCOMES = ("sent", "not_sent", "failed")

@@ -82,10 +82,12 @@ def get_fields(
 
 @router.get("")
 def get_segments(
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
-    return queries.list_segments(session)
+    """Every segment; ``size`` counts the customers the caller may see (``scoped``: only some
+    of the pool)."""
+    return queries.list_segments(session, p)
 
 
 @router.post("", status_code=201, responses={409: {}, 422: {}})
@@ -133,12 +135,15 @@ def post_static(
 @router.post("/count", responses={422: {}, 503: {}})
 def post_count(
     body: RuleIn,
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """How many customers a rule matches now (the rule builder's live count)."""
+    """How many customers a rule matches now (the rule builder's live count), of those the
+    caller may see."""
     try:
-        result = service.count_rule(get_settings(), session, body.rule, brand=body.brand)
+        result = service.count_rule(
+            get_settings(), session, body.rule, brand=body.brand, principal=p
+        )
     except ERRORS as exc:
         raise _fail(exc) from None
     return _count_out(result)
@@ -163,14 +168,17 @@ def post_preview(
 @router.get("/{segment_id}", responses={404: {}})
 def get_segment(
     segment_id: int,
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
+    """One segment with its size over what the caller may see, and its size history (the
+    whole pool's, so only for those who see the whole pool)."""
     try:
         seg = service.get_segment(session, segment_id)
     except ERRORS as exc:
         raise _fail(exc) from None
-    return {**queries.segment_summary(seg), "history": queries.size_history(session, seg.id)}
+    history = queries.size_history(session, seg.id, principal=p)
+    return {**queries.segment_view(session, seg, p), "history": history}
 
 
 @router.patch("/{segment_id}", responses={404: {}, 409: {}, 422: {}})
@@ -209,11 +217,11 @@ def delete_segment(
 @router.get("/{segment_id}/count", responses={404: {}, 503: {}})
 def get_count(
     segment_id: int,
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
-        result = service.count_segment(get_settings(), session, segment_id)
+        result = service.count_segment(get_settings(), session, segment_id, principal=p)
     except ERRORS as exc:
         raise _fail(exc) from None
     return _count_out(result)

@@ -94,11 +94,12 @@ def import_list(
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Every segment with its size and when it was refreshed."""
+    from siyu.clikit import acting_principal
     from siyu.db import session_scope
     from siyu.segments.queries import list_segments
 
     with session_scope() as session:
-        rows = list_segments(session)
+        rows = list_segments(session, acting_principal(session))
     if as_json:
         echo_json(rows)
         return
@@ -119,16 +120,18 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """One segment: rule, size and size history."""
+    from siyu.clikit import acting_principal
     from siyu.db import session_scope
-    from siyu.segments.queries import segment_summary, size_history
+    from siyu.segments.queries import segment_view, size_history
     from siyu.segments.service import SegmentError, get_segment
 
     with session_scope() as session:
+        who = acting_principal(session)
         try:
-            out = segment_summary(get_segment(session, segment_id))
+            out = segment_view(session, get_segment(session, segment_id), who)
         except SegmentError as exc:
             fail(str(exc))
-        out["history"] = size_history(session, segment_id)
+        out["history"] = size_history(session, segment_id, principal=who)
     if as_json:
         echo_json(out)
         return
@@ -148,17 +151,23 @@ def count(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """How many customers match now, on the analytical copy (and how fresh it is)."""
+    from siyu.clikit import acting_principal
     from siyu.db import session_scope
     from siyu.segments.service import count_rule, count_segment
 
     if (segment_id is None) == (rule is None):
         fail("give a segment number or --rule, not both")
     with session_scope() as session:
+        who = acting_principal(session)
         try:
             if rule is not None:
-                result = count_rule(session_settings(), session, rule, brand=brand, engine=engine)
+                result = count_rule(
+                    session_settings(), session, rule, brand=brand, engine=engine, principal=who
+                )
             else:
-                result = count_segment(session_settings(), session, segment_id, engine=engine)
+                result = count_segment(
+                    session_settings(), session, segment_id, engine=engine, principal=who
+                )
         except _errors() as exc:
             fail(str(exc))
     out: dict[str, Any] = {

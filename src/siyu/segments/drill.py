@@ -19,10 +19,10 @@ from siyu.accounts.service import Principal
 from siyu.config import Settings
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_rows
-from siyu.customers.service import visible_to, wecom_friends
+from siyu.customers.service import visible_to
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import compile_rule
-from siyu.segments.service import checked_rule, copy_as_of, guide_scope, rule_context
+from siyu.segments.service import checked_rule, copy_as_of, rule_context, within_scope
 
 PER_PAGE = 50
 
@@ -59,11 +59,7 @@ def drill(
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
     with rule_context(settings, session, brand_id=brand_id) as ctx:
-        test = compile_rule(node, ctx)
-        scope = guide_scope(ctx, principal, wecom_friends(session, principal))
-        if scope is not None:
-            test = test & scope
-        hit = ctx.customer.filter(test)
+        hit = ctx.customer.filter(within_scope(ctx, session, principal, compile_rule(node, ctx)))
         total = int(hit.count().to_pyarrow().as_py())
         ids = (
             hit.order_by(hit.id.desc())

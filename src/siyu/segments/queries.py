@@ -14,12 +14,16 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.bulk import chunks
 from siyu.customers import identifiers as ids
+from siyu.customers.masking import mask_optional
 from siyu.customers.models import Customer
 from siyu.customers.queries import phones_of
+from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
 
 
-def segment_summary(seg: Segment) -> dict[str, Any]:
+def segment_summary(seg: Segment, size: int | None = None) -> dict[str, Any]:
+    """A segment as lists show it; ``size`` replaces its stored size when the viewer sees only
+    part of the pool (``scoped``: the size counts only the customers they may see)."""
     return {
         "id": seg.id,
         "name": seg.name,
@@ -28,7 +32,8 @@ def segment_summary(seg: Segment) -> dict[str, Any]:
         "rule": seg.rule,
         "rule_text": seg.rule_text,
         "brand_id": seg.brand_id,
-        "size": seg.size,
+        "size": seg.size if size is None else size,
+        "scoped": size is not None,
         "created_by": seg.created_by,
         "created_at": _iso(seg.created_at),
         "refreshed_at": _iso(seg.refreshed_at),
@@ -37,11 +42,46 @@ def segment_summary(seg: Segment) -> dict[str, Any]:
     }
 
 
-def list_segments(session: Session) -> list[dict[str, Any]]:
-    return [segment_summary(s) for s in session.scalars(sa.select(Segment).order_by(Segment.id))]
+def list_segments(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Every segment; a store guide sees each one's size over their own scope."""
+    segments = list(session.scalars(sa.select(Segment).order_by(Segment.id)))
+    if sees_whole_pool(principal):
+        return [segment_summary(s) for s in segments]
+    sizes = visible_sizes(session, principal, [s.id for s in segments])
+    return [segment_summary(s, sizes.get(s.id, 0)) for s in segments]
 
 
-def size_history(session: Session, segment_id: int, limit: int = 200) -> list[dict[str, Any]]:
+def segment_view(session: Session, seg: Segment, principal: Principal | None) -> dict[str, Any]:
+    """One segment as ``principal`` may see it (its size over their scope)."""
+    if sees_whole_pool(principal):
+        return segment_summary(seg)
+    return segment_summary(seg, visible_sizes(session, principal, [seg.id]).get(seg.id, 0))
+
+
+def visible_sizes(
+    session: Session, principal: Principal | None, segment_ids: list[int]
+) -> dict[int, int]:
+    """Members per segment among the customers the principal may see."""
+    if not segment_ids:
+        return {}
+    rows = session.execute(
+        sa.select(SegmentMember.segment_id, sa.func.count())
+        .where(
+            SegmentMember.segment_id.in_(segment_ids),
+            only_visible(principal, SegmentMember.customer_id),
+        )
+        .group_by(SegmentMember.segment_id)
+    )
+    return {sid: int(n) for sid, n in rows}
+
+
+def size_history(
+    session: Session, segment_id: int, limit: int = 200, principal: Principal | None = None
+) -> list[dict[str, Any]]:
+    """How the size moved, refresh by refresh. The sizes were taken over the whole pool, so a
+    viewer with a narrower scope gets none (their page says the trend is not theirs to see)."""
+    if not sees_whole_pool(principal):
+        return []
     rows = session.scalars(
         sa.select(SegmentSize)
         .where(SegmentSize.segment_id == segment_id)
@@ -54,12 +94,18 @@ def size_history(session: Session, segment_id: int, limit: int = 200) -> list[di
     ]
 
 
-def member_rows(session: Session, segment_id: int, *, unmask: bool) -> Iterator[dict[str, Any]]:
-    """Members with masked (or, if ``unmask``, full) name and phone, in id order."""
+def member_rows(
+    session: Session, segment_id: int, *, unmask: bool, principal: Principal | None = None
+) -> Iterator[dict[str, Any]]:
+    """Members the principal may see, with masked (or, if ``unmask``, full) name and phone,
+    in id order."""
     member_ids = list(
         session.scalars(
             sa.select(SegmentMember.customer_id)
-            .where(SegmentMember.segment_id == segment_id)
+            .where(
+                SegmentMember.segment_id == segment_id,
+                only_visible(principal, SegmentMember.customer_id),
+            )
             .order_by(SegmentMember.customer_id)
         )
     )
@@ -77,7 +123,7 @@ def member_rows(session: Session, segment_id: int, *, unmask: bool) -> Iterator[
                 "customer_id": cid,
                 "name": c.name if unmask else ids.mask_name(c.name),
                 "phone": phone if unmask else ids.mask_phone(phone),
-                "city": c.city,
+                "city": c.city if unmask else mask_optional(c.city),
                 "source": c.source,
             }
 
@@ -99,7 +145,7 @@ def export_members(
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
-        for row in member_rows(session, segment_id, unmask=show):
+        for row in member_rows(session, segment_id, unmask=show, principal=principal):
             writer.writerow(row)
             written += 1
     record_audit(

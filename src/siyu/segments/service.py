@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.analytics.engines import duckdb_of, ibis_tables
 from siyu.analytics.service import refreshed_at
@@ -24,9 +25,10 @@ from siyu.brands.models import Brand
 from siyu.bulk import chunks, db_time, insert_rows
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
+from siyu.customers.masking import mask_optional
 from siyu.customers.models import Customer
 from siyu.customers.queries import customers_by_phones, phones_of
-from siyu.customers.service import visible_to, wecom_friends
+from siyu.customers.service import only_visible, sees_whole_pool, visible_to, wecom_friends
 from siyu.db import table_of, utcnow
 from siyu.refusals import Refusal
 from siyu.segments import text as rule_text
@@ -342,21 +344,37 @@ def count_rule(
     brand: str | None = None,
     engine: str = "duckdb",
     today: Any = None,
+    principal: Principal | None = None,
 ) -> CountResult:
-    """How many active customers a rule matches now, on the copy."""
+    """How many active customers a rule matches now, on the copy (of those ``principal`` may
+    see; ``None``: the whole pool)."""
     node = checked_rule(session, rule)
-    return _count(settings, session, node, _brand_id(session, brand), engine, today)
+    return _count(settings, session, node, _brand_id(session, brand), engine, today, principal)
 
 
 def count_segment(
-    settings: Settings, session: Session, segment_id: int, *, engine: str = "duckdb"
+    settings: Settings,
+    session: Session,
+    segment_id: int,
+    *,
+    engine: str = "duckdb",
+    principal: Principal | None = None,
 ) -> CountResult:
-    """A dynamic segment's size now, on the copy (a static one's stored size)."""
+    """A dynamic segment's size now, on the copy (a static one's members), over what
+    ``principal`` may see."""
     seg = get_segment(session, segment_id)
     if not seg.dynamic:
-        return CountResult(seg.size, seg.refreshed_at, "")
+        if sees_whole_pool(principal):
+            return CountResult(seg.size, seg.refreshed_at, "")
+        n = session.scalar(
+            sa.select(sa.func.count()).where(
+                SegmentMember.segment_id == seg.id,
+                only_visible(principal, SegmentMember.customer_id),
+            )
+        )
+        return CountResult(int(n or 0), seg.refreshed_at, "")
     node = checked_rule(session, seg.rule, segment_id=seg.id)
-    return _count(settings, session, node, seg.brand_id, engine, None)
+    return _count(settings, session, node, seg.brand_id, engine, None, principal)
 
 
 def _count(
@@ -366,9 +384,16 @@ def _count(
     brand_id: int | None,
     engine: str,
     today: Any,
+    principal: Principal | None,
 ) -> CountResult:
     with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
-        n = int(count(node, ctx).to_pyarrow().as_py())
+        if sees_whole_pool(principal):
+            n = int(count(node, ctx).to_pyarrow().as_py())
+        else:
+            hit = ctx.customer.filter(
+                within_scope(ctx, session, principal, compile_rule(node, ctx))
+            )
+            n = int(hit.count().to_pyarrow().as_py())
         as_of = copy_as_of(settings, ctx.tables)
     return CountResult(n, as_of, rule_text.to_text(node))
 
@@ -391,10 +416,13 @@ REACH_CHANNELS = ("sms", "email", "wecom")
 def guide_scope(ctx: Context, principal: Principal, friends: Sequence[int] = ()) -> Any:
     """On the copy, the same row filter the system of record applies (``visible_to``): a
     store guide counts only customers of their store, or who bought there, and ``friends``
-    (their WeCom friends, from ``customers.service.wecom_friends``)."""
+    (their WeCom friends, from ``customers.service.wecom_friends``); None for a principal who
+    sees the whole pool."""
     c = ctx.customer
-    if principal.role != "store_guide":
+    if sees_whole_pool(principal):
         return None
+    if not principal.can(Perm.customers_read):
+        return c.id < 0
     mine = c.id.isin(list(friends)) if friends else None
     if principal.store_id is None:
         return mine if mine is not None else c.id < 0
@@ -402,6 +430,15 @@ def guide_scope(ctx: Context, principal: Principal, friends: Sequence[int] = ())
     bought = orders.filter(orders.store_id == principal.store_id).customer_id
     theirs = (c.store_id == principal.store_id).fill_null(False) | c.id.isin(bought)
     return theirs | mine if mine is not None else theirs
+
+
+def within_scope(ctx: Context, session: Session, principal: Principal | None, test: Any) -> Any:
+    """A rule's test on the copy, narrowed to the customers ``principal`` may see (counts,
+    previews and drill-downs all narrow through here)."""
+    if principal is None:
+        return test
+    scope = guide_scope(ctx, principal, wecom_friends(session, principal))
+    return test if scope is None else test & scope
 
 
 def preview_rule(
@@ -424,10 +461,7 @@ def preview_rule(
     brand_id = _brand_id(session, brand)
     with rule_context(settings, session, brand_id=brand_id, engine=engine, today=today) as ctx:
         c = ctx.customer
-        test = compile_rule(node, ctx)
-        if (scope := guide_scope(ctx, principal, wecom_friends(session, principal))) is not None:
-            test = test & scope  # a guide counts only their store's customers
-        hit = c.filter(test)
+        hit = c.filter(within_scope(ctx, session, principal, compile_rule(node, ctx)))
         ids = ctx.table("identity")
         consent = ctx.table("consent")
         consent = consent.filter(consent.purpose == "marketing", consent.status == "granted")
@@ -480,7 +514,7 @@ def _masked_people(
             "customer_id": cid,
             "name": ids.mask_name(people[cid].name),
             "phone": ids.mask_phone(phones.get(cid)),
-            "city": people[cid].city,
+            "city": mask_optional(people[cid].city),
         }
         for cid in customer_ids
         if cid in people

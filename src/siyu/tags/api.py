@@ -49,11 +49,12 @@ class RuleIn(BaseModel):
 
 @router.get("/tags")
 def get_tags(
-    _p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
-    """Groups, tags, how many customers carry each (by source), and rules."""
-    return catalogue(session)
+    """Groups, tags, how many customers carry each (by source), and rules — counted over the
+    customers the caller may see."""
+    return catalogue(session, p)
 
 
 @router.post("/tag-groups", status_code=201, responses={409: {"description": "exists"}})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from siyu.clikit import echo_json, fail, require
+from siyu.clikit import acting_principal, echo_json, fail, require
 
 app = typer.Typer(
     help="Customer tags: groups, manual and rule-based tagging.", no_args_is_help=True
@@ -62,7 +62,7 @@ def list_tags(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
     from siyu.tags.queries import catalogue
 
     with session_scope() as session:
-        groups = catalogue(session)
+        groups = catalogue(session, acting_principal(session))
     if as_json:
         echo_json(groups)
         return

@@ -7,28 +7,45 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.accounts.service import Principal
+from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import plain_value
 from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
 
 
-def catalogue(session: Session) -> list[dict[str, Any]]:
-    """Every group with its tags, how many customers carry each (by source), and the rules."""
+def catalogue(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Every group with its tags, how many customers carry each (by source), and the rules
+    with how many customers each matched — counted over the customers ``principal`` may see
+    (``None``: the whole pool)."""
+    mine = only_visible(principal, CustomerTag.customer_id)
     counts: dict[int, dict[str, int]] = {}
     for tag_id, source, n in session.execute(
         sa.select(
             CustomerTag.tag_id,
             CustomerTag.source,
             sa.func.count(sa.distinct(CustomerTag.customer_id)),
-        ).group_by(CustomerTag.tag_id, CustomerTag.source)
+        )
+        .where(mine)
+        .group_by(CustomerTag.tag_id, CustomerTag.source)
     ):
         counts.setdefault(tag_id, {})[source] = n
+    matched: dict[int, int] | None = None
+    if not sees_whole_pool(principal):  # the stored figure counts the whole pool
+        matched = {
+            rule_id: int(n)
+            for rule_id, n in session.execute(
+                sa.select(CustomerTag.rule_id, sa.func.count(sa.distinct(CustomerTag.customer_id)))
+                .where(CustomerTag.source == "rule", mine)
+                .group_by(CustomerTag.rule_id)
+            )
+        }
     rules: dict[int, list[dict[str, Any]]] = {}
     for r in session.scalars(sa.select(TagRule).order_by(TagRule.id)):
         rules.setdefault(r.tag_id, []).append(
             {
                 "id": r.id,
                 "condition": r.condition,
-                "matched": r.matched,
+                "matched": r.matched if matched is None else matched.get(r.id, 0),
                 "applied_at": plain_value(r.applied_at),
             }
         )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.accounts.service import Principal
 from siyu.brands.models import Brand
 from siyu.config import Settings
+from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import plain_value
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.models import TRAIT_COLUMNS, CustomerTrait, TraitRun, TraitSnapshot
@@ -91,23 +94,36 @@ def lifecycle_flow(session: Session, scope: int = 0) -> dict[str, Any] | None:
     }
 
 
-def overview(session: Session, settings: Settings, scope: int = 0) -> dict[str, Any]:
+def overview(
+    session: Session, settings: Settings, scope: int = 0, principal: Principal | None = None
+) -> dict[str, Any]:
     """What the console's insight page shows: the latest distribution of a scope, its movement
-    over the kept snapshots, the last recompute and how fresh the analytical copy is."""
+    over the kept snapshots, the last recompute and how fresh the analytical copy is.
+
+    A principal who sees only part of the pool (a store guide) gets the distribution of their
+    customers' current traits instead, and no movement: the snapshots count everyone."""
     from siyu.analytics.engines import EngineUnavailable  # DuckDB only when this page is asked for
     from siyu.analytics.service import copy_status
 
+    whole = sees_whole_pool(principal)
     snaps = trend(session, scope)
     try:
         freshness = [asdict(t) for t in copy_status(settings)]
     except EngineUnavailable:
         freshness = []  # busy being refreshed; the next look will see it
+    if not whole:
+        freshness = [{**f, "rows": None} for f in freshness]  # table sizes count everyone
     runs = recent_runs(session, 1)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
+    latest: Any = snaps[-1] if snaps else None
+    if not whole and latest is not None:
+        latest = visible_distribution(session, principal, scope, latest.reference_date)
+        snaps = []
     return {
         "scope": scope,
         "scopes": [(0, None), *[(b_id, name) for b_id, name in brands]],
-        "latest": snaps[-1] if snaps else None,
+        "scoped": not whole,
+        "latest": latest,
         "series": {
             "dates": [s.reference_date.isoformat() for s in snaps],
             "lifecycle": _series(snaps, "lifecycle", STAGE_LABELS),
@@ -116,6 +132,46 @@ def overview(session: Session, settings: Settings, scope: int = 0) -> dict[str, 
         "last_run": runs[0] if runs else None,
         "freshness": freshness,
     }
+
+
+@dataclass
+class Distribution:
+    """A snapshot's shape, counted now over the customers one principal may see."""
+
+    reference_date: date
+    customers: int
+    lifecycle: dict[str, int]
+    rfm_classes: dict[str, int]
+    clv_quantiles: dict[str, int]
+
+
+def visible_distribution(
+    session: Session, principal: Principal | None, scope: int, reference_date: date
+) -> Distribution:
+    """Lifecycle stages, RFM classes and CLV quantiles of the customers ``principal`` may see,
+    from their traits of the last recompute (the same figures a snapshot keeps)."""
+    from siyu.traits.expressions import ALL_BRANDS
+    from siyu.traits.snapshots import quantiles
+
+    mine = sa.and_(CustomerTrait.scope == scope, only_visible(principal, CustomerTrait.customer_id))
+
+    def by(column: Any) -> dict[str, int]:
+        rows = session.execute(
+            sa.select(column, sa.func.count()).where(mine, column.is_not(None)).group_by(column)
+        )
+        return {str(value): int(n) for value, n in rows}
+
+    stages = by(CustomerTrait.lifecycle_stage)
+    clv: list[int | None] = []
+    if scope == ALL_BRANDS:
+        clv = list(session.scalars(sa.select(CustomerTrait.clv_fen).where(mine)))
+    return Distribution(
+        reference_date=reference_date,
+        customers=sum(stages.values()),
+        lifecycle=stages,
+        rfm_classes=by(CustomerTrait.rfm_class),
+        clv_quantiles=quantiles(clv),
+    )
 
 
 def _series(

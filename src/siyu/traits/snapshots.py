@@ -38,7 +38,7 @@ def write_snapshots(
             "customers": sum(stages[scope].values()),
             "rfm_classes": classes.get(scope, {}),
             "lifecycle": stages[scope],
-            "clv_quantiles": _quantiles(clv_fen) if scope == ALL_BRANDS else {},
+            "clv_quantiles": quantiles(clv_fen) if scope == ALL_BRANDS else {},
             "lifecycle_flow": None if flows is None else flows.get(scope, {}),
             "taken_at": utcnow(),
         }
@@ -58,7 +58,7 @@ def _counts(table: pa.Table, column: str) -> dict[int, dict[str, int]]:
     return out
 
 
-def _quantiles(values: list[int | None]) -> dict[str, int]:
+def quantiles(values: list[int | None]) -> dict[str, int]:
     """p10 … p99 of the known values (nearest rank), for the CLV trend chart."""
     known = sorted(v for v in values if v is not None)
     if not known:

@@ -146,11 +146,12 @@ async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
 @router.get("/api/v1/wecom/status")
 def wecom_status(
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """Per connected corp: the last sync and its position or error, the inbox backlog and
-    failures, and the last hour's API errors by errcode. Failures are shown, never hidden."""
-    return {"corps": queries.status(session), "rejected_callbacks": dict(REJECTED)}
+    failures, and the last hour's API errors by errcode. Failures are shown, never hidden.
+    Friendships and customers count those the caller may see."""
+    return {"corps": queries.status(session, who), "rejected_callbacks": dict(REJECTED)}
 
 
 # -- live codes, welcome messages, alerts ---------------------------------------------------------
@@ -188,10 +189,11 @@ def corp_or_422(session: Session, corp: str | None) -> Any:
 @router.get("/api/v1/wecom/live-codes")
 def list_live_codes(
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
-    """Live codes with their staff, rotation and net adds."""
-    return queries.live_codes(session)
+    """Live codes with their staff, rotation and net adds (of the customers the caller may
+    see)."""
+    return queries.live_codes(session, who)
 
 
 @router.post("/api/v1/wecom/live-codes", status_code=201)
@@ -242,10 +244,11 @@ def live_code_stats(
     code_id: int,
     days: int = Query(30, ge=1, le=366),
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
-    """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member."""
-    return stats(session, _code(session, code_id), days)
+    """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member, of the
+    customers the caller may see."""
+    return stats(session, _code(session, code_id), days, principal=who)
 
 
 @router.get("/api/v1/wecom/live-codes/{code_id}/qr.png", response_class=Response)
@@ -285,17 +288,21 @@ def put_default_welcome(
 @router.get("/api/v1/wecom/alerts")
 def list_alerts(
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
-    """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures."""
-    return {"alerts": queries.open_alerts(session), "welcome": queries.welcome_stats(session)}
+    """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures,
+    about the customers the caller may see."""
+    return {
+        "alerts": queries.open_alerts(session, principal=who),
+        "welcome": queries.welcome_stats(session, principal=who),
+    }
 
 
 @router.get("/api/v1/wecom/duplicates")
 def wecom_duplicates(
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """Customers who are friends of several staff members (one customer each in Siyu), overall,
-    by live code and by store."""
-    return queries.duplicates(session)
+    by live code and by store — among the customers the caller may see."""
+    return queries.duplicates(session, principal=who)

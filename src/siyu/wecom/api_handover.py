@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.webkit import Refused, db_session, require
-from siyu.wecom import queries
+from siyu.wecom import activity
 from siyu.wecom.handover import HandoverError, Selection, plan, retry
 from siyu.wecom.models import Handover
 from siyu.wecom.service import WecomConfigError, only_corp
@@ -37,8 +37,8 @@ class RetryIn(BaseModel):
     to: str | None = Field(None, max_length=64)
 
 
-def _detail(session: Session, handover_id: int) -> dict[str, Any]:
-    out = queries.handover_detail(session, handover_id)
+def _detail(session: Session, handover_id: int, who: Principal) -> dict[str, Any]:
+    out = activity.handover_detail(session, handover_id, who)
     if out is None:
         raise HTTPException(404, f"no handover {handover_id}")
     return out
@@ -71,32 +71,33 @@ def create_handover(
     except (WecomConfigError, HandoverError) as exc:
         raise Refused(422, exc) from None
     if body.dry_run:
-        out = _detail(session, handover.id)
+        out = _detail(session, handover.id, who)
         session.rollback()
         out["status"] = "dry-run"
         return out
     session.commit()
     submit_now(session, handover)
-    return _detail(session, handover.id)
+    return _detail(session, handover.id, who)
 
 
 @router.get("/api/v1/wecom/handovers")
 def list_handovers(
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
-    """Handovers, newest first, with their items counted by status."""
-    return queries.handovers(session)
+    """Handovers, newest first, with their items (those the caller may see) counted by
+    status."""
+    return activity.handovers(session, principal=who)
 
 
 @router.get("/api/v1/wecom/handovers/{handover_id}")
 def get_handover(
     handover_id: int,
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
-    """One handover, customer by customer and group by group."""
-    return _detail(session, handover_id)
+    """One handover, customer by customer and group by group (what the caller may see)."""
+    return _detail(session, handover_id, who)
 
 
 @router.post("/api/v1/wecom/handovers/{handover_id}/retry")
@@ -118,4 +119,4 @@ def retry_handover(
     session.commit()
     if n:
         submit_now(session, handover)
-    return {"retried": n, **_detail(session, handover_id)}
+    return {"retried": n, **_detail(session, handover_id, who)}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.webkit import Refused, db_session, require
-from siyu.wecom import queries
+from siyu.wecom import activity
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.keywords import (
     CHANNELS,
@@ -51,10 +51,11 @@ class CodesIn(BaseModel):
 @router.get("/api/v1/wecom/keywords")
 def list_keyword_rules(
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
-    """Rules in the order they are tried, with replies sent in the last 30 days."""
-    return queries.keyword_rules(session)
+    """Rules in the order they are tried, with replies sent in the last 30 days (to the
+    customers the caller may see)."""
+    return activity.keyword_rules(session, principal=who)
 
 
 @router.post("/api/v1/wecom/keywords", status_code=201)
@@ -78,7 +79,7 @@ def create_keyword_rule(
         rule = add_rule(session, corp_or_422(session, body.corp).id, spec, actor=who.actor)
     except KeywordError as exc:
         raise Refused(422, exc) from None
-    return next(r for r in queries.keyword_rules(session) if r["id"] == rule.id)
+    return next(r for r in activity.keyword_rules(session) if r["id"] == rule.id)
 
 
 @router.patch("/api/v1/wecom/keywords/{rule_id}")
@@ -100,10 +101,11 @@ def patch_keyword_rule(
 def list_keyword_replies(
     limit: int = Query(100, ge=1, le=1000),
     session: Session = Depends(db_session),
-    _who: Any = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
-    """The latest customer messages the rules looked at and what was answered."""
-    return queries.keyword_replies(session, limit)
+    """The latest messages the rules looked at and what was answered, from the customers the
+    caller may see; texts masked by value."""
+    return activity.keyword_replies(session, limit, principal=who)
 
 
 @router.get("/api/v1/wecom/benefit-pools")

@@ -37,9 +37,9 @@ def handover_create(
     """Hand a member's customers (and groups) to another member and ask WeCom now; WeCom
     completes each customer's transfer 24 hours later unless they refuse."""
     from siyu.db import new_session
+    from siyu.wecom.activity import handover_detail
     from siyu.wecom.client import WecomError
     from siyu.wecom.handover import HandoverError, Selection, plan
-    from siyu.wecom.queries import handover_detail
     from siyu.wecom.service import WecomConfigError, client_for, only_corp
     from siyu.wecom.transfers import submit
 
@@ -84,7 +84,7 @@ def handover_create(
 def handover_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Handovers, newest first."""
     from siyu.db import session_scope
-    from siyu.wecom.queries import handovers
+    from siyu.wecom.activity import handovers
 
     require("customers:read")
     with session_scope() as session:
@@ -102,7 +102,7 @@ def handover_show(
 ) -> None:
     """One handover, customer by customer."""
     from siyu.db import session_scope
-    from siyu.wecom.queries import handover_detail
+    from siyu.wecom.activity import handover_detail
 
     require("customers:read")
     with session_scope() as session:
@@ -122,9 +122,9 @@ def handover_show(
 def handover_check(handover_id: int = typer.Argument(...)) -> None:
     """Ask WeCom now how the waiting transfers stand (the worker does this every 10 minutes)."""
     from siyu.db import new_session
+    from siyu.wecom.activity import handover_detail
     from siyu.wecom.client import WecomError
     from siyu.wecom.models import Handover, WecomCorp
-    from siyu.wecom.queries import handover_detail
     from siyu.wecom.service import client_for
     from siyu.wecom.transfers import check, submit
 
@@ -154,10 +154,10 @@ def handover_retry(
     """Ask again for customers whose takeover member was full (or failed otherwise), to the
     same member or another; customers who refused are not asked again."""
     from siyu.db import new_session
+    from siyu.wecom.activity import handover_detail
     from siyu.wecom.client import WecomError
     from siyu.wecom.handover import HandoverError, retry
     from siyu.wecom.models import Handover, WecomCorp
-    from siyu.wecom.queries import handover_detail
     from siyu.wecom.service import client_for
     from siyu.wecom.transfers import submit
 

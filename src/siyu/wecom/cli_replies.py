@@ -55,7 +55,7 @@ def keyword_add(
 def keyword_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Rules, in the order they are tried, with replies sent in the last 30 days."""
     from siyu.db import session_scope
-    from siyu.wecom.queries import keyword_rules
+    from siyu.wecom.activity import keyword_rules
 
     require("customers:read")
     with session_scope() as session:
@@ -102,7 +102,7 @@ def keyword_replies_cmd(
 ) -> None:
     """The latest customer messages and what was answered."""
     from siyu.db import session_scope
-    from siyu.wecom.queries import keyword_replies
+    from siyu.wecom.activity import keyword_replies
 
     require("customers:read")
     with session_scope() as session:

@@ -19,9 +19,10 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from siyu.accounts.service import record_audit
+from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
 from siyu.config import Settings, get_settings
+from siyu.customers.service import only_visible
 from siyu.refusals import Refusal
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.alerts import friend_counts, raise_alert
@@ -334,14 +335,21 @@ def switch_to(client: WecomClient, code: LiveCode, userid: str) -> None:
 
 # -- numbers ----------------------------------------------------------------------------------------
 def stats(
-    session: Session, code: LiveCode, days: int = 30, settings: Settings | None = None
+    session: Session,
+    code: LiveCode,
+    days: int = 30,
+    settings: Settings | None = None,
+    principal: Principal | None = None,
 ) -> dict[str, Any]:
-    """Adds, deletions and net adds by local day, and totals, for friendships this code brought."""
+    """Adds, deletions and net adds by local day, and totals, for friendships this code brought
+    (with the customers ``principal`` may see)."""
     settings = settings or get_settings()
     tz = settings.tz
     rows = session.execute(
         sa.select(WecomContact.staff_userid, WecomContact.added_at, WecomContact.deleted_at).where(
-            WecomContact.corp_id == code.corp_id, WecomContact.state == code.state
+            WecomContact.corp_id == code.corp_id,
+            WecomContact.state == code.state,
+            only_visible(principal, WecomContact.customer_id),
         )
     ).all()
     today = datetime.now(tz).date()

@@ -8,15 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu.accounts.service import Principal
+from siyu.customers.masking import mask_text
 from siyu.customers.models import Customer
+from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import utcnow
 from siyu.wecom.client import ERRCODE_MEANING
 from siyu.wecom.models import (
-    BenefitPool,
-    Handover,
-    HandoverItem,
-    KeywordReply,
-    KeywordRule,
     LiveCode,
     LiveCodeStaff,
     WecomAlert,
@@ -35,7 +33,12 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def status(session: Session) -> list[dict[str, Any]]:
+def status(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Per corp: sync, inbox, API errors, and friendships and customers — those counted over
+    the customers ``principal`` may see (a guide's inbox failures are left out: they name
+    anyone's contacts)."""
+    whole = sees_whole_pool(principal)
+    mine = only_visible(principal, WecomContact.customer_id)
     out = []
     hour_ago = utcnow() - timedelta(hours=1)
     for corp in session.scalars(sa.select(WecomCorp).order_by(WecomCorp.id)):
@@ -51,15 +54,19 @@ def status(session: Session) -> list[dict[str, Any]]:
                 .group_by(WecomCallback.status)
             ).all()
         )
-        last_failures = [
-            {"id": r.id, "event": r.event, "error": r.error, "at": _iso(r.processed_at)}
-            for r in session.scalars(
-                sa.select(WecomCallback)
-                .where(WecomCallback.corp_id == corp.id, WecomCallback.status == "failed")
-                .order_by(WecomCallback.id.desc())
-                .limit(5)
-            )
-        ]
+        last_failures = (
+            []
+            if not whole
+            else [
+                {"id": r.id, "event": r.event, "error": r.error, "at": _iso(r.processed_at)}
+                for r in session.scalars(
+                    sa.select(WecomCallback)
+                    .where(WecomCallback.corp_id == corp.id, WecomCallback.status == "failed")
+                    .order_by(WecomCallback.id.desc())
+                    .limit(5)
+                )
+            ]
+        )
         errors = [
             {"api": api, "errcode": code, "meaning": ERRCODE_MEANING.get(code, ""), "count": n}
             for api, code, n in session.execute(
@@ -89,12 +96,12 @@ def status(session: Session) -> list[dict[str, Any]]:
                 ),
                 "friendships": session.scalar(
                     sa.select(sa.func.count()).where(
-                        WecomContact.corp_id == corp.id, WecomContact.deleted_at.is_(None)
+                        WecomContact.corp_id == corp.id, WecomContact.deleted_at.is_(None), mine
                     )
                 ),
                 "customers": session.scalar(
                     sa.select(sa.func.count(sa.distinct(WecomContact.customer_id))).where(
-                        WecomContact.corp_id == corp.id, WecomContact.deleted_at.is_(None)
+                        WecomContact.corp_id == corp.id, WecomContact.deleted_at.is_(None), mine
                     )
                 ),
                 "sync": None
@@ -173,7 +180,9 @@ def adds_by_live_code(
     return sorted(out, key=lambda r: (-r["added"], r["name"]))
 
 
-def live_codes(session: Session) -> list[dict[str, Any]]:
+def live_codes(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Live codes with their staff and net adds (friends still there, among the customers
+    ``principal`` may see)."""
     codes = list(session.scalars(sa.select(LiveCode).order_by(LiveCode.id.desc())))
     staff: dict[int, list[LiveCodeStaff]] = {}
     for s in session.scalars(
@@ -184,7 +193,9 @@ def live_codes(session: Session) -> list[dict[str, Any]]:
         session.execute(
             sa.select(WecomContact.state, sa.func.count())
             .where(
-                WecomContact.state.in_([c.state for c in codes]), WecomContact.deleted_at.is_(None)
+                WecomContact.state.in_([c.state for c in codes]),
+                WecomContact.deleted_at.is_(None),
+                only_visible(principal, WecomContact.customer_id),
             )
             .group_by(WecomContact.state)
         ).all()
@@ -195,31 +206,50 @@ def live_codes(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def open_alerts(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+# Alerts about a staff member's capacity or a code's stock name no customer.
+OPERATIONAL_ALERTS = ("capacity", "live_code_full", "group_code_full", "benefit_exhausted")
+
+
+def open_alerts(
+    session: Session, limit: int = 100, principal: Principal | None = None
+) -> list[dict[str, Any]]:
+    """Open alerts, newest first: those about a customer only if ``principal`` may see them,
+    messages masked by value (a nickname may hold a phone number)."""
+    seen: sa.ColumnElement[bool] = sa.true()
+    if not sees_whole_pool(principal):
+        seen = sa.or_(
+            sa.and_(
+                WecomAlert.customer_id.is_not(None), only_visible(principal, WecomAlert.customer_id)
+            ),
+            sa.and_(WecomAlert.customer_id.is_(None), WecomAlert.kind.in_(OPERATIONAL_ALERTS)),
+        )
     return [
         {
             "id": a.id,
             "kind": a.kind,
             "staff": a.staff_userid,
             "customer_id": a.customer_id,
-            "message": a.message,
+            "message": mask_text(a.message),
             "at": _iso(a.created_at),
         }
         for a in session.scalars(
             sa.select(WecomAlert)
-            .where(WecomAlert.resolved.is_(False))
+            .where(WecomAlert.resolved.is_(False), seen)
             .order_by(WecomAlert.id.desc())
             .limit(limit)
         )
     ]
 
 
-def welcome_stats(session: Session, hours: int = 24) -> dict[str, Any]:
-    """Welcome deliveries of the last ``hours`` by status, with the latency quantiles."""
+def welcome_stats(
+    session: Session, hours: int = 24, principal: Principal | None = None
+) -> dict[str, Any]:
+    """Welcome deliveries of the last ``hours`` by status, with the latency quantiles, to the
+    customers ``principal`` may see."""
     since = utcnow() - timedelta(hours=hours)
     rows = session.execute(
         sa.select(WelcomeDelivery.status, WelcomeDelivery.latency_ms).where(
-            WelcomeDelivery.at >= since
+            WelcomeDelivery.at >= since, only_visible(principal, WelcomeDelivery.customer_id)
         )
     ).all()
     by_status: dict[str, int] = {}
@@ -238,11 +268,21 @@ def welcome_stats(session: Session, hours: int = 24) -> dict[str, Any]:
     }
 
 
-def duplicates(session: Session, corp_pk: int | None = None, sample: int = 20) -> dict[str, Any]:
+def duplicates(
+    session: Session,
+    corp_pk: int | None = None,
+    sample: int = 20,
+    principal: Principal | None = None,
+) -> dict[str, Any]:
     """De-duplication across the staff matrix (seed 002): customers who are friends of several
     staff members — still one customer each in Siyu — overall, by live code (an add through the
-    code by someone already a friend of other staff) and by store of the staff member."""
-    live = sa.and_(WecomContact.deleted_at.is_(None), WecomContact.customer_id.is_not(None))
+    code by someone already a friend of other staff) and by store of the staff member; over
+    the customers ``principal`` may see."""
+    live = sa.and_(
+        WecomContact.deleted_at.is_(None),
+        WecomContact.customer_id.is_not(None),
+        only_visible(principal, WecomContact.customer_id),
+    )
     if corp_pk is not None:
         live = sa.and_(live, WecomContact.corp_id == corp_pk)
     rows = session.execute(
@@ -297,130 +337,17 @@ def duplicates(session: Session, corp_pk: int | None = None, sample: int = 20) -
     }
 
 
-def keyword_rules(session: Session, days: int = 30) -> list[dict[str, Any]]:
-    """Rules with what they did in the last ``days``: replies sent, and failures."""
-    since = utcnow() - timedelta(days=days)
-    counts: dict[tuple[int | None, str], int] = {
-        (rule_id, st): n
-        for rule_id, st, n in session.execute(
-            sa.select(KeywordReply.rule_id, KeywordReply.status, sa.func.count())
-            .where(KeywordReply.rule_id.is_not(None), KeywordReply.at >= since)
-            .group_by(KeywordReply.rule_id, KeywordReply.status)
-        )
-    }
-    pools = dict(session.execute(sa.select(BenefitPool.id, BenefitPool.name)).all())
-    out = []
-    for r in session.scalars(sa.select(KeywordRule).order_by(KeywordRule.priority, KeywordRule.id)):
-        out.append(
-            {
-                "id": r.id,
-                "name": r.name,
-                "match": r.match,
-                "pattern": r.pattern,
-                "reply_text": r.reply_text,
-                "pool": pools.get(r.benefit_pool_id) if r.benefit_pool_id else None,
-                "tag_ids": r.tag_ids,
-                "channels": r.channels,
-                "priority": r.priority,
-                "active": r.active,
-                "sent": counts.get((r.id, "sent"), 0),
-                "not_sent": sum(
-                    n for (rid, st), n in counts.items() if rid == r.id and st != "sent"
-                ),
-            }
-        )
-    return out
-
-
-def keyword_replies(session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """The latest messages keyword rules looked at, newest first."""
-    rows = session.scalars(sa.select(KeywordReply).order_by(KeywordReply.id.desc()).limit(limit))
-    return [
-        {
-            "id": r.id,
-            "channel": r.channel,
-            "sender": r.sender,
-            "customer_id": r.customer_id,
-            "text": r.text,
-            "rule_id": r.rule_id,
-            "status": r.status,
-            "errcode": r.errcode,
-            "meaning": ERRCODE_MEANING.get(r.errcode, ""),
-            "benefit_code": r.benefit_code,
-            "at": _iso(r.at),
-        }
-        for r in rows
-    ]
-
-
-def _handover_row(h: Handover, counts: dict[str, int]) -> dict[str, Any]:
-    return {
-        "id": h.id,
-        "kind": h.kind,
-        "from": h.handover_userid,
-        "to": h.takeover_userid,
-        "selection": h.selection,
-        "status": h.status,
-        "counts": counts,
-        "created_by": h.created_by,
-        "created_at": _iso(h.created_at),
-        "finished_at": _iso(h.finished_at),
-    }
-
-
-def handovers(session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """Handovers, newest first, with their items counted by status."""
-    rows = list(session.scalars(sa.select(Handover).order_by(Handover.id.desc()).limit(limit)))
-    counts: dict[int, dict[str, int]] = {h.id: {} for h in rows}
-    for hid, st, n in session.execute(
-        sa.select(HandoverItem.handover_id, HandoverItem.status, sa.func.count())
-        .where(HandoverItem.handover_id.in_(list(counts)))
-        .group_by(HandoverItem.handover_id, HandoverItem.status)
-    ):
-        counts[hid][st] = int(n)
-    return [_handover_row(h, counts[h.id]) for h in rows]
-
-
-def handover_detail(session: Session, handover_id: int) -> dict[str, Any] | None:
-    h = session.get(Handover, handover_id)
-    if h is None:
-        return None
-    items = list(
-        session.scalars(
-            sa.select(HandoverItem)
-            .where(HandoverItem.handover_id == h.id)
-            .order_by(HandoverItem.id)
-        )
-    )
-    counts: dict[str, int] = {}
-    for i in items:
-        counts[i.status] = counts.get(i.status, 0) + 1
-    out = _handover_row(h, counts)
-    out["items"] = [
-        {
-            "type": i.target_type,
-            "id": i.target_id,
-            "customer_id": i.customer_id,
-            "to": i.takeover_userid,
-            "status": i.status,
-            "errcode": i.errcode,
-            "error": i.error,
-            "attempts": i.attempts,
-            "submitted_at": _iso(i.submitted_at),
-            "finished_at": _iso(i.finished_at),
-        }
-        for i in items
-    ]
-    return out
-
-
-def staff_list(session: Session) -> list[dict[str, Any]]:
-    """Every member with their live friendships (capacity at a glance: WeCom caps at 5,000)."""
+def staff_list(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Every member with their live friendships (capacity at a glance: WeCom caps at 5,000),
+    counted among the customers ``principal`` may see."""
     friends = {
         (corp, userid): n
         for corp, userid, n in session.execute(
             sa.select(WecomContact.corp_id, WecomContact.staff_userid, sa.func.count())
-            .where(WecomContact.deleted_at.is_(None))
+            .where(
+                WecomContact.deleted_at.is_(None),
+                only_visible(principal, WecomContact.customer_id),
+            )
             .group_by(WecomContact.corp_id, WecomContact.staff_userid)
         )
     }
