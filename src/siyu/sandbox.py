@@ -37,7 +37,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes, pass_eval_context
+from jinja2 import (
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    nodes,
+    pass_eval_context,
+)
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.filters import do_join
 from jinja2.meta import find_undeclared_variables
@@ -56,84 +63,26 @@ MAX_STEPS = 100_000  # loop steps in one render, all loops together
 MAX_NODES = 2_000  # parts of a parsed template (compiling costs time in proportion)
 RENDER_SECONDS = 0.05
 
-TEXT_METHODS = frozenset(
-    [
-        "capitalize",
-        "casefold",
-        "count",
-        "endswith",
-        "find",
-        "index",
-        "isalnum",
-        "isalpha",
-        "isdecimal",
-        "isdigit",
-        "islower",
-        "isnumeric",
-        "isspace",
-        "istitle",
-        "isupper",
-        "lower",
-        "lstrip",
-        "partition",
-        "removeprefix",
-        "removesuffix",
-        "replace",
-        "rfind",
-        "rindex",
-        "rpartition",
-        "rsplit",
-        "rstrip",
-        "split",
-        "splitlines",
-        "startswith",
-        "strip",
-        "swapcase",
-        "title",
-        "upper",
-    ]
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+TEXT_METHODS = _words(
+    "capitalize casefold count endswith find index isalnum isalpha isdecimal isdigit islower "
+    "isnumeric isspace istitle isupper lower lstrip partition removeprefix removesuffix "
+    "replace rfind rindex rpartition rsplit rstrip split splitlines startswith strip swapcase "
+    "title upper"
 )
-MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
-LOOP_ATTRIBUTES = frozenset(
-    [
-        "index",
-        "index0",
-        "revindex",
-        "revindex0",
-        "first",
-        "last",
-        "length",
-        "depth",
-        "depth0",
-        "previtem",
-        "nextitem",
-        "cycle",
-        "changed",
-    ]
+MAPPING_METHODS = _words("get items keys values")
+LOOP_ATTRIBUTES = _words(
+    "changed cycle depth depth0 first index index0 last length nextitem previtem revindex revindex0"
 )
 ATTRIBUTES = TEXT_METHODS | MAPPING_METHODS | LOOP_ATTRIBUTES
-FILTERS = [
-    "abs",
-    "capitalize",
-    "default",
-    "d",
-    "e",
-    "escape",
-    "first",
-    "float",
-    "int",
-    "join",
-    "last",
-    "length",
-    "lower",
-    "round",
-    "string",
-    "striptags",
-    "title",
-    "trim",
-    "truncate",
-    "upper",
-]
+FILTERS = _words(
+    "abs capitalize default d e escape first float int join last length lower round string "
+    "striptags title trim truncate upper"
+)
 REFUSED: dict[type[nodes.Node], str] = {
     nodes.Assign: "{% set %}",
     nodes.AssignBlock: "{% set %}",
@@ -485,6 +434,20 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
+# what a template's own mistakes raise; anything else (a database error in one of the caller's
+# functions) is the caller's and passes through
+_TEMPLATE_ERRORS = (
+    TemplateError,
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    ValueError,
+)
+
+
 def render(
     compiled: Compiled,
     values: Mapping[str, Any],
@@ -517,7 +480,7 @@ def render(
         raise
     except Refusal:
         raise
-    except Exception as exc:  # the template's own error (a type, a division by zero, …)
+    except _TEMPLATE_ERRORS as exc:  # the template's own error (a type, a division by zero, …)
         raise TemplateRefused(
             "the template failed: {reason}",
             line=_template_line(exc),

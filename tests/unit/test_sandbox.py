@@ -194,6 +194,16 @@ def test_only_the_callers_functions_may_be_called() -> None:
         sandbox.render(compiled, values, cap=100)
 
 
+def test_the_callers_own_failures_pass_through() -> None:
+    compiled = sandbox.compile_template("{{ link('x') }}", variables=(), functions=["link"])
+
+    def link(url: str) -> str:
+        raise ConnectionError("the database went away")  # not the template's mistake
+
+    with pytest.raises(ConnectionError):
+        sandbox.render(compiled, {"link": link}, cap=100)
+
+
 def test_a_template_renders_only_through_the_bounded_renderer() -> None:
     compiled = sandbox.compile_template("{{ name|upper }}", variables=NAMES)
     with pytest.raises(TemplateRefused, match=r"only through siyu\.sandbox\.render"):

@@ -97,6 +97,9 @@ def test_links_are_counted_per_message() -> None:
     made: list[str] = []
     out = render("wecom_app", {"text": same}, {}, link=lambda u: made.append(u) or "L")
     assert out["text"] == "L" * 50 and made == ["https://shop.example/a"]
+    long = "{{ link('https://shop.example/' + 'a' * 1800) }}"  # past the column's 2,000
+    with pytest.raises(TemplateProblem, match="at most 1800 characters"):
+        check_template("wecom_app", {"text": long}, purpose="service")
 
 
 def test_sms_needs_every_placeholder_and_the_marketing_suffix() -> None:

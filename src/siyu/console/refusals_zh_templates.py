@@ -61,6 +61,7 @@ TEMPLATES_ZH: dict[str, str] = {
     "a marketing SMS must end with 「{suffix}」": "营销短信必须以「{suffix}」结尾。",
     "link() takes an http:// or https:// address": "link() 需要 http:// 或 https:// 地址。",
     "at most {n} links in one message": "一条消息最多 {n} 个链接。",
+    "a link() address has at most {n} characters": "link() 的地址最多 {n} 个字符。",
     # welcome messages and keyword replies
     "template error: {reason}": "模板有误：{reason}",
     "reply: {reason}": "回复文字：{reason}",

@@ -29,6 +29,7 @@ MARKETING_SUFFIX = "拒收请回复R"
 SMS_SINGLE, SMS_PART = 70, 67  # characters in one SMS; in each part of a long one
 SMS_PARAM_MAX = 35  # Aliyun's limit on one template variable
 MAX_LINKS = 10  # different link() addresses in one message (each is a row of its own)
+MAX_LINK = 1_800  # characters in one, before the UTM parameters (the column holds 2,000)
 OUTPUT_MAX = {"subject": 200, "text": 4_000, "html": 512_000, "param": SMS_PARAM_MAX}
 # an approved SMS text's placeholders: Aliyun names them (${name}), Tencent numbers them ({1})
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}|(?<!\$)\{(\d+)\}")
@@ -280,6 +281,8 @@ def _counted(link: Callable[[str], str]) -> Callable[[str], str]:
 
     def counted(url: str) -> str:
         url = str(url)
+        if len(url) > MAX_LINK:
+            raise TemplateProblem("link", "a link() address has at most {n} characters", n=MAX_LINK)
         if url not in made:
             if len(made) >= MAX_LINKS:
                 raise TemplateProblem("link", "at most {n} links in one message", n=MAX_LINKS)
