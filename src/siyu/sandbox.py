@@ -396,33 +396,34 @@ def compile_template(
     env = HTML if html else TEXT
     try:
         tree = env.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateRefused(
-            "syntax error: {reason}", line=exc.lineno, reason=exc.message
-        ) from None
-    except (RecursionError, MemoryError):
-        raise TemplateRefused("the template is nested too deeply") from None
-    every = list(tree.find_all(nodes.Node))
-    if len(every) > MAX_NODES:
-        raise TemplateRefused("the template has more than {n} parts", n=MAX_NODES)
-    for node in every:
-        _check_node(node)
-    used = find_undeclared_variables(tree)
-    if any(isinstance(n, nodes.Name) and n.name == "self" for n in every):
-        used = {*used, "self"}  # the template's own reference: nothing a message needs
-    unknown = sorted(used - set(variables) - set(functions) - {"range"})
-    if unknown:
-        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == unknown[0]), None)
-        raise TemplateRefused("unknown variable '{name}'", line=line, name=unknown[0])
-    try:
+        used = _checked_tree(tree, set(variables) | set(functions))
         compiled = env.from_string(tree)
     except TemplateSyntaxError as exc:
         raise TemplateRefused(
             "syntax error: {reason}", line=exc.lineno, reason=exc.message
         ) from None
-    except (RecursionError, MemoryError, SyntaxError):
+    except (RecursionError, MemoryError, SyntaxError):  # Jinja's and Python's own stack
         raise TemplateRefused("the template is nested too deeply") from None
     return Compiled(frozenset(used & set(variables)), compiled)
+
+
+def _checked_tree(tree: nodes.Template, names: set[str]) -> set[str]:
+    """The names ``tree`` uses, after checking every part of it."""
+    every = list(tree.find_all(nodes.Node))
+    if len(every) > MAX_NODES:
+        raise TemplateRefused("the template has more than {n} parts", n=MAX_NODES)
+    for node in every:
+        _check_node(node)
+    used = set(find_undeclared_variables(tree))
+    if any(isinstance(n, nodes.Name) and n.name == "self" for n in every):
+        used.add("self")  # the template's own reference: nothing a message needs
+    unknown = sorted(used - names - {"range"})
+    if unknown:
+        line = next(
+            (n.lineno for n in every if isinstance(n, nodes.Name) and n.name == unknown[0]), None
+        )
+        raise TemplateRefused("unknown variable '{name}'", line=line, name=unknown[0])
+    return used
 
 
 def _template_line(exc: BaseException) -> int | None:

@@ -134,6 +134,7 @@ HOSTILE = {
     "x" * 20001: "longer than 20000 characters",
     "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}": "nested too deeply",
     "{% for i in range(1) %}" * 25 + "x" + "{% endfor %}" * 25: "nested too deeply",
+    "{{ name" + "|upper" * 1500 + " }}": "nested too deeply",
 }
 
 
