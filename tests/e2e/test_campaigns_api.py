@@ -211,3 +211,33 @@ def test_a_group_campaign_from_the_shell_and_over_http(
         "/api/v1/campaigns", json={**body, "group_filter": {"owner": "u1"}}, headers=headers
     )
     assert wrong.status_code == 422 and "group filter" in wrong.text
+
+
+def test_the_reported_preview_is_refused_quickly_within_memory(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    """Any customers:read key could make one preview take ~1.8 GB with a padded text."""
+    import time
+    import tracemalloc
+
+    reader = _key("customers:read")
+    body = {
+        "segment_id": world["segment"],
+        "channel": "wecom_app",
+        "template": {"text": "{{ 'x'.ljust(1500000000) }}"},
+        "samples": 5,
+    }
+    tracemalloc.start()
+    started = time.monotonic()
+    r = client.post("/api/v1/campaigns/preview", headers=reader, json=body)
+    seconds = time.monotonic() - started
+    peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    assert r.status_code == 422, r.text[:200]
+    assert r.json()["detail"] == "template text line 1: '.ljust' cannot be used in templates"
+    assert seconds < 1.0 and peak_mb < 50, (seconds, peak_mb)
+    # a template that only a real customer's values blow up is stopped per customer
+    body["template"] = {"text": "{{ name * 1500 }}"}
+    shown = client.post("/api/v1/campaigns/preview", headers=reader, json=body)
+    assert shown.status_code == 200
+    assert all("longer than 4000" in s["skipped"] for s in shown.json()["samples"])

@@ -242,3 +242,42 @@ def test_keyword_api_and_cli(driver: Any, client: Any, tmp_path: Any) -> None:
     assert out.exit_code == 1 and "match" in out.output
     out = runner.invoke(app, ["wecom", "keyword", "list"])
     assert "新客" in out.output and "off" in out.output
+
+
+def test_a_reply_that_cannot_be_rendered_sends_nothing_and_is_recorded(
+    driver: Any, rules: dict[str, Any], session: Any
+) -> None:
+    from siyu.db import session_scope
+    from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, load_codes
+    from siyu.wecom.models import KeywordRule, WecomAlert
+    from siyu.wecom.service import get_corp
+
+    world, kf = rules["world"], rules["kf"]
+    with session_scope() as s:
+        corp_pk = get_corp(s, world.corp_id).id
+        for reply, why in [
+            ("{{ 'x'.ljust(1500000000) }}", "'.ljust' cannot be used"),
+            ("券码 {{ code }}\n{{ code + 1 }}", "reply line 2: the template failed: TypeError"),
+            ("{{ name }}", "unknown variable 'name'"),
+            ("{% for i in range(10**6) %}{% endfor %}", "at most 1000 numbers"),
+        ]:
+            with pytest.raises(KeywordError, match=why):  # checked when the rule is saved
+                add_rule(s, corp_pk, RuleSpec("坏", "exact", "坏", reply), actor="test")
+        # a rule stored before replies were checked: it fails for everyone
+        old = KeywordRule(corp_id=corp_pk, name="旧规则", match="exact", pattern="旧")
+        old.reply_text, old.channels, old.priority, old.active = "{{ 1 // 0 }}", ["kf"], 1, True
+        s.add(old)
+        # one that saves (1,980 characters with the sample code) but not with a longer code
+        load_codes(s, corp_pk, "长券", ["LONG-CODE-0000000001"], actor="test")
+        spec = RuleSpec("长", "exact", "长", "{{ code * 220 }}", pool="长券", channels=("kf",))
+        add_rule(s, corp_pk, spec, actor="test")
+    a, b = world.new_customer("甲"), world.new_customer("乙")
+    driver.kf_write(kf, a, "旧")
+    driver.kf_write(kf, b, "长")
+    pump_inbox()
+    replies = _replies(session)
+    assert [r.status for r in replies] == ["render_error", "render_error"]
+    assert replies[1].benefit_code == "LONG-CODE-0000000001"  # held: asking again gives it
+    assert world.kf_sent == []  # nothing was sent: not a broken text, not the template source
+    alerts = list(session.scalars(sa.select(WecomAlert.message)))
+    assert len(alerts) == 1 and "旧规则" in alerts[0] and "ZeroDivisionError" in alerts[0]

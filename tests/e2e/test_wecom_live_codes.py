@@ -336,3 +336,45 @@ def test_keep_first_owner_rule(driver: Any, session: Any, monkeypatch: Any) -> N
     assert follow.userid == "guide002"
     session.expire_all()
     assert session.get(LiveCode, code_id).current_userid == "guide003"
+
+
+def test_a_welcome_that_cannot_be_rendered_sends_nothing_and_is_recorded(
+    driver: Any, session: Any
+) -> None:
+    from siyu.db import session_scope
+    from siyu.wecom.models import WecomAlert, WelcomeDelivery, WelcomeMessage
+    from siyu.wecom.welcome import WelcomeError, set_default
+
+    world = driver.world
+    corp_pk = _synced(world)
+    refused = [
+        ("{{ nickname.ljust(1500000000) }}", "'.ljust' cannot be used"),
+        ("您好\n{{ 1 // 0 }}", "line 2: the template failed: ZeroDivisionError"),
+        ("{{ nmae }}您好", "unknown variable 'nmae'"),
+        ("{% for i in range(999) %}{% for j in range(999) %}{% endfor %}{% endfor %}", "ms|steps"),
+        ("{% set x = 1 %}", r"\{% set %\}"),
+    ]
+    with session_scope() as s:
+        for text, why in refused:  # checked when saved, tried with sample values
+            with pytest.raises(WelcomeError, match=why):
+                set_default(s, corp_pk, text, actor="test")
+        # a welcome stored before welcomes were checked, which fails for every customer
+        s.add(
+            WelcomeMessage(corp_id=corp_pk, name="旧欢迎语", is_default=True, text="{{ 1 // 0 }}")
+        )
+    driver.add("guide001")
+    pump_inbox()
+    # one that saves (3,000 characters for the sample nickname) but not for this customer's
+    with session_scope() as s:
+        set_default(s, corp_pk, "{{ nickname * 1500 }}", actor="test")
+    driver.add("guide002")
+    pump_inbox()
+    assert len(world.welcome_codes) == 2
+    assert [wc.sent for wc in world.welcome_codes.values()] == [None, None]  # nothing, no source
+    session.expire_all()
+    deliveries = list(session.scalars(sa.select(WelcomeDelivery).order_by(WelcomeDelivery.id)))
+    assert [d.status for d in deliveries] == ["render_error"] * 2
+    assert all(d.customer_id for d in deliveries)  # the customers are stored all the same
+    alerts = list(session.scalars(sa.select(WecomAlert)))
+    assert [a.kind for a in alerts] == ["welcome_render_error"]  # one open alert, not one per add
+    assert "旧欢迎语" in alerts[0].message and "ZeroDivisionError" in alerts[0].message

@@ -220,3 +220,40 @@ def test_a_template_error_is_refused_when_the_campaign_is_saved(
             },
             actor="test",
         )
+
+
+def test_a_render_that_fails_for_a_customer_sends_nothing_and_is_recorded(
+    world: dict[str, Any], session: Any
+) -> None:
+    """A template that checks (it renders for the sample customer) but fails for real ones:
+    each of their rows is skipped with the reason and the sandbox's words, nothing is texted,
+    and the batch goes on."""
+    from siyu.config import get_settings
+    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.models import SendRow
+    from siyu.reach.service import create_campaign, start
+
+    template = {
+        "sign_name": "悦颜",
+        "template_code": "SMS_000001",
+        "text": "${name}您好，${offer}，拒收请回复R",
+        # the sample name has 2 characters; every customer here has 4 (顾客05)
+        "params": {"name": "{{ name }}", "offer": "满{{ 100 // (name|length - 4) }}减30"},
+    }
+    campaign = create_campaign(
+        session,
+        name="坏模板",
+        segment_id=world["segment"],
+        channel="sms",
+        template=template,
+        actor="test",
+    )
+    start(session, campaign, actor="test")
+    session.commit()
+    settings = get_settings()
+    drain(settings, sms_channel(settings))
+    assert world["gateway"].received() == []
+    rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
+    consented = [r for r in rows if r.customer_id in sorted(world["phones"])[:20]]
+    assert {(r.state, r.reason) for r in consented} == {("skipped", "template_error")}
+    assert all("ZeroDivisionError" in (r.error or "") for r in consented)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from siyu.sandbox import TemplateRefused
 from siyu.wecom.keywords import compose, first_match, matches
 from siyu.wecom.models import KeywordRule
 
@@ -40,4 +43,5 @@ def test_compose_places_the_code() -> None:
     )
     assert compose(rule("exact", "x", reply="送您一张券"), "C1", None) == "送您一张券\nC1"
     assert compose(rule("exact", "x", reply=""), "C1", None) == "C1"
-    assert compose(rule("exact", "x", reply="{{ code.__class__ }}"), "C1", None) == "C1"
+    with pytest.raises(TemplateRefused):  # refused, never sent as its source or half-rendered
+        compose(rule("exact", "x", reply="{{ code.__class__ }}"), "C1", None)

@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "siyu"
 
 
 # Refusals whose template is not the first argument: a segment rule error names the path first.
-TEMPLATE_AT = {"RuleError": 1}
+TEMPLATE_AT = {"RuleError": 1, "TemplateProblem": 1}
 
 
 def _refusal_raises() -> list[tuple[str, ast.expr | None]]:

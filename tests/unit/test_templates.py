@@ -63,18 +63,43 @@ def test_constructs_that_can_blow_up_are_refused_at_save_time(source: str) -> No
         "{{ 'x' * 100000000 }}",
         "{{ '%0999999999d' % 1 }}",
         "{{ 9 ** 99999999 }}",
+        "{{ name.ljust(1500000000) }}",
+        "{{ 1|round(1000000000, 'floor') }}",
         "{% for i in range(100000) %}{% endfor %}",
         "{% for i in range(999) %}{% for j in range(999) %}{% for k in range(999) %}"
         "{% endfor %}{% endfor %}{% endfor %}",
         "{% for i in range(999) %}{% for j in range(999) %}xxxxxxxx{% endfor %}{% endfor %}",
     ],
 )
-def test_renders_that_would_take_too_long_or_grow_too_large_are_stopped(source: str) -> None:
-    check_template("wecom", {"text": source}, purpose="service")  # legal to write …
+def test_templates_that_would_take_too_long_or_grow_too_large_are_refused_at_save_time(
+    source: str,
+) -> None:
     started = time.monotonic()
-    with pytest.raises(TemplateProblem):
-        render("wecom", {"text": source}, {})  # … refused when it runs
+    with pytest.raises(TemplateProblem):  # saving renders the template once with samples …
+        check_template("wecom", {"text": source}, purpose="service")
+    with pytest.raises(TemplateProblem):  # … and sending never gets further
+        render("wecom", {"text": source}, {})
     assert time.monotonic() - started < 1.0
+
+
+def test_a_render_that_grows_too_large_for_one_customer_is_stopped() -> None:
+    tpl = {"text": "{{ name * 1500 }}"}  # 3,000 characters for the sample name: it saves
+    check_template("wecom_app", tpl, purpose="service")
+    with pytest.raises(TemplateProblem, match="longer than 4000 characters"):
+        render("wecom_app", tpl, {"name": "欧阳娜娜"})  # 6,000 characters for this customer
+
+
+def test_links_are_counted_per_message() -> None:
+    many = "{% for i in range(11) %}{{ link('https://shop.example/' + i|string) }} {% endfor %}"
+    with pytest.raises(TemplateProblem, match="at most 10 links"):
+        check_template("wecom_app", {"text": many}, purpose="service")
+    same = "{% for i in range(50) %}{{ link('https://shop.example/a') }}{% endfor %}"
+    made: list[str] = []
+    out = render("wecom_app", {"text": same}, {}, link=lambda u: made.append(u) or "L")
+    assert out["text"] == "L" * 50 and made == ["https://shop.example/a"]
+    long = "{{ link('https://shop.example/' + 'a' * 1800) }}"  # past the column's 2,000
+    with pytest.raises(TemplateProblem, match="at most 1800 characters"):
+        check_template("wecom_app", {"text": long}, purpose="service")
 
 
 def test_sms_needs_every_placeholder_and_the_marketing_suffix() -> None:
@@ -139,3 +164,14 @@ def test_any_text_either_checks_or_is_refused_with_a_template_problem(source: st
         pass
     except Exception as exc:  # a missing variable is the only other answer
         assert type(exc).__name__ == "MissingVariable"
+
+
+def test_template_problems_are_said_in_chinese() -> None:
+    from siyu.console.words import said_in
+    from siyu.reach.ledger import LedgerError
+
+    with pytest.raises(TemplateProblem) as err:
+        check_template("wecom_app", {"text": "您好\n{{ name.ljust(10**9) }}"}, purpose="service")
+    wrapped = LedgerError("template {reason}", reason=err.value)
+    assert said_in("zh-CN", wrapped) == "模板有误：text 第 2 行：模板里不能用 '.ljust'。"
+    assert str(wrapped) == "template text line 2: '.ljust' cannot be used in templates"

@@ -205,6 +205,7 @@ WX_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "failed": ("失败", "Failed"),
         "expired": ("已过期", "Expired"),
         "none": ("未配置", "None set"),
+        "render_error": ("模板出错，未发送", "Template failed, not sent"),
     },
     "wx_alert": {
         "capacity": ("好友将满", "Near capacity"),
@@ -215,6 +216,8 @@ WX_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "benefit_exhausted": ("福利码已发完", "Benefit pool empty"),
         "group_code_full": ("群活码的群已满", "Group code full"),
         "duplicate_add": ("重复添加", "Added again"),
+        "welcome_render_error": ("欢迎语未能生成", "Welcome failed to render"),
+        "reply_render_error": ("关键词回复未能生成", "Keyword reply failed to render"),
     },
     "wx_staff": {
         "1": ("在职", "Active"),
@@ -248,6 +251,7 @@ WX_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "no_match": ("未命中", "No match"),
         "window_closed": ("超过 48 小时", "Past 48 h"),
         "quota": ("回复次数已用完", "Reply limit used"),
+        "render_error": ("模板出错，未回复", "Template failed, not sent"),
     },
     "wx_reply_channel": {"kf": ("微信客服", "Customer Service"), "app": ("自建应用", "App")},
     "wx_handover": {"onjob": ("在职转接", "On-job"), "resigned": ("离职继承", "Resigned")},

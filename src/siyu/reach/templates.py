@@ -1,12 +1,11 @@
-"""Message templates (千人千面): Jinja2 in a sandbox, checked when they are saved, rendered per
-customer with limits on time and size.
+"""Message templates (千人千面): Jinja2 in the bounded sandbox (``siyu.sandbox``), checked when
+they are saved, rendered per customer within its limits on time and size.
 
 A template is a small language for messages, not a program: variables, ``if``, ``for`` over
-short lists, a handful of filters and ``link()``. Assignments, macros, ``~`` concatenation and
-``%`` string formatting are refused when the template is saved, because each of them lets a
-short template build an enormous string; ``*`` and ``+`` on strings are checked as they run;
-every render has a deadline and an output cap. Unknown variables are refused at save time with
-the line they are on, so a typo never reaches a customer.
+short lists, a handful of filters and ``link()``. What the sandbox refuses (assignments,
+macros, ``~``, ``%`` on text, methods that grow a text, …) is refused when the template is
+saved, with the part and line; so are unknown variables, so a typo never reaches a customer.
+Saving also renders each part once with sample values under the same limits.
 
 What a template may say depends on the channel (``parts``): an SMS is Aliyun's approved text
 with ``${var}`` placeholders plus one Jinja2 expression per placeholder; an email has a subject,
@@ -17,23 +16,20 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from siyu import sandbox
+from siyu.refusals import Refusal
+from siyu.sandbox import TemplateRefused
 
 MARKETING_SUFFIX = "拒收请回复R"
 SMS_SINGLE, SMS_PART = 70, 67  # characters in one SMS; in each part of a long one
 SMS_PARAM_MAX = 35  # Aliyun's limit on one template variable
-MAX_SOURCE = 20_000
-MAX_LOOP = 1_000
-RENDER_SECONDS = 0.05
+MAX_LINKS = 10  # different link() addresses in one message (each is a row of its own)
+MAX_LINK = 1_800  # characters in one, before the UTM parameters (the column holds 2,000)
 OUTPUT_MAX = {"subject": 200, "text": 4_000, "html": 512_000, "param": SMS_PARAM_MAX}
 # an approved SMS text's placeholders: Aliyun names them (${name}), Tencent numbers them ({1})
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}|(?<!\$)\{(\d+)\}")
@@ -46,41 +42,6 @@ def placeholders(text: str) -> list[str]:
 def _shown(name: str) -> str:
     return f"{{{name}}}" if name.isdigit() else f"${{{name}}}"
 
-
-SAFE_FILTERS = (
-    "abs",
-    "capitalize",
-    "default",
-    "d",
-    "e",
-    "escape",
-    "first",
-    "float",
-    "int",
-    "join",
-    "last",
-    "length",
-    "lower",
-    "round",
-    "string",
-    "striptags",
-    "title",
-    "trim",
-    "truncate",
-    "upper",
-)
-REFUSED = {
-    nodes.Assign: "assignments ({% set %})",
-    nodes.AssignBlock: "assignments ({% set %})",
-    nodes.Macro: "macros",
-    nodes.CallBlock: "call blocks",
-    nodes.FilterBlock: "filter blocks",
-    nodes.Include: "includes",
-    nodes.Import: "imports",
-    nodes.FromImport: "imports",
-    nodes.Extends: "extends",
-    nodes.Concat: "the ~ operator (write the pieces side by side)",
-}
 
 # What a template may use about a customer, with its Chinese label (the console lists them).
 VARIABLES: dict[str, str] = {
@@ -96,17 +57,31 @@ VARIABLES: dict[str, str] = {
 }
 FUNCTIONS = {"link": "追踪链接 link('https://…')"}
 PERSONAL = frozenset({"name", "last_product", "days_since_purchase", "recommended"})
+# what a template is tried with when it is saved
+SAMPLES: dict[str, Any] = {
+    "name": "王芳",
+    "city": "上海",
+    "province": "上海",
+    "store": "南京西路店",
+    "tier": "重要价值客户",
+    "stage": "活跃",
+    "last_product": "玻尿酸精华",
+    "days_since_purchase": 30,
+    "recommended": "防晒乳",
+}
 
-_deadline: ContextVar[float] = ContextVar("template_deadline", default=math.inf)
 
+class TemplateProblem(Refusal):
+    """A template that cannot be saved or rendered: ``part`` and ``line`` say where, the reason
+    is a refusal of its own (so the console says it in Chinese too)."""
 
-class TemplateProblem(ValueError):
-    """A template that cannot be saved or rendered: ``part`` and ``line`` say where."""
-
-    def __init__(self, part: str, message: str, line: int | None = None) -> None:
-        where = f"{part} line {line}" if line else part
-        super().__init__(f"{where}: {message}")
-        self.part, self.line, self.message = part, line, message
+    def __init__(self, part: str, template: str, /, line: int | None = None, **params: Any) -> None:
+        reason = TemplateRefused(template, line=line, **params)
+        if line:
+            super().__init__("{part} line {line}: {reason}", part=part, line=line, reason=reason)
+        else:
+            super().__init__("{part}: {reason}", part=part, reason=reason)
+        self.part, self.line, self.message = part, line, str(reason)
 
 
 class MissingVariable(Exception):
@@ -117,66 +92,12 @@ class MissingVariable(Exception):
         self.name = name
 
 
-def _check_time() -> None:
-    if time.monotonic() > _deadline.get():
-        raise SecurityError("the template took too long to render")
-
-
-def _range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_LOOP:
-        raise SecurityError(f"a loop may run at most {MAX_LOOP} times")
-    return r
-
-
-class MessageSandbox(SandboxedEnvironment):
-    """The sandbox with the limits above: arithmetic that could build huge values is checked,
-    and every call and attribute read checks the render's deadline."""
-
-    intercepted_binops = frozenset(["*", "**", "+", "%"])
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        _check_time()
-        if operator == "%" and isinstance(left, str):
-            raise SecurityError("% string formatting is not allowed")
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        if operator == "*" and (isinstance(left, str | list) or isinstance(right, str | list)):
-            size = len(left if isinstance(left, str | list) else right)
-            times = right if isinstance(left, str | list) else left
-            if isinstance(times, int) and size * times > OUTPUT_MAX["text"]:
-                raise SecurityError("repetition too large")
-        result = super().call_binop(context, operator, left, right)
-        if isinstance(result, str | list) and len(result) > OUTPUT_MAX["html"]:
-            raise SecurityError("value too large")
-        return result
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_time()
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        _check_time()
-        return super().getattr(obj, attribute)
-
-
-def _environment(autoescape: bool) -> MessageSandbox:
-    env = MessageSandbox(autoescape=autoescape, undefined=StrictUndefined)
-    env.filters = {k: v for k, v in env.filters.items() if k in SAFE_FILTERS}
-    env.globals = {"range": _range}
-    return env
-
-
-_TEXT = _environment(autoescape=False)
-_HTML = _environment(autoescape=True)
-
-
 def parts(channel: str, template: Mapping[str, Any]) -> dict[str, str]:
     """The Jinja2 sources of a channel's template, by part name (``params.x`` for SMS)."""
     if channel == "sms":
         params = template.get("params") or {}
         if not isinstance(params, dict):
-            raise TemplateProblem("params", "must map each ${…} in the text to a value")
+            raise TemplateProblem("params", "must map each placeholder of the text to a value")
         return {f"params.{k}": str(v) for k, v in params.items()}
     if channel == "oa":
         data = template.get("data") or {}
@@ -198,52 +119,37 @@ def _kind(part: str) -> str:
     return "param" if part.startswith("params.") else part if part in OUTPUT_MAX else "text"
 
 
-def _line_of(source: str, name: str) -> int | None:
-    for n, line in enumerate(source.splitlines(), 1):
-        if re.search(rf"\b{re.escape(name)}\b", line):
-            return n
-    return None
-
-
 def check_part(part: str, source: str) -> frozenset[str]:
-    """Compile one part; returns the variables it uses. Raises TemplateProblem with the line."""
-    return _compiled(part, source)[0]
+    """Check one part and try it with sample values; returns the variables it uses. Raises
+    TemplateProblem with the line."""
+    return _compiled(part, source).variables
+
+
+def _sample_link(url: str) -> str:
+    if not str(url).startswith(("http://", "https://")):
+        raise TemplateProblem("link", "link() takes an http:// or https:// address")
+    return "https://s.cn/l/1"  # short: an SMS link's length is known only when it is sent
+
+
+def _compiled(part: str, source: str) -> sandbox.Compiled:
+    checked = _checked(part, source)
+    if isinstance(checked, TemplateRefused):
+        raise TemplateProblem(part, "{reason}", line=checked.line, reason=checked)
+    return checked
 
 
 @lru_cache(maxsize=256)
-def _compiled(part: str, source: str) -> tuple[frozenset[str], Template]:
-    if len(source) > MAX_SOURCE:
-        raise TemplateProblem(part, f"longer than {MAX_SOURCE} characters")
-    env = _HTML if part == "html" else _TEXT
+def _checked(part: str, source: str) -> sandbox.Compiled | TemplateRefused:
+    """The compiled part, or why it is refused (kept too: a campaign whose template no longer
+    checks is not checked again for each of its rows)."""
     try:
-        tree = env.parse(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateProblem(part, f"syntax error: {exc.message}", exc.lineno) from None
-    for node_type, what in REFUSED.items():
-        found = next(iter(tree.find_all(node_type)), None)
-        if found is not None:
-            raise TemplateProblem(part, f"{what} are not allowed in messages", found.lineno)
-    for f in tree.find_all(nodes.Filter):
-        if f.name not in env.filters:
-            raise TemplateProblem(part, f"unknown filter '{f.name}'", f.lineno)
-    used = meta.find_undeclared_variables(tree)
-    unknown = sorted(used - set(VARIABLES) - set(FUNCTIONS) - {"range"})
-    if unknown:
-        name = unknown[0]
-        raise TemplateProblem(part, f"unknown variable '{name}'", _line_of(source, name))
-    try:
-        compiled = env.from_string(source)
-    except TemplateSyntaxError as exc:
-        raise TemplateProblem(part, f"syntax error: {exc.message}", exc.lineno) from None
-    return frozenset(used & set(VARIABLES)), compiled
-
-
-SHARED_TEXT = {
-    "wecom": "'{name}' differs per customer, but a WeCom mass message is one text for many "
-    "customers: use store, city, province, tier or stage",
-    "wecom_group": "'{name}' belongs to one customer, but a group message is one text for the "
-    "whole group: write it without customer variables",
-}
+        compiled = sandbox.compile_template(
+            source, variables=VARIABLES, functions=FUNCTIONS, html=part == "html"
+        )
+        _bounded_render(part, compiled, {**SAMPLES, "link": _counted(_sample_link)})
+    except TemplateRefused as exc:
+        return exc.with_traceback(None)
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -265,7 +171,9 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
         raise TemplateProblem("on_missing", "fallback or skip")
     fallbacks = template.get("fallbacks") or {}
     if not isinstance(fallbacks, dict) or set(fallbacks) - set(VARIABLES):
-        raise TemplateProblem("fallbacks", "a text for some of: " + ", ".join(VARIABLES))
+        raise TemplateProblem(
+            "fallbacks", "a text for some of: {names}", names=", ".join(VARIABLES)
+        )
     if channel == "sms":
         return Checked(frozenset(used), _check_sms(template, purpose))
     if channel == "email":
@@ -273,10 +181,22 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
             raise TemplateProblem("subject", "an email needs a subject")
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "an email needs a text body (HTML is optional)")
-    elif channel in SHARED_TEXT:  # one text for many: no variable that differs per customer
+    elif channel in ("wecom", "wecom_group"):  # one text for many: nothing per customer
         refused = sorted(used & PERSONAL) if channel == "wecom" else sorted(used)
+        if refused and channel == "wecom":
+            raise TemplateProblem(
+                "text",
+                "'{name}' differs per customer, but a WeCom mass message is one text for many "
+                "customers: use store, city, province, tier or stage",
+                name=refused[0],
+            )
         if refused:
-            raise TemplateProblem("text", SHARED_TEXT[channel].format(name=refused[0]))
+            raise TemplateProblem(
+                "text",
+                "'{name}' belongs to one customer, but a group message is one text for the "
+                "whole group: write it without customer variables",
+                name=refused[0],
+            )
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "the message is empty")
     elif channel == "oa":
@@ -289,7 +209,11 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
         if not str(template.get("template_id") or "").strip():
             raise TemplateProblem("template_id", "the approved template's id")
         if not template.get("data"):
-            raise TemplateProblem("data", "the template's fields, e.g. thing2 = {{ last_product }}")
+            raise TemplateProblem(
+                "data",
+                "the template's fields, e.g. {example}",
+                example="thing2 = {{ last_product }}",
+            )
     elif channel == "webhook":
         if not str(template.get("url") or "").startswith(("http://", "https://")):
             raise TemplateProblem("url", "a webhook needs an http:// or https:// address")
@@ -304,20 +228,27 @@ def _check_sms(template: Mapping[str, Any], purpose: str) -> str:
     text = str(template.get("text") or "")
     if not text:
         raise TemplateProblem(
-            "text", "the approved template text, with ${…} (Aliyun) or {1} (Tencent) placeholders"
+            "text",
+            "the approved template text, with {aliyun} (Aliyun) or {tencent} (Tencent) placeholders",
+            aliyun="${…}",
+            tencent="{1}",
         )
     names = placeholders(text)
     params = template.get("params") or {}
     missing = [n for n in names if n not in params]
     if missing:
         raise TemplateProblem(
-            f"params.{missing[0]}", f"the text has {_shown(missing[0])} but no value"
+            f"params.{missing[0]}",
+            "the text has {placeholder} but no value",
+            placeholder=_shown(missing[0]),
         )
     extra = [k for k in params if k not in names]
     if extra:
         raise TemplateProblem(f"params.{extra[0]}", "not a placeholder of the approved text")
     if purpose == "marketing" and MARKETING_SUFFIX not in text:
-        raise TemplateProblem("text", f"a marketing SMS must end with 「{MARKETING_SUFFIX}」")
+        raise TemplateProblem(
+            "text", "a marketing SMS must end with 「{suffix}」", suffix=MARKETING_SUFFIX
+        )
     return text
 
 
@@ -327,29 +258,38 @@ def sms_parts(content: str) -> int:
     return 1 if n <= SMS_SINGLE else math.ceil(n / SMS_PART)
 
 
-def _render(part: str, source: str, values: Mapping[str, Any]) -> str:
+def _bounded_render(part: str, compiled: sandbox.Compiled, values: Mapping[str, Any]) -> str:
     cap = OUTPUT_MAX[_kind(part)]
-    token = _deadline.set(time.monotonic() + RENDER_SECONDS)
+    if not part.startswith("params."):
+        return sandbox.render(compiled, values, cap=cap)
+    text = sandbox.render(compiled, values, cap=cap, cut=True)
+    if len(text) > cap and "://" in text:  # a link cut short would lead nowhere
+        raise TemplateRefused("the message is longer than {n} characters", n=cap)
+    return text[:cap]  # Aliyun takes 35 characters: keep the start of a name
+
+
+def _render(part: str, source: str, values: Mapping[str, Any]) -> str:
     try:
-        out: list[str] = []
-        size = 0
-        chunks: Iterator[str] = _compiled(part, source)[1].generate(**values)
-        for chunk in chunks:
-            size += len(chunk)
-            if size > cap:
-                if part.startswith("params.") and "://" not in "".join(out) + chunk:
-                    out.append(chunk)  # Aliyun takes 35 characters: keep the start of a name
-                    break
-                raise TemplateProblem(part, f"the message is longer than {cap} characters")
-            out.append(chunk)
-            _check_time()
-        return "".join(out)[:cap]
-    except SecurityError as exc:
-        raise TemplateProblem(part, str(exc)) from None
-    except TemplateError as exc:
-        raise TemplateProblem(part, str(exc)) from None
-    finally:
-        _deadline.reset(token)
+        return _bounded_render(part, _compiled(part, source), values)
+    except TemplateRefused as exc:
+        raise TemplateProblem(part, "{reason}", line=exc.line, reason=exc) from None
+
+
+def _counted(link: Callable[[str], str]) -> Callable[[str], str]:
+    """``link`` for one message: each address made once, at most MAX_LINKS of them."""
+    made: dict[str, str] = {}
+
+    def counted(url: str) -> str:
+        url = str(url)
+        if len(url) > MAX_LINK:
+            raise TemplateProblem("link", "a link() address has at most {n} characters", n=MAX_LINK)
+        if url not in made:
+            if len(made) >= MAX_LINKS:
+                raise TemplateProblem("link", "at most {n} links in one message", n=MAX_LINKS)
+            made[url] = link(url)
+        return made[url]
+
+    return counted
 
 
 def render(
@@ -374,7 +314,7 @@ def render(
                     raise MissingVariable(name)
                 value = fallbacks[name]
             values[name] = value
-    values["link"] = link or (lambda url: str(url))
+    values["link"] = _counted(link or (lambda url: str(url)))
     return {part: _render(part, source, values) for part, source in sources.items()}
 
 

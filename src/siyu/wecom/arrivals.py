@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from siyu.brands.models import Store
 from siyu.config import get_settings
 from siyu.db import utcnow
+from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
 from siyu.wecom.alerts import raise_alert
@@ -107,11 +108,18 @@ def _welcome(
             "store": store.name if store else "",
         }
         try:
-            client.post(
-                "externalcontact/send_welcome_msg",
-                message_body(welcome, row.payload["WelcomeCode"], variables),
-            )
+            body = message_body(welcome, row.payload["WelcomeCode"], variables)
+            client.post("externalcontact/send_welcome_msg", body)
             delivery.status = "sent"
+        except TemplateRefused as exc:  # nothing is sent: not a broken text, not its source
+            delivery.status = "render_error"
+            raise_alert(
+                session,
+                row.corp_id,
+                "welcome_render_error",
+                f"欢迎语「{welcome.name}」未能生成，没有发送（{exc}）；请修改后重新保存",
+                once=True,
+            )
         except WecomError as exc:
             delivery.errcode = exc.errcode
             age = (utcnow() - row.received_at).total_seconds()

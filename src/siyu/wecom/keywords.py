@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import record_audit
 from siyu.db import is_sqlite, utcnow
 from siyu.refusals import Refusal
+from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.models import BenefitCode, BenefitPool, KeywordRule
-from siyu.wecom.welcome import render
+from siyu.wecom.welcome import compiled, render
 
 MATCH_KINDS = ("exact", "contains", "regex", "words")
 CHANNELS = ("kf", "app")
@@ -38,6 +39,7 @@ MAX_PATTERN = 200
 MAX_REPLY = 2000  # kf/send_msg and message/send take at most 2048 bytes of text
 MAX_CODE = 64
 MAX_MESSAGE = 2000  # longer customer messages are matched on their first 2,000 characters
+REPLY_VARIABLES = ("nickname", "code")
 _WORD_SPLIT = re.compile(r"[\s,，、|]+")
 
 
@@ -105,8 +107,10 @@ def active_rules(session: Session, corp_pk: int, channel: str) -> list[KeywordRu
 
 def compose(rule: KeywordRule, code: str | None, nickname: str | None) -> str:
     """The reply: the rule's text with {{ nickname }} and {{ code }}; a code the rendered text
-    does not show is put on a line of its own after it."""
-    text = render(rule.reply_text or "", {"nickname": nickname, "code": code}, ("nickname", "code"))
+    does not show is put on a line of its own after it. Raises TemplateRefused when the text
+    cannot be rendered (nothing is sent then)."""
+    values = {"nickname": nickname, "code": code}
+    text = render(rule.reply_text or "", values, REPLY_VARIABLES, MAX_REPLY)
     if code and code not in text:  # the customer must see their code, whatever the template
         text = f"{text}\n{code}" if text.strip() else code
     return text[:MAX_REPLY]
@@ -142,6 +146,12 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
         raise KeywordError("pattern: give at least one word")
     if len(spec.reply_text) > MAX_REPLY:
         raise KeywordError("reply: at most {n} characters", n=MAX_REPLY)
+    try:
+        compiled(spec.reply_text, REPLY_VARIABLES, MAX_REPLY)
+    except TemplateRefused as exc:
+        if exc.line:
+            raise KeywordError("reply line {line}: {reason}", line=exc.line, reason=exc) from None
+        raise KeywordError("reply: {reason}", reason=exc) from None
     bad = [c for c in spec.channels if c not in CHANNELS]
     if bad or not spec.channels:
         raise KeywordError(

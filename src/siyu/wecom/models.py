@@ -253,7 +253,8 @@ class WelcomeDelivery(Base):
     staff_userid: Mapped[str] = mapped_column(sa.String(64))
     external_userid: Mapped[str] = mapped_column(sa.String(100))
     customer_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
-    # sent | failed | expired (the code's 20 s had passed) | none (no welcome configured)
+    # sent | failed | expired (the code's 20 s had passed) | none (no welcome configured) |
+    # render_error (the text could not be rendered: nothing sent, an alert raised)
     status: Mapped[str] = mapped_column(sa.String(12))
     errcode: Mapped[int] = mapped_column(sa.Integer, default=0)
     latency_ms: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -364,6 +365,7 @@ class KeywordReply(Base):
     rule_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     benefit_code: Mapped[str | None] = mapped_column(sa.String(64))
     # sending | sent | failed | no_match | window_closed (48 h passed) | quota (5 replies used)
+    # | render_error (the reply could not be rendered: nothing sent, an alert raised)
     status: Mapped[str] = mapped_column(sa.String(16))
     errcode: Mapped[int] = mapped_column(sa.Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,8 @@
 Each message gets one ``KeywordReply`` row, committed as ``sending`` before the reply goes out
 and keyed on WeCom's message id: a callback retried, a page read twice or a second worker
 never answers twice. A reply whose send fails stays recorded as failed (at most once is the
-respectful choice for an automatic answer)."""
+respectful choice for an automatic answer); one whose text cannot be rendered is not sent,
+recorded as render_error and raised as an alert."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from siyu.config import get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.db import utcnow
+from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
 from siyu.wecom.alerts import raise_alert
@@ -110,12 +112,16 @@ def answer(
         at=utcnow(),
     )
     content = ""
+    refused: TemplateRefused | None = None
     if rule is not None:
         reply.status = "sending"
         if utcnow() - sent_at > REPLY_WINDOW:
             reply.status = "window_closed"
         else:
-            content = _content(session, corp, rule, holder, customer_id, reply)
+            try:
+                content = _content(session, corp, rule, holder, customer_id, reply)
+            except TemplateRefused as exc:  # nothing is sent: not a broken text, not its source
+                reply.status, refused = "render_error", exc
         if customer_id is not None:
             for tag in session.scalars(sa.select(Tag).where(Tag.id.in_(rule.tag_ids or []))):
                 assign(session, tag, [customer_id], actor=f"keyword:{rule.id}", source="wecom")
@@ -124,6 +130,14 @@ def answer(
             session.add(reply)
     except IntegrityError:  # another worker took this message a moment ago
         return None
+    if rule is not None and refused is not None:
+        raise_alert(
+            session,
+            corp.id,
+            "reply_render_error",
+            f"关键词「{rule.name}」的回复未能生成，没有回复客户（{refused}）；请修改规则",
+            once=True,
+        )
     session.commit()
     if reply.status != "sending":
         return reply

@@ -1,40 +1,67 @@
-"""Welcome messages (欢迎语): templates operators write, rendered in Jinja2's sandbox with the
-customer's nickname, the staff member's name and the store, and sent with the add event's
-welcome_code, which WeCom honours once and only within 20 s."""
+"""Welcome messages (欢迎语): templates operators write, rendered in the bounded sandbox
+(``siyu.sandbox``) with the customer's nickname, the staff member's name and the store, and
+sent with the add event's welcome_code, which WeCom honours once and only within 20 s.
+
+A welcome is checked when it is saved (and tried once with sample values); a welcome that
+still fails to render sends nothing: the caller records the failure."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
+from siyu import sandbox
 from siyu.accounts.service import record_audit
 from siyu.refusals import Refusal
+from siyu.sandbox import TemplateRefused
 from siyu.wecom.models import WelcomeMessage
 
 MAX_TEXT = 4000  # WeCom's limit on a welcome text, in characters
 MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = {"image", "link", "miniprogram"}
 VARIABLES = ("nickname", "staff", "store")
-_ENV = SandboxedEnvironment(autoescape=False)
+# what a text is tried with when it is saved (keyword replies use nickname and code)
+SAMPLES = {"nickname": "小王", "staff": "李导购", "store": "南京西路店", "code": "CODE-0001"}
 
 
 class WelcomeError(Refusal):
     """A welcome message that cannot be used; the message says why."""
 
 
+def compiled(text: str, names: tuple[str, ...], cap: int) -> sandbox.Compiled:
+    """``text`` checked and tried with sample values; raises TemplateRefused."""
+    checked = _checked(text, names, cap)
+    if isinstance(checked, TemplateRefused):  # a fresh one: the kept one is shared
+        raise TemplateRefused("{reason}", line=checked.line, reason=checked)
+    return checked
+
+
+@lru_cache(maxsize=256)
+def _checked(text: str, names: tuple[str, ...], cap: int) -> sandbox.Compiled | TemplateRefused:
+    """The compiled text, or why it is refused (kept too: a broken welcome is not checked
+    again for every customer who arrives)."""
+    try:
+        checked = sandbox.compile_template(text, variables=names)
+        sandbox.render(checked, {k: SAMPLES.get(k, "示例") for k in names}, cap=cap)
+    except TemplateRefused as exc:
+        return exc.with_traceback(None)
+    return checked
+
+
 def check_template(text: str) -> None:
     if len(text) > MAX_TEXT:
         raise WelcomeError("text longer than {n} characters", n=MAX_TEXT)
     try:
-        _ENV.parse(text)
-    except TemplateSyntaxError as exc:
-        raise WelcomeError(
-            "template error on line {line}: {reason}", line=exc.lineno, reason=exc.message
-        ) from None
+        compiled(text, VARIABLES, MAX_TEXT)
+    except TemplateRefused as exc:
+        if exc.line:
+            raise WelcomeError(
+                "template error on line {line}: {reason}", line=exc.line, reason=exc
+            ) from None
+        raise WelcomeError("template error: {reason}", reason=exc) from None
 
 
 def check_attachments(attachments: list[dict[str, Any]]) -> None:
@@ -48,13 +75,13 @@ def check_attachments(attachments: list[dict[str, Any]]) -> None:
             )
 
 
-def render(text: str, variables: dict[str, Any], names: tuple[str, ...] = VARIABLES) -> str:
-    """The text for one customer; missing variables render empty, output is capped."""
-    try:
-        out = _ENV.from_string(text).render(**{k: variables.get(k) or "" for k in names})
-    except Exception:  # a sandbox refusal must not cost the customer their welcome
-        out = text
-    return out[:MAX_TEXT]
+def render(
+    text: str, variables: dict[str, Any], names: tuple[str, ...] = VARIABLES, cap: int = MAX_TEXT
+) -> str:
+    """The text for one customer; missing variables render empty. Raises TemplateRefused
+    when the sandbox refuses the text: nothing is sent then, never the template's source."""
+    values = {k: variables.get(k) or "" for k in names}
+    return sandbox.render(compiled(text, names, cap), values, cap=cap)
 
 
 def set_default(
@@ -97,6 +124,7 @@ def welcome_for(session: Session, corp_pk: int, welcome_id: int | None) -> Welco
 
 
 def message_body(welcome: WelcomeMessage, code: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """What send_welcome_msg is given; raises TemplateRefused if the text cannot be rendered."""
     body: dict[str, Any] = {"welcome_code": code}
     if welcome.text.strip():
         body["text"] = {"content": render(welcome.text, variables)}
