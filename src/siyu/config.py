@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(
         8 * 1024**3, description="Largest import file accepted, in bytes."
     )
+    import_xlsx_max_unpacked_bytes: int = Field(
+        1024**3,
+        description="An .xlsx workbook's sheets and shared strings may unpack to at most this "
+        "many bytes (counted while unpacking, so a zip bomb stops here); larger workbooks are "
+        "refused with the advice to save them as CSV.",
+    )
+    import_xlsx_max_memory_bytes: int = Field(
+        3 * 1024**3,
+        description="Memory the child process reading a workbook may use (reading takes about "
+        "twice the unpacked sheet); a workbook that needs more is refused, nothing else is "
+        "affected.",
+    )
     event_batch_max: int = Field(1000, description="Most events accepted in one API batch.")
     request_max_bytes: int = Field(
         2 * 1024**2, description="Largest API request body accepted, in bytes."

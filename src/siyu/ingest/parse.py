@@ -80,7 +80,7 @@ class OrderParser:
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The file's non-blank rows with their line numbers (the header is line 1)."""
-        line_no = 1
+        line_no = self.opened.header_line
         for row in self.opened.rows:
             line_no += 1
             if not row or (not row[0].strip() and not any(c.strip() for c in row)):
