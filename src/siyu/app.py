@@ -34,6 +34,8 @@ def create_app() -> FastAPI:
     from siyu.console.admin_views import router as admin_console_router
     from siyu.console.campaign_views import router as campaign_console_router
     from siyu.console.funnel_views import router as funnel_console_router
+    from siyu.console.import_views import UPLOAD_PATH, upload_body_limit
+    from siyu.console.import_views import router as import_console_router
     from siyu.console.jobs_views import router as jobs_console_router
     from siyu.console.metrics_views import router as metrics_console_router
     from siyu.console.views import router as console_router
@@ -62,7 +64,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
     app.add_middleware(CallbackEndpoint)  # outermost: WeCom's callback URL, before the rest
     app.include_router(events_router)
     app.include_router(customers_router)
@@ -79,6 +81,7 @@ def create_app() -> FastAPI:
     app.include_router(campaign_console_router)
     app.include_router(metrics_console_router)
     app.include_router(jobs_console_router)
+    app.include_router(import_console_router)
     app.include_router(funnel_console_router)
     app.include_router(admin_console_router)
     app.include_router(console_router)

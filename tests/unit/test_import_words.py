@@ -1,17 +1,37 @@
-"""Refusals of imports that are not raised where they are written — the ones a run stores for
-the console to say later — have their Chinese too (the general scan sees only
-``raise Refusal(...)``)."""
+"""Refusals of imports that are not raised where they are written — the upload form's,
+wrapped with their HTTP status, and the ones a run stores for the console to say later —
+have their Chinese too (the general scan sees only ``raise Refusal(...)``)."""
 
 from __future__ import annotations
 
+import ast
 import string
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "siyu"
 
 
-def test_stored_refusals_are_translated() -> None:
+def _templates(path: Path, names: set[str]) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) in names
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append(node.args[0].value)
+    return found
+
+
+def test_upload_and_run_refusals_are_translated() -> None:
     from siyu.console.refusals_zh import ZH
     from siyu.ingest.runs import NO_ROWS, STOPPED
 
-    for template in (STOPPED, NO_ROWS):
+    templates = _templates(SRC / "console" / "upload_form.py", {"UploadError"})
+    assert len(templates) >= 8
+    for template in [*templates, STOPPED, NO_ROWS]:
         assert template in ZH, template
         fields = {f for _t, f, _s, _c in string.Formatter().parse(template) if f}
         assert fields == {f for _t, f, _s, _c in string.Formatter().parse(ZH[template]) if f}

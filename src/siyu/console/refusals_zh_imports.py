@@ -1,5 +1,5 @@
 """The console's Chinese for the refusals of imports: files that cannot be read, workbooks,
-mapping files."""
+mapping files, and the import page's uploads."""
 
 from __future__ import annotations
 
@@ -57,4 +57,27 @@ IMPORTS_ZH: dict[str, str] = {
     "the workbook has no sheet with data": "表格里没有含数据的工作表。",
     "the workbook cannot be read: {reason}; open it in Excel/WPS and save it again": "表格无法读取"
     "（{reason}）；请用 Excel / WPS 打开后重新保存。",
+    # the import page's uploads
+    "only .csv, .txt, .xlsx and .xls files can be imported (got {name!r})": "只能导入 .csv、.txt、"
+    ".xlsx 和 .xls 文件（收到的是 {name!r}）。",
+    "choose what the file holds: orders or customers": "请选择文件内容：订单或会员。",
+    "choose the export file to upload": "请选择要上传的导出文件。",
+    "several brands exist; choose the brand the file belongs to": "有多个品牌，请选择文件所属的品牌。",
+    "shop name: at most 100 characters": "店铺名称：最多 100 个字符。",
+    "the file is empty (0 bytes)": "文件是空的（0 字节）。",
+    "the uploaded file is no longer there; upload it again": "上传的文件已不在服务器上，请重新上传。",
+    "import {id} has no rejects file": "导入 #{id} 没有拒收明细。",
+    "the form has too many fields": "表单字段太多。",
+    "one export file per upload": "每次只能上传一个导出文件。",
+    "CSRF token missing or wrong; reload the page and upload again": "页面已过期（CSRF 校验未通过），"
+    "请刷新页面后重新上传。",
+    "the form field {name!r} is too long": "表单字段 {name!r} 太长。",
+    "the file is larger than the upload limit of {limit} (SIYU_UPLOAD_MAX_BYTES); split the "
+    "export, or import it with `siyu import` on the server": "文件超过上传上限 {limit}"
+    "（SIYU_UPLOAD_MAX_BYTES）；请拆分导出表，或在服务器上用 `siyu import` 导入。",
+    "the upload was cut off before it was complete; upload the file again": "上传中断，文件不完整；"
+    "请重新上传。",
+    "the upload is not a form with a file (multipart/form-data)": "上传的不是带文件的表单"
+    "（multipart/form-data）。",
+    "the form could not be read: {reason}": "表单无法读取：{reason}",
 }
