@@ -424,3 +424,46 @@ def test_only_the_runs_own_rejects_file_is_served(client: TestClient, operator: 
     assert client.get(f"/imports/{run_id}/rejects.csv").status_code == 404
     assert client.get("/imports/999999/rejects.csv").status_code == 404
     assert client.get("/imports/999999").status_code == 404
+
+
+def test_malformed_forms_are_refused_never_a_server_error(
+    client: TestClient, operator: str
+) -> None:
+    """Forms no browser sends: garbage, a boundary longer than the parser takes, a huge part
+    header, a hundred fields, two files, a form cut off before its end."""
+    b = "b" * 60
+    field = 'Content-Disposition: form-data; name="{}"'
+    token = f"--{b}\r\n{field.format('csrf')}\r\n\r\n{operator}\r\n"
+    a_file = 'Content-Disposition: form-data; name="file"; filename="a{}.csv"'
+    cases = [
+        (b, b"\x00\xff" * 1000, "表单无法读取"),
+        ("x" * 5000, f"--{'x' * 5000}--\r\n".encode(), "表单无法读取"),
+        (
+            b,
+            f"--{b}\r\n{field.format('csrf')}\r\nX-Big: {'a' * 100_000}\r\n\r\n".encode(),
+            "表单无法读取",
+        ),
+        (
+            b,
+            "".join(f"--{b}\r\n{field.format(i)}\r\n\r\nv\r\n" for i in range(100)).encode(),
+            "表单字段太多",
+        ),
+        (
+            b,
+            (
+                token
+                + "".join(f"--{b}\r\n{a_file.format(i)}\r\n\r\norder_id\n1\r\n" for i in range(2))
+                + f"--{b}--\r\n"
+            ).encode(),
+            "每次只能上传一个导出文件",
+        ),
+        (b, (token + f"--{b}\r\n{a_file.format(1)}\r\n\r\norder_id\n1\n").encode(), "上传中断"),
+    ]
+    for boundary, body, words in cases:
+        r = client.post(
+            "/imports",
+            content=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        assert r.status_code == 400 and words in r.text, (words, r.status_code, r.text[:200])
+    assert stored_uploads() == []

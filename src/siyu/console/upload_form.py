@@ -218,10 +218,10 @@ async def receive_form(
         raise too_large(limit)  # refused before a byte is read
     sent = request.headers.get("x-csrf-token", "")
     parts = _Parts(settings, limit, csrf, bool(sent) and secrets.compare_digest(sent, csrf))
-    parser = MultipartParser(params[b"boundary"], parts.callbacks())  # type: ignore[arg-type]
     seen = 0
     try:
         try:
+            parser = MultipartParser(params[b"boundary"], parts.callbacks())  # type: ignore[arg-type]
             async for chunk in request.stream():
                 seen += len(chunk)
                 if seen > limit + FORM_SLACK:
