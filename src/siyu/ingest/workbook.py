@@ -168,6 +168,8 @@ def _convert_in_child(path: Path, target: Path, max_memory: int) -> None:
     except EOFError:  # the child died without a word: out of memory (or killed)
         answer = None
     finally:
+        if answer is None and child.is_alive():  # this process was interrupted: stop it too
+            child.kill()
         child.join()
         receive.close()
     if answer is None or answer[0] == "memory":
