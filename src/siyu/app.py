@@ -35,6 +35,8 @@ def create_app() -> FastAPI:
     from siyu.console.campaign_views import router as campaign_console_router
     from siyu.console.customer_views import router as customer_console_router
     from siyu.console.funnel_views import router as funnel_console_router
+    from siyu.console.import_views import UPLOAD_PATH, upload_body_limit
+    from siyu.console.import_views import router as import_console_router
     from siyu.console.jobs_views import router as jobs_console_router
     from siyu.console.merge_views import router as merge_console_router
     from siyu.console.metrics_views import router as metrics_console_router
@@ -65,7 +67,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
     app.add_middleware(CallbackEndpoint)  # outermost: WeCom's callback URL, before the rest
     app.include_router(events_router)
     app.include_router(customers_router)
@@ -82,6 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(campaign_console_router)
     app.include_router(metrics_console_router)
     app.include_router(jobs_console_router)
+    app.include_router(import_console_router)
     app.include_router(funnel_console_router)
     app.include_router(admin_console_router)
     app.include_router(customer_console_router)

@@ -57,9 +57,29 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(
         8 * 1024**3, description="Largest import file accepted, in bytes."
     )
+    import_xlsx_max_unpacked_bytes: int = Field(
+        1024**3,
+        description="An .xlsx workbook's sheets and shared strings may unpack to at most this "
+        "many bytes (counted while unpacking, so a zip bomb stops here); larger workbooks are "
+        "refused with the advice to save them as CSV.",
+    )
+    import_xlsx_max_memory_bytes: int = Field(
+        3 * 1024**3,
+        description="Memory the child process reading a workbook may use (reading takes about "
+        "twice the unpacked sheet); a workbook that needs more is refused, nothing else is "
+        "affected.",
+    )
+    upload_max_bytes: int = Field(
+        1024**3,
+        description="Largest file accepted by the console's import page (导入数据), in bytes; "
+        "counted while it streams to the data directory. Only that upload route has this "
+        "limit: every other request keeps SIYU_REQUEST_MAX_BYTES.",
+    )
     event_batch_max: int = Field(1000, description="Most events accepted in one API batch.")
     request_max_bytes: int = Field(
-        2 * 1024**2, description="Largest API request body accepted, in bytes."
+        2 * 1024**2,
+        description="Largest request body accepted, in bytes (API and console; the import "
+        "page's upload has SIYU_UPLOAD_MAX_BYTES).",
     )
     worker_poll_seconds: float = Field(1.0, description="How often an idle worker looks for jobs.")
     analytics_path: Path | None = Field(

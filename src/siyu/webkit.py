@@ -165,20 +165,25 @@ def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
 
 
 class BodyLimit:
-    """Refuse bodies over the limit before reading them (Content-Length or streamed count)."""
+    """Refuse bodies over the limit before reading them (Content-Length or streamed count).
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``wider``: paths with a limit of their own (the import page's upload, which counts its
+    stream itself and answers in the page's words); here they only have a backstop."""
+
+    def __init__(self, app: ASGIApp, wider: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = get_settings().request_max_bytes
+        self.wider = wider or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.wider.get(scope["path"], self.limit)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(
+        if length is not None and length.isdigit() and int(length) > limit:
+            await JSONResponse({"detail": f"request body over {limit} bytes"}, 413)(
                 scope, receive, send
             )
             return
@@ -189,8 +194,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413, f"request body over {self.limit} bytes")
+                if seen > limit:
+                    raise HTTPException(413, f"request body over {limit} bytes")
             return message
 
         await self.app(scope, counted, send)

@@ -61,6 +61,10 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("POST", "/dashboard/funnels"): P.metrics_write,
     ("POST", "/dashboard/funnels/{funnel_id}/delete"): P.metrics_write,
     ("GET", "/jobs"): (P.imports_run, P.traits_run, P.campaigns_write),  # any one of them
+    ("GET", "/imports"): P.imports_run,
+    ("POST", "/imports"): P.imports_run,
+    ("GET", "/imports/{run_id}"): P.imports_run,
+    ("GET", "/imports/{run_id}/rejects.csv"): P.imports_run,
     ("GET", "/admin"): P.users_manage,
     ("POST", "/admin/users"): P.users_manage,
     ("POST", "/admin/users/{user_id}"): P.users_manage,

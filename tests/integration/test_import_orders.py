@@ -349,3 +349,19 @@ def test_large_files_parse_in_a_child_process(
     assert (s.read, s.inserted, s.rejected_total, s.customers_created) == (51, 50, 1, 7)
     again = run(engine, settings, pf.taobao(tmp_path / "big.csv", rows), "taobao")
     assert again.unchanged == 50
+
+
+def test_an_order_id_rounded_by_excel_is_refused(engine, settings, tmp_path: Path) -> None:
+    """A CSV saved from Excel carries ``3.12346E+18`` where the order id was: refused, since
+    every order of that shop whose id starts with the same digits would become one."""
+    path = pf.taobao(
+        tmp_path / "tb.csv",
+        [
+            pf.taobao_row("3.12346E+18", "tb_a", "13812345678", "10.00"),
+            pf.taobao_row("3.12346E+18", "tb_b", "13812345679", "20.00"),
+            pf.taobao_row("1E5", "tb_c", "13812345670", "30.00"),  # a shop's own id, kept
+        ],
+    )
+    s = run(engine, settings, path, "taobao")
+    assert s.inserted == 1 and s.rejected_total == 2
+    assert all("rounded by Excel" in reason for reason in s.rejected)

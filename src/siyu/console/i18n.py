@@ -7,6 +7,7 @@ from collections.abc import Callable
 from siyu.accounts.permissions import ROLE_LABELS
 from siyu.console.i18n_admin import ADM_TEXT
 from siyu.console.i18n_customers import CU_TEXT
+from siyu.console.i18n_imports import IMP_TEXT
 from siyu.console.i18n_jobs import JOBS_TEXT
 from siyu.console.i18n_metrics import MX_TEXT
 from siyu.console.i18n_reach import RC_LABELS, RC_TEXT
@@ -347,6 +348,8 @@ for _lang, _text in JOBS_TEXT.items():
 for _lang, _text in CU_TEXT.items():
     TEXT[_lang].update(_text)
 for _lang, _text in SCOPE_TEXT.items():
+    TEXT[_lang].update(_text)
+for _lang, _text in IMP_TEXT.items():
     TEXT[_lang].update(_text)
 LABELS.update(WX_LABELS)
 LABELS.update(RC_LABELS)

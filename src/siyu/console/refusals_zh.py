@@ -4,6 +4,7 @@ Keys are the English templates exactly; placeholders are the same names."""
 from __future__ import annotations
 
 from siyu.console.refusals_zh_customers import CUSTOMERS_ZH
+from siyu.console.refusals_zh_imports import IMPORTS_ZH
 from siyu.console.refusals_zh_rules import RULES_ZH
 from siyu.console.refusals_zh_templates import TEMPLATES_ZH
 
@@ -11,6 +12,7 @@ ZH: dict[str, str] = {
     **RULES_ZH,  # segment rules, segments, tags, caps, merges, recomputes
     **CUSTOMERS_ZH,  # do-not-disturb, consent by staff, identity conflicts, PIPL requests
     **TEMPLATES_ZH,  # message templates: the sandbox, campaigns, welcomes, keyword replies
+    **IMPORTS_ZH,  # import files, workbooks, mapping files, the import page's uploads
     # users, roles, API keys
     "password must have at least 10 characters": "密码至少要 10 个字符。",
     "the demo password is public; choose another": "演示密码是公开的，请换一个。",

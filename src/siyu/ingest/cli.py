@@ -20,6 +20,7 @@ from siyu.ingest.runs import ImportSummary
 app = typer.Typer(help="Import orders and customers from platform exports.", no_args_is_help=True)
 console = Console(stderr=True)
 
+FILE_HELP = "The export file: CSV (UTF-8 or GBK) or an Excel/WPS workbook (.xlsx, .xls)."
 SOURCE_HELP = (
     "Export format: taobao, tmall, jd, youzan, douyin, pos or csv (see docs/import-formats.md)."
 )
@@ -31,8 +32,8 @@ def register(root: typer.Typer) -> None:
 
 @app.command("orders")
 def orders(
-    file: Path = typer.Argument(..., help="The export file (CSV; UTF-8 or GBK)."),
-    source: str = typer.Option(..., "--source", "-s", help=SOURCE_HELP),
+    file: Path = typer.Argument(..., help=FILE_HELP),
+    source: str = typer.Option(..., "--source", "--platform", "-s", help=SOURCE_HELP),
     mapping: Path | None = typer.Option(None, "--mapping", help="JSON: file header → Siyu field."),
     brand: str | None = typer.Option(None, "--brand", help="Brand code (default: the only one)."),
     shop: str = typer.Option("", "--shop", help="Shop name, when the export has no shop column."),
@@ -65,8 +66,10 @@ def orders(
 
 @app.command("customers")
 def customers(
-    file: Path = typer.Argument(..., help="The member/customer export (CSV; UTF-8 or GBK)."),
-    source: str = typer.Option(..., "--source", "-s", help="csv, youzan, pos or taobao."),
+    file: Path = typer.Argument(..., help="The member/customer export. " + FILE_HELP),
+    source: str = typer.Option(
+        ..., "--source", "--platform", "-s", help="csv, youzan, pos or taobao."
+    ),
     mapping: Path | None = typer.Option(None, "--mapping", help="JSON: file header → Siyu field."),
     brand: str | None = typer.Option(None, "--brand", help="Brand code (default: the only one)."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Where to write rejected rows."),
@@ -102,9 +105,11 @@ def _run(call: Any, file: Path, strict: bool, as_json: bool, noun: str) -> None:
     from siyu.db import get_engine, session_scope
     from siyu.ingest.formats import UnknownSource
     from siyu.ingest.reader import ImportFileError
+    from siyu.ingest.workbook import kind_of
 
     settings = get_settings()
-    size = file.stat().st_size if file.is_file() else 0
+    # a workbook is read as the CSV it becomes, whose size is not known ahead: rows only
+    size = file.stat().st_size if file.is_file() and kind_of(file) is None else 0
     with Progress(
         TextColumn("[bold]导入 {task.description}"),
         BarColumn(),

@@ -34,11 +34,13 @@ from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
 from siyu.ingest.reader import OpenedFile, load_mapping
 from siyu.ingest.runs import (
+    ImportStart,
     ImportSummary,
     Progress,
     begin_import,
     checkpoint,
     end_import,
+    readable,
     stopped,
 )
 
@@ -65,20 +67,42 @@ def import_customers(
     actor: str,
     brand: str | None = None,
     mapping_path: Path | None = None,
+    mapping: dict[str, str] | None = None,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    file_name: str | None = None,
+    run_id: int | None = None,
 ) -> ImportSummary:
+    """Import a customer list (CSV, or an .xlsx/.xls workbook); see ``import_orders``."""
     fmt = get_format("customers", source)
-    start = begin_import(
-        engine,
-        settings,
-        fmt,
-        path,
-        load_mapping(mapping_path),
-        actor=actor,
-        brand=brand,
-        rejects_path=rejects_path,
-    )
+    mapping = mapping if mapping is not None else load_mapping(mapping_path)
+    with readable(settings, path) as (file, workbook):
+        start = begin_import(
+            engine,
+            settings,
+            fmt,
+            file,
+            mapping,
+            actor=actor,
+            brand=brand,
+            rejects_path=rejects_path,
+            named=path,
+            workbook=workbook,
+            file_name=file_name,
+            run_id=run_id,
+        )
+        return _import(engine, settings, fmt, start, actor, source, progress)
+
+
+def _import(
+    engine: Engine,
+    settings: Settings,
+    fmt: ExportFormat,
+    start: ImportStart,
+    actor: str,
+    source: str,
+    progress: Progress | None,
+) -> ImportSummary:
     opened, summary, rejects, brand_id = start.opened, start.summary, start.rejects, start.brand_id
     stores = StoreCache()
     secret = settings.secret_key_bytes()
@@ -126,7 +150,7 @@ def _rows(
             return None
         return row[i].strip() or None
 
-    line_no = 1
+    line_no = opened.header_line
     for row in opened.rows:
         line_no += 1
         if not any(c.strip() for c in row):

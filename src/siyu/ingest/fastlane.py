@@ -30,6 +30,7 @@ from siyu.ingest.parse import (
     order_id_of,
     product_of,
     profile_of,
+    rounded_by_excel,
     settle,
     sku_of,
     store_of,
@@ -208,6 +209,7 @@ class FastLane:
             if (
                 order_id is None
                 or len(order_id) > 100
+                or rounded_by_excel(order_id)
                 or not keys_
                 or _BAD in (st, paid, tot, ref, o_at, p_at)
             ):

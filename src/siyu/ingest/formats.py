@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from siyu.refusals import Refusal
+
 
 @dataclass(frozen=True)
 class ExportFormat:
@@ -377,9 +379,12 @@ def get_format(kind: str, source: str) -> ExportFormat:
     except KeyError:
         choices = ORDER_SOURCES if kind == "orders" else CUSTOMER_SOURCES
         raise UnknownSource(
-            f"unknown source {source!r} for {kind}; choose one of: {', '.join(choices)}"
+            "unknown source {source!r} for {kind}; choose one of: {choices}",
+            source=source,
+            kind=kind,
+            choices=", ".join(choices),
         ) from None
 
 
-class UnknownSource(ValueError):
-    pass
+class UnknownSource(Refusal):
+    """No export format of that kind from that source."""

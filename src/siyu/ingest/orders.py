@@ -38,6 +38,7 @@ from siyu.ingest.runs import (
     begin_import,
     checkpoint,
     end_import,
+    readable,
     stopped,
 )
 from siyu.orders.models import Order, OrderLine
@@ -86,36 +87,59 @@ def import_orders(
     brand: str | None = None,
     shop: str = "",
     mapping_path: Path | None = None,
+    mapping: dict[str, str] | None = None,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    file_name: str | None = None,
+    run_id: int | None = None,
 ) -> ImportSummary:
-    """Import an order export. Raises ImportFileError when nothing can be imported at all."""
+    """Import an order export (CSV, or an .xlsx/.xls workbook). Raises ImportFileError when
+    nothing can be imported at all. ``file_name`` and ``run_id``: an upload's original name and
+    the run queued for it."""
     fmt = get_format("orders", source)
-    mapping = load_mapping(mapping_path)
-    start = begin_import(
-        engine, settings, fmt, path, mapping, actor=actor, brand=brand, rejects_path=rejects_path
-    )
-    start.opened.close()  # the parser opens the file again, possibly in another process
-    summary, rejects = start.summary, start.rejects
-    batch = _Batch(engine, settings, summary, start.brand_id, source, shop, actor)
-    job = ParseJob(
-        path, source, mapping, start.brand_code, shop, settings.timezone, settings.import_batch_rows
-    )
-    try:
-        with collector_paused():
-            for parsed in batches(job):
-                for reject in parsed.rejects:
-                    summary.rejected[reject.reason] += len(reject.rows)
-                    for line_no, row in reject.rows:
-                        rejects.add(line_no, reject.reason, row)
-                summary.read, summary.bytes_read = parsed.rows_read, parsed.bytes_read
-                batch.write(parsed.orders)
-                if progress:
-                    progress(parsed.bytes_read, parsed.rows_read)
-    except ParseFailed as exc:
-        stopped(summary, exc)
-    finally:
-        end_import(engine, start)
+    mapping = mapping if mapping is not None else load_mapping(mapping_path)
+    with readable(settings, path) as (file, workbook):
+        start = begin_import(
+            engine,
+            settings,
+            fmt,
+            file,
+            mapping,
+            actor=actor,
+            brand=brand,
+            rejects_path=rejects_path,
+            named=path,
+            workbook=workbook,
+            file_name=file_name,
+            run_id=run_id,
+        )
+        start.opened.close()  # the parser opens the file again, possibly in another process
+        summary, rejects = start.summary, start.rejects
+        batch = _Batch(engine, settings, summary, start.brand_id, source, shop, actor)
+        job = ParseJob(
+            file,
+            source,
+            mapping,
+            start.brand_code,
+            shop,
+            settings.timezone,
+            settings.import_batch_rows,
+        )
+        try:
+            with collector_paused():
+                for parsed in batches(job):
+                    for reject in parsed.rejects:
+                        summary.rejected[reject.reason] += len(reject.rows)
+                        for line_no, row in reject.rows:
+                            rejects.add(line_no, reject.reason, row)
+                    summary.read, summary.bytes_read = parsed.rows_read, parsed.bytes_read
+                    batch.write(parsed.orders)
+                    if progress:
+                        progress(parsed.bytes_read, parsed.rows_read)
+        except ParseFailed as exc:
+            stopped(summary, exc)
+        finally:
+            end_import(engine, start)
     return summary
 
 

@@ -8,6 +8,7 @@ parser every row it cannot vouch for, so both give the same orders and the same 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,7 @@ class OrderParser:
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The file's non-blank rows with their line numbers (the header is line 1)."""
-        line_no = 1
+        line_no = self.opened.header_line
         for row in self.opened.rows:
             line_no += 1
             if not row or (not row[0].strip() and not any(c.strip() for c in row)):
@@ -121,6 +122,11 @@ class OrderParser:
             raise RowError("order id is empty")
         if len(order_id) > 100:
             raise RowError("order id longer than 100 characters")
+        if rounded_by_excel(order_id):
+            raise RowError(
+                "order id rounded by Excel (scientific notation lost digits); "
+                "export the column as text"
+            )
         keys, profile = self._identity(f)
         status = self.status(f.get("status"))
         paid = v.fen(f.get("amount"), field="amount")
@@ -295,6 +301,15 @@ def order_id_of(raw: str | None) -> str | None:
     if raw.endswith(".0") and raw[:-2].isdigit():
         raw = raw[:-2]
     return raw or None
+
+
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+\d+")
+
+
+def rounded_by_excel(order_id: str) -> bool:
+    """An order id in scientific notation (``3.12346E+18``): Excel kept 15 digits of a longer
+    number, so different orders would look the same."""
+    return "+" in order_id and _SCIENTIFIC.fullmatch(order_id) is not None
 
 
 def digest(rows: list[list[str]], keys: list[Key]) -> str:

@@ -1,5 +1,6 @@
 """Opening export files as the platforms write them: GBK/GB18030, UTF-8 with or without BOM,
-UTF-16 "Unicode text" from Excel, comma or tab separated; streamed, never loaded whole."""
+UTF-16 "Unicode text" from Excel, comma or tab separated; streamed, never loaded whole.
+Workbooks (.xlsx/.xls) are turned into such a file first (``workbook``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siyu.ingest.formats import ExportFormat
+from siyu.refusals import Refusal
 
 csv.field_size_limit(1024 * 1024)
 
 
-class ImportFileError(ValueError):
+class ImportFileError(Refusal):
     """The file cannot be imported at all (nothing is written); the message says why."""
 
 
@@ -28,6 +30,7 @@ class OpenedFile:
     columns: dict[str, int]  # Siyu field -> column index
     rows: Iterator[list[str]]
     stream: io.TextIOBase
+    header_line: int = 1  # the header's line number (blank lines may come before it)
 
     def close(self) -> None:
         self.stream.close()
@@ -40,7 +43,13 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-16"
     if sample.startswith(b"PK\x03\x04"):
         raise ImportFileError(
-            "this is an Excel workbook (.xlsx); open it in Excel/WPS and save as CSV first"
+            "this looks like an Excel workbook (.xlsx) but cannot be read as one; "
+            "open it in Excel/WPS and save it again"
+        )
+    if _looks_like_html(sample):
+        raise ImportFileError(
+            "this file is a web page (an HTML table saved as .xls), not a spreadsheet; open it "
+            "in Excel/WPS and save it as .xlsx or CSV"
         )
     if b"\x00" in sample[:4096]:
         raise ImportFileError("this looks like a binary file, not a CSV export")
@@ -58,14 +67,32 @@ def detect_encoding(sample: bytes) -> str:
         ) from None
 
 
+def _looks_like_html(sample: bytes) -> bool:
+    head = sample[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta"))
+
+
 def load_mapping(path: Path | None) -> dict[str, str]:
     """A mapping file is JSON: {"the file's header": "siyu field", …}."""
     if path is None:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportFileError(f"mapping file {path} is not readable JSON: {exc}") from None
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFileError(
+            "mapping file {path} is not readable JSON: {reason}", path=str(path), reason=str(exc)
+        ) from None
+    return parse_mapping(text, str(path))
+
+
+def parse_mapping(text: str, name: str) -> dict[str, str]:
+    """The mapping file's JSON text; ``name`` says where it came from in a refusal."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ImportFileError(
+            "mapping file {path} is not readable JSON: {reason}", path=name, reason=str(exc)
+        ) from None
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
@@ -77,16 +104,19 @@ def load_mapping(path: Path | None) -> dict[str, str]:
 
 def check_path(path: Path, max_bytes: int) -> int:
     if not path.exists():
-        raise ImportFileError(f"file not found: {path}")
+        raise ImportFileError("file not found: {path}", path=str(path))
     if path.is_dir():
-        raise ImportFileError(f"{path} is a directory; give the export file itself")
+        raise ImportFileError("{path} is a directory; give the export file itself", path=str(path))
     size = path.stat().st_size
     if size == 0:
-        raise ImportFileError(f"{path} is empty (0 bytes)")
+        raise ImportFileError("{path} is empty (0 bytes)", path=str(path))
     if size > max_bytes:
         raise ImportFileError(
-            f"{path} is {size / 1024**3:.1f} GiB, larger than the limit of "
-            f"{max_bytes / 1024**3:.1f} GiB (SIYU_IMPORT_MAX_BYTES); split the export by month"
+            "{path} is {size} GiB, larger than the limit of {limit} GiB "
+            "(SIYU_IMPORT_MAX_BYTES); split the export by month",
+            path=str(path),
+            size=f"{size / 1024**3:.1f}",
+            limit=f"{max_bytes / 1024**3:.1f}",
         )
     return size
 
@@ -97,7 +127,9 @@ def open_export(path: Path, fmt: ExportFormat, mapping: dict[str, str]) -> Opene
     encoding = detect_encoding(sample)
     stream = io.TextIOWrapper(path.open("rb"), encoding=encoding, newline="")
     try:
-        first = stream.readline()
+        first, header_line = stream.readline(), 1
+        while first and not first.strip(",\t\r\n \ufeff"):  # blank lines above the header
+            first, header_line = stream.readline(), header_line + 1
         if not first.strip():
             raise ImportFileError("the file has no header row")
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
@@ -107,10 +139,16 @@ def open_export(path: Path, fmt: ExportFormat, mapping: dict[str, str]) -> Opene
     except (ImportFileError, UnicodeDecodeError, csv.Error) as exc:
         stream.close()
         if isinstance(exc, UnicodeDecodeError):
-            raise ImportFileError(f"the header is not valid {encoding} text") from None
+            raise ImportFileError(
+                "the header is not valid {encoding} text", encoding=encoding
+            ) from None
+        if isinstance(exc, csv.Error):
+            raise ImportFileError(
+                "the header row cannot be read: {reason}", reason=str(exc)
+            ) from None
         raise
     rows = csv.reader(stream, delimiter=delimiter)
-    return OpenedFile(encoding, delimiter, header, columns, rows, stream)
+    return OpenedFile(encoding, delimiter, header, columns, rows, stream, header_line)
 
 
 def map_columns(header: list[str], fmt: ExportFormat, mapping: dict[str, str]) -> dict[str, int]:
@@ -124,11 +162,16 @@ def map_columns(header: list[str], fmt: ExportFormat, mapping: dict[str, str]) -
     for file_header, field_name in mapping.items():
         if field_name not in fmt.columns:
             raise ImportFileError(
-                f"mapping names unknown field {field_name!r}; fields of {fmt.source} "
-                f"{fmt.kind}: {', '.join(fmt.columns)}"
+                "mapping names unknown field {field!r}; fields of {source} {kind}: {fields}",
+                field=field_name,
+                source=fmt.source,
+                kind=fmt.kind,
+                fields=", ".join(fmt.columns),
             )
         if file_header not in index:
-            raise ImportFileError(f"mapping names column {file_header!r}, not in the file header")
+            raise ImportFileError(
+                "mapping names column {column!r}, not in the file header", column=file_header
+            )
         columns[field_name] = index[file_header]
     missing = [group for group in fmt.required if not any(f in columns for f in group)]
     if missing:
@@ -136,7 +179,9 @@ def map_columns(header: list[str], fmt: ExportFormat, mapping: dict[str, str]) -
             " or ".join(f"{f} ({'/'.join(fmt.columns[f])})" for f in group) for group in missing
         )
         raise ImportFileError(
-            f"missing required column(s) for {fmt.title}: {need}. "
-            f"The file's header is: {', '.join(header[:30])}"
+            "missing required column(s) for {title}: {need}. The file's header is: {header}",
+            title=fmt.title,
+            need=need,
+            header=", ".join(header[:30]),
         )
     return columns

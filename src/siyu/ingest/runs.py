@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest.formats import ExportFormat
 from siyu.ingest.models import ImportRun
 from siyu.ingest.reader import OpenedFile, check_path, open_export
+from siyu.ingest.workbook import as_csv
+from siyu.refusals import Refusal
 
 Progress = Callable[[int, int], None]  # (bytes read, rows read)
 
@@ -46,6 +49,9 @@ class ImportSummary:
     file_bytes: int = 0
     rejects_path: str | None = None
     error: str | None = None
+    # why the file could not be imported, as a refusal's template and values (the console
+    # says it in the reader's language); None when it was
+    refused: dict[str, Any] | None = None
 
     @property
     def rejected_total(self) -> int:
@@ -89,7 +95,24 @@ class RejectsFile:
             self._fh.close()
 
 
-def start_run(engine: Engine, kind: str, source: str, file_name: str, actor: str) -> int:
+def start_run(
+    engine: Engine,
+    kind: str,
+    source: str,
+    file_name: str,
+    actor: str,
+    run_id: int | None = None,
+) -> int:
+    """A new run, or the queued run ``run_id`` (an upload from the console) taken up."""
+    t = table_of(ImportRun)
+    if run_id is not None:
+        with engine.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.id == run_id)
+                .values(status="running", started_at=utcnow(), finished_at=None)
+            )
+        return run_id
     with engine.begin() as conn:
         result = conn.execute(
             table_of(ImportRun)
@@ -133,6 +156,20 @@ def default_rejects_path(data_dir: Path, run_id: int, file_path: Path) -> Path:
     return data_dir / "rejects" / f"import-{run_id}-{file_path.stem}.rejects.csv"
 
 
+@contextmanager
+def readable(settings: Settings, path: Path) -> Iterator[tuple[Path, str | None]]:
+    """(the file the parsers read, ``xlsx``/``xls`` or None): a workbook is read as the CSV it
+    is converted to (``workbook``), for as long as the import runs."""
+    check_path(path, settings.import_max_bytes)
+    with as_csv(
+        path,
+        settings.data_dir / "work",
+        max_unpacked=settings.import_xlsx_max_unpacked_bytes,
+        max_memory=settings.import_xlsx_max_memory_bytes,
+    ) as found:
+        yield found
+
+
 @dataclass
 class ImportStart:
     """What both importers set up before the first row: the opened file, brand, run, rejects."""
@@ -154,8 +191,17 @@ def begin_import(
     actor: str,
     brand: str | None,
     rejects_path: Path | None,
+    named: Path | None = None,
+    workbook: str | None = None,
+    file_name: str | None = None,
+    run_id: int | None = None,
 ) -> ImportStart:
-    """Checks that can refuse the whole file come first (ImportFileError), then the run starts."""
+    """Checks that can refuse the whole file come first (ImportFileError), then the run starts.
+
+    ``path`` is what the parsers read; ``named`` the file as given (a workbook, when ``path`` is
+    its CSV), ``file_name`` the name shown for it (an upload's original name) and ``run_id`` a
+    run already queued for it."""
+    named = named or path
     size = check_path(path, settings.import_max_bytes)
     opened = open_export(path, fmt, mapping)
     try:
@@ -164,20 +210,39 @@ def begin_import(
     except BaseException:
         opened.close()
         raise
-    summary = ImportSummary(source=fmt.source, encoding=opened.encoding, file_bytes=size)
-    summary.run_id = start_run(engine, fmt.kind, fmt.source, path.name, actor)
+    encoding = workbook or opened.encoding
+    summary = ImportSummary(source=fmt.source, encoding=encoding, file_bytes=size)
+    summary.run_id = start_run(
+        engine, fmt.kind, fmt.source, file_name or named.name, actor, run_id=run_id
+    )
     rejects = RejectsFile(
-        rejects_path or default_rejects_path(settings.data_dir, summary.run_id, path),
+        rejects_path or default_rejects_path(settings.data_dir, summary.run_id, named),
         opened.header,
     )
     return ImportStart(opened, brand_id, brand_code, summary, rejects)
 
 
+STOPPED = (
+    "stopped near row {row}: {reason}. Batches before it are stored; fix the file and import "
+    "it again to resume."
+)
+NO_ROWS = "the file has a header but no data rows"
+
+
+def refused(summary: ImportSummary, exc: BaseException) -> None:
+    """Record why the file could not be imported: the text, and for a refusal its template and
+    values, so the console can say it in the reader's language."""
+    summary.error = str(exc)
+    if isinstance(exc, Refusal):
+        summary.refused = {"template": exc.template, "params": _plain(exc.params)}
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, int | float | str) else str(v) for k, v in params.items()}
+
+
 def stopped(summary: ImportSummary, exc: Exception) -> None:
-    summary.error = (
-        f"stopped near row {summary.read + 1}: {exc}. Batches before it are stored; "
-        "fix the file and run the same command again to resume."
-    )
+    refused(summary, Refusal(STOPPED, row=summary.read + 1, reason=str(exc)))
 
 
 def end_import(engine: Engine, start: ImportStart) -> ImportSummary:
@@ -186,7 +251,7 @@ def end_import(engine: Engine, start: ImportStart) -> ImportSummary:
     start.rejects.close()
     summary.rejects_path = str(start.rejects.path) if start.rejects.used else None
     if summary.read == 0 and not summary.error:
-        summary.error = "the file has a header but no data rows"
+        refused(summary, Refusal(NO_ROWS))
     if not summary.error:
         summary.bytes_read = summary.file_bytes
     finish_run(engine, summary, "failed" if summary.error else "done")

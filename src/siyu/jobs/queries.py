@@ -20,28 +20,60 @@ ACTIVE_CAMPAIGN = ("scheduled", "sending", "paused")
 
 def import_runs(session: Session, limit: int = 15) -> list[dict[str, Any]]:
     """The latest imports; ``percent`` is how far into the file the stored batches reach."""
-    out = []
-    for r in session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)):
-        s = r.stats or {}
-        size, done = int(s.get("file_bytes") or 0), int(s.get("bytes_read") or 0)
-        out.append(
-            {
-                "id": r.id,
-                "kind": r.kind,
-                "source": r.source,
-                "file": r.file_name,
-                "status": r.status,
-                "actor": r.actor,
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
-                "read": int(s.get("read") or 0),
-                "written": sum(int(s.get(k) or 0) for k in ("inserted", "updated", "unchanged")),
-                "rejected": int(s.get("rejected_total") or 0),
-                "percent": round(100 * min(done, size) / size, 1) if size else None,
-                "error": mask_optional(s.get("error")),
-            }
-        )
-    return out
+    runs = session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
+    return [_run_row(r) for r in runs]
+
+
+def import_run(session: Session, run_id: int) -> dict[str, Any] | None:
+    """One import with everything its summary says (the console's result page)."""
+    run = session.get(ImportRun, run_id)
+    if run is None:
+        return None
+    s = run.stats or {}
+    return {
+        **_run_row(run),
+        "stats": {
+            k: int(s.get(k) or 0)
+            for k in (
+                "inserted",
+                "updated",
+                "unchanged",
+                "customers_created",
+                "merges",
+                "conflicts",
+                "suppressed",
+                "consents",
+                "batches",
+            )
+        },
+        "encoding": s.get("encoding") or "",
+        "reasons": sorted((s.get("rejected") or {}).items(), key=lambda kv: (-kv[1], kv[0])),
+        "warnings": sorted((s.get("warnings") or {}).items(), key=lambda kv: (-kv[1], kv[0])),
+        "refused": s.get("refused"),
+        "has_rejects": bool(run.rejects_path),
+    }
+
+
+def _run_row(r: ImportRun) -> dict[str, Any]:
+    s = r.stats or {}
+    size, done = int(s.get("file_bytes") or 0), int(s.get("bytes_read") or 0)
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "source": r.source,
+        "file": r.file_name,
+        "status": r.status,
+        "actor": r.actor,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "read": int(s.get("read") or 0),
+        "written": sum(int(s.get(k) or 0) for k in ("inserted", "updated", "unchanged")),
+        "rejected": int(s.get("rejected_total") or 0),
+        "percent": round(100 * min(done, size) / size, 1)
+        if size and r.status != "queued"
+        else None,
+        "error": mask_optional(s.get("error")),
+    }
 
 
 def recomputes(session: Session, limit: int = 8) -> list[dict[str, Any]]:
@@ -107,7 +139,7 @@ def queue(session: Session, failed: int = 10) -> dict[str, Any]:
 def running(shown: dict[str, Any]) -> bool:
     """Whether anything in the lists shown is still under way (the page then polls)."""
     return (
-        any(r["status"] == "running" for r in shown.get("imports", []))
+        any(r["status"] in ("queued", "running") for r in shown.get("imports", []))
         or any(r["status"] == "running" for r in shown.get("recomputes", []))
         or any(c["status"] == "sending" for c in shown.get("campaigns", []))
         or any(w["status"] == "running" for w in shown.get("queue", {}).get("waiting", []))

@@ -35,6 +35,7 @@ LEASE = timedelta(seconds=60)
 # Modules whose @handler/@periodic functions the worker runs.
 TASK_MODULES = (
     "siyu.jobs.tasks",
+    "siyu.ingest.tasks",
     "siyu.traits.tasks",
     "siyu.tags.tasks",
     "siyu.segments.tasks",
@@ -101,7 +102,10 @@ def enqueue(
     *,
     dedupe_key: str | None = None,
     delay_seconds: float = 0,
+    max_attempts: int | None = None,
 ) -> None:
+    """Queue a job; ``max_attempts`` 1 for work that must not be retried after it failed
+    (a worker that died while running it is another matter: its job is taken up again)."""
     if kind not in HANDLERS:
         raise ValueError(f"no handler for job kind {kind!r}")
     if dedupe_key and session.scalar(sa.select(Job.id).where(Job.dedupe_key == dedupe_key)):
@@ -112,6 +116,8 @@ def enqueue(
         dedupe_key=dedupe_key,
         run_at=utcnow() + timedelta(seconds=delay_seconds),
     )
+    if max_attempts is not None:
+        job.max_attempts = max_attempts
     if not dedupe_key:
         session.add(job)
         return
