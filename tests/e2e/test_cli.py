@@ -164,10 +164,14 @@ def test_traits_clv_prints_the_fit_as_json(engine) -> None:  # type: ignore[no-u
     data = json.loads(out.stdout)
     assert set(data["bgnbd"]) == {"r", "alpha", "a", "b"}
     assert set(data["gamma_gamma"]) == {"p", "q", "v"}
+    # v in yuan (the simulation's 1,500 fen), its unit and alpha's named
+    assert data["units"] == {"alpha": "week", "v": "yuan"}
+    assert 10 < data["gamma_gamma"]["v"] < 20
     assert {"log_likelihood", "customers", "holdout"} <= set(data)
     assert len(data["holdout"]) == 8 and data["holdout"][-1]["frequency"] == "7+"
     text = siyu("traits", "clv", "--calibration-end", cal, "--reference-date", CAL_END.isoformat())
     assert text.exit_code == 0 and "BG/NBD" in text.stdout and "holdout" in text.stdout
+    assert " days a=" in text.stdout and " yuan" in text.stdout
     late = siyu(
         "traits",
         "clv",
