@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import csvsafe
 from siyu.accounts.models import AuditLog
 from siyu.accounts.service import record_audit
 from siyu.config import Settings
@@ -215,7 +216,8 @@ def scrub_rejects(folder: Path, identities: list[tuple[str, str, str]]) -> int:
             removed += len(rows) - len(keep)
             tmp = path.with_suffix(".tmp")
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-                csv.writer(fh).writerows(keep)
+                # cells as the importer wrote them: the formula guard taken off, put back once
+                csvsafe.writer(fh).writerows([[csvsafe.unquote(c) for c in r] for r in keep])
             tmp.replace(path)
     return removed
 
