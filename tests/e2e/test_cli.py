@@ -52,8 +52,13 @@ def test_privacy_export_and_erase(tmp_path: Path) -> None:
     siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao")
     out = siyu("privacy", "export", "--phone", "13812347001")
     assert out.exit_code == 0 and "+8613812347001" in out.stdout
+    assert siyu("analytics", "refresh").exit_code == 0
     erased = siyu("privacy", "erase", "--phone", "13812347001", "--yes")
     assert erased.exit_code == 0 and json.loads(erased.stdout)["erased_profiles"] == 1
+    # the report says what happened to the analytical copy: rows out, file rebuilt, searched
+    copy = json.loads(erased.stdout)["analytical_copy"]
+    assert copy["state"] == "rebuilt" and copy["found_in"] == [] and copy["forms_searched"] >= 4
+    assert copy["rows_removed"]["customer"] == 1 and copy["rows_removed"]["order"] >= 1
     again = siyu("privacy", "export", "--phone", "13812347001")
     assert again.exit_code == 1 and "no customer" in again.output
     from siyu.accounts.models import AuditLog

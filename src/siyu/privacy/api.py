@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
-from siyu.privacy.service import PrivacyError, erase_person, export_person, scrub_storage
+from siyu.privacy.service import PrivacyError, erase_person, export_person, finish_erasure
 from siyu.webkit import Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
@@ -40,16 +40,12 @@ def post_erase(
     principal: Principal = Depends(require(Perm.privacy_manage)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """Erase the person everywhere; keeps only an HMAC suppression entry."""
+    """Erase the person everywhere; keeps only an HMAC suppression entry. The answer says what
+    was done where, the analytical copy included (its file is rebuilt without the person)."""
+    settings = get_settings()
     try:
-        report = erase_person(session, get_settings(), body.phone, principal.actor)
+        report = erase_person(session, settings, body.phone, principal.actor)
     except PrivacyError as exc:
         raise Refused(404, exc) from None
     session.commit()
-    return {
-        "erased_profiles": report.customers,
-        "rows_deleted": report.counts,
-        "suppressed_identities": report.suppressed_identities,
-        "reject_rows_removed": report.reject_rows_removed,
-        "storage": scrub_storage(session),
-    }
+    return finish_erasure(session, settings, report).as_dict()
