@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="An incremental copy refresh re-reads rows changed this many seconds before "
         "the last watermark, so rows committed late by long transactions are not missed.",
     )
+    analytics_erase_wait_seconds: int = Field(
+        120,
+        description="An erasure rebuilds the analytical copy's file without the person once "
+        "nobody has it open, waiting this long for refreshes and reports to finish. If they do "
+        "not, the erasure reports the rebuild as pending and the next refresh of the copy does "
+        "it.",
+    )
     traits_window_days: int = Field(
         365, description="RFM looks at paid orders of this many days up to the reference date."
     )

@@ -233,3 +233,23 @@ def test_a_guide_is_kept_to_their_store_and_logged_out_on_expiry(
     session.commit()
     page.goto("/customers")
     page.wait_for_url("**/login**")
+
+
+def test_the_insight_page_names_the_clv_units_on_a_phone(page: Page, settings: Any) -> None:
+    """The fitted model's parameters with their units (α in days, v in yuan), read at 375 px
+    without the page scrolling sideways."""
+    from siyu.db import get_engine
+    from siyu.traits.service import recompute
+    from tests.e2e.conftest import make_user
+    from tests.integration.test_clv import CAL_END, simulate
+
+    simulate(get_engine(), 400, seed=11)
+    recompute(get_engine(), settings, reference_date=CAL_END + timedelta(days=1))
+    make_user("fenxi", "analyst")
+    _login(page, "fenxi")
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/insight")
+    expect(page.get_by_test_id("clv-v")).to_contain_text("元")
+    expect(page.get_by_test_id("clv-model")).to_contain_text("天")
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 375, f"the page is {wide} px wide at a 375 px viewport"

@@ -52,8 +52,13 @@ def test_privacy_export_and_erase(tmp_path: Path) -> None:
     siyu("import", "orders", str(tb_file(tmp_path)), "--source", "taobao")
     out = siyu("privacy", "export", "--phone", "13812347001")
     assert out.exit_code == 0 and "+8613812347001" in out.stdout
+    assert siyu("analytics", "refresh").exit_code == 0
     erased = siyu("privacy", "erase", "--phone", "13812347001", "--yes")
     assert erased.exit_code == 0 and json.loads(erased.stdout)["erased_profiles"] == 1
+    # the report says what happened to the analytical copy: rows out, file rebuilt, searched
+    copy = json.loads(erased.stdout)["analytical_copy"]
+    assert copy["state"] == "rebuilt" and copy["found_in"] == [] and copy["forms_searched"] >= 4
+    assert copy["rows_removed"]["customer"] == 1 and copy["rows_removed"]["order"] >= 1
     again = siyu("privacy", "export", "--phone", "13812347001")
     assert again.exit_code == 1 and "no customer" in again.output
     from siyu.accounts.models import AuditLog
@@ -164,10 +169,14 @@ def test_traits_clv_prints_the_fit_as_json(engine) -> None:  # type: ignore[no-u
     data = json.loads(out.stdout)
     assert set(data["bgnbd"]) == {"r", "alpha", "a", "b"}
     assert set(data["gamma_gamma"]) == {"p", "q", "v"}
+    # v in yuan (the simulation's 1,500 fen), its unit and alpha's named
+    assert data["units"] == {"alpha": "week", "v": "yuan"}
+    assert 10 < data["gamma_gamma"]["v"] < 20
     assert {"log_likelihood", "customers", "holdout"} <= set(data)
     assert len(data["holdout"]) == 8 and data["holdout"][-1]["frequency"] == "7+"
     text = siyu("traits", "clv", "--calibration-end", cal, "--reference-date", CAL_END.isoformat())
     assert text.exit_code == 0 and "BG/NBD" in text.stdout and "holdout" in text.stdout
+    assert " days a=" in text.stdout and " yuan" in text.stdout
     late = siyu(
         "traits",
         "clv",

@@ -214,6 +214,7 @@ def test_merge_unmerge_and_privacy_over_the_api(
     assert exported.status_code == 200 and "+8613812340001" in str(exported.json())
     erased = client.post("/api/v1/privacy/erase", json={"phone": "13812340001"}, headers=h)
     assert erased.status_code == 200 and erased.json()["erased_profiles"] == 1
+    assert erased.json()["analytical_copy"]["state"] == "no copy"  # none built in this test
     assert (
         client.post("/api/v1/privacy/export", json={"phone": "13812340001"}, headers=h).status_code
         == 404

@@ -135,6 +135,16 @@ def test_insight_page_shows_distribution_and_trend(client, engine, settings, ses
     assert lapsed[1] >= lapsed[0]  # two months on, more have lapsed
     assert "SIM" in page and client.get("/insight?scope=1").status_code == 200
     assert client.get("/static/vendor/echarts.min.js").status_code == 200
+    # the model's parameters with their units: α in the time unit, v in yuan
+    from siyu.traits.queries import latest_clv_model
+
+    model = latest_clv_model(session)
+    assert 'data-testid="clv-model"' in page and "CLV 模型参数" in page
+    v = re.search(r'data-testid="clv-v">([0-9.]+) 元<', page)
+    assert v is not None and float(v.group(1)) == round(model["gamma_gamma"]["v"], 2)
+    assert f"{model['bgnbd']['alpha']:.4f} 天" in page
+    client.get("/lang/en?next=/insight")
+    assert " yuan</td>" in client.get("/insight").text
 
 
 def test_a_demo_customer_page_shows_the_whole_360(client, session) -> None:  # type: ignore[no-untyped-def]

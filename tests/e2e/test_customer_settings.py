@@ -329,6 +329,7 @@ def test_export_and_erase_from_the_customer_page(
         f"/customers/{m1}/privacy/erase", data={"csrf": csrf, "confirm": "138 1234 0001"}
     )
     assert erased.status_code == 200 and 'data-testid="erasure-report"' in erased.text
+    assert "尚无分析副本" in erased.text  # the report says what was done to the copy (none yet)
     session.expire_all()
     assert session.get(Customer, m1) is None
     assert session.scalar(sa.select(AuditLog).where(AuditLog.action == "privacy.erase"))

@@ -14,12 +14,14 @@ from siyu.db import table_of, utcnow
 from siyu.orders.models import Order
 from siyu.traits import clv_model
 from siyu.traits.clv import clv_report, summary_arrays
+from siyu.traits.queries import latest_clv_model, recent_runs
 from siyu.traits.service import TraitsError
+from siyu.traits.units import stored_params
 from tests import shop
 
 CAL_END = date(2026, 6, 30)
 TRUE_BG = {"r": 2.0, "alpha": 60.0, "a": 0.5, "b": 3.0}
-TRUE_GG = {"p": 6.0, "q": 4.0, "v": 1500.0}  # mean spend p·v/(q-1) = 3,000 fen
+TRUE_GG = {"p": 6.0, "q": 4.0, "v": 1500.0}  # fen: mean spend p·v/(q-1) = 3,000 fen
 
 
 def simulate(engine, n: int, seed: int) -> None:  # type: ignore[no-untyped-def]
@@ -105,8 +107,10 @@ def test_parameters_are_recovered_through_the_pipeline(engine, settings):
     for name, true in TRUE_BG.items():
         assert report.bgnbd[name] == pytest.approx(true, rel=0.10), (name, report.bgnbd)
     assert report.gamma_gamma is not None
-    for name, true in TRUE_GG.items():
+    reported = {**TRUE_GG, "v": TRUE_GG["v"] / 100}  # v is reported in yuan
+    for name, true in reported.items():
         assert report.gamma_gamma[name] == pytest.approx(true, rel=0.10), (name, report.gamma_gamma)
+    assert report.units == {"alpha": "day", "v": "yuan"}
     assert report.customers == 20_000
     assert np.isfinite(report.log_likelihood)
 
@@ -169,6 +173,10 @@ def test_recompute_stores_clv_for_every_buyer(engine, settings, session, monkeyp
     monkeypatch.setattr(settings, "clv_margin", 0.4)
     result = recompute(engine, settings, reference_date=CAL_END + timedelta(days=1))
     assert set(result.clv["bgnbd"]) == {"r", "alpha", "a", "b"}
+    # stored with v in yuan (the simulation's 1,500 fen) and the units named
+    assert result.clv["units"] == {"alpha": "day", "v": "yuan"}
+    assert result.clv["gamma_gamma"]["v"] == pytest.approx(15.0, rel=0.25)
+    assert latest_clv_model(session) == result.clv
     rows = session.scalars(sa.select(CustomerTrait).where(CustomerTrait.scope == 0)).all()
     assert len(rows) == 2_000
     for t in rows:
@@ -200,3 +208,131 @@ def test_recompute_falls_back_to_a_stated_rule_when_clv_cannot_be_fitted(
     rows = session.scalars(sa.select(CustomerTrait).where(CustomerTrait.scope == 0)).all()
     assert {t.clv_fen for t in rows} == {round(t.monetary_fen * 0.5) for t in rows}  # type: ignore[operator]
     assert all(t.p_alive is None for t in rows)
+
+
+def _cdnow_sample() -> list[tuple[int, date, int]]:
+    """The CDNOW sample Fader, Hardie and Lee fit (2,357 customers' CD purchases from
+    1997-01-01 to 1998-06-30, shipped with lifetimes): (customer, day, spend in cents)."""
+    import importlib.resources
+
+    text = (importlib.resources.files("lifetimes.datasets") / "CDNOW_sample.txt").read_text()
+    rows = []
+    for line in text.splitlines():
+        _master, cid, day, _cds, dollars = line.split()
+        rows.append(
+            (int(cid), datetime.strptime(day, "%Y%m%d").date(), round(float(dollars) * 100))
+        )
+    return rows
+
+
+def load_cdnow(engine) -> None:  # type: ignore[no-untyped-def]
+    """The sample as orders, its dollars taken as yuan (cents as fen), paid at 20:00 local."""
+    rows = _cdnow_sample()
+    now = utcnow()
+    people = sorted({cid for cid, _d, _f in rows})
+    with engine.begin() as conn:
+        conn.execute(table_of(Brand).insert().values(id=1, code="cd", name="CDNOW", created_at=now))
+        conn.execute(
+            table_of(Customer).insert(),
+            [
+                {
+                    "id": cid,
+                    "status": "active",
+                    "suppressed": False,
+                    "do_not_disturb": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for cid in people
+            ],
+        )
+        if conn.dialect.name == "postgresql":
+            for name in ("brand", "customer"):
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
+                )
+        conn.execute(
+            table_of(Order).insert(),
+            [
+                {
+                    "brand_id": 1,
+                    "platform": "csv",
+                    "shop": "",
+                    "platform_order_id": f"CD{k}",
+                    "customer_id": cid,
+                    "status": "completed",
+                    "total_fen": fen,
+                    "paid_fen": fen,
+                    "refund_fen": 0,
+                    "ordered_at": datetime(d.year, d.month, d.day, 12, tzinfo=UTC),
+                    "paid_at": datetime(d.year, d.month, d.day, 12, tzinfo=UTC),
+                    "digest": "x",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k, (cid, d, fen) in enumerate(rows)
+            ],
+        )
+
+
+def test_cdnow_reproduces_the_papers_parameters_in_its_own_units(engine, settings):
+    """Fader, Hardie & Lee (2005) fit the CDNOW sample on its first 39 weeks: BG/NBD r 0.243,
+    α 4.414 weeks, a 0.793, b 2.426; Gamma-Gamma p 6.25, q 3.74, v 15.44 dollars. Imported
+    with dollars as yuan, Siyu must report the same numbers in the same units — v in yuan, not
+    the 1,544 fen the model fits on."""
+    load_cdnow(engine)
+    report = clv_report(
+        settings,
+        calibration_end=date(1997, 9, 30),
+        unit="week",
+        reference_date=date(1998, 6, 30),
+    )
+    assert report.customers == 2_357
+    paper_bg = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in paper_bg.items():
+        assert report.bgnbd[name] == pytest.approx(value, rel=0.01), (name, report.bgnbd)
+    assert report.gamma_gamma is not None
+    paper_gg = {"p": 6.25, "q": 3.74, "v": 15.44}
+    for name, value in paper_gg.items():
+        assert report.gamma_gamma[name] == pytest.approx(value, rel=0.01), (
+            name,
+            report.gamma_gamma,
+        )
+    assert report.units == {"alpha": "week", "v": "yuan"}
+
+
+def test_runs_stored_before_units_were_named_read_in_yuan(engine, session):
+    """A run recorded with v in fen and no units reads as every newer one: v in yuan."""
+    from siyu.traits.models import TraitRun
+
+    legacy = {
+        "bgnbd": {"r": 0.24, "alpha": 4.41, "a": 0.79, "b": 2.43},
+        "gamma_gamma": {"p": 6.25, "q": 3.74, "v": 1544.0},
+        "unit": "week",
+    }
+    assert stored_params(legacy) == {
+        "bgnbd": legacy["bgnbd"],
+        "gamma_gamma": {"p": 6.25, "q": 3.74, "v": 15.44},
+        "unit": "week",
+        "units": {"alpha": "week", "v": "yuan"},
+    }
+    current = stored_params(legacy)
+    assert stored_params(current) == current  # already in yuan: left alone
+    assert stored_params({"fallback": "rule"}) == {"fallback": "rule"}
+    session.add(
+        TraitRun(
+            status="done",
+            engine="duckdb",
+            reference_date=date(2026, 1, 1),
+            window_days=365,
+            customers=1,
+            stage_changes=0,
+            actor="t",
+            started_at=utcnow(),
+            finished_at=utcnow(),
+            details={"clv": legacy},
+        )
+    )
+    session.commit()
+    assert latest_clv_model(session) == current
+    assert recent_runs(session, 1)[0]["details"]["clv"] == current

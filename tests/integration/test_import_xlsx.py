@@ -174,6 +174,7 @@ def member_rows(source: str) -> tuple[list[str], list[list[str]]]:
         "email_consent": lambda n: "",
         "consent_evidence": lambda n: "门店会员登记表",
         "consent_at": lambda n: "2025-01-01 09:30:00",
+        "do_not_disturb": lambda n: "是" if n % 3 == 0 else "",
     }
     identities = {"member_id", "phone", "email", "unionid", "buyer_id"}
     rows = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from siyu.ingest.customers import import_customers
 from siyu.ingest.orders import import_orders
 from siyu.models import metadata
 from siyu.privacy.models import Suppression
-from siyu.privacy.service import PrivacyError, erase_person, export_person, scrub_storage
+from siyu.privacy.service import (
+    PrivacyError,
+    erase_person,
+    export_person,
+    finish_erasure,
+    scrub_storage,
+)
 from tests import platform_files as pf
 from tests.conftest import write_csv
 
@@ -162,3 +169,218 @@ def test_export_holds_everything(engine, settings, session, tmp_path: Path) -> N
     assert len(data["orders"]) == 2 and len(data["events"]) == 1 and len(data["consents"]) == 1
     with pytest.raises(PrivacyError, match="no customer"):
         export_person(session, "13600000000", "test")
+
+
+# -- the analytical copy and every other file of the data directory -----------------------------
+PERSON_FORMS = [
+    "13957124680",
+    "+8613957124680",
+    "139 5712 4680",
+    "139-5712-4680",
+    "tb_ouyang",
+    "欧阳娜娜",
+    "nana@qq.com",
+    "M20260001",
+]
+
+
+def _encodings(value: str) -> set[bytes]:
+    """The bytes a value may take in a file: UTF-8, GBK (Chinese exports), UTF-16 (Excel's
+    Unicode text) and JSON's \\u escapes."""
+    import json
+
+    out = {value.encode("utf-8"), value.encode("utf-16-le"), json.dumps(value)[1:-1].encode()}
+    with contextlib.suppress(UnicodeEncodeError):
+        out.add(value.encode("gbk"))
+    return out
+
+
+def files_of(settings, engine) -> list[Path]:  # type: ignore[no-untyped-def]
+    """Every file under the data directory, and the SQLite database with its WAL and SHM."""
+    files = [f for f in settings.data_dir.rglob("*") if f.is_file()]
+    if engine.dialect.name == "sqlite":
+        db = Path(engine.url.database)
+        files += [f for f in db.parent.glob(db.name + "*") if f.is_file()]
+    return files
+
+
+def leftovers(settings, engine) -> list[str]:  # type: ignore[no-untyped-def]
+    found = []
+    for f in files_of(settings, engine):
+        raw = f.read_bytes()
+        found += [f"{f.name}: {v}" for v in PERSON_FORMS if any(b in raw for b in _encodings(v))]
+    return found
+
+
+def person_in_the_copy(engine, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The person as a mini-program reports them (an event whose properties carry the phone,
+    the buyer id and the name), the copy refreshed, the Spark engine's Parquet exports and the
+    dashboard's cache beside it."""
+    from datetime import date
+
+    import duckdb
+
+    from siyu.analytics.service import refresh_copy
+    from siyu.metrics.service import overview
+
+    load_person(engine, settings, tmp_path)
+    with engine.begin() as conn:
+        ingest(
+            conn,
+            [
+                EventIn.model_validate(
+                    {
+                        "type": "track",
+                        "messageId": "ev-props",
+                        "event": "提交订单",
+                        "traits": {"phone": PHONE},
+                        "properties": {
+                            "mobile": "139 5712 4680",
+                            "buyer": "tb_ouyang",
+                            "收货人": "欧阳娜娜",
+                            "email": "nana@qq.com",
+                        },
+                    }
+                )
+            ],
+            source="t",
+            secret=settings.secret_key_bytes(),
+        )
+    refresh_copy(settings, full=True)
+    copy = settings.resolved_analytics_path
+    exports = settings.data_dir / "parquet"
+    exports.mkdir()
+    with duckdb.connect(str(copy), read_only=True) as duck:  # as the Spark engine leaves them
+        for table in ("event", "customer"):
+            duck.execute(f"COPY \"{table}\" TO '{exports / table}.parquet' (FORMAT parquet)")
+    overview(settings, date(2026, 6, 1), date(2026, 6, 30))
+    assert any("tb_ouyang" in x for x in leftovers(settings, engine)), "the fixture must fill it"
+
+
+def test_erasure_leaves_no_byte_of_the_person_in_any_file(
+    engine, settings, session, tmp_path: Path
+) -> None:
+    """The copy kept the person's event properties in DuckDB's free blocks after the rows were
+    deleted; the rebuilt copy, the removed Parquet exports and the scrubbed rejects hold none."""
+    person_in_the_copy(engine, settings, tmp_path)
+    before = leftovers(settings, engine)
+    assert any("analytics.duckdb" in x for x in before), before
+    assert any(x.startswith("event.parquet") for x in before), before
+    report = erase_person(session, settings, PHONE, "test")
+    session.commit()
+    finish_erasure(session, settings, report)
+    assert leftovers(settings, engine) == []
+    copy = report.as_dict()["analytical_copy"]
+    assert copy["state"] == "rebuilt" and copy["found_in"] == [], copy
+    assert copy["rows_removed"]["event"] == 2 and copy["rows_removed"]["customer"] >= 2, copy
+    assert copy["forms_searched"] >= len(PERSON_FORMS)
+    assert {"parquet/event.parquet", "parquet/customer.parquet"} <= set(copy["files_removed"])
+    assert copy["bytes_after"] > 0 and copy["seconds"] >= 0
+    assert "_values" not in str(report.as_dict()) and report._values == []
+    # the other person is still in the copy, and the copy still works
+    from siyu.analytics.service import copy_status, refresh_copy
+
+    status = {t.table: t.rows for t in copy_status(settings)}
+    assert status["customer"] == 1 and status["order"] == 1
+    assert refresh_copy(settings).erasure is None  # nothing left pending
+    assert leftovers(settings, engine) == []
+
+
+def test_a_rebuild_left_pending_is_done_by_the_next_refresh(
+    engine, settings, session, tmp_path: Path
+) -> None:
+    """The process dies between the commit and the rebuild: the rows are out of the copy, but
+    its free blocks still hold them until the next refresh rebuilds the file."""
+    from siyu.analytics.service import refresh_copy
+
+    person_in_the_copy(engine, settings, tmp_path)
+    erase_person(session, settings, PHONE, "test")
+    session.commit()
+    scrub_storage(session)  # no finish_erasure: the process died here
+    pending = settings.resolved_analytics_path.with_name("analytics.duckdb.erasing")
+    assert pending.exists()
+    assert any("analytics.duckdb" in x for x in leftovers(settings, engine))
+    done = refresh_copy(settings).erasure
+    assert done is not None and done["state"] == "rebuilt", done
+    assert not pending.exists()
+    assert [x for x in leftovers(settings, engine) if "analytics.duckdb" in x] == []
+
+
+def test_a_busy_copy_is_rebuilt_once_it_is_free(engine, settings, session, tmp_path, monkeypatch):
+    """A report holding the copy open: the erasure does not wait forever; it says the rebuild is
+    pending, and the refresh after the report deletes the rows and rebuilds the file. The
+    thread that holds the copy cannot rebuild it (it would wait for itself)."""
+    import threading
+
+    from siyu.analytics.engines import ibis_tables
+    from siyu.analytics.erasure import finish_pending, purge
+    from siyu.analytics.service import refresh_copy
+
+    person_in_the_copy(engine, settings, tmp_path)
+    monkeypatch.setattr(settings, "analytics_erase_wait_seconds", 1)
+    copy = settings.resolved_analytics_path
+    holding, release = threading.Event(), threading.Event()
+
+    def report_reading() -> None:
+        with ibis_tables(copy, "duckdb", ["order"]) as t:
+            t["order"].count().execute()
+            holding.set()
+            release.wait(120)
+
+    reader = threading.Thread(target=report_reading)
+    reader.start()
+    try:
+        assert holding.wait(30)
+        report = erase_person(session, settings, PHONE, "test")
+        session.commit()
+        finish_erasure(session, settings, report)
+        got = report.analytical_copy
+        assert got["state"] == "pending" and "in use" in got["note"], got
+    finally:
+        release.set()
+        reader.join()
+    with ibis_tables(copy, "duckdb", ["order"]):
+        assert finish_pending(settings) is None  # held by this thread: left for later
+        assert purge(settings, [], [], wait=5).state == "pending"
+    done = refresh_copy(settings).erasure
+    assert done is not None and done["state"] == "rebuilt", done
+    assert done["rows_removed"]["event"] == 2 and done["rows_removed"]["customer"] == 2
+    assert [x for x in leftovers(settings, engine) if "analytics.duckdb" in x] == []
+
+
+def test_readers_see_the_old_file_or_the_new_one_never_a_half(
+    engine, settings, session, tmp_path: Path
+) -> None:
+    import threading
+
+    from siyu.analytics.engines import EngineUnavailable
+    from siyu.analytics.service import copy_status
+
+    person_in_the_copy(engine, settings, tmp_path)
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append({t.table: t.rows for t in copy_status(settings)}["customer"])
+            except EngineUnavailable:
+                pass  # waited too long: said so, and no half file read
+            except BaseException as exc:
+                errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        report = erase_person(session, settings, PHONE, "test")
+        session.commit()
+        finish_erasure(session, settings, report)
+    finally:
+        stop.set()
+        for r in readers:
+            r.join()
+    assert not errors, errors
+    assert report.analytical_copy["state"] == "rebuilt"
+    assert set(seen) <= {1, 2, 3} and seen[-1] == 1  # 1: only the other person is left

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import csvsafe
 from siyu.accounts.models import ApiKey, AuditLog, User
 from siyu.brands.models import Store
 
@@ -88,7 +88,7 @@ def audit_page(session: Session, f: AuditFilter, tz: ZoneInfo) -> dict[str, Any]
 def audit_csv(session: Session, f: AuditFilter, tz: ZoneInfo) -> tuple[str, int]:
     """Every entry the filter matches, oldest first, as CSV (times in local time)."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)
     w.writerow(["id", "time", "actor", "action", "target_type", "target_id", "details"])
     n = 0
     query = sa.select(AuditLog).where(*_where(f, tz)).order_by(AuditLog.id)

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from siyu.analytics import gate
+
 LOCK_WAIT_SECONDS = 30.0
 
 
@@ -25,19 +27,44 @@ class EngineUnavailable(RuntimeError):
 
 
 @contextmanager
-def open_duckdb(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_duckdb(
+    path: Path, *, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the copy, held open through the gate (``analytics.gate``) so an
+    erasure never swaps the file under it; waits up to ``wait`` seconds while it is busy."""
+    with copy_in_use(path, wait), _connect(path, read_only, wait) as conn:
+        yield conn
+
+
+@contextmanager
+def copy_in_use(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the copy open (shared) for a while: what a connection does, and ``ibis_tables``
+    over the engine's whole use of it."""
+    try:
+        with gate.shared(path, wait):
+            yield
+    except gate.GateBusy as exc:
+        raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
+
+
+@contextmanager
+def _connect(path: Path, read_only: bool, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
     if read_only and not path.exists():
         raise EngineUnavailable(
             "the analytical copy has not been built yet (siyu analytics refresh)"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    deadline = time.monotonic() + wait
     while True:
         try:
             conn = duckdb.connect(str(path), read_only=read_only)
             break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # another process holds the file (its lock), or this one has it open the other
+            # way (read-only vs read-write: DuckDB refuses a second configuration): wait
+            text = str(exc).lower()
+            busy = "lock" in text or "different configuration" in text
+            if not busy or time.monotonic() > deadline:
                 raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
             time.sleep(0.2)
     try:
@@ -132,10 +159,15 @@ def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str,
     DuckDB reads the copy in place. Spark reads Parquet exports of the same tables, written
     next to the copy (the scale-out path of DESIGN §2: the same expressions, another engine).
     """
-    import ibis
-
     if engine not in ENGINES:
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    with copy_in_use(path):  # the copy (and its Parquet exports) stay as they are meanwhile
+        yield from _ibis_tables(path, engine, names)
+
+
+def _ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str, Any]]:
+    import ibis
+
     with open_duckdb(path, read_only=True) as duck:  # exports read; they never write the copy
         _check_layout(duck, names)
         if engine == "duckdb":

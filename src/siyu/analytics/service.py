@@ -6,7 +6,8 @@ open then, clocks a little apart) and replaces them by id, so it is idempotent: 
 twice, or after a crash half-way, gives the same copy. (Following the newest ``updated_at``
 copied instead would re-read, on every refresh, every row that shares it — a bulk load writes
 a million rows with one time.) Small tables
-are copied whole. Erasure removes a person from the copy directly (see ``erase_customers``).
+are copied whole. Erasure removes a person from the copy and rebuilds the file
+(``analytics.erasure``); a rebuild an erasure left pending is done by the next refresh.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class RefreshReport:
     seconds: float = 0.0
     read: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    erasure: dict[str, Any] | None = None  # a rebuild an erasure had left pending, done now
 
 
 def refresh_copy(
@@ -82,6 +84,10 @@ def refresh_copy(
             report.rows[table.name] = _count(duck, table.name)
             if progress:
                 progress(table.name, data.num_rows)
+    from siyu.analytics.erasure import finish_pending
+
+    rebuilt = finish_pending(settings)
+    report.erasure = rebuilt.as_dict() if rebuilt else None
     report.seconds = (utcnow() - started).total_seconds()
     return report
 
@@ -243,38 +249,12 @@ def content_version(
 
 
 def erase_customers(settings: Settings, customer_ids: list[int]) -> int:
-    """Remove people from the copy (PIPL erasure); returns rows removed. A copy not yet built
-    holds nobody, so there is nothing to do."""
-    path = settings.resolved_analytics_path
-    if not customer_ids or not path.exists():
-        return 0
-    removed = 0
-    with open_duckdb(path) as duck:
-        duck.register("erased", pa.table({"id": pa.array(customer_ids, pa.int64())}))
-        steps = [
-            (
-                "order_line",
-                'order_id IN (SELECT id FROM "order" WHERE customer_id IN (SELECT id FROM erased))',
-            )
-        ]
-        steps += [
-            (t.name, f"{quote(t.customer_key)} IN (SELECT id FROM erased)")
-            for t in TABLES
-            if t.customer_key and t.name != "customer"
-        ]
-        steps.append(
-            (
-                "customer",
-                "id IN (SELECT id FROM erased) OR merged_into_id IN (SELECT id FROM erased)",
-            )
-        )
-        duck.execute("BEGIN")
-        for name, where in steps:
-            if _exists(duck, name):
-                removed += int(_scalar(duck, f"DELETE FROM {quote(name)} WHERE {where}") or 0)
-        duck.execute("COMMIT")
-        duck.execute("CHECKPOINT")
-    return removed
+    """Remove people from the copy (PIPL erasure, the step inside the erasure's transaction;
+    ``analytics.erasure`` rebuilds the file after it); returns rows removed. A copy not yet
+    built holds nobody, so there is nothing to do."""
+    from siyu.analytics.erasure import forget
+
+    return sum(forget(settings, customer_ids).values())
 
 
 def _ensure_state(duck: duckdb.DuckDBPyConnection) -> None:

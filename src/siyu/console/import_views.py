@@ -168,8 +168,8 @@ def rejects_download(
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    """The run's rejected rows (only that run's file; cells a spreadsheet would run as a
-    formula are neutralised). Audit-logged: the rows hold personal data."""
+    """The run's rejected rows (only that run's file, written with cells a spreadsheet would
+    run as a formula guarded). Audit-logged: the rows hold personal data."""
     if denied := denied_page(request, ctx, Perm.imports_run):
         return denied
     try:
@@ -182,7 +182,7 @@ def rejects_download(
     session.commit()
 
     def rows() -> Iterator[bytes]:
-        yield from uploads.neutralised_csv(path)
+        yield from uploads.rejects_bytes(path)
 
     return StreamingResponse(
         rows(),

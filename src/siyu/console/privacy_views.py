@@ -22,7 +22,7 @@ from siyu.privacy.service import (
     erase_customer,
     export_customer,
     find_person,
-    scrub_storage,
+    finish_erasure,
 )
 from siyu.webkit import RowId, db_session
 
@@ -97,7 +97,7 @@ async def erase_submit(
         return show_customer(
             request, ctx, session, customer_id, error=in_words(request, exc), status=409
         )
-    report.storage = scrub_storage(session)
+    finish_erasure(session, get_settings(), report)
     return private(
         render(request, "privacy_erased.html", ctx=ctx, customer_id=person.id, report=report)
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from siyu import csvsafe
 from siyu.demo.catalog import EVENTS, PRODUCTS, STORES
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class _Writers:
             "members": (out / "pos_members.csv").open("w", encoding="utf-8", newline=""),
             "events": (out / "events.jsonl").open("w", encoding="utf-8"),
         }
-        self.w = {k: csv.writer(f) for k, f in self.files.items() if k != "events"}
+        self.w = {k: csvsafe.writer(f) for k, f in self.files.items() if k != "events"}
         self.w["taobao"].writerow(
             [
                 "订单编号",

@@ -25,6 +25,7 @@ from siyu.accounts.models import AuditLog
 from siyu.brands.service import StoreCache
 from siyu.bulk import chunks
 from siyu.config import Settings
+from siyu.csvsafe import unquote
 from siyu.customers import identifiers as ids
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer
@@ -148,7 +149,10 @@ def _rows(
         i = col.get(name)
         if i is None or i >= len(row):
             return None
-        return row[i].strip() or None
+        text = row[i].strip()
+        if text[:1] == "'":  # a Siyu rejects file's guard before a formula character comes off
+            return unquote(text)
+        return text or None
 
     line_no = opened.header_line
     for row in opened.rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from siyu.csvsafe import unquote
 from siyu.customers.identifiers import Rejected
 from siyu.ingest import values as v
 from siyu.ingest.parse import (
@@ -25,6 +26,7 @@ from siyu.ingest.parse import (
     ParsedOrder,
     Reject,
     RowError,
+    category_of,
     digest,
     line_amount,
     order_id_of,
@@ -112,6 +114,15 @@ class FastLane:
             return [None] * len(table[0])
         return [cell.strip() or None for cell in table[i]]
 
+    def _texts(self, name: str, table: Table) -> list[str | None]:
+        """A free-text column's cells (``_cells``), unquoted as ``OrderParser.fields`` does;
+        cell by cell only when the block's column has an apostrophe at all."""
+        cells = self._cells(name, table)
+        i = self.parser.col.get(name)
+        if i is not None and "'" in "".join(table[i]):
+            cells = [unquote(c) for c in cells]
+        return cells
+
     def _mapped(self, name: str, table: Table, fn: Callable[[str | None], Any]) -> list[Any]:
         """``fn`` of each stripped cell of a column, called once per distinct value (each
         column has one function, so the column names the memo)."""
@@ -172,10 +183,10 @@ class FastLane:
         unit = self._mapped("unit_price", table, lambda c: v.optional_fen(c, field="unit_price"))
         sku = self._mapped("sku", table, sku_of)
         product = self._mapped("product", table, product_of)
-        category = self._cells("category", table)
-        name, address = self._cells("name", table), self._cells("address", table)
-        province, city = self._cells("province", table), self._cells("city", table)
-        store, store_name = self._cells("store", table), self._cells("store_name", table)
+        category = self._mapped("category", table, category_of)
+        name, address = self._texts("name", table), self._texts("address", table)
+        province, city = self._texts("province", table), self._texts("city", table)
+        store, store_name = self._texts("store", table), self._texts("store_name", table)
         firsts = [0] * len(groups)  # each order's first row
         i = 0
         for g, group in enumerate(groups):

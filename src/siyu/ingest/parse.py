@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from siyu.csvsafe import unquote
 from siyu.customers import identifiers as ids
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat
@@ -21,6 +22,14 @@ from siyu.ingest.reader import OpenedFile
 
 Key = tuple[str, str, str]
 Group = list[tuple[int, list[str], dict[str, str | None]]]  # (line number, cells, fields)
+
+
+# Free-text columns of the buyer and the store. A rejects file Siyu wrote puts a ``'`` before a
+# cell that starts like a formula (``csvsafe``); when the file comes back, fixed, it comes off
+# here, as the cells are read (both lanes), so names import as they were exported. Product and
+# category titles take it off in their functions; identities, amounts, times, SKUs and order
+# ids ignore leading apostrophes anyway.
+TEXT_FIELDS = ("name", "address", "province", "city", "store", "store_name")
 
 
 @dataclass(slots=True)
@@ -71,12 +80,19 @@ class OrderParser:
         self.rows_read = 0
 
         self._items = list(opened.columns.items())
+        self.text_fields = [f for f in TEXT_FIELDS if f in opened.columns]
         self.identity_specs = self._identity_specs()
 
     def fields(self, row: list[str]) -> dict[str, str | None]:
-        """The mapped cells of a row, stripped; empty cells are None."""
+        """The mapped cells of a row, stripped; empty cells are None; free text unquoted (see
+        ``TEXT_FIELDS``)."""
         n = len(row)
-        return {name: (row[i].strip() or None) if i < n else None for name, i in self._items}
+        out = {name: (row[i].strip() or None) if i < n else None for name, i in self._items}
+        for name in self.text_fields:
+            value = out[name]
+            if value and value[0] == "'":
+                out[name] = unquote(value)
+        return out
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The file's non-blank rows with their line numbers (the header is line 1)."""
@@ -206,7 +222,8 @@ class OrderParser:
             n_lines,
         )
         product = f.get("product")
-        return (sku_of(f.get("sku")), product_of(product), f.get("category"), qty, amount)
+        category = category_of(f.get("category"))
+        return (sku_of(f.get("sku")), product_of(product), category, qty, amount)
 
 
 # -- the rules both lanes share ------------------------------------------------------------------
@@ -286,7 +303,13 @@ def sku_of(raw: str | None) -> str | None:
 
 
 def product_of(raw: str | None) -> str | None:
+    """A product title (free text: see ``TEXT_FIELDS``)."""
+    raw = unquote(raw)
     return raw[:300] if raw else None
+
+
+def category_of(raw: str | None) -> str | None:
+    return unquote(raw)
 
 
 def _missing(name: str) -> str:

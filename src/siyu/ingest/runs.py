@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from siyu import csvsafe
 from siyu.brands.service import resolve_brand
 from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
@@ -82,7 +82,7 @@ class RejectsFile:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._fh)
+            self._writer = csvsafe.writer(self._fh)
             self._writer.writerow(["行号 line", "原因 reason", *self.header])
         self._writer.writerow([line_no, reason, *row])
 

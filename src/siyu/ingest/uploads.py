@@ -12,8 +12,6 @@ other rejects file. The operator's file name is kept only as text to show, never
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
 import unicodedata
@@ -277,29 +275,10 @@ def rejects_file(session: Session, settings: Settings, run_id: int) -> tuple[Imp
     return run, path
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
-
-
-def neutral(cell: str) -> str:
-    """A cell a spreadsheet would take for a formula (``=HYPERLINK(…)``, ``@SUM``, ``+cmd``)
-    gets a leading ``'`` so it is shown as text; plain numbers (``-30``) stay as they are."""
-    if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
-
-
-def neutralised_csv(path: Path, rows_per_chunk: int = 500) -> Iterator[bytes]:
-    """A rejects file as UTF-8 CSV bytes (with the BOM Excel wants), formulas neutralised,
-    a few hundred rows at a time."""
-    out = io.StringIO()
-    write = csv.writer(out).writerow
-    yield "\ufeff".encode()
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        for n, row in enumerate(csv.reader(fh), 1):
-            write([neutral(c) for c in row])
-            if n % rows_per_chunk == 0:
-                yield out.getvalue().encode()
-                out.seek(0)
-                out.truncate()
-    yield out.getvalue().encode()
+def rejects_bytes(path: Path, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """A rejects file as it is stored: written through ``siyu.csvsafe`` (cells a spreadsheet
+    would run as a formula already carry their ``'``), UTF-8 with the BOM Excel wants. Guarding
+    it again would add a second ``'`` and spoil the round trip back into an import."""
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            yield block

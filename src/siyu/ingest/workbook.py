@@ -21,7 +21,6 @@ value Excel saved with it; nothing is evaluated.
 
 from __future__ import annotations
 
-import csv
 import multiprocessing as mp
 import zipfile
 import zlib
@@ -31,6 +30,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from siyu import csvsafe
 from siyu.ingest.reader import ImportFileError
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -230,7 +230,7 @@ def _write_first_sheet(path: str, target: str) -> tuple[Any, ...]:
                 continue
             text = cell_text
             with open(target, "w", encoding="utf-8", newline="") as out:
-                csv.writer(out).writerows(
+                csvsafe.internal_writer(out).writerows(
                     [c if type(c) is str else text(c) for c in row] for row in sheet.iter_rows()
                 )
             return ("done", sheet.end[0] + 1 if sheet.end else 0, meta.name)

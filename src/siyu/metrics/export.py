@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import io
+from decimal import Decimal
 from typing import Any
 
+from siyu import csvsafe
 from siyu.metrics.registry import METRICS
 
 
 def overview_csv(o: dict[str, Any]) -> str:
     """The overview (``service.overview``) as CSV text; money in yuan, rates as fractions."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)
     p = o["period"]
     w.writerow(["期间 period", p["start"], p["end"], "对比 previous", *o["previous"].values()])
     w.writerow(["数据截至 data as of (UTC)", o["fresh_as_of"] or ""])
@@ -104,7 +105,11 @@ def overview_csv(o: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _n(value: float | int | None, scale: int = 1) -> str:
+def _n(value: float | int | None, scale: int = 1) -> Decimal | float | int | str:
+    """A number as a number (so a negative amount stays a number, not text that the CSV writer
+    guards against formulas): yuan to two decimals when ``scale`` turns fen into yuan."""
     if value is None:
         return ""
-    return f"{value / scale:.2f}" if scale != 1 else f"{value}"
+    if scale != 1:
+        return Decimal(f"{value / scale:.2f}")
+    return value

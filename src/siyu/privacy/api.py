@@ -20,7 +20,7 @@ from siyu.privacy.service import (
     export_customer,
     find_by_phone,
     find_person,
-    scrub_storage,
+    finish_erasure,
 )
 from siyu.webkit import Refused, db_session, require
 
@@ -63,13 +63,9 @@ def post_erase(
     principal: Principal = Depends(require(Perm.privacy_manage)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """Erase the person everywhere; keeps only an HMAC suppression entry."""
-    report = erase_customer(session, get_settings(), _person(session, body), principal.actor)
+    """Erase the person everywhere; keeps only an HMAC suppression entry. The answer says what
+    was done where, the analytical copy included (its file is rebuilt without the person)."""
+    settings = get_settings()
+    report = erase_customer(session, settings, _person(session, body), principal.actor)
     session.commit()
-    return {
-        "erased_profiles": report.customers,
-        "rows_deleted": report.counts,
-        "suppressed_identities": report.suppressed_identities,
-        "reject_rows_removed": report.reject_rows_removed,
-        "storage": scrub_storage(session),
-    }
+    return finish_erasure(session, settings, report).as_dict()

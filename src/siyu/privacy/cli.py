@@ -38,27 +38,20 @@ def erase(
     """Erase the person from every table and file; keep an HMAC suppression entry."""
     from siyu.config import MissingSecretKey, get_settings
     from siyu.db import new_session
-    from siyu.privacy.service import PrivacyError, erase_person, scrub_storage
+    from siyu.privacy.service import PrivacyError, erase_person, finish_erasure
 
     actor = require("privacy:manage")
     if not yes:
         typer.confirm("This permanently erases the person's data. Continue?", abort=True)
+    settings = get_settings()
     session = new_session()
     try:
-        report = erase_person(session, get_settings(), phone, actor)
+        report = erase_person(session, settings, phone, actor)
         session.commit()
-        storage = scrub_storage(session)
+        finish_erasure(session, settings, report)
     except (PrivacyError, MissingSecretKey) as exc:
         session.rollback()
         fail(str(exc))
     finally:
         session.close()
-    echo_json(
-        {
-            "erased_profiles": report.customers,
-            "rows_deleted": report.counts,
-            "suppressed_identities": report.suppressed_identities,
-            "reject_rows_removed": report.reject_rows_removed,
-            "storage": storage,
-        }
-    )
+    echo_json(report.as_dict())

@@ -4,7 +4,12 @@ Erasure removes the person from every table, from the rejects files the importer
 from the database file itself (SQLite: secure_delete + WAL truncation; PostgreSQL: VACUUM of the
 touched tables). It keeps one suppression entry per identity — an HMAC under SIYU_SECRET_KEY —
 so a re-import or a replayed event cannot re-create a marketable profile. Capabilities that keep
-their own copies (the analytical copy, message logs…) register an eraser in ``ERASERS``.
+their own copies (message logs…) register an eraser in ``ERASERS``.
+
+The analytical copy (DuckDB) is erased in two steps: the rows leave it inside the transaction,
+and after the commit ``finish_erasure`` rebuilds its file without them (DuckDB keeps deleted
+rows' bytes in free blocks) and searches the new file for the person's values; see
+``analytics.erasure``. Callers: ``erase_person``, commit, ``finish_erasure``.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import csvsafe
 from siyu.accounts.models import AuditLog
 from siyu.accounts.service import record_audit
+from siyu.analytics import erasure as copy_erasure
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
@@ -61,6 +68,21 @@ class ErasureReport:
     suppressed_identities: int = 0
     reject_rows_removed: int = 0
     storage: str = ""
+    analytical_copy: dict[str, Any] = field(default_factory=dict)
+    # what ``finish_erasure`` needs after the commit; held in memory only, never reported
+    _customer_ids: list[int] = field(default_factory=list, repr=False)
+    _values: list[str] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the CLI prints and the API answers."""
+        return {
+            "erased_profiles": self.customers,
+            "rows_deleted": self.counts,
+            "suppressed_identities": self.suppressed_identities,
+            "reject_rows_removed": self.reject_rows_removed,
+            "storage": self.storage,
+            "analytical_copy": self.analytical_copy,
+        }
 
 
 def find_by_phone(session: Session, phone: str) -> Customer:
@@ -183,7 +205,11 @@ def erase_customer(
         (i.kind, i.namespace, i.value)
         for i in session.scalars(sa.select(Identity).where(Identity.customer_id.in_(family)))
     ]
-    report = ErasureReport(customers=len(family))
+    names = session.scalars(
+        sa.select(Customer.name).where(Customer.id.in_(family), Customer.name.is_not(None))
+    ).all()
+    report = ErasureReport(customers=len(family), _customer_ids=list(family))
+    report._values = stored_forms(identities, [n for n in names if n])
     existing = set(session.scalars(sa.select(Suppression.digest)))
     for kind, ns, value in identities:
         digest = identity_digest(secret, kind, ns, value)
@@ -196,6 +222,8 @@ def erase_customer(
         importlib.import_module(module)
     for eraser in ERASERS:
         report.counts[eraser.__name__] = eraser(session, ctx)
+    copy_rows = copy_erasure.forget(settings, family)
+    report.analytical_copy = {"state": "pending", "rows_removed": copy_rows}
     order_ids = sa.select(Order.id).where(Order.customer_id.in_(family))
     steps: list[tuple[str, Any]] = [
         ("order_line", sa.delete(OrderLine).where(OrderLine.order_id.in_(order_ids))),
@@ -246,6 +274,42 @@ def erase_customer(
     return report
 
 
+def finish_erasure(session: Session, settings: Settings, report: ErasureReport) -> ErasureReport:
+    """After the erasure's commit: make the deleted rows unreadable in the database files
+    (``scrub_storage``), rebuild the analytical copy without the person and search it for their
+    values, and drop the dashboard's cached aggregates. Fills in ``report`` and returns it."""
+    from siyu.metrics.cache import clear
+
+    report.storage = scrub_storage(session)
+    done = copy_erasure.purge(settings, report._customer_ids, report._values)
+    early = report.analytical_copy.get("rows_removed", {})
+    rows = {t: early.get(t, 0) + done.rows_removed.get(t, 0) for t in {*early, *done.rows_removed}}
+    report.analytical_copy = {**done.as_dict(), "rows_removed": dict(sorted(rows.items()))}
+    cached = clear(settings)
+    if cached:
+        report.analytical_copy["files_removed"] = [
+            *done.files_removed,
+            f"{cached} cached dashboard answers",
+        ]
+    report._values = []
+    return report
+
+
+def stored_forms(identities: list[tuple[str, str, str]], names: list[str]) -> list[str]:
+    """The person's values in the forms Siyu or its inputs store them: identity values as
+    normalised (a phone in E.164), a mainland phone also as its national digits and as people
+    write it (139 5712 4680, 139-5712-4680), and the names on the profiles."""
+    forms = set(names)
+    for kind, _ns, value in identities:
+        forms.add(value)
+        if kind == ids.Kind.phone.value and value.startswith("+86") and len(value) == 14:
+            d = value[3:]
+            forms |= {d, f"{d[:3]} {d[3:7]} {d[7:]}", f"{d[:3]}-{d[3:7]}-{d[7:]}"}
+        elif kind == ids.Kind.phone.value:
+            forms.add(value.lstrip("+"))
+    return sorted(f for f in forms if f)
+
+
 def scrub_rejects(folder: Path, identities: list[tuple[str, str, str]]) -> int:
     """Drop rows of the importers' rejects files that carry any of the person's identities."""
     if not folder.is_dir():
@@ -261,7 +325,8 @@ def scrub_rejects(folder: Path, identities: list[tuple[str, str, str]]) -> int:
             removed += len(rows) - len(keep)
             tmp = path.with_suffix(".tmp")
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-                csv.writer(fh).writerows(keep)
+                # cells as the importer wrote them: the formula guard taken off, put back once
+                csvsafe.writer(fh).writerows([[csvsafe.unquote(c) for c in r] for r in keep])
             tmp.replace(path)
     return removed
 

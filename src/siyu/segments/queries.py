@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import csvsafe
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.bulk import chunks
@@ -143,7 +143,7 @@ def export_members(
         raise PermissionError("unmasked export needs the customers:unmask permission")
     written = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
+        writer = csvsafe.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
         for row in member_rows(session, segment_id, unmask=show, principal=principal):
             writer.writerow(row)

@@ -151,13 +151,14 @@ def clv(
         echo_json(data)
         return
     bg, gg = report.bgnbd, report.gamma_gamma
+    units = report.units
     typer.echo(
         f"BG/NBD ({report.customers:,} customers, unit {report.unit}): r={bg['r']:.4f} "
-        f"alpha={bg['alpha']:.4f} a={bg['a']:.4f} b={bg['b']:.4f}  "
+        f"alpha={bg['alpha']:.4f} {units['alpha']}s a={bg['a']:.4f} b={bg['b']:.4f}  "
         f"log-likelihood {report.log_likelihood:,.1f}"
     )
     if gg:
-        typer.echo(f"Gamma-Gamma: p={gg['p']:.4f} q={gg['q']:.4f} v={gg['v']:.4f}")
+        typer.echo(f"Gamma-Gamma: p={gg['p']:.4f} q={gg['q']:.4f} v={gg['v']:.4f} {units['v']}")
     typer.echo(f"holdout {report.calibration_end} → {report.holdout_end}:")
     typer.echo("  frequency  customers    actual  predicted")
     for row in report.holdout:

@@ -19,6 +19,7 @@ from siyu.config import Settings
 from siyu.traits import clv_model
 from siyu.traits.expressions import clv_summary
 from siyu.traits.params import EPOCH, TraitsError, trait_params
+from siyu.traits.units import reported_params
 
 UNITS = {"day": 1, "week": 7}
 BUCKETS = [*(str(i) for i in range(7)), "7+"]
@@ -26,6 +27,9 @@ BUCKETS = [*(str(i) for i in range(7)), "7+"]
 
 @dataclass
 class ClvReport:
+    """A fit and its holdout check. ``gamma_gamma``'s ``v`` is in yuan; ``units`` names the
+    unit of each parameter that has one (see ``reported_params``)."""
+
     bgnbd: dict[str, float]
     gamma_gamma: dict[str, float] | None
     log_likelihood: float
@@ -35,6 +39,7 @@ class ClvReport:
     calibration_end: date
     holdout_end: date
     notes: list[str] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)
 
 
 def summary_arrays(
@@ -77,9 +82,10 @@ def clv_report(
         raise TraitsError("CLV cannot be fitted: {why}", why=exc) from exc
     horizon = (ref - calibration_end).days / UNITS[unit]
     predicted = model.expected_purchases(horizon, s["frequency"], s["recency"], s["T"])
+    shown = reported_params(model.bgnbd, model.gamma_gamma, unit)
     return ClvReport(
-        bgnbd=model.bgnbd,
-        gamma_gamma=model.gamma_gamma,
+        bgnbd=shown["bgnbd"],
+        gamma_gamma=shown["gamma_gamma"],
         log_likelihood=model.log_likelihood,
         customers=model.customers,
         holdout=_holdout(s["frequency"], s["holdout_purchases"], predicted),
@@ -87,6 +93,7 @@ def clv_report(
         calibration_end=calibration_end,
         holdout_end=ref,
         notes=model.notes,
+        units=shown["units"],
     )
 
 
@@ -161,5 +168,5 @@ def value_everyone(settings: Settings, engine: str, ref: date) -> Valuation | No
     notes = list(model.notes)
     if clv is None:
         notes.append(f"no Gamma-Gamma fit: spend and CLV left empty; {FALLBACK_RULE}")
-    fitted = {"bgnbd": model.bgnbd, "gamma_gamma": model.gamma_gamma, "unit": unit}
+    fitted = reported_params(model.bgnbd, model.gamma_gamma, unit)
     return Valuation(s["customer_id"], columns, fitted, notes)

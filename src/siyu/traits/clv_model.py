@@ -29,7 +29,8 @@ class DegenerateFit(Refusal):
 
 @dataclass
 class ClvModel:
-    """Fitted parameters and the predictions built on them."""
+    """Fitted parameters and the predictions built on them. Money here is in fen, as fed to
+    the fit: Gamma-Gamma's ``v`` is in fen (``clv.reported_params`` gives it in yuan)."""
 
     bgnbd: dict[str, float]
     gamma_gamma: dict[str, float] | None

@@ -16,12 +16,16 @@ from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import plain_value
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.models import TRAIT_COLUMNS, CustomerTrait, TraitRun, TraitSnapshot
+from siyu.traits.units import stored_params
 
 
 def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest recomputes, newest first; their CLV parameters with ``v`` in yuan and the
+    units named (see ``units.stored_params``)."""
     rows = session.scalars(sa.select(TraitRun).order_by(TraitRun.id.desc()).limit(limit))
-    return [
-        {
+    out = []
+    for r in rows:
+        run = {
             c: plain_value(getattr(r, c))
             for c in (
                 "id",
@@ -37,8 +41,23 @@ def recent_runs(session: Session, limit: int = 10) -> list[dict[str, Any]]:
                 "details",
             )
         }
-        for r in rows
-    ]
+        details = run["details"]
+        if isinstance(details, dict) and details.get("clv"):
+            run["details"] = {**details, "clv": stored_params(details["clv"])}
+        out.append(run)
+    return out
+
+
+def latest_clv_model(session: Session) -> dict[str, Any] | None:
+    """The CLV parameters of the last finished recompute (``v`` in yuan, units named), or
+    None before one, or when it could not fit (``{"fallback": rule}`` then)."""
+    details = session.scalar(
+        sa.select(TraitRun.details)
+        .where(TraitRun.status == "done")
+        .order_by(TraitRun.id.desc())
+        .limit(1)
+    )
+    return stored_params(details.get("clv")) if isinstance(details, dict) else None
 
 
 def traits_of(session: Session, customer_id: int) -> list[dict[str, Any]]:
@@ -130,6 +149,7 @@ def overview(
             "rfm_classes": _series(snaps, "rfm_classes", RFM_CLASS_LABELS),
         },
         "last_run": runs[0] if runs else None,
+        "clv_model": latest_clv_model(session),
         "freshness": freshness,
     }
 

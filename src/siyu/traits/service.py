@@ -24,7 +24,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from siyu.analytics.engines import ENGINES, ibis_tables
-from siyu.analytics.service import erase_customers as erase_from_copy
 from siyu.analytics.service import refresh_copy
 from siyu.bulk import db_date, db_time, insert_rows
 from siyu.config import Settings
@@ -366,12 +365,12 @@ def _note_step(engine: Engine, run_id: int, step: str) -> None:
 
 
 def erase_traits(session: Session, ctx: ErasureContext) -> int:
-    """Erasure: a person's traits go from the system of record and from the analytical copy."""
+    """Erasure: a person's traits go from the system of record (the analytical copy is the
+    erasure's own step: ``analytics.erasure``)."""
     res = session.execute(
         sa.delete(CustomerTrait).where(CustomerTrait.customer_id.in_(ctx.customer_ids))
     )
-    removed = int(getattr(res, "rowcount", 0) or 0)
-    return removed + erase_from_copy(ctx.settings, ctx.customer_ids)
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 ERASERS.append(erase_traits)
