@@ -1,7 +1,8 @@
 """Connections to the analytical engines: the DuckDB copy (default) and local Spark (scale-out).
 
 DuckDB lets one process write a file, or many read it. Connections here are short-lived and
-retry while another process (a worker's refresh) holds the file, instead of failing at once.
+retry while another process, or a thread of this one (a worker's refresh), holds the file,
+instead of failing at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from typing import Any
 import duckdb
 
 LOCK_WAIT_SECONDS = 30.0
+# Every DuckDB connection Siyu opens: never download or load an extension on its own (what the
+# copy needs — ICU, JSON, Parquet — is built into the wheel; a server should not fetch code
+# from the internet because a query named a function). Every connection to one file in a
+# process must be opened with the same options, so they live here, once.
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class EngineUnavailable(RuntimeError):
@@ -34,10 +40,14 @@ def open_duckdb(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckD
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only)
+            conn = duckdb.connect(str(path), read_only=read_only, config=dict(DUCKDB_CONFIG))
             break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # another process holds the file's lock, or this one has it open for writing (a
+            # refresh by the worker thread beside the server): DuckDB refuses a reader opened
+            # "with a different configuration" until that connection closes
+            busy = "lock" in str(exc).lower() or "different configuration" in str(exc)
+            if not busy or time.monotonic() > deadline:
                 raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
             time.sleep(0.2)
     try:
