@@ -7,15 +7,26 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install java chromium wrk screenshots
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install constraints java chromium wrk screenshots
 
-$(STAMP): pyproject.toml
+# The versions installed are the ones constraints.txt pins (pyproject.toml keeps the lower bounds).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Move the pins on, deliberately: the newest versions pyproject.toml allows, installed and frozen
+# into constraints.txt. Run `make test` before committing the new file.
+constraints:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade --upgrade-strategy eager -e '.[dev]'
+	{ head -n 3 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	touch $(STAMP)
 
 # The Spark engine (and its parity test) needs Java 17; install it from Debian when missing.
 java:

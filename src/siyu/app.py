@@ -7,13 +7,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__
 from siyu.config import get_settings
 from siyu.console.views import LoginRequired
-from siyu.webkit import BodyLimit, Refused, SecurityHeaders, answer_refused
+from siyu.webkit import (
+    BlankQueryMeansAbsent,
+    BodyLimit,
+    Refused,
+    SecurityHeaders,
+    answer_refused,
+)
 
 log = logging.getLogger("siyu")
 
@@ -28,6 +34,25 @@ def startup_checks() -> None:
     with session_scope() as session:
         refuse_demo_password_outside_demo(session, settings)
         ensure_demo_admin(session, settings)
+
+
+API_DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Siyu 私域 API</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/vendor/swagger-ui.css">
+<script src="/static/vendor/swagger-ui-bundle.js" defer></script>
+<script src="/static/api_docs.js" defer></script>
+</head><body><div id="swagger-ui" data-openapi="/api/openapi.json"></div></body></html>
+"""
+
+
+async def api_docs(_request: Request) -> HTMLResponse:
+    """The API's interactive docs: Swagger UI from Siyu's own /static (no CDN, which networks
+    in mainland China often cannot reach), started by a static script, so the console's CSP
+    holds here too."""
+    return HTMLResponse(API_DOCS)
 
 
 def create_app() -> FastAPI:
@@ -62,10 +87,11 @@ def create_app() -> FastAPI:
         version=__version__,
         description="Customer pool, events and operations API. Authenticate with "
         "`Authorization: Bearer <API key>` (create one with `siyu apikey create`).",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from vendored files, under the console's CSP
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    app.add_middleware(BlankQueryMeansAbsent)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
     app.add_middleware(CallbackEndpoint)  # outermost: WeCom's callback URL, before the rest
@@ -101,6 +127,8 @@ def create_app() -> FastAPI:
     async def _to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    app.add_route("/api/docs", api_docs, include_in_schema=False)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -7,8 +7,10 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
+from urllib.parse import unquote_to_bytes
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -133,7 +135,19 @@ def _cookie_principal(token: str | None, method: str, sent_csrf: str) -> tuple[P
         session.close()
 
 
-async def current_principal(request: Request) -> Principal:
+# Declares the API key in the OpenAPI document (so the docs' "Authorize" button sends it); it
+# never refuses by itself: ``current_principal`` reads the header and decides, as it always did.
+API_KEY = HTTPBearer(
+    scheme_name="APIKey",
+    description="An API key: `Authorization: Bearer <key>` (create one with `siyu apikey create`).",
+    auto_error=False,
+)
+
+
+async def current_principal(
+    request: Request,
+    _declared: HTTPAuthorizationCredentials | None = Security(API_KEY),
+) -> Principal:
     """Who is calling: an API key (Bearer) or a console login (cookie + CSRF header on writes).
     Async, so a cached API key costs no thread hop on the ingest path."""
     auth = request.headers.get("authorization", "")
@@ -201,15 +215,43 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+# The console's Content-Security-Policy: scripts only from Siyu's own /static files (no inline
+# code, no on*= handlers, no javascript: URLs), so markup slipped into a page cannot run.
+# Style elements come from /static too; style *attributes* are allowed, because ECharts and
+# Swagger UI position and colour their tooltips and panels with them and an attribute cannot
+# load anything that img-src/font-src do not allow.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
 class SecurityHeaders:
     """Headers every response carries; the access log omits query strings (they may hold
-    phones). Plain ASGI, so it costs next to nothing per request."""
+    phones). Plain ASGI, so it costs next to nothing per request.
+
+    Every answer but the static files is ``Cache-Control: no-store`` unless it says otherwise:
+    console pages, exports and API answers show customers' personal data, and a shared or
+    stolen computer's cache must not keep them."""
 
     HEADERS = (
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"same-origin"),
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     )
+    NO_STORE = (b"cache-control", b"no-store")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -220,12 +262,16 @@ class SecurityHeaders:
             return
         start = time.perf_counter()
         status = 0
+        static = scope["path"].startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+                headers = [*message.get("headers", []), *self.HEADERS]
+                if not static and not any(k.lower() == b"cache-control" for k, _v in headers):
+                    headers.append(self.NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -237,3 +283,27 @@ class SecurityHeaders:
                 status,
                 (time.perf_counter() - start) * 1000,
             )
+
+
+class BlankQueryMeansAbsent:
+    """An empty query value (``?brand=&store=``, as a filter form with "all" chosen sends it)
+    means the parameter was not given, on every route: it is dropped before routing, so an
+    optional number answers "all" rather than 422 and a text filter sees its default. Only
+    blanks go (``brand=``, ``brand``, spaces alone); every other pair is kept as it came."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if query:
+            pairs = query.split(b"&")
+            kept = [p for p in pairs if not _blank(p)]
+            if len(kept) != len(pairs):
+                scope = {**scope, "query_string": b"&".join(kept)}
+        await self.app(scope, receive, send)
+
+
+def _blank(pair: bytes) -> bool:
+    _key, _sep, value = pair.partition(b"=")
+    return not unquote_to_bytes(value.replace(b"+", b" ")).strip()

@@ -1,7 +1,8 @@
 """Connections to the analytical engines: the DuckDB copy (default) and local Spark (scale-out).
 
 DuckDB lets one process write a file, or many read it. Connections here are short-lived and
-retry while another process (a worker's refresh) holds the file, instead of failing at once.
+retry while another process, or a thread of this one (a worker's refresh), holds the file,
+instead of failing at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ import duckdb
 from siyu.analytics import gate
 
 LOCK_WAIT_SECONDS = 30.0
+# Every DuckDB connection Siyu opens: never download or load an extension on its own (what the
+# copy needs — ICU, JSON, Parquet — is built into the wheel; a server should not fetch code
+# from the internet because a query named a function). Every connection to one file in a
+# process must be opened with the same options, so they live here, once.
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class EngineUnavailable(RuntimeError):
@@ -57,7 +63,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> Iterator[duckdb.DuckDB
     deadline = time.monotonic() + wait
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only)
+            conn = duckdb.connect(str(path), read_only=read_only, config=dict(DUCKDB_CONFIG))
             break
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             # another process holds the file (its lock), or this one has it open the other

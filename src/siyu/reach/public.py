@@ -30,8 +30,8 @@ from siyu.webkit import db_session
 router = APIRouter(tags=["campaigns"], include_in_schema=False)
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
-button{{font-size:1rem;padding:.6rem 1.4rem}}</style></head><body><h1>{title}</h1>{body}
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/public.css"></head><body><h1>{title}</h1>{body}
 </body></html>"""
 
 

@@ -2,11 +2,14 @@
 // heatmap (acquisition month × 1/7/30 days), the RFM treemap, lifecycle stages, the lifecycle
 // flow between the last two recomputes (sankey) and CLV bands.
 // A click on a bar, cell or tile opens the customers behind it (each item carries its url);
-// every chart can be saved as a PNG from its toolbox.
+// every chart can be saved as a PNG from its toolbox. Names come from the data (sources,
+// funnel steps, stores someone typed), and ECharts shows tooltips as HTML, so every tooltip
+// goes through Siyu.esc (siyu.js); labels are drawn on the canvas as plain text.
 document.addEventListener("DOMContentLoaded", function () {
   var el = document.getElementById("dashboard-data");
   if (!el || !window.echarts) return;
   var data = JSON.parse(el.textContent);
+  var esc = window.Siyu.esc;
   var zh = data.lang !== "en";
   var toolbox = { right: 8, feature: { saveAsImage: { title: data.png, pixelRatio: 2 } } };
 
@@ -26,7 +29,7 @@ document.addEventListener("DOMContentLoaded", function () {
 
   function bars(id, items) {
     chart(id, items, {
-      tooltip: {},
+      tooltip: { formatter: function (p) { return esc(items[p.dataIndex].name) + ": " + esc(p.value); } },
       grid: { left: 48, right: 16, top: 32, bottom: 48 },
       xAxis: { type: "category", data: items.map(function (r) { return r.name; }), axisLabel: { interval: 0, rotate: items.length > 5 ? 30 : 0 } },
       yAxis: { type: "value" },
@@ -39,7 +42,7 @@ document.addEventListener("DOMContentLoaded", function () {
   bars("clv-chart", data.clv);
 
   chart("rfm-chart", data.rfm, {
-    tooltip: { formatter: function (p) { return p.name + ": " + p.value; } },
+    tooltip: { formatter: window.Siyu.tooltip },
     series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false }, top: 32, data: data.rfm, label: { formatter: "{b}\n{c}" } }],
   });
 
@@ -55,7 +58,9 @@ document.addEventListener("DOMContentLoaded", function () {
   });
   chart("flow-chart", flows, {
     tooltip: { formatter: function (p) {
-      return p.dataType === "edge" ? nodes[p.data.source].shown + " → " + nodes[p.data.target].shown + ": " + p.data.value : p.data.shown;
+      return p.dataType === "edge"
+        ? esc(nodes[p.data.source].shown) + " → " + esc(nodes[p.data.target].shown) + ": " + esc(p.data.value)
+        : esc(p.data.shown);
     } },
     series: [{
       type: "sankey", top: 32, bottom: 8, left: 8, right: 96, nodeAlign: "justify",
@@ -66,7 +71,7 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 
   chart("funnel-chart", data.funnel || [], {
-    tooltip: { formatter: function (p) { return p.name + ": " + p.value; } },
+    tooltip: { formatter: window.Siyu.tooltip },
     series: [{ type: "funnel", sort: "none", top: 32, bottom: 8, left: "10%", width: "80%", minSize: "8%",
       data: (data.funnel || []).map(function (s) { return { name: s.name, value: s.value, url: s.url }; }),
       label: { formatter: "{b}  {c}" } }],
@@ -79,7 +84,7 @@ document.addEventListener("DOMContentLoaded", function () {
     [c.d1, c.d7, c.d30].forEach(function (v, x) { cells.push({ value: [x, y, Math.round(v * 1000) / 10], url: c.url }); });
   });
   chart("retention-chart", rows, {
-    tooltip: { formatter: function (p) { return rows[p.value[1]].cohort + " " + days[p.value[0]] + ": " + p.value[2] + "%"; } },
+    tooltip: { formatter: function (p) { return esc(rows[p.value[1]].cohort) + " " + esc(days[p.value[0]]) + ": " + esc(p.value[2]) + "%"; } },
     grid: { left: 64, right: 16, top: 32, bottom: 48 },
     xAxis: { type: "category", data: days },
     yAxis: { type: "category", data: rows.map(function (c) { return c.cohort; }) },

@@ -6,7 +6,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var el = document.getElementById(id);
     if (!el || !window.echarts) return;
     echarts.init(el).setOption({
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", formatter: window.Siyu.tooltip },  // names escaped (siyu.js)
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 40, right: 16, top: 16, bottom: 48 },
       xAxis: { type: "category", data: data.series.dates },

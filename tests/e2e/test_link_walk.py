@@ -1,0 +1,159 @@
+"""The whole console, walked link by link in a real browser at a phone's width, on the demo's
+data (a small ``siyu demo ensure``, the demo's WeCom corp, a segment, a campaign, a saved
+funnel, a handover and a few customers new this fortnight, so every kind of page has something
+to show): no answer of 4xx/5xx, no
+JavaScript or console error, no Content-Security-Policy violation, no page wider than 375 px —
+in Chinese and in English (tests/e2e/linkwalk.py does the walking).
+
+Every console page must be on the walk: a new page that no link reaches fails here until it
+is linked from the navigation or listed in NOT_WALKED with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.e2e.browsing import NEEDS_BROWSER, PASSWORD, fresh_trade, serving
+
+pytestmark = NEEDS_BROWSER
+
+# Console pages the walk does not reach through links, and why.
+NOT_WALKED = {
+    "/": "a redirect to /customers",
+    "/login": "where the walk starts (it logs in)",
+    "/lang/{lang}": "the language switch, taken between the two rounds",
+    "/u/{token}": "a customer's unsubscribe link, from an email",
+    "/l/{token}": "a tracked link, from a message",
+    "/healthz": "for load balancers",
+    "/customers/{customer_id}/merge": "the merge search: a form asking which customer to merge "
+    "with (tests/e2e/test_browser_customer.py fills it in)",
+}
+
+
+def _connect_demo_wecom(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The demo's WeCom corp (staff, friends, a live code, keyword rules, a welcome), as
+    ``make run`` seeds it, on the tests' simulator."""
+    from siyu.config import reset_settings
+    from siyu.demo.wecom import _seed
+    from siyu.wecom import client as wc
+    from siyu.wecom import service
+
+    world = sim_server.fresh(staff=4)
+    monkeypatch.setenv("SIYU_WECOM_API_BASE", sim_server.base)
+    reset_settings()
+    wc.TOKENS.clear()
+    wc.LIMITS.clear()
+    service.forget()
+    service._CLIENTS.clear()
+    _seed(world)
+    return str(world.corp_id)
+
+
+@pytest.fixture()
+def demo_console(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from siyu.config import get_settings
+    from siyu.db import get_engine, session_scope
+    from siyu.demo.load import ensure_demo
+    from siyu.metrics.funnel import AARRR, save_funnel
+    from siyu.reach.service import create_campaign
+    from siyu.segments.membership import refresh_segments
+    from siyu.segments.service import create_segment
+    from siyu.wecom.handover import Selection, plan
+    from siyu.wecom.service import get_corp
+    from tests.e2e.conftest import make_user
+
+    ensure_demo(customers=150, seed=42)
+    corp_id = _connect_demo_wecom(sim_server, monkeypatch)
+    with session_scope() as s:
+        segment = create_segment(s, "复购客户", rule="orders.count >= 2", actor="test")
+        create_campaign(
+            s,
+            name="双12回购",
+            segment_id=segment.id,
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，满199减30，拒收请回复R",
+                "params": {"name": "{{ name }}"},
+            },
+            actor="test",
+        )
+        save_funnel(s, "新客转化", AARRR[:4], actor="test")
+        plan(
+            s,
+            get_corp(s, corp_id),
+            kind="onjob",
+            handover_userid="guide001",
+            takeover_userid="guide002",
+            selection=Selection(),
+            actor="test",
+        )
+    fresh_trade()
+    _import_with_a_reject()
+    refresh_segments(get_engine(), get_settings())
+    make_user("walker", "admin")
+
+
+def _import_with_a_reject() -> None:
+    """An order import with a row it refused, so the jobs page links to an import whose page
+    offers its rejects file."""
+    from siyu.config import get_settings
+    from siyu.db import get_engine
+    from siyu.ingest.orders import import_orders
+    from tests import platform_files as pf
+
+    settings = get_settings()
+    path = pf.taobao(
+        settings.data_dir / "walk-taobao.csv",
+        [
+            pf.taobao_row("W3001", "tb_walker", "13812345678", "89.00"),
+            pf.taobao_row("W3002", "", "not a phone", "=HYPERLINK(1)"),
+        ],
+    )
+    summary = import_orders(get_engine(), settings, path, "taobao", actor="test")
+    assert summary.rejected_total == 1
+
+
+def test_every_link_in_the_console_works_on_a_phone(demo_console: None) -> None:
+    from tests.e2e.linkwalk import walk_console
+
+    with serving() as base:
+        walked = walk_console(base, "walker", PASSWORD)
+    assert not walked.problems, "\n".join(walked.problems)
+    visited = {url.split("?")[0] for urls in walked.visited.values() for url in urls}
+    missing = [
+        path
+        for path in _console_pages()
+        if path not in NOT_WALKED
+        and not any(re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", path), v) for v in visited)
+    ]
+    assert not missing, f"console pages no link leads to (link them, or say why): {missing}"
+
+
+def _console_pages() -> list[str]:
+    """Every GET route outside the API schema (the console's pages, exports and the API docs
+    page)."""
+    from fastapi.routing import APIRoute
+
+    from siyu.app import create_app
+
+    found: list[str] = []
+
+    def walk(routes: list[Any]) -> None:
+        for r in routes:
+            if hasattr(r, "original_router"):
+                walk(r.original_router.routes)
+            elif (
+                getattr(r, "methods", None)
+                and "GET" in r.methods
+                and not (isinstance(r, APIRoute) and r.include_in_schema)
+                and r.path not in ("/api/openapi.json",)
+            ):
+                found.append(r.path)
+
+    walk(create_app().routes)
+    return sorted(set(found))
