@@ -50,6 +50,7 @@ ERASER_MODULES = (
     "siyu.tags.service",
     "siyu.segments.membership",
     "siyu.wecom.privacy",
+    "siyu.oa.privacy",
 )
 
 
