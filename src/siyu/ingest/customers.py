@@ -1,7 +1,9 @@
 """Customer (member) list import: profiles, identities and — only with evidence — consent.
 
 Consent is granted from a file only where it has an explicit consent column *and* evidence
-(DESIGN §4); a platform buyer list never makes anyone marketable by itself.
+(DESIGN §4); a platform buyer list never makes anyone marketable by itself. An ``openid``
+belongs to one official account: the row's ``oa_appid`` column names it, else ``--oa-appid``,
+else the configured account (SIYU_OA_APPID).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from siyu.customers.resolution import Resolver
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
-from siyu.ingest.reader import OpenedFile, load_mapping
+from siyu.ingest.reader import ImportFileError, OpenedFile, load_mapping
 from siyu.ingest.runs import (
     ImportSummary,
     Progress,
@@ -61,8 +63,10 @@ def import_customers(
     mapping_path: Path | None = None,
     rejects_path: Path | None = None,
     progress: Progress | None = None,
+    oa_appid: str | None = None,
 ) -> ImportSummary:
     fmt = get_format("customers", source)
+    default_appid = _default_appid(oa_appid, settings)
     start = begin_import(
         engine,
         settings,
@@ -88,7 +92,7 @@ def import_customers(
         pending.clear()
 
     try:
-        for item in _rows(opened, fmt, start.brand_code, settings.tz, summary):
+        for item in _rows(opened, fmt, start.brand_code, settings.tz, summary, default_appid):
             if isinstance(item, tuple):
                 line_no, reason, row = item
                 summary.rejected[reason] += 1
@@ -109,8 +113,23 @@ def import_customers(
     return summary
 
 
+def _default_appid(given: str | None, settings: Settings) -> str:
+    """The AppID of openids whose row names none: ``--oa-appid``, else the configured one."""
+    if not given:
+        return settings.oa_appid
+    try:
+        return ids.appid(given)
+    except ids.Rejected as exc:
+        raise ImportFileError(f"--oa-appid {given!r}: {exc}") from None
+
+
 def _rows(
-    opened: OpenedFile, fmt: ExportFormat, brand_code: str, tz: ZoneInfo, summary: ImportSummary
+    opened: OpenedFile,
+    fmt: ExportFormat,
+    brand_code: str,
+    tz: ZoneInfo,
+    summary: ImportSummary,
+    default_appid: str = "",
 ) -> Any:
     col = opened.columns
 
@@ -130,7 +149,7 @@ def _rows(
             yield (line_no, "row contains a NUL character (damaged file?)", row)
             continue
         try:
-            yield _member(row, get, line_no, fmt, brand_code, tz, summary)
+            yield _member(row, get, line_no, fmt, brand_code, tz, summary, default_appid)
         except (ValueError, ids.Rejected) as exc:
             yield (line_no, str(exc), row)
 
@@ -143,6 +162,7 @@ def _member(
     brand_code: str,
     tz: ZoneInfo,
     summary: ImportSummary,
+    default_appid: str = "",
 ) -> MemberRow:
     keys: list[Key] = []
     problems: list[str] = []
@@ -152,12 +172,15 @@ def _member(
         ("phone", ids.Kind.phone, ""),
         ("buyer_id", ids.Kind.buyer_id, f"{fmt.source}:"),
         ("unionid", ids.Kind.unionid, "wechat"),
+        ("openid", ids.Kind.openid, None),
         ("email", ids.Kind.email, ""),
     ):
         raw = get(row, field_name)
         if raw is None:
             continue
         try:
+            if ns is None:  # an openid's namespace is its official account
+                ns = ids.appid(get(row, "oa_appid") or default_appid)
             value = ids.normalise(kind, raw)
         except ids.Rejected as exc:
             problems.append(f"{field_name}: {exc}")
@@ -168,6 +191,9 @@ def _member(
         raise ValueError(
             "no usable customer identity (" + ("; ".join(problems) or "no identity given") + ")"
         )
+    dropped = [p for p in problems if p.startswith("openid:")]
+    if dropped:  # the row stands on its other identities; say why its openid did not
+        summary.warnings[f"openid ignored ({dropped[0].removeprefix('openid: ')})"] += 1
     profile = {
         "name": get(row, "name"),
         "gender": v.gender(get(row, "gender")),

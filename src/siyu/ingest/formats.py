@@ -283,6 +283,8 @@ _add(
             "phone": ("phone",),
             "email": ("email",),
             "unionid": ("unionid",),
+            "openid": ("openid",),
+            "oa_appid": ("oa_appid", "appid"),
             "name": ("name",),
             "gender": ("gender",),
             "birthday": ("birthday",),
@@ -295,7 +297,7 @@ _add(
             "consent_evidence": ("consent_evidence",),
             "consent_at": ("consent_at",),
         },
-        (("member_id", "phone", "email", "unionid"),),
+        (("member_id", "phone", "email", "unionid", "openid"),),
         identity="member_id",
     )
 )
