@@ -71,6 +71,7 @@ def create_app() -> FastAPI:
     from siyu.customers.api import router as customers_router
     from siyu.events.api import router as events_router
     from siyu.metrics.api import router as metrics_router
+    from siyu.oa.api import OaCallbackEndpoint
     from siyu.privacy.api import router as privacy_router
     from siyu.reach.api import router as reach_router
     from siyu.reach.public import router as reach_public_router
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BlankQueryMeansAbsent)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
+    app.add_middleware(OaCallbackEndpoint)  # the official account's server URL
     app.add_middleware(CallbackEndpoint)  # outermost: WeCom's callback URL, before the rest
     app.include_router(events_router)
     app.include_router(customers_router)

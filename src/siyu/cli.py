@@ -58,6 +58,7 @@ def _register() -> None:
     from siyu.demo.cli import register as demo
     from siyu.ingest.cli import register as ingest
     from siyu.metrics.cli import register as metrics
+    from siyu.oa.cli import register as oa
     from siyu.privacy.cli import register as privacy
     from siyu.reach.cli import register as campaigns
     from siyu.segments.cli import register as segments
@@ -78,6 +79,7 @@ def _register() -> None:
         segments,
         campaigns,
         wecom,
+        oa,
         metrics,
         demo,
     ):

@@ -190,6 +190,22 @@ class Settings(BaseSettings):
         description="WeChat official-account API address; point it at the local simulator for "
         "a demo or a test.",
     )
+    oa_token: str = Field(
+        "",
+        description="Token of the official account's server configuration (服务器配置): its "
+        "event pushes to `/oa/callback/{appid}` are signed with it (empty: the callback is off).",
+    )
+    oa_aes_key: str = Field(
+        "",
+        description="EncodingAESKey of the official account's server configuration, for safe "
+        "mode (安全模式); when set, plain-text pushes are refused.",
+    )
+    oa_sync_every_minutes: int = Field(
+        1440,
+        ge=1,
+        description="How often the worker reads the official account's whole follower list "
+        "(subscribe/unsubscribe pushes keep Siyu current in between).",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description="The address customers reach Siyu at: unsubscribe links and tracked short "
@@ -241,8 +257,8 @@ class Settings(BaseSettings):
     wecom_callback_skew_seconds: int = Field(
         300,
         ge=0,
-        description="Callbacks whose timestamp is further than this from now are refused; 0 "
-        "turns the check off (for replaying recorded callbacks).",
+        description="WeCom and official-account callbacks whose timestamp is further than this "
+        "from now are refused; 0 turns the check off (for replaying recorded callbacks).",
     )
     wecom_sync_every_minutes: int = Field(
         360,

@@ -44,7 +44,9 @@ def formats_md() -> str:
         "and from the console's import page alike.",
         "Amounts are yuan (`¥1,299.00` is fine) and are stored as fen; times without a zone are",
         "Beijing time. Masked phones (`138****1234`), Excel-mangled numbers (`1.38E+10`) and",
-        "placeholders (`null`, `0`, `-1`) never become identities.",
+        "placeholders (`null`, `0`, `-1`) never become identities. An `openid` belongs to one",
+        "official account: the row's `oa_appid` names it, else `--oa-appid`, else",
+        "`SIYU_OA_APPID`; a row whose openid has no AppID keeps its other identities.",
         "",
     ]
     for (kind, source), fmt in sorted(FORMATS.items()):

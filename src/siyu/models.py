@@ -9,6 +9,7 @@ from siyu.events import models as events  # noqa: F401
 from siyu.ingest import models as ingest  # noqa: F401
 from siyu.jobs import models as jobs  # noqa: F401
 from siyu.metrics import models as metrics  # noqa: F401
+from siyu.oa import models as oa  # noqa: F401
 from siyu.orders import models as orders  # noqa: F401
 from siyu.privacy import models as privacy  # noqa: F401
 from siyu.reach import models as reach  # noqa: F401

@@ -175,8 +175,10 @@ def member_rows(source: str) -> tuple[list[str], list[list[str]]]:
         "consent_evidence": lambda n: "门店会员登记表",
         "consent_at": lambda n: "2025-01-01 09:30:00",
         "do_not_disturb": lambda n: "是" if n % 3 == 0 else "",
+        "openid": lambda n: f"oAbCd-member-{n:05d}",
+        "oa_appid": lambda n: "wx1234567890abcdef",
     }
-    identities = {"member_id", "phone", "email", "unionid", "buyer_id"}
+    identities = {"member_id", "phone", "email", "unionid", "buyer_id", "openid"}
     rows = [
         [
             "1.38E+10" if n == 2 and f == "phone" else "null" if n == 2 and f in identities else v

@@ -30,6 +30,9 @@ ZH: dict[str, str] = {
     "WeCom userid {value!r}: 1–64 letters, digits, _ - . or @": "企微账号 {value!r}：1–64 位字母、数字或 _ - . @。",
     "the last active administrator cannot lose that role": "这是最后一位在用的管理员，不能改成别的角色。",
     "name the key after what uses it (e.g. 小程序事件)": "请给密钥起个名字，写明谁在用它（例如「小程序事件」）。",
+    # the official account
+    "no official account is configured (set SIYU_OA_APPID and SIYU_OA_SECRET)": "还没有配置公众号"
+    "（请设置 SIYU_OA_APPID 和 SIYU_OA_SECRET）。",
     # campaigns and the send ledger
     "name: 1–100 characters": "名称：1–100 个字符。",
     "channels: one or more, each once": "渠道：至少一个，且不能重复。",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 IMPORTS_ZH: dict[str, str] = {
     # the export file
+    "--oa-appid {given!r}: {reason}": "--oa-appid {given!r}：{reason}",
     "file not found: {path}": "找不到文件：{path}",
     "{path} is a directory; give the export file itself": "{path} 是文件夹，请给出导出文件本身。",
     "{path} is empty (0 bytes)": "{path} 是空文件（0 字节）。",

@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
+from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.oa.queries import status as oa_status
 from siyu.webkit import db_session
 from siyu.wecom import activity, queries
 
@@ -63,6 +65,7 @@ def _status_page(
         staff=queries.staff_list(session, ctx["principal"]),
         alerts=queries.open_alerts(session, 50, ctx["principal"]),
         welcome=queries.welcome_stats(session, principal=ctx["principal"]),
+        oa=oa_status(session, get_settings()),
         error=error,
     )
 

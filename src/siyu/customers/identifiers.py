@@ -163,6 +163,19 @@ def opaque(raw: object) -> str:
     return text
 
 
+_APPID = re.compile(r"[A-Za-z0-9_]{4,32}")
+
+
+def appid(raw: object) -> str:
+    """A WeChat AppID (``wx`` and 16 hex digits for a real account): the namespace of openids."""
+    if raw is None or not str(raw).strip():
+        raise Rejected("no official account AppID (none given and SIYU_OA_APPID is not set)")
+    text = _clean(raw)
+    if not _APPID.fullmatch(text):
+        raise Rejected("not an official account AppID")
+    return text
+
+
 NORMALISERS = {
     Kind.phone: phone,
     Kind.email: email,

@@ -16,10 +16,12 @@ class DemoProviders:
     sms: Any = None
     mail: Any = None
     oa: Any = None
+    oa_followers: int = 0
 
 
-def start() -> DemoProviders:
-    """Serve the simulators this demo has no real provider for; returns what it started."""
+def start(siyu_url: str | None = None) -> DemoProviders:
+    """Serve the simulators this demo has no real provider for; returns what it started.
+    With ``siyu_url``, the official account's followers push their events to it."""
     from siyu.config import get_settings, reset_settings
     from siyu.simulators.oa import OfficialAccountSim
     from siyu.simulators.oa import create_app as oa_app
@@ -46,10 +48,20 @@ def start() -> DemoProviders:
             SIYU_EMAIL_FROM=settings.email_from or "悦颜 <news@yueyan.example>",
         )
     if not settings.oa_appid:
-        sim = OfficialAccountSim(follow_all=True)
+        from siyu.demo import oa as demo_oa
+
+        sim = OfficialAccountSim(safe_mode=True)
         out.oa = ThreadedServer(oa_app(sim))
         os.environ.update(
-            SIYU_OA_APPID=sim.appid, SIYU_OA_SECRET=sim.secret, SIYU_OA_API_BASE=out.oa.base
+            SIYU_OA_APPID=sim.appid,
+            SIYU_OA_SECRET=sim.secret,
+            SIYU_OA_API_BASE=out.oa.base,
+            SIYU_OA_TOKEN=sim.server_token,
+            SIYU_OA_AES_KEY=sim.aes_key,
         )
+        reset_settings()
+        out.oa_followers = demo_oa.build(sim)
+        if siyu_url:
+            demo_oa.start_arrivals(sim, siyu_url)
     reset_settings()
     return out

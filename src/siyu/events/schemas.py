@@ -27,6 +27,15 @@ class Traits(BaseModel):
     phone: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=200)
     unionid: str | None = Field(None, max_length=200)
+    openid: str | None = Field(
+        None,
+        max_length=200,
+        description="An official-account openid; it belongs to the account named by "
+        "openid_appid (default: the configured account, SIYU_OA_APPID).",
+    )
+    openid_appid: str | None = Field(
+        None, max_length=32, description="The AppID of the official account the openid is of."
+    )
     name: str | None = Field(None, max_length=100)
     city: str | None = Field(None, max_length=32)
     province: str | None = Field(None, max_length=32)

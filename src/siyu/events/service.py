@@ -1,8 +1,9 @@
 """Event ingest: validate, resolve the person, store once per messageId.
 
 Replays are harmless: a messageId already stored is answered as a duplicate and changes
-nothing. An event must identify someone (userId or traits.phone/email/unionid); the product
-is a customer pool, not web analytics of anonymous visitors.
+nothing. An event must identify someone (userId or traits.phone/email/unionid/openid); the
+product is a customer pool, not web analytics of anonymous visitors. An openid belongs to one
+official account: ``traits.openid_appid`` names it, else the configured account's AppID.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def _keys(e: EventIn, index: int) -> list[Key]:
             (ids.Kind.email, "", traits.email),
             (ids.Kind.unionid, "wechat", traits.unionid),
         ]
+        if traits.openid is not None:
+            try:
+                candidates.append((ids.Kind.openid, _appid(traits.openid_appid), traits.openid))
+            except ids.Rejected as exc:
+                problems.append(f"openid_appid: {exc}")
     for kind, ns, raw in candidates:
         if raw is None:
             continue
@@ -67,9 +73,18 @@ def _keys(e: EventIn, index: int) -> list[Key]:
         except ids.Rejected as exc:
             problems.append(f"{kind.value}: {exc}")
     if not keys:
-        why = "; ".join(problems) or "give userId or traits.phone / traits.email / traits.unionid"
+        why = "; ".join(problems) or (
+            "give userId or traits.phone / traits.email / traits.unionid / traits.openid"
+        )
         raise EventRejected(index, f"event does not identify a person ({why})")
     return keys
+
+
+def _appid(given: str | None) -> str:
+    """The namespace of an openid: the AppID the event names, else the configured account's."""
+    from siyu.config import get_settings
+
+    return ids.appid(given or get_settings().oa_appid)
 
 
 def _context_traits(e: EventIn) -> Any:
@@ -209,6 +224,6 @@ def _identify_props(e: EventIn) -> dict[str, Any]:
     if e.traits is None:
         return {}
     data = e.traits.model_dump(exclude_none=True)
-    for k in ("phone", "email", "unionid", "name"):
+    for k in ("phone", "email", "unionid", "openid", "openid_appid", "name"):
         data.pop(k, None)
     return data

@@ -75,6 +75,12 @@ def customers(
     rejects: Path | None = typer.Option(None, "--rejects", help="Where to write rejected rows."),
     strict: bool = typer.Option(False, "--strict", help="Exit 3 if any row was rejected."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    oa_appid: str | None = typer.Option(
+        None,
+        "--oa-appid",
+        help="AppID of the official account the openid column belongs to, for rows without an "
+        "oa_appid column (default: SIYU_OA_APPID).",
+    ),
 ) -> None:
     """Import a customer list; consent is taken only from explicit columns with evidence."""
     from siyu.ingest.customers import import_customers
@@ -90,6 +96,7 @@ def customers(
             mapping_path=mapping,
             rejects_path=rejects,
             progress=progress,
+            oa_appid=oa_appid,
         ),
         file,
         strict,

@@ -5,7 +5,8 @@ Consent is granted from a file only where it has an explicit consent column *and
 (DESIGN §4); a platform buyer list never makes anyone marketable by itself. A grant without its
 own time (``consent_at``) never replaces a withdrawal: the file may be older than the "no".
 A do-not-disturb column sets it; the file clears only a do-not-disturb an import set, never the
-customer's own or one staff recorded.
+customer's own or one staff recorded. An ``openid`` belongs to one official account: the row's
+``oa_appid`` column names it, else ``--oa-appid``, else the configured account (SIYU_OA_APPID).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from siyu.customers.resolution import Resolver
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
-from siyu.ingest.reader import OpenedFile, load_mapping
+from siyu.ingest.reader import ImportFileError, OpenedFile, load_mapping
 from siyu.ingest.runs import (
     ImportStart,
     ImportSummary,
@@ -73,10 +74,12 @@ def import_customers(
     progress: Progress | None = None,
     file_name: str | None = None,
     run_id: int | None = None,
+    oa_appid: str | None = None,
 ) -> ImportSummary:
     """Import a customer list (CSV, or an .xlsx/.xls workbook); see ``import_orders``."""
     fmt = get_format("customers", source)
     mapping = mapping if mapping is not None else load_mapping(mapping_path)
+    default_appid = _default_appid(oa_appid, settings)
     with readable(settings, path) as (file, workbook):
         start = begin_import(
             engine,
@@ -92,7 +95,7 @@ def import_customers(
             file_name=file_name,
             run_id=run_id,
         )
-        return _import(engine, settings, fmt, start, actor, source, progress)
+        return _import(engine, settings, fmt, start, actor, source, progress, default_appid)
 
 
 def _import(
@@ -103,6 +106,7 @@ def _import(
     actor: str,
     source: str,
     progress: Progress | None,
+    default_appid: str,
 ) -> ImportSummary:
     opened, summary, rejects, brand_id = start.opened, start.summary, start.rejects, start.brand_id
     stores = StoreCache()
@@ -119,7 +123,7 @@ def _import(
         pending.clear()
 
     try:
-        for item in _rows(opened, fmt, start.brand_code, settings.tz, summary):
+        for item in _rows(opened, fmt, start.brand_code, settings.tz, summary, default_appid):
             if isinstance(item, tuple):
                 line_no, reason, row = item
                 summary.rejected[reason] += 1
@@ -140,8 +144,25 @@ def _import(
     return summary
 
 
+def _default_appid(given: str | None, settings: Settings) -> str:
+    """The AppID of openids whose row names none: ``--oa-appid``, else the configured one."""
+    if not given:
+        return settings.oa_appid
+    try:
+        return ids.appid(given)
+    except ids.Rejected as exc:
+        raise ImportFileError(
+            "--oa-appid {given!r}: {reason}", given=given, reason=str(exc)
+        ) from None
+
+
 def _rows(
-    opened: OpenedFile, fmt: ExportFormat, brand_code: str, tz: ZoneInfo, summary: ImportSummary
+    opened: OpenedFile,
+    fmt: ExportFormat,
+    brand_code: str,
+    tz: ZoneInfo,
+    summary: ImportSummary,
+    default_appid: str = "",
 ) -> Any:
     col = opened.columns
 
@@ -164,7 +185,7 @@ def _rows(
             yield (line_no, "row contains a NUL character (damaged file?)", row)
             continue
         try:
-            yield _member(row, get, line_no, fmt, brand_code, tz, summary)
+            yield _member(row, get, line_no, fmt, brand_code, tz, summary, default_appid)
         except (ValueError, ids.Rejected) as exc:
             yield (line_no, str(exc), row)
 
@@ -177,6 +198,7 @@ def _member(
     brand_code: str,
     tz: ZoneInfo,
     summary: ImportSummary,
+    default_appid: str = "",
 ) -> MemberRow:
     keys: list[Key] = []
     problems: list[str] = []
@@ -186,12 +208,15 @@ def _member(
         ("phone", ids.Kind.phone, ""),
         ("buyer_id", ids.Kind.buyer_id, f"{fmt.source}:"),
         ("unionid", ids.Kind.unionid, "wechat"),
+        ("openid", ids.Kind.openid, None),
         ("email", ids.Kind.email, ""),
     ):
         raw = get(row, field_name)
         if raw is None:
             continue
         try:
+            if ns is None:  # an openid's namespace is its official account
+                ns = ids.appid(get(row, "oa_appid") or default_appid)
             value = ids.normalise(kind, raw)
         except ids.Rejected as exc:
             problems.append(f"{field_name}: {exc}")
@@ -202,6 +227,9 @@ def _member(
         raise ValueError(
             "no usable customer identity (" + ("; ".join(problems) or "no identity given") + ")"
         )
+    dropped = [p for p in problems if p.startswith("openid:")]
+    if dropped:  # the row stands on its other identities; say why its openid did not
+        summary.warnings[f"openid ignored ({dropped[0].removeprefix('openid: ')})"] += 1
     profile = {
         "name": get(row, "name"),
         "gender": v.gender(get(row, "gender")),

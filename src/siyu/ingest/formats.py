@@ -285,6 +285,8 @@ _add(
             "phone": ("phone",),
             "email": ("email",),
             "unionid": ("unionid",),
+            "openid": ("openid",),
+            "oa_appid": ("oa_appid", "appid"),
             "name": ("name",),
             "gender": ("gender",),
             "birthday": ("birthday",),
@@ -298,7 +300,7 @@ _add(
             "consent_at": ("consent_at",),
             "do_not_disturb": ("do_not_disturb", "免打扰"),
         },
-        (("member_id", "phone", "email", "unionid"),),
+        (("member_id", "phone", "email", "unionid", "openid"),),
         identity="member_id",
     )
 )

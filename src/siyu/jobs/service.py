@@ -41,6 +41,7 @@ TASK_MODULES = (
     "siyu.segments.tasks",
     "siyu.wecom.tasks",
     "siyu.wecom.tagsync",
+    "siyu.oa.tasks",
     "siyu.reach.tasks",
     "siyu.metrics.tasks",
 )

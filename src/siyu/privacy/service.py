@@ -58,6 +58,7 @@ ERASER_MODULES = (
     "siyu.tags.service",
     "siyu.segments.membership",
     "siyu.wecom.privacy",
+    "siyu.oa.privacy",
 )
 
 

@@ -21,7 +21,7 @@ from siyu.reach.models import Campaign, SendRow
 from siyu.reach.policy import Decision, address_of, check
 
 # reasons that concern one channel only: the next channel in the priority list is tried
-FALL_THROUGH = ("no_address", "no_consent", "consent_withdrawn")
+FALL_THROUGH = ("no_address", "no_consent", "consent_withdrawn", "not_following")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def address_of(
         namespace = get_settings().oa_appid
         if not namespace:
             return None
+        return oa_address(session, customer_id, namespace)
     kind = ADDRESS_KINDS.get(channel)
     if kind is None:
         return None
@@ -61,6 +62,32 @@ def address_of(
             Identity.namespace == namespace,
         )
         .order_by(Identity.verified.desc(), Identity.id)
+        .limit(1)
+    )
+
+
+def oa_address(session: Session, customer_id: int, appid: str) -> str | None:
+    """The customer's openid under the account: one that follows first, then one Siyu knows
+    nothing about, and one known to have unfollowed last (``check`` then says why not)."""
+    from siyu.oa.models import OaFollower
+
+    known = OaFollower.subscribed
+    return session.scalar(
+        sa.select(Identity.value)
+        .outerjoin(
+            OaFollower,
+            sa.and_(OaFollower.appid == appid, OaFollower.openid == Identity.value),
+        )
+        .where(
+            Identity.customer_id == customer_id,
+            Identity.kind == "openid",
+            Identity.namespace == appid,
+        )
+        .order_by(
+            sa.case((known.is_(True), 0), (known.is_(None), 1), else_=2),
+            Identity.verified.desc(),
+            Identity.id,
+        )
         .limit(1)
     )
 
@@ -105,6 +132,8 @@ def check(
         return Decision(False, "suppressed")
     if address is None:
         return Decision(False, "no_address")
+    if channel == "oa" and not _follows(session, address, settings):
+        return Decision(False, "not_following")  # WeChat would refuse it (43004)
     if purpose == "marketing":
         if customer.do_not_disturb:
             return Decision(False, "do_not_disturb")
@@ -115,6 +144,14 @@ def check(
         if later is not None:
             return Decision(False, "quiet_hours", later)
     return SEND
+
+
+def _follows(session: Session, openid: str, settings: Settings) -> bool:
+    """False only when Siyu knows the openid unfollowed (a push or a sync said so); an openid
+    never synced is tried, and WeChat answers 43004 if it does not follow."""
+    from siyu.oa.queries import following
+
+    return following(session, settings.oa_appid, openid) is not False
 
 
 def _consent(session: Session, customer_id: int, channel: str, address: str) -> Decision | None:

@@ -8,29 +8,23 @@ campaign is saved). A follower who has unfollowed cannot be reached (43004: fail
 The call carries ``client_msg_id`` (the ledger row): WeChat sends one message per openid and
 client_msg_id within ten minutes. A lost answer is therefore asked again at once with the same
 id; if that answer is lost too, the row is ambiguous and waits for an operator (WeChat has no
-query for a message by that id). The access token is fetched with the AppID and AppSecret,
-kept until shortly before it expires, and fetched again when WeChat calls it invalid.
+query for a message by that id). The access token is the account's, shared with the follower
+sync (``siyu.oa.client``): kept until shortly before it expires, fetched again once when
+WeChat calls it invalid.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from siyu.oa.client import TRANSIENT, OaClient, TokenError
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 
-TOKEN_INVALID = {40001, 40014, 42001}
 FOLLOWER_GONE = {43004: "not_following", 40003: "invalid_openid", 43101: "refused"}
-TRANSIENT = {-1: 10.0, 45009: 3600.0, 45011: 60.0}  # busy; daily quota; too frequent
-
-
-class TokenError(Exception):
-    """The AppID/AppSecret pair was refused: nothing can be sent until it is fixed."""
 
 
 @dataclass
@@ -40,40 +34,29 @@ class OfficialAccount:
     base_url: str = "https://api.weixin.qq.com"
     timeout: float = 10.0
     transport: httpx.BaseTransport | None = None
-    _token: tuple[str, float] = ("", 0.0)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     name = "oa"
     reconcilable = False
     absence_proves_unsent = False
 
     def __post_init__(self) -> None:
-        self._http = httpx.Client(
-            base_url=self.base_url.rstrip("/"), timeout=self.timeout, transport=self.transport
+        self.api = OaClient(
+            self.appid,
+            self.secret,
+            self.base_url,
+            timeout=self.timeout,
+            transport=self.transport,
         )
 
+    @property
+    def _http(self) -> httpx.Client:
+        return self.api.http
+
     def close(self) -> None:
-        self._http.close()
+        self.api.close()
 
     def token(self, *, fresh: bool = False) -> str:
-        with self._lock:
-            value, until = self._token
-            if value and not fresh and time.monotonic() < until:
-                return value
-            resp = self._http.get(
-                "/cgi-bin/token",
-                params={
-                    "grant_type": "client_credential",
-                    "appid": self.appid,
-                    "secret": self.secret,
-                },
-            )
-            data = resp.json()
-            if not data.get("access_token"):
-                raise TokenError(f"{data.get('errcode')}: {data.get('errmsg')}")
-            expires = float(data.get("expires_in") or 7200)
-            self._token = (str(data["access_token"]), time.monotonic() + expires - 300)
-            return self._token[0]
+        return self.api.token(fresh=fresh)
 
     def send(self, message: Outgoing) -> SendResult:
         """One template message to one follower; ``message.ref`` is its client_msg_id."""
@@ -103,18 +86,7 @@ class OfficialAccount:
         return classify(data)
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        for fresh in (False, True):
-            resp = self._http.post(
-                "/cgi-bin/message/template/send",
-                params={"access_token": self.token(fresh=fresh)},
-                json=body,
-            )
-            data = resp.json()
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            if int(data.get("errcode") or 0) not in TOKEN_INVALID:
-                return data
-        return data
+        return self.api.call("POST", "/cgi-bin/message/template/send", json=body)
 
     def delivery(self, address: str, ref: str, since: datetime) -> Delivery:
         return Delivery(False)  # WeChat pushes TEMPLATESENDJOBFINISH; it cannot be asked
