@@ -2,30 +2,93 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from siyu.cli import app
 from siyu.customers.models import Consent, Customer, Identity
-from siyu.demo.generate import generate
+from siyu.demo.generate import BENCH_AS_OF, generate
 from siyu.demo.load import load_folder
 from siyu.events.models import Event
 
+AS_OF = date(2025, 6, 30)
+
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
-    a = generate(120, 5, tmp_path / "a")
-    b = generate(120, 5, tmp_path / "b")
+    a = generate(120, 5, tmp_path / "a", as_of=AS_OF)
+    b = generate(120, 5, tmp_path / "b", as_of=AS_OF)
     for fa, fb in zip(a, b, strict=True):
         assert fa.read_bytes() == fb.read_bytes(), fa.name
     assert (
         (tmp_path / "a" / "taobao_orders.csv").read_bytes().decode("gb18030").startswith("订单编号")
     )
-    c = generate(120, 6, tmp_path / "c")
+    c = generate(120, 6, tmp_path / "c", as_of=AS_OF)
     assert c[0].read_bytes() != a[0].read_bytes()
+    later = generate(120, 5, tmp_path / "d", as_of=AS_OF + timedelta(days=1))
+    assert later[0].read_bytes() != a[0].read_bytes()  # the history moves with the date
+
+
+def _order_times(folder: Path) -> list[datetime]:
+    import csv
+
+    with (folder / "youzan_orders.csv").open(encoding="utf-8") as fh:
+        return [datetime.fromisoformat(r["订单创建时间"]) for r in csv.DictReader(fh)]
+
+
+def test_the_generate_command_ends_the_history_the_day_before_as_of(tmp_path: Path) -> None:
+    """`siyu demo generate --as-of D --seed S` twice gives the same files; without --as-of the
+    history runs up to yesterday (Beijing), with customers arriving to the end."""
+    from siyu.demo.generate import today
+
+    runner = CliRunner()
+    outs = []
+    for name in ("x", "y"):
+        args = ["--customers", "400", "--seed", "7", "--out", str(tmp_path / name)]
+        got = runner.invoke(app, ["demo", "generate", *args, "--as-of", "2025-06-30"])
+        assert got.exit_code == 0, got.output
+        outs.append(sorted((tmp_path / name).iterdir()))
+    assert [f.name for f in outs[0]] == [f.name for f in outs[1]]
+    for fx, fy in zip(*outs, strict=True):
+        assert fx.read_bytes() == fy.read_bytes(), fx.name
+    times = _order_times(tmp_path / "x")
+    assert max(times) < datetime(2025, 6, 30) and max(times) > datetime(2025, 6, 20)
+    first = today()
+    small = ["demo", "generate", "--customers", "60", "--seed", "7", "--out"]
+    plain = runner.invoke(app, [*small, str(tmp_path / "p")])
+    dated = runner.invoke(app, [*small, str(tmp_path / "q"), "--as-of", first.isoformat()])
+    assert plain.exit_code == dated.exit_code == 0
+    if today() == first:  # (not across midnight)
+        for fp in (tmp_path / "p").iterdir():
+            assert fp.read_bytes() == (tmp_path / "q" / fp.name).read_bytes(), fp.name
+    bad = runner.invoke(app, ["demo", "generate", "--as-of", "30/06/2025"])
+    assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+
+
+def test_customers_keep_arriving_up_to_the_end(tmp_path: Path) -> None:
+    """Every quarter of the history brings new customers (a growing brand), not only the
+    first months, and orders run up to the last day."""
+    import csv
+
+    folder = tmp_path / "g"
+    generate(2000, 3, folder, as_of=BENCH_AS_OF)
+    first: dict[str, datetime] = {}
+    with (folder / "taobao_orders.csv").open(encoding="gb18030") as fh:
+        for r in csv.DictReader(fh):
+            at = datetime.fromisoformat(r["订单创建时间"])
+            first[r["买家会员名"]] = min(first.get(r["买家会员名"], at), at)
+    end = datetime(2026, 10, 31, 23, 0)
+    quarters = [0] * 8
+    for at in first.values():
+        quarters[min(7, (at - (end - timedelta(days=730))).days // 92)] += 1
+    assert all(q > 0 for q in quarters) and quarters[-1] > quarters[0]
+    assert max(first.values()) > end - timedelta(days=3)
 
 
 def test_demo_loads_with_cross_platform_customers(tmp_path: Path, session) -> None:  # type: ignore[no-untyped-def]
-    generate(300, 42, tmp_path / "demo")
+    generate(300, 42, tmp_path / "demo", as_of=AS_OF)
     lines = list(load_folder(tmp_path / "demo"))
     assert any("taobao_orders.csv" in line for line in lines)
     assert all("rejected 0" in line for line in lines if ".csv" in line)

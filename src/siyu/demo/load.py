@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ ORDER_FILES = [
     ("jd_orders.csv", "orders", "jd"),
     ("youzan_orders.csv", "orders", "youzan"),
     ("pos_sales.csv", "orders", "pos"),
+    # after the orders: the member centre's sign-ups are people the shops already know
+    ("miniprogram_members.csv", "customers", "csv"),
 ]
 
 
@@ -91,11 +94,11 @@ def _store(batch: list[Any], secret: bytes, ingest: Any) -> int:
     return sum(s.status == "accepted" for s in stored)
 
 
-def ensure_demo(customers: int, seed: int) -> str:
+def ensure_demo(customers: int, seed: int, *, as_of: date | None = None) -> str:
     from siyu.accounts.service import ensure_demo_admin
     from siyu.customers.models import Customer
     from siyu.db import session_scope
-    from siyu.demo.generate import generate
+    from siyu.demo.generate import generate, today
 
     settings = get_settings()
     with session_scope() as session:
@@ -103,7 +106,7 @@ def ensure_demo(customers: int, seed: int) -> str:
         if session.scalar(sa.select(sa.func.count()).select_from(Customer)):
             return "database already has customers; demo data not loaded again"
     folder = settings.data_dir / "demo"
-    generate(customers, seed, folder)
+    generate(customers, seed, folder, as_of=as_of or today())
     lines = list(load_folder(folder))
     with session_scope() as session:
         _demo_tags(session)
