@@ -99,7 +99,8 @@ def run(
     if get_settings().is_demo and wecom_sim:
         _start_wecom_demo(host, port, wecom_sim_port)
     if get_settings().is_demo:
-        _start_reach_demo()
+        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        _start_reach_demo(f"http://{local}:{port}")
     settings = get_settings()
     stopping = threading.Event()
     thread = threading.Thread(
@@ -120,11 +121,11 @@ def run(
         stopping.set()
 
 
-def _start_reach_demo() -> None:
+def _start_reach_demo(siyu_url: str) -> None:
     from siyu.demo.reach import start
 
     try:
-        started = start()
+        started = start(siyu_url)
     except Exception as exc:  # the demo still runs; campaigns wait for a provider
         typer.secho(f"  simulated SMS / mail not started: {exc}", fg=typer.colors.YELLOW)
         return

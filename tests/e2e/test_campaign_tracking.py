@@ -139,3 +139,40 @@ def test_results_against_hand_computed_figures(
     assert out["cost_fen"] == 5 * len(sent)
     assert out["roi"] == round((inc - 5 * len(sent)) / (5 * len(sent)), 3)
     assert out["funnel"]["converted"] == 2
+
+
+def test_the_demo_gateway_pushes_its_receipts(
+    world: dict[str, Any], session: Any, client: TestClient, monkeypatch: Any
+) -> None:
+    """In the demo the simulated gateway plays Aliyun's receipt push: what it delivered comes
+    back as delivered, a handset that was off as not, and nothing is pushed twice."""
+    import httpx
+
+    from siyu.config import get_settings
+    from siyu.demo.reach import push_receipts
+    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.models import SendRow
+
+    settings = get_settings()
+    campaign = sms_campaign(session, world["segment"])
+    drain(settings, sms_channel(settings))
+    gateway = world["gateway"]
+    gateway.messages[0].status = 2  # the first handset was off
+    posted: list[int] = []
+
+    def post(url: str, json: Any, timeout: float) -> Any:
+        posted.append(len(json))
+        return client.post(url.removeprefix("http://testserver"), json=json)
+
+    monkeypatch.setattr(httpx, "post", post)
+    seen = push_receipts(gateway, "http://testserver/")
+    assert seen == len(gateway.messages) == 20 and posted == [20]
+    assert push_receipts(gateway, "http://testserver", seen) == seen and posted == [20]
+    session.expire_all()
+    got = {
+        r.provider_ref: r.delivered
+        for r in session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id))
+        if r.state == "sent"
+    }
+    assert got.pop(gateway.messages[0].biz_id) is False
+    assert set(got.values()) == {True} and len(got) == 19

@@ -1,14 +1,20 @@
 """The demo's message providers: `siyu run` (demo mode) serves the local SMS gateway (Aliyun and
 Tencent request shapes), a mail relay and an official account next to Siyu and points the
 reach settings at them, so a campaign sent in the demo really goes out — to simulators that
-keep what they received, never to a phone. A provider the deployment configured itself is left
+keep what they received, never to a phone — and the gateway's delivery receipts come back to
+Siyu's SmsReport address as Aliyun pushes them. A provider the deployment configured itself is left
 alone."""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger("siyu.demo.reach")
 
 
 @dataclass
@@ -18,8 +24,9 @@ class DemoProviders:
     oa: Any = None
 
 
-def start() -> DemoProviders:
-    """Serve the simulators this demo has no real provider for; returns what it started."""
+def start(siyu_url: str | None = None) -> DemoProviders:
+    """Serve the simulators this demo has no real provider for; returns what it started. With
+    ``siyu_url``, the SMS gateway pushes its delivery receipts there as Aliyun would."""
     from siyu.config import get_settings, reset_settings
     from siyu.simulators.oa import OfficialAccountSim
     from siyu.simulators.oa import create_app as oa_app
@@ -37,6 +44,10 @@ def start() -> DemoProviders:
             SIYU_SMS_ACCESS_KEY_ID=gateway.access_key_id,
             SIYU_SMS_ACCESS_KEY_SECRET=gateway.access_key_secret,
         )
+        if siyu_url:
+            threading.Thread(
+                target=_push_receipts, args=(gateway, siyu_url), daemon=True, name="sms-receipts"
+            ).start()
     if not settings.smtp_host:
         out.mail = SmtpServer()
         os.environ.update(
@@ -53,3 +64,31 @@ def start() -> DemoProviders:
         )
     reset_settings()
     return out
+
+
+RECEIPTS_EVERY_SECONDS = 10.0
+
+
+def push_receipts(gateway: Any, siyu_url: str, start: int = 0) -> int:
+    """Post the receipts of the messages the gateway accepted from index ``start`` on to
+    Siyu's SmsReport address; returns the index to start from next time."""
+    import httpx
+
+    from siyu.reach.public import push_token
+
+    end = len(gateway.messages)
+    reports = gateway.reports(start, end)
+    if reports:
+        url = f"{siyu_url.rstrip('/')}/reach/sms/{push_token()}/report"
+        httpx.post(url, json=reports, timeout=10).raise_for_status()
+    return end
+
+
+def _push_receipts(gateway: Any, siyu_url: str) -> None:
+    seen = 0
+    while True:
+        time.sleep(RECEIPTS_EVERY_SECONDS)
+        try:
+            seen = push_receipts(gateway, siyu_url, seen)
+        except Exception as exc:  # Siyu not up yet or restarting: the same ones next time
+            log.warning("demo SMS receipts not pushed: %s", exc)
