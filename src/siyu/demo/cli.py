@@ -81,9 +81,20 @@ def load(
 
 @app.command("ensure")
 def ensure(
-    customers: int = typer.Option(2000, "--customers"), seed: int = typer.Option(42, "--seed")
+    customers: int = typer.Option(2000, "--customers"),
+    seed: int = typer.Option(42, "--seed"),
+    as_of: str = typer.Option(
+        None, "--as-of", help="The history ends the day before this date (default: today)."
+    ),
 ) -> None:
-    """Generate and load the demo if the database has no customers yet (used by `make run`)."""
+    """Generate and load the demo if the database has no customers yet, with its WeCom corp
+    and the campaigns of the last weeks replayed (used by `make run`)."""
+    from siyu.demo.generate import today
     from siyu.demo.load import ensure_demo
 
-    typer.echo(ensure_demo(customers, seed))
+    if customers < 1 or customers > 10_000_000:
+        fail("--customers must be between 1 and 10,000,000")
+    day = _as_of(as_of)
+    if day > today():
+        fail("--as-of: today or earlier (the demo replays its past)")
+    typer.echo(ensure_demo(customers, seed, as_of=day))

@@ -7,7 +7,9 @@ sent in the demo completes and its results come back through the reconciliation.
 
 The simulator keeps nothing on disk; at each start its corp is rebuilt from what Siyu stored
 (staff, friendships, corp tags, groups, live codes), so a restart goes on where the last run
-stopped."""
+stopped. `siyu demo ensure` usually connects the corp first (``demo.history``: friends among
+the demo's customers, customer groups, past campaigns); ``start`` seeds a corp of its own only
+when there is none."""
 
 from __future__ import annotations
 

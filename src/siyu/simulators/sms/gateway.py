@@ -50,6 +50,7 @@ class Gateway:
         default_factory=lambda: {
             "SMS_000001": "${name}您好，${offer}，拒收请回复R",
             "SMS_000002": "您的订单${order}已发货",
+            "SMS_000003": "${name}您好，${offer}，戳 ${link} 拒收请回复R",  # with a short link
             # Tencent template ids are numbers, their placeholders positional
             "1000001": "{1}您好，{2}，拒收请回复R",
             "1000002": "您的订单{1}已发货",
