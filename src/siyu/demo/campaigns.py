@@ -113,7 +113,6 @@ CAMPAIGNS = (
                 },
             },
         ),
-        holdout_pct=10,
         cost_fen=5,
         tap_by_variant={"A": 0.12, "B": 0.22},
         buy_tapped=0.35,

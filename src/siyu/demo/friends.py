@@ -92,7 +92,7 @@ def _groups(world: Any, rng: random.Random, cutoff: datetime) -> int:
     """Customer groups owned by the store guides, each with some of the corp's friends."""
     from siyu.simulators.wecom.world import Group, _rand
 
-    friends = sorted({e for (_u, e) in world.follows})
+    friends = list(dict.fromkeys(e for (_u, e) in world.follows))  # in the order made
     if len(friends) < 2:
         return 0
     made = 0
