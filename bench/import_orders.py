@@ -43,10 +43,12 @@ def main() -> None:
         "SIYU_DATABASE_URL": f"sqlite:///{work / 'import.db'}",
     }
     try:
-        from siyu.demo.generate import generate_orders_file
+        from siyu.demo.generate import BENCH_AS_OF, generate_orders_file
 
         t0 = time.perf_counter()
-        path = generate_orders_file("taobao", args.orders, args.seed, work / "data")
+        path = generate_orders_file(
+            "taobao", args.orders, args.seed, work / "data", as_of=BENCH_AS_OF
+        )
         print(
             f"generated {args.orders:,} Taobao orders ({path.stat().st_size / 1e6:.0f} MB) "
             f"in {time.perf_counter() - t0:.1f}s"

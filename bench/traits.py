@@ -66,11 +66,13 @@ def main() -> None:
 
 
 def load(work: Path, customers: int, seed: int, orders_per_customer: float) -> None:
-    from siyu.demo.generate import generate
+    from siyu.demo.generate import BENCH_AS_OF, generate
     from siyu.demo.load import load_folder
 
     t0 = time.perf_counter()
-    generate(customers, seed, work / "demo", orders_per_customer=orders_per_customer)
+    generate(
+        customers, seed, work / "demo", as_of=BENCH_AS_OF, orders_per_customer=orders_per_customer
+    )
     print(f"generated {customers:,} customers in {time.perf_counter() - t0:.0f}s", flush=True)
     t0 = time.perf_counter()
     for line in load_folder(work / "demo"):
@@ -80,14 +82,14 @@ def load(work: Path, customers: int, seed: int, orders_per_customer: float) -> N
 
 def copy_figures(work: Path, settings, engine, seed: int) -> None:  # type: ignore[no-untyped-def]
     from siyu.analytics.service import refresh_copy
-    from siyu.demo.generate import generate_orders_file
+    from siyu.demo.generate import BENCH_AS_OF, generate_orders_file
     from siyu.ingest.orders import import_orders
 
     full = refresh_copy(settings, full=True)
     print(f"copy, full build : {full.seconds:6.2f}s  rows {full.rows}", flush=True)
     settings.analytics_overlap_seconds = 0  # the first refresh below starts from the build
     extra = generate_orders_file(
-        "taobao", 10_000, seed + 1000 + int(time.time()) % 1000, work / "extra"
+        "taobao", 10_000, seed + 1000 + int(time.time()) % 1000, work / "extra", as_of=BENCH_AS_OF
     )
     shop = f"bench-extra-{int(time.time())}"  # a new shop each run: these orders are new
     summary = import_orders(engine, settings, extra, "taobao", actor="bench", shop=shop)

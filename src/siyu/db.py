@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -59,8 +60,25 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+_REPLAYED_NOW: ContextVar[datetime | None] = ContextVar("siyu_replayed_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC — or, inside ``replaying_at``, the moment being replayed."""
+    return _REPLAYED_NOW.get() or datetime.now(UTC)
+
+
+@contextmanager
+def replaying_at(moment: datetime) -> Iterator[None]:
+    """Run services as if it were ``moment`` (in this thread only): the demo replays its past
+    campaigns through the real ledger, so their rows carry the times they would have had."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given; Siyu stores timezone-aware UTC only")
+    token = _REPLAYED_NOW.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _REPLAYED_NOW.reset(token)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -140,6 +140,31 @@ def test_marketing_email_with_one_click_unsubscribe(
     assert campaign.id != again.id
 
 
+def test_a_long_email_goes_out_with_crlf_lines(
+    world: dict[str, Any], relay: Any, session: Any
+) -> None:
+    """SMTP lines end in CRLF (RFC 5321 §2.3.8); a message sent with bare LF is one long line
+    to a strict relay, refused once it passes 1,000 bytes (and by providers that refuse bare
+    LF against SMTP smuggling)."""
+    from siyu.config import get_settings
+
+    _emails(session, world, consent_upto=2)
+    long = {
+        "subject": "{{ name }}，冬季新品",
+        "text": "{{ name }}您好，" + "冬季新品上市，会员专享 8 折。" * 40,
+        "html": "<p>{{ name }}您好，</p>" + "<p><b>冬季新品</b>上市，会员专享 8 折。</p>" * 40,
+    }
+    campaign = _start(session, world["segment"], channel="email", template=long)
+    _run(get_settings())
+    states = session.execute(
+        sa.text("SELECT state, reason FROM send_ledger WHERE campaign_id = :c"), {"c": campaign.id}
+    ).all()
+    assert [s for s in states if s[0] != "skipped"] == [("sent", None)] * 2  # the 2 consented
+    assert len(relay.mailbox.messages) == 2
+    body = relay.mailbox.messages[0].get_body(("plain",)).get_content()
+    assert body.count("冬季新品上市") == 40
+
+
 def test_smtp_refusals_and_a_lost_answer(
     world: dict[str, Any], relay: Any, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests.e2e.browsing import NEEDS_BROWSER, PASSWORD, fresh_trade, serving
 
@@ -33,27 +34,8 @@ NOT_WALKED = {
 }
 
 
-def _connect_demo_wecom(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The demo's WeCom corp (staff, friends, a live code, keyword rules, a welcome), as
-    ``make run`` seeds it, on the tests' simulator."""
-    from siyu.config import reset_settings
-    from siyu.demo.wecom import _seed
-    from siyu.wecom import client as wc
-    from siyu.wecom import service
-
-    world = sim_server.fresh(staff=4)
-    monkeypatch.setenv("SIYU_WECOM_API_BASE", sim_server.base)
-    reset_settings()
-    wc.TOKENS.clear()
-    wc.LIMITS.clear()
-    service.forget()
-    service._CLIENTS.clear()
-    _seed(world)
-    return str(world.corp_id)
-
-
 @pytest.fixture()
-def demo_console(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def demo_console() -> None:
     from siyu.config import get_settings
     from siyu.db import get_engine, session_scope
     from siyu.demo.load import ensure_demo
@@ -62,11 +44,10 @@ def demo_console(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from siyu.segments.membership import refresh_segments
     from siyu.segments.service import create_segment
     from siyu.wecom.handover import Selection, plan
-    from siyu.wecom.service import get_corp
+    from siyu.wecom.models import WecomCorp
     from tests.e2e.conftest import make_user
 
     ensure_demo(customers=150, seed=42)
-    corp_id = _connect_demo_wecom(sim_server, monkeypatch)
     with session_scope() as s:
         segment = create_segment(s, "复购客户", rule="orders.count >= 2", actor="test")
         create_campaign(
@@ -85,7 +66,7 @@ def demo_console(sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         save_funnel(s, "新客转化", AARRR[:4], actor="test")
         plan(
             s,
-            get_corp(s, corp_id),
+            s.scalars(sa.select(WecomCorp)).one(),  # the demo's corp, connected by ensure
             kind="onjob",
             handover_userid="guide001",
             takeover_userid="guide002",

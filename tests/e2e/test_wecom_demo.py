@@ -19,6 +19,9 @@ def test_demo_corp_is_seeded_then_rebuilt_from_siyu(monkeypatch: pytest.MonkeyPa
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     world = start("http://127.0.0.1:9", port, every_seconds=3600)
+    import threading
+
+    assert "wecom-guides" in {t.name for t in threading.enumerate()}  # they confirm mass sends
     with session_scope() as session:
         corp = session.scalar(sa.select(WecomCorp).where(WecomCorp.name == DEMO_CORP_NAME))
         assert corp is not None

@@ -202,3 +202,44 @@ def test_wecom_monthly_quota_falls_through_to_sms(
     assert (rows[full].channel, rows[full].state) == ("sms", "sent")
     other = next(c for c in friends if c != full)
     assert (rows[other].channel, rows[other].state) == ("wecom", "submitted")
+
+
+def test_a_mass_campaign_is_done_once_wecom_reported_every_customer(
+    world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any
+) -> None:
+    """Nothing is left to claim once the task is created, so the reconciliation that settles
+    the last customers closes the campaign; WeCom's "sent" (the message is in the customer's
+    chat) counts as delivered."""
+    from siyu.db import new_session
+    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.models import Campaign, WecomMassBatch
+    from siyu.reach.wecom_mass import reconcile
+    from siyu.simulators.wecom.driver import Driver
+
+    friends = _friends(world, wecom, session, 4)
+    friend_ids = list(friends)
+    segment = world["segment"]
+    from siyu.segments.models import SegmentMember
+
+    session.execute(
+        sa.delete(SegmentMember).where(
+            SegmentMember.segment_id == segment, SegmentMember.customer_id.notin_(friend_ids)
+        )
+    )
+    session.commit()
+    campaign = _campaign(session, segment, channel="wecom", template=TEXT)
+    with new_session() as s:
+        while dispatch_once(s, "w1", settings, _channels(settings)):
+            pass
+    assert reconcile(session)["waiting"] == 2
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).status == "sending"  # the guides have not confirmed
+    driver = Driver(wecom["world"], "http://127.0.0.1:9/unused")
+    for b in session.scalars(sa.select(WecomMassBatch)):
+        driver.staff_sends_mass_message(b.msgid)
+    assert reconcile(session)["settled"] == 2
+    session.expire_all()
+    done = session.get(Campaign, campaign.id)
+    assert done.status == "done" and done.finished_at is not None
+    rows = _rows(session, campaign.id)
+    assert {(r.state, r.delivered) for r in rows.values()} == {("sent", True)}

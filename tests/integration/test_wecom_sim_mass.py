@@ -63,3 +63,33 @@ def test_mass_message_task_confirmation_and_daily_limit(wecom: dict[str, Any]) -
     with pytest.raises(WecomError) as bad:
         client.post("externalcontact/get_groupmsg_task", {"msgid": "nope"})
     assert bad.value.errcode == 41063
+
+
+def test_the_demo_guides_confirm_tasks_that_have_waited() -> None:
+    """The demo's guides tap "send" a little while after a task arrives (not at once, and a
+    guide who has left confirms nothing); the results then read as sent."""
+    from siyu.simulators.wecom.mass import add_msg_template, confirm_waiting
+    from siyu.simulators.wecom.run import demo_world
+
+    now = [1_800_000_000.0]
+    world = demo_world(2)
+    world.clock = lambda: now[0]
+    a, b = world.new_customer("甲"), world.new_customer("乙")
+    world.befriend("guide001", a)
+    world.befriend("guide002", b)
+
+    def task(sender: str, ext: str) -> str:
+        body = {"sender": sender, "external_userid": [ext], "text": {"content": "会员日"}}
+        return str(add_msg_template(world, {}, body)["msgid"])
+
+    first = task("guide001", a.external_userid)
+    now[0] += 10
+    second = task("guide002", b.external_userid)
+    assert confirm_waiting(world, 20) == []
+    now[0] += 15
+    assert confirm_waiting(world, 20) == [first]  # 25 s old; the other only 15 s
+    world.staff["guide002"].status = 5  # left the company
+    now[0] += 60
+    assert confirm_waiting(world, 20) == []
+    mass = world.extras["mass"]
+    assert mass[first].results == {a.external_userid: 1} and not mass[second].confirmed_at

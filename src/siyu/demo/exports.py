@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from siyu.demo.generate import Person
 
 TZ = ZoneInfo("Asia/Shanghai")
-END = datetime(2026, 10, 31, 23, 0, tzinfo=TZ)
-START = END - timedelta(days=730)
 
 
 def _season(t: datetime) -> float:
@@ -41,8 +39,8 @@ def _basket(rng: random.Random, t: datetime) -> list[tuple[tuple[str, str, str, 
     return items
 
 
-def _status(rng: random.Random, t: datetime) -> str:
-    if END - t < timedelta(days=3):
+def _status(rng: random.Random, t: datetime, end: datetime) -> str:
+    if end - t < timedelta(days=3):
         return "shipped"
     x = rng.random()
     return "refunded" if x < 0.03 else "cancelled" if x < 0.06 else "completed"
@@ -74,6 +72,22 @@ YZ_STATUS = {
     "cancelled": "已关闭",
     "shipped": "已发货",
 }
+YOUZAN_HEADER = [
+    "订单号",
+    "订单状态",
+    "订单创建时间",
+    "买家付款时间",
+    "商品名称",
+    "规格编码",
+    "商品数量",
+    "商品单价",
+    "订单实付金额",
+    "订单已退款金额",
+    "买家手机号",
+    "收货人/提货人",
+    "收货人省份",
+    "收货人城市",
+]
 POS_STATUS = {"completed": "销售", "refunded": "退货", "cancelled": "销售", "shipped": "销售"}
 
 
@@ -87,6 +101,7 @@ class _Writers:
             "pos": (out / "pos_sales.csv").open("w", encoding="utf-8", newline=""),
             "members": (out / "pos_members.csv").open("w", encoding="utf-8", newline=""),
             "events": (out / "events.jsonl").open("w", encoding="utf-8"),
+            "signups": (out / "miniprogram_members.csv").open("w", encoding="utf-8", newline=""),
         }
         self.w = {k: csvsafe.writer(f) for k, f in self.files.items() if k != "events"}
         self.w["taobao"].writerow(
@@ -129,24 +144,7 @@ class _Writers:
                 "付款确认时间",
             ]
         )
-        self.w["youzan"].writerow(
-            [
-                "订单号",
-                "订单状态",
-                "订单创建时间",
-                "买家付款时间",
-                "商品名称",
-                "规格编码",
-                "商品数量",
-                "商品单价",
-                "订单实付金额",
-                "订单已退款金额",
-                "买家手机号",
-                "收货人/提货人",
-                "收货人省份",
-                "收货人城市",
-            ]
-        )
+        self.w["youzan"].writerow(YOUZAN_HEADER)
         self.w["pos"].writerow(
             [
                 "小票号",
@@ -180,6 +178,21 @@ class _Writers:
                 "同意时间",
             ]
         )
+        self.w["signups"].writerow(  # the member centre's sign-ups, in Siyu's own columns
+            [
+                "phone",
+                "email",
+                "name",
+                "gender",
+                "province",
+                "city",
+                "registered_at",
+                "sms_consent",
+                "email_consent",
+                "consent_evidence",
+                "consent_at",
+            ]
+        )
         self.paths = [Path(f.name) for f in self.files.values()]
 
     def close(self) -> None:
@@ -192,11 +205,11 @@ def _masked(phone: str) -> str:
 
 
 def _write_order(
-    w: _Writers, p: Person, platform: str, n: int, t: datetime, rng: random.Random
+    w: _Writers, p: Person, platform: str, n: int, t: datetime, rng: random.Random, end: datetime
 ) -> None:
     basket = _basket(rng, t)
     total = sum(a for _p, _q, a in basket)
-    status = _status(rng, t)
+    status = _status(rng, t, end)
     paid_at = t + timedelta(minutes=rng.randint(0, 30))
     address = f"{p.province}{'省' if p.province not in ('上海', '北京', '天津', '重庆') else '市'} {p.city}市 某区 某路{rng.randint(1, 999)}号"
     if platform == "taobao":
@@ -319,9 +332,9 @@ def _write_member(w: _Writers, p: Person, t: datetime, rng: random.Random) -> No
     )
 
 
-def _write_events(w: _Writers, p: Person, rng: random.Random) -> None:
+def _write_events(w: _Writers, p: Person, rng: random.Random, end: datetime) -> None:
     for k in range(rng.randint(1, 4)):
-        at = END - timedelta(days=rng.uniform(0, 120))
+        at = end - timedelta(days=rng.uniform(0, 120))
         name = rng.choice(EVENTS)
         props: dict[str, object] = {"channel": rng.choice(["小程序", "公众号", "企业微信", "H5"])}
         if name in ("浏览商品", "加入购物车"):
@@ -340,3 +353,29 @@ def _write_events(w: _Writers, p: Person, rng: random.Random) -> None:
             )
             + "\n"
         )
+
+
+EMAIL_DOMAINS = ("example.com", "example.net", "example.org")  # reserved: never a real mailbox
+
+
+def _write_signup(w: _Writers, p: Person, t: datetime, rng: random.Random) -> None:
+    """The person joins the member centre (mini-program) at ``t``, ticking the marketing
+    boxes or not; the tick is the consent evidence the importer asks for."""
+    email = f"yy{p.idx:07d}@{rng.choice(EMAIL_DOMAINS)}" if rng.random() < 0.6 else ""
+    sms = rng.random() < 0.7
+    mail = bool(email) and rng.random() < 0.8
+    w.w["signups"].writerow(
+        [
+            p.phone,
+            email,
+            p.name,
+            p.gender,
+            p.province,
+            p.city,
+            _fmt(t),
+            "是" if sms else "",  # a box left blank says nothing
+            "是" if mail else "",
+            f"小程序会员注册·勾选接收营销信息 {t:%Y%m%d}-{p.idx}" if sms or mail else "",
+            _fmt(t) if sms or mail else "",
+        ]
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ ORDER_FILES = [
     ("jd_orders.csv", "orders", "jd"),
     ("youzan_orders.csv", "orders", "youzan"),
     ("pos_sales.csv", "orders", "pos"),
+    # after the orders: the member centre's sign-ups are people the shops already know
+    ("miniprogram_members.csv", "customers", "csv"),
 ]
 
 
@@ -91,24 +94,32 @@ def _store(batch: list[Any], secret: bytes, ingest: Any) -> int:
     return sum(s.status == "accepted" for s in stored)
 
 
-def ensure_demo(customers: int, seed: int) -> str:
+def ensure_demo(customers: int, seed: int, *, as_of: date | None = None) -> str:
+    """Generate and load the demo (history up to the day before ``as_of``, default today) if
+    the database has no customers yet, with its WeCom corp and past campaigns replayed."""
     from siyu.accounts.service import ensure_demo_admin
     from siyu.customers.models import Customer
     from siyu.db import session_scope
-    from siyu.demo.generate import generate
+    from siyu.demo.generate import generate, today
 
+    day = as_of or today()
+    if day > today():  # its campaigns and orders would lie in the future
+        raise ValueError("the demo's history ends before today: as_of today or earlier")
     settings = get_settings()
     with session_scope() as session:
         ensure_demo_admin(session, settings)
         if session.scalar(sa.select(sa.func.count()).select_from(Customer)):
             return "database already has customers; demo data not loaded again"
+    from siyu.demo.history import replay
+
     folder = settings.data_dir / "demo"
-    generate(customers, seed, folder)
+    generate(customers, seed, folder, as_of=day)
     lines = list(load_folder(folder))
     with session_scope() as session:
         _demo_tags(session)
         months = _demo_spend(session)
     lines.append(f"acquisition spend: {months} source-months entered (siyu metrics spend list)")
+    lines.extend(replay(seed, day))
     from siyu.traits.service import recompute
 
     traits = recompute(get_engine(), settings, actor="demo")  # so customer pages show insight

@@ -1,9 +1,15 @@
 """The demo's WeCom: `siyu run` (demo mode) serves the simulated WeCom next to Siyu, connects
 it as a corp and keeps simulated customers arriving — scanning a store's live code, asking
 customer service for a coupon, now and then deleting their guide — so a new user sees the
-WeCom pages move. The simulator keeps nothing on disk; at each start its corp is rebuilt from
-what Siyu stored (staff, friendships, corp tags, groups, live codes), so a restart goes on
-where the last run stopped."""
+WeCom pages move. Its guides confirm the corp mass messages Siyu creates a little while
+after (``CONFIRM_AFTER_SECONDS``), as real staff tap "send" in WeCom, so a WeCom campaign
+sent in the demo completes and its results come back through the reconciliation.
+
+The simulator keeps nothing on disk; at each start its corp is rebuilt from what Siyu stored
+(staff, friendships, corp tags, groups, live codes), so a restart goes on where the last run
+stopped. `siyu demo ensure` usually connects the corp first (``demo.history``: friends among
+the demo's customers, customer groups, past campaigns); ``start`` seeds a corp of its own only
+when there is none."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ log = logging.getLogger("siyu.demo.wecom")
 DEMO_CORP_NAME = "演示企业（模拟企业微信）"
 STORE_CODE_NAME = "南京西路店柜台"
 FIRST_CUSTOMERS = 40
+CONFIRM_AFTER_SECONDS = 20.0
 QUESTIONS = ["有优惠券吗？", "领券", "门店地址在哪", "你好", "新客有什么优惠"]
 
 
@@ -147,25 +154,25 @@ def start(siyu_url: str, sim_port: int, every_seconds: float = 8.0) -> World:
     threading.Thread(
         target=_arrivals, args=(world, siyu_url, kf, every_seconds), daemon=True, name="wecom-demo"
     ).start()
+    threading.Thread(target=_guides, args=(world,), daemon=True, name="wecom-guides").start()
     return world
 
 
-def _seed(world: World) -> None:
-    """First run: friends the guides already have, corp tags, the corp connected and synced,
-    a welcome, a store's live code, a coupon pool and a keyword rule."""
-    from siyu.db import session_scope
+def corp_levels(world: World) -> list[dict[str, Any]]:
+    """The corp's own tag group 客户等级 (VIP, 普通会员) that guides put on their friends."""
     from siyu.simulators.wecom.server import add_corp_tag
-    from siyu.tags.service import add_group, add_tag
-    from siyu.wecom.keywords import RuleSpec, add_rule, load_codes
-    from siyu.wecom.live_codes import create_live_code, parse_staff
-    from siyu.wecom.service import add_corp, client_for, get_corp
-    from siyu.wecom.sync import sync
-    from siyu.wecom.welcome import set_default
 
-    rng = random.Random(7)
-    levels = add_corp_tag(
+    tags: list[dict[str, Any]] = add_corp_tag(
         world, {}, {"group_name": "客户等级", "tag": [{"name": "VIP"}, {"name": "普通会员"}]}
     )["tag_group"]["tag"]
+    return tags
+
+
+def _seed(world: World) -> None:
+    """First run without `siyu demo ensure`: friends the guides already have, then the corp
+    connected as ``connect`` does it."""
+    rng = random.Random(7)
+    levels = corp_levels(world)
     guides = list(world.staff)
     for i in range(FIRST_CUSTOMERS):
         customer = world.new_customer(f"顾客{i + 1:03d}")
@@ -173,6 +180,21 @@ def _seed(world: World) -> None:
         if follow is not None:
             follow.createtime -= rng.randint(1, 90) * 86400
             follow.tag_ids = [rng.choice(levels)["id"]] if rng.random() < 0.5 else []
+    connect(world)
+
+
+def connect(world: World) -> None:
+    """The simulated corp connected in Siyu and synced (staff, friends, tags, groups), with a
+    welcome, a store's live code, a coupon pool and keyword rules."""
+    from siyu.db import session_scope
+    from siyu.tags.service import add_group, add_tag
+    from siyu.wecom.keywords import RuleSpec, add_rule, load_codes
+    from siyu.wecom.live_codes import create_live_code, parse_staff
+    from siyu.wecom.service import add_corp, client_for, get_corp
+    from siyu.wecom.sync import sync
+    from siyu.wecom.welcome import set_default
+
+    guides = list(world.staff)
     with session_scope() as session:
         add_corp(
             session,
@@ -228,6 +250,18 @@ def _seed(world: World) -> None:
             RuleSpec("地址", "contains", "地址", "上海市静安区南京西路 1266 号"),
             actor="demo",
         )
+
+
+def _guides(world: World) -> None:
+    """The guides confirm the corp mass messages waiting for them, forever."""
+    from siyu.simulators.wecom.mass import confirm_waiting
+
+    while True:
+        time.sleep(CONFIRM_AFTER_SECONDS / 4)
+        try:
+            confirm_waiting(world, CONFIRM_AFTER_SECONDS)
+        except Exception as exc:  # keep the demo going
+            log.warning("demo WeCom guides could not confirm: %s", exc)
 
 
 def _arrivals(world: World, siyu_url: str, kf: str, every_seconds: float) -> None:

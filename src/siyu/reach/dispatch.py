@@ -35,7 +35,7 @@ from siyu.reach.channels.sms import AliyunSms
 from siyu.reach.channels.sms_tencent import TencentSms
 from siyu.reach.channels.webhook import Webhook, signing_key
 from siyu.reach.eligibility import Go, all_templates, decide, template_for
-from siyu.reach.ledger import OPEN, Claimed, claim, record
+from siyu.reach.ledger import Claimed, claim, finish_if_done, record
 from siyu.reach.links import unsubscribe_url
 from siyu.reach.models import Campaign, SendRow
 from siyu.reach.policy import address_of
@@ -299,24 +299,6 @@ def _record_result(session: Session, worker: str, row: Claimed, result: SendResu
         wait = min(MAX_BACKOFF, max(result.retry_after or 0, 5 * 2**row.attempts))
         due = utcnow() + timedelta(seconds=wait * (1 + random.random() / 4))
         record(session, row.id, worker, "deferred", reason=f"retry:{result.code}"[:40], due_at=due)
-
-
-def finish_if_done(session: Session, campaign: Campaign) -> None:
-    """A sending campaign with nothing left to send (or to settle) is done."""
-    if campaign.status != "sending":
-        return
-    left = session.scalar(
-        sa.select(SendRow.id)
-        .where(
-            SendRow.campaign_id == campaign.id,
-            SendRow.state.in_((*OPEN, "claimed", "ambiguous", "submitted")),
-        )
-        .limit(1)
-    )
-    if left is None and campaign.next_run_at is not None:
-        campaign.status = "scheduled"  # a recurring campaign waits for its next run
-    elif left is None:
-        campaign.status, campaign.finished_at = "done", utcnow()
 
 
 def reconcile(

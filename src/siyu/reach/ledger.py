@@ -357,6 +357,24 @@ def cancel_open(session: Session, campaign_id: int) -> int:
     )
 
 
+def finish_if_done(session: Session, campaign: Campaign) -> None:
+    """A sending campaign with nothing left to send (or to settle) is done."""
+    if campaign.status != "sending":
+        return
+    left = session.scalar(
+        sa.select(SendRow.id)
+        .where(
+            SendRow.campaign_id == campaign.id,
+            SendRow.state.in_((*OPEN, "claimed", "ambiguous", "submitted")),
+        )
+        .limit(1)
+    )
+    if left is None and campaign.next_run_at is not None:
+        campaign.status = "scheduled"  # a recurring campaign waits for its next run
+    elif left is None:
+        campaign.status, campaign.finished_at = "done", utcnow()
+
+
 def counts(session: Session, campaign_id: int) -> dict[str, int]:
     rows = session.execute(
         sa.select(SendRow.state, sa.func.count())

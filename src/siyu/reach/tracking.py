@@ -29,6 +29,7 @@ from siyu.reach.links import read_pair, sign_pair
 from siyu.reach.models import SendRow, TrackedLink
 from siyu.reach.templates import TemplateProblem
 
+LINKS_PER_MESSAGE = 10
 OPT_OUT = {"R", "T", "TD", "N", "退订", "TD退订", "退订TD"}
 
 
@@ -54,27 +55,36 @@ class Linker:
     def link_id(self, campaign_id: int, url: str) -> int:
         key = (campaign_id, url)
         if key not in self._ids:
-            insert = sqlite_insert if is_sqlite(self.session) else pg_insert
-            self.session.execute(
-                insert(TrackedLink)
-                .values(campaign_id=campaign_id, url=url, clicks=0, created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["campaign_id", "url"])
-            )
-            self._ids[key] = int(
-                self.session.scalar(
-                    sa.select(TrackedLink.id).where(
-                        TrackedLink.campaign_id == campaign_id, TrackedLink.url == url
-                    )
-                )
-                or 0
-            )
+            self._ids[key] = self._row(campaign_id, url)
         return self._ids[key]
 
+    def _row(self, campaign_id: int, url: str) -> int:
+        """The link's row, written the first time it is asked for."""
+        insert = sqlite_insert if is_sqlite(self.session) else pg_insert
+        self.session.execute(
+            insert(TrackedLink)
+            .values(campaign_id=campaign_id, url=url, clicks=0, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["campaign_id", "url"])
+        )
+        found = self.session.scalar(
+            sa.select(TrackedLink.id).where(
+                TrackedLink.campaign_id == campaign_id, TrackedLink.url == url
+            )
+        )
+        return int(found or 0)
+
     def for_row(self, row_id: int, campaign_id: int, channel: str) -> Any:
+        addresses: set[str] = set()
+
         def link(url: str) -> str:
             url = str(url)
             if not url.startswith(("http://", "https://")):
                 raise TemplateProblem("link", "link() takes an http:// or https:// address")
+            addresses.add(url)
+            if len(addresses) > LINKS_PER_MESSAGE:  # each new one is a row in the database
+                raise TemplateProblem(
+                    "link", f"a message links to at most {LINKS_PER_MESSAGE} addresses"
+                )
             lid = self.link_id(campaign_id, with_utm(url, channel, campaign_id))
             token = sign_pair(self.settings, "link", row_id, lid)
             return f"{self.settings.public_url.rstrip('/')}/l/{token}"

@@ -13,8 +13,10 @@ WeCom sends a corp mass message only after the staff member confirms it in their
    ``get_groupmsg_list_v2`` by sender, text and time — found, it takes that msgid; absent
    after 5 minutes, its rows go back to pending (WeCom has confirmed there is no task). A
    created batch is followed through ``get_groupmsg_task`` and ``get_groupmsg_send_result``:
-   per customer sent / not a friend any more / over WeCom's limits; a task the staff member
-   has not confirmed by the send-by time ends its rows as ``not_confirmed``.
+   per customer sent (and so delivered: WeCom reports the message in the customer's chat) /
+   not a friend any more / over WeCom's limits; a task the staff member has not confirmed by
+   the send-by time ends its rows as ``not_confirmed``. The round that settles a campaign's
+   last rows marks it done (nothing is left for the dispatcher to claim).
 
 Customer-group tasks (chat_type group, ``wecom_groups``) are followed the same way, their
 results per group.
@@ -34,7 +36,7 @@ from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.db import rowcount, utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
-from siyu.reach.ledger import Claimed, record_many
+from siyu.reach.ledger import Claimed, finish_if_done, record_many
 from siyu.reach.models import Campaign, SendRow, WecomMassBatch
 from siyu.reach.wecom_groups import end_open, settle_batch
 from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
@@ -184,6 +186,10 @@ def reconcile(session: Session, now: datetime | None = None) -> dict[str, int]:
                 out[_follow(session, client, batch, now)] += 1
         except WecomError as exc:
             batch.error = str(exc)[:300]  # asked again at the next round
+        if batch.state in ("done", "failed") and batch.chat_type == "single":
+            campaign = session.get(Campaign, batch.campaign_id)
+            if campaign is not None:  # nothing is left to claim: this may have been its end
+                finish_if_done(session, campaign)
         record_calls(session, corp, client)
         session.commit()
     return out
@@ -296,7 +302,9 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
         state, reason = RESULT[status]
         values: dict[str, Any] = {"state": state, "reason": reason}
         values["finished_at"] = datetime.fromtimestamp(at, UTC) if at else now
-        if state != "sent":
+        if state == "sent":  # WeCom put it in the customer's chat: there is no later receipt
+            values["delivered"] = True
+        else:
             values["checked_at"] = None
         session.execute(sa.update(SendRow).where(SendRow.id == row_id).values(**values))
     if not waiting:

@@ -183,13 +183,13 @@ def client_for(session: Session, corp: WecomCorp, settings: Settings | None = No
     )
 
 
-_CLIENTS: dict[tuple[int, str], WecomClient] = {}
+_CLIENTS: dict[tuple[int, str, str], WecomClient] = {}
 
 
 def cached_client(session: Session, corp: WecomCorp) -> WecomClient:
-    """One client per corp and secret per process (its connection pool is reused); callers
-    still hand its ``calls`` to ``contacts.record_calls``."""
-    key = (corp.id, corp.secret_sealed)
+    """One client per corp, secret and API address per process (its connection pool is
+    reused); callers still hand its ``calls`` to ``contacts.record_calls``."""
+    key = (corp.id, corp.secret_sealed, get_settings().wecom_api_base)
     client = _CLIENTS.get(key)
     if client is None:
         client = _CLIENTS[key] = client_for(session, corp)

@@ -16,6 +16,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate, parseaddr
 
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
@@ -88,7 +89,8 @@ class SmtpEmail:
             except (OSError, smtplib.SMTPException) as exc:  # before the message: nothing left
                 return SendResult("retry", code="smtp", error=str(exc)[:200], retry_after=60)
             try:
-                code, reply = smtp.data(mail.as_bytes())
+                # lines end in CRLF on the wire (smtplib leaves bytes as they are)
+                code, reply = smtp.data(mail.as_bytes(policy=SMTP))
             except smtplib.SMTPResponseException as exc:
                 return _refused(exc.smtp_code, exc.smtp_error)
             except (TimeoutError, OSError, smtplib.SMTPException) as exc:

@@ -17,12 +17,13 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 
 VERSION = "2017-05-25"
@@ -79,7 +80,7 @@ class AliyunSms:
             "SignatureMethod": "HMAC-SHA1",
             "SignatureNonce": secrets.token_hex(16),
             "SignatureVersion": "1.0",
-            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Timestamp": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),  # UTC (Siyu's clock)
             "Version": VERSION,
             **params,
         }

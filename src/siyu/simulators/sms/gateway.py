@@ -50,6 +50,7 @@ class Gateway:
         default_factory=lambda: {
             "SMS_000001": "${name}您好，${offer}，拒收请回复R",
             "SMS_000002": "您的订单${order}已发货",
+            "SMS_000003": "${name}您好，${offer}，戳 ${link} 拒收请回复R",  # with a short link
             # Tencent template ids are numbers, their placeholders positional
             "1000001": "{1}您好，{2}，拒收请回复R",
             "1000002": "您的订单{1}已发货",
@@ -72,6 +73,26 @@ class Gateway:
 
     def received(self, phone: str | None = None) -> list[Message]:
         return [m for m in self.messages if phone is None or m.phone == phone]
+
+    def reports(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        """Aliyun's SmsReport items for the messages accepted in [start, end) (what Aliyun
+        pushes to the brand's receipt address), in the order they were accepted."""
+        with self.lock:
+            taken = self.messages[start:end]
+        return [
+            {
+                "phone_number": m.phone,
+                "success": m.status == 3,
+                "err_code": "DELIVERED" if m.status == 3 else "MOBILE_NOT_ON_SERVICE",
+                "report_time": (datetime.fromtimestamp(m.at, UTC) + SHANGHAI).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                ),
+                "out_id": m.out_id,
+                "biz_id": m.biz_id,
+            }
+            for m in taken
+            if m.status != 1
+        ]
 
     def take_fault(self) -> tuple[str | None, float]:
         """The injected answer for this send, if any: (error code, 0) or (None, delay)."""

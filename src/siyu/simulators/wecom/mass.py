@@ -121,6 +121,25 @@ def confirm(w: World, msgid: str) -> MassMessage:
     return msg
 
 
+def confirm_waiting(w: World, older_than: float = 0.0) -> list[str]:
+    """The members tap "send" on every task that has waited at least ``older_than`` seconds
+    (the demo's guides, who confirm a little while after a campaign is sent); returns the
+    msgids confirmed. A member who has left confirms nothing."""
+    with w.lock:
+        now = w.clock()
+        due = [
+            m.msgid
+            for m in _messages(w).values()
+            if not m.confirmed_at
+            and now - m.created >= older_than
+            and m.sender in w.staff
+            and w.staff[m.sender].status == 1
+        ]
+        for msgid in due:
+            confirm(w, msgid)
+    return due
+
+
 @api("externalcontact/get_groupmsg_list_v2")
 def get_groupmsg_list_v2(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     try:
