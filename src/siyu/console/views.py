@@ -117,8 +117,7 @@ def login_submit(
     address = request.client.host if request.client else "unknown"
     try:
         token, _row = login(session, settings, username, password, address)
-    except LoginRefused as exc:
-        session.commit()  # keep the failure count and audit entry
+    except LoginRefused as exc:  # the attempt and its audit entry are already stored
         demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
         return render(
             request,
@@ -146,13 +145,14 @@ def _safe_next(target: str) -> str:
 
 @router.post("/logout")
 def logout_submit(
-    request: Request,
-    csrf: str = Form(""),
-    ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
+    request: Request, session: Session = Depends(db_session, scope="function")
 ) -> Response:
-    if _check_csrf(ctx, csrf):
-        logout(session, request.cookies.get(SESSION_COOKIE))
+    """Ends the login on the server and clears the cookie, with or without the form's CSRF
+    token: a logout that only cleared the cookie left a session that a copied cookie still
+    opened. A forged cross-site logout can do no more than log someone out (and SameSite=Lax
+    keeps the cookie off cross-site POSTs anyway), so checking the token here guards nothing
+    worth a session that stays alive; there is still no logout by GET."""
+    logout(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -219,9 +219,9 @@ async def customer_page(
     principal = ctx["principal"]
     try:
         data = customer_detail(session, principal, customer_id, unmask=unmask)
-    except Forbidden:
-        session.commit()
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    except Forbidden:  # another store's customer looks exactly like a missing one
+        session.commit()  # keep the audit entry of the refused look-up
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
     except CustomerError:
         return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
     return render(

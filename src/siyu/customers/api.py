@@ -33,7 +33,10 @@ def get_customers(
 
 @router.get(
     "/customers/{customer_id}",
-    responses={403: {"description": "another store's customer"}, 404: {}},
+    responses={
+        403: {"description": "unmask asked without customers:unmask"},
+        404: {"description": "no such customer, or another store's (answered alike)"},
+    },
 )
 def get_customer(
     customer_id: int,
@@ -48,7 +51,7 @@ def get_customer(
         return customer_detail(session, principal, customer_id, unmask=unmask)
     except Forbidden as exc:
         session.commit()  # keep the audit entry of the refused look-up
-        raise Refused(403, exc) from None
+        raise Refused(404, exc) from None
     except CustomerError as exc:
         raise Refused(404, exc) from None
 
