@@ -7,6 +7,7 @@ and a test fails when the two disagree, so no setting goes undocumented.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
         8 * 1024**3, description="Largest import file accepted, in bytes."
     )
     event_batch_max: int = Field(1000, description="Most events accepted in one API batch.")
+    events_earliest: date = Field(
+        date(2000, 1, 1),
+        description="Events timestamped before this day are refused: a time from before "
+        "online shops and WeChat (1970-01-01, 0001-01-01) is a clock or unit bug in the "
+        "sender, not history (events more than an hour ahead are refused too).",
+    )
     request_max_bytes: int = Field(
         2 * 1024**2, description="Largest API request body accepted, in bytes."
     )
