@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from siyu.customers import identifiers as ids
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat
-from siyu.ingest.reader import OpenedFile
+from siyu.ingest.reader import OpenedFile, numbered
 
 Key = tuple[str, str, str]
 Group = list[tuple[int, list[str], dict[str, str | None]]]  # (line number, cells, fields)
@@ -68,6 +68,7 @@ class OrderParser:
         self.col = opened.columns
         self.platform = fmt.source
         self.rows_read = 0
+        self.broken: dict[int, str] = {}  # line -> why the row there cannot be trusted
 
         self._items = list(opened.columns.items())
         self.identity_specs = self._identity_specs()
@@ -78,13 +79,15 @@ class OrderParser:
         return {name: (row[i].strip() or None) if i < n else None for name, i in self._items}
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
-        """The file's non-blank rows with their line numbers (the header is line 1)."""
-        line_no = 1
-        for row in self.opened.rows:
-            line_no += 1
+        """The file's non-blank rows with the lines they start on (the header is line 1). A
+        row that swallowed others through a quote left open is noted in ``broken``, and
+        ``build`` rejects its order (both lanes build such orders here)."""
+        for line_no, row, problem in numbered(self.opened):
             if not row or (not row[0].strip() and not any(c.strip() for c in row)):
                 continue  # a blank row
             self.rows_read += 1
+            if problem is not None:
+                self.broken[line_no] = problem
             yield line_no, row
 
     def __iter__(self) -> Iterator[ParsedOrder | Reject]:
@@ -106,6 +109,10 @@ class OrderParser:
     def build(self, group: Group) -> ParsedOrder | Reject:
         """One order from its rows (several on exports with a row per SKU line), or a reject."""
         first_line, _first, fields = group[0]
+        if self.broken:
+            why = [self.broken.pop(n) for n, _row, _f in group if n in self.broken]
+            if why:
+                return Reject(why[0], [(n, row) for n, row, _f in group])
         try:
             order = self._order(first_line, fields)
             for _line, _row, line_fields in group:
