@@ -6,8 +6,10 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -26,6 +28,16 @@ from siyu.refusals import Refusal
 
 SESSION_COOKIE = "siyu_session"
 access_log = logging.getLogger("siyu.access")
+
+# Every integer an entry point takes is bounded (tests/unit/test_api_bounds.py walks the schema
+# for one that is not), so a number beyond what the database holds is answered 422 before a
+# query is made, never a 500 from the driver. Row ids are INTEGER on PostgreSQL; the send
+# ledger's are BIGINT.
+ID_MAX = 2**31 - 1
+BIG_ID_MAX = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+BigId = Annotated[int, Field(ge=1, le=BIG_ID_MAX)]
+Page = Annotated[int, Field(ge=1, le=100_000)]
 
 
 def db_session() -> Iterator[Session]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
@@ -25,7 +26,7 @@ from siyu.customers.queries import (
 )
 from siyu.customers.service import CustomerError, Forbidden
 from siyu.traits.queries import overview
-from siyu.webkit import SESSION_COOKIE, db_session
+from siyu.webkit import ID_MAX, SESSION_COOKIE, Id, Page, db_session
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -177,7 +178,7 @@ def customers_page(
     q: str | None = None,
     source: str | None = None,
     store_id: str | None = None,
-    page: int = 1,
+    page: Page = 1,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -208,7 +209,7 @@ def customers_page(
 @router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
 async def customer_page(
     request: Request,
-    customer_id: int,
+    customer_id: Id,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -232,7 +233,7 @@ async def customer_page(
 @router.get("/insight")
 def insight_page(
     request: Request,
-    scope: int = 0,
+    scope: Annotated[int, Field(ge=0, le=ID_MAX)] = 0,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -277,7 +278,7 @@ def segment_builder_page(
 @router.get("/segments/{segment_id}")
 def segment_page(
     request: Request,
-    segment_id: int,
+    segment_id: Id,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:

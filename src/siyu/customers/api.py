@@ -12,7 +12,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.service import CustomerError, Forbidden, merge, unmerge
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 def get_customers(
     q: str | None = Query(None, max_length=100, description="Phone, name prefix or member number."),
     source: str | None = Query(None, max_length=32),
-    store_id: int | None = None,
+    store_id: Id | None = None,
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.customers_read)),
@@ -39,7 +39,7 @@ def get_customers(
     },
 )
 def get_customer(
-    customer_id: int,
+    customer_id: Id,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
@@ -57,8 +57,8 @@ def get_customer(
 
 
 class MergeIn(BaseModel):
-    winner_id: int = Field(..., description="The customer that stays.")
-    loser_id: int = Field(..., description="The customer folded into the winner.")
+    winner_id: Id = Field(..., description="The customer that stays.")
+    loser_id: Id = Field(..., description="The customer folded into the winner.")
     force: bool = Field(False, description="Merge even though they hold different strong ids.")
 
 
@@ -78,7 +78,7 @@ def post_merge(
 
 @router.post("/customers/unmerge/{merge_id}", responses={409: {"description": "cannot be undone"}})
 def post_unmerge(
-    merge_id: int,
+    merge_id: Id,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
