@@ -51,7 +51,7 @@ def main() -> None:
     env = {
         **os.environ,
         "SIYU_DATA_DIR": str(work),
-        "SIYU_SECRET_KEY": "bench-secret",
+        "SIYU_SECRET_KEY": "bench-secret-key-not-for-production-use",
         "SIYU_MODE": "production",
         "SIYU_DATABASE_URL": f"sqlite:///{work / 'siyu.db'}",
         "SIYU_WECOM_API_BASE": sim.base,

@@ -44,7 +44,7 @@ def main() -> None:
     work = args.data_dir or Path(tempfile.mkdtemp(prefix="siyu-bench-dashboard-"))
     os.environ.update(
         SIYU_DATA_DIR=str(work / "var"),
-        SIYU_SECRET_KEY="bench-secret-key",
+        SIYU_SECRET_KEY="bench-secret-key-not-for-production-use",
         SIYU_MODE="production",
         SIYU_DATABASE_URL=f"sqlite:///{work / 'var' / 'siyu.db'}",
     )

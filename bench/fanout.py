@@ -35,7 +35,7 @@ def main() -> None:
     os.environ.update(
         {
             "SIYU_DATA_DIR": str(work),
-            "SIYU_SECRET_KEY": "bench-secret",
+            "SIYU_SECRET_KEY": "bench-secret-key-not-for-production-use",
             "SIYU_MODE": "production",
             "SIYU_DATABASE_URL": url,
         }

@@ -38,7 +38,7 @@ def main() -> None:
     env = {
         **os.environ,
         "SIYU_DATA_DIR": str(work / "var"),
-        "SIYU_SECRET_KEY": "bench-secret-key",
+        "SIYU_SECRET_KEY": "bench-secret-key-not-for-production-use",
         "SIYU_MODE": "production",
         "SIYU_DATABASE_URL": f"sqlite:///{work / 'import.db'}",
     }

@@ -7,6 +7,7 @@ and a test fails when the two disagree, so no setting goes undocumented.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_KEY_BYTES = 32  # 256 bits: what HMAC-SHA256 and the key derivation expect
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "siyu-demo-2026"  # noqa: S105 - known on purpose; refused outside demo mode
 
@@ -44,12 +46,24 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "",
         description="Key for encrypting secrets at rest and for suppression HMACs. Required in "
-        "production; keep it outside the database and never change it casually.",
+        "production, at least 32 bytes (e.g. `secrets.token_urlsafe(48)`); keep it outside the "
+        "database and never change it casually.",
     )
     timezone: str = Field("Asia/Shanghai", description="Time zone used for display and calendars.")
     session_hours: int = Field(12, description="Console login session lifetime in hours.")
     login_max_failures: int = Field(
-        5, description="Failed logins per username and per address before a 15-minute lockout."
+        5,
+        ge=1,
+        description="Failed logins per username and per client address before a 15-minute "
+        "lockout (an IPv6 client counts by its /64).",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: "
+        "comma-separated addresses or networks (CIDR), `*` for any. The client address they "
+        "forward keys the login lockout and the audit log; an https scheme marks the session "
+        "cookie Secure. Set it to your proxy's address only (`siyu serve --forwarded-allow-ips` "
+        "overrides it).",
     )
     import_batch_rows: int = Field(
         5000, description="Rows per committed batch when importing files."
@@ -76,6 +90,12 @@ class Settings(BaseSettings):
         "limit: every other request keeps SIYU_REQUEST_MAX_BYTES.",
     )
     event_batch_max: int = Field(1000, description="Most events accepted in one API batch.")
+    events_earliest: date = Field(
+        date(2000, 1, 1),
+        description="Events timestamped before this day are refused: a time from before "
+        "online shops and WeChat (1970-01-01, 0001-01-01) is a clock or unit bug in the "
+        "sender, not history (events more than an hour ahead are refused too).",
+    )
     request_max_bytes: int = Field(
         2 * 1024**2,
         description="Largest request body accepted, in bytes (API and console; the import "
@@ -305,7 +325,15 @@ class Settings(BaseSettings):
     def secret_key_bytes(self) -> bytes:
         """The secret key; in demo mode one is generated once and kept in the data directory."""
         if self.secret_key:
-            return self.secret_key.encode()
+            key = self.secret_key.encode()
+            if len(key) < MIN_SECRET_KEY_BYTES and not self.is_demo:
+                raise WeakSecretKey(
+                    f"SIYU_SECRET_KEY has {len(key)} bytes; production refuses a key shorter "
+                    f"than {MIN_SECRET_KEY_BYTES} bytes (it keys the HMACs of erased customers "
+                    "and the encryption of stored secrets): generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                )
+            return key
         if not self.is_demo:
             raise MissingSecretKey(
                 "SIYU_SECRET_KEY is not set. Production refuses to start without it: "
@@ -321,6 +349,10 @@ class Settings(BaseSettings):
 
 class MissingSecretKey(RuntimeError):
     pass
+
+
+class WeakSecretKey(MissingSecretKey):
+    """A production secret key too short to be a key (a word, a short password)."""
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import signal
 import threading
@@ -35,7 +36,35 @@ def _logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _uvicorn(host: str, port: int, workers: int = 1) -> None:
+def trusted_proxies(value: str) -> str:
+    """The proxies whose forwarded headers uvicorn believes, checked: addresses or networks
+    (CIDR) or ``*``. A typo must not quietly trust nobody (every client would look like the
+    proxy and share one lockout) or somebody else."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ValueError("forwarded-allow-ips is empty; give the proxy's address (or 127.0.0.1)")
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"forwarded-allow-ips: {item!r} is not an address or a network (CIDR)"
+            ) from None
+    return ",".join(items)
+
+
+def _proxies(given: str | None) -> str:
+    from siyu.config import get_settings
+
+    try:
+        return trusted_proxies(given if given is not None else get_settings().forwarded_allow_ips)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _uvicorn(host: str, port: int, workers: int = 1, proxies: str = "127.0.0.1") -> None:
     import uvicorn
 
     _logging()
@@ -47,7 +76,17 @@ def _uvicorn(host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         access_log=False,
         log_level="info",
+        # the client address and scheme a trusted proxy forwards become the request's own:
+        # the login lockout counts per real client, and https marks the cookie Secure
+        proxy_headers=True,
+        forwarded_allow_ips=proxies,
     )
+
+
+FORWARDED_HELP = (
+    "Reverse proxies whose X-Forwarded-For/-Proto are believed: comma-separated addresses or "
+    "networks (CIDR), * for any (default: SIYU_FORWARDED_ALLOW_IPS, else 127.0.0.1)."
+)
 
 
 def serve(
@@ -56,10 +95,14 @@ def serve(
     workers: int = typer.Option(
         1, "--workers", help="Server processes (PostgreSQL: one per core)."
     ),
+    forwarded_allow_ips: str | None = typer.Option(
+        None, "--forwarded-allow-ips", help=FORWARDED_HELP
+    ),
 ) -> None:
     """Serve the API and the console."""
+    proxies = _proxies(forwarded_allow_ips)
     _checks()
-    _uvicorn(host, port, workers)
+    _uvicorn(host, port, workers, proxies)
 
 
 def worker(
@@ -89,12 +132,16 @@ def run(
     wecom_sim: bool = typer.Option(
         True, "--wecom-sim/--no-wecom-sim", help="Demo only: serve a simulated WeCom corp."
     ),
+    forwarded_allow_ips: str | None = typer.Option(
+        None, "--forwarded-allow-ips", help=FORWARDED_HELP
+    ),
 ) -> None:
     """Server and worker in one process (the embedded demo); prints the URL and login. In demo
     mode a simulated WeCom corp runs beside it, with customers arriving."""
     from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
     from siyu.jobs.service import run_forever
 
+    proxies = _proxies(forwarded_allow_ips)
     _checks()
     if get_settings().is_demo and wecom_sim:
         _start_wecom_demo(host, port, wecom_sim_port)
@@ -116,7 +163,7 @@ def run(
             fg=typer.colors.GREEN,
         )
     try:
-        _uvicorn(host, port)
+        _uvicorn(host, port, proxies=proxies)
     finally:
         stopping.set()
 

@@ -215,7 +215,7 @@ def test_a_slow_tracked_link_row_does_not_fail_the_render(
         "{% endfor %}",
     }
     started = time.monotonic()
-    with pytest.raises(TemplateProblem, match="at most 10 addresses"):
+    with pytest.raises(TemplateProblem, match="at most 10 links"):
         render(
             "email", many, {}, link=Linker(session, get_settings()).for_row(2, campaign.id, "email")
         )

@@ -9,6 +9,8 @@ orders held back across a block boundary are covered too.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -161,3 +163,61 @@ def test_a_regular_export_takes_the_fast_lane(tmp_path: Path, monkeypatch, sourc
     orders, rejects = through_the_lane(path, source)
     assert len(orders) == orders_in_file and not rejects and not calls
     assert all(len(lines) == (1 if source == "taobao" else 2) for lines in orders.lines)
+
+
+@st.composite
+def spoiled_quotes(draw: st.DrawFn, source: str) -> str:
+    """An export's text with quotes left open (and sometimes closed further down) and cells
+    that really hold line breaks."""
+    rows = draw(export_rows(source))
+    for row in rows:
+        if row and draw(st.integers(0, 4)) == 0:
+            i = draw(st.integers(0, len(row) - 1))
+            row[i] = f"{row[i]}\n{draw(st.sampled_from(['西湖区', '3 楼, 301', ',,', '']))}"
+    lines = []
+    for row in [HEADERS[source], *rows]:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(row)
+        lines.append(buf.getvalue())
+    for _ in range(draw(st.integers(1, 3))):
+        n = draw(st.integers(1, len(lines) - 1))
+        commas = [i for i, ch in enumerate(lines[n]) if ch == ","]
+        if commas:
+            at = draw(st.sampled_from(commas)) + 1
+            lines[n] = lines[n][:at] + '"' + lines[n][at:]
+    return draw(st.sampled_from(["\n", "\r\n"])).join(lines) + "\n"
+
+
+@pytest.mark.parametrize("source", ["taobao", "jd", "csv"])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_lanes_agree_on_quotes_left_open(
+    tmp_path: Path, source: str, data: st.DataObject
+) -> None:
+    path = tmp_path / f"{source}.csv"
+    path.write_text(data.draw(spoiled_quotes(source)), encoding="utf-8", newline="")
+    want_orders, want_rejects = reference(path, source)
+    got_orders, got_rejects = through_the_lane(path, source)
+    assert got_orders == want_orders
+    assert sorted((r.reason, r.rows) for r in got_rejects) == sorted(
+        (r.reason, r.rows) for r in want_rejects
+    )
+
+
+def test_a_swallowed_row_is_rejected_by_both_lanes(tmp_path: Path) -> None:
+    rows = [pf.taobao_row(f"60{i:02d}", f"tb_{i}", f"138123460{i:02d}", "10.00") for i in range(5)]
+    lines = []
+    for row in [pf.TAOBAO_HEADER, *rows]:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(row)
+        lines.append(buf.getvalue())
+    lines[2] = lines[2].replace(",王芳,", ',"王芳,', 1)
+    lines[4] = lines[4].replace(",王芳,", ',"王芳",', 1)
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for orders, rejects in (reference(path, "taobao"), through_the_lane(path, "taobao")):
+        assert orders.order_id == ["6000", "6004"]
+        [reject] = rejects
+        assert [n for n, _row in reject.rows] == [3] and "line 3 to line 5" in reject.reason

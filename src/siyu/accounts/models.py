@@ -41,14 +41,19 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class LoginFailure(Base):
-    """A failed login, counted per username and per address for rate limiting."""
+class LoginThrottle(Base):
+    """Login attempts counted per username and per client address (``user:…``, ``addr:…``).
 
-    __tablename__ = "login_failure"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(sa.String(64), index=True)
-    address: Mapped[str] = mapped_column(sa.String(64), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    An attempt is reserved here, in one atomic upsert, before its password is checked, and given
+    back when the password was right; so every server process sees the same count and no more
+    than ``login_max_failures`` wrong passwords are ever checked in a window, however many arrive
+    at once. The window restarts when the limit is reached (the lockout lasts its full length)
+    or once it has passed."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ApiKey(Base):

@@ -27,7 +27,7 @@ from siyu.brands.models import Store
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
-from siyu.webkit import db_session, forget_cached_keys
+from siyu.webkit import Id, Page, db_session, forget_cached_keys
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -134,7 +134,7 @@ async def add_user(
 @router.post("/admin/users/{user_id}")
 async def change_user(
     request: Request,
-    user_id: int,
+    user_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -205,7 +205,7 @@ def audit_log_page(
     action: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    page: int = 1,
+    page: Page = 1,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:

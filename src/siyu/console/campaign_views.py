@@ -19,7 +19,7 @@ from siyu.reach import queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
-from siyu.webkit import db_session
+from siyu.webkit import BigId, Id, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -208,7 +208,7 @@ def ambiguous_page(
 @router.post("/campaigns/ambiguous/{row_id}")
 async def settle_page(
     request: Request,
-    row_id: int,
+    row_id: BigId,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -242,7 +242,7 @@ def _detail_page(
 @router.get("/campaigns/{campaign_id}")
 def campaign_page(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -259,7 +259,7 @@ def campaign_page(
 @router.post("/campaigns/{campaign_id}/{action}")
 async def campaign_action(
     request: Request,
-    campaign_id: int,
+    campaign_id: Id,
     action: str,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),

@@ -28,7 +28,7 @@ from siyu.customers.consent import (
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_detail
 from siyu.customers.service import CustomerError, Forbidden, get_visible
-from siyu.webkit import RowId, db_session
+from siyu.webkit import Id, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -64,9 +64,9 @@ def show_customer(
     principal = ctx["principal"]
     try:
         data = customer_detail(session, principal, customer_id, unmask=unmask)
-    except Forbidden:
-        session.commit()
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    except Forbidden:  # another store's customer looks exactly like a missing one
+        session.commit()  # keep the audit entry of the refused look-up
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
     except CustomerError:
         return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
     done = request.query_params.get("done")
@@ -108,7 +108,7 @@ def show_customer(
 @router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
 async def customer_page(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -132,7 +132,7 @@ async def customer_action(
     request: Request,
     ctx: Ctx,
     session: Session,
-    customer_id: RowId,
+    customer_id: Id,
     perm: Perm,
     change: Callable[[Customer, dict[str, str]], str],
 ) -> Response:
@@ -148,9 +148,9 @@ async def customer_action(
         customer = get_visible(session, ctx["principal"], customer_id)
         done = change(customer, form)
         session.commit()
-    except Forbidden:
+    except Forbidden:  # another store's customer looks exactly like a missing one
         session.commit()  # the audit entry of the refused look-up
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
     except CustomerError as exc:
         session.rollback()
         if exc.template == "no customer {id}":
@@ -164,7 +164,7 @@ async def customer_action(
 @router.post("/customers/{customer_id}/do-not-disturb")
 async def do_not_disturb(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -188,7 +188,7 @@ async def do_not_disturb(
 @router.post("/customers/{customer_id}/consents")
 async def consents(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

@@ -22,7 +22,7 @@ from siyu.metrics.funnel import (
     funnels,
     save_funnel,
 )
-from siyu.webkit import db_session
+from siyu.webkit import Id, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -118,7 +118,7 @@ async def save_funnel_form(
 @router.post("/dashboard/funnels/{funnel_id}/delete")
 async def delete_funnel_form(
     request: Request,
-    funnel_id: int,
+    funnel_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

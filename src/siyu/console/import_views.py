@@ -24,7 +24,7 @@ from siyu.db import new_session, session_scope
 from siyu.ingest import uploads
 from siyu.jobs import queries
 from siyu.refusals import Refusal
-from siyu.webkit import db_session
+from siyu.webkit import Id, db_session
 
 router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/imports"
@@ -142,7 +142,7 @@ def _refused(
 @router.get("/imports/{run_id}")
 def import_page(
     request: Request,
-    run_id: int,
+    run_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -164,7 +164,7 @@ def import_page(
 @router.get("/imports/{run_id}/rejects.csv")
 def rejects_download(
     request: Request,
-    run_id: int,
+    run_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

@@ -17,7 +17,7 @@ from siyu.console.words import in_words
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
-from siyu.webkit import RowId, db_session
+from siyu.webkit import Id, Page, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -30,10 +30,9 @@ def _customer_id(text: str) -> int | None:
 
 
 def _refused(request: Request, ctx: Ctx, session: Session, exc: Exception) -> Response:
-    """Another store's customer: 403 (its audit entry kept); a missing one: 404."""
+    """Another store's customer reads as a missing one: 404 (its audit entry kept)."""
     if isinstance(exc, Forbidden):
         session.commit()
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
     return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
 
 
@@ -44,9 +43,9 @@ def _missing(exc: CustomerError) -> bool:
 @router.get("/customers/{customer_id}/merge")
 def merge_page(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     other: str = "",
-    conflict: int | None = None,
+    conflict: Id | None = None,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -89,7 +88,7 @@ def merge_page(
 @router.post("/customers/{customer_id}/merge")
 async def merge_submit(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -135,8 +134,8 @@ async def merge_submit(
 @router.post("/customers/{customer_id}/unmerge/{merge_id}")
 async def unmerge_submit(
     request: Request,
-    customer_id: RowId,
-    merge_id: RowId,
+    customer_id: Id,
+    merge_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -163,7 +162,7 @@ async def unmerge_submit(
 @router.api_route("/identity-conflicts", methods=["GET", "POST"])
 async def conflicts_page(
     request: Request,
-    page: int = 1,
+    page: Page = 1,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -193,7 +192,7 @@ async def conflicts_page(
 @router.post("/identity-conflicts/{conflict_id}/keep-apart")
 async def keep_apart_submit(
     request: Request,
-    conflict_id: RowId,
+    conflict_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

@@ -28,7 +28,7 @@ from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
 from siyu.segments.drill import drill
 from siyu.segments.rules import RuleError, loads
-from siyu.webkit import db_session
+from siyu.webkit import Id, Page, db_session
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,9 +55,9 @@ def dashboard_page(
     request: Request,
     start: str | None = None,
     end: str | None = None,
-    brand: int | None = None,
-    store: int | None = None,
-    funnel: int | None = None,
+    brand: Id | None = None,
+    store: Id | None = None,
+    funnel: Id | None = None,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -149,8 +149,8 @@ def dashboard_csv(
     request: Request,
     start: str | None = None,
     end: str | None = None,
-    brand: int | None = None,
-    store: int | None = None,
+    brand: Id | None = None,
+    store: Id | None = None,
     ctx: dict[str, Any] = Depends(console_user),
 ) -> Response:
     """The overview as a spreadsheet (UTF-8 with BOM, so Excel reads the Chinese): one block per
@@ -185,8 +185,8 @@ def drill_page(
     request: Request,
     rule: str = "",
     title: str = "",
-    brand: int | None = None,
-    page: int = 1,
+    brand: Id | None = None,
+    page: Page = 1,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:

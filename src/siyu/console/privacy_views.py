@@ -24,7 +24,7 @@ from siyu.privacy.service import (
     find_person,
     finish_erasure,
 )
-from siyu.webkit import RowId, db_session
+from siyu.webkit import Id, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -43,9 +43,9 @@ async def _checked(
     try:
         get_visible(session, ctx["principal"], customer_id)
         return form, find_person(session, customer_id)
-    except Forbidden:
+    except Forbidden:  # another store's customer looks exactly like a missing one
         session.commit()
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
     except (CustomerError, PrivacyError):
         return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
 
@@ -53,7 +53,7 @@ async def _checked(
 @router.post("/customers/{customer_id}/privacy/export")
 async def export_download(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
@@ -77,7 +77,7 @@ async def export_download(
 @router.post("/customers/{customer_id}/privacy/erase")
 async def erase_submit(
     request: Request,
-    customer_id: RowId,
+    customer_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

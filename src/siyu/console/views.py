@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
@@ -19,7 +20,7 @@ from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.i18n import LANGUAGES, label, source_label, translator
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.traits.queries import overview
-from siyu.webkit import SESSION_COOKIE, db_session
+from siyu.webkit import ID_MAX, SESSION_COOKIE, Id, Page, db_session
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -111,8 +112,7 @@ def login_submit(
     address = request.client.host if request.client else "unknown"
     try:
         token, _row = login(session, settings, username, password, address)
-    except LoginRefused as exc:
-        session.commit()  # keep the failure count and audit entry
+    except LoginRefused as exc:  # the attempt and its audit entry are already stored
         demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
         return render(
             request,
@@ -140,13 +140,14 @@ def _safe_next(target: str) -> str:
 
 @router.post("/logout")
 def logout_submit(
-    request: Request,
-    csrf: str = Form(""),
-    ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
+    request: Request, session: Session = Depends(db_session, scope="function")
 ) -> Response:
-    if _check_csrf(ctx, csrf):
-        logout(session, request.cookies.get(SESSION_COOKIE))
+    """Ends the login on the server and clears the cookie, with or without the form's CSRF
+    token: a logout that only cleared the cookie left a session that a copied cookie still
+    opened. A forged cross-site logout can do no more than log someone out (and SameSite=Lax
+    keeps the cookie off cross-site POSTs anyway), so checking the token here guards nothing
+    worth a session that stays alive; there is still no logout by GET."""
+    logout(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -171,7 +172,7 @@ def customers_page(
     q: str | None = None,
     source: str | None = None,
     store_id: str | None = None,
-    page: int = 1,
+    page: Page = 1,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -202,7 +203,7 @@ def customers_page(
 @router.get("/insight")
 def insight_page(
     request: Request,
-    scope: int = 0,
+    scope: Annotated[int, Field(ge=0, le=ID_MAX)] = 0,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -248,7 +249,7 @@ def segment_builder_page(
 @router.get("/segments/{segment_id}")
 def segment_page(
     request: Request,
-    segment_id: int,
+    segment_id: Id,
     ctx: dict[str, Any] = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:

@@ -15,7 +15,7 @@ from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.oa.queries import status as oa_status
-from siyu.webkit import db_session
+from siyu.webkit import Id, db_session
 from siyu.wecom import activity, queries
 
 router = APIRouter(include_in_schema=False)
@@ -219,7 +219,7 @@ def _create_live_code(
 @router.get("/wecom/live-codes/{code_id}")
 def live_code_page(
     request: Request,
-    code_id: int,
+    code_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
@@ -383,7 +383,7 @@ async def handovers_page(
 @router.api_route("/wecom/handovers/{handover_id}", methods=["GET", "POST"])
 async def handover_page(
     request: Request,
-    handover_id: int,
+    handover_id: Id,
     ctx: Ctx = Depends(console_user),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:

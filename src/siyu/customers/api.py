@@ -24,7 +24,7 @@ from siyu.customers.consent import (
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
 from siyu.customers.service import CustomerError, Forbidden, get_visible, merge_for, unmerge_for
-from siyu.webkit import Refused, RowId, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 def get_customers(
     q: str | None = Query(None, max_length=100, description="Phone, name prefix or member number."),
     source: str | None = Query(None, max_length=32),
-    store_id: int | None = None,
+    store_id: Id | None = None,
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.customers_read)),
@@ -47,10 +47,13 @@ def get_customers(
 
 @router.get(
     "/customers/{customer_id}",
-    responses={403: {"description": "another store's customer"}, 404: {}},
+    responses={
+        403: {"description": "unmask asked without customers:unmask"},
+        404: {"description": "no such customer, or another store's (answered alike)"},
+    },
 )
 def get_customer(
-    customer_id: RowId,
+    customer_id: Id,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
@@ -62,14 +65,14 @@ def get_customer(
         return customer_detail(session, principal, customer_id, unmask=unmask)
     except Forbidden as exc:
         session.commit()  # keep the audit entry of the refused look-up
-        raise Refused(403, exc) from None
+        raise Refused(404, exc) from None
     except CustomerError as exc:
         raise Refused(404, exc) from None
 
 
 class MergeIn(BaseModel):
-    winner_id: int = Field(..., description="The customer that stays.")
-    loser_id: int = Field(..., description="The customer folded into the winner.")
+    winner_id: Id = Field(..., description="The customer that stays.")
+    loser_id: Id = Field(..., description="The customer folded into the winner.")
     force: bool = Field(False, description="Merge even though they hold different strong ids.")
 
 
@@ -90,7 +93,7 @@ def post_merge(
 
 @router.post("/customers/unmerge/{merge_id}", responses={409: {"description": "cannot be undone"}})
 def post_unmerge(
-    merge_id: RowId,
+    merge_id: Id,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
@@ -100,13 +103,13 @@ def post_unmerge(
 
 
 def _answer(session: Session, call: Callable[[], T], *, refused: int = 400) -> T:
-    """Run a write; another store's customer is 403 (its audit entry kept), a refusal
-    ``refused`` (404 when the customer does not exist)."""
+    """Run a write; another store's customer reads as a missing one, 404 (its audit entry
+    kept), a refusal ``refused`` (404 when the customer does not exist)."""
     try:
         return call()
     except Forbidden as exc:
         session.commit()  # keep the audit entry of the refused look-up (nothing else was written)
-        raise Refused(403, exc) from None
+        raise Refused(404, exc) from None
     except CustomerError as exc:
         status = (
             404 if exc.template in ("no customer {id}", "no identity conflict {id}") else refused
@@ -137,10 +140,13 @@ class DoNotDisturbOut(BaseModel):
 @router.put(
     "/customers/{customer_id}/do-not-disturb",
     response_model=DoNotDisturbOut,
-    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+    responses={
+        404: {"description": "no such customer, or another store's (answered alike)"},
+        409: {},
+    },
 )
 def put_do_not_disturb(
-    customer_id: RowId,
+    customer_id: Id,
     body: DoNotDisturbIn,
     principal: Principal = Depends(require(Perm.customers_consent)),
     session: Session = Depends(db_session, scope="function"),
@@ -210,10 +216,13 @@ class ConsentOut(BaseModel):
 @router.post(
     "/customers/{customer_id}/consents",
     response_model=ConsentOut,
-    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+    responses={
+        404: {"description": "no such customer, or another store's (answered alike)"},
+        409: {},
+    },
 )
 def post_consent(
-    customer_id: RowId,
+    customer_id: Id,
     body: ConsentIn,
     principal: Principal = Depends(require(Perm.customers_consent)),
     session: Session = Depends(db_session, scope="function"),
@@ -275,7 +284,7 @@ def get_identity_conflicts(
 
 
 class ConflictMergeIn(BaseModel):
-    keep: int | None = Field(
+    keep: Id | None = Field(
         None, description="The customer that stays; default the conflict's first customer."
     )
 
@@ -286,10 +295,13 @@ class ConflictApartIn(BaseModel):
 
 @router.post(
     "/identity-conflicts/{conflict_id}/merge",
-    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+    responses={
+        404: {"description": "no such customer, or another store's (answered alike)"},
+        409: {},
+    },
 )
 def post_conflict_merge(
-    conflict_id: RowId,
+    conflict_id: Id,
     body: ConflictMergeIn,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),
@@ -303,10 +315,13 @@ def post_conflict_merge(
 
 @router.post(
     "/identity-conflicts/{conflict_id}/keep-apart",
-    responses={403: {"description": "another store's customer"}, 404: {}, 409: {}},
+    responses={
+        404: {"description": "no such customer, or another store's (answered alike)"},
+        409: {},
+    },
 )
 def post_conflict_keep_apart(
-    conflict_id: RowId,
+    conflict_id: Id,
     body: ConflictApartIn,
     principal: Principal = Depends(require(Perm.customers_write)),
     session: Session = Depends(db_session, scope="function"),

@@ -58,7 +58,7 @@ def show(
 ) -> None:
     """Print one customer as JSON (masked unless --unmask)."""
     from siyu.customers.queries import customer_detail
-    from siyu.customers.service import CustomerError, Forbidden
+    from siyu.customers.service import CustomerError
     from siyu.db import session_scope
 
     require("customers:read")
@@ -66,7 +66,7 @@ def show(
         with session_scope() as session:
             principal = acting_principal(session)
             data = customer_detail(session, principal, customer_id, unmask=unmask)
-    except (CustomerError, Forbidden) as exc:
+    except CustomerError as exc:  # another store's customer reads as a missing one
         fail(str(exc))
     echo_json(data)
 

@@ -26,8 +26,10 @@ class CustomerError(Refusal):
     wrong); the message says why."""
 
 
-class Forbidden(PermissionError):
-    pass
+class Forbidden(CustomerError):
+    """Another store's customer, refused in the very words of a missing one ("no customer
+    {id}"), so a store guide cannot tell which ids exist elsewhere; the look-up is audit-logged
+    (callers commit before answering)."""
 
 
 def merge(
@@ -251,7 +253,7 @@ def get_visible(session: Session, principal: Principal, customer_id: int) -> Cus
         exists = session.get(Customer, customer_id) is not None
         if exists:
             record_audit(session, principal.actor, "customer.denied", "customer", str(customer_id))
-            raise Forbidden("this customer belongs to another store")
+            raise Forbidden("no customer {id}", id=customer_id)
         raise CustomerError("no customer {id}", id=customer_id)
     return customer
 

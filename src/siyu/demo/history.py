@@ -19,7 +19,6 @@ added last (a second sync), as new customers from WeCom.
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 import time
@@ -32,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import csvsafe
 from siyu.demo.campaigns import CAMPAIGNS, PastCampaign
 from siyu.demo.catalog import PRODUCTS
 from siyu.demo.exports import TZ, YOUZAN_HEADER, YZ_STATUS, _fmt, _yuan
@@ -326,7 +326,7 @@ def _import_sales(run: Replay) -> str:
     path = settings.data_dir / "demo" / "youzan_campaign_orders.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
+        w = csvsafe.writer(fh)
         w.writerow(YOUZAN_HEADER)
         for sale in sorted(run.sales, key=lambda s: (s.at, s.row_id)):
             phone = str(phones.get(sale.customer_id) or "").removeprefix("+86")

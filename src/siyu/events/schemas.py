@@ -2,28 +2,66 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from siyu.config import get_settings
 
 
-def _has_nul(value: Any, depth: int = 0) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if depth > 20:
-        return False
-    if isinstance(value, dict):
-        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v, depth + 1) for v in value)
-    return False
+def _first_bad(value: Any, path: str) -> str | None:
+    """What cannot be stored in ``value``, with where: a NUL character (PostgreSQL text
+    refuses it) or a NaN or Infinity (Python's JSON reader, and so the request parser, takes
+    them, but they are not JSON: jsonb and every JSON reader downstream refuse them). Walked
+    without recursion, so no nesting depth hides one."""
+    todo: list[tuple[Any, str]] = [(value, path)]
+    while todo:
+        item, at = todo.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return f"{at}: the text contains a NUL character"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{at}: NaN and Infinity are not JSON numbers"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return f"{at}: a key contains a NUL character"
+                todo.append((sub, f"{at}.{key}" if at else str(key)))
+        elif isinstance(item, list):
+            todo.extend((sub, f"{at}[{i}]") for i, sub in enumerate(item))
+    return None
+
+
+def _storable(data: Any, path: str = "") -> Any:
+    found = _first_bad(data, path)
+    if found:
+        raise ValueError(found)
+    return data
+
+
+_FREE_FORM = ("properties", "context", "traits")
 
 
 class Traits(BaseModel):
     """Who the person is; any of these identifies them."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return _storable(data, "traits")
+
     phone: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=200)
     unionid: str | None = Field(None, max_length=200)
@@ -59,9 +97,22 @@ class EventIn(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return value
+        if value.tzinfo is None:
             raise ValueError("timestamp needs a time zone, e.g. 2026-06-18T10:00:00+08:00")
+        earliest = get_settings().events_earliest
+        if value < datetime.combine(earliest, time(0), UTC):
+            raise ValueError(
+                f"timestamp {value.isoformat()} is before {earliest.isoformat()}, the earliest "
+                "time events are taken from (SIYU_EVENTS_EARLIEST)"
+            )
         return value
+
+    @field_validator("properties", "context", mode="before")
+    @classmethod
+    def _storable_values(cls, value: Any, info: ValidationInfo) -> Any:
+        return _storable(value, info.field_name or "")
 
     @field_validator("event")
     @classmethod
@@ -73,9 +124,10 @@ class EventIn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        """NUL characters cannot be stored (PostgreSQL text refuses them): refuse them here."""
-        if _has_nul(data):
-            raise ValueError("the event contains a NUL character")
+        """Nothing that cannot be stored, anywhere in the event; the free-form fields are
+        checked by their own validators, so the answer names them."""
+        if isinstance(data, dict):
+            _storable({k: v for k, v in data.items() if k not in _FREE_FORM})
         return data
 
 

@@ -34,7 +34,7 @@ from siyu.customers.resolution import Resolver
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat, get_format
-from siyu.ingest.reader import ImportFileError, OpenedFile, load_mapping
+from siyu.ingest.reader import ImportFileError, OpenedFile, load_mapping, numbered
 from siyu.ingest.runs import (
     ImportStart,
     ImportSummary,
@@ -175,12 +175,13 @@ def _rows(
             return unquote(text)
         return text or None
 
-    line_no = opened.header_line
-    for row in opened.rows:
-        line_no += 1
+    for line_no, row, problem in numbered(opened):
         if not any(c.strip() for c in row):
             continue
         summary.read += 1
+        if problem is not None:  # rows run together by a quote left open
+            yield (line_no, problem, row)
+            continue
         if any("\x00" in c for c in row):
             yield (line_no, "row contains a NUL character (damaged file?)", row)
             continue

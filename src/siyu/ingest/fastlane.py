@@ -70,12 +70,15 @@ class FastLane:
         out: list[ParsedOrder | Reject | None] = [None] * len(groups)
         fast: list[int] = []
         width = self.width
+        broken = self.parser.broken  # rows run together by an open quote: the parser rejects
         for g, group in enumerate(groups):
             full = (
                 len(group[0][1]) == width
                 if len(group) == 1
                 else all(len(row) == width for _n, row in group)
             )
+            if broken and any(n in broken for n, _row in group):
+                full = False
             if full:
                 fast.append(g)
             else:

@@ -18,7 +18,7 @@ from siyu.csvsafe import unquote
 from siyu.customers import identifiers as ids
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat
-from siyu.ingest.reader import OpenedFile
+from siyu.ingest.reader import OpenedFile, numbered
 
 Key = tuple[str, str, str]
 Group = list[tuple[int, list[str], dict[str, str | None]]]  # (line number, cells, fields)
@@ -78,6 +78,7 @@ class OrderParser:
         self.col = opened.columns
         self.platform = fmt.source
         self.rows_read = 0
+        self.broken: dict[int, str] = {}  # line -> why the row there cannot be trusted
 
         self._items = list(opened.columns.items())
         self.text_fields = [f for f in TEXT_FIELDS if f in opened.columns]
@@ -95,13 +96,15 @@ class OrderParser:
         return out
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
-        """The file's non-blank rows with their line numbers (the header is line 1)."""
-        line_no = self.opened.header_line
-        for row in self.opened.rows:
-            line_no += 1
+        """The file's non-blank rows with the lines they start on (the header is line 1). A
+        row that swallowed others through a quote left open is noted in ``broken``, and
+        ``build`` rejects its order (both lanes build such orders here)."""
+        for line_no, row, problem in numbered(self.opened):
             if not row or (not row[0].strip() and not any(c.strip() for c in row)):
                 continue  # a blank row
             self.rows_read += 1
+            if problem is not None:
+                self.broken[line_no] = problem
             yield line_no, row
 
     def __iter__(self) -> Iterator[ParsedOrder | Reject]:
@@ -123,6 +126,10 @@ class OrderParser:
     def build(self, group: Group) -> ParsedOrder | Reject:
         """One order from its rows (several on exports with a row per SKU line), or a reject."""
         first_line, _first, fields = group[0]
+        if self.broken:
+            why = [self.broken.pop(n) for n, _row, _f in group if n in self.broken]
+            if why:
+                return Reject(why[0], [(n, row) for n, row, _f in group])
         try:
             order = self._order(first_line, fields)
             for _line, _row, line_fields in group:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from siyu.ingest.formats import ExportFormat
 from siyu.refusals import Refusal
@@ -149,6 +150,39 @@ def open_export(path: Path, fmt: ExportFormat, mapping: dict[str, str]) -> Opene
         raise
     rows = csv.reader(stream, delimiter=delimiter)
     return OpenedFile(encoding, delimiter, header, columns, rows, stream, header_line)
+
+
+def numbered(opened: OpenedFile) -> Iterator[tuple[int, list[str], str | None]]:
+    """The file's rows with the line each starts on (the header is line 1, or later after blank lines; a quoted cell that
+    runs over several lines counts them all), and why a row cannot be trusted, if it cannot.
+
+    A quoted cell may hold line breaks (addresses and remarks in real exports do). But a quote
+    left open makes the csv reader carry on to the next quote, swallowing the rows in between
+    into one cell, often with the right number of columns. The rows it swallowed are still
+    there, with every separator: a line inside the row that holds as many separators as a
+    whole row has (the header's width less one) is taken for a swallowed row, and the row is
+    refused with the lines it spans, so it goes to the rejects file instead of an order."""
+    rows: Any = opened.rows
+    width, delimiter = len(opened.header), opened.delimiter
+    end = opened.header_line  # the csv reader counts the lines after the header
+    for row in rows:
+        start, end = end + 1, opened.header_line + rows.line_num
+        yield start, row, swallowed(row, delimiter, width, start, end) if end > start else None
+
+
+def swallowed(row: list[str], delimiter: str, width: int, start: int, end: int) -> str | None:
+    """Why a row spanning lines ``start``–``end`` looks like rows run together, or None."""
+    if width < 2:
+        return None
+    lines = delimiter.join(row).split("\n")
+    for offset, text in enumerate(lines[1:], start=1):
+        if text.count(delimiter) >= width - 1:
+            return (
+                f"a quoted cell runs from line {start} to line {end} and holds what looks like "
+                f"a whole row (line {start + offset}): a quote left open? Close it and import "
+                "these lines again"
+            )
+    return None
 
 
 def map_columns(header: list[str], fmt: ExportFormat, mapping: dict[str, str]) -> dict[str, int]:

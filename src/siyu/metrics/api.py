@@ -14,7 +14,7 @@ from siyu.analytics.engines import EngineUnavailable
 from siyu.config import get_settings
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, overview
-from siyu.webkit import require
+from siyu.webkit import Id, require
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
 
@@ -29,8 +29,8 @@ def list_metrics(_p: Principal = Depends(require(Perm.metrics_read))) -> list[di
 def metrics_overview(
     start: date = Query(..., alias="from", description="First day (Beijing time)."),
     end: date = Query(..., alias="to", description="Last day, included."),
-    brand_id: int | None = Query(None),
-    store_id: int | None = Query(None, description="Only the customers of this home store."),
+    brand_id: Id | None = Query(None),
+    store_id: Id | None = Query(None, description="Only the customers of this home store."),
     _p: Principal = Depends(require(Perm.metrics_read)),
 ) -> dict[str, Any]:
     """The period's numbers beside the period before, revenue decomposed, new customers by

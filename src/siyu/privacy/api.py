@@ -22,14 +22,14 @@ from siyu.privacy.service import (
     find_person,
     finish_erasure,
 )
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
 
 class PersonIn(BaseModel):
     phone: str | None = Field(None, max_length=40, description="The person's phone number.")
-    customer_id: int | None = Field(None, description="Or the person's customer id.")
+    customer_id: Id | None = Field(None, description="Or the person's customer id.")
 
     @model_validator(mode="after")
     def _one_of(self) -> PersonIn:

@@ -22,7 +22,7 @@ from siyu.reach.caps import CapError, set_cap
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import BigId, Id, Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 SMS_EXAMPLE = {
@@ -42,7 +42,7 @@ class Variant(BaseModel):
 
 class CampaignIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=100)
-    segment_id: int | None = Field(None, description="The audience; not for wecom_group.")
+    segment_id: Id | None = Field(None, description="The audience; not for wecom_group.")
     channels: list[str] = Field(..., min_length=1, max_length=4, examples=[["sms"]])
     group_filter: dict[str, Any] = Field(
         default_factory=dict,
@@ -64,7 +64,7 @@ class CampaignIn(BaseModel):
 
 
 class PreviewIn(BaseModel):
-    segment_id: int
+    segment_id: Id
     channel: str
     template: dict[str, Any] = Field(..., examples=[SMS_EXAMPLE])
     purpose: str = Field("marketing", pattern="^(marketing|service)$")
@@ -170,7 +170,7 @@ def post_preview(
 
 @router.get("/campaigns/{campaign_id}", responses={404: {}})
 def get_campaign(
-    campaign_id: int,
+    campaign_id: Id,
     p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def get_campaign(
 
 @router.get("/campaigns/{campaign_id}/results", responses={404: {}, 422: {}})
 def get_results(
-    campaign_id: int,
+    campaign_id: Id,
     window_days: int = Query(7, ge=1, le=90, description="Attribution window in days."),
     p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
@@ -194,7 +194,7 @@ def get_results(
 
 @router.post("/campaigns/{campaign_id}/{action}", responses={404: {}, 409: {}, 422: {}})
 def post_action(
-    campaign_id: int,
+    campaign_id: Id,
     action: str,
     p: Principal = Depends(require(Perm.campaigns_write)),
     session: Session = Depends(db_session, scope="function"),
@@ -224,7 +224,7 @@ def get_ambiguous(
 
 @router.post("/send-ledger/{row_id}/settle", responses={404: {}, 409: {}})
 def post_settle(
-    row_id: int,
+    row_id: BigId,
     body: SettleIn,
     p: Principal = Depends(require(Perm.campaigns_write)),
     session: Session = Depends(db_session, scope="function"),

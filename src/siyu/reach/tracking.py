@@ -29,7 +29,6 @@ from siyu.reach.links import read_pair, sign_pair
 from siyu.reach.models import SendRow, TrackedLink
 from siyu.reach.templates import TemplateProblem
 
-LINKS_PER_MESSAGE = 10
 OPT_OUT = {"R", "T", "TD", "N", "退订", "TD退订", "退订TD"}
 
 
@@ -74,17 +73,10 @@ class Linker:
         return int(found or 0)
 
     def for_row(self, row_id: int, campaign_id: int, channel: str) -> Any:
-        addresses: set[str] = set()
-
         def link(url: str) -> str:
             url = str(url)
             if not url.startswith(("http://", "https://")):
                 raise TemplateProblem("link", "link() takes an http:// or https:// address")
-            addresses.add(url)
-            if len(addresses) > LINKS_PER_MESSAGE:  # each new one is a row in the database
-                raise TemplateProblem(
-                    "link", f"a message links to at most {LINKS_PER_MESSAGE} addresses"
-                )
             lid = self.link_id(campaign_id, with_utm(url, channel, campaign_id))
             token = sign_pair(self.settings, "link", row_id, lid)
             return f"{self.settings.public_url.rstrip('/')}/l/{token}"

@@ -25,7 +25,7 @@ from siyu.db import get_engine
 from siyu.segments import queries, service
 from siyu.segments.fields import catalogue
 from siyu.segments.rules import RuleError
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 RULE_EXAMPLES = ["tag:兴趣/防晒 and city in [上海, 杭州] and orders(last 90d).count = 0"]
@@ -41,7 +41,7 @@ class SegmentIn(BaseModel):
 class StaticIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=100)
     phones: list[str] = Field(default_factory=list, max_length=1_000_000)
-    customer_ids: list[int] = Field(default_factory=list, max_length=1_000_000)
+    customer_ids: list[Id] = Field(default_factory=list, max_length=1_000_000)
     description: str = Field("", max_length=2000)
 
 
@@ -167,7 +167,7 @@ def post_preview(
 
 @router.get("/{segment_id}", responses={404: {}})
 def get_segment(
-    segment_id: int,
+    segment_id: Id,
     p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def get_segment(
 
 @router.patch("/{segment_id}", responses={404: {}, 409: {}, 422: {}})
 def patch_segment(
-    segment_id: int,
+    segment_id: Id,
     body: SegmentPatch,
     p: Principal = Depends(require(Perm.segments_write)),
     session: Session = Depends(db_session, scope="function"),
@@ -204,7 +204,7 @@ def patch_segment(
 
 @router.delete("/{segment_id}", status_code=204, responses={404: {}, 422: {}})
 def delete_segment(
-    segment_id: int,
+    segment_id: Id,
     p: Principal = Depends(require(Perm.segments_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> None:
@@ -216,7 +216,7 @@ def delete_segment(
 
 @router.get("/{segment_id}/count", responses={404: {}, 503: {}})
 def get_count(
-    segment_id: int,
+    segment_id: Id,
     p: Principal = Depends(require(Perm.customers_read)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
@@ -229,7 +229,7 @@ def get_count(
 
 @router.post("/{segment_id}/refresh", responses={404: {}, 503: {}})
 def post_refresh(
-    segment_id: int,
+    segment_id: Id,
     _p: Principal = Depends(require(Perm.segments_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
@@ -246,7 +246,7 @@ def post_refresh(
 
 @router.get("/{segment_id}/export", responses={403: {}, 404: {}})
 def get_export(
-    segment_id: int,
+    segment_id: Id,
     unmask: bool = Query(False, description="Full names and phones (needs customers:unmask)."),
     p: Principal = Depends(require(Perm.customers_export)),
     session: Session = Depends(db_session, scope="function"),

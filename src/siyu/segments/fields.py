@@ -15,10 +15,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
 from typing import Any
 
-from siyu.segments.rules import _DAY, Condition, RuleError
+from siyu.segments.rules import _DAY, Condition, RuleError, _day
 from siyu.segments.rules import at as _at
 
 FIELD_MODULES = (
@@ -216,10 +215,7 @@ def _one(spec: FieldSpec, value: Any, path: str) -> Any:
     if kind == "date":
         if not isinstance(value, str) or not _DAY.fullmatch(value):
             raise RuleError(path, "{field} compares with a day as YYYY-MM-DD", field=spec.name)
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise RuleError(path, "{day} is not a calendar day", day=value) from None
+        _day(value, path)  # a calendar day within the days rules may name
         return value
     if kind == "segment":
         if not isinstance(value, int):

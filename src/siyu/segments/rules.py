@@ -36,6 +36,13 @@ MAX_CONDITIONS = 200
 MAX_LIST = 10_000
 MAX_TEXT = 200
 MAX_WINDOW_DAYS = 3650 * 3
+# Numbers a rule may hold: counts, days and yuan far beyond any shop, yet small enough that a
+# sum in fen times an order count stays inside a 64-bit integer when the query runs.
+MAX_NUMBER = 10**10
+# Days a rule may name: before the first day any shop sold online, or centuries ahead, a day is
+# a typo, and near the ends of the calendar a day's local midnight leaves Python's dates.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -210,11 +217,16 @@ def _scalar(value: Any, path: str) -> Any:
         if isinstance(value, bool):
             raise RuleError(path, "true/false is not a value here; use a number or text")
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
             raise RuleError(path, "numbers must be finite")
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:
+            raise RuleError(
+                path,
+                "numbers must be between {low:,} and {high:,}",
+                low=-MAX_NUMBER,
+                high=MAX_NUMBER,
+            )
         return value
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
@@ -241,9 +253,21 @@ def _day(value: Any, path: str) -> date:
     if not isinstance(value, str) or not _DAY.fullmatch(value):
         raise RuleError(path, "expected a day as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise RuleError(path, "{day} is not a calendar day", day=value) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise RuleError(
+            path, "{day} is outside {first} to {last}", day=value, first=FIRST_DAY, last=LAST_DAY
+        )
+    return day
+
+
+def last_days(n: Any, path: str) -> Window:
+    """A window of the last ``n`` days, 1 to ``MAX_WINDOW_DAYS`` (both forms check it here)."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_WINDOW_DAYS:
+        raise RuleError(path, "expected whole days, 1 to {most}", most=MAX_WINDOW_DAYS)
+    return Window(last_days=n)
 
 
 def _window(data: Any, path: str) -> Window | None:
@@ -253,12 +277,7 @@ def _window(data: Any, path: str) -> Window | None:
         raise RuleError(path, 'expected {"last_days": N} or {"from": day, "to": day}')
     if "last_days" in data:
         _only(data, {"last_days"}, path)
-        n = data["last_days"]
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_WINDOW_DAYS:
-            raise RuleError(
-                _at(path, "last_days"), "expected whole days, 1 to {most}", most=MAX_WINDOW_DAYS
-            )
-        return Window(last_days=n)
+        return last_days(data["last_days"], _at(path, "last_days"))
     _only(data, {"from", "to"}, path)
     if not data:
         raise RuleError(path, 'a window needs "last_days", "from" or "to"')

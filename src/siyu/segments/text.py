@@ -13,6 +13,7 @@ tree as the JSON form and ``to_text`` writes it back, so the two round-trip.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,8 @@ from siyu.segments.rules import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     MAX_LIST,
+    MAX_NUMBER,
+    MAX_WINDOW_DAYS,
     Check,
     Condition,
     Group,
@@ -33,6 +36,7 @@ from siyu.segments.rules import (
     _day,
     _value,
     check_tree,
+    last_days,
     normalise,
 )
 
@@ -114,6 +118,11 @@ class _Parser:
             at=tok.pos + 1,
             near=tok.text,
         )
+
+    @property
+    def _next(self) -> Token:
+        """The token after the current one (the end again at the end)."""
+        return self.tokens[min(self.i + 1, len(self.tokens) - 1)]
 
     def _is_word(self, *words: str) -> bool:
         return self.tok.kind == "word" and self.tok.text.lower() in words
@@ -207,8 +216,10 @@ class _Parser:
                 m = _DAYS.fullmatch(days.text) if days.kind == "word" else None
                 if m is None:
                     raise self._fail("expected days such as 90d after 'last'")
+                digits = m.group(1).lstrip("0") or "0"
+                n = int(digits) if len(digits) <= 9 else MAX_WINDOW_DAYS + 1
                 self.i += 1
-                window = self._one_window(window, Window(last_days=int(m.group(1))), tok)
+                window = self._one_window(window, last_days(n, "text"), tok)
             elif tok.kind == "word" and ".." in tok.text:
                 self.i += 1
                 start, _sep, end = tok.text.partition("..")
@@ -219,7 +230,7 @@ class _Parser:
                 if span.start and span.end and span.end < span.start:
                     raise self._fail("the window ends before it starts", tok)
                 window = self._one_window(window, span, tok)
-            elif self.tokens[self.i + 1].kind == "op" and self.tokens[self.i + 1].text == "=":
+            elif self._next.kind == "op" and self._next.text == "=":
                 if tok.kind != "word":
                     raise self._fail("expected a filter name")
                 self.i += 2
@@ -305,10 +316,12 @@ class _Parser:
         if tok.kind == "word" and tok.text.lower() not in KEYWORDS:
             self.i += 1
             if _NUMBER.fullmatch(tok.text):
-                number = float(tok.text)
+                number = float(tok.text)  # any length; int() of thousands of digits raises
                 if "." in tok.text or "e" in tok.text.lower():
                     return _value(number, "text")
-                return int(tok.text)
+                if not abs(number) <= MAX_NUMBER:  # _value says why (int() of it might fail)
+                    return _value(number if math.isfinite(number) else MAX_NUMBER * 2, "text")
+                return _value(int(number), "text")  # exact: far below 2**53
             return _value(tok.text, "text")
         raise self._fail("expected a value")
 

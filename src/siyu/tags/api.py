@@ -13,7 +13,7 @@ from siyu.accounts.service import Principal
 from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
 from siyu.tags import service
 from siyu.tags.queries import catalogue
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["tags"])
 
@@ -32,12 +32,12 @@ class FilterIn(BaseModel):
 
     q: str | None = Field(None, max_length=100)
     source: str | None = Field(None, max_length=32)
-    store_id: int | None = None
+    store_id: Id | None = None
 
 
 class AssignIn(BaseModel):
     path: str = Field(..., max_length=101)
-    customer_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    customer_ids: list[Id] = Field(default_factory=list, max_length=100_000)
     phones: list[str] = Field(default_factory=list, max_length=100_000)
     filter: FilterIn | None = Field(None, description="Also tag everyone this filter matches.")
 
@@ -135,7 +135,7 @@ def post_rule(
 
 @router.delete("/tag-rules/{rule_id}", responses={404: {}})
 def delete_rule(
-    rule_id: int,
+    rule_id: Id,
     p: Principal = Depends(require(Perm.tags_write)),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:

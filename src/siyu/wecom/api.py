@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 from siyu.wecom import inbox, queries
 from siyu.wecom.contacts import record_calls
 from siyu.wecom.crypto import CallbackRejected
@@ -241,7 +241,7 @@ def _code(session: Session, code_id: int) -> LiveCode:
 
 @router.get("/api/v1/wecom/live-codes/{code_id}/stats")
 def live_code_stats(
-    code_id: int,
+    code_id: Id,
     days: int = Query(30, ge=1, le=366),
     session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.customers_read)),
@@ -253,7 +253,7 @@ def live_code_stats(
 
 @router.get("/api/v1/wecom/live-codes/{code_id}/qr.png", response_class=Response)
 def live_code_qr(
-    code_id: int,
+    code_id: Id,
     session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> Response:

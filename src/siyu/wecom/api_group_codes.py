@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import db_session, require
+from siyu.webkit import Id, db_session, require
 from siyu.wecom import queries
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.contacts import record_calls
@@ -71,7 +71,7 @@ def create_group_code_api(
 
 @router.get("/api/v1/wecom/group-codes/{code_id}")
 def get_group_code(
-    code_id: int,
+    code_id: Id,
     session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def get_group_code(
 
 @router.post("/api/v1/wecom/group-codes/{code_id}/groups")
 def add_group_code_groups(
-    code_id: int,
+    code_id: Id,
     body: GroupsIn,
     session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
@@ -101,7 +101,7 @@ def add_group_code_groups(
 
 @router.get("/api/v1/wecom/group-codes/{code_id}/qr.png", response_class=Response)
 def group_code_qr(
-    code_id: int,
+    code_id: Id,
     session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> Response:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 from siyu.wecom import activity
 from siyu.wecom.handover import HandoverError, Selection, plan, retry
 from siyu.wecom.models import Handover
@@ -25,7 +25,7 @@ class HandoverIn(BaseModel):
     from_userid: str = Field(alias="from", min_length=1, max_length=64)
     to_userid: str = Field(alias="to", min_length=1, max_length=64)
     tag: str | None = None
-    live_code_id: int | None = None
+    live_code_id: Id | None = None
     customers: list[str] = Field(default_factory=list, max_length=10000)
     groups: bool = True
     message: str = Field("", max_length=200)
@@ -92,7 +92,7 @@ def list_handovers(
 
 @router.get("/api/v1/wecom/handovers/{handover_id}")
 def get_handover(
-    handover_id: int,
+    handover_id: Id,
     session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def get_handover(
 
 @router.post("/api/v1/wecom/handovers/{handover_id}/retry")
 def retry_handover(
-    handover_id: int,
+    handover_id: Id,
     body: RetryIn,
     session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),

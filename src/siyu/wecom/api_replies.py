@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import Refused, db_session, require
+from siyu.webkit import Id, Refused, db_session, require
 from siyu.wecom import activity
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.keywords import (
@@ -84,7 +84,7 @@ def create_keyword_rule(
 
 @router.patch("/api/v1/wecom/keywords/{rule_id}")
 def patch_keyword_rule(
-    rule_id: int,
+    rule_id: Id,
     body: KeywordRulePatch,
     session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),

@@ -5,7 +5,9 @@ service, a CDP) as signed JSON.
   a key derived from ``SIYU_SECRET_KEY`` (``siyu campaigns webhook-key`` prints it), with the
   timestamp in ``X-Siyu-Timestamp``; ``X-Siyu-Id`` is the ledger row, the receiver's
   idempotency key.
-- SSRF: the host is resolved first and every address it has must be public, unless the host or
+- SSRF: the host is resolved first and every address it has must be public (``is_public``:
+  no private, loopback, multicast, CGNAT or reserved space, and no IPv4 address wrapped in
+  IPv6 by mapping, NAT64 or 6to4), unless the host or
   its network is allow-listed (``SIYU_WEBHOOK_ALLOW``); the request then goes to the address
   that was checked (the Host header and TLS name stay the host's), so DNS cannot be switched
   between the check and the call.
@@ -32,6 +34,44 @@ from siyu.config import Settings
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# What Python's ``is_global`` (3.11) still calls global, yet leads somewhere a webhook must not
+# go: addresses that carry an IPv4 address inside an IPv6 one (mapped, compatible, NAT64 and
+# 6to4 — a gateway on the path unwraps them, private ones included; Teredo is already refused),
+# multicast, "this network", shared (CGNAT), benchmarking, IETF and reserved space, broadcast,
+# deprecated site-local, documentation and SRv6 prefixes.
+NOT_PUBLIC: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+        "::/96",
+        "::ffff:0:0/96",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "2002::/16",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may call this address without it being allow-listed."""
+    return ip.is_global and not ip.is_multicast and not any(ip in n for n in NOT_PUBLIC)
 
 
 class UnsafeTarget(ValueError):
@@ -77,10 +117,11 @@ def resolve_target(
     for a in addresses:
         ip = ipaddress.ip_address(a)
         allowed = host in allow_hosts or any(ip in n for n in allow_networks)
-        if not ip.is_global and not allowed:
+        if not allowed and not is_public(ip):
             raise UnsafeTarget(
-                f"{host} is {a}, a private, loopback or reserved address "
-                "(allow it with SIYU_WEBHOOK_ALLOW if it is yours)"
+                f"{host} is {a}, not a public address (private, loopback, multicast, "
+                "NAT64, 6to4, IPv4 inside IPv6, or reserved); allow it with SIYU_WEBHOOK_ALLOW "
+                "if it is yours"
             )
     return host, addresses[0], port
 
