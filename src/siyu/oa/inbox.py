@@ -27,14 +27,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu.claims import claim_due
 from siyu.config import Settings, get_settings
-from siyu.db import is_sqlite, rowcount, utcnow
+from siyu.db import utcnow
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
 from siyu.oa.client import OaClient, OaError, TokenError
@@ -194,41 +194,7 @@ def store(push: Push) -> Future[None]:
 def claim(session: Session, name: str, limit: int = 50) -> list[OaCallback]:
     """Take up to ``limit`` due pushes in one UPDATE (SKIP LOCKED on PostgreSQL); a claim older
     than the lease belongs to a dead worker and is taken again."""
-    now = utcnow()
-    due = sa.or_(
-        sa.and_(OaCallback.status == "queued", OaCallback.due_at <= now),
-        sa.and_(OaCallback.status == "working", OaCallback.processed_at < now - LEASE),
-    )
-    pick = sa.select(OaCallback.id).where(due).order_by(OaCallback.id).limit(limit)
-    if not is_sqlite(session):
-        pick = pick.with_for_update(skip_locked=True)
-    claimed = rowcount(
-        session.execute(
-            sa.update(OaCallback)
-            .where(OaCallback.id.in_(pick.scalar_subquery()))
-            .values(
-                status="working",
-                claimed_by=name,
-                processed_at=now,
-                attempts=OaCallback.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    )
-    session.commit()
-    if not claimed:
-        return []
-    return list(
-        session.scalars(
-            sa.select(OaCallback)
-            .where(
-                OaCallback.status == "working",
-                OaCallback.claimed_by == name,
-                OaCallback.processed_at == now,
-            )
-            .order_by(OaCallback.id)
-        )
-    )
+    return claim_due(session, OaCallback, name, limit=limit, lease=LEASE, order_by=(OaCallback.id,))
 
 
 def facts_of(row: OaCallback, info: dict[str, Any] | None) -> FollowerFacts:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import Counter
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
@@ -27,7 +24,7 @@ from siyu.config import get_settings
 from siyu.webkit import Id, Refused, db_session, require
 from siyu.wecom import inbox, queries
 from siyu.wecom.contacts import record_calls
-from siyu.wecom.crypto import CallbackRejected
+from siyu.wecom.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.live_codes import (
     LiveCodeError,
     StaffSpec,
@@ -43,64 +40,16 @@ from siyu.wecom.welcome import WelcomeError, set_default
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])
 
-STATUS_OF = {
-    "too_large": 413,
-    "bad_signature": 403,
-    "bad_corp": 403,
-    "stale_timestamp": 403,
-    "replayed": 403,
-}
-REJECTED: Counter[str] = Counter()
-_last_log: dict[str, float] = {}
 
-
-def _reject(exc: CallbackRejected) -> tuple[int, str]:
-    """Count and log (at most once a second per reason: a flood must not flood the log too)."""
-    REJECTED[exc.reason] += 1
-    now = time.monotonic()
-    if now - _last_log.get(exc.reason, 0) > 1:
-        _last_log[exc.reason] = now
-        log.warning("wecom callback rejected: %s (%d so far)", exc, REJECTED[exc.reason])
-    return STATUS_OF.get(exc.reason, 400), f"callback rejected: {exc.reason}"
-
-
-class CallbackEndpoint:
-    """``/wecom/callback/{corp_id}`` as plain ASGI in front of the whole application.
-
-    It authenticates by WeCom's signature, needs no routing, middleware, dependency injection or
-    validation models, and must stay cheap when flooded: an invalid callback costs little more
-    than reading it. Everything else passes straight through to the application."""
+class CallbackEndpoint(CallbackEndpointBase):
+    """``/wecom/callback/{corp_id}``: verify, decrypt, store in the inbox, reply ``success``;
+    the worker does the rest (``siyu.wecom.endpoint`` for what every callback URL shares)."""
 
     PREFIX = "/wecom/callback/"
+    STATUS_OF: ClassVar[dict[str, int]] = {**CallbackEndpointBase.STATUS_OF, "replayed": 403}
+    log = logging.getLogger("siyu.wecom.callback")
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith(self.PREFIX) or scope["method"] not in ("GET", "POST"):
-            await self.app(scope, receive, send)
-            return
-        corp_id = path[len(self.PREFIX) :]
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        try:
-            status, text = await self._handle(scope, receive, corp_id, query)
-        except CallbackRejected as exc:
-            status, text = _reject(exc)
-        body = text.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    async def _handle(
+    async def handle(
         self, scope: Scope, receive: Receive, corp_id: str, query: dict[str, str]
     ) -> tuple[int, str]:
         settings = get_settings()
@@ -116,31 +65,13 @@ class CallbackEndpoint:
                 query.get("echostr", ""),
             )
             return 200, plain.decode("utf-8", "replace")
-        body = await _read_body(scope, receive, settings.wecom_callback_max_bytes)
+        body = await read_body(scope, receive, settings.wecom_callback_max_bytes)
         incoming = inbox.open_callback(keys, query, body, settings)
         # IntegrityError: the same event stored by another process at the same moment
         with contextlib.suppress(IntegrityError):
             await asyncio.wrap_future(inbox.store(incoming))
         inbox.remember(query, settings)
         return 200, "success"
-
-
-async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
-    for name, value in scope.get("headers") or []:
-        if name == b"content-length" and value.isdigit() and int(value) > cap:
-            raise CallbackRejected("too_large", f"over {cap} bytes")
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise CallbackRejected("disconnected")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > cap:
-            raise CallbackRejected("too_large", f"over {cap} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 @router.get("/api/v1/wecom/status")
@@ -151,7 +82,10 @@ def wecom_status(
     """Per connected corp: the last sync and its position or error, the inbox backlog and
     failures, and the last hour's API errors by errcode. Failures are shown, never hidden.
     Friendships and customers count those the caller may see."""
-    return {"corps": queries.status(session, who), "rejected_callbacks": dict(REJECTED)}
+    return {
+        "corps": queries.status(session, who),
+        "rejected_callbacks": dict(CallbackEndpoint.REJECTED),
+    }
 
 
 # -- live codes, welcome messages, alerts ---------------------------------------------------------

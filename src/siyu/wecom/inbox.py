@@ -27,8 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu.claims import claim_due
 from siyu.config import Settings
-from siyu.db import is_sqlite, rowcount, utcnow
+from siyu.db import utcnow
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
 from siyu.wecom.crypto import CallbackRejected, xml_fields
@@ -218,45 +219,13 @@ def claim(session: Session, name: str, limit: int = 50) -> list[WecomCallback]:
     """Take up to ``limit`` due callbacks, welcome codes first, in one UPDATE (atomic on SQLite;
     SKIP LOCKED lets many workers share the inbox on PostgreSQL). A claim older than the lease
     belongs to a dead worker and is taken again."""
-    now = utcnow()
-    due = sa.or_(
-        sa.and_(WecomCallback.status == "queued", WecomCallback.due_at <= now),
-        sa.and_(WecomCallback.status == "working", WecomCallback.processed_at < now - LEASE),
-    )
-    pick = (
-        sa.select(WecomCallback.id)
-        .where(due)
-        .order_by(WecomCallback.priority, WecomCallback.id)
-        .limit(limit)
-    )
-    if not is_sqlite(session):
-        pick = pick.with_for_update(skip_locked=True)
-    claimed = rowcount(
-        session.execute(
-            sa.update(WecomCallback)
-            .where(WecomCallback.id.in_(pick.scalar_subquery()))
-            .values(
-                status="working",
-                claimed_by=name,
-                processed_at=now,
-                attempts=WecomCallback.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    )
-    session.commit()
-    if not claimed:
-        return []
-    return list(
-        session.scalars(
-            sa.select(WecomCallback)
-            .where(
-                WecomCallback.status == "working",
-                WecomCallback.claimed_by == name,
-                WecomCallback.processed_at == now,
-            )
-            .order_by(WecomCallback.priority, WecomCallback.id)
-        )
+    return claim_due(
+        session,
+        WecomCallback,
+        name,
+        limit=limit,
+        lease=LEASE,
+        order_by=(WecomCallback.priority, WecomCallback.id),
     )
 
 
