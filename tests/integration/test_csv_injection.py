@@ -229,9 +229,9 @@ def test_dashboard_csv_guards_names_and_keeps_negative_numbers_numbers(settings,
 
 
 def test_demo_export_files_are_guarded(tmp_path: Path) -> None:
-    from siyu.demo.generate import generate
+    from siyu.demo.generate import BENCH_AS_OF, generate
 
-    generate(60, 7, tmp_path / "demo")
+    generate(60, 7, tmp_path / "demo", as_of=BENCH_AS_OF)
     files = sorted((tmp_path / "demo").glob("*.csv"))
     assert len(files) >= 5
     for f in files:
