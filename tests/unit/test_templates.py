@@ -197,13 +197,13 @@ def test_the_deadline_counts_the_renders_own_work_not_time_set_aside(monkeypatch
     """On a machine busier than its cores the thread rendering a message can be set aside
     for longer than the whole budget; the render is not slow for that. (Work a template does
     is still stopped: the cases above.)"""
-    from siyu import sandbox
+    from siyu.sandbox import limits
 
-    real = sandbox._run
+    real = limits.current
 
     def set_aside():  # type: ignore[no-untyped-def]
         time.sleep(0.03)  # another process has the core
         return real()
 
-    monkeypatch.setattr(sandbox, "_run", set_aside)
+    monkeypatch.setattr(limits, "current", set_aside)
     assert render("sms", SMS, {"name": "王芳"})["params.name"] == "王芳"
