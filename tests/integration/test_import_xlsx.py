@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from siyu.ingest.columns import OrderColumns
-from siyu.ingest.customers import _rows
 from siyu.ingest.formats import get_format
+from siyu.ingest.members import read_members
 from siyu.ingest.orders import import_orders
 from siyu.ingest.parse import Reject
 from siyu.ingest.pipeline import ParseJob, _parse, _unpack
@@ -193,7 +193,7 @@ def members(path: Path, source: str) -> list[Any]:
     fmt = get_format("customers", source)
     opened = open_export(path, fmt, {})
     try:
-        return list(_rows(opened, fmt, "b", ZoneInfo("Asia/Shanghai"), ImportSummary()))
+        return list(read_members(opened, fmt, "b", ZoneInfo("Asia/Shanghai"), ImportSummary()))
     finally:
         opened.close()
 
