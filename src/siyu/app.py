@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from siyu import __version__
 from siyu.config import get_settings
 from siyu.console.views import LoginRequired
+from siyu.storable import StorableInput
 from siyu.webkit import (
     BlankQueryMeansAbsent,
     BodyLimit,
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     from siyu.console.views import router as console_router
     from siyu.console.wecom_views import router as wecom_console_router
     from siyu.customers.api import router as customers_router
+    from siyu.events.api import EVENT_PATHS
     from siyu.events.api import router as events_router
     from siyu.metrics.api import router as metrics_router
     from siyu.oa.api import OaCallbackEndpoint
@@ -92,11 +94,14 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    # Starlette runs the last one added first. The callbacks answer before the rest; the headers
+    # (and the access log) wrap everything, so a 413 or a callback's answer carries them too.
     app.add_middleware(BlankQueryMeansAbsent)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(StorableInput, own_check=EVENT_PATHS)  # no NUL nor half surrogate pair
     app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
     app.add_middleware(OaCallbackEndpoint)  # the official account's server URL
-    app.add_middleware(CallbackEndpoint)  # outermost: WeCom's callback URL, before the rest
+    app.add_middleware(CallbackEndpoint)  # WeCom's callback URL, before the rest
+    app.add_middleware(SecurityHeaders)  # outermost
     app.include_router(events_router)
     app.include_router(customers_router)
     app.include_router(privacy_router)

@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -175,6 +175,28 @@ async def current_principal(
     )
     request.state.csrf_token = csrf
     return user_principal
+
+
+def posted_from_elsewhere(request: Request) -> bool:
+    """True when the browser says a form came from another site: ``Sec-Fetch-Site:
+    cross-site``, or an Origin (else a Referer) whose host is neither the one asked for nor the
+    configured public address. ``Origin: null`` (a sandboxed frame, a privacy redirect) counts
+    as elsewhere. A request with neither header (a script, an old client) is not judged here.
+
+    For the forms that come before a session and its CSRF token exists, chiefly the login: a
+    page elsewhere could otherwise log a visitor into an account of its choosing, and what they
+    then type (a customer's consent, an import) would land in that account."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return False
+    try:
+        host = urlsplit(source).netloc.lower()
+    except ValueError:
+        return True
+    ours = {request.headers.get("host", "").lower(), urlsplit(get_settings().public_url).netloc}
+    return not host or host not in ours
 
 
 def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:

@@ -583,10 +583,6 @@ def test_a20_downloads_of_personal_data_are_not_stored_and_not_shown_inline(
             assert r.headers["content-disposition"].startswith("attachment"), where
 
 
-@not_fixed(
-    "BodyLimit is added after SecurityHeaders, so it wraps it: its 413 (and the OA and WeCom "
-    "callback answers, outermost too) go out without nosniff, the policy or no-store"
-)
 def test_a21_an_over_size_answer_carries_the_same_headers(town: Town) -> None:
     c, csrf = town.as_("guanli")
     r = c.post(
@@ -1501,11 +1497,6 @@ def test_g05_an_expired_session_opens_nothing(town: Town) -> None:
     assert r.status_code == 401
 
 
-@not_fixed(
-    "`siyu users passwd` sets the new hash but leaves the user's login sessions alive "
-    "(accounts/cli.py users_passwd): a stolen session outlives the password change meant to "
-    "end it (update_user ends them on a role or store change)"
-)
 def test_g06_a_password_change_ends_the_old_sessions(town: Town) -> None:
     from typer.testing import CliRunner
 
@@ -1518,11 +1509,6 @@ def test_g06_a_password_change_ends_the_old_sessions(town: Town) -> None:
     assert c.get("/customers").status_code == 303
 
 
-@not_fixed(
-    "POST /login takes a cross-site form (no token, no Origin/Referer check), so a page "
-    "elsewhere can log the visitor into an account of the attacker's choosing (login CSRF); "
-    "what they then type (a customer's consent, an import) lands in that account"
-)
 def test_g07_a_login_posted_from_another_site_is_refused(town: Town) -> None:
     make_user("gongji", "operator")
     r = town.anonymous().post(
@@ -1921,11 +1907,6 @@ def test_an_event_that_cannot_be_stored_is_refused(body: dict[str, Any], town: T
         assert s.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
 
 
-@not_fixed(
-    "a lone surrogate (\\ud800) in an event property is accepted and stored (_first_bad checks "
-    "NUL and NaN, not unpaired surrogates); then that customer's page, GET "
-    "/api/v1/customers/{id} and the PIPL export answer 500 (UnicodeEncodeError) for everyone"
-)
 def test_h34_a_lone_surrogate_in_an_event_breaks_nothing(town: Town) -> None:
     from siyu.accounts.service import create_api_key
     from siyu.db import session_scope
@@ -1947,10 +1928,6 @@ def test_h34_a_lone_surrogate_in_an_event_breaks_nothing(town: Town) -> None:
     assert export.status_code == 200
 
 
-@not_fixed(
-    "JSON bodies with a lone surrogate in a name (tag group, segment, do-not-disturb reason) "
-    "pass validation and fail with UnicodeEncodeError: 500"
-)
 def test_h35_a_lone_surrogate_in_a_name_is_refused(town: Town) -> None:
     c, csrf = town.as_("guanli")
     h = {"X-CSRF-Token": csrf, "content-type": "application/json"}
@@ -1974,22 +1951,12 @@ def test_h35_a_lone_surrogate_in_a_name_is_refused(town: Town) -> None:
         pytest.param("/api/v1/customers?q=%00", id="H39 NUL in the API search"),
     ],
 )
-@not_fixed(
-    "PostgreSQL text cannot hold NUL: search and filter values go to the query as they came "
-    "(customers/queries.py, accounts/queries.py), and psycopg raises DataError: 500",
-    only_postgres=True,
-)
 def test_a_nul_in_a_search_is_answered(where: str, town: Town) -> None:
     c, _csrf = town.as_("guanli")
     r = c.get(where)
     assert r.status_code < 500, r.status_code
 
 
-@not_fixed(
-    "POST /login with a NUL in the user name: login() writes the throttle key and the audit "
-    "row with it, PostgreSQL refuses NUL, 500 (to anyone, before any password is checked)",
-    only_postgres=True,
-)
 def test_h40_a_nul_in_the_user_name_at_login(town: Town) -> None:
     r = town.anonymous().post("/login", data={"username": "adm\x00in", "password": "x" * 12})
     assert r.status_code in (401, 422), r.status_code

@@ -225,3 +225,52 @@ def test_serve_refuses_a_proxy_list_it_cannot_read(monkeypatch, value) -> None: 
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: pytest.fail("started"))
     out = runner.invoke(cli_app, ["serve", "--forwarded-allow-ips", value])
     assert out.exit_code == 1 and "forwarded-allow-ips" in out.output
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "http://testserver"}, 303),  # the console's own page
+        ({"Referer": "http://testserver/login?next=/x"}, 303),
+        ({"Origin": "http://127.0.0.1:8000"}, 303),  # the configured public address
+        ({}, 303),  # a script or an old client says nothing
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),  # a sandboxed frame elsewhere
+        ({"Referer": "https://testserver.evil.example/"}, 403),
+        ({"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"}, 403),
+    ],
+)
+def test_a_login_form_from_another_site_is_refused(
+    client: TestClient, headers: dict[str, str], status: int
+) -> None:
+    make_user("op9", "operator")
+    r = client.post(
+        "/login",
+        data={"username": "op9", "password": "correct-horse-battery", "next": "/customers"},
+        headers=headers,
+    )
+    assert r.status_code == status
+    if status == 403:
+        assert "其他网站" in r.text and "siyu_session" not in r.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "https://evil.example"])
+def test_after_login_only_a_path_of_this_site_is_followed(client: TestClient, target: str) -> None:
+    make_user("op10", "operator")
+    r = client.post(
+        "/login",
+        data={"username": "op10", "password": "correct-horse-battery", "next": target},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/customers"
+
+
+def test_a_password_change_ends_the_users_sessions(client: TestClient) -> None:
+    make_user("op11", "operator")
+    login(client, "op11")
+    assert client.get("/customers").status_code == 200
+    out = runner.invoke(cli_app, ["users", "passwd", "op11", "--password", "a-new-long-secret-7"])
+    assert out.exit_code == 0, out.output
+    assert client.get("/customers").status_code == 303
+    out = runner.invoke(cli_app, ["users", "passwd", "op11", "--password", "short"])
+    assert out.exit_code != 0
+    login(client, "op11", "a-new-long-secret-7")  # the refused change left the new password

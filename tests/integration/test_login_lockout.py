@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from siyu.accounts import service
+from siyu.accounts import service, throttle
 from siyu.accounts.models import LoginSession
 
 PASSWORD = "correct-horse-battery"
@@ -114,7 +114,7 @@ def test_the_lockout_ends_after_its_time(settings, monkeypatch) -> None:  # type
     for _ in range(settings.login_max_failures):
         _attempt(settings, "target", "wrong-password-1", "10.0.0.4")
     assert _attempt(settings, "target", PASSWORD, "10.0.0.4") == "locked"
-    later = utcnow() + service.LOCKOUT + timedelta(seconds=1)
+    later = utcnow() + throttle.LOCKOUT + timedelta(seconds=1)
     monkeypatch.setattr(service, "utcnow", lambda: later)
     assert _attempt(settings, "target", PASSWORD, "10.0.0.4") == "ok"
 
@@ -129,7 +129,7 @@ def test_an_unknown_username_is_throttled_alike(settings, monkeypatch) -> None: 
 
 _CHILD = """
 import json, sys, threading
-from siyu.accounts import service
+from siyu.accounts import service, throttle
 from siyu.config import get_settings
 from siyu.db import session_scope
 

@@ -67,14 +67,9 @@ def users_passwd(
     username: str,
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password; their open console sessions end with it."""
     from siyu.accounts.models import User
-    from siyu.accounts.service import (
-        AccountError,
-        check_password_policy,
-        hash_password,
-        record_audit,
-    )
+    from siyu.accounts.service import AccountError, set_password
     from siyu.config import get_settings
     from siyu.db import session_scope
 
@@ -84,11 +79,9 @@ def users_passwd(
         if user is None:
             fail(f"no user {username!r}")
         try:
-            check_password_policy(password, get_settings())
+            set_password(session, get_settings(), user, password, actor)
         except AccountError as exc:
             fail(str(exc))
-        user.password_hash = hash_password(password)
-        record_audit(session, actor, "user.passwd", "user", str(user.id))
     typer.echo("password changed")
 
 

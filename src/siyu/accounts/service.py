@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,20 +11,18 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from siyu.accounts import throttle
 from siyu.accounts.models import ApiKey, AuditLog, LoginSession, LoginThrottle, User
 from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Perm, Role
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, Settings
-from siyu.db import UTCDateTime, utcnow
+from siyu.db import utcnow
 from siyu.refusals import Refusal
 
 _hasher = PasswordHasher()
 # checked when no such user exists, so a refusal takes as long for a name that exists as not
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-LOCKOUT = timedelta(minutes=15)
 API_KEY_PREFIX = "sy_"
 
 
@@ -201,11 +198,14 @@ def login(
     its own transaction back. Call it before the session writes anything (on SQLite the
     reservation is a write of its own)."""
     now = utcnow()
-    keys = throttle_keys(username, address)
+    # PostgreSQL text holds no NUL and no user name has one: it counts, and fails, as a name
+    username = username.replace("\x00", "\ufffd")
+    keys = throttle.keys_for(username, address)
     bind = session.get_bind()
     engine = bind if isinstance(bind, sa.Engine) else bind.engine
-    if _reserve(engine, keys, now, settings.login_max_failures) > settings.login_max_failures:
-        _give_back(engine, keys)  # no password was checked: the attempt counts for nothing
+    most = settings.login_max_failures
+    if throttle.reserve(engine, keys, now, most) > most:
+        throttle.give_back(engine, keys)  # no password was checked: the attempt counts for nothing
         raise LoginRefused("too many failed logins; wait 15 minutes and try again", "locked")
     user = session.scalar(sa.select(User).where(User.username == username))
     known = user is not None and user.is_active
@@ -224,7 +224,7 @@ def login(
                 )
             )
         raise LoginRefused("wrong username or password", "wrong")
-    _give_back(engine, keys)
+    throttle.give_back(engine, keys)
     if password == DEMO_ADMIN_PASSWORD and not settings.is_demo:
         raise LoginRefused("the demo password is refused outside demo mode", "demo_password")
     token = secrets.token_urlsafe(32)
@@ -238,63 +238,6 @@ def login(
     session.add(row)
     record_audit(session, f"user:{user.username}", "login", "user", str(user.id))
     return token, row
-
-
-def throttle_keys(username: str, address: str) -> list[str]:
-    """The counters an attempt is reserved against, in a fixed order (so two transactions
-    never wait on each other's rows in a cycle). An IPv6 client counts by its /64: one machine
-    holds a whole /64 and could otherwise change address at every attempt."""
-    return sorted({f"addr:{client_network(address)}"[:80], f"user:{username[:64]}"})
-
-
-def client_network(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-def _reserve(engine: sa.Engine, keys: list[str], now: datetime, most: int) -> int:
-    """Count one more attempt on each key, atomically (one upsert); returns the highest count.
-
-    A key's window restarts when it has passed, and when this attempt reaches the limit, so a
-    lockout lasts its full length from the attempt that caused it."""
-    insert: Any = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(LoginThrottle).values(
-        [{"key": k, "failures": 1, "window_start": now} for k in keys]
-    )
-    old = LoginThrottle
-    at = sa.literal(now, UTCDateTime())
-    expired = old.window_start <= now - LOCKOUT
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["key"],
-        set_={
-            "failures": sa.case((expired, 1), else_=old.failures + 1),
-            "window_start": sa.case(
-                (expired, at), (old.failures + 1 == most, at), else_=old.window_start
-            ),
-        },
-    ).returning(old.failures)
-    with engine.begin() as conn:
-        return max(conn.scalars(stmt))
-
-
-def _give_back(engine: sa.Engine, keys: list[str]) -> None:
-    """Take one attempt off each key, a key at a time in the keys' order (an ``IN`` would
-    lock the rows in whatever order the scan meets them, and deadlock against the upsert)."""
-    c = LoginThrottle
-    with engine.begin() as conn:
-        for key in keys:
-            conn.execute(
-                sa.update(LoginThrottle)
-                .where(c.key == key, c.failures > 0)
-                .values(failures=c.failures - 1)
-            )
 
 
 def session_user(session: Session, token: str | None) -> tuple[User, LoginSession] | None:
@@ -368,10 +311,24 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def set_password(
+    session: Session, settings: Settings, user: User, password: str, actor: str
+) -> None:
+    """A new password under the policy; audit-logged. It ends the user's open console sessions:
+    a password is changed because the old one may be known, and a session someone took with it
+    must not outlive the change."""
+    check_password_policy(password, settings)
+    user.password_hash = hash_password(password)
+    session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
+    record_audit(session, actor, "user.passwd", "user", str(user.id))
+
+
 def purge_expired(session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     result = session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= now))
-    session.execute(sa.delete(LoginThrottle).where(LoginThrottle.window_start <= now - LOCKOUT * 4))
+    session.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.window_start <= now - throttle.LOCKOUT * 4)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
 
 

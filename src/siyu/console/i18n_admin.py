@@ -46,6 +46,7 @@ ADM_TEXT: dict[str, dict[str, str]] = {
         "login.locked": "连续输错次数太多，请 15 分钟后再试。",
         "login.wrong": "用户名或密码不对，或账号已停用。",
         "login.demo_password": "正式环境不接受演示密码，请让管理员为您设置新密码。",
+        "login.elsewhere": "这个登录请求来自其他网站，已拒绝。请直接打开本系统的登录页登录。",
     },
     "en": {
         "nav.admin": "Admin",
@@ -89,5 +90,6 @@ ADM_TEXT: dict[str, dict[str, str]] = {
         "login.locked": "Too many failed logins; wait 15 minutes and try again.",
         "login.wrong": "Wrong username or password, or the account is switched off.",
         "login.demo_password": "The demo password is refused outside demo mode; ask an administrator for a new one.",
+        "login.elsewhere": "This login came from another site and was refused. Open this system's own login page to log in.",
     },
 }

@@ -20,7 +20,7 @@ from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.i18n import LANGUAGES, label, source_label, translator
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.traits.queries import overview
-from siyu.webkit import ID_MAX, SESSION_COOKIE, Id, Page, db_session
+from siyu.webkit import ID_MAX, SESSION_COOKIE, Id, Page, db_session, posted_from_elsewhere
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -110,10 +110,13 @@ def login_submit(
 ) -> Response:
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
+    demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
+    if posted_from_elsewhere(request):  # login CSRF: nothing checked, nothing counted
+        error = translator(request_lang(request))("login.elsewhere")
+        return render(request, "login.html", status=403, next="/customers", demo=demo, error=error)
     try:
         token, _row = login(session, settings, username, password, address)
     except LoginRefused as exc:  # the attempt and its audit entry are already stored
-        demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
         return render(
             request,
             "login.html",
@@ -135,7 +138,9 @@ def login_submit(
 
 
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else "/customers"
+    """Only a path on this site: browsers read ``//host`` and ``/\\host`` as another site."""
+    safe = target.startswith("/") and not target.startswith(("//", "/\\"))
+    return target if safe and target.isprintable() else "/customers"
 
 
 @router.post("/logout")

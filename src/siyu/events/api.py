@@ -19,6 +19,8 @@ from siyu.events.writer import submit
 from siyu.webkit import require
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
+# checks its own bodies (NUL, half surrogate pairs, NaN), naming the field and the batch index
+EVENT_PATHS = frozenset({"/api/v1/events"})
 
 EXAMPLE = {
     "type": "track",

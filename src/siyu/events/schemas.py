@@ -16,11 +16,13 @@ from pydantic import (
 )
 
 from siyu.config import get_settings
+from siyu.storable import storable_text
 
 
 def _first_bad(value: Any, path: str) -> str | None:
     """What cannot be stored in ``value``, with where: a NUL character (PostgreSQL text
-    refuses it) or a NaN or Infinity (Python's JSON reader, and so the request parser, takes
+    refuses it), half a surrogate pair (no UTF-8 form; the HTTP door refuses both already, this
+    holds for events read from files) or a NaN or Infinity (Python's JSON reader, and so the request parser, takes
     them, but they are not JSON: jsonb and every JSON reader downstream refuse them). Walked
     without recursion, so no nesting depth hides one."""
     todo: list[tuple[Any, str]] = [(value, path)]
@@ -29,13 +31,15 @@ def _first_bad(value: Any, path: str) -> str | None:
         if isinstance(item, str):
             if "\x00" in item:
                 return f"{at}: the text contains a NUL character"
+            if not storable_text(item):
+                return f"{at}: the text holds half of a surrogate pair (no character)"
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return f"{at}: NaN and Infinity are not JSON numbers"
         elif isinstance(item, dict):
             for key, sub in item.items():
-                if isinstance(key, str) and "\x00" in key:
-                    return f"{at}: a key contains a NUL character"
+                if isinstance(key, str) and ("\x00" in key or not storable_text(key)):
+                    return f"{at}: a key contains a NUL character or half a surrogate pair"
                 todo.append((sub, f"{at}.{key}" if at else str(key)))
         elif isinstance(item, list):
             todo.extend((sub, f"{at}[{i}]") for i, sub in enumerate(item))
