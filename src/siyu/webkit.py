@@ -11,7 +11,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -37,8 +37,18 @@ access_log = logging.getLogger("siyu.access")
 # ledger's are BIGINT.
 ID_MAX = 2**31 - 1
 BIG_ID_MAX = 2**63 - 1
-Id = Annotated[int, Field(ge=1, le=ID_MAX)]
-BigId = Annotated[int, Field(ge=1, le=BIG_ID_MAX)]
+
+
+def _not_a_truth_value(value: object) -> object:
+    """``true`` is 1 to Python and to pydantic's lax ints; as an id it is a client's mistake
+    (or a probe), never the first customer."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=ID_MAX), BeforeValidator(_not_a_truth_value)]
+BigId = Annotated[int, Field(ge=1, le=BIG_ID_MAX), BeforeValidator(_not_a_truth_value)]
 Page = Annotated[int, Field(ge=1, le=100_000)]
 
 

@@ -148,3 +148,18 @@ def test_every_id_in_a_path_is_refused_past_its_column(
                 assert r.status_code == 422, (method, url, r.status_code, r.text[:200])
             checked += 1
     assert checked > 30
+
+
+@pytest.mark.parametrize("truth", [True, False])
+def test_true_or_false_is_no_id(client: TestClient, admin: dict[str, str], truth: bool) -> None:
+    """JSON ``true`` is 1 to a lax int: as an id it would name the first customer or segment."""
+    asked = [
+        ("/api/v1/segments/static", {"name": "x", "customer_ids": [truth]}),
+        ("/api/v1/customers/merge", {"winner_id": truth, "loser_id": 2}),
+        ("/api/v1/privacy/export", {"customer_id": truth}),
+        ("/api/v1/tags/assign", {"tag": "t", "customer_ids": [truth]}),
+    ]
+    for url, body in asked:
+        r = client.post(url, json=body, headers=admin)
+        assert r.status_code == 422, (url, r.status_code, r.text[:200])
+        assert "true or false" in r.text, (url, r.text[:300])
