@@ -115,6 +115,12 @@ def test_one_task_per_owner_and_results_per_group(
     shown = detail(session, campaign)
     assert shown["status"] == "done" and shown["funnel"]["sent"] == 2
     assert shown["groups"]["members_reached"] == 80
+    from siyu.db import utcnow
+    from siyu.metrics.service import reach_summary
+
+    today = utcnow().astimezone(settings.tz).date()
+    [row] = reach_summary(settings, today, today, session)["campaigns"]  # the dashboard's row
+    assert (row["sent"], row["sent_unit"]) == (2, "group")
 
 
 def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(

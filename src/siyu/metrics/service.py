@@ -301,9 +301,10 @@ def reach_summary(
 ) -> dict[str, Any]:
     """Reach in [start, end] (local days), from the send ledger: per channel the delivered,
     click and reply rates; the campaigns started in the period with what they earned
-    (last-touch revenue, lift against the holdout, cost and ROI; 7-day attribution)."""
+    (last-touch revenue, lift against the holdout, cost and ROI; 7-day attribution). A
+    customer-group campaign's ``sent`` counts the groups it reached (``sent_unit``)."""
     from siyu.db import new_session
-    from siyu.reach.queries import campaigns_started, channel_rates
+    from siyu.reach.queries import campaigns_started, channel_rates, groups_sent
     from siyu.reach.results import campaign_results
 
     if session is None:
@@ -314,12 +315,14 @@ def reach_summary(
     campaigns = []
     for c in campaigns_started(session, lo, hi):
         r = campaign_results(session, c)
+        groups = c.channel == "wecom_group"  # sent to groups: its ledger counts groups
         campaigns.append(
             {
                 "id": c.id,
                 "name": c.name,
                 "channel": c.channel,
-                "sent": r["funnel"].get("sent", 0),
+                "sent": groups_sent(session, c.id) if groups else r["funnel"].get("sent", 0),
+                "sent_unit": "group" if groups else "customer",
                 "replied": r["funnel"].get("replied", 0),
                 "revenue_fen": r["last_touch"]["revenue_fen"] if "last_touch" in r else 0,
                 "incremental_revenue_fen": r.get("incremental_revenue_fen"),

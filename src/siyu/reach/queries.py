@@ -183,6 +183,12 @@ def detail(
     }
 
 
+def groups_sent(session: Session, campaign_id: int) -> int:
+    """How many customer groups a group campaign's message reached."""
+    sent = sa.and_(GroupSend.campaign_id == campaign_id, GroupSend.state == "sent")
+    return int(session.scalar(sa.select(sa.func.count()).select_from(GroupSend).where(sent)) or 0)
+
+
 def _group_detail(
     session: Session, campaign: Campaign, principal: Principal | None
 ) -> dict[str, Any]:
