@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
@@ -27,16 +26,14 @@ from siyu.accounts.service import (
 from siyu.config import get_settings
 from siyu.db import new_session, session_scope
 from siyu.refusals import Refusal
+from siyu.untrusted import BIG_ID_MAX, ID_MAX, same_token
 
 SESSION_COOKIE = "siyu_session"
 access_log = logging.getLogger("siyu.access")
 
 # Every integer an entry point takes is bounded (tests/unit/test_api_bounds.py walks the schema
 # for one that is not), so a number beyond what the database holds is answered 422 before a
-# query is made, never a 500 from the driver. Row ids are INTEGER on PostgreSQL; the send
-# ledger's are BIGINT.
-ID_MAX = 2**31 - 1
-BIG_ID_MAX = 2**63 - 1
+# query is made, never a 500 from the driver (the bounds: ``siyu.untrusted``).
 
 
 def _not_a_truth_value(value: object) -> object:
@@ -144,9 +141,7 @@ def _cookie_principal(token: str | None, method: str, sent_csrf: str) -> tuple[P
         if found is None:
             raise NotAuthenticated()
         user, login = found
-        if method not in ("GET", "HEAD", "OPTIONS") and not secrets.compare_digest(
-            sent_csrf, login.csrf_token
-        ):
+        if method not in ("GET", "HEAD", "OPTIONS") and not same_token(sent_csrf, login.csrf_token):
             raise HTTPException(403, "CSRF token missing or wrong (send X-CSRF-Token)")
         return principal_for_user(user), login.csrf_token
     finally:

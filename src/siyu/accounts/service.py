@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from siyu.accounts import throttle
 from siyu.accounts.models import ApiKey, AuditLog, LoginSession, LoginThrottle, User
 from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Perm, Role
+from siyu.brands.models import Store
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, Settings
 from siyu.db import utcnow
 from siyu.refusals import Refusal
+from siyu.untrusted import same_token
 
 _hasher = PasswordHasher()
 # checked when no such user exists, so a refusal takes as long for a name that exists as not
@@ -104,6 +106,7 @@ def create_user(
         ) from None
     if role == Role.store_guide and store_id is None:
         raise AccountError("a store guide needs a store (--store)")
+    _known_store(session, store_id)
     if session.scalar(sa.select(User).where(User.username == username)):
         raise AccountError("user {username!r} already exists", username=username)
     check_password_policy(password, settings)
@@ -118,6 +121,13 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def _known_store(session: Session, store_id: int | None) -> None:
+    """A store named for a user exists (asked before the insert, whose foreign key would
+    otherwise fail it with no word of why)."""
+    if store_id is not None and session.get(Store, store_id) is None:
+        raise AccountError("no store {id}", id=store_id)
 
 
 def ensure_demo_admin(session: Session, settings: Settings) -> None:
@@ -280,7 +290,7 @@ def principal_for_api_key(session: Session, presented: str) -> Principal | None:
     key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or key.revoked_at is not None:
         return None
-    if not secrets.compare_digest(key.key_hash, _sha256(secret)):
+    if not same_token(key.key_hash, _sha256(secret)):
         return None
     return Principal(
         actor=f"apikey:{key.name}",
@@ -358,6 +368,7 @@ def update_user(
     new_store = user.store_id if store_id is None else store_id
     if new_role == Role.store_guide and new_store is None:
         raise AccountError("a store guide needs a store")
+    _known_store(session, store_id)
     new_active = user.is_active if active is None else active
     losing_admin = (
         user.role == Role.admin and user.is_active and (new_role != Role.admin or not new_active)

@@ -4,7 +4,6 @@ permission, check CSRF on forms, call the accounts service, render."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +26,7 @@ from siyu.brands.models import Store
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.untrusted import FIRST_DAY, LAST_DAY, NotANumber, day, number
 from siyu.webkit import Id, Page, db_session, forget_cached_keys
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +79,8 @@ async def _form(request: Request, ctx: Ctx) -> dict[str, Any] | None:
 
 
 def _store(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    """The store chosen: None when left empty, NotANumber when it is not a store's number."""
+    return number(text, least=1) if text else None
 
 
 async def _change(
@@ -101,7 +102,7 @@ async def _change(
     try:
         shown = change(form, ctx["principal"].actor)
         session.commit()
-    except AccountError as exc:
+    except (AccountError, NotANumber) as exc:
         session.rollback()
         return _admin_page(request, ctx, session, error=in_words(request, exc), status=missing)
     if shown:
@@ -190,10 +191,10 @@ async def revoke_key(
 def _audit_filter(
     actor: str | None, action: str | None, start: str | None, end: str | None, page: int
 ) -> AuditFilter | None:
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
-    except ValueError:
+    """The filter asked, or None when a day is not a YYYY-MM-DD from ``FIRST_DAY`` to
+    ``LAST_DAY`` (the day after 9999-12-31, which the query needs, is no date)."""
+    first, last = day(start) if start else None, day(end) if end else None
+    if (start and first is None) or (end and last is None):
         return None
     return AuditFilter(actor or None, action or None, first, last, max(page, 1))
 
@@ -224,6 +225,8 @@ def audit_log_page(
         params=params,
         qs=lambda p: urlencode({**params, "page": p}),
         export=urlencode(params),
+        first_day=FIRST_DAY,
+        last_day=LAST_DAY,
     )
 
 
@@ -242,7 +245,8 @@ def audit_log_csv(
         return denied
     f = _audit_filter(actor, action, start, end, 1)
     if f is None:
-        return Response("dates as YYYY-MM-DD\n", status_code=400, media_type="text/plain")
+        days = f"dates as YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}\n"
+        return Response(days, status_code=400, media_type="text/plain")
     text, n = audit_csv(session, f, get_settings().tz)
     filters = {
         k: v for k, v in {"actor": actor, "action": action, "start": start, "end": end}.items() if v

@@ -19,6 +19,7 @@ from siyu.reach import queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
+from siyu.untrusted import number
 from siyu.webkit import BigId, Id, db_session
 
 router = APIRouter(include_in_schema=False)
@@ -80,7 +81,7 @@ def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
         }
         kwargs["segment_id"] = None
     else:
-        kwargs["segment_id"] = int(form.get("segment_id") or 0)
+        kwargs["segment_id"] = number(form.get("segment_id"), least=1, default=0)
     if form.get("scheduled_at"):
         try:
             local = datetime.fromisoformat(form["scheduled_at"])
@@ -88,7 +89,7 @@ def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
             raise ValueError("scheduled time: YYYY-MM-DD HH:MM") from None
         kwargs["scheduled_at"] = local.replace(tzinfo=tz) if local.tzinfo is None else local
     if form.get("variant_b_body") or form.get("variant_b_params"):
-        share = int(form.get("split_b") or 50)
+        share = number(form.get("split_b"), least=1, most=99, default=50)
         other = dict(form)
         other["body"] = form.get("variant_b_body") or form.get("body", "")
         other["params"] = form.get("variant_b_params") or form.get("params", "")
@@ -144,8 +145,8 @@ async def campaign_new_page(
                     name=form.get("name", ""),
                     **campaign_from_form(form, get_settings().tz),
                     purpose=form.get("purpose", "marketing"),
-                    holdout_pct=int(form.get("holdout") or 0),
-                    cost_fen_per_message=int(form.get("cost_fen") or 0),
+                    holdout_pct=number(form.get("holdout"), most=50, default=0),
+                    cost_fen_per_message=number(form.get("cost_fen"), most=100_000, default=0),
                     actor=ctx["principal"].actor,
                 )
                 session.commit()
@@ -183,7 +184,7 @@ async def campaign_preview_fragment(
             channel=channel,
             template=template_from_form(channel, form),
             purpose=form.get("purpose", "marketing"),
-            segment_id=int(form.get("segment_id") or 0),
+            segment_id=number(form.get("segment_id"), least=1, default=0),
             settings=get_settings(),
             samples=3,
             principal=ctx["principal"],

@@ -28,6 +28,7 @@ from siyu.customers.consent import (
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_detail
 from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.untrusted import whole_number
 from siyu.webkit import Id, db_session
 
 router = APIRouter(include_in_schema=False)
@@ -217,7 +218,8 @@ def _number(text: str | None) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
-    return int(text) if text.isdigit() and len(text) < 10 else -1
+    value = whole_number(text)
+    return -1 if value is None else value
 
 
 def _local_time(text: str | None) -> datetime | None:

@@ -22,6 +22,7 @@ from siyu.metrics.funnel import (
     funnels,
     save_funnel,
 )
+from siyu.untrusted import NotANumber, number
 from siyu.webkit import Id, db_session
 
 router = APIRouter(include_in_schema=False)
@@ -106,10 +107,10 @@ async def save_funnel_form(
             str(form.get("name", "")),
             _steps(form),
             actor=ctx["principal"].actor,
-            funnel_id=int(raw_id) if raw_id.isdigit() else None,
+            funnel_id=number(raw_id, least=1) if raw_id.strip() else None,
         )
         session.commit()
-    except FunnelError as exc:
+    except (FunnelError, NotANumber) as exc:
         session.rollback()
         return _page(request, ctx, session, error=in_words(request, exc), status=422)
     return RedirectResponse(f"/dashboard?funnel={row.id}#funnel", status_code=303)

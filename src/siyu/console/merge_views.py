@@ -21,7 +21,7 @@ from siyu.webkit import Id, Page, db_session
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
-CUSTOMER_ID = re.compile(r"#?(\d{1,9})")  # a phone number has 11 digits: that is a search
+CUSTOMER_ID = re.compile(r"#?([0-9]{1,9})")  # a phone number has 11 digits: that is a search
 
 
 def _customer_id(text: str) -> int | None:

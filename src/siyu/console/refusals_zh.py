@@ -27,9 +27,12 @@ ZH: dict[str, str] = {
     "no API key with prefix {prefix!r}": "没有前缀为 {prefix!r} 的 API 密钥。",
     "no active user {username!r}": "没有在用的用户 {username!r}。",
     "no user {id}": "没有编号为 {id} 的用户。",
+    "no store {id}": "没有编号为 {id} 的门店。",
     "WeCom userid {value!r}: 1–64 letters, digits, _ - . or @": "企微账号 {value!r}：1–64 位字母、数字或 _ - . @。",
     "the last active administrator cannot lose that role": "这是最后一位在用的管理员，不能改成别的角色。",
     "name the key after what uses it (e.g. 小程序事件)": "请给密钥起个名字，写明谁在用它（例如「小程序事件」）。",
+    # numbers typed into forms and query strings (siyu.untrusted)
+    "{text!r} is not a whole number from {least} to {most}": "{text!r} 不是 {least}–{most} 之间的整数。",
     # the official account
     "no official account is configured (set SIYU_OA_APPID and SIYU_OA_SECRET)": "还没有配置公众号"
     "（请设置 SIYU_OA_APPID 和 SIYU_OA_SECRET）。",
@@ -48,6 +51,7 @@ ZH: dict[str, str] = {
     "holdout: 0–50 per cent": "对照组：0–50%。",
     "audience: snapshot (the segment when sending starts) or live": "受众：开始发送时的人群快照，或实时人群。",
     "recurrence: none, daily or weekly": "重复：不重复、每天或每周。",
+    "scheduled time: from {first} to {last}": "发送时间：{first} 到 {last} 之间。",
     "a recurring campaign needs its first time (scheduled_at)": "重复发送的活动需要填写第一次发送时间。",
     "send_by_hours: 1–720": "发送时限：1–720 小时。",
     "cost per message: 0 or more fen": "每条成本：0 分或以上。",

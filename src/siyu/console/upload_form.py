@@ -10,7 +10,6 @@ cut off, a malformed form — removes the partial file before the refusal is ans
 
 from __future__ import annotations
 
-import secrets
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from siyu.config import Settings
 from siyu.ingest.uploads import MAPPING_MAX_BYTES, UploadError, stored_path
+from siyu.untrusted import BIG_ID_MAX, same_token, whole_number
 
 FIELD_MAX_BYTES = 4096
 MAX_FIELDS = 20
@@ -174,7 +174,7 @@ class _Parts:
         if self._mode == "field":
             value = self._data.decode("utf-8", "replace")
             self.form.fields[self._name] = value
-            if self._name == "csrf" and secrets.compare_digest(value, self.csrf):
+            if self._name == "csrf" and same_token(value, self.csrf):
                 self.csrf_ok = True
         elif self._mode == "mapping":
             self.form.mapping = self._data.decode("utf-8-sig", "replace")
@@ -213,11 +213,11 @@ async def receive_form(
         raise UploadRefused(
             400, UploadError("the upload is not a form with a file (multipart/form-data)")
         )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + FORM_SLACK:
-        raise too_large(limit)  # refused before a byte is read
+    length = whole_number(request.headers.get("content-length"), most=BIG_ID_MAX)
+    if length is not None and length > limit + FORM_SLACK:
+        raise too_large(limit)  # refused before a byte is read (any other length: as counted)
     sent = request.headers.get("x-csrf-token", "")
-    parts = _Parts(settings, limit, csrf, bool(sent) and secrets.compare_digest(sent, csrf))
+    parts = _Parts(settings, limit, csrf, bool(sent) and same_token(sent, csrf))
     seen = 0
     try:
         try:

@@ -20,7 +20,8 @@ from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.i18n import LANGUAGES, label, source_label, translator
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.traits.queries import overview
-from siyu.webkit import ID_MAX, SESSION_COOKIE, Id, Page, db_session, posted_from_elsewhere
+from siyu.untrusted import ID_MAX, same_token, whole_number
+from siyu.webkit import SESSION_COOKIE, Id, Page, db_session, posted_from_elsewhere
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -88,9 +89,7 @@ def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLRespon
 
 
 def _check_csrf(ctx: dict[str, Any], token: str) -> bool:
-    import secrets
-
-    return secrets.compare_digest(token or "", ctx["csrf"])
+    return same_token(token or "", ctx["csrf"])
 
 
 @router.get("/login")
@@ -184,7 +183,7 @@ def customers_page(
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-    store = int(store_id) if store_id and store_id.isdigit() else None
+    store = whole_number(store_id)  # not a store's number: no store filter
     q = (q or "").strip()[:100] or None
     result = list_customers(
         session, principal, CustomerFilter(q, source or None, store, max(page, 1))
@@ -242,9 +241,13 @@ def segment_builder_page(
     given in JSON (a dashboard drill-down saved as a segment) opens ready to save."""
     if not ctx["principal"].can(Perm.segments_write):
         return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
-    try:
-        given = json.loads(rule) if rule else None
-    except json.JSONDecodeError:
+    from siyu.segments.rules import RuleError, from_json, loads
+
+    try:  # a rule that is not one (not JSON, nested past the limit…) opens an empty builder
+        given = loads(rule) if rule else None
+        if isinstance(given, dict):
+            from_json(given)
+    except RuleError:
         given = None
     if not isinstance(given, dict):
         given = None

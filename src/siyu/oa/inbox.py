@@ -14,7 +14,6 @@ plain pushes altogether: safe mode signs the body too.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -40,6 +39,7 @@ from siyu.jobs.service import WAKE
 from siyu.oa.client import OaClient, OaError, TokenError
 from siyu.oa.followers import FollowerFacts, store_followers
 from siyu.oa.models import OaCallback
+from siyu.untrusted import same_token, whole_number
 from siyu.wecom.crypto import CallbackCrypto, CallbackRejected, xml_fields
 
 log = logging.getLogger("siyu.oa.inbox")
@@ -96,7 +96,7 @@ def check_signature(token: str, query: dict[str, str], settings: Settings) -> tu
     sig, ts, nonce = (query.get(k, "") for k in ("signature", "timestamp", "nonce"))
     if not (sig and ts and nonce):
         raise CallbackRejected("missing_parameters", "signature, timestamp and nonce are required")
-    if not hmac.compare_digest(signature(token, ts, nonce).encode(), sig.lower().encode()):
+    if not same_token(signature(token, ts, nonce), sig.lower()):
         raise CallbackRejected("bad_signature")
     try:
         stamp = int(ts)
@@ -134,7 +134,7 @@ def open_push(
     created = fields.get("CreateTime", "")
     if not OPENID.fullmatch(openid):
         raise CallbackRejected("bad_event", "FromUserName is not an openid")
-    if not (created.isdigit() and 0 < int(created) < LATEST):
+    if not whole_number(created, most=LATEST - 1):  # not ASCII digits, 0, or past LATEST
         raise CallbackRejected("bad_event", "CreateTime is not a time")
     kept = {k: v[:200] for k, v in fields.items() if k in KEPT}
     digest = hashlib.sha256(json.dumps([appid, openid, event, created]).encode()).hexdigest()

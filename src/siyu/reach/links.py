@@ -10,8 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from siyu.config import Settings
+from siyu.untrusted import BIG_ID_MAX, same_token, whole_number
+
+_B36 = re.compile(r"[0-9a-zA-Z]{1,12}")
 
 
 def _key(settings: Settings, purpose: str) -> bytes:
@@ -27,11 +31,10 @@ def sign_token(settings: Settings, purpose: str, value: int) -> str:
 
 def read_token(settings: Settings, purpose: str, token: str) -> int | None:
     """The value a token carries, or None when it was not made by this deployment."""
-    value, _, _mac = token.partition(".")
-    if not value.isdigit() or len(value) > 18:
+    value = whole_number(token.partition(".")[0], most=BIG_ID_MAX)
+    if value is None:
         return None
-    expected = sign_token(settings, purpose, int(value))
-    return int(value) if hmac.compare_digest(expected, token) else None
+    return value if same_token(token, sign_token(settings, purpose, value)) else None
 
 
 def unsubscribe_url(settings: Settings, row_id: int) -> str:
@@ -57,11 +60,10 @@ def sign_pair(settings: Settings, purpose: str, a: int, b: int) -> str:
 
 
 def read_pair(settings: Settings, purpose: str, token: str) -> tuple[int, int] | None:
+    """The two numbers a token carries, or None when it was not made by this deployment (12
+    base-36 digits at most: below 2**63)."""
     parts = token.split(".")
-    if len(parts) != 3 or not all(p.isalnum() and len(p) <= 12 for p in parts[:2]):
+    if len(parts) != 3 or not all(_B36.fullmatch(p) for p in parts[:2]):
         return None
-    try:
-        a, b = int(parts[0], 36), int(parts[1], 36)
-    except ValueError:
-        return None
-    return (a, b) if hmac.compare_digest(sign_pair(settings, purpose, a, b), token) else None
+    a, b = int(parts[0], 36), int(parts[1], 36)
+    return (a, b) if same_token(token, sign_pair(settings, purpose, a, b)) else None

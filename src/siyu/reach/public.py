@@ -12,7 +12,6 @@ the path is the only credential.
 
 from __future__ import annotations
 
-import hmac
 from html import escape
 from typing import Any
 
@@ -25,6 +24,7 @@ from siyu.reach import service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.links import read_token, sign_token
 from siyu.reach.tracking import click, sms_receipts, sms_replies
+from siyu.untrusted import same_token
 from siyu.webkit import db_session
 
 router = APIRouter(tags=["campaigns"], include_in_schema=False)
@@ -84,7 +84,7 @@ def push_token() -> str:
 
 
 def _check_push(token: str) -> None:
-    if not hmac.compare_digest(token, push_token()):
+    if not same_token(token, push_token()):
         raise HTTPException(404, "not found")
 
 

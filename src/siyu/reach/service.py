@@ -31,6 +31,7 @@ from siyu.reach.variables import load_variables
 from siyu.reach.wecom_groups import audience as group_audience
 from siyu.reach.wecom_groups import cancel_groups, check_filter, fan_out_groups
 from siyu.segments.models import Segment, SegmentMember
+from siyu.untrusted import FIRST_DAY, LAST_DAY
 
 CHANNELS = ("wecom", "wecom_app", "sms", "email", "oa", "webhook")  # to customers
 GROUP_CHANNEL = "wecom_group"  # to customer groups: a campaign of its own kind
@@ -106,6 +107,8 @@ def create_campaign(
         raise LedgerError("recurrence: none, daily or weekly")
     if recurrence and scheduled_at is None:
         raise LedgerError("a recurring campaign needs its first time (scheduled_at)")
+    if scheduled_at is not None and not FIRST_DAY.year <= scheduled_at.year <= LAST_DAY.year:
+        raise LedgerError("scheduled time: from {first} to {last}", first=FIRST_DAY, last=LAST_DAY)
     if not 1 <= send_by_hours <= 24 * 30:
         raise LedgerError("send_by_hours: 1–720")
     if cost_fen_per_message < 0:

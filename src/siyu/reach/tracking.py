@@ -28,6 +28,7 @@ from siyu.db import is_sqlite, rowcount, utcnow
 from siyu.reach.links import read_pair, sign_pair
 from siyu.reach.models import SendRow, TrackedLink
 from siyu.reach.templates import TemplateProblem
+from siyu.untrusted import BIG_ID_MAX, whole_number
 
 OPT_OUT = {"R", "T", "TD", "N", "退订", "TD退订", "退订TD"}
 
@@ -125,13 +126,14 @@ def sms_receipts(session: Session, reports: Iterable[Mapping[str, Any]]) -> int:
     done = 0
     for r in reports:
         out_id = str(r.get("out_id") or "")
-        if not out_id.startswith("L") or not out_id[1:].isdigit():
+        row_id = whole_number(out_id[1:], most=BIG_ID_MAX) if out_id.startswith("L") else None
+        if row_id is None:
             continue
         ok = r.get("success") in (True, "true", "True", 1)
         done += rowcount(
             session.execute(
                 sa.update(SendRow)
-                .where(SendRow.id == int(out_id[1:]), SendRow.channel == "sms")
+                .where(SendRow.id == row_id, SendRow.channel == "sms")
                 .values(
                     delivered=ok,
                     receipt_code=str(r.get("err_code") or ("DELIVERED" if ok else ""))[:40],

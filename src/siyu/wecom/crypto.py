@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import os
 import struct
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as safe_xml
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from siyu.untrusted import same_token
 
 BLOCK = 32  # WeCom pads to 32 bytes, not AES's 16
 MAX_ENCRYPTED = 256 * 1024  # characters of base64 accepted in one callback
@@ -74,7 +75,7 @@ class CallbackCrypto:
 
     def check_signature(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
         expected = signature(self.token, timestamp, nonce, encrypt)
-        if not hmac.compare_digest(expected.encode(), msg_signature.lower().encode()):
+        if not same_token(expected, msg_signature.lower()):
             raise CallbackRejected("bad_signature")
 
     def decrypt(self, encrypt: str) -> bytes:
@@ -100,7 +101,7 @@ class CallbackCrypto:
         if length > len(plain) - 20:
             raise CallbackRejected("bad_length", "message length overflows the plain text")
         message, receive_id = plain[20 : 20 + length], plain[20 + length :]
-        if not hmac.compare_digest(receive_id, self.receive_id.encode()):
+        if not same_token(receive_id, self.receive_id):
             raise CallbackRejected("bad_corp", "receive id is not this corp")
         return message
 

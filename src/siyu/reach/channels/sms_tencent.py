@@ -28,6 +28,7 @@ import httpx
 
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.channels.sms import local_number
+from siyu.untrusted import whole_number
 
 VERSION = "2021-01-11"
 SERVICE = "sms"
@@ -77,7 +78,8 @@ def ordered_params(parts: dict[str, str]) -> list[str]:
 
 
 def _position(name: str) -> tuple[int, str]:
-    return (int(name), "") if name.isdigit() else (1 << 30, name)
+    n = whole_number(name, most=(1 << 30) - 1)
+    return (n, "") if n is not None else (1 << 30, name)
 
 
 @dataclass

@@ -24,7 +24,8 @@ import json
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,8 +33,10 @@ import httpx
 
 from siyu.config import Settings
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
+from siyu.untrusted import BIG_ID_MAX, whole_number
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_WAIT, MOST_WAIT = 60.0, 86_400.0  # a receiver's Retry-After: when unreadable, at most
 
 # What Python's ``is_global`` (3.11) still calls global, yet leads somewhere a webhook must not
 # go: addresses that carry an IPv4 address inside an IPv6 one (mapped, compatible, NAT64 and
@@ -126,6 +129,22 @@ def resolve_target(
     return host, addresses[0], port
 
 
+def retry_after(header: str | None, now: datetime | None = None) -> float:
+    """The seconds a receiver asked us to wait (RFC 9110: whole seconds or an HTTP date), at most
+    a day; 60 when it said nothing usable. Anything may come back in a header (a '²' passes
+    ``isdigit`` and fails ``float``), and a crash here would stop the whole dispatch batch."""
+    text = (header or "").strip()
+    whole = whole_number(text, most=BIG_ID_MAX)
+    if whole is not None:
+        return min(float(whole), MOST_WAIT)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return DEFAULT_WAIT
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return min(max((when - (now or datetime.now(UTC))).total_seconds(), 0.0), MOST_WAIT)
+
+
 @dataclass
 class Webhook:
     key: bytes
@@ -182,8 +201,7 @@ class Webhook:
         if 200 <= resp.status_code < 300:
             return SendResult("sent", provider_ref=message.ref, code=str(resp.status_code))
         if resp.status_code in (408, 429) or resp.status_code >= 500:
-            after = resp.headers.get("Retry-After", "")
-            wait = float(after) if after.isdigit() else 60.0
+            wait = retry_after(resp.headers.get("Retry-After"))
             return SendResult("retry", code=str(resp.status_code), retry_after=wait)
         return SendResult("failed", code=str(resp.status_code), error=resp.text[:200])
 
