@@ -1246,11 +1246,6 @@ def test_a_render_that_blows_its_bounds_at_send_sends_nothing(
     assert {(r.state, r.reason) for r in consented} == {("skipped", "template_error")}
 
 
-@not_fixed(
-    "keyword rules of match=regex take any pattern re.compile accepts (wecom/keywords.py "
-    "add_rule) and run it with Python's backtracking re on customers' messages of up to 2,000 "
-    "characters (matches): '(a+)+$' against a message of a's stalls the reply worker"
-)
 def test_e20_a_keyword_rule_cannot_stall_the_worker(town: Town, request: Any) -> None:
     from siyu.db import session_scope
     from siyu.wecom.keywords import KeywordError, matches
