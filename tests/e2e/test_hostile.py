@@ -893,34 +893,26 @@ MASKING = [
     pytest.param(
         {"x": "+852 9123 4567"},
         "9123 4567",
-        marks=not_fixed(
-            "masking knows mainland numbers only, but identifiers.phone takes any valid number "
-            "(a Hong Kong mobile is a customer's phone identity) and it shows in free text"
-        ),
         id="C17 a Hong Kong mobile",
     ),
     pytest.param(
         {"x": "+86 21 5555 6666"},
         "5555 6666",
-        marks=not_fixed("LANDLINE needs the trunk 0: +86 21 … (international form) is shown"),
         id="C18 a landline in international form",
     ),
     pytest.param(
         {"x": "139/3333/4444"},
         "3333/4444",
-        marks=not_fixed("MOBILE's separators are space, tab, dash, dot, NBSP: not '/'"),
         id="C19 a mobile written with slashes",
     ),
     pytest.param(
         {"x": "139–3333–4444"},
         "3333–4444",
-        marks=not_fixed("an en dash (what editors and WeChat turn '-' into) is no separator"),
         id="C20 a mobile written with en dashes",
     ),
     pytest.param(
         {"x": "一三九两两两两四四四四"},
         "两两两两四四四四",
-        marks=not_fixed("_HALF maps 〇零幺一…九 but not 两, how 2 is said aloud"),
         id="C21 Chinese numerals with 两",
     ),
 ]
@@ -1242,11 +1234,6 @@ def test_a_render_that_blows_its_bounds_at_send_sends_nothing(
     assert {(r.state, r.reason) for r in consented} == {("skipped", "template_error")}
 
 
-@not_fixed(
-    "keyword rules of match=regex take any pattern re.compile accepts (wecom/keywords.py "
-    "add_rule) and run it with Python's backtracking re on customers' messages of up to 2,000 "
-    "characters (matches): '(a+)+$' against a message of a's stalls the reply worker"
-)
 def test_e20_a_keyword_rule_cannot_stall_the_worker(town: Town, request: Any) -> None:
     from siyu.db import session_scope
     from siyu.wecom.keywords import KeywordError, matches

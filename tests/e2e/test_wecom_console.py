@@ -76,6 +76,11 @@ def test_wecom_pages_for_an_operator(driver: Any, client: Any) -> None:
         data={"csrf": csrf, "name": "x", "match": "regex", "pattern": "(", "reply": "r"},
     )
     assert "不是有效的正则表达式" in bad.text
+    slow = client.post(
+        "/wecom/keywords",
+        data={"csrf": csrf, "name": "x", "match": "regex", "pattern": "(a|aa)+$", "reply": "r"},
+    )
+    assert slow.status_code == 200 and "匹配太慢" in slow.text
     # a handover: to its page, customer by customer
     made = client.post(
         "/wecom/handovers",

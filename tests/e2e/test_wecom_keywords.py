@@ -170,6 +170,8 @@ def test_rules_are_checked_before_they_are_stored(driver: Any, session: Any) -> 
     bad = [
         (RuleSpec("x", "fuzzy", "a", "r"), "match"),
         (RuleSpec("x", "regex", "(", "r"), "regular expression"),
+        (RuleSpec("x", "regex", "(a|aa)+$", "r"), "too slow"),  # would stall the worker
+        (RuleSpec("x", "regex", "(?:a{1000}){1000}", "r"), "repeat counts"),
         (RuleSpec("x", "exact", "", "r"), "pattern"),
         (RuleSpec("x", "exact", "a", ""), "reply text or a benefit pool"),
         (RuleSpec("x", "exact", "a", "r", pool="没有的池"), "no benefit pool"),

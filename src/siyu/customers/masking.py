@@ -5,22 +5,31 @@ as ``张三 13933334444`` — not only under the keys a form would use.
 Two tests decide. A key that says what it holds (``phone``, ``收货地址``, ``idCard``, ``姓名``…)
 masks everything under it, whatever the value looks like. Every other string (keys included)
 is searched for values that are personal by their shape: mainland mobiles with or without
-``+86`` and with spaces or dashes, landlines with an area code, e-mail addresses, 18- and
-15-digit ID-card numbers, and street addresses (a road, lane, estate or building with its
-number). Full-width digits and letters, and Chinese numerals, count as the digits they are.
+``+86`` and with spaces, dashes, dots or slashes, landlines with an area code, numbers of any
+country written internationally (``+852 9123 4567``, ``0044 20 7946 0958``: what
+``identifiers.phone`` accepts as a customer's phone), e-mail addresses, 18- and 15-digit
+ID-card numbers, and street addresses (a road, lane, estate or building with its number).
+Full-width digits and letters, Chinese numerals (幺, 两…), and the dashes editors and WeChat
+put for ``-`` count as what they stand for; zero-width characters between digits hide nothing.
 
 Used for everyone who may not unmask. It is bounded: a value nested deeper than
 ``MAX_DEPTH`` or past ``MAX_NODES`` leaves, and any string over ``MAX_TEXT`` characters, is
 hidden whole rather than searched; every pattern is bounded, so a hostile string costs time in
 proportion to its length. A pattern runs only on strings holding what it needs (a run of
-digits, an ``@``, a number with a unit such as 号 or 室).
+digits, an ``@``, a number with a unit such as 号 or 室, a ``+`` or ``00`` before digits).
+International numbers are checked with ``phonenumbers`` (slow: tens of microseconds a try), so
+only what looks like one is tried, and at most ``MAX_PHONE_TRIES`` in one value: past that,
+what is left to search is hidden whole.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
+
+import phonenumbers
 
 from siyu.customers.identifiers import mask_email, mask_name
 
@@ -28,14 +37,22 @@ HIDDEN = "***"
 MAX_DEPTH = 24
 MAX_NODES = 20_000
 MAX_TEXT = 65_536
+MAX_PHONE_TRIES = 1_000  # phonenumbers parses in one value (about 70 ms of them)
 
-# Full-width ASCII (０-９, ＠, Ａ-Ｚ…), the ideographic space and Chinese numerals as people
-# say a number aloud (幺三九…), one character for one, so what is found maps back in place.
+# Full-width ASCII (０-９, ＠, Ａ-Ｚ…), the ideographic space, the dashes that stand for '-'
+# (en and em dash, minus…) and Chinese numerals as people say a number aloud (幺三九, 两两…),
+# one character for one, so what is found maps back in place.
 _HALF = (
     {0xFF01 + i: 0x21 + i for i in range(94)}
     | {0x3000: 0x20}
-    | {ord(c): ord(d) for c, d in zip("〇零幺一二三四五六七八九", "001123456789", strict=True)}
+    | {ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63"}
+    | {ord(c): ord(d) for c, d in zip("〇零幺一二两三四五六七八九", "0011223456789", strict=True)}
 )
+# Zero-width characters (spaces, joiners, the word joiner, the BOM): not there for a reader,
+# so not there for the patterns. A text in which something is masked is shown without them.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE = re.compile(f"[{_ZERO_WIDTH}]")
+_NO_INVISIBLE = dict.fromkeys(map(ord, _ZERO_WIDTH))
 _NUMBER = re.compile(r"[0-9]{3}")  # phones, ID numbers and landlines all hold a run of three
 _NUMBERED = re.compile(r"[0-9](?:号|弄|栋|幢|座|单元|楼|层|室|户)|[0-9] [A-Za-z]")  # addresses
 
@@ -46,8 +63,16 @@ ID_CARD = re.compile(
     rf"|(?<![0-9])[1-9][0-9]{{5}}[0-9]{{2}}{_DAY}[0-9]{{3}}(?![0-9])"
 )
 MOBILE = re.compile(
-    rf"(?<![0-9])(?:(?:\+|00)?86{_SEP}?)?1[3-9][0-9](?:[ \t\-\u00a0.]?[0-9]){{8}}(?![0-9])"
-)  # a dot between the groups too (139.3333.4444)
+    rf"(?<![0-9])(?:(?:\+|00)?86{_SEP}?)?1[3-9][0-9](?:[ \t\-\u00a0./]?[0-9]){{8}}(?![0-9])"
+)  # a dot or a slash between the groups too (139.3333.4444, 139/3333/4444)
+# A number written internationally: '+' or '00', a country code, then digits and separators;
+# what phonenumbers takes for a valid number at its start is masked (INTERNATIONAL finds
+# where to try, cheaply). After 00 the digits must be grouped (00852 9123 4567): a run of
+# digits starting 00 is as likely an order number padded with zeros.
+INTERNATIONAL = re.compile(
+    r"(?:\((?=\+|00))?(?:\+|(?<![0-9])00)[ \t\u00a0]?\(?[1-9][0-9 \t\-\u00a0./()]{5,28}"
+)
+_RUN = re.compile(r"[0-9]+")
 LANDLINE = re.compile(
     rf"(?<![0-9])\(?0[1-9][0-9]{{1,2}}\)?{_SEP}?[2-9][0-9]{{2,3}}{_SEP}?[0-9]{{4}}(?![0-9])"
 )
@@ -124,7 +149,7 @@ def mask_properties(props: Any) -> dict[str, Any]:
 
 def mask_value(value: Any) -> Any:
     """Any JSON value with every personal datum in it masked (a new value; the input is kept)."""
-    budget = [MAX_NODES]
+    budget = [MAX_NODES, MAX_PHONE_TRIES]
     return _walk(value, None, 0, budget)
 
 
@@ -135,7 +160,7 @@ def _walk(value: Any, kind: str | None, depth: int, budget: list[int]) -> Any:
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            name = mask_text(k) if isinstance(k, str) else k
+            name = _mask_text(k, budget) if isinstance(k, str) else k
             inner = key_kind(k) if isinstance(k, str) else None
             out[name] = _walk(v, inner or kind, depth + 1, budget)  # the nearer key says more
         return out
@@ -147,19 +172,31 @@ def _walk(value: Any, kind: str | None, depth: int, budget: list[int]) -> Any:
         if kind is not None:
             return _by_kind(kind, str(value))
         if not -1e10 < value < 1e10:  # only numbers of eleven digits and more can be phones or IDs
-            masked = mask_text(str(value))
+            masked = _mask_text(str(value), budget)
             return value if masked == str(value) else masked
         return value
     if isinstance(value, str):
-        return _by_kind(kind, value) if kind is not None else mask_text(value)
+        return _by_kind(kind, value) if kind is not None else _mask_text(value, budget)
     return HIDDEN  # not JSON: say nothing about it
 
 
 def mask_text(text: str) -> str:
     """A string with every phone, e-mail, ID-card number and street address in it masked."""
+    return _mask_text(text, [MAX_NODES, MAX_PHONE_TRIES])
+
+
+def _mask_text(text: str, budget: list[int]) -> str:
     if len(text) > MAX_TEXT:
         return HIDDEN
-    half = text if text.isascii() else text.translate(_HALF)  # what the patterns read
+    if text.isascii():
+        half = text
+    elif _INVISIBLE.search(text):
+        # searched without them; kept where nothing was masked (an emoji's joiner, say)
+        seen = text.translate(_NO_INVISIBLE)
+        masked = _mask_text(seen, budget)
+        return text if masked == seen else masked
+    else:
+        half = text.translate(_HALF)  # what the patterns read
     pair = (text, half)
     if "@" in half:
         pair = _sub(EMAIL, lambda s: mask_email(s) or HIDDEN, pair)
@@ -167,6 +204,11 @@ def mask_text(text: str) -> str:
         pair = _sub(ID_CARD, lambda s: _keep(s, 3, 4), pair)
         pair = _sub(MOBILE, _phone, pair)
         pair = _sub(LANDLINE, _landline, pair)
+        if ("+" in half or "00" in half) and INTERNATIONAL.search(pair[1]):
+            try:
+                pair = _replace(_international(pair[1], budget), pair)
+            except _OutOfTries:
+                return HIDDEN
     if _NUMBERED.search(half):
         pair = _sub(ADDRESS, _address, pair)
     return pair[0]
@@ -180,16 +222,65 @@ def mask_optional(text: str | None) -> str | None:
 
 def _sub(pattern: re.Pattern[str], mask: Any, pair: tuple[str, str]) -> tuple[str, str]:
     """Replace what ``pattern`` finds in the half-width reading, in both readings."""
+    first = pattern.search(pair[1])
+    if first is None:  # mostly: then no more than a search
+        return pair
+    found = pattern.finditer(pair[1], first.start())
+    return _replace(((m.start(), m.end(), mask(m.group())) for m in found), pair)
+
+
+def _replace(found: Iterable[tuple[int, int, str]], pair: tuple[str, str]) -> tuple[str, str]:
+    """Put each ``(start, end, masked)`` of the half-width reading in place, in both readings."""
     text, half = pair
     out, out_half, last = [], [], 0
-    for m in pattern.finditer(half):
-        masked = mask(m.group())
-        out += [text[last : m.start()], masked]
-        out_half += [half[last : m.start()], masked]
-        last = m.end()
+    for start, end, masked in found:
+        out += [text[last:start], masked]
+        out_half += [half[last:start], masked]
+        last = end
     if not out:
         return pair
     return "".join([*out, text[last:]]), "".join([*out_half, half[last:]])
+
+
+class _OutOfTries(Exception):
+    """More candidates for an international number than one value may cost."""
+
+
+def _international(half: str, budget: list[int]) -> Iterator[tuple[int, int, str]]:
+    """International numbers in ``half``: for each candidate INTERNATIONAL finds, the longest
+    start of it (ending after a group of digits) that phonenumbers takes for a valid number,
+    so a number followed by other digits (``+852 9123 4567 2026``) is still found."""
+    for m in INTERNATIONAL.finditer(half):
+        candidate = m.group()
+        runs = [r.end() for r in _RUN.finditer(candidate)]
+        if candidate.lstrip("(").startswith("00"):
+            runs = runs[1:]  # grouped: 00852 9123 4567, not 0085291234567
+        for end in reversed(runs):
+            digits = sum(c.isdigit() for c in candidate[:end])
+            if digits > 17:  # E.164 has 15 at most, and 00 before them
+                continue
+            if digits < 7:
+                break
+            budget[1] -= 1
+            if budget[1] < 0:
+                raise _OutOfTries
+            found = _valid_number(candidate[:end])
+            if found:
+                yield m.start(), m.start() + end, found
+                break
+
+
+def _valid_number(text: str) -> str | None:
+    """A valid number with its country code kept as written and the rest hidden but for the
+    last four digits (``(+852) ****4567``), else None."""
+    try:
+        number = phonenumbers.parse(text, "CN")  # CN: 00 is how the number leaves the country
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    code = re.match(rf"\(?(?:\+|00)[ \t\u00a0]?\(?{number.country_code}[ \t\-\u00a0./)]*", text)
+    return f"{code.group() if code else '+'}****{str(number.national_number)[-4:]}"
 
 
 def _phone(text: str) -> str:

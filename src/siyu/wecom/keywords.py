@@ -5,7 +5,8 @@ Matching kinds:
 
 - ``exact``: the whole message, ignoring case and surrounding spaces;
 - ``contains``: the pattern anywhere in the message;
-- ``regex``: Python regular expression, searched;
+- ``regex``: a regular expression in Python's syntax, searched with a time limit
+  (``keyword_patterns``: a search that runs out of time is no match);
 - ``words``: jieba word segmentation of the message holds one of the rule's words (separated
   by spaces, commas or ``|``), so "券" does not fire on every message that mentions "优惠券"
   unless the operator asks for it.
@@ -30,6 +31,7 @@ from siyu.db import is_sqlite, utcnow
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
+from siyu.wecom import keyword_patterns
 from siyu.wecom.models import BenefitCode, BenefitPool, KeywordRule
 from siyu.wecom.welcome import compiled, render
 
@@ -41,6 +43,7 @@ MAX_CODE = 64
 MAX_MESSAGE = 2000  # longer customer messages are matched on their first 2,000 characters
 REPLY_VARIABLES = ("nickname", "code")
 _WORD_SPLIT = re.compile(r"[\s,，、|]+")
+log = logging.getLogger(__name__)
 
 
 class KeywordError(Refusal):
@@ -67,11 +70,6 @@ def rule_words(pattern: str) -> list[str]:
     return [w.casefold() for w in _WORD_SPLIT.split(pattern) if w]
 
 
-@lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def matches(rule: KeywordRule, text: str, words: set[str] | None = None) -> bool:
     text = text[:MAX_MESSAGE]
     if rule.match == "exact":
@@ -79,10 +77,22 @@ def matches(rule: KeywordRule, text: str, words: set[str] | None = None) -> bool
     if rule.match == "contains":
         return rule.pattern.casefold() in text.casefold()
     if rule.match == "regex":
-        return _regex(rule.pattern).search(text) is not None
+        return _search(rule, text)
     if rule.match == "words":
         have = words if words is not None else words_of(text)
         return any(w in have for w in rule_words(rule.pattern))
+    return False
+
+
+def _search(rule: KeywordRule, text: str) -> bool:
+    """A regex rule on a message: one that takes too long (or was stored before patterns were
+    checked and fails the checks now) answers nothing rather than hold up the worker."""
+    try:
+        return keyword_patterns.search(rule.pattern, text)
+    except TimeoutError:
+        log.warning("keyword rule %s: regex search timed out; taken as no match", rule.id)
+    except keyword_patterns.PatternRefused as exc:
+        log.warning("keyword rule %s: regex not usable (%s); taken as no match", rule.id, exc)
     return False
 
 
@@ -139,9 +149,9 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
         raise KeywordError("pattern: 1–{n} characters", n=MAX_PATTERN)
     if spec.match == "regex":
         try:
-            re.compile(spec.pattern)
-        except re.error as exc:
-            raise KeywordError("pattern: not a regular expression ({reason})", reason=exc) from None
+            keyword_patterns.check(spec.pattern)
+        except keyword_patterns.PatternRefused as exc:
+            raise KeywordError("pattern: {reason}", reason=exc) from None
     if spec.match == "words" and not rule_words(spec.pattern):
         raise KeywordError("pattern: give at least one word")
     if len(spec.reply_text) > MAX_REPLY:
