@@ -97,7 +97,10 @@ def create_app() -> FastAPI:
     # Starlette runs the last one added first. The callbacks answer before the rest; the headers
     # (and the access log) wrap everything, so a 413 or a callback's answer carries them too.
     app.add_middleware(BlankQueryMeansAbsent)
-    app.add_middleware(StorableInput, own_check=EVENT_PATHS)  # no NUL nor half surrogate pair
+    # no NUL nor half surrogate pair anywhere; JSON in UTF-8; multipart for the upload only
+    app.add_middleware(
+        StorableInput, own_check=EVENT_PATHS, multipart_paths=frozenset({UPLOAD_PATH})
+    )
     app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
     app.add_middleware(OaCallbackEndpoint)  # the official account's server URL
     app.add_middleware(CallbackEndpoint)  # WeCom's callback URL, before the rest

@@ -9,28 +9,39 @@ Two kinds of "text" pass every length and pattern check and then break things:
   it is stored (SQLite keeps it) and later breaks whatever page, answer or export shows it, for
   everyone.
 
-Refusing them at the door, once, covers every route, present and future. The cost is a
-substring search per address and per form or JSON body; only a JSON body that spells a NUL or a
-surrogate at all (a client escaping an emoji writes a proper pair) is read a second time to find
-out where.
+Refusing them at the door, once, covers every route, present and future. The door also keeps
+the body's encoding to what can be checked: JSON in UTF-8 (RFC 8259; Python's reader would take
+UTF-16 and UTF-32 too, where none of this shows), and multipart forms only on the upload page
+(every other console form is URL-encoded; a multipart one may name any charset).
+
+The decision is made on the bytes, without decoding the JSON: one UTF-8 check and one search
+per body, and only escapes (``\\u…``) that spell a NUL or a surrogate are looked at one by one,
+so no body, however built, costs more than a pass over it.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# a NUL or a surrogate spelt as an escape, or a surrogate as the bytes UTF-8 would give it
-_SUSPECT_JSON = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)|\xed[\xa0-\xbf]")
+# a run of backslashes, then u and a NUL or a surrogate: an escape when the run is odd
+_SUSPECT_ESCAPE = re.compile(r"(\\+)u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_LOW_ESCAPE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _WHY = {
     "nul": "the text holds a NUL character, which cannot be stored",
     "surrogate": "the text holds half of a UTF-16 surrogate pair, which is no character",
+    "encoding": "a JSON body must be UTF-8 (RFC 8259)",
+    "multipart": "multipart/form-data is taken by the upload page only",
 }
+_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>无法保存 / Cannot be stored</title>"
+    "<p>提交的内容里有无法保存的字符（NUL 等控制字符），请删掉后返回重试。</p>"
+    "<p lang=en>What was sent holds a character that cannot be stored (NUL); remove it and "
+    "try again.</p>"
+)
 
 
 def storable_text(text: str) -> bool:
@@ -44,50 +55,70 @@ def storable_text(text: str) -> bool:
     return True
 
 
-def first_unstorable(value: Any) -> tuple[str, list[str | int]] | None:
-    """The first string or key in a decoded JSON value with a NUL or a lone surrogate: what
-    (``nul``/``surrogate``) and where (a path of keys and indexes). Walked without recursion."""
-    todo: list[tuple[Any, list[str | int]]] = [(value, [])]
-    while todo:
-        item, at = todo.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "nul", at
-            if not storable_text(item):
-                return "surrogate", at
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                if "\x00" in key or not storable_text(key):
-                    shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
-                    return ("nul" if "\x00" in key else "surrogate"), [*at, shown]
-                todo.append((sub, [*at, key]))
-        elif isinstance(item, list):
-            todo.extend((sub, [*at, i]) for i, sub in enumerate(item))
+def unstorable_json(body: bytes) -> str | None:
+    """Why a JSON body cannot be taken (a key of ``_WHY``), or None. A body that is not JSON
+    at all passes: the route's own parser says so in its words."""
+    if b"\x00" in body:  # UTF-16 or UTF-32 (their ASCII has NUL bytes); UTF-8 JSON has none
+        return "encoding"
+    try:
+        text = body.decode("utf-8")  # refuses the UTF-8 bytes of a surrogate too
+    except UnicodeDecodeError:
+        return "encoding"
+    if "\\u" not in text:
+        return None
+    paired_low = -1
+    for m in _SUSPECT_ESCAPE.finditer(text):
+        if len(m.group(1)) % 2 == 0:
+            continue  # an escaped backslash, then the letters u0000: plain text
+        code = int(m.group(2), 16)
+        at = m.end(1) - 1  # where this escape's backslash is
+        if code == 0:
+            return "nul"
+        if code >= 0xDC00:  # a low half: only right after a high one
+            if at != paired_low:
+                return "surrogate"
+        elif _LOW_ESCAPE.match(text, m.end()):
+            paired_low = m.end()
+        else:
+            return "surrogate"
     return None
 
 
 class StorableInput:
-    """Refuses a request whose address holds a NUL (400), or whose JSON or form body holds a NUL
-    or half a surrogate pair (422, naming where in the JSON).
+    """Refuses a request whose address holds a NUL (400), a URL-encoded form with a NUL or a
+    JSON body with a NUL or half a surrogate pair (422), JSON not in UTF-8 (400) and multipart
+    bodies outside ``multipart_paths`` (415).
 
     Sits inside ``BodyLimit``, so the body it holds in memory is already bounded; other bodies
-    (uploads) pass through untouched, streamed as they came. ``own_check``: paths whose route
-    checks its JSON body itself (the event ingest, which names the field and the batch index in
-    the shape its API promises); their address is still checked here."""
+    pass through untouched, streamed as they came. ``own_check``: paths whose route checks its
+    JSON body itself (the event ingest, which names the field and the batch index in the shape
+    its API promises); their address and encoding are still checked here."""
 
-    def __init__(self, app: ASGIApp, own_check: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        own_check: frozenset[str] = frozenset(),
+        multipart_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.own_check = own_check
+        self.multipart_paths = multipart_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+        if "\x00" in scope["path"]:
+            await _refuse(scope, receive, send, 400, ["path"], "nul")
+            return
+        if b"%00" in scope.get("query_string", b""):
             await _refuse(scope, receive, send, 400, ["query"], "nul")
             return
         kind = _body_kind(scope)
-        if kind is None or (kind == "json" and scope["path"] in self.own_check):
+        if kind == "multipart" and scope["path"] not in self.multipart_paths:
+            await _refuse(scope, receive, send, 415, ["header", "content-type"], "multipart")
+            return
+        if kind not in ("json", "form"):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -104,46 +135,40 @@ class StorableInput:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        found = _in_json(body) if kind == "json" else _in_form(body)
-        if found is not None:
-            what, where = found
-            await _refuse(scope, receive, send, 422, ["body", *where], what)
+        if kind == "json":
+            why = unstorable_json(body)
+            if why == "encoding" or (why and scope["path"] not in self.own_check):
+                await _refuse(scope, receive, send, 400 if why == "encoding" else 422, [], why)
+                return
+        elif b"%00" in body or b"\x00" in body:
+            await _refuse(scope, receive, send, 422, [], "nul")
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
 
 def _body_kind(scope: Scope) -> str | None:
+    """The body's media type read as the frameworks read it (whitespace as ``str.strip``
+    knows it, any case), so no spelling makes it pass here and parse there."""
     for key, value in scope.get("headers") or []:
         if key == b"content-type":
-            kind = value.split(b";", 1)[0].strip().lower()
-            if kind == b"application/json" or kind.endswith(b"+json"):
+            kind = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            if kind == "application/json" or kind.endswith("+json"):
                 return "json"
-            if kind == b"application/x-www-form-urlencoded":
+            if kind == "application/x-www-form-urlencoded":
                 return "form"
+            if kind.startswith("multipart/"):
+                return "multipart"
             return None
     return None
 
 
-def _in_json(body: bytes) -> tuple[str, list[str | int]] | None:
-    if _SUSPECT_JSON.search(body) is None:
-        return None
-    try:
-        decoded = json.loads(body)
-    except (ValueError, RecursionError):
-        return None  # not JSON: the route's own parser says so
-    return first_unstorable(decoded)
-
-
-def _in_form(body: bytes) -> tuple[str, list[str | int]] | None:
-    if b"%00" in body or b"\x00" in body:
-        return "nul", []
-    return None
-
-
 async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, loc: list[str | int], what: str
+    scope: Scope, receive: Receive, send: Send, status: int, loc: list[str], why: str
 ) -> None:
-    detail = [{"loc": loc, "msg": _WHY[what], "type": what}]
+    if not scope["path"].startswith("/api/") and why == "nul":  # a console page: words
+        await HTMLResponse(_PAGE, status)(scope, receive, send)
+        return
+    detail = [{"loc": loc or ["body"], "msg": _WHY[why], "type": why}]
     await JSONResponse({"detail": detail}, status)(scope, receive, send)
 
 

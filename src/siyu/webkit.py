@@ -30,6 +30,7 @@ from siyu.untrusted import BIG_ID_MAX, ID_MAX, same_token
 
 SESSION_COOKIE = "siyu_session"
 access_log = logging.getLogger("siyu.access")
+security_log = logging.getLogger("siyu.security")
 
 # Every integer an entry point takes is bounded (tests/unit/test_api_bounds.py walks the schema
 # for one that is not), so a number beyond what the database holds is answered 422 before a
@@ -184,24 +185,42 @@ async def current_principal(
 
 def posted_from_elsewhere(request: Request) -> bool:
     """True when the browser says a form came from another site: ``Sec-Fetch-Site:
-    cross-site``, or an Origin (else a Referer) whose host is neither the one asked for nor the
-    configured public address. ``Origin: null`` (a sandboxed frame, a privacy redirect) counts
-    as elsewhere. A request with neither header (a script, an old client) is not judged here.
+    cross-site``, or an Origin (else a Referer) whose host name is neither the one asked for
+    nor the configured public address's. ``Origin: null`` (a sandboxed frame, a privacy
+    redirect) counts as elsewhere. A request with neither header (a script, an old client) is
+    not judged here. Host names are compared without ports, as cookies are scoped: a proxy's
+    ``Host $host`` drops a non-default port the browser's Origin keeps.
 
     For the forms that come before a session and its CSRF token exists, chiefly the login: a
     page elsewhere could otherwise log a visitor into an account of its choosing, and what they
     then type (a customer's consent, an import) would land in that account."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
         return True
     source = request.headers.get("origin") or request.headers.get("referer")
     if source is None:
         return False
+    came = _host_name(source)
+    ours = {
+        _host_name(f"//{request.headers.get('host', '')}"),
+        _host_name(get_settings().public_url),
+    }
+    if came is not None and came in ours:
+        return False
+    security_log.warning(  # so an operator locked out after a proxy change can see why
+        "a login form from %r refused: this server is %r (Host, SIYU_PUBLIC_URL)",
+        came,
+        sorted(h for h in ours if h),
+    )
+    return True
+
+
+def _host_name(url: str) -> str | None:
+    """The host name of a URL (``//host:port`` too), lower case, without a trailing dot."""
     try:
-        host = urlsplit(source).netloc.lower()
+        name = urlsplit(url).hostname
     except ValueError:
-        return True
-    ours = {request.headers.get("host", "").lower(), urlsplit(get_settings().public_url).netloc}
-    return not host or host not in ours
+        return None
+    return (name or "").rstrip(".") or None
 
 
 def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:

@@ -2668,3 +2668,61 @@ def test_n32_the_same_push_sent_ten_times_at_once_is_stored_once(
         server.stop()
     assert set(codes) == {200}
     assert _oa_inbox() == 1
+
+
+# == I. the review of the door's checks (NUL, half surrogate pairs, the login's origin) ==========
+def _tag_groups() -> list[str]:
+    from siyu.db import session_scope
+    from siyu.tags.models import TagGroup
+
+    with session_scope() as s:
+        return list(s.scalars(sa.select(TagGroup.name)))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+def test_i01_json_in_another_encoding_cannot_carry_a_nul(encoding: str, town: Town) -> None:
+    c, csrf = town.as_("guanli")
+    h = {"X-CSRF-Token": csrf, "content-type": "application/json"}
+    for text in ('{"name": "x\\u0000y"}', '{"name": "x\\ud800"}'):
+        r = c.post("/api/v1/tag-groups", content=text.encode(encoding), headers=h)
+        assert r.status_code == 400, (encoding, r.status_code)
+    assert _tag_groups() == []
+
+
+@pytest.mark.parametrize("ending", ["\x85", "\xa0", "\x1f", " "])
+def test_i02_a_content_type_with_odd_whitespace_is_still_checked(ending: str, town: Town) -> None:
+    c, csrf = town.as_("guanli")
+    kind = ("application/json" + ending).encode("latin-1")  # as a raw header carries it
+    r = c.post(
+        "/api/v1/tag-groups",
+        content=b'{"name": "n\\u0000"}',
+        headers={"X-CSRF-Token": csrf, "content-type": kind},  # type: ignore[dict-item]
+    )
+    assert r.status_code in (415, 422), r.status_code
+    assert _tag_groups() == []
+
+
+def test_i03_a_console_form_sent_as_multipart_is_refused(town: Town) -> None:
+    from siyu.accounts.models import User
+    from siyu.db import session_scope
+
+    c, csrf = town.as_("guanli")
+    fields = {"csrf": csrf, "username": "u\x00ser", "password": PASSWORD, "role": "operator"}
+    r = c.post("/admin/users", files={k: (None, v) for k, v in fields.items()})
+    assert r.status_code == 415
+    with session_scope() as s:
+        assert s.scalar(sa.select(User).where(User.username.like("u%ser"))) is None
+
+
+def test_i04_a_form_with_a_nul_gets_a_page_in_words(town: Town) -> None:
+    c, csrf = town.as_("guanli")
+    r = c.post(f"/customers/{town.mine}/do-not-disturb", data={"csrf": csrf, "reason": "a\x00b"})
+    assert r.status_code == 422 and "无法保存" in r.text
+
+
+def test_i05_pairs_spelt_as_escapes_are_taken(town: Town) -> None:
+    c, csrf = town.as_("guanli")
+    h = {"X-CSRF-Token": csrf, "content-type": "application/json"}
+    body = json.dumps({"name": "会员😀"}, ensure_ascii=True).encode()
+    assert c.post("/api/v1/tag-groups", content=body, headers=h).status_code == 201
+    assert _tag_groups() == ["会员😀"]

@@ -238,6 +238,10 @@ def test_serve_refuses_a_proxy_list_it_cannot_read(monkeypatch, value) -> None: 
         ({"Origin": "null"}, 403),  # a sandboxed frame elsewhere
         ({"Referer": "https://testserver.evil.example/"}, 403),
         ({"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Origin": "https://TestServer:8443"}, 303),  # a proxy's Host $host drops the port
+        ({"Origin": "http://127.0.0.1"}, 303),  # the public address, its port left out
+        ({"Referer": "http://testserver@evil.example/"}, 403),
+        ({"Origin": "http://[::1"}, 403),  # unreadable
     ],
 )
 def test_a_login_form_from_another_site_is_refused(

@@ -112,7 +112,8 @@ def login_submit(
     demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
     if posted_from_elsewhere(request):  # login CSRF: nothing checked, nothing counted
         error = translator(request_lang(request))("login.elsewhere")
-        return render(request, "login.html", status=403, next="/customers", demo=demo, error=error)
+        nxt = _safe_next(next)
+        return render(request, "login.html", status=403, next=nxt, demo=demo, error=error)
     try:
         token, _row = login(session, settings, username, password, address)
     except LoginRefused as exc:  # the attempt and its audit entry are already stored

@@ -184,7 +184,9 @@ def detail(
 
 
 def groups_sent(session: Session, campaign_id: int) -> int:
-    """How many customer groups a group campaign's message reached."""
+    """How many customer groups a group campaign's messages reached, every run of a recurring
+    one and every owner's groups (the dashboard's campaign rows are brand-wide, like their
+    revenue; the campaign page counts what the viewer may see)."""
     sent = sa.and_(GroupSend.campaign_id == campaign_id, GroupSend.state == "sent")
     return int(session.scalar(sa.select(sa.func.count()).select_from(GroupSend).where(sent)) or 0)
 
