@@ -2670,7 +2670,7 @@ def test_n32_the_same_push_sent_ten_times_at_once_is_stored_once(
     assert _oa_inbox() == 1
 
 
-# == I. the review of the door's checks (NUL, half surrogate pairs, the login's origin) ==========
+# == J. the review of the door's checks (NUL, half surrogate pairs, the login's origin) ==========
 def _tag_groups() -> list[str]:
     from siyu.db import session_scope
     from siyu.tags.models import TagGroup
@@ -2680,7 +2680,7 @@ def _tag_groups() -> list[str]:
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
-def test_i01_json_in_another_encoding_cannot_carry_a_nul(encoding: str, town: Town) -> None:
+def test_j01_json_in_another_encoding_cannot_carry_a_nul(encoding: str, town: Town) -> None:
     c, csrf = town.as_("guanli")
     h = {"X-CSRF-Token": csrf, "content-type": "application/json"}
     for text in ('{"name": "x\\u0000y"}', '{"name": "x\\ud800"}'):
@@ -2690,7 +2690,7 @@ def test_i01_json_in_another_encoding_cannot_carry_a_nul(encoding: str, town: To
 
 
 @pytest.mark.parametrize("ending", ["\x85", "\xa0", "\x1f", " "])
-def test_i02_a_content_type_with_odd_whitespace_is_still_checked(ending: str, town: Town) -> None:
+def test_j02_a_content_type_with_odd_whitespace_is_still_checked(ending: str, town: Town) -> None:
     c, csrf = town.as_("guanli")
     kind = ("application/json" + ending).encode("latin-1")  # as a raw header carries it
     r = c.post(
@@ -2702,7 +2702,7 @@ def test_i02_a_content_type_with_odd_whitespace_is_still_checked(ending: str, to
     assert _tag_groups() == []
 
 
-def test_i03_a_console_form_sent_as_multipart_is_refused(town: Town) -> None:
+def test_j03_a_console_form_sent_as_multipart_is_refused(town: Town) -> None:
     from siyu.accounts.models import User
     from siyu.db import session_scope
 
@@ -2714,13 +2714,13 @@ def test_i03_a_console_form_sent_as_multipart_is_refused(town: Town) -> None:
         assert s.scalar(sa.select(User).where(User.username.like("u%ser"))) is None
 
 
-def test_i04_a_form_with_a_nul_gets_a_page_in_words(town: Town) -> None:
+def test_j04_a_form_with_a_nul_gets_a_page_in_words(town: Town) -> None:
     c, csrf = town.as_("guanli")
     r = c.post(f"/customers/{town.mine}/do-not-disturb", data={"csrf": csrf, "reason": "a\x00b"})
     assert r.status_code == 422 and "无法保存" in r.text
 
 
-def test_i05_pairs_spelt_as_escapes_are_taken(town: Town) -> None:
+def test_j05_pairs_spelt_as_escapes_are_taken(town: Town) -> None:
     c, csrf = town.as_("guanli")
     h = {"X-CSRF-Token": csrf, "content-type": "application/json"}
     body = json.dumps({"name": "会员😀"}, ensure_ascii=True).encode()
