@@ -14,10 +14,10 @@ visits. Used by tests/e2e/test_link_walk.py, and by hand against a running ``mak
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +49,7 @@ class Walk:
     visited: dict[str, list[str]] = field(default_factory=dict)  # pattern -> URLs visited
     problems: list[str] = field(default_factory=list)
     at: str = ""  # the URL being checked, to say where a problem was met
+    loading: set[Any] = field(default_factory=set)  # the page's requests not answered yet
 
     def problem(self, text: str) -> None:
         self.problems.append(f"{self.at}: {text}")
@@ -103,6 +104,9 @@ def walk_console(
 
 def _watch(page: Any, found: Walk, base: str) -> None:
     origin = urlsplit(base).netloc
+    page.on("request", lambda r: found.loading.add(r))
+    page.on("requestfinished", lambda r: found.loading.discard(r))
+    page.on("requestfailed", lambda r: found.loading.discard(r))
     page.on("pageerror", lambda exc: found.problem(f"JavaScript error: {exc}"))
     page.on(
         "console",
@@ -150,7 +154,7 @@ def _walk(
         if urlsplit(page.url).path.startswith("/login"):
             found.problem("sent to the login page: the walk's session ended")
             return
-        _settle(page)
+        _settle(page, found)
         if (wide := page.evaluate(OVERFLOW)) > 0:
             where = page.evaluate(WIDEST)
             found.problem(f"{wide}px wider than a {PHONE['width']}px phone (widest: {where})")
@@ -180,12 +184,22 @@ def _fetch(context: Any, found: Walk, url: str) -> None:
         found.problem(f"{answer.status} {answer.text()[:200]}")
 
 
-def _settle(page: Any) -> None:
-    """Let charts draw and scripts finish; a page polling every few seconds never goes quiet,
-    so the wait is bounded."""
-    with contextlib.suppress(Exception):  # a polling page: what it did so far is checked
-        page.wait_for_load_state("networkidle", timeout=5_000)
-    page.wait_for_timeout(100)
+def _settle(page: Any, found: Walk) -> None:
+    """Let charts draw and scripts finish: wait until nothing the page asked for is still
+    loading, and nothing new was asked for in the quarter second after (Playwright's
+    "networkidle" waits a fixed half second per page). A page polling every few seconds never
+    goes quiet for long, so the wait is bounded."""
+    deadline = time.monotonic() + 5
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if found.loading:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= 0.25:
+            return
+        page.wait_for_timeout(25)  # Playwright delivers the page's events meanwhile
 
 
 if __name__ == "__main__":  # pragma: no cover - the walk by hand
