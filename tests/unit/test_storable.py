@@ -30,6 +30,9 @@ def test_storable_text() -> None:
         (b'{"a": "\\ud800\\\\udc00"}', "surrogate"),  # the low half is text, not an escape
         (b'{"a": "\\\\ud800"}', None),  # a backslash, then the letters ud800
         (b'{"a": "\\\\\\ud800"}', "surrogate"),  # a backslash, then an escape
+        (b'{"a": "\\\\\\ud83d\\ude00"}', None),  # a backslash, then a whole pair
+        (b'{"a": "\\ud83d\\\\ude00"}', "surrogate"),  # a half, a backslash, the letters
+        (b'{"a": "\\\\\\\\\\u0000"}', "nul"),  # two backslashes, then a NUL
         (b'{"a\\u0000": 1}', "nul"),
         (b'{"a": "\\\\u0000"}', None),
         (b'{"a": "\xed\xa0\x80"}', "encoding"),  # a surrogate's UTF-8 bytes
