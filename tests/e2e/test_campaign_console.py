@@ -109,7 +109,7 @@ def test_the_form_plans_fallback_schedule_and_ab(client: TestClient, world: dict
         assert local.replace(tzinfo=None) == datetime(2030, 12, 12, 10, 0)
         assert (c.recurrence, c.audience_mode) == ("weekly", "live")
     bad = client.post("/campaigns/new", data=_form(world, csrf, scheduled_at="明天"))
-    assert bad.status_code == 200 and "YYYY-MM-DD" in bad.text
+    assert bad.status_code == 200 and "年-月-日 时:分" in bad.text
     groups = client.post(
         "/campaigns/new",
         data=_form(

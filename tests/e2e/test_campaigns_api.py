@@ -136,6 +136,8 @@ def test_campaigns_from_the_shell(world: dict[str, Any], tmp_path: Any) -> None:
     base = ["campaigns", "create", "双12", "--segment", seg, "--channel", "sms"]
     refused = runner.invoke(app, [*base, "--template", f"sms={bad}"])
     assert refused.exit_code == 1 and "params.offer" in refused.output
+    costly = runner.invoke(app, [*base, "--template", f"sms={good}", "--cost-fen", str(2**70)])
+    assert costly.exit_code == 1 and "cost per message" in costly.output  # no overflow
     missing = runner.invoke(app, [*base, "--template", f"sms={tmp_path / 'none.json'}"])
     assert missing.exit_code == 1 and "is not a file" in missing.output
     made = runner.invoke(app, [*base, "--template", f"sms={good}", "--json"])

@@ -1808,6 +1808,7 @@ def test_h17b_a_holdout_that_is_no_number_is_refused_in_words(town: Town) -> Non
         ("holdout", "abc", "不是 0–50 之间的整数"),
         ("split_b", "²", "不是 1–99 之间的整数"),
         ("scheduled_at", "1999-12-31T23:00", "发送时间：2000-01-01 到 2099-12-31 之间"),
+        ("scheduled_at", "下周五晚上", "发送时间的格式是 年-月-日 时:分"),
     ):
         extra = {"variant_b_body": "B"} if name == "split_b" else {}
         r = c.post("/campaigns/new", data={**form, **extra, name: value})

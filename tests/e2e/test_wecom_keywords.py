@@ -177,6 +177,8 @@ def test_rules_are_checked_before_they_are_stored(driver: Any, session: Any) -> 
         (RuleSpec("x", "exact", "a", "r", pool="没有的池"), "no benefit pool"),
         (RuleSpec("x", "exact", "a", "r", channels=("sms",)), "channel"),
         (RuleSpec("x", "exact", "a", "r", tag_paths=("无/此标签",)), "no tag"),
+        (RuleSpec("x", "exact", "a", "r", priority=2**70), "priority"),  # the CLI's int
+        (RuleSpec("x", "exact", "a", "r", priority=-1), "priority"),
     ]
     for spec, why in bad:
         with session_scope() as s, pytest.raises(KeywordError, match=why):

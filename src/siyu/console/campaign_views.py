@@ -86,7 +86,7 @@ def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
         try:
             local = datetime.fromisoformat(form["scheduled_at"])
         except ValueError:
-            raise ValueError("scheduled time: YYYY-MM-DD HH:MM") from None
+            raise LedgerError("scheduled time: YYYY-MM-DD HH:MM") from None
         kwargs["scheduled_at"] = local.replace(tzinfo=tz) if local.tzinfo is None else local
     if form.get("variant_b_body") or form.get("variant_b_params"):
         share = number(form.get("split_b"), least=1, most=99, default=50)

@@ -34,6 +34,7 @@ from siyu.segments.models import Segment, SegmentMember
 from siyu.untrusted import FIRST_DAY, LAST_DAY
 
 CHANNELS = ("wecom", "wecom_app", "sms", "email", "oa", "webhook")  # to customers
+COST_FEN_MAX = 100_000  # ¥1,000 a message: past any channel's price, short of an overflow
 GROUP_CHANNEL = "wecom_group"  # to customer groups: a campaign of its own kind
 PURPOSES = ("marketing", "service")
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -111,8 +112,8 @@ def create_campaign(
         raise LedgerError("scheduled time: from {first} to {last}", first=FIRST_DAY, last=LAST_DAY)
     if not 1 <= send_by_hours <= 24 * 30:
         raise LedgerError("send_by_hours: 1–720")
-    if cost_fen_per_message < 0:
-        raise LedgerError("cost per message: 0 or more fen")
+    if not 0 <= cost_fen_per_message <= COST_FEN_MAX:
+        raise LedgerError("cost per message: 0 to {most} fen", most=COST_FEN_MAX)
     by_channel = dict(templates or {})
     if template is not None:
         by_channel.setdefault(order[0], template)
