@@ -78,6 +78,7 @@ bench: $(STAMP) wrk
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/traits.py
 	$(BIN)/python bench/callbacks.py
+	$(BIN)/python bench/masking.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
