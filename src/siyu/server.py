@@ -91,9 +91,9 @@ FORWARDED_HELP = (
 
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on.", min=1, max=65_535),
     workers: int = typer.Option(
-        1, "--workers", help="Server processes (PostgreSQL: one per core)."
+        1, "--workers", help="Server processes (PostgreSQL: one per core).", min=1, max=64
     ),
     forwarded_allow_ips: str | None = typer.Option(
         None, "--forwarded-allow-ips", help=FORWARDED_HELP
@@ -125,9 +125,13 @@ def worker(
 
 def run(
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
+    port: int = typer.Option(8000, "--port", min=1, max=65_535),
     wecom_sim_port: int = typer.Option(
-        9300, "--wecom-sim-port", help="Demo only: where the simulated WeCom listens."
+        9300,
+        "--wecom-sim-port",
+        help="Demo only: where the simulated WeCom listens.",
+        min=1,
+        max=65_535,
     ),
     wecom_sim: bool = typer.Option(
         True, "--wecom-sim/--no-wecom-sim", help="Demo only: serve a simulated WeCom corp."

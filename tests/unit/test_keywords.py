@@ -74,7 +74,8 @@ def test_a_search_that_runs_too_long_is_no_match(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="siyu.wecom.keywords"):
         assert not matches(slow, message)
         found = first_match([slow, rule("contains", "!", 8)], message)
-    assert time.perf_counter() - started < 3 * MATCH_SECONDS + 0.2
+    # bounded (unbounded, it would outlast the universe); generous, as machines under load are
+    assert time.perf_counter() - started < 30 * MATCH_SECONDS
     assert found is not None and found.id == 8
     assert "keyword rule 7: regex search timed out" in caplog.text
     assert "aaaa" not in caplog.text  # the customer's message is not logged

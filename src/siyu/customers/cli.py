@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from siyu.clikit import acting_principal, echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 app = typer.Typer(help="The customer pool: search, show, merge, unmerge.", no_args_is_help=True)
 
@@ -15,8 +16,8 @@ def register(root: typer.Typer) -> None:
 
 @app.command("merge")
 def merge(
-    a: int = typer.Argument(..., help="The customer that stays."),
-    b: int = typer.Argument(..., help="The customer folded into A."),
+    a: int = typer.Argument(..., help="The customer that stays.", min=1, max=ID_MAX),
+    b: int = typer.Argument(..., help="The customer folded into A.", min=1, max=ID_MAX),
     force: bool = typer.Option(False, help="Merge even though they hold different strong ids."),
 ) -> None:
     """Merge customer B into A (logged; undo with `siyu customers unmerge MERGE_ID`)."""
@@ -36,7 +37,7 @@ def merge(
 
 
 @app.command("unmerge")
-def unmerge(merge_id: int) -> None:
+def unmerge(merge_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Undo a merge; orders and events follow the identity that brought them."""
     from siyu.customers.service import CustomerError
     from siyu.customers.service import unmerge as do_unmerge
@@ -54,7 +55,8 @@ def unmerge(merge_id: int) -> None:
 
 @app.command("show")
 def show(
-    customer_id: int, unmask: bool = typer.Option(False, help="Show full personal data (audited).")
+    customer_id: int = typer.Argument(..., min=1, max=ID_MAX),
+    unmask: bool = typer.Option(False, help="Show full personal data (audited)."),
 ) -> None:
     """Print one customer as JSON (masked unless --unmask)."""
     from siyu.customers.queries import customer_detail
@@ -75,7 +77,7 @@ def show(
 def search(
     q: str = typer.Argument(None, help="Phone, name prefix or member number."),
     source: str | None = typer.Option(None),
-    page: int = typer.Option(1),
+    page: int = typer.Option(1, min=1, max=100_000),
 ) -> None:
     """Search the pool (masked)."""
     from siyu.customers.queries import CustomerFilter, list_customers

@@ -18,8 +18,10 @@ def register(root: typer.Typer) -> None:
 
 @app.command("generate")
 def generate(
-    customers: int = typer.Option(2000, "--customers", help="How many people."),
-    seed: int = typer.Option(42, "--seed", help="Same seed, same files."),
+    customers: int = typer.Option(
+        2000, "--customers", help="How many people.", min=1, max=1_000_000
+    ),
+    seed: int = typer.Option(42, "--seed", help="Same seed, same files.", min=0, max=2**31 - 1),
     out: Path = typer.Option(Path("var/demo"), "--out", help="Folder to write the exports to."),
     orders_per_customer: float = typer.Option(
         None, "--orders-per-customer", help="About how many orders each person has (default ≈5.7)."
@@ -81,8 +83,8 @@ def load(
 
 @app.command("ensure")
 def ensure(
-    customers: int = typer.Option(2000, "--customers"),
-    seed: int = typer.Option(42, "--seed"),
+    customers: int = typer.Option(2000, "--customers", min=1, max=1_000_000),
+    seed: int = typer.Option(42, "--seed", min=0, max=2**31 - 1),
     as_of: str = typer.Option(
         None, "--as-of", help="The history ends the day before this date (default: today)."
     ),

@@ -7,6 +7,7 @@ from datetime import date
 import typer
 
 from siyu.clikit import echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 app = typer.Typer(help="Growth metrics: is the private domain working?", no_args_is_help=True)
 
@@ -39,9 +40,15 @@ def _shown(key: str, value: float | int | None) -> str:
 def overview_cmd(
     start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD (Beijing time)."),
     end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD (included)."),
-    brand: int | None = typer.Option(None, "--brand", help="One brand's id (default: all)."),
+    brand: int | None = typer.Option(
+        None, "--brand", help="One brand's id (default: all).", min=1, max=ID_MAX
+    ),
     store: int | None = typer.Option(
-        None, "--store", help="One home store's id: only its customers (default: all)."
+        None,
+        "--store",
+        help="One home store's id: only its customers (default: all).",
+        min=1,
+        max=ID_MAX,
     ),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

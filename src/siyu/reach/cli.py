@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from siyu.clikit import acting_principal, echo_json, fail, require
+from siyu.untrusted import BIG_ID_MAX, ID_MAX
 
 app = typer.Typer(
     help="Campaigns: messages to a segment on SMS, email or webhooks, with holdout and A/B.",
@@ -60,7 +61,11 @@ def _get(session: Any, campaign_id: int) -> Any:
 def create(
     name: str = typer.Argument(..., help="The campaign's name."),
     segment: int = typer.Option(
-        None, "--segment", help="The audience: a segment id (not for wecom_group)."
+        None,
+        "--segment",
+        help="The audience: a segment id (not for wecom_group).",
+        min=1,
+        max=ID_MAX,
     ),
     channel: list[str] = typer.Option(
         ...,
@@ -74,12 +79,16 @@ def create(
     group_name: str = typer.Option("", "--group-name", help="wecom_group: group names with this."),
     template: list[str] = typer.Option(..., "--template", help="CHANNEL=FILE (JSON)."),
     purpose: str = typer.Option("marketing", "--purpose", help="marketing or service."),
-    holdout: int = typer.Option(0, "--holdout", help="Per cent held out to measure lift."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the holdout draw."),
+    holdout: int = typer.Option(
+        0, "--holdout", help="Per cent held out to measure lift.", min=0, max=50
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the holdout draw.", min=0, max=1_000_000),
     live: bool = typer.Option(False, "--live", help="Follow the segment while sending."),
     at: datetime = typer.Option(None, "--at", help="Send at this time (ISO, Asia/Shanghai)."),
     recurrence: str = typer.Option("", "--every", help="daily or weekly (needs --at)."),
-    cost_fen: int = typer.Option(0, "--cost-fen", help="What one message costs, in fen (ROI)."),
+    cost_fen: int = typer.Option(
+        0, "--cost-fen", help="What one message costs, in fen (ROI).", min=0, max=100_000
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Plan a campaign (a draft; `siyu campaigns start` sends it)."""
@@ -120,7 +129,7 @@ def create(
 
 @app.command("preview")
 def preview_cmd(
-    segment: int = typer.Option(..., "--segment"),
+    segment: int = typer.Option(..., "--segment", min=1, max=ID_MAX),
     channel: str = typer.Option(..., "--channel"),
     template: Path = typer.Option(..., "--template", help="The template (JSON file)."),
     purpose: str = typer.Option("marketing", "--purpose"),
@@ -169,30 +178,30 @@ def _move(campaign_id: int, action: str) -> None:
 
 
 @app.command("start")
-def start_cmd(campaign_id: int = typer.Argument(...)) -> None:
+def start_cmd(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Send now (or at its time); a large audience first waits for approval."""
     _move(campaign_id, "start")
 
 
 @app.command("approve")
-def approve_cmd(campaign_id: int = typer.Argument(...)) -> None:
+def approve_cmd(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Approve a large send planned by someone else."""
     _move(campaign_id, "approve")
 
 
 @app.command("pause")
-def pause_cmd(campaign_id: int = typer.Argument(...)) -> None:
+def pause_cmd(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Pause: waiting messages stay in the ledger."""
     _move(campaign_id, "pause")
 
 
 @app.command("resume")
-def resume_cmd(campaign_id: int = typer.Argument(...)) -> None:
+def resume_cmd(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     _move(campaign_id, "resume")
 
 
 @app.command("cancel")
-def cancel_cmd(campaign_id: int = typer.Argument(...)) -> None:
+def cancel_cmd(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Cancel: messages not yet sent are skipped as cancelled."""
     _move(campaign_id, "cancel")
 
@@ -214,7 +223,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command("show")
-def show(campaign_id: int = typer.Argument(...)) -> None:
+def show(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Progress, funnel, skip reasons (JSON)."""
     from siyu.db import session_scope
     from siyu.reach.queries import detail
@@ -237,7 +246,9 @@ def ambiguous_cmd() -> None:
 
 @app.command("settle")
 def settle_cmd(
-    message_id: int = typer.Argument(..., help="The ledger row of an ambiguous message."),
+    message_id: int = typer.Argument(
+        ..., help="The ledger row of an ambiguous message.", min=1, max=BIG_ID_MAX
+    ),
     outcome: str = typer.Argument(..., help="sent, not_sent (send again) or failed."),
 ) -> None:
     from siyu.db import session_scope
@@ -255,7 +266,7 @@ def settle_cmd(
 
 @app.command("results")
 def results_cmd(
-    campaign_id: int = typer.Argument(...),
+    campaign_id: int = typer.Argument(..., min=1, max=ID_MAX),
     window: int = typer.Option(7, "--window", min=1, max=90, help="Attribution window, days."),
 ) -> None:
     """Conversions, last-touch revenue, lift vs holdout (95 % interval), ROI (JSON)."""
@@ -311,7 +322,9 @@ def caps_list() -> None:
 def caps_set(
     channel: str = typer.Argument(..., help="sms, email, webhook, or * for all together."),
     period: str = typer.Argument(..., help="day, week or month (Asia/Shanghai calendar)."),
-    most: int = typer.Argument(..., help="Most marketing messages per customer; -1 removes."),
+    most: int = typer.Argument(
+        ..., help="Most marketing messages per customer; -1 removes.", min=-1, max=1_000
+    ),
 ) -> None:
     from siyu.db import session_scope
     from siyu.reach.caps import CapError, set_cap

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from siyu.clikit import echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 app = typer.Typer(
     help="Segments: groups of customers by rule (dynamic) or by list (static).",
@@ -116,7 +117,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
 
 @app.command("show")
 def show(
-    segment_id: int = typer.Argument(...),
+    segment_id: int = typer.Argument(..., min=1, max=ID_MAX),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """One segment: rule, size and size history."""
@@ -144,7 +145,9 @@ def show(
 
 @app.command("count")
 def count(
-    segment_id: int = typer.Argument(None, help="A segment's number (or give --rule)."),
+    segment_id: int = typer.Argument(
+        None, help="A segment's number (or give --rule).", min=1, max=ID_MAX
+    ),
     rule: str = typer.Option(None, "--rule", help=RULE_HELP),
     brand: str = typer.Option(None, "--brand", help="With --rule: one brand's data."),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
@@ -189,7 +192,7 @@ def session_settings() -> Any:
 
 @app.command("update")
 def update(
-    segment_id: int = typer.Argument(...),
+    segment_id: int = typer.Argument(..., min=1, max=ID_MAX),
     name: str = typer.Option(None, "--name"),
     rule: str = typer.Option(None, "--rule", help=RULE_HELP),
     description: str = typer.Option(None, "--description"),
@@ -210,7 +213,7 @@ def update(
 
 
 @app.command("delete")
-def delete(segment_id: int = typer.Argument(...)) -> None:
+def delete(segment_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Delete a segment no other segment uses."""
     from siyu.db import session_scope
     from siyu.segments.service import delete_segment
@@ -226,7 +229,9 @@ def delete(segment_id: int = typer.Argument(...)) -> None:
 
 @app.command("refresh")
 def refresh(
-    segment_ids: list[int] = typer.Argument(None, help="Segments to refresh (default: all)."),
+    segment_ids: list[int] = typer.Argument(
+        None, help="Segments to refresh (default: all).", min=1, max=ID_MAX
+    ),
     incremental: bool = typer.Option(
         False, "--incremental", help="Re-check only customers whose data changed."
     ),
@@ -274,7 +279,7 @@ def refresh(
 
 @app.command("export")
 def export(
-    segment_id: int = typer.Argument(...),
+    segment_id: int = typer.Argument(..., min=1, max=ID_MAX),
     file: Path = typer.Argument(..., help="CSV file to write."),
     unmask: bool = typer.Option(False, "--unmask", help="Full names and phones (if allowed)."),
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from siyu.clikit import acting_principal, echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 app = typer.Typer(
     help="Customer tags: groups, manual and rule-based tagging.", no_args_is_help=True
@@ -80,10 +81,14 @@ def list_tags(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
 @app.command("assign")
 def assign(
     path: str = typer.Argument(..., help=PATH_HELP),
-    customer: list[int] = typer.Option([], "--customer", "-c", help="A customer id (repeatable)."),
+    customer: list[int] = typer.Option(
+        [], "--customer", "-c", help="A customer id (repeatable).", min=1, max=ID_MAX
+    ),
     phones: Path | None = typer.Option(None, "--phones", help="A file with one phone per line."),
     source: str | None = typer.Option(None, "--source", help="Everyone who came from this source."),
-    store: int | None = typer.Option(None, "--store-id", help="Everyone of this store."),
+    store: int | None = typer.Option(
+        None, "--store-id", help="Everyone of this store.", min=1, max=ID_MAX
+    ),
 ) -> None:
     """Tag customers by hand: by id, in bulk by a list of phone numbers, or everyone of a
     source and/or store (the customer list's filter)."""
@@ -119,7 +124,9 @@ def assign(
 @app.command("remove")
 def remove(
     path: str = typer.Argument(..., help=PATH_HELP),
-    customer: list[int] = typer.Option(..., "--customer", "-c", help="A customer id (repeatable)."),
+    customer: list[int] = typer.Option(
+        ..., "--customer", "-c", help="A customer id (repeatable).", min=1, max=ID_MAX
+    ),
 ) -> None:
     """Take a hand-set tag off customers."""
     from siyu.db import session_scope
@@ -162,7 +169,7 @@ def rule_add(
 
 
 @app.command("rule-delete")
-def rule_delete(rule_id: int) -> None:
+def rule_delete(rule_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Delete a rule and the tags it set (tags set by hand stay)."""
     from siyu.db import session_scope
     from siyu.tags.service import TagError, delete_rule

@@ -28,7 +28,9 @@ def recompute(
     reference_date: str | None = typer.Option(
         None, "--reference-date", help="YYYY-MM-DD the traits stand on (default: today)."
     ),
-    window_days: int | None = typer.Option(None, "--window-days", help="RFM window in days."),
+    window_days: int | None = typer.Option(
+        None, "--window-days", help="RFM window in days.", min=1, max=3_650
+    ),
     no_refresh: bool = typer.Option(
         False, "--no-refresh", help="Use the analytical copy as it is."
     ),
@@ -92,7 +94,7 @@ def recompute(
 
 @app.command("runs")
 def runs(
-    limit: int = typer.Option(10, "--limit", help="How many recent runs."),
+    limit: int = typer.Option(10, "--limit", help="How many recent runs.", min=1, max=1_000),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Recent recomputes, newest first, with how they ended."""

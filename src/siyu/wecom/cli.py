@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from siyu.clikit import echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 app = typer.Typer(help="WeCom (企业微信): corps, sync, status.", no_args_is_help=True)
 corp_app = typer.Typer(help="Connected WeCom corps.", no_args_is_help=True)
@@ -180,12 +181,14 @@ def status_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @simulate_app.command("wecom")
 def simulate_wecom(
-    port: int = typer.Option(9300, "--port"),
+    port: int = typer.Option(9300, "--port", min=1, max=65_535),
     host: str = typer.Option("127.0.0.1", "--host"),
     siyu: str = typer.Option(
         "http://127.0.0.1:8000", "--siyu", help="Siyu's address, for the callbacks."
     ),
-    staff: int = typer.Option(5, "--staff", help="Staff members in the simulated corp."),
+    staff: int = typer.Option(
+        5, "--staff", help="Staff members in the simulated corp.", min=1, max=1_000
+    ),
     customers_per_minute: float = typer.Option(
         0, "--customers-per-minute", help="Simulated customers adding staff (0: none)."
     ),
@@ -291,7 +294,7 @@ def live_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @live_app.command("stats")
 def live_stats(
-    code_id: int = typer.Argument(...),
+    code_id: int = typer.Argument(..., min=1, max=ID_MAX),
     days: int = typer.Option(30, "--days", min=1, max=366),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -321,7 +324,8 @@ def live_stats(
 
 @live_app.command("qr")
 def live_qr(
-    code_id: int = typer.Argument(...), file: Path = typer.Argument(..., help="PNG file to write.")
+    code_id: int = typer.Argument(..., min=1, max=ID_MAX),
+    file: Path = typer.Argument(..., help="PNG file to write."),
 ) -> None:
     """Save the code's QR image."""
     from siyu.db import session_scope

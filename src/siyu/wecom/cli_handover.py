@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from siyu.clikit import echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 handover_app = typer.Typer(help="Staff handover (在职转接 / 离职继承).", no_args_is_help=True)
 
@@ -26,7 +27,9 @@ def handover_create(
         False, "--resigned", help="Resigned inheritance (离职继承): --from has left."
     ),
     tag: str = typer.Option(None, "--tag", help="Only customers with this tag (分组/标签)."),
-    live_code: int = typer.Option(None, "--live-code", help="Only customers from this live code."),
+    live_code: int = typer.Option(
+        None, "--live-code", help="Only customers from this live code.", min=1, max=ID_MAX
+    ),
     customer: list[str] = typer.Option([], "--customer", help="Only this external_userid."),
     groups: bool = typer.Option(True, "--groups/--no-groups", help="Move their groups too."),
     message: str = typer.Option("", "--message", help="Told to each customer (on-job only)."),
@@ -98,7 +101,8 @@ def handover_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @handover_app.command("show")
 def handover_show(
-    handover_id: int = typer.Argument(...), as_json: bool = typer.Option(False, "--json")
+    handover_id: int = typer.Argument(..., min=1, max=ID_MAX),
+    as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One handover, customer by customer."""
     from siyu.db import session_scope
@@ -119,7 +123,7 @@ def handover_show(
 
 
 @handover_app.command("check")
-def handover_check(handover_id: int = typer.Argument(...)) -> None:
+def handover_check(handover_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Ask WeCom now how the waiting transfers stand (the worker does this every 10 minutes)."""
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
@@ -148,7 +152,7 @@ def handover_check(handover_id: int = typer.Argument(...)) -> None:
 
 @handover_app.command("retry")
 def handover_retry(
-    handover_id: int = typer.Argument(...),
+    handover_id: int = typer.Argument(..., min=1, max=ID_MAX),
     taker: str = typer.Option(None, "--to", help="Another member to take them over."),
 ) -> None:
     """Ask again for customers whose takeover member was full (or failed otherwise), to the

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from siyu.clikit import echo_json, fail, require
+from siyu.untrusted import ID_MAX
 
 keyword_app = typer.Typer(help="Keyword auto-replies (关键词回复).", no_args_is_help=True)
 benefit_app = typer.Typer(help="Benefit-code pools (福利码池).", no_args_is_help=True)
@@ -28,7 +29,9 @@ def keyword_add(
     channel: list[str] = typer.Option(
         ["kf", "app"], "--channel", help="kf (微信客服) and/or app (自建应用); repeatable."
     ),
-    priority: int = typer.Option(100, "--priority", help="Lower is tried first."),
+    priority: int = typer.Option(
+        100, "--priority", help="Lower is tried first.", min=0, max=100_000
+    ),
     corp: str = typer.Option(None, "--corp"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -85,13 +88,13 @@ def _set_active(rule_id: int, active: bool) -> None:
 
 
 @keyword_app.command("disable")
-def keyword_disable(rule_id: int = typer.Argument(...)) -> None:
+def keyword_disable(rule_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Stop a rule answering (its history stays)."""
     _set_active(rule_id, False)
 
 
 @keyword_app.command("enable")
-def keyword_enable(rule_id: int = typer.Argument(...)) -> None:
+def keyword_enable(rule_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     _set_active(rule_id, True)
 
 
