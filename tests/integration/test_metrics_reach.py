@@ -58,5 +58,9 @@ def test_channel_rates_and_campaign_results(
         2,
         100,
     )
+    session.execute(sa.update(SendRow).values(delivered=None))  # no receipt came at all
+    session.commit()
+    [sms] = reach_summary(settings, today - timedelta(days=6), today)["channels"]
+    assert (sms["delivered"], sms["delivered_rate"]) == (0, None)  # unknown, not 0 %
     before = reach_summary(settings, today - timedelta(days=30), today - timedelta(days=7))
     assert before == {"channels": [], "campaigns": []}

@@ -262,12 +262,15 @@ def caps(session: Session) -> list[dict[str, Any]]:
 
 def channel_rates(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Per channel, the messages sent in [start, end) and how many were delivered (a receipt
-    said so), clicked and replied to — the rates seed 001 compares across channels."""
+    said so), clicked and replied to — the rates seed 001 compares across channels. A channel
+    that sent no receipt at all (mail without a provider's webhook) has no delivered rate:
+    ``None``, not a 0 % that reads as every message lost."""
     rows = session.execute(
         sa.select(
             SendRow.channel,
             sa.func.count(),
             sa.func.sum(sa.case((SendRow.delivered.is_(True), 1), else_=0)),
+            sa.func.count(SendRow.delivered),
             sa.func.count(SendRow.clicked_at),
             sa.func.count(SendRow.replied_at),
         )
@@ -282,11 +285,11 @@ def channel_rates(session: Session, start: datetime, end: datetime) -> list[dict
             "delivered": int(delivered or 0),
             "clicked": int(clicked),
             "replied": int(replied),
-            "delivered_rate": round(int(delivered or 0) / sent, 4),
+            "delivered_rate": round(int(delivered or 0) / sent, 4) if receipts else None,
             "click_rate": round(int(clicked) / sent, 4),
             "reply_rate": round(int(replied) / sent, 4),
         }
-        for channel, sent, delivered, clicked, replied in rows
+        for channel, sent, delivered, receipts, clicked, replied in rows
     ]
 
 
