@@ -65,11 +65,15 @@ def _connect(path: Path, read_only: bool, wait: float) -> Iterator[duckdb.DuckDB
         try:
             conn = duckdb.connect(str(path), read_only=read_only, config=dict(DUCKDB_CONFIG))
             break
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            # another process holds the file (its lock), or this one has it open the other
-            # way (read-only vs read-write: DuckDB refuses a second configuration): wait
+        except (duckdb.IOException, duckdb.ConnectionException, duckdb.BinderException) as exc:
+            # another process holds the file (its lock), or a thread of this one has it open
+            # the other way (read-only vs read-write: DuckDB refuses a second configuration,
+            # or, while the first is being set up, a second handle on the file): wait
             text = str(exc).lower()
-            busy = "lock" in text or "different configuration" in text
+            busy = any(
+                words in text
+                for words in ("lock", "different configuration", "unique file handle conflict")
+            )
             if not busy or time.monotonic() > deadline:
                 raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
             time.sleep(0.2)
