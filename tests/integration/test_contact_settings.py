@@ -239,9 +239,9 @@ def test_an_import_sets_do_not_disturb_and_clears_only_its_own(
     assert session.get(Customer, d2.id).do_not_disturb_source == "operator"
     assert session.get(Customer, d3.id).do_not_disturb
     audits = session.scalars(
-        sa.select(AuditLog).where(
-            AuditLog.action == "customer.do_not_disturb", AuditLog.target_type == "import_run"
-        )
+        sa.select(AuditLog)
+        .where(AuditLog.action == "customer.do_not_disturb", AuditLog.target_type == "import_run")
+        .order_by(AuditLog.id)  # PostgreSQL keeps no order without one
     ).all()
     assert [a.details["on"] for a in audits] == [2, 1]
 
