@@ -8,7 +8,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -182,6 +182,7 @@ _SOUP = st.lists(st.tuples(_PIECES, st.sampled_from(["", " "])), max_size=14).ma
 
 @hsettings(max_examples=1500, deadline=None)
 @given(text=st.one_of(st.text(alphabet=st.characters(codec="utf-8"), max_size=80), _SOUP))
+@example(text="tag: 1")  # a tag written as a number: refused in words, not an AttributeError
 def test_any_text_parses_or_is_refused_as_a_rule(text: str) -> None:
     from siyu.segments.fields import check
     from siyu.segments.text import parse

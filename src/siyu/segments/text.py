@@ -365,7 +365,8 @@ def _condition_text(c: Condition) -> str:
     sugar = c.field == "tag" and c.op == "has_any" and not (c.window or c.where or c.event)
     if sugar and isinstance(c.value, tuple) and len(c.value) == 1:
         name = c.value[0]
-        return f"tag:{_value_text(name)}" if _bare(name) else f"tag: {_value_text(name)}"
+        bare = isinstance(name, str) and _bare(name)  # `tag: 1` is read as a number first
+        return f"tag:{_value_text(name)}" if bare else f"tag: {_value_text(name)}"
     head = c.field
     if c.window or c.where or c.event is not None:
         base, dot, measure = c.field.partition(".")
