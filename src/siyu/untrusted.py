@@ -24,6 +24,9 @@ BIG_ID_MAX = 2**63 - 1
 # (SIYU_EVENTS_EARLIEST's default) or past this century, a day is a typo.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
+# Ranges the API, the console, the command line and the services all apply (one number each)
+COST_FEN_MAX = 100_000  # a campaign's cost per message: ¥1,000, past any channel's price
+KEYWORD_PRIORITY_MAX = 100_000  # a keyword rule's priority (lower is tried first)
 _LONGEST = 40  # digits read at all: far past any range here, far short of int()'s own limit
 
 

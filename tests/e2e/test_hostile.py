@@ -2036,6 +2036,23 @@ def test_h48_an_unterminated_quote_in_an_upload_folds_nothing_silently(town: Tow
 
 
 # -- SSRF through a webhook's address --------------------------------------------------------
+def _webhook_message(row_id: int, address: str) -> Any:
+    """One marketing message of campaign 1 to a webhook address, as the dispatcher hands it over."""
+    from siyu.reach.channels.base import Outgoing
+
+    return Outgoing(
+        ref=f"L{row_id}",
+        channel="webhook",
+        row_id=row_id,
+        campaign_id=1,
+        customer_id=1,
+        address=address,
+        parts={"text": "hi"},
+        template={},
+        purpose="marketing",
+    )
+
+
 def _resolving(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[str]]) -> None:
     """DNS as an attacker who owns some names would have it answer."""
     import socket
@@ -2083,7 +2100,6 @@ SSRF = [
 def test_a_webhook_never_calls_inside(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
 
-    from siyu.reach.channels.base import Outgoing
     from siyu.reach.channels.webhook import Webhook
 
     _resolving(
@@ -2097,17 +2113,7 @@ def test_a_webhook_never_calls_inside(url: str, monkeypatch: pytest.MonkeyPatch)
         return httpx.Response(200)
 
     hook = Webhook(key=b"k" * 32, transport=httpx.MockTransport(handler))
-    message = Outgoing(
-        ref="L1",
-        channel="webhook",
-        row_id=1,
-        campaign_id=1,
-        customer_id=1,
-        address=url,
-        parts={"text": "hi"},
-        template={},
-        purpose="marketing",
-    )
+    message = _webhook_message(1, url)
     result = hook.send(message)
     if called:  # it went out: only ever to the public address the URL names
         from urllib.parse import urlsplit
@@ -2120,7 +2126,6 @@ def test_a_webhook_never_calls_inside(url: str, monkeypatch: pytest.MonkeyPatch)
 def test_h65_a_webhook_does_not_follow_a_redirect_inside(monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
 
-    from siyu.reach.channels.base import Outgoing
     from siyu.reach.channels.webhook import Webhook
 
     _resolving(monkeypatch, {"hooks.brand.example": ["93.184.216.34"]})
@@ -2131,17 +2136,7 @@ def test_h65_a_webhook_does_not_follow_a_redirect_inside(monkeypatch: pytest.Mon
         return httpx.Response(302, headers={"Location": "http://127.0.0.1:6379/"})
 
     hook = Webhook(key=b"k" * 32, transport=httpx.MockTransport(handler))
-    message = Outgoing(
-        ref="L2",
-        channel="webhook",
-        row_id=2,
-        campaign_id=1,
-        customer_id=1,
-        address="https://hooks.brand.example/in",
-        parts={"text": "hi"},
-        template={},
-        purpose="marketing",
-    )
+    message = _webhook_message(2, "https://hooks.brand.example/in")
     result = hook.send(message)
     assert [u.replace(":443", "") for u in called] == ["https://93.184.216.34/in"]  # once, pinned
     assert result.outcome == "failed"
@@ -2150,7 +2145,6 @@ def test_h65_a_webhook_does_not_follow_a_redirect_inside(monkeypatch: pytest.Mon
 def test_h66_a_receivers_odd_retry_after_is_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
 
-    from siyu.reach.channels.base import Outgoing
     from siyu.reach.channels.webhook import Webhook
 
     _resolving(monkeypatch, {"hooks.brand.example": ["93.184.216.34"]})
@@ -2159,17 +2153,7 @@ def test_h66_a_receivers_odd_retry_after_is_not_a_crash(monkeypatch: pytest.Monk
         return httpx.Response(503, headers=[(b"Retry-After", b"\xb2")])
 
     hook = Webhook(key=b"k" * 32, transport=httpx.MockTransport(handler))
-    message = Outgoing(
-        ref="L3",
-        channel="webhook",
-        row_id=3,
-        campaign_id=1,
-        customer_id=1,
-        address="https://hooks.brand.example/in",
-        parts={"text": "hi"},
-        template={},
-        purpose="marketing",
-    )
+    message = _webhook_message(3, "https://hooks.brand.example/in")
     assert hook.send(message).outcome == "retry"
 
 

@@ -208,8 +208,6 @@ def login(
     its own transaction back. Call it before the session writes anything (on SQLite the
     reservation is a write of its own)."""
     now = utcnow()
-    # PostgreSQL text holds no NUL and no user name has one: it counts, and fails, as a name
-    username = username.replace("\x00", "\ufffd")
     keys = throttle.keys_for(username, address)
     bind = session.get_bind()
     engine = bind if isinstance(bind, sa.Engine) else bind.engine

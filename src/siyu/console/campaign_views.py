@@ -19,7 +19,7 @@ from siyu.reach import queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
-from siyu.untrusted import number
+from siyu.untrusted import COST_FEN_MAX, number
 from siyu.webkit import BigId, Id, db_session
 
 router = APIRouter(include_in_schema=False)
@@ -146,7 +146,7 @@ async def campaign_new_page(
                     **campaign_from_form(form, get_settings().tz),
                     purpose=form.get("purpose", "marketing"),
                     holdout_pct=number(form.get("holdout"), most=50, default=0),
-                    cost_fen_per_message=number(form.get("cost_fen"), most=100_000, default=0),
+                    cost_fen_per_message=number(form.get("cost_fen"), most=COST_FEN_MAX, default=0),
                     actor=ctx["principal"].actor,
                 )
                 session.commit()

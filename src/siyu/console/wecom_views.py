@@ -15,7 +15,7 @@ from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.oa.queries import status as oa_status
-from siyu.untrusted import number
+from siyu.untrusted import KEYWORD_PRIORITY_MAX, number
 from siyu.webkit import Id, db_session
 from siyu.wecom import activity, queries
 
@@ -311,7 +311,7 @@ async def keywords_page(
                     form.get("pool") or None,
                     tuple(p.strip() for p in form.get("tags", "").split(",") if p.strip()),
                     tuple(c for c in ("kf", "app") if form.get(f"ch_{c}")) or ("kf", "app"),
-                    number(form.get("priority"), most=100_000, default=100),  # as the API
+                    number(form.get("priority"), most=KEYWORD_PRIORITY_MAX, default=100),
                 )
                 add_rule(session, corp.id, spec, actor=ctx["principal"].actor)
             if error is None:

@@ -22,6 +22,7 @@ from siyu.reach.caps import CapError, set_cap
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
+from siyu.untrusted import COST_FEN_MAX
 from siyu.webkit import BigId, Id, Refused, db_session, require
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
@@ -60,7 +61,7 @@ class CampaignIn(BaseModel):
     scheduled_at: datetime | None = None
     recurrence: str = Field("", pattern="^(|daily|weekly)$")
     send_by_hours: int = Field(72, ge=1, le=720)
-    cost_fen_per_message: int = Field(0, ge=0, le=100_000)
+    cost_fen_per_message: int = Field(0, ge=0, le=COST_FEN_MAX)
 
 
 class PreviewIn(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from siyu.clikit import acting_principal, echo_json, fail, require
-from siyu.untrusted import BIG_ID_MAX, ID_MAX
+from siyu.untrusted import BIG_ID_MAX, COST_FEN_MAX, ID_MAX
 
 app = typer.Typer(
     help="Campaigns: messages to a segment on SMS, email or webhooks, with holdout and A/B.",
@@ -87,7 +87,7 @@ def create(
     at: datetime = typer.Option(None, "--at", help="Send at this time (ISO, Asia/Shanghai)."),
     recurrence: str = typer.Option("", "--every", help="daily or weekly (needs --at)."),
     cost_fen: int = typer.Option(
-        0, "--cost-fen", help="What one message costs, in fen (ROI).", min=0, max=100_000
+        0, "--cost-fen", help="What one message costs, in fen (ROI).", min=0, max=COST_FEN_MAX
     ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -31,10 +31,9 @@ from siyu.reach.variables import load_variables
 from siyu.reach.wecom_groups import audience as group_audience
 from siyu.reach.wecom_groups import cancel_groups, check_filter, fan_out_groups
 from siyu.segments.models import Segment, SegmentMember
-from siyu.untrusted import FIRST_DAY, LAST_DAY
+from siyu.untrusted import COST_FEN_MAX, FIRST_DAY, LAST_DAY
 
 CHANNELS = ("wecom", "wecom_app", "sms", "email", "oa", "webhook")  # to customers
-COST_FEN_MAX = 100_000  # ¥1,000 a message: past any channel's price, short of an overflow
 GROUP_CHANNEL = "wecom_group"  # to customer groups: a campaign of its own kind
 PURPOSES = ("marketing", "service")
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.untrusted import KEYWORD_PRIORITY_MAX
 from siyu.webkit import Id, Refused, db_session, require
 from siyu.wecom import activity
 from siyu.wecom.api import corp_or_422
@@ -34,7 +35,7 @@ class KeywordRuleIn(BaseModel):
     pool: str | None = None
     tags: list[str] = Field(default_factory=list, description="分组/标签 paths")
     channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
-    priority: int = Field(100, ge=0, le=100000)
+    priority: int = Field(100, ge=0, le=KEYWORD_PRIORITY_MAX)
     corp: str | None = None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from siyu.clikit import echo_json, fail, require
-from siyu.untrusted import ID_MAX
+from siyu.untrusted import ID_MAX, KEYWORD_PRIORITY_MAX
 
 keyword_app = typer.Typer(help="Keyword auto-replies (关键词回复).", no_args_is_help=True)
 benefit_app = typer.Typer(help="Benefit-code pools (福利码池).", no_args_is_help=True)
@@ -30,7 +30,7 @@ def keyword_add(
         ["kf", "app"], "--channel", help="kf (微信客服) and/or app (自建应用); repeatable."
     ),
     priority: int = typer.Option(
-        100, "--priority", help="Lower is tried first.", min=0, max=100_000
+        100, "--priority", help="Lower is tried first.", min=0, max=KEYWORD_PRIORITY_MAX
     ),
     corp: str = typer.Option(None, "--corp"),
     as_json: bool = typer.Option(False, "--json"),

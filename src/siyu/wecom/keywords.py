@@ -31,6 +31,7 @@ from siyu.db import is_sqlite, utcnow
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
+from siyu.untrusted import KEYWORD_PRIORITY_MAX
 from siyu.wecom import keyword_patterns
 from siyu.wecom.models import BenefitCode, BenefitPool, KeywordRule
 from siyu.wecom.welcome import compiled, render
@@ -38,7 +39,6 @@ from siyu.wecom.welcome import compiled, render
 MATCH_KINDS = ("exact", "contains", "regex", "words")
 CHANNELS = ("kf", "app")
 MAX_PATTERN = 200
-PRIORITY_MAX = 100_000
 MAX_REPLY = 2000  # kf/send_msg and message/send take at most 2048 bytes of text
 MAX_CODE = 64
 MAX_MESSAGE = 2000  # longer customer messages are matched on their first 2,000 characters
@@ -137,7 +137,7 @@ class RuleSpec:
     pool: str | None = None
     tag_paths: tuple[str, ...] = ()
     channels: tuple[str, ...] = CHANNELS
-    priority: int = 100  # 0–PRIORITY_MAX, lower first
+    priority: int = 100  # 0–KEYWORD_PRIORITY_MAX, lower first
 
 
 def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> KeywordRule:
@@ -155,8 +155,8 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
             raise KeywordError("pattern: {reason}", reason=exc) from None
     if spec.match == "words" and not rule_words(spec.pattern):
         raise KeywordError("pattern: give at least one word")
-    if not 0 <= spec.priority <= PRIORITY_MAX:  # the CLI's too, not only the API's and console's
-        raise KeywordError("priority: 0–{n}", n=PRIORITY_MAX)
+    if not 0 <= spec.priority <= KEYWORD_PRIORITY_MAX:
+        raise KeywordError("priority: 0–{n}", n=KEYWORD_PRIORITY_MAX)
     if len(spec.reply_text) > MAX_REPLY:
         raise KeywordError("reply: at most {n} characters", n=MAX_REPLY)
     try:
