@@ -57,33 +57,10 @@ async def api_docs(_request: Request) -> HTMLResponse:
 
 
 def create_app() -> FastAPI:
-    from siyu.console.admin_views import router as admin_console_router
-    from siyu.console.campaign_views import router as campaign_console_router
-    from siyu.console.customer_views import router as customer_console_router
-    from siyu.console.funnel_views import router as funnel_console_router
+    from siyu.capabilities import provided
     from siyu.console.import_views import UPLOAD_PATH, upload_body_limit
-    from siyu.console.import_views import router as import_console_router
-    from siyu.console.jobs_views import router as jobs_console_router
-    from siyu.console.merge_views import router as merge_console_router
-    from siyu.console.metrics_views import router as metrics_console_router
-    from siyu.console.privacy_views import router as privacy_console_router
-    from siyu.console.views import router as console_router
-    from siyu.console.wecom_views import router as wecom_console_router
-    from siyu.customers.api import router as customers_router
+    from siyu.console.views import router as console_shell
     from siyu.events.api import EVENT_PATHS
-    from siyu.events.api import router as events_router
-    from siyu.metrics.api import router as metrics_router
-    from siyu.oa.api import OaCallbackEndpoint
-    from siyu.privacy.api import router as privacy_router
-    from siyu.reach.api import router as reach_router
-    from siyu.reach.public import router as reach_public_router
-    from siyu.segments.api import router as segments_router
-    from siyu.tags.api import router as tags_router
-    from siyu.wecom.api import CallbackEndpoint
-    from siyu.wecom.api import router as wecom_router
-    from siyu.wecom.api_group_codes import router as wecom_group_codes_router
-    from siyu.wecom.api_handover import router as wecom_handover_router
-    from siyu.wecom.api_replies import router as wecom_replies_router
 
     app = FastAPI(
         title="Siyu 私域 API",
@@ -102,32 +79,14 @@ def create_app() -> FastAPI:
         StorableInput, own_check=EVENT_PATHS, multipart_paths=frozenset({UPLOAD_PATH})
     )
     app.add_middleware(BodyLimit, wider={UPLOAD_PATH: upload_body_limit(get_settings())})
-    app.add_middleware(OaCallbackEndpoint)  # the official account's server URL
-    app.add_middleware(CallbackEndpoint)  # WeCom's callback URL, before the rest
+    for _cap, endpoint in provided("middleware"):  # callback URLs answered before the rest
+        app.add_middleware(endpoint)
     app.add_middleware(SecurityHeaders)  # outermost
-    app.include_router(events_router)
-    app.include_router(customers_router)
-    app.include_router(privacy_router)
-    app.include_router(tags_router)
-    app.include_router(segments_router)
-    app.include_router(reach_router)
-    app.include_router(metrics_router)
-    app.include_router(reach_public_router)
-    app.include_router(wecom_router)
-    app.include_router(wecom_replies_router)
-    app.include_router(wecom_handover_router)
-    app.include_router(wecom_group_codes_router)
-    app.include_router(campaign_console_router)
-    app.include_router(metrics_console_router)
-    app.include_router(jobs_console_router)
-    app.include_router(import_console_router)
-    app.include_router(funnel_console_router)
-    app.include_router(admin_console_router)
-    app.include_router(customer_console_router)
-    app.include_router(merge_console_router)
-    app.include_router(privacy_console_router)
-    app.include_router(console_router)
-    app.include_router(wecom_console_router)
+    for _cap, router in provided("routers"):
+        app.include_router(router)
+    for _cap, router in provided("pages"):
+        app.include_router(router)
+    app.include_router(console_shell)  # sign-in, home and the shell's own pages
     static = Path(__file__).parent / "console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

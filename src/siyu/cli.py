@@ -52,38 +52,13 @@ def _safe_url(url: str) -> str:
 
 
 def _register() -> None:
-    from siyu.accounts.cli import register as accounts
-    from siyu.analytics.cli import register as analytics
-    from siyu.customers.cli import register as customers
-    from siyu.demo.cli import register as demo
-    from siyu.ingest.cli import register as ingest
-    from siyu.metrics.cli import register as metrics
-    from siyu.oa.cli import register as oa
-    from siyu.privacy.cli import register as privacy
-    from siyu.reach.cli import register as campaigns
-    from siyu.segments.cli import register as segments
+    from siyu.capabilities import CAPABILITIES
     from siyu.server import register as server
-    from siyu.tags.cli import register as tags
-    from siyu.traits.cli import register as traits
-    from siyu.wecom.cli import register as wecom
 
-    for add in (
-        server,
-        accounts,
-        customers,
-        ingest,
-        privacy,
-        analytics,
-        traits,
-        tags,
-        segments,
-        campaigns,
-        wecom,
-        oa,
-        metrics,
-        demo,
-    ):
-        add(app)
+    server(app)  # serve, worker, run: the platform's own commands
+    for cap in CAPABILITIES:
+        if cap.cli:
+            cap.load(cap.cli)(app)
 
 
 _register()

@@ -103,7 +103,48 @@ def _row_note(kind: str, rows: str) -> str:
     return "One row per SKU line; rows of one order sit together and repeat the order columns."
 
 
-PAGES = {"settings.md": settings_md, "import-formats.md": formats_md}
+def capabilities_md() -> str:
+    """One row per capability, from the manifests (``siyu.capabilities``)."""
+    from siyu.capabilities import CAPABILITIES, PLATFORM
+    from siyu.reactions import Topic
+
+    lines = [
+        "# 功能模块 Capabilities",
+        "",
+        "Generated from the manifests listed in `siyu/capabilities.py` by "
+        "`python -m siyu.docsgen`; do not edit by hand. In dependency order: each capability "
+        "uses only those above it.",
+        "",
+        "| capability | what it holds | brings |",
+        "|---|---|---|",
+    ]
+    kinds = (
+        ("routers", "API"),
+        ("pages", "pages"),
+        ("cli", "commands"),
+        ("tasks", "jobs"),
+        ("pumps", "pumps"),
+        ("erasers", "erasure"),
+        ("segment_fields", "segment fields"),
+        ("copied_tables", "analytical copy"),
+        ("metrics", "metrics"),
+        ("middleware", "callback URL"),
+    )
+    for cap in CAPABILITIES:
+        brings = [label for kind, label in kinds if getattr(cap, kind)]
+        brings += [f"hears `{topic}`" for topic, _ref in cap.subscribers]
+        name = f"`{cap.name}`" + (" (platform)" if cap.name in PLATFORM else "")
+        lines.append(f"| {name} | {cap.summary} | {', '.join(brings) or '—'} |")
+    lines += ["", "Reactions a capability can publish (`siyu.reactions.Topic`):", ""]
+    lines += [f"- `{topic}`" for topic in Topic]
+    return "\n".join(lines) + "\n"
+
+
+PAGES = {
+    "settings.md": settings_md,
+    "import-formats.md": formats_md,
+    "capabilities.md": capabilities_md,
+}
 
 
 def main() -> None:

@@ -21,20 +21,22 @@ def _sync(world: Any) -> None:
 
 
 def _run_pushes() -> int:
-    """What the worker does with queued tag pushes."""
+    """What the worker does after commit: deliver the tag.changed reactions (which queue the
+    pushes), then run the queued tag pushes. Returns how many pushes ran."""
     from siyu.db import new_session
     from siyu.jobs.models import Job
     from siyu.jobs.service import run_job
 
     n = 0
     with new_session() as s:
-        for job in s.scalars(
-            sa.select(Job).where(Job.kind == "wecom.tags.push", Job.status == "queued")
-        ).all():
-            job.attempts += 1
-            run_job(s, job)
-            assert job.status == "done", job.last_error
-            n += 1
+        for kind in ("reaction", "wecom.tags.push"):
+            for job in s.scalars(
+                sa.select(Job).where(Job.kind == kind, Job.status == "queued").order_by(Job.id)
+            ).all():
+                job.attempts += 1
+                run_job(s, job)
+                assert job.status == "done", job.last_error
+                n += kind == "wecom.tags.push"
     return n
 
 

@@ -103,12 +103,12 @@ def test_erasure_removes_the_person_from_the_copy_and_traits(engine, settings, s
 
 
 def _tables(path) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
-    from siyu.analytics.tables import TABLES
+    from siyu.analytics.tables import copied_tables
 
     with duckdb.connect(str(path), read_only=True) as conn:
         return {
             t.name: sorted(conn.execute(f'SELECT * FROM "{t.name}"').fetchall(), key=repr)
-            for t in TABLES
+            for t in copied_tables()
         }
 
 

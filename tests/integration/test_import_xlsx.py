@@ -23,7 +23,7 @@ from siyu.ingest.orders import import_orders
 from siyu.ingest.parse import Reject
 from siyu.ingest.pipeline import ParseJob, _parse, _unpack
 from siyu.ingest.reader import ImportFileError, open_export
-from siyu.ingest.runs import ImportSummary
+from siyu.ingest.service import ImportSummary
 from siyu.ingest.workbook import as_csv, cell_text
 from tests import platform_files as pf
 from tests.conftest import write_csv

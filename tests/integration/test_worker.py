@@ -115,17 +115,15 @@ def test_workers_scheduling_at_once_do_not_crash(session) -> None:  # type: igno
     """Several workers start together (PostgreSQL): each schedules the periodic jobs; the one
     that loses the race on a dedupe key must carry on, not die (a worker that died this way
     left the messages it had claimed waiting for their lease to end)."""
-    import importlib
     import threading
 
     import sqlalchemy as sa
 
     from siyu.db import new_session
     from siyu.jobs.models import Job
-    from siyu.jobs.service import PERIODIC, TASK_MODULES, schedule_periodic
+    from siyu.jobs.service import PERIODIC, import_tasks, schedule_periodic
 
-    for module in TASK_MODULES:
-        importlib.import_module(module)
+    import_tasks()
     barrier, errors = threading.Barrier(4), []
 
     def go() -> None:

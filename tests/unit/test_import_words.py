@@ -27,7 +27,7 @@ def _templates(path: Path, names: set[str]) -> list[str]:
 
 def test_upload_and_run_refusals_are_translated() -> None:
     from siyu.console.refusals_zh import ZH
-    from siyu.ingest.runs import NO_ROWS, STOPPED
+    from siyu.ingest.service import NO_ROWS, STOPPED
 
     templates = _templates(SRC / "console" / "upload_form.py", {"UploadError"})
     assert len(templates) >= 8
@@ -39,7 +39,7 @@ def test_upload_and_run_refusals_are_translated() -> None:
 
 def test_a_stored_refusal_is_said_in_chinese() -> None:
     from siyu.console.words import said_in
-    from siyu.ingest.runs import STOPPED, ImportSummary, refused
+    from siyu.ingest.service import STOPPED, ImportSummary, refused
     from siyu.refusals import Refusal
 
     summary = ImportSummary()

@@ -16,9 +16,6 @@ apikeys = typer.Typer(
 def register(root: typer.Typer) -> None:
     root.add_typer(users, name="users")
     root.add_typer(apikeys, name="apikey")
-    from siyu.brands.cli import app as brands
-
-    root.add_typer(brands, name="brands")
 
 
 @users.command("add")

@@ -124,7 +124,7 @@ ENGINES = ("duckdb", "spark")
 def _check_layout(duck: duckdb.DuckDBPyConnection, names: list[str]) -> None:
     """Refuse, with the way out, a copy written by an older version (a table missing, or other
     columns): queries would fail half-way with a confusing error. The next refresh fixes it."""
-    from siyu.analytics.tables import BY_NAME
+    from siyu.analytics.tables import by_name
 
     rows = duck.execute(
         "SELECT table_name, column_name FROM information_schema.columns "
@@ -133,7 +133,8 @@ def _check_layout(duck: duckdb.DuckDBPyConnection, names: list[str]) -> None:
     found: dict[str, list[str]] = {}
     for table, column in rows:
         found.setdefault(table, []).append(column)
-    stale = [n for n in names if n in BY_NAME and found.get(n) != BY_NAME[n].column_names]
+    copied = by_name()
+    stale = [n for n in names if n in copied and found.get(n) != copied[n].column_names]
     if stale:
         raise EngineUnavailable(
             f"the analytical copy is missing or has an older layout of {', '.join(stale)}; "

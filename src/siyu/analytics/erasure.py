@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from siyu.analytics import gate
 from siyu.analytics.engines import LOCK_WAIT_SECONDS, EngineUnavailable, open_duckdb
-from siyu.analytics.tables import TABLES, quote
+from siyu.analytics.tables import copied_tables, quote
 from siyu.config import Settings
 
 PENDING = ".erasing"
@@ -151,7 +151,7 @@ def _delete(duck: duckdb.DuckDBPyConnection, customer_ids: Sequence[int]) -> dic
     ]
     steps += [
         (t.name, f"{quote(t.customer_key)} IN (SELECT id FROM erased)")
-        for t in TABLES
+        for t in copied_tables()
         if t.customer_key and t.name != "customer"
     ]
     steps.append(

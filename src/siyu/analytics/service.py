@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from siyu.analytics.engines import open_duckdb
 from siyu.analytics.source import Source, utc_naive
-from siyu.analytics.tables import BY_NAME, DUCK_TYPES, TABLES, CopiedTable, quote
+from siyu.analytics.tables import DUCK_TYPES, CopiedTable, by_name, copied_tables, quote
 from siyu.config import Settings
 from siyu.db import utcnow
 
@@ -62,10 +62,10 @@ def refresh_copy(
     started = utcnow()
     report = RefreshReport(full=full or only is not None)
     overlap = timedelta(seconds=settings.analytics_overlap_seconds)
-    unknown = [n for n in only or () if n not in BY_NAME]
+    unknown = [n for n in only or () if n not in by_name()]
     if unknown:
         raise ValueError(f"the analytical copy has no table {', '.join(unknown)}")
-    tables = TABLES if only is None else tuple(BY_NAME[n] for n in only)
+    tables = copied_tables() if only is None else tuple(by_name()[n] for n in only)
     with (
         Source(settings.resolved_database_url) as source,
         open_duckdb(settings.resolved_analytics_path) as duck,
@@ -181,7 +181,7 @@ def copy_status(settings: Settings) -> list[TableStatus]:
             ).fetchall()
         }
         out = []
-        for table in TABLES:
+        for table in copied_tables():
             if table.name not in state or not _exists(duck, table.name):
                 continue
             watermark, refreshed, full_at = state[table.name]

@@ -10,6 +10,10 @@ from siyu.clikit import fail, require
 app = typer.Typer(help="Brands and stores.", no_args_is_help=True)
 
 
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="brands")
+
+
 @app.command("add")
 def add(code: str, name: str) -> None:
     """Add a brand."""

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import INT, TEXT, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -32,3 +33,12 @@ class Store(Base):
     province: Mapped[str | None] = mapped_column(sa.String(32))
     city: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+BRAND = CopiedTable("brand", (("id", INT), ("code", TEXT), ("name", TEXT)))
+STORE = CopiedTable(
+    "store",
+    (("id", INT), ("brand_id", INT), ("code", TEXT), ("name", TEXT), ("city", TEXT)),
+)
+COPIED = (BRAND, STORE)

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import INT, TEXT, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -22,3 +23,11 @@ class Product(Base):
     category: Mapped[str | None] = mapped_column(sa.String(100), index=True)
     price_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+PRODUCT = CopiedTable(
+    "product",
+    (("id", INT), ("brand_id", INT), ("sku", TEXT), ("name", TEXT), ("category", TEXT)),
+)
+COPIED = (PRODUCT,)

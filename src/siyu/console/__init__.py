@@ -1,0 +1,1 @@
+"""The operations console: the web shell (sign-in, navigation, the page kit) and its pages."""

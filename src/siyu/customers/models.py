@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import BOOL, INT, TEXT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -124,3 +125,49 @@ class IdentityConflict(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str | None] = mapped_column(sa.String(16))  # merged | kept_apart
     resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+CUSTOMER = CopiedTable(
+    "customer",
+    (
+        ("id", INT),
+        ("status", TEXT),
+        ("merged_into_id", INT),
+        ("gender", TEXT),
+        ("province", TEXT),
+        ("city", TEXT),
+        ("source", TEXT),
+        ("store_id", INT),
+        ("suppressed", BOOL),
+        ("do_not_disturb", BOOL),
+        ("first_seen_at", TIME),
+        ("created_at", TIME),
+        ("updated_at", TIME),
+    ),
+    changed_at="updated_at",
+    customer_key="id",
+)
+# Which kinds of identity a customer has (never the values), for "has a phone / a WeCom friend".
+IDENTITY = CopiedTable(
+    "identity",
+    (("id", INT), ("customer_id", INT), ("kind", TEXT), ("namespace", TEXT), ("verified", BOOL)),
+    follows=("customer", "customer_id"),
+    customer_key="customer_id",
+)
+# Consent state per brand, channel and purpose (never the address).
+CONSENT = CopiedTable(
+    "consent",
+    (
+        ("id", INT),
+        ("customer_id", INT),
+        ("brand_id", INT),
+        ("channel", TEXT),
+        ("purpose", TEXT),
+        ("status", TEXT),
+        ("recorded_at", TIME),
+    ),
+    follows=("customer", "customer_id"),
+    customer_key="customer_id",
+)
+COPIED = (CUSTOMER, IDENTITY, CONSENT)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from siyu.customers.identifiers import Kind
 from siyu.segments.compiler import Context, column_field, column_test, complement_of
-from siyu.segments.fields import FieldSpec, register
+from siyu.segments.fields import FieldSpec
 from siyu.segments.rules import Condition
 
 PROFILE = "画像"
@@ -105,7 +105,7 @@ def _consent(channel: str) -> Any:
     return compile_
 
 
-register(
+FIELDS = (
     FieldSpec("city", "城市", PROFILE, "text", column_field("city"), suggest=_distinct("city")),
     FieldSpec(
         "province", "省份", PROFILE, "text", column_field("province"), suggest=_distinct("province")

@@ -1,0 +1,13 @@
+"""Behaviour events from mini programs, shops and sites: the ingest API and its writer."""
+
+from siyu.capability import Capability
+
+CAPABILITY = Capability(
+    name="events",
+    summary="Behaviour events: the ingest API and its writer",
+    models=(".models",),
+    routers=(".api:router",),
+    segment_fields=(".segment_fields:FIELDS",),
+    copied_tables=(".models:COPIED",),
+    package=__name__,
+)

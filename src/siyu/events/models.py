@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import INT, JSON, TEXT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -30,3 +31,21 @@ class Event(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, index=True
     )
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+EVENT = CopiedTable(
+    "event",
+    (
+        ("id", INT),
+        ("customer_id", INT),
+        ("type", TEXT),
+        ("name", TEXT),
+        ("properties", JSON),
+        ("occurred_at", TIME),
+        ("updated_at", TIME),
+    ),
+    changed_at="updated_at",
+    customer_key="customer_id",
+)
+COPIED = (EVENT,)

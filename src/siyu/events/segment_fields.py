@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from siyu.segments.compiler import Context, count_test
-from siyu.segments.fields import FieldSpec, register
+from siyu.segments.fields import FieldSpec
 from siyu.segments.rules import Condition
 
 BEHAVIOUR = "行为"
@@ -33,7 +33,7 @@ def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
     return count_test(ctx, ev.filter(ev.customer_id.notnull()), cond.op, cond.value)
 
 
-register(
+FIELDS = (
     FieldSpec(
         "events.count",
         "行为次数",
@@ -45,5 +45,5 @@ register(
         needs_event=True,
         unit="次",
         integer=True,
-    )
+    ),
 )

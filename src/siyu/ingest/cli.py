@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, 
 from rich.table import Table
 
 from siyu.clikit import cli_actor, echo_json, fail
-from siyu.ingest.runs import ImportSummary
+from siyu.ingest.service import ImportSummary
 
 app = typer.Typer(help="Import orders and customers from platform exports.", no_args_is_help=True)
 console = Console(stderr=True)

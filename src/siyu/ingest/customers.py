@@ -31,7 +31,7 @@ from siyu.db import table_of, utcnow, write_transaction
 from siyu.ingest.formats import ExportFormat, get_format
 from siyu.ingest.members import MemberRow, openid_appid, read_members
 from siyu.ingest.reader import load_mapping
-from siyu.ingest.runs import (
+from siyu.ingest.service import (
     ImportStart,
     ImportSummary,
     Progress,

@@ -15,7 +15,7 @@ from siyu.customers import identifiers as ids
 from siyu.ingest import values as v
 from siyu.ingest.formats import ExportFormat
 from siyu.ingest.reader import ImportFileError, OpenedFile, numbered
-from siyu.ingest.runs import ImportSummary
+from siyu.ingest.service import ImportSummary
 
 Key = tuple[str, str, str]
 

@@ -32,7 +32,7 @@ from siyu.ingest.columns import OrderColumns
 from siyu.ingest.formats import get_format
 from siyu.ingest.pipeline import ParseFailed, ParseJob, batches
 from siyu.ingest.reader import ImportFileError, load_mapping
-from siyu.ingest.runs import (
+from siyu.ingest.service import (
     ImportSummary,
     Progress,
     begin_import,
@@ -42,6 +42,7 @@ from siyu.ingest.runs import (
     stopped,
 )
 from siyu.orders.models import Order, OrderLine
+from siyu.reactions import Topic, publish_parts
 
 ORDER = table_of(Order)
 LINE = table_of(OrderLine)
@@ -196,8 +197,11 @@ class _Batch:
                 customers.append(res.customer_id)
                 identities.append(res.primary_identity())
             resolver.flush()
-            self._insert(conn, fresh, [resolver.customer_for(c) for c in customers], identities)
-            self._update(conn, changed, existing)
+            written = self._insert(
+                conn, fresh, [resolver.customer_for(c) for c in customers], identities
+            )
+            written += self._update(conn, changed, existing)
+            publish_parts(conn, Topic.order_changed, "orders", written)
             s, r = self.summary, resolver.stats
             s.inserted += len(fresh)
             s.updated += len(changed)
@@ -246,9 +250,9 @@ class _Batch:
         fresh: OrderColumns,
         customers: list[int],
         identities: list[int | None],
-    ) -> None:
+    ) -> list[int]:
         if not len(fresh):
-            return
+            return []
         pks = IdPool(conn, ORDER, block=len(fresh)).take_many(len(fresh))
         now = db_time(conn, utcnow())
         n = len(fresh)
@@ -281,12 +285,13 @@ class _Batch:
         )
         insert_rows(conn, ORDER, ORDER_COLUMNS, order_rows)
         insert_rows(conn, LINE, LINE_COLUMNS, self._lines(pks, fresh))
+        return list(pks)
 
     def _update(
         self, conn: Connection, changed: OrderColumns, existing: dict[str, tuple[int, str]]
-    ) -> None:
+    ) -> list[int]:
         if not len(changed):
-            return
+            return []
         now = utcnow()
         pks = [existing[oid][0] for oid in changed.order_id]
         conn.execute(
@@ -323,6 +328,7 @@ class _Batch:
         )
         conn.execute(LINE.delete().where(LINE.c.order_id.in_(pks)))
         insert_rows(conn, LINE, LINE_COLUMNS, self._lines(pks, changed))
+        return pks
 
 
 __all__ = ["ImportFileError", "import_orders"]

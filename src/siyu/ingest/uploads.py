@@ -221,7 +221,7 @@ def run_upload(engine: Engine, settings: Settings, payload: dict[str, Any]) -> N
 def fail_run(engine: Engine, run_id: int, exc: BaseException) -> None:
     """Mark a run failed with the reason (said in the reader's language where it is a
     refusal), keeping what the run recorded so far."""
-    from siyu.ingest.runs import ImportSummary, refused
+    from siyu.ingest.service import ImportSummary, refused
 
     with Session(engine) as session:
         run = session.get(ImportRun, run_id)

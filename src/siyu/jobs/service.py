@@ -6,7 +6,6 @@ worker holds the ``dispatch`` lease at a time; the others wait to take over if i
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -32,26 +31,20 @@ HANDLERS: dict[str, Handler] = {}
 # name -> (interval seconds, handler); each periodic run is a job with a time-bucket dedupe key.
 PERIODIC: dict[str, tuple[int, Handler]] = {}
 LEASE = timedelta(seconds=60)
-# Modules whose @handler/@periodic functions the worker runs.
-TASK_MODULES = (
-    "siyu.jobs.tasks",
-    "siyu.ingest.tasks",
-    "siyu.traits.tasks",
-    "siyu.tags.tasks",
-    "siyu.segments.tasks",
-    "siyu.wecom.tasks",
-    "siyu.wecom.tagsync",
-    "siyu.oa.tasks",
-    "siyu.reach.tasks",
-    "siyu.metrics.tasks",
-)
-# Pumps: work that cannot wait for the next poll (a WeCom welcome_code lives 20 s). Each takes
-# the worker's name and returns how many items it handled; a pump thread runs them back to back
-# and sleeps on WAKE (set by whoever queues such work in this process) when they are idle.
+# The worker runs the @handler/@periodic functions of the modules capabilities list as ``tasks``.
+# Pumps (manifests' ``pumps``): work that cannot wait for the next poll (a WeCom welcome_code
+# lives 20 s). Each takes the worker's name and returns how many items it handled; a pump thread
+# runs them back to back and sleeps on WAKE (set by whoever queues such work in this process)
+# when they are idle.
 Pump = Callable[[str], int]
-PUMPS: dict[str, Pump] = {}
 WAKE = threading.Event()
 PUMP_IDLE_SECONDS = 0.2
+
+
+def import_tasks() -> None:
+    from siyu.capabilities import import_tasks as import_all
+
+    import_all()
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -71,21 +64,16 @@ def periodic(kind: str, every_seconds: int) -> Callable[[Handler], Handler]:
     return add
 
 
-def pump(name: str) -> Callable[[Pump], Pump]:
-    def add(fn: Pump) -> Pump:
-        PUMPS[name] = fn
-        return fn
-
-    return add
-
-
 def run_pumps(name: str) -> int:
+    from siyu.capabilities import provided
+
     done = 0
-    for kind, fn in list(PUMPS.items()):
+    for cap, fn in provided("pumps"):
+        pump: Pump = fn
         try:
-            done += fn(name)
+            done += pump(name)
         except Exception:  # a busy database or one bad item: the next round tries again
-            log.exception("pump %s failed", kind)
+            log.exception("pump %s.%s failed", cap.name, fn.__name__)
     return done
 
 
@@ -132,8 +120,7 @@ def enqueue(
 def enqueue_soon(engine: Engine, kind: str, within_seconds: int) -> None:
     """Ask for ``kind`` to run once at the end of the current ``within_seconds`` window, however
     many times it is asked for in that window (arrivals in bursts make one run, not hundreds)."""
-    for module in TASK_MODULES:
-        importlib.import_module(module)
+    import_tasks()
     now = time.time()
     bucket = int(now // within_seconds)
     delay = (bucket + 1) * within_seconds - now
@@ -216,8 +203,7 @@ def run_job(session: Session, job: Job) -> None:
 
 def run_once(name: str | None = None) -> int:
     """One pass: schedule periodic jobs, claim and run what is due. Returns jobs run."""
-    for module in TASK_MODULES:  # importing them registers their handlers
-        importlib.import_module(module)
+    import_tasks()  # importing the task modules registers their handlers
 
     name = name or worker_name()
     session = new_session()
@@ -270,8 +256,7 @@ def _heartbeat(name: str) -> Iterator[None]:
 def run_forever(poll_seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
     name = worker_name()
     log.info("worker %s started", name)
-    for module in TASK_MODULES:
-        importlib.import_module(module)
+    import_tasks()
     threading.Thread(
         target=_pump_forever, args=(name, stop), name=f"pump-{name}", daemon=True
     ).start()

@@ -7,6 +7,7 @@ tracking, NPS needs surveys) keep their place with the reason, and no number.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 
@@ -22,7 +23,7 @@ class Metric:
     pending_zh: str = ""
 
 
-_ALL = (
+DEFINED = (
     Metric(
         "new_customers",
         "新客户",
@@ -163,4 +164,35 @@ _ALL = (
         pending_zh="需要满意度问卷（问卷模块上线后提供）",
     ),
 )
-METRICS = {m.key: m for m in _ALL}
+
+
+class _Registry(Mapping[str, Metric]):
+    """Every capability's metrics by key (manifests' ``metrics``), gathered on first use, so a
+    capability that arrives later (growth's K-factor, surveys' NPS) adds its own."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Metric] = {}
+
+    def _all(self) -> dict[str, Metric]:
+        if not self._by_key:
+            from siyu.capabilities import each
+
+            found: dict[str, Metric] = {}
+            for metric in each("metrics"):
+                if metric.key in found:
+                    raise ValueError(f"metric {metric.key} is declared twice")
+                found[metric.key] = metric
+            self._by_key.update(found)
+        return self._by_key
+
+    def __getitem__(self, key: str) -> Metric:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+METRICS: Mapping[str, Metric] = _Registry()

@@ -5,3 +5,17 @@ account's event pushes (``api.py`` + ``inbox.py``: subscribe, unsubscribe, SCAN)
 customer through identity resolution (the openid under the account's AppID, and the unionid).
 The send policy asks ``queries.following`` before a template message goes out.
 """
+
+from siyu.capability import Capability
+
+CAPABILITY = Capability(
+    name="oa",
+    summary="Official account: followers, event pushes, template-message reach",
+    models=(".models",),
+    middleware=(".api:OaCallbackEndpoint",),
+    cli=".cli:register",
+    tasks=(".tasks",),
+    pumps=(".tasks:inbox",),
+    erasers=(".privacy:erase_oa",),
+    package=__name__,
+)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
 from siyu.oa.models import OaCallback, OaFollower
-from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.privacy.service import ErasureContext
 
 
 def erase_oa(session: Session, ctx: ErasureContext) -> int:
@@ -26,6 +26,3 @@ def erase_oa(session: Session, ctx: ErasureContext) -> int:
             )
         )
     return n
-
-
-ERASERS.append(erase_oa)

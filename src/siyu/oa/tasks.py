@@ -10,13 +10,12 @@ from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
 from siyu.db import new_session, utcnow
-from siyu.jobs.service import enqueue, periodic, pump
+from siyu.jobs.service import enqueue, periodic
 from siyu.oa.inbox import pump_once
 from siyu.oa.models import OaCallback
 from siyu.oa.sync import SyncPaused
 
 
-@pump("oa.inbox")
 def inbox(name: str) -> int:
     with new_session() as session:
         return pump_once(session, name)

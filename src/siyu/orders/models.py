@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import INT, TEXT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 ORDER_STATUSES = (
@@ -70,3 +71,38 @@ class OrderLine(Base):
     category: Mapped[str | None] = mapped_column(sa.String(100))
     quantity: Mapped[int] = mapped_column(sa.Integer, default=1)
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+ORDER = CopiedTable(
+    "order",
+    (
+        ("id", INT),
+        ("brand_id", INT),
+        ("customer_id", INT),
+        ("platform", TEXT),
+        ("store_id", INT),
+        ("status", TEXT),
+        ("total_fen", INT),
+        ("paid_fen", INT),
+        ("refund_fen", INT),
+        ("ordered_at", TIME),
+        ("paid_at", TIME),
+        ("updated_at", TIME),
+    ),
+    changed_at="updated_at",
+    customer_key="customer_id",
+)
+ORDER_LINE = CopiedTable(
+    "order_line",
+    (
+        ("id", INT),
+        ("order_id", INT),
+        ("product_id", INT),
+        ("category", TEXT),
+        ("quantity", INT),
+        ("amount_fen", INT),
+    ),
+    follows=("order", "order_id"),
+)
+COPIED = (ORDER, ORDER_LINE)

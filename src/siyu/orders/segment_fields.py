@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 
 from siyu.orders.models import PAID_STATUSES
 from siyu.segments.compiler import Context, count_test, measure_test
-from siyu.segments.fields import FieldSpec, register
+from siyu.segments.fields import FieldSpec
 from siyu.segments.rules import Condition
 
 ORDERS = "订单"
@@ -114,7 +114,7 @@ def _spec(name: str, label: str, compile_: object, unit: str, integer: bool = Fa
     )
 
 
-register(
+FIELDS = (
     _spec("orders.count", "订单数", _count, "单", integer=True),
     _spec("orders.sum", "消费金额", _sum, "元"),
     _spec("orders.aov", "客单价", _aov, "元"),

@@ -15,7 +15,6 @@ rows' bytes in free blocks) and searches the new file for the person's values; s
 from __future__ import annotations
 
 import csv
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +27,17 @@ from siyu import csvsafe
 from siyu.accounts.models import AuditLog
 from siyu.accounts.service import record_audit
 from siyu.analytics import erasure as copy_erasure
+from siyu.capabilities import provided
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
 from siyu.db import plain_value, table_of
 from siyu.events.models import Event
-from siyu.orders.models import Order, OrderLine
+from siyu.orders.queries import orders_with_lines
+from siyu.orders.service import erase_orders
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
+from siyu.reactions import Topic, publish_parts
 from siyu.refusals import Refusal
 
 
@@ -50,16 +52,9 @@ class ErasureContext:
     settings: Settings
 
 
-# Erasers of other capabilities: called inside the erasure transaction with the context.
-ERASERS: list[Callable[[Session, ErasureContext], int]] = []
-# Modules that register an eraser when imported; erasure imports them all first.
-ERASER_MODULES = (
-    "siyu.traits.service",
-    "siyu.tags.service",
-    "siyu.segments.membership",
-    "siyu.wecom.privacy",
-    "siyu.oa.privacy",
-)
+# Other capabilities' erasers (their manifests' ``erasers``) run inside the erasure's
+# transaction with the context: ``(session, context) -> rows removed``.
+Eraser = Callable[[Session, ErasureContext], int]
 
 
 @dataclass
@@ -163,24 +158,12 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
         {k: plain_value(getattr(c, k)) for k in profile_cols}
         for c in session.scalars(sa.select(Customer).where(Customer.id.in_(family)))
     ]
-    orders = session.scalars(
-        sa.select(Order).where(Order.customer_id.in_(family)).order_by(Order.id)
-    ).all()
-    lines = (
-        session.scalars(
-            sa.select(OrderLine).where(OrderLine.order_id.in_([o.id for o in orders]))
-        ).all()
-        if orders
-        else []
-    )
     data = {
         "customer_id": customer.id,
         "profiles": profiles,
         "identities": _rows(session, Identity, Identity.customer_id.in_(family)),
         "consents": _rows(session, Consent, Consent.customer_id.in_(family)),
-        "orders": [
-            {**_row(o), "lines": [_row(ln) for ln in lines if ln.order_id == o.id]} for o in orders
-        ],
+        "orders": orders_with_lines(session, family),
         "events": _rows(session, Event, Event.customer_id.in_(family)),
         "merges": _rows(
             session, MergeLog, sa.or_(MergeLog.winner_id.in_(family), MergeLog.loser_id.in_(family))
@@ -219,16 +202,12 @@ def erase_customer(
             existing.add(digest)
             report.suppressed_identities += 1
     ctx = ErasureContext(family, identities, settings)
-    for module in ERASER_MODULES:
-        importlib.import_module(module)
-    for eraser in ERASERS:
+    for _cap, eraser in provided("erasers"):
         report.counts[eraser.__name__] = eraser(session, ctx)
     copy_rows = copy_erasure.forget(settings, family)
     report.analytical_copy = {"state": "pending", "rows_removed": copy_rows}
-    order_ids = sa.select(Order.id).where(Order.customer_id.in_(family))
+    report.counts.update(erase_orders(session, family))
     steps: list[tuple[str, Any]] = [
-        ("order_line", sa.delete(OrderLine).where(OrderLine.order_id.in_(order_ids))),
-        ("order", sa.delete(Order).where(Order.customer_id.in_(family))),
         ("event", sa.delete(Event).where(Event.customer_id.in_(family))),
         ("consent", sa.delete(Consent).where(Consent.customer_id.in_(family))),
         (
@@ -263,6 +242,7 @@ def erase_customer(
         .where(AuditLog.target_type == "customer", AuditLog.target_id.in_([str(f) for f in family]))
         .values(details={})
     )
+    publish_parts(session, Topic.customer_erased, "customers", sorted(family))
     report.reject_rows_removed = scrub_rejects(settings.data_dir / "rejects", identities)
     record_audit(
         session,

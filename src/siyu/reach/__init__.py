@@ -1,0 +1,15 @@
+"""Reach: campaigns, the send ledger, channels, eligibility and policy, tracking."""
+
+from siyu.capability import Capability
+
+CAPABILITY = Capability(
+    name="reach",
+    summary="Campaigns, the send ledger, channels, policy, tracking",
+    models=(".models",),
+    routers=(".api:router", ".public:router"),
+    pages=("siyu.console.campaign_views:router",),
+    cli=".cli:register",
+    tasks=(".tasks",),
+    pumps=(".tasks:dispatch",),
+    package=__name__,
+)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
 from siyu.db import is_sqlite, new_session
-from siyu.jobs.service import hold_dispatch_lease, periodic, pump
+from siyu.jobs.service import hold_dispatch_lease, periodic
 from siyu.reach import wecom_mass
 from siyu.reach.channels.base import Channel
 from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
@@ -29,7 +29,6 @@ def _channels() -> dict[str, Channel]:
     return channels
 
 
-@pump("reach.dispatch")
 def dispatch(name: str) -> int:
     channels = _channels()
     if not channels:

@@ -1,0 +1,16 @@
+"""Segments: rules over the customer pool, counted and refreshed on the analytical copy."""
+
+from siyu.capability import Capability
+
+CAPABILITY = Capability(
+    name="segments",
+    summary="Segments: rules, counts, previews, dynamic membership",
+    models=(".models",),
+    routers=(".api:router",),
+    cli=".cli:register",
+    tasks=(".tasks",),
+    erasers=(".privacy:erase_memberships",),
+    segment_fields=(".segment_fields:FIELDS",),
+    copied_tables=(".models:COPIED",),
+    package=__name__,
+)

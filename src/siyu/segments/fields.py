@@ -1,7 +1,7 @@
 """The field catalogue: what a segment rule can ask about, and how each field is typed.
 
-Each capability registers its own fields (``register``) in a ``segment_fields`` module listed in
-``FIELD_MODULES``: customers add profile, identity and consent fields, tags add tags, traits add
+Each capability declares its own fields (``FIELDS`` in its ``segment_fields`` module, named by
+its manifest's ``segment_fields``): customers add profile, identity and consent fields, tags add tags, traits add
 RFM/lifecycle/CLV, orders and events add their windowed measures; later capabilities (WeCom
 friendships, live codes, groups) add theirs the same way. The console asks
 ``GET /api/v1/segments/fields`` which fields, operators and values exist.
@@ -12,22 +12,12 @@ types the value, naming the path of the condition it refuses.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from siyu.segments.rules import _DAY, Condition, RuleError, _day
 from siyu.segments.rules import at as _at
-
-FIELD_MODULES = (
-    "siyu.customers.segment_fields",
-    "siyu.tags.segment_fields",
-    "siyu.traits.segment_fields",
-    "siyu.orders.segment_fields",
-    "siyu.events.segment_fields",
-    "siyu.segments.segment_fields",
-)
 
 COMPARE = ("=", "!=", "<", "<=", ">", ">=", "between")
 EMPTY = ("is_empty", "is_not_empty")
@@ -110,23 +100,21 @@ class FieldSpec:
 
 
 _FIELDS: dict[str, FieldSpec] = {}
-_loaded = False
-
-
-def register(*specs: FieldSpec) -> None:
-    for spec in specs:
-        if spec.type not in OPS:
-            raise ValueError(f"field {spec.name}: unknown type {spec.type}")
-        _FIELDS[spec.name] = spec
 
 
 def catalogue() -> dict[str, FieldSpec]:
-    """Every registered field, by name (importing the capabilities' field modules once)."""
-    global _loaded
-    if not _loaded:
-        for module in FIELD_MODULES:
-            importlib.import_module(module)
-        _loaded = True
+    """Every capability's fields, by name (their modules imported once, on first use)."""
+    if not _FIELDS:
+        from siyu.capabilities import each
+
+        found: dict[str, FieldSpec] = {}
+        for spec in each("segment_fields"):
+            if spec.type not in OPS:
+                raise ValueError(f"field {spec.name}: unknown type {spec.type}")
+            if spec.name in found:
+                raise ValueError(f"field {spec.name} is declared twice")
+            found[spec.name] = spec
+        _FIELDS.update(found)
     return _FIELDS
 
 

@@ -32,7 +32,7 @@ from siyu.bulk import chunks, db_time, insert_rows, rows_where_in
 from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.events.models import Event
-from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.reactions import Topic, publish_parts
 from siyu.segments.compiler import Context, members
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
 from siyu.segments.service import checked_rule, copy_as_of, copy_tables, make_context
@@ -258,6 +258,8 @@ def _write(
     )
     if events and (entered or exited):
         _events(conn, seg, entered, exited, now)
+    if events:
+        publish_parts(conn, Topic.segment_entered, "customers", entered, segment=seg.id)
     conn.execute(
         SEGMENT.update()
         .where(SEGMENT.c.id == seg.id)
@@ -307,14 +309,3 @@ def _record_error(engine: Engine, segment_id: int, error: str) -> None:
         conn.execute(
             SEGMENT.update().where(SEGMENT.c.id == segment_id).values(refresh_error=error[:2000])
         )
-
-
-def erase_memberships(session: Session, ctx: ErasureContext) -> int:
-    """Erasure: the person leaves every segment (size history keeps only counts)."""
-    res = session.execute(
-        sa.delete(SegmentMember).where(SegmentMember.customer_id.in_(ctx.customer_ids))
-    )
-    return int(getattr(res, "rowcount", 0) or 0)
-
-
-ERASERS.append(erase_memberships)

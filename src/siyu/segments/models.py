@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import BOOL, INT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -64,3 +65,20 @@ class SegmentSize(Base):
     entered: Mapped[int] = mapped_column(sa.Integer, default=0)
     exited: Mapped[int] = mapped_column(sa.Integer, default=0)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+# Static segments' members (dynamic segments are compiled in place wherever they are used).
+SEGMENT = CopiedTable(
+    "segment",
+    (("id", INT), ("dynamic", BOOL), ("members_changed_at", TIME)),
+    changed_at="members_changed_at",
+)
+SEGMENT_MEMBER = CopiedTable(
+    "segment_member",
+    (("segment_id", INT), ("customer_id", INT)),
+    follows=("segment", "segment_id", "members_changed_at"),
+    customer_key="customer_id",
+    where="t.segment_id IN (SELECT id FROM segment WHERE dynamic = false)",
+)
+COPIED = (SEGMENT, SEGMENT_MEMBER)

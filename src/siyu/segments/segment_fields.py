@@ -6,7 +6,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from siyu.segments.compiler import Context, compile_rule
-from siyu.segments.fields import FieldSpec, check, register
+from siyu.segments.fields import FieldSpec, check
 from siyu.segments.rules import Condition, RuleError, from_json
 
 SEGMENTS = "分群"
@@ -41,4 +41,4 @@ def _segment(cond: Condition, ctx: Context) -> ir.BooleanValue:
     return ~hit if cond.op == "!=" else hit
 
 
-register(FieldSpec("segment", "所属分群", SEGMENTS, "segment", _segment))
+FIELDS = (FieldSpec("segment", "所属分群", SEGMENTS, "segment", _segment),)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import BOOL, INT, TEXT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -62,3 +63,22 @@ class CustomerTag(Base):
     rule_id: Mapped[int] = mapped_column(sa.Integer, default=0)  # 0 unless source is rule
     actor: Mapped[str] = mapped_column(sa.String(100))
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+TAG_GROUP = CopiedTable("tag_group", (("id", INT), ("name", TEXT), ("single", BOOL)))
+TAG = CopiedTable("tag", (("id", INT), ("group_id", INT), ("name", TEXT)))
+CUSTOMER_TAG = CopiedTable(
+    "customer_tag",
+    (
+        ("id", INT),
+        ("customer_id", INT),
+        ("tag_id", INT),
+        ("source", TEXT),
+        ("rule_id", INT),
+        ("assigned_at", TIME),
+    ),
+    follows=("customer", "customer_id"),
+    customer_key="customer_id",
+)
+COPIED = (TAG_GROUP, TAG, CUSTOMER_TAG)

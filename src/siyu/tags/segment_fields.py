@@ -8,7 +8,7 @@ import ibis.expr.types as ir
 import sqlalchemy as sa
 
 from siyu.segments.compiler import Context, resolve_tag
-from siyu.segments.fields import FieldSpec, register
+from siyu.segments.fields import FieldSpec
 from siyu.segments.rules import Condition
 
 TAGS = "标签"
@@ -52,7 +52,7 @@ def _group_names(session: Any) -> list[str]:
     return list(session.scalars(sa.select(TagGroup.name).order_by(TagGroup.name)))
 
 
-register(
+FIELDS = (
     FieldSpec("tag", "标签", TAGS, "tags", _tags, suggest=_tag_names),
     FieldSpec("tag_group", "标签组", TAGS, "tag_group", _group, suggest=_group_names),
 )

@@ -4,8 +4,7 @@ customer and source."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,8 @@ from siyu.config import Settings
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Customer
 from siyu.db import table_of, utcnow, write_transaction
-from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.privacy.service import ErasureContext
+from siyu.reactions import Topic, publish_parts
 from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
 from siyu.tags.rules import TagRuleError, matching, parse_condition
@@ -30,27 +30,14 @@ from siyu.traits.params import EPOCH, trait_params
 ASSIGNED = table_of(CustomerTag)
 MANUAL = "manual"
 
-# Capabilities that keep tags in step elsewhere (WeCom corp tags) are told of each assignment
-# made or taken off here, inside the transaction; they queue their side effects as jobs, which
-# run after commit. Called with (session, tag, customer ids, added, actor, source).
-TagHook = Callable[[Session, Tag, list[int], bool, str, str], None]
-TAG_HOOKS: list[TagHook] = []
-# Modules that register a hook when imported; the first change imports them.
-TAG_HOOK_MODULES = ("siyu.wecom.tagsync",)
-_hooks_loaded = False
-
 
 def _notify(
     session: Session, tag: Tag, customer_ids: list[int], added: bool, actor: str, source: str
 ) -> None:
-    global _hooks_loaded
-    if not _hooks_loaded:
-        for module in TAG_HOOK_MODULES:
-            importlib.import_module(module)
-        _hooks_loaded = True
-    if customer_ids:
-        for hook in TAG_HOOKS:
-            hook(session, tag, customer_ids, added, actor, source)
+    """Tell the capabilities that keep tags in step elsewhere (WeCom corp tags) of assignments
+    made or taken off here: published in this transaction, delivered after commit."""
+    data = {"tag": tag.id, "added": added, "actor": actor, "source": source}
+    publish_parts(session, Topic.tag_changed, "customers", customer_ids, **data)
 
 
 class TagError(Refusal):
@@ -291,6 +278,3 @@ def erase_tags(session: Session, ctx: ErasureContext) -> int:
         sa.delete(CustomerTag).where(CustomerTag.customer_id.in_(ctx.customer_ids))
     )
     return int(getattr(res, "rowcount", 0) or 0)
-
-
-ERASERS.append(erase_tags)

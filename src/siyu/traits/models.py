@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import DATE, FLOAT, INT, TEXT, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -115,3 +116,32 @@ TRAIT_COLUMNS = (
     "computed_at",
     *CLV_COLUMNS,
 )
+
+
+# What the analytical copy holds of these tables (no direct identifiers: DESIGN §5).
+CUSTOMER_TRAIT = CopiedTable(
+    "customer_trait",
+    (
+        ("customer_id", INT),
+        ("scope", INT),
+        ("run_id", INT),
+        ("last_purchase_on", DATE),
+        ("purchase_days", INT),
+        ("recency_days", INT),
+        ("frequency", INT),
+        ("monetary_fen", INT),
+        ("r_score", INT),
+        ("f_score", INT),
+        ("m_score", INT),
+        ("rfm_class", TEXT),
+        ("lifecycle_stage", TEXT),
+        ("stage_since", DATE),
+        ("p_alive", FLOAT),
+        ("purchases_90d", FLOAT),
+        ("expected_spend_fen", INT),
+        ("clv_fen", INT),
+    ),
+    on_request=True,
+    customer_key="customer_id",
+)
+COPIED = (CUSTOMER_TRAIT,)

@@ -11,7 +11,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from siyu.segments.compiler import Context, column_test, complement_of
-from siyu.segments.fields import FieldSpec, register
+from siyu.segments.fields import FieldSpec
 from siyu.segments.rules import Condition
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 
@@ -46,7 +46,7 @@ def _score(name: str, label: str, column: str) -> FieldSpec:
     return FieldSpec(name, label, TRAITS, "number", _trait(column), integer=True, unit="1-5")
 
 
-register(
+FIELDS = (
     FieldSpec(
         "rfm.class",
         "RFM分层",

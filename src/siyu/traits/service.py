@@ -29,7 +29,7 @@ from siyu.bulk import db_date, db_time, insert_rows
 from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
 from siyu.events.models import Event
-from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.privacy.service import ErasureContext
 from siyu.tags.service import apply_rules
 from siyu.traits.clv import Valuation, value_everyone
 from siyu.traits.expressions import ALL_BRANDS, TraitParams, future_orders, traits
@@ -371,6 +371,3 @@ def erase_traits(session: Session, ctx: ErasureContext) -> int:
         sa.delete(CustomerTrait).where(CustomerTrait.customer_id.in_(ctx.customer_ids))
     )
     return int(getattr(res, "rowcount", 0) or 0)
-
-
-ERASERS.append(erase_traits)

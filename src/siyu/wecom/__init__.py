@@ -1,0 +1,23 @@
+"""WeCom (企业微信) operations: corps, contacts, live codes, welcome, replies, handover, tag sync."""
+
+from siyu.capability import Capability
+
+CAPABILITY = Capability(
+    name="wecom",
+    summary="WeCom: corps, contacts, live codes, welcome, replies, handover, tag sync",
+    models=(".models",),
+    routers=(
+        ".api:router",
+        ".api_replies:router",
+        ".api_handover:router",
+        ".api_group_codes:router",
+    ),
+    pages=("siyu.console.wecom_views:router",),
+    middleware=(".api:CallbackEndpoint",),
+    cli=".cli:register",
+    tasks=(".tasks", ".tagsync"),
+    pumps=(".tasks:inbox",),
+    erasers=(".privacy:erase_wecom",),
+    subscribers=(("tag.changed", ".tagsync:on_tag_changed"),),
+    package=__name__,
+)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
-from siyu.privacy.service import ERASERS, ErasureContext
+from siyu.privacy.service import ErasureContext
 from siyu.wecom.models import WecomCallback, WecomContact, WecomGroupMember
 
 
@@ -44,6 +44,3 @@ def erase_wecom(session: Session, ctx: ErasureContext) -> int:
     named += [sa.cast(WecomCallback.payload, sa.Text).contains(e) for e in set(externals)]
     n += rowcount(session.execute(sa.delete(WecomCallback).where(sa.or_(*named))))
     return n
-
-
-ERASERS.append(erase_wecom)

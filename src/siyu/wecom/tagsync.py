@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from siyu.db import utcnow
 from siyu.jobs.service import enqueue, handler
 from siyu.tags.models import CustomerTag, Tag, TagGroup
-from siyu.tags.service import TAG_HOOKS
 from siyu.wecom.client import WecomClient, WecomError
 from siyu.wecom.models import WecomContact, WecomCorp, WecomTagLink
 
@@ -166,15 +165,16 @@ def mirror(session: Session, corp_pk: int, customer_ids: set[int]) -> None:
 
 
 # -- Siyu → WeCom ----------------------------------------------------------------------------------
-def _on_tag_change(
-    session: Session, tag: Tag, customer_ids: list[int], added: bool, actor: str, source: str
-) -> None:
-    """Queue a push for each corp the tag is paired with (after commit, by the worker)."""
-    if actor == MIRROR_ACTOR or source == "rule":
+def on_tag_changed(session: Session, data: dict[str, Any]) -> None:
+    """Siyu's tagging (the ``tag.changed`` reaction): queue a push for each corp the tag is
+    paired with. Told twice, it queues the same pushes twice, and WeCom marking a tag that is
+    already marked (or unmarking one that is not) changes nothing: idempotent."""
+    if data["actor"] == MIRROR_ACTOR or data["source"] == "rule":
         return
+    tag_id, customer_ids, added = data["tag"], data["customers"], data["added"]
     corps = session.scalars(
         sa.select(WecomTagLink.corp_id).where(
-            WecomTagLink.tag_id == tag.id, WecomTagLink.deleted.is_(False)
+            WecomTagLink.tag_id == tag_id, WecomTagLink.deleted.is_(False)
         )
     ).all()
     for corp_pk in corps:
@@ -184,14 +184,11 @@ def _on_tag_change(
                 "wecom.tags.push",
                 {
                     "corp": corp_pk,
-                    "tag": tag.id,
+                    "tag": tag_id,
                     "customers": customer_ids[start : start + PUSH_BATCH],
                     "add": added,
                 },
             )
-
-
-TAG_HOOKS.append(_on_tag_change)
 
 
 @handler("wecom.tags.push")
@@ -307,5 +304,6 @@ def pair(session: Session, corp: WecomCorp, client: WecomClient, tag: Tag) -> We
         )
     )
     if holders:
-        _on_tag_change(session, tag, holders, True, "wecom:pair", "manual")
+        pushed = {"tag": tag.id, "customers": holders, "added": True, "source": "manual"}
+        on_tag_changed(session, {**pushed, "actor": "wecom:pair"})
     return link

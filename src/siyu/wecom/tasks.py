@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
 from siyu.db import new_session, utcnow
-from siyu.jobs.service import enqueue, periodic, pump
+from siyu.jobs.service import enqueue, periodic
 from siyu.wecom import arrivals, handlers, replies  # noqa: F401  (register the inbox handlers)
 from siyu.wecom.inbox import pump_once
 from siyu.wecom.models import WecomApiCall, WecomCallback, WecomCorp
@@ -19,7 +19,6 @@ from siyu.wecom.service import cached_client
 from siyu.wecom.sync import SyncPaused, sync
 
 
-@pump("wecom.inbox")
 def inbox(name: str) -> int:
     with new_session() as session:
         return pump_once(session, name)

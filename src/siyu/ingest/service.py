@@ -1,4 +1,5 @@
-"""Bookkeeping shared by the importers: the run row, the summary, the rejects file."""
+"""The import service: a run's life (begin, checkpoints, end or refusal), its summary and its
+rejects file, shared by every importer (orders, customers, members; CLI, console and worker)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,86 @@
+"""What a capability declares about itself, once, in its package's ``__init__.py``.
+
+The app, the CLI root, the worker, privacy erasure, the segment field catalogue, the analytical
+copy, the metric registry, reactions, Alembic and the docs generator all iterate the manifests
+listed in ``siyu.capabilities``; nothing else keeps a list of capabilities.
+
+Departure from DESIGN §10's example: a manifest names what it provides by *reference*
+(``".api:router"``, ``".models"``), not by object. Importing ``siyu.tags`` must stay as cheap as
+importing ``siyu.tags.service`` is today: a manifest holding the router itself would pull FastAPI
+and the whole web kit into every service import (and into the worker and the CLI), and would
+make each package's ``__init__`` import half the code base, creating import cycles. References
+are resolved on first use; ``tests/unit/test_capabilities.py`` resolves every one of them, so a
+typo fails the suite instead of a page.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+# A reference: "module" or "module:attribute"; a leading "." is relative to the capability's
+# own package (".api:router" in siyu.tags is siyu.tags.api:router).
+Ref = str
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One capability's manifest.
+
+    ``models`` are the modules holding its tables; ``routers`` its API routers and ``pages`` its
+    console pages (FastAPI routers); ``middleware`` ASGI middleware classes it needs before
+    routing (a callback URL answered outside the session machinery); ``cli`` a function taking
+    the root Typer app; ``tasks`` modules whose ``@handler``/``@periodic`` jobs the worker runs;
+    ``pumps`` functions the worker calls back to back for work that cannot wait for a poll;
+    ``erasers`` functions called inside a PIPL erasure's transaction (``(session, context) ->
+    rows``); ``segment_fields``, ``copied_tables`` and ``metrics`` sequences of declarations;
+    ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
+    commit (``siyu.reactions``).
+    """
+
+    name: str
+    package: str
+    summary: str = ""  # one line for the generated capability table (docs/capabilities.md)
+    models: tuple[Ref, ...] = ()
+    routers: tuple[Ref, ...] = ()
+    pages: tuple[Ref, ...] = ()
+    middleware: tuple[Ref, ...] = ()
+    cli: Ref | None = None
+    tasks: tuple[Ref, ...] = ()
+    pumps: tuple[Ref, ...] = ()
+    erasers: tuple[Ref, ...] = ()
+    segment_fields: tuple[Ref, ...] = ()
+    copied_tables: tuple[Ref, ...] = ()
+    metrics: tuple[Ref, ...] = ()
+    subscribers: tuple[tuple[str, Ref], ...] = ()
+
+    def absolute(self, ref: Ref) -> str:
+        return self.package + ref if ref.startswith(".") else ref
+
+    def load(self, ref: Ref) -> Any:
+        """The module or attribute ``ref`` names (imported on first use)."""
+        module, _, attr = self.absolute(ref).partition(":")
+        found: Any = importlib.import_module(module)
+        for part in attr.split(".") if attr else ():
+            found = getattr(found, part)
+        return found
+
+    def refs(self) -> list[Ref]:
+        """Every reference this manifest holds (the test resolves them all)."""
+        out: list[Ref] = [
+            *self.models,
+            *self.routers,
+            *self.pages,
+            *self.middleware,
+            *self.tasks,
+            *self.pumps,
+            *self.erasers,
+            *self.segment_fields,
+            *self.copied_tables,
+            *self.metrics,
+            *(ref for _topic, ref in self.subscribers),
+        ]
+        if self.cli:
+            out.append(self.cli)
+        return out
