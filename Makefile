@@ -59,8 +59,9 @@ run: $(STAMP)
 	SIYU_MODE=demo $(BIN)/siyu run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	PYTHONPATH=src:. $(BIN)/lint-imports --no-cache  # import contracts: pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

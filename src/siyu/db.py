@@ -215,7 +215,9 @@ def reset_engines() -> None:
 
 def _factory(url: str) -> sessionmaker[Session]:
     if url not in _FACTORIES:
-        import siyu.models  # noqa: F401 - every table must be known before the first flush
+        from siyu.capabilities import import_models
+
+        import_models()  # every table must be known before the first flush
 
         _FACTORIES[url] = sessionmaker(bind=_engine_for(url), expire_on_commit=False)
     return _FACTORIES[url]

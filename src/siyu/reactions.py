@@ -17,13 +17,10 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from siyu.db import utcnow
-from siyu.jobs.models import Job
-from siyu.jobs.service import enqueue, handler
+from siyu.jobs.service import enqueue, enqueue_on, handler
 
 JOB_KIND = "reaction"
 # A long list of ids travels in parts, so no job carries an unbounded payload.
@@ -57,12 +54,8 @@ def publish(target: Session | Connection, topic: Topic, data: dict[str, Any]) ->
     if isinstance(target, Session):
         for payload in payloads:
             enqueue(target, JOB_KIND, payload)
-    elif payloads:
-        now = utcnow()
-        target.execute(
-            sa.insert(Job),
-            [{"kind": JOB_KIND, "payload": p, "run_at": now, "created_at": now} for p in payloads],
-        )
+    else:
+        enqueue_on(target, JOB_KIND, payloads)
     return len(payloads)
 
 

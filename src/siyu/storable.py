@@ -45,17 +45,6 @@ _PAGE = (
 )
 
 
-def storable_text(text: str) -> bool:
-    """False for a string holding a lone surrogate (it has no UTF-8 form)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def unstorable_json(body: bytes) -> str | None:
     """Why a JSON body cannot be taken (a key of ``_WHY``), or None. A body that is not JSON
     at all passes: the route's own parser says so in its words."""

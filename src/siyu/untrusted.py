@@ -80,3 +80,14 @@ def same_token(sent: str | bytes, expected: str | bytes) -> bool:
 
 def _utf8(value: str | bytes) -> bytes:
     return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+
+
+def storable_text(text: str) -> bool:
+    """False for a string holding a lone surrogate (it has no UTF-8 form)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

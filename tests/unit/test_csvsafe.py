@@ -124,7 +124,7 @@ def test_every_csv_writer_goes_through_the_guard() -> None:
     assert set(used) >= {
         "accounts/queries.py",
         "demo/exports.py",
-        "ingest/runs.py",
+        "ingest/service.py",
         "metrics/export.py",
         "privacy/service.py",
         "segments/queries.py",

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from starlette.types import Message
 
-from siyu.storable import StorableInput, storable_text, unstorable_json
+from siyu.storable import StorableInput, unstorable_json
+from siyu.untrusted import storable_text
 
 
 def test_storable_text() -> None:

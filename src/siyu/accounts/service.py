@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -392,3 +393,13 @@ def update_user(
         )
     session.flush()
     return user
+
+
+def forget_audit_details(session: Session, target_type: str, target_ids: Collection[str]) -> None:
+    """Audit entries about these targets keep the fact (who did what to whom, when) but lose
+    their details: what a PIPL erasure leaves of a person in the audit log."""
+    session.execute(
+        sa.update(AuditLog)
+        .where(AuditLog.target_type == target_type, AuditLog.target_id.in_(list(target_ids)))
+        .values(details={})
+    )

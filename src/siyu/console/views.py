@@ -18,6 +18,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.i18n import LANGUAGES, label, source_label, translator
+from siyu.console.words import request_lang
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.traits.queries import overview
 from siyu.untrusted import ID_MAX, same_token, whole_number
@@ -26,11 +27,6 @@ from siyu.webkit import SESSION_COOKIE, Id, Page, db_session, posted_from_elsewh
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
-
-
-def request_lang(request: Request) -> str:
-    lang = request.cookies.get("siyu_lang", "zh-CN")
-    return lang if lang in LANGUAGES else "zh-CN"
 
 
 def _fmt_time(value: Any) -> str:

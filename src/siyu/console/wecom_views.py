@@ -136,10 +136,9 @@ async def create_group_code_page(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Create a group live code over the groups ticked, in list order."""
-    from siyu.wecom.contacts import record_calls
     from siyu.wecom.group_codes import create_group_code
     from siyu.wecom.live_codes import LiveCodeError
-    from siyu.wecom.service import cached_client
+    from siyu.wecom.service import cached_client, record_calls
 
     denied, form = await _post(request, ctx)
     if denied:
@@ -185,9 +184,8 @@ def _live_codes_page(
 def _create_live_code(
     request: Request, session: Session, ctx: Ctx, form: dict[str, str]
 ) -> int | str:
-    from siyu.wecom.contacts import record_calls
     from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
-    from siyu.wecom.service import cached_client
+    from siyu.wecom.service import cached_client, record_calls
 
     corp = _corp(session)
     if corp is None:

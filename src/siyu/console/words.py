@@ -7,10 +7,15 @@ from typing import Any
 
 from fastapi import Request
 
-from siyu.console.i18n import translator
+from siyu.console.i18n import LANGUAGES, translator
 from siyu.console.refusals_zh import ZH
-from siyu.console.views import request_lang
 from siyu.refusals import Refusal
+
+
+def request_lang(request: Request) -> str:
+    """The reader's language: the one they chose (a cookie), Chinese until they choose."""
+    lang = request.cookies.get("siyu_lang", "zh-CN")
+    return lang if lang in LANGUAGES else "zh-CN"
 
 
 def in_words(request: Request, exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from siyu.config import get_settings
-from siyu.storable import storable_text
+from siyu.untrusted import storable_text
 
 
 def _first_bad(value: Any, path: str) -> str | None:

@@ -147,7 +147,6 @@ def queue_import(
     )
     session.add(run)
     session.flush()
-    _register_handlers()
     enqueue(
         session,
         JOB_KIND,
@@ -171,10 +170,6 @@ def queue_import(
         {"file": name, "source": form.source, "bytes": size},
     )
     return run.id
-
-
-def _register_handlers() -> None:
-    import siyu.ingest.tasks  # noqa: F401 - registers the job kind before it is queued
 
 
 def run_upload(engine: Engine, settings: Settings, payload: dict[str, Any]) -> None:

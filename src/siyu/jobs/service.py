@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,8 @@ def enqueue(
     """Queue a job; ``max_attempts`` 1 for work that must not be retried after it failed
     (a worker that died while running it is another matter: its job is taken up again)."""
     if kind not in HANDLERS:
+        import_tasks()  # the capabilities' task modules register their handlers when imported
+    if kind not in HANDLERS:
         raise ValueError(f"no handler for job kind {kind!r}")
     if dedupe_key and session.scalar(sa.select(Job.id).where(Job.dedupe_key == dedupe_key)):
         return
@@ -115,6 +117,21 @@ def enqueue(
             session.add(job)
     except IntegrityError:
         pass
+
+
+def enqueue_on(conn: Connection, kind: str, payloads: list[dict[str, Any]]) -> None:
+    """Queue one ``kind`` job per payload on a bulk writer's connection (its transaction: the
+    jobs exist exactly when what it writes does)."""
+    if kind not in HANDLERS:
+        import_tasks()
+    if kind not in HANDLERS:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    if payloads:
+        now = utcnow()
+        conn.execute(
+            sa.insert(Job),
+            [{"kind": kind, "payload": p, "run_at": now, "created_at": now} for p in payloads],
+        )
 
 
 def enqueue_soon(engine: Engine, kind: str, within_seconds: int) -> None:

@@ -24,15 +24,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import csvsafe
-from siyu.accounts.models import AuditLog
-from siyu.accounts.service import record_audit
+from siyu.accounts.service import forget_audit_details, record_audit
 from siyu.analytics import erasure as copy_erasure
 from siyu.capabilities import provided
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
 from siyu.db import plain_value, table_of
-from siyu.events.models import Event
+from siyu.events.queries import events_of
+from siyu.events.service import erase_events
 from siyu.orders.queries import orders_with_lines
 from siyu.orders.service import erase_orders
 from siyu.privacy.digest import identity_digest
@@ -164,7 +164,7 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
         "identities": _rows(session, Identity, Identity.customer_id.in_(family)),
         "consents": _rows(session, Consent, Consent.customer_id.in_(family)),
         "orders": orders_with_lines(session, family),
-        "events": _rows(session, Event, Event.customer_id.in_(family)),
+        "events": events_of(session, family),
         "merges": _rows(
             session, MergeLog, sa.or_(MergeLog.winner_id.in_(family), MergeLog.loser_id.in_(family))
         ),
@@ -207,8 +207,8 @@ def erase_customer(
     copy_rows = copy_erasure.forget(settings, family)
     report.analytical_copy = {"state": "pending", "rows_removed": copy_rows}
     report.counts.update(erase_orders(session, family))
+    report.counts["event"] = erase_events(session, family)
     steps: list[tuple[str, Any]] = [
-        ("event", sa.delete(Event).where(Event.customer_id.in_(family))),
         ("consent", sa.delete(Consent).where(Consent.customer_id.in_(family))),
         (
             "identity_conflict",
@@ -237,11 +237,7 @@ def erase_customer(
         or 0
     )
     # Audit entries about the person keep the fact (who erased whom, when) but no details.
-    session.execute(
-        sa.update(AuditLog)
-        .where(AuditLog.target_type == "customer", AuditLog.target_id.in_([str(f) for f in family]))
-        .values(details={})
-    )
+    forget_audit_details(session, "customer", [str(f) for f in family])
     publish_parts(session, Topic.customer_erased, "customers", sorted(family))
     report.reject_rows_removed = scrub_rejects(settings.data_dir / "rejects", identities)
     record_audit(

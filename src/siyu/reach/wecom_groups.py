@@ -29,12 +29,14 @@ from siyu.reach.policy import next_allowed
 from siyu.reach.templates import MissingVariable, TemplateProblem, render
 from siyu.reach.tracking import Linker
 from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
-from siyu.wecom.contacts import record_calls
 from siyu.wecom.models import WecomCorp, WecomGroupChat
-from siyu.wecom.service import cached_client
+from siyu.wecom.service import cached_client, record_calls
 
 MAX_GROUPS = 2000  # chat_id_list takes at most 2,000 groups
 OPEN_STATES = ("pending", "submitted")
+
+# get_groupmsg_send_result status → the row's end: (ledger state, reason)
+RESULT = {1: ("sent", None), 2: ("skipped", "not_friend"), 3: ("skipped", "wecom_limit")}
 
 
 def check_filter(raw: Any) -> dict[str, Any]:
@@ -283,8 +285,6 @@ def settle_batch(
 ) -> int:
     """Per-group results of a confirmed task (status 1 sent, 2 gone, 3 over WeCom's limit);
     returns how many groups are still waiting."""
-    from siyu.reach.wecom_mass import RESULT
-
     rows = session.execute(
         sa.select(GroupSend.id, WecomGroupChat.chat_id)
         .join(WecomGroupChat, WecomGroupChat.id == GroupSend.group_id)

@@ -38,17 +38,14 @@ from siyu.db import rowcount, utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.ledger import Claimed, finish_if_done, record_many
 from siyu.reach.models import Campaign, SendRow, WecomMassBatch
-from siyu.reach.wecom_groups import end_open, settle_batch
+from siyu.reach.wecom_groups import RESULT, end_open, settle_batch
 from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
-from siyu.wecom.contacts import record_calls
 from siyu.wecom.models import WecomCorp
-from siyu.wecom.service import cached_client
+from siyu.wecom.service import cached_client, record_calls
 
 MAX_PER_TASK = 10_000
 ABSENT_AFTER = timedelta(minutes=5)
 FIND_WINDOW = timedelta(minutes=10)
-# get_groupmsg_send_result status → the row's end
-RESULT = {1: ("sent", None), 2: ("skipped", "not_friend"), 3: ("skipped", "wecom_limit")}
 
 
 class WecomMass:

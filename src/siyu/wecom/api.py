@@ -23,7 +23,6 @@ from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.webkit import Id, Refused, db_session, require
 from siyu.wecom import inbox, queries
-from siyu.wecom.contacts import record_calls
 from siyu.wecom.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.live_codes import (
     LiveCodeError,
@@ -34,7 +33,7 @@ from siyu.wecom.live_codes import (
     stats,
 )
 from siyu.wecom.models import LiveCode, LiveCodeStaff
-from siyu.wecom.service import WecomConfigError, cached_client, corp_keys, only_corp
+from siyu.wecom.service import WecomConfigError, cached_client, corp_keys, only_corp, record_calls
 from siyu.wecom.welcome import WelcomeError, set_default
 
 log = logging.getLogger("siyu.wecom.callback")

@@ -13,11 +13,10 @@ from siyu.accounts.service import Principal
 from siyu.webkit import Id, db_session, require
 from siyu.wecom import queries
 from siyu.wecom.api import corp_or_422
-from siyu.wecom.contacts import record_calls
 from siyu.wecom.group_codes import add_groups, create_group_code, group_code_summary
 from siyu.wecom.live_codes import LiveCodeError, WecomRefused, fetch_qr
 from siyu.wecom.models import GroupLiveCode, WecomCorp
-from siyu.wecom.service import cached_client
+from siyu.wecom.service import cached_client, record_calls
 
 router = APIRouter(tags=["wecom"])
 

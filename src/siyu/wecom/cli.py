@@ -236,10 +236,9 @@ def live_create(
 ) -> None:
     """Create a live code at WeCom; prints its id and where its QR image is."""
     from siyu.db import session_scope
-    from siyu.wecom.contacts import record_calls
     from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
     from siyu.wecom.queries import live_code_summary
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
 
     actor = require("wecom:manage")
     with session_scope() as session:

@@ -14,8 +14,7 @@ def tags_sync(corp: str = typer.Option(None, "--corp")) -> None:
     """Read WeCom's corp tags now and pair each with a Siyu tag (created if missing)."""
     from siyu.db import session_scope
     from siyu.wecom.client import WecomError
-    from siyu.wecom.contacts import record_calls
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
     from siyu.wecom.tagsync import sync_corp_tags
 
     require("wecom:manage")
@@ -43,8 +42,7 @@ def tags_pair(
     from siyu.db import session_scope
     from siyu.tags.service import TagError, find_tag
     from siyu.wecom.client import WecomError
-    from siyu.wecom.contacts import record_calls
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
     from siyu.wecom.tagsync import TagSyncError, pair
 
     require("wecom:manage")

@@ -22,8 +22,7 @@ from siyu.customers.changes import touch_customers
 from siyu.customers.resolution import Key, Resolver
 from siyu.db import utcnow
 from siyu.ingest.values import gender
-from siyu.wecom.client import WecomClient
-from siyu.wecom.models import WecomApiCall, WecomContact, WecomCorp, WecomStaff
+from siyu.wecom.models import WecomContact, WecomCorp, WecomStaff
 from siyu.wecom.tagsync import mirror
 
 SOURCE = "wecom"
@@ -161,25 +160,3 @@ def mark_deleted(
     if row.customer_id:
         touch_customers(session, {row.customer_id})
     return row
-
-
-def record_calls(session: Session, corp: WecomCorp, client: WecomClient) -> None:
-    """Keep the client's calls (with errcodes) for the status page, and start a new list."""
-    if not client.calls:
-        return
-    now = utcnow()
-    session.execute(
-        sa.insert(WecomApiCall),
-        [
-            {
-                "corp_id": corp.id,
-                "api": c.api[:80],
-                "errcode": c.errcode,
-                "errmsg": c.errmsg,
-                "elapsed_ms": c.elapsed_ms,
-                "at": now,
-            }
-            for c in client.calls
-        ],
-    )
-    client.calls.clear()

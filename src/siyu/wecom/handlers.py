@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from siyu.db import rowcount
 from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomError
-from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
+from siyu.wecom.contacts import ContactFacts, mark_deleted, store_contacts
 from siyu.wecom.inbox import corp_of, on
 from siyu.wecom.models import WecomCallback, WecomCorp, WecomGroupChat
-from siyu.wecom.service import cached_client
+from siyu.wecom.service import cached_client, record_calls
 from siyu.wecom.sync import store_group
 
 

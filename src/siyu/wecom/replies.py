@@ -33,7 +33,6 @@ from siyu.tags.models import Tag
 from siyu.tags.service import assign
 from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.contacts import record_calls
 from siyu.wecom.inbox import corp_of, on
 from siyu.wecom.keywords import active_rules, claim_code, compose, first_match
 from siyu.wecom.models import (
@@ -45,7 +44,7 @@ from siyu.wecom.models import (
     WecomContact,
     WecomCorp,
 )
-from siyu.wecom.service import cached_client
+from siyu.wecom.service import cached_client, record_calls
 
 REPLY_WINDOW = timedelta(hours=48)
 CUSTOMER_SENT = 3  # kf message origin: 3 customer, 4 system event, 5 servicer

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import record_audit
 from siyu.brands.models import Brand
 from siyu.config import Settings, get_settings
-from siyu.db import new_session
+from siyu.db import new_session, utcnow
 from siyu.refusals import Refusal
 from siyu.secretbox import hint, seal, unseal
 from siyu.wecom.client import WecomClient
 from siyu.wecom.crypto import CallbackCrypto, aes_key
-from siyu.wecom.models import WecomCorp
+from siyu.wecom.models import WecomApiCall, WecomCorp
 
 _CORP_ID = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 _AGENT_ID = re.compile(r"^\d{1,12}$")
@@ -194,3 +194,25 @@ def cached_client(session: Session, corp: WecomCorp) -> WecomClient:
     if client is None:
         client = _CLIENTS[key] = client_for(session, corp)
     return client
+
+
+def record_calls(session: Session, corp: WecomCorp, client: WecomClient) -> None:
+    """Keep the client's calls (with errcodes) for the status page, and start a new list."""
+    if not client.calls:
+        return
+    now = utcnow()
+    session.execute(
+        sa.insert(WecomApiCall),
+        [
+            {
+                "corp_id": corp.id,
+                "api": c.api[:80],
+                "errcode": c.errcode,
+                "errmsg": c.errmsg,
+                "elapsed_ms": c.elapsed_ms,
+                "at": now,
+            }
+            for c in client.calls
+        ],
+    )
+    client.calls.clear()

@@ -21,7 +21,7 @@ from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.db import rowcount, utcnow
 from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.contacts import SOURCE, ContactFacts, record_calls, store_contacts
+from siyu.wecom.contacts import SOURCE, ContactFacts, store_contacts
 from siyu.wecom.models import (
     WecomContact,
     WecomCorp,
@@ -31,6 +31,7 @@ from siyu.wecom.models import (
     WecomStaff,
     WecomSyncRun,
 )
+from siyu.wecom.service import record_calls
 
 PHASES = ("departments", "staff", "tags", "contacts", "groups", "finish")
 Progress = Callable[[str, dict[str, Any]], None]

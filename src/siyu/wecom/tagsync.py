@@ -193,8 +193,7 @@ def on_tag_changed(session: Session, data: dict[str, Any]) -> None:
 
 @handler("wecom.tags.push")
 def push_job(session: Session, payload: dict[str, Any]) -> None:
-    from siyu.wecom.contacts import record_calls
-    from siyu.wecom.service import cached_client
+    from siyu.wecom.service import cached_client, record_calls
 
     corp = session.get(WecomCorp, payload["corp"])
     if corp is None:

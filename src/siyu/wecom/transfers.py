@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from siyu.db import utcnow
 from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.contacts import ContactFacts, mark_deleted, record_calls, store_contacts
+from siyu.wecom.contacts import ContactFacts, mark_deleted, store_contacts
 from siyu.wecom.handover import BATCH, RESULT_STATUS, alert_failed, counts, maybe_done
 from siyu.wecom.models import Handover, HandoverItem, WecomCorp, WecomGroupChat
+from siyu.wecom.service import record_calls
 
 
 def submit(session: Session, client: WecomClient, handover: Handover) -> dict[str, int]:

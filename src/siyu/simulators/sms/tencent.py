@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siyu.reach.channels.sms_tencent import tc3_authorization
-from siyu.simulators.sms.gateway import Gateway
+
+if TYPE_CHECKING:
+    from siyu.simulators.sms.gateway import Gateway
 
 _POSITIONAL = re.compile(r"\{(\d+)\}")
 LIMIT_CODES = {
