@@ -16,7 +16,9 @@ typo fails the suite instead of a page.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 # A reference: "module" or "module:attribute"; a leading "." is relative to the capability's
@@ -34,7 +36,8 @@ class Capability:
     the root Typer app; ``tasks`` modules whose ``@handler``/``@periodic`` jobs the worker runs;
     ``pumps`` functions the worker calls back to back for work that cannot wait for a poll;
     ``erasers`` functions called inside a PIPL erasure's transaction (``(session, context) ->
-    rows``); ``segment_fields``, ``copied_tables`` and ``metrics`` sequences of declarations;
+    rows``); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
+    declarations;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
     commit (``siyu.reactions``).
     """
@@ -53,6 +56,7 @@ class Capability:
     segment_fields: tuple[Ref, ...] = ()
     copied_tables: tuple[Ref, ...] = ()
     metrics: tuple[Ref, ...] = ()
+    template_variables: tuple[Ref, ...] = ()
     subscribers: tuple[tuple[str, Ref], ...] = ()
 
     def absolute(self, ref: Ref) -> str:
@@ -79,8 +83,29 @@ class Capability:
             *self.segment_fields,
             *self.copied_tables,
             *self.metrics,
+            *self.template_variables,
             *(ref for _topic, ref in self.subscribers),
         ]
         if self.cli:
             out.append(self.cli)
         return out
+
+
+# (session, customer ids, the values found so far by id, today, the names a template uses or
+# None for all) -> None: fills in its own names for each customer
+VariableLoader = Callable[
+    [Any, Sequence[int], dict[int, dict[str, Any]], date, Collection[str] | None], None
+]
+
+
+@dataclass(frozen=True)
+class TemplateVariables:
+    """Message-template variables a capability knows about each customer, loaded together for a
+    whole batch of recipients in a few queries (never one query per message). ``labels`` name
+    each variable for the template editor, ``samples`` are what a template is tried with when it
+    is saved, ``personal`` are those a WeCom mass message may not carry (WeCom's rules)."""
+
+    labels: Mapping[str, str]
+    samples: Mapping[str, Any]
+    load: VariableLoader
+    personal: frozenset[str] = field(default_factory=frozenset)

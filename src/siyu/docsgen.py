@@ -128,6 +128,7 @@ def capabilities_md() -> str:
         ("segment_fields", "segment fields"),
         ("copied_tables", "analytical copy"),
         ("metrics", "metrics"),
+        ("template_variables", "template variables"),
         ("middleware", "callback URL"),
     )
     for cap in CAPABILITIES:

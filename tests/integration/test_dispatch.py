@@ -139,10 +139,10 @@ def test_personal_variables_preview_and_the_skip_policy(
     from datetime import date
 
     from siyu.config import get_settings
+    from siyu.orders.queries import forget_best_sellers
     from siyu.reach.dispatch import sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.service import create_campaign, preview, start
-    from siyu.reach.variables import forget_best_sellers
     from tests import shop
 
     forget_best_sellers()

@@ -23,6 +23,7 @@ ROLE_MODULE = {
     "erasers": {"privacy", "service"},
     "segment_fields": {"segment_fields"},
     "copied_tables": {"models"},
+    "template_variables": {"queries"},
     "subscribers": {"service", "tasks"},
 }
 # Modules that play a standard role under another name today. Each goes when its domain is
@@ -88,6 +89,7 @@ def test_every_reference_resolves_to_its_kind() -> None:
     from fastapi import APIRouter
 
     from siyu.analytics.tables import CopiedTable
+    from siyu.capability import TemplateVariables
     from siyu.capabilities import CAPABILITIES
     from siyu.metrics.registry import Metric
     from siyu.reactions import Topic
@@ -104,7 +106,12 @@ def test_every_reference_resolves_to_its_kind() -> None:
             assert root.registered_commands or root.registered_groups, cap.name
         for ref in (*cap.erasers, *cap.pumps):
             assert callable(cap.load(ref)), ref
-        kinds = {"segment_fields": FieldSpec, "copied_tables": CopiedTable, "metrics": Metric}
+        kinds = {
+            "segment_fields": FieldSpec,
+            "copied_tables": CopiedTable,
+            "metrics": Metric,
+            "template_variables": TemplateVariables,
+        }
         for kind, cls in kinds.items():
             for ref in getattr(cap, kind):
                 found = cap.load(ref)
@@ -177,3 +184,12 @@ def test_standard_names_are_the_documented_set() -> None:
     )
     for name in sorted(STANDARD | {"segment_fields"}):
         assert f"`{name}.py`" in doc, name
+
+
+def test_template_variables_are_declared_once() -> None:
+    from siyu.reach import variables
+
+    names = [n for group in variables.providers() for n in group.labels]
+    assert len(names) == len(set(names))
+    for group in variables.providers():
+        assert set(group.samples) == set(group.labels) and group.personal <= set(group.labels)

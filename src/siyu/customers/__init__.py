@@ -11,5 +11,6 @@ CAPABILITY = Capability(
     cli=".cli:register",
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
+    template_variables=(".queries:TEMPLATE_VARIABLES",),
     package=__name__,
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
 from siyu.bulk import chunks
+from siyu.capability import TemplateVariables
 from siyu.customers import identifiers as ids
 from siyu.customers.insight import insight, order_summary
 from siyu.customers.masking import mask_optional, mask_properties, mask_text
@@ -319,3 +320,30 @@ def customers_by_phones(session: Session, phones: Iterable[str]) -> tuple[list[i
         owner.update((value, cid) for value, cid in rows)
     found = sorted({owner[v] for _r, v in typed if v in owner})
     return found, [raw for raw, v in typed if v not in owner]
+
+
+def profile_variables(
+    session: Session,
+    ids: Sequence[int],
+    out: dict[int, dict[str, Any]],
+    _today: date,
+    _wanted: Collection[str] | None,
+) -> None:
+    """Template variables from the profile: name, city, province, the store's name."""
+    rows = session.execute(
+        sa.select(Customer.id, Customer.name, Customer.city, Customer.province, Store.name)
+        .outerjoin(Store, Store.id == Customer.store_id)
+        .where(Customer.id.in_(ids))
+    )
+    for cid, name, city, province, store in rows:
+        out[cid].update(name=name, city=city, province=province, store=store)
+
+
+TEMPLATE_VARIABLES = (
+    TemplateVariables(
+        labels={"name": "姓名", "city": "城市", "province": "省份", "store": "门店"},
+        samples={"name": "王芳", "city": "上海", "province": "上海", "store": "南京西路店"},
+        load=profile_variables,
+        personal=frozenset({"name"}),
+    ),
+)

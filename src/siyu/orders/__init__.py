@@ -8,5 +8,6 @@ CAPABILITY = Capability(
     models=(".models",),
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
+    template_variables=(".queries:TEMPLATE_VARIABLES",),
     package=__name__,
 )

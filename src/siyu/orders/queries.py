@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.db import plain_value, table_of
+from siyu.capability import TemplateVariables
+from siyu.db import plain_value, table_of, utcnow
 from siyu.orders.models import Order, OrderLine
 
 
@@ -28,3 +33,88 @@ def orders_with_lines(session: Session, customer_ids: Collection[int]) -> list[d
 
 def _row(obj: Any) -> dict[str, Any]:
     return {c.key: plain_value(getattr(obj, c.key)) for c in table_of(obj).columns}
+
+
+BEST_SELLERS_SECONDS = 900
+_best: dict[str, Any] = {"at": 0.0, "by_category": {}}
+_best_lock = threading.Lock()
+
+
+def purchase_variables(
+    session: Session,
+    ids: Sequence[int],
+    out: dict[int, dict[str, Any]],
+    _today: date,
+    wanted: Collection[str] | None,
+) -> None:
+    """Template variables from the orders: the last product bought, and the recommended one
+    (the best seller of the last 90 days in their most-bought category not bought yet)."""
+    recommend = wanted is None or "recommended" in wanted
+    when = sa.func.coalesce(Order.paid_at, Order.ordered_at)
+    rows = session.execute(
+        sa.select(Order.customer_id, OrderLine.product_name, OrderLine.category)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(Order.customer_id.in_(ids), Order.status.notin_(("cancelled", "refunded")))
+        .order_by(Order.customer_id, when.desc(), OrderLine.line_no)
+    )
+    bought: dict[int, set[str]] = defaultdict(set)
+    categories: dict[int, Counter[str]] = defaultdict(Counter)
+    for cid, product, category in rows:
+        if cid is None:  # never: the query asked for these customers
+            continue
+        if product:
+            out[cid].setdefault("last_product", product)
+            bought[cid].add(product)
+        if category:
+            categories[cid][category] += 1
+    best = best_sellers(session) if recommend else {}
+    for cid in ids:
+        out[cid].setdefault("last_product", None)
+        pick = None
+        if categories[cid]:
+            favourite = categories[cid].most_common(1)[0][0]
+            pick = next((p for p in best.get(favourite, ()) if p not in bought[cid]), None)
+        out[cid]["recommended"] = pick
+
+
+def best_sellers(session: Session, now: datetime | None = None) -> dict[str, list[str]]:
+    """The ten best-selling products of the last 90 days, per category (cached 15 minutes)."""
+    with _best_lock:
+        if time.monotonic() - _best["at"] < BEST_SELLERS_SECONDS:
+            return dict(_best["by_category"])
+        since = (now or utcnow()) - timedelta(days=90)
+        units = sa.func.sum(OrderLine.quantity)
+        rows = session.execute(
+            sa.select(OrderLine.category, OrderLine.product_name, units)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(
+                Order.ordered_at >= since,
+                Order.status.notin_(("cancelled", "refunded")),
+                OrderLine.category.is_not(None),
+                OrderLine.product_name.is_not(None),
+            )
+            .group_by(OrderLine.category, OrderLine.product_name)
+            .order_by(OrderLine.category, units.desc(), OrderLine.product_name)
+        )
+        by_category: dict[str, list[str]] = defaultdict(list)
+        for category, product, _units in rows:
+            if category and product and len(by_category[category]) < 10:
+                by_category[category].append(product)
+        _best.update(at=time.monotonic(), by_category=dict(by_category))
+        return dict(by_category)
+
+
+def forget_best_sellers() -> None:
+    """Drop the cached lists (tests, or after a large import)."""
+    with _best_lock:
+        _best.update(at=0.0, by_category={})
+
+
+TEMPLATE_VARIABLES = (
+    TemplateVariables(
+        labels={"last_product": "最近购买的商品", "recommended": "推荐商品"},
+        samples={"last_product": "玻尿酸精华", "recommended": "防晒乳"},
+        load=purchase_variables,
+        personal=frozenset({"last_product", "recommended"}),
+    ),
+)

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from siyu import sandbox
+from siyu.reach import variables
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 
@@ -43,32 +44,8 @@ def _shown(name: str) -> str:
     return f"{{{name}}}" if name.isdigit() else f"${{{name}}}"
 
 
-# What a template may use about a customer, with its Chinese label (the console lists them).
-VARIABLES: dict[str, str] = {
-    "name": "姓名",
-    "city": "城市",
-    "province": "省份",
-    "store": "门店",
-    "tier": "客户价值分层（RFM）",
-    "stage": "生命周期阶段",
-    "last_product": "最近购买的商品",
-    "days_since_purchase": "距上次购买天数",
-    "recommended": "推荐商品",
-}
+# What a template may call besides the customers' variables (``variables.labels()``).
 FUNCTIONS = {"link": "追踪链接 link('https://…')"}
-PERSONAL = frozenset({"name", "last_product", "days_since_purchase", "recommended"})
-# what a template is tried with when it is saved
-SAMPLES: dict[str, Any] = {
-    "name": "王芳",
-    "city": "上海",
-    "province": "上海",
-    "store": "南京西路店",
-    "tier": "重要价值客户",
-    "stage": "活跃",
-    "last_product": "玻尿酸精华",
-    "days_since_purchase": 30,
-    "recommended": "防晒乳",
-}
 
 
 class TemplateProblem(Refusal):
@@ -144,9 +121,9 @@ def _checked(part: str, source: str) -> sandbox.Compiled | TemplateRefused:
     checks is not checked again for each of its rows)."""
     try:
         compiled = sandbox.compile_template(
-            source, variables=VARIABLES, functions=FUNCTIONS, html=part == "html"
+            source, variables=variables.labels(), functions=FUNCTIONS, html=part == "html"
         )
-        _bounded_render(part, compiled, {**SAMPLES, "link": _counted(_sample_link)})
+        _bounded_render(part, compiled, {**variables.samples(), "link": _counted(_sample_link)})
     except TemplateRefused as exc:
         return exc.with_traceback(None)
     return compiled
@@ -170,9 +147,9 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
     if policy not in ("fallback", "skip"):
         raise TemplateProblem("on_missing", "fallback or skip")
     fallbacks = template.get("fallbacks") or {}
-    if not isinstance(fallbacks, dict) or set(fallbacks) - set(VARIABLES):
+    if not isinstance(fallbacks, dict) or set(fallbacks) - set(variables.labels()):
         raise TemplateProblem(
-            "fallbacks", "a text for some of: {names}", names=", ".join(VARIABLES)
+            "fallbacks", "a text for some of: {names}", names=", ".join(variables.labels())
         )
     if channel == "sms":
         return Checked(frozenset(used), _check_sms(template, purpose))
@@ -182,7 +159,7 @@ def check_template(channel: str, template: Mapping[str, Any], *, purpose: str) -
         if not str(template.get("text") or "").strip():
             raise TemplateProblem("text", "an email needs a text body (HTML is optional)")
     elif channel in ("wecom", "wecom_group"):  # one text for many: nothing per customer
-        refused = sorted(used & PERSONAL) if channel == "wecom" else sorted(used)
+        refused = sorted(used & variables.personal()) if channel == "wecom" else sorted(used)
         if refused and channel == "wecom":
             raise TemplateProblem(
                 "text",

@@ -11,5 +11,6 @@ CAPABILITY = Capability(
     erasers=(".service:erase_traits",),
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
+    template_variables=(".queries:TEMPLATE_VARIABLES",),
     package=__name__,
 )

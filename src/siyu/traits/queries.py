@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.brands.models import Brand
+from siyu.capability import TemplateVariables
 from siyu.config import Settings
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import plain_value
@@ -202,3 +204,42 @@ def _series(
         {"code": code, "zh": zh, "en": en, "counts": [getattr(s, attr).get(code, 0) for s in snaps]}
         for code, (zh, en) in labels.items()
     ]
+
+
+def trait_variables(
+    session: Session,
+    ids: Sequence[int],
+    out: dict[int, dict[str, Any]],
+    today: date,
+    _wanted: Collection[str] | None,
+) -> None:
+    """Template variables from the traits: the RFM tier and lifecycle stage (in Chinese, as
+    customers read them) and the days since the last purchase."""
+    rows = session.execute(
+        sa.select(
+            CustomerTrait.customer_id,
+            CustomerTrait.rfm_class,
+            CustomerTrait.lifecycle_stage,
+            CustomerTrait.last_purchase_on,
+        ).where(CustomerTrait.customer_id.in_(ids), CustomerTrait.scope == 0)
+    )
+    for cid, rfm, stage, last in rows:
+        out[cid].update(
+            tier=RFM_CLASS_LABELS.get(rfm or "", (rfm,))[0],
+            stage=STAGE_LABELS.get(stage, (stage,))[0],
+            days_since_purchase=(today - last).days if last else None,
+        )
+
+
+TEMPLATE_VARIABLES = (
+    TemplateVariables(
+        labels={
+            "tier": "客户价值分层（RFM）",
+            "stage": "生命周期阶段",
+            "days_since_purchase": "距上次购买天数",
+        },
+        samples={"tier": "重要价值客户", "stage": "活跃", "days_since_purchase": 30},
+        load=trait_variables,
+        personal=frozenset({"days_since_purchase"}),
+    ),
+)
