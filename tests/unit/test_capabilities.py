@@ -89,8 +89,8 @@ def test_every_reference_resolves_to_its_kind() -> None:
     from fastapi import APIRouter
 
     from siyu.analytics.tables import CopiedTable
-    from siyu.capability import TemplateVariables
     from siyu.capabilities import CAPABILITIES
+    from siyu.capability import TemplateVariables
     from siyu.metrics.registry import Metric
     from siyu.reactions import Topic
     from siyu.segments.fields import FieldSpec
