@@ -38,6 +38,7 @@ class Capability:
     ``erasers`` functions called inside a PIPL erasure's transaction (``(session, context) ->
     rows``); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
     declarations;
+    ``channels`` factories ``(settings) -> Channel | None`` of the channels it sends on;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
     commit (``siyu.reactions``).
     """
@@ -57,6 +58,7 @@ class Capability:
     copied_tables: tuple[Ref, ...] = ()
     metrics: tuple[Ref, ...] = ()
     template_variables: tuple[Ref, ...] = ()
+    channels: tuple[Ref, ...] = ()
     subscribers: tuple[tuple[str, Ref], ...] = ()
 
     def absolute(self, ref: Ref) -> str:
@@ -84,6 +86,7 @@ class Capability:
             *self.copied_tables,
             *self.metrics,
             *self.template_variables,
+            *self.channels,
             *(ref for _topic, ref in self.subscribers),
         ]
         if self.cli:

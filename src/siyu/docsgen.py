@@ -129,6 +129,7 @@ def capabilities_md() -> str:
         ("copied_tables", "analytical copy"),
         ("metrics", "metrics"),
         ("template_variables", "template variables"),
+        ("channels", "channels"),
         ("middleware", "callback URL"),
     )
     for cap in CAPABILITIES:

@@ -195,7 +195,7 @@ def test_an_operator_works_through_the_console(
     page.wait_for_url("**/campaigns/*")
     page.get_by_test_id("campaign-start").click()
     expect(page.locator("body")).to_contain_text("发送中")
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from tests.reach_world import drain
 
     assert drain(settings, sms_channel(settings)) > 0

@@ -26,7 +26,7 @@ def test_links_receipts_and_replies(
 ) -> None:
     from siyu.config import get_settings, reset_settings
     from siyu.customers.models import Consent
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.public import push_token
     from siyu.reach.service import create_campaign, start
@@ -86,7 +86,7 @@ def test_results_against_hand_computed_figures(
     """30 targeted with a holdout; orders placed within and outside the 7-day window; the
     figures below are worked out by hand from those orders."""
     from siyu.orders.models import Order
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.results import campaign_results
     from tests import shop
@@ -151,7 +151,7 @@ def test_the_demo_gateway_pushes_its_receipts(
 
     from siyu.config import get_settings
     from siyu.demo.reach import push_receipts
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
 
     settings = get_settings()

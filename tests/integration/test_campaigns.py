@@ -21,7 +21,7 @@ def _rows(session: Any, campaign_id: int) -> list[Any]:
 
 
 def _sms(settings: Any) -> Any:
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
 
     return sms_channel(settings)
 

@@ -33,7 +33,7 @@ def _states(session: Any, campaign_id: int) -> dict[int, tuple[str, str | None]]
 def test_a_do_not_disturb_set_by_staff_stops_marketing_to_that_customer(
     world: dict[str, Any], session: Any, settings: Any
 ) -> None:
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
 
     quiet = _ids(world)[3]  # consented to marketing SMS
     customer = session.get(Customer, quiet)
@@ -52,7 +52,8 @@ def test_a_withdrawal_recorded_by_staff_stops_the_messages_not_yet_sent(
     world: dict[str, Any], session: Any, settings: Any
 ) -> None:
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once, sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
+    from siyu.reach.dispatch import dispatch_once
 
     ids = _ids(world)
     campaign = sms_campaign(session, world["segment"])

@@ -17,7 +17,7 @@ def test_each_eligible_customer_is_texted_once_and_every_other_has_a_reason(
     world: dict[str, Any], session: Any
 ) -> None:
     from siyu.config import get_settings
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.ledger import counts
     from siyu.reach.models import Campaign, SendRow
 
@@ -55,7 +55,7 @@ def test_withdrawal_after_start_and_quiet_hours(
     from siyu.config import get_settings
     from siyu.customers.models import Consent
     from siyu.reach import policy
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
 
     campaign = sms_campaign(session, world["segment"])
@@ -80,8 +80,9 @@ def test_withdrawal_after_start_and_quiet_hours(
 
 def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: Any) -> None:
     from siyu.config import get_settings
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.channels.sms import AliyunSms
-    from siyu.reach.dispatch import reconcile, sms_channel
+    from siyu.reach.dispatch import reconcile
     from siyu.reach.models import SendRow
 
     settings = get_settings()
@@ -115,7 +116,7 @@ def test_a_batch_outlasting_half_its_lease_gives_its_rest_back_unsent(
     """A worker starts no provider call once half its claim's lease is gone: the rest of a slow
     batch goes back to the queue, so no call lands after the row could be settled elsewhere."""
     from siyu.config import get_settings
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
 
     settings = get_settings().model_copy(update={"reach_lease_seconds": 2})
@@ -140,7 +141,7 @@ def test_personal_variables_preview_and_the_skip_policy(
 
     from siyu.config import get_settings
     from siyu.orders.queries import forget_best_sellers
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.service import create_campaign, preview, start
     from tests import shop
@@ -229,7 +230,7 @@ def test_a_render_that_fails_for_a_customer_sends_nothing_and_is_recorded(
     each of their rows is skipped with the reason and the sandbox's words, nothing is texted,
     and the batch goes on."""
     from siyu.config import get_settings
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.service import create_campaign, start
 

@@ -254,7 +254,8 @@ def _three_dispatchers(prefix: str, limit: int) -> None:
     import threading
 
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once, sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
+    from siyu.reach.dispatch import dispatch_once
 
     settings = _settings()
     errors: list[BaseException] = []

@@ -14,7 +14,7 @@ def test_channel_rates_and_campaign_results(
 ) -> None:
     from siyu.db import utcnow
     from siyu.metrics.service import reach_summary
-    from siyu.reach.dispatch import sms_channel
+    from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from tests.reach_world import drain, sms_campaign
 

@@ -104,7 +104,7 @@ def test_every_reference_resolves_to_its_kind() -> None:
             root = typer.Typer()
             cap.load(cap.cli)(root)  # it adds its commands to a root
             assert root.registered_commands or root.registered_groups, cap.name
-        for ref in (*cap.erasers, *cap.pumps):
+        for ref in (*cap.erasers, *cap.pumps, *cap.channels):
             assert callable(cap.load(ref)), ref
         kinds = {
             "segment_fields": FieldSpec,
@@ -193,3 +193,26 @@ def test_template_variables_are_declared_once() -> None:
     assert len(names) == len(set(names))
     for group in variables.providers():
         assert set(group.samples) == set(group.labels) and group.personal <= set(group.labels)
+
+
+def test_every_channel_has_one_name() -> None:
+    from siyu.config import Settings
+    from siyu.reach.dispatch import configured_channels
+
+    settings = Settings(
+        secret_key="k" * 32,
+        sms_access_key_id="id",
+        sms_access_key_secret="secret",
+        smtp_host="127.0.0.1",
+        email_from="brand@example.com",
+        oa_appid="wx1",
+        oa_secret="s",
+    )
+    assert sorted(configured_channels(settings)) == [
+        "email",
+        "oa",
+        "sms",
+        "webhook",
+        "wecom",
+        "wecom_app",
+    ]

@@ -11,5 +11,13 @@ CAPABILITY = Capability(
     cli=".cli:register",
     tasks=(".tasks",),
     pumps=(".tasks:dispatch",),
+    channels=(
+        ".channels.configured:sms",
+        ".channels.configured:email",
+        ".channels.configured:official_account",
+        ".channels.configured:webhook",
+        ".wecom_mass:channel",
+        ".wecom_tasks:channel",
+    ),
     package=__name__,
 )

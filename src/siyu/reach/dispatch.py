@@ -29,11 +29,6 @@ from siyu.config import Settings
 from siyu.db import is_sqlite, utcnow
 from siyu.reach.caps import current_caps
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
-from siyu.reach.channels.email import SmtpEmail
-from siyu.reach.channels.oa import OfficialAccount
-from siyu.reach.channels.sms import AliyunSms
-from siyu.reach.channels.sms_tencent import TencentSms
-from siyu.reach.channels.webhook import Webhook, signing_key
 from siyu.reach.eligibility import Go, all_templates, decide, template_for
 from siyu.reach.ledger import Claimed, claim, finish_if_done, record
 from siyu.reach.links import unsubscribe_url
@@ -42,54 +37,24 @@ from siyu.reach.policy import address_of
 from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
 from siyu.reach.tracking import Linker
 from siyu.reach.variables import load_variables
-from siyu.reach.wecom_mass import WecomMass, submit_mass
-from siyu.reach.wecom_tasks import WecomGuideTask, submit_tasks
+from siyu.reach.wecom_mass import submit_mass
+from siyu.reach.wecom_tasks import submit_tasks
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 3600.0
 ABSENT_AFTER = timedelta(minutes=5)
 
 
-def sms_channel(settings: Settings) -> AliyunSms | TencentSms | None:
-    """The SMS provider the settings name, or None when its keys are not set."""
-    if not (settings.sms_access_key_id and settings.sms_access_key_secret):
-        return None
-    if settings.sms_provider == "tencent":
-        return TencentSms(
-            settings.sms_access_key_id,
-            settings.sms_access_key_secret,
-            settings.sms_sdk_app_id,
-            settings.sms_endpoint or "https://sms.tencentcloudapi.com",
-            settings.sms_region,
-        )
-    return AliyunSms(
-        settings.sms_access_key_id,
-        settings.sms_access_key_secret,
-        settings.sms_endpoint or "https://dysmsapi.aliyuncs.com",
-    )
-
-
 def configured_channels(settings: Settings) -> dict[str, Channel]:
-    """The channels this deployment can send on (a channel without settings is left out, and
-    its rows wait in the ledger until it is configured)."""
+    """The channels this deployment can send on, by name (the capabilities' ``channels``
+    factories; one left out by its settings keeps its rows waiting in the ledger)."""
+    from siyu.capabilities import provided
+
     out: dict[str, Channel] = {}
-    sms = sms_channel(settings)
-    if sms is not None:
-        out["sms"] = sms
-    if settings.smtp_host and settings.email_from:
-        out["email"] = SmtpEmail(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.email_from,
-            settings.smtp_username,
-            settings.smtp_password,
-            settings.smtp_security,
-        )
-    if settings.oa_appid and settings.oa_secret:
-        out["oa"] = OfficialAccount(settings.oa_appid, settings.oa_secret, settings.oa_api_base)
-    out["webhook"] = Webhook(signing_key(settings), settings.webhook_allow)
-    out["wecom"] = WecomMass()  # customers without a WeCom friendship fall through or skip
-    out["wecom_app"] = WecomGuideTask()
+    for _cap, factory in provided("channels"):
+        channel = factory(settings)
+        if channel is not None:
+            out[channel.name] = channel
     return out
 
 

@@ -307,3 +307,9 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
     if not waiting:
         batch.state = "done"
     return "settled"
+
+
+def channel(_settings: Settings) -> WecomMass:
+    """The channel's entry for the dispatcher (customers without a WeCom friendship fall
+    through to the next channel, or are skipped)."""
+    return WecomMass()

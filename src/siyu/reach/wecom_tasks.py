@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from siyu.config import Settings
 from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.ledger import Claimed, record_many
@@ -124,3 +125,9 @@ def _send(
             )
     record_calls(session, corp, client)
     session.commit()
+
+
+def channel(_settings: Settings) -> WecomGuideTask:
+    """The channel's entry for the dispatcher (customers without a WeCom friendship fall
+    through to the next channel, or are skipped)."""
+    return WecomGuideTask()
