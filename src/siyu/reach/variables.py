@@ -24,6 +24,7 @@ from siyu.brands.models import Store
 from siyu.bulk import chunks
 from siyu.customers.models import Customer
 from siyu.db import utcnow
+from siyu.i18n import in_language
 from siyu.orders.models import Order, OrderLine
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.models import CustomerTrait
@@ -75,8 +76,8 @@ def _traits(
     )
     for cid, rfm, stage, last in rows:
         out[cid].update(
-            tier=RFM_CLASS_LABELS.get(rfm or "", (rfm,))[0],
-            stage=STAGE_LABELS.get(stage, (stage,))[0],
+            tier=in_language("zh-CN", RFM_CLASS_LABELS[rfm]) if rfm in RFM_CLASS_LABELS else rfm,
+            stage=in_language("zh-CN", STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage,
             days_since_purchase=(today - last).days if last else None,
         )
 
