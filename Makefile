@@ -4,19 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+LOCALE := src/siyu/locale
+PO := $(LOCALE)/zh_CN/LC_MESSAGES/siyu.po
+MO := $(PO:.po=.mo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install constraints java chromium wrk screenshots
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install constraints java chromium wrk screenshots gettext messages
 
 # The versions installed are the ones constraints.txt pins (pyproject.toml keeps the lower bounds).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pybabel -q compile -D siyu -d $(LOCALE) -l zh_CN
 	touch $(STAMP)
 
-install: $(STAMP)
+# The Chinese catalogue, compiled again whenever siyu.po changes (the .mo is not committed).
+$(MO): $(PO) | $(STAMP)
+	$(BIN)/pybabel -q compile -D siyu -d $(LOCALE) -l zh_CN
+
+install: $(STAMP) $(MO)
+
+# After changing wording in the code or templates: the English message ids into siyu.po (new
+# ones untranslated, gone ones dropped); then write their Chinese and run the catalogue test.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -o $(LOCALE)/siyu.pot .
+	$(BIN)/pybabel -q update -D siyu -d $(LOCALE) -l zh_CN -i $(LOCALE)/siyu.pot --no-fuzzy-matching --ignore-obsolete --width 100
+	rm $(LOCALE)/siyu.pot
 
 # Move the pins on, deliberately: the newest versions pyproject.toml allows, installed and frozen
 # into constraints.txt. Run `make test` before committing the new file.
@@ -42,6 +57,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# The catalogue test checks siyu.po with Debian's msgfmt -c (placeholders kept in translation).
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { \
+	  echo "installing gettext (msgfmt) for the catalogue test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext; }
+
 # The event ingest benchmark loads the server with Debian's wrk (a Python client would share the CPU).
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { \
@@ -50,10 +72,10 @@ wrk:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
 
 # Redo the pictures in docs/img from the browser test's walk through the console.
-screenshots: $(STAMP) chromium
+screenshots: $(STAMP) $(MO) chromium
 	SIYU_SCREENSHOTS=docs/img SIYU_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q tests/e2e/test_browser.py
 
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	SIYU_MODE=demo $(BIN)/siyu db upgrade
 	SIYU_MODE=demo $(BIN)/siyu demo ensure
 	SIYU_MODE=demo $(BIN)/siyu run --host $(HOST) --port $(PORT)
@@ -66,10 +88,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test-sqlite: $(STAMP) java chromium
+test-sqlite: $(STAMP) $(MO) java chromium gettext
 	SIYU_TEST_DATABASE_URL=sqlite $(BIN)/pytest -n 2 tests
 
-test-postgres: $(STAMP) java chromium
+test-postgres: $(STAMP) $(MO) java chromium gettext
 	SIYU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 tests
 
 test: lint typecheck test-sqlite test-postgres

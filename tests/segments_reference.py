@@ -21,6 +21,7 @@ from siyu.brands.models import Store
 from siyu.catalog.models import Product
 from siyu.customers.models import Consent, Customer, Identity
 from siyu.events.models import Event
+from siyu.i18n import in_language
 from siyu.orders.models import PAID_STATUSES, Order, OrderLine
 from siyu.segments.models import Segment, SegmentMember
 from siyu.segments.rules import Condition, Group, Node, Not, Window, from_json
@@ -28,7 +29,9 @@ from siyu.tags.models import CustomerTag, Tag, TagGroup
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.models import CustomerTrait
 
-CODES = {zh: code for code, (zh, _en) in {**RFM_CLASS_LABELS, **STAGE_LABELS}.items()}
+CODES = {
+    in_language("zh-CN", name): code for code, name in {**RFM_CLASS_LABELS, **STAGE_LABELS}.items()
+}
 TRAIT_COLUMNS = {
     "rfm.class": ("rfm_class", 1),
     "rfm.r": ("r_score", 1),

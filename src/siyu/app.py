@@ -17,6 +17,7 @@ from siyu.storable import StorableInput
 from siyu.webkit import (
     BlankQueryMeansAbsent,
     BodyLimit,
+    ReadersLanguage,
     Refused,
     SecurityHeaders,
     answer_refused,
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     )
     # Starlette runs the last one added first. The callbacks answer before the rest; the headers
     # (and the access log) wrap everything, so a 413 or a callback's answer carries them too.
+    app.add_middleware(ReadersLanguage)  # what runs inside speaks the reader's language
     app.add_middleware(BlankQueryMeansAbsent)
     # no NUL nor half surrogate pair anywhere; JSON in UTF-8; multipart for the upload only
     app.add_middleware(

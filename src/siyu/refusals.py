@@ -1,10 +1,11 @@
 """Refusals that speak the reader's language.
 
 A service refuses with an English template whose ``{placeholders}`` are named, and the values
-beside it. The template is the message id (as in gettext): the API and the CLI show it filled
-in, the console looks it up in its catalogue (``console/refusals_zh.py``) and says it in
-Chinese with the same values. A value that is itself a refusal is said in the reader's language
-too. A test checks that every template raised in the code has its translation.
+beside it. The template is the gettext message id: the CLI shows it filled in, the console and
+the API look it up in the catalogue (``locale/zh_CN/LC_MESSAGES/siyu.po``, extracted with every
+refusal class as a keyword: ``babel.cfg``) and say it in the reader's language with the same
+values. A value that is itself a refusal is said in the reader's language too. A test checks
+that every template raised in the code has its translation (tests/unit/test_catalog.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,7 @@ from siyu.accounts.service import (
 )
 from siyu.config import get_settings
 from siyu.db import new_session, session_scope
+from siyu.i18n import console_language, speaking
 from siyu.refusals import Refusal
 from siyu.untrusted import BIG_ID_MAX, ID_MAX, same_token
 
@@ -89,6 +91,26 @@ def asked_language(header: str | None) -> str:
         if tag and q > best_q:
             best, best_q = ("zh-CN" if tag.lower().startswith("zh") else "en"), q
     return best
+
+
+class ReadersLanguage:
+    """Each request is answered in its reader's language (``siyu.i18n.speaking``): the API in
+    the one ``Accept-Language`` asks for (English when none), the console in its cookie's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        if scope["path"].startswith("/api/"):
+            lang = asked_language(conn.headers.get("accept-language"))
+        else:
+            lang = console_language(conn)
+        with speaking(lang):
+            await self.app(scope, receive, send)
 
 
 async def answer_refused(request: Request, exc: Refused) -> JSONResponse:

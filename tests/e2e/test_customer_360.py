@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from siyu.i18n import in_language
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.service import recompute
 from tests import shop
@@ -59,7 +60,7 @@ def test_console_customer_page_shows_the_360(client, engine, settings, session) 
         "偏好护肤",
     ):
         assert text in page, text
-    assert any(label in page for label, _en in RFM_CLASS_LABELS.values())
+    assert any(in_language("zh-CN", name) in page for name in RFM_CLASS_LABELS.values())
     fresh = shop.customer(session)
     session.commit()
     assert "还没有计算结果" in client.get(f"/customers/{fresh}").text
@@ -176,4 +177,4 @@ def test_a_demo_customer_page_shows_the_whole_360(client, session) -> None:  # t
         'data-testid="persona"',
     ):
         assert text in page, text
-    assert any(label in page for label, _en in STAGE_LABELS.values())
+    assert any(in_language("zh-CN", name) in page for name in STAGE_LABELS.values())

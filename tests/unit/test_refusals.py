@@ -1,80 +1,9 @@
-"""Every refusal the services raise has its Chinese words, with the same placeholders, and is
-raised with a literal template (an f-string would make each message its own id)."""
+"""A refusal keeps its English template and values, and is said in the reader's language (that
+every template raised has its Chinese is the catalogue's test, tests/unit/test_catalog.py)."""
 
 from __future__ import annotations
 
-import ast
-import string
-from pathlib import Path
-
 import pytest
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "siyu"
-
-
-# Refusals whose template is not the first argument: a segment rule error names the path first.
-TEMPLATE_AT = {"RuleError": 1, "TemplateProblem": 1}
-
-
-def _refusal_raises() -> list[tuple[str, ast.expr | None]]:
-    """Every ``raise`` of a refusal class, or of a helper returning one (``-> RuleError``),
-    with the expression given as its template."""
-    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in SRC.rglob("*.py")}
-    kinds, grew = {"Refusal"}, True
-    while grew:  # the refusal classes: Refusal and everything deriving from one
-        grew = False
-        for tree in trees.values():
-            for node in ast.walk(tree):
-                if (
-                    isinstance(node, ast.ClassDef)
-                    and node.name not in kinds
-                    and any(isinstance(b, ast.Name) and b.id in kinds for b in node.bases)
-                ):
-                    kinds.add(node.name)
-                    grew = True
-    helpers = {  # functions building a refusal from a template: their raises count too
-        path: {
-            node.name
-            for node in ast.walk(tree)
-            if isinstance(node, ast.FunctionDef)
-            and isinstance(node.returns, ast.Name | ast.Constant)
-            and getattr(node.returns, "id", getattr(node.returns, "value", None)) in kinds
-        }
-        for path, tree in trees.items()
-    }
-    public = {name for names in helpers.values() for name in names if not name.startswith("_")}
-    found = []
-    for path, tree in trees.items():
-        builders = kinds | public | helpers[path]  # a private helper: in its own module only
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-                f = node.exc.func
-                name = f.id if isinstance(f, ast.Name) else getattr(f, "attr", "")
-                if name in builders and name != "LoginRefused":  # login: said by code
-                    i = TEMPLATE_AT.get(name, 0)
-                    first = node.exc.args[i] if len(node.exc.args) > i else None
-                    found.append((f"{path.relative_to(SRC)}:{node.lineno}", first))
-    assert len(found) > 60, "the scan should see the services' refusals"
-    return found
-
-
-def _fields(template: str) -> set[str]:
-    return {f for _t, f, _s, _c in string.Formatter().parse(template) if f}
-
-
-def test_every_refusal_template_is_literal_and_translated() -> None:
-    from siyu.console.refusals_zh import ZH
-
-    untranslated, not_literal = [], []
-    for where, first in _refusal_raises():
-        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-            not_literal.append(where)
-        elif first.value not in ZH:
-            untranslated.append(f"{where}: {first.value}")
-        elif _fields(first.value) != _fields(ZH[first.value]):
-            untranslated.append(f"{where}: placeholders differ")
-    assert not not_literal, f"raise with a literal template and named values: {not_literal}"
-    assert not untranslated, "\n".join(untranslated)
 
 
 def test_said_in_the_readers_language() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from siyu.i18n import N_
+
 
 class Perm(StrEnum):
     customers_read = "customers:read"  # masked profiles
@@ -39,10 +41,10 @@ class Role(StrEnum):
 
 
 ROLE_LABELS = {
-    Role.admin: ("管理员", "Administrator"),
-    Role.operator: ("运营", "Operator"),
-    Role.analyst: ("分析师", "Analyst"),
-    Role.store_guide: ("门店导购", "Store guide"),
+    Role.admin: N_("Administrator"),
+    Role.operator: N_("Operator"),
+    Role.analyst: N_("Analyst"),
+    Role.store_guide: N_("Store guide"),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -15,6 +15,7 @@ from siyu.accounts.permissions import Perm
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.i18n import _
 from siyu.reach import queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
@@ -251,9 +252,7 @@ def campaign_page(
         return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        return render(
-            request, "error.html", status=404, ctx=ctx, message_key="error.campaign_notfound"
-        )
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Campaign not found."))
     return _detail_page(request, ctx, session, campaign)
 
 
@@ -270,9 +269,7 @@ async def campaign_action(
         return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or action not in service.ACTIONS:
-        return render(
-            request, "error.html", status=404, ctx=ctx, message_key="error.campaign_notfound"
-        )
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Campaign not found."))
     raw = await request.form()
     if not _check_csrf(ctx, str(raw.get("csrf", ""))):
         return _detail_page(request, ctx, session, campaign, "csrf")

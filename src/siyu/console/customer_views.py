@@ -28,6 +28,7 @@ from siyu.customers.consent import (
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_detail
 from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.i18n import _
 from siyu.untrusted import whole_number
 from siyu.webkit import Id, db_session
 
@@ -67,9 +68,9 @@ def show_customer(
         data = customer_detail(session, principal, customer_id, unmask=unmask)
     except Forbidden:  # another store's customer looks exactly like a missing one
         session.commit()  # keep the audit entry of the refused look-up
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     except CustomerError:
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     done = request.query_params.get("done")
     show = data["unmasked"]
     addresses = [
@@ -144,18 +145,26 @@ async def customer_action(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("This page has expired; reload it and try again."),
+        )
     try:
         customer = get_visible(session, ctx["principal"], customer_id)
         done = change(customer, form)
         session.commit()
     except Forbidden:  # another store's customer looks exactly like a missing one
         session.commit()  # the audit entry of the refused look-up
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     except CustomerError as exc:
         session.rollback()
         if exc.template == "no customer {id}":
-            return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+            return render(
+                request, "error.html", status=404, ctx=ctx, message=_("Customer not found.")
+            )
         return show_customer(
             request, ctx, session, customer_id, error=in_words(request, exc), status=409
         )

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
-from siyu.console.i18n import translator
-from siyu.console.views import _check_csrf, console_user, denied_page, render, request_lang
+from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.i18n import _
 from siyu.metrics.funnel import (
     AARRR,
     KINDS,
@@ -84,7 +84,7 @@ async def _posted(request: Request, ctx: Ctx, session: Session) -> Any:
         return denied
     form = await request.form()
     if not _check_csrf(ctx, str(form.get("csrf", ""))):
-        csrf = str(translator(request_lang(request))("rc.csrf"))
+        csrf = _("This page has expired; reload and try again.")
         return _page(request, ctx, session, error=csrf, status=400)
     return form
 

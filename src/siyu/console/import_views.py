@@ -21,6 +21,7 @@ from siyu.console.upload_form import FORM_SLACK, UploadRefused, receive_form, si
 from siyu.console.views import console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.db import new_session, session_scope
+from siyu.i18n import _
 from siyu.ingest import uploads
 from siyu.jobs import queries
 from siyu.refusals import Refusal
@@ -151,7 +152,7 @@ def import_page(
         return denied
     run = queries.import_run(session, run_id)
     if run is None:
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     said = run["error"]
     if run["refused"]:
         refusal = Refusal(run["refused"]["template"], **(run["refused"].get("params") or {}))
@@ -175,7 +176,7 @@ def rejects_download(
     try:
         _run, path = uploads.rejects_file(session, get_settings(), run_id)
     except uploads.UploadError:
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     record_audit(
         session, ctx["principal"].actor, "import.rejects_download", "import_run", str(run_id)
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.console.views import console_user, render
+from siyu.i18n import _
 from siyu.jobs import queries
 from siyu.webkit import db_session
 
@@ -36,5 +37,11 @@ def jobs_page(
     principal = ctx["principal"]
     shown = {name: load(session) for name, (perm, load) in SECTIONS.items() if principal.can(perm)}
     if not shown:
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("You do not have permission to see this."),
+        )
     return render(request, "jobs.html", ctx=ctx, shown=shown, running=queries.running(shown))

@@ -17,6 +17,7 @@ from siyu.console.words import in_words
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
+from siyu.i18n import _
 from siyu.webkit import Id, Page, db_session
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,7 @@ def _refused(request: Request, ctx: Ctx, session: Session, exc: Exception) -> Re
     """Another store's customer reads as a missing one: 404 (its audit entry kept)."""
     if isinstance(exc, Forbidden):
         session.commit()
-    return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+    return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
 
 
 def _missing(exc: CustomerError) -> bool:
@@ -98,7 +99,13 @@ async def merge_submit(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("This page has expired; reload it and try again."),
+        )
     other = form.get("other", "").strip()[:20]
     conflict = form.get("conflict", "").strip()[:12]
     try:
@@ -143,7 +150,13 @@ async def unmerge_submit(
     if denied := denied_page(request, ctx, Perm.customers_write):
         return denied
     if await posted(request, ctx) is None:
-        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("This page has expired; reload it and try again."),
+        )
     try:
         unmerge_for(session, ctx["principal"], merge_id)
         session.commit()
@@ -201,7 +214,13 @@ async def keep_apart_submit(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("This page has expired; reload it and try again."),
+        )
     try:
         keep_apart(session, ctx["principal"], conflict_id, form.get("reason"))
         session.commit()

@@ -18,10 +18,10 @@ from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand, Store
 from siyu.config import get_settings
-from siyu.console.i18n import translator
-from siyu.console.views import console_user, denied_page, render, request_lang
+from siyu.console.views import console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.db import utcnow
+from siyu.i18n import N_, _, yuan
 from siyu.metrics.export import overview_csv
 from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
 from siyu.metrics.registry import METRICS
@@ -31,6 +31,11 @@ from siyu.segments.rules import RuleError, loads
 from siyu.webkit import Id, Page, db_session
 
 router = APIRouter(include_in_schema=False)
+
+NO_COPY = N_(
+    "The analytical copy has not been built yet, so there is nothing to show. Run siyu analytics refresh, or come back after the worker has refreshed it."
+)
+BAD_DATE = N_("Dates as YYYY-MM-DD")
 
 
 def _range(settings: Any, start: str | None, end: str | None) -> tuple[date | None, date | None]:
@@ -67,20 +72,19 @@ def dashboard_page(
         return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
-    data, error = None, None
+    data, error, quiet = None, None, False
     if first is None or last is None:
-        error = "mx.bad_date"
+        error = _(BAD_DATE)
     else:
         try:
             data = overview(settings, first, last, brand_id=brand, store_id=store)
         except EngineUnavailable:
-            error = "mx.no_copy"
+            error, quiet = _(NO_COPY), True
         except MetricsError as exc:
             error = in_words(request, exc)
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
     stores = session.execute(sa.select(Store.id, Store.code, Store.name).order_by(Store.id)).all()
     picked = next((s for s in stores if s.id == store), None)
-    t = translator(request_lang(request))
     shown_funnel, funnel_error, saved = None, None, funnels(session)
     if data is not None and first is not None and last is not None:
         try:
@@ -98,10 +102,11 @@ def dashboard_page(
         drill_url=lambda rule, title: drill_url(
             rule, title, brand, picked.code if picked else None
         ),
-        band_label=lambda b: band_label(t, b),
+        band_label=band_label,
         ctx=ctx,
         o=data,
         error=error,
+        quiet=quiet,
         funnel=shown_funnel,
         funnel_error=funnel_error,
         saved_funnels=[(f.id, f.name) for f in saved],
@@ -131,17 +136,13 @@ def drill_url(
     return "/dashboard/customers?" + urlencode(query)
 
 
-def band_label(t: Any, band: dict[str, Any]) -> str:
+def band_label(band: dict[str, Any]) -> str:
     lo, hi = band["low_fen"], band["high_fen"]
     if lo is None:
-        return str(t("mx.band_zero"))
+        return _("¥0 or less")
     if hi is None:
-        return str(t("mx.band_top", lo=_whole_yuan(lo)))
-    return str(t("mx.band", lo=_whole_yuan(lo), hi=_whole_yuan(hi)))
-
-
-def _whole_yuan(fen: int) -> str:
-    return f"¥{fen / 100:,.0f}"
+        return _("over {lo}", lo=yuan(lo, digits=0))
+    return _("{lo} – {hi}", lo=yuan(lo, digits=0), hi=yuan(hi, digits=0))
 
 
 @router.get("/dashboard.csv")
@@ -159,17 +160,16 @@ def dashboard_csv(
         return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
-    t = translator(request_lang(request))
 
     def refused(text: str, status: int) -> Response:
         return Response(text + "\n", status_code=status, media_type="text/plain; charset=utf-8")
 
     if first is None or last is None:
-        return refused(t("mx.bad_date"), 400)
+        return refused(_(BAD_DATE), 400)
     try:
         data = overview(settings, first, last, brand_id=brand, store_id=store)
     except EngineUnavailable:
-        return refused(t("mx.no_copy"), 409)
+        return refused(_(NO_COPY), 409)
     except MetricsError as exc:
         return refused(in_words(request, exc), 404 if exc.code == "no_store" else 400)
     name = f"siyu-dashboard-{first}-{last}.csv"
@@ -194,7 +194,7 @@ def drill_page(
     at a time; from here the same rule can be saved as a segment."""
     if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
-    result, error = None, None
+    result, error, quiet = None, None, False
     try:
         found = drill(
             get_settings(), session, ctx["principal"], loads(rule), brand_id=brand, page=page
@@ -206,17 +206,20 @@ def drill_page(
             "items": found.items,
         }
     except RuleError as exc:  # a hand-edited URL: not JSON, or not a rule
-        error = in_words(request, exc)
+        error = _(
+            "This drill-down condition cannot be read: {reason}", reason=in_words(request, exc)
+        )
     except EngineUnavailable:
-        error = "mx.no_copy"
+        error, quiet = _(NO_COPY), True
     params = {"rule": rule, "title": title[:100], "brand": brand or ""}
     return render(
         request,
         "customers_drill.html",
-        status=400 if error and error != "mx.no_copy" else 200,
+        status=400 if error and not quiet else 200,
         ctx=ctx,
         result=result,
         error=error,
+        quiet=quiet,
         title=title[:100],
         rule=rule,
         rule_text=found.rule_text if result else "",

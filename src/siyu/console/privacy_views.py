@@ -16,6 +16,7 @@ from siyu.console.customer_views import posted, private, show_customer
 from siyu.console.views import console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.i18n import _
 from siyu.privacy.service import (
     PrivacyError,
     confirms_erasure,
@@ -39,15 +40,21 @@ async def _checked(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(request, "error.html", status=403, ctx=ctx, message_key="cu.csrf")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("This page has expired; reload it and try again."),
+        )
     try:
         get_visible(session, ctx["principal"], customer_id)
         return form, find_person(session, customer_id)
     except Forbidden:  # another store's customer looks exactly like a missing one
         session.commit()
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     except (CustomerError, PrivacyError):
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
 
 
 @router.post("/customers/{customer_id}/privacy/export")

@@ -14,19 +14,41 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field
 from sqlalchemy.orm import Session
 
+from siyu import i18n
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
-from siyu.console.i18n import LANGUAGES, label, source_label, translator
-from siyu.console.words import request_lang
+from siyu.console.labels import label, source_label
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
+from siyu.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, _, console_language
 from siyu.traits.queries import overview
 from siyu.untrusted import ID_MAX, same_token, whole_number
-from siyu.webkit import SESSION_COOKIE, Id, Page, db_session, posted_from_elsewhere
+from siyu.webkit import (
+    SESSION_COOKIE,
+    Id,
+    Page,
+    db_session,
+    posted_from_elsewhere,
+)
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.add_extension("jinja2.ext.i18n")
+# _(), gettext(), pgettext() in the templates say their English in the language being spoken
+# (the request's: ``webkit.ReadersLanguage``; ``render`` says the page's too).
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n.gettext,
+    ngettext=i18n.ngettext,
+    pgettext=i18n.pgettext,
+    npgettext=i18n.npgettext,
+    newstyle=False,  # values are filled in by str.format, as in the Python code
+)
+templates.env.globals.update(label=label, source_label=source_label)
 router = APIRouter(include_in_schema=False)
+
+
+def request_lang(request: Request) -> str:
+    return console_language(request)
 
 
 def _fmt_time(value: Any) -> str:
@@ -37,30 +59,28 @@ def _fmt_time(value: Any) -> str:
     return str(value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M"))
 
 
-def yuan(fen: int | None) -> str:
-    return "-" if fen is None else f"¥{fen / 100:,.2f}"
-
-
 templates.env.filters["localtime"] = _fmt_time
 templates.env.filters["json_zh"] = lambda v: json.dumps(v, ensure_ascii=False)
-templates.env.filters["yuan"] = yuan
+templates.env.filters["yuan"] = i18n.yuan
+templates.env.filters["number"] = i18n.number
+templates.env.filters["compact"] = i18n.compact
+templates.env.filters["compact_yuan"] = i18n.compact_yuan
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     lang = request_lang(request)
-    t = translator(lang)
-    return templates.TemplateResponse(
-        request,
-        name,
-        {
-            "t": t,
-            "lang": lang,
-            "source_label": lambda s: source_label(s, lang),
-            "label": lambda group, value: label(group, value, lang),
-            **ctx,
-        },
-        status_code=status,
-    )
+    with i18n.speaking(lang):
+        return templates.TemplateResponse(request, name, {"lang": lang, **ctx}, status_code=status)
+
+
+# What the login page says for each ``LoginRefused.code``.
+LOGIN_REFUSED = {
+    "locked": N_("Too many failed logins; wait 15 minutes and try again."),
+    "wrong": N_("Wrong username or password, or the account is switched off."),
+    "demo_password": N_(
+        "The demo password is refused outside demo mode; ask an administrator for a new one."
+    ),
+}
 
 
 class LoginRequired(Exception):
@@ -81,7 +101,13 @@ def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLRespon
     """The 403 page when the logged-in user lacks ``perm``, else None."""
     if ctx["principal"].can(perm):
         return None
-    return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+    return render(
+        request,
+        "error.html",
+        status=403,
+        ctx=ctx,
+        message=_("You do not have permission to see this."),
+    )
 
 
 def _check_csrf(ctx: dict[str, Any], token: str) -> bool:
@@ -107,7 +133,10 @@ def login_submit(
     address = request.client.host if request.client else "unknown"
     demo = (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD) if settings.is_demo else None
     if posted_from_elsewhere(request):  # login CSRF: nothing checked, nothing counted
-        error = translator(request_lang(request))("login.elsewhere")
+        error = _(
+            "This login came from another site and was refused. "
+            "Open this system's own login page to log in."
+        )
         nxt = _safe_next(next)
         return render(request, "login.html", status=403, next=nxt, demo=demo, error=error)
     try:
@@ -119,7 +148,7 @@ def login_submit(
             status=401,
             next=_safe_next(next),
             demo=demo,
-            error=translator(request_lang(request))(f"login.{exc.code}"),
+            error=_(LOGIN_REFUSED.get(exc.code, LOGIN_REFUSED["wrong"])),
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -158,7 +187,7 @@ def logout_submit(
 def switch_language(lang: str, next: str = "/customers") -> Response:
     response = RedirectResponse(_safe_next(next), status_code=303)
     if lang in LANGUAGES:
-        response.set_cookie("siyu_lang", lang, samesite="lax", max_age=365 * 86400)
+        response.set_cookie(LANGUAGE_COOKIE, lang, samesite="lax", max_age=365 * 86400)
     return response
 
 
@@ -179,7 +208,13 @@ def customers_page(
 ) -> HTMLResponse:
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("You do not have permission to see this."),
+        )
     store = whole_number(store_id)  # not a store's number: no store filter
     q = (q or "").strip()[:100] or None
     result = list_customers(
@@ -210,7 +245,13 @@ def insight_page(
 ) -> HTMLResponse:
     """Distribution of RFM classes, lifecycle stages and CLV, and how they move over time."""
     if not ctx["principal"].can(Perm.customers_read):
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("You do not have permission to see this."),
+        )
     data = overview(session, get_settings(), scope, ctx["principal"])
     return render(request, "insight.html", ctx=ctx, o=data)
 
@@ -225,7 +266,13 @@ def segments_page(
     from siyu.segments.queries import list_segments
 
     if not ctx["principal"].can(Perm.customers_read):
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("You do not have permission to see this."),
+        )
     rows = list_segments(session, ctx["principal"])
     return render(request, "segments.html", ctx=ctx, rows=rows)
 
@@ -237,7 +284,13 @@ def segment_builder_page(
     """The visual rule builder: fields from the catalogue API, a live count and preview. A rule
     given in JSON (a dashboard drill-down saved as a segment) opens ready to save."""
     if not ctx["principal"].can(Perm.segments_write):
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("You do not have permission to see this."),
+        )
     from siyu.segments.rules import RuleError, from_json, loads
 
     try:  # a rule that is not one (not JSON, nested past the limit…) opens an empty builder
@@ -264,13 +317,17 @@ def segment_page(
 
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
-        return render(request, "error.html", status=403, ctx=ctx, message_key="error.forbidden")
+        return render(
+            request,
+            "error.html",
+            status=403,
+            ctx=ctx,
+            message=_("You do not have permission to see this."),
+        )
     try:
         seg = segment_view(session, get_segment(session, segment_id), principal)
     except SegmentError:
-        return render(
-            request, "error.html", status=404, ctx=ctx, message_key="error.segment_notfound"
-        )
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Segment not found."))
     history = [
         {**h, "local": _fmt_time(h["at"])}
         for h in size_history(session, segment_id, principal=principal)

@@ -14,6 +14,7 @@ from siyu.accounts.permissions import Perm
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.i18n import _
 from siyu.oa.queries import status as oa_status
 from siyu.untrusted import KEYWORD_PRIORITY_MAX, number
 from siyu.webkit import Id, db_session
@@ -229,7 +230,7 @@ def live_code_page(
         return denied
     code = session.get(LiveCode, code_id)
     if code is None:
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     row = next(r for r in queries.live_codes(session, ctx["principal"]) if r["id"] == code_id)
     shown = stats(session, code, principal=ctx["principal"])
     return render(request, "wecom_live_code.html", ctx=ctx, c=row, s=shown)
@@ -395,7 +396,7 @@ async def handover_page(
         return denied
     handover = session.get(Handover, handover_id)
     if handover is None:
-        return render(request, "error.html", status=404, ctx=ctx, message_key="error.notfound")
+        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     error = None
     if request.method == "POST":
         denied, form = await _post(request, ctx)

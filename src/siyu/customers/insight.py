@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.brands.models import Store
 from siyu.config import get_settings
+from siyu.i18n import in_language
 from siyu.orders.models import PAID_STATUSES, Order, OrderLine
 from siyu.tags.queries import tags_of
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
@@ -74,8 +75,8 @@ def persona(
         parts.append("尚未购买" if not summary["orders"] else "待计算")
     else:
         if overall["rfm_class"]:
-            parts.append(RFM_CLASS_LABELS[overall["rfm_class"]][0])
-        parts.append(STAGE_LABELS[overall["lifecycle_stage"]][0])
+            parts.append(in_language("zh-CN", RFM_CLASS_LABELS[overall["rfm_class"]]))
+        parts.append(in_language("zh-CN", STAGE_LABELS[overall["lifecycle_stage"]]))
         days = overall["recency_days"]
         if days is None and overall["last_purchase_on"]:  # no purchase within the RFM window
             days = (today - date.fromisoformat(overall["last_purchase_on"])).days

@@ -26,7 +26,7 @@ def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
     )
     for key, values in cond.where:
         if not _PROPERTY.fullmatch(key):
-            raise ctx.fail("property name {key!r}: letters, digits, _ and - only", key=key)
+            raise ctx.refuse("property name {key!r}: letters, digits, _ and - only", key=key)
         prop = ev.properties.cast("json")[key]
         wanted = list(values)
         ev = ev.filter(ibis.coalesce(prop.str, prop.cast("string")).isin(wanted).fill_null(False))

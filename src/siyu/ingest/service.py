@@ -17,6 +17,7 @@ from siyu import csvsafe
 from siyu.brands.service import resolve_brand
 from siyu.config import Settings
 from siyu.db import table_of, utcnow, write_transaction
+from siyu.i18n import N_
 from siyu.ingest.formats import ExportFormat
 from siyu.ingest.models import ImportRun
 from siyu.ingest.reader import OpenedFile, check_path, open_export
@@ -223,11 +224,11 @@ def begin_import(
     return ImportStart(opened, brand_id, brand_code, summary, rejects)
 
 
-STOPPED = (
+STOPPED = N_(
     "stopped near row {row}: {reason}. Batches before it are stored; fix the file and import "
     "it again to resume."
 )
-NO_ROWS = "the file has a header but no data rows"
+NO_ROWS = N_("the file has a header but no data rows")
 
 
 def refused(summary: ImportSummary, exc: BaseException) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["metrics"])
 @router.get("/metrics")
 def list_metrics(_p: Principal = Depends(require(Perm.metrics_read))) -> list[dict[str, Any]]:
     """Every metric with its definition; pending ones say what they wait for."""
-    return [asdict(m) for m in METRICS.values()]
+    return [m.described() for m in METRICS.values()]
 
 
 @router.get("/metrics/overview", responses={404: {}, 422: {}, 503: {}})

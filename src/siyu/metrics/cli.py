@@ -78,7 +78,7 @@ def overview_cmd(
     typer.echo(f"{p['start']} – {p['end']}  (对比 vs {q['start']} – {q['end']})")
     for key, v in got["kpis"].items():
         delta = "" if v["delta"] is None else f"  {v['delta']:+.1%}"
-        name = f"{METRICS[key].zh} {METRICS[key].en}"
+        name = f"{METRICS[key].zh} {METRICS[key].name}"
         typer.echo(
             f"  {name:<34} {_shown(key, v['value']):>14}   ← {_shown(key, v['previous'])}{delta}"
         )
@@ -90,23 +90,22 @@ def overview_cmd(
             f"  来源 {r['source'] or '—':<10} 新客 {r['customers']:>6}  LTV {ltv:>10}  CAC {cac:>10}  LTV/CAC {ratio}"
         )
     for key, why in got["pending"].items():
-        typer.echo(f"  {METRICS[key].zh} {METRICS[key].en:<26} {'—':>14}   ({why})")
+        typer.echo(f"  {METRICS[key].zh} {METRICS[key].name:<26} {'—':>14}   ({why})")
     typer.echo(f"分析副本更新于 copy as of: {got['fresh_as_of'] or '从未 never'}")
 
 
 @app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every metric with its definition (Chinese and English)."""
-    from dataclasses import asdict
-
     from siyu.metrics.registry import METRICS
 
     if as_json:
-        echo_json([asdict(m) for m in METRICS.values()])
+        echo_json([m.described() for m in METRICS.values()])
         return
     for m in METRICS.values():
-        typer.echo(f"{m.key}: {m.zh} / {m.en}{'  (' + m.pending + ')' if m.pending else ''}")
-        typer.echo(f"    {m.definition_zh}\n    {m.definition_en}")
+        d = m.described()
+        typer.echo(f"{m.key}: {d['zh']} / {m.name}{'  (' + m.pending + ')' if m.pending else ''}")
+        typer.echo(f"    {d['definition_zh']}\n    {m.definition}")
 
 
 spend_app = typer.Typer(

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from siyu import sandbox
+from siyu.i18n import N_
 from siyu.reach import variables
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
@@ -55,9 +56,11 @@ class TemplateProblem(Refusal):
     def __init__(self, part: str, template: str, /, line: int | None = None, **params: Any) -> None:
         reason = TemplateRefused(template, line=line, **params)
         if line:
-            super().__init__("{part} line {line}: {reason}", part=part, line=line, reason=reason)
+            super().__init__(
+                N_("{part} line {line}: {reason}"), part=part, line=line, reason=reason
+            )
         else:
-            super().__init__("{part}: {reason}", part=part, reason=reason)
+            super().__init__(N_("{part}: {reason}"), part=part, reason=reason)
         self.part, self.line, self.message = part, line, str(reason)
 
 

@@ -42,7 +42,7 @@ def _check_node(node: nodes.Node) -> None:
         and isinstance(node.left, nodes.Const)
         and isinstance(node.left.value, str)
     ):
-        raise TemplateRefused("% formatting of text is not allowed in templates", line=line)
+        raise TemplateRefused("using % to format text is not allowed in templates", line=line)
 
 
 def compile_template(

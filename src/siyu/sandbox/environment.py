@@ -172,7 +172,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         run = budget.current()
         if operator == "%" and isinstance(left, str):
-            raise TemplateRefused("% formatting of text is not allowed in templates")
+            raise TemplateRefused("using % to format text is not allowed in templates")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(times, int) and times > 0:

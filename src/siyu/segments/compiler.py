@@ -108,7 +108,7 @@ class Context:
             return rows
         return rows.filter(rows[column].isin(self.only.id))
 
-    def fail(self, reason: str, /, **params: Any) -> RuleError:
+    def refuse(self, reason: str, /, **params: Any) -> RuleError:
         return RuleError(self.path, reason, **params)
 
     # -- time --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from siyu.i18n import N_
 from siyu.refusals import Refusal
 
 MAX_DEPTH = 20
@@ -55,7 +56,7 @@ class RuleError(Refusal):
     def __init__(self, path: str, reason: str, /, **params: Any) -> None:
         self.why = Refusal(reason, **params)
         self.path, self.reason = path or "rule", str(self.why)
-        super().__init__("{path}: {why}", path=self.path, why=self.why)
+        super().__init__(N_("{path}: {why}"), path=self.path, why=self.why)
 
     def detail(self, say: Callable[[BaseException], str]) -> Any:
         return {"path": self.path, "reason": say(self.why)}

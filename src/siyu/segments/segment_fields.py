@@ -16,10 +16,10 @@ def _segment(cond: Condition, ctx: Context) -> ir.BooleanValue:
     seg_id = cond.value
     if seg_id in ctx.segment_stack:
         loop = " → ".join(str(s) for s in [*ctx.segment_stack, seg_id])
-        raise ctx.fail("segments refer to each other in a loop ({loop})", loop=loop)
+        raise ctx.refuse("segments refer to each other in a loop ({loop})", loop=loop)
     ref = ctx.lookups.segment(seg_id)
     if ref is None:
-        raise ctx.fail("no segment {id}", id=seg_id)
+        raise ctx.refuse("no segment {id}", id=seg_id)
     if not ref.dynamic:
         members = ctx.table("segment_member")
         hit = ctx.member(members.filter(members.segment_id == seg_id))
@@ -27,7 +27,7 @@ def _segment(cond: Condition, ctx: Context) -> ir.BooleanValue:
         try:
             inner = from_json(ref.rule, check)
         except RuleError as exc:
-            raise ctx.fail(
+            raise ctx.refuse(
                 "segment {id} ({name}) has a bad rule: {why}", id=seg_id, name=ref.name, why=exc
             ) from None
         ctx.segment_stack.append(seg_id)

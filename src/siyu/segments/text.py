@@ -103,7 +103,7 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.i]
 
-    def _fail(self, what: str, tok: Token | None = None, **params: Any) -> RuleError:
+    def _refuse_at(self, what: str, tok: Token | None = None, **params: Any) -> RuleError:
         """``what`` (a template, with ``params``) at the token the parser stopped on."""
         tok = tok or self.tok
         said = Refusal(what, **params)
@@ -129,19 +129,19 @@ class _Parser:
 
     def _take_word(self, word: str) -> None:
         if not self._is_word(word):
-            raise self._fail("expected {word!r}", word=word)
+            raise self._refuse_at("expected {word!r}", word=word)
         self.i += 1
 
     def _take(self, kind: str, text: str) -> None:
         if self.tok.kind != kind or self.tok.text != text:
-            raise self._fail("expected {word!r}", word=text)
+            raise self._refuse_at("expected {word!r}", word=text)
         self.i += 1
 
     # -- grammar -------------------------------------------------------------------------
     def rule(self) -> Node:
         node = self._or()
         if self.tok.kind != "end":
-            raise self._fail("expected 'and', 'or' or the end of the rule")
+            raise self._refuse_at("expected 'and', 'or' or the end of the rule")
         return node
 
     def _or(self) -> Node:
@@ -161,7 +161,7 @@ class _Parser:
     def _unary(self) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self._fail("nested deeper than {n} levels", n=MAX_DEPTH)
+            raise self._refuse_at("nested deeper than {n} levels", n=MAX_DEPTH)
         try:
             if self._is_word("not"):
                 self.i += 1
@@ -178,10 +178,10 @@ class _Parser:
     def _condition(self) -> Condition:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
-            raise self._fail("more than {n} conditions in one rule", n=MAX_CONDITIONS)
+            raise self._refuse_at("more than {n} conditions in one rule", n=MAX_CONDITIONS)
         tok = self.tok
         if tok.kind != "word" or tok.text.lower() in KEYWORDS or _NUMBER.fullmatch(tok.text):
-            raise self._fail("expected a condition")
+            raise self._refuse_at("expected a condition")
         self.i += 1
         if tok.text.startswith("tag:"):
             name: Any = tok.text[4:]
@@ -196,7 +196,7 @@ class _Parser:
             window, where, event = self._args()
             measure = self.tok
             if measure.kind != "word" or not measure.text.startswith(".") or len(measure.text) < 2:
-                raise self._fail("expected a measure such as .count after the parentheses")
+                raise self._refuse_at("expected a measure such as .count after the parentheses")
             self.i += 1
             field = f"{field}{measure.text}"
         op, value = self._op_value()
@@ -215,7 +215,7 @@ class _Parser:
                 days = self.tok
                 m = _DAYS.fullmatch(days.text) if days.kind == "word" else None
                 if m is None:
-                    raise self._fail("expected days such as 90d after 'last'")
+                    raise self._refuse_at("expected days such as 90d after 'last'")
                 digits = m.group(1).lstrip("0") or "0"
                 n = int(digits) if len(digits) <= 9 else MAX_WINDOW_DAYS + 1
                 self.i += 1
@@ -228,23 +228,23 @@ class _Parser:
                     end=_day(end, "text") if end else None,
                 )
                 if span.start and span.end and span.end < span.start:
-                    raise self._fail("the window ends before it starts", tok)
+                    raise self._refuse_at("the window ends before it starts", tok)
                 window = self._one_window(window, span, tok)
             elif self._next.kind == "op" and self._next.text == "=":
                 if tok.kind != "word":
-                    raise self._fail("expected a filter name")
+                    raise self._refuse_at("expected a filter name")
                 self.i += 2
                 values = self._list() if self._at_list() else (self._scalar(),)
                 checked = _value(list(values), "text")
                 if any(not isinstance(v, str) for v in checked):
-                    raise self._fail("filter values are text", tok)
+                    raise self._refuse_at("filter values are text", tok)
                 where[tok.text] = checked
             elif first and tok.kind in ("word", "str"):
                 event = self._scalar()
                 if not isinstance(event, str):
-                    raise self._fail("expected an event name", tok)
+                    raise self._refuse_at("expected an event name", tok)
             else:
-                raise self._fail("expected 'last Nd', a day range, a filter or ')'")
+                raise self._refuse_at("expected 'last Nd', a day range, a filter or ')'")
             first = False
             if self.tok.kind == "punct" and self.tok.text == ",":
                 self.i += 1
@@ -254,7 +254,7 @@ class _Parser:
 
     def _one_window(self, old: Window | None, new: Window, tok: Token) -> Window:
         if old is not None:
-            raise self._fail("only one time window per condition", tok)
+            raise self._refuse_at("only one time window per condition", tok)
         return new
 
     def _op_value(self) -> tuple[str, Any]:
@@ -290,7 +290,9 @@ class _Parser:
         if self._is_word("lacks"):
             self.i += 1
             return "lacks", self._scalar()
-        raise self._fail("expected an operator (=, !=, <, >, in, not in, between, is empty, has…)")
+        raise self._refuse_at(
+            "expected an operator (=, !=, <, >, in, not in, between, is empty, has…)"
+        )
 
     def _at_list(self) -> bool:
         return self.tok.kind == "punct" and self.tok.text == "["
@@ -301,7 +303,7 @@ class _Parser:
         while True:
             items.append(self._scalar())
             if len(items) > MAX_LIST:
-                raise self._fail("a list of more than {most:,} values", most=MAX_LIST)
+                raise self._refuse_at("a list of more than {most:,} values", most=MAX_LIST)
             if self.tok.kind == "punct" and self.tok.text == ",":
                 self.i += 1
                 continue
@@ -323,7 +325,7 @@ class _Parser:
                     return _value(number if math.isfinite(number) else MAX_NUMBER * 2, "text")
                 return _value(int(number), "text")  # exact: far below 2**53
             return _value(tok.text, "text")
-        raise self._fail("expected a value")
+        raise self._refuse_at("expected a value")
 
 
 def parse(text: str, check: Check | None = None) -> Node:

@@ -31,7 +31,7 @@ def _tags(cond: Condition, ctx: Context) -> ir.BooleanValue:
 def _group(cond: Condition, ctx: Context) -> ir.BooleanValue:
     ids = ctx.lookups.group_tag_ids(cond.value)
     if ids is None:
-        raise ctx.fail("no tag group {group!r}", group=cond.value)
+        raise ctx.refuse("no tag group {group!r}", group=cond.value)
     held = ctx.table("customer_tag")
     has_any = ctx.member(held.filter(held.tag_id.isin(ids or [-1])))
     return ~has_any if cond.op == "has_none" else has_any

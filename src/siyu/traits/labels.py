@@ -1,21 +1,23 @@
-"""The operator's words for trait codes (zh-CN first, then English)."""
+"""The operator's words for trait codes (English, marked for the catalogue)."""
 
 from __future__ import annotations
 
-RFM_CLASS_LABELS: dict[str, tuple[str, str]] = {
-    "important_value": ("重要价值客户", "Important value"),
-    "important_develop": ("重要发展客户", "Important to develop"),
-    "important_keep": ("重要保持客户", "Important to keep"),
-    "important_retain": ("重要挽留客户", "Important to win back"),
-    "general_value": ("一般价值客户", "General value"),
-    "general_develop": ("一般发展客户", "General to develop"),
-    "general_keep": ("一般保持客户", "General to keep"),
-    "general_retain": ("一般挽留客户", "General to win back"),
+from siyu.i18n import N_
+
+RFM_CLASS_LABELS: dict[str, str] = {
+    "important_value": N_("Important value"),
+    "important_develop": N_("Important to develop"),
+    "important_keep": N_("Important to keep"),
+    "important_retain": N_("Important to win back"),
+    "general_value": N_("General value"),
+    "general_develop": N_("General to develop"),
+    "general_keep": N_("General to keep"),
+    "general_retain": N_("General to win back"),
 }
-STAGE_LABELS: dict[str, tuple[str, str]] = {
-    "new": ("新客", "New"),
-    "active": ("活跃", "Active"),
-    "at_risk": ("沉睡预警", "At risk"),
-    "lapsed": ("流失", "Lapsed"),
-    "won_back": ("回流", "Won back"),
+STAGE_LABELS: dict[str, str] = {
+    "new": N_("New"),
+    "active": N_("Active"),
+    "at_risk": N_("At risk"),
+    "lapsed": N_("Lapsed"),
+    "won_back": N_("Won back"),
 }

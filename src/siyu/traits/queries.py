@@ -16,6 +16,7 @@ from siyu.capability import TemplateVariables
 from siyu.config import Settings
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import plain_value
+from siyu.i18n import in_language
 from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 from siyu.traits.models import TRAIT_COLUMNS, CustomerTrait, TraitRun, TraitSnapshot
 from siyu.traits.units import stored_params
@@ -196,13 +197,17 @@ def visible_distribution(
     )
 
 
-def _series(
-    snaps: list[TraitSnapshot], attr: str, labels: dict[str, tuple[str, str]]
-) -> list[dict[str, Any]]:
-    """One line per code: its counts snapshot by snapshot (0 where absent)."""
+def _series(snaps: list[TraitSnapshot], attr: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """One line per code: its name in both languages and its counts snapshot by snapshot (0
+    where absent)."""
     return [
-        {"code": code, "zh": zh, "en": en, "counts": [getattr(s, attr).get(code, 0) for s in snaps]}
-        for code, (zh, en) in labels.items()
+        {
+            "code": code,
+            "zh": in_language("zh-CN", name),
+            "en": name,
+            "counts": [getattr(s, attr).get(code, 0) for s in snaps],
+        }
+        for code, name in labels.items()
     ]
 
 
@@ -225,8 +230,8 @@ def trait_variables(
     )
     for cid, rfm, stage, last in rows:
         out[cid].update(
-            tier=RFM_CLASS_LABELS.get(rfm or "", (rfm,))[0],
-            stage=STAGE_LABELS.get(stage, (stage,))[0],
+            tier=in_language("zh-CN", RFM_CLASS_LABELS[rfm]) if rfm in RFM_CLASS_LABELS else rfm,
+            stage=in_language("zh-CN", STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage,
             days_since_purchase=(today - last).days if last else None,
         )
 

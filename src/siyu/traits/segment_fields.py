@@ -10,6 +10,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from siyu.i18n import in_language
 from siyu.segments.compiler import Context, column_test, complement_of
 from siyu.segments.fields import FieldSpec
 from siyu.segments.rules import Condition
@@ -17,7 +18,9 @@ from siyu.traits.labels import RFM_CLASS_LABELS, STAGE_LABELS
 
 TRAITS = "客户特征"
 # Rules may name a class or stage by its Chinese name or its code.
-_CODES = {zh: code for code, (zh, _en) in {**RFM_CLASS_LABELS, **STAGE_LABELS}.items()}
+_CODES = {
+    in_language("zh-CN", name): code for code, name in {**RFM_CLASS_LABELS, **STAGE_LABELS}.items()
+}
 
 
 def _code(value: Any) -> Any:
@@ -38,8 +41,8 @@ def _trait(column: str, scale: int = 1, codes: bool = False) -> Callable[..., ir
     return compile_
 
 
-def _both(labels: dict[str, tuple[str, str]]) -> tuple[str, ...]:
-    return tuple(zh for zh, _en in labels.values()) + tuple(labels)
+def _both(labels: dict[str, str]) -> tuple[str, ...]:
+    return tuple(in_language("zh-CN", name) for name in labels.values()) + tuple(labels)
 
 
 def _score(name: str, label: str, column: str) -> FieldSpec:
