@@ -19,6 +19,7 @@ import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 # A reference: "module" or "module:attribute"; a leading "." is relative to the capability's
@@ -60,6 +61,11 @@ class Capability:
     template_variables: tuple[Ref, ...] = ()
     channels: tuple[Ref, ...] = ()
     subscribers: tuple[tuple[str, Ref], ...] = ()
+
+    @property
+    def folder(self) -> Path:
+        """Where the capability's files are (its templates in ``templates/`` beside them)."""
+        return Path(str(importlib.import_module(self.package).__file__)).parent
 
     def absolute(self, ref: Ref) -> str:
         return self.package + ref if ref.startswith(".") else ref

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-CONSOLE = Path(__file__).resolve().parents[2] / "src" / "siyu" / "console"
-TEMPLATES = sorted((CONSOLE / "templates").glob("*.html"))
+SIYU = Path(__file__).resolve().parents[2] / "src" / "siyu"
+CONSOLE = SIYU / "console"
+# the shell's templates and those capabilities keep beside their pages
+TEMPLATES = sorted(SIYU.glob("**/templates/*.html"))
 SCRIPTS = sorted((CONSOLE / "static").glob("*.js"))
 
 

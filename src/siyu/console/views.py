@@ -32,7 +32,18 @@ from siyu.webkit import (
 )
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _template_dirs() -> list[Path]:
+    """The shell's templates, then each capability's own ``templates`` folder beside its pages
+    (a page's template is found wherever its capability keeps it)."""
+    from siyu.capabilities import CAPABILITIES
+
+    own = [cap.folder / "templates" for cap in CAPABILITIES]
+    return [HERE / "templates", *(d for d in own if d.is_dir())]
+
+
+templates = Jinja2Templates(directory=_template_dirs())
 templates.env.add_extension("jinja2.ext.i18n")
 # _(), gettext(), pgettext() in the templates say their English in the language being spoken
 # (the request's: ``webkit.ReadersLanguage``; ``render`` says the page's too).
