@@ -29,18 +29,13 @@ import ibis.expr.types as ir
 from siyu.segments.fields import catalogue
 from siyu.segments.rules import Condition, Group, Node, Not, RuleError, Window, at
 
-COPY_TABLES = [
-    "customer",
-    "order",
-    "order_line",
-    "product",
-    "store",
-    "identity",
-    "consent",
-    "customer_tag",
-    "customer_trait",
-    "event",
-]
+
+def rule_tables() -> list[str]:
+    """The copy's tables a rule may read: every capability's copied tables (their fields read
+    them), but segment membership, which refreshes read on their own."""
+    from siyu.analytics.tables import copied_tables
+
+    return [t.name for t in copied_tables() if t.name not in ("segment", "segment_member")]
 
 
 class Lookups(Protocol):

@@ -33,7 +33,6 @@ from siyu.db import table_of, utcnow
 from siyu.refusals import Refusal
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import (
-    COPY_TABLES,
     Context,
     Lookups,
     Scope,
@@ -41,6 +40,7 @@ from siyu.segments.compiler import (
     check_refs,
     compile_rule,
     count,
+    rule_tables,
 )
 from siyu.segments.fields import check
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
@@ -297,7 +297,7 @@ class CountResult:
 def copy_as_of(settings: Settings, tables: Any = None) -> datetime | None:
     """When the copy was last refreshed (the oldest refresh among the tables rules read);
     ``tables`` from ``copy_tables`` reuses their connection."""
-    oldest = refreshed_at(settings, COPY_TABLES, duckdb_of(tables))
+    oldest = refreshed_at(settings, rule_tables(), duckdb_of(tables))
     return oldest.replace(tzinfo=UTC) if oldest is not None else None  # the copy keeps UTC
 
 
@@ -319,7 +319,7 @@ def rule_context(
 def copy_tables(settings: Settings, engine: str = "duckdb") -> Iterator[dict[str, Any]]:
     """The copy's tables rules read, on one engine (one connection for many rules)."""
     with ibis_tables(
-        settings.resolved_analytics_path, engine, [*COPY_TABLES, "segment_member"]
+        settings.resolved_analytics_path, engine, [*rule_tables(), "segment_member"]
     ) as tables:
         yield tables
 
