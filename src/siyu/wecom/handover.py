@@ -122,7 +122,7 @@ def plan(
         query = query.where(WecomContact.state == code.state)
     if selection.external_userids:
         query = query.where(WecomContact.external_userid.in_(selection.external_userids))
-    customers = session.execute(query.order_by(WecomContact.id)).tuples().all()
+    customers = session.execute(query.order_by(WecomContact.id)).all()
     groups: list[str] = []
     if selection.moves_groups:
         groups = list(
