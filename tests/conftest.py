@@ -57,11 +57,21 @@ def _migrate(url: str) -> None:
     upgrade(url)
 
 
+# where a test marked no_database finds its database: nowhere (a path under /dev/null cannot
+# be opened, so any query fails at once instead of quietly creating a file)
+NO_DATABASE = "sqlite:////dev/null/no-database-in-this-test"
+
+
 @pytest.fixture(autouse=True)
-def siyu_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Settings for one test: its own data directory, the shared migrated database."""
+def siyu_env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Settings for one test: its own data directory, the shared migrated database (none for a
+    test marked ``no_database``: nothing is migrated, created or cleaned for it)."""
     from siyu.config import reset_settings
 
+    without = request.node.get_closest_marker("no_database") is not None
+    database_url = NO_DATABASE if without else request.getfixturevalue("database_url")
     monkeypatch.setenv("SIYU_DATABASE_URL", database_url)
     monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("SIYU_SECRET_KEY", TEST_SECRET)
@@ -69,7 +79,8 @@ def siyu_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("SIYU_CLI_USER", raising=False)
     reset_settings()
     yield tmp_path
-    _clean(database_url)
+    if not without:
+        _clean(database_url)
     reset_settings()
 
 

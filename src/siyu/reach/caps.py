@@ -16,8 +16,8 @@ never both take a customer's last place; on SQLite one worker dispatches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,7 +41,12 @@ class CapError(Refusal):
 
 def period_start(now: datetime, period: str, settings: Settings) -> datetime:
     """The start of the calendar day/week/month containing ``now``, in the local time zone."""
-    local = now.astimezone(settings.tz)
+    return local_period_start(now, period, settings.tz)
+
+
+def local_period_start(now: datetime, period: str, tz: tzinfo) -> datetime:
+    """``period_start`` in the time zone ``tz``."""
+    local = now.astimezone(tz)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "day":
         return day
@@ -101,17 +106,36 @@ def capped(
     mine = [(c, p, n) for c, p, n in caps if c in (channel, "*")]
     if not mine:
         return None
-    starts = {p: period_start(now, p, settings) for _c, p, _n in mine}
+    since = min(period_start(now, p, settings) for _c, p, _n in mine)
     rows = session.execute(
         sa.select(SendRow.channel, SendRow.checked_at)
         .join(Campaign, Campaign.id == SendRow.campaign_id)
         .where(
             SendRow.customer_id == customer_id,
-            SendRow.checked_at >= min(starts.values()),
+            SendRow.checked_at >= since,
             SendRow.state.in_(COUNTED),
             Campaign.purpose == "marketing",
         )
     ).all()
+    return broken_cap(rows, channel=channel, caps=caps, now=now, tz=settings.tz)
+
+
+def broken_cap(
+    counted: Iterable[tuple[str, datetime | None]],
+    *,
+    channel: str,
+    caps: Sequence[tuple[str, str, int]],
+    now: datetime,
+    tz: tzinfo,
+) -> str | None:
+    """``capped`` on plain values: ``counted`` holds (channel, checked_at) of the customer's
+    marketing messages that count (``COUNTED``). A cap is broken when the messages already in
+    its current period reach its limit: the limit is how many may go, this one included."""
+    mine = [(c, p, n) for c, p, n in caps if c in (channel, "*")]
+    if not mine:
+        return None
+    starts = {p: local_period_start(now, p, tz) for _c, p, _n in mine}
+    rows = list(counted)
     for cap_channel, period, most in mine:
         n = sum(
             1
@@ -138,9 +162,9 @@ def wecom_quota_used(session: Session, customer_id: int, now: datetime, settings
 
 
 def sms_room_at(session: Session, customer_id: int, now: datetime) -> datetime | None:
-    """None if an SMS may go to the customer's number now, else when the first window has room."""
+    """None if an SMS may go to the customer's number now, else when every window has room."""
     since = now - timedelta(seconds=SMS_NUMBER_LIMITS[-1][0])
-    times = sorted(
+    times = [
         at
         for at in session.scalars(
             sa.select(SendRow.checked_at).where(
@@ -151,10 +175,18 @@ def sms_room_at(session: Session, customer_id: int, now: datetime) -> datetime |
             )
         )
         if at is not None
-    )
+    ]
+    return sms_room(times, now)
+
+
+def sms_room(times: Iterable[datetime], now: datetime) -> datetime | None:
+    """``sms_room_at`` on plain values: ``times`` are when the number's counted SMS were
+    checked. A window at its limit has room again once fewer than the limit of its
+    messages are left in it; the answer is the latest such moment over the three windows."""
+    ordered = sorted(times)
     later: datetime | None = None
     for seconds, most in SMS_NUMBER_LIMITS:
-        window = [t for t in times if t > now - timedelta(seconds=seconds)]
+        window = [t for t in ordered if t > now - timedelta(seconds=seconds)]
         if len(window) >= most:
             free = window[-most] + timedelta(seconds=seconds, milliseconds=1)
             later = free if later is None else max(later, free)

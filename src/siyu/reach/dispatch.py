@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -252,18 +253,44 @@ def _deliver(
 
 
 def _record_result(session: Session, worker: str, row: Claimed, result: SendResult) -> None:
+    entry = ledger_entry(result, row.attempts, utcnow(), random.random())
+    record(
+        session,
+        row.id,
+        worker,
+        entry.state,
+        reason=entry.reason,
+        provider_ref=entry.provider_ref,
+        error=entry.error,
+        due_at=entry.due_at,
+    )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the ledger records for a channel's answer (``ledger.record``'s arguments)."""
+
+    state: str
+    reason: str | None = None
+    provider_ref: str | None = None
+    error: str | None = None
+    due_at: datetime | None = None
+
+
+def ledger_entry(result: SendResult, attempts: int, now: datetime, jitter: float) -> Entry:
+    """The ledger's record of ``result`` for a row claimed ``attempts`` times (this claim
+    included). A failure worth retrying waits 5 s × 2^attempts or what the provider asked,
+    at most ``MAX_BACKOFF``, stretched by up to a quarter (``jitter`` in [0, 1)) so rows that
+    failed together do not return together; after ``MAX_ATTEMPTS`` it has failed for good."""
     if result.outcome == "sent":
-        record(session, row.id, worker, "sent", provider_ref=result.provider_ref)
-    elif result.outcome == "failed":
-        record(session, row.id, worker, "failed", reason=result.code[:40], error=result.error)
-    elif result.outcome == "ambiguous":
-        record(session, row.id, worker, "ambiguous", reason=result.code[:40], error=result.error)
-    elif row.attempts >= MAX_ATTEMPTS:
-        record(session, row.id, worker, "failed", reason="too_many_attempts", error=result.error)
-    else:
-        wait = min(MAX_BACKOFF, max(result.retry_after or 0, 5 * 2**row.attempts))
-        due = utcnow() + timedelta(seconds=wait * (1 + random.random() / 4))
-        record(session, row.id, worker, "deferred", reason=f"retry:{result.code}"[:40], due_at=due)
+        return Entry("sent", provider_ref=result.provider_ref)
+    if result.outcome in ("failed", "ambiguous"):
+        return Entry(result.outcome, reason=result.code[:40], error=result.error)
+    if attempts >= MAX_ATTEMPTS:
+        return Entry("failed", reason="too_many_attempts", error=result.error)
+    wait = min(MAX_BACKOFF, max(result.retry_after or 0, 5 * 2**attempts))
+    due = now + timedelta(seconds=wait * (1 + jitter / 4))
+    return Entry("deferred", reason=f"retry:{result.code}"[:40], due_at=due)
 
 
 def reconcile(

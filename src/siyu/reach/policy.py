@@ -5,9 +5,9 @@ recorded reason; marketing in quiet hours is deferred to the next allowed minute
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,11 +108,26 @@ def wecom_address(session: Session, customer_id: int) -> str | None:
 
 def next_allowed(now: datetime, settings: Settings) -> datetime | None:
     """None if marketing may go out now; else the end of the quiet hours (UTC-aware)."""
-    local = now.astimezone(settings.tz)
+    return quiet_until(now, settings.tz)
+
+
+def quiet_until(now: datetime, tz: tzinfo) -> datetime | None:
+    """``next_allowed`` in the time zone ``tz``: the quiet hours run from ``QUIET_START`` to
+    ``QUIET_END`` the next morning, local time."""
+    local = now.astimezone(tz)
     if QUIET_END <= local.time() < QUIET_START:
         return None
     day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_END, settings.tz)
+    return datetime.combine(day, QUIET_END, tz)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the policy weighs of the customer themself (the rest is asked only when needed)."""
+
+    status: str
+    suppressed: bool = False
+    do_not_disturb: bool = False
 
 
 def check(
@@ -126,21 +141,50 @@ def check(
     settings: Settings,
 ) -> Decision:
     customer = session.get(Customer, customer_id)
+    return decision_for(
+        None
+        if customer is None
+        else Standing(customer.status, customer.suppressed, customer.do_not_disturb),
+        channel=channel,
+        purpose=purpose,
+        address=address,
+        now=now,
+        tz=settings.tz,
+        follows=lambda openid: _follows(session, openid, settings),
+        consents=lambda to: _consents(session, customer_id, channel, to),
+    )
+
+
+def decision_for(
+    customer: Standing | None,
+    *,
+    channel: str,
+    purpose: str,
+    address: str | None,
+    now: datetime,
+    tz: tzinfo,
+    follows: Callable[[str], bool],
+    consents: Callable[[str], Collection[str]],
+) -> Decision:
+    """The policy itself, on plain facts. ``follows(openid)`` (may the openid still be a
+    follower?) and ``consents(address)`` (the statuses of the customer's marketing consents for
+    the channel and that address) are asked only when the answer depends on them."""
     if customer is None or customer.status != "active":
         return Decision(False, "not_active")  # erased, or merged into another profile
     if customer.suppressed:
         return Decision(False, "suppressed")
     if address is None:
         return Decision(False, "no_address")
-    if channel == "oa" and not _follows(session, address, settings):
+    if channel == "oa" and not follows(address):
         return Decision(False, "not_following")  # WeChat would refuse it (43004)
     if purpose == "marketing":
         if customer.do_not_disturb:
             return Decision(False, "do_not_disturb")
-        consent = _consent(session, customer_id, channel, address)
-        if consent is not None:
-            return consent
-        later = next_allowed(now, settings)
+        if channel in CONSENTED_CHANNELS:
+            refused = consent_refusal(consents(address))
+            if refused is not None:
+                return refused
+        later = quiet_until(now, tz)
         if later is not None:
             return Decision(False, "quiet_hours", later)
     return SEND
@@ -154,12 +198,20 @@ def _follows(session: Session, openid: str, settings: Settings) -> bool:
     return following(session, settings.oa_appid, openid) is not False
 
 
-def _consent(session: Session, customer_id: int, channel: str, address: str) -> Decision | None:
-    """None when marketing on ``channel`` to ``address`` is allowed. A webhook hands the
-    message to the brand's own system, which applies its own consent."""
-    if channel not in CONSENTED_CHANNELS:
-        return None
-    statuses = set(
+def consent_refusal(statuses: Collection[str]) -> Decision | None:
+    """None when marketing on a channel that needs consent is allowed, given the statuses of
+    the customer's consents for that channel and address: a withdrawal anywhere wins over a
+    grant, and no grant at all is no consent. A webhook hands the message to the brand's own
+    system, which applies its own consent (it is not in ``CONSENTED_CHANNELS``)."""
+    if "withdrawn" in statuses:
+        return Decision(False, "consent_withdrawn")
+    if "granted" not in statuses:
+        return Decision(False, "no_consent")
+    return None
+
+
+def _consents(session: Session, customer_id: int, channel: str, address: str) -> set[str]:
+    return set(
         session.scalars(
             sa.select(Consent.status).where(
                 Consent.customer_id == customer_id,
@@ -169,8 +221,3 @@ def _consent(session: Session, customer_id: int, channel: str, address: str) -> 
             )
         )
     )
-    if "withdrawn" in statuses:
-        return Decision(False, "consent_withdrawn")
-    if "granted" not in statuses:
-        return Decision(False, "no_consent")
-    return None

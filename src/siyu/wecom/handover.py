@@ -18,8 +18,9 @@ the first transfer's result. This module decides what moves and keeps the record
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,6 +62,12 @@ class Selection:
     external_userids: tuple[str, ...] = ()
     groups: bool = True
 
+    @property
+    def moves_groups(self) -> bool:
+        """Groups move only with the member's whole book: a selection of customers leaves
+        the groups where they are."""
+        return self.groups and not (self.tag or self.live_code_id or self.external_userids)
+
 
 def _staff(session: Session, corp_pk: int, userid: str) -> WecomStaff:
     member = session.scalar(
@@ -92,20 +99,7 @@ def plan(
     if len(message) > 200:
         raise HandoverError("message: at most 200 characters")
     giver, taker = (_staff(session, corp.id, u) for u in (handover_userid, takeover_userid))
-    if kind == "resigned" and giver.status != 5:
-        raise HandoverError(
-            "{userid} has not left the company: use an on-job transfer", userid=handover_userid
-        )
-    if kind == "onjob" and giver.status == 5:
-        raise HandoverError(
-            "{userid} has left the company: use resigned inheritance", userid=handover_userid
-        )
-    if taker.status != 1:
-        raise HandoverError(
-            "{userid} is not an active member (status {status})",
-            userid=takeover_userid,
-            status=taker.status,
-        )
+    check_members(kind, giver, taker)
     query = sa.select(WecomContact.external_userid, WecomContact.customer_id).where(
         WecomContact.corp_id == corp.id,
         WecomContact.staff_userid == handover_userid,
@@ -130,9 +124,7 @@ def plan(
         query = query.where(WecomContact.external_userid.in_(selection.external_userids))
     customers = session.execute(query.order_by(WecomContact.id)).all()
     groups: list[str] = []
-    if selection.groups and not (
-        selection.tag or selection.live_code_id or selection.external_userids
-    ):
+    if selection.moves_groups:
         groups = list(
             session.scalars(
                 sa.select(WecomGroupChat.chat_id).where(
@@ -164,34 +156,7 @@ def plan(
     session.add(handover)
     session.flush()
     recent = _recent_onjob(session, corp.id, [e for e, _c in customers]) if kind == "onjob" else {}
-    now = utcnow()
-    for ext, customer_id in customers:
-        item = HandoverItem(
-            handover_id=handover.id,
-            corp_id=corp.id,
-            target_type="customer",
-            target_id=ext,
-            customer_id=customer_id,
-            takeover_userid=takeover_userid,
-            status="queued",
-        )
-        if recent.get(ext, 0) >= ONJOB_LIMIT:
-            item.status, item.finished_at = "failed", now
-            item.error = (
-                f"WeCom allows {ONJOB_LIMIT} on-job transfers per customer in {ONJOB_DAYS} days"
-            )
-        session.add(item)
-    for chat_id in groups:
-        session.add(
-            HandoverItem(
-                handover_id=handover.id,
-                corp_id=corp.id,
-                target_type="group",
-                target_id=chat_id,
-                takeover_userid=takeover_userid,
-                status="queued",
-            )
-        )
+    session.add_all(handover_items(handover, customers, groups, recent, utcnow()))
     session.flush()
     record_audit(
         session,
@@ -207,6 +172,68 @@ def plan(
         },
     )
     return handover
+
+
+def check_members(kind: str, giver: WecomStaff, taker: WecomStaff) -> None:
+    """WeCom's rules on who may hand over to whom: resigned inheritance is for a member who has
+    left (status 5), an on-job transfer for one who has not; the takeover member is active."""
+    if kind == "resigned" and giver.status != 5:
+        raise HandoverError(
+            "{userid} has not left the company: use an on-job transfer", userid=giver.userid
+        )
+    if kind == "onjob" and giver.status == 5:
+        raise HandoverError(
+            "{userid} has left the company: use resigned inheritance", userid=giver.userid
+        )
+    if taker.status != 1:
+        raise HandoverError(
+            "{userid} is not an active member (status {status})",
+            userid=taker.userid,
+            status=taker.status,
+        )
+
+
+ONJOB_LIMIT_ERROR = f"WeCom allows {ONJOB_LIMIT} on-job transfers per customer in {ONJOB_DAYS} days"
+
+
+def handover_items(
+    handover: Handover,
+    customers: Sequence[tuple[str, int | None]],
+    groups: Sequence[str],
+    earlier_onjob: Mapping[str, int],
+    now: datetime,
+) -> list[HandoverItem]:
+    """What a handover lists, all to its takeover member: each customer (external_userid,
+    customer id), queued unless it already had ``ONJOB_LIMIT`` on-job transfers in the window
+    (``earlier_onjob``; WeCom would refuse it, so it fails now and is not asked), then each
+    group."""
+    items = []
+    for ext, customer_id in customers:
+        item = HandoverItem(
+            handover_id=handover.id,
+            corp_id=handover.corp_id,
+            target_type="customer",
+            target_id=ext,
+            customer_id=customer_id,
+            takeover_userid=handover.takeover_userid,
+            status="queued",
+        )
+        if earlier_onjob.get(ext, 0) >= ONJOB_LIMIT:
+            item.status, item.finished_at = "failed", now
+            item.error = ONJOB_LIMIT_ERROR
+        items.append(item)
+    for chat_id in groups:
+        items.append(
+            HandoverItem(
+                handover_id=handover.id,
+                corp_id=handover.corp_id,
+                target_type="group",
+                target_id=chat_id,
+                takeover_userid=handover.takeover_userid,
+                status="queued",
+            )
+        )
+    return items
 
 
 def _recent_onjob(session: Session, corp_pk: int, externals: list[str]) -> dict[str, int]:
@@ -279,24 +306,21 @@ def retry(
         taker = _staff(session, handover.corp_id, takeover_userid)
         if taker.status != 1 or takeover_userid == handover.handover_userid:
             raise HandoverError("{userid} cannot take over these customers", userid=takeover_userid)
-    items = list(
-        session.scalars(
-            sa.select(HandoverItem).where(
+    items = [
+        i
+        for i in session.scalars(
+            sa.select(HandoverItem)
+            .where(
                 HandoverItem.handover_id == handover.id,
-                HandoverItem.status.in_(("limit", "failed")),
-                HandoverItem.errcode.notin_((84061, 40129)),
-                HandoverItem.error.is_(None) | ~HandoverItem.error.like("WeCom allows%"),
+                HandoverItem.status.in_(RETRIED),
             )
+            .order_by(HandoverItem.id)
         )
-    )
+        if retryable(i)
+    ]
     if takeover_userid is not None:
-        room = FRIEND_CAP - friend_counts(session, handover.corp_id, [takeover_userid]).get(
-            takeover_userid, 0
-        )
-        if room < len([i for i in items if i.target_type == "customer"]):
-            raise HandoverError(
-                "{userid} has room for {n} more customers only", userid=takeover_userid, n=room
-            )
+        friends = friend_counts(session, handover.corp_id, [takeover_userid])
+        check_room(takeover_userid, friends.get(takeover_userid, 0), items)
     for i in items:
         i.status, i.errcode, i.error, i.finished_at = "queued", 0, None, None
         if takeover_userid:
@@ -312,6 +336,32 @@ def retry(
         {"items": len(items)},
     )
     return len(items)
+
+
+RETRIED = ("limit", "failed")
+# WeCom said the customer is no friend of the member (84061) or is being transferred already
+# (40129, the first transfer's result decides)
+NOT_RETRIED_ERRCODES = (84061, 40129)
+
+
+def retryable(item: HandoverItem) -> bool:
+    """May the item be queued again? A takeover at the cap and most failures may; a refusal
+    (the customer's choice), the failures in ``NOT_RETRIED_ERRCODES`` and a customer Siyu
+    found at WeCom's on-job limit may not."""
+    return (
+        item.status in RETRIED
+        and item.errcode not in NOT_RETRIED_ERRCODES
+        and not (item.error or "").startswith("WeCom allows")  # ONJOB_LIMIT_ERROR
+    )
+
+
+def check_room(takeover_userid: str, friends: int, items: Sequence[HandoverItem]) -> None:
+    """The member a retry goes to must have room under WeCom's friend cap for every customer."""
+    room = FRIEND_CAP - friends
+    if room < len([i for i in items if i.target_type == "customer"]):
+        raise HandoverError(
+            "{userid} has room for {n} more customers only", userid=takeover_userid, n=room
+        )
 
 
 def maybe_done(session: Session, handover: Handover) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -140,10 +141,7 @@ def create_live_code(
     settings = get_settings()
     state = "lc" + secrets.token_hex(6)
     friends = friend_counts(session, corp_pk, [s.userid for s in staff])
-    first = next(
-        (s.userid for s in staff if friends[s.userid] < settings.wecom_friend_stop_at),
-        staff[0].userid,
-    )
+    first = first_member(staff, friends, settings.wecom_friend_stop_at)
     try:
         made = client.post(
             "externalcontact/add_contact_way",
@@ -266,7 +264,9 @@ def first_owner(
     )
 
 
-def _cycle(members: list[LiveCodeStaff], rotation: str) -> list[LiveCodeStaff]:
+def turn_order(members: Sequence[LiveCodeStaff], rotation: str) -> list[LiveCodeStaff]:
+    """One cycle of turns: the members in their listed order, each once (round robin) or
+    ``weight`` times in a row (weighted)."""
     ordered = sorted(members, key=lambda m: m.position)
     if rotation != "weighted":
         return ordered
@@ -280,17 +280,39 @@ def choose_next(session: Session, code: LiveCode, settings: Settings) -> str | N
     )
     if not members:
         return None
-    cycle = _cycle(members, code.rotation)
-    today = adds_today(session, code, settings)
-    friends = friend_counts(session, code.corp_id, [m.staff_userid for m in members])
+    return next_member(
+        turn_order(members, code.rotation),
+        code.turn,
+        adds_today(session, code, settings),
+        friend_counts(session, code.corp_id, [m.staff_userid for m in members]),
+        settings.wecom_friend_stop_at,
+    )
+
+
+def next_member(
+    cycle: Sequence[LiveCodeStaff],
+    turn: int,
+    adds_today: Mapping[str, int],
+    friends: Mapping[str, int],
+    stop_at: int,
+) -> str | None:
+    """``choose_next`` on plain values: from the cycle's ``turn`` (counted from the code's
+    first add, so it wraps around), the first member below their daily limit for the code
+    (0: none) and below ``stop_at`` friends; None when every member is at one or the other."""
     for step in range(len(cycle)):
-        m = cycle[(code.turn + step) % len(cycle)]
-        if m.daily_limit and today.get(m.staff_userid, 0) >= m.daily_limit:
+        m = cycle[(turn + step) % len(cycle)]
+        if m.daily_limit and adds_today.get(m.staff_userid, 0) >= m.daily_limit:
             continue
-        if friends[m.staff_userid] >= settings.wecom_friend_stop_at:
+        if friends[m.staff_userid] >= stop_at:
             continue
         return m.staff_userid
     return None
+
+
+def first_member(staff: Sequence[StaffSpec], friends: Mapping[str, int], stop_at: int) -> str:
+    """Who a new code starts with: the first listed member below ``stop_at`` friends, or the
+    first listed if all are at it (the code still works; adds go to them)."""
+    return next((s.userid for s in staff if friends[s.userid] < stop_at), staff[0].userid)
 
 
 def credit_add(

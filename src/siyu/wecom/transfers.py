@@ -4,6 +4,8 @@ completed transfer moving the friendship in Siyu."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,19 +49,7 @@ def submit(session: Session, client: WecomClient, handover: Handover) -> dict[st
                     raise
                 _fail(items, exc.errcode, str(exc))
             else:
-                codes = {
-                    c.get("external_userid"): int(c.get("errcode", 0))
-                    for c in data.get("customer") or []
-                }
-                now = utcnow()
-                for i in items:
-                    i.attempts += 1
-                    i.submitted_at = now
-                    code = codes.get(i.target_id, -3)
-                    if code == 0:
-                        i.status, i.errcode, i.error = "waiting", 0, None
-                    else:
-                        _fail([i], code, f"WeCom refused the transfer (errcode {code})")
+                take_customer_answer(items, data, utcnow())
             record_calls(session, corp, client)
             session.commit()
         for takeover, items in _queued(session, handover, "group"):
@@ -72,24 +62,15 @@ def submit(session: Session, client: WecomClient, handover: Handover) -> dict[st
                     raise
                 _fail(items, exc.errcode, str(exc))
             else:
-                failed = {f.get("chat_id"): f for f in data.get("failed_chat_list") or []}
-                now = utcnow()
-                for i in items:
-                    i.attempts += 1
-                    i.submitted_at = now
-                    if i.target_id in failed:
-                        f = failed[i.target_id]
-                        _fail([i], int(f.get("errcode", -3)), str(f.get("errmsg", ""))[:300])
-                    else:
-                        i.status, i.finished_at = "succeeded", now
-                        session.execute(
-                            sa.update(WecomGroupChat)
-                            .where(
-                                WecomGroupChat.corp_id == corp.id,
-                                WecomGroupChat.chat_id == i.target_id,
-                            )
-                            .values(owner_userid=takeover)
+                for i in take_group_answer(items, data, utcnow()):
+                    session.execute(
+                        sa.update(WecomGroupChat)
+                        .where(
+                            WecomGroupChat.corp_id == corp.id,
+                            WecomGroupChat.chat_id == i.target_id,
                         )
+                        .values(owner_userid=takeover)
+                    )
             record_calls(session, corp, client)
             session.commit()
     finally:
@@ -102,7 +83,7 @@ def submit(session: Session, client: WecomClient, handover: Handover) -> dict[st
 def _queued(
     session: Session, handover: Handover, target_type: str
 ) -> list[tuple[str, list[HandoverItem]]]:
-    items = list(
+    return batches(
         session.scalars(
             sa.select(HandoverItem)
             .where(
@@ -113,6 +94,11 @@ def _queued(
             .order_by(HandoverItem.id)
         )
     )
+
+
+def batches(items: Iterable[HandoverItem]) -> list[tuple[str, list[HandoverItem]]]:
+    """The calls that ask for ``items``: one takeover member per call (in the order each first
+    appears), at most ``BATCH`` items each, in the items' order."""
     by_taker: dict[str, list[HandoverItem]] = {}
     for i in items:
         by_taker.setdefault(i.takeover_userid, []).append(i)
@@ -123,8 +109,42 @@ def _queued(
     ]
 
 
-def _fail(items: list[HandoverItem], errcode: int, error: str) -> None:
-    now = utcnow()
+def take_customer_answer(items: list[HandoverItem], data: dict[str, Any], now: datetime) -> None:
+    """WeCom's answer to one transfer_customer call: each customer it accepted now waits
+    (24 h, the customer may refuse); one it refused fails with its errcode, and one it did not
+    mention fails as -3 (no answer for it)."""
+    codes = {c.get("external_userid"): int(c.get("errcode", 0)) for c in data.get("customer") or []}
+    for i in items:
+        i.attempts += 1
+        i.submitted_at = now
+        code = codes.get(i.target_id, -3)
+        if code == 0:
+            i.status, i.errcode, i.error = "waiting", 0, None
+        else:
+            _fail([i], code, f"WeCom refused the transfer (errcode {code})", now)
+
+
+def take_group_answer(
+    items: list[HandoverItem], data: dict[str, Any], now: datetime
+) -> list[HandoverItem]:
+    """WeCom's answer to one group transfer call: the groups it lists as failed fail with
+    their errcode; the others have moved (returned, for their owner to be changed)."""
+    failed = {f.get("chat_id"): f for f in data.get("failed_chat_list") or []}
+    moved = []
+    for i in items:
+        i.attempts += 1
+        i.submitted_at = now
+        if i.target_id in failed:
+            f = failed[i.target_id]
+            _fail([i], int(f.get("errcode", -3)), str(f.get("errmsg", ""))[:300], now)
+        else:
+            i.status, i.finished_at = "succeeded", now
+            moved.append(i)
+    return moved
+
+
+def _fail(items: list[HandoverItem], errcode: int, error: str, now: datetime | None = None) -> None:
+    now = now or utcnow()
     for i in items:
         i.status, i.errcode, i.error, i.finished_at = "failed", errcode, error[:300], now
 
