@@ -29,7 +29,7 @@ install: $(STAMP) $(MO)
 # After changing wording in the code or templates: the English message ids into siyu.po (new
 # ones untranslated, gone ones dropped); then write their Chinese and run the catalogue test.
 messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -o $(LOCALE)/siyu.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg $$(PYTHONPATH=src $(BIN)/python -m siyu.messages) --no-location --sort-output -o $(LOCALE)/siyu.pot .
 	$(BIN)/pybabel -q update -D siyu -d $(LOCALE) -l zh_CN -i $(LOCALE)/siyu.pot --no-fuzzy-matching --ignore-obsolete --width 100
 	rm $(LOCALE)/siyu.pot
 
