@@ -33,7 +33,7 @@ from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.eligibility import Go, all_templates, decide, template_for
 from siyu.reach.ledger import Claimed, claim, finish_if_done, record
 from siyu.reach.links import unsubscribe_url
-from siyu.reach.models import Campaign, SendRow
+from siyu.reach.models import Campaign, CampaignStatus, SendRow
 from siyu.reach.policy import address_of
 from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
 from siyu.reach.tracking import Linker
@@ -179,11 +179,11 @@ def _prepare(
     """The rendered message for a row that may go now, or None once the reason it may not is
     recorded (skipped, or deferred to a time)."""
     now = utcnow()
-    if campaign is None or campaign.status == "cancelled":
+    if campaign is None or campaign.status == CampaignStatus.cancelled:
         record(session, row.id, worker, "skipped", reason="cancelled")
         session.commit()
         return None
-    if campaign.status == "paused":
+    if campaign.status == CampaignStatus.paused:
         record(
             session, row.id, worker, "deferred", reason="paused", due_at=now + timedelta(minutes=1)
         )

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from siyu.bulk import chunks
 from siyu.db import UTCDateTime, is_sqlite, rowcount, utcnow
-from siyu.reach.models import Campaign, SendRow
+from siyu.reach.models import Campaign, CampaignStatus, SendRow
 from siyu.refusals import Refusal
 from siyu.segments.models import SegmentMember
 
@@ -370,9 +370,9 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
         .limit(1)
     )
     if left is None and campaign.next_run_at is not None:
-        campaign.status = "scheduled"  # a recurring campaign waits for its next run
+        campaign.status = CampaignStatus.scheduled  # a recurring campaign waits for its next run
     elif left is None:
-        campaign.status, campaign.finished_at = "done", utcnow()
+        campaign.status, campaign.finished_at = CampaignStatus.done, utcnow()
 
 
 def counts(session: Session, campaign_id: int) -> dict[str, int]:

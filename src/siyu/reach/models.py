@@ -11,12 +11,28 @@ blindly.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.db import Base, UTCDateTime, utcnow
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign is in its life. A draft is started (or sent for approval when it is
+    large and its planner may not approve it), waits for its time when scheduled, sends, may be
+    paused and resumed or cancelled, and is done when every message is settled (a recurring
+    campaign goes back to scheduled for its next run)."""
+
+    draft = "draft"
+    awaiting_approval = "awaiting_approval"
+    scheduled = "scheduled"
+    sending = "sending"
+    paused = "paused"
+    cancelled = "cancelled"
+    done = "done"
 
 
 class Campaign(Base):
@@ -51,8 +67,7 @@ class Campaign(Base):
     cost_fen_per_message: Mapped[int] = mapped_column(sa.Integer, default=0)
     approved_by: Mapped[str | None] = mapped_column(sa.String(100))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # draft | awaiting_approval | scheduled | sending | paused | cancelled | done
-    status: Mapped[str] = mapped_column(sa.String(20), default="draft")
+    status: Mapped[str] = mapped_column(sa.String(20), default="draft")  # a CampaignStatus
     send_by_hours: Mapped[int] = mapped_column(sa.Integer, default=72)
     audience_size: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_by: Mapped[str] = mapped_column(sa.String(100))

@@ -17,7 +17,7 @@ from siyu.customers.service import only_visible, withdraw_marketing
 from siyu.db import rowcount, utcnow
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.ledger import LedgerError, cancel_open, fan_out
-from siyu.reach.models import Campaign, SendRow
+from siyu.reach.models import Campaign, CampaignStatus, SendRow
 from siyu.reach.policy import address_of
 from siyu.reach.templates import (
     MissingVariable,
@@ -135,7 +135,7 @@ def create_campaign(
         recurrence=recurrence,
         send_by_hours=send_by_hours,
         cost_fen_per_message=cost_fen_per_message,
-        status="draft",
+        status=CampaignStatus.draft,
         created_by=actor,
     )
     session.add(campaign)
@@ -197,7 +197,12 @@ def start(
     """Send now (the ledger is written for the audience as it is), or at the scheduled time.
     A campaign larger than ``reach_approval_above`` waits for a second person's approval."""
     settings = settings or get_settings()
-    if campaign.status not in ("draft", "sending", "scheduled", "awaiting_approval"):
+    if campaign.status not in (
+        CampaignStatus.draft,
+        CampaignStatus.sending,
+        CampaignStatus.scheduled,
+        CampaignStatus.awaiting_approval,
+    ):
         raise LedgerError("a {status} campaign cannot be started", status=campaign.status)
     if campaign.approved_at is None and campaign.status != "sending":
         size = audience_size(session, campaign)
@@ -207,13 +212,13 @@ def start(
         elif size == 0:
             raise LedgerError("the audience segment is empty: nobody would get this")
         if size > settings.reach_approval_above:
-            campaign.status = "awaiting_approval"
+            campaign.status = CampaignStatus.awaiting_approval
             campaign.audience_size = size
             record_audit(session, actor, "campaign.submit", "campaign", str(campaign.id), {})
             return {"status": campaign.status, "audience": size}
     now = utcnow()
     if campaign.scheduled_at is not None and campaign.scheduled_at > now and campaign.runs == 0:
-        campaign.status, campaign.next_run_at = "scheduled", campaign.scheduled_at
+        campaign.status, campaign.next_run_at = CampaignStatus.scheduled, campaign.scheduled_at
         record_audit(session, actor, "campaign.schedule", "campaign", str(campaign.id), {})
         return {"status": campaign.status, "at": campaign.scheduled_at.isoformat()}
     out = run(session, campaign, now)
@@ -231,7 +236,11 @@ def act(session: Session, campaign: Campaign, action: str, *, actor: str) -> Non
     elif action == "approve":
         approve(session, campaign, actor=actor)
     elif action in ("pause", "resume", "cancel"):
-        status = {"pause": "paused", "resume": "sending", "cancel": "cancelled"}[action]
+        status = {
+            "pause": CampaignStatus.paused,
+            "resume": CampaignStatus.sending,
+            "cancel": CampaignStatus.cancelled,
+        }[action]
         set_status(session, campaign, status, actor=actor)
     else:
         raise LedgerError(
@@ -265,13 +274,13 @@ def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
 
 def approve(session: Session, campaign: Campaign, *, actor: str) -> dict[str, Any]:
     """A second person approves a large send; it then starts (or waits for its time)."""
-    if campaign.status != "awaiting_approval":
+    if campaign.status != CampaignStatus.awaiting_approval:
         raise LedgerError("a {status} campaign is not waiting for approval", status=campaign.status)
     if actor == campaign.created_by:
         raise LedgerError("a campaign is approved by someone other than who planned it")
     campaign.approved_by, campaign.approved_at = actor, utcnow()
     record_audit(session, actor, "campaign.approve", "campaign", str(campaign.id), {})
-    campaign.status = "draft"
+    campaign.status = CampaignStatus.draft
     return start(session, campaign, actor=actor)
 
 
@@ -287,21 +296,30 @@ def audience_size(session: Session, campaign: Campaign) -> int:
     )
 
 
-def set_status(session: Session, campaign: Campaign, status: str, *, actor: str) -> None:
+def set_status(
+    session: Session, campaign: Campaign, status: CampaignStatus, *, actor: str
+) -> None:
     """Pause (rows wait), resume, or cancel (rows not yet sent are skipped as cancelled)."""
     allowed = {
-        "paused": ("sending", "scheduled"),
-        "sending": ("paused",),
-        "cancelled": ("sending", "paused", "draft", "scheduled", "awaiting_approval"),
+        CampaignStatus.paused: (CampaignStatus.sending, CampaignStatus.scheduled),
+        CampaignStatus.sending: (CampaignStatus.paused,),
+        CampaignStatus.cancelled: (
+            CampaignStatus.sending,
+            CampaignStatus.paused,
+            CampaignStatus.draft,
+            CampaignStatus.scheduled,
+            CampaignStatus.awaiting_approval,
+        ),
     }
     if status not in allowed or campaign.status not in allowed[status]:
         raise LedgerError(
             "a {status} campaign cannot become {to}", status=campaign.status, to=status
         )
-    if status == "sending" and campaign.runs == 0:
-        status = "scheduled"  # resumed before its first run: it waits for its time again
+    if status == CampaignStatus.sending and campaign.runs == 0:
+        # resumed before its first run: it waits for its time again
+        status = CampaignStatus.scheduled
     campaign.status = status
-    if status == "cancelled":
+    if status == CampaignStatus.cancelled:
         cancel_open(session, campaign.id)
         cancel_groups(session, campaign.id)
         campaign.next_run_at = None
@@ -314,7 +332,8 @@ def run_due(session: Session, now: datetime | None = None) -> int:
     segment (new members get a row, members who left are skipped). Returns runs started."""
     now = now or utcnow()
     due = sa.select(Campaign.id).where(
-        Campaign.status.in_(("scheduled", "sending")), Campaign.next_run_at <= now
+        Campaign.status.in_((CampaignStatus.scheduled, CampaignStatus.sending)),
+        Campaign.next_run_at <= now,
     )
     started = 0
     for cid in list(session.scalars(due)):

@@ -24,7 +24,7 @@ from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.db import rowcount, utcnow
 from siyu.reach.ledger import LedgerError
-from siyu.reach.models import Campaign, GroupSend, WecomMassBatch
+from siyu.reach.models import Campaign, CampaignStatus, GroupSend, WecomMassBatch
 from siyu.reach.policy import next_allowed
 from siyu.reach.templates import MissingVariable, TemplateProblem, render
 from siyu.reach.tracking import Linker
@@ -347,9 +347,9 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
     )
     if left is None:
         if campaign.next_run_at is not None:
-            campaign.status = "scheduled"
+            campaign.status = CampaignStatus.scheduled
         else:
-            campaign.status, campaign.finished_at = "done", utcnow()
+            campaign.status, campaign.finished_at = CampaignStatus.done, utcnow()
     session.commit()
 
 
