@@ -198,6 +198,7 @@ MX_TEXT["zh-CN"].update(
         "mx.err.backwards": "结束日期早于开始日期，请调换一下。",
         "mx.err.no_store": "没有编号为 {id} 的门店，请从列表中选择。",
         "mx.err.too_long": "时间段最长 {days} 天。",
+        "mx.err.out_of_range": "日期应在 {first} 至 {last} 之间。",
     }
 )
 MX_TEXT["en"].update(
@@ -248,5 +249,6 @@ MX_TEXT["en"].update(
         "mx.err.backwards": "The period ends before it starts: swap the dates.",
         "mx.err.no_store": "There is no store with id {id}; pick one from the list.",
         "mx.err.too_long": "A period of at most {days} days.",
+        "mx.err.out_of_range": "Days from {first} to {last}.",
     }
 )
