@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__
+from siyu.api_document import declare_common_answers
 from siyu.config import get_settings
 from siyu.console.views import LoginRequired
 from siyu.storable import StorableInput
@@ -99,6 +101,10 @@ def create_app() -> FastAPI:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
+    def openapi() -> dict[str, Any]:
+        return declare_common_answers(FastAPI.openapi(app))
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_route("/api/docs", api_docs, include_in_schema=False)
 
     @app.get("/healthz", include_in_schema=False)

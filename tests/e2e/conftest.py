@@ -60,3 +60,10 @@ def login(client: TestClient, username: str, password: str = "correct-horse-batt
     m = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert m
     return m.group(1)
+
+
+def declared(client: TestClient, method: str, path: str) -> set[int]:
+    """The statuses the API document (/api/openapi.json) declares for one operation, so a test
+    that sees an answer can also hold that clients were told of it."""
+    document = client.get("/api/openapi.json").json()
+    return {int(status) for status in document["paths"][path][method.lower()]["responses"]}

@@ -10,7 +10,7 @@ from siyu.accounts.models import AuditLog
 from siyu.ingest.orders import import_orders
 from tests import platform_files as pf
 from tests.conftest import write_csv
-from tests.e2e.conftest import login, make_user
+from tests.e2e.conftest import declared, login, make_user
 
 
 def seed(engine, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -196,6 +196,10 @@ def test_merge_unmerge_and_privacy_over_the_api(
         "/api/v1/customers/merge", json={"winner_id": ids["M1"], "loser_id": ids["M2"]}, headers=h
     )
     assert refused.status_code == 409 and "force" in refused.json()["detail"]
+    nobody = client.post(
+        "/api/v1/customers/merge", json={"winner_id": ids["M1"], "loser_id": 999_999}, headers=h
+    )
+    assert nobody.status_code == 404 and 404 in declared(client, "POST", "/api/v1/customers/merge")
     merged = client.post(
         "/api/v1/customers/merge",
         json={"winner_id": ids["M1"], "loser_id": ids["M2"], "force": True},

@@ -88,7 +88,10 @@ def test_segments_over_http(client: TestClient, tmp_path: Path) -> None:
     detail = client.get(f"/api/v1/segments/{seg}", headers=h).json()
     assert detail["size"] == 1 and len(detail["history"]) == 1
     export = client.get(f"/api/v1/segments/{seg}/export", headers=h)
-    assert export.status_code == 200
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    document = client.get("/api/openapi.json").json()
+    answer = document["paths"]["/api/v1/segments/{segment_id}/export"]["get"]["responses"]["200"]
+    assert list(answer["content"]) == ["text/csv"]  # as declared, not JSON
     rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert [r["phone"] for r in rows] == ["138****8001"]
     assert client.get(f"/api/v1/segments/{seg}/export?unmask=true", headers=h).status_code == 403

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.conftest import declared
 from tests.wecom_sim import pump_inbox
 
 
@@ -89,6 +90,12 @@ def test_group_code_api_and_cli(driver: Any, client: Any) -> None:
     )
     assert [g["in_join_way"] for g in more.json()["groups"]] == [True, True]
     assert client.get("/api/v1/wecom/group-codes/999").status_code == 404
+    assert client.get("/api/v1/wecom/group-codes/999/qr.png").status_code == 404
+    more = client.post("/api/v1/wecom/group-codes/999/groups", headers=h, json={"chat_ids": ["x"]})
+    assert more.status_code == 404
+    assert 404 in declared(client, "GET", "/api/v1/wecom/group-codes/{code_id}")
+    assert 404 in declared(client, "GET", "/api/v1/wecom/group-codes/{code_id}/qr.png")
+    assert 404 in declared(client, "POST", "/api/v1/wecom/group-codes/{code_id}/groups")
     runner = CliRunner()
     out = runner.invoke(app, ["wecom", "group-code", "create", "门店群", "--chat", chats[0]])
     assert out.exit_code == 0, out.output

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.conftest import declared
 from tests.wecom_sim import pump_inbox
 
 
@@ -215,6 +216,9 @@ def test_handover_api_and_cli(driver: Any, client: Any) -> None:
         client.get(f"/api/v1/wecom/handovers/{made.json()['id']}").json()["items"][0]["id"] == one
     )
     assert client.get("/api/v1/wecom/handovers/999").status_code == 404
+    assert client.post("/api/v1/wecom/handovers/999/retry", headers=h, json={}).status_code == 404
+    assert 404 in declared(client, "GET", "/api/v1/wecom/handovers/{handover_id}")
+    assert 404 in declared(client, "POST", "/api/v1/wecom/handovers/{handover_id}/retry")
     again = client.post(f"/api/v1/wecom/handovers/{made.json()['id']}/retry", headers=h, json={})
     assert again.json()["retried"] == 0
     runner = CliRunner()

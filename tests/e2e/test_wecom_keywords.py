@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.conftest import declared
 from tests.wecom_sim import pump_inbox
 
 
@@ -219,6 +220,7 @@ def test_keyword_api_and_cli(driver: Any, client: Any, tmp_path: Any) -> None:
         client.patch("/api/v1/wecom/keywords/999", headers=h, json={"active": False}).status_code
         == 404
     )
+    assert 404 in declared(client, "PATCH", "/api/v1/wecom/keywords/{rule_id}")
     assert client.get("/api/v1/wecom/benefit-pools").json()[0]["left"] == 2
     assert client.get("/api/v1/wecom/keyword-replies").json() == []
     # a store guide may read but not change rules

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.conftest import declared
 from tests.wecom_sim import pump_inbox
 
 
@@ -249,6 +250,9 @@ def test_live_code_api_and_cli(driver: Any, client: Any, session: Any) -> None:
     assert code["state"].startswith("lc") and code["current_staff"] == "guide001"
     png = client.get(code["qr"])
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    document = client.get("/api/openapi.json").json()
+    answer = document["paths"]["/api/v1/wecom/live-codes/{code_id}/qr.png"]["get"]["responses"]
+    assert list(answer["200"]["content"]) == [png.headers["content-type"]] == ["image/png"]
     config_id = next(iter(world.contact_ways))
     driver.scan(config_id)
     pump_inbox()
@@ -257,6 +261,12 @@ def test_live_code_api_and_cli(driver: Any, client: Any, session: Any) -> None:
     listed = client.get("/api/v1/wecom/live-codes").json()
     assert listed[0]["net_adds"] == 1
     assert client.get("/api/v1/wecom/live-codes/999/stats").status_code == 404
+    assert client.get("/api/v1/wecom/live-codes/999/qr.png").status_code == 404
+    for path in (
+        "/api/v1/wecom/live-codes/{code_id}/stats",
+        "/api/v1/wecom/live-codes/{code_id}/qr.png",
+    ):
+        assert 404 in declared(client, "GET", path)
     r = client.put("/api/v1/wecom/welcome/default", headers=h, json={"text": "{% for %}"})
     assert r.status_code == 422
     r = client.put("/api/v1/wecom/welcome/default", headers=h, json={"text": "你好 {{ nickname }}"})

@@ -28,6 +28,7 @@ METRICS_ERRORS = {
     "backwards": N_("The period ends before it starts: swap the dates."),
     "no_store": N_("There is no store with id {id}; pick one from the list."),
     "too_long": N_("A period of at most {days} days."),
+    "out_of_range": N_("Days from {first} to {last}."),
 }
 
 

@@ -76,7 +76,13 @@ class MergeIn(BaseModel):
     force: bool = Field(False, description="Merge even though they hold different strong ids.")
 
 
-@router.post("/customers/merge", responses={409: {"description": "refused: conflicting ids"}})
+@router.post(
+    "/customers/merge",
+    responses={
+        404: {"description": "no such customer"},
+        409: {"description": "refused: conflicting ids"},
+    },
+)
 def post_merge(
     body: MergeIn,
     principal: Principal = Depends(require(Perm.customers_write)),
@@ -91,7 +97,10 @@ def post_merge(
     return {"merge_id": merge_id}
 
 
-@router.post("/customers/unmerge/{merge_id}", responses={409: {"description": "cannot be undone"}})
+@router.post(
+    "/customers/unmerge/{merge_id}",
+    responses={404: {"description": "no such customer"}, 409: {"description": "cannot be undone"}},
+)
 def post_unmerge(
     merge_id: Id,
     principal: Principal = Depends(require(Perm.customers_write)),

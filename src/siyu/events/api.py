@@ -39,6 +39,7 @@ EXAMPLE = {
     responses={
         401: {"description": "no or bad API key"},
         403: {"description": "key lacks events:write"},
+        409: {"description": "a concurrent write conflicted; retry the request"},
         413: {"description": "body too large"},
         422: {"description": "invalid event; `detail` names the field and the batch index"},
     },

@@ -26,7 +26,9 @@ def list_metrics(_p: Principal = Depends(require(Perm.metrics_read))) -> list[di
 
 @router.get("/metrics/overview", responses={404: {}, 422: {}, 503: {}})
 def metrics_overview(
-    start: date = Query(..., alias="from", description="First day (Beijing time)."),
+    start: date = Query(
+        ..., alias="from", description="First day (Beijing time), from 2000-01-01 to 2099-12-31."
+    ),
     end: date = Query(..., alias="to", description="Last day, included."),
     brand_id: Id | None = Query(None),
     store_id: Id | None = Query(None, description="Only the customers of this home store."),

@@ -20,6 +20,7 @@ from siyu.metrics.cache import remember
 from siyu.metrics.models import AcquisitionSpend
 from siyu.metrics.queries import spend_by_source
 from siyu.metrics.registry import METRICS
+from siyu.untrusted import FIRST_DAY, LAST_DAY
 
 EPOCH = date(1970, 1, 1)
 TABLES = ["order", "customer", "event", "customer_trait"]
@@ -104,7 +105,13 @@ def period_of(
     brand_id: int | None = None,
     store_id: int | None = None,
 ) -> x.Period:
-    """[start, end] in local days (both included), as expression parameters."""
+    """[start, end] in local days (both included), as expression parameters. Days outside the
+    years the product keeps data for are refused: near the ends of the calendar a day's
+    midnight in Shanghai, or the day after the period, is no Python date (those were 500s)."""
+    if not (FIRST_DAY <= start <= LAST_DAY and FIRST_DAY <= end <= LAST_DAY):
+        raise MetricsError(
+            f"days from {FIRST_DAY} to {LAST_DAY}", "out_of_range", first=FIRST_DAY, last=LAST_DAY
+        )
     if end < start:
         raise MetricsError("the period ends before it starts", "backwards")
     if (end - start).days + 1 > MAX_DAYS:

@@ -296,9 +296,7 @@ def audience_size(session: Session, campaign: Campaign) -> int:
     )
 
 
-def set_status(
-    session: Session, campaign: Campaign, status: CampaignStatus, *, actor: str
-) -> None:
+def set_status(session: Session, campaign: Campaign, status: CampaignStatus, *, actor: str) -> None:
     """Pause (rows wait), resume, or cancel (rows not yet sent are skipped as cancelled)."""
     allowed = {
         CampaignStatus.paused: (CampaignStatus.sending, CampaignStatus.scheduled),

@@ -244,7 +244,15 @@ def post_refresh(
     return asdict(run)
 
 
-@router.get("/{segment_id}/export", responses={403: {}, 404: {}})
+@router.get(
+    "/{segment_id}/export",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The members as CSV.", "content": {"text/csv": {}}},
+        403: {},
+        404: {},
+    },
+)
 def get_export(
     segment_id: Id,
     unmask: bool = Query(False, description="Full names and phones (needs customers:unmask)."),

@@ -38,6 +38,10 @@ from siyu.wecom.welcome import WelcomeError, set_default
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])
+# answers several WeCom routes declare (the API document)
+WECOM_REFUSED: dict[str, Any] = {"description": "WeCom refused the call; `detail` says why."}
+QR_PNG: dict[str, Any] = {"description": "The QR code image.", "content": {"image/png": {}}}
+QR_UNFETCHED: dict[str, Any] = {"description": "WeCom's QR image could not be fetched."}
 
 
 class CallbackEndpoint(CallbackEndpointBase):
@@ -129,7 +133,7 @@ def list_live_codes(
     return queries.live_codes(session, who)
 
 
-@router.post("/api/v1/wecom/live-codes", status_code=201)
+@router.post("/api/v1/wecom/live-codes", status_code=201, responses={502: WECOM_REFUSED})
 def create_live_code_api(
     body: LiveCodeIn,
     session: Session = Depends(db_session),
@@ -172,7 +176,7 @@ def _code(session: Session, code_id: int) -> LiveCode:
     return code
 
 
-@router.get("/api/v1/wecom/live-codes/{code_id}/stats")
+@router.get("/api/v1/wecom/live-codes/{code_id}/stats", responses={404: {}})
 def live_code_stats(
     code_id: Id,
     days: int = Query(30, ge=1, le=366),
@@ -184,7 +188,11 @@ def live_code_stats(
     return stats(session, _code(session, code_id), days, principal=who)
 
 
-@router.get("/api/v1/wecom/live-codes/{code_id}/qr.png", response_class=Response)
+@router.get(
+    "/api/v1/wecom/live-codes/{code_id}/qr.png",
+    response_class=Response,
+    responses={200: QR_PNG, 404: {}, 502: QR_UNFETCHED},
+)
 def live_code_qr(
     code_id: Id,
     session: Session = Depends(db_session),

@@ -12,7 +12,7 @@ from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.webkit import Id, db_session, require
 from siyu.wecom import queries
-from siyu.wecom.api import corp_or_422
+from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
 from siyu.wecom.group_codes import add_groups, create_group_code, group_code_summary
 from siyu.wecom.live_codes import LiveCodeError, WecomRefused, fetch_qr
 from siyu.wecom.models import GroupLiveCode, WecomCorp
@@ -47,7 +47,7 @@ def list_group_codes(
     return queries.group_codes(session)
 
 
-@router.post("/api/v1/wecom/group-codes", status_code=201)
+@router.post("/api/v1/wecom/group-codes", status_code=201, responses={502: WECOM_REFUSED})
 def create_group_code_api(
     body: GroupCodeIn,
     session: Session = Depends(db_session),
@@ -68,7 +68,7 @@ def create_group_code_api(
     return group_code_summary(session, code)
 
 
-@router.get("/api/v1/wecom/group-codes/{code_id}")
+@router.get("/api/v1/wecom/group-codes/{code_id}", responses={404: {}})
 def get_group_code(
     code_id: Id,
     session: Session = Depends(db_session),
@@ -77,7 +77,7 @@ def get_group_code(
     return group_code_summary(session, _code(session, code_id))
 
 
-@router.post("/api/v1/wecom/group-codes/{code_id}/groups")
+@router.post("/api/v1/wecom/group-codes/{code_id}/groups", responses={404: {}, 502: WECOM_REFUSED})
 def add_group_code_groups(
     code_id: Id,
     body: GroupsIn,
@@ -98,7 +98,11 @@ def add_group_code_groups(
     return group_code_summary(session, code)
 
 
-@router.get("/api/v1/wecom/group-codes/{code_id}/qr.png", response_class=Response)
+@router.get(
+    "/api/v1/wecom/group-codes/{code_id}/qr.png",
+    response_class=Response,
+    responses={200: QR_PNG, 404: {}, 502: QR_UNFETCHED},
+)
 def group_code_qr(
     code_id: Id,
     session: Session = Depends(db_session),

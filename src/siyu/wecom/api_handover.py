@@ -90,7 +90,7 @@ def list_handovers(
     return activity.handovers(session, principal=who)
 
 
-@router.get("/api/v1/wecom/handovers/{handover_id}")
+@router.get("/api/v1/wecom/handovers/{handover_id}", responses={404: {}})
 def get_handover(
     handover_id: Id,
     session: Session = Depends(db_session),
@@ -100,7 +100,7 @@ def get_handover(
     return _detail(session, handover_id, who)
 
 
-@router.post("/api/v1/wecom/handovers/{handover_id}/retry")
+@router.post("/api/v1/wecom/handovers/{handover_id}/retry", responses={404: {}})
 def retry_handover(
     handover_id: Id,
     body: RetryIn,

@@ -83,7 +83,7 @@ def create_keyword_rule(
     return next(r for r in activity.keyword_rules(session) if r["id"] == rule.id)
 
 
-@router.patch("/api/v1/wecom/keywords/{rule_id}")
+@router.patch("/api/v1/wecom/keywords/{rule_id}", responses={404: {}})
 def patch_keyword_rule(
     rule_id: Id,
     body: KeywordRulePatch,
