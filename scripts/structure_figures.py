@@ -16,7 +16,9 @@ import grimp
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 sys.path.insert(0, str(SRC))
-PLATFORM = {"console", "migrations", "simulators", "sandbox", "demo"}
+sys.path.insert(0, str(SRC.parent))
+
+from tests.import_contracts import strongly_connected  # noqa: E402
 
 
 def capability(module: str) -> str:
@@ -25,49 +27,8 @@ def capability(module: str) -> str:
 
 
 def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
-    """Strongly connected groups of more than one module (Tarjan, iterative)."""
-    mods = sorted(graph.modules)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[list[str]] = []
-    counter = 0
-    for root in mods:
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on.add(root)
-        while work:
-            node, it = work[-1]
-            for nxt in it:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on.add(nxt)
-                    work.append((nxt, iter(sorted(graph.find_modules_directly_imported_by(nxt)))))
-                    break
-                if nxt in on:
-                    low[node] = min(low[node], index[nxt])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    group = []
-                    while True:
-                        m = stack.pop()
-                        on.discard(m)
-                        group.append(m)
-                        if m == node:
-                            break
-                    if len(group) > 1:
-                        out.append(sorted(group))
-    return out
+    """Groups of more than one module importing each other (the import contract's check)."""
+    return strongly_connected(graph, set(graph.modules))
 
 
 def model_imports(graph: grimp.ImportGraph) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.brands.models import Brand
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.views import _check_csrf, console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
 from siyu.customers import identifiers as ids
 from siyu.customers.consent import (
@@ -145,13 +145,7 @@ async def customer_action(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("This page has expired; reload it and try again."),
-        )
+        return expired_page(request, ctx)
     try:
         customer = get_visible(session, ctx["principal"], customer_id)
         done = change(customer, form)

@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
-from siyu.console.views import console_user, render
-from siyu.i18n import _
+from siyu.console.views import console_user, forbidden_page, render
 from siyu.jobs import queries
 from siyu.webkit import db_session
 
@@ -37,11 +36,5 @@ def jobs_page(
     principal = ctx["principal"]
     shown = {name: load(session) for name, (perm, load) in SECTIONS.items() if principal.can(perm)}
     if not shown:
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("You do not have permission to see this."),
-        )
+        return forbidden_page(request, ctx)
     return render(request, "jobs.html", ctx=ctx, shown=shown, running=queries.running(shown))

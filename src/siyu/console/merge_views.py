@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.console.customer_views import posted, private, show_customer
-from siyu.console.views import console_user, denied_page, render
+from siyu.console.views import console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
@@ -99,13 +99,7 @@ async def merge_submit(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("This page has expired; reload it and try again."),
-        )
+        return expired_page(request, ctx)
     other = form.get("other", "").strip()[:20]
     conflict = form.get("conflict", "").strip()[:12]
     try:
@@ -150,13 +144,7 @@ async def unmerge_submit(
     if denied := denied_page(request, ctx, Perm.customers_write):
         return denied
     if await posted(request, ctx) is None:
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("This page has expired; reload it and try again."),
-        )
+        return expired_page(request, ctx)
     try:
         unmerge_for(session, ctx["principal"], merge_id)
         session.commit()
@@ -214,13 +202,7 @@ async def keep_apart_submit(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("This page has expired; reload it and try again."),
-        )
+        return expired_page(request, ctx)
     try:
         keep_apart(session, ctx["principal"], conflict_id, form.get("reason"))
         session.commit()

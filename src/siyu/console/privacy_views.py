@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.config import MissingSecretKey, get_settings
 from siyu.console.customer_views import posted, private, show_customer
-from siyu.console.views import console_user, denied_page, render
+from siyu.console.views import console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
 from siyu.customers.service import CustomerError, Forbidden, get_visible
 from siyu.i18n import _
@@ -40,13 +40,7 @@ async def _checked(
         return denied
     form = await posted(request, ctx)
     if form is None:
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("This page has expired; reload it and try again."),
-        )
+        return expired_page(request, ctx)
     try:
         get_visible(session, ctx["principal"], customer_id)
         return form, find_person(session, customer_id)

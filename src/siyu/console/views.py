@@ -108,10 +108,8 @@ def console_user(
     return {"user": user, "principal": principal_for_user(user), "csrf": login_row.csrf_token}
 
 
-def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLResponse | None:
-    """The 403 page when the logged-in user lacks ``perm``, else None."""
-    if ctx["principal"].can(perm):
-        return None
+def forbidden_page(request: Request, ctx: dict[str, Any]) -> HTMLResponse:
+    """The 403 page: the signed-in user may not see this."""
     return render(
         request,
         "error.html",
@@ -119,6 +117,24 @@ def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLRespon
         ctx=ctx,
         message=_("You do not have permission to see this."),
     )
+
+
+def expired_page(request: Request, ctx: dict[str, Any]) -> HTMLResponse:
+    """The answer to a form whose CSRF token no longer holds (or never did)."""
+    return render(
+        request,
+        "error.html",
+        status=403,
+        ctx=ctx,
+        message=_("This page has expired; reload it and try again."),
+    )
+
+
+def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLResponse | None:
+    """The 403 page when the logged-in user lacks ``perm``, else None."""
+    if ctx["principal"].can(perm):
+        return None
+    return forbidden_page(request, ctx)
 
 
 def _check_csrf(ctx: dict[str, Any], token: str) -> bool:
@@ -219,13 +235,7 @@ def customers_page(
 ) -> HTMLResponse:
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("You do not have permission to see this."),
-        )
+        return forbidden_page(request, ctx)
     store = whole_number(store_id)  # not a store's number: no store filter
     q = (q or "").strip()[:100] or None
     result = list_customers(
@@ -256,13 +266,7 @@ def insight_page(
 ) -> HTMLResponse:
     """Distribution of RFM classes, lifecycle stages and CLV, and how they move over time."""
     if not ctx["principal"].can(Perm.customers_read):
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("You do not have permission to see this."),
-        )
+        return forbidden_page(request, ctx)
     data = overview(session, get_settings(), scope, ctx["principal"])
     return render(request, "insight.html", ctx=ctx, o=data)
 
@@ -277,13 +281,7 @@ def segments_page(
     from siyu.segments.queries import list_segments
 
     if not ctx["principal"].can(Perm.customers_read):
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("You do not have permission to see this."),
-        )
+        return forbidden_page(request, ctx)
     rows = list_segments(session, ctx["principal"])
     return render(request, "segments.html", ctx=ctx, rows=rows)
 
@@ -295,13 +293,7 @@ def segment_builder_page(
     """The visual rule builder: fields from the catalogue API, a live count and preview. A rule
     given in JSON (a dashboard drill-down saved as a segment) opens ready to save."""
     if not ctx["principal"].can(Perm.segments_write):
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("You do not have permission to see this."),
-        )
+        return forbidden_page(request, ctx)
     from siyu.segments.rules import RuleError, from_json, loads
 
     try:  # a rule that is not one (not JSON, nested past the limit…) opens an empty builder
@@ -328,13 +320,7 @@ def segment_page(
 
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
-        return render(
-            request,
-            "error.html",
-            status=403,
-            ctx=ctx,
-            message=_("You do not have permission to see this."),
-        )
+        return forbidden_page(request, ctx)
     try:
         seg = segment_view(session, get_segment(session, segment_id), principal)
     except SegmentError:

@@ -64,16 +64,20 @@ def periodic(kind: str, every_seconds: int) -> Callable[[Handler], Handler]:
     return add
 
 
-def run_pumps(name: str) -> int:
-    from siyu.capabilities import provided
+_PUMPS: list[tuple[str, Pump]] = []
 
+
+def run_pumps(name: str) -> int:
+    if not _PUMPS:  # looked up once: the pump thread calls this every 0.2 s when idle
+        from siyu.capabilities import provided
+
+        _PUMPS.extend((f"{cap.name}.{fn.__name__}", fn) for cap, fn in provided("pumps"))
     done = 0
-    for cap, fn in provided("pumps"):
-        pump: Pump = fn
+    for label, pump in _PUMPS:
         try:
             done += pump(name)
         except Exception:  # a busy database or one bad item: the next round tries again
-            log.exception("pump %s.%s failed", cap.name, fn.__name__)
+            log.exception("pump %s failed", label)
     return done
 
 
