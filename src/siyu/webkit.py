@@ -53,11 +53,14 @@ Page = Annotated[int, Field(ge=1, le=100_000)]
 
 
 def db_session() -> Iterator[Session]:
-    """A request's unit of work (see ``db.session_scope``). Use it with
-    ``Depends(db_session, scope="function")`` so it commits *before* the response leaves: a
-    browser following the login redirect must find the new session already stored."""
+    """A request's unit of work (see ``db.session_scope``); routes take it as ``SessionDep``."""
     with session_scope() as session:
         yield session
+
+
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+"""The session every route takes: its unit of work commits before the response is sent, so a
+failed commit is answered as an error, never as the success it would have been."""
 
 
 class NotAuthenticated(HTTPException):

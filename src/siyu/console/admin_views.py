@@ -27,7 +27,7 @@ from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.untrusted import FIRST_DAY, LAST_DAY, NotANumber, day, number
-from siyu.webkit import Id, Page, db_session, forget_cached_keys
+from siyu.webkit import Id, Page, SessionDep, forget_cached_keys
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -60,9 +60,9 @@ def _admin_page(
 
 @router.get("/admin")
 def admin_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Who may log in, with which role and store; the machines' API keys."""
     if denied := denied_page(request, ctx, Perm.users_manage):
@@ -112,9 +112,9 @@ async def _change(
 
 @router.post("/admin/users")
 async def add_user(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     def change(form: dict[str, Any], actor: str) -> None:
         user = create_user(
@@ -134,10 +134,10 @@ async def add_user(
 
 @router.post("/admin/users/{user_id}")
 async def change_user(
+    session: SessionDep,
     request: Request,
     user_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     def change(form: dict[str, Any], actor: str) -> None:
         update_user(
@@ -155,9 +155,9 @@ async def change_user(
 
 @router.post("/admin/apikeys")
 async def add_api_key(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """A new key: shown once on the page that answers, stored only as a hash."""
 
@@ -174,10 +174,10 @@ async def add_api_key(
 
 @router.post("/admin/apikeys/{prefix}/revoke")
 async def revoke_key(
+    session: SessionDep,
     request: Request,
     prefix: str,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     def change(_form: dict[str, Any], actor: str) -> None:
         revoke_api_key(session, prefix)
@@ -201,6 +201,7 @@ def _audit_filter(
 
 @router.get("/admin/audit")
 def audit_log_page(
+    session: SessionDep,
     request: Request,
     actor: str | None = None,
     action: str | None = None,
@@ -208,7 +209,6 @@ def audit_log_page(
     end: str | None = None,
     page: Page = 1,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Who saw or changed personal data, and when: filter by person, action and days."""
     if denied := denied_page(request, ctx, Perm.audit_read):
@@ -232,13 +232,13 @@ def audit_log_page(
 
 @router.get("/admin/audit.csv")
 def audit_log_csv(
+    session: SessionDep,
     request: Request,
     actor: str | None = None,
     action: str | None = None,
     start: str | None = None,
     end: str | None = None,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """The audit log as a spreadsheet (UTF-8 with BOM); the export is itself audit-logged."""
     if denied := denied_page(request, ctx, Perm.audit_read):

@@ -21,7 +21,7 @@ from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
 from siyu.untrusted import COST_FEN_MAX, number
-from siyu.webkit import BigId, Id, db_session
+from siyu.webkit import BigId, Id, SessionDep
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -113,9 +113,9 @@ def _segments(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.get("/campaigns")
 def campaigns_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
@@ -125,9 +125,9 @@ def campaigns_page(
 
 @router.api_route("/campaigns/new", methods=["GET", "POST"])
 async def campaign_new_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """GET: the form. POST: save as a draft (errors shown in the form, nothing lost)."""
     if denied := denied_page(request, ctx, Perm.campaigns_write):
@@ -167,9 +167,9 @@ async def campaign_new_page(
 
 @router.post("/campaigns/preview")
 async def campaign_preview_fragment(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The form's live preview (HTMX): the message for real customers of the segment, only for
     those who may plan campaigns. It runs as the operator types, so names stay masked here;
@@ -198,9 +198,9 @@ async def campaign_preview_fragment(
 
 @router.get("/campaigns/ambiguous")
 def ambiguous_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
@@ -209,10 +209,10 @@ def ambiguous_page(
 
 @router.post("/campaigns/ambiguous/{row_id}")
 async def settle_page(
+    session: SessionDep,
     request: Request,
     row_id: BigId,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     if denied := denied_page(request, ctx, Perm.campaigns_write):
         return denied
@@ -243,10 +243,10 @@ def _detail_page(
 
 @router.get("/campaigns/{campaign_id}")
 def campaign_page(
+    session: SessionDep,
     request: Request,
     campaign_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
@@ -258,11 +258,11 @@ def campaign_page(
 
 @router.post("/campaigns/{campaign_id}/{action}")
 async def campaign_action(
+    session: SessionDep,
     request: Request,
     campaign_id: Id,
     action: str,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     perm = Perm.campaigns_approve if action == "approve" else Perm.campaigns_write
     if denied := denied_page(request, ctx, perm):

@@ -30,7 +30,7 @@ from siyu.customers.queries import customer_detail
 from siyu.customers.service import CustomerError, Forbidden, get_visible
 from siyu.i18n import _
 from siyu.untrusted import whole_number
-from siyu.webkit import Id, db_session
+from siyu.webkit import Id, SessionDep
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -109,10 +109,10 @@ def show_customer(
 
 @router.api_route("/customers/{customer_id}", methods=["GET", "POST"])
 async def customer_page(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """The customer 360; a POST with the CSRF token and ``unmask=1`` shows it unmasked."""
     unmask = False
@@ -167,10 +167,10 @@ async def customer_action(
 
 @router.post("/customers/{customer_id}/do-not-disturb")
 async def do_not_disturb(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Turn do-not-disturb on or off, with the reason (source ``operator``)."""
 
@@ -191,10 +191,10 @@ async def do_not_disturb(
 
 @router.post("/customers/{customer_id}/consents")
 async def consents(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Record a grant (with evidence) or a withdrawal of marketing consent."""
 

@@ -23,7 +23,7 @@ from siyu.metrics.funnel import (
     save_funnel,
 )
 from siyu.untrusted import NotANumber, number
-from siyu.webkit import Id, db_session
+from siyu.webkit import Id, SessionDep
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -47,9 +47,9 @@ def _page(
 
 @router.get("/dashboard/funnels")
 def funnels_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The saved funnels with their steps, a form for each and one for a new funnel."""
     if denied := denied_page(request, ctx, Perm.metrics_read):
@@ -91,9 +91,9 @@ async def _posted(request: Request, ctx: Ctx, session: Session) -> Any:
 
 @router.post("/dashboard/funnels")
 async def save_funnel_form(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Create a funnel, or change the one named by ``funnel_id``; a refusal re-shows the page
     with the reason and nothing stored changes."""
@@ -118,10 +118,10 @@ async def save_funnel_form(
 
 @router.post("/dashboard/funnels/{funnel_id}/delete")
 async def delete_funnel_form(
+    session: SessionDep,
     request: Request,
     funnel_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     form = await _posted(request, ctx, session)
     if isinstance(form, Response):

@@ -25,7 +25,7 @@ from siyu.i18n import _
 from siyu.ingest import uploads
 from siyu.jobs import queries
 from siyu.refusals import Refusal
-from siyu.webkit import Id, db_session
+from siyu.webkit import Id, SessionDep
 
 router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/imports"
@@ -65,9 +65,9 @@ def _page(
 
 @router.get(UPLOAD_PATH)
 def imports_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The upload form and the latest imports."""
     if denied := denied_page(request, ctx, Perm.imports_run):
@@ -142,10 +142,10 @@ def _refused(
 
 @router.get("/imports/{run_id}")
 def import_page(
+    session: SessionDep,
     request: Request,
     run_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """One import: progress while it runs, then its summary and the rejects to download."""
     if denied := denied_page(request, ctx, Perm.imports_run):
@@ -164,10 +164,10 @@ def import_page(
 
 @router.get("/imports/{run_id}/rejects.csv")
 def rejects_download(
+    session: SessionDep,
     request: Request,
     run_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """The run's rejected rows (only that run's file, written with cells a spreadsheet would
     run as a formula guarded). Audit-logged: the rows hold personal data."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.permissions import Perm
 from siyu.console.views import console_user, forbidden_page, render
 from siyu.jobs import queries
-from siyu.webkit import db_session
+from siyu.webkit import SessionDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,9 +28,9 @@ SECTIONS: dict[str, tuple[Perm, Callable[[Session], Any]]] = {
 
 @router.get("/jobs")
 def jobs_page(
+    session: SessionDep,
     request: Request,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """How far the long jobs have got."""
     principal = ctx["principal"]

@@ -18,7 +18,7 @@ from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
 from siyu.i18n import _
-from siyu.webkit import Id, Page, db_session
+from siyu.webkit import Id, Page, SessionDep
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -43,12 +43,12 @@ def _missing(exc: CustomerError) -> bool:
 
 @router.get("/customers/{customer_id}/merge")
 def merge_page(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     other: str = "",
     conflict: Id | None = None,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Find the other customer (by id, phone, name or member number), then show both side by
     side and what the merge will do; nothing changes until it is confirmed."""
@@ -88,10 +88,10 @@ def merge_page(
 
 @router.post("/customers/{customer_id}/merge")
 async def merge_submit(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Merge the other customer into this one (refused when they hold different strong ids,
     unless the operator ticked that they checked)."""
@@ -134,11 +134,11 @@ async def merge_submit(
 
 @router.post("/customers/{customer_id}/unmerge/{merge_id}")
 async def unmerge_submit(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     merge_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Undo a merge from the customer's merge history."""
     if denied := denied_page(request, ctx, Perm.customers_write):
@@ -162,10 +162,10 @@ async def unmerge_submit(
 
 @router.api_route("/identity-conflicts", methods=["GET", "POST"])
 async def conflicts_page(
+    session: SessionDep,
     request: Request,
     page: Page = 1,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """The pairs waiting for review, both profiles side by side (a POST with the CSRF token
     and ``unmask=1`` shows them unmasked, audit-logged)."""
@@ -192,10 +192,10 @@ async def conflicts_page(
 
 @router.post("/identity-conflicts/{conflict_id}/keep-apart")
 async def keep_apart_submit(
+    session: SessionDep,
     request: Request,
     conflict_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """The two are different people: off the list, never raised or merged again."""
     if denied := denied_page(request, ctx, Perm.customers_write):

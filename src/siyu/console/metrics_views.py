@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
@@ -28,7 +27,7 @@ from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
 from siyu.segments.drill import drill
 from siyu.segments.rules import RuleError, loads
-from siyu.webkit import Id, Page, db_session
+from siyu.webkit import Id, Page, SessionDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,6 +56,7 @@ def _day(text: str | None, default: date) -> date | None:
 
 @router.get("/dashboard")
 def dashboard_page(
+    session: SessionDep,
     request: Request,
     start: str | None = None,
     end: str | None = None,
@@ -64,7 +64,6 @@ def dashboard_page(
     store: Id | None = None,
     funnel: Id | None = None,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Is the private domain working? The last 30 days (or the range asked) against the
     30 days before."""
@@ -182,13 +181,13 @@ def dashboard_csv(
 
 @router.get("/dashboard/customers")
 def drill_page(
+    session: SessionDep,
     request: Request,
     rule: str = "",
     title: str = "",
     brand: Id | None = None,
     page: Page = 1,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """The customers behind a chart's bar, cell or row (a rule on the analytical copy), a page
     at a time; from here the same rule can be saved as a segment."""

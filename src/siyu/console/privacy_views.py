@@ -25,7 +25,7 @@ from siyu.privacy.service import (
     find_person,
     finish_erasure,
 )
-from siyu.webkit import Id, db_session
+from siyu.webkit import Id, SessionDep
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -53,10 +53,10 @@ async def _checked(
 
 @router.post("/customers/{customer_id}/privacy/export")
 async def export_download(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Everything held about the person as a JSON file (PIPL art. 45), audit-logged."""
     checked = await _checked(request, ctx, session, customer_id, Perm.privacy_export)
@@ -77,10 +77,10 @@ async def export_download(
 
 @router.post("/customers/{customer_id}/privacy/erase")
 async def erase_submit(
+    session: SessionDep,
     request: Request,
     customer_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Erase the person everywhere once the operator typed their phone number or 删除; the
     page then shows what was removed."""

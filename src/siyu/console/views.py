@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from siyu import i18n
 from siyu.accounts.permissions import Perm
@@ -27,7 +26,7 @@ from siyu.webkit import (
     SESSION_COOKIE,
     Id,
     Page,
-    db_session,
+    SessionDep,
     posted_from_elsewhere,
 )
 
@@ -98,9 +97,7 @@ class LoginRequired(Exception):
     pass
 
 
-def console_user(
-    request: Request, session: Session = Depends(db_session, scope="function")
-) -> dict[str, Any]:
+def console_user(request: Request, session: SessionDep) -> dict[str, Any]:
     found = session_user(session, request.cookies.get(SESSION_COOKIE))
     if found is None:
         raise LoginRequired()
@@ -150,11 +147,11 @@ def login_page(request: Request, next: str = "/customers") -> HTMLResponse:
 
 @router.post("/login")
 def login_submit(
+    session: SessionDep,
     request: Request,
     username: str = Form(..., max_length=64),
     password: str = Form(..., max_length=200),
     next: str = Form("/customers"),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     settings = get_settings()
     address = request.client.host if request.client else "unknown"
@@ -196,9 +193,7 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/logout")
-def logout_submit(
-    request: Request, session: Session = Depends(db_session, scope="function")
-) -> Response:
+def logout_submit(request: Request, session: SessionDep) -> Response:
     """Ends the login on the server and clears the cookie, with or without the form's CSRF
     token: a logout that only cleared the cookie left a session that a copied cookie still
     opened. A forged cross-site logout can do no more than log someone out (and SameSite=Lax
@@ -225,13 +220,13 @@ def home() -> Response:
 
 @router.get("/customers")
 def customers_page(
+    session: SessionDep,
     request: Request,
     q: str | None = None,
     source: str | None = None,
     store_id: str | None = None,
     page: Page = 1,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     principal = ctx["principal"]
     if not principal.can(Perm.customers_read):
@@ -259,10 +254,10 @@ def customers_page(
 
 @router.get("/insight")
 def insight_page(
+    session: SessionDep,
     request: Request,
     scope: Annotated[int, Field(ge=0, le=ID_MAX)] = 0,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Distribution of RFM classes, lifecycle stages and CLV, and how they move over time."""
     if not ctx["principal"].can(Perm.customers_read):
@@ -273,9 +268,9 @@ def insight_page(
 
 @router.get("/segments")
 def segments_page(
+    session: SessionDep,
     request: Request,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Every segment with its size, kind, rule and freshness."""
     from siyu.segments.queries import list_segments
@@ -309,10 +304,10 @@ def segment_builder_page(
 
 @router.get("/segments/{segment_id}")
 def segment_page(
+    session: SessionDep,
     request: Request,
     segment_id: Id,
     ctx: dict[str, Any] = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """One segment: rule, size, freshness and the size trend."""
     from siyu.segments.queries import segment_view, size_history

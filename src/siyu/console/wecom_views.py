@@ -17,7 +17,7 @@ from siyu.console.words import in_words
 from siyu.i18n import _
 from siyu.oa.queries import status as oa_status
 from siyu.untrusted import KEYWORD_PRIORITY_MAX, number
-from siyu.webkit import Id, db_session
+from siyu.webkit import Id, SessionDep
 from siyu.wecom import activity, queries
 
 router = APIRouter(include_in_schema=False)
@@ -46,9 +46,9 @@ def _corp(session: Session) -> Any:
 
 @router.get("/wecom")
 def wecom_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     """Sync status (never silent), staff with friend counts, open alerts, welcome figures."""
     if denied := denied_page(request, ctx, Perm.customers_read):
@@ -74,9 +74,9 @@ def _status_page(
 
 @router.post("/wecom/corps")
 async def connect_corp_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Connect a corp (or replace a connected corp's secrets); the secrets are sealed at rest
     and never shown again, only their last characters."""
@@ -109,9 +109,9 @@ async def connect_corp_page(
 # -- live codes ---------------------------------------------------------------------------------------
 @router.api_route("/wecom/live-codes", methods=["GET", "POST"])
 async def live_codes_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     if denied := denied_page(request, ctx, Perm.customers_read):
         return denied
@@ -132,9 +132,9 @@ async def live_codes_page(
 
 @router.post("/wecom/group-codes")
 async def create_group_code_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     """Create a group live code over the groups ticked, in list order."""
     from siyu.wecom.group_codes import create_group_code
@@ -218,10 +218,10 @@ def _create_live_code(
 
 @router.get("/wecom/live-codes/{code_id}")
 def live_code_page(
+    session: SessionDep,
     request: Request,
     code_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     from siyu.wecom.live_codes import stats
     from siyu.wecom.models import LiveCode
@@ -239,9 +239,9 @@ def live_code_page(
 # -- welcome messages --------------------------------------------------------------------------------
 @router.api_route("/wecom/welcome", methods=["GET", "POST"])
 async def welcome_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     from siyu.wecom.welcome import WelcomeError, set_default, welcome_for
 
@@ -278,9 +278,9 @@ async def welcome_page(
 # -- keyword replies ---------------------------------------------------------------------------------
 @router.api_route("/wecom/keywords", methods=["GET", "POST"])
 async def keywords_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, pool_stock, set_active
 
@@ -334,9 +334,9 @@ async def keywords_page(
 # -- handover ----------------------------------------------------------------------------------------
 @router.api_route("/wecom/handovers", methods=["GET", "POST"])
 async def handovers_page(
+    session: SessionDep,
     request: Request,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     from siyu.wecom.handover import HandoverError, Selection, plan
     from siyu.wecom.transfers import submit_now
@@ -382,10 +382,10 @@ async def handovers_page(
 
 @router.api_route("/wecom/handovers/{handover_id}", methods=["GET", "POST"])
 async def handover_page(
+    session: SessionDep,
     request: Request,
     handover_id: Id,
     ctx: Ctx = Depends(console_user),
-    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     from siyu.wecom.handover import HandoverError, retry
     from siyu.wecom.models import Handover

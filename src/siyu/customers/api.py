@@ -24,7 +24,7 @@ from siyu.customers.consent import (
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
 from siyu.customers.service import CustomerError, Forbidden, get_visible, merge_for, unmerge_for
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 
 T = TypeVar("T")
 
@@ -33,13 +33,13 @@ router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 @router.get("/customers")
 def get_customers(
+    session: SessionDep,
     q: str | None = Query(None, max_length=100, description="Phone, name prefix or member number."),
     source: str | None = Query(None, max_length=32),
     store_id: Id | None = None,
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Search the pool. Phones and names are masked (138****1234)."""
     return list_customers(session, principal, CustomerFilter(q, source, store_id, page, per_page))
@@ -53,10 +53,10 @@ def get_customers(
     },
 )
 def get_customer(
+    session: SessionDep,
     customer_id: Id,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Profile, identities, consent, orders and events of one customer."""
     if unmask and not principal.can(Perm.customers_unmask):
@@ -84,9 +84,9 @@ class MergeIn(BaseModel):
     },
 )
 def post_merge(
+    session: SessionDep,
     body: MergeIn,
     principal: Principal = Depends(require(Perm.customers_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
     """Merge two profiles (logged; undo with /customers/unmerge/{merge_id})."""
     merge_id = _answer(
@@ -102,9 +102,9 @@ def post_merge(
     responses={404: {"description": "no such customer"}, 409: {"description": "cannot be undone"}},
 )
 def post_unmerge(
+    session: SessionDep,
     merge_id: Id,
     principal: Principal = Depends(require(Perm.customers_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
     """Undo a merge; orders and events follow the identity that brought them."""
     log = _answer(session, lambda: unmerge_for(session, principal, merge_id), refused=409)
@@ -155,10 +155,10 @@ class DoNotDisturbOut(BaseModel):
     },
 )
 def put_do_not_disturb(
+    session: SessionDep,
     customer_id: Id,
     body: DoNotDisturbIn,
     principal: Principal = Depends(require(Perm.customers_consent)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> DoNotDisturbOut:
     """Set or clear do-not-disturb as staff (source ``operator``); send policy honours it at
     once for every marketing message not yet sent."""
@@ -231,10 +231,10 @@ class ConsentOut(BaseModel):
     },
 )
 def post_consent(
+    session: SessionDep,
     customer_id: Id,
     body: ConsentIn,
     principal: Principal = Depends(require(Perm.customers_consent)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> ConsentOut:
     """Record a grant (evidence required: a note and/or a reference) or a withdrawal of
     marketing consent. A withdrawal stops sending at once; a grant never silently replaces a
@@ -272,11 +272,11 @@ def post_consent(
 
 @router.get("/identity-conflicts")
 def get_identity_conflicts(
+    session: SessionDep,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(20, ge=1, le=100),
     principal: Principal = Depends(require(Perm.customers_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Pairs of profiles the resolver linked but would not merge (different strong ids), with
     both profiles, waiting for a merge or keep-apart."""
@@ -310,10 +310,10 @@ class ConflictApartIn(BaseModel):
     },
 )
 def post_conflict_merge(
+    session: SessionDep,
     conflict_id: Id,
     body: ConflictMergeIn,
     principal: Principal = Depends(require(Perm.customers_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
     """They are one person: merge them (logged; undo with /customers/unmerge/{merge_id})."""
     merge_id = _answer(
@@ -330,10 +330,10 @@ def post_conflict_merge(
     },
 )
 def post_conflict_keep_apart(
+    session: SessionDep,
     conflict_id: Id,
     body: ConflictApartIn,
     principal: Principal = Depends(require(Perm.customers_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, int]:
     """They are two people: the pair leaves the list and is not raised or merged again."""
     closed = _answer(

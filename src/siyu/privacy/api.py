@@ -22,7 +22,7 @@ from siyu.privacy.service import (
     find_person,
     finish_erasure,
 )
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
@@ -49,9 +49,9 @@ def _person(session: Session, body: PersonIn) -> Customer:
 
 @router.post("/export", responses={404: {"description": "nobody holds this phone"}})
 def post_export(
+    session: SessionDep,
     body: PersonIn,
     principal: Principal = Depends(require(Perm.privacy_export)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Everything held about the person, unmasked (a POST, so the phone stays out of URLs)."""
     return export_customer(session, _person(session, body), principal.actor)
@@ -59,9 +59,9 @@ def post_export(
 
 @router.post("/erase", responses={404: {"description": "nobody holds this phone"}})
 def post_erase(
+    session: SessionDep,
     body: PersonIn,
     principal: Principal = Depends(require(Perm.privacy_manage)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Erase the person everywhere; keeps only an HMAC suppression entry. The answer says what
     was done where, the analytical copy included (its file is rebuilt without the person)."""

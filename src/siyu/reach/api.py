@@ -23,7 +23,7 @@ from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
 from siyu.untrusted import COST_FEN_MAX
-from siyu.webkit import BigId, Id, Refused, db_session, require
+from siyu.webkit import BigId, Id, Refused, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 SMS_EXAMPLE = {
@@ -104,8 +104,8 @@ def _fail(exc: Exception) -> HTTPException:
 
 @router.get("/campaigns")
 def get_campaigns(
+    session: SessionDep,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Campaigns with their progress, counted over the customers the caller may see."""
     return queries.list_campaigns(session, principal=p)
@@ -113,9 +113,9 @@ def get_campaigns(
 
 @router.post("/campaigns", status_code=201, responses={404: {}, 422: {}})
 def post_campaign(
+    session: SessionDep,
     body: CampaignIn,
     p: Principal = Depends(require(Perm.campaigns_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Plan a campaign (a draft: nothing is sent until it is started)."""
     try:
@@ -144,9 +144,9 @@ def post_campaign(
 
 @router.post("/campaigns/preview", responses={422: {}})
 def post_preview(
+    session: SessionDep,
     body: PreviewIn,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """The message as real customers of the segment would get it — members the caller may
     see, names masked unless ``unmask`` (audit-logged); SMS with its length and the number of
@@ -171,9 +171,9 @@ def post_preview(
 
 @router.get("/campaigns/{campaign_id}", responses={404: {}})
 def get_campaign(
+    session: SessionDep,
     campaign_id: Id,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """One campaign's progress and funnel over the customers the caller may see."""
     return queries.detail(session, _campaign(session, campaign_id), p)
@@ -181,10 +181,10 @@ def get_campaign(
 
 @router.get("/campaigns/{campaign_id}/results", responses={404: {}, 422: {}})
 def get_results(
+    session: SessionDep,
     campaign_id: Id,
     window_days: int = Query(7, ge=1, le=90, description="Attribution window in days."),
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI
     — over the customers the caller may see."""
@@ -195,10 +195,10 @@ def get_results(
 
 @router.post("/campaigns/{campaign_id}/{action}", responses={404: {}, 409: {}, 422: {}})
 def post_action(
+    session: SessionDep,
     campaign_id: Id,
     action: str,
     p: Principal = Depends(require(Perm.campaigns_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """start | pause | resume | cancel | approve (approve needs campaigns:approve)."""
     campaign = _campaign(session, campaign_id)
@@ -215,8 +215,8 @@ def post_action(
 
 @router.get("/send-ledger/ambiguous")
 def get_ambiguous(
+    session: SessionDep,
     _p: Principal = Depends(require(Perm.campaigns_write)),
-    session: Session = Depends(db_session, scope="function"),
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     """Messages that may or may not have arrived and that no provider can be asked about."""
@@ -225,10 +225,10 @@ def get_ambiguous(
 
 @router.post("/send-ledger/{row_id}/settle", responses={404: {}, 409: {}})
 def post_settle(
+    session: SessionDep,
     row_id: BigId,
     body: SettleIn,
     p: Principal = Depends(require(Perm.campaigns_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         row = service.settle(session, row_id, body.outcome, actor=p.actor)
@@ -239,17 +239,17 @@ def post_settle(
 
 @router.get("/send-caps")
 def get_caps(
+    session: SessionDep,
     _p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     return queries.caps(session)
 
 
 @router.put("/send-caps", responses={422: {}})
 def put_cap(
+    session: SessionDep,
     body: CapIn,
     p: Principal = Depends(require(Perm.campaigns_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     try:
         set_cap(session, body.channel, body.period, body.most, actor=p.actor)

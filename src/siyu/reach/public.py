@@ -15,9 +15,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
 from siyu.reach import service
@@ -25,7 +24,7 @@ from siyu.reach.ledger import LedgerError
 from siyu.reach.links import read_token, sign_token
 from siyu.reach.tracking import click, sms_receipts, sms_replies
 from siyu.untrusted import same_token
-from siyu.webkit import db_session
+from siyu.webkit import SessionDep
 
 router = APIRouter(tags=["campaigns"], include_in_schema=False)
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
@@ -59,7 +58,7 @@ def ask(token: str) -> HTMLResponse:
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
-def confirm(token: str, session: Session = Depends(db_session, scope="function")) -> HTMLResponse:
+def confirm(token: str, session: SessionDep) -> HTMLResponse:
     row_id = read_token(get_settings(), "unsubscribe", token)
     if row_id is None:
         return _bad()
@@ -71,7 +70,7 @@ def confirm(token: str, session: Session = Depends(db_session, scope="function")
 
 
 @router.get("/l/{token}")
-def follow(token: str, session: Session = Depends(db_session, scope="function")) -> Any:
+def follow(token: str, session: SessionDep) -> Any:
     url = click(session, get_settings(), token)
     if url is None:
         return _bad()
@@ -90,9 +89,9 @@ def _check_push(token: str) -> None:
 
 @router.post("/reach/sms/{token}/report")
 def report(
+    session: SessionDep,
     token: str,
     items: list[dict[str, Any]] = Body(..., max_length=10_000),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Aliyun SmsReport: delivery receipts."""
     _check_push(token)
@@ -102,9 +101,9 @@ def report(
 
 @router.post("/reach/sms/{token}/reply")
 def reply(
+    session: SessionDep,
     token: str,
     items: list[dict[str, Any]] = Body(..., max_length=10_000),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Aliyun SmsUp: customers' replies; R / T / TD / 退订 withdraw marketing consent."""
     _check_push(token)

@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from siyu.accounts.permissions import Perm
@@ -25,7 +24,7 @@ from siyu.db import get_engine
 from siyu.segments import queries, service
 from siyu.segments.fields import catalogue
 from siyu.segments.rules import RuleError
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 RULE_EXAMPLES = ["tag:兴趣/防晒 and city in [上海, 杭州] and orders(last 90d).count = 0"]
@@ -73,8 +72,8 @@ ERRORS = (RuleError, service.SegmentError, EngineUnavailable)
 
 @router.get("/fields")
 def get_fields(
+    session: SessionDep,
     _p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Every field rules can use: type, operators (with Chinese labels), values, windows."""
     return [spec.describe(session) for spec in catalogue().values()]
@@ -82,8 +81,8 @@ def get_fields(
 
 @router.get("")
 def get_segments(
+    session: SessionDep,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Every segment; ``size`` counts the customers the caller may see (``scoped``: only some
     of the pool)."""
@@ -92,9 +91,9 @@ def get_segments(
 
 @router.post("", status_code=201, responses={409: {}, 422: {}})
 def post_segment(
+    session: SessionDep,
     body: SegmentIn,
     p: Principal = Depends(require(Perm.segments_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """A dynamic segment; its members are filled by the next refresh."""
     try:
@@ -113,9 +112,9 @@ def post_segment(
 
 @router.post("/static", status_code=201, responses={409: {}, 422: {}})
 def post_static(
+    session: SessionDep,
     body: StaticIn,
     p: Principal = Depends(require(Perm.segments_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """A fixed list by phone numbers or customer ids; numbers that matched nobody come back."""
     try:
@@ -134,9 +133,9 @@ def post_static(
 
 @router.post("/count", responses={422: {}, 503: {}})
 def post_count(
+    session: SessionDep,
     body: RuleIn,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """How many customers a rule matches now (the rule builder's live count), of those the
     caller may see."""
@@ -151,9 +150,9 @@ def post_count(
 
 @router.post("/preview", responses={422: {}, 503: {}})
 def post_preview(
+    session: SessionDep,
     body: RuleIn,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Count, estimated reach per channel and a masked sample of 20."""
     try:
@@ -167,9 +166,9 @@ def post_preview(
 
 @router.get("/{segment_id}", responses={404: {}})
 def get_segment(
+    session: SessionDep,
     segment_id: Id,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """One segment with its size over what the caller may see, and its size history (the
     whole pool's, so only for those who see the whole pool)."""
@@ -183,10 +182,10 @@ def get_segment(
 
 @router.patch("/{segment_id}", responses={404: {}, 409: {}, 422: {}})
 def patch_segment(
+    session: SessionDep,
     segment_id: Id,
     body: SegmentPatch,
     p: Principal = Depends(require(Perm.segments_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         seg = service.update_segment(
@@ -204,9 +203,9 @@ def patch_segment(
 
 @router.delete("/{segment_id}", status_code=204, responses={404: {}, 422: {}})
 def delete_segment(
+    session: SessionDep,
     segment_id: Id,
     p: Principal = Depends(require(Perm.segments_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> None:
     try:
         service.delete_segment(session, segment_id, actor=p.actor)
@@ -216,9 +215,9 @@ def delete_segment(
 
 @router.get("/{segment_id}/count", responses={404: {}, 503: {}})
 def get_count(
+    session: SessionDep,
     segment_id: Id,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         result = service.count_segment(get_settings(), session, segment_id, principal=p)
@@ -229,9 +228,9 @@ def get_count(
 
 @router.post("/{segment_id}/refresh", responses={404: {}, 503: {}})
 def post_refresh(
+    session: SessionDep,
     segment_id: Id,
     _p: Principal = Depends(require(Perm.segments_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Refresh this segment's membership now, from the copy as it is."""
     from siyu.segments.membership import refresh_segments
@@ -254,10 +253,10 @@ def post_refresh(
     },
 )
 def get_export(
+    session: SessionDep,
     segment_id: Id,
     unmask: bool = Query(False, description="Full names and phones (needs customers:unmask)."),
     p: Principal = Depends(require(Perm.customers_export)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> FileResponse:
     """The members as CSV (masked unless ``unmask`` and allowed); audit-logged."""
     try:

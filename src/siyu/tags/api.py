@@ -6,14 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
 from siyu.tags import service
 from siyu.tags.queries import catalogue
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["tags"])
 
@@ -49,8 +48,8 @@ class RuleIn(BaseModel):
 
 @router.get("/tags")
 def get_tags(
+    session: SessionDep,
     p: Principal = Depends(require(Perm.customers_read)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Groups, tags, how many customers carry each (by source), and rules — counted over the
     customers the caller may see."""
@@ -59,9 +58,9 @@ def get_tags(
 
 @router.post("/tag-groups", status_code=201, responses={409: {"description": "exists"}})
 def post_group(
+    session: SessionDep,
     body: GroupIn,
     p: Principal = Depends(require(Perm.tags_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         g = service.add_group(session, body.name, single=body.single, actor=p.actor)
@@ -72,9 +71,9 @@ def post_group(
 
 @router.post("/tags", status_code=201, responses={409: {"description": "exists"}, 422: {}})
 def post_tag(
+    session: SessionDep,
     body: TagIn,
     p: Principal = Depends(require(Perm.tags_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         t = service.add_tag(session, body.path, actor=p.actor)
@@ -85,9 +84,9 @@ def post_tag(
 
 @router.post("/tags/assign", responses={422: {"description": "unknown tag or customers"}})
 def post_assign(
+    session: SessionDep,
     body: AssignIn,
     p: Principal = Depends(require(Perm.tags_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Tag customers by hand: by ids, phone numbers and/or a customer-list filter; phones that
     match nobody are listed."""
@@ -106,9 +105,9 @@ def post_assign(
 
 @router.post("/tags/unassign", responses={422: {"description": "unknown tag"}})
 def post_unassign(
+    session: SessionDep,
     body: AssignIn,
     p: Principal = Depends(require(Perm.tags_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         tag = service.find_tag(session, body.path)
@@ -120,9 +119,9 @@ def post_unassign(
 
 @router.post("/tag-rules", status_code=201, responses={422: {"description": "bad rule"}})
 def post_rule(
+    session: SessionDep,
     body: RuleIn,
     p: Principal = Depends(require(Perm.tags_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         rule = service.add_rule(
@@ -135,9 +134,9 @@ def post_rule(
 
 @router.delete("/tag-rules/{rule_id}", responses={404: {}})
 def delete_rule(
+    session: SessionDep,
     rule_id: Id,
     p: Principal = Depends(require(Perm.tags_write)),
-    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         removed = service.delete_rule(session, rule_id, actor=p.actor)

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 from siyu.wecom import inbox, queries
 from siyu.wecom.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.live_codes import (
@@ -79,7 +79,7 @@ class CallbackEndpoint(CallbackEndpointBase):
 
 @router.get("/api/v1/wecom/status")
 def wecom_status(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """Per connected corp: the last sync and its position or error, the inbox backlog and
@@ -125,7 +125,7 @@ def corp_or_422(session: Session, corp: str | None) -> Any:
 
 @router.get("/api/v1/wecom/live-codes")
 def list_live_codes(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
     """Live codes with their staff, rotation and net adds (of the customers the caller may
@@ -135,8 +135,8 @@ def list_live_codes(
 
 @router.post("/api/v1/wecom/live-codes", status_code=201, responses={502: WECOM_REFUSED})
 def create_live_code_api(
+    session: SessionDep,
     body: LiveCodeIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
@@ -178,9 +178,9 @@ def _code(session: Session, code_id: int) -> LiveCode:
 
 @router.get("/api/v1/wecom/live-codes/{code_id}/stats", responses={404: {}})
 def live_code_stats(
+    session: SessionDep,
     code_id: Id,
     days: int = Query(30, ge=1, le=366),
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member, of the
@@ -194,8 +194,8 @@ def live_code_stats(
     responses={200: QR_PNG, 404: {}, 502: QR_UNFETCHED},
 )
 def live_code_qr(
+    session: SessionDep,
     code_id: Id,
-    session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> Response:
     """The QR code image, for posters, counters and parcel cards."""
@@ -213,8 +213,8 @@ def live_code_qr(
 
 @router.put("/api/v1/wecom/welcome/default")
 def put_default_welcome(
+    session: SessionDep,
     body: WelcomeIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """The welcome sent to customers who add staff without a live code of their own."""
@@ -228,7 +228,7 @@ def put_default_welcome(
 
 @router.get("/api/v1/wecom/alerts")
 def list_alerts(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures,
@@ -241,7 +241,7 @@ def list_alerts(
 
 @router.get("/api/v1/wecom/duplicates")
 def wecom_duplicates(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """Customers who are friends of several staff members (one customer each in Siyu), overall,

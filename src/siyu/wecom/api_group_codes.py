@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import Id, db_session, require
+from siyu.webkit import Id, SessionDep, require
 from siyu.wecom import queries
 from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
 from siyu.wecom.group_codes import add_groups, create_group_code, group_code_summary
@@ -40,7 +40,7 @@ def _code(session: Session, code_id: int) -> GroupLiveCode:
 
 @router.get("/api/v1/wecom/group-codes")
 def list_group_codes(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
     """Group live codes with their groups, member counts and which are in the join way."""
@@ -49,8 +49,8 @@ def list_group_codes(
 
 @router.post("/api/v1/wecom/group-codes", status_code=201, responses={502: WECOM_REFUSED})
 def create_group_code_api(
+    session: SessionDep,
     body: GroupCodeIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Create a group live code over groups in order (422 names the bad part; 502 if WeCom
@@ -70,8 +70,8 @@ def create_group_code_api(
 
 @router.get("/api/v1/wecom/group-codes/{code_id}", responses={404: {}})
 def get_group_code(
+    session: SessionDep,
     code_id: Id,
-    session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     return group_code_summary(session, _code(session, code_id))
@@ -79,9 +79,9 @@ def get_group_code(
 
 @router.post("/api/v1/wecom/group-codes/{code_id}/groups", responses={404: {}, 502: WECOM_REFUSED})
 def add_group_code_groups(
+    session: SessionDep,
     code_id: Id,
     body: GroupsIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Append groups to the code's rotation (a new group opened as the others fill)."""
@@ -104,8 +104,8 @@ def add_group_code_groups(
     responses={200: QR_PNG, 404: {}, 502: QR_UNFETCHED},
 )
 def group_code_qr(
+    session: SessionDep,
     code_id: Id,
-    session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> Response:
     code = _code(session, code_id)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 from siyu.wecom import activity
 from siyu.wecom.handover import HandoverError, Selection, plan, retry
 from siyu.wecom.models import Handover
@@ -46,8 +46,8 @@ def _detail(session: Session, handover_id: int, who: Principal) -> dict[str, Any
 
 @router.post("/api/v1/wecom/handovers", status_code=201)
 def create_handover(
+    session: SessionDep,
     body: HandoverIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Hand a member's customers (and groups) to another; ``dry_run`` shows what would move."""
@@ -82,7 +82,7 @@ def create_handover(
 
 @router.get("/api/v1/wecom/handovers")
 def list_handovers(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
     """Handovers, newest first, with their items (those the caller may see) counted by
@@ -92,8 +92,8 @@ def list_handovers(
 
 @router.get("/api/v1/wecom/handovers/{handover_id}", responses={404: {}})
 def get_handover(
+    session: SessionDep,
     handover_id: Id,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> dict[str, Any]:
     """One handover, customer by customer and group by group (what the caller may see)."""
@@ -102,9 +102,9 @@ def get_handover(
 
 @router.post("/api/v1/wecom/handovers/{handover_id}/retry", responses={404: {}})
 def retry_handover(
+    session: SessionDep,
     handover_id: Id,
     body: RetryIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Ask again for customers whose takeover was full (or failed otherwise), optionally to

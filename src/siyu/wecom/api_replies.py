@@ -6,12 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.untrusted import KEYWORD_PRIORITY_MAX
-from siyu.webkit import Id, Refused, db_session, require
+from siyu.webkit import Id, Refused, SessionDep, require
 from siyu.wecom import activity
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.keywords import (
@@ -51,7 +50,7 @@ class CodesIn(BaseModel):
 
 @router.get("/api/v1/wecom/keywords")
 def list_keyword_rules(
-    session: Session = Depends(db_session),
+    session: SessionDep,
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
     """Rules in the order they are tried, with replies sent in the last 30 days (to the
@@ -61,8 +60,8 @@ def list_keyword_rules(
 
 @router.post("/api/v1/wecom/keywords", status_code=201)
 def create_keyword_rule(
+    session: SessionDep,
     body: KeywordRuleIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Add a rule (422 names the field that is wrong)."""
@@ -85,9 +84,9 @@ def create_keyword_rule(
 
 @router.patch("/api/v1/wecom/keywords/{rule_id}", responses={404: {}})
 def patch_keyword_rule(
+    session: SessionDep,
     rule_id: Id,
     body: KeywordRulePatch,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Turn a rule on or off."""
@@ -100,8 +99,8 @@ def patch_keyword_rule(
 
 @router.get("/api/v1/wecom/keyword-replies")
 def list_keyword_replies(
+    session: SessionDep,
     limit: int = Query(100, ge=1, le=1000),
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
     """The latest messages the rules looked at and what was answered, from the customers the
@@ -111,8 +110,8 @@ def list_keyword_replies(
 
 @router.get("/api/v1/wecom/benefit-pools")
 def list_benefit_pools(
+    session: SessionDep,
     corp: str | None = None,
-    session: Session = Depends(db_session),
     _who: Any = Depends(require(Perm.customers_read)),
 ) -> list[dict[str, Any]]:
     """Pools with codes given and left."""
@@ -121,9 +120,9 @@ def list_benefit_pools(
 
 @router.post("/api/v1/wecom/benefit-pools/{name}/codes")
 def add_benefit_codes(
+    session: SessionDep,
     name: str,
     body: CodesIn,
-    session: Session = Depends(db_session),
     who: Principal = Depends(require(Perm.wecom_manage)),
 ) -> dict[str, Any]:
     """Add codes to a pool (created if new); codes already there are counted, not doubled."""
