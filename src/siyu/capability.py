@@ -22,6 +22,27 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+
+class Permission(str):
+    """Something a person or a machine may be allowed to do, named ``"area:verb"``
+    (``"campaigns:approve"``). The capability it guards declares it, with the label the
+    administrators' pages show, the roles that hold it by default (administrators hold every
+    one) and whether an API key may carry it: the accounts capability gathers its role table
+    from these declarations, so a new capability brings its permissions with it. It *is* its
+    name (a ``str``), which is what the database stores for API-key scopes."""
+
+    label: str
+    roles: frozenset[str]
+    api_key: bool
+
+    def __new__(
+        cls, name: str, label: str, *, roles: Collection[str] = (), api_key: bool = False
+    ) -> Permission:
+        made = super().__new__(cls, name)
+        made.label, made.roles, made.api_key = label, frozenset(roles), api_key
+        return made
+
+
 # A reference: "module" or "module:attribute"; a leading "." is relative to the capability's
 # own package (".api:router" in siyu.tags is siyu.tags.api:router).
 Ref = str
@@ -41,7 +62,8 @@ class Capability:
     declarations;
     ``channels`` factories ``(settings) -> Channel | None`` of the channels it sends on;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
-    commit (``siyu.reactions``).
+    commit (``siyu.reactions``); ``permissions`` what it lets roles and API keys do (declared
+    here as values, not references: they are names and labels, cheap to hold).
     """
 
     name: str
@@ -61,6 +83,7 @@ class Capability:
     template_variables: tuple[Ref, ...] = ()
     channels: tuple[Ref, ...] = ()
     subscribers: tuple[tuple[str, Ref], ...] = ()
+    permissions: tuple[Permission, ...] = ()
 
     @property
     def folder(self) -> Path:

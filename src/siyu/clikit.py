@@ -37,12 +37,12 @@ def acting_principal(session: Any) -> Any:
 
 def require(perm: str) -> str:
     """Check the acting principal may do ``perm``; returns the actor name for the audit log."""
-    from siyu.accounts.permissions import Perm
+    from siyu.accounts.permissions import permission
     from siyu.db import session_scope
 
     with session_scope() as session:
         principal = acting_principal(session)
-    if not principal.can(Perm(perm)):
+    if not principal.can(permission(perm)):
         fail(f"{principal.actor} (role {principal.role}) may not {perm}", code=4)
     named = os.environ.get("SIYU_CLI_USER")
     return str(principal.actor) if not named else f"{principal.actor} via {cli_actor()}"

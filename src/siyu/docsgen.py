@@ -139,6 +139,18 @@ def capabilities_md() -> str:
         lines.append(f"| {name} | {cap.summary} | {', '.join(brings) or '—'} |")
     lines += ["", "Reactions a capability can publish (`siyu.reactions.Topic`):", ""]
     lines += [f"- `{topic}`" for topic in Topic]
+    lines += [
+        "",
+        "Permissions, as the capabilities declare them (administrators hold all of them):",
+        "",
+        "| permission | capability | what it allows | roles by default | API keys |",
+        "|---|---|---|---|---|",
+    ]
+    for cap in CAPABILITIES:
+        for perm in cap.permissions:
+            roles = ", ".join(sorted(perm.roles)) or "—"
+            key = "yes" if perm.api_key else "—"
+            lines.append(f"| `{perm}` | `{cap.name}` | {perm.label} | {roles} | {key} |")
     return "\n".join(lines) + "\n"
 
 

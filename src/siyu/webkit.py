@@ -17,13 +17,13 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import (
     Principal,
     principal_for_api_key,
     principal_for_user,
     session_user,
 )
+from siyu.capability import Permission
 from siyu.config import get_settings
 from siyu.db import new_session, session_scope
 from siyu.i18n import console_language, speaking
@@ -248,10 +248,10 @@ def _host_name(url: str) -> str | None:
     return (name or "").rstrip(".") or None
 
 
-def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
+def require(perm: Permission) -> Callable[..., Awaitable[Principal]]:
     async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.can(perm):
-            raise HTTPException(403, f"permission {perm.value} required")
+            raise HTTPException(403, f"permission {perm} required")
         return principal
 
     return check

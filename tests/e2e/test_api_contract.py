@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from typer.testing import CliRunner
 
+from siyu.capability import Permission
 from tests import platform_files as pf
 
 # Random examples per operation, on top of the document's own and the boundary cases: 21 to 220
@@ -75,8 +76,8 @@ def _permissions(app: Any) -> dict[str, str]:
             call = sub.call
             if getattr(call, "__name__", "") == "check" and call.__closure__:
                 for cell in call.__closure__:
-                    if hasattr(cell.cell_contents, "value"):
-                        return str(cell.cell_contents.value)
+                    if isinstance(cell.cell_contents, Permission):
+                        return str(cell.cell_contents)
             deeper = required(sub)
             if deeper:
                 return deeper
@@ -129,7 +130,7 @@ def callers(tmp_path: Path, wecom: Any) -> dict[str, dict[str, Any]]:
 
     _seed(tmp_path)
     with session_scope() as s:
-        _key, secret = create_api_key(s, "contract", sorted(p.value for p in API_KEY_SCOPES))
+        _key, secret = create_api_key(s, "contract", sorted(API_KEY_SCOPES))
         create_user(s, get_settings(), "contract-admin", "correct-horse-battery", "admin")
     with session_scope() as s:
         token, row = login(s, get_settings(), "contract-admin", "correct-horse-battery", "::1")
@@ -155,7 +156,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def _caller(label: str) -> str:
     from siyu.accounts.permissions import API_KEY_SCOPES
 
-    return "key" if REQUIRED.get(label) in {p.value for p in API_KEY_SCOPES} else "admin"
+    return "key" if REQUIRED.get(label) in API_KEY_SCOPES else "admin"
 
 
 @schema.parametrize()

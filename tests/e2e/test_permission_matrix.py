@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from siyu.accounts.permissions import ROLE_PERMISSIONS, Perm, Role
+from siyu.accounts.permissions import BY_NAME, ROLE_PERMISSIONS, Role
+from siyu.capability import Permission
 
-P = Perm
+# the permissions by attribute: P.customers_read is "customers:read"
+P = SimpleNamespace(**{name.replace(":", "_"): perm for name, perm in BY_NAME.items()})
 PUBLIC = "public"  # anyone: the login form, language switch, tracked links, gateway callbacks
 LOGGED_IN = "logged in"  # any console user
 ROLES = [Role.admin, Role.operator, Role.analyst, Role.store_guide]
@@ -122,9 +125,9 @@ def _declared(route: APIRoute, method: str) -> str:
             call = sub.call
             if getattr(call, "__name__", "") == "check" and call.__closure__:
                 perms.extend(
-                    c.cell_contents.value
+                    str(c.cell_contents)
                     for c in call.__closure__
-                    if hasattr(c.cell_contents, "value")
+                    if isinstance(c.cell_contents, Permission)
                 )
             walk(sub)
 
@@ -135,8 +138,8 @@ def _declared(route: APIRoute, method: str) -> str:
     assert key in CONSOLE, f"{method} {route.path}: no permission declared (require() or CONSOLE)"
     declared = CONSOLE[key]
     if isinstance(declared, tuple):  # any one of these permissions
-        return " or ".join(p.value for p in declared)
-    return str(declared.value if isinstance(declared, Perm) else declared)
+        return " or ".join(str(p) for p in declared)
+    return str(declared)
 
 
 def _url(path: str) -> str:
@@ -164,9 +167,7 @@ def _expected(declared: str, role: Role | None) -> str:
         return "allowed"
     if role is None:
         return "login"
-    if declared == LOGGED_IN or any(
-        Perm(p) in ROLE_PERMISSIONS[role] for p in declared.split(" or ")
-    ):
+    if declared == LOGGED_IN or any(p in ROLE_PERMISSIONS[role] for p in declared.split(" or ")):
         return "allowed"
     return "denied"
 

@@ -276,9 +276,9 @@ def test_bulk_tagging_by_the_customer_list_filter(session):
     session.get(Customer, other).source = "douyin"  # type: ignore[union-attr]
     for c in store_people:
         session.get(Customer, c).source = "pos"  # type: ignore[union-attr]
-    from siyu.accounts.permissions import Perm
+    from siyu.accounts.permissions import PERMISSIONS
 
-    admin = Principal(actor="op", role="admin", permissions=frozenset(Perm))
+    admin = Principal(actor="op", role="admin", permissions=frozenset(PERMISSIONS))
     ids = customer_ids(session, admin, CustomerFilter(source="pos"))
     assert sorted(ids) == sorted(store_people)
     assert assign(session, tag, ids, actor="op") == 3

@@ -216,3 +216,46 @@ def test_every_channel_has_one_name() -> None:
         "wecom",
         "wecom_app",
     ]
+
+
+def test_permissions_are_declared_by_capabilities() -> None:
+    """Who may do what is gathered from the manifests: each permission is declared once, by one
+    capability, named ``area:verb``, labelled, and granted only to roles that exist; the role
+    table holds nothing that no capability declared."""
+    from siyu.accounts.permissions import API_KEY_SCOPES, PERMISSIONS, ROLE_PERMISSIONS, Role
+    from siyu.capabilities import CAPABILITIES
+
+    names = [str(p) for p in PERMISSIONS]
+    assert len(names) == len(set(names)) >= 20
+    for cap in CAPABILITIES:
+        for perm in cap.permissions:
+            area, _sep, verb = perm.partition(":")
+            assert area and verb and verb.isidentifier(), perm
+            assert perm.label and perm.roles <= set(Role) - {Role.admin}, perm
+    assert ROLE_PERMISSIONS[Role.admin] == frozenset(PERMISSIONS)
+    for held in ROLE_PERMISSIONS.values():
+        assert held <= frozenset(PERMISSIONS)
+    assert API_KEY_SCOPES and not {"users:manage", "apikeys:manage"} & API_KEY_SCOPES
+
+
+def test_the_role_table_is_what_it_was() -> None:
+    """Moving the permissions into the manifests changed nobody's rights."""
+    from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Role
+
+    def held(role: Role) -> set[str]:
+        return {str(p) for p in ROLE_PERMISSIONS[role]}
+
+    assert held(Role.store_guide) == {"customers:read", "customers:unmask", "customers:consent"}
+    assert held(Role.analyst) == {
+        "customers:read", "traits:run", "segments:write", "metrics:read", "metrics:write"
+    }  # fmt: skip
+    assert held(Role.operator) == {
+        "customers:read", "customers:unmask", "customers:write", "customers:export",
+        "customers:consent", "imports:run", "tags:write", "traits:run", "segments:write",
+        "wecom:manage", "campaigns:write", "metrics:read", "metrics:write",
+    }  # fmt: skip
+    assert len(held(Role.admin)) == 20
+    assert {str(p) for p in API_KEY_SCOPES} == {
+        "events:write", "customers:read", "customers:unmask", "customers:export",
+        "imports:run", "segments:write", "campaigns:write", "metrics:read",
+    }  # fmt: skip

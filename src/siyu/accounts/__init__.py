@@ -1,6 +1,10 @@
 """Console users, roles and API keys; sign-in, sessions and the audit log."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+USERS_MANAGE = Permission("users:manage", "Manage users and their roles")
+APIKEYS_MANAGE = Permission("apikeys:manage", "Manage API keys")
+AUDIT_READ = Permission("audit:read", "Read the audit log")
 
 CAPABILITY = Capability(
     name="accounts",
@@ -8,5 +12,6 @@ CAPABILITY = Capability(
     models=(".models",),
     pages=("siyu.console.admin_views:router",),
     cli=".cli:register",
+    permissions=(USERS_MANAGE, APIKEYS_MANAGE, AUDIT_READ),
     package=__name__,
 )

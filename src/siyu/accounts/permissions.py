@@ -1,36 +1,14 @@
-"""Roles and what they may do. One table, used by the API, the console and the CLI alike."""
+"""Roles and what they may do, used by the API, the console and the CLI alike.
+
+The permissions themselves are declared by the capabilities they guard (``Permission`` in each
+package's manifest); the table of who holds what is gathered from those declarations."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from siyu.capability import Permission
 from siyu.i18n import N_
-
-
-class Perm(StrEnum):
-    customers_read = "customers:read"  # masked profiles
-    customers_unmask = "customers:unmask"  # full phone/email/name (audit-logged)
-    customers_write = "customers:write"  # merge, unmerge, edit
-    customers_export = "customers:export"
-    # do-not-disturb and marketing consent recorded by staff (with evidence), in their scope
-    customers_consent = "customers:consent"
-    imports_run = "imports:run"
-    events_write = "events:write"
-    # PIPL requests, administrators only by default: access (everything held about a person,
-    # unmasked, as a file) and erasure
-    privacy_export = "privacy:export"
-    privacy_manage = "privacy:manage"
-    users_manage = "users:manage"
-    apikeys_manage = "apikeys:manage"
-    audit_read = "audit:read"
-    tags_write = "tags:write"  # tag groups, tags, manual tagging, tag rules
-    traits_run = "traits:run"  # refresh the analytical copy, recompute RFM/lifecycle/CLV
-    segments_write = "segments:write"  # define, change, refresh and delete segments
-    wecom_manage = "wecom:manage"  # connect corps, sync, live codes, welcome, replies, handover
-    campaigns_write = "campaigns:write"  # plan, start, pause, resume, cancel campaigns; caps
-    campaigns_approve = "campaigns:approve"  # approve a large send planned by someone else
-    metrics_read = "metrics:read"  # brand-wide growth numbers (aggregates, no one's data)
-    metrics_write = "metrics:write"  # define the dashboard's funnels
 
 
 class Role(StrEnum):
@@ -47,58 +25,40 @@ ROLE_LABELS = {
     Role.store_guide: N_("Store guide"),
 }
 
-ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.admin: frozenset(Perm),
-    Role.operator: frozenset(
-        {
-            Perm.customers_read,
-            Perm.customers_unmask,
-            Perm.customers_write,
-            Perm.customers_export,
-            Perm.customers_consent,
-            Perm.imports_run,
-            Perm.tags_write,
-            Perm.traits_run,
-            Perm.segments_write,
-            Perm.wecom_manage,
-            Perm.campaigns_write,
-            Perm.metrics_read,
-            Perm.metrics_write,
-        }
-    ),
-    # Analysts look at numbers and masked profiles; they never see unmasked personal data.
-    Role.analyst: frozenset(
-        {
-            Perm.customers_read,
-            Perm.traits_run,
-            Perm.segments_write,
-            Perm.metrics_read,
-            Perm.metrics_write,
-        }
-    ),
-    # Guides serve their own store's customers, and may see their phone numbers to do so; they
-    # hear a customer's "do not disturb me" or "no more SMS" first, so they may record it.
-    Role.store_guide: frozenset(
-        {Perm.customers_read, Perm.customers_unmask, Perm.customers_consent}
-    ),
+
+def declared() -> tuple[Permission, ...]:
+    """Every permission, as the capabilities declare them, in the capabilities' order."""
+    from siyu.capabilities import CAPABILITIES
+
+    return tuple(perm for cap in CAPABILITIES for perm in cap.permissions)
+
+
+PERMISSIONS: tuple[Permission, ...] = declared()
+BY_NAME: dict[str, Permission] = {perm: perm for perm in PERMISSIONS}
+
+# Administrators hold every permission; the other roles those declared for them. Analysts look
+# at numbers and masked profiles and never see unmasked personal data; guides serve their own
+# store's customers, may see their phone numbers to do so, and hear a customer's "do not
+# disturb me" or "no more SMS" first, so they may record it.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    role: frozenset(p for p in PERMISSIONS if role is Role.admin or role in p.roles)
+    for role in Role
 }
 
 # Scopes an API key may carry (machines never get user administration).
-API_KEY_SCOPES = frozenset(
-    {
-        Perm.events_write,
-        Perm.customers_read,
-        Perm.customers_unmask,
-        Perm.customers_export,
-        Perm.imports_run,
-        Perm.segments_write,
-        Perm.campaigns_write,
-        Perm.metrics_read,
-    }
-)
+API_KEY_SCOPES: frozenset[Permission] = frozenset(p for p in PERMISSIONS if p.api_key)
 
 
-def allows(role: str, perm: Perm) -> bool:
+def permission(name: str) -> Permission:
+    """The declared permission called ``name``; a name no capability declares is a mistake in
+    the code, not a refusal."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise LookupError(f"no capability declares the permission {name!r}") from None
+
+
+def allows(role: str, perm: str) -> bool:
     try:
         return perm in ROLE_PERMISSIONS[Role(role)]
     except ValueError:

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts import throttle
 from siyu.accounts.models import ApiKey, AuditLog, LoginSession, LoginThrottle, User
-from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_PERMISSIONS, Perm, Role
+from siyu.accounts.permissions import API_KEY_SCOPES, BY_NAME, PERMISSIONS, ROLE_PERMISSIONS, Role
 from siyu.brands.models import Store
+from siyu.capability import Permission
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, Settings
 from siyu.db import utcnow
 from siyu.refusals import Refusal
@@ -48,13 +49,13 @@ class Principal:
 
     actor: str
     role: str
-    permissions: frozenset[Perm]
+    permissions: frozenset[Permission]
     user_id: int | None = None
     store_id: int | None = None
     api_key_id: int | None = None
     wecom_userid: str | None = None  # a guide's own WeCom friends are theirs to serve too
 
-    def can(self, perm: Perm) -> bool:
+    def can(self, perm: Permission) -> bool:
         return perm in self.permissions
 
 
@@ -268,9 +269,9 @@ def logout(session: Session, token: str | None) -> None:
 
 def create_api_key(session: Session, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
     """Returns the row and the key itself, which is shown once and stored only as a hash."""
-    bad = [s for s in scopes if s not in {p.value for p in API_KEY_SCOPES}]
+    bad = [s for s in scopes if s not in API_KEY_SCOPES]
     if bad or not scopes:
-        allowed = ", ".join(sorted(p.value for p in API_KEY_SCOPES))
+        allowed = ", ".join(sorted(API_KEY_SCOPES))
         raise AccountError(
             "invalid scope(s) {bad}; allowed: {allowed}", bad=bad or scopes, allowed=allowed
         )
@@ -294,7 +295,7 @@ def principal_for_api_key(session: Session, presented: str) -> Principal | None:
     return Principal(
         actor=f"apikey:{key.name}",
         role="api_key",
-        permissions=frozenset(Perm(s) for s in key.scopes),
+        permissions=frozenset(BY_NAME[s] for s in key.scopes if s in BY_NAME),
         api_key_id=key.id,
     )
 
@@ -309,7 +310,7 @@ def revoke_api_key(session: Session, prefix: str) -> None:
 def cli_principal(session: Session, actor: str, username: str | None) -> Principal:
     """The CLI acts with full rights as the machine's operator, or as a named user."""
     if username is None:
-        return Principal(actor=actor, role=Role.admin, permissions=frozenset(Perm))
+        return Principal(actor=actor, role=Role.admin, permissions=frozenset(PERMISSIONS))
     user = session.scalar(sa.select(User).where(User.username == username))
     if user is None or not user.is_active:
         raise AccountError("no active user {username!r}", username=username)

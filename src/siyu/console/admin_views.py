@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_LABELS, Perm, Role
+from siyu.accounts import APIKEYS_MANAGE, AUDIT_READ, USERS_MANAGE
+from siyu.accounts.permissions import API_KEY_SCOPES, ROLE_LABELS, Role
 from siyu.accounts.queries import AuditFilter, audit_csv, audit_page, list_api_keys, list_users
 from siyu.accounts.service import (
     AccountError,
@@ -23,6 +24,7 @@ from siyu.accounts.service import (
     update_user,
 )
 from siyu.brands.models import Store
+from siyu.capability import Permission
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
@@ -52,7 +54,7 @@ def _admin_page(
         keys=list_api_keys(session),
         stores=stores,
         roles=[(r.value, ROLE_LABELS[r]) for r in Role],
-        scopes=sorted(p.value for p in API_KEY_SCOPES),
+        scopes=sorted(API_KEY_SCOPES),
         error=error,
         new_key=new_key,
     )
@@ -65,7 +67,7 @@ def admin_page(
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
     """Who may log in, with which role and store; the machines' API keys."""
-    if denied := denied_page(request, ctx, Perm.users_manage):
+    if denied := denied_page(request, ctx, USERS_MANAGE):
         return denied
     return _admin_page(request, ctx, session)
 
@@ -87,7 +89,7 @@ async def _change(
     request: Request,
     ctx: Ctx,
     session: Session,
-    perm: Perm,
+    perm: Permission,
     change: Callable[[dict[str, Any], str], str | None],
     *,
     missing: int = 400,
@@ -129,7 +131,7 @@ async def add_user(
         )
         record_audit(session, actor, "user.create", "user", str(user.id))
 
-    return await _change(request, ctx, session, Perm.users_manage, change)
+    return await _change(request, ctx, session, USERS_MANAGE, change)
 
 
 @router.post("/admin/users/{user_id}")
@@ -150,7 +152,7 @@ async def change_user(
             wecom_userid=form.get("wecom_userid"),  # blank: none
         )
 
-    return await _change(request, ctx, session, Perm.users_manage, change)
+    return await _change(request, ctx, session, USERS_MANAGE, change)
 
 
 @router.post("/admin/apikeys")
@@ -169,7 +171,7 @@ async def add_api_key(
         record_audit(session, actor, "apikey.create", "api_key", key.prefix, {"scopes": key.scopes})
         return secret
 
-    return await _change(request, ctx, session, Perm.apikeys_manage, change)
+    return await _change(request, ctx, session, APIKEYS_MANAGE, change)
 
 
 @router.post("/admin/apikeys/{prefix}/revoke")
@@ -183,7 +185,7 @@ async def revoke_key(
         revoke_api_key(session, prefix)
         record_audit(session, actor, "apikey.revoke", "api_key", prefix)
 
-    answer = await _change(request, ctx, session, Perm.apikeys_manage, change, missing=404)
+    answer = await _change(request, ctx, session, APIKEYS_MANAGE, change, missing=404)
     forget_cached_keys()  # this process refuses the key at once (others within seconds)
     return answer
 
@@ -211,7 +213,7 @@ def audit_log_page(
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
     """Who saw or changed personal data, and when: filter by person, action and days."""
-    if denied := denied_page(request, ctx, Perm.audit_read):
+    if denied := denied_page(request, ctx, AUDIT_READ):
         return denied
     params = {"actor": actor or "", "action": action or "", "start": start or "", "end": end or ""}
     f = _audit_filter(actor, action, start, end, page)
@@ -241,7 +243,7 @@ def audit_log_csv(
     ctx: Ctx = Depends(console_user),
 ) -> Response:
     """The audit log as a spreadsheet (UTF-8 with BOM); the export is itself audit-logged."""
-    if denied := denied_page(request, ctx, Perm.audit_read):
+    if denied := denied_page(request, ctx, AUDIT_READ):
         return denied
     f = _audit_filter(actor, action, start, end, 1)
     if f is None:

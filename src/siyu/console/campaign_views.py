@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
-from siyu.reach import queries, service
+from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE, queries, service
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
 from siyu.reach.results import campaign_results
@@ -117,7 +117,7 @@ def campaigns_page(
     request: Request,
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     rows = queries.list_campaigns(session, principal=ctx["principal"])
     return render(request, "campaigns.html", ctx=ctx, rows=rows)
@@ -130,7 +130,7 @@ async def campaign_new_page(
     ctx: Ctx = Depends(console_user),
 ) -> Response:
     """GET: the form. POST: save as a draft (errors shown in the form, nothing lost)."""
-    if denied := denied_page(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
         return denied
     form: dict[str, str] = {"channel": "sms", "purpose": "marketing", "holdout": "10"}
     error = None
@@ -174,7 +174,7 @@ async def campaign_preview_fragment(
     """The form's live preview (HTMX): the message for real customers of the segment, only for
     those who may plan campaigns. It runs as the operator types, so names stay masked here;
     the API's preview unmasks on request, audit-logged."""
-    if denied := denied_page(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
         return denied
     raw = await request.form()
     form = {k: str(v).strip() for k, v in raw.items()}
@@ -202,7 +202,7 @@ def ambiguous_page(
     request: Request,
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
-    if denied := denied_page(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
         return denied
     return render(request, "campaign_ambiguous.html", ctx=ctx, rows=queries.ambiguous(session))
 
@@ -214,7 +214,7 @@ async def settle_page(
     row_id: BigId,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    if denied := denied_page(request, ctx, Perm.campaigns_write):
+    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
         return denied
     raw = await request.form()
     if _check_csrf(ctx, str(raw.get("csrf", ""))):
@@ -248,7 +248,7 @@ def campaign_page(
     campaign_id: Id,
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -264,7 +264,7 @@ async def campaign_action(
     action: str,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    perm = Perm.campaigns_approve if action == "approve" else Perm.campaigns_write
+    perm = CAMPAIGNS_APPROVE if action == "approve" else CAMPAIGNS_WRITE
     if denied := denied_page(request, ctx, perm):
         return denied
     campaign = session.get(Campaign, campaign_id)

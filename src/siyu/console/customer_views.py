@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.brands.models import Brand
+from siyu.capability import Permission
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
+from siyu.customers import CUSTOMERS_CONSENT, CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers import identifiers as ids
 from siyu.customers.consent import (
     ConsentStatement,
@@ -29,6 +30,7 @@ from siyu.customers.models import Customer
 from siyu.customers.queries import customer_detail
 from siyu.customers.service import CustomerError, Forbidden, get_visible
 from siyu.i18n import _
+from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.untrusted import whole_number
 from siyu.webkit import Id, SessionDep
 
@@ -83,11 +85,11 @@ def show_customer(
     ]
     brands = session.execute(sa.select(Brand.id, Brand.name).order_by(Brand.id)).all()
     can = {
-        "unmask": principal.can(Perm.customers_unmask),
-        "consent": principal.can(Perm.customers_consent),
-        "write": principal.can(Perm.customers_write),
-        "export": principal.can(Perm.privacy_export),
-        "erase": principal.can(Perm.privacy_manage),
+        "unmask": principal.can(CUSTOMERS_UNMASK),
+        "consent": principal.can(CUSTOMERS_CONSENT),
+        "write": principal.can(CUSTOMERS_WRITE),
+        "export": principal.can(PRIVACY_EXPORT),
+        "erase": principal.can(PRIVACY_MANAGE),
     }
     return private(
         render(
@@ -135,7 +137,7 @@ async def customer_action(
     ctx: Ctx,
     session: Session,
     customer_id: Id,
-    perm: Perm,
+    perm: Permission,
     change: Callable[[Customer, dict[str, str]], str],
 ) -> Response:
     """One form on the customer page: permission, CSRF, the customer in the reader's scope,
@@ -186,7 +188,7 @@ async def do_not_disturb(
         )
         return ("dnd_on" if on else "dnd_off") if changed else "unchanged"
 
-    return await customer_action(request, ctx, session, customer_id, Perm.customers_consent, change)
+    return await customer_action(request, ctx, session, customer_id, CUSTOMERS_CONSENT, change)
 
 
 @router.post("/customers/{customer_id}/consents")
@@ -213,7 +215,7 @@ async def consents(
         done = record_consent(session, customer, stmt, ctx["principal"].actor)
         return f"consent_{action}" if done.changed else "unchanged"
 
-    return await customer_action(request, ctx, session, customer_id, Perm.customers_consent, change)
+    return await customer_action(request, ctx, session, customer_id, CUSTOMERS_CONSENT, change)
 
 
 def _number(text: str | None) -> int | None:

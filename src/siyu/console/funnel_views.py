@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.i18n import _
+from siyu.metrics import METRICS_READ, METRICS_WRITE
 from siyu.metrics.funnel import (
     AARRR,
     KINDS,
@@ -52,7 +52,7 @@ def funnels_page(
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
     """The saved funnels with their steps, a form for each and one for a new funnel."""
-    if denied := denied_page(request, ctx, Perm.metrics_read):
+    if denied := denied_page(request, ctx, METRICS_READ):
         return denied
     return _page(request, ctx, session)
 
@@ -80,7 +80,7 @@ def _steps(form: Any) -> list[dict[str, Any]]:
 async def _posted(request: Request, ctx: Ctx, session: Session) -> Any:
     """The posted form, or the answer instead of it: 403 without metrics:write, the page with
     the reason on a stale CSRF token."""
-    if denied := denied_page(request, ctx, Perm.metrics_write):
+    if denied := denied_page(request, ctx, METRICS_WRITE):
         return denied
     form = await request.form()
     if not _check_csrf(ctx, str(form.get("csrf", ""))):

@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import record_audit
 from siyu.brands.models import Brand
 from siyu.config import Settings, get_settings
@@ -22,7 +21,7 @@ from siyu.console.views import console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.db import new_session, session_scope
 from siyu.i18n import _
-from siyu.ingest import uploads
+from siyu.ingest import IMPORTS_RUN, uploads
 from siyu.jobs import queries
 from siyu.refusals import Refusal
 from siyu.webkit import Id, SessionDep
@@ -70,7 +69,7 @@ def imports_page(
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
     """The upload form and the latest imports."""
-    if denied := denied_page(request, ctx, Perm.imports_run):
+    if denied := denied_page(request, ctx, IMPORTS_RUN):
         return denied
     return _page(request, ctx, session)
 
@@ -93,7 +92,7 @@ async def upload(request: Request) -> Response:
     """Stream the file in, queue its import, show its run. The permission is checked before a
     byte of the body is read."""
     ctx = await run_in_threadpool(_who, request)
-    if denied := denied_page(request, ctx, Perm.imports_run):
+    if denied := denied_page(request, ctx, IMPORTS_RUN):
         return denied
     settings = get_settings()
     try:
@@ -148,7 +147,7 @@ def import_page(
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
     """One import: progress while it runs, then its summary and the rejects to download."""
-    if denied := denied_page(request, ctx, Perm.imports_run):
+    if denied := denied_page(request, ctx, IMPORTS_RUN):
         return denied
     run = queries.import_run(session, run_id)
     if run is None:
@@ -171,7 +170,7 @@ def rejects_download(
 ) -> Response:
     """The run's rejected rows (only that run's file, written with cells a spreadsheet would
     run as a formula guarded). Audit-logged: the rows hold personal data."""
-    if denied := denied_page(request, ctx, Perm.imports_run):
+    if denied := denied_page(request, ctx, IMPORTS_RUN):
         return denied
     try:
         _run, path = uploads.rejects_file(session, get_settings(), run_id)

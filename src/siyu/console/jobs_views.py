@@ -10,19 +10,23 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
+from siyu.accounts import USERS_MANAGE
+from siyu.capability import Permission
 from siyu.console.views import console_user, forbidden_page, render
+from siyu.ingest import IMPORTS_RUN
 from siyu.jobs import queries
+from siyu.reach import CAMPAIGNS_WRITE
+from siyu.traits import TRAITS_RUN
 from siyu.webkit import SessionDep
 
 router = APIRouter(include_in_schema=False)
 
 # each list, for who holds the permission that starts that kind of job
-SECTIONS: dict[str, tuple[Perm, Callable[[Session], Any]]] = {
-    "imports": (Perm.imports_run, queries.import_runs),
-    "recomputes": (Perm.traits_run, queries.recomputes),
-    "campaigns": (Perm.campaigns_write, queries.sending_campaigns),
-    "queue": (Perm.users_manage, queries.queue),
+SECTIONS: dict[str, tuple[Permission, Callable[[Session], Any]]] = {
+    "imports": (IMPORTS_RUN, queries.import_runs),
+    "recomputes": (TRAITS_RUN, queries.recomputes),
+    "campaigns": (CAMPAIGNS_WRITE, queries.sending_campaigns),
+    "queue": (USERS_MANAGE, queries.queue),
 }
 
 

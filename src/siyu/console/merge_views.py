@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.console.customer_views import posted, private, show_customer
 from siyu.console.views import console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
+from siyu.customers import CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
@@ -52,7 +52,7 @@ def merge_page(
 ) -> Response:
     """Find the other customer (by id, phone, name or member number), then show both side by
     side and what the merge will do; nothing changes until it is confirmed."""
-    if denied := denied_page(request, ctx, Perm.customers_write):
+    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
         return denied
     principal = ctx["principal"]
     other = other.strip()[:100]
@@ -95,7 +95,7 @@ async def merge_submit(
 ) -> Response:
     """Merge the other customer into this one (refused when they hold different strong ids,
     unless the operator ticked that they checked)."""
-    if denied := denied_page(request, ctx, Perm.customers_write):
+    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
         return denied
     form = await posted(request, ctx)
     if form is None:
@@ -141,7 +141,7 @@ async def unmerge_submit(
     ctx: Ctx = Depends(console_user),
 ) -> Response:
     """Undo a merge from the customer's merge history."""
-    if denied := denied_page(request, ctx, Perm.customers_write):
+    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
         return denied
     if await posted(request, ctx) is None:
         return expired_page(request, ctx)
@@ -169,7 +169,7 @@ async def conflicts_page(
 ) -> Response:
     """The pairs waiting for review, both profiles side by side (a POST with the CSRF token
     and ``unmask=1`` shows them unmasked, audit-logged)."""
-    if denied := denied_page(request, ctx, Perm.customers_write):
+    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
         return denied
     unmask = False
     if request.method == "POST":
@@ -183,7 +183,7 @@ async def conflicts_page(
             "identity_conflicts.html",
             ctx=ctx,
             found=found,
-            can_unmask=ctx["principal"].can(Perm.customers_unmask),
+            can_unmask=ctx["principal"].can(CUSTOMERS_UNMASK),
             done=done if done in ("merged", "kept_apart") else None,
             error=None,
         )
@@ -198,7 +198,7 @@ async def keep_apart_submit(
     ctx: Ctx = Depends(console_user),
 ) -> Response:
     """The two are different people: off the list, never raised or merged again."""
-    if denied := denied_page(request, ctx, Perm.customers_write):
+    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
         return denied
     form = await posted(request, ctx)
     if form is None:
@@ -220,7 +220,7 @@ async def keep_apart_submit(
                 status=409,
                 ctx=ctx,
                 found=found,
-                can_unmask=ctx["principal"].can(Perm.customers_unmask),
+                can_unmask=ctx["principal"].can(CUSTOMERS_UNMASK),
                 done=None,
                 error=in_words(request, exc),
             )

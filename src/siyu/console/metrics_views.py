@@ -13,18 +13,20 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from siyu.accounts.permissions import Perm
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand, Store
 from siyu.config import get_settings
 from siyu.console.views import console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.customers import CUSTOMERS_READ
 from siyu.db import utcnow
 from siyu.i18n import N_, _, yuan
+from siyu.metrics import METRICS_READ
 from siyu.metrics.export import overview_csv
 from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
+from siyu.segments import SEGMENTS_WRITE
 from siyu.segments.drill import drill
 from siyu.segments.rules import RuleError, loads
 from siyu.webkit import Id, Page, SessionDep
@@ -67,7 +69,7 @@ def dashboard_page(
 ) -> HTMLResponse:
     """Is the private domain working? The last 30 days (or the range asked) against the
     30 days before."""
-    if denied := denied_page(request, ctx, Perm.metrics_read):
+    if denied := denied_page(request, ctx, METRICS_READ):
         return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
@@ -155,7 +157,7 @@ def dashboard_csv(
 ) -> Response:
     """The overview as a spreadsheet (UTF-8 with BOM, so Excel reads the Chinese): one block per
     chart, aggregates only — no one's personal data."""
-    if denied := denied_page(request, ctx, Perm.metrics_read):
+    if denied := denied_page(request, ctx, METRICS_READ):
         return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
@@ -191,7 +193,7 @@ def drill_page(
 ) -> HTMLResponse:
     """The customers behind a chart's bar, cell or row (a rule on the analytical copy), a page
     at a time; from here the same rule can be saved as a segment."""
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     result, error, quiet = None, None, False
     try:
@@ -223,7 +225,7 @@ def drill_page(
         rule=rule,
         rule_text=found.rule_text if result else "",
         as_of=found.data_as_of if result else None,
-        can_save=ctx["principal"].can(Perm.segments_write),
+        can_save=ctx["principal"].can(SEGMENTS_WRITE),
         filtered=True,
         qs=lambda p: urlencode({**params, "page": p}),
         page_path="/dashboard/customers",

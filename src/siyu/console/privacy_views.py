@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
+from siyu.capability import Permission
 from siyu.config import MissingSecretKey, get_settings
 from siyu.console.customer_views import posted, private, show_customer
 from siyu.console.views import console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
 from siyu.customers.service import CustomerError, Forbidden, get_visible
 from siyu.i18n import _
+from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.privacy.service import (
     PrivacyError,
     confirms_erasure,
@@ -32,7 +33,7 @@ Ctx = dict[str, Any]
 
 
 async def _checked(
-    request: Request, ctx: Ctx, session: Session, customer_id: int, perm: Perm
+    request: Request, ctx: Ctx, session: Session, customer_id: int, perm: Permission
 ) -> Response | tuple[dict[str, str], Any]:
     """The permission, the CSRF token and the person (in the reader's scope), or the page that
     says why not."""
@@ -59,7 +60,7 @@ async def export_download(
     ctx: Ctx = Depends(console_user),
 ) -> Response:
     """Everything held about the person as a JSON file (PIPL art. 45), audit-logged."""
-    checked = await _checked(request, ctx, session, customer_id, Perm.privacy_export)
+    checked = await _checked(request, ctx, session, customer_id, PRIVACY_EXPORT)
     if isinstance(checked, Response):
         return checked
     _form, person = checked
@@ -84,7 +85,7 @@ async def erase_submit(
 ) -> Response:
     """Erase the person everywhere once the operator typed their phone number or 删除; the
     page then shows what was removed."""
-    checked = await _checked(request, ctx, session, customer_id, Perm.privacy_manage)
+    checked = await _checked(request, ctx, session, customer_id, PRIVACY_MANAGE)
     if isinstance(checked, Response):
         return checked
     form, person = checked

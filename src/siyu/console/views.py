@@ -14,12 +14,14 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field
 
 from siyu import i18n
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
+from siyu.capability import Permission
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.labels import label, source_label
+from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, _, console_language
+from siyu.segments import SEGMENTS_WRITE
 from siyu.traits.queries import overview
 from siyu.untrusted import ID_MAX, same_token, whole_number
 from siyu.webkit import (
@@ -127,7 +129,7 @@ def expired_page(request: Request, ctx: dict[str, Any]) -> HTMLResponse:
     )
 
 
-def denied_page(request: Request, ctx: dict[str, Any], perm: Perm) -> HTMLResponse | None:
+def denied_page(request: Request, ctx: dict[str, Any], perm: Permission) -> HTMLResponse | None:
     """The 403 page when the logged-in user lacks ``perm``, else None."""
     if ctx["principal"].can(perm):
         return None
@@ -229,7 +231,7 @@ def customers_page(
     ctx: dict[str, Any] = Depends(console_user),
 ) -> HTMLResponse:
     principal = ctx["principal"]
-    if not principal.can(Perm.customers_read):
+    if not principal.can(CUSTOMERS_READ):
         return forbidden_page(request, ctx)
     store = whole_number(store_id)  # not a store's number: no store filter
     q = (q or "").strip()[:100] or None
@@ -260,7 +262,7 @@ def insight_page(
     ctx: dict[str, Any] = Depends(console_user),
 ) -> HTMLResponse:
     """Distribution of RFM classes, lifecycle stages and CLV, and how they move over time."""
-    if not ctx["principal"].can(Perm.customers_read):
+    if not ctx["principal"].can(CUSTOMERS_READ):
         return forbidden_page(request, ctx)
     data = overview(session, get_settings(), scope, ctx["principal"])
     return render(request, "insight.html", ctx=ctx, o=data)
@@ -275,7 +277,7 @@ def segments_page(
     """Every segment with its size, kind, rule and freshness."""
     from siyu.segments.queries import list_segments
 
-    if not ctx["principal"].can(Perm.customers_read):
+    if not ctx["principal"].can(CUSTOMERS_READ):
         return forbidden_page(request, ctx)
     rows = list_segments(session, ctx["principal"])
     return render(request, "segments.html", ctx=ctx, rows=rows)
@@ -287,7 +289,7 @@ def segment_builder_page(
 ) -> HTMLResponse:
     """The visual rule builder: fields from the catalogue API, a live count and preview. A rule
     given in JSON (a dashboard drill-down saved as a segment) opens ready to save."""
-    if not ctx["principal"].can(Perm.segments_write):
+    if not ctx["principal"].can(SEGMENTS_WRITE):
         return forbidden_page(request, ctx)
     from siyu.segments.rules import RuleError, from_json, loads
 
@@ -314,7 +316,7 @@ def segment_page(
     from siyu.segments.service import SegmentError, get_segment
 
     principal = ctx["principal"]
-    if not principal.can(Perm.customers_read):
+    if not principal.can(CUSTOMERS_READ):
         return forbidden_page(request, ctx)
     try:
         seg = segment_view(session, get_segment(session, segment_id), principal)

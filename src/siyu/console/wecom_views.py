@@ -10,15 +10,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.config import get_settings
 from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
+from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
 from siyu.oa.queries import status as oa_status
 from siyu.untrusted import KEYWORD_PRIORITY_MAX, number
 from siyu.webkit import Id, SessionDep
-from siyu.wecom import activity, queries
+from siyu.wecom import WECOM_MANAGE, activity, queries
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -27,7 +27,7 @@ Ctx = dict[str, Any]
 async def _post(request: Request, ctx: Ctx) -> tuple[HTMLResponse | None, dict[str, str] | None]:
     """A form that changes WeCom settings: (403 page, None) if the user may not; (None, form);
     (None, None) when its CSRF token is stale."""
-    if denied := denied_page(request, ctx, Perm.wecom_manage):
+    if denied := denied_page(request, ctx, WECOM_MANAGE):
         return denied, None
     form = await request.form()
     if not _check_csrf(ctx, str(form.get("csrf", ""))):
@@ -51,7 +51,7 @@ def wecom_page(
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
     """Sync status (never silent), staff with friend counts, open alerts, welcome figures."""
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     return _status_page(request, ctx, session)
 
@@ -113,7 +113,7 @@ async def live_codes_page(
     request: Request,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     error = None
     if request.method == "POST":
@@ -226,7 +226,7 @@ def live_code_page(
     from siyu.wecom.live_codes import stats
     from siyu.wecom.models import LiveCode
 
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     code = session.get(LiveCode, code_id)
     if code is None:
@@ -245,7 +245,7 @@ async def welcome_page(
 ) -> Response:
     from siyu.wecom.welcome import WelcomeError, set_default, welcome_for
 
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     corp, error, saved = _corp(session), None, False
     if request.method == "POST" and corp is not None:
@@ -284,7 +284,7 @@ async def keywords_page(
 ) -> Response:
     from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, pool_stock, set_active
 
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     corp, error = _corp(session), None
     if request.method == "POST" and corp is not None:
@@ -341,7 +341,7 @@ async def handovers_page(
     from siyu.wecom.handover import HandoverError, Selection, plan
     from siyu.wecom.transfers import submit_now
 
-    if denied := denied_page(request, ctx, Perm.customers_read):
+    if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
     corp, error = _corp(session), None
     if request.method == "POST" and corp is not None:
@@ -391,7 +391,7 @@ async def handover_page(
     from siyu.wecom.models import Handover
     from siyu.wecom.transfers import submit_now
 
-    needed = Perm.wecom_manage if request.method == "POST" else Perm.customers_read
+    needed = WECOM_MANAGE if request.method == "POST" else CUSTOMERS_READ
     if denied := denied_page(request, ctx, needed):  # before the look-up: no hint it exists
         return denied
     handover = session.get(Handover, handover_id)

@@ -1,6 +1,35 @@
 """The customer pool: profiles, identities, identity resolution, merges, consent and masking."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+CUSTOMERS_READ = Permission(
+    "customers:read",
+    "See customer profiles (masked)",
+    roles=("operator", "analyst", "store_guide"),
+    api_key=True,
+)
+CUSTOMERS_UNMASK = Permission(
+    "customers:unmask",
+    "See full phone numbers, emails and names (audit-logged)",
+    roles=("operator", "store_guide"),
+    api_key=True,
+)
+CUSTOMERS_WRITE = Permission(
+    "customers:write",
+    "Merge, unmerge and edit customers",
+    roles=("operator",),
+)
+CUSTOMERS_EXPORT = Permission(
+    "customers:export",
+    "Export customer lists",
+    roles=("operator",),
+    api_key=True,
+)
+CUSTOMERS_CONSENT = Permission(
+    "customers:consent",
+    "Record do-not-disturb and marketing consent, with evidence",
+    roles=("operator", "store_guide"),
+)
 
 CAPABILITY = Capability(
     name="customers",
@@ -12,5 +41,12 @@ CAPABILITY = Capability(
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
     template_variables=(".queries:TEMPLATE_VARIABLES",),
+    permissions=(
+        CUSTOMERS_READ,
+        CUSTOMERS_UNMASK,
+        CUSTOMERS_WRITE,
+        CUSTOMERS_EXPORT,
+        CUSTOMERS_CONSENT,
+    ),
     package=__name__,
 )

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers import CUSTOMERS_CONSENT, CUSTOMERS_READ, CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers.consent import (
     NOTE_MAX,
     REASON_MAX,
@@ -39,7 +39,7 @@ def get_customers(
     store_id: Id | None = None,
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(50, ge=1, le=200),
-    principal: Principal = Depends(require(Perm.customers_read)),
+    principal: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Search the pool. Phones and names are masked (138****1234)."""
     return list_customers(session, principal, CustomerFilter(q, source, store_id, page, per_page))
@@ -56,10 +56,10 @@ def get_customer(
     session: SessionDep,
     customer_id: Id,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
-    principal: Principal = Depends(require(Perm.customers_read)),
+    principal: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Profile, identities, consent, orders and events of one customer."""
-    if unmask and not principal.can(Perm.customers_unmask):
+    if unmask and not principal.can(CUSTOMERS_UNMASK):
         raise HTTPException(403, "permission customers:unmask required")
     try:
         return customer_detail(session, principal, customer_id, unmask=unmask)
@@ -86,7 +86,7 @@ class MergeIn(BaseModel):
 def post_merge(
     session: SessionDep,
     body: MergeIn,
-    principal: Principal = Depends(require(Perm.customers_write)),
+    principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """Merge two profiles (logged; undo with /customers/unmerge/{merge_id})."""
     merge_id = _answer(
@@ -104,7 +104,7 @@ def post_merge(
 def post_unmerge(
     session: SessionDep,
     merge_id: Id,
-    principal: Principal = Depends(require(Perm.customers_write)),
+    principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """Undo a merge; orders and events follow the identity that brought them."""
     log = _answer(session, lambda: unmerge_for(session, principal, merge_id), refused=409)
@@ -158,7 +158,7 @@ def put_do_not_disturb(
     session: SessionDep,
     customer_id: Id,
     body: DoNotDisturbIn,
-    principal: Principal = Depends(require(Perm.customers_consent)),
+    principal: Principal = Depends(require(CUSTOMERS_CONSENT)),
 ) -> DoNotDisturbOut:
     """Set or clear do-not-disturb as staff (source ``operator``); send policy honours it at
     once for every marketing message not yet sent."""
@@ -234,7 +234,7 @@ def post_consent(
     session: SessionDep,
     customer_id: Id,
     body: ConsentIn,
-    principal: Principal = Depends(require(Perm.customers_consent)),
+    principal: Principal = Depends(require(CUSTOMERS_CONSENT)),
 ) -> ConsentOut:
     """Record a grant (evidence required: a note and/or a reference) or a withdrawal of
     marketing consent. A withdrawal stops sending at once; a grant never silently replaces a
@@ -276,11 +276,11 @@ def get_identity_conflicts(
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(20, ge=1, le=100),
-    principal: Principal = Depends(require(Perm.customers_write)),
+    principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, Any]:
     """Pairs of profiles the resolver linked but would not merge (different strong ids), with
     both profiles, waiting for a merge or keep-apart."""
-    if unmask and not principal.can(Perm.customers_unmask):
+    if unmask and not principal.can(CUSTOMERS_UNMASK):
         raise HTTPException(403, "permission customers:unmask required")
     found = list_conflicts(session, principal, unmask=unmask, page=page, per_page=per_page)
     return {
@@ -313,7 +313,7 @@ def post_conflict_merge(
     session: SessionDep,
     conflict_id: Id,
     body: ConflictMergeIn,
-    principal: Principal = Depends(require(Perm.customers_write)),
+    principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """They are one person: merge them (logged; undo with /customers/unmerge/{merge_id})."""
     merge_id = _answer(
@@ -333,7 +333,7 @@ def post_conflict_keep_apart(
     session: SessionDep,
     conflict_id: Id,
     body: ConflictApartIn,
-    principal: Principal = Depends(require(Perm.customers_write)),
+    principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """They are two people: the pair leaves the list and is not raised or merged again."""
     closed = _answer(

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
 from siyu.bulk import chunks
 from siyu.capability import TemplateVariables
+from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers import identifiers as ids
 from siyu.customers.insight import insight, order_summary
 from siyu.customers.masking import mask_optional, mask_properties, mask_text
@@ -151,7 +151,7 @@ def customer_detail(
     """Everything the console shows on a customer page; unmasking needs the permission and is
     audit-logged."""
     c = get_visible(session, principal, customer_id)
-    show = unmask and principal.can(Perm.customers_unmask)
+    show = unmask and principal.can(CUSTOMERS_UNMASK)
     if unmask and not show:
         record_audit(session, principal.actor, "customer.unmask.denied", "customer", str(c.id))
     if show:

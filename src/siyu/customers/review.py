@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
+from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers import identifiers as ids
 from siyu.customers.consent import clean_text
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict
@@ -41,7 +41,7 @@ def may_unmask(
     """Whether to show these customers unmasked; each look (or a refused ask) is audit-logged."""
     if not unmask:
         return False
-    show = principal.can(Perm.customers_unmask)
+    show = principal.can(CUSTOMERS_UNMASK)
     action = "customer.unmask" if show else "customer.unmask.denied"
     for cid in customer_ids:
         record_audit(session, principal.actor, action, "customer", str(cid), {"via": "review"})

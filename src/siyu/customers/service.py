@@ -7,9 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm, Role
+from siyu.accounts.permissions import Role
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Brand
+from siyu.customers import CUSTOMERS_READ
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.pairs import MERGED, resolve_pair
@@ -190,7 +191,7 @@ def sees_whole_pool(principal: Principal | None) -> bool:
     worker, the machine's operator at the CLI); store guides see their scope only."""
     if principal is None:
         return True
-    return principal.can(Perm.customers_read) and principal.role != Role.store_guide
+    return principal.can(CUSTOMERS_READ) and principal.role != Role.store_guide
 
 
 def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
@@ -199,7 +200,7 @@ def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
     not since deleted, with the guide's userid); nobody without ``customers:read`` sees any.
     Every read of customers goes through it, directly or through ``only_visible``, and on the
     analytical copy through its twin ``segments.service.guide_scope``."""
-    if not principal.can(Perm.customers_read):
+    if not principal.can(CUSTOMERS_READ):
         return sa.false()
     if sees_whole_pool(principal):
         return sa.true()

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.brands.service import BrandError
 from siyu.config import get_settings
+from siyu.events import EVENTS_WRITE
 from siyu.events.schemas import BatchIn, EventIn, EventResult, IngestOut
 from siyu.events.service import EventRejected, validate
 from siyu.events.writer import submit
@@ -46,7 +46,7 @@ EXAMPLE = {
 )
 async def post_events(
     payload: dict[str, Any] = Body(..., examples=[EXAMPLE, {"batch": [EXAMPLE]}]),
-    principal: Principal = Depends(require(Perm.events_write)),
+    principal: Principal = Depends(require(EVENTS_WRITE)),
 ) -> IngestOut:
     """Send one event, or `{"batch": [...]}` of up to SIYU_EVENT_BATCH_MAX events.
 

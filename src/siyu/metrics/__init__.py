@@ -1,6 +1,18 @@
 """Growth metrics: the dashboard's numbers, funnels and their cache."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+METRICS_READ = Permission(
+    "metrics:read",
+    "See brand-wide growth numbers (aggregates, no one's data)",
+    roles=("operator", "analyst"),
+    api_key=True,
+)
+METRICS_WRITE = Permission(
+    "metrics:write",
+    "Define the dashboard's funnels",
+    roles=("operator", "analyst"),
+)
 
 CAPABILITY = Capability(
     name="metrics",
@@ -11,5 +23,6 @@ CAPABILITY = Capability(
     cli=".cli:register",
     tasks=(".tasks",),
     metrics=(".registry:DEFINED",),
+    permissions=(METRICS_READ, METRICS_WRITE),
     package=__name__,
 )

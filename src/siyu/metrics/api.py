@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.analytics.engines import EngineUnavailable
 from siyu.config import get_settings
+from siyu.metrics import METRICS_READ
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, overview
 from siyu.webkit import Id, require
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["metrics"])
 
 
 @router.get("/metrics")
-def list_metrics(_p: Principal = Depends(require(Perm.metrics_read))) -> list[dict[str, Any]]:
+def list_metrics(_p: Principal = Depends(require(METRICS_READ))) -> list[dict[str, Any]]:
     """Every metric with its definition; pending ones say what they wait for."""
     return [m.described() for m in METRICS.values()]
 
@@ -32,7 +32,7 @@ def metrics_overview(
     end: date = Query(..., alias="to", description="Last day, included."),
     brand_id: Id | None = Query(None),
     store_id: Id | None = Query(None, description="Only the customers of this home store."),
-    _p: Principal = Depends(require(Perm.metrics_read)),
+    _p: Principal = Depends(require(METRICS_READ)),
 ) -> dict[str, Any]:
     """The period's numbers beside the period before, revenue decomposed, new customers by
     source, retention by acquisition month, and how fresh the analytical copy is."""

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers.models import Customer
+from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.privacy.service import (
     PrivacyError,
     erase_customer,
@@ -51,7 +51,7 @@ def _person(session: Session, body: PersonIn) -> Customer:
 def post_export(
     session: SessionDep,
     body: PersonIn,
-    principal: Principal = Depends(require(Perm.privacy_export)),
+    principal: Principal = Depends(require(PRIVACY_EXPORT)),
 ) -> dict[str, Any]:
     """Everything held about the person, unmasked (a POST, so the phone stays out of URLs)."""
     return export_customer(session, _person(session, body), principal.actor)
@@ -61,7 +61,7 @@ def post_export(
 def post_erase(
     session: SessionDep,
     body: PersonIn,
-    principal: Principal = Depends(require(Perm.privacy_manage)),
+    principal: Principal = Depends(require(PRIVACY_MANAGE)),
 ) -> dict[str, Any]:
     """Erase the person everywhere; keeps only an HMAC suppression entry. The answer says what
     was done where, the analytical copy included (its file is rebuilt without the person)."""

@@ -1,6 +1,14 @@
 """Reach: campaigns, the send ledger, channels, eligibility and policy, tracking."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+CAMPAIGNS_WRITE = Permission(
+    "campaigns:write",
+    "Plan, start, pause, resume and cancel campaigns; set frequency caps",
+    roles=("operator",),
+    api_key=True,
+)
+CAMPAIGNS_APPROVE = Permission("campaigns:approve", "Approve a large send planned by someone else")
 
 CAPABILITY = Capability(
     name="reach",
@@ -19,5 +27,6 @@ CAPABILITY = Capability(
         ".wecom_mass:channel",
         ".wecom_tasks:channel",
     ),
+    permissions=(CAMPAIGNS_WRITE, CAMPAIGNS_APPROVE),
     package=__name__,
 )

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
-from siyu.reach import queries, service
+from siyu.customers import CUSTOMERS_READ
+from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE, queries, service
 from siyu.reach.caps import CapError, set_cap
 from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign
@@ -105,7 +105,7 @@ def _fail(exc: Exception) -> HTTPException:
 @router.get("/campaigns")
 def get_campaigns(
     session: SessionDep,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Campaigns with their progress, counted over the customers the caller may see."""
     return queries.list_campaigns(session, principal=p)
@@ -115,7 +115,7 @@ def get_campaigns(
 def post_campaign(
     session: SessionDep,
     body: CampaignIn,
-    p: Principal = Depends(require(Perm.campaigns_write)),
+    p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> dict[str, Any]:
     """Plan a campaign (a draft: nothing is sent until it is started)."""
     try:
@@ -146,7 +146,7 @@ def post_campaign(
 def post_preview(
     session: SessionDep,
     body: PreviewIn,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """The message as real customers of the segment would get it — members the caller may
     see, names masked unless ``unmask`` (audit-logged); SMS with its length and the number of
@@ -173,7 +173,7 @@ def post_preview(
 def get_campaign(
     session: SessionDep,
     campaign_id: Id,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """One campaign's progress and funnel over the customers the caller may see."""
     return queries.detail(session, _campaign(session, campaign_id), p)
@@ -184,7 +184,7 @@ def get_results(
     session: SessionDep,
     campaign_id: Id,
     window_days: int = Query(7, ge=1, le=90, description="Attribution window in days."),
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI
     — over the customers the caller may see."""
@@ -198,13 +198,13 @@ def post_action(
     session: SessionDep,
     campaign_id: Id,
     action: str,
-    p: Principal = Depends(require(Perm.campaigns_write)),
+    p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> dict[str, Any]:
     """start | pause | resume | cancel | approve (approve needs campaigns:approve)."""
     campaign = _campaign(session, campaign_id)
     if action not in service.ACTIONS:
         raise HTTPException(404, f"no action {action}: {', '.join(service.ACTIONS)}")
-    if action == "approve" and not p.can(Perm.campaigns_approve):
+    if action == "approve" and not p.can(CAMPAIGNS_APPROVE):
         raise HTTPException(403, "permission campaigns:approve required")
     try:
         service.act(session, campaign, action, actor=p.actor)
@@ -216,7 +216,7 @@ def post_action(
 @router.get("/send-ledger/ambiguous")
 def get_ambiguous(
     session: SessionDep,
-    _p: Principal = Depends(require(Perm.campaigns_write)),
+    _p: Principal = Depends(require(CAMPAIGNS_WRITE)),
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     """Messages that may or may not have arrived and that no provider can be asked about."""
@@ -228,7 +228,7 @@ def post_settle(
     session: SessionDep,
     row_id: BigId,
     body: SettleIn,
-    p: Principal = Depends(require(Perm.campaigns_write)),
+    p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> dict[str, Any]:
     try:
         row = service.settle(session, row_id, body.outcome, actor=p.actor)
@@ -240,7 +240,7 @@ def post_settle(
 @router.get("/send-caps")
 def get_caps(
     session: SessionDep,
-    _p: Principal = Depends(require(Perm.customers_read)),
+    _p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     return queries.caps(session)
 
@@ -249,7 +249,7 @@ def get_caps(
 def put_cap(
     session: SessionDep,
     body: CapIn,
-    p: Principal = Depends(require(Perm.campaigns_write)),
+    p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> list[dict[str, Any]]:
     try:
         set_cap(session, body.channel, body.period, body.most, actor=p.actor)

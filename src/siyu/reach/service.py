@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.config import Settings, get_settings
+from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers.identifiers import mask_name
 from siyu.customers.service import only_visible, withdraw_marketing
 from siyu.db import rowcount, utcnow
+from siyu.reach import CAMPAIGNS_WRITE
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.ledger import LedgerError, cancel_open, fan_out
 from siyu.reach.models import Campaign, CampaignStatus, SendRow
@@ -388,7 +389,7 @@ def may_preview_unmasked(principal: Principal | None) -> bool:
     guides and analysts see masked names only (a guide unmasks one customer at a time, on the
     customer's page)."""
     return principal is not None and all(
-        principal.can(p) for p in (Perm.campaigns_write, Perm.customers_unmask)
+        principal.can(p) for p in (CAMPAIGNS_WRITE, CUSTOMERS_UNMASK)
     )
 
 

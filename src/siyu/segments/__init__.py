@@ -1,6 +1,13 @@
 """Segments: rules over the customer pool, counted and refreshed on the analytical copy."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+SEGMENTS_WRITE = Permission(
+    "segments:write",
+    "Define, change, refresh and delete segments",
+    roles=("operator", "analyst"),
+    api_key=True,
+)
 
 CAPABILITY = Capability(
     name="segments",
@@ -12,5 +19,6 @@ CAPABILITY = Capability(
     erasers=(".privacy:erase_memberships",),
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
+    permissions=(SEGMENTS_WRITE,),
     package=__name__,
 )

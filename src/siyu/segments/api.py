@@ -16,12 +16,12 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.analytics.engines import EngineUnavailable
 from siyu.config import get_settings
+from siyu.customers import CUSTOMERS_EXPORT, CUSTOMERS_READ
 from siyu.db import get_engine
-from siyu.segments import queries, service
+from siyu.segments import SEGMENTS_WRITE, queries, service
 from siyu.segments.fields import catalogue
 from siyu.segments.rules import RuleError
 from siyu.webkit import Id, Refused, SessionDep, require
@@ -73,7 +73,7 @@ ERRORS = (RuleError, service.SegmentError, EngineUnavailable)
 @router.get("/fields")
 def get_fields(
     session: SessionDep,
-    _p: Principal = Depends(require(Perm.customers_read)),
+    _p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Every field rules can use: type, operators (with Chinese labels), values, windows."""
     return [spec.describe(session) for spec in catalogue().values()]
@@ -82,7 +82,7 @@ def get_fields(
 @router.get("")
 def get_segments(
     session: SessionDep,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Every segment; ``size`` counts the customers the caller may see (``scoped``: only some
     of the pool)."""
@@ -93,7 +93,7 @@ def get_segments(
 def post_segment(
     session: SessionDep,
     body: SegmentIn,
-    p: Principal = Depends(require(Perm.segments_write)),
+    p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
     """A dynamic segment; its members are filled by the next refresh."""
     try:
@@ -114,7 +114,7 @@ def post_segment(
 def post_static(
     session: SessionDep,
     body: StaticIn,
-    p: Principal = Depends(require(Perm.segments_write)),
+    p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
     """A fixed list by phone numbers or customer ids; numbers that matched nobody come back."""
     try:
@@ -135,7 +135,7 @@ def post_static(
 def post_count(
     session: SessionDep,
     body: RuleIn,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """How many customers a rule matches now (the rule builder's live count), of those the
     caller may see."""
@@ -152,7 +152,7 @@ def post_count(
 def post_preview(
     session: SessionDep,
     body: RuleIn,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Count, estimated reach per channel and a masked sample of 20."""
     try:
@@ -168,7 +168,7 @@ def post_preview(
 def get_segment(
     session: SessionDep,
     segment_id: Id,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """One segment with its size over what the caller may see, and its size history (the
     whole pool's, so only for those who see the whole pool)."""
@@ -185,7 +185,7 @@ def patch_segment(
     session: SessionDep,
     segment_id: Id,
     body: SegmentPatch,
-    p: Principal = Depends(require(Perm.segments_write)),
+    p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
     try:
         seg = service.update_segment(
@@ -205,7 +205,7 @@ def patch_segment(
 def delete_segment(
     session: SessionDep,
     segment_id: Id,
-    p: Principal = Depends(require(Perm.segments_write)),
+    p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> None:
     try:
         service.delete_segment(session, segment_id, actor=p.actor)
@@ -217,7 +217,7 @@ def delete_segment(
 def get_count(
     session: SessionDep,
     segment_id: Id,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     try:
         result = service.count_segment(get_settings(), session, segment_id, principal=p)
@@ -230,7 +230,7 @@ def get_count(
 def post_refresh(
     session: SessionDep,
     segment_id: Id,
-    _p: Principal = Depends(require(Perm.segments_write)),
+    _p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
     """Refresh this segment's membership now, from the copy as it is."""
     from siyu.segments.membership import refresh_segments
@@ -256,7 +256,7 @@ def get_export(
     session: SessionDep,
     segment_id: Id,
     unmask: bool = Query(False, description="Full names and phones (needs customers:unmask)."),
-    p: Principal = Depends(require(Perm.customers_export)),
+    p: Principal = Depends(require(CUSTOMERS_EXPORT)),
 ) -> FileResponse:
     """The members as CSV (masked unless ``unmask`` and allowed); audit-logged."""
     try:

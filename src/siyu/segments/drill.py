@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import Settings
+from siyu.customers import CUSTOMERS_READ
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_rows
 from siyu.customers.service import visible_to
@@ -53,7 +53,7 @@ def drill(
 
     Raises ``RuleError`` for a rule that does not parse or check (the message names where) and
     ``PermissionError`` without ``customers:read``."""
-    if not principal.can(Perm.customers_read):
+    if not principal.can(CUSTOMERS_READ):
         raise PermissionError("the customer list needs the customers:read permission")
     node = checked_rule(session, rule)
     per_page = max(1, min(per_page, 200))

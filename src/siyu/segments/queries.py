@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import csvsafe
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.bulk import chunks
+from siyu.customers import CUSTOMERS_EXPORT, CUSTOMERS_UNMASK
 from siyu.customers import identifiers as ids
 from siyu.customers.masking import mask_optional
 from siyu.customers.models import Customer
@@ -136,9 +136,9 @@ def export_members(
 ) -> int:
     """Write a segment's members to CSV (UTF-8 with BOM, so Excel reads the Chinese); masked
     unless asked and allowed. Every export is audit-logged; returns the rows written."""
-    if not principal.can(Perm.customers_export):
+    if not principal.can(CUSTOMERS_EXPORT):
         raise PermissionError("exporting customers needs the customers:export permission")
-    show = unmask and principal.can(Perm.customers_unmask)
+    show = unmask and principal.can(CUSTOMERS_UNMASK)
     if unmask and not show:
         raise PermissionError("unmasked export needs the customers:unmask permission")
     written = 0

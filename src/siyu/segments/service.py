@@ -17,13 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal, record_audit
 from siyu.analytics.engines import duckdb_of, ibis_tables
 from siyu.analytics.service import refreshed_at
 from siyu.brands.models import Brand
 from siyu.bulk import chunks, db_time, insert_rows
 from siyu.config import Settings
+from siyu.customers import CUSTOMERS_READ
 from siyu.customers import identifiers as ids
 from siyu.customers.masking import mask_optional
 from siyu.customers.models import Customer
@@ -421,7 +421,7 @@ def guide_scope(ctx: Context, principal: Principal, friends: Sequence[int] = ())
     c = ctx.customer
     if sees_whole_pool(principal):
         return None
-    if not principal.can(Perm.customers_read):
+    if not principal.can(CUSTOMERS_READ):
         return c.id < 0
     mine = c.id.isin(list(friends)) if friends else None
     if principal.store_id is None:

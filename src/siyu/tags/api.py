@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
-from siyu.tags import service
+from siyu.tags import TAGS_WRITE, service
 from siyu.tags.queries import catalogue
 from siyu.webkit import Id, Refused, SessionDep, require
 
@@ -49,7 +49,7 @@ class RuleIn(BaseModel):
 @router.get("/tags")
 def get_tags(
     session: SessionDep,
-    p: Principal = Depends(require(Perm.customers_read)),
+    p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Groups, tags, how many customers carry each (by source), and rules — counted over the
     customers the caller may see."""
@@ -60,7 +60,7 @@ def get_tags(
 def post_group(
     session: SessionDep,
     body: GroupIn,
-    p: Principal = Depends(require(Perm.tags_write)),
+    p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
     try:
         g = service.add_group(session, body.name, single=body.single, actor=p.actor)
@@ -73,7 +73,7 @@ def post_group(
 def post_tag(
     session: SessionDep,
     body: TagIn,
-    p: Principal = Depends(require(Perm.tags_write)),
+    p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
     try:
         t = service.add_tag(session, body.path, actor=p.actor)
@@ -86,7 +86,7 @@ def post_tag(
 def post_assign(
     session: SessionDep,
     body: AssignIn,
-    p: Principal = Depends(require(Perm.tags_write)),
+    p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
     """Tag customers by hand: by ids, phone numbers and/or a customer-list filter; phones that
     match nobody are listed."""
@@ -107,7 +107,7 @@ def post_assign(
 def post_unassign(
     session: SessionDep,
     body: AssignIn,
-    p: Principal = Depends(require(Perm.tags_write)),
+    p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
     try:
         tag = service.find_tag(session, body.path)
@@ -121,7 +121,7 @@ def post_unassign(
 def post_rule(
     session: SessionDep,
     body: RuleIn,
-    p: Principal = Depends(require(Perm.tags_write)),
+    p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
     try:
         rule = service.add_rule(
@@ -136,7 +136,7 @@ def post_rule(
 def delete_rule(
     session: SessionDep,
     rule_id: Id,
-    p: Principal = Depends(require(Perm.tags_write)),
+    p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
     try:
         removed = service.delete_rule(session, rule_id, actor=p.actor)

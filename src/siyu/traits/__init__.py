@@ -1,6 +1,12 @@
 """Customer intelligence: RFM, lifecycle stage and CLV, computed on the analytical copy."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+TRAITS_RUN = Permission(
+    "traits:run",
+    "Refresh the analytical copy; recompute RFM, lifecycle and CLV",
+    roles=("operator", "analyst"),
+)
 
 CAPABILITY = Capability(
     name="traits",
@@ -12,5 +18,6 @@ CAPABILITY = Capability(
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
     template_variables=(".queries:TEMPLATE_VARIABLES",),
+    permissions=(TRAITS_RUN,),
     package=__name__,
 )

@@ -1,6 +1,12 @@
 """WeCom (企业微信) operations: corps, contacts, live codes, welcome, replies, handover, tag sync."""
 
-from siyu.capability import Capability
+from siyu.capability import Capability, Permission
+
+WECOM_MANAGE = Permission(
+    "wecom:manage",
+    "Manage WeCom: corps, sync, live codes, welcome messages, replies, handover",
+    roles=("operator",),
+)
 
 CAPABILITY = Capability(
     name="wecom",
@@ -19,5 +25,6 @@ CAPABILITY = Capability(
     pumps=(".tasks:inbox",),
     erasers=(".privacy:erase_wecom",),
     subscribers=(("tag.changed", ".tagsync:on_tag_changed"),),
+    permissions=(WECOM_MANAGE,),
     package=__name__,
 )

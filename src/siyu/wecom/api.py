@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
+from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, Refused, SessionDep, require
-from siyu.wecom import inbox, queries
+from siyu.wecom import WECOM_MANAGE, inbox, queries
 from siyu.wecom.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.live_codes import (
     LiveCodeError,
@@ -80,7 +80,7 @@ class CallbackEndpoint(CallbackEndpointBase):
 @router.get("/api/v1/wecom/status")
 def wecom_status(
     session: SessionDep,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Per connected corp: the last sync and its position or error, the inbox backlog and
     failures, and the last hour's API errors by errcode. Failures are shown, never hidden.
@@ -126,7 +126,7 @@ def corp_or_422(session: Session, corp: str | None) -> Any:
 @router.get("/api/v1/wecom/live-codes")
 def list_live_codes(
     session: SessionDep,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Live codes with their staff, rotation and net adds (of the customers the caller may
     see)."""
@@ -137,7 +137,7 @@ def list_live_codes(
 def create_live_code_api(
     session: SessionDep,
     body: LiveCodeIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
     corp = corp_or_422(session, body.corp)
@@ -181,7 +181,7 @@ def live_code_stats(
     session: SessionDep,
     code_id: Id,
     days: int = Query(30, ge=1, le=366),
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member, of the
     customers the caller may see."""
@@ -196,7 +196,7 @@ def live_code_stats(
 def live_code_qr(
     session: SessionDep,
     code_id: Id,
-    _who: Any = Depends(require(Perm.customers_read)),
+    _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> Response:
     """The QR code image, for posters, counters and parcel cards."""
     code = _code(session, code_id)
@@ -215,7 +215,7 @@ def live_code_qr(
 def put_default_welcome(
     session: SessionDep,
     body: WelcomeIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """The welcome sent to customers who add staff without a live code of their own."""
     corp = corp_or_422(session, body.corp)
@@ -229,7 +229,7 @@ def put_default_welcome(
 @router.get("/api/v1/wecom/alerts")
 def list_alerts(
     session: SessionDep,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures,
     about the customers the caller may see."""
@@ -242,7 +242,7 @@ def list_alerts(
 @router.get("/api/v1/wecom/duplicates")
 def wecom_duplicates(
     session: SessionDep,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Customers who are friends of several staff members (one customer each in Siyu), overall,
     by live code and by store — among the customers the caller may see."""

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
-from siyu.wecom import queries
+from siyu.wecom import WECOM_MANAGE, queries
 from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
 from siyu.wecom.group_codes import add_groups, create_group_code, group_code_summary
 from siyu.wecom.live_codes import LiveCodeError, WecomRefused, fetch_qr
@@ -41,7 +41,7 @@ def _code(session: Session, code_id: int) -> GroupLiveCode:
 @router.get("/api/v1/wecom/group-codes")
 def list_group_codes(
     session: SessionDep,
-    _who: Any = Depends(require(Perm.customers_read)),
+    _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Group live codes with their groups, member counts and which are in the join way."""
     return queries.group_codes(session)
@@ -51,7 +51,7 @@ def list_group_codes(
 def create_group_code_api(
     session: SessionDep,
     body: GroupCodeIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Create a group live code over groups in order (422 names the bad part; 502 if WeCom
     refuses)."""
@@ -72,7 +72,7 @@ def create_group_code_api(
 def get_group_code(
     session: SessionDep,
     code_id: Id,
-    _who: Any = Depends(require(Perm.customers_read)),
+    _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     return group_code_summary(session, _code(session, code_id))
 
@@ -82,7 +82,7 @@ def add_group_code_groups(
     session: SessionDep,
     code_id: Id,
     body: GroupsIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Append groups to the code's rotation (a new group opened as the others fill)."""
     code = _code(session, code_id)
@@ -106,7 +106,7 @@ def add_group_code_groups(
 def group_code_qr(
     session: SessionDep,
     code_id: Id,
-    _who: Any = Depends(require(Perm.customers_read)),
+    _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> Response:
     code = _code(session, code_id)
     if code.qr_png is None:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, Refused, SessionDep, require
-from siyu.wecom import activity
+from siyu.wecom import WECOM_MANAGE, activity
 from siyu.wecom.handover import HandoverError, Selection, plan, retry
 from siyu.wecom.models import Handover
 from siyu.wecom.service import WecomConfigError, only_corp
@@ -48,7 +48,7 @@ def _detail(session: Session, handover_id: int, who: Principal) -> dict[str, Any
 def create_handover(
     session: SessionDep,
     body: HandoverIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Hand a member's customers (and groups) to another; ``dry_run`` shows what would move."""
     try:
@@ -83,7 +83,7 @@ def create_handover(
 @router.get("/api/v1/wecom/handovers")
 def list_handovers(
     session: SessionDep,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Handovers, newest first, with their items (those the caller may see) counted by
     status."""
@@ -94,7 +94,7 @@ def list_handovers(
 def get_handover(
     session: SessionDep,
     handover_id: Id,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """One handover, customer by customer and group by group (what the caller may see)."""
     return _detail(session, handover_id, who)
@@ -105,7 +105,7 @@ def retry_handover(
     session: SessionDep,
     handover_id: Id,
     body: RetryIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Ask again for customers whose takeover was full (or failed otherwise), optionally to
     another member; customers who refused are not asked again."""

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from siyu.accounts.permissions import Perm
 from siyu.accounts.service import Principal
+from siyu.customers import CUSTOMERS_READ
 from siyu.untrusted import KEYWORD_PRIORITY_MAX
 from siyu.webkit import Id, Refused, SessionDep, require
-from siyu.wecom import activity
+from siyu.wecom import WECOM_MANAGE, activity
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.keywords import (
     CHANNELS,
@@ -51,7 +51,7 @@ class CodesIn(BaseModel):
 @router.get("/api/v1/wecom/keywords")
 def list_keyword_rules(
     session: SessionDep,
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Rules in the order they are tried, with replies sent in the last 30 days (to the
     customers the caller may see)."""
@@ -62,7 +62,7 @@ def list_keyword_rules(
 def create_keyword_rule(
     session: SessionDep,
     body: KeywordRuleIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Add a rule (422 names the field that is wrong)."""
     spec = RuleSpec(
@@ -87,7 +87,7 @@ def patch_keyword_rule(
     session: SessionDep,
     rule_id: Id,
     body: KeywordRulePatch,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Turn a rule on or off."""
     try:
@@ -101,7 +101,7 @@ def patch_keyword_rule(
 def list_keyword_replies(
     session: SessionDep,
     limit: int = Query(100, ge=1, le=1000),
-    who: Principal = Depends(require(Perm.customers_read)),
+    who: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """The latest messages the rules looked at and what was answered, from the customers the
     caller may see; texts masked by value."""
@@ -112,7 +112,7 @@ def list_keyword_replies(
 def list_benefit_pools(
     session: SessionDep,
     corp: str | None = None,
-    _who: Any = Depends(require(Perm.customers_read)),
+    _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> list[dict[str, Any]]:
     """Pools with codes given and left."""
     return pool_stock(session, corp_or_422(session, corp).id)
@@ -123,7 +123,7 @@ def add_benefit_codes(
     session: SessionDep,
     name: str,
     body: CodesIn,
-    who: Principal = Depends(require(Perm.wecom_manage)),
+    who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Add codes to a pool (created if new); codes already there are counted, not doubled."""
     try:
