@@ -259,3 +259,36 @@ def test_the_role_table_is_what_it_was() -> None:
         "events:write", "customers:read", "customers:unmask", "customers:export",
         "imports:run", "segments:write", "campaigns:write", "metrics:read",
     }  # fmt: skip
+
+
+def test_navigation_comes_from_the_manifests() -> None:
+    """The console's bar lists the capabilities' entries in their order, each reader the links
+    they may open; every page that marks itself active names an entry that exists."""
+    import re
+
+    from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
+    from siyu.accounts.service import Principal
+    from siyu.capabilities import CAPABILITIES
+    from siyu.console.views import navigation
+    from siyu.i18n import speaking
+
+    keys = [e.key for cap in CAPABILITIES for e in cap.nav]
+    assert len(keys) == len(set(keys))
+    marked = set()
+    for page in SIYU.rglob("templates/*.html"):
+        marked |= set(re.findall(r"\{% set active_page = '(\w+)' %\}", page.read_text()))
+    assert marked and marked <= set(keys)
+
+    def bar(role: Role) -> list[tuple[str, str]]:
+        with speaking("en"):
+            found = navigation(Principal("t", role, ROLE_PERMISSIONS[role]))
+        return [(link.key, link.href) for link in found]
+
+    everyone = ["dashboard", "customers", "insight", "segments", "campaigns", "wecom"]
+    assert [k for k, _h in bar(Role.admin)] == [*everyone, "imports", "jobs", "admin"]
+    assert ("admin", "/admin") in bar(Role.admin)
+    assert [k for k, _h in bar(Role.analyst)] == [*everyone, "jobs"]
+    assert [k for k, _h in bar(Role.store_guide)] == everyone
+    with speaking("zh-CN"):
+        auditor = navigation(Principal("a", "auditor", frozenset({"audit:read"})))
+    assert [(x.key, x.href, x.text) for x in auditor][-1] == ("admin", "/admin/audit", "系统管理")

@@ -1,6 +1,7 @@
 """Reach: campaigns, the send ledger, channels, eligibility and policy, tracking."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 CAMPAIGNS_WRITE = Permission(
     "campaigns:write",
@@ -28,5 +29,6 @@ CAPABILITY = Capability(
         ".wecom_tasks:channel",
     ),
     permissions=(CAMPAIGNS_WRITE, CAMPAIGNS_APPROVE),
+    nav=(NavEntry("campaigns", NP_("navigation", "Campaigns"), ((None, "/campaigns"),), order=50),),
     package=__name__,
 )

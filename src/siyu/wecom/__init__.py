@@ -1,6 +1,7 @@
 """WeCom (企业微信) operations: corps, contacts, live codes, welcome, replies, handover, tag sync."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 WECOM_MANAGE = Permission(
     "wecom:manage",
@@ -26,5 +27,6 @@ CAPABILITY = Capability(
     erasers=(".privacy:erase_wecom",),
     subscribers=(("tag.changed", ".tagsync:on_tag_changed"),),
     permissions=(WECOM_MANAGE,),
+    nav=(NavEntry("wecom", NP_("navigation", "WeCom"), ((None, "/wecom"),), order=60),),
     package=__name__,
 )
