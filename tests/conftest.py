@@ -24,6 +24,19 @@ def _target() -> str:
     return os.environ.get("SIYU_TEST_DATABASE_URL", "sqlite")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite twice, on SQLite and on PostgreSQL. A test whose result the
+    database cannot change (marked ``once``: the API document's contract, the Spark engine's
+    parity on the analytical copy; and every ``no_database`` test) runs in the SQLite pass
+    only, so the second pass spends its time on what the database does."""
+    if _target() == "sqlite":
+        return
+    skip = pytest.mark.skip(reason="does not depend on the database: run in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("once") or item.get_closest_marker("no_database"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     target = _target()
