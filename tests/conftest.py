@@ -7,6 +7,7 @@ runs do not collide.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -113,16 +114,26 @@ def _clean(url: str) -> None:
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             _seed(conn)
             return
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            # restart sequences so ids are predictable within a test
-            for table in metadata.sorted_tables:
-                if "id" in table.c and isinstance(table.c.id.type, sa.Integer):
-                    conn.exec_driver_sql(
-                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), 1, false)"
-                    )
+            # one round trip: every DELETE, then the sequences restarted so ids are predictable
+            # within a test (a statement each cost ~180 round trips per test)
+            conn.exec_driver_sql(_pg_clean_script(metadata))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
         _seed(conn)  # after the sequences restart, so seeded rows take their ids from them
+
+
+@functools.cache
+def _pg_clean_script(metadata: sa.MetaData) -> str:
+    tables = metadata.sorted_tables
+    deletes = [f'DELETE FROM "{t.name}";' for t in reversed(tables)]
+    restarts = [
+        f"SELECT setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false);"
+        for t in tables
+        if "id" in t.c and isinstance(t.c.id.type, sa.Integer)
+    ]
+    return "\n".join(deletes + restarts)
 
 
 def _seed(conn: sa.Connection) -> None:
