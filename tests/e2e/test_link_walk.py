@@ -43,7 +43,7 @@ def demo_console() -> None:
     from siyu.reach.service import create_campaign
     from siyu.segments.membership import refresh_segments
     from siyu.segments.service import create_segment
-    from siyu.wecom.handover import Selection, plan
+    from siyu.wecom.handover.service import Selection, plan
     from siyu.wecom.models import WecomCorp
     from tests.e2e.conftest import make_user
 

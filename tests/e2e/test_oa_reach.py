@@ -212,8 +212,8 @@ def test_safe_mode_pushes_are_decrypted_and_plain_ones_refused(
     oa_account: Any, client: Any, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.simulators.oa.driver import event_xml
-    from siyu.wecom.crypto import CallbackCrypto
-    from siyu.wecom.crypto import signature as msg_signature
+    from siyu.wecom.connection.crypto import CallbackCrypto
+    from siyu.wecom.connection.crypto import signature as msg_signature
 
     safe_mode(oa_account, monkeypatch)
     driver = _driver(oa_account, client)

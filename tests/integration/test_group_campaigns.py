@@ -16,8 +16,8 @@ import sqlalchemy as sa
 def _groups(wecom: dict[str, Any], session: Any, names: list[tuple[str, int]]) -> dict[str, Any]:
     """Groups in WeCom and in Siyu: (name, owner index) each; returns chat_id → owner."""
     from siyu.simulators.wecom.world import Group, _rand
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import WecomGroupChat
-    from siyu.wecom.service import get_corp
 
     sim = wecom["world"]
     owners = list(sim.staff)
@@ -129,7 +129,7 @@ def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(
     from siyu.reach import policy
     from siyu.reach.models import WecomMassBatch
     from siyu.reach.wecom_mass import reconcile
-    from siyu.wecom.client import NETWORK, WecomClient
+    from siyu.wecom.connection.client import NETWORK, WecomClient
 
     _groups(wecom, session, [("会员1群", 0), ("会员2群", 0)])
     monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # always quiet now

@@ -63,7 +63,7 @@ def test_long_lists_are_cut_and_a_lost_answer_is_not_delivered_twice(
     assert len(parts) > 1 and all(len(t.encode()) <= 2000 for t, _ids in parts)
     assert sorted(i for _t, ids in parts for i in ids) == list(range(12))
 
-    from siyu.wecom.client import NETWORK, WecomClient
+    from siyu.wecom.connection.client import NETWORK, WecomClient
 
     friends = _friends(world, wecom, session, 4)
     sim = wecom["world"]

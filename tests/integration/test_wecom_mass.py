@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 def _friends(world: dict[str, Any], wecom: dict[str, Any], session: Any, n: int) -> dict:
     """The first ``n`` audience customers become friends of two guides (alternating)."""
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import WecomContact
-    from siyu.wecom.service import get_corp
 
     sim = wecom["world"]
     guides = list(sim.staff)[:2]
@@ -118,7 +118,7 @@ def test_a_lost_answer_is_found_in_the_task_list_not_sent_twice(
     from siyu.reach import wecom_mass
     from siyu.reach.dispatch import dispatch_once
     from siyu.reach.models import WecomMassBatch
-    from siyu.wecom.client import NETWORK, WecomClient, WecomError
+    from siyu.wecom.connection.client import NETWORK, WecomClient, WecomError
 
     _friends(world, wecom, session, 6)
     _campaign(session, world["segment"], channel="wecom", template=TEXT, purpose="service")

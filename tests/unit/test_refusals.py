@@ -10,7 +10,7 @@ def test_said_in_the_readers_language() -> None:
     from siyu.accounts.service import AccountError
     from siyu.console.words import said_in
     from siyu.reach.ledger import LedgerError
-    from siyu.wecom.live_codes import LiveCodeError
+    from siyu.wecom.live_codes.service import LiveCodeError
 
     short = AccountError("password must have at least 10 characters")
     assert said_in("zh-CN", short) == "密码至少要 10 个字符。"

@@ -28,9 +28,9 @@ from siyu.reach.models import Campaign, CampaignStatus, GroupSend, WecomMassBatc
 from siyu.reach.policy import next_allowed
 from siyu.reach.templates import MissingVariable, TemplateProblem, render
 from siyu.reach.tracking import Linker
-from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
+from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
+from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.models import WecomCorp, WecomGroupChat
-from siyu.wecom.service import cached_client, record_calls
 
 MAX_GROUPS = 2000  # chat_id_list takes at most 2,000 groups
 OPEN_STATES = ("pending", "submitted")

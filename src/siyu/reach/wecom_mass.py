@@ -39,9 +39,9 @@ from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.ledger import Claimed, finish_if_done, record_many
 from siyu.reach.models import Campaign, SendRow, WecomMassBatch
 from siyu.reach.wecom_groups import RESULT, end_open, settle_batch
-from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
+from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
+from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.models import WecomCorp
-from siyu.wecom.service import cached_client, record_calls
 
 MAX_PER_TASK = 10_000
 ABSENT_AFTER = timedelta(minutes=5)

@@ -26,9 +26,9 @@ from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.ledger import Claimed, record_many
 from siyu.reach.models import Campaign
-from siyu.wecom.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
+from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
+from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.models import WecomCorp
-from siyu.wecom.service import cached_client, record_calls
 
 MAX_BYTES = 2000
 MAX_LINE = 300  # characters of one customer's line (at most 900 bytes: a list always fits)

@@ -31,10 +31,10 @@ from siyu.db import utcnow
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
-from siyu.wecom.alerts import raise_alert
-from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.inbox import corp_of, on
-from siyu.wecom.keywords import active_rules, claim_code, compose, first_match
+from siyu.wecom.callbacks.service import corp_of, on
+from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.service import cached_client, record_calls
+from siyu.wecom.contacts.alerts import raise_alert
 from siyu.wecom.models import (
     BenefitPool,
     KeywordReply,
@@ -44,7 +44,7 @@ from siyu.wecom.models import (
     WecomContact,
     WecomCorp,
 )
-from siyu.wecom.service import cached_client, record_calls
+from siyu.wecom.replies.service import active_rules, claim_code, compose, first_match
 
 REPLY_WINDOW = timedelta(hours=48)
 CUSTOMER_SENT = 3  # kf message origin: 3 customer, 4 system event, 5 servicer

@@ -17,14 +17,14 @@ from siyu.db import utcnow
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
-from siyu.wecom.alerts import raise_alert
-from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.contacts import ContactFacts, store_contacts
-from siyu.wecom.inbox import corp_of, on
-from siyu.wecom.live_codes import credit_add, first_owner, switch_to
+from siyu.wecom.callbacks.service import corp_of, on
+from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.service import cached_client, record_calls
+from siyu.wecom.contacts.alerts import raise_alert
+from siyu.wecom.contacts.service import ContactFacts, store_contacts
+from siyu.wecom.live_codes.service import credit_add, first_owner, switch_to
+from siyu.wecom.live_codes.welcome import message_body, welcome_for
 from siyu.wecom.models import LiveCode, WecomCallback, WecomStaff, WelcomeDelivery
-from siyu.wecom.service import cached_client, record_calls
-from siyu.wecom.welcome import message_body, welcome_for
 
 WELCOME_CODE_SECONDS = 20
 

@@ -30,7 +30,7 @@ from siyu.db import utcnow
 from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag
 from siyu.tags.service import TagError, find_tag
-from siyu.wecom.alerts import FRIEND_CAP, friend_counts, raise_alert
+from siyu.wecom.contacts.alerts import FRIEND_CAP, friend_counts, raise_alert
 from siyu.wecom.models import (
     Handover,
     HandoverItem,

@@ -8,13 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
-from siyu.wecom.alerts import raise_alert
-from siyu.wecom.client import WecomError
-from siyu.wecom.contacts import ContactFacts, mark_deleted, store_contacts
-from siyu.wecom.inbox import corp_of, on
+from siyu.wecom.callbacks.service import corp_of, on
+from siyu.wecom.connection.client import WecomError
+from siyu.wecom.connection.service import cached_client, record_calls
+from siyu.wecom.contacts.alerts import raise_alert
+from siyu.wecom.contacts.service import ContactFacts, mark_deleted, store_contacts
+from siyu.wecom.contacts.sync import store_group
 from siyu.wecom.models import WecomCallback, WecomCorp, WecomGroupChat
-from siyu.wecom.service import cached_client, record_calls
-from siyu.wecom.sync import store_group
 
 
 @on("change_external_contact/edit_external_contact")
@@ -101,7 +101,7 @@ def group_changed(session: Session, row: WecomCallback) -> str | None:
 
 def _refresh_group_codes(session: Session, corp: WecomCorp, chat_id: str) -> None:
     """A group's size changed: group live codes over it move full groups out of their join way."""
-    from siyu.wecom.group_codes import codes_with, refresh
+    from siyu.wecom.live_codes.group_codes import codes_with, refresh
 
     codes = codes_with(session, corp.id, chat_id)
     if not codes:
@@ -135,7 +135,7 @@ def group_dismissed(session: Session, row: WecomCallback) -> str | None:
 @on("change_external_contact/transfer_fail")
 def transfer_failed_event(session: Session, row: WecomCallback) -> str | None:
     """A customer refused a handover, or the takeover member was full: the item ends now."""
-    from siyu.wecom.handover import transfer_failed
+    from siyu.wecom.handover.service import transfer_failed
 
     item = transfer_failed(
         session,
@@ -153,7 +153,7 @@ def transfer_failed_event(session: Session, row: WecomCallback) -> str | None:
 @on("change_external_tag/create", "change_external_tag/update", "change_external_tag/delete")
 def corp_tags_changed(session: Session, row: WecomCallback) -> str | None:
     """Someone edited the corp tags in WeCom: read them again and re-pair."""
-    from siyu.wecom.tagsync import sync_corp_tags
+    from siyu.wecom.tagsync.service import sync_corp_tags
 
     corp = corp_of(session, row)
     client = cached_client(session, corp)

@@ -32,11 +32,11 @@ from siyu.config import Settings
 from siyu.db import utcnow
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
-from siyu.wecom.crypto import CallbackRejected, xml_fields
+from siyu.wecom.connection.crypto import CallbackRejected, xml_fields
+from siyu.wecom.connection.service import CorpKeys
 from siyu.wecom.models import WecomCallback, WecomCorp
-from siyu.wecom.service import CorpKeys
 
-log = logging.getLogger("siyu.wecom.inbox")
+log = logging.getLogger("siyu.wecom.callbacks.service")
 WELCOME_PRIORITY, NORMAL_PRIORITY = 0, 5
 # events whose handler reads the current state from WeCom, so handling them twice is harmless
 REREAD_EVENTS = (

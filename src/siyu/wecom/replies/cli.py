@@ -37,8 +37,8 @@ def keyword_add(
 ) -> None:
     """Add a keyword rule."""
     from siyu.db import session_scope
-    from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule
-    from siyu.wecom.service import WecomConfigError, only_corp
+    from siyu.wecom.connection.service import WecomConfigError, only_corp
+    from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule
 
     actor = require("wecom:manage")
     spec = RuleSpec(name, match, pattern, reply, pool, tuple(tag), tuple(channel), priority)
@@ -76,7 +76,7 @@ def keyword_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 def _set_active(rule_id: int, active: bool) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.keywords import KeywordError, set_active
+    from siyu.wecom.replies.service import KeywordError, set_active
 
     actor = require("wecom:manage")
     with session_scope() as session:
@@ -132,8 +132,8 @@ def benefit_load(
 ) -> None:
     """Add codes to a pool (created if new); codes already there are not added twice."""
     from siyu.db import session_scope
-    from siyu.wecom.keywords import KeywordError, load_codes
-    from siyu.wecom.service import WecomConfigError, only_corp
+    from siyu.wecom.connection.service import WecomConfigError, only_corp
+    from siyu.wecom.replies.service import KeywordError, load_codes
 
     actor = require("wecom:manage")
     try:
@@ -174,8 +174,8 @@ def benefit_list(
 ) -> None:
     """Pools with codes given and left."""
     from siyu.db import session_scope
-    from siyu.wecom.keywords import pool_stock
-    from siyu.wecom.service import WecomConfigError, only_corp
+    from siyu.wecom.connection.service import WecomConfigError, only_corp
+    from siyu.wecom.replies.service import pool_stock
 
     require("customers:read")
     with session_scope() as session:

@@ -41,10 +41,10 @@ def handover_create(
     completes each customer's transfer 24 hours later unless they refuse."""
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
-    from siyu.wecom.client import WecomError
-    from siyu.wecom.handover import HandoverError, Selection, plan
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp
-    from siyu.wecom.transfers import submit
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.handover.service import HandoverError, Selection, plan
+    from siyu.wecom.handover.transfers import submit
 
     actor = require("wecom:manage")
     selection = Selection(tag, live_code, tuple(customer), groups and not customer)
@@ -127,10 +127,10 @@ def handover_check(handover_id: int = typer.Argument(..., min=1, max=ID_MAX)) ->
     """Ask WeCom now how the waiting transfers stand (the worker does this every 10 minutes)."""
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
-    from siyu.wecom.client import WecomError
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.service import client_for
+    from siyu.wecom.handover.transfers import check, submit
     from siyu.wecom.models import Handover, WecomCorp
-    from siyu.wecom.service import client_for
-    from siyu.wecom.transfers import check, submit
 
     require("wecom:manage")
     with new_session() as session:
@@ -159,11 +159,11 @@ def handover_retry(
     same member or another; customers who refused are not asked again."""
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
-    from siyu.wecom.client import WecomError
-    from siyu.wecom.handover import HandoverError, retry
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.service import client_for
+    from siyu.wecom.handover.service import HandoverError, retry
+    from siyu.wecom.handover.transfers import submit
     from siyu.wecom.models import Handover, WecomCorp
-    from siyu.wecom.service import client_for
-    from siyu.wecom.transfers import submit
 
     actor = require("wecom:manage")
     with new_session() as session:

@@ -32,9 +32,9 @@ from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
 from siyu.untrusted import KEYWORD_PRIORITY_MAX
-from siyu.wecom import keyword_patterns
+from siyu.wecom.live_codes.welcome import compiled, render
 from siyu.wecom.models import BenefitCode, BenefitPool, KeywordRule
-from siyu.wecom.welcome import compiled, render
+from siyu.wecom.replies import patterns as keyword_patterns
 
 MATCH_KINDS = ("exact", "contains", "regex", "words")
 CHANNELS = ("kf", "app")

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import utcnow
-from siyu.jobs.service import enqueue, handler
+from siyu.jobs.service import enqueue
 from siyu.tags.models import CustomerTag, Tag, TagGroup
-from siyu.wecom.client import WecomClient, WecomError
+from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.models import WecomContact, WecomCorp, WecomTagLink
 
 MIRROR_ACTOR = "wecom:corp-tag"
@@ -189,27 +189,6 @@ def on_tag_changed(session: Session, data: dict[str, Any]) -> None:
                     "add": added,
                 },
             )
-
-
-@handler("wecom.tags.push")
-def push_job(session: Session, payload: dict[str, Any]) -> None:
-    from siyu.wecom.service import cached_client, record_calls
-
-    corp = session.get(WecomCorp, payload["corp"])
-    if corp is None:
-        return
-    client = cached_client(session, corp)
-    try:
-        push(
-            session,
-            corp,
-            client,
-            int(payload["tag"]),
-            list(payload["customers"]),
-            bool(payload["add"]),
-        )
-    finally:
-        record_calls(session, corp, client)
 
 
 def push(

@@ -18,9 +18,9 @@ def group_code_create(
 ) -> None:
     """Create a group live code over groups in order; full groups are moved out as they fill."""
     from siyu.db import session_scope
-    from siyu.wecom.group_codes import create_group_code, group_code_summary
-    from siyu.wecom.live_codes import LiveCodeError
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
+    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp, record_calls
+    from siyu.wecom.live_codes.group_codes import create_group_code, group_code_summary
+    from siyu.wecom.live_codes.service import LiveCodeError
 
     actor = require("wecom:manage")
     with session_scope() as session:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from siyu.wecom.crypto import CallbackRejected
+from siyu.wecom.connection.crypto import CallbackRejected
 
 
 class CallbackEndpointBase:

@@ -26,10 +26,10 @@ from siyu.config import Settings, get_settings
 from siyu.customers.service import only_visible
 from siyu.refusals import Refusal
 from siyu.tags.service import TagError, find_tag
-from siyu.wecom.alerts import friend_counts, raise_alert
-from siyu.wecom.client import WecomClient, WecomError
+from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.contacts.alerts import friend_counts, raise_alert
+from siyu.wecom.live_codes.welcome import WelcomeError, check_template
 from siyu.wecom.models import LiveCode, LiveCodeStaff, WecomContact, WecomStaff, WelcomeMessage
-from siyu.wecom.welcome import WelcomeError, check_template
 
 CHANNELS = {
     "store": "门店",

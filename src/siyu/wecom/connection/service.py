@@ -17,8 +17,8 @@ from siyu.config import Settings, get_settings
 from siyu.db import new_session, utcnow
 from siyu.refusals import Refusal
 from siyu.secretbox import hint, seal, unseal
-from siyu.wecom.client import WecomClient
-from siyu.wecom.crypto import CallbackCrypto, aes_key
+from siyu.wecom.connection.client import WecomClient
+from siyu.wecom.connection.crypto import CallbackCrypto, aes_key
 from siyu.wecom.models import WecomApiCall, WecomCorp
 
 _CORP_ID = re.compile(r"^[A-Za-z0-9_-]{4,64}$")

@@ -13,9 +13,9 @@ tags_app = typer.Typer(help="Tag sync with WeCom corp tags (企业客户标签).
 def tags_sync(corp: str = typer.Option(None, "--corp")) -> None:
     """Read WeCom's corp tags now and pair each with a Siyu tag (created if missing)."""
     from siyu.db import session_scope
-    from siyu.wecom.client import WecomError
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
-    from siyu.wecom.tagsync import sync_corp_tags
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp, record_calls
+    from siyu.wecom.tagsync.service import sync_corp_tags
 
     require("wecom:manage")
     with session_scope() as session:
@@ -41,9 +41,9 @@ def tags_pair(
     worker marks it on the friendships of everyone who holds it."""
     from siyu.db import session_scope
     from siyu.tags.service import TagError, find_tag
-    from siyu.wecom.client import WecomError
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
-    from siyu.wecom.tagsync import TagSyncError, pair
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp, record_calls
+    from siyu.wecom.tagsync.service import TagSyncError, pair
 
     require("wecom:manage")
     with session_scope() as session:

@@ -13,7 +13,7 @@ from siyu.untrusted import KEYWORD_PRIORITY_MAX
 from siyu.webkit import Id, Refused, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, activity
 from siyu.wecom.api import corp_or_422
-from siyu.wecom.keywords import (
+from siyu.wecom.replies.service import (
     CHANNELS,
     KeywordError,
     RuleSpec,

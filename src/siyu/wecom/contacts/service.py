@@ -23,7 +23,7 @@ from siyu.customers.resolution import Key, Resolver
 from siyu.db import utcnow
 from siyu.ingest.values import gender
 from siyu.wecom.models import WecomContact, WecomCorp, WecomStaff
-from siyu.wecom.tagsync import mirror
+from siyu.wecom.tagsync.service import mirror
 
 SOURCE = "wecom"
 

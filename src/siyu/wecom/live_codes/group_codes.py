@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
-from siyu.wecom.alerts import raise_alert
-from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.live_codes import LiveCodeError, WecomRefused, fetch_qr
+from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.contacts.alerts import raise_alert
+from siyu.wecom.live_codes.service import LiveCodeError, WecomRefused, fetch_qr
 from siyu.wecom.models import GroupLiveCode, WecomGroupChat
 
 JOIN_WAY_GROUPS = 5  # groups one join way may hold

@@ -20,8 +20,9 @@ from siyu.config import get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.db import rowcount, utcnow
-from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.contacts import SOURCE, ContactFacts, store_contacts
+from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.service import record_calls
+from siyu.wecom.contacts.service import SOURCE, ContactFacts, store_contacts
 from siyu.wecom.models import (
     WecomContact,
     WecomCorp,
@@ -31,7 +32,6 @@ from siyu.wecom.models import (
     WecomStaff,
     WecomSyncRun,
 )
-from siyu.wecom.service import record_calls
 
 PHASES = ("departments", "staff", "tags", "contacts", "groups", "finish")
 Progress = Callable[[str, dict[str, Any]], None]
@@ -167,7 +167,7 @@ class _Steps:
 
     def tags(self) -> None:
         """Corp tags first, so each friendship's tags land on paired Siyu tags."""
-        from siyu.wecom.tagsync import sync_corp_tags
+        from siyu.wecom.tagsync.service import sync_corp_tags
 
         self.count("corp_tags", sync_corp_tags(self.session, self.corp, self.client)["corp_tags"])
 

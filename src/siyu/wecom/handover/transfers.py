@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import utcnow
-from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.contacts import ContactFacts, mark_deleted, store_contacts
-from siyu.wecom.handover import BATCH, RESULT_STATUS, alert_failed, counts, maybe_done
+from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.service import record_calls
+from siyu.wecom.contacts.service import ContactFacts, mark_deleted, store_contacts
+from siyu.wecom.handover.service import BATCH, RESULT_STATUS, alert_failed, counts, maybe_done
 from siyu.wecom.models import Handover, HandoverItem, WecomCorp, WecomGroupChat
-from siyu.wecom.service import record_calls
 
 
 def submit(session: Session, client: WecomClient, handover: Handover) -> dict[str, int]:
@@ -228,7 +228,7 @@ def _settle(
 def submit_now(session: Session, handover: Handover) -> None:
     """Ask WeCom at once (API and console); if WeCom is busy or down, the worker asks again
     within 10 minutes, so the caller does not fail."""
-    from siyu.wecom.service import cached_client
+    from siyu.wecom.connection.service import cached_client
 
     corp = session.get(WecomCorp, handover.corp_id)
     assert corp is not None
