@@ -139,8 +139,8 @@ def _pg_clean_script(metadata: sa.MetaData) -> str:
 def _seed(conn: sa.Connection) -> None:
     """What the migrations put in an empty database, put back after a test's clean-up."""
     from siyu.db import utcnow
-    from siyu.reach.caps import DEFAULT_CAPS
     from siyu.reach.models import SendCap
+    from siyu.reach.sending.caps import DEFAULT_CAPS
 
     conn.execute(
         sa.insert(SendCap),

@@ -187,7 +187,7 @@ def test_standard_names_are_the_documented_set() -> None:
 
 
 def test_template_variables_are_declared_once() -> None:
-    from siyu.reach import variables
+    from siyu.reach.sending import variables
 
     names = [n for group in variables.providers() for n in group.labels]
     assert len(names) == len(set(names))
@@ -197,7 +197,7 @@ def test_template_variables_are_declared_once() -> None:
 
 def test_every_channel_has_one_name() -> None:
     from siyu.config import Settings
-    from siyu.reach.dispatch import configured_channels
+    from siyu.reach.sending.dispatch import configured_channels
 
     settings = Settings(
         secret_key="k" * 32,

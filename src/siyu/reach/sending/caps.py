@@ -66,7 +66,7 @@ def current_caps(session: Session) -> list[tuple[str, str, int]]:
 
 def set_cap(session: Session, channel: str, period: str, most: int | None, *, actor: str) -> None:
     """Set (or with ``most`` None remove) the cap for a channel (or ``*``) and period."""
-    from siyu.reach.service import CHANNELS
+    from siyu.reach.campaigns.service import CHANNELS
 
     if channel != "*" and channel not in CHANNELS:
         raise CapError("channel: * or one of {channels}", channels=", ".join(CHANNELS))

@@ -17,10 +17,12 @@ from siyu.customers.service import only_visible, withdraw_marketing
 from siyu.db import rowcount, utcnow
 from siyu.reach import CAMPAIGNS_WRITE
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
-from siyu.reach.ledger import LedgerError, cancel_open, fan_out
+from siyu.reach.channels.wecom_groups import audience as group_audience
+from siyu.reach.channels.wecom_groups import cancel_groups, check_filter, fan_out_groups
 from siyu.reach.models import Campaign, CampaignStatus, SendRow
-from siyu.reach.policy import address_of
-from siyu.reach.templates import (
+from siyu.reach.sending.ledger import LedgerError, cancel_open, fan_out
+from siyu.reach.sending.policy import address_of
+from siyu.reach.sending.templates import (
     MissingVariable,
     TemplateProblem,
     check_template,
@@ -28,9 +30,7 @@ from siyu.reach.templates import (
     sms_content,
     sms_parts,
 )
-from siyu.reach.variables import load_variables
-from siyu.reach.wecom_groups import audience as group_audience
-from siyu.reach.wecom_groups import cancel_groups, check_filter, fan_out_groups
+from siyu.reach.sending.variables import load_variables
 from siyu.segments.models import Segment, SegmentMember
 from siyu.untrusted import COST_FEN_MAX, FIRST_DAY, LAST_DAY
 

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.config import Settings
-from siyu.reach.caps import capped, lock_customer, sms_room_at, wecom_quota_used
-from siyu.reach.ledger import Claimed
 from siyu.reach.models import Campaign, SendRow
-from siyu.reach.policy import Decision, address_of, check
+from siyu.reach.sending.caps import capped, lock_customer, sms_room_at, wecom_quota_used
+from siyu.reach.sending.ledger import Claimed
+from siyu.reach.sending.policy import Decision, address_of, check
 
 # reasons that concern one channel only: the next channel in the priority list is tried
 FALL_THROUGH = ("no_address", "no_consent", "consent_withdrawn", "not_following")

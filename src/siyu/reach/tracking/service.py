@@ -25,9 +25,9 @@ from siyu.config import Settings
 from siyu.customers.models import Identity
 from siyu.customers.service import withdraw_marketing
 from siyu.db import is_sqlite, rowcount, utcnow
-from siyu.reach.links import read_pair, sign_pair
 from siyu.reach.models import SendRow, TrackedLink
-from siyu.reach.templates import TemplateProblem
+from siyu.reach.sending.templates import TemplateProblem
+from siyu.reach.tracking.links import read_pair, sign_pair
 from siyu.untrusted import BIG_ID_MAX, whole_number
 
 OPT_OUT = {"R", "T", "TD", "N", "退订", "TD退订", "退订TD"}

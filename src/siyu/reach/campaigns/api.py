@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
-from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE, queries, service
-from siyu.reach.caps import CapError, set_cap
-from siyu.reach.ledger import LedgerError
+from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
+from siyu.reach.campaigns import queries, service
+from siyu.reach.campaigns.results import campaign_results
 from siyu.reach.models import Campaign
-from siyu.reach.results import campaign_results
+from siyu.reach.sending.caps import CapError, set_cap
+from siyu.reach.sending.ledger import LedgerError
 from siyu.untrusted import COST_FEN_MAX
 from siyu.webkit import BigId, Id, Refused, SessionDep, require
 

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.db import rowcount, utcnow
-from siyu.reach.ledger import LedgerError
 from siyu.reach.models import Campaign, CampaignStatus, GroupSend, WecomMassBatch
-from siyu.reach.policy import next_allowed
-from siyu.reach.templates import MissingVariable, TemplateProblem, render
-from siyu.reach.tracking import Linker
+from siyu.reach.sending.ledger import LedgerError
+from siyu.reach.sending.policy import next_allowed
+from siyu.reach.sending.templates import MissingVariable, TemplateProblem, render
+from siyu.reach.tracking.service import Linker
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.models import WecomCorp, WecomGroupChat

@@ -28,18 +28,18 @@ from sqlalchemy.orm import Session
 
 from siyu.config import Settings
 from siyu.db import is_sqlite, utcnow
-from siyu.reach.caps import current_caps
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
-from siyu.reach.eligibility import Go, all_templates, decide, template_for
-from siyu.reach.ledger import Claimed, claim, finish_if_done, record
-from siyu.reach.links import unsubscribe_url
+from siyu.reach.channels.wecom_mass import submit_mass
+from siyu.reach.channels.wecom_tasks import submit_tasks
 from siyu.reach.models import Campaign, CampaignStatus, SendRow
-from siyu.reach.policy import address_of
-from siyu.reach.templates import MissingVariable, TemplateProblem, check_template, render
-from siyu.reach.tracking import Linker
-from siyu.reach.variables import load_variables
-from siyu.reach.wecom_mass import submit_mass
-from siyu.reach.wecom_tasks import submit_tasks
+from siyu.reach.sending.caps import current_caps
+from siyu.reach.sending.eligibility import Go, all_templates, decide, template_for
+from siyu.reach.sending.ledger import Claimed, claim, finish_if_done, record
+from siyu.reach.sending.policy import address_of
+from siyu.reach.sending.templates import MissingVariable, TemplateProblem, check_template, render
+from siyu.reach.sending.variables import load_variables
+from siyu.reach.tracking.links import unsubscribe_url
+from siyu.reach.tracking.service import Linker
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 3600.0

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from siyu.config import Settings
 from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
-from siyu.reach.ledger import Claimed, record_many
 from siyu.reach.models import Campaign
+from siyu.reach.sending.ledger import Claimed, record_many
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.models import WecomCorp

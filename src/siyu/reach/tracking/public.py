@@ -19,10 +19,10 @@ from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from siyu.config import get_settings
-from siyu.reach import service
-from siyu.reach.ledger import LedgerError
-from siyu.reach.links import read_token, sign_token
-from siyu.reach.tracking import click, sms_receipts, sms_replies
+from siyu.reach.campaigns import service
+from siyu.reach.sending.ledger import LedgerError
+from siyu.reach.tracking.links import read_token, sign_token
+from siyu.reach.tracking.service import click, sms_receipts, sms_replies
 from siyu.untrusted import same_token
 from siyu.webkit import SessionDep
 

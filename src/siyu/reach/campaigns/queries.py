@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.customers.service import only_visible, sees_whole_pool
-from siyu.reach.caps import current_caps
-from siyu.reach.ledger import OPEN
 from siyu.reach.models import Campaign, GroupSend, SendRow
+from siyu.reach.sending.caps import current_caps
+from siyu.reach.sending.ledger import OPEN
 from siyu.wecom.models import WecomGroupChat
 
 SETTLED = ("sent", "failed", "skipped", "held_out")

@@ -94,9 +94,9 @@ def create(
     """Plan a campaign (a draft; `siyu campaigns start` sends it)."""
     from siyu.config import get_settings
     from siyu.db import session_scope
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.queries import summary
-    from siyu.reach.service import create_campaign
+    from siyu.reach.campaigns.queries import summary
+    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.sending.ledger import LedgerError
 
     actor = require("campaigns:write")
     when = at.replace(tzinfo=get_settings().tz) if at is not None and at.tzinfo is None else at
@@ -138,8 +138,8 @@ def preview_cmd(
     """Show the message as real customers of the segment would get it (names masked)."""
     from siyu.config import get_settings
     from siyu.db import session_scope
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import preview
+    from siyu.reach.campaigns.service import preview
+    from siyu.reach.sending.ledger import LedgerError
 
     require("customers:read")
     tpl = _templates([f"{channel}={template}"])[channel]
@@ -162,9 +162,9 @@ def preview_cmd(
 
 def _move(campaign_id: int, action: str) -> None:
     from siyu.db import session_scope
-    from siyu.reach import service
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.queries import detail
+    from siyu.reach.campaigns import service
+    from siyu.reach.campaigns.queries import detail
+    from siyu.reach.sending.ledger import LedgerError
 
     actor = require("campaigns:approve" if action == "approve" else "campaigns:write")
     with session_scope() as session:
@@ -209,7 +209,7 @@ def cancel_cmd(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> Non
 @app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     from siyu.db import session_scope
-    from siyu.reach.queries import list_campaigns
+    from siyu.reach.campaigns.queries import list_campaigns
 
     require("customers:read")
     with session_scope() as session:
@@ -226,7 +226,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 def show(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Progress, funnel, skip reasons (JSON)."""
     from siyu.db import session_scope
-    from siyu.reach.queries import detail
+    from siyu.reach.campaigns.queries import detail
 
     require("customers:read")
     with session_scope() as session:
@@ -237,7 +237,7 @@ def show(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
 def ambiguous_cmd() -> None:
     """Messages that may or may not have arrived, for an operator to settle."""
     from siyu.db import session_scope
-    from siyu.reach.queries import ambiguous
+    from siyu.reach.campaigns.queries import ambiguous
 
     require("campaigns:write")
     with session_scope() as session:
@@ -252,8 +252,8 @@ def settle_cmd(
     outcome: str = typer.Argument(..., help="sent, not_sent (send again) or failed."),
 ) -> None:
     from siyu.db import session_scope
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import settle
+    from siyu.reach.campaigns.service import settle
+    from siyu.reach.sending.ledger import LedgerError
 
     actor = require("campaigns:write")
     with session_scope() as session:
@@ -271,7 +271,7 @@ def results_cmd(
 ) -> None:
     """Conversions, last-touch revenue, lift vs holdout (95 % interval), ROI (JSON)."""
     from siyu.db import session_scope
-    from siyu.reach.results import campaign_results
+    from siyu.reach.campaigns.results import campaign_results
 
     require("customers:read")
     with session_scope() as session:
@@ -289,7 +289,7 @@ def results_cmd(
 def sms_push_urls() -> None:
     """The addresses to give Aliyun for delivery receipts and replies (they carry a secret)."""
     from siyu.config import get_settings
-    from siyu.reach.public import push_token
+    from siyu.reach.tracking.public import push_token
 
     require("campaigns:write")
     base = get_settings().public_url.rstrip("/")
@@ -310,7 +310,7 @@ def webhook_key() -> None:
 @caps_app.command("list")
 def caps_list() -> None:
     from siyu.db import session_scope
-    from siyu.reach.queries import caps
+    from siyu.reach.campaigns.queries import caps
 
     require("customers:read")
     with session_scope() as session:
@@ -327,7 +327,7 @@ def caps_set(
     ),
 ) -> None:
     from siyu.db import session_scope
-    from siyu.reach.caps import CapError, set_cap
+    from siyu.reach.sending.caps import CapError, set_cap
 
     actor = require("campaigns:write")
     with session_scope() as session:

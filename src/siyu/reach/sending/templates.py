@@ -23,7 +23,7 @@ from typing import Any
 
 from siyu import sandbox
 from siyu.i18n import N_
-from siyu.reach import variables
+from siyu.reach.sending import variables
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 

@@ -36,9 +36,9 @@ from siyu.bulk import chunks
 from siyu.config import Settings
 from siyu.db import rowcount, utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
-from siyu.reach.ledger import Claimed, finish_if_done, record_many
+from siyu.reach.channels.wecom_groups import RESULT, end_open, settle_batch
 from siyu.reach.models import Campaign, SendRow, WecomMassBatch
-from siyu.reach.wecom_groups import RESULT, end_open, settle_batch
+from siyu.reach.sending.ledger import Claimed, finish_if_done, record_many
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.models import WecomCorp
