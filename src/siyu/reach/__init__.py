@@ -1,4 +1,5 @@
-"""Reach: campaigns, the send ledger, channels, eligibility and policy, tracking."""
+"""Reach: campaigns, transactional messages, the send ledger, channels, eligibility and policy,
+tracking."""
 
 from siyu.capability import Capability
 
@@ -10,7 +11,8 @@ CAPABILITY = Capability(
     pages=("siyu.console.campaign_views:router",),
     cli=".cli:register",
     tasks=(".tasks",),
-    pumps=(".tasks:dispatch",),
+    pumps=(".tasks:dispatch", ".tasks:send_transactional"),
+    erasers=(".privacy:erase_messages",),
     channels=(
         ".channels.configured:sms",
         ".channels.configured:email",
