@@ -9,13 +9,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 
 @pytest.fixture()
-def empty_url(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def empty_url(tmp_path: Path) -> Iterator[str]:
     target = os.environ.get("SIYU_TEST_DATABASE_URL", "sqlite")
     if target == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
@@ -94,7 +95,7 @@ def test_campaign_rows_are_kept_and_counted_the_same(empty_url: str) -> None:
         ]
         with engine.begin() as conn:
             conn.execute(sa.insert(_old_ledger()), rows)
-            before = {
+            before: dict[int, dict[str, int]] = {
                 cid: dict(
                     conn.execute(
                         sa.text(
