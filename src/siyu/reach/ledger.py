@@ -223,9 +223,10 @@ def claim(
     now = utcnow()
     end_stale(session, now)
     lease = now + timedelta(seconds=lease_seconds)
-    pick = sa.select(SendRow.id).where(
-        SendRow.state.in_(OPEN), SendRow.due_at <= now, SendRow.origin == origin
-    )
+    # the origin written into the statement, not bound: PostgreSQL matches a partial index's
+    # predicate (``ix_send_ledger_transactional_due``) only against a value it can see
+    mine = SendRow.origin == sa.literal(origin.value, literal_execute=True)
+    pick = sa.select(SendRow.id).where(SendRow.state.in_(OPEN), SendRow.due_at <= now, mine)
     if channels is not None:
         pick = pick.where(SendRow.channel.in_(channels))
     pick = pick.order_by(SendRow.due_at, SendRow.id).limit(limit)

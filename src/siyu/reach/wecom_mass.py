@@ -155,7 +155,7 @@ def _submit(
         refused = set(data.get("fail_list") or [])
         gone = [i for i, e in items if e in refused]
         record_many(session, gone, worker, SendState.skipped, reason="not_friend")
-        record_many(session, [i for i in ids if i not in set(gone)], worker, "submitted")
+        record_many(session, [i for i in ids if i not in set(gone)], worker, SendState.submitted)
         batch.state, batch.msgid = "created", str(data.get("msgid") or "")
     record_calls(session, corp, client)
     session.commit()
