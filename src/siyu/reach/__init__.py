@@ -5,7 +5,7 @@ from siyu.capability import Capability
 
 CAPABILITY = Capability(
     name="reach",
-    summary="Campaigns, the send ledger, channels, policy, tracking",
+    summary="Campaigns, transactional messages, the send ledger, channels, policy, tracking",
     models=(".models",),
     routers=(".api:router", ".public:router"),
     pages=("siyu.console.campaign_views:router",),
