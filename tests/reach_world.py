@@ -25,10 +25,9 @@ def gateway_server() -> Iterator[Any]:
 def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """30 customers with phones: 20 consented to marketing SMS, 2 withdrew, 1 consented but is
     suppressed, 1 consented but asked not to be disturbed, 6 never consented."""
+    from siyu import clock, runtime
     from siyu.brands.models import Brand
-    from siyu.config import reset_settings
     from siyu.customers.models import Consent, Customer, Identity
-    from siyu.db import utcnow
     from siyu.reach import policy
     from siyu.segments.models import Segment, SegmentMember
     from siyu.simulators.sms.gateway import Gateway
@@ -38,10 +37,10 @@ def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SIYU_SMS_ENDPOINT", gateway_server.base)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
-    reset_settings()
+    runtime.reset()
     monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))  # no quiet hours …
     monkeypatch.setattr(policy, "QUIET_END", time(0, 0))  # … unless a test sets them
-    now = utcnow()
+    now = clock.now()
     brand = Brand(code="yy", name="悦颜")
     session.add(brand)
     seg = Segment(name="会员", dynamic=False, created_by="test")

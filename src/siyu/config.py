@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from siyu import runtime
+
 MIN_SECRET_KEY_BYTES = 32  # 256 bits: what HMAC-SHA256 and the key derivation expect
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "siyu-demo-2026"  # noqa: S105 - known on purpose; refused outside demo mode
@@ -363,3 +365,6 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget cached settings (tests and the CLI change the environment)."""
     get_settings.cache_clear()
+
+
+runtime.forgets("settings", reset_settings)

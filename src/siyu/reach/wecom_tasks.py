@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import Settings
-from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.ledger import Claimed, record_many
 from siyu.reach.models import Campaign
@@ -101,7 +101,7 @@ def _send(
     try:
         data = client.post("message/send", body, member=staff)
     except RateLimited as exc:
-        due = utcnow() + timedelta(seconds=max(60.0, exc.retry_at - time.monotonic()))
+        due = clock.now() + timedelta(seconds=max(60.0, exc.retry_at - time.monotonic()))
         record_many(session, ids, worker, "deferred", reason=f"retry:{exc.errcode}", due_at=due)
     except WecomError as exc:
         if exc.errcode in (NETWORK, BAD_RESPONSE):  # retried already; it may have arrived
@@ -111,7 +111,7 @@ def _send(
         elif exc.errcode in STAFF_GONE:
             record_many(session, ids, worker, "skipped", reason="guide_not_in_app")
         elif exc.transient:
-            due = utcnow() + timedelta(minutes=5)
+            due = clock.now() + timedelta(minutes=5)
             record_many(session, ids, worker, "deferred", reason=f"retry:{exc.errcode}", due_at=due)
         else:
             record_many(session, ids, worker, "failed", reason=f"wecom:{exc.errcode}"[:40])

@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
-from siyu.db import new_session, utcnow
+from siyu.db import new_session
 from siyu.jobs.service import enqueue, periodic
 from siyu.wecom import arrivals, handlers, replies  # noqa: F401  (register the inbox handlers)
 from siyu.wecom.inbox import pump_once
@@ -45,7 +46,7 @@ def scheduled_sync(session: Session, payload: dict[str, Any]) -> None:
 @periodic("wecom.purge", every_seconds=86400)
 def purge(session: Session, _payload: dict[str, Any]) -> None:
     """API call records are kept 7 days; processed callbacks (which name people) 30 days."""
-    now = utcnow()
+    now = clock.now()
     session.execute(sa.delete(WecomApiCall).where(WecomApiCall.at < now - timedelta(days=7)))
     session.execute(
         sa.delete(WecomCallback).where(
