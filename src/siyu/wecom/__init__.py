@@ -31,7 +31,7 @@ CAPABILITY = Capability(
         ".handover.api:router",
         ".live_codes.api:router",
     ),
-    pages=("siyu.console.wecom_views:router",),
+    pages=(".views:router",),
     middleware=(".api:CallbackEndpoint",),
     cli=".cli:register",
     tasks=(".tasks", ".tagsync.tasks"),
