@@ -18,12 +18,19 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import record_audit
 from siyu.wecom.alerts import raise_alert
 from siyu.wecom.client import WecomClient, WecomError
-from siyu.wecom.live_codes import LiveCodeError, WecomRefused, fetch_qr
+from siyu.wecom.live_codes import LiveCodeError, NoSuchLiveCode, WecomRefused, fetch_qr
 from siyu.wecom.models import GroupLiveCode, WecomGroupChat
 
 JOIN_WAY_GROUPS = 5  # groups one join way may hold
 QR_JOIN_LIMIT = 200  # members a group admits by QR code
 MAX_GROUPS = 100
+
+
+def group_code_by_id(session: Session, code_id: int) -> GroupLiveCode:
+    code = session.get(GroupLiveCode, code_id)
+    if code is None:
+        raise NoSuchLiveCode("no group live code {id}", id=code_id)
+    return code
 
 
 def _room(session: Session, corp_pk: int, chat_ids: list[str]) -> list[str]:
