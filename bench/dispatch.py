@@ -41,9 +41,9 @@ def main() -> None:
     import sqlalchemy as sa
 
     from siyu.db import get_engine, new_session
+    from siyu.reach.campaigns.service import create_campaign, start
     from siyu.reach.channels.sms import AliyunSms
-    from siyu.reach.ledger import counts
-    from siyu.reach.service import create_campaign, start
+    from siyu.reach.sending.ledger import counts
     from siyu.simulators.sms.gateway import Gateway, create_app
     from siyu.simulators.threaded import ThreadedServer
 

@@ -46,8 +46,8 @@ def main() -> None:
         import sqlalchemy as sa
 
         from siyu.db import get_engine, new_session
-        from siyu.reach.ledger import fan_out
         from siyu.reach.models import Campaign
+        from siyu.reach.sending.ledger import fan_out
 
         engine = get_engine()
         t0 = time.perf_counter()

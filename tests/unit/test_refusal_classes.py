@@ -19,7 +19,7 @@ SRC = Path(refusals.__file__).parent
 GENERIC = (NotFound, Conflict, Forbidden, UpstreamFailed, Unavailable)
 # What answers requests: the API routers and the console's pages.
 ENTRY_POINTS = sorted(
-    [*SRC.glob("*/api*.py"), *SRC.glob("console/*views*.py"), SRC / "reach" / "public.py"]
+    [*SRC.rglob("api*.py"), *SRC.rglob("public.py"), *SRC.glob("console/*views*.py")]
 )
 
 
@@ -50,7 +50,8 @@ def _every_refusal_class() -> list[type[Refusal]]:
 CLASSES = _every_refusal_class()
 
 
-def test_the_classes_are_found() -> None:
+def test_the_classes_and_entry_points_are_found() -> None:
+    assert len([p for p in ENTRY_POINTS if p.name.startswith("api")]) >= 10
     names = {c.__name__ for c in CLASSES}
     assert {"NoSuchSegment", "NameTaken", "EventRejected", "BrandError", "WecomError"} <= names
     assert len(CLASSES) > 40
@@ -74,10 +75,10 @@ def test_a_refusal_answers_with_its_generic_base_status() -> None:
 def test_statuses_by_class() -> None:
     from siyu.analytics.engines import EngineUnavailable
     from siyu.customers.service import CustomerError, NoSuchCustomer, NotVisible
-    from siyu.reach.ledger import LedgerError, NotInLedger, WrongState
+    from siyu.reach.sending.ledger import LedgerError, NotInLedger, WrongState
     from siyu.segments.service import NameTaken, NoSuchSegment
-    from siyu.wecom.client import WecomError
-    from siyu.wecom.live_codes import WecomRefused
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.live_codes.service import WecomRefused
 
     assert (NoSuchSegment.status, NameTaken.status, LedgerError.status) == (404, 409, 422)
     assert (NotInLedger.status, WrongState.status) == (404, 409)

@@ -10,7 +10,7 @@ import pytest
 
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.fake import FakeChannel
-from siyu.reach.dispatch import MAX_ATTEMPTS, MAX_BACKOFF, Entry, ledger_entry, out_id
+from siyu.reach.sending.dispatch import MAX_ATTEMPTS, MAX_BACKOFF, Entry, ledger_entry, out_id
 
 pytestmark = pytest.mark.no_database
 

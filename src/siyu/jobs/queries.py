@@ -105,7 +105,7 @@ def recomputes(session: Session, limit: int = 8) -> list[dict[str, Any]]:
 
 def sending_campaigns(session: Session) -> list[dict[str, Any]]:
     """Campaigns scheduled, sending or paused, with how many of their messages have settled."""
-    from siyu.reach.queries import list_campaigns
+    from siyu.reach.campaigns.queries import list_campaigns
 
     return [c for c in list_campaigns(session, limit=100) if c["status"] in ACTIVE_CAMPAIGN]
 

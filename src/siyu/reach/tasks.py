@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import is_sqlite, new_session
 from siyu.jobs.service import hold_dispatch_lease, periodic
-from siyu.reach import wecom_mass
+from siyu.reach.campaigns.service import run_due
+from siyu.reach.channels import wecom_mass
 from siyu.reach.channels.base import Channel
-from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
-from siyu.reach.service import run_due
-from siyu.reach.wecom_groups import submit_groups
+from siyu.reach.channels.wecom_groups import submit_groups
+from siyu.reach.sending.dispatch import configured_channels, dispatch_once, reconcile
 
 _CHANNELS: dict[str, Any] = {}
 

@@ -22,18 +22,24 @@ from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
-from siyu.wecom import WECOM_MANAGE, inbox, queries
-from siyu.wecom.endpoint import CallbackEndpointBase, read_body
-from siyu.wecom.live_codes import (
+from siyu.wecom import WECOM_MANAGE, queries
+from siyu.wecom.callbacks import service as inbox
+from siyu.wecom.callbacks.endpoint import CallbackEndpointBase, read_body
+from siyu.wecom.connection.service import (
+    cached_client,
+    corp_keys,
+    only_corp,
+    record_calls,
+)
+from siyu.wecom.live_codes.service import (
     StaffSpec,
     create_live_code,
     live_code_by_id,
     qr_image,
     stats,
 )
+from siyu.wecom.live_codes.welcome import set_default
 from siyu.wecom.models import LiveCodeStaff
-from siyu.wecom.service import cached_client, corp_keys, only_corp, record_calls
-from siyu.wecom.welcome import set_default
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])
@@ -45,7 +51,7 @@ QR_UNFETCHED: dict[str, Any] = {"description": "WeCom's QR image could not be fe
 
 class CallbackEndpoint(CallbackEndpointBase):
     """``/wecom/callback/{corp_id}``: verify, decrypt, store in the inbox, reply ``success``;
-    the worker does the rest (``siyu.wecom.endpoint`` for what every callback URL shares)."""
+    the worker does the rest (``siyu.wecom.callbacks.endpoint`` for what every callback URL shares)."""
 
     PREFIX = "/wecom/callback/"
     STATUS_OF: ClassVar[dict[str, int]] = {**CallbackEndpointBase.STATUS_OF, "replayed": 403}
