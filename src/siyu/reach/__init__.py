@@ -1,5 +1,5 @@
 """Reach: one sub-package per part. ``campaigns`` (plan, start, approve, schedule, results; the
-API and commands), ``sending`` (the ledger, dispatch, eligibility, policy, caps, rendering and
+API and commands), ``sending`` (the ledger, transactional messages, dispatch, eligibility, policy, caps, rendering and
 template variables), ``channels`` (every channel behind the one interface, WeCom's mass-send,
 guide-task and group paths included) and ``tracking`` (short links, receipts and replies, the
 unsubscribe page). The tables and the worker's entry points stay at this level."""
@@ -17,13 +17,14 @@ CAMPAIGNS_APPROVE = Permission("campaigns:approve", "Approve a large send planne
 
 CAPABILITY = Capability(
     name="reach",
-    summary="Campaigns, the send ledger, channels, policy, tracking",
+    summary="Campaigns, transactional messages, the send ledger, channels, policy, tracking",
     models=(".models",),
     routers=(".campaigns.api:router", ".tracking.public:router"),
     pages=("siyu.console.campaign_views:router",),
     cli=".campaigns.cli:register",
     tasks=(".tasks",),
-    pumps=(".tasks:dispatch",),
+    pumps=(".tasks:dispatch", ".tasks:send_transactional"),
+    erasers=(".privacy:erase_messages",),
     channels=(
         ".channels.configured:sms",
         ".channels.configured:email",

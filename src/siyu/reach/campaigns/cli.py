@@ -1,4 +1,5 @@
-"""`siyu campaigns …`: plan, preview, start and follow campaigns; caps; ambiguous messages.
+"""`siyu campaigns …`: plan, preview, start and follow campaigns; caps; ambiguous messages;
+transactional notices to one customer (``notify``).
 
 Templates come from JSON files, one per channel: ``--template sms=双12.json``. Exit statuses:
 0 done, 1 refused (the message says why: a template error names its part and line), 4 not
@@ -246,6 +247,58 @@ def settle_cmd(
     with session_scope() as session:
         row = settle(session, message_id, outcome, actor=actor)
         typer.echo(f"message {row.id}: {row.state}")
+
+
+@app.command("notify")
+def notify_cmd(
+    customer: int = typer.Option(..., "--customer", help="The customer's id.", min=1, max=ID_MAX),
+    channel: str = typer.Option(..., "--channel", help="sms, email or oa."),
+    template: Path = typer.Option(
+        ..., "--template", help="The message's template (JSON file), as a campaign's."
+    ),
+    key: str = typer.Option(
+        ...,
+        "--key",
+        help="Your name for this message, e.g. order-shipped:E1234; the same key again for the "
+        "same customer and channel sends nothing new.",
+    ),
+    expires: int = typer.Option(
+        60, "--expires-minutes", help="Not sent after this many minutes.", min=1, max=10_080
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Send one service notice to one customer now: no marketing consent, caps or quiet hours,
+    but never to a suppressed or erased person; skipped as expired if not sent in time."""
+    from siyu.db import session_scope
+    from siyu.reach.sending.transactional import send_transactional
+    from siyu.refusals import Refusal
+
+    actor = require("campaigns:write")
+    tpl = _templates([f"{channel}={template}"])[channel]
+    with session_scope() as session:
+        try:
+            queued = send_transactional(
+                session,
+                key=key,
+                customer_id=customer,
+                channel=channel,
+                template=tpl,
+                expires_minutes=expires,
+                actor=actor,
+            )
+        except Refusal as exc:
+            fail(str(exc))
+    out = {
+        "id": queued.id,
+        "state": queued.state,
+        "send_by": queued.send_by.isoformat(),
+        "new": queued.created,
+    }
+    if as_json:
+        echo_json(out)
+        return
+    said = "queued" if queued.created else "already queued with this key"
+    typer.echo(f"message {queued.id}: {queued.state} ({said}; expires {out['send_by']})")
 
 
 @app.command("results")

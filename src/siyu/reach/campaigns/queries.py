@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.customers.service import only_visible, sees_whole_pool
-from siyu.reach.models import Campaign, GroupSend, SendRow
+from siyu.reach.models import Campaign, GroupSend, SendOrigin, SendRow, SendState
 from siyu.reach.sending.caps import current_caps
-from siyu.reach.sending.ledger import OPEN
+from siyu.reach.sending.ledger import OPEN, campaign_rows
 from siyu.wecom.models import WecomGroupChat
 
-SETTLED = ("sent", "failed", "skipped", "held_out")
+SETTLED = (SendState.sent, SendState.failed, SendState.skipped, SendState.held_out)
 
 
 def summary(c: Campaign, audience_size: int | None = None) -> dict[str, Any]:
@@ -75,9 +75,13 @@ def list_campaigns(
     audience: dict[int, int] | None = None if sees_whole_pool(principal) else {}
     if campaigns:
         q = (
-            sa.select(SendRow.campaign_id, SendRow.state, sa.func.count())
-            .where(SendRow.campaign_id.in_(list(states)), mine(principal))
-            .group_by(SendRow.campaign_id, SendRow.state)
+            sa.select(SendRow.origin_id, SendRow.state, sa.func.count())
+            .where(
+                SendRow.origin == SendOrigin.campaign,
+                SendRow.origin_id.in_(list(states)),
+                mine(principal),
+            )
+            .group_by(SendRow.origin_id, SendRow.state)
         )
         for cid, state, n in session.execute(q):
             states[cid][state] = int(n)
@@ -85,9 +89,13 @@ def list_campaigns(
             audience.update(
                 (cid, int(n))
                 for cid, n in session.execute(
-                    sa.select(SendRow.campaign_id, sa.func.count(sa.distinct(SendRow.customer_id)))
-                    .where(SendRow.campaign_id.in_(list(states)), mine(principal))
-                    .group_by(SendRow.campaign_id)
+                    sa.select(SendRow.origin_id, sa.func.count(sa.distinct(SendRow.customer_id)))
+                    .where(
+                        SendRow.origin == SendOrigin.campaign,
+                        SendRow.origin_id.in_(list(states)),
+                        mine(principal),
+                    )
+                    .group_by(SendRow.origin_id)
                 )
             )
         groups = [c.id for c in campaigns if c.channel == "wecom_group"]
@@ -128,7 +136,7 @@ def detail(
     of the groups it reached)."""
     if campaign.channel == "wecom_group":
         return _group_detail(session, campaign, principal)
-    ours = sa.and_(SendRow.campaign_id == campaign.id, mine(principal))
+    ours = sa.and_(campaign_rows(campaign.id), mine(principal))
     by_state = {
         state: int(n)
         for state, n in session.execute(
@@ -139,7 +147,7 @@ def detail(
         str(reason): int(n)
         for reason, n in session.execute(
             sa.select(SendRow.reason, sa.func.count())
-            .where(ours, SendRow.state.in_(("skipped", "deferred")))
+            .where(ours, SendRow.state.in_((SendState.skipped, SendState.deferred)))
             .group_by(SendRow.reason)
             .order_by(sa.func.count().desc())
         )
@@ -153,19 +161,19 @@ def detail(
     ):
         v = per_variant.setdefault(variant or "", {})
         v[state] = v.get(state, 0) + int(n)
-        if state == "sent":
+        if state == SendState.sent:
             per_channel[channel] = per_channel.get(channel, 0) + int(n)
     targeted = sum(by_state.values())
-    held = by_state.get("held_out", 0)
-    skipped = by_state.get("skipped", 0)
+    held = by_state.get(SendState.held_out, 0)
+    skipped = by_state.get(SendState.skipped, 0)
     funnel = {
         "targeted": targeted,
         "held_out": held,
         "eligible": targeted - held - skipped,
-        "sent": by_state.get("sent", 0),
-        "failed": by_state.get("failed", 0),
-        "ambiguous": by_state.get("ambiguous", 0),
-        "waiting": sum(by_state.get(s, 0) for s in (*OPEN, "claimed")),
+        "sent": by_state.get(SendState.sent, 0),
+        "failed": by_state.get(SendState.failed, 0),
+        "ambiguous": by_state.get(SendState.ambiguous, 0),
+        "waiting": sum(by_state.get(s, 0) for s in (*OPEN, SendState.claimed)),
     }
     audience = None
     if not sees_whole_pool(principal):
@@ -237,7 +245,7 @@ def ambiguous(session: Session, limit: int = 500) -> list[dict[str, Any]]:
     rows = session.execute(
         sa.select(SendRow, Campaign.name)
         .join(Campaign, Campaign.id == SendRow.campaign_id)
-        .where(SendRow.state == "ambiguous")
+        .where(SendRow.state == SendState.ambiguous)
         .order_by(SendRow.id)
         .limit(limit)
     )
@@ -274,7 +282,12 @@ def channel_rates(session: Session, start: datetime, end: datetime) -> list[dict
             sa.func.count(SendRow.clicked_at),
             sa.func.count(SendRow.replied_at),
         )
-        .where(SendRow.state == "sent", SendRow.finished_at >= start, SendRow.finished_at < end)
+        .where(
+            SendRow.origin == SendOrigin.campaign,  # campaigns' messages, not sign-in codes
+            SendRow.state == SendState.sent,
+            SendRow.finished_at >= start,
+            SendRow.finished_at < end,
+        )
         .group_by(SendRow.channel)
         .order_by(SendRow.channel)
     ).all()

@@ -25,7 +25,8 @@ from siyu.accounts.service import Principal
 from siyu.bulk import chunks
 from siyu.customers.service import only_visible
 from siyu.orders.models import Order
-from siyu.reach.models import Campaign, SendRow
+from siyu.reach.models import Campaign, SendRow, SendState
+from siyu.reach.sending.ledger import campaign_rows
 
 Z95 = 1.959964
 
@@ -79,7 +80,7 @@ def _later_sends(
             sa.select(SendRow.customer_id, SendRow.finished_at).where(
                 SendRow.customer_id.in_(list(part)),
                 SendRow.campaign_id != campaign_id,
-                SendRow.state == "sent",
+                SendRow.state == SendState.sent,
                 SendRow.finished_at >= start,
                 SendRow.finished_at < end,
             )
@@ -134,7 +135,7 @@ def campaign_results(
             SendRow.delivered,
             SendRow.clicked_at,
             SendRow.replied_at,
-        ).where(SendRow.campaign_id == campaign.id, only_visible(principal, SendRow.customer_id))
+        ).where(campaign_rows(campaign.id), only_visible(principal, SendRow.customer_id))
     ).all()
     if not rows:  # nothing in the ledger yet (a draft): the same shape, nothing measured
         return {
@@ -155,7 +156,7 @@ def campaign_results(
     sent = delivered = clicked = replied = 0
     touch_orders = touch_revenue = 0
     for r in rows:
-        held = r.state == "held_out"
+        held = r.state == SendState.held_out
         spent = [
             f
             for at, f in orders.get(r.customer_id, ())
@@ -166,7 +167,7 @@ def campaign_results(
             g.customers += 1
             g.converted += bool(spent)
             g.revenue.append(sum(spent))
-        if r.state != "sent" or r.finished_at is None:
+        if r.state != SendState.sent or r.finished_at is None:
             continue
         sent += 1
         delivered += bool(r.delivered)

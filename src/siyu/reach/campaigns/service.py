@@ -19,8 +19,16 @@ from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.channels.wecom_groups import audience as group_audience
 from siyu.reach.channels.wecom_groups import cancel_groups, check_filter, fan_out_groups
-from siyu.reach.models import Campaign, CampaignStatus, SendRow
-from siyu.reach.sending.ledger import LedgerError, NotInLedger, WrongState, cancel_open, fan_out
+from siyu.reach.models import Campaign, CampaignStatus, SendRow, SendState
+from siyu.reach.sending.ledger import (
+    OPEN,
+    LedgerError,
+    NotInLedger,
+    WrongState,
+    campaign_rows,
+    cancel_open,
+    fan_out,
+)
 from siyu.reach.sending.policy import address_of
 from siyu.reach.sending.templates import (
     MissingVariable,
@@ -387,11 +395,11 @@ def skip_departed(session: Session, campaign: Campaign, now: datetime) -> int:
         session.execute(
             sa.update(SendRow)
             .where(
-                SendRow.campaign_id == campaign.id,
-                SendRow.state.in_(("pending", "deferred")),
+                campaign_rows(campaign.id),
+                SendRow.state.in_(OPEN),
                 ~member.exists(),
             )
-            .values(state="skipped", reason="left_segment", finished_at=now)
+            .values(state=SendState.skipped, reason="left_segment", finished_at=now)
             .execution_options(synchronize_session=False)
         )
     )
@@ -487,15 +495,15 @@ def settle(session: Session, row_id: int, outcome: str, *, actor: str) -> SendRo
     row = session.get(SendRow, row_id)
     if row is None:
         raise NotInLedger("no message {id}", id=row_id)
-    if row.state != "ambiguous":
+    if row.state != SendState.ambiguous:
         raise WrongState("message {id} is {state}, not ambiguous", id=row_id, state=row.state)
     now = utcnow()
     if outcome == "not_sent":
-        row.state, row.due_at, row.reason = "pending", now, "settled_not_sent"
+        row.state, row.due_at, row.reason = SendState.pending, now, "settled_not_sent"
         row.claimed_by = row.lease_until = row.checked_at = None
     else:
-        row.state, row.reason, row.finished_at = outcome, "settled_by_operator", now
-        if outcome == "failed":
+        row.state, row.reason, row.finished_at = SendState(outcome), "settled_by_operator", now
+        if outcome == SendState.failed:
             row.checked_at = None
     record_audit(session, actor, "send.settle", "send_ledger", str(row_id), {"outcome": outcome})
     return row
@@ -507,7 +515,7 @@ def unsubscribe(session: Session, row_id: int) -> list[int]:
     row = session.get(SendRow, row_id)
     if row is None:
         raise NotInLedger("no message {id}", id=row_id)
-    campaign = session.get(Campaign, row.campaign_id)
+    campaign = session.get(Campaign, row.campaign_id) if row.campaign_id is not None else None
     address = address_of(session, row.customer_id, row.channel)
     if campaign is None or address is None:
         return []

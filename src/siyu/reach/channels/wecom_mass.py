@@ -37,7 +37,7 @@ from siyu.config import Settings
 from siyu.db import rowcount, utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.channels.wecom_groups import RESULT, end_open, settle_batch
-from siyu.reach.models import Campaign, SendRow, WecomMassBatch
+from siyu.reach.models import Campaign, SendRow, SendState, WecomMassBatch
 from siyu.reach.sending.ledger import Claimed, finish_if_done, record_many
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
 from siyu.wecom.connection.service import cached_client, record_calls
@@ -74,6 +74,7 @@ def submit_mass(
     groups: dict[tuple[int, int, int, str, str], list[tuple[int, str]]] = defaultdict(list)
     for row, message in mass:
         corp, sender, ext = message.address.split(":", 2)
+        assert row.campaign_id is not None  # WeCom mass messages are campaigns' only
         key = (row.campaign_id, row.step, int(corp), sender, message.parts.get("text", ""))
         groups[key].append((row.id, ext))
     for (campaign_id, step, corp_pk, sender, text), items in groups.items():
@@ -117,7 +118,7 @@ def _submit(
     session.commit()  # the intent is stored before WeCom is asked
     corp, client = _client(session, corp_pk)
     if client is None or corp is None:
-        record_many(session, ids, worker, "failed", reason="wecom_not_connected")
+        record_many(session, ids, worker, SendState.failed, reason="wecom_not_connected")
         batch.state = "failed"
         session.commit()
         return
@@ -133,24 +134,28 @@ def _submit(
     except RateLimited as exc:
         wait = max(60.0, exc.retry_at - time.monotonic())
         due = utcnow() + timedelta(seconds=wait)
-        record_many(session, ids, worker, "deferred", reason=f"retry:{exc.errcode}", due_at=due)
+        record_many(
+            session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
+        )
         batch.state, batch.error = "failed", str(exc)[:300]
     except WecomError as exc:
         if exc.errcode in (NETWORK, BAD_RESPONSE):  # it may have created the task
-            record_many(session, ids, worker, "submitted", reason="wecom_unanswered")
+            record_many(session, ids, worker, SendState.submitted, reason="wecom_unanswered")
             batch.state, batch.error = "ambiguous", str(exc)[:300]
         elif exc.transient:
             due = utcnow() + timedelta(minutes=5)
-            record_many(session, ids, worker, "deferred", reason=f"retry:{exc.errcode}", due_at=due)
+            record_many(
+                session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
+            )
             batch.state, batch.error = "failed", str(exc)[:300]
         else:
-            record_many(session, ids, worker, "failed", reason=f"wecom:{exc.errcode}"[:40])
+            record_many(session, ids, worker, SendState.failed, reason=f"wecom:{exc.errcode}"[:40])
             batch.state, batch.error = "failed", str(exc)[:300]
     else:
         refused = set(data.get("fail_list") or [])
         gone = [i for i, e in items if e in refused]
-        record_many(session, gone, worker, "skipped", reason="not_friend")
-        record_many(session, [i for i in ids if i not in set(gone)], worker, "submitted")
+        record_many(session, gone, worker, SendState.skipped, reason="not_friend")
+        record_many(session, [i for i in ids if i not in set(gone)], worker, SendState.submitted)
         batch.state, batch.msgid = "created", str(data.get("msgid") or "")
     record_calls(session, corp, client)
     session.commit()
@@ -234,8 +239,14 @@ def _find(session: Session, client: WecomClient, batch: WecomMassBatch, now: dat
         return "absent"
     session.execute(
         sa.update(SendRow)
-        .where(SendRow.batch_id == batch.id, SendRow.state == "submitted")
-        .values(state="pending", reason="wecom_absent", due_at=now, batch_id=None, checked_at=None)
+        .where(SendRow.batch_id == batch.id, SendRow.state == SendState.submitted)
+        .values(
+            state=SendState.pending,
+            reason="wecom_absent",
+            due_at=now,
+            batch_id=None,
+            checked_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return "absent"
@@ -258,8 +269,13 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
         rowcount(
             session.execute(
                 sa.update(SendRow)
-                .where(SendRow.batch_id == batch.id, SendRow.state == "submitted")
-                .values(state="skipped", reason="not_confirmed", finished_at=now, checked_at=None)
+                .where(SendRow.batch_id == batch.id, SendRow.state == SendState.submitted)
+                .values(
+                    state=SendState.skipped,
+                    reason="not_confirmed",
+                    finished_at=now,
+                    checked_at=None,
+                )
                 .execution_options(synchronize_session=False)
             )
         )
@@ -288,7 +304,7 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
     waiting = 0
     rows = session.execute(
         sa.select(SendRow.id, SendRow.provider_ref).where(
-            SendRow.batch_id == batch.id, SendRow.state == "submitted"
+            SendRow.batch_id == batch.id, SendRow.state == SendState.submitted
         )
     ).all()
     for row_id, ext in rows:
@@ -299,7 +315,9 @@ def _follow(session: Session, client: WecomClient, batch: WecomMassBatch, now: d
         state, reason = RESULT[status]
         values: dict[str, Any] = {"state": state, "reason": reason}
         values["finished_at"] = datetime.fromtimestamp(at, UTC) if at else now
-        if state == "sent":  # WeCom put it in the customer's chat: there is no later receipt
+        if (
+            state == SendState.sent
+        ):  # WeCom put it in the customer's chat: there is no later receipt
             values["delivered"] = True
         else:
             values["checked_at"] = None

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from siyu.config import Settings
 from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
-from siyu.reach.models import Campaign
+from siyu.reach.models import Campaign, SendState
 from siyu.reach.sending.ledger import Claimed, record_many
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
 from siyu.wecom.connection.service import cached_client, record_calls
@@ -70,6 +70,7 @@ def submit_tasks(session: Session, worker: str, items: list[tuple[Claimed, Outgo
     groups: dict[tuple[int, int, str], list[tuple[int, str]]] = defaultdict(list)
     for row, message in items:
         corp, staff, _ext = message.address.split(":", 2)
+        assert row.campaign_id is not None  # guide tasks are campaigns' only
         groups[(row.campaign_id, int(corp), staff)].append(
             (row.id, message.parts.get("text", "").replace("\n", " ")[:MAX_LINE])
         )
@@ -86,7 +87,7 @@ def _send(
     session.commit()  # nothing is held while WeCom answers
     corp = session.get(WecomCorp, corp_pk)
     if corp is None:
-        record_many(session, ids, worker, "failed", reason="wecom_not_connected")
+        record_many(session, ids, worker, SendState.failed, reason="wecom_not_connected")
         session.commit()
         return
     client = cached_client(session, corp)
@@ -102,26 +103,30 @@ def _send(
         data = client.post("message/send", body, member=staff)
     except RateLimited as exc:
         due = utcnow() + timedelta(seconds=max(60.0, exc.retry_at - time.monotonic()))
-        record_many(session, ids, worker, "deferred", reason=f"retry:{exc.errcode}", due_at=due)
+        record_many(
+            session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
+        )
     except WecomError as exc:
         if exc.errcode in (NETWORK, BAD_RESPONSE):  # retried already; it may have arrived
             record_many(
-                session, ids, worker, "ambiguous", reason="wecom_unanswered", error=str(exc)
+                session, ids, worker, SendState.ambiguous, reason="wecom_unanswered", error=str(exc)
             )
         elif exc.errcode in STAFF_GONE:
-            record_many(session, ids, worker, "skipped", reason="guide_not_in_app")
+            record_many(session, ids, worker, SendState.skipped, reason="guide_not_in_app")
         elif exc.transient:
             due = utcnow() + timedelta(minutes=5)
-            record_many(session, ids, worker, "deferred", reason=f"retry:{exc.errcode}", due_at=due)
+            record_many(
+                session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
+            )
         else:
-            record_many(session, ids, worker, "failed", reason=f"wecom:{exc.errcode}"[:40])
+            record_many(session, ids, worker, SendState.failed, reason=f"wecom:{exc.errcode}"[:40])
     else:
         invalid = {u.lower() for u in str(data.get("invaliduser") or "").split("|") if u}
         if staff.lower() in invalid:
-            record_many(session, ids, worker, "skipped", reason="guide_not_in_app")
+            record_many(session, ids, worker, SendState.skipped, reason="guide_not_in_app")
         else:
             record_many(
-                session, ids, worker, "sent", provider_ref=str(data.get("msgid") or "")[:64]
+                session, ids, worker, SendState.sent, provider_ref=str(data.get("msgid") or "")[:64]
             )
     record_calls(session, corp, client)
     session.commit()

@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 from siyu.config import Settings
 from siyu.db import is_sqlite
-from siyu.reach.models import Campaign, SendCap, SendRow
+from siyu.reach.models import Campaign, SendCap, SendRow, SendState
 from siyu.refusals import Refusal
 
 PERIODS = ("day", "week", "month")
 DEFAULT_CAPS = (("sms", "day", 1), ("sms", "month", 4), ("*", "day", 2), ("*", "week", 5))
 SMS_NUMBER_LIMITS = ((60, 1), (3600, 5), (86400, 10))  # (seconds, messages), Aliyun's
-COUNTED = ("claimed", "sent", "ambiguous", "submitted")
+COUNTED = (SendState.claimed, SendState.sent, SendState.ambiguous, SendState.submitted)
 WECOM_MONTHLY = 4  # corp mass messages one customer may receive a calendar month
 ADVISORY_NAMESPACE = 7001  # pg_advisory_xact_lock(namespace, customer id)
 

@@ -31,7 +31,7 @@ from siyu.db import is_sqlite, utcnow
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.wecom_mass import submit_mass
 from siyu.reach.channels.wecom_tasks import submit_tasks
-from siyu.reach.models import Campaign, CampaignStatus, SendRow
+from siyu.reach.models import Campaign, CampaignStatus, SendOrigin, SendRow, SendState
 from siyu.reach.sending.caps import current_caps
 from siyu.reach.sending.eligibility import Go, all_templates, decide, template_for
 from siyu.reach.sending.ledger import Claimed, claim, finish_if_done, record
@@ -105,7 +105,7 @@ def _round(
     rows = claim(session, worker, limit, lease_seconds, claim_channels)
     if not rows:
         return 0
-    campaigns: dict[int, Campaign | None] = {}
+    campaigns: dict[int | None, Campaign | None] = {None: None}
     for row in rows:
         if row.campaign_id not in campaigns:
             campaigns[row.campaign_id] = session.get(Campaign, row.campaign_id)
@@ -133,7 +133,7 @@ def _round(
         elif message.channel == "wecom_app":
             tasks.append((row, message))
         else:
-            _deliver(session, worker, channels, row, message)
+            deliver(session, worker, channels, row, message)
     if mass:
         submit_mass(session, worker, settings, mass)
     if tasks:
@@ -148,7 +148,7 @@ def _round(
 def _batch_variables(
     session: Session,
     rows: list[Claimed],
-    campaigns: Mapping[int, Campaign | None],
+    campaigns: Mapping[int | None, Campaign | None],
     settings: Settings,
 ) -> dict[int, dict[str, Any]]:
     wanted: set[str] = set()
@@ -180,12 +180,17 @@ def _prepare(
     recorded (skipped, or deferred to a time)."""
     now = utcnow()
     if campaign is None or campaign.status == CampaignStatus.cancelled:
-        record(session, row.id, worker, "skipped", reason="cancelled")
+        record(session, row.id, worker, SendState.skipped, reason="cancelled")
         session.commit()
         return None
     if campaign.status == CampaignStatus.paused:
         record(
-            session, row.id, worker, "deferred", reason="paused", due_at=now + timedelta(minutes=1)
+            session,
+            row.id,
+            worker,
+            SendState.deferred,
+            reason="paused",
+            due_at=now + timedelta(minutes=1),
         )
         session.commit()
         return None
@@ -200,7 +205,7 @@ def _prepare(
         settings=settings,
     )
     if not isinstance(go, Go):
-        state = "deferred" if go.due_at else "skipped"
+        state = SendState.deferred if go.due_at else SendState.skipped
         record(session, row.id, worker, state, reason=go.reason, due_at=go.due_at)
         session.commit()
         return None
@@ -209,11 +214,11 @@ def _prepare(
         link = linker.for_row(0 if go.channel == "wecom" else row.id, campaign.id, go.channel)
         parts = render(go.channel, go.template, variables or {}, link=link)
     except MissingVariable as exc:
-        record(session, row.id, worker, "skipped", reason=f"missing:{exc.name}"[:40])
+        record(session, row.id, worker, SendState.skipped, reason=f"missing:{exc.name}"[:40])
         session.commit()
         return None
     except TemplateProblem as exc:  # the sandbox refused this render (time, size)
-        record(session, row.id, worker, "skipped", reason="template_error", error=str(exc))
+        record(session, row.id, worker, SendState.skipped, reason="template_error", error=str(exc))
         session.commit()
         return None
     return Outgoing(
@@ -232,13 +237,14 @@ def _prepare(
     )
 
 
-def _deliver(
+def deliver(
     session: Session, worker: str, channels: Mapping[str, Channel], row: Claimed, message: Outgoing
 ) -> None:
+    """Commit, call the channel, record its answer (every origin's rows go out this way)."""
     if row.send_until is not None and utcnow() > row.send_until:
         # the claim is running out (a slow batch): give the row back unsent, never risk a
         # call that lands after another worker has settled the row as not sent
-        record(session, row.id, worker, "deferred", reason="lease_short", due_at=utcnow())
+        record(session, row.id, worker, SendState.deferred, reason="lease_short", due_at=utcnow())
         session.commit()
         return
     session.commit()  # nothing is held while the provider answers (the cap lock neither)
@@ -283,14 +289,14 @@ def ledger_entry(result: SendResult, attempts: int, now: datetime, jitter: float
     at most ``MAX_BACKOFF``, stretched by up to a quarter (``jitter`` in [0, 1)) so rows that
     failed together do not return together; after ``MAX_ATTEMPTS`` it has failed for good."""
     if result.outcome == "sent":
-        return Entry("sent", provider_ref=result.provider_ref)
+        return Entry(SendState.sent, provider_ref=result.provider_ref)
     if result.outcome in ("failed", "ambiguous"):
-        return Entry(result.outcome, reason=result.code[:40], error=result.error)
+        return Entry(SendState(result.outcome), reason=result.code[:40], error=result.error)
     if attempts >= MAX_ATTEMPTS:
-        return Entry("failed", reason="too_many_attempts", error=result.error)
+        return Entry(SendState.failed, reason="too_many_attempts", error=result.error)
     wait = min(MAX_BACKOFF, max(result.retry_after or 0, 5 * 2**attempts))
     due = now + timedelta(seconds=wait * (1 + jitter / 4))
-    return Entry("deferred", reason=f"retry:{result.code}"[:40], due_at=due)
+    return Entry(SendState.deferred, reason=f"retry:{result.code}"[:40], due_at=due)
 
 
 def reconcile(
@@ -303,15 +309,13 @@ def reconcile(
         return 0
     rows = session.scalars(
         sa.select(SendRow)
-        .where(SendRow.state == "ambiguous", SendRow.channel.in_(askable))
+        .where(SendRow.state == SendState.ambiguous, SendRow.channel.in_(askable))
         .order_by(SendRow.id)
         .limit(limit)
     ).all()
     settled = 0
     for row in rows:
-        campaign = session.get(Campaign, row.campaign_id)
-        template = template_for(campaign, row.channel, row.variant) if campaign else {}
-        address = address_of(session, row.customer_id, row.channel, template)
+        address = address_of(session, row.customer_id, row.channel, _template_of(session, row))
         if address is None:
             continue
         since: datetime = row.finished_at or row.lease_until or row.created_at
@@ -319,12 +323,25 @@ def reconcile(
             address, out_id(row.id), since.astimezone(settings.tz)
         )
         if found.found:
-            row.state, row.provider_ref, row.reason = "sent", found.provider_ref, "reconciled"
+            row.state, row.provider_ref, row.reason = (
+                SendState.sent,
+                found.provider_ref,
+                "reconciled",
+            )
             row.finished_at = row.finished_at or now
             settled += 1
         elif now - since > ABSENT_AFTER and channels[row.channel].absence_proves_unsent:
-            row.state, row.reason, row.due_at = "pending", "reconciled_absent", now
+            row.state, row.reason, row.due_at = SendState.pending, "reconciled_absent", now
             row.claimed_by = row.lease_until = None
             settled += 1
     session.commit()
     return settled
+
+
+def _template_of(session: Session, row: SendRow) -> dict[str, Any]:
+    """The template a row was sent with: a transactional row carries it, a campaign's row
+    takes its campaign's."""
+    if row.origin == SendOrigin.transactional:
+        return dict(row.message or {})
+    campaign = session.get(Campaign, row.campaign_id) if row.campaign_id is not None else None
+    return template_for(campaign, row.channel, row.variant) if campaign else {}

@@ -27,12 +27,23 @@ from sqlalchemy.orm import Session
 
 from siyu.bulk import chunks
 from siyu.db import UTCDateTime, is_sqlite, rowcount, utcnow
-from siyu.reach.models import Campaign, CampaignStatus, SendRow
+from siyu.reach.models import Campaign, CampaignStatus, SendOrigin, SendRow, SendState
 from siyu.refusals import Conflict, NotFound, Refusal
 from siyu.segments.models import SegmentMember
 
-OPEN = ("pending", "deferred")
-TERMINAL = ("sent", "failed", "skipped", "held_out")
+OPEN = (SendState.pending, SendState.deferred)
+TERMINAL = (SendState.sent, SendState.failed, SendState.skipped, SendState.held_out)
+OUTCOMES = (
+    SendState.sent,
+    SendState.failed,
+    SendState.skipped,
+    SendState.deferred,
+    SendState.ambiguous,
+    SendState.submitted,
+)
+# outcomes after which the message counts against caps (it went, or may have)
+COUNTED_OUTCOMES = (SendState.sent, SendState.ambiguous, SendState.submitted)
+KEY = ["origin", "origin_id", "step", "customer_id", "channel"]  # the ledger's unique key
 HASH_MULTIPLIER = 2654435761  # Knuth's multiplicative hash; customer ids stay below 2^31
 HASH_PRIME = 1000003
 VARIANT_MULTIPLIER = 2246822519  # the A/B draw uses another hash than the holdout draw
@@ -48,6 +59,12 @@ class NotInLedger(LedgerError, NotFound):
 
 class WrongState(LedgerError, Conflict):
     """The campaign's or the message's state does not allow the move."""
+
+
+def campaign_rows(campaign_id: int) -> sa.ColumnElement[bool]:
+    """A campaign's rows, found through the unique key's first columns (``campaign_id`` holds
+    the same id, but has no index of its own)."""
+    return sa.and_(SendRow.origin == SendOrigin.campaign, SendRow.origin_id == campaign_id)
 
 
 def in_holdout(customer_id: int, seed: int, pct: int) -> bool:
@@ -83,12 +100,14 @@ def fan_out(
     when = sa.literal(now, UTCDateTime)
     channels = campaign.channels or [campaign.channel]
     rows = sa.select(
+        sa.literal(SendOrigin.campaign.value),
+        sa.literal(campaign.id, sa.BigInteger),
         sa.literal(campaign.id),
         sa.literal(step),
         member,
         sa.literal(channels[0]),
         _variant_sql(member, campaign),
-        sa.case((held, "held_out"), else_="pending"),
+        sa.case((held, SendState.held_out.value), else_=SendState.pending.value),
         sa.case((held, "holdout"), else_=None),
         sa.literal(0),
         when,
@@ -98,6 +117,8 @@ def fan_out(
     insert = sqlite_insert if is_sqlite(session) else pg_insert
     plain = insert(SendRow).from_select(
         [
+            "origin",
+            "origin_id",
             "campaign_id",
             "step",
             "customer_id",
@@ -112,22 +133,18 @@ def fan_out(
         ],
         rows,
     )
-    stmt = plain.on_conflict_do_nothing(
-        index_elements=["campaign_id", "step", "customer_id", "channel"]
-    )
+    stmt = plain.on_conflict_do_nothing(index_elements=KEY)
 
     def written() -> tuple[int, int]:
         total, held_out = session.execute(
-            sa.select(sa.func.count(), sa.func.count().filter(SendRow.state == "held_out")).where(
-                SendRow.campaign_id == campaign.id, SendRow.step == step
-            )
+            sa.select(
+                sa.func.count(), sa.func.count().filter(SendRow.state == SendState.held_out)
+            ).where(campaign_rows(campaign.id), SendRow.step == step)
         ).one()
         return int(total), int(held_out)
 
     started = session.scalar(
-        sa.select(SendRow.id)
-        .where(SendRow.campaign_id == campaign.id, SendRow.step == step)
-        .limit(1)
+        sa.select(SendRow.id).where(campaign_rows(campaign.id), SendRow.step == step).limit(1)
     )
     before = written()[0] if started is not None else 0
     if started is None:
@@ -167,12 +184,13 @@ def _variant_sql(member: Any, campaign: Campaign) -> Any:
 @dataclass(frozen=True)
 class Claimed:
     id: int
-    campaign_id: int
+    campaign_id: int | None  # None: not a campaign's row (``origin`` says whose)
     customer_id: int
     channel: str
     attempts: int
     variant: str = ""
     step: int = 0
+    origin: str = SendOrigin.campaign
     # The latest moment to start the provider call: half the lease, so the call and its record
     # fit before the claim lapses and another worker may settle (and resend) the row.
     send_until: datetime | None = None
@@ -186,14 +204,14 @@ def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
         session.execute(
             sa.update(SendRow)
             .where(SendRow.state.in_(OPEN), SendRow.send_by < now)
-            .values(state="skipped", reason="expired", finished_at=now)
+            .values(state=SendState.skipped, reason="expired", finished_at=now)
         )
     )
     ambiguous = rowcount(
         session.execute(
             sa.update(SendRow)
-            .where(SendRow.state == "claimed", SendRow.lease_until < now)
-            .values(state="ambiguous", reason="lease_expired")
+            .where(SendRow.state == SendState.claimed, SendRow.lease_until < now)
+            .values(state=SendState.ambiguous, reason="lease_expired")
         )
     )
     return {"expired": expired, "ambiguous": ambiguous}
@@ -205,13 +223,18 @@ def claim(
     limit: int = 500,
     lease_seconds: int = 60,
     channels: tuple[str, ...] | None = None,
+    origin: SendOrigin = SendOrigin.campaign,
 ) -> list[Claimed]:
-    """Take up to ``limit`` due rows for ``worker`` (committed before it returns), only of
-    ``channels`` when given (a channel that is not configured leaves its rows waiting)."""
+    """Take up to ``limit`` due rows of ``origin`` for ``worker`` (committed before it
+    returns), only of ``channels`` when given (a channel that is not configured leaves its rows
+    waiting). Each origin has its own sender: a sign-in code never waits behind a campaign."""
     now = utcnow()
     end_stale(session, now)
     lease = now + timedelta(seconds=lease_seconds)
-    pick = sa.select(SendRow.id).where(SendRow.state.in_(OPEN), SendRow.due_at <= now)
+    # the origin written into the statement, not bound: PostgreSQL matches a partial index's
+    # predicate (``ix_send_ledger_transactional_due``) only against a value it can see
+    mine = SendRow.origin == sa.literal(origin.value, literal_execute=True)
+    pick = sa.select(SendRow.id).where(SendRow.state.in_(OPEN), SendRow.due_at <= now, mine)
     if channels is not None:
         pick = pick.where(SendRow.channel.in_(channels))
     pick = pick.order_by(SendRow.due_at, SendRow.id).limit(limit)
@@ -222,7 +245,7 @@ def claim(
             sa.update(SendRow)
             .where(SendRow.id.in_(pick.scalar_subquery()), SendRow.state.in_(OPEN))
             .values(
-                state="claimed",
+                state=SendState.claimed,
                 claimed_by=worker,
                 lease_until=lease,
                 attempts=SendRow.attempts + 1,
@@ -243,9 +266,10 @@ def claim(
             SendRow.attempts,
             SendRow.variant,
             SendRow.step,
+            SendRow.origin,
         )
         .where(
-            SendRow.state == "claimed",
+            SendRow.state == SendState.claimed,
             SendRow.claimed_by == worker,
             SendRow.lease_until == lease,
         )
@@ -268,9 +292,9 @@ def record(
 ) -> bool:
     """Record an outcome for a row ``worker`` holds: sent, failed, skipped (with a reason),
     deferred (with ``due_at``) or ambiguous. False if the worker no longer holds the row."""
-    if state not in ("sent", "failed", "skipped", "deferred", "ambiguous", "submitted"):
+    if state not in OUTCOMES:
         raise LedgerError("not an outcome: {state}", state=state)
-    if state == "deferred" and due_at is None:
+    if state == SendState.deferred and due_at is None:
         raise LedgerError("a deferred row needs the time it is due again")
     now = utcnow()
     values: dict[str, object] = {
@@ -281,11 +305,11 @@ def record(
         "claimed_by": None,
         "lease_until": None,
     }
-    if state == "deferred":
+    if state == SendState.deferred:
         values["due_at"] = due_at
-    elif state != "submitted":  # a submitted message waits for WeCom's report
+    elif state != SendState.submitted:  # a submitted message waits for WeCom's report
         values["finished_at"] = now
-    if state not in ("sent", "ambiguous", "submitted"):
+    if state not in COUNTED_OUTCOMES:
         values["checked_at"] = None  # it did not go, so it counts against no cap
     else:  # a message that was not marked before the call counts from now
         values["checked_at"] = sa.func.coalesce(SendRow.checked_at, now)
@@ -294,7 +318,7 @@ def record(
             sa.update(SendRow)
             .where(
                 SendRow.id == row_id,
-                SendRow.state == "claimed",
+                SendRow.state == SendState.claimed,
                 SendRow.claimed_by == worker,
                 SendRow.lease_until >= now,
             )
@@ -326,11 +350,11 @@ def record_many(
     }
     if provider_ref is not None:
         values["provider_ref"] = provider_ref
-    if state == "deferred":
+    if state == SendState.deferred:
         values["due_at"] = due_at
-    elif state != "submitted":
+    elif state != SendState.submitted:
         values["finished_at"] = now
-    if state not in ("sent", "ambiguous", "submitted"):
+    if state not in COUNTED_OUTCOMES:
         values["checked_at"] = None
     else:
         values["checked_at"] = sa.func.coalesce(SendRow.checked_at, now)
@@ -341,7 +365,7 @@ def record_many(
                 sa.update(SendRow)
                 .where(
                     SendRow.id.in_(list(part)),
-                    SendRow.state == "claimed",
+                    SendRow.state == SendState.claimed,
                     SendRow.claimed_by == worker,
                     SendRow.lease_until >= now,
                 )
@@ -359,21 +383,21 @@ def cancel_open(session: Session, campaign_id: int) -> int:
     return rowcount(
         session.execute(
             sa.update(SendRow)
-            .where(SendRow.campaign_id == campaign_id, SendRow.state.in_(OPEN))
-            .values(state="skipped", reason="cancelled", finished_at=now)
+            .where(campaign_rows(campaign_id), SendRow.state.in_(OPEN))
+            .values(state=SendState.skipped, reason="cancelled", finished_at=now)
         )
     )
 
 
 def finish_if_done(session: Session, campaign: Campaign) -> None:
     """A sending campaign with nothing left to send (or to settle) is done."""
-    if campaign.status != "sending":
+    if campaign.status != CampaignStatus.sending:
         return
     left = session.scalar(
         sa.select(SendRow.id)
         .where(
-            SendRow.campaign_id == campaign.id,
-            SendRow.state.in_((*OPEN, "claimed", "ambiguous", "submitted")),
+            campaign_rows(campaign.id),
+            SendRow.state.in_((*OPEN, SendState.claimed, SendState.ambiguous, SendState.submitted)),
         )
         .limit(1)
     )
@@ -386,7 +410,7 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
 def counts(session: Session, campaign_id: int) -> dict[str, int]:
     rows = session.execute(
         sa.select(SendRow.state, sa.func.count())
-        .where(SendRow.campaign_id == campaign_id)
+        .where(campaign_rows(campaign_id))
         .group_by(SendRow.state)
     )
     return {state: int(n) for state, n in rows}

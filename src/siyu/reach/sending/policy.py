@@ -130,6 +130,14 @@ class Standing:
     do_not_disturb: bool = False
 
 
+def standing_of(session: Session, customer_id: int) -> Standing | None:
+    """The customer's standing, or None when there is no such customer."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    return Standing(customer.status, customer.suppressed, customer.do_not_disturb)
+
+
 def check(
     session: Session,
     *,
@@ -140,11 +148,8 @@ def check(
     now: datetime,
     settings: Settings,
 ) -> Decision:
-    customer = session.get(Customer, customer_id)
     return decision_for(
-        None
-        if customer is None
-        else Standing(customer.status, customer.suppressed, customer.do_not_disturb),
+        standing_of(session, customer_id),
         channel=channel,
         purpose=purpose,
         address=address,

@@ -25,7 +25,7 @@ from siyu.config import Settings
 from siyu.customers.models import Identity
 from siyu.customers.service import withdraw_marketing
 from siyu.db import is_sqlite, rowcount, utcnow
-from siyu.reach.models import SendRow, TrackedLink
+from siyu.reach.models import SendOrigin, SendRow, SendState, TrackedLink
 from siyu.reach.sending.templates import TemplateProblem
 from siyu.reach.tracking.links import read_pair, sign_pair
 from siyu.untrusted import BIG_ID_MAX, whole_number
@@ -178,7 +178,8 @@ def sms_replies(session: Session, replies: Iterable[Mapping[str, Any]]) -> dict[
                 .where(
                     SendRow.customer_id.in_(owners),
                     SendRow.channel == "sms",
-                    SendRow.state == "sent",
+                    SendRow.state == SendState.sent,
+                    SendRow.origin == SendOrigin.campaign,  # a reply answers a campaign
                 )
                 .order_by(SendRow.finished_at.desc())
                 .limit(1)
