@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from siyu import runtime
 from siyu.i18n import N_
 from siyu.refusals import UpstreamFailed
 
@@ -52,6 +53,7 @@ class _Token:
 
 _TOKENS: dict[tuple[str, str, str], _Token] = {}
 _TOKENS_LOCK = threading.Lock()
+runtime.forgets("oa.client.tokens", _TOKENS.clear)
 
 
 def _shared_token(base: str, appid: str, secret: str) -> _Token:

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from siyu import runtime
 from siyu.i18n import N_
 from siyu.refusals import UpstreamFailed
 
@@ -126,6 +127,7 @@ class _TokenCache:
 
 
 TOKENS = _TokenCache()
+runtime.forgets("wecom.client.tokens", TOKENS.clear)
 
 
 class _Window:
@@ -165,6 +167,7 @@ class _Limits:
 
 
 LIMITS = _Limits()
+runtime.forgets("wecom.client.limits", LIMITS.clear)
 
 
 @dataclass
