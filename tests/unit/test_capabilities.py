@@ -62,7 +62,6 @@ def test_capability_has_its_models_and_service(name: str) -> None:
 
     if name in NOT_CAPABILITIES | PLATFORM:
         pytest.skip("not a capability")
-    assert (SIYU / name / "models.py").is_file(), f"{name} has no models.py"
     features = [  # sub-packages holding standard modules (an adapter package such as
         # reach/channels holds none)
         d
@@ -70,7 +69,10 @@ def test_capability_has_its_models_and_service(name: str) -> None:
         if (d / "__init__.py").is_file() and any((d / f"{s}.py").is_file() for s in STANDARD)
     ]
     if not features:
+        assert (SIYU / name / "models.py").is_file(), f"{name} has no models.py"
         assert (SIYU / name / "service.py").is_file(), f"{name} has no service.py"
+    tables = [SIYU / name / "models.py", *(f / "models.py" for f in features)]
+    assert any(t.is_file() for t in tables), f"{name} keeps no tables"
     for feature in features:  # a big domain: a package of sub-features, each with its service
         assert (feature / "service.py").is_file(), f"{name}/{feature.name} has no service.py"
 

@@ -31,6 +31,7 @@ from siyu.wecom.connection.service import (
     only_corp,
     record_calls,
 )
+from siyu.wecom.live_codes.models import LiveCodeStaff
 from siyu.wecom.live_codes.service import (
     StaffSpec,
     create_live_code,
@@ -39,7 +40,6 @@ from siyu.wecom.live_codes.service import (
     stats,
 )
 from siyu.wecom.live_codes.welcome import set_default
-from siyu.wecom.models import LiveCodeStaff
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])

@@ -12,6 +12,7 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, queries
 from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.live_codes.group_codes import (
     add_groups,
@@ -20,7 +21,6 @@ from siyu.wecom.live_codes.group_codes import (
     group_code_summary,
 )
 from siyu.wecom.live_codes.service import qr_image
-from siyu.wecom.models import WecomCorp
 
 router = APIRouter(tags=["wecom"])
 
