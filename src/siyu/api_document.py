@@ -64,8 +64,9 @@ _REFUSED_FIELD_SCHEMA = {
 
 def declare_common_answers(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` (FastAPI's, changed in place: FastAPI keeps the one it built, so this runs
-    once in effect) with the answers every operation may give, and every 4xx answer's body
-    declared as a ``Refusal``; returned."""
+    once in effect) with the answers every operation may give, and every 4xx and 5xx answer's
+    body declared as a ``Refusal`` (a refusal's class gives its status: ``siyu.refusals``);
+    returned."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Refusal", _REFUSAL_SCHEMA)
     schemas.setdefault("RefusedField", _REFUSED_FIELD_SCHEMA)
@@ -80,13 +81,13 @@ def declare_common_answers(document: dict[str, Any]) -> dict[str, Any]:
             for status, description in common.items():
                 answers.setdefault(status, {"description": description})
             for status, answer in answers.items():
-                if status.startswith("4") and _said_by_default(answer):
+                if status.startswith(("4", "5")) and _said_by_default(answer):
                     answer["content"] = {"application/json": {"schema": {"$ref": REFUSAL}}}
     return document
 
 
 def _said_by_default(answer: dict[str, Any]) -> bool:
-    """A 4xx answer declared without a body, or with FastAPI's validation error (a list only:
+    """A 4xx or 5xx answer declared without a body, or with FastAPI's validation error (a list only:
     Siyu's refusals also say why in words, or name a rule's part)."""
     content = answer.get("content")
     if not content:

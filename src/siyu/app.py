@@ -15,14 +15,14 @@ from siyu import __version__
 from siyu.api_document import declare_common_answers
 from siyu.config import get_settings
 from siyu.console.views import LoginRequired
+from siyu.refusals import Refusal
 from siyu.storable import StorableInput
 from siyu.webkit import (
     BlankQueryMeansAbsent,
     BodyLimit,
     ReadersLanguage,
-    Refused,
     SecurityHeaders,
-    answer_refused,
+    answer_refusal,
 )
 
 log = logging.getLogger("siyu")
@@ -94,7 +94,7 @@ def create_app() -> FastAPI:
     static = Path(__file__).parent / "console" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
-    app.add_exception_handler(Refused, answer_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(Refusal, answer_refusal)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from siyu.clikit import fail
+from siyu.clikit import RefusalsSaid, fail
 
 app = typer.Typer(
     name="siyu",
+    cls=RefusalsSaid,
     help="私域 Siyu — private-domain customer operations. Every command takes --help.",
     no_args_is_help=True,
     add_completion=False,

@@ -1,4 +1,8 @@
-"""Small helpers shared by every CLI module: clear errors, the acting user, JSON output."""
+"""Small helpers shared by every CLI module: clear errors, the acting user, JSON output.
+
+A command never catches a service's refusal to say it: the root command (``RefusalsSaid``)
+prints any ``Refusal`` that ends a command, as ``fail`` does, and exits with the refusal's
+``exit_code`` (1, or 4 when the acting user lacks a permission)."""
 
 from __future__ import annotations
 
@@ -8,11 +12,25 @@ import os
 from typing import Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
+
+from siyu.refusals import Refusal
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"错误 error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
+
+
+class RefusalsSaid(TyperGroup):
+    """The root command: a refusal from any command below it is said on stderr (in English,
+    the CLI's language) and the command exits non-zero, instead of a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Refusal as exc:
+            fail(str(exc), exc.exit_code)
 
 
 def cli_actor() -> str:
@@ -27,12 +45,9 @@ def echo_json(data: Any) -> None:
 def acting_principal(session: Any) -> Any:
     """The principal the CLI acts as: the machine's operator with full rights (they hold the
     database anyway), or, with SIYU_CLI_USER set, that user with their role, as on the web."""
-    from siyu.accounts.service import AccountError, cli_principal
+    from siyu.accounts.service import cli_principal
 
-    try:
-        return cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
-    except AccountError as exc:
-        fail(str(exc))
+    return cli_principal(session, cli_actor(), os.environ.get("SIYU_CLI_USER") or None)
 
 
 def require(perm: str) -> str:

@@ -3,7 +3,8 @@ refusal class, found in the code, so that a new refusal needs no list kept by ha
 
 A refusal's English template is its message id (``raise TagError("a tag group needs a name")``):
 each class deriving from ``Refusal``, anywhere in ``siyu``, is an extraction keyword. Those whose
-first argument says where (``RuleError``, ``TemplateProblem`` and classes derived from them)
+first argument says where (``RuleError``, ``TemplateProblem``, ``EventRejected`` and classes
+derived from them)
 take their template second. ``python -m siyu.messages`` prints the ``-k`` options.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 SRC = Path(__file__).parent
 # Refusals built with where they happened first and the template second.
-WHERE_FIRST = frozenset({"RuleError", "TemplateProblem"})
+WHERE_FIRST = frozenset({"RuleError", "TemplateProblem", "EventRejected"})
 
 
 def refusal_keywords(root: Path = SRC) -> dict[str, int]:

@@ -54,9 +54,15 @@ Page = Annotated[int, Field(ge=1, le=100_000)]
 
 
 def db_session() -> Iterator[Session]:
-    """A request's unit of work (see ``db.session_scope``); routes take it as ``SessionDep``."""
+    """A request's unit of work (see ``db.session_scope``); routes take it as ``SessionDep``.
+    A refusal that ``keeps_writes`` (a refused look-up's audit entry) commits them first."""
     with session_scope() as session:
-        yield session
+        try:
+            yield session
+        except Refusal as exc:
+            if exc.keeps_writes:
+                session.commit()
+            raise
 
 
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
@@ -69,15 +75,6 @@ class NotAuthenticated(HTTPException):
         super().__init__(
             401, "authentication required: an API key (Authorization: Bearer …) or a console login"
         )
-
-
-class Refused(HTTPException):
-    """A service's refusal answered over HTTP, said in the language the request asks for
-    (``answer_refused``); ``exc`` may be any exception, a refusal is translated."""
-
-    def __init__(self, status: int, exc: BaseException) -> None:
-        super().__init__(status, str(exc))
-        self.refusal = exc
 
 
 def asked_language(header: str | None) -> str:
@@ -117,15 +114,19 @@ class ReadersLanguage:
             await self.app(scope, receive, send)
 
 
-async def answer_refused(request: Request, exc: Refused) -> JSONResponse:
-    """The exception handler for ``Refused``: the console's segment builder sends its page's
-    language, so the reasons it shows are in the reader's language."""
+async def answer_refusal(request: Request, exc: Exception) -> JSONResponse:
+    """The one answer to a service's refusal: its class's status, ``{"detail": …}`` said in
+    the language the request asks for (``Accept-Language``; the console's segment builder
+    sends its page's), so routes never catch a refusal themselves."""
     from siyu.console.words import said_in
 
-    lang = asked_language(request.headers.get("accept-language"))
-    why = exc.refusal
-    detail = why.detail(lambda e: said_in(lang, e)) if isinstance(why, Refusal) else str(why)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    assert isinstance(exc, Refusal)
+    if request.url.path.startswith("/api/"):
+        lang = asked_language(request.headers.get("accept-language"))
+    else:
+        lang = console_language(request)
+    detail = exc.detail(lambda e: said_in(lang, e))
+    return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
 _key_cache: dict[str, tuple[float, Principal | None]] = {}

@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from siyu.accounts.permissions import Role
+from siyu.accounts.service import Principal
 from tests.e2e.test_permission_matrix import PUBLIC, _expected, _routes
 
 W = dict[str, Any]
@@ -784,7 +785,7 @@ def _world(wecom: dict[str, Any]) -> W:
             templates={"sms": SMS},
             actor="t",
         )
-        reach.act(s, campaign, "start", actor="t")
+        reach.act(s, campaign, "start", by=Principal("t", Role.admin, frozenset()))
         w["campaign"], w["campaign_name"] = campaign.id, campaign.name
         w["rule_json"] = json.dumps(to_json(parse_rule(TAG_RULE)), ensure_ascii=False)
     return w

@@ -151,17 +151,25 @@ def test_scheduled_recurring_campaign_runs_once_per_slot_and_skips_missed_slots(
 def test_a_large_send_waits_for_a_second_person(
     world: dict[str, Any], session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
+    from siyu.accounts.service import Principal
     from siyu.config import reset_settings
     from siyu.reach.campaigns.service import approve
     from siyu.reach.sending.ledger import LedgerError
+    from siyu.refusals import Forbidden
+
+    def by(actor: str, role: str = Role.admin) -> Principal:
+        return Principal(actor=actor, role=role, permissions=ROLE_PERMISSIONS[Role(role)])
 
     monkeypatch.setenv("SIYU_REACH_APPROVAL_ABOVE", "10")
     reset_settings()
     campaign = sms_campaign(session, world["segment"])
     assert campaign.status == "awaiting_approval" and _rows(session, campaign.id) == []
+    with pytest.raises(Forbidden, match="campaigns:approve"):  # the rule is the service's
+        approve(session, campaign, by=by("yunying", Role.operator))
     with pytest.raises(LedgerError, match="someone other"):
-        approve(session, campaign, actor="test")
-    out = approve(session, campaign, actor="boss")
+        approve(session, campaign, by=by("test"))
+    out = approve(session, campaign, by=by("boss"))
     session.commit()
     assert out["status"] == "sending" and out["added"] == 30
     assert campaign.approved_by == "boss"

@@ -105,7 +105,7 @@ def test_saved_funnels_names_and_audit(session: Any) -> None:
     save_funnel(session, "小程序拉新", AARRR[:2], actor="yunying", funnel_id=f.id)  # renamed same
     session.commit()
     assert chosen(session, None)[1:] == ("小程序拉新", f.steps) and len(f.steps) == 2
-    with pytest.raises(FunnelError, match="no funnel"):
+    with pytest.raises(FunnelError, match="No funnel"):
         chosen(session, f.id + 100)
     delete_funnel(session, f.id, actor="yunying")
     session.commit()

@@ -15,7 +15,7 @@ from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
 from siyu.accounts.service import Principal
 from siyu.customers.models import Customer, IdentityConflict
 from siyu.customers.review import keep_apart, list_conflicts, merge_conflict, merge_preview
-from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
+from siyu.customers.service import CustomerError, NotVisible, merge_for, unmerge_for
 from tests.integration.test_identity import active_count, customer_of, imp, orders_csv, row
 
 OPERATOR = Principal("op", "operator", ROLE_PERMISSIONS[Role.operator])
@@ -155,8 +155,8 @@ def test_a_store_guide_cannot_reach_another_stores_customers(
     perms = ROLE_PERMISSIONS[Role.store_guide] | ROLE_PERMISSIONS[Role.operator]
     guide = Principal("guide", "store_guide", perms, store_id=store.id)
     assert list_conflicts(session, guide).total == 0  # b is not theirs
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotVisible):
         merge_for(session, guide, a, b, force=True)
     conflict = session.scalar(sa.select(IdentityConflict.id))
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotVisible):
         keep_apart(session, guide, conflict)

@@ -276,6 +276,7 @@ def test_a_guide_drills_down_to_their_store_only(
     from siyu.analytics.service import refresh_copy
     from siyu.brands.models import Brand, Store
     from siyu.customers.models import Customer
+    from siyu.refusals import Forbidden
     from siyu.segments.drill import drill
 
     brand = session.scalar(sa.select(Brand))
@@ -295,7 +296,7 @@ def test_a_guide_drills_down_to_their_store_only(
     seen = preview_rule(settings, session, _principal("store_guide", store.id), rule)
     assert (seen.count, [s["customer_id"] for s in seen.sample]) == (1, [c2.id])
     assert preview_rule(settings, session, _principal("admin"), rule).count == 3
-    with pytest.raises(PermissionError):
+    with pytest.raises(Forbidden):
         drill(settings, session, _principal("admin").__class__("x", "nobody", frozenset()), rule)
 
 
@@ -545,7 +546,7 @@ def test_a_guide_also_serves_their_own_wecom_friends(
     from siyu.accounts.service import Principal
     from siyu.analytics.service import refresh_copy
     from siyu.customers.models import Customer
-    from siyu.customers.service import Forbidden, get_visible, visible_to
+    from siyu.customers.service import NotVisible, get_visible, visible_to
     from siyu.segments.drill import drill
     from siyu.segments.service import preview_rule
     from siyu.wecom.connection.models import WecomCorp
@@ -581,9 +582,9 @@ def test_a_guide_also_serves_their_own_wecom_friends(
     listed = session.scalars(sa.select(Customer.id).where(visible_to(guide))).all()
     assert sorted(listed) == sorted([ids["c2"], ids["c5"]])
     assert get_visible(session, guide, ids["c5"]).id == ids["c5"]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotVisible):
         get_visible(session, guide, ids["c3"])  # laoli's friend, another store
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotVisible):
         get_visible(session, guide, ids["c1"])  # the friendship was deleted
     rule = {"field": "first_seen", "op": "between", "value": ["2026-11-01", "2026-11-30"]}
     page = drill(settings, session, guide, rule)

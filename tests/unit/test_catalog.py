@@ -26,14 +26,22 @@ SRC = ROOT / "src" / "siyu"
 PO = SRC / "locale" / "zh_CN" / "LC_MESSAGES" / "siyu.po"
 CFG = ROOT / "babel.cfg"
 # Refusals built from a template held elsewhere: forwarded by a refusal's own constructor or a
-# helper whose callers are extracted, or stored with a run (the import page says it later).
+# helper whose callers are extracted, or stored with a run (the import page says it later); an
+# upstream failure (WecomError, OaError) and NotPermitted build their template themselves from
+# what WeCom or WeChat answered, or the permission's name.
 FORWARDED = {
     ("ingest/views.py", "Refusal"),
     ("ingest/service.py", "Refusal"),
+    ("oa/client.py", "OaError"),
     ("reach/sending/templates.py", "TemplateRefused"),
+    ("refusals.py", "NotPermitted"),
     ("segments/compiler.py", "RuleError"),
     ("segments/rules.py", "Refusal"),
     ("segments/text.py", "Refusal"),
+    ("wecom/connection/client.py", "RateLimited"),
+    ("wecom/connection/client.py", "WecomError"),
+    ("wecom/fakes.py", "RateLimited"),
+    ("wecom/fakes.py", "WecomError"),
 }
 
 

@@ -30,7 +30,7 @@ def users_add(
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
     """Create a console user."""
-    from siyu.accounts.service import AccountError, create_user, record_audit
+    from siyu.accounts.service import create_user, record_audit
     from siyu.brands.models import Store
     from siyu.config import get_settings
     from siyu.db import session_scope
@@ -42,19 +42,16 @@ def users_add(
             store_id = session.scalar(sa.select(Store.id).where(Store.code == store))
             if store_id is None:
                 fail(f"no store with code {store!r}")
-        try:
-            user = create_user(
-                session,
-                get_settings(),
-                username,
-                password,
-                role,
-                display_name=display_name,
-                store_id=store_id,
-                wecom_userid=wecom_userid,
-            )
-        except AccountError as exc:
-            fail(str(exc))
+        user = create_user(
+            session,
+            get_settings(),
+            username,
+            password,
+            role,
+            display_name=display_name,
+            store_id=store_id,
+            wecom_userid=wecom_userid,
+        )
         record_audit(session, actor, "user.create", "user", str(user.id), {"role": role})
     typer.echo(f"user {username} created ({role})")
 
@@ -66,7 +63,7 @@ def users_passwd(
 ) -> None:
     """Set a user's password; their open console sessions end with it."""
     from siyu.accounts.models import User
-    from siyu.accounts.service import AccountError, set_password
+    from siyu.accounts.service import set_password
     from siyu.config import get_settings
     from siyu.db import session_scope
 
@@ -75,10 +72,7 @@ def users_passwd(
         user = session.scalar(sa.select(User).where(User.username == username))
         if user is None:
             fail(f"no user {username!r}")
-        try:
-            set_password(session, get_settings(), user, password, actor)
-        except AccountError as exc:
-            fail(str(exc))
+        set_password(session, get_settings(), user, password, actor)
     typer.echo("password changed")
 
 
@@ -115,15 +109,12 @@ def apikey_create(
     ),
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
-    from siyu.accounts.service import AccountError, create_api_key, record_audit
+    from siyu.accounts.service import create_api_key, record_audit
     from siyu.db import session_scope
 
     actor = require("apikeys:manage")
     with session_scope() as session:
-        try:
-            key, secret = create_api_key(session, name, scope)
-        except AccountError as exc:
-            fail(str(exc))
+        key, secret = create_api_key(session, name, scope)
         record_audit(session, actor, "apikey.create", "api_key", key.prefix, {"scopes": key.scopes})
     typer.echo(secret)
     typer.echo(
@@ -148,14 +139,11 @@ def apikey_list() -> None:
 @apikeys.command("revoke")
 def apikey_revoke(prefix: str) -> None:
     """Revoke an API key by its prefix."""
-    from siyu.accounts.service import AccountError, record_audit, revoke_api_key
+    from siyu.accounts.service import record_audit, revoke_api_key
     from siyu.db import session_scope
 
     actor = require("apikeys:manage")
     with session_scope() as session:
-        try:
-            revoke_api_key(session, prefix)
-        except AccountError as exc:
-            fail(str(exc))
+        revoke_api_key(session, prefix)
         record_audit(session, actor, "apikey.revoke", "api_key", prefix)
     typer.echo(f"key {prefix} revoked")

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import typer
 
-from siyu.clikit import echo_json, fail, require
+from siyu.clikit import echo_json, require
 
 app = typer.Typer(
     help="The analytical copy (DuckDB) that RFM, CLV and segments read.", no_args_is_help=True
@@ -23,7 +23,6 @@ def refresh(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Bring the analytical copy up to date with the database."""
-    from siyu.analytics.engines import EngineUnavailable
     from siyu.analytics.service import refresh_copy
     from siyu.config import get_settings
 
@@ -33,10 +32,7 @@ def refresh(
         if not as_json:
             typer.echo(f"  {table}: {rows:,} rows read", err=True)
 
-    try:
-        report = refresh_copy(get_settings(), full=full, progress=shown)
-    except EngineUnavailable as exc:
-        fail(str(exc))
+    report = refresh_copy(get_settings(), full=full, progress=shown)
     if as_json:
         echo_json(asdict(report))
         return
@@ -49,14 +45,10 @@ def refresh(
 @app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """How fresh the analytical copy is, table by table."""
-    from siyu.analytics.engines import EngineUnavailable
     from siyu.analytics.service import copy_status
     from siyu.config import get_settings
 
-    try:
-        tables = copy_status(get_settings())
-    except EngineUnavailable as exc:
-        fail(str(exc))
+    tables = copy_status(get_settings())
     if as_json:
         echo_json([asdict(t) for t in tables])
         return

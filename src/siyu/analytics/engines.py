@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from siyu.analytics import gate
+from siyu.refusals import Unavailable
 
 LOCK_WAIT_SECONDS = 30.0
 # Every DuckDB connection Siyu opens: never download or load an extension on its own (what the
@@ -28,8 +29,9 @@ LOCK_WAIT_SECONDS = 30.0
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
-class EngineUnavailable(RuntimeError):
-    """The chosen engine cannot run here (a missing package or Java, a locked file)."""
+class EngineUnavailable(Unavailable):
+    """The chosen engine cannot run here (a missing package or Java, a locked file), or the
+    analytical copy is not built yet: the API answers 503."""
 
 
 @contextmanager
@@ -50,7 +52,7 @@ def copy_in_use(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
         with gate.shared(path, wait):
             yield
     except gate.GateBusy as exc:
-        raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
+        raise EngineUnavailable("the analytical copy is busy: {what}", what=str(exc)) from exc
 
 
 @contextmanager
@@ -75,7 +77,9 @@ def _connect(path: Path, read_only: bool, wait: float) -> Iterator[duckdb.DuckDB
                 for words in ("lock", "different configuration", "unique file handle conflict")
             )
             if not busy or time.monotonic() > deadline:
-                raise EngineUnavailable(f"the analytical copy is busy: {exc}") from exc
+                raise EngineUnavailable(
+                    "the analytical copy is busy: {what}", what=str(exc)
+                ) from exc
             time.sleep(0.2)
     try:
         conn.execute("SET TimeZone = 'UTC'")
@@ -137,8 +141,9 @@ def _check_layout(duck: duckdb.DuckDBPyConnection, names: list[str]) -> None:
     stale = [n for n in names if n in copied and found.get(n) != copied[n].column_names]
     if stale:
         raise EngineUnavailable(
-            f"the analytical copy is missing or has an older layout of {', '.join(stale)}; "
-            "refresh it (siyu analytics refresh) — the worker also does so on its schedule"
+            "the analytical copy is missing or has an older layout of {tables}; "
+            "refresh it (siyu analytics refresh) — the worker also does so on its schedule",
+            tables=", ".join(stale),
         )
 
 
@@ -171,7 +176,11 @@ def ibis_tables(path: Path, engine: str, names: list[str]) -> Iterator[dict[str,
     next to the copy (the scale-out path of DESIGN §2: the same expressions, another engine).
     """
     if engine not in ENGINES:
-        raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        raise EngineUnavailable(
+            "unknown engine {engine!r}; choose one of {engines}",
+            engine=engine,
+            engines=", ".join(ENGINES),
+        )
     with copy_in_use(path):  # the copy (and its Parquet exports) stay as they are meanwhile
         yield from _ibis_tables(path, engine, names)
 

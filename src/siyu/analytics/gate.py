@@ -27,7 +27,10 @@ POLL_SECONDS = 0.05
 
 
 class GateBusy(RuntimeError):
-    """The copy stayed in use (or stayed closed for a swap) longer than the wait allowed."""
+    """The copy stayed in use (or stayed closed for a swap) longer than the wait allowed.
+
+    Not a refusal: nobody is told this as such. A reader is told ``EngineUnavailable`` (the
+    copy is busy, 503) and an erasure records it and tries the copy again later."""
 
 
 _held = threading.local()  # per thread: how many shared holds on each copy

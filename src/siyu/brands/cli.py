@@ -18,15 +18,12 @@ def register(root: typer.Typer) -> None:
 def add(code: str, name: str) -> None:
     """Add a brand."""
     from siyu.accounts.service import record_audit
-    from siyu.brands.service import BrandError, add_brand
+    from siyu.brands.service import add_brand
     from siyu.db import session_scope
 
     actor = require("users:manage")
     with session_scope() as session:
-        try:
-            brand = add_brand(session, code, name)
-        except BrandError as exc:
-            fail(str(exc))
+        brand = add_brand(session, code, name)
         record_audit(session, actor, "brand.create", "brand", str(brand.id))
     typer.echo(f"brand {code} added")
 

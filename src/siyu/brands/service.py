@@ -9,12 +9,17 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.brands.models import Brand, Store
 from siyu.db import table_of
+from siyu.refusals import Conflict, Refusal
 
 DEFAULT_BRAND = "default"
 
 
-class BrandError(ValueError):
-    pass
+class BrandError(Refusal):
+    """A brand that cannot be used or added as named; the message says why."""
+
+
+class BrandExists(BrandError, Conflict):
+    """A brand with the code exists already."""
 
 
 def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
@@ -23,7 +28,9 @@ def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
     if code:
         row = conn.execute(sa.select(t.c.id, t.c.code).where(t.c.code == code)).first()
         if row is None:
-            raise BrandError(f"no brand with code {code!r}; create it with `siyu brands add`")
+            raise BrandError(
+                "no brand with code {code!r}; create it with `siyu brands add`", code=code
+            )
         return row[0], row[1]
     rows = conn.execute(sa.select(t.c.id, t.c.code).order_by(t.c.id).limit(2)).all()
     if len(rows) == 1:
@@ -38,7 +45,7 @@ def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
 
 def add_brand(session: Session, code: str, name: str) -> Brand:
     if session.scalar(sa.select(Brand).where(Brand.code == code)):
-        raise BrandError(f"brand {code!r} already exists")
+        raise BrandExists("brand {code!r} already exists", code=code)
     brand = Brand(code=code, name=name)
     session.add(brand)
     session.flush()

@@ -131,5 +131,5 @@ async def delete_funnel_form(
         session.commit()
     except FunnelError as exc:
         session.rollback()
-        return _page(request, ctx, session, error=in_words(request, exc), status=404)
+        return _page(request, ctx, session, error=in_words(request, exc), status=exc.status)
     return RedirectResponse("/dashboard/funnels", status_code=303)

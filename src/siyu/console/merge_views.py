@@ -10,12 +10,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.console.views import console_user, denied_page, expired_page, render
+from siyu.console.views import console_user, denied_page, expired_page, refused_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
-from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
+from siyu.customers.service import (
+    CustomerError,
+    NoSuchCustomer,
+    NotVisible,
+    merge_for,
+    unmerge_for,
+)
 from siyu.customers.views import posted, private, show_customer
 from siyu.i18n import _
 from siyu.webkit import Id, Page, SessionDep
@@ -30,15 +36,17 @@ def _customer_id(text: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _refused(request: Request, ctx: Ctx, session: Session, exc: Exception) -> Response:
+def _refused(request: Request, ctx: Ctx, session: Session, exc: CustomerError) -> Response:
     """Another store's customer reads as a missing one: 404 (its audit entry kept)."""
-    if isinstance(exc, Forbidden):
-        session.commit()
-    return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
+    return refused_page(request, ctx, session, exc, not_found=_("Customer not found."))
 
 
-def _missing(exc: CustomerError) -> bool:
-    return exc.template in ("no customer {id}", "no identity conflict {id}", "no merge {id}")
+def _missing(exc: CustomerError, customer_id: object = None) -> bool:
+    """The page's own customer (or merge, or conflict) is not there, or not the reader's."""
+    if isinstance(exc, NotVisible):
+        return True
+    wanted = customer_id is None or str(exc.params.get("id")) == str(customer_id)
+    return isinstance(exc, NoSuchCustomer) and wanted
 
 
 @router.get("/customers/{customer_id}/merge")
@@ -66,10 +74,8 @@ def merge_page(
         return private(render(request, "customer_merge.html", ctx=ctx, candidates=items, **base))
     try:
         preview = merge_preview(session, principal, customer_id, other_id)
-    except Forbidden as exc:
-        return _refused(request, ctx, session, exc)
     except CustomerError as exc:
-        if exc.template == "no customer {id}" and exc.params.get("id") == customer_id:
+        if _missing(exc, customer_id):
             return _refused(request, ctx, session, exc)
         session.rollback()
         return private(
@@ -105,15 +111,13 @@ async def merge_submit(
     try:
         other_id = _customer_id(other)
         if other_id is None:
-            raise CustomerError("no customer {id}", id=other)
+            raise NoSuchCustomer("no customer {id}", id=other)
         merge_for(session, ctx["principal"], customer_id, other_id, force=form.get("force") == "1")
         session.commit()
-    except Forbidden as exc:
-        return _refused(request, ctx, session, exc)
     except CustomerError as exc:
-        session.rollback()
-        if exc.template == "no customer {id}" and str(exc.params.get("id")) == str(customer_id):
+        if _missing(exc, customer_id):
             return _refused(request, ctx, session, exc)
+        session.rollback()
         return private(
             render(
                 request,
@@ -148,12 +152,10 @@ async def unmerge_submit(
     try:
         unmerge_for(session, ctx["principal"], merge_id)
         session.commit()
-    except Forbidden as exc:
-        return _refused(request, ctx, session, exc)
     except CustomerError as exc:
-        session.rollback()
         if _missing(exc):
             return _refused(request, ctx, session, exc)
+        session.rollback()
         return show_customer(
             request, ctx, session, customer_id, error=in_words(request, exc), status=409
         )
@@ -206,12 +208,10 @@ async def keep_apart_submit(
     try:
         keep_apart(session, ctx["principal"], conflict_id, form.get("reason"))
         session.commit()
-    except Forbidden as exc:
-        return _refused(request, ctx, session, exc)
     except CustomerError as exc:
-        session.rollback()
         if _missing(exc):
             return _refused(request, ctx, session, exc)
+        session.rollback()
         found = list_conflicts(session, ctx["principal"])
         return private(
             render(

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from siyu import i18n
 from siyu.accounts.service import (
@@ -29,6 +30,7 @@ from siyu.console.labels import label, source_label
 from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import CustomerFilter, filter_choices, list_customers
 from siyu.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, _, console_language
+from siyu.refusals import Forbidden, NotFound, Refusal
 from siyu.segments import SEGMENTS_WRITE
 from siyu.traits.queries import overview
 from siyu.untrusted import ID_MAX, same_token, whole_number
@@ -159,6 +161,31 @@ def expired_page(request: Request, ctx: dict[str, Any]) -> HTMLResponse:
         ctx=ctx,
         message=_("This page has expired; reload it and try again."),
     )
+
+
+def refused_page(
+    request: Request,
+    ctx: dict[str, Any],
+    session: Session,
+    exc: Refusal,
+    *,
+    not_found: str | None = None,
+) -> HTMLResponse:
+    """The page for a refusal that ends a console request (a form that can be re-shown says
+    the refusal in it instead, with ``in_words``): what was written before is dropped, or kept
+    where the refusal says so (a refused look-up's audit entry); the status is the refusal's
+    own, and the reason is said in the reader's language — or, for something not found, in the
+    page's own words ``not_found`` ("Customer not found.")."""
+    from siyu.console.words import in_words
+
+    if exc.keeps_writes:
+        session.commit()
+    else:
+        session.rollback()
+    if isinstance(exc, Forbidden):
+        return forbidden_page(request, ctx)
+    message = not_found if not_found and isinstance(exc, NotFound) else in_words(request, exc)
+    return render(request, "error.html", status=exc.status, ctx=ctx, message=message)
 
 
 def denied_page(request: Request, ctx: dict[str, Any], perm: Permission) -> HTMLResponse | None:

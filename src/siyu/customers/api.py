@@ -3,13 +3,11 @@ merge and unmerge, do-not-disturb and consent recorded by staff, identity confli
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_CONSENT, CUSTOMERS_READ, CUSTOMERS_UNMASK, CUSTOMERS_WRITE
@@ -23,10 +21,9 @@ from siyu.customers.consent import (
 )
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
-from siyu.customers.service import CustomerError, Forbidden, get_visible, merge_for, unmerge_for
-from siyu.webkit import Id, Refused, SessionDep, require
-
-T = TypeVar("T")
+from siyu.customers.service import get_visible, merge_for, unmerge_for
+from siyu.refusals import require_permission
+from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -59,15 +56,9 @@ def get_customer(
     principal: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Profile, identities, consent, orders and events of one customer."""
-    if unmask and not principal.can(CUSTOMERS_UNMASK):
-        raise HTTPException(403, "permission customers:unmask required")
-    try:
-        return customer_detail(session, principal, customer_id, unmask=unmask)
-    except Forbidden as exc:
-        session.commit()  # keep the audit entry of the refused look-up
-        raise Refused(404, exc) from None
-    except CustomerError as exc:
-        raise Refused(404, exc) from None
+    if unmask:
+        require_permission(principal, CUSTOMERS_UNMASK)
+    return customer_detail(session, principal, customer_id, unmask=unmask)
 
 
 class MergeIn(BaseModel):
@@ -89,11 +80,7 @@ def post_merge(
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """Merge two profiles (logged; undo with /customers/unmerge/{merge_id})."""
-    merge_id = _answer(
-        session,
-        lambda: merge_for(session, principal, body.winner_id, body.loser_id, force=body.force),
-        refused=409,
-    )
+    merge_id = merge_for(session, principal, body.winner_id, body.loser_id, force=body.force)
     return {"merge_id": merge_id}
 
 
@@ -107,23 +94,8 @@ def post_unmerge(
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """Undo a merge; orders and events follow the identity that brought them."""
-    log = _answer(session, lambda: unmerge_for(session, principal, merge_id), refused=409)
+    log = unmerge_for(session, principal, merge_id)
     return {"restored_customer_id": log.loser_id}
-
-
-def _answer(session: Session, call: Callable[[], T], *, refused: int = 400) -> T:
-    """Run a write; another store's customer reads as a missing one, 404 (its audit entry
-    kept), a refusal ``refused`` (404 when the customer does not exist)."""
-    try:
-        return call()
-    except Forbidden as exc:
-        session.commit()  # keep the audit entry of the refused look-up (nothing else was written)
-        raise Refused(404, exc) from None
-    except CustomerError as exc:
-        status = (
-            404 if exc.template in ("no customer {id}", "no identity conflict {id}") else refused
-        )
-        raise Refused(status, exc) from None
 
 
 class DoNotDisturbIn(BaseModel):
@@ -162,23 +134,19 @@ def put_do_not_disturb(
 ) -> DoNotDisturbOut:
     """Set or clear do-not-disturb as staff (source ``operator``); send policy honours it at
     once for every marketing message not yet sent."""
-
-    def change() -> DoNotDisturbOut:
-        customer = get_visible(session, principal, customer_id)
-        changed = set_do_not_disturb(
-            session, customer, body.on, source="operator", actor=principal.actor, reason=body.reason
-        )
-        return DoNotDisturbOut(
-            customer_id=customer.id,
-            do_not_disturb=customer.do_not_disturb,
-            source=customer.do_not_disturb_source,
-            reason=customer.do_not_disturb_reason,
-            by=customer.do_not_disturb_by,
-            at=customer.do_not_disturb_at,
-            changed=changed,
-        )
-
-    return _answer(session, change, refused=409)
+    customer = get_visible(session, principal, customer_id)
+    changed = set_do_not_disturb(
+        session, customer, body.on, source="operator", actor=principal.actor, reason=body.reason
+    )
+    return DoNotDisturbOut(
+        customer_id=customer.id,
+        do_not_disturb=customer.do_not_disturb,
+        source=customer.do_not_disturb_source,
+        reason=customer.do_not_disturb_reason,
+        by=customer.do_not_disturb_by,
+        at=customer.do_not_disturb_at,
+        changed=changed,
+    )
 
 
 class ConsentIn(BaseModel):
@@ -239,35 +207,31 @@ def post_consent(
     """Record a grant (evidence required: a note and/or a reference) or a withdrawal of
     marketing consent. A withdrawal stops sending at once; a grant never silently replaces a
     withdrawal (older: refused; newer: only with ``over_withdrawal``)."""
-
-    def change() -> ConsentOut:
-        customer = get_visible(session, principal, customer_id)
-        stmt = ConsentStatement(
-            action=body.action,
-            channel=body.channel,
-            purpose=body.purpose,
-            brand_code=body.brand,
-            address=body.address,
-            note=body.note,
-            reference=body.reference,
-            given_at=body.given_at,
-            over_withdrawal=body.over_withdrawal,
-        )
-        done = record_consent(session, customer, stmt, principal.actor)
-        c = done.consent
-        return ConsentOut(
-            customer_id=c.customer_id,
-            brand_id=c.brand_id,
-            channel=c.channel,
-            purpose=c.purpose,
-            status=c.status,
-            source=c.source,
-            recorded_at=c.recorded_at,
-            recorded_by=c.recorded_by,
-            changed=done.changed,
-        )
-
-    return _answer(session, change, refused=409)
+    customer = get_visible(session, principal, customer_id)
+    stmt = ConsentStatement(
+        action=body.action,
+        channel=body.channel,
+        purpose=body.purpose,
+        brand_code=body.brand,
+        address=body.address,
+        note=body.note,
+        reference=body.reference,
+        given_at=body.given_at,
+        over_withdrawal=body.over_withdrawal,
+    )
+    done = record_consent(session, customer, stmt, principal.actor)
+    c = done.consent
+    return ConsentOut(
+        customer_id=c.customer_id,
+        brand_id=c.brand_id,
+        channel=c.channel,
+        purpose=c.purpose,
+        status=c.status,
+        source=c.source,
+        recorded_at=c.recorded_at,
+        recorded_by=c.recorded_by,
+        changed=done.changed,
+    )
 
 
 @router.get("/identity-conflicts")
@@ -280,8 +244,8 @@ def get_identity_conflicts(
 ) -> dict[str, Any]:
     """Pairs of profiles the resolver linked but would not merge (different strong ids), with
     both profiles, waiting for a merge or keep-apart."""
-    if unmask and not principal.can(CUSTOMERS_UNMASK):
-        raise HTTPException(403, "permission customers:unmask required")
+    if unmask:
+        require_permission(principal, CUSTOMERS_UNMASK)
     found = list_conflicts(session, principal, unmask=unmask, page=page, per_page=per_page)
     return {
         "total": found.total,
@@ -316,9 +280,7 @@ def post_conflict_merge(
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """They are one person: merge them (logged; undo with /customers/unmerge/{merge_id})."""
-    merge_id = _answer(
-        session, lambda: merge_conflict(session, principal, conflict_id, body.keep), refused=409
-    )
+    merge_id = merge_conflict(session, principal, conflict_id, body.keep)
     return {"merge_id": merge_id}
 
 
@@ -336,7 +298,5 @@ def post_conflict_keep_apart(
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
 ) -> dict[str, int]:
     """They are two people: the pair leaves the list and is not raised or merged again."""
-    closed = _answer(
-        session, lambda: keep_apart(session, principal, conflict_id, body.reason), refused=409
-    )
+    closed = keep_apart(session, principal, conflict_id, body.reason)
     return {"closed": closed}

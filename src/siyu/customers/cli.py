@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from siyu.clikit import acting_principal, echo_json, fail, require
+from siyu.clikit import acting_principal, echo_json, require
 from siyu.untrusted import ID_MAX
 
 app = typer.Typer(help="The customer pool: search, show, merge, unmerge.", no_args_is_help=True)
@@ -21,16 +21,12 @@ def merge(
     force: bool = typer.Option(False, help="Merge even though they hold different strong ids."),
 ) -> None:
     """Merge customer B into A (logged; undo with `siyu customers unmerge MERGE_ID`)."""
-    from siyu.customers.service import CustomerError
     from siyu.customers.service import merge as do_merge
     from siyu.db import session_scope
 
     actor = require("customers:write")
-    try:
-        with session_scope() as session:
-            merge_id = do_merge(session, a, b, actor, force=force)
-    except CustomerError as exc:
-        fail(str(exc))
+    with session_scope() as session:
+        merge_id = do_merge(session, a, b, actor, force=force)
     typer.echo(
         f"merged {b} into {a}; merge id {merge_id} (undo: siyu customers unmerge {merge_id})"
     )
@@ -39,17 +35,13 @@ def merge(
 @app.command("unmerge")
 def unmerge(merge_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Undo a merge; orders and events follow the identity that brought them."""
-    from siyu.customers.service import CustomerError
     from siyu.customers.service import unmerge as do_unmerge
     from siyu.db import session_scope
 
     actor = require("customers:write")
-    try:
-        with session_scope() as session:
-            log = do_unmerge(session, merge_id, actor)
-            loser = log.loser_id
-    except CustomerError as exc:
-        fail(str(exc))
+    with session_scope() as session:
+        log = do_unmerge(session, merge_id, actor)
+        loser = log.loser_id
     typer.echo(f"merge {merge_id} undone; customer {loser} restored")
 
 
@@ -60,16 +52,12 @@ def show(
 ) -> None:
     """Print one customer as JSON (masked unless --unmask)."""
     from siyu.customers.queries import customer_detail
-    from siyu.customers.service import CustomerError
     from siyu.db import session_scope
 
     require("customers:read")
-    try:
-        with session_scope() as session:
-            principal = acting_principal(session)
-            data = customer_detail(session, principal, customer_id, unmask=unmask)
-    except CustomerError as exc:  # another store's customer reads as a missing one
-        fail(str(exc))
+    with session_scope() as session:  # another store's customer reads as a missing one
+        principal = acting_principal(session)
+        data = customer_detail(session, principal, customer_id, unmask=unmask)
     echo_json(data)
 
 

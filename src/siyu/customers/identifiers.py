@@ -74,7 +74,9 @@ _SEPARATORS = str.maketrans("", "", " -()\u3000\t")
 
 
 class Rejected(ValueError):
-    """The value cannot be an identity; the message says why (shown in reject files)."""
+    """The value cannot be an identity; the message says why (shown in reject files). Not a
+    ``Refusal`` itself: it is a reason inside others (an import row's, an event's ``why``, a
+    privacy request's ``reason``), each of which says it."""
 
 
 def _clean(raw: object) -> str:

@@ -23,6 +23,7 @@ from siyu.customers.pairs import KEPT_APART, resolve_pair
 from siyu.customers.resolution import clashing_kind, identities_of
 from siyu.customers.service import (
     CustomerError,
+    NoSuchCustomer,
     active_customer,
     get_visible,
     merge_for,
@@ -198,7 +199,7 @@ def open_conflict(session: Session, principal: Principal, conflict_id: int) -> I
     if found is None:
         conflict = session.get(IdentityConflict, conflict_id)
         if conflict is None:
-            raise CustomerError("no identity conflict {id}", id=conflict_id)
+            raise NoSuchCustomer("no identity conflict {id}", id=conflict_id)
         if conflict.resolved_at is None:  # a profile gone, merged, or not the reader's
             for cid in (conflict.customer_id, conflict.other_customer_id):
                 get_visible(session, principal, cid)

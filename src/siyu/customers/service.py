@@ -18,19 +18,28 @@ from siyu.customers.pairs import MERGED, resolve_pair
 from siyu.customers.resolution import DND_FIELDS, clashing_kind, identities_of, merge_profiles
 from siyu.events.models import Event
 from siyu.orders.models import Order
-from siyu.refusals import Refusal
+from siyu.refusals import NotFound, Refusal
 from siyu.tags.models import CustomerTag
 
 
 class CustomerError(Refusal):
-    """A customer operation that cannot be done (no such customer, a merge that would be
-    wrong); the message says why."""
+    """A customer operation that cannot be done (a merge that would be wrong, a consent
+    without evidence); the message says why."""
+
+    status = 409
 
 
-class Forbidden(CustomerError):
+class NoSuchCustomer(NotFound, CustomerError):
+    """No such customer (or merge, or identity conflict); ``NotFound`` first, so its 404
+    wins over the 409 of other customer refusals."""
+
+
+class NotVisible(NoSuchCustomer):
     """Another store's customer, refused in the very words of a missing one ("no customer
     {id}"), so a store guide cannot tell which ids exist elsewhere; the look-up is audit-logged
-    (callers commit before answering)."""
+    and the audit entry kept (``keeps_writes``)."""
+
+    keeps_writes = True
 
 
 def merge(
@@ -72,7 +81,7 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
     follows the identity that brought it — including ones added after the merge."""
     log = session.get(MergeLog, merge_id)
     if log is None:
-        raise CustomerError("no merge {id}", id=merge_id)
+        raise NoSuchCustomer("no merge {id}", id=merge_id)
     if log.undone_at is not None:
         raise CustomerError("merge {id} was already undone", id=merge_id)
     winner = session.get(Customer, log.winner_id)
@@ -171,7 +180,7 @@ def unmerge_for(session: Session, principal: Principal, merge_id: int) -> MergeL
     """``unmerge`` by someone who must be able to see both customers of the merge."""
     log = session.get(MergeLog, merge_id)
     if log is None:
-        raise CustomerError("no merge {id}", id=merge_id)
+        raise NoSuchCustomer("no merge {id}", id=merge_id)
     get_visible(session, principal, log.winner_id)
     get_visible(session, principal, log.loser_id)
     return unmerge(session, merge_id, principal.actor)
@@ -180,7 +189,7 @@ def unmerge_for(session: Session, principal: Principal, merge_id: int) -> MergeL
 def active_customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise CustomerError("no customer {id}", id=customer_id)
+        raise NoSuchCustomer("no customer {id}", id=customer_id)
     if customer.status != "active":
         raise CustomerError("customer {id} is {status}", id=customer_id, status=customer.status)
     return customer
@@ -254,8 +263,8 @@ def get_visible(session: Session, principal: Principal, customer_id: int) -> Cus
         exists = session.get(Customer, customer_id) is not None
         if exists:
             record_audit(session, principal.actor, "customer.denied", "customer", str(customer_id))
-            raise Forbidden("no customer {id}", id=customer_id)
-        raise CustomerError("no customer {id}", id=customer_id)
+            raise NotVisible("no customer {id}", id=customer_id)
+        raise NoSuchCustomer("no customer {id}", id=customer_id)
     return customer
 
 

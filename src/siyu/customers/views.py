@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from siyu.brands.models import Brand
 from siyu.capability import Permission
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, expired_page, render
+from siyu.console.views import (
+    _check_csrf,
+    console_user,
+    denied_page,
+    expired_page,
+    refused_page,
+    render,
+)
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_CONSENT, CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers import identifiers as ids
@@ -28,7 +35,7 @@ from siyu.customers.consent import (
 )
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_detail
-from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.customers.service import CustomerError, NoSuchCustomer, get_visible
 from siyu.i18n import _
 from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.untrusted import whole_number
@@ -68,11 +75,8 @@ def show_customer(
     principal = ctx["principal"]
     try:
         data = customer_detail(session, principal, customer_id, unmask=unmask)
-    except Forbidden:  # another store's customer looks exactly like a missing one
-        session.commit()  # keep the audit entry of the refused look-up
-        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
-    except CustomerError:
-        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
+    except NoSuchCustomer as exc:  # another store's customer looks exactly like a missing one
+        return refused_page(request, ctx, session, exc, not_found=_("Customer not found."))
     done = request.query_params.get("done")
     show = data["unmasked"]
     addresses = [
@@ -152,15 +156,10 @@ async def customer_action(
         customer = get_visible(session, ctx["principal"], customer_id)
         done = change(customer, form)
         session.commit()
-    except Forbidden:  # another store's customer looks exactly like a missing one
-        session.commit()  # the audit entry of the refused look-up
-        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
+    except NoSuchCustomer as exc:  # another store's customer looks exactly like a missing one
+        return refused_page(request, ctx, session, exc, not_found=_("Customer not found."))
     except CustomerError as exc:
         session.rollback()
-        if exc.template == "no customer {id}":
-            return render(
-                request, "error.html", status=404, ctx=ctx, message=_("Customer not found.")
-            )
         return show_customer(
             request, ctx, session, customer_id, error=in_words(request, exc), status=409
         )

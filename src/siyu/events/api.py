@@ -10,11 +10,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from siyu.accounts.service import Principal
-from siyu.brands.service import BrandError
 from siyu.config import get_settings
 from siyu.events import EVENTS_WRITE
 from siyu.events.schemas import BatchIn, EventIn, EventResult, IngestOut
-from siyu.events.service import EventRejected, validate
+from siyu.events.service import validate
 from siyu.events.writer import submit
 from siyu.webkit import require
 
@@ -54,13 +53,9 @@ async def post_events(
     after the events are committed.
     """
     events = _parse(payload, get_settings().event_batch_max)
+    keys = validate(events)
     try:
-        keys = validate(events)
         stored = await asyncio.wrap_future(submit(events, principal.actor, keys))
-    except EventRejected as exc:
-        raise HTTPException(422, [{"loc": ["body", "batch", exc.index], "msg": str(exc)}]) from None
-    except BrandError as exc:
-        raise HTTPException(422, [{"loc": ["body", "context", "brand"], "msg": str(exc)}]) from None
     except IntegrityError:
         raise HTTPException(409, "conflicting concurrent write; retry the request") from None
     return IngestOut(

@@ -8,7 +8,7 @@ official account: ``traits.openid_appid`` names it, else the configured account'
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
@@ -18,23 +18,38 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from siyu import clock
-from siyu.brands.service import resolve_brand
+from siyu.brands.service import BrandError, resolve_brand
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.db import table_of
 from siyu.events.models import Event
 from siyu.events.schemas import EventIn
+from siyu.refusals import Refusal
 
 EVENT = table_of(Event)
 FUTURE_SLACK = timedelta(hours=1)
 
 
-class EventRejected(ValueError):
-    """A 422 for one event of a request; ``index`` says which."""
+class EventRejected(Refusal):
+    """One event of a request cannot be stored (422); ``index`` says which, and the API names
+    it as the field refused (``{"loc": ["body", "batch", index], "msg": …}``)."""
 
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, index: int, template: str, /, **params: Any) -> None:
+        super().__init__(template, **params)
         self.index = index
+
+    def where(self) -> list[str | int]:
+        return ["body", "batch", self.index]
+
+    def detail(self, say: Callable[[BaseException], str]) -> Any:
+        return [{"loc": self.where(), "msg": say(self)}]
+
+
+class BrandRejected(EventRejected):
+    """The brand an event's context names cannot be used (``context.brand``)."""
+
+    def where(self) -> list[str | int]:
+        return ["body", "context", "brand"]
 
 
 @dataclass
@@ -78,7 +93,7 @@ def _keys(e: EventIn, index: int) -> list[Key]:
         why = "; ".join(problems) or (
             "give userId or traits.phone / traits.email / traits.unionid / traits.openid"
         )
-        raise EventRejected(index, f"event does not identify a person ({why})")
+        raise EventRejected(index, "event does not identify a person ({why})", why=why)
     return keys
 
 
@@ -109,7 +124,7 @@ def validate(events: Sequence[EventIn]) -> list[list[Key]]:
         if (e.timestamp or now) > now + FUTURE_SLACK:
             raise EventRejected(i, "timestamp is in the future")
         if e.message_id in seen:
-            raise EventRejected(i, f"messageId {e.message_id!r} appears twice in this batch")
+            raise EventRejected(i, "messageId {id!r} appears twice in this batch", id=e.message_id)
         seen.add(e.message_id)
         keys.append(_keys(e, i))
     return keys
@@ -139,7 +154,10 @@ def ingest_many(
         for e, event_keys in zip(events, request_keys, strict=True):
             brand = e.context.get("brand") if isinstance(e.context.get("brand"), str) else None
             if brand not in codes:
-                codes[brand] = resolve_brand(conn, brand)[1]
+                try:
+                    codes[brand] = resolve_brand(conn, brand)[1]
+                except BrandError as exc:
+                    raise BrandRejected(r, "{reason}", reason=exc) from None
             keys = [(k, codes[brand] if k == "member_id" else ns, v) for k, ns, v in event_keys]
             prepared.append((r, source, e, keys, (e.timestamp or now).astimezone(UTC)))
     existing = _existing(conn, list({p[2].message_id for p in prepared}))

@@ -58,7 +58,9 @@ class Reject:
 
 
 class RowError(ValueError):
-    pass
+    """Why one row of an export is set aside (its words go to the reject file, beside the
+    row). Not a ``Refusal``: the import as a whole goes on, nobody is answered with it, and the
+    reject file keeps the words it was written with, in whatever language reads it later."""
 
 
 class OrderParser:

@@ -13,7 +13,8 @@ from siyu.bulk import utc_text
 
 
 class BadValue(ValueError):
-    """A cell that cannot be read; the message becomes the reject reason."""
+    """A cell that cannot be read; the message becomes the reject reason (a row's reason, as
+    ``parse.RowError``: not a ``Refusal``, since no request is refused with it)."""
 
 
 _MONEY_JUNK = str.maketrans("", "", "¥￥,， 元'\u3000")

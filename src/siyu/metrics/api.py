@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from siyu.accounts.service import Principal
-from siyu.analytics.engines import EngineUnavailable
 from siyu.config import get_settings
 from siyu.metrics import METRICS_READ
 from siyu.metrics.registry import METRICS
-from siyu.metrics.service import MetricsError, overview
+from siyu.metrics.service import overview
 from siyu.webkit import Id, require
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
@@ -36,9 +35,4 @@ def metrics_overview(
 ) -> dict[str, Any]:
     """The period's numbers beside the period before, revenue decomposed, new customers by
     source, retention by acquisition month, and how fresh the analytical copy is."""
-    try:
-        return overview(get_settings(), start, end, brand_id=brand_id, store_id=store_id)
-    except MetricsError as exc:
-        raise HTTPException(404 if exc.code == "no_store" else 422, str(exc)) from None
-    except EngineUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    return overview(get_settings(), start, end, brand_id=brand_id, store_id=store_id)

@@ -54,23 +54,19 @@ def overview_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """The period's numbers beside the period before, from the analytical copy."""
-    from siyu.analytics.engines import EngineUnavailable
     from siyu.config import get_settings
     from siyu.metrics.registry import METRICS
-    from siyu.metrics.service import MetricsError, overview
+    from siyu.metrics.service import overview
 
     require("metrics:read")
-    try:
-        got = overview(
-            get_settings(),
-            _date(start, "--from"),
-            _date(end, "--to"),
-            brand_id=brand,
-            store_id=store,
-            engine=engine,
-        )
-    except (MetricsError, EngineUnavailable) as exc:
-        fail(str(exc))
+    got = overview(
+        get_settings(),
+        _date(start, "--from"),
+        _date(end, "--to"),
+        brand_id=brand,
+        store_id=store,
+        engine=engine,
+    )
     if as_json:
         echo_json(got)
         return
@@ -125,14 +121,11 @@ def spend_set(
 ) -> None:
     """Record or correct one source's spend for a month (audit-logged)."""
     from siyu.db import session_scope
-    from siyu.metrics.service import MetricsError, set_spend
+    from siyu.metrics.service import set_spend
 
     actor = require("imports:run")
     with session_scope() as session:
-        try:
-            row = set_spend(session, source, month, round(yuan * 100), actor=actor, note=note)
-        except MetricsError as exc:
-            fail(str(exc))
+        row = set_spend(session, source, month, round(yuan * 100), actor=actor, note=note)
         typer.echo(f"{row.source} {row.month}: ¥{row.amount_fen / 100:,.2f}")
 
 

@@ -20,6 +20,7 @@ from siyu.metrics.cache import remember
 from siyu.metrics.charts import first_seen_between
 from siyu.metrics.models import Funnel
 from siyu.metrics.service import MetricsError, known_store, period_of
+from siyu.refusals import NotFound
 
 KINDS = ("first_seen", "active", "order", "event")
 MAX_STEPS = 8
@@ -40,27 +41,30 @@ AARRR: list[dict[str, Any]] = [
 class FunnelError(MetricsError):
     """A funnel that cannot be saved or counted as given (``code`` names the reason)."""
 
-    def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message, code, **params)
+
+class NoSuchFunnel(FunnelError, NotFound):
+    """No funnel has the id."""
 
 
 def clean_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The steps as stored, or a FunnelError naming the first thing wrong (steps counted
     from 1 as the operator sees them)."""
     if not raw:
-        raise FunnelError("no_steps", "a funnel needs at least two steps")
+        raise FunnelError("A funnel needs at least two steps.", "no_steps")
     if len(raw) > MAX_STEPS:
-        raise FunnelError("too_many", f"at most {MAX_STEPS} steps", n=MAX_STEPS)
+        raise FunnelError("At most {n} steps.", "too_many", n=MAX_STEPS)
     steps: list[dict[str, Any]] = []
     for n, step in enumerate(raw, start=1):
         label = str(step.get("label") or "").strip()[:40]
         kind = str(step.get("kind") or "")
         if not label:
-            raise FunnelError("no_label", f"step {n}: give it a name", n=n)
+            raise FunnelError("Step {n}: give it a name.", "no_label", n=n)
         if kind not in KINDS:
-            raise FunnelError("bad_kind", f"step {n}: kind is one of {', '.join(KINDS)}", n=n)
+            raise FunnelError("Step {n}: choose an action.", "bad_kind", n=n)
         if (n == 1) != (kind == "first_seen"):
-            raise FunnelError("first_step", "the first step, and only it, is 'first seen'", n=n)
+            raise FunnelError(
+                "The first step, and only it, is 'first seen in the period'.", "first_step", n=n
+            )
         if kind == "first_seen":
             steps.append({"label": label, "kind": kind})
             continue
@@ -68,16 +72,18 @@ def clean_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
             lo, hi = int(step.get("from_day", 0)), int(step.get("to_day", 30))
             times = int(step.get("times") or 1)
         except (TypeError, ValueError):
-            raise FunnelError("bad_days", f"step {n}: days as whole numbers", n=n) from None
+            raise FunnelError(
+                "Step {n}: days as whole numbers 0–365, from no later than to.", "bad_days", n=n
+            ) from None
         if not 0 <= lo <= hi <= MAX_DAYS:
             raise FunnelError(
-                "bad_days", f"step {n}: days within 0–{MAX_DAYS}, from ≤ to", n=n, max=MAX_DAYS
+                "Step {n}: days as whole numbers 0–365, from no later than to.", "bad_days", n=n
             )
         if not 1 <= times <= 30:
-            raise FunnelError("bad_times", f"step {n}: on 1–30 days", n=n)
+            raise FunnelError("Step {n}: on 1–30 days.", "bad_times", n=n)
         event = str(step.get("event") or "").strip()[:100]
         if kind == "event" and not event:
-            raise FunnelError("no_event", f"step {n}: which event (its name as reported)", n=n)
+            raise FunnelError("Step {n}: which event (its name as reported).", "no_event", n=n)
         steps.append(
             {
                 "label": label,
@@ -89,7 +95,7 @@ def clean_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     if len(steps) < 2:
-        raise FunnelError("no_steps", "a funnel needs at least two steps")
+        raise FunnelError("A funnel needs at least two steps.", "no_steps")
     return steps
 
 
@@ -104,18 +110,18 @@ def save_funnel(
     """Create a funnel, or change one (``funnel_id``); audit-logged."""
     name = name.strip()
     if not name or len(name) > 60:
-        raise FunnelError("bad_name", "name: 1–60 characters")
+        raise FunnelError("Name: 1–60 characters.", "bad_name")
     cleaned = clean_steps(steps)
     clash = session.scalar(sa.select(Funnel.id).where(Funnel.name == name))
     if clash is not None and clash != funnel_id:
-        raise FunnelError("name_taken", f"a funnel named {name!r} exists", name=name)
+        raise FunnelError("A funnel named '{name}' exists.", "name_taken", name=name)
     if funnel_id is None:
         row = Funnel(name=name, steps=cleaned, updated_by=actor)
         session.add(row)
     else:
         found = session.get(Funnel, funnel_id)
         if found is None:
-            raise FunnelError("missing", f"no funnel {funnel_id}", id=funnel_id)
+            raise NoSuchFunnel("No funnel {id}.", "missing", id=funnel_id)
         row = found
         row.name, row.steps, row.updated_by = name, cleaned, actor
     session.flush()
@@ -126,7 +132,7 @@ def save_funnel(
 def delete_funnel(session: Session, funnel_id: int, *, actor: str) -> None:
     row = session.get(Funnel, funnel_id)
     if row is None:
-        raise FunnelError("missing", f"no funnel {funnel_id}", id=funnel_id)
+        raise NoSuchFunnel("No funnel {id}.", "missing", id=funnel_id)
     session.delete(row)
     record_audit(session, actor, "metrics.funnel_delete", "funnel", str(funnel_id))
 
@@ -144,7 +150,7 @@ def chosen(
         if funnel_id is None or f.id == funnel_id:
             return f.id, f.name, f.steps
     if funnel_id is not None:
-        raise FunnelError("missing", f"no funnel {funnel_id}", id=funnel_id)
+        raise NoSuchFunnel("No funnel {id}.", "missing", id=funnel_id)
     return None, "AARRR", clean_steps(AARRR)
 
 

@@ -21,6 +21,7 @@ from siyu.metrics.cache import remember
 from siyu.metrics.models import AcquisitionSpend
 from siyu.metrics.queries import spend_by_source
 from siyu.metrics.registry import METRICS
+from siyu.refusals import NotFound, Refusal
 from siyu.untrusted import FIRST_DAY, LAST_DAY
 
 EPOCH = date(1970, 1, 1)
@@ -28,14 +29,17 @@ TABLES = ["order", "customer", "event", "customer_trait"]
 MAX_DAYS = 3 * 366
 
 
-class MetricsError(ValueError):
-    """A question the metrics cannot answer as asked (dates the wrong way round, too long).
-    ``code`` names the reason for the console, which says it in the reader's language; the
-    message says it in English (API, CLI)."""
+class MetricsError(Refusal):
+    """A question the metrics cannot answer as asked (dates the wrong way round, too long);
+    ``code`` is a short machine word for the reason (``backwards``, ``no_store``, …)."""
 
-    def __init__(self, message: str, code: str = "", **params: Any) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
+    def __init__(self, template: str, code: str = "", /, **params: Any) -> None:
+        super().__init__(template, **params)
+        self.code = code
+
+
+class NoSuchStore(MetricsError, NotFound):
+    """The store filter names no store."""
 
 
 def set_spend(
@@ -47,7 +51,7 @@ def set_spend(
     try:
         datetime.strptime(month, "%Y-%m")
     except ValueError:
-        raise MetricsError(f"month: YYYY-MM, not {month!r}") from None
+        raise MetricsError("month: YYYY-MM, not {month!r}", month=month) from None
     if amount_fen < 0:
         raise MetricsError("spend: 0 or more")
     row = session.scalar(
@@ -110,12 +114,12 @@ def period_of(
     midnight in Shanghai, or the day after the period, is no Python date (those were 500s)."""
     if not (FIRST_DAY <= start <= LAST_DAY and FIRST_DAY <= end <= LAST_DAY):
         raise MetricsError(
-            f"days from {FIRST_DAY} to {LAST_DAY}", "out_of_range", first=FIRST_DAY, last=LAST_DAY
+            "Days from {first} to {last}.", "out_of_range", first=FIRST_DAY, last=LAST_DAY
         )
     if end < start:
-        raise MetricsError("the period ends before it starts", "backwards")
+        raise MetricsError("The period ends before it starts: swap the dates.", "backwards")
     if (end - start).days + 1 > MAX_DAYS:
-        raise MetricsError(f"a period of at most {MAX_DAYS} days", "too_long", days=MAX_DAYS)
+        raise MetricsError("A period of at most {days} days.", "too_long", days=MAX_DAYS)
     offset = datetime(start.year, start.month, start.day, 12, tzinfo=settings.tz).utcoffset()
     return x.Period(
         (start - EPOCH).days,
@@ -294,7 +298,9 @@ def known_store(store_id: int | None) -> None:
 
     with new_session() as session:
         if session.get(Store, store_id) is None:
-            raise MetricsError(f"no store with id {store_id}", "no_store", id=store_id)
+            raise NoSuchStore(
+                "There is no store with id {id}; pick one from the list.", "no_store", id=store_id
+            )
 
 
 def local_bounds(settings: Settings, start: date, end: date) -> tuple[datetime, datetime]:

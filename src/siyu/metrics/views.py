@@ -26,6 +26,7 @@ from siyu.metrics.export import overview_csv
 from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
+from siyu.refusals import NotFound
 from siyu.segments import SEGMENTS_WRITE
 from siyu.segments.drill import drill
 from siyu.segments.rules import RuleError, loads
@@ -172,7 +173,7 @@ def dashboard_csv(
     except EngineUnavailable:
         return refused(_(NO_COPY), 409)
     except MetricsError as exc:
-        return refused(in_words(request, exc), 404 if exc.code == "no_store" else 400)
+        return refused(in_words(request, exc), 404 if isinstance(exc, NotFound) else 400)
     name = f"siyu-dashboard-{first}-{last}.csv"
     return Response(
         "\ufeff" + overview_csv(data),

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 
 from siyu import runtime
+from siyu.i18n import N_
+from siyu.refusals import UpstreamFailed
 
 TOKEN_INVALID = {40001, 40014, 42001}  # invalid credential, invalid token, token expired
 # system busy, daily quota used up, too frequent: try again later (after so many seconds)
@@ -25,16 +27,18 @@ BATCHGET_MOST = 100  # user/info/batchget takes at most 100 openids
 USER_GET_MOST = 10_000  # user/get answers at most 10,000 openids a page
 
 
-class TokenError(Exception):
+class TokenError(UpstreamFailed):
     """The AppID/AppSecret pair was refused: nothing can be called until it is fixed."""
 
 
-class OaError(Exception):
+class OaError(UpstreamFailed):
     """WeChat answered an errcode. ``transient`` errors are worth trying again later, after
     ``retry_after`` seconds when WeChat's code says how long."""
 
     def __init__(self, api: str, errcode: int, errmsg: str) -> None:
-        super().__init__(f"{api}: {errcode} {errmsg}"[:300])
+        super().__init__(
+            N_("{api}: {errcode} {errmsg}"), api=api, errcode=errcode, errmsg=errmsg[:250]
+        )
         self.api, self.errcode, self.errmsg = api, errcode, errmsg
         self.transient = errcode in TRANSIENT
         self.retry_after = TRANSIENT.get(errcode)
@@ -106,7 +110,9 @@ class OaClient:
             data = resp.json()
             if not isinstance(data, dict) or not data.get("access_token"):
                 got = data if isinstance(data, dict) else {}
-                raise TokenError(f"{got.get('errcode')}: {got.get('errmsg')}")
+                raise TokenError(
+                    "{errcode}: {errmsg}", errcode=got.get("errcode"), errmsg=got.get("errmsg")
+                )
             expires = float(data.get("expires_in") or 7200)
             shared.value = str(data["access_token"])
             shared.until = time.monotonic() + max(60.0, expires - 300)

@@ -15,14 +15,13 @@ from siyu.config import get_settings
 from siyu.customers.models import Customer
 from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.privacy.service import (
-    PrivacyError,
     erase_customer,
     export_customer,
     find_by_phone,
     find_person,
     finish_erasure,
 )
-from siyu.webkit import Id, Refused, SessionDep, require
+from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
@@ -39,12 +38,9 @@ class PersonIn(BaseModel):
 
 
 def _person(session: Session, body: PersonIn) -> Customer:
-    try:
-        if body.customer_id is not None:
-            return find_person(session, body.customer_id)
-        return find_by_phone(session, body.phone or "")
-    except PrivacyError as exc:
-        raise Refused(404, exc) from None
+    if body.customer_id is not None:
+        return find_person(session, body.customer_id)
+    return find_by_phone(session, body.phone or "")
 
 
 @router.post("/export", responses={404: {"description": "nobody holds this phone"}})

@@ -19,14 +19,11 @@ def register(root: typer.Typer) -> None:
 def export(phone: str = typer.Option(..., "--phone", help="The person's phone number.")) -> None:
     """Print everything held about the person as JSON (audit-logged)."""
     from siyu.db import session_scope
-    from siyu.privacy.service import PrivacyError, export_person
+    from siyu.privacy.service import export_person
 
     actor = require("privacy:export")
-    try:
-        with session_scope() as session:
-            data = export_person(session, phone, actor)
-    except PrivacyError as exc:
-        fail(str(exc))
+    with session_scope() as session:
+        data = export_person(session, phone, actor)
     echo_json(data)
 
 

@@ -38,11 +38,15 @@ from siyu.orders.service import erase_orders
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
 from siyu.reactions import Topic, publish_parts
-from siyu.refusals import Refusal
+from siyu.refusals import NotFound, Refusal
 
 
 class PrivacyError(Refusal):
     """A PIPL request that cannot be carried out (nobody holds the phone, no such customer)."""
+
+
+class NoSuchPerson(PrivacyError, NotFound):
+    """Nobody holds the phone number, or there is no such customer."""
 
 
 @dataclass
@@ -94,7 +98,7 @@ def find_by_phone(session: Session, phone: str) -> Customer:
         )
     )
     if cid is None:
-        raise PrivacyError("no customer holds this phone number")
+        raise NoSuchPerson("no customer holds this phone number")
     customer = session.get(Customer, cid)
     assert customer is not None
     return customer
@@ -108,7 +112,7 @@ def find_person(session: Session, customer_id: int) -> Customer:
         seen.add(customer.id)
         customer = session.get(Customer, customer.merged_into_id)
     if customer is None:
-        raise PrivacyError("no customer {id}", id=customer_id)
+        raise NoSuchPerson("no customer {id}", id=customer_id)
     return customer
 
 

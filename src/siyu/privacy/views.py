@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from siyu.capability import Permission
 from siyu.config import MissingSecretKey, get_settings
-from siyu.console.views import console_user, denied_page, expired_page, render
+from siyu.console.views import console_user, denied_page, expired_page, refused_page, render
 from siyu.console.words import in_words
-from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.customers.service import NoSuchCustomer, get_visible
 from siyu.customers.views import posted, private, show_customer
 from siyu.i18n import _
 from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.privacy.service import (
+    NoSuchPerson,
     PrivacyError,
     confirms_erasure,
     erase_customer,
@@ -45,11 +46,8 @@ async def _checked(
     try:
         get_visible(session, ctx["principal"], customer_id)
         return form, find_person(session, customer_id)
-    except Forbidden:  # another store's customer looks exactly like a missing one
-        session.commit()
-        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
-    except (CustomerError, PrivacyError):
-        return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
+    except (NoSuchCustomer, NoSuchPerson) as exc:  # another store's looks like a missing one
+        return refused_page(request, ctx, session, exc, not_found=_("Customer not found."))
 
 
 @router.post("/customers/{customer_id}/privacy/export")

@@ -11,20 +11,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from siyu.accounts.service import Principal
-from siyu.analytics.engines import EngineUnavailable
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_EXPORT, CUSTOMERS_READ
 from siyu.db import get_engine
 from siyu.segments import SEGMENTS_WRITE, queries, service
 from siyu.segments.fields import catalogue
-from siyu.segments.rules import RuleError
-from siyu.webkit import Id, Refused, SessionDep, require
+from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 RULE_EXAMPLES = ["tag:兴趣/防晒 and city in [上海, 杭州] and orders(last 90d).count = 0"]
@@ -55,21 +53,6 @@ class RuleIn(BaseModel):
     brand: str | None = Field(None, max_length=64)
 
 
-def _fail(exc: Exception) -> HTTPException:
-    """The answer to a refusal: a bad rule 422 naming its path, a missing segment 404, a name
-    already taken 409; reasons in the language the request asks for."""
-    if isinstance(exc, EngineUnavailable):
-        return HTTPException(503, str(exc))
-    if isinstance(exc, service.NoSuchSegment):
-        return Refused(404, exc)
-    if isinstance(exc, service.NameTaken):
-        return Refused(409, exc)
-    return Refused(422, exc)
-
-
-ERRORS = (RuleError, service.SegmentError, EngineUnavailable)
-
-
 @router.get("/fields")
 def get_fields(
     session: SessionDep,
@@ -96,17 +79,14 @@ def post_segment(
     p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
     """A dynamic segment; its members are filled by the next refresh."""
-    try:
-        seg = service.create_segment(
-            session,
-            body.name,
-            rule=body.rule,
-            actor=p.actor,
-            brand=body.brand,
-            description=body.description,
-        )
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    seg = service.create_segment(
+        session,
+        body.name,
+        rule=body.rule,
+        actor=p.actor,
+        brand=body.brand,
+        description=body.description,
+    )
     return queries.segment_summary(seg)
 
 
@@ -117,17 +97,14 @@ def post_static(
     p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
     """A fixed list by phone numbers or customer ids; numbers that matched nobody come back."""
-    try:
-        seg, missing = service.create_static_segment(
-            session,
-            body.name,
-            phones=body.phones,
-            customer_ids=body.customer_ids,
-            actor=p.actor,
-            description=body.description,
-        )
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    seg, missing = service.create_static_segment(
+        session,
+        body.name,
+        phones=body.phones,
+        customer_ids=body.customer_ids,
+        actor=p.actor,
+        description=body.description,
+    )
     return {**queries.segment_summary(seg), "not_found": missing[:1000]}
 
 
@@ -139,12 +116,7 @@ def post_count(
 ) -> dict[str, Any]:
     """How many customers a rule matches now (the rule builder's live count), of those the
     caller may see."""
-    try:
-        result = service.count_rule(
-            get_settings(), session, body.rule, brand=body.brand, principal=p
-        )
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    result = service.count_rule(get_settings(), session, body.rule, brand=body.brand, principal=p)
     return _count_out(result)
 
 
@@ -155,10 +127,7 @@ def post_preview(
     p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """Count, estimated reach per channel and a masked sample of 20."""
-    try:
-        pv = service.preview_rule(get_settings(), session, p, body.rule, brand=body.brand)
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    pv = service.preview_rule(get_settings(), session, p, body.rule, brand=body.brand)
     out = asdict(pv)
     out["data_as_of"] = pv.data_as_of.isoformat() if pv.data_as_of else None
     return out
@@ -172,10 +141,7 @@ def get_segment(
 ) -> dict[str, Any]:
     """One segment with its size over what the caller may see, and its size history (the
     whole pool's, so only for those who see the whole pool)."""
-    try:
-        seg = service.get_segment(session, segment_id)
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    seg = service.get_segment(session, segment_id)
     history = queries.size_history(session, seg.id, principal=p)
     return {**queries.segment_view(session, seg, p), "history": history}
 
@@ -187,17 +153,14 @@ def patch_segment(
     body: SegmentPatch,
     p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        seg = service.update_segment(
-            session,
-            segment_id,
-            actor=p.actor,
-            name=body.name,
-            rule=body.rule,
-            description=body.description,
-        )
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    seg = service.update_segment(
+        session,
+        segment_id,
+        actor=p.actor,
+        name=body.name,
+        rule=body.rule,
+        description=body.description,
+    )
     return queries.segment_summary(seg)
 
 
@@ -207,10 +170,7 @@ def delete_segment(
     segment_id: Id,
     p: Principal = Depends(require(SEGMENTS_WRITE)),
 ) -> None:
-    try:
-        service.delete_segment(session, segment_id, actor=p.actor)
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    service.delete_segment(session, segment_id, actor=p.actor)
 
 
 @router.get("/{segment_id}/count", responses={404: {}, 503: {}})
@@ -219,10 +179,7 @@ def get_count(
     segment_id: Id,
     p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
-    try:
-        result = service.count_segment(get_settings(), session, segment_id, principal=p)
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    result = service.count_segment(get_settings(), session, segment_id, principal=p)
     return _count_out(result)
 
 
@@ -235,11 +192,8 @@ def post_refresh(
     """Refresh this segment's membership now, from the copy as it is."""
     from siyu.segments.membership import refresh_segments
 
-    try:
-        service.get_segment(session, segment_id)
-        run = refresh_segments(get_engine(), get_settings(), segment_ids=[segment_id])
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    service.get_segment(session, segment_id)
+    run = refresh_segments(get_engine(), get_settings(), segment_ids=[segment_id])
     return asdict(run)
 
 
@@ -259,16 +213,13 @@ def get_export(
     p: Principal = Depends(require(CUSTOMERS_EXPORT)),
 ) -> FileResponse:
     """The members as CSV (masked unless ``unmask`` and allowed); audit-logged."""
-    try:
-        seg = service.get_segment(session, segment_id)
-    except ERRORS as exc:
-        raise _fail(exc) from None
+    seg = service.get_segment(session, segment_id)
     tmp = Path(tempfile.mkstemp(prefix="siyu-segment-", suffix=".csv")[1])
     try:
         queries.export_members(session, p, segment_id, tmp, unmask=unmask)
-    except PermissionError as exc:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        raise Refused(403, exc) from None
+        raise
     return FileResponse(
         tmp,
         media_type="text/csv; charset=utf-8",

@@ -24,14 +24,6 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="segments")
 
 
-def _errors() -> tuple[type[Exception], ...]:
-    from siyu.analytics.engines import EngineUnavailable
-    from siyu.segments.rules import RuleError
-    from siyu.segments.service import SegmentError
-
-    return (RuleError, SegmentError, EngineUnavailable)
-
-
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="The segment's name (unique)."),
@@ -47,12 +39,9 @@ def create(
 
     actor = require("segments:write")
     with session_scope() as session:
-        try:
-            seg = create_segment(
-                session, name, rule=rule, actor=actor, brand=brand, description=description
-            )
-        except _errors() as exc:
-            fail(str(exc))
+        seg = create_segment(
+            session, name, rule=rule, actor=actor, brand=brand, description=description
+        )
         out = segment_summary(seg)
     if as_json:
         echo_json(out)
@@ -81,12 +70,9 @@ def import_list(
     if not phones:
         fail(f"{file} holds no phone numbers")
     with session_scope() as session:
-        try:
-            seg, missing = create_static_segment(
-                session, name, phones=phones, actor=actor, description=description
-            )
-        except _errors() as exc:
-            fail(str(exc))
+        seg, missing = create_static_segment(
+            session, name, phones=phones, actor=actor, description=description
+        )
         typer.echo(f"segment {seg.id} {seg.name}: {seg.size:,} customers")
     if missing:
         typer.echo(f"{len(missing):,} numbers matched nobody, e.g. {', '.join(missing[:5])}")
@@ -124,14 +110,11 @@ def show(
     from siyu.clikit import acting_principal
     from siyu.db import session_scope
     from siyu.segments.queries import segment_view, size_history
-    from siyu.segments.service import SegmentError, get_segment
+    from siyu.segments.service import get_segment
 
     with session_scope() as session:
         who = acting_principal(session)
-        try:
-            out = segment_view(session, get_segment(session, segment_id), who)
-        except SegmentError as exc:
-            fail(str(exc))
+        out = segment_view(session, get_segment(session, segment_id), who)
         out["history"] = size_history(session, segment_id, principal=who)
     if as_json:
         echo_json(out)
@@ -162,17 +145,14 @@ def count(
         fail("give a segment number or --rule, not both")
     with session_scope() as session:
         who = acting_principal(session)
-        try:
-            if rule is not None:
-                result = count_rule(
-                    session_settings(), session, rule, brand=brand, engine=engine, principal=who
-                )
-            else:
-                result = count_segment(
-                    session_settings(), session, segment_id, engine=engine, principal=who
-                )
-        except _errors() as exc:
-            fail(str(exc))
+        if rule is not None:
+            result = count_rule(
+                session_settings(), session, rule, brand=brand, engine=engine, principal=who
+            )
+        else:
+            result = count_segment(
+                session_settings(), session, segment_id, engine=engine, principal=who
+            )
     out: dict[str, Any] = {
         "count": result.count,
         "data_as_of": result.data_as_of.isoformat() if result.data_as_of else None,
@@ -203,12 +183,9 @@ def update(
 
     actor = require("segments:write")
     with session_scope() as session:
-        try:
-            seg = update_segment(
-                session, segment_id, actor=actor, name=name, rule=rule, description=description
-            )
-        except _errors() as exc:
-            fail(str(exc))
+        seg = update_segment(
+            session, segment_id, actor=actor, name=name, rule=rule, description=description
+        )
         typer.echo(f"segment {seg.id} {seg.name}: {seg.rule_text}")
 
 
@@ -220,10 +197,7 @@ def delete(segment_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
 
     actor = require("segments:write")
     with session_scope() as session:
-        try:
-            delete_segment(session, segment_id, actor=actor)
-        except _errors() as exc:
-            fail(str(exc))
+        delete_segment(session, segment_id, actor=actor)
     typer.echo(f"segment {segment_id} deleted")
 
 
@@ -250,19 +224,16 @@ def refresh(
 
     require("segments:write")
     settings = session_settings()
-    try:
-        if not no_copy:
-            refresh_copy(settings)
-        run = refresh_segments(
-            get_engine(),
-            settings,
-            segment_ids=segment_ids or None,
-            incremental=incremental,
-            compute_engine=engine,
-            progress=lambda name: typer.echo(f"  {name} …", err=True),
-        )
-    except _errors() as exc:
-        fail(str(exc))
+    if not no_copy:
+        refresh_copy(settings)
+    run = refresh_segments(
+        get_engine(),
+        settings,
+        segment_ids=segment_ids or None,
+        incremental=incremental,
+        compute_engine=engine,
+        progress=lambda name: typer.echo(f"  {name} …", err=True),
+    )
     if as_json:
         echo_json(asdict(run))
     else:
@@ -287,19 +258,14 @@ def export(
     from siyu.clikit import acting_principal
     from siyu.db import session_scope
     from siyu.segments.queries import export_members
-    from siyu.segments.service import SegmentError, get_segment
+    from siyu.segments.service import get_segment
 
     if file.is_dir():
         fail(f"{file} is a folder; give a file name")
     with session_scope() as session:
         principal = acting_principal(session)
-        try:
-            get_segment(session, segment_id)
-            rows = export_members(session, principal, segment_id, file, unmask=unmask)
-        except SegmentError as exc:
-            fail(str(exc))
-        except PermissionError as exc:
-            fail(str(exc), code=4)
+        get_segment(session, segment_id)
+        rows = export_members(session, principal, segment_id, file, unmask=unmask)
     typer.echo(f"wrote {rows:,} customers to {file}")
 
 

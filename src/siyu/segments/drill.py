@@ -20,6 +20,7 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.customers.models import Customer
 from siyu.customers.queries import customer_rows
 from siyu.customers.service import visible_to
+from siyu.refusals import Forbidden
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import compile_rule
 from siyu.segments.service import checked_rule, copy_as_of, rule_context, within_scope
@@ -52,9 +53,9 @@ def drill(
     """Customers a rule matches now, newest first; a store guide sees only theirs.
 
     Raises ``RuleError`` for a rule that does not parse or check (the message names where) and
-    ``PermissionError`` without ``customers:read``."""
+    ``Forbidden`` without ``customers:read``."""
     if not principal.can(CUSTOMERS_READ):
-        raise PermissionError("the customer list needs the customers:read permission")
+        raise Forbidden("the customer list needs the customers:read permission")
     node = checked_rule(session, rule)
     per_page = max(1, min(per_page, 200))
     page = max(1, page)

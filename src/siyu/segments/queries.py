@@ -18,6 +18,7 @@ from siyu.customers.masking import mask_optional
 from siyu.customers.models import Customer
 from siyu.customers.queries import phones_of
 from siyu.customers.service import only_visible, sees_whole_pool
+from siyu.refusals import Forbidden
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
 
 
@@ -137,10 +138,10 @@ def export_members(
     """Write a segment's members to CSV (UTF-8 with BOM, so Excel reads the Chinese); masked
     unless asked and allowed. Every export is audit-logged; returns the rows written."""
     if not principal.can(CUSTOMERS_EXPORT):
-        raise PermissionError("exporting customers needs the customers:export permission")
+        raise Forbidden("exporting customers needs the customers:export permission")
     show = unmask and principal.can(CUSTOMERS_UNMASK)
     if unmask and not show:
-        raise PermissionError("unmasked export needs the customers:unmask permission")
+        raise Forbidden("unmasked export needs the customers:unmask permission")
     written = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csvsafe.DictWriter(fh, fieldnames=EXPORT_COLUMNS)

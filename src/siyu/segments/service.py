@@ -31,7 +31,7 @@ from siyu.customers.models import Customer
 from siyu.customers.queries import customers_by_phones, phones_of
 from siyu.customers.service import only_visible, sees_whole_pool, visible_to, wecom_friends
 from siyu.db import table_of
-from siyu.refusals import Refusal
+from siyu.refusals import Conflict, NotFound, Refusal
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import (
     Context,
@@ -62,11 +62,11 @@ class SegmentError(Refusal):
     """A segment request that cannot be carried out; the message says why."""
 
 
-class NoSuchSegment(SegmentError):
+class NoSuchSegment(SegmentError, NotFound):
     """The segment asked for does not exist (the API answers 404)."""
 
 
-class NameTaken(SegmentError):
+class NameTaken(SegmentError, Conflict):
     """Another segment already has the name (the API answers 409)."""
 
 

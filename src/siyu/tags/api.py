@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from siyu.accounts.service import Principal
@@ -12,7 +12,7 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
 from siyu.tags import TAGS_WRITE, service
 from siyu.tags.queries import catalogue
-from siyu.webkit import Id, Refused, SessionDep, require
+from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["tags"])
 
@@ -56,16 +56,13 @@ def get_tags(
     return catalogue(session, p)
 
 
-@router.post("/tag-groups", status_code=201, responses={409: {"description": "exists"}})
+@router.post("/tag-groups", status_code=201, responses={409: {"description": "exists"}, 422: {}})
 def post_group(
     session: SessionDep,
     body: GroupIn,
     p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        g = service.add_group(session, body.name, single=body.single, actor=p.actor)
-    except service.TagError as exc:
-        raise Refused(409, exc) from None
+    g = service.add_group(session, body.name, single=body.single, actor=p.actor)
     return {"id": g.id, "name": g.name, "single": g.single}
 
 
@@ -75,10 +72,7 @@ def post_tag(
     body: TagIn,
     p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        t = service.add_tag(session, body.path, actor=p.actor)
-    except service.TagError as exc:
-        raise HTTPException(409 if "already" in str(exc) else 422, str(exc)) from None
+    t = service.add_tag(session, body.path, actor=p.actor)
     return {"id": t.id, "path": body.path}
 
 
@@ -90,16 +84,13 @@ def post_assign(
 ) -> dict[str, Any]:
     """Tag customers by hand: by ids, phone numbers and/or a customer-list filter; phones that
     match nobody are listed."""
-    try:
-        tag = service.find_tag(session, body.path)
-        found, missing = customers_by_phones(session, body.phones)
-        matched = []
-        if body.filter is not None:
-            f = body.filter
-            matched = customer_ids(session, p, CustomerFilter(f.q, f.source, f.store_id))
-        added = service.assign(session, tag, [*body.customer_ids, *found, *matched], actor=p.actor)
-    except service.TagError as exc:
-        raise Refused(422, exc) from None
+    tag = service.find_tag(session, body.path)
+    found, missing = customers_by_phones(session, body.phones)
+    matched = []
+    if body.filter is not None:
+        f = body.filter
+        matched = customer_ids(session, p, CustomerFilter(f.q, f.source, f.store_id))
+    added = service.assign(session, tag, [*body.customer_ids, *found, *matched], actor=p.actor)
     return {"added": added, "phones_not_found": missing}
 
 
@@ -109,11 +100,8 @@ def post_unassign(
     body: AssignIn,
     p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        tag = service.find_tag(session, body.path)
-        removed = service.unassign(session, tag, body.customer_ids, actor=p.actor)
-    except service.TagError as exc:
-        raise Refused(422, exc) from None
+    tag = service.find_tag(session, body.path)
+    removed = service.unassign(session, tag, body.customer_ids, actor=p.actor)
     return {"removed": removed}
 
 
@@ -123,12 +111,9 @@ def post_rule(
     body: RuleIn,
     p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        rule = service.add_rule(
-            session, service.find_tag(session, body.path), body.condition, actor=p.actor
-        )
-    except service.TagError as exc:
-        raise Refused(422, exc) from None
+    rule = service.add_rule(
+        session, service.find_tag(session, body.path), body.condition, actor=p.actor
+    )
     return {"id": rule.id, "condition": rule.condition}
 
 
@@ -138,8 +123,5 @@ def delete_rule(
     rule_id: Id,
     p: Principal = Depends(require(TAGS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        removed = service.delete_rule(session, rule_id, actor=p.actor)
-    except service.TagError as exc:
-        raise Refused(404, exc) from None
+    removed = service.delete_rule(session, rule_id, actor=p.actor)
     return {"deleted": rule_id, "tags_removed": removed}

@@ -29,15 +29,11 @@ def add_group(
 ) -> None:
     """Add a tag group (multi-choice unless --single)."""
     from siyu.db import session_scope
-    from siyu.tags.service import TagError
     from siyu.tags.service import add_group as add
 
     actor = require("tags:write")
     with session_scope() as session:
-        try:
-            add(session, name, single=single, actor=actor)
-        except TagError as exc:
-            fail(str(exc))
+        add(session, name, single=single, actor=actor)
     typer.echo(f"tag group {name} added ({'single' if single else 'multi'}-choice)")
 
 
@@ -45,14 +41,11 @@ def add_group(
 def add(path: str = typer.Argument(..., help=PATH_HELP)) -> None:
     """Add a tag to a group."""
     from siyu.db import session_scope
-    from siyu.tags.service import TagError, add_tag
+    from siyu.tags.service import add_tag
 
     actor = require("tags:write")
     with session_scope() as session:
-        try:
-            add_tag(session, path, actor=actor)
-        except TagError as exc:
-            fail(str(exc))
+        add_tag(session, path, actor=actor)
     typer.echo(f"tag {path} added")
 
 
@@ -95,25 +88,22 @@ def assign(
     from siyu.clikit import acting_principal
     from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
     from siyu.db import session_scope
-    from siyu.tags.service import TagError, find_tag
     from siyu.tags.service import assign as put
+    from siyu.tags.service import find_tag
 
     actor = require("tags:write")
     missing: list[str] = []
     with session_scope() as session:
-        try:
-            tag = find_tag(session, path)
-            ids = list(customer)
-            if phones is not None:
-                lines = [ln.strip() for ln in _read(phones).splitlines() if ln.strip()]
-                found, missing = customers_by_phones(session, lines)
-                ids += found
-            if source or store:
-                who = acting_principal(session)
-                ids += customer_ids(session, who, CustomerFilter(source=source, store_id=store))
-            added = put(session, tag, ids, actor=actor)
-        except TagError as exc:
-            fail(str(exc))
+        tag = find_tag(session, path)
+        ids = list(customer)
+        if phones is not None:
+            lines = [ln.strip() for ln in _read(phones).splitlines() if ln.strip()]
+            found, missing = customers_by_phones(session, lines)
+            ids += found
+        if source or store:
+            who = acting_principal(session)
+            ids += customer_ids(session, who, CustomerFilter(source=source, store_id=store))
+        added = put(session, tag, ids, actor=actor)
     typer.echo(f"{path}: {added:,} customers newly tagged")
     if missing:
         typer.echo(
@@ -130,14 +120,11 @@ def remove(
 ) -> None:
     """Take a hand-set tag off customers."""
     from siyu.db import session_scope
-    from siyu.tags.service import TagError, find_tag, unassign
+    from siyu.tags.service import find_tag, unassign
 
     actor = require("tags:write")
     with session_scope() as session:
-        try:
-            removed = unassign(session, find_tag(session, path), customer, actor=actor)
-        except TagError as exc:
-            fail(str(exc))
+        removed = unassign(session, find_tag(session, path), customer, actor=actor)
     typer.echo(f"{path}: removed from {removed:,} customers")
 
 
@@ -150,7 +137,7 @@ def rule_add(
 ) -> None:
     """Keep a tag on everyone meeting a condition (applied at each recompute)."""
     from siyu.db import session_scope
-    from siyu.tags.service import TagError, add_rule, find_tag
+    from siyu.tags.service import add_rule, find_tag
 
     actor = require("tags:write")
     try:
@@ -158,10 +145,7 @@ def rule_add(
     except json.JSONDecodeError as exc:
         fail(f"--when is not JSON: {exc}")
     with session_scope() as session:
-        try:
-            rule = add_rule(session, find_tag(session, path), condition, actor=actor)
-        except TagError as exc:
-            fail(str(exc))
+        rule = add_rule(session, find_tag(session, path), condition, actor=actor)
         rule_id = rule.id
     typer.echo(
         f"rule {rule_id} added to {path}; it applies at the next `siyu tags apply` or recompute"
@@ -172,14 +156,11 @@ def rule_add(
 def rule_delete(rule_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
     """Delete a rule and the tags it set (tags set by hand stay)."""
     from siyu.db import session_scope
-    from siyu.tags.service import TagError, delete_rule
+    from siyu.tags.service import delete_rule
 
     actor = require("tags:write")
     with session_scope() as session:
-        try:
-            removed = delete_rule(session, rule_id, actor=actor)
-        except TagError as exc:
-            fail(str(exc))
+        removed = delete_rule(session, rule_id, actor=actor)
     typer.echo(f"rule {rule_id} deleted; {removed:,} tags it had set were removed")
 
 

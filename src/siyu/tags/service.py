@@ -23,7 +23,7 @@ from siyu.customers.models import Customer
 from siyu.db import table_of, write_transaction
 from siyu.privacy.service import ErasureContext
 from siyu.reactions import Topic, publish_parts
-from siyu.refusals import Refusal
+from siyu.refusals import Conflict, NotFound, Refusal
 from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
 from siyu.tags.rules import TagRuleError, matching, parse_condition
 from siyu.traits.params import EPOCH, trait_params
@@ -45,12 +45,20 @@ class TagError(Refusal):
     """A tagging request that cannot be done; the message says why."""
 
 
+class TagExists(TagError, Conflict):
+    """A tag group or tag of that name exists already."""
+
+
+class NoSuchTagRule(TagError, NotFound):
+    """No tag rule has the id."""
+
+
 def add_group(session: Session, name: str, *, single: bool, actor: str) -> TagGroup:
     name = name.strip()
     if not name or len(name) > 50:
         raise TagError("a tag group needs a name of 1–50 characters")
     if session.scalar(sa.select(TagGroup.id).where(TagGroup.name == name)):
-        raise TagError("tag group {name!r} already exists", name=name)
+        raise TagExists("tag group {name!r} already exists", name=name)
     group = TagGroup(name=name, single=single)
     session.add(group)
     session.flush()
@@ -69,7 +77,7 @@ def add_tag(session: Session, path: str, *, actor: str) -> Tag:
     if not name or len(name) > 50:
         raise TagError("a tag needs a name of 1–50 characters")
     if session.scalar(sa.select(Tag.id).where(Tag.group_id == group.id, Tag.name == name)):
-        raise TagError("tag {tag!r} already exists", tag=path)
+        raise TagExists("tag {tag!r} already exists", tag=path)
     tag = Tag(group_id=group.id, name=name)
     session.add(tag)
     session.flush()
@@ -167,7 +175,7 @@ def delete_rule(session: Session, rule_id: int, *, actor: str) -> int:
     """Delete a rule and only the tags it set; returns how many assignments went."""
     rule = session.get(TagRule, rule_id)
     if rule is None:
-        raise TagError("no tag rule {id}", id=rule_id)
+        raise NoSuchTagRule("no tag rule {id}", id=rule_id)
     mine = sa.and_(CustomerTag.source == "rule", CustomerTag.rule_id == rule_id)
     touch_customers(session, session.scalars(sa.select(CustomerTag.customer_id).where(mine)))
     res = session.execute(

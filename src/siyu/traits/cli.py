@@ -39,10 +39,8 @@ def recompute(
     """Recompute RFM and lifecycle for every customer, per brand and across brands."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from siyu.analytics.engines import EngineUnavailable
     from siyu.config import get_settings
     from siyu.db import get_engine
-    from siyu.traits.service import TraitsError
     from siyu.traits.service import recompute as run
 
     actor = require("traits:run")
@@ -55,19 +53,16 @@ def recompute(
         disable=as_json,
     ) as bar:
         task = bar.add_task("…", total=None)
-        try:
-            result = run(
-                get_engine(),
-                get_settings(),
-                compute_engine=engine,
-                reference_date=ref,
-                window_days=window_days,
-                actor=actor,
-                refresh=not no_refresh,
-                progress=lambda step: bar.update(task, description=STEPS.get(step, step)),
-            )
-        except (TraitsError, EngineUnavailable) as exc:
-            fail(str(exc))
+        result = run(
+            get_engine(),
+            get_settings(),
+            compute_engine=engine,
+            reference_date=ref,
+            window_days=window_days,
+            actor=actor,
+            refresh=not no_refresh,
+            progress=lambda step: bar.update(task, description=STEPS.get(step, step)),
+        )
     if as_json:
         echo_json(asdict(result))
         return
@@ -133,21 +128,16 @@ def clv(
     as_json: bool = typer.Option(False, "--json", help="Print the fit as JSON."),
 ) -> None:
     """Fit BG/NBD + Gamma-Gamma and check predictions against a holdout period."""
-    from siyu.analytics.engines import EngineUnavailable
     from siyu.config import get_settings
     from siyu.traits.clv import clv_report
-    from siyu.traits.service import TraitsError
 
     require("traits:run")
-    try:
-        report = clv_report(
-            get_settings(),
-            calibration_end=_date(calibration_end, "--calibration-end"),
-            unit=unit,
-            reference_date=_date(reference_date, "--reference-date") if reference_date else None,
-        )
-    except (TraitsError, EngineUnavailable) as exc:
-        fail(str(exc))
+    report = clv_report(
+        get_settings(),
+        calibration_end=_date(calibration_end, "--calibration-end"),
+        unit=unit,
+        reference_date=_date(reference_date, "--reference-date") if reference_date else None,
+    )
     data = asdict(report)
     if as_json:
         echo_json(data)

@@ -12,7 +12,7 @@ import logging
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,27 +21,25 @@ from starlette.types import Receive, Scope
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
-from siyu.webkit import Id, Refused, SessionDep, require
+from siyu.webkit import Id, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, queries
 from siyu.wecom.callbacks import service as inbox
 from siyu.wecom.callbacks.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.connection.service import (
-    WecomConfigError,
     cached_client,
     corp_keys,
     only_corp,
     record_calls,
 )
-from siyu.wecom.live_codes.models import LiveCode, LiveCodeStaff
+from siyu.wecom.live_codes.models import LiveCodeStaff
 from siyu.wecom.live_codes.service import (
-    LiveCodeError,
     StaffSpec,
-    WecomRefused,
     create_live_code,
-    fetch_qr,
+    live_code_by_id,
+    qr_image,
     stats,
 )
-from siyu.wecom.live_codes.welcome import WelcomeError, set_default
+from siyu.wecom.live_codes.welcome import set_default
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])
@@ -124,10 +122,8 @@ class WelcomeIn(BaseModel):
 
 
 def corp_or_422(session: Session, corp: str | None) -> Any:
-    try:
-        return only_corp(session, corp)
-    except WecomConfigError as exc:
-        raise Refused(422, exc) from None
+    """The corp named, or the only one (a refusal, 422, names what is wrong)."""
+    return only_corp(session, corp)
 
 
 @router.get("/api/v1/wecom/live-codes")
@@ -164,8 +160,6 @@ def create_live_code_api(
             store_code=body.store,
             actor=who.actor,
         )
-    except LiveCodeError as exc:
-        raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
     finally:
         record_calls(session, corp, client)
     return queries.live_code_summary(
@@ -174,13 +168,6 @@ def create_live_code_api(
             session.scalars(sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id))
         ),
     )
-
-
-def _code(session: Session, code_id: int) -> LiveCode:
-    code = session.get(LiveCode, code_id)
-    if code is None:
-        raise HTTPException(404, f"no live code {code_id}")
-    return code
 
 
 @router.get("/api/v1/wecom/live-codes/{code_id}/stats", responses={404: {}})
@@ -192,7 +179,7 @@ def live_code_stats(
 ) -> dict[str, Any]:
     """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member, of the
     customers the caller may see."""
-    return stats(session, _code(session, code_id), days, principal=who)
+    return stats(session, live_code_by_id(session, code_id), days, principal=who)
 
 
 @router.get(
@@ -206,13 +193,9 @@ def live_code_qr(
     _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> Response:
     """The QR code image, for posters, counters and parcel cards."""
-    code = _code(session, code_id)
-    if code.qr_png is None:
-        code.qr_png = fetch_qr(code.qr_url)
-    if code.qr_png is None:
-        raise HTTPException(502, "WeCom's QR image could not be fetched; try again")
+    code = live_code_by_id(session, code_id)
     return Response(
-        code.qr_png,
+        qr_image(code),
         media_type="image/png",
         headers={"Content-Disposition": f'inline; filename="live-code-{code.id}.png"'},
     )
@@ -226,10 +209,7 @@ def put_default_welcome(
 ) -> dict[str, Any]:
     """The welcome sent to customers who add staff without a live code of their own."""
     corp = corp_or_422(session, body.corp)
-    try:
-        row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
-    except WelcomeError as exc:
-        raise Refused(422, exc) from None
+    row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
     return {"id": row.id, "text": row.text, "attachments": row.attachments}
 
 

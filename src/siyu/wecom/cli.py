@@ -54,24 +54,21 @@ def corp_add(
 ) -> None:
     """Connect a corp (or replace its keys). Secrets are stored encrypted, never shown back."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, add_corp
+    from siyu.wecom.connection.service import add_corp
 
     actor = require("wecom:manage")
     with session_scope() as session:
-        try:
-            view = add_corp(
-                session,
-                corp_id=corp_id,
-                agent_id=agent_id,
-                secret=_secret_option(secret, "SIYU_WECOM_SECRET", "secret"),
-                token=_secret_option(token, "SIYU_WECOM_TOKEN", "token"),
-                aes_key_text=_secret_option(aes_key, "SIYU_WECOM_AES_KEY", "aes key"),
-                name=name,
-                brand_code=brand,
-                actor=actor,
-            )
-        except WecomConfigError as exc:
-            fail(str(exc))
+        view = add_corp(
+            session,
+            corp_id=corp_id,
+            agent_id=agent_id,
+            secret=_secret_option(secret, "SIYU_WECOM_SECRET", "secret"),
+            token=_secret_option(token, "SIYU_WECOM_TOKEN", "token"),
+            aes_key_text=_secret_option(aes_key, "SIYU_WECOM_AES_KEY", "aes key"),
+            name=name,
+            brand_code=brand,
+            actor=actor,
+        )
     typer.echo(
         f"corp {view.corp_id} connected (secret {view.secret_hint}); callback URL path: "
         f"/wecom/callback/{view.corp_id}"
@@ -107,7 +104,7 @@ def sync_cmd(
 
     from siyu.db import session_scope
     from siyu.wecom.connection.client import WecomError
-    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.connection.service import client_for, only_corp
     from siyu.wecom.contacts.sync import SyncPaused, sync
 
     require("wecom:manage")
@@ -117,10 +114,7 @@ def sync_cmd(
         console.print(f"[dim]{phase}[/dim] " + " ".join(f"{k}={v:,}" for k, v in counts.items()))
 
     with session_scope() as session:
-        try:
-            target = only_corp(session, corp)
-        except WecomConfigError as exc:
-            fail(str(exc))
+        target = only_corp(session, corp)
         client = client_for(session, target)
         while True:
             try:
@@ -236,31 +230,28 @@ def live_create(
 ) -> None:
     """Create a live code at WeCom; prints its id and where its QR image is."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp, record_calls
-    from siyu.wecom.live_codes.service import LiveCodeError, create_live_code, parse_staff
+    from siyu.wecom.connection.service import client_for, only_corp, record_calls
+    from siyu.wecom.live_codes.service import create_live_code, parse_staff
     from siyu.wecom.queries import live_code_summary
 
     actor = require("wecom:manage")
     with session_scope() as session:
-        try:
-            target = only_corp(session, corp)
-            client = client_for(session, target)
-            code = create_live_code(
-                session,
-                client,
-                target.id,
-                name=name,
-                staff=parse_staff(staff),
-                channel=channel,
-                rotation=rotation,
-                skip_verify=not verify,
-                tag_paths=tag,
-                welcome_text=welcome,
-                store_code=store,
-                actor=actor,
-            )
-        except (WecomConfigError, LiveCodeError) as exc:
-            fail(str(exc))
+        target = only_corp(session, corp)
+        client = client_for(session, target)
+        code = create_live_code(
+            session,
+            client,
+            target.id,
+            name=name,
+            staff=parse_staff(staff),
+            channel=channel,
+            rotation=rotation,
+            skip_verify=not verify,
+            tag_paths=tag,
+            welcome_text=welcome,
+            store_code=store,
+            actor=actor,
+        )
         record_calls(session, target, client)
         out = live_code_summary(code, [])
     if as_json:
@@ -351,15 +342,12 @@ def welcome_default(
 ) -> None:
     """The welcome for customers who add staff without a live code of their own."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, only_corp
-    from siyu.wecom.live_codes.welcome import WelcomeError, set_default
+    from siyu.wecom.connection.service import only_corp
+    from siyu.wecom.live_codes.welcome import set_default
 
     actor = require("wecom:manage")
     with session_scope() as session:
-        try:
-            set_default(session, only_corp(session, corp).id, text, actor=actor)
-        except (WecomConfigError, WelcomeError) as exc:
-            fail(str(exc))
+        set_default(session, only_corp(session, corp).id, text, actor=actor)
     typer.echo("default welcome saved")
 
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
-from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
+from siyu.reach import CAMPAIGNS_WRITE
 from siyu.reach.campaigns import queries, service
 from siyu.reach.campaigns.results import campaign_results
-from siyu.reach.models import Campaign
-from siyu.reach.sending.caps import CapError, set_cap
-from siyu.reach.sending.ledger import LedgerError
+from siyu.reach.sending.caps import set_cap
 from siyu.untrusted import COST_FEN_MAX
-from siyu.webkit import BigId, Id, Refused, SessionDep, require
+from siyu.webkit import BigId, Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 SMS_EXAMPLE = {
@@ -87,22 +84,6 @@ class SettleIn(BaseModel):
     outcome: str = Field(..., pattern="^(sent|not_sent|failed)$")
 
 
-def _campaign(session: Session, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise HTTPException(404, f"no campaign {campaign_id}")
-    return campaign
-
-
-def _fail(exc: Exception) -> HTTPException:
-    text = str(exc)
-    if text.startswith("no "):
-        return HTTPException(404, text)
-    if " campaign cannot " in text or "not waiting" in text or "not ambiguous" in text:
-        return HTTPException(409, text)
-    return HTTPException(422, text)
-
-
 @router.get("/campaigns")
 def get_campaigns(
     session: SessionDep,
@@ -119,31 +100,28 @@ def post_campaign(
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> dict[str, Any]:
     """Plan a campaign (a draft: nothing is sent until it is started)."""
-    try:
-        campaign = service.create_campaign(
-            session,
-            name=body.name,
-            segment_id=body.segment_id,
-            channels=body.channels,
-            group_filter=body.group_filter,
-            templates=body.templates,
-            variants=[v.model_dump() for v in body.variants],
-            purpose=body.purpose,
-            holdout_pct=body.holdout_pct,
-            holdout_seed=body.holdout_seed,
-            audience_mode=body.audience_mode,
-            scheduled_at=body.scheduled_at,
-            recurrence=body.recurrence,
-            send_by_hours=body.send_by_hours,
-            cost_fen_per_message=body.cost_fen_per_message,
-            actor=p.actor,
-        )
-    except LedgerError as exc:
-        raise _fail(exc) from None
+    campaign = service.create_campaign(
+        session,
+        name=body.name,
+        segment_id=body.segment_id,
+        channels=body.channels,
+        group_filter=body.group_filter,
+        templates=body.templates,
+        variants=[v.model_dump() for v in body.variants],
+        purpose=body.purpose,
+        holdout_pct=body.holdout_pct,
+        holdout_seed=body.holdout_seed,
+        audience_mode=body.audience_mode,
+        scheduled_at=body.scheduled_at,
+        recurrence=body.recurrence,
+        send_by_hours=body.send_by_hours,
+        cost_fen_per_message=body.cost_fen_per_message,
+        actor=p.actor,
+    )
     return queries.summary(campaign)
 
 
-@router.post("/campaigns/preview", responses={422: {}})
+@router.post("/campaigns/preview", responses={403: {}, 404: {}, 422: {}})
 def post_preview(
     session: SessionDep,
     body: PreviewIn,
@@ -152,22 +130,17 @@ def post_preview(
     """The message as real customers of the segment would get it — members the caller may
     see, names masked unless ``unmask`` (audit-logged); SMS with its length and the number of
     SMS it costs."""
-    if body.unmask and not service.may_preview_unmasked(p):
-        raise HTTPException(403, "permissions campaigns:write and customers:unmask required")
-    try:
-        return service.preview(
-            session,
-            channel=body.channel,
-            template=body.template,
-            purpose=body.purpose,
-            segment_id=body.segment_id,
-            settings=get_settings(),
-            samples=body.samples,
-            principal=p,
-            unmask=body.unmask,
-        )
-    except LedgerError as exc:
-        raise _fail(exc) from None
+    return service.preview(
+        session,
+        channel=body.channel,
+        template=body.template,
+        purpose=body.purpose,
+        segment_id=body.segment_id,
+        settings=get_settings(),
+        samples=body.samples,
+        principal=p,
+        unmask=body.unmask,
+    )
 
 
 @router.get("/campaigns/{campaign_id}", responses={404: {}})
@@ -177,7 +150,7 @@ def get_campaign(
     p: Principal = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
     """One campaign's progress and funnel over the customers the caller may see."""
-    return queries.detail(session, _campaign(session, campaign_id), p)
+    return queries.detail(session, service.get_campaign(session, campaign_id), p)
 
 
 @router.get("/campaigns/{campaign_id}/results", responses={404: {}, 422: {}})
@@ -190,7 +163,7 @@ def get_results(
     """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI
     — over the customers the caller may see."""
     return campaign_results(
-        session, _campaign(session, campaign_id), window_days=window_days, principal=p
+        session, service.get_campaign(session, campaign_id), window_days=window_days, principal=p
     )
 
 
@@ -202,15 +175,8 @@ def post_action(
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> dict[str, Any]:
     """start | pause | resume | cancel | approve (approve needs campaigns:approve)."""
-    campaign = _campaign(session, campaign_id)
-    if action not in service.ACTIONS:
-        raise HTTPException(404, f"no action {action}: {', '.join(service.ACTIONS)}")
-    if action == "approve" and not p.can(CAMPAIGNS_APPROVE):
-        raise HTTPException(403, "permission campaigns:approve required")
-    try:
-        service.act(session, campaign, action, actor=p.actor)
-    except LedgerError as exc:
-        raise _fail(exc) from None
+    campaign = service.get_campaign(session, campaign_id)
+    service.act(session, campaign, action, by=p)
     return queries.detail(session, campaign, p)
 
 
@@ -231,10 +197,7 @@ def post_settle(
     body: SettleIn,
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> dict[str, Any]:
-    try:
-        row = service.settle(session, row_id, body.outcome, actor=p.actor)
-    except LedgerError as exc:
-        raise _fail(exc) from None
+    row = service.settle(session, row_id, body.outcome, actor=p.actor)
     return {"id": row.id, "state": row.state, "reason": row.reason}
 
 
@@ -252,9 +215,6 @@ def put_cap(
     body: CapIn,
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
 ) -> list[dict[str, Any]]:
-    try:
-        set_cap(session, body.channel, body.period, body.most, actor=p.actor)
-    except CapError as exc:
-        raise Refused(422, exc) from None
+    set_cap(session, body.channel, body.period, body.most, actor=p.actor)
     session.flush()
     return queries.caps(session)

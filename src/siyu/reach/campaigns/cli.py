@@ -50,12 +50,9 @@ def _templates(specs: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _get(session: Any, campaign_id: int) -> Any:
-    from siyu.reach.models import Campaign
+    from siyu.reach.campaigns.service import get_campaign
 
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        fail(f"no campaign {campaign_id}")
-    return campaign
+    return get_campaign(session, campaign_id)
 
 
 @app.command("create")
@@ -97,30 +94,26 @@ def create(
     from siyu.db import session_scope
     from siyu.reach.campaigns.queries import summary
     from siyu.reach.campaigns.service import create_campaign
-    from siyu.reach.sending.ledger import LedgerError
 
     actor = require("campaigns:write")
     when = at.replace(tzinfo=get_settings().tz) if at is not None and at.tzinfo is None else at
     with session_scope() as session:
-        try:
-            c = create_campaign(
-                session,
-                name=name,
-                segment_id=segment,
-                channels=channel,
-                group_filter={"owners": group_owner, "name_contains": group_name},
-                templates=_templates(template),
-                purpose=purpose,
-                holdout_pct=holdout,
-                holdout_seed=seed,
-                audience_mode="live" if live else "snapshot",
-                scheduled_at=when,
-                recurrence=recurrence,
-                cost_fen_per_message=cost_fen,
-                actor=actor,
-            )
-        except LedgerError as exc:
-            fail(str(exc))
+        c = create_campaign(
+            session,
+            name=name,
+            segment_id=segment,
+            channels=channel,
+            group_filter={"owners": group_owner, "name_contains": group_name},
+            templates=_templates(template),
+            purpose=purpose,
+            holdout_pct=holdout,
+            holdout_seed=seed,
+            audience_mode="live" if live else "snapshot",
+            scheduled_at=when,
+            recurrence=recurrence,
+            cost_fen_per_message=cost_fen,
+            actor=actor,
+        )
         out = summary(c)
     if as_json:
         echo_json(out)
@@ -140,40 +133,35 @@ def preview_cmd(
     from siyu.config import get_settings
     from siyu.db import session_scope
     from siyu.reach.campaigns.service import preview
-    from siyu.reach.sending.ledger import LedgerError
 
     require("customers:read")
     tpl = _templates([f"{channel}={template}"])[channel]
     with session_scope() as session:
-        try:
-            out = preview(
-                session,
-                channel=channel,
-                template=tpl,
-                purpose=purpose,
-                segment_id=segment,
-                settings=get_settings(),
-                samples=samples,
-                principal=acting_principal(session),
-            )
-        except LedgerError as exc:
-            fail(str(exc))
+        out = preview(
+            session,
+            channel=channel,
+            template=tpl,
+            purpose=purpose,
+            segment_id=segment,
+            settings=get_settings(),
+            samples=samples,
+            principal=acting_principal(session),
+        )
     echo_json(out)
 
 
 def _move(campaign_id: int, action: str) -> None:
+    from dataclasses import replace
+
     from siyu.db import session_scope
     from siyu.reach.campaigns import service
     from siyu.reach.campaigns.queries import detail
-    from siyu.reach.sending.ledger import LedgerError
 
-    actor = require("campaigns:approve" if action == "approve" else "campaigns:write")
+    actor = require("campaigns:write")
     with session_scope() as session:
         campaign = _get(session, campaign_id)
-        try:
-            service.act(session, campaign, action, actor=actor)
-        except LedgerError as exc:
-            fail(str(exc))
+        by = replace(acting_principal(session), actor=actor)
+        service.act(session, campaign, action, by=by)
         out = detail(session, campaign)
     typer.echo(f"campaign {campaign_id}: {out['status']} · {out['funnel']}")
 
@@ -254,14 +242,10 @@ def settle_cmd(
 ) -> None:
     from siyu.db import session_scope
     from siyu.reach.campaigns.service import settle
-    from siyu.reach.sending.ledger import LedgerError
 
     actor = require("campaigns:write")
     with session_scope() as session:
-        try:
-            row = settle(session, message_id, outcome, actor=actor)
-        except LedgerError as exc:
-            fail(str(exc))
+        row = settle(session, message_id, outcome, actor=actor)
         typer.echo(f"message {row.id}: {row.state}")
 
 
@@ -380,12 +364,9 @@ def caps_set(
     ),
 ) -> None:
     from siyu.db import session_scope
-    from siyu.reach.sending.caps import CapError, set_cap
+    from siyu.reach.sending.caps import set_cap
 
     actor = require("campaigns:write")
     with session_scope() as session:
-        try:
-            set_cap(session, channel, period, None if most < 0 else most, actor=actor)
-        except CapError as exc:
-            fail(str(exc))
+        set_cap(session, channel, period, None if most < 0 else most, actor=actor)
     typer.echo(f"cap {channel}/{period}: {'removed' if most < 0 else most}")

@@ -16,12 +16,20 @@ from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers.identifiers import mask_name
 from siyu.customers.service import only_visible, withdraw_marketing
 from siyu.db import rowcount
-from siyu.reach import CAMPAIGNS_WRITE
+from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.channels.wecom_groups import audience as group_audience
 from siyu.reach.channels.wecom_groups import cancel_groups, check_filter, fan_out_groups
 from siyu.reach.models import Campaign, CampaignStatus, SendRow, SendState
-from siyu.reach.sending.ledger import OPEN, LedgerError, campaign_rows, cancel_open, fan_out
+from siyu.reach.sending.ledger import (
+    OPEN,
+    LedgerError,
+    NotInLedger,
+    WrongState,
+    campaign_rows,
+    cancel_open,
+    fan_out,
+)
 from siyu.reach.sending.policy import address_of
 from siyu.reach.sending.templates import (
     MissingVariable,
@@ -32,6 +40,7 @@ from siyu.reach.sending.templates import (
     sms_parts,
 )
 from siyu.reach.sending.variables import load_variables
+from siyu.refusals import Forbidden, require_permission
 from siyu.segments.models import Segment, SegmentMember
 from siyu.untrusted import COST_FEN_MAX, FIRST_DAY, LAST_DAY
 
@@ -98,7 +107,7 @@ def create_campaign(
         if check_filter(group_filter):
             raise LedgerError("a group filter is for customer-group campaigns (wecom_group)")
         if segment_id is None or session.get(Segment, segment_id) is None:
-            raise LedgerError("no segment {id}", id=segment_id)
+            raise NotInLedger("no segment {id}", id=segment_id)
     if purpose not in PURPOSES:
         raise LedgerError("purpose: marketing or service")
     if not 0 <= holdout_pct <= 50:
@@ -205,7 +214,7 @@ def start(
         CampaignStatus.scheduled,
         CampaignStatus.awaiting_approval,
     ):
-        raise LedgerError("a {status} campaign cannot be started", status=campaign.status)
+        raise WrongState("a {status} campaign cannot be started", status=campaign.status)
     if campaign.approved_at is None and campaign.status != "sending":
         size = audience_size(session, campaign)
         if size == 0 and campaign.channel == GROUP_CHANNEL:
@@ -231,12 +240,25 @@ def start(
 ACTIONS = ("start", "approve", "pause", "resume", "cancel")
 
 
-def act(session: Session, campaign: Campaign, action: str, *, actor: str) -> None:
-    """One of the operator's moves on a campaign, by name (API, CLI and console share it)."""
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotInLedger("no campaign {id}", id=campaign_id)
+    return campaign
+
+
+def act(session: Session, campaign: Campaign, action: str, *, by: Principal) -> None:
+    """One of the operator's moves on a campaign, by name (API, CLI and console share it);
+    ``by`` is who acts: approving needs campaigns:approve."""
+    actor = by.actor
+    if action not in ACTIONS:
+        raise NotInLedger(
+            "no action {action}: {choices}", action=action, choices=", ".join(ACTIONS)
+        )
     if action == "start":
         start(session, campaign, actor=actor)
     elif action == "approve":
-        approve(session, campaign, actor=actor)
+        approve(session, campaign, by=by)
     elif action in ("pause", "resume", "cancel"):
         status = {
             "pause": CampaignStatus.paused,
@@ -244,10 +266,6 @@ def act(session: Session, campaign: Campaign, action: str, *, actor: str) -> Non
             "cancel": CampaignStatus.cancelled,
         }[action]
         set_status(session, campaign, status, actor=actor)
-    else:
-        raise LedgerError(
-            "no action {action}: {choices}", action=action, choices=", ".join(ACTIONS)
-        )
 
 
 def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
@@ -274,10 +292,13 @@ def run(session: Session, campaign: Campaign, now: datetime) -> dict[str, int]:
     return out
 
 
-def approve(session: Session, campaign: Campaign, *, actor: str) -> dict[str, Any]:
-    """A second person approves a large send; it then starts (or waits for its time)."""
+def approve(session: Session, campaign: Campaign, *, by: Principal) -> dict[str, Any]:
+    """A second person, one who may approve (campaigns:approve), approves a large send; it
+    then starts (or waits for its time)."""
+    require_permission(by, CAMPAIGNS_APPROVE)
+    actor = by.actor
     if campaign.status != CampaignStatus.awaiting_approval:
-        raise LedgerError("a {status} campaign is not waiting for approval", status=campaign.status)
+        raise WrongState("a {status} campaign is not waiting for approval", status=campaign.status)
     if actor == campaign.created_by:
         raise LedgerError("a campaign is approved by someone other than who planned it")
     campaign.approved_by, campaign.approved_at = actor, clock.now()
@@ -312,7 +333,7 @@ def set_status(session: Session, campaign: Campaign, status: CampaignStatus, *, 
         ),
     }
     if status not in allowed or campaign.status not in allowed[status]:
-        raise LedgerError(
+        raise WrongState(
             "a {status} campaign cannot become {to}", status=campaign.status, to=status
         )
     if status == CampaignStatus.sending and campaign.runs == 0:
@@ -411,13 +432,15 @@ def preview(
     address (a missing variable under the skip policy) shows the reason instead.
 
     The samples are members ``principal`` may see (the one visibility rule). Names are masked
-    unless ``unmask`` is asked by someone who may (``may_preview_unmasked``); every customer
-    shown unmasked is audit-logged as an unmask, as on the customer's page."""
+    unless ``unmask`` is asked, which is refused to those who may not (``may_preview_unmasked``);
+    every customer shown unmasked is audit-logged as an unmask, as on the customer's page."""
+    if unmask and not may_preview_unmasked(principal):
+        raise Forbidden("permissions campaigns:write and customers:unmask required")
     try:
         checked = check_template(channel, template, purpose=purpose)
     except TemplateProblem as exc:
         raise LedgerError("template {reason}", reason=exc) from None
-    show = unmask and may_preview_unmasked(principal)
+    show = unmask
     ids = list(
         session.scalars(
             sa.select(SegmentMember.customer_id)
@@ -472,9 +495,9 @@ def settle(session: Session, row_id: int, outcome: str, *, actor: str) -> SendRo
         raise LedgerError("outcome: one of {choices}", choices=", ".join(SETTLE_OUTCOMES))
     row = session.get(SendRow, row_id)
     if row is None:
-        raise LedgerError("no message {id}", id=row_id)
+        raise NotInLedger("no message {id}", id=row_id)
     if row.state != SendState.ambiguous:
-        raise LedgerError("message {id} is {state}, not ambiguous", id=row_id, state=row.state)
+        raise WrongState("message {id} is {state}, not ambiguous", id=row_id, state=row.state)
     now = clock.now()
     if outcome == "not_sent":
         row.state, row.due_at, row.reason = SendState.pending, now, "settled_not_sent"
@@ -492,7 +515,7 @@ def unsubscribe(session: Session, row_id: int) -> list[int]:
     stops now (every brand's consent withdrawn, with the message as evidence)."""
     row = session.get(SendRow, row_id)
     if row is None:
-        raise LedgerError("no message {id}", id=row_id)
+        raise NotInLedger("no message {id}", id=row_id)
     campaign = session.get(Campaign, row.campaign_id) if row.campaign_id is not None else None
     address = address_of(session, row.customer_id, row.channel)
     if campaign is None or address is None:

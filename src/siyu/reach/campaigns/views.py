@@ -12,15 +12,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.views import _check_csrf, console_user, denied_page, refused_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
-from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
+from siyu.reach import CAMPAIGNS_WRITE
 from siyu.reach.campaigns import queries, service
 from siyu.reach.campaigns.results import campaign_results
 from siyu.reach.models import Campaign
 from siyu.reach.sending.ledger import LedgerError
+from siyu.refusals import Forbidden
 from siyu.untrusted import COST_FEN_MAX, number
 from siyu.webkit import BigId, Id, SessionDep
 
@@ -265,8 +266,7 @@ async def campaign_action(
     action: str,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    perm = CAMPAIGNS_APPROVE if action == "approve" else CAMPAIGNS_WRITE
-    if denied := denied_page(request, ctx, perm):
+    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
         return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or action not in service.ACTIONS:
@@ -275,8 +275,10 @@ async def campaign_action(
     if not _check_csrf(ctx, str(raw.get("csrf", ""))):
         return _detail_page(request, ctx, session, campaign, "csrf")
     try:
-        service.act(session, campaign, action, actor=ctx["principal"].actor)
+        service.act(session, campaign, action, by=ctx["principal"])
         session.commit()
+    except Forbidden as exc:  # approving needs campaigns:approve (the service says so)
+        return refused_page(request, ctx, session, exc)
     except LedgerError as exc:
         session.rollback()
         return _detail_page(request, ctx, session, campaign, in_words(request, exc))

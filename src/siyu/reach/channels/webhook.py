@@ -33,6 +33,7 @@ import httpx
 from siyu import clock
 from siyu.config import Settings
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
+from siyu.refusals import Refusal
 from siyu.untrusted import BIG_ID_MAX, whole_number
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -77,7 +78,7 @@ def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast and not any(ip in n for n in NOT_PUBLIC)
 
 
-class UnsafeTarget(ValueError):
+class UnsafeTarget(Refusal):
     """A webhook address Siyu will not call; the message says why."""
 
 
@@ -115,16 +116,20 @@ def resolve_target(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UnsafeTarget(f"{host} does not resolve: {exc}") from None
+        raise UnsafeTarget(
+            "{host} does not resolve: {reason}", host=host, reason=str(exc)
+        ) from None
     addresses = sorted({str(info[4][0]) for info in infos})
     for a in addresses:
         ip = ipaddress.ip_address(a)
         allowed = host in allow_hosts or any(ip in n for n in allow_networks)
         if not allowed and not is_public(ip):
             raise UnsafeTarget(
-                f"{host} is {a}, not a public address (private, loopback, multicast, "
+                "{host} is {address}, not a public address (private, loopback, multicast, "
                 "NAT64, 6to4, IPv4 inside IPv6, or reserved); allow it with SIYU_WEBHOOK_ALLOW "
-                "if it is yours"
+                "if it is yours",
+                host=host,
+                address=a,
             )
     return host, addresses[0], port
 

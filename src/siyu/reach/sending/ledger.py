@@ -29,7 +29,7 @@ from siyu import clock
 from siyu.bulk import chunks
 from siyu.db import UTCDateTime, is_sqlite, rowcount
 from siyu.reach.models import Campaign, CampaignStatus, SendOrigin, SendRow, SendState
-from siyu.refusals import Refusal
+from siyu.refusals import Conflict, NotFound, Refusal
 from siyu.segments.models import SegmentMember
 
 OPEN = (SendState.pending, SendState.deferred)
@@ -52,6 +52,14 @@ VARIANT_MULTIPLIER = 2246822519  # the A/B draw uses another hash than the holdo
 
 class LedgerError(Refusal):
     """A campaign or ledger move that cannot be made; the message says why."""
+
+
+class NotInLedger(LedgerError, NotFound):
+    """What a campaign move names does not exist: the campaign, its segment, a message."""
+
+
+class WrongState(LedgerError, Conflict):
+    """The campaign's or the message's state does not allow the move."""
 
 
 def campaign_rows(campaign_id: int) -> sa.ColumnElement[bool]:

@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 
 from siyu import runtime
+from siyu.i18n import N_
+from siyu.refusals import UpstreamFailed
 
 log = logging.getLogger("siyu.wecom")
 
@@ -51,16 +53,22 @@ ERRCODE_MEANING = {
     95001: "customer-service reply limit reached (5 per customer message)",
     95018: "customer-service session not open (48 h reply window passed)",
 }
+GETTOKEN = "gettoken"
 
 
-class WecomError(Exception):
+class WecomError(UpstreamFailed):
     """WeCom answered with an error (or did not answer). ``transient`` says whether trying again
-    later may succeed; permanent errors (wrong secret, unknown user…) are not retried."""
+    later may succeed; permanent errors (wrong secret, unknown user…) are not retried. Most are
+    handled where the call is made (retried, recorded); one that ends a request is a 502."""
 
     def __init__(self, api: str, errcode: int, errmsg: str) -> None:
         meaning = ERRCODE_MEANING.get(errcode, "")
         super().__init__(
-            f"{api}: errcode {errcode} {errmsg}" + (f" ({meaning})" if meaning else "")
+            N_("{api}: errcode {errcode} {errmsg}{meaning}"),
+            api=api,
+            errcode=errcode,
+            errmsg=errmsg,
+            meaning=f" ({meaning})" if meaning else "",
         )
         self.api, self.errcode, self.errmsg = api, errcode, errmsg
 
@@ -265,15 +273,15 @@ class WecomClient:
         started = time.perf_counter()
         try:
             resp = self._http.get(
-                "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}
+                GETTOKEN, params={"corpid": self.corp_id, "corpsecret": self.secret}
             )
             data = resp.json()
         except (httpx.HTTPError, ValueError) as exc:
             data = {"errcode": NETWORK, "errmsg": f"{type(exc).__name__}: {exc}"[:200]}
-        self._record("gettoken", data, started)
+        self._record(GETTOKEN, data, started)
         code = int(data.get("errcode", 0) or 0)
         if code or not data.get("access_token"):
-            raise WecomError("gettoken", code or BAD_RESPONSE, str(data.get("errmsg", "")))
+            raise WecomError(GETTOKEN, code or BAD_RESPONSE, str(data.get("errmsg", "")))
         return str(data["access_token"]), int(data.get("expires_in", 7200))
 
     # -- limits --------------------------------------------------------------------------------

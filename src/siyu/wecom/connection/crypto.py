@@ -32,7 +32,10 @@ MAX_ENCRYPTED = 256 * 1024  # characters of base64 accepted in one callback
 
 class CallbackRejected(ValueError):
     """A callback that is not from WeCom for this corp, or is malformed; ``reason`` is a short
-    machine word (bad_signature, bad_corp, bad_base64, bad_padding, bad_length, bad_xml, …)."""
+    machine word (bad_signature, bad_corp, bad_base64, bad_padding, bad_length, bad_xml, …).
+    Not a ``Refusal``: it is answered to WeCom's (or a prober's) servers, not to a person, by
+    the callback endpoint in front of the app (``endpoint.CallbackEndpointBase``), with the
+    status its reason has there and the machine word, never in a reader's language."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_READ
-from siyu.webkit import Id, Refused, SessionDep, require
+from siyu.webkit import Id, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, activity
-from siyu.wecom.connection.service import WecomConfigError, only_corp
-from siyu.wecom.handover.models import Handover
-from siyu.wecom.handover.service import HandoverError, Selection, plan, retry
+from siyu.wecom.connection.service import only_corp
+from siyu.wecom.handover.service import NoSuchHandover, Selection, handover_by_id, plan, retry
 from siyu.wecom.handover.transfers import submit_now
 
 router = APIRouter(tags=["wecom"])
@@ -40,7 +39,7 @@ class RetryIn(BaseModel):
 def _detail(session: Session, handover_id: int, who: Principal) -> dict[str, Any]:
     out = activity.handover_detail(session, handover_id, who)
     if out is None:
-        raise HTTPException(404, f"no handover {handover_id}")
+        raise NoSuchHandover("no handover {id}", id=handover_id)
     return out
 
 
@@ -51,25 +50,22 @@ def create_handover(
     who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Hand a member's customers (and groups) to another; ``dry_run`` shows what would move."""
-    try:
-        corp = only_corp(session, body.corp)
-        handover = plan(
-            session,
-            corp,
-            kind=body.kind,
-            handover_userid=body.from_userid,
-            takeover_userid=body.to_userid,
-            selection=Selection(
-                body.tag,
-                body.live_code_id,
-                tuple(body.customers),
-                body.groups and not body.customers,
-            ),
-            message=body.message,
-            actor=who.actor,
-        )
-    except (WecomConfigError, HandoverError) as exc:
-        raise Refused(422, exc) from None
+    corp = only_corp(session, body.corp)
+    handover = plan(
+        session,
+        corp,
+        kind=body.kind,
+        handover_userid=body.from_userid,
+        takeover_userid=body.to_userid,
+        selection=Selection(
+            body.tag,
+            body.live_code_id,
+            tuple(body.customers),
+            body.groups and not body.customers,
+        ),
+        message=body.message,
+        actor=who.actor,
+    )
     if body.dry_run:
         out = _detail(session, handover.id, who)
         session.rollback()
@@ -109,13 +105,8 @@ def retry_handover(
 ) -> dict[str, Any]:
     """Ask again for customers whose takeover was full (or failed otherwise), optionally to
     another member; customers who refused are not asked again."""
-    handover = session.get(Handover, handover_id)
-    if handover is None:
-        raise HTTPException(404, f"no handover {handover_id}")
-    try:
-        n = retry(session, handover, body.to, actor=who.actor)
-    except HandoverError as exc:
-        raise Refused(422, exc) from None
+    handover = handover_by_id(session, handover_id)
+    n = retry(session, handover, body.to, actor=who.actor)
     session.commit()
     if n:
         submit_now(session, handover)

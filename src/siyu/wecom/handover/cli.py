@@ -42,27 +42,24 @@ def handover_create(
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
     from siyu.wecom.connection.client import WecomError
-    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp
-    from siyu.wecom.handover.service import HandoverError, Selection, plan
+    from siyu.wecom.connection.service import client_for, only_corp
+    from siyu.wecom.handover.service import Selection, plan
     from siyu.wecom.handover.transfers import submit
 
     actor = require("wecom:manage")
     selection = Selection(tag, live_code, tuple(customer), groups and not customer)
     with new_session() as session:
-        try:
-            target = only_corp(session, corp)
-            handover = plan(
-                session,
-                target,
-                kind="resigned" if resigned else "onjob",
-                handover_userid=giver,
-                takeover_userid=taker,
-                selection=selection,
-                message=message,
-                actor=actor,
-            )
-        except (WecomConfigError, HandoverError) as exc:
-            fail(str(exc))
+        target = only_corp(session, corp)
+        handover = plan(
+            session,
+            target,
+            kind="resigned" if resigned else "onjob",
+            handover_userid=giver,
+            takeover_userid=taker,
+            selection=selection,
+            message=message,
+            actor=actor,
+        )
         if dry_run:
             out = handover_detail(session, handover.id)
             session.rollback()
@@ -107,12 +104,13 @@ def handover_show(
     """One handover, customer by customer."""
     from siyu.db import session_scope
     from siyu.wecom.activity import handover_detail
+    from siyu.wecom.handover.service import NoSuchHandover
 
     require("customers:read")
     with session_scope() as session:
         out = handover_detail(session, handover_id)
     if out is None:
-        fail(f"no handover {handover_id}")
+        raise NoSuchHandover("no handover {id}", id=handover_id)
     if as_json:
         echo_json(out)
         return
@@ -130,14 +128,12 @@ def handover_check(handover_id: int = typer.Argument(..., min=1, max=ID_MAX)) ->
     from siyu.wecom.connection.client import WecomError
     from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.connection.service import client_for
-    from siyu.wecom.handover.models import Handover
+    from siyu.wecom.handover.service import handover_by_id
     from siyu.wecom.handover.transfers import check, submit
 
     require("wecom:manage")
     with new_session() as session:
-        handover = session.get(Handover, handover_id)
-        if handover is None:
-            fail(f"no handover {handover_id}")
+        handover = handover_by_id(session, handover_id)
         corp = session.get(WecomCorp, handover.corp_id)
         assert corp is not None
         client = client_for(session, corp)
@@ -163,19 +159,13 @@ def handover_retry(
     from siyu.wecom.connection.client import WecomError
     from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.connection.service import client_for
-    from siyu.wecom.handover.models import Handover
-    from siyu.wecom.handover.service import HandoverError, retry
+    from siyu.wecom.handover.service import handover_by_id, retry
     from siyu.wecom.handover.transfers import submit
 
     actor = require("wecom:manage")
     with new_session() as session:
-        handover = session.get(Handover, handover_id)
-        if handover is None:
-            fail(f"no handover {handover_id}")
-        try:
-            n = retry(session, handover, taker, actor=actor)
-        except HandoverError as exc:
-            fail(str(exc))
+        handover = handover_by_id(session, handover_id)
+        n = retry(session, handover, taker, actor=actor)
         session.commit()
         corp = session.get(WecomCorp, handover.corp_id)
         assert corp is not None

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
-from siyu.refusals import Refusal
+from siyu.refusals import NotFound, Refusal
 from siyu.tags.models import CustomerTag
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.connection.models import WecomCorp, WecomStaff
@@ -45,6 +45,17 @@ OPEN = ("queued", "waiting")
 
 class HandoverError(Refusal):
     """A handover that cannot be made; the message says why."""
+
+
+class NoSuchHandover(HandoverError, NotFound):
+    """No handover has the id (or the caller may not see it)."""
+
+
+def handover_by_id(session: Session, handover_id: int) -> Handover:
+    handover = session.get(Handover, handover_id)
+    if handover is None:
+        raise NoSuchHandover("no handover {id}", id=handover_id)
+    return handover
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_READ
@@ -15,9 +14,13 @@ from siyu.wecom import WECOM_MANAGE, queries
 from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
 from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
-from siyu.wecom.live_codes.group_codes import add_groups, create_group_code, group_code_summary
-from siyu.wecom.live_codes.models import GroupLiveCode
-from siyu.wecom.live_codes.service import LiveCodeError, WecomRefused, fetch_qr
+from siyu.wecom.live_codes.group_codes import (
+    add_groups,
+    create_group_code,
+    group_code_by_id,
+    group_code_summary,
+)
+from siyu.wecom.live_codes.service import qr_image
 
 router = APIRouter(tags=["wecom"])
 
@@ -30,13 +33,6 @@ class GroupCodeIn(BaseModel):
 
 class GroupsIn(BaseModel):
     chat_ids: list[str] = Field(min_length=1, max_length=100)
-
-
-def _code(session: Session, code_id: int) -> GroupLiveCode:
-    code = session.get(GroupLiveCode, code_id)
-    if code is None:
-        raise HTTPException(404, f"no group live code {code_id}")
-    return code
 
 
 @router.get("/api/v1/wecom/group-codes")
@@ -62,8 +58,6 @@ def create_group_code_api(
         code = create_group_code(
             session, client, corp.id, name=body.name, chat_ids=body.chat_ids, actor=who.actor
         )
-    except LiveCodeError as exc:
-        raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
     finally:
         record_calls(session, corp, client)
     return group_code_summary(session, code)
@@ -75,7 +69,7 @@ def get_group_code(
     code_id: Id,
     _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> dict[str, Any]:
-    return group_code_summary(session, _code(session, code_id))
+    return group_code_summary(session, group_code_by_id(session, code_id))
 
 
 @router.post("/api/v1/wecom/group-codes/{code_id}/groups", responses={404: {}, 502: WECOM_REFUSED})
@@ -86,14 +80,12 @@ def add_group_code_groups(
     who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Append groups to the code's rotation (a new group opened as the others fill)."""
-    code = _code(session, code_id)
+    code = group_code_by_id(session, code_id)
     corp = session.get(WecomCorp, code.corp_id)
     assert corp is not None
     client = cached_client(session, corp)
     try:
         add_groups(session, client, code, body.chat_ids, actor=who.actor)
-    except LiveCodeError as exc:
-        raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
     finally:
         record_calls(session, corp, client)
     return group_code_summary(session, code)
@@ -109,9 +101,4 @@ def group_code_qr(
     code_id: Id,
     _who: Any = Depends(require(CUSTOMERS_READ)),
 ) -> Response:
-    code = _code(session, code_id)
-    if code.qr_png is None:
-        code.qr_png = fetch_qr(code.qr_url)
-    if code.qr_png is None:
-        raise HTTPException(502, "WeCom's QR image could not be fetched; try again")
-    return Response(code.qr_png, media_type="image/png")
+    return Response(qr_image(group_code_by_id(session, code_id)), media_type="image/png")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from siyu.clikit import echo_json, fail, require
+from siyu.clikit import echo_json, require
 
 group_code_app = typer.Typer(help="Group live codes (群活码).", no_args_is_help=True)
 
@@ -18,20 +18,14 @@ def group_code_create(
 ) -> None:
     """Create a group live code over groups in order; full groups are moved out as they fill."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp, record_calls
+    from siyu.wecom.connection.service import client_for, only_corp, record_calls
     from siyu.wecom.live_codes.group_codes import create_group_code, group_code_summary
-    from siyu.wecom.live_codes.service import LiveCodeError
 
     actor = require("wecom:manage")
     with session_scope() as session:
-        try:
-            target = only_corp(session, corp)
-            client = client_for(session, target)
-            code = create_group_code(
-                session, client, target.id, name=name, chat_ids=chat, actor=actor
-            )
-        except (WecomConfigError, LiveCodeError) as exc:
-            fail(str(exc))
+        target = only_corp(session, corp)
+        client = client_for(session, target)
+        code = create_group_code(session, client, target.id, name=name, chat_ids=chat, actor=actor)
         record_calls(session, target, client)
         out = group_code_summary(session, code)
     if as_json:

@@ -20,11 +20,18 @@ from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.contacts.alerts import raise_alert
 from siyu.wecom.contacts.models import WecomGroupChat
 from siyu.wecom.live_codes.models import GroupLiveCode
-from siyu.wecom.live_codes.service import LiveCodeError, WecomRefused, fetch_qr
+from siyu.wecom.live_codes.service import LiveCodeError, NoSuchLiveCode, WecomRefused, fetch_qr
 
 JOIN_WAY_GROUPS = 5  # groups one join way may hold
 QR_JOIN_LIMIT = 200  # members a group admits by QR code
 MAX_GROUPS = 100
+
+
+def group_code_by_id(session: Session, code_id: int) -> GroupLiveCode:
+    code = session.get(GroupLiveCode, code_id)
+    if code is None:
+        raise NoSuchLiveCode("no group live code {id}", id=code_id)
+    return code
 
 
 def _room(session: Session, corp_pk: int, chat_ids: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
 from siyu.config import Settings, get_settings
 from siyu.customers.service import only_visible
-from siyu.refusals import Refusal
+from siyu.refusals import NotFound, Refusal, UpstreamFailed
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.connection.models import WecomStaff
@@ -51,8 +51,19 @@ class LiveCodeError(Refusal):
     """A live code request that cannot be done; the message says which part and why."""
 
 
-class WecomRefused(LiveCodeError):
+class WecomRefused(LiveCodeError, UpstreamFailed):
     """The request was fine by Siyu, but WeCom refused it (the API answers 502)."""
+
+
+class NoSuchLiveCode(LiveCodeError, NotFound):
+    """No live code (or group live code) has the id."""
+
+
+def live_code_by_id(session: Session, code_id: int) -> LiveCode:
+    code = session.get(LiveCode, code_id)
+    if code is None:
+        raise NoSuchLiveCode("no live code {id}", id=code_id)
+    return code
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,16 @@ def fetch_qr(url: str | None) -> bytes | None:
     if resp.status_code != 200 or not resp.content.startswith(b"\x89PNG"):
         return None
     return resp.content
+
+
+def qr_image(code: Any) -> bytes:
+    """A live code's (or group live code's) QR image, fetched from WeCom the first time and
+    kept; refused (502) while WeCom's image cannot be fetched."""
+    if code.qr_png is None:
+        code.qr_png = fetch_qr(code.qr_url)
+    if code.qr_png is None:
+        raise WecomRefused("WeCom's QR image could not be fetched; try again")
+    return bytes(code.qr_png)
 
 
 # -- rotation ---------------------------------------------------------------------------------------

@@ -10,12 +10,11 @@ from pydantic import BaseModel, Field
 from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_READ
 from siyu.untrusted import KEYWORD_PRIORITY_MAX
-from siyu.webkit import Id, Refused, SessionDep, require
+from siyu.webkit import Id, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, activity
 from siyu.wecom.api import corp_or_422
 from siyu.wecom.replies.service import (
     CHANNELS,
-    KeywordError,
     RuleSpec,
     add_rule,
     load_codes,
@@ -75,10 +74,7 @@ def create_keyword_rule(
         tuple(body.channels),
         body.priority,
     )
-    try:
-        rule = add_rule(session, corp_or_422(session, body.corp).id, spec, actor=who.actor)
-    except KeywordError as exc:
-        raise Refused(422, exc) from None
+    rule = add_rule(session, corp_or_422(session, body.corp).id, spec, actor=who.actor)
     return next(r for r in activity.keyword_rules(session) if r["id"] == rule.id)
 
 
@@ -90,10 +86,7 @@ def patch_keyword_rule(
     who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Turn a rule on or off."""
-    try:
-        set_active(session, rule_id, body.active, actor=who.actor)
-    except KeywordError as exc:
-        raise Refused(404, exc) from None
+    set_active(session, rule_id, body.active, actor=who.actor)
     return {"id": rule_id, "active": body.active}
 
 
@@ -126,17 +119,14 @@ def add_benefit_codes(
     who: Principal = Depends(require(WECOM_MANAGE)),
 ) -> dict[str, Any]:
     """Add codes to a pool (created if new); codes already there are counted, not doubled."""
-    try:
-        result = load_codes(
-            session,
-            corp_or_422(session, body.corp).id,
-            name,
-            body.codes,
-            exhausted_text=body.exhausted_text,
-            actor=who.actor,
-        )
-    except KeywordError as exc:
-        raise Refused(422, exc) from None
+    result = load_codes(
+        session,
+        corp_or_422(session, body.corp).id,
+        name,
+        body.codes,
+        exhausted_text=body.exhausted_text,
+        actor=who.actor,
+    )
     return {
         "pool_id": result.pool_id,
         "added": result.added,

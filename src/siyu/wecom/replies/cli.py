@@ -37,16 +37,13 @@ def keyword_add(
 ) -> None:
     """Add a keyword rule."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, only_corp
-    from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule
+    from siyu.wecom.connection.service import only_corp
+    from siyu.wecom.replies.service import RuleSpec, add_rule
 
     actor = require("wecom:manage")
     spec = RuleSpec(name, match, pattern, reply, pool, tuple(tag), tuple(channel), priority)
     with session_scope() as session:
-        try:
-            rule = add_rule(session, only_corp(session, corp).id, spec, actor=actor)
-        except (WecomConfigError, KeywordError) as exc:
-            fail(str(exc))
+        rule = add_rule(session, only_corp(session, corp).id, spec, actor=actor)
         rule_id = rule.id
     if as_json:
         echo_json({"id": rule_id})
@@ -76,14 +73,11 @@ def keyword_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 def _set_active(rule_id: int, active: bool) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.replies.service import KeywordError, set_active
+    from siyu.wecom.replies.service import set_active
 
     actor = require("wecom:manage")
     with session_scope() as session:
-        try:
-            set_active(session, rule_id, active, actor=actor)
-        except KeywordError as exc:
-            fail(str(exc))
+        set_active(session, rule_id, active, actor=actor)
     typer.echo(f"keyword rule {rule_id} {'enabled' if active else 'disabled'}")
 
 
@@ -132,8 +126,8 @@ def benefit_load(
 ) -> None:
     """Add codes to a pool (created if new); codes already there are not added twice."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, only_corp
-    from siyu.wecom.replies.service import KeywordError, load_codes
+    from siyu.wecom.connection.service import only_corp
+    from siyu.wecom.replies.service import load_codes
 
     actor = require("wecom:manage")
     try:
@@ -141,17 +135,14 @@ def benefit_load(
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{file}: {exc}")
     with session_scope() as session:
-        try:
-            result = load_codes(
-                session,
-                only_corp(session, corp).id,
-                pool,
-                lines,
-                exhausted_text=exhausted,
-                actor=actor,
-            )
-        except (WecomConfigError, KeywordError) as exc:
-            fail(str(exc))
+        result = load_codes(
+            session,
+            only_corp(session, corp).id,
+            pool,
+            lines,
+            exhausted_text=exhausted,
+            actor=actor,
+        )
     out = {
         "pool_id": result.pool_id,
         "added": result.added,
@@ -174,15 +165,12 @@ def benefit_list(
 ) -> None:
     """Pools with codes given and left."""
     from siyu.db import session_scope
-    from siyu.wecom.connection.service import WecomConfigError, only_corp
+    from siyu.wecom.connection.service import only_corp
     from siyu.wecom.replies.service import pool_stock
 
     require("customers:read")
     with session_scope() as session:
-        try:
-            rows = pool_stock(session, only_corp(session, corp).id)
-        except WecomConfigError as exc:
-            fail(str(exc))
+        rows = pool_stock(session, only_corp(session, corp).id)
     if as_json:
         echo_json(rows)
         return

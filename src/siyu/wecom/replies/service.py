@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from siyu import clock, runtime
 from siyu.accounts.service import record_audit
 from siyu.db import is_sqlite
-from siyu.refusals import Refusal
+from siyu.refusals import NotFound, Refusal
 from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
 from siyu.untrusted import KEYWORD_PRIORITY_MAX
@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 class KeywordError(Refusal):
     """A rule or pool that cannot be used; the message says which field and why."""
+
+
+class NoSuchKeywordRule(KeywordError, NotFound):
+    """No keyword rule has the id."""
 
 
 # -- matching -------------------------------------------------------------------------------------
@@ -212,7 +216,7 @@ def add_rule(session: Session, corp_pk: int, spec: RuleSpec, *, actor: str) -> K
 def set_active(session: Session, rule_id: int, active: bool, *, actor: str) -> KeywordRule:
     rule = session.get(KeywordRule, rule_id)
     if rule is None:
-        raise KeywordError("no keyword rule {id}", id=rule_id)
+        raise NoSuchKeywordRule("no keyword rule {id}", id=rule_id)
     rule.active = active
     record_audit(
         session, actor, "wecom.keyword.active", "keyword_rule", str(rule.id), {"active": active}

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.jobs.service import enqueue
+from siyu.refusals import Refusal, UpstreamFailed
 from siyu.tags.models import CustomerTag, Tag, TagGroup
 from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.connection.models import WecomCorp
@@ -38,8 +39,12 @@ WECOM_NAME_MAX = 30
 PUSH_BATCH = 500
 
 
-class TagSyncError(ValueError):
+class TagSyncError(Refusal):
     """A tag that cannot be paired with WeCom; the message says why."""
+
+
+class TagSyncUpstream(TagSyncError, UpstreamFailed):
+    """WeCom did not do what it was asked."""
 
 
 def sync_corp_tags(session: Session, corp: WecomCorp, client: WecomClient) -> dict[str, int]:
@@ -255,7 +260,7 @@ def pair(session: Session, corp: WecomCorp, client: WecomClient, tag: Tag) -> We
     group = session.get(TagGroup, tag.group_id)
     assert group is not None
     if len(tag.name) > WECOM_NAME_MAX or len(group.name) > WECOM_NAME_MAX:
-        raise TagSyncError(f"WeCom tag and group names are at most {WECOM_NAME_MAX} characters")
+        raise TagSyncError("WeCom tag and group names are at most {n} characters", n=WECOM_NAME_MAX)
     sync_corp_tags(session, corp, client)
     link = session.scalar(
         sa.select(WecomTagLink).where(
@@ -269,7 +274,7 @@ def pair(session: Session, corp: WecomCorp, client: WecomClient, tag: Tag) -> We
         created = data.get("tag_group") or {}
         wtag = next((t for t in created.get("tag") or [] if t.get("name") == tag.name), None)
         if wtag is None:
-            raise TagSyncError("WeCom did not return the new tag")
+            raise TagSyncUpstream("WeCom did not return the new tag")
         if link is None:
             link = WecomTagLink(corp_id=corp.id, tag_id=tag.id)
             session.add(link)
