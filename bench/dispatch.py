@@ -42,8 +42,9 @@ def main() -> None:
 
     from siyu.db import get_engine, new_session
     from siyu.reach.channels.sms import AliyunSms
+    from siyu.reach.commands import PlanCampaign
     from siyu.reach.ledger import counts
-    from siyu.reach.service import create_campaign, start
+    from siyu.reach.service import plan_campaign, start
     from siyu.simulators.sms.gateway import Gateway, create_app
     from siyu.simulators.threaded import ThreadedServer
 
@@ -111,15 +112,10 @@ def main() -> None:
     )
 
     with new_session() as session:
-        campaign = create_campaign(
-            session,
-            name="bench",
-            segment_id=int(seg),
-            channel="sms",
-            template=template,
-            purpose="service",
-            actor="bench",
+        plan = PlanCampaign(
+            name="bench", segment_id=int(seg), channel="sms", template=template, purpose="service"
         )
+        campaign = plan_campaign(session, plan, actor="bench")
         start(session, campaign, actor="bench")
         session.commit()
         campaign_id = campaign.id

@@ -27,15 +27,18 @@ def test_links_receipts_and_replies(
     from siyu.config import get_settings, reset_settings
     from siyu.customers.models import Consent
     from siyu.reach.channels.configured import sms as sms_channel
+    from siyu.reach.commands import PlanCampaign
     from siyu.reach.models import SendRow
     from siyu.reach.public import push_token
-    from siyu.reach.service import create_campaign, start
+    from siyu.reach.service import plan_campaign, start
 
     monkeypatch.setenv("SIYU_PUBLIC_URL", "http://testserver")
     reset_settings()
     settings = get_settings()
-    campaign = create_campaign(
-        session, name="链接", segment_id=world["segment"], channel="sms", template=LINKED, actor="t"
+    campaign = plan_campaign(
+        session,
+        PlanCampaign(name="链接", segment_id=world["segment"], channel="sms", template=LINKED),
+        actor="t",
     )
     start(session, campaign, actor="t")
     session.commit()

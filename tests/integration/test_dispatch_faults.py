@@ -96,9 +96,10 @@ def test_killed_workers_never_lose_or_double_a_message(
     from siyu.db import is_sqlite
     from siyu.reach import dispatch
     from siyu.reach.channels.sms import AliyunSms
+    from siyu.reach.commands import PlanCampaign
     from siyu.reach.dispatch import reconcile
     from siyu.reach.ledger import counts
-    from siyu.reach.service import create_campaign, start
+    from siyu.reach.service import plan_campaign, start
     from siyu.simulators.sms.gateway import Gateway, create_app
     from siyu.simulators.threaded import ThreadedServer
 
@@ -116,20 +117,22 @@ def test_killed_workers_never_lose_or_double_a_message(
         "SIYU_WORKER_POLL_SECONDS": "0.2",
     }
     seg = _audience(session, RECIPIENTS)
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="压测",
-        segment_id=seg,
-        channel="sms",
-        purpose="service",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000002",
-            "text": "您的订单${order}已发货",
-            "params": {"order": "{{ name }}"},
-        },
-        holdout_pct=5,
-        holdout_seed=9,
+        PlanCampaign(
+            name="压测",
+            segment_id=seg,
+            channel="sms",
+            purpose="service",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000002",
+                "text": "您的订单${order}已发货",
+                "params": {"order": "{{ name }}"},
+            },
+            holdout_pct=5,
+            holdout_seed=9,
+        ),
         actor="test",
     )
     start(session, campaign, actor="test")  # a service message: no consent or quiet hours
@@ -229,19 +232,22 @@ def _local_gateway(session: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, 
 
 
 def _marketing_sms(session: Any, segment: int, name: str, offer: str) -> int:
-    from siyu.reach.service import create_campaign, start
+    from siyu.reach.commands import PlanCampaign
+    from siyu.reach.service import plan_campaign, start
 
-    c = create_campaign(
+    c = plan_campaign(
         session,
-        name=name,
-        segment_id=segment,
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000001",
-            "text": "${name}您好，${offer}，拒收请回复R",
-            "params": {"name": "{{ name }}", "offer": offer},
-        },
+        PlanCampaign(
+            name=name,
+            segment_id=segment,
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，${offer}，拒收请回复R",
+                "params": {"name": "{{ name }}", "offer": offer},
+            },
+        ),
         actor="test",
     )
     start(session, c, actor="test")

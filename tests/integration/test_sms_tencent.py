@@ -127,9 +127,10 @@ def test_a_campaign_through_tencent_and_an_unknown_row_left_to_an_operator(
 ) -> None:
     from siyu.config import get_settings, reset_settings
     from siyu.reach.channels.configured import sms as sms_channel
+    from siyu.reach.commands import PlanCampaign
     from siyu.reach.dispatch import reconcile
     from siyu.reach.models import SendRow
-    from siyu.reach.service import create_campaign, start
+    from siyu.reach.service import plan_campaign, start
 
     gateway = world["gateway"]
     monkeypatch.setenv("SIYU_SMS_PROVIDER", "tencent")
@@ -137,17 +138,19 @@ def test_a_campaign_through_tencent_and_an_unknown_row_left_to_an_operator(
     monkeypatch.setenv("SIYU_SMS_SDK_APP_ID", gateway.sdk_app_id)
     reset_settings()
     settings = get_settings()
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="双11",
-        segment_id=world["segment"],
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "1000001",
-            "text": "{1}您好，{2}，拒收请回复R",
-            "params": {"1": "{{ name }}", "2": "满199减30"},
-        },
+        PlanCampaign(
+            name="双11",
+            segment_id=world["segment"],
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "1000001",
+                "text": "{1}您好，{2}，拒收请回复R",
+                "params": {"1": "{{ name }}", "2": "满199减30"},
+            },
+        ),
         actor="test",
     )
     start(session, campaign, actor="test")

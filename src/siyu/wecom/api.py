@@ -22,7 +22,7 @@ from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, Refused, SessionDep, require
-from siyu.wecom import WECOM_MANAGE, inbox, queries
+from siyu.wecom import WECOM_MANAGE, inbox, queries, shapes
 from siyu.wecom.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.live_codes import (
     LiveCodeError,
@@ -77,18 +77,17 @@ class CallbackEndpoint(CallbackEndpointBase):
         return 200, "success"
 
 
-@router.get("/api/v1/wecom/status")
+@router.get("/api/v1/wecom/status", response_model=shapes.WecomStatus)
 def wecom_status(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.WecomStatus:
     """Per connected corp: the last sync and its position or error, the inbox backlog and
     failures, and the last hour's API errors by errcode. Failures are shown, never hidden.
     Friendships and customers count those the caller may see."""
-    return {
-        "corps": queries.status(session, who),
-        "rejected_callbacks": dict(CallbackEndpoint.REJECTED),
-    }
+    return shapes.WecomStatus(
+        corps=queries.status(session, who), rejected_callbacks=dict(CallbackEndpoint.REJECTED)
+    )
 
 
 # -- live codes, welcome messages, alerts ---------------------------------------------------------
@@ -123,22 +122,27 @@ def corp_or_422(session: Session, corp: str | None) -> Any:
         raise Refused(422, exc) from None
 
 
-@router.get("/api/v1/wecom/live-codes")
+@router.get("/api/v1/wecom/live-codes", response_model=list[shapes.LiveCodeRow])
 def list_live_codes(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.LiveCodeRow]:
     """Live codes with their staff, rotation and net adds (of the customers the caller may
     see)."""
-    return queries.live_codes(session, who)
+    return [shapes.LiveCodeRow.model_validate(r) for r in queries.live_codes(session, who)]
 
 
-@router.post("/api/v1/wecom/live-codes", status_code=201, responses={502: WECOM_REFUSED})
+@router.post(
+    "/api/v1/wecom/live-codes",
+    status_code=201,
+    response_model=shapes.LiveCodeOut,
+    responses={502: WECOM_REFUSED},
+)
 def create_live_code_api(
     session: SessionDep,
     body: LiveCodeIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.LiveCodeOut:
     """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
     corp = corp_or_422(session, body.corp)
     client = cached_client(session, corp)
@@ -161,11 +165,15 @@ def create_live_code_api(
         raise HTTPException(502 if isinstance(exc, WecomRefused) else 422, str(exc)) from None
     finally:
         record_calls(session, corp, client)
-    return queries.live_code_summary(
-        code,
-        list(
-            session.scalars(sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id))
-        ),
+    return shapes.LiveCodeOut.model_validate(
+        queries.live_code_summary(
+            code,
+            list(
+                session.scalars(
+                    sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id)
+                )
+            ),
+        )
     )
 
 
@@ -176,16 +184,22 @@ def _code(session: Session, code_id: int) -> LiveCode:
     return code
 
 
-@router.get("/api/v1/wecom/live-codes/{code_id}/stats", responses={404: {}})
+@router.get(
+    "/api/v1/wecom/live-codes/{code_id}/stats",
+    response_model=shapes.LiveCodeStats,
+    responses={404: {}},
+)
 def live_code_stats(
     session: SessionDep,
     code_id: Id,
     days: int = Query(30, ge=1, le=366),
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.LiveCodeStats:
     """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member, of the
     customers the caller may see."""
-    return stats(session, _code(session, code_id), days, principal=who)
+    return shapes.LiveCodeStats.model_validate(
+        stats(session, _code(session, code_id), days, principal=who)
+    )
 
 
 @router.get(
@@ -211,39 +225,39 @@ def live_code_qr(
     )
 
 
-@router.put("/api/v1/wecom/welcome/default")
+@router.put("/api/v1/wecom/welcome/default", response_model=shapes.WelcomeOut)
 def put_default_welcome(
     session: SessionDep,
     body: WelcomeIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.WelcomeOut:
     """The welcome sent to customers who add staff without a live code of their own."""
     corp = corp_or_422(session, body.corp)
     try:
         row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
     except WelcomeError as exc:
         raise Refused(422, exc) from None
-    return {"id": row.id, "text": row.text, "attachments": row.attachments}
+    return shapes.WelcomeOut(id=row.id, text=row.text, attachments=row.attachments)
 
 
-@router.get("/api/v1/wecom/alerts")
+@router.get("/api/v1/wecom/alerts", response_model=shapes.Alerts)
 def list_alerts(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.Alerts:
     """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures,
     about the customers the caller may see."""
-    return {
-        "alerts": queries.open_alerts(session, principal=who),
-        "welcome": queries.welcome_stats(session, principal=who),
-    }
+    return shapes.Alerts(
+        alerts=queries.open_alerts(session, principal=who),
+        welcome=queries.welcome_stats(session, principal=who),
+    )
 
 
-@router.get("/api/v1/wecom/duplicates")
+@router.get("/api/v1/wecom/duplicates", response_model=shapes.Duplicates)
 def wecom_duplicates(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.Duplicates:
     """Customers who are friends of several staff members (one customer each in Siyu), overall,
     by live code and by store — among the customers the caller may see."""
-    return queries.duplicates(session, principal=who)
+    return shapes.Duplicates.model_validate(queries.duplicates(session, principal=who))
