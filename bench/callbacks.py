@@ -149,7 +149,7 @@ def _requests(world: Any, url: str, n: int, *, valid: bool) -> list[bytes]:
     """Raw HTTP/1.1 requests: distinct del_follow_user events (each stored once), or the same
     with a signature that does not match."""
     from siyu.simulators.wecom.driver import event_xml
-    from siyu.wecom.crypto import CallbackCrypto
+    from siyu.wecom.connection.crypto import CallbackCrypto
 
     crypto = CallbackCrypto(world.token, world.aes_key, world.corp_id)
     out = []

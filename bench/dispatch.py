@@ -41,10 +41,10 @@ def main() -> None:
     import sqlalchemy as sa
 
     from siyu.db import get_engine, new_session
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.sms import AliyunSms
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import counts
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.sending.ledger import counts
     from siyu.simulators.sms.gateway import Gateway, create_app
     from siyu.simulators.threaded import ThreadedServer
 
@@ -112,10 +112,17 @@ def main() -> None:
     )
 
     with new_session() as session:
-        plan = PlanCampaign(
-            name="bench", segment_id=int(seg), channel="sms", template=template, purpose="service"
+        campaign = plan_campaign(
+            session,
+            PlanCampaign(
+                name="bench",
+                segment_id=int(seg),
+                channel="sms",
+                template=template,
+                purpose="service",
+            ),
+            actor="bench",
         )
-        campaign = plan_campaign(session, plan, actor="bench")
         start(session, campaign, actor="bench")
         session.commit()
         campaign_id = campaign.id

@@ -46,8 +46,8 @@ def main() -> None:
         import sqlalchemy as sa
 
         from siyu.db import get_engine, new_session
-        from siyu.reach.ledger import fan_out
         from siyu.reach.models import Campaign
+        from siyu.reach.sending.ledger import fan_out
 
         engine = get_engine()
         t0 = time.perf_counter()
@@ -59,19 +59,19 @@ def main() -> None:
             conn.execute(sa.text("DROP TABLE IF EXISTS ledger_copy"))
             conn.execute(
                 sa.text(
-                    "CREATE TABLE ledger_copy (id INTEGER PRIMARY KEY, campaign_id INTEGER NOT NULL REFERENCES campaign (id),"
+                    "CREATE TABLE ledger_copy (id INTEGER PRIMARY KEY, origin VARCHAR(16) NOT NULL, origin_id BIGINT NOT NULL, campaign_id INTEGER REFERENCES campaign (id),"
                     " step INTEGER NOT NULL, customer_id INTEGER NOT NULL, channel VARCHAR(12) NOT NULL,"
                     " variant VARCHAR(8) NOT NULL, state VARCHAR(10) NOT NULL, reason VARCHAR(40),"
                     " attempts INTEGER NOT NULL, due_at TIMESTAMP NOT NULL, send_by TIMESTAMP NOT NULL,"
                     " created_at TIMESTAMP NOT NULL, checked_at TIMESTAMP, batch_id INTEGER,"
-                    " UNIQUE (campaign_id, step, customer_id, channel))"
+                    " UNIQUE (origin, origin_id, step, customer_id, channel))"
                     if engine.dialect.name == "sqlite"
-                    else "CREATE TABLE ledger_copy (id BIGSERIAL PRIMARY KEY, campaign_id INTEGER NOT NULL REFERENCES campaign (id),"
+                    else "CREATE TABLE ledger_copy (id BIGSERIAL PRIMARY KEY, origin VARCHAR(16) NOT NULL, origin_id BIGINT NOT NULL, campaign_id INTEGER REFERENCES campaign (id),"
                     " step INTEGER NOT NULL, customer_id INTEGER NOT NULL, channel VARCHAR(12) NOT NULL,"
                     " variant VARCHAR(8) NOT NULL, state VARCHAR(10) NOT NULL, reason VARCHAR(40),"
                     " attempts INTEGER NOT NULL, due_at TIMESTAMPTZ NOT NULL, send_by TIMESTAMPTZ NOT NULL,"
                     " created_at TIMESTAMPTZ NOT NULL, checked_at TIMESTAMPTZ, batch_id INTEGER,"
-                    " UNIQUE (campaign_id, step, customer_id, channel))"
+                    " UNIQUE (origin, origin_id, step, customer_id, channel))"
                 )
             )
             conn.execute(sa.text("CREATE INDEX ix_ledger_copy_due ON ledger_copy (state, due_at)"))
@@ -84,6 +84,12 @@ def main() -> None:
                 sa.text(
                     "CREATE INDEX ix_ledger_copy_batch ON ledger_copy (batch_id)"
                     " WHERE batch_id IS NOT NULL"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "CREATE INDEX ix_ledger_copy_transactional ON ledger_copy (state, due_at)"
+                    " WHERE origin = 'transactional'"
                 )
             )
         with new_session() as session:
@@ -103,9 +109,10 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    "INSERT INTO ledger_copy (campaign_id, step, customer_id, channel, variant,"
-                    " state, reason, attempts, due_at, send_by, created_at)"
-                    " SELECT :campaign, 0, customer_id, 'sms', '', 'pending', NULL, 0, :now, :now, :now"
+                    "INSERT INTO ledger_copy (origin, origin_id, campaign_id, step, customer_id,"
+                    " channel, variant, state, reason, attempts, due_at, send_by, created_at)"
+                    " SELECT 'campaign', :campaign, :campaign, 0, customer_id, 'sms', '', 'pending',"
+                    " NULL, 0, :now, :now, :now"
                     " FROM segment_member WHERE segment_id = :seg"
                 ),
                 {"now": now, "seg": segment_id, "campaign": campaign_id},

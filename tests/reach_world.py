@@ -29,7 +29,7 @@ def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) ->
     from siyu.config import reset_settings
     from siyu.customers.models import Consent, Customer, Identity
     from siyu.db import utcnow
-    from siyu.reach import policy
+    from siyu.reach.sending import policy
     from siyu.segments.models import Segment, SegmentMember
     from siyu.simulators.sms.gateway import Gateway
 
@@ -84,8 +84,8 @@ def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def sms_campaign(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
     campaign = plan_campaign(
         session,
@@ -110,7 +110,7 @@ def sms_campaign(session: Any, segment: int, **kw: Any) -> Any:
 
 def drain(settings: Any, sms: Any, worker: str = "w1") -> int:
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.sending.dispatch import dispatch_once
 
     total = 0
     with new_session() as s:

@@ -24,9 +24,9 @@ def wecom(
     """A fresh simulated corp connected in Siyu, with Siyu's client pointed at the simulator."""
     from siyu.config import reset_settings
     from siyu.db import session_scope
-    from siyu.wecom import client as wc
-    from siyu.wecom import service
-    from siyu.wecom.service import add_corp
+    from siyu.wecom.connection import client as wc
+    from siyu.wecom.connection import service
+    from siyu.wecom.connection.service import add_corp
 
     world = sim_server.fresh()
     monkeypatch.setenv("SIYU_WECOM_API_BASE", sim_server.base)
@@ -65,7 +65,7 @@ def pump_inbox(once: bool = False) -> int:
     """What the worker does with the callback inbox: one claim, or until it is empty."""
     from siyu.db import new_session
     from siyu.wecom import tasks  # noqa: F401  (registers the handlers)
-    from siyu.wecom.inbox import pump_once
+    from siyu.wecom.callbacks.service import pump_once
 
     total = 0
     with new_session() as s:

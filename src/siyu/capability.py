@@ -43,6 +43,20 @@ class Permission(str):
         return made
 
 
+@dataclass(frozen=True)
+class NavEntry:
+    """A link in the console's navigation bar. ``key`` names the page family (a page sets
+    ``active_page`` to it to be shown as where the reader is); ``label`` is marked with
+    ``NP_("navigation", …)``; ``links`` are ``(permission or None, path)`` pairs, of which the
+    reader gets the first they may open (no link when none: the entry is not shown); ``order``
+    places it in the bar, whatever the capability's place in the list."""
+
+    key: str
+    label: Any
+    links: tuple[tuple[str | None, str], ...]
+    order: int
+
+
 # A reference: "module" or "module:attribute"; a leading "." is relative to the capability's
 # own package (".api:router" in siyu.tags is siyu.tags.api:router).
 Ref = str
@@ -63,7 +77,8 @@ class Capability:
     ``channels`` factories ``(settings) -> Channel | None`` of the channels it sends on;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
     commit (``siyu.reactions``); ``permissions`` what it lets roles and API keys do (declared
-    here as values, not references: they are names and labels, cheap to hold).
+    here as values, not references: they are names and labels, cheap to hold); ``nav`` its
+    entries in the console's navigation bar (values too).
     """
 
     name: str
@@ -84,6 +99,7 @@ class Capability:
     channels: tuple[Ref, ...] = ()
     subscribers: tuple[tuple[str, Ref], ...] = ()
     permissions: tuple[Permission, ...] = ()
+    nav: tuple[NavEntry, ...] = ()
 
     @property
     def folder(self) -> Path:

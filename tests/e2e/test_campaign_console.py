@@ -51,7 +51,7 @@ def test_campaign_pages(client: TestClient, world: dict[str, Any]) -> None:
     assert started.status_code == 303
     after = client.get(url).text
     assert "发送中" in after
-    from siyu.reach.ledger import in_holdout
+    from siyu.reach.sending.ledger import in_holdout
 
     held = re.search(r"对照组</th><td>(\d+)", after)
     assert held and int(held.group(1)) == sum(in_holdout(c, 0, 10) for c in world["phones"])

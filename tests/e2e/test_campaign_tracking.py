@@ -26,11 +26,11 @@ def test_links_receipts_and_replies(
 ) -> None:
     from siyu.config import get_settings, reset_settings
     from siyu.customers.models import Consent
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.commands import PlanCampaign
     from siyu.reach.models import SendRow
-    from siyu.reach.public import push_token
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.tracking.public import push_token
 
     monkeypatch.setenv("SIYU_PUBLIC_URL", "http://testserver")
     reset_settings()
@@ -89,9 +89,9 @@ def test_results_against_hand_computed_figures(
     """30 targeted with a holdout; orders placed within and outside the 7-day window; the
     figures below are worked out by hand from those orders."""
     from siyu.orders.models import Order
+    from siyu.reach.campaigns.results import campaign_results
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
-    from siyu.reach.results import campaign_results
     from tests import shop
 
     campaign = sms_campaign(
@@ -192,8 +192,8 @@ def test_a_slow_tracked_link_row_does_not_fail_the_render(
 
     from siyu.config import get_settings, reset_settings
     from siyu.reach.models import Campaign
-    from siyu.reach.templates import TemplateProblem, render
-    from siyu.reach.tracking import Linker
+    from siyu.reach.sending.templates import TemplateProblem, render
+    from siyu.reach.tracking.service import Linker
 
     monkeypatch.setenv("SIYU_PUBLIC_URL", "http://testserver")
     reset_settings()

@@ -167,8 +167,8 @@ def test_a_group_campaign_from_the_shell_and_over_http(
 
     from siyu.cli import app
     from siyu.db import session_scope
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import WecomGroupChat
-    from siyu.wecom.service import get_corp
 
     with session_scope() as s:
         corp = get_corp(s, wecom["world"].corp_id)

@@ -74,8 +74,8 @@ SMS = {
 
 
 def _start(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
     campaign = plan_campaign(
         session, PlanCampaign(name=kw.pop("name", "冬季"), segment_id=segment, **kw), actor="t"
@@ -86,14 +86,14 @@ def _start(session: Any, segment: int, **kw: Any) -> Any:
 
 
 def _channels(settings: Any) -> dict[str, Any]:
-    from siyu.reach.dispatch import configured_channels
+    from siyu.reach.sending.dispatch import configured_channels
 
     return configured_channels(settings)
 
 
 def _run(settings: Any) -> None:
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.sending.dispatch import dispatch_once
 
     with new_session() as s:
         while dispatch_once(s, "w1", settings, _channels(settings), limit=7):
@@ -170,10 +170,10 @@ def test_smtp_refusals_and_a_lost_answer(
     world: dict[str, Any], relay: Any, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.config import get_settings
-    from siyu.reach import dispatch
+    from siyu.reach.campaigns.queries import ambiguous
+    from siyu.reach.campaigns.service import settle
     from siyu.reach.channels.email import SmtpEmail
-    from siyu.reach.queries import ambiguous
-    from siyu.reach.service import settle
+    from siyu.reach.sending import dispatch
 
     _emails(session, world)
     settings = get_settings()
@@ -198,9 +198,9 @@ def test_smtp_refusals_and_a_lost_answer(
     assert ("failed", "550") in states
     assert ("deferred", "retry:451") in states
     lost = [i for i, s, _r in rows if s == "ambiguous"]
-    assert len(lost) == 1 and [a.id for a in ambiguous(session)] == lost
+    assert len(lost) == 1 and [a["id"] for a in ambiguous(session)] == lost
     assert len(relay.mailbox.messages) == 8  # 7 sent, 1 taken but answered too late
-    from siyu.reach.dispatch import reconcile
+    from siyu.reach.sending.dispatch import reconcile
 
     assert reconcile(session, impatient(settings), settings) == 0  # SMTP cannot be asked
     settle(session, lost[0], "sent", actor="operator")
@@ -244,10 +244,10 @@ def test_webhook_is_signed_and_private_targets_are_refused(
     from starlette.routing import Route
 
     from siyu.config import get_settings, reset_settings
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.reach.channels.webhook import signing_key
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign
+    from siyu.reach.sending.ledger import LedgerError
     from siyu.simulators.threaded import ThreadedServer
 
     seen: list[tuple[dict[str, str], bytes]] = []

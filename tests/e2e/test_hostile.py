@@ -1204,10 +1204,10 @@ def test_a_render_that_blows_its_bounds_at_send_sends_nothing(
     offer: str, world: dict[str, Any], session: Any
 ) -> None:
     from siyu.config import get_settings
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.commands import PlanCampaign
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, start
     from tests.reach_world import drain
 
     campaign = plan_campaign(
@@ -1239,8 +1239,8 @@ def test_a_render_that_blows_its_bounds_at_send_sends_nothing(
 
 def test_e20_a_keyword_rule_cannot_stall_the_worker(town: Town, request: Any) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.keywords import KeywordError, matches
     from siyu.wecom.models import KeywordRule
+    from siyu.wecom.replies.service import KeywordError, matches
 
     request.getfixturevalue("wecom")
     c, csrf = town.as_("guanli")

@@ -40,11 +40,11 @@ def demo_console() -> None:
     from siyu.db import get_engine, session_scope
     from siyu.demo.load import ensure_demo
     from siyu.metrics.funnel import AARRR, save_funnel
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import plan_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.segments.membership import refresh_segments
     from siyu.segments.service import create_segment
-    from siyu.wecom.handover import Selection, plan
+    from siyu.wecom.handover.service import Selection, plan
     from siyu.wecom.models import WecomCorp
     from tests.e2e.conftest import make_user
 

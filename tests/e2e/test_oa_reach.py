@@ -69,10 +69,10 @@ def _segment_of(session: Any, customer_ids: list[int]) -> int:
 def _send(session: Any, segment: int, name: str) -> dict[int, Any]:
     from siyu.config import get_settings
     from siyu.db import new_session
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.dispatch import configured_channels, dispatch_once
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.sending.dispatch import configured_channels, dispatch_once
 
     campaign = plan_campaign(
         session,
@@ -211,8 +211,8 @@ def test_safe_mode_pushes_are_decrypted_and_plain_ones_refused(
     oa_account: Any, client: Any, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.simulators.oa.driver import event_xml
-    from siyu.wecom.crypto import CallbackCrypto
-    from siyu.wecom.crypto import signature as msg_signature
+    from siyu.wecom.connection.crypto import CallbackCrypto
+    from siyu.wecom.connection.crypto import signature as msg_signature
 
     safe_mode(oa_account, monkeypatch)
     driver = _driver(oa_account, client)
@@ -338,10 +338,10 @@ def test_someone_who_unfollowed_gets_the_next_channel(
     from siyu.customers.models import Identity
     from siyu.db import new_session
     from siyu.oa.service import run_sync
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.dispatch import configured_channels, dispatch_once
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.sending.dispatch import configured_channels, dispatch_once
 
     sim = oa_account
     stays, leaves, *_ = sorted(world["phones"])

@@ -646,8 +646,8 @@ def _world(wecom: dict[str, Any]) -> W:
     from siyu.db import get_engine, session_scope, utcnow
     from siyu.events.models import Event
     from siyu.orders.models import Order
-    from siyu.reach import service as reach
-    from siyu.reach.commands import PlanCampaign
+    from siyu.reach.campaigns import service as reach
+    from siyu.reach.campaigns.commands import PlanCampaign
     from siyu.segments.membership import refresh_segments
     from siyu.segments.rules import to_json
     from siyu.segments.service import create_segment, create_static_segment, parse_rule

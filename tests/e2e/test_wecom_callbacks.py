@@ -21,7 +21,7 @@ def _inbox(session: Any) -> list[Any]:
 def test_url_verification_answers_the_decrypted_echostr(driver: Any, client: Any) -> None:
     ts, nonce = str(int(time.time())), "abc123"
     echostr = driver.crypto.encrypt(b"8817623417645")
-    from siyu.wecom.crypto import signature
+    from siyu.wecom.connection.crypto import signature
 
     sig = signature(driver.world.token, ts, nonce, echostr)
     url = driver.callback_url
@@ -111,7 +111,7 @@ def test_retries_and_replays_store_nothing_twice(driver: Any, client: Any, sessi
 def test_hostile_callbacks_are_refused_without_writes(
     attack: str, driver: Any, client: Any, session: Any
 ) -> None:
-    from siyu.wecom.crypto import CallbackCrypto, signature
+    from siyu.wecom.connection.crypto import CallbackCrypto, signature
 
     world = driver.world
     fields = driver._event(
@@ -196,7 +196,7 @@ def test_unknown_events_are_kept_and_marked_ignored(driver: Any, session: Any) -
 
 def test_welcome_callbacks_jump_the_queue(driver: Any, session: Any) -> None:
     from siyu.db import new_session
-    from siyu.wecom.inbox import claim
+    from siyu.wecom.callbacks.service import claim
 
     world = driver.world
     userid = next(iter(world.staff))
@@ -324,8 +324,8 @@ def test_a_group_commit_of_many_callbacks(driver: Any, session: Any, engine: Any
     and re-read events among them; one test per row would never exercise that path."""
     import hashlib
 
-    from siyu.wecom import inbox
-    from siyu.wecom.service import corp_keys
+    from siyu.wecom.callbacks import service as inbox
+    from siyu.wecom.connection.service import corp_keys
 
     keys = corp_keys(driver.world.corp_id)
     items = []

@@ -10,8 +10,8 @@ from tests.wecom_sim import pump_inbox
 
 def _sync(world: Any) -> None:
     from siyu.db import new_session
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -120,7 +120,7 @@ def test_wecom_pages_read_only_for_a_guide(driver: Any, client: Any) -> None:
 
 
 def test_connect_a_corp_from_the_console(client: Any) -> None:
-    from siyu.wecom.crypto import new_aes_key
+    from siyu.wecom.connection.crypto import new_aes_key
     from tests.e2e.conftest import login, make_user
 
     make_user("ops", "operator")

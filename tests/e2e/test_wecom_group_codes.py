@@ -15,8 +15,8 @@ from tests.wecom_sim import pump_inbox
 
 def _setup(driver: Any, groups: int) -> list[str]:
     from siyu.db import new_session
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     world = driver.world
     for i in range(groups):
@@ -32,9 +32,9 @@ def test_groups_rotate_as_they_fill(
 ) -> None:
     from siyu.db import session_scope
     from siyu.simulators.wecom import joinways
-    from siyu.wecom import group_codes
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.live_codes import group_codes
     from siyu.wecom.models import GroupLiveCode, WecomAlert
-    from siyu.wecom.service import client_for, get_corp
 
     # a group admits 3 members by QR code here (200 at WeCom), a join way holds 2 (5)
     for module in (joinways, group_codes):

@@ -15,8 +15,8 @@ from tests.wecom_sim import pump_inbox
 
 def _sync(world: Any) -> None:
     from siyu.db import new_session
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -25,9 +25,9 @@ def _sync(world: Any) -> None:
 
 def _hand_over(world: Any, **kw: Any) -> tuple[int, dict[str, int]]:
     from siyu.db import new_session
-    from siyu.wecom.handover import Selection, plan
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.transfers import submit
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.handover.service import Selection, plan
+    from siyu.wecom.handover.transfers import submit
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -39,9 +39,9 @@ def _hand_over(world: Any, **kw: Any) -> tuple[int, dict[str, int]]:
 
 def _check(world: Any, handover_id: int) -> dict[str, int]:
     from siyu.db import new_session
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.handover.transfers import check
     from siyu.wecom.models import Handover
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.transfers import check
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -66,9 +66,9 @@ def test_onjob_handover_with_refusal_full_takeover_and_retry(
 ) -> None:
     from siyu.db import new_session
     from siyu.simulators.wecom import world as world_module
-    from siyu.wecom.handover import retry
+    from siyu.wecom.handover.service import retry
+    from siyu.wecom.handover.transfers import submit
     from siyu.wecom.models import Handover, HandoverItem, WecomAlert, WecomGroupChat
-    from siyu.wecom.transfers import submit
 
     world = driver.world
     customers = [driver.add("guide001", welcome=False)[0] for _ in range(4)]
@@ -110,7 +110,7 @@ def test_onjob_handover_with_refusal_full_takeover_and_retry(
         handover = s.get(Handover, handover_id)
         assert retry(s, handover, "guide003", actor="test") == 1
         s.commit()
-        from siyu.wecom.service import client_for, get_corp
+        from siyu.wecom.connection.service import client_for, get_corp
 
         corp = get_corp(s, world.corp_id)
         assert submit(s, client_for(s, corp), handover)["waiting"] == 1
@@ -123,7 +123,7 @@ def test_onjob_handover_with_refusal_full_takeover_and_retry(
 
 
 def test_wecom_rules_checked_before_asking(driver: Any, session: Any) -> None:
-    from siyu.wecom.handover import HandoverError
+    from siyu.wecom.handover.service import HandoverError
     from siyu.wecom.models import HandoverItem
 
     world = driver.world

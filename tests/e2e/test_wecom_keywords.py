@@ -18,8 +18,8 @@ from tests.wecom_sim import pump_inbox
 def rules(driver: Any) -> dict[str, Any]:
     from siyu.db import session_scope
     from siyu.tags.service import add_group, add_tag
-    from siyu.wecom.keywords import RuleSpec, add_rule, load_codes
-    from siyu.wecom.service import get_corp
+    from siyu.wecom.connection.service import get_corp
+    from siyu.wecom.replies.service import RuleSpec, add_rule, load_codes
 
     world = driver.world
     with session_scope() as s:
@@ -164,9 +164,9 @@ def test_app_messages_answered_through_message_send(
 
 def test_rules_are_checked_before_they_are_stored(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import KeywordRule
-    from siyu.wecom.service import get_corp
+    from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule
 
     bad = [
         (RuleSpec("x", "fuzzy", "a", "r"), "match"),
@@ -254,9 +254,9 @@ def test_a_reply_that_cannot_be_rendered_sends_nothing_and_is_recorded(
     driver: Any, rules: dict[str, Any], session: Any
 ) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, load_codes
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import KeywordRule, WecomAlert
-    from siyu.wecom.service import get_corp
+    from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule, load_codes
 
     world, kf = rules["world"], rules["kf"]
     with session_scope() as s:

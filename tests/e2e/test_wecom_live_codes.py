@@ -14,8 +14,8 @@ from tests.wecom_sim import pump_inbox
 
 def _synced(world: Any) -> Any:
     from siyu.db import new_session
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -25,8 +25,8 @@ def _synced(world: Any) -> Any:
 
 def _create(world: Any, **kw: Any) -> int:
     from siyu.db import session_scope
-    from siyu.wecom.live_codes import create_live_code, parse_staff
-    from siyu.wecom.service import client_for, get_corp
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.live_codes.service import create_live_code, parse_staff
 
     with session_scope() as s:
         corp = get_corp(s, world.corp_id)
@@ -39,9 +39,9 @@ def test_scan_welcome_tag_and_round_robin(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
     from siyu.tags.models import CustomerTag
     from siyu.tags.service import add_group, add_tag
-    from siyu.wecom.live_codes import stats
+    from siyu.wecom.live_codes.service import stats
+    from siyu.wecom.live_codes.welcome import set_default
     from siyu.wecom.models import LiveCode, WecomContact, WelcomeDelivery
-    from siyu.wecom.welcome import set_default
 
     world = driver.world
     corp_pk = _synced(world)
@@ -159,8 +159,8 @@ def test_simulator_enforces_the_5000_friend_cap(wecom: dict) -> None:
 
 def test_late_welcome_is_recorded_as_expired(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
+    from siyu.wecom.live_codes.welcome import set_default
     from siyu.wecom.models import WelcomeDelivery
-    from siyu.wecom.welcome import set_default
 
     world = driver.world
     corp_pk = _synced(world)
@@ -185,7 +185,7 @@ def test_late_welcome_is_recorded_as_expired(driver: Any, session: Any) -> None:
 
 
 def test_bad_live_code_requests_are_refused_before_wecom_is_called(driver: Any) -> None:
-    from siyu.wecom.live_codes import LiveCodeError, parse_staff
+    from siyu.wecom.live_codes.service import LiveCodeError, parse_staff
 
     world = driver.world
     _synced(world)
@@ -319,7 +319,7 @@ def test_duplicates_across_the_staff_matrix(driver: Any, client: Any) -> None:
 
 def test_keep_first_owner_rule(driver: Any, session: Any, monkeypatch: Any) -> None:
     from siyu.config import reset_settings
-    from siyu.wecom.live_codes import adds_today
+    from siyu.wecom.live_codes.service import adds_today
     from siyu.wecom.models import LiveCode, WecomAlert
 
     monkeypatch.setenv("SIYU_WECOM_KEEP_FIRST_OWNER", "1")
@@ -352,8 +352,8 @@ def test_a_welcome_that_cannot_be_rendered_sends_nothing_and_is_recorded(
     driver: Any, session: Any
 ) -> None:
     from siyu.db import session_scope
+    from siyu.wecom.live_codes.welcome import WelcomeError, set_default
     from siyu.wecom.models import WecomAlert, WelcomeDelivery, WelcomeMessage
-    from siyu.wecom.welcome import WelcomeError, set_default
 
     world = driver.world
     corp_pk = _synced(world)

@@ -12,8 +12,8 @@ from tests.wecom_sim import pump_inbox
 
 def _sync(world: Any) -> None:
     from siyu.db import new_session
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -57,9 +57,9 @@ def test_tags_both_ways(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
     from siyu.tags.models import Tag, TagGroup
     from siyu.tags.service import add_group, add_tag, assign, find_tag, unassign
+    from siyu.wecom.connection.service import client_for, get_corp
     from siyu.wecom.models import WecomContact, WecomTagLink
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.tagsync import pair
+    from siyu.wecom.tagsync.service import pair
 
     world = driver.world
     vip = driver.corp_tag("客户等级", "VIP")
@@ -125,8 +125,8 @@ def test_pairing_refuses_names_wecom_cannot_hold(driver: Any) -> None:
 
     from siyu.db import session_scope
     from siyu.tags.service import add_group, add_tag, find_tag
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.tagsync import TagSyncError, pair
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.tagsync.service import TagSyncError, pair
 
     with session_scope() as s:
         add_group(s, "兴趣", single=False, actor="ops")

@@ -41,7 +41,7 @@ def test_a_second_marketing_sms_the_same_day_is_capped(
 
 
 def test_caps_are_per_calendar_day_in_shanghai(settings: Any) -> None:
-    from siyu.reach.caps import period_start
+    from siyu.reach.sending.caps import period_start
 
     late = datetime.fromisoformat("2026-12-06T16:30:00+00:00")  # Monday 00:30 in Shanghai
     assert period_start(late, "day", settings).isoformat() == "2026-12-07T00:00:00+08:00"
@@ -67,9 +67,9 @@ def test_sms_per_number_limit_defers_service_messages(
 def test_ab_variants_split_by_weight_and_send_their_own_text(
     world: dict[str, Any], session: Any, settings: Any
 ) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import variant_of
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
+    from siyu.reach.sending.ledger import variant_of
 
     def tpl(offer: str) -> dict[str, Any]:
         return {
@@ -110,9 +110,9 @@ def test_ab_variants_split_by_weight_and_send_their_own_text(
 
 
 def test_variant_weights_must_add_up(world: dict[str, Any], session: Any) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
+    from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="add up to 100"):
         plan_campaign(
@@ -131,8 +131,8 @@ def test_scheduled_recurring_campaign_runs_once_per_slot_and_skips_missed_slots(
     world: dict[str, Any], session: Any
 ) -> None:
     from siyu.db import utcnow
+    from siyu.reach.campaigns.service import run_due
     from siyu.reach.models import Campaign
-    from siyu.reach.service import run_due
 
     at = utcnow() + timedelta(hours=1)
     campaign = sms_campaign(
@@ -158,8 +158,8 @@ def test_a_large_send_waits_for_a_second_person(
     world: dict[str, Any], session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.config import reset_settings
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import approve
+    from siyu.reach.campaigns.service import approve
+    from siyu.reach.sending.ledger import LedgerError
 
     monkeypatch.setenv("SIYU_REACH_APPROVAL_ABOVE", "10")
     reset_settings()
@@ -176,9 +176,9 @@ def test_a_large_send_waits_for_a_second_person(
 def test_cancel_skips_what_is_left_and_an_empty_audience_is_refused(
     world: dict[str, Any], session: Any, settings: Any
 ) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign, set_status, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, set_status, start
+    from siyu.reach.sending.ledger import LedgerError
     from siyu.segments.models import Segment
 
     campaign = sms_campaign(session, world["segment"])
@@ -203,7 +203,7 @@ def test_snapshot_audience_ignores_later_members_live_audience_follows(
     world: dict[str, Any], session: Any
 ) -> None:
     from siyu.db import utcnow
-    from siyu.reach.service import run_due
+    from siyu.reach.campaigns.service import run_due
     from siyu.segments.models import SegmentMember
 
     snapshot = sms_campaign(session, world["segment"], name="快照")

@@ -53,7 +53,7 @@ def test_a_withdrawal_recorded_by_staff_stops_the_messages_not_yet_sent(
 ) -> None:
     from siyu.db import new_session
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.sending.dispatch import dispatch_once
 
     ids = _ids(world)
     campaign = sms_campaign(session, world["segment"])
@@ -83,7 +83,7 @@ def test_a_grant_needs_evidence_and_never_silently_replaces_a_withdrawal(
 ) -> None:
     from siyu.accounts.models import AuditLog
     from siyu.db import utcnow
-    from siyu.reach.policy import check
+    from siyu.reach.sending.policy import check
 
     ids = _ids(world)
     withdrew = session.get(Customer, ids[20])  # withdrew in the world's set-up, "now"

@@ -164,8 +164,8 @@ def test_ensure_demo_brings_a_recent_past_to_every_page(session, settings) -> No
     from siyu.demo.load import ensure_demo
     from siyu.metrics.service import default_range, overview
     from siyu.orders.models import Order
+    from siyu.reach.campaigns.results import campaign_results
     from siyu.reach.models import Campaign, GroupSend, SendRow, WecomMassBatch
-    from siyu.reach.results import campaign_results
     from siyu.wecom.models import WecomContact, WecomGroupChat, WecomGroupMember
 
     as_of = date(2026, 5, 20)

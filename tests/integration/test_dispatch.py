@@ -18,8 +18,8 @@ def test_each_eligible_customer_is_texted_once_and_every_other_has_a_reason(
 ) -> None:
     from siyu.config import get_settings
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.ledger import counts
     from siyu.reach.models import Campaign, SendRow
+    from siyu.reach.sending.ledger import counts
 
     campaign = sms_campaign(session, world["segment"], holdout_pct=10, holdout_seed=3)
     settings = get_settings()
@@ -54,9 +54,9 @@ def test_withdrawal_after_start_and_quiet_hours(
 ) -> None:
     from siyu.config import get_settings
     from siyu.customers.models import Consent
-    from siyu.reach import policy
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
+    from siyu.reach.sending import policy
 
     campaign = sms_campaign(session, world["segment"])
     first = sorted(world["phones"])[0]
@@ -82,8 +82,8 @@ def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: 
     from siyu.config import get_settings
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.channels.sms import AliyunSms
-    from siyu.reach.dispatch import reconcile
     from siyu.reach.models import SendRow
+    from siyu.reach.sending.dispatch import reconcile
 
     settings = get_settings()
     gateway = world["gateway"]
@@ -141,10 +141,10 @@ def test_personal_variables_preview_and_the_skip_policy(
 
     from siyu.config import get_settings
     from siyu.orders.queries import forget_best_sellers
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, preview, start
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.commands import PlanCampaign
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, preview, start
     from tests import shop
 
     forget_best_sellers()
@@ -171,12 +171,12 @@ def test_personal_variables_preview_and_the_skip_policy(
         settings=settings,
         samples=8,
     )
-    first = shown.samples[0]
-    assert first.name == "顾***" and (first.content or "").startswith(
+    first = shown["samples"][0]
+    assert first["name"] == "顾***" and first["content"].startswith(
         "【悦颜】顾***您好，您买过的玻尿酸"
     )
-    assert first.sms_count == 1 and first.chars == len(first.content or "")
-    assert shown.samples[6].skipped == "missing:last_product"
+    assert first["sms_count"] == 1 and first["chars"] == len(first["content"])
+    assert shown["samples"][6]["skipped"] == "missing:last_product"
     campaign = plan_campaign(
         session,
         PlanCampaign(
@@ -204,9 +204,9 @@ def test_personal_variables_preview_and_the_skip_policy(
 def test_a_template_error_is_refused_when_the_campaign_is_saved(
     world: dict[str, Any], session: Any
 ) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
+    from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match=r"params.offer line 1: unknown variable 'lastproduct'"):
         plan_campaign(
@@ -233,10 +233,10 @@ def test_a_render_that_fails_for_a_customer_sends_nothing_and_is_recorded(
     each of their rows is skipped with the reason and the sandbox's words, nothing is texted,
     and the batch goes on."""
     from siyu.config import get_settings
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.commands import PlanCampaign
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, start
 
     template = {
         "sign_name": "悦颜",

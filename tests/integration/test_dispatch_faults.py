@@ -94,12 +94,12 @@ def test_killed_workers_never_lose_or_double_a_message(
     session: Any, database_url: str, siyu_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.db import is_sqlite
-    from siyu.reach import dispatch
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.sms import AliyunSms
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.dispatch import reconcile
-    from siyu.reach.ledger import counts
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.sending import dispatch
+    from siyu.reach.sending.dispatch import reconcile
+    from siyu.reach.sending.ledger import counts
     from siyu.simulators.sms.gateway import Gateway, create_app
     from siyu.simulators.threaded import ThreadedServer
 
@@ -200,7 +200,7 @@ def _due_now(session: Any, campaign_id: int) -> None:
 
 
 def _open(session: Any, campaign_id: int) -> bool:
-    from siyu.reach.ledger import counts
+    from siyu.reach.sending.ledger import counts
 
     left = counts(session, campaign_id)
     return any(left.get(s) for s in ("pending", "deferred", "claimed"))
@@ -232,8 +232,8 @@ def _local_gateway(session: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, 
 
 
 def _marketing_sms(session: Any, segment: int, name: str, offer: str) -> int:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
     c = plan_campaign(
         session,
@@ -261,7 +261,7 @@ def _three_dispatchers(prefix: str, limit: int) -> None:
 
     from siyu.db import new_session
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.sending.dispatch import dispatch_once
 
     settings = _settings()
     errors: list[BaseException] = []
@@ -286,7 +286,7 @@ def _three_dispatchers(prefix: str, limit: int) -> None:
 def _daytime(monkeypatch: pytest.MonkeyPatch, day: bool) -> None:
     from datetime import time as clock
 
-    from siyu.reach import policy
+    from siyu.reach.sending import policy
 
     monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999) if day else clock(0, 0))
     monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
@@ -297,8 +297,8 @@ def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
 ) -> None:
     """Two marketing campaigns to the same customers, three dispatchers in parallel on
     PostgreSQL: the one-SMS-a-day cap lets exactly one message through per customer."""
-    from siyu.reach.ledger import counts
     from siyu.reach.models import SendRow
+    from siyu.reach.sending.ledger import counts
 
     gateway, server = _local_gateway(session, monkeypatch)
     _daytime(monkeypatch, True)
@@ -325,8 +325,8 @@ def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(
 def test_quiet_hours_hold_with_three_workers(session: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A marketing campaign started at night, three dispatchers at once on PostgreSQL: nothing
     leaves, every row waits for 08:00; when the morning comes each customer gets one message."""
-    from siyu.reach.ledger import counts
     from siyu.reach.models import SendRow
+    from siyu.reach.sending.ledger import counts
 
     gateway, server = _local_gateway(session, monkeypatch)
     _daytime(monkeypatch, False)  # it is night, whatever the clock says

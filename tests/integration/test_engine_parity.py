@@ -17,7 +17,10 @@ REF = date(2026, 6, 30)
 # Everything a recompute stores except what names the run itself.
 COLUMNS = [c for c in TRAIT_COLUMNS if c not in ("run_id", "stage_since", "computed_at")]
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java 17")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java 17"),
+    pytest.mark.once,  # two engines over one copy; storing traits is tested on both databases
+]
 
 
 def stored(session) -> list[tuple]:  # type: ignore[no-untyped-def]

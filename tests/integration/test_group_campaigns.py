@@ -16,8 +16,8 @@ import sqlalchemy as sa
 def _groups(wecom: dict[str, Any], session: Any, names: list[tuple[str, int]]) -> dict[str, Any]:
     """Groups in WeCom and in Siyu: (name, owner index) each; returns chat_id → owner."""
     from siyu.simulators.wecom.world import Group, _rand
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import WecomGroupChat
-    from siyu.wecom.service import get_corp
 
     sim = wecom["world"]
     owners = list(sim.staff)
@@ -37,8 +37,8 @@ def _groups(wecom: dict[str, Any], session: Any, names: list[tuple[str, int]]) -
 
 
 def _campaign(session: Any, **kw: Any) -> Any:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
     c = plan_campaign(
         session,
@@ -54,7 +54,7 @@ def _campaign(session: Any, **kw: Any) -> Any:
 
 def _submit(settings: Any) -> int:
     from siyu.db import new_session
-    from siyu.reach.wecom_groups import submit_groups
+    from siyu.reach.channels.wecom_groups import submit_groups
 
     with new_session() as s:
         return submit_groups(s, "w1", settings)
@@ -77,7 +77,7 @@ def _states(session: Any, campaign_id: int) -> dict[str, tuple[str, str | None]]
 
 @pytest.fixture(autouse=True)
 def _daytime(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siyu.reach import policy
+    from siyu.reach.sending import policy
 
     monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))
     monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
@@ -86,9 +86,9 @@ def _daytime(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_one_task_per_owner_and_results_per_group(
     wecom: dict[str, Any], session: Any, settings: Any
 ) -> None:
+    from siyu.reach.campaigns.queries import detail
+    from siyu.reach.channels.wecom_mass import reconcile
     from siyu.reach.models import WecomMassBatch
-    from siyu.reach.queries import detail
-    from siyu.reach.wecom_mass import reconcile
     from siyu.simulators.wecom.driver import Driver
 
     chats = _groups(wecom, session, [("会员1群", 0), ("会员2群", 0), ("会员3群", 1), ("员工群", 1)])
@@ -113,8 +113,8 @@ def test_one_task_per_owner_and_results_per_group(
     _submit(settings)  # the round that finds nothing left closes the campaign
     session.expire_all()
     shown = detail(session, campaign)
-    assert shown.status == "done" and shown.funnel.sent == 2
-    assert shown.groups is not None and shown.groups.members_reached == 80
+    assert shown["status"] == "done" and shown["funnel"]["sent"] == 2
+    assert shown["groups"]["members_reached"] == 80
     from siyu.db import utcnow
     from siyu.metrics.service import reach_summary
 
@@ -126,10 +126,10 @@ def test_one_task_per_owner_and_results_per_group(
 def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(
     wecom: dict[str, Any], session: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from siyu.reach import policy
+    from siyu.reach.channels.wecom_mass import reconcile
     from siyu.reach.models import WecomMassBatch
-    from siyu.reach.wecom_mass import reconcile
-    from siyu.wecom.client import NETWORK, WecomClient
+    from siyu.reach.sending import policy
+    from siyu.wecom.connection.client import NETWORK, WecomClient
 
     _groups(wecom, session, [("会员1群", 0), ("会员2群", 0)])
     monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # always quiet now
@@ -167,9 +167,9 @@ def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(
 def test_what_a_group_campaign_may_not_have(
     wecom: dict[str, Any], session: Any, world: dict[str, Any]
 ) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
+    from siyu.reach.sending.ledger import LedgerError
 
     base: dict[str, Any] = {"name": "x", "channel": "wecom_group"}
     with pytest.raises(LedgerError, match="no holdout"):

@@ -19,7 +19,7 @@ TASK = {
 
 def _drain(settings: Any) -> None:
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.sending.dispatch import dispatch_once
 
     with new_session() as s:
         while dispatch_once(s, "w1", settings, _channels(settings)):
@@ -55,7 +55,7 @@ def test_one_list_per_guide_with_every_customer_in_the_ledger(
 def test_long_lists_are_cut_and_a_lost_answer_is_not_delivered_twice(
     world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any, monkeypatch: Any
 ) -> None:
-    from siyu.reach import wecom_tasks
+    from siyu.reach.channels import wecom_tasks
     from siyu.reach.models import SendRow
 
     lines = [(i, "很长的一行" * 40) for i in range(12)]
@@ -63,7 +63,7 @@ def test_long_lists_are_cut_and_a_lost_answer_is_not_delivered_twice(
     assert len(parts) > 1 and all(len(t.encode()) <= 2000 for t, _ids in parts)
     assert sorted(i for _t, ids in parts for i in ids) == list(range(12))
 
-    from siyu.wecom.client import NETWORK, WecomClient
+    from siyu.wecom.connection.client import NETWORK, WecomClient
 
     friends = _friends(world, wecom, session, 4)
     sim = wecom["world"]

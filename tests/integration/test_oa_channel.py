@@ -61,10 +61,10 @@ def oa(oa_server: Any, world: dict[str, Any], session: Any, monkeypatch: pytest.
 def test_service_notices_reach_followers_once(oa: Any, world: dict[str, Any], session: Any) -> None:
     from siyu.config import get_settings
     from siyu.db import new_session
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.dispatch import configured_channels, dispatch_once
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.sending.dispatch import configured_channels, dispatch_once
 
     campaign = plan_campaign(
         session,
@@ -105,9 +105,9 @@ def test_service_notices_reach_followers_once(oa: Any, world: dict[str, Any], se
 def test_marketing_and_bad_templates_are_refused_when_saved(
     oa: Any, world: dict[str, Any], session: Any
 ) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
+    from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="service notices only"):
         plan_campaign(

@@ -60,8 +60,8 @@ def _campaign(session: Any, segment_id: int, **kw: Any) -> Any:
 
 
 def test_fan_out_is_idempotent_with_a_reproducible_holdout(session: Any) -> None:
-    from siyu.reach.ledger import counts, fan_out, in_holdout
     from siyu.reach.models import SendRow
+    from siyu.reach.sending.ledger import counts, fan_out, in_holdout
 
     seg = _audience(session, 1000)
     a = _campaign(session, seg, holdout_pct=10, holdout_seed=42)
@@ -98,7 +98,7 @@ def test_fan_out_is_idempotent_with_a_reproducible_holdout(session: Any) -> None
 
 def test_concurrent_claims_never_share_a_row(session: Any) -> None:
     from siyu.db import is_sqlite, new_session
-    from siyu.reach.ledger import claim, fan_out
+    from siyu.reach.sending.ledger import claim, fan_out
 
     seg = _audience(session, 600)
     campaign = _campaign(session, seg)
@@ -127,8 +127,8 @@ def test_concurrent_claims_never_share_a_row(session: Any) -> None:
 
 def test_leases_outcomes_and_expiry(session: Any) -> None:
     from siyu.db import utcnow
-    from siyu.reach.ledger import LedgerError, claim, counts, end_stale, fan_out, record
     from siyu.reach.models import SendRow
+    from siyu.reach.sending.ledger import LedgerError, claim, counts, end_stale, fan_out, record
 
     seg = _audience(session, 5)
     campaign = _campaign(session, seg)

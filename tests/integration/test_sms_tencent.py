@@ -126,11 +126,11 @@ def test_a_campaign_through_tencent_and_an_unknown_row_left_to_an_operator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from siyu.config import get_settings, reset_settings
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.dispatch import reconcile
     from siyu.reach.models import SendRow
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.sending.dispatch import reconcile
 
     gateway = world["gateway"]
     monkeypatch.setenv("SIYU_SMS_PROVIDER", "tencent")

@@ -14,8 +14,8 @@ from siyu.wecom.fakes import FakeWecomClient
 
 def _connected() -> tuple[FakeWecomClient, int]:
     from siyu.db import session_scope
-    from siyu.wecom.crypto import new_aes_key
-    from siyu.wecom.service import add_corp, get_corp
+    from siyu.wecom.connection.crypto import new_aes_key
+    from siyu.wecom.connection.service import add_corp, get_corp
 
     wecom = FakeWecomClient("wwfakecorp")
     for userid in ("guide001", "guide002", "guide003"):
@@ -36,8 +36,8 @@ def _connected() -> tuple[FakeWecomClient, int]:
 
 def _sync(wecom: FakeWecomClient) -> None:
     from siyu.db import new_session
-    from siyu.wecom.service import get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import get_corp
+    from siyu.wecom.contacts.sync import sync
 
     with new_session() as s:
         sync(s, get_corp(s, wecom.corp_id), wecom)
@@ -45,10 +45,10 @@ def _sync(wecom: FakeWecomClient) -> None:
 
 def test_sync_and_handover_on_the_fake(session: Any) -> None:
     from siyu.db import new_session
-    from siyu.wecom.handover import Selection, plan, retry
+    from siyu.wecom.connection.service import get_corp
+    from siyu.wecom.handover.service import Selection, plan, retry
+    from siyu.wecom.handover.transfers import check, submit
     from siyu.wecom.models import Handover, WecomApiCall, WecomContact, WecomGroupChat, WecomStaff
-    from siyu.wecom.service import get_corp
-    from siyu.wecom.transfers import check, submit
 
     wecom, _corp_pk = _connected()
     customers = [wecom.add_customer(f"顾客{i}") for i in range(4)]
@@ -100,7 +100,7 @@ def test_sync_and_handover_on_the_fake(session: Any) -> None:
 
 def test_a_live_code_on_the_fake() -> None:
     from siyu.db import session_scope
-    from siyu.wecom.live_codes import create_live_code, parse_staff
+    from siyu.wecom.live_codes.service import create_live_code, parse_staff
 
     wecom, corp_pk = _connected()
     _sync(wecom)

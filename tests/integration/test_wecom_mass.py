@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 def _friends(world: dict[str, Any], wecom: dict[str, Any], session: Any, n: int) -> dict:
     """The first ``n`` audience customers become friends of two guides (alternating)."""
+    from siyu.wecom.connection.service import get_corp
     from siyu.wecom.models import WecomContact
-    from siyu.wecom.service import get_corp
 
     sim = wecom["world"]
     guides = list(sim.staff)[:2]
@@ -47,8 +47,8 @@ SMS = {
 
 
 def _campaign(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import plan_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
     c = plan_campaign(session, PlanCampaign(name="会员日", segment_id=segment, **kw), actor="t")
     start(session, c, actor="t")
@@ -57,7 +57,7 @@ def _campaign(session: Any, segment: int, **kw: Any) -> Any:
 
 
 def _channels(settings: Any) -> dict[str, Any]:
-    from siyu.reach.dispatch import configured_channels
+    from siyu.reach.sending.dispatch import configured_channels
 
     return configured_channels(settings)
 
@@ -75,8 +75,8 @@ def _rows(session: Any, cid: int) -> dict[int, Any]:
 def test_one_task_per_guide_sent_only_when_confirmed(
     world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any
 ) -> None:
+    from siyu.reach.channels.wecom_mass import reconcile
     from siyu.reach.models import WecomMassBatch
-    from siyu.reach.wecom_mass import reconcile
     from siyu.simulators.wecom.driver import Driver
 
     friends = _friends(world, wecom, session, 10)
@@ -84,7 +84,7 @@ def test_one_task_per_guide_sent_only_when_confirmed(
         session, world["segment"], channels=["wecom", "sms"], templates={"wecom": TEXT, "sms": SMS}
     )
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.sending.dispatch import dispatch_once
 
     with new_session() as s:
         while dispatch_once(s, "w1", settings, _channels(settings)):
@@ -116,10 +116,10 @@ def test_a_lost_answer_is_found_in_the_task_list_not_sent_twice(
     world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any, monkeypatch: Any
 ) -> None:
     from siyu.db import new_session
-    from siyu.reach import wecom_mass
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.channels import wecom_mass
     from siyu.reach.models import WecomMassBatch
-    from siyu.wecom.client import NETWORK, WecomClient, WecomError
+    from siyu.reach.sending.dispatch import dispatch_once
+    from siyu.wecom.connection.client import NETWORK, WecomClient, WecomError
 
     _friends(world, wecom, session, 6)
     _campaign(session, world["segment"], channel="wecom", template=TEXT, purpose="service")
@@ -150,9 +150,9 @@ def test_a_lost_answer_is_found_in_the_task_list_not_sent_twice(
 def test_a_wecom_template_that_differs_per_customer_is_refused(
     world: dict[str, Any], session: Any
 ) -> None:
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.ledger import LedgerError
-    from siyu.reach.service import plan_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
+    from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="one text for many customers"):
         plan_campaign(
@@ -172,8 +172,8 @@ def test_wecom_monthly_quota_falls_through_to_sms(
 ) -> None:
     """A customer who already had WeCom's four corp mass messages this month gets the SMS."""
     from siyu.db import new_session, utcnow
-    from siyu.reach.dispatch import dispatch_once
     from siyu.reach.models import Campaign, SendRow
+    from siyu.reach.sending.dispatch import dispatch_once
 
     friends = _friends(world, wecom, session, 2)
     full = next(iter(friends))
@@ -215,9 +215,9 @@ def test_a_mass_campaign_is_done_once_wecom_reported_every_customer(
     the last customers closes the campaign; WeCom's "sent" (the message is in the customer's
     chat) counts as delivered."""
     from siyu.db import new_session
-    from siyu.reach.dispatch import dispatch_once
+    from siyu.reach.channels.wecom_mass import reconcile
     from siyu.reach.models import Campaign, WecomMassBatch
-    from siyu.reach.wecom_mass import reconcile
+    from siyu.reach.sending.dispatch import dispatch_once
     from siyu.simulators.wecom.driver import Driver
 
     friends = _friends(world, wecom, session, 4)

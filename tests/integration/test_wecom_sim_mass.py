@@ -10,14 +10,14 @@ import pytest
 
 
 def _client(world: Any, base: str) -> Any:
-    from siyu.wecom.client import WecomClient
+    from siyu.wecom.connection.client import WecomClient
 
     return WecomClient(corp_id=world.corp_id, secret=world.secret, base=base)
 
 
 def test_mass_message_task_confirmation_and_daily_limit(wecom: dict[str, Any]) -> None:
     from siyu.simulators.wecom.driver import Driver
-    from siyu.wecom.client import WecomError
+    from siyu.wecom.connection.client import WecomError
 
     world, server = wecom["world"], wecom["server"]
     client = _client(world, server.base)

@@ -27,8 +27,8 @@ def _populate(world: Any, customers: int = 250) -> list[Any]:
 
 def _sync(corp_id: str) -> Any:
     from siyu.db import new_session
-    from siyu.wecom.service import client_for, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     with new_session() as s:
         corp = get_corp(s, corp_id)
@@ -75,7 +75,7 @@ def test_full_sync_stores_staff_friendships_and_one_customer_per_person(
 def test_sync_survives_wecom_errors_mid_way(wecom: dict, session, errcode: int) -> None:
     """45009 pauses the run (resumed later from its page); -1 is retried; 42001 refreshes the
     token once. Either way the end state equals an undisturbed sync's."""
-    from siyu.wecom.sync import SyncPaused
+    from siyu.wecom.contacts.sync import SyncPaused
 
     world = wecom["world"]
     _populate(world)
@@ -104,7 +104,7 @@ def test_sync_survives_wecom_errors_mid_way(wecom: dict, session, errcode: int) 
         assert run.position["cursor"]  # it stopped at the second page
         assert "45009" in (run.error or "")
         assert _counts(session)[0] == 100  # the first page is kept
-        from siyu.wecom import client as wc
+        from siyu.wecom.connection import client as wc
 
         wc.LIMITS.blocked_until.clear()  # the back-off has passed
         session.expire_all()
@@ -117,7 +117,7 @@ def test_sync_survives_wecom_errors_mid_way(wecom: dict, session, errcode: int) 
 
 
 def test_permanent_error_fails_the_run_and_status_shows_it(wecom: dict, session) -> None:
-    from siyu.wecom.client import WecomError
+    from siyu.wecom.connection.client import WecomError
     from siyu.wecom.queries import status
 
     world = wecom["world"]
@@ -159,7 +159,7 @@ def test_groups_are_synced_with_members_resolved(wecom: dict, session) -> None:
 
 
 def test_client_backs_off_at_least_60_s_and_refreshes_tokens_once(wecom: dict) -> None:
-    from siyu.wecom.client import RateLimited, WecomClient, WecomError
+    from siyu.wecom.connection.client import RateLimited, WecomClient, WecomError
 
     world = wecom["world"]
     now = [1000.0]
@@ -186,7 +186,7 @@ def test_client_backs_off_at_least_60_s_and_refreshes_tokens_once(wecom: dict) -
 
 
 def test_client_paces_itself_below_the_per_minute_limit(wecom: dict) -> None:
-    from siyu.wecom.client import WecomClient
+    from siyu.wecom.connection.client import WecomClient
 
     world = wecom["world"]
     now = [0.0]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from siyu.reach.caps import (
+from siyu.reach.sending.caps import (
     DEFAULT_CAPS,
     SMS_NUMBER_LIMITS,
     CapError,

@@ -30,7 +30,7 @@ CFG = ROOT / "babel.cfg"
 FORWARDED = {
     ("console/import_views.py", "Refusal"),
     ("ingest/service.py", "Refusal"),
-    ("reach/templates.py", "TemplateRefused"),
+    ("reach/sending/templates.py", "TemplateRefused"),
     ("segments/compiler.py", "RuleError"),
     ("segments/rules.py", "Refusal"),
     ("segments/text.py", "Refusal"),

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from siyu.wecom.alerts import FRIEND_CAP
-from siyu.wecom.client import WecomError
+from siyu.wecom.connection.client import WecomError
+from siyu.wecom.contacts.alerts import FRIEND_CAP
 from siyu.wecom.fakes import FakeWecomClient
-from siyu.wecom.handover import (
+from siyu.wecom.handover.service import (
     BATCH,
     ONJOB_LIMIT,
     ONJOB_LIMIT_ERROR,
@@ -24,8 +24,8 @@ from siyu.wecom.handover import (
     handover_items,
     retryable,
 )
+from siyu.wecom.handover.transfers import batches, take_customer_answer, take_group_answer
 from siyu.wecom.models import Handover, HandoverItem, WecomStaff
-from siyu.wecom.transfers import batches, take_customer_answer, take_group_answer
 
 pytestmark = pytest.mark.no_database
 

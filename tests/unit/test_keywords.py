@@ -10,9 +10,9 @@ import time
 import pytest
 
 from siyu.sandbox import TemplateRefused
-from siyu.wecom.keyword_patterns import MATCH_SECONDS, PatternRefused, check
-from siyu.wecom.keywords import compose, first_match, matches
 from siyu.wecom.models import KeywordRule
+from siyu.wecom.replies.patterns import MATCH_SECONDS, PatternRefused, check
+from siyu.wecom.replies.service import compose, first_match, matches
 
 
 def rule(match: str, pattern: str, rid: int = 1, reply: str = "") -> KeywordRule:
@@ -71,7 +71,7 @@ def test_a_search_that_runs_too_long_is_no_match(caplog: pytest.LogCaptureFixtur
     slow = rule("regex", "(a|aa)+$", 7)
     message = "a" * 1999 + "!"  # a customer may send 2,000 characters
     started = time.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="siyu.wecom.keywords"):
+    with caplog.at_level(logging.WARNING, logger="siyu.wecom.replies.service"):
         assert not matches(slow, message)
         found = first_match([slow, rule("contains", "!", 8)], message)
     # bounded (unbounded, it would outlast the universe); generous, as machines under load are
@@ -124,7 +124,7 @@ def test_ordinary_patterns_pass_the_checks(pattern: str) -> None:
 
 def test_a_slow_pattern_is_refused_in_the_readers_language() -> None:
     from siyu.console.words import said_in
-    from siyu.wecom.keywords import KeywordError
+    from siyu.wecom.replies.service import KeywordError
 
     try:
         check("(a|aa)+$")

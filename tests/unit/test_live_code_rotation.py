@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from siyu.wecom.client import RateLimited, WecomError
+from siyu.wecom.connection.client import RateLimited, WecomError
 from siyu.wecom.fakes import FakeWecomClient
-from siyu.wecom.live_codes import (
+from siyu.wecom.live_codes.service import (
     LiveCodeError,
     StaffSpec,
     first_member,

@@ -9,8 +9,8 @@ import pytest
 def test_said_in_the_readers_language() -> None:
     from siyu.accounts.service import AccountError
     from siyu.console.words import said_in
-    from siyu.reach.ledger import LedgerError
-    from siyu.wecom.live_codes import LiveCodeError
+    from siyu.reach.sending.ledger import LedgerError
+    from siyu.wecom.live_codes.service import LiveCodeError
 
     short = AccountError("password must have at least 10 characters")
     assert said_in("zh-CN", short) == "密码至少要 10 个字符。"
@@ -27,7 +27,7 @@ def test_said_in_the_readers_language() -> None:
 
 @pytest.mark.parametrize("template", ["no segment {id}", "holdout: 0–50 per cent"])
 def test_a_refusal_keeps_its_template_and_values(template: str) -> None:
-    from siyu.reach.ledger import LedgerError
+    from siyu.reach.sending.ledger import LedgerError
 
     exc = LedgerError(template, id=7) if "{id}" in template else LedgerError(template)
     assert exc.template == template and isinstance(exc, ValueError)

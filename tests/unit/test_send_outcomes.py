@@ -10,7 +10,7 @@ import pytest
 
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.fake import FakeChannel
-from siyu.reach.dispatch import MAX_ATTEMPTS, MAX_BACKOFF, Entry, ledger_entry, out_id
+from siyu.reach.sending.dispatch import MAX_ATTEMPTS, MAX_BACKOFF, Entry, ledger_entry, out_id
 
 pytestmark = pytest.mark.no_database
 
@@ -119,3 +119,17 @@ def test_reasons_fit_the_ledger_s_column() -> None:
     assert ledger_entry(SendResult("failed", code=code), 1, NOW, 0).reason == "X" * 40
     retry = ledger_entry(SendResult("retry", code=code), 1, NOW, 0).reason
     assert retry == ("retry:" + code)[:40]
+
+
+def test_send_states_and_origins_keep_their_stored_values() -> None:
+    """The enums name what the columns already hold: no value changed, each fits its column."""
+    from siyu.reach.models import SendOrigin, SendRow, SendState
+
+    assert {s.value for s in SendState} == {
+        "pending", "claimed", "submitted", "sent", "failed",
+        "deferred", "skipped", "held_out", "ambiguous",
+    }  # fmt: skip
+    assert all(s.name == s.value for s in (*SendState, *SendOrigin))
+    columns = SendRow.__table__.c
+    assert max(len(s) for s in SendState) <= getattr(columns.state.type, "length", 0)
+    assert max(len(s) for s in SendOrigin) <= getattr(columns.origin.type, "length", 0)

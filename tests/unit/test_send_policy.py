@@ -12,9 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from siyu.reach import policy
-from siyu.reach.eligibility import FALL_THROUGH, pick_channel
-from siyu.reach.policy import SEND, Decision, Standing, consent_refusal, decision_for, quiet_until
+from siyu.reach.sending import policy
+from siyu.reach.sending.eligibility import FALL_THROUGH, pick_channel
+from siyu.reach.sending.policy import (
+    SEND,
+    Decision,
+    Standing,
+    consent_refusal,
+    decision_for,
+    quiet_until,
+)
 
 pytestmark = pytest.mark.no_database
 

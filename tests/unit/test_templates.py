@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siyu.reach.templates import (
+from siyu.reach.sending.templates import (
     TemplateProblem,
     check_template,
     render,
@@ -122,7 +122,7 @@ def test_sms_needs_every_placeholder_and_the_marketing_suffix() -> None:
 
 
 def test_missing_variables_fall_back_or_skip() -> None:
-    from siyu.reach.templates import MissingVariable
+    from siyu.reach.sending.templates import MissingVariable
 
     tpl = {**_email(), "fallbacks": {"name": "顾客"}}
     assert render("email", tpl, {"name": None})["subject"] == "顾客，您的专属礼遇"
@@ -168,7 +168,7 @@ def test_any_text_either_checks_or_is_refused_with_a_template_problem(source: st
 
 def test_template_problems_are_said_in_chinese() -> None:
     from siyu.console.words import said_in
-    from siyu.reach.ledger import LedgerError
+    from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(TemplateProblem) as err:
         check_template("wecom_app", {"text": "您好\n{{ name.ljust(10**9) }}"}, purpose="service")
@@ -181,7 +181,7 @@ def test_compiling_does_not_count_against_the_render_deadline(monkeypatch) -> No
     """A worker compiles each template once, at its first message; on a busy machine that
     alone passed the 50 ms meant for rendering, and the first customer's message was skipped
     as a template error."""
-    from siyu.reach import templates
+    from siyu.reach.sending import templates
 
     real = templates._compiled
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siyu.wecom.crypto import (
+from siyu.wecom.connection.crypto import (
     CallbackCrypto,
     CallbackRejected,
     aes_key,

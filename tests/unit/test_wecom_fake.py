@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from siyu.wecom import client as wc
-from siyu.wecom.client import BUSY, NETWORK, RateLimited, WecomClient, WecomError
+from siyu.wecom.connection import client as wc
+from siyu.wecom.connection.client import BUSY, NETWORK, RateLimited, WecomClient, WecomError
 from siyu.wecom.fakes import FakeWecomClient
 
 pytestmark = pytest.mark.no_database

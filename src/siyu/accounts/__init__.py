@@ -1,6 +1,7 @@
 """Console users, roles and API keys; sign-in, sessions and the audit log."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 USERS_MANAGE = Permission("users:manage", "Manage users and their roles")
 APIKEYS_MANAGE = Permission("apikeys:manage", "Manage API keys")
@@ -13,5 +14,13 @@ CAPABILITY = Capability(
     pages=("siyu.console.admin_views:router",),
     cli=".cli:register",
     permissions=(USERS_MANAGE, APIKEYS_MANAGE, AUDIT_READ),
+    nav=(
+        NavEntry(
+            "admin",
+            NP_("navigation", "Admin"),
+            (("users:manage", "/admin"), ("audit:read", "/admin/audit")),
+            order=90,
+        ),
+    ),
     package=__name__,
 )

@@ -55,7 +55,7 @@ class Principal:
     api_key_id: int | None = None
     wecom_userid: str | None = None  # a guide's own WeCom friends are theirs to serve too
 
-    def can(self, perm: Permission) -> bool:
+    def can(self, perm: str) -> bool:
         return perm in self.permissions
 
 

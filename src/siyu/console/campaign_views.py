@@ -16,11 +16,12 @@ from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
-from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE, queries, service
-from siyu.reach.commands import PlanCampaign
-from siyu.reach.ledger import LedgerError
+from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
+from siyu.reach.campaigns import queries, service
+from siyu.reach.campaigns.commands import PlanCampaign
+from siyu.reach.campaigns.results import campaign_results
 from siyu.reach.models import Campaign
-from siyu.reach.results import campaign_results
+from siyu.reach.sending.ledger import LedgerError
 from siyu.untrusted import COST_FEN_MAX, number
 from siyu.webkit import BigId, Id, SessionDep
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,14 @@ from jinja2 import StrictUndefined
 from pydantic import Field
 
 from siyu import i18n
-from siyu.accounts.service import LoginRefused, login, logout, principal_for_user, session_user
+from siyu.accounts.service import (
+    LoginRefused,
+    Principal,
+    login,
+    logout,
+    principal_for_user,
+    session_user,
+)
 from siyu.capability import Permission
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.labels import label, source_label
@@ -58,7 +66,31 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     npgettext=i18n.npgettext,
     newstyle=False,  # values are filled in by str.format, as in the Python code
 )
-templates.env.globals.update(label=label, source_label=source_label)
+
+
+@dataclass(frozen=True)
+class NavLink:
+    key: str
+    text: str
+    href: str
+
+
+def navigation(principal: Principal) -> list[NavLink]:
+    """The navigation bar for ``principal``: every capability's entries (their manifests'
+    ``nav``) in their order, each with the first link the reader may open, in the language
+    being spoken."""
+    from siyu.capabilities import CAPABILITIES
+
+    entries = sorted((e for cap in CAPABILITIES for e in cap.nav), key=lambda e: e.order)
+    out = []
+    for entry in entries:
+        href = next((h for perm, h in entry.links if perm is None or principal.can(perm)), None)
+        if href is not None:
+            out.append(NavLink(entry.key, i18n.say(entry.label), href))
+    return out
+
+
+templates.env.globals.update(label=label, source_label=source_label, navigation=navigation)
 router = APIRouter(include_in_schema=False)
 
 

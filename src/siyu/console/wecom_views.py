@@ -36,7 +36,7 @@ async def _post(request: Request, ctx: Ctx) -> tuple[HTMLResponse | None, dict[s
 
 
 def _corp(session: Session) -> Any:
-    from siyu.wecom.service import WecomConfigError, only_corp
+    from siyu.wecom.connection.service import WecomConfigError, only_corp
 
     try:
         return only_corp(session, None)
@@ -80,7 +80,7 @@ async def connect_corp_page(
 ) -> Response:
     """Connect a corp (or replace a connected corp's secrets); the secrets are sealed at rest
     and never shown again, only their last characters."""
-    from siyu.wecom.service import WecomConfigError, add_corp
+    from siyu.wecom.connection.service import WecomConfigError, add_corp
 
     denied, form = await _post(request, ctx)
     if denied:
@@ -137,9 +137,9 @@ async def create_group_code_page(
     ctx: Ctx = Depends(console_user),
 ) -> Response:
     """Create a group live code over the groups ticked, in list order."""
-    from siyu.wecom.group_codes import create_group_code
-    from siyu.wecom.live_codes import LiveCodeError
-    from siyu.wecom.service import cached_client, record_calls
+    from siyu.wecom.connection.service import cached_client, record_calls
+    from siyu.wecom.live_codes.group_codes import create_group_code
+    from siyu.wecom.live_codes.service import LiveCodeError
 
     denied, form = await _post(request, ctx)
     if denied:
@@ -185,8 +185,8 @@ def _live_codes_page(
 def _create_live_code(
     request: Request, session: Session, ctx: Ctx, form: dict[str, str]
 ) -> int | str:
-    from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
-    from siyu.wecom.service import cached_client, record_calls
+    from siyu.wecom.connection.service import cached_client, record_calls
+    from siyu.wecom.live_codes.service import LiveCodeError, create_live_code, parse_staff
 
     corp = _corp(session)
     if corp is None:
@@ -223,7 +223,7 @@ def live_code_page(
     code_id: Id,
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
-    from siyu.wecom.live_codes import stats
+    from siyu.wecom.live_codes.service import stats
     from siyu.wecom.models import LiveCode
 
     if denied := denied_page(request, ctx, CUSTOMERS_READ):
@@ -243,7 +243,7 @@ async def welcome_page(
     request: Request,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    from siyu.wecom.welcome import WelcomeError, set_default, welcome_for
+    from siyu.wecom.live_codes.welcome import WelcomeError, set_default, welcome_for
 
     if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
@@ -282,7 +282,7 @@ async def keywords_page(
     request: Request,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    from siyu.wecom.keywords import KeywordError, RuleSpec, add_rule, pool_stock, set_active
+    from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule, pool_stock, set_active
 
     if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
@@ -338,8 +338,8 @@ async def handovers_page(
     request: Request,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    from siyu.wecom.handover import HandoverError, Selection, plan
-    from siyu.wecom.transfers import submit_now
+    from siyu.wecom.handover.service import HandoverError, Selection, plan
+    from siyu.wecom.handover.transfers import submit_now
 
     if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
@@ -387,9 +387,9 @@ async def handover_page(
     handover_id: Id,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
-    from siyu.wecom.handover import HandoverError, retry
+    from siyu.wecom.handover.service import HandoverError, retry
+    from siyu.wecom.handover.transfers import submit_now
     from siyu.wecom.models import Handover
-    from siyu.wecom.transfers import submit_now
 
     needed = WECOM_MANAGE if request.method == "POST" else CUSTOMERS_READ
     if denied := denied_page(request, ctx, needed):  # before the look-up: no hint it exists

@@ -1,6 +1,7 @@
 """The customer pool: profiles, identities, identity resolution, merges, consent and masking."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 CUSTOMERS_READ = Permission(
     "customers:read",
@@ -48,5 +49,6 @@ CAPABILITY = Capability(
         CUSTOMERS_EXPORT,
         CUSTOMERS_CONSENT,
     ),
+    nav=(NavEntry("customers", NP_("navigation", "Customers"), ((None, "/customers"),), order=20),),
     package=__name__,
 )

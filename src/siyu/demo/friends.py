@@ -116,8 +116,8 @@ def newcomers(world: Any, rng: random.Random, as_of: date) -> int:
     yet), synced into Siyu as new customers from WeCom."""
     from siyu.db import session_scope
     from siyu.demo.catalog import GIVEN_F, SURNAMES
-    from siyu.wecom.service import cached_client, get_corp
-    from siyu.wecom.sync import sync
+    from siyu.wecom.connection.service import cached_client, get_corp
+    from siyu.wecom.contacts.sync import sync
 
     count = max(3, len(world.follows) // 12)
     guides = sorted(world.staff)

@@ -123,9 +123,9 @@ def replay(seed: int, as_of: date) -> list[str]:
 def _results(spec: PastCampaign, campaign_id: int | None) -> str:
     """What a campaign earned, as the results page shows it."""
     from siyu.db import new_session
+    from siyu.reach.campaigns.results import campaign_results
+    from siyu.reach.channels.wecom_groups import counts as group_counts
     from siyu.reach.models import Campaign
-    from siyu.reach.results import campaign_results
-    from siyu.reach.wecom_groups import counts as group_counts
 
     with new_session() as session:
         campaign = session.get(Campaign, campaign_id) if campaign_id else None
@@ -175,25 +175,28 @@ def _campaign(run: Replay, spec: PastCampaign, segments: dict[str, int]) -> int 
     the campaign's id (None: nobody to send to)."""
     from siyu.config import get_settings
     from siyu.db import new_session
-    from siyu.reach.commands import PlanCampaign
-    from siyu.reach.service import audience_size, plan_campaign, start
-    from siyu.reach.wecom_groups import audience as group_audience
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import audience_size, plan_campaign, start
+    from siyu.reach.channels.wecom_groups import audience as group_audience
 
     settings = get_settings()
     when = run.moment(spec.days_ago)
     with new_session() as session:
         with run.at(when - timedelta(days=1)):  # planned the day before
-            plan = PlanCampaign(
-                name=spec.name,
-                segment_id=segments[spec.segment] if spec.segment else None,
-                channel=spec.channel,
-                template=spec.template or None,
-                variants=[dict(v) for v in spec.variants] or None,
-                holdout_pct=spec.holdout_pct,
-                holdout_seed=run.seed,
-                cost_fen_per_message=spec.cost_fen,
+            campaign = plan_campaign(
+                session,
+                PlanCampaign(
+                    name=spec.name,
+                    segment_id=segments[spec.segment] if spec.segment else None,
+                    channel=spec.channel,
+                    template=spec.template or None,
+                    variants=[dict(v) for v in spec.variants] or None,
+                    holdout_pct=spec.holdout_pct,
+                    holdout_seed=run.seed,
+                    cost_fen_per_message=spec.cost_fen,
+                ),
+                actor="demo",
             )
-            campaign = plan_campaign(session, plan, actor="demo")
             size = (
                 audience_size(session, campaign)
                 if spec.segment
@@ -215,9 +218,9 @@ def _dispatch(run: Replay, session: Session, when: datetime) -> None:
     """Send as the worker would at ``when``; the guides confirm WeCom tasks 25 minutes later
     and the reconciliation collects what WeCom reports."""
     from siyu.config import get_settings
-    from siyu.reach import wecom_mass
-    from siyu.reach.dispatch import configured_channels, dispatch_once
-    from siyu.reach.wecom_groups import submit_groups
+    from siyu.reach.channels import wecom_mass
+    from siyu.reach.channels.wecom_groups import submit_groups
+    from siyu.reach.sending.dispatch import configured_channels, dispatch_once
     from siyu.simulators.wecom.mass import confirm_waiting
 
     settings = get_settings()
@@ -241,9 +244,9 @@ def _answer(
     """Receipts, taps and purchases for what reached people (a group message reaches no one
     in particular: nothing to follow)."""
     from siyu.config import get_settings
-    from siyu.reach.links import read_pair
     from siyu.reach.models import SendRow
-    from siyu.reach.tracking import click, sms_receipts
+    from siyu.reach.tracking.links import read_pair
+    from siyu.reach.tracking.service import click, sms_receipts
 
     if spec.segment is None:
         return

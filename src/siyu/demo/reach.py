@@ -90,7 +90,7 @@ def push_receipts(gateway: Any, siyu_url: str, start: int = 0) -> int:
     Siyu's SmsReport address; returns the index to start from next time."""
     import httpx
 
-    from siyu.reach.public import push_token
+    from siyu.reach.tracking.public import push_token
 
     end = len(gateway.messages)
     reports = gateway.reports(start, end)

@@ -188,11 +188,11 @@ def connect(world: World) -> None:
     welcome, a store's live code, a coupon pool and keyword rules."""
     from siyu.db import session_scope
     from siyu.tags.service import add_group, add_tag
-    from siyu.wecom.keywords import RuleSpec, add_rule, load_codes
-    from siyu.wecom.live_codes import create_live_code, parse_staff
-    from siyu.wecom.service import add_corp, client_for, get_corp
-    from siyu.wecom.sync import sync
-    from siyu.wecom.welcome import set_default
+    from siyu.wecom.connection.service import add_corp, client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
+    from siyu.wecom.live_codes.service import create_live_code, parse_staff
+    from siyu.wecom.live_codes.welcome import set_default
+    from siyu.wecom.replies.service import RuleSpec, add_rule, load_codes
 
     guides = list(world.staff)
     with session_scope() as session:

@@ -1,7 +1,8 @@
 """Imports of customers, members and orders from platform exports (CSV, Excel), with runs,
 rejects and the console's upload page."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 IMPORTS_RUN = Permission(
     "imports:run",
@@ -18,5 +19,8 @@ CAPABILITY = Capability(
     cli=".cli:register",
     tasks=(".tasks",),
     permissions=(IMPORTS_RUN,),
+    nav=(
+        NavEntry("imports", NP_("navigation", "Import"), (("imports:run", "/imports"),), order=70),
+    ),
     package=__name__,
 )

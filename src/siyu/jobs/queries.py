@@ -16,7 +16,7 @@ from siyu.jobs.models import Job
 from siyu.traits.models import TraitRun
 
 if TYPE_CHECKING:
-    from siyu.reach.shapes import CampaignRow
+    from siyu.reach.campaigns.shapes import CampaignRow
 
 ACTIVE_CAMPAIGN = ("scheduled", "sending", "paused")
 
@@ -108,7 +108,7 @@ def recomputes(session: Session, limit: int = 8) -> list[dict[str, Any]]:
 
 def sending_campaigns(session: Session) -> list[CampaignRow]:
     """Campaigns scheduled, sending or paused, with how many of their messages have settled."""
-    from siyu.reach.queries import list_campaigns
+    from siyu.reach.campaigns.queries import list_campaigns
 
     return [c for c in list_campaigns(session, limit=100) if c.status in ACTIVE_CAMPAIGN]
 

@@ -1,6 +1,7 @@
 """Growth metrics: the dashboard's numbers, funnels and their cache."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 METRICS_READ = Permission(
     "metrics:read",
@@ -24,5 +25,6 @@ CAPABILITY = Capability(
     tasks=(".tasks",),
     metrics=(".registry:DEFINED",),
     permissions=(METRICS_READ, METRICS_WRITE),
+    nav=(NavEntry("dashboard", NP_("navigation", "Dashboard"), ((None, "/dashboard"),), order=10),),
     package=__name__,
 )

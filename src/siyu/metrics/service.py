@@ -311,8 +311,8 @@ def reach_summary(
     (last-touch revenue, lift against the holdout, cost and ROI; 7-day attribution). A
     customer-group campaign's ``sent`` counts the groups it reached (``sent_unit``)."""
     from siyu.db import new_session
-    from siyu.reach.queries import campaigns_started, channel_rates, groups_sent
-    from siyu.reach.results import campaign_results
+    from siyu.reach.campaigns.queries import campaigns_started, channel_rates, groups_sent
+    from siyu.reach.campaigns.results import campaign_results
 
     if session is None:
         with new_session() as own:

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope
 
 from siyu.config import get_settings
 from siyu.oa import inbox
-from siyu.wecom.endpoint import CallbackEndpointBase, read_body
+from siyu.wecom.callbacks.endpoint import CallbackEndpointBase, read_body
 
 MAX_BODY = 64 * 1024  # an event push is well under 2 KB
 

@@ -40,7 +40,7 @@ from siyu.oa.client import OaClient, OaError, TokenError
 from siyu.oa.followers import FollowerFacts, store_followers
 from siyu.oa.models import OaCallback
 from siyu.untrusted import same_token, whole_number
-from siyu.wecom.crypto import CallbackCrypto, CallbackRejected, xml_fields
+from siyu.wecom.connection.crypto import CallbackCrypto, CallbackRejected, xml_fields
 
 log = logging.getLogger("siyu.oa.inbox")
 HANDLED = ("subscribe", "unsubscribe", "SCAN")

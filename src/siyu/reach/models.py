@@ -76,16 +76,57 @@ class Campaign(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+def _campaign_id(context: Any) -> Any:
+    """A row written without ``origin_id`` is a campaign's: its campaign's id."""
+    return context.get_current_parameters().get("campaign_id")
+
+
+class SendOrigin(StrEnum):
+    """What a ledger row belongs to: a campaign's step, a journey's step, or a transactional
+    message (a sign-in code, a service notice) asked for by another capability or an operator."""
+
+    campaign = "campaign"
+    journey = "journey"
+    transactional = "transactional"
+
+
+class SendState(StrEnum):
+    """Where one ledger row is (``SendRow``'s docstring says what each means)."""
+
+    pending = "pending"
+    claimed = "claimed"
+    submitted = "submitted"  # in a WeCom task, until WeCom reports
+    sent = "sent"
+    failed = "failed"
+    deferred = "deferred"
+    skipped = "skipped"
+    held_out = "held_out"
+    ambiguous = "ambiguous"
+
+
 class SendRow(Base):
-    """One intended message. States: ``pending`` (due at ``due_at``), ``claimed`` (a worker
-    holds it until ``lease_until``), ``sent``, ``failed`` (permanent error), ``deferred``
-    (policy said later: quiet hours, a cap; due again at ``due_at``), ``skipped`` (with
-    ``reason``: no consent, suppressed, expired past ``send_by``…), ``held_out`` (the
-    campaign's control group), ``ambiguous`` (the provider may or may not have it)."""
+    """One intended message. States (``SendState``): ``pending`` (due at ``due_at``),
+    ``claimed`` (a worker holds it until ``lease_until``), ``sent``, ``failed`` (permanent
+    error), ``deferred`` (policy said later: quiet hours, a cap; due again at ``due_at``),
+    ``skipped`` (with ``reason``: no consent, suppressed, expired past ``send_by``…),
+    ``held_out`` (the campaign's control group), ``ambiguous`` (the provider may or may not
+    have it), ``submitted`` (in a WeCom task until WeCom reports).
+
+    The unique key is (``origin``, ``origin_id``, ``step``, customer, channel): the ledger is
+    not only campaigns'. A campaign's rows have origin ``campaign`` and its id as ``origin_id``;
+    a journey's will have its own; a transactional message's ``origin_id`` is derived from the
+    key its sender names it by (``reach.transactional.origin_id``), and the row carries its
+    template in ``message``, since no campaign or journey defines it.
+
+    ``campaign_id`` stays beside ``origin_id``, set on campaign rows only (NULL otherwise): it
+    keeps the foreign key to ``campaign`` (a campaign's rows cannot point at nothing), and every
+    campaign query — progress, funnel, results, the WeCom batches, the caps' join on the
+    campaign's purpose — keeps reading it and so keeps its answers, transactional rows left out
+    by the NULL."""
 
     __tablename__ = "send_ledger"
     __table_args__ = (
-        sa.UniqueConstraint("campaign_id", "step", "customer_id", "channel"),
+        sa.UniqueConstraint("origin", "origin_id", "step", "customer_id", "channel"),
         sa.Index("ix_send_ledger_due", "state", "due_at"),
         sa.Index("ix_send_ledger_customer_checked", "customer_id", "checked_at"),
         # only WeCom rows have a batch: the index leaves out the others (cheaper fan-out)
@@ -95,16 +136,26 @@ class SendRow(Base):
             postgresql_where=sa.text("batch_id IS NOT NULL"),
             sqlite_where=sa.text("batch_id IS NOT NULL"),
         ),
+        # the transactional pump finds its few due rows without walking a campaign's million
+        sa.Index(
+            "ix_send_ledger_transactional_due",
+            "state",
+            "due_at",
+            postgresql_where=sa.text("origin = 'transactional'"),
+            sqlite_where=sa.text("origin = 'transactional'"),
+        ),
     )
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
     )
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"))
+    origin: Mapped[str] = mapped_column(sa.String(16), default=SendOrigin.campaign)
+    origin_id: Mapped[int] = mapped_column(sa.BigInteger, default=_campaign_id)
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaign.id"))
     step: Mapped[int] = mapped_column(sa.Integer, default=0)
     customer_id: Mapped[int] = mapped_column(sa.Integer)
     channel: Mapped[str] = mapped_column(sa.String(12))
     variant: Mapped[str] = mapped_column(sa.String(8), default="")
-    state: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    state: Mapped[str] = mapped_column(sa.String(10), default=SendState.pending)  # a SendState
     reason: Mapped[str | None] = mapped_column(sa.String(40))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     # when policy last said yes: from then the message counts against frequency caps
@@ -125,6 +176,8 @@ class SendRow(Base):
     receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a transactional message's template for its channel (erased with the customer)
+    message: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 
 class TrackedLink(Base):

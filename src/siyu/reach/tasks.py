@@ -1,5 +1,6 @@
 """The worker's reach work: the dispatch pump (on SQLite only the dispatch-lease holder sends;
-customer-group tasks go out in the same round) and the reconciliation of ambiguous sends."""
+customer-group tasks go out in the same round), the transactional messages' own pump, and the
+reconciliation of ambiguous sends."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import is_sqlite, new_session
 from siyu.jobs.service import hold_dispatch_lease, periodic
-from siyu.reach import wecom_mass
+from siyu.reach.campaigns.service import run_due
+from siyu.reach.channels import wecom_mass
 from siyu.reach.channels.base import Channel
-from siyu.reach.dispatch import configured_channels, dispatch_once, reconcile
-from siyu.reach.service import run_due
-from siyu.reach.wecom_groups import submit_groups
+from siyu.reach.channels.wecom_groups import submit_groups
+from siyu.reach.sending.dispatch import configured_channels, dispatch_once, reconcile
+from siyu.reach.sending.transactional import dispatch_transactional
 
 _CHANNELS: dict[str, Any] = {}
 
@@ -38,6 +40,18 @@ def dispatch(name: str) -> int:
             return 0
         sent = dispatch_once(session, name, get_settings(), channels)
         return sent + submit_groups(session, name, get_settings())
+
+
+def send_transactional(name: str) -> int:
+    """Sign-in codes and service notices: a pump of their own, so none waits behind a campaign
+    (on SQLite the dispatch-lease holder sends them too)."""
+    channels = _channels()
+    if not channels:
+        return 0
+    with new_session() as session:
+        if is_sqlite(session) and not hold_dispatch_lease(session, name):
+            return 0
+        return dispatch_transactional(session, name, get_settings(), channels)
 
 
 @periodic("reach.schedule", every_seconds=30)

@@ -1,6 +1,7 @@
 """Segments: rules over the customer pool, counted and refreshed on the analytical copy."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 SEGMENTS_WRITE = Permission(
     "segments:write",
@@ -20,5 +21,6 @@ CAPABILITY = Capability(
     segment_fields=(".segment_fields:FIELDS",),
     copied_tables=(".models:COPIED",),
     permissions=(SEGMENTS_WRITE,),
+    nav=(NavEntry("segments", NP_("navigation", "Segments"), ((None, "/segments"),), order=40),),
     package=__name__,
 )

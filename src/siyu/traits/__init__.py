@@ -1,6 +1,7 @@
 """Customer intelligence: RFM, lifecycle stage and CLV, computed on the analytical copy."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 TRAITS_RUN = Permission(
     "traits:run",
@@ -19,5 +20,6 @@ CAPABILITY = Capability(
     copied_tables=(".models:COPIED",),
     template_variables=(".queries:TEMPLATE_VARIABLES",),
     permissions=(TRAITS_RUN,),
+    nav=(NavEntry("insight", NP_("navigation", "Insight"), ((None, "/insight"),), order=30),),
     package=__name__,
 )

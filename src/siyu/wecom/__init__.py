@@ -1,6 +1,11 @@
-"""WeCom (企业微信) operations: corps, contacts, live codes, welcome, replies, handover, tag sync."""
+"""WeCom (企业微信) operations, one sub-package per feature: ``connection`` (corps, client,
+crypto, the API-call log), ``callbacks`` (URL, inbox, handlers), ``contacts`` (sync, arrivals,
+alerts), ``live_codes`` (channel and group codes, welcome), ``replies`` (keywords, benefit
+pools), ``handover`` and ``tagsync``. The domain's tables, status read paths, erasure and the
+worker's entry points stay at this level."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 WECOM_MANAGE = Permission(
     "wecom:manage",
@@ -14,17 +19,18 @@ CAPABILITY = Capability(
     models=(".models",),
     routers=(
         ".api:router",
-        ".api_replies:router",
-        ".api_handover:router",
-        ".api_group_codes:router",
+        ".replies.api:router",
+        ".handover.api:router",
+        ".live_codes.api:router",
     ),
     pages=("siyu.console.wecom_views:router",),
     middleware=(".api:CallbackEndpoint",),
     cli=".cli:register",
-    tasks=(".tasks", ".tagsync"),
+    tasks=(".tasks", ".tagsync.tasks"),
     pumps=(".tasks:inbox",),
     erasers=(".privacy:erase_wecom",),
-    subscribers=(("tag.changed", ".tagsync:on_tag_changed"),),
+    subscribers=(("tag.changed", ".tagsync.service:on_tag_changed"),),
     permissions=(WECOM_MANAGE,),
+    nav=(NavEntry("wecom", NP_("navigation", "WeCom"), ((None, "/wecom"),), order=60),),
     package=__name__,
 )

@@ -14,7 +14,7 @@ from siyu.customers.identifiers import mask_identity
 from siyu.customers.masking import mask_text
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import utcnow
-from siyu.wecom.client import ERRCODE_MEANING
+from siyu.wecom.connection.client import ERRCODE_MEANING
 from siyu.wecom.models import BenefitPool, Handover, HandoverItem, KeywordReply, KeywordRule
 
 

@@ -22,9 +22,17 @@ from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, Refused, SessionDep, require
-from siyu.wecom import WECOM_MANAGE, inbox, queries, shapes
-from siyu.wecom.endpoint import CallbackEndpointBase, read_body
-from siyu.wecom.live_codes import (
+from siyu.wecom import WECOM_MANAGE, queries, shapes
+from siyu.wecom.callbacks import service as inbox
+from siyu.wecom.callbacks.endpoint import CallbackEndpointBase, read_body
+from siyu.wecom.connection.service import (
+    WecomConfigError,
+    cached_client,
+    corp_keys,
+    only_corp,
+    record_calls,
+)
+from siyu.wecom.live_codes.service import (
     LiveCodeError,
     StaffSpec,
     WecomRefused,
@@ -32,9 +40,8 @@ from siyu.wecom.live_codes import (
     fetch_qr,
     stats,
 )
+from siyu.wecom.live_codes.welcome import WelcomeError, set_default
 from siyu.wecom.models import LiveCode, LiveCodeStaff
-from siyu.wecom.service import WecomConfigError, cached_client, corp_keys, only_corp, record_calls
-from siyu.wecom.welcome import WelcomeError, set_default
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])
@@ -46,7 +53,7 @@ QR_UNFETCHED: dict[str, Any] = {"description": "WeCom's QR image could not be fe
 
 class CallbackEndpoint(CallbackEndpointBase):
     """``/wecom/callback/{corp_id}``: verify, decrypt, store in the inbox, reply ``success``;
-    the worker does the rest (``siyu.wecom.endpoint`` for what every callback URL shares)."""
+    the worker does the rest (``siyu.wecom.callbacks.endpoint`` for what every callback URL shares)."""
 
     PREFIX = "/wecom/callback/"
     STATUS_OF: ClassVar[dict[str, int]] = {**CallbackEndpointBase.STATUS_OF, "replayed": 403}

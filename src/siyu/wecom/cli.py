@@ -18,10 +18,10 @@ simulate_app = typer.Typer(help="Local stand-ins for outside platforms.", no_arg
 
 
 def register(root: typer.Typer) -> None:
-    from siyu.wecom.cli_group_codes import group_code_app
-    from siyu.wecom.cli_handover import handover_app
-    from siyu.wecom.cli_replies import benefit_app, keyword_app
-    from siyu.wecom.cli_tags import tags_app
+    from siyu.wecom.handover.cli import handover_app
+    from siyu.wecom.live_codes.cli import group_code_app
+    from siyu.wecom.replies.cli import benefit_app, keyword_app
+    from siyu.wecom.tagsync.cli import tags_app
 
     app.add_typer(tags_app, name="tags")
 
@@ -54,7 +54,7 @@ def corp_add(
 ) -> None:
     """Connect a corp (or replace its keys). Secrets are stored encrypted, never shown back."""
     from siyu.db import session_scope
-    from siyu.wecom.service import WecomConfigError, add_corp
+    from siyu.wecom.connection.service import WecomConfigError, add_corp
 
     actor = require("wecom:manage")
     with session_scope() as session:
@@ -82,7 +82,7 @@ def corp_add(
 def corp_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Connected corps (secrets shown only by their last characters)."""
     from siyu.db import session_scope
-    from siyu.wecom.service import list_corps
+    from siyu.wecom.connection.service import list_corps
 
     require("customers:read")
     with session_scope() as session:
@@ -106,9 +106,9 @@ def sync_cmd(
     from rich.console import Console
 
     from siyu.db import session_scope
-    from siyu.wecom.client import WecomError
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp
-    from siyu.wecom.sync import SyncPaused, sync
+    from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp
+    from siyu.wecom.contacts.sync import SyncPaused, sync
 
     require("wecom:manage")
     console = Console(stderr=True)
@@ -236,9 +236,9 @@ def live_create(
 ) -> None:
     """Create a live code at WeCom; prints its id and where its QR image is."""
     from siyu.db import session_scope
-    from siyu.wecom.live_codes import LiveCodeError, create_live_code, parse_staff
+    from siyu.wecom.connection.service import WecomConfigError, client_for, only_corp, record_calls
+    from siyu.wecom.live_codes.service import LiveCodeError, create_live_code, parse_staff
     from siyu.wecom.queries import live_code_summary
-    from siyu.wecom.service import WecomConfigError, client_for, only_corp, record_calls
 
     actor = require("wecom:manage")
     with session_scope() as session:
@@ -299,7 +299,7 @@ def live_stats(
 ) -> None:
     """Adds, deletions and net adds by day and by staff member."""
     from siyu.db import session_scope
-    from siyu.wecom.live_codes import stats
+    from siyu.wecom.live_codes.service import stats
     from siyu.wecom.models import LiveCode
 
     require("customers:read")
@@ -328,7 +328,7 @@ def live_qr(
 ) -> None:
     """Save the code's QR image."""
     from siyu.db import session_scope
-    from siyu.wecom.live_codes import fetch_qr
+    from siyu.wecom.live_codes.service import fetch_qr
     from siyu.wecom.models import LiveCode
 
     require("customers:read")
@@ -351,8 +351,8 @@ def welcome_default(
 ) -> None:
     """The welcome for customers who add staff without a live code of their own."""
     from siyu.db import session_scope
-    from siyu.wecom.service import WecomConfigError, only_corp
-    from siyu.wecom.welcome import WelcomeError, set_default
+    from siyu.wecom.connection.service import WecomConfigError, only_corp
+    from siyu.wecom.live_codes.welcome import WelcomeError, set_default
 
     actor = require("wecom:manage")
     with session_scope() as session:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from siyu.wecom.client import (
+from siyu.wecom.connection.client import (
     BAD_RESPONSE,
     BUSY,
     NETWORK,

@@ -13,7 +13,7 @@ from siyu.customers.masking import mask_text
 from siyu.customers.models import Customer
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import utcnow
-from siyu.wecom.client import ERRCODE_MEANING
+from siyu.wecom.connection.client import ERRCODE_MEANING
 from siyu.wecom.models import (
     LiveCode,
     LiveCodeStaff,
@@ -367,7 +367,7 @@ def staff_list(session: Session, principal: Principal | None = None) -> list[dic
 
 
 def group_codes(session: Session) -> list[dict[str, Any]]:
-    from siyu.wecom.group_codes import group_code_summary
+    from siyu.wecom.live_codes.group_codes import group_code_summary
     from siyu.wecom.models import GroupLiveCode
 
     codes = session.scalars(sa.select(GroupLiveCode).order_by(GroupLiveCode.id.desc()))

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from siyu.config import get_settings
 from siyu.db import new_session, utcnow
 from siyu.jobs.service import enqueue, periodic
-from siyu.wecom import arrivals, handlers, replies  # noqa: F401  (register the inbox handlers)
-from siyu.wecom.inbox import pump_once
+from siyu.wecom.callbacks import handlers  # noqa: F401  (registers inbox handlers)
+from siyu.wecom.callbacks.service import pump_once
+from siyu.wecom.connection.service import cached_client
+from siyu.wecom.contacts import arrivals  # noqa: F401  (registers inbox handlers)
+from siyu.wecom.contacts.sync import SyncPaused, sync
 from siyu.wecom.models import WecomApiCall, WecomCallback, WecomCorp
-from siyu.wecom.service import cached_client
-from siyu.wecom.sync import SyncPaused, sync
+from siyu.wecom.replies import answering  # noqa: F401  (registers inbox handlers)
 
 
 def inbox(name: str) -> int:
@@ -59,9 +61,9 @@ def purge(session: Session, _payload: dict[str, Any]) -> None:
 def handovers(session: Session, _payload: dict[str, Any]) -> None:
     """Ask WeCom for what is queued and how waiting transfers stand (WeCom completes them 24 h
     after they were asked; refusals also arrive as transfer_fail callbacks)."""
-    from siyu.wecom.client import RateLimited
+    from siyu.wecom.connection.client import RateLimited
+    from siyu.wecom.handover.transfers import check, submit
     from siyu.wecom.models import Handover
-    from siyu.wecom.transfers import check, submit
 
     for handover in session.scalars(sa.select(Handover).where(Handover.status == "running")).all():
         corp = session.get(WecomCorp, handover.corp_id)

@@ -44,7 +44,7 @@ class Outgoing:
 
     ref: str
     row_id: int
-    campaign_id: int
+    campaign_id: int | None  # None: a transactional message
     customer_id: int
     address: str
     parts: Mapping[str, str]

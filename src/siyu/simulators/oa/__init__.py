@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from siyu.wecom.crypto import new_aes_key
+from siyu.wecom.connection.crypto import new_aes_key
 
 _FIELD = re.compile(r"\{\{(\w+)\.DATA\}\}")
 DEDUP_SECONDS = 600

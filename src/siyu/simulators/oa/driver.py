@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from siyu.simulators.oa import Fan, OfficialAccountSim
-from siyu.wecom.crypto import CallbackCrypto
-from siyu.wecom.crypto import signature as msg_signature
+from siyu.wecom.connection.crypto import CallbackCrypto
+from siyu.wecom.connection.crypto import signature as msg_signature
 
 
 def signature(token: str, timestamp: str, nonce: str) -> str:

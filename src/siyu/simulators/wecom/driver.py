@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from siyu.simulators.wecom.world import Customer, Follow, World
-from siyu.wecom.crypto import CallbackCrypto
+from siyu.wecom.connection.crypto import CallbackCrypto
 
 
 def event_xml(fields: dict[str, Any]) -> bytes:

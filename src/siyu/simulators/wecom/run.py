@@ -10,7 +10,7 @@ import typer
 
 from siyu.simulators.threaded import ThreadedServer
 from siyu.simulators.wecom.world import World
-from siyu.wecom.crypto import new_aes_key
+from siyu.wecom.connection.crypto import new_aes_key
 
 STAFF_NAMES = ["王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄婷", "周杰", "吴倩"]
 
@@ -42,7 +42,7 @@ def serve(host: str, port: int, siyu: str, staff: int, per_minute: float, connec
     world.base = f"http://{host}:{port}"
     if connect:
         from siyu.db import session_scope
-        from siyu.wecom.service import add_corp
+        from siyu.wecom.connection.service import add_corp
 
         with session_scope() as session:
             add_corp(

@@ -1,0 +1,1 @@
+"""Siyu tags and WeCom corp tags kept in step, both directions."""
