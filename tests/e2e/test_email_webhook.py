@@ -198,7 +198,7 @@ def test_smtp_refusals_and_a_lost_answer(
     assert ("failed", "550") in states
     assert ("deferred", "retry:451") in states
     lost = [i for i, s, _r in rows if s == "ambiguous"]
-    assert len(lost) == 1 and [a["id"] for a in ambiguous(session)] == lost
+    assert len(lost) == 1 and [a.id for a in ambiguous(session)] == lost
     assert len(relay.mailbox.messages) == 8  # 7 sent, 1 taken but answered too late
     from siyu.reach.sending.dispatch import reconcile
 

@@ -171,12 +171,12 @@ def test_personal_variables_preview_and_the_skip_policy(
         settings=settings,
         samples=8,
     )
-    first = shown["samples"][0]
-    assert first["name"] == "顾***" and first["content"].startswith(
+    first = shown.samples[0]
+    assert first.name == "顾***" and (first.content or "").startswith(
         "【悦颜】顾***您好，您买过的玻尿酸"
     )
-    assert first["sms_count"] == 1 and first["chars"] == len(first["content"])
-    assert shown["samples"][6]["skipped"] == "missing:last_product"
+    assert first.sms_count == 1 and first.chars == len(first.content or "")
+    assert shown.samples[6].skipped == "missing:last_product"
     campaign = plan_campaign(
         session,
         PlanCampaign(

@@ -113,8 +113,8 @@ def test_one_task_per_owner_and_results_per_group(
     _submit(settings)  # the round that finds nothing left closes the campaign
     session.expire_all()
     shown = detail(session, campaign)
-    assert shown["status"] == "done" and shown["funnel"]["sent"] == 2
-    assert shown["groups"]["members_reached"] == 80
+    assert shown.status == "done" and shown.funnel.sent == 2
+    assert shown.groups is not None and shown.groups.members_reached == 80
     from siyu.db import utcnow
     from siyu.metrics.service import reach_summary
 
