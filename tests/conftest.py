@@ -81,8 +81,10 @@ def siyu_env(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     """Settings for one test: its own data directory, the shared migrated database (none for a
-    test marked ``no_database``: nothing is migrated, created or cleaned for it)."""
-    from siyu.config import reset_settings
+    test marked ``no_database``: nothing is migrated, created or cleaned for it). Whatever the
+    process kept from the test before (settings, engines, clients, a frozen clock) is forgotten
+    before and after it."""
+    from siyu import runtime
 
     without = request.node.get_closest_marker("no_database") is not None
     database_url = NO_DATABASE if without else request.getfixturevalue("database_url")
@@ -91,11 +93,11 @@ def siyu_env(
     monkeypatch.setenv("SIYU_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("SIYU_MODE", "production")
     monkeypatch.delenv("SIYU_CLI_USER", raising=False)
-    reset_settings()
+    runtime.reset()
     yield tmp_path
     if not without:
         _clean(database_url)
-    reset_settings()
+    runtime.reset()
 
 
 _MANY_CUSTOMERS = sa.text("SELECT EXISTS (SELECT 1 FROM customer OFFSET 1000)")

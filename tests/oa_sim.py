@@ -22,8 +22,7 @@ def oa_sim_server() -> Iterator[Any]:
 
 @pytest.fixture()
 def oa_account(oa_sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from siyu.config import reset_settings
-    from siyu.oa.service import forget_clients
+    from siyu import runtime
     from siyu.simulators.oa import OfficialAccountSim
 
     sim = OfficialAccountSim()
@@ -33,10 +32,9 @@ def oa_account(oa_sim_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("SIYU_OA_API_BASE", oa_sim_server.base)
     monkeypatch.setenv("SIYU_OA_TOKEN", sim.server_token)
     monkeypatch.delenv("SIYU_OA_AES_KEY", raising=False)
-    reset_settings()
-    forget_clients()
+    runtime.reset()  # settings, and no client or token of another account
     yield sim
-    forget_clients()
+    runtime.reset()
 
 
 def safe_mode(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ asked not to be disturbed, 6 never consented. Quiet hours are off unless a test 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import time
 from typing import Any
 
 import pytest
@@ -25,11 +24,9 @@ def gateway_server() -> Iterator[Any]:
 def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """30 customers with phones: 20 consented to marketing SMS, 2 withdrew, 1 consented but is
     suppressed, 1 consented but asked not to be disturbed, 6 never consented."""
+    from siyu import clock, runtime
     from siyu.brands.models import Brand
-    from siyu.config import reset_settings
     from siyu.customers.models import Consent, Customer, Identity
-    from siyu.db import utcnow
-    from siyu.reach.sending import policy
     from siyu.segments.models import Segment, SegmentMember
     from siyu.simulators.sms.gateway import Gateway
 
@@ -38,10 +35,10 @@ def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SIYU_SMS_ENDPOINT", gateway_server.base)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
-    reset_settings()
-    monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))  # no quiet hours …
-    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))  # … unless a test sets them
-    now = utcnow()
+    monkeypatch.setenv("SIYU_QUIET_HOURS_START", "0")  # no quiet hours …
+    monkeypatch.setenv("SIYU_QUIET_HOURS_END", "0")  # … unless a test sets them
+    runtime.reset()
+    now = clock.now()
     brand = Brand(code="yy", name="悦颜")
     session.add(brand)
     seg = Segment(name="会员", dynamic=False, created_by="test")
@@ -117,3 +114,29 @@ def drain(settings: Any, sms: Any, worker: str = "w1") -> int:
         while n := dispatch_once(s, worker, settings, {"sms": sms}, limit=7):
             total += n
     return total
+
+
+def quiet_hours(monkeypatch: pytest.MonkeyPatch, start: int, end: int) -> None:
+    """From here on in the test, marketing is quiet from ``start`` to ``end`` o'clock local
+    time (the settings ``SIYU_QUIET_HOURS_START``/``_END``; the same hour twice: never)."""
+    from siyu.config import reset_settings
+
+    monkeypatch.setenv("SIYU_QUIET_HOURS_START", str(start))
+    monkeypatch.setenv("SIYU_QUIET_HOURS_END", str(end))
+    reset_settings()
+
+
+def never_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    quiet_hours(monkeypatch, 0, 0)
+
+
+def quiet_now(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Quiet hours around the present, whatever the clock says: from this hour (local time)
+    for twelve hours. Returns the hour they end."""
+    from siyu import clock
+    from siyu.config import get_settings
+
+    start = clock.now().astimezone(get_settings().tz).hour
+    end = (start + 12) % 24
+    quiet_hours(monkeypatch, start, end)
+    return end

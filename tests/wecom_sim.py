@@ -22,19 +22,13 @@ def wecom(
     sim_server: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, Any]]:
     """A fresh simulated corp connected in Siyu, with Siyu's client pointed at the simulator."""
-    from siyu.config import reset_settings
+    from siyu import runtime
     from siyu.db import session_scope
-    from siyu.wecom.connection import client as wc
-    from siyu.wecom.connection import service
     from siyu.wecom.connection.service import add_corp
 
     world = sim_server.fresh()
     monkeypatch.setenv("SIYU_WECOM_API_BASE", sim_server.base)
-    reset_settings()
-    wc.TOKENS.clear()
-    wc.LIMITS.clear()
-    service.forget()
-    service._CLIENTS.clear()
+    runtime.reset()  # settings, and no token, limit, key or client of another corp
     with session_scope() as s:
         add_corp(
             s,
@@ -47,8 +41,7 @@ def wecom(
             actor="test",
         )
     yield {"world": world, "server": sim_server}
-    service.forget()
-    service._CLIENTS.clear()
+    runtime.reset()
 
 
 @pytest.fixture()

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.db import is_sqlite, rowcount, utcnow
+from siyu import clock
+from siyu.db import is_sqlite, rowcount
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ def claim_due(
     """Up to ``limit`` due rows of ``model``, in ``order_by``, now claimed by ``name`` (the
     claim is committed)."""
     table: Any = model
-    now = utcnow()
+    now = clock.now()
     due = sa.or_(
         sa.and_(table.status == "queued", table.due_at <= now),
         sa.and_(table.status == "working", table.processed_at < now - lease),

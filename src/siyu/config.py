@@ -7,19 +7,50 @@ and a test fails when the two disagree, so no setting goes undocumented.
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from siyu import runtime
 
 MIN_SECRET_KEY_BYTES = 32  # 256 bits: what HMAC-SHA256 and the key derivation expect
 DEMO_ADMIN_USERNAME = "admin"
 DEMO_ADMIN_PASSWORD = "siyu-demo-2026"  # noqa: S105 - known on purpose; refused outside demo mode
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Marketing waits from ``start`` o'clock to ``end`` o'clock, local time (DESIGN §5: by
+    default 21:00–08:00 Asia/Shanghai). The window crosses midnight when ``end`` comes before
+    ``start`` (21 → 8) and does not otherwise (1 → 6); ``start == end`` is no quiet hours."""
+
+    start: int = 21
+    end: int = 8
+
+    def covers(self, local: time) -> bool:
+        """Whether a local time of day falls in the quiet hours."""
+        start, end = time(self.start), time(self.end)
+        if start == end:
+            return False
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end
+
+    def until(self, now: datetime, tz: tzinfo) -> datetime | None:
+        """None if ``now`` is outside the quiet hours of the zone ``tz``; else the moment they
+        end there (aware, in ``tz``)."""
+        local = now.astimezone(tz)
+        if not self.covers(local.time()):
+            return None
+        day = local.date() if local.time() < time(self.end) else local.date() + timedelta(days=1)
+        return datetime.combine(day, time(self.end), tz)
 
 
 class Mode(StrEnum):
@@ -251,6 +282,18 @@ class Settings(BaseSettings):
         description="A campaign to more customers than this waits for approval by a second "
         "person with the campaigns:approve permission (0: every campaign).",
     )
+    quiet_hours_start: int = Field(
+        21,
+        description="Hour (0–23, local time in SIYU_TIMEZONE) at which the quiet hours begin: "
+        "marketing due then waits until they end (deferred, never dropped); service messages "
+        "go out at any hour.",
+    )
+    quiet_hours_end: int = Field(
+        8,
+        description="Hour (0–23, local time) at which the quiet hours end. A window may cross "
+        "midnight (21 → 8: from 21:00 to 08:00 the next morning) or not (1 → 6); the same hour "
+        "as SIYU_QUIET_HOURS_START means no quiet hours.",
+    )
     reach_lease_seconds: int = Field(
         60, description="How long a worker holds a claimed message before it counts as ambiguous."
     )
@@ -303,6 +346,18 @@ class Settings(BaseSettings):
     wecom_callback_max_bytes: int = Field(
         64 * 1024, description="Largest callback body accepted from WeCom, in bytes."
     )
+
+    @field_validator("quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _an_hour(cls, value: int, info: ValidationInfo) -> int:
+        if not 0 <= value <= 23:
+            name = f"SIYU_{(info.field_name or '').upper()}"
+            raise ValueError(f"{name} is an hour of the day, 0 to 23; {value} is not one")
+        return value
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -363,3 +418,6 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget cached settings (tests and the CLI change the environment)."""
     get_settings.cache_clear()
+
+
+runtime.forgets("settings", reset_settings)

@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from siyu import clock, runtime
 from siyu.config import get_settings
 
 NAMING = {
@@ -60,25 +60,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-_REPLAYED_NOW: ContextVar[datetime | None] = ContextVar("siyu_replayed_now", default=None)
-
-
 def utcnow() -> datetime:
-    """Now, in UTC — or, inside ``replaying_at``, the moment being replayed."""
-    return _REPLAYED_NOW.get() or datetime.now(UTC)
-
-
-@contextmanager
-def replaying_at(moment: datetime) -> Iterator[None]:
-    """Run services as if it were ``moment`` (in this thread only): the demo replays its past
-    campaigns through the real ledger, so their rows carry the times they would have had."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime given; Siyu stores timezone-aware UTC only")
-    token = _REPLAYED_NOW.set(moment.astimezone(UTC))
-    try:
-        yield
-    finally:
-        _REPLAYED_NOW.reset(token)
+    """Now, from ``siyu.clock``: the column default of every ``created_at``/``updated_at``."""
+    return clock.now()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -211,6 +195,9 @@ def reset_engines() -> None:
         engine.dispose()
     _ENGINES.clear()
     _FACTORIES.clear()
+
+
+runtime.forgets("db.engines", reset_engines)
 
 
 def _factory(url: str) -> sessionmaker[Session]:

@@ -25,6 +25,8 @@ from typing import Any, NamedTuple, Protocol
 
 from babel.numbers import format_compact_decimal, format_decimal
 
+from siyu import runtime
+
 LANGUAGES = ("zh-CN", "en")
 DOMAIN = "siyu"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -56,6 +58,9 @@ def translations(lang: str) -> _gettext.NullTranslations:
     write_mo(compiled, catalog)
     compiled.seek(0)
     return _gettext.GNUTranslations(compiled)
+
+
+runtime.forgets("i18n.translations", translations.cache_clear)
 
 
 def language() -> str:

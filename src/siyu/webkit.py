@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from siyu import runtime
 from siyu.accounts.service import (
     Principal,
     principal_for_api_key,
@@ -135,6 +136,9 @@ def forget_cached_keys() -> None:
     """After a revocation: this process checks every key again at once (others within
     ``KEY_CACHE_SECONDS``)."""
     _key_cache.clear()
+
+
+runtime.forgets("webkit.api_keys", forget_cached_keys)
 
 
 def _cached_key(presented: str) -> tuple[bool, Principal | None]:

@@ -4,13 +4,13 @@ once, every other row with its reason, a lost answer reconciled instead of resen
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from tests.reach_world import drain, sms_campaign
+from tests.reach_world import drain, quiet_hours, quiet_now, sms_campaign
 
 
 def test_each_eligible_customer_is_texted_once_and_every_other_has_a_reason(
@@ -56,7 +56,6 @@ def test_withdrawal_after_start_and_quiet_hours(
     from siyu.customers.models import Consent
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
-    from siyu.reach.sending import policy
 
     campaign = sms_campaign(session, world["segment"])
     first = sorted(world["phones"])[0]
@@ -64,8 +63,7 @@ def test_withdrawal_after_start_and_quiet_hours(
         sa.update(Consent).where(Consent.customer_id == first).values(status="withdrawn")
     )
     session.commit()  # the customer withdraws after the campaign started, before it reaches them
-    monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # now it is always quiet
-    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
+    ends = quiet_now(monkeypatch)  # now it is quiet
     settings = get_settings()
     drain(settings, sms_channel(settings))
     assert world["gateway"].received() == []
@@ -75,7 +73,50 @@ def test_withdrawal_after_start_and_quiet_hours(
     deferred = [r for r in rows if r.state == "deferred"]
     assert len(deferred) == 19 and {r.reason for r in deferred} == {"quiet_hours"}
     local = deferred[0].due_at.astimezone(settings.tz)
-    assert (local.hour, local.minute) == (0, 0) and deferred[0].due_at > rows[0].created_at
+    assert (local.hour, local.minute) == (ends, 0) and deferred[0].due_at > rows[0].created_at
+
+
+def test_the_dispatcher_reads_the_frozen_clock(
+    world: dict[str, Any], session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Siyu's clock frozen at 22:30 in Shanghai is the time the campaign starts, the ledger
+    claims and the policy decides at: marketing waits for 08:00 (the default quiet hours,
+    21 → 8), and goes out once the clock has reached it."""
+    from datetime import datetime
+
+    from siyu import clock
+    from siyu.config import get_settings
+    from siyu.reach.channels.fake import FakeChannel
+    from siyu.reach.models import SendRow
+    from siyu.reach.sending.ledger import counts
+
+    quiet_hours(monkeypatch, 21, 8)
+    settings = get_settings()
+    night = datetime(2026, 3, 10, 22, 30, tzinfo=settings.tz)
+    morning = datetime(2026, 3, 11, 8, 0, tzinfo=settings.tz)
+    fake = FakeChannel()
+    with clock.frozen(night):
+        campaign = sms_campaign(session, world["segment"])
+        drain(settings, fake)
+    assert fake.asked == []
+    rows = session.scalars(sa.select(SendRow).where(SendRow.campaign_id == campaign.id)).all()
+    assert {r.created_at for r in rows} == {night}
+    deferred = [r for r in rows if r.state == "deferred"]
+    assert len(deferred) == 20 and {(r.reason, r.due_at) for r in deferred} == {
+        ("quiet_hours", morning)
+    }
+    with clock.frozen(morning - timedelta(seconds=1)):
+        assert drain(settings, fake) == 0  # not due yet
+    with clock.frozen(morning):
+        drain(settings, fake)
+    session.expire_all()
+    assert len(fake.asked) == 20 and counts(session, campaign.id)["sent"] == 20
+    finished = session.scalars(
+        sa.select(SendRow.finished_at).where(
+            SendRow.campaign_id == campaign.id, SendRow.state == "sent"
+        )
+    ).all()
+    assert set(finished) == {morning}
 
 
 def test_a_lost_answer_is_reconciled_not_resent(world: dict[str, Any], session: Any) -> None:

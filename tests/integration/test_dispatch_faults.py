@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.reach_world import never_quiet, quiet_now
+
 # the suite runs a small campaign; SIYU_FAULT_RECIPIENTS=10000 runs the full size
 RECIPIENTS = int(os.environ.get("SIYU_FAULT_RECIPIENTS", "3000"))
 
@@ -284,12 +286,10 @@ def _three_dispatchers(prefix: str, limit: int) -> None:
 
 
 def _daytime(monkeypatch: pytest.MonkeyPatch, day: bool) -> None:
-    from datetime import time as clock
-
-    from siyu.reach.sending import policy
-
-    monkeypatch.setattr(policy, "QUIET_START", clock(23, 59, 59, 999999) if day else clock(0, 0))
-    monkeypatch.setattr(policy, "QUIET_END", clock(0, 0))
+    if day:
+        never_quiet(monkeypatch)
+    else:
+        quiet_now(monkeypatch)
 
 
 def test_caps_hold_with_three_workers_sending_two_campaigns_at_once(

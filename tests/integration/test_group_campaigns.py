@@ -6,11 +6,12 @@ the task list instead of a second task, quiet hours, and what such a campaign ma
 from __future__ import annotations
 
 import time as clock
-from datetime import time
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+from tests.reach_world import never_quiet, quiet_now
 
 
 def _groups(wecom: dict[str, Any], session: Any, names: list[tuple[str, int]]) -> dict[str, Any]:
@@ -77,10 +78,7 @@ def _states(session: Any, campaign_id: int) -> dict[str, tuple[str, str | None]]
 
 @pytest.fixture(autouse=True)
 def _daytime(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siyu.reach.sending import policy
-
-    monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))
-    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
+    never_quiet(monkeypatch)
 
 
 def test_one_task_per_owner_and_results_per_group(
@@ -124,19 +122,19 @@ def test_one_task_per_owner_and_results_per_group(
 
 
 def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(
-    wecom: dict[str, Any], session: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+    wecom: dict[str, Any], session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from siyu.config import get_settings
     from siyu.reach.channels.wecom_mass import reconcile
     from siyu.reach.models import WecomMassBatch
-    from siyu.reach.sending import policy
     from siyu.wecom.connection.client import NETWORK, WecomClient
 
     _groups(wecom, session, [("会员1群", 0), ("会员2群", 0)])
-    monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # always quiet now
+    quiet_now(monkeypatch)
     campaign = _campaign(session)
-    assert _submit(settings) == 0
+    assert _submit(get_settings()) == 0
     assert {v for v in _states(session, campaign.id).values()} == {("pending", "quiet_hours")}
-    monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))
+    never_quiet(monkeypatch)
     from siyu.reach.models import GroupSend
 
     session.execute(sa.update(GroupSend).values(due_at=sa.func.current_timestamp()))
@@ -152,7 +150,7 @@ def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(
         )
 
     monkeypatch.setattr(WecomClient, "_send", lose_answer)
-    assert _submit(settings) == 2
+    assert _submit(get_settings()) == 2
     monkeypatch.setattr(WecomClient, "_send", real_send)
     batch = session.scalars(sa.select(WecomMassBatch)).one()
     assert batch.state == "ambiguous"

@@ -105,18 +105,18 @@ def test_a_success_gives_its_reservation_back(settings, monkeypatch) -> None:  #
     assert _attempt(settings, "target", PASSWORD, "10.0.0.3") == "locked"
 
 
-def test_the_lockout_ends_after_its_time(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_lockout_ends_after_its_time(settings) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from siyu.db import utcnow
+    from siyu import clock
 
     _user(settings)
     for _ in range(settings.login_max_failures):
         _attempt(settings, "target", "wrong-password-1", "10.0.0.4")
     assert _attempt(settings, "target", PASSWORD, "10.0.0.4") == "locked"
-    later = utcnow() + throttle.LOCKOUT + timedelta(seconds=1)
-    monkeypatch.setattr(service, "utcnow", lambda: later)
-    assert _attempt(settings, "target", PASSWORD, "10.0.0.4") == "ok"
+    later = clock.now() + throttle.LOCKOUT + timedelta(seconds=1)
+    with clock.frozen(later):
+        assert _attempt(settings, "target", PASSWORD, "10.0.0.4") == "ok"
 
 
 def test_an_unknown_username_is_throttled_alike(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from siyu import clock
 from siyu.capability import Capability
 from siyu.jobs import service as jobs
 from siyu.jobs.models import Job
@@ -82,7 +83,7 @@ def test_a_delivery_is_taken_up_again_after_a_worker_died(session: Any, probe: N
     session.commit()
     jobs.run_once("w1")
     (job,) = _reactions(session)
-    job.status, job.lease_until = "running", jobs.utcnow() - jobs.LEASE  # as a dead worker left it
+    job.status, job.lease_until = "running", clock.now() - jobs.LEASE  # as a dead worker left it
     session.commit()
     jobs.run_once("w1")  # on SQLite one dispatcher: the same name, restarted
     assert told == [{"orders": [9], "customers": [4]}] * 2

@@ -233,11 +233,11 @@ def test_hand_set_tags_follow_a_merge_and_come_back_on_unmerge(session):
     assert {t["tag"] for t in tags_of(session, b)} == {"护肤", "彩妆"}
 
 
-def test_an_import_asks_for_one_rule_run_per_window(
-    engine, settings, session, tmp_path, monkeypatch
-):
+def test_an_import_asks_for_one_rule_run_per_window(engine, settings, session, tmp_path):
     import time
+    from datetime import UTC, datetime
 
+    from siyu import clock
     from siyu.ingest.orders import import_orders
     from siyu.jobs.models import Job
     from siyu.jobs.service import HANDLERS
@@ -250,15 +250,16 @@ def test_an_import_asks_for_one_rule_run_per_window(
     )
     session.commit()
     start = time.time()
-    monkeypatch.setattr("siyu.jobs.service.time.time", lambda: 60 * (start // 60) + 1)  # one window
-    for n in range(2):
-        rows = [
-            pf.taobao_row(f"80{n}1", "tb_a", "13812348001", "20.00"),
-            pf.taobao_row(f"80{n}2", "tb_b", "13812348002", "5.00"),
-        ]
-        import_orders(
-            engine, settings, pf.taobao(tmp_path / f"t{n}.csv", rows), "taobao", actor="test"
-        )
+    one_window = datetime.fromtimestamp(60 * (start // 60) + 1, UTC)
+    with clock.frozen(one_window):  # both imports ask within one window
+        for n in range(2):
+            rows = [
+                pf.taobao_row(f"80{n}1", "tb_a", "13812348001", "20.00"),
+                pf.taobao_row(f"80{n}2", "tb_b", "13812348002", "5.00"),
+            ]
+            import_orders(
+                engine, settings, pf.taobao(tmp_path / f"t{n}.csv", rows), "taobao", actor="test"
+            )
     jobs = session.scalars(sa.select(Job).where(Job.kind == "tags.apply")).all()
     assert len(jobs) == 1 and jobs[0].status == "queued"  # two imports in one window: one run
     HANDLERS["tags.apply"](session, {})

@@ -7,7 +7,7 @@ campaigns' pump, counts and rates untouched by it."""
 from __future__ import annotations
 
 import json
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -84,11 +84,10 @@ def test_consent_caps_quiet_hours_and_do_not_disturb_do_not_hold_it_back(
     from siyu.customers.models import Customer
     from siyu.db import utcnow
     from siyu.reach.channels.fake import FakeChannel
-    from siyu.reach.sending import policy
     from siyu.reach.sending.caps import set_cap
+    from tests.reach_world import quiet_now
 
-    monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # it is always quiet
-    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
+    quiet_now(monkeypatch)  # it is quiet now
     set_cap(session, "sms", "day", 0, actor="test")  # and no marketing SMS at all today
     set_cap(session, "*", "day", 0, actor="test")
     ids = sorted(world["phones"])

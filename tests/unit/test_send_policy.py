@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from siyu.reach.sending import policy
+from siyu.config import QuietHours
 from siyu.reach.sending.eligibility import FALL_THROUGH, pick_channel
 from siyu.reach.sending.policy import (
     SEND,
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.no_database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACTIVE = Standing("active")
+QUIET = QuietHours(21, 8)  # the default: 21:00–08:00
 
 
 def local(text: str) -> datetime:
@@ -47,6 +48,7 @@ def decide(
     following: bool = True,
     consents: Collection[str] = ("granted",),
     asked: list[str] | None = None,
+    quiet: QuietHours = QUIET,
 ) -> Decision:
     asked = [] if asked is None else asked
 
@@ -65,6 +67,7 @@ def decide(
         address=address,
         now=now,
         tz=SHANGHAI,
+        quiet=quiet,
         follows=follows,
         consents=consent_of,
     )
@@ -166,17 +169,19 @@ def test_channels_without_a_consent_record_do_not_ask_for_one(channel: str) -> N
 )
 def test_quiet_hours_run_from_21_00_to_08_00_shanghai_time(at: str, due: str | None) -> None:
     expected = None if due is None else local(due)
-    assert quiet_until(local(at), SHANGHAI) == expected
+    assert quiet_until(local(at), SHANGHAI, QUIET) == expected
     decision = decide(now=local(at))
     assert decision == (SEND if due is None else Decision(False, "quiet_hours", expected))
 
 
 def test_quiet_hours_are_shanghai_s_whatever_zone_the_clock_is_in() -> None:
     at = datetime(2026, 3, 10, 13, 30, tzinfo=UTC)  # 21:30 in Shanghai, 13:30 in London
-    due = quiet_until(at, SHANGHAI)
+    due = quiet_until(at, SHANGHAI, QUIET)
     assert due is not None and due.isoformat() == "2026-03-11T08:00:00+08:00"
     assert due == datetime(2026, 3, 11, 0, 0, tzinfo=UTC)
-    assert quiet_until(datetime(2026, 3, 10, 0, 0, tzinfo=UTC), SHANGHAI) is None  # 08:00 there
+    assert (
+        quiet_until(datetime(2026, 3, 10, 0, 0, tzinfo=UTC), SHANGHAI, QUIET) is None
+    )  # 08:00 there
 
 
 def test_service_messages_go_out_at_night() -> None:
@@ -189,13 +194,17 @@ def test_a_no_is_a_skip_not_a_deferral_even_at_night() -> None:
     assert decide(Standing("active", do_not_disturb=True), now=night).due_at is None
 
 
-def test_the_quiet_hours_are_read_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The integration tests turn them off and on through the module's constants."""
-    monkeypatch.setattr(policy, "QUIET_START", time(0, 0))  # always quiet
-    monkeypatch.setattr(policy, "QUIET_END", time(0, 0))
-    assert quiet_until(NOON, SHANGHAI) == local("2026-03-11 00:00")
-    monkeypatch.setattr(policy, "QUIET_START", time(23, 59, 59, 999999))  # never quiet
-    assert quiet_until(local("2026-03-10 23:59:59"), SHANGHAI) is None
+def test_the_quiet_hours_are_the_ones_given() -> None:
+    """The window comes from the settings (``SIYU_QUIET_HOURS_START``/``_END``), not a constant:
+    the integration tests turn it off and on through them."""
+    lunch = QuietHours(11, 13)
+    assert quiet_until(NOON, SHANGHAI, lunch) == local("2026-03-10 13:00")
+    assert decide(now=NOON, quiet=lunch) == Decision(
+        False, "quiet_hours", local("2026-03-10 13:00")
+    )
+    never = QuietHours(0, 0)
+    assert quiet_until(local("2026-03-10 23:59:59"), SHANGHAI, never) is None
+    assert decide(now=local("2026-03-10 23:00"), quiet=never) == SEND
 
 
 # -- the channel a campaign's message goes on --------------------------------------------------------
@@ -225,6 +234,7 @@ class Facts:
             address=address,
             now=self.now,
             tz=SHANGHAI,
+            quiet=QUIET,
             follows=lambda _openid: True,
             consents=lambda _address: self.consents.get(channel, ()),
         )

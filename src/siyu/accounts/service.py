@@ -14,13 +14,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts import throttle
 from siyu.accounts.models import ApiKey, AuditLog, LoginSession, LoginThrottle, User
 from siyu.accounts.permissions import API_KEY_SCOPES, BY_NAME, PERMISSIONS, ROLE_PERMISSIONS, Role
 from siyu.brands.models import Store
 from siyu.capability import Permission
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, Settings
-from siyu.db import utcnow
 from siyu.refusals import Refusal
 from siyu.untrusted import same_token
 
@@ -209,7 +209,7 @@ def login(
     its reservation back, a wrong one keeps it. The refusal is recorded even if the caller rolls
     its own transaction back. Call it before the session writes anything (on SQLite the
     reservation is a write of its own)."""
-    now = utcnow()
+    now = clock.now()
     keys = throttle.keys_for(username, address)
     bind = session.get_bind()
     engine = bind if isinstance(bind, sa.Engine) else bind.engine
@@ -254,7 +254,7 @@ def session_user(session: Session, token: str | None) -> tuple[User, LoginSessio
     if not token:
         return None
     row = session.scalar(sa.select(LoginSession).where(LoginSession.token_hash == _sha256(token)))
-    if row is None or row.expires_at <= utcnow():
+    if row is None or row.expires_at <= clock.now():
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
@@ -304,7 +304,7 @@ def revoke_api_key(session: Session, prefix: str) -> None:
     key = session.scalar(sa.select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None:
         raise AccountError("no API key with prefix {prefix!r}", prefix=prefix)
-    key.revoked_at = utcnow()
+    key.revoked_at = clock.now()
 
 
 def cli_principal(session: Session, actor: str, username: str | None) -> Principal:
@@ -334,7 +334,7 @@ def set_password(
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:
-    now = now or utcnow()
+    now = now or clock.now()
     result = session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= now))
     session.execute(
         sa.delete(LoginThrottle).where(LoginThrottle.window_start <= now - throttle.LOCKOUT * 4)

@@ -21,11 +21,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from siyu import clock
 from siyu.analytics.engines import open_duckdb
 from siyu.analytics.source import Source, utc_naive
 from siyu.analytics.tables import DUCK_TYPES, CopiedTable, by_name, copied_tables, quote
 from siyu.config import Settings
-from siyu.db import utcnow
 
 STATE = "_siyu_copy_state"
 Progress = Callable[[str, int], None]
@@ -59,7 +59,7 @@ def refresh_copy(
     """Bring the copy up to date with the system of record (everything, if ``full``).
 
     ``only`` copies just the named tables, whole (an owner's job after it rewrote its table)."""
-    started = utcnow()
+    started = clock.now()
     report = RefreshReport(full=full or only is not None)
     overlap = timedelta(seconds=settings.analytics_overlap_seconds)
     unknown = [n for n in only or () if n not in by_name()]
@@ -88,7 +88,7 @@ def refresh_copy(
 
     rebuilt = finish_pending(settings)
     report.erasure = rebuilt.as_dict() if rebuilt else None
-    report.seconds = (utcnow() - started).total_seconds()
+    report.seconds = (clock.now() - started).total_seconds()
     return report
 
 
@@ -149,7 +149,7 @@ def _apply(
         watermark: Any = None
         if table.changed_at:
             watermark = _scalar(duck, f"SELECT max({quote(table.changed_at)}) FROM {name}")
-        now = utc_naive(utcnow())
+        now = utc_naive(clock.now())
         duck.execute(
             f"INSERT INTO {STATE} (table_name, watermark, refreshed_at, full_at, read_from) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "

@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.brands.models import Brand, Store
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 
 DEFAULT_BRAND = "default"
 
@@ -30,7 +31,7 @@ def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
     if len(rows) > 1:
         raise BrandError("several brands exist; say which with --brand CODE")
     result = conn.execute(
-        t.insert().values(code=DEFAULT_BRAND, name="默认品牌", created_at=utcnow())
+        t.insert().values(code=DEFAULT_BRAND, name="默认品牌", created_at=clock.now())
     )
     return int(result.inserted_primary_key[0]), DEFAULT_BRAND  # type: ignore[index]
 
@@ -60,7 +61,7 @@ class StoreCache:
             if found is None:
                 found = conn.execute(
                     t.insert().values(
-                        brand_id=brand_id, code=key[1], name=name[:200], created_at=utcnow()
+                        brand_id=brand_id, code=key[1], name=name[:200], created_at=clock.now()
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             self._ids[key] = int(found)

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from siyu import clock
 from siyu.catalog.models import Product
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 
 
 class ProductCache:
@@ -39,7 +40,7 @@ class ProductCache:
                     "name": (name or sku)[:300],
                     "category": category,
                     "price_fen": price,
-                    "created_at": utcnow(),
+                    "created_at": clock.now(),
                 }
         if new:
             conn.execute(t.insert(), list(new.values()))

@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from siyu import clock
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand, Store
 from siyu.config import get_settings
 from siyu.console.views import console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
-from siyu.db import utcnow
 from siyu.i18n import N_, _, yuan
 from siyu.metrics import METRICS_READ
 from siyu.metrics.export import overview_csv
@@ -43,7 +43,7 @@ def _range(settings: Any, start: str | None, end: str | None) -> tuple[date | No
     """The range asked (either end may be left out), else the default one; None: not a date."""
     if not start and not end:
         return default_range(settings)
-    today = utcnow().astimezone(settings.tz).date()
+    today = clock.now().astimezone(settings.tz).date()
     return _day(start, today - timedelta(days=29)), _day(end, today)
 
 

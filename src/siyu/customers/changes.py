@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.bulk import chunks
 from siyu.customers.models import Customer
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 
 CUSTOMER = table_of(Customer)
 
@@ -23,6 +24,6 @@ CUSTOMER = table_of(Customer)
 def touch_customers(conn: Connection | Session, customer_ids: Iterable[int]) -> None:
     """Set ``updated_at`` of these customers to now (in the caller's transaction)."""
     ids = sorted(set(customer_ids))
-    now = utcnow()
+    now = clock.now()
     for part in chunks(ids, 5000):
         conn.execute(CUSTOMER.update().where(CUSTOMER.c.id.in_(part)).values(updated_at=now))

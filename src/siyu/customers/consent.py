@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.brands.models import Brand
 from siyu.config import get_settings
@@ -28,7 +29,6 @@ from siyu.customers import identifiers as ids
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer, Identity
 from siyu.customers.service import CustomerError
-from siyu.db import utcnow
 from siyu.orders.models import Order
 
 DND_SOURCES = ("operator", "import", "member")
@@ -74,7 +74,7 @@ def set_do_not_disturb(
     customer.do_not_disturb_source = source
     customer.do_not_disturb_reason = why or None
     customer.do_not_disturb_by = actor
-    customer.do_not_disturb_at = utcnow()
+    customer.do_not_disturb_at = clock.now()
     record_audit(
         session,
         actor,
@@ -132,7 +132,7 @@ def record_consent(
         raise CustomerError("evidence note: at most {n} characters", n=NOTE_MAX)
     if len(reference) > REFERENCE_MAX:
         raise CustomerError("evidence reference: at most {n} characters", n=REFERENCE_MAX)
-    now = utcnow()
+    now = clock.now()
     brand_id, channel, address = _key(session, customer, stmt)
     row = session.scalar(
         sa.select(Consent).where(

@@ -4,12 +4,13 @@ of everything they did."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.brands.models import Store
 from siyu.config import get_settings
 from siyu.i18n import in_language
@@ -115,6 +116,6 @@ def insight(
         "tags": tags_of(session, customer_id),
         "orders_summary": summary,
         "traits": traits,
-        "persona": persona(city, overall, summary, datetime.now(get_settings().tz).date()),
+        "persona": persona(city, overall, summary, clock.today(get_settings().tz)),
         "timeline": timeline(orders, events),
     }

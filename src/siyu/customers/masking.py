@@ -31,6 +31,7 @@ from typing import Any
 
 import phonenumbers
 
+from siyu import runtime
 from siyu.customers.identifiers import mask_email, mask_name
 
 HIDDEN = "***"
@@ -342,6 +343,9 @@ def key_kind(key: str) -> str | None:
         if tokens == ["name"] or (at > 0 and tokens[at - 1] in _PERSON):
             return "name"
     return None
+
+
+runtime.forgets("customers.masking.key_kind", key_kind.cache_clear)
 
 
 def _singular(word: str) -> str:

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.customers.models import IdentityConflict
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 
 CONFLICT = table_of(IdentityConflict)
 KEPT_APART = "kept_apart"
@@ -62,6 +63,6 @@ def resolve_pair(conn: Connection | Session, a: int, b: int, resolution: str, ac
     result = conn.execute(
         CONFLICT.update()
         .where(_pair(a, b), c.resolved_at.is_(None))
-        .values(resolved_at=utcnow(), resolution=resolution, resolved_by=actor)
+        .values(resolved_at=clock.now(), resolution=resolution, resolved_by=actor)
     )
     return int(getattr(result, "rowcount", 0) or 0)

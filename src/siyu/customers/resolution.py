@@ -21,12 +21,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from siyu import clock
 from siyu.bulk import allocate_ids, db_time, insert_rows, rows_where_in
 from siyu.customers.changes import touch_customers
 from siyu.customers.identifiers import PRIORITY, Kind
 from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
 from siyu.customers.pairs import conflict_on_record, kept_apart_pairs
-from siyu.db import UTCDateTime, plain_value, table_of, utcnow
+from siyu.db import UTCDateTime, plain_value, table_of
 from siyu.privacy.digest import identity_digest
 from siyu.privacy.models import Suppression
 
@@ -250,7 +251,7 @@ class Resolver:
                 other_customer_id=b,
                 kind=kind,
                 source=self.source,
-                created_at=utcnow(),
+                created_at=clock.now(),
             )
         )
 
@@ -260,7 +261,7 @@ class Resolver:
 
     def flush(self) -> None:
         """Write the customers and identities created since the last flush."""
-        now = db_time(self.conn, utcnow())
+        now = db_time(self.conn, clock.now())
         rows = []
         for c in self._new_customers.values():
             p = c.profile
@@ -370,12 +371,12 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
     conn.execute(
         orders.update()
         .where(orders.c.customer_id == loser)
-        .values(customer_id=winner, updated_at=utcnow())
+        .values(customer_id=winner, updated_at=clock.now())
     )
     conn.execute(
         c.update()
         .where(c.c.id == loser)
-        .values(status="merged", merged_into_id=winner, updated_at=utcnow())
+        .values(status="merged", merged_into_id=winner, updated_at=clock.now())
     )
     carried_dnd = _fill_blanks(conn, winner, snapshot)
     touch_customers(conn, [winner])  # its identities, consents and tags changed
@@ -398,7 +399,7 @@ def merge_profiles(conn: Connection, winner: int, loser: int, reason: str, actor
             actor=actor,
             moved=moved,
             loser_snapshot=snapshot,
-            created_at=utcnow(),
+            created_at=clock.now(),
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -450,7 +451,7 @@ def _fill_blanks(conn: Connection, winner: int, loser_snapshot: dict[str, Any]) 
         values["do_not_disturb"] = True
         values.update({f: row_value(c, f, loser_snapshot.get(f)) for f in DND_FIELDS})
     if values:
-        conn.execute(c.update().where(c.c.id == winner).values(**values, updated_at=utcnow()))
+        conn.execute(c.update().where(c.c.id == winner).values(**values, updated_at=clock.now()))
     return carried
 
 

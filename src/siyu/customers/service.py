@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.permissions import Role
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Brand
@@ -15,7 +16,6 @@ from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer, Identity, MergeLog
 from siyu.customers.pairs import MERGED, resolve_pair
 from siyu.customers.resolution import DND_FIELDS, clashing_kind, identities_of, merge_profiles
-from siyu.db import utcnow
 from siyu.events.models import Event
 from siyu.orders.models import Order
 from siyu.refusals import Refusal
@@ -101,7 +101,7 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
         session.execute(
             sa.update(Order)
             .where(Order.identity_id.in_(ident_ids), Order.customer_id == log.winner_id)
-            .values(customer_id=loser, updated_at=utcnow())
+            .values(customer_id=loser, updated_at=clock.now())
         )
         session.execute(
             sa.update(Event)
@@ -119,7 +119,7 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
         if ids:
             values: dict[str, Any] = {"customer_id": loser}
             if moved_model is Order:  # the analytical copy follows updated_at
-                values["updated_at"] = utcnow()
+                values["updated_at"] = clock.now()
             session.execute(
                 sa.update(moved_model)
                 .where(moved_model.id.in_(ids), moved_model.customer_id == log.winner_id)
@@ -128,12 +128,12 @@ def unmerge(session: Session, merge_id: int, actor: str) -> MergeLog:
     session.execute(
         sa.update(Customer)
         .where(Customer.id == loser)
-        .values(status="active", merged_into_id=None, updated_at=utcnow())
+        .values(status="active", merged_into_id=None, updated_at=clock.now())
     )
     if "do_not_disturb_at" in moved:
         _take_back_do_not_disturb(session, log.winner_id, moved["do_not_disturb_at"])
     touch_customers(session, [log.winner_id])  # identities, consents and tags left it
-    log.undone_at = utcnow()
+    log.undone_at = clock.now()
     log.undone_by = actor
     record_audit(session, actor, "customer.unmerge", "customer", str(loser), {"merge_id": merge_id})
     session.flush()
@@ -272,7 +272,7 @@ def withdraw_marketing(
     SMS reply R/退订): every brand's consent for it is withdrawn at once, with the evidence, and
     a withdrawal is recorded even where no consent was held, so a later import cannot grant
     one silently. Returns the customers it concerned."""
-    now = utcnow()
+    now = clock.now()
     rows = list(
         session.scalars(
             sa.select(Consent).where(

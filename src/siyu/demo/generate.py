@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from siyu import clock
 from siyu.demo.catalog import GIVEN_F, GIVEN_M, PLACES, STORES, SURNAMES
 from siyu.demo.exports import (
     TZ,
@@ -57,7 +58,7 @@ class Span:
 
 def today() -> date:
     """Today in Beijing: the default ``as_of`` of the demo."""
-    return datetime.now(TZ).date()
+    return clock.today(TZ)
 
 
 @dataclass

@@ -7,7 +7,7 @@ the remark, so identity resolution links them) and a few customer groups (客户
 replays the campaigns of the last weeks (``demo.campaigns``) through the reach services —
 planned, started, dispatched to the local SMS gateway, mail relay and simulated WeCom, whose
 guides confirm the mass sends — with Siyu's clock set to the moment each happened
-(``db.replaying_at``), so the ledger holds the times it would have held. Customers then do what customers do: the SMS
+(``clock.replaying_at``), so the ledger holds the times it would have held. Customers then do what customers do: the SMS
 gateway reports receipts, some recipients tap the tracked link, and some buy in the Youzan
 shop within the week; those orders arrive as a Youzan export through the order importer.
 What a campaign earned — delivered, clicks, conversions, lift against its holdout — is
@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu import csvsafe
+from siyu import clock, csvsafe
 from siyu.demo.campaigns import CAMPAIGNS, PastCampaign
 from siyu.demo.catalog import PRODUCTS
 from siyu.demo.exports import TZ, YOUZAN_HEADER, YZ_STATUS, _fmt, _yuan
@@ -49,7 +48,7 @@ class SimClock:
     at: float | None = None
 
     def __call__(self) -> float:
-        return self.at if self.at is not None else time.time()
+        return self.at if self.at is not None else clock.timestamp()
 
 
 @dataclass
@@ -83,11 +82,10 @@ class Replay:
     @contextmanager
     def at(self, moment: datetime) -> Iterator[None]:
         """Siyu and its simulators all at ``moment``."""
-        from siyu.db import replaying_at
 
         self.clock.at = moment.timestamp()
         try:
-            with replaying_at(moment):
+            with clock.replaying_at(moment):
                 yield
         finally:
             self.clock.at = None
@@ -281,7 +279,7 @@ def _answer(
             pair = read_pair(settings, "link", found.group(1)) if found else None
             if found and pair is not None and pair[0] in rows:
                 tokens[pair[0]] = found.group(1)
-    horizon = min(when + timedelta(days=7), run.end, datetime.now(UTC))
+    horizon = min(when + timedelta(days=7), run.end, clock.now())
     for row_id, row in sorted(rows.items()):
         tapped_at = None
         if row_id in tokens and rng.random() < spec.tap_by_variant.get(row.variant, spec.tap):

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.simulators.wecom.run import demo_world
 from siyu.simulators.wecom.world import ContactWay, Follow, Group, World
 
@@ -69,7 +70,7 @@ def world_from_siyu(session: Session, corp: Any) -> World:
         world.follows[(c.staff_userid, c.external_userid)] = Follow(
             c.staff_userid,
             c.external_userid,
-            int(c.added_at.timestamp()) if c.added_at else int(time.time()),
+            int(c.added_at.timestamp()) if c.added_at else int(clock.timestamp()),
             remark=c.remark or "",
             add_way=c.add_way or 1,
             state=c.state or "",
@@ -87,7 +88,7 @@ def world_from_siyu(session: Session, corp: Any) -> World:
             {
                 "group_id": link.wecom_group_id,
                 "group_name": group_name,
-                "create_time": int(time.time()),
+                "create_time": int(clock.timestamp()),
                 "order": 0,
                 "deleted": False,
                 "tag": [],
@@ -107,7 +108,7 @@ def world_from_siyu(session: Session, corp: Any) -> World:
             WecomGroupChat.corp_id == corp.id, WecomGroupChat.dismissed.is_(False)
         )
     ):
-        chat = Group(g.chat_id, g.name, g.owner_userid, int(time.time()))
+        chat = Group(g.chat_id, g.name, g.owner_userid, int(clock.timestamp()))
         for m in session.scalars(
             sa.select(WecomGroupMember).where(WecomGroupMember.group_id == g.id)
         ):

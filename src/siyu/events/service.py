@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.brands.service import resolve_brand
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 from siyu.events.models import Event
 from siyu.events.schemas import EventIn
 
@@ -99,7 +100,7 @@ def validate(events: Sequence[EventIn]) -> list[list[Key]]:
     """Everything that can be said about a request without the database; raises EventRejected
     naming the first bad event, so one bad request never fails the others of a group. Returns
     each event's identities, so they are normalised once."""
-    now = utcnow()
+    now = clock.now()
     seen: set[str] = set()
     keys: list[list[Key]] = []
     for i, e in enumerate(events):
@@ -131,7 +132,7 @@ def ingest_many(
 ) -> list[list[Stored]]:
     """Store several validated requests in one transaction (group commit). A messageId sent by
     two requests of the group is stored once; the later one is answered as a duplicate."""
-    now = utcnow()
+    now = clock.now()
     codes: dict[str | None, str] = {}
     prepared = []
     for r, (events, source, request_keys) in enumerate(requests):

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from siyu import clock
 from siyu.accounts.models import AuditLog
 from siyu.brands.service import StoreCache
 from siyu.bulk import chunks
@@ -27,7 +28,7 @@ from siyu.config import Settings
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Consent, Customer
 from siyu.customers.resolution import Resolver
-from siyu.db import table_of, utcnow, write_transaction
+from siyu.db import table_of, write_transaction
 from siyu.ingest.formats import ExportFormat, get_format
 from siyu.ingest.members import MemberRow, openid_appid, read_members
 from siyu.ingest.reader import load_mapping
@@ -145,7 +146,7 @@ def _write(
     for r in rows:
         if r.store is not None:
             r.profile["store_id"] = stores.get(conn, brand_id, *r.store)
-        res = resolver.resolve(r.keys, r.profile, r.registered_at or utcnow())
+        res = resolver.resolve(r.keys, r.profile, r.registered_at or clock.now())
         results.append(res)
     resolver.flush()
     c = table_of(Customer)
@@ -233,7 +234,7 @@ def _do_not_disturb(
     if not on and not off:
         return 0
     c = table_of(Customer)
-    now = utcnow()
+    now = clock.now()
     mark = {
         "do_not_disturb_source": "import",
         "do_not_disturb_reason": f"import:{source}"[:200],
@@ -290,7 +291,7 @@ def _record_consent(
     """Upsert one marketing consent; a newer statement wins, so a later withdrawal stands. A
     grant without its own time (``said_at``) is as old as the file, which may predate a
     withdrawal: it never replaces one. A time ahead of the clock counts as now."""
-    now = utcnow()
+    now = clock.now()
     at = min(said_at, now) if said_at else now
     t = table_of(Consent)
     touch_customers(conn, [customer_id])  # the copy re-reads its consents (customers.changes)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from siyu import clock
 from siyu.brands.service import StoreCache
 from siyu.bulk import (
     collector_paused,
@@ -27,7 +28,7 @@ from siyu.bulk import (
 from siyu.catalog.service import ProductCache
 from siyu.config import Settings
 from siyu.customers.resolution import IdPool, Resolver
-from siyu.db import table_of, utcnow, write_transaction
+from siyu.db import table_of, write_transaction
 from siyu.ingest.columns import OrderColumns
 from siyu.ingest.formats import get_format
 from siyu.ingest.pipeline import ParseFailed, ParseJob, batches
@@ -254,7 +255,7 @@ class _Batch:
         if not len(fresh):
             return []
         pks = IdPool(conn, ORDER, block=len(fresh)).take_many(len(fresh))
-        now = db_time(conn, utcnow())
+        now = db_time(conn, clock.now())
         n = len(fresh)
 
         def same(value: object) -> repeat[object]:
@@ -292,7 +293,7 @@ class _Batch:
     ) -> list[int]:
         if not len(changed):
             return []
-        now = utcnow()
+        now = clock.now()
         pks = [existing[oid][0] for oid in changed.order_id]
         conn.execute(
             ORDER.update()

@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from siyu import csvsafe
+from siyu import clock, csvsafe
 from siyu.brands.service import resolve_brand
 from siyu.config import Settings
-from siyu.db import table_of, utcnow, write_transaction
+from siyu.db import table_of, write_transaction
 from siyu.i18n import N_
 from siyu.ingest.formats import ExportFormat
 from siyu.ingest.models import ImportRun
@@ -112,7 +112,7 @@ def start_run(
             conn.execute(
                 t.update()
                 .where(t.c.id == run_id)
-                .values(status="running", started_at=utcnow(), finished_at=None)
+                .values(status="running", started_at=clock.now(), finished_at=None)
             )
         return run_id
     with engine.begin() as conn:
@@ -126,7 +126,7 @@ def start_run(
                 status="running",
                 actor=actor,
                 stats={},
-                started_at=utcnow(),
+                started_at=clock.now(),
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -142,7 +142,7 @@ def finish_run(engine: Engine, summary: ImportSummary, status: str) -> None:
                 status=status,
                 stats=summary.as_dict(),
                 rejects_path=summary.rejects_path,
-                finished_at=utcnow(),
+                finished_at=clock.now(),
             )
         )
 

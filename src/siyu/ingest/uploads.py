@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.brands.models import Brand
 from siyu.config import Settings
-from siyu.db import utcnow
 from siyu.ingest.formats import CUSTOMER_SOURCES, ORDER_SOURCES, get_format
 from siyu.ingest.models import ImportRun
 from siyu.ingest.reader import parse_mapping
@@ -143,7 +143,7 @@ def queue_import(
         status="queued",
         actor=actor,
         stats={"file_bytes": size, "uploaded": True},
-        started_at=utcnow(),
+        started_at=clock.now(),
     )
     session.add(run)
     session.flush()
@@ -225,7 +225,7 @@ def fail_run(engine: Engine, run_id: int, exc: BaseException) -> None:
         said = ImportSummary()
         refused(said, exc)
         run.stats = {**(run.stats or {}), "error": said.error, "refused": said.refused}
-        run.status, run.finished_at = "failed", utcnow()
+        run.status, run.finished_at = "failed", clock.now()
         session.commit()
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from siyu import runtime
 from siyu.bulk import utc_text
 
 
@@ -216,3 +217,11 @@ def short_place(value: str | None) -> str | None:
     value = value.strip()
     stripped = _PROVINCE_SUFFIX.sub("", value)
     return stripped or value
+
+
+def _forget_places() -> None:
+    _place.cache_clear()
+    short_place.cache_clear()
+
+
+runtime.forgets("ingest.values.places", _forget_places)

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from siyu.db import is_sqlite, new_session, utcnow
+from siyu import clock
+from siyu.db import is_sqlite, new_session
 from siyu.jobs.models import Job, WorkerLease
 
 log = logging.getLogger("siyu.worker")
@@ -109,7 +110,7 @@ def enqueue(
         kind=kind,
         payload=payload or {},
         dedupe_key=dedupe_key,
-        run_at=utcnow() + timedelta(seconds=delay_seconds),
+        run_at=clock.now() + timedelta(seconds=delay_seconds),
     )
     if max_attempts is not None:
         job.max_attempts = max_attempts
@@ -131,7 +132,7 @@ def enqueue_on(conn: Connection, kind: str, payloads: list[dict[str, Any]]) -> N
     if kind not in HANDLERS:
         raise ValueError(f"no handler for job kind {kind!r}")
     if payloads:
-        now = utcnow()
+        now = clock.now()
         conn.execute(
             sa.insert(Job),
             [{"kind": kind, "payload": p, "run_at": now, "created_at": now} for p in payloads],
@@ -142,7 +143,7 @@ def enqueue_soon(engine: Engine, kind: str, within_seconds: int) -> None:
     """Ask for ``kind`` to run once at the end of the current ``within_seconds`` window, however
     many times it is asked for in that window (arrivals in bursts make one run, not hundreds)."""
     import_tasks()
-    now = time.time()
+    now = clock.timestamp()
     bucket = int(now // within_seconds)
     delay = (bucket + 1) * within_seconds - now
     with Session(engine) as session:
@@ -159,7 +160,7 @@ def worker_name() -> str:
 
 def hold_dispatch_lease(session: Session, name: str) -> bool:
     """SQLite's single-dispatcher rule: take or renew the lease row; False if another holds it."""
-    now = utcnow()
+    now = clock.now()
     lease = session.get(WorkerLease, "dispatch")
     if lease is None:
         session.add(WorkerLease(name="dispatch", holder=name, until=now + LEASE))
@@ -172,7 +173,7 @@ def hold_dispatch_lease(session: Session, name: str) -> bool:
 
 
 def schedule_periodic(session: Session) -> None:
-    now = time.time()
+    now = clock.timestamp()
     for kind, (every, _fn) in PERIODIC.items():
         bucket = int(now // every)
         enqueue(session, kind, dedupe_key=f"periodic:{kind}:{bucket}")
@@ -180,7 +181,7 @@ def schedule_periodic(session: Session) -> None:
 
 
 def claim(session: Session, name: str, limit: int = 10) -> list[Job]:
-    now = utcnow()
+    now = clock.now()
     stmt = (
         sa.select(Job)
         .where(
@@ -208,16 +209,16 @@ def run_job(session: Session, job: Job) -> None:
         if fn is None:
             raise LookupError(f"no handler for {job.kind}")
         fn(session, job.payload)
-        job.status, job.finished_at, job.last_error = "done", utcnow(), None
+        job.status, job.finished_at, job.last_error = "done", clock.now(), None
     except Exception:
         session.rollback()
         job = session.merge(job)
         job.last_error = traceback.format_exc()[-4000:]
         if job.attempts >= job.max_attempts:
-            job.status, job.finished_at = "failed", utcnow()
+            job.status, job.finished_at = "failed", clock.now()
         else:
             job.status = "queued"
-            job.run_at = utcnow() + timedelta(seconds=min(3600, 2**job.attempts * 5))
+            job.run_at = clock.now() + timedelta(seconds=min(3600, 2**job.attempts * 5))
         log.exception("job %s (%s) failed", job.id, job.kind)
     session.commit()
 
@@ -252,7 +253,7 @@ def _heartbeat(name: str) -> Iterator[None]:
         while not stop.wait(LEASE.total_seconds() / 3):
             try:
                 with new_session() as s:
-                    until = utcnow() + LEASE
+                    until = clock.now() + LEASE
                     s.execute(
                         sa.update(Job)
                         .where(Job.leased_by == name, Job.status == "running")

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import purge_expired
-from siyu.db import utcnow
 from siyu.jobs.models import Job
 from siyu.jobs.service import periodic
 
@@ -23,7 +23,7 @@ def purge_sessions(session: Session, _payload: dict[str, Any]) -> None:
 @periodic("housekeeping.jobs", every_seconds=86400)
 def purge_old_jobs(session: Session, _payload: dict[str, Any]) -> None:
     """Finished jobs are kept 30 days for the record, then deleted."""
-    cutoff = utcnow() - timedelta(days=30)
+    cutoff = clock.now() - timedelta(days=30)
     session.execute(
         sa.delete(Job).where(Job.status.in_(["done", "failed"]), Job.finished_at < cutoff)
     )

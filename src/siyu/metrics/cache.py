@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from siyu import clock
 from siyu.analytics.service import copy_state
 from siyu.config import Settings
-from siyu.db import utcnow
 
 
 @dataclass
@@ -59,7 +59,7 @@ def remember(
     With no copy yet, ``compute`` runs (and says so in its own words)."""
     version, fresh = copy_state(settings, tables)
     if version is None or not settings.metrics_cache:
-        return Cached(compute(), utcnow().replace(tzinfo=None), False, fresh)
+        return Cached(compute(), clock.now().replace(tzinfo=None), False, fresh)
     key = hashlib.sha256(json.dumps(list(question), default=str).encode()).hexdigest()[:20]
     over = hashlib.sha256(",".join(sorted(tables)).encode()).hexdigest()[:8]
     path = folder(settings) / f"{over}-{version}-{key}.json"
@@ -70,7 +70,7 @@ def remember(
     except (OSError, ValueError, KeyError):
         pass  # not there yet, or half-written by a process that died: work it out again
     value = compute()
-    now = utcnow().replace(tzinfo=None)
+    now = clock.now().replace(tzinfo=None)
     _write(path, {"question": list(question), "computed_at": now.isoformat(), "value": value})
     return Cached(json.loads(json.dumps(value, default=_plain)), now, False, fresh)
 

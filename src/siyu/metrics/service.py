@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.analytics.engines import ibis_tables
 from siyu.config import Settings
@@ -87,9 +88,8 @@ def default_range(settings: Settings) -> tuple[date, date]:
     """The range a screen shows when none is asked: the 30 days up to today or — when the data
     stops earlier (an export loaded last month, the demo) — up to the last day with orders."""
     from siyu.analytics.engines import EngineUnavailable
-    from siyu.db import utcnow
 
-    today = utcnow().astimezone(settings.tz).date()
+    today = clock.now().astimezone(settings.tz).date()
     try:
         latest = latest_day(settings)
     except EngineUnavailable:

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from siyu import runtime
+
 TOKEN_INVALID = {40001, 40014, 42001}  # invalid credential, invalid token, token expired
 # system busy, daily quota used up, too frequent: try again later (after so many seconds)
 TRANSIENT = {-1: 10.0, 45009: 3600.0, 45011: 60.0}
@@ -47,6 +49,7 @@ class _Token:
 
 _TOKENS: dict[tuple[str, str, str], _Token] = {}
 _TOKENS_LOCK = threading.Lock()
+runtime.forgets("oa.client.tokens", _TOKENS.clear)
 
 
 def _shared_token(base: str, appid: str, secret: str) -> _Token:

@@ -21,10 +21,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Key, Resolver, ResolverStats
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 from siyu.oa.models import OaFollower
 
 SOURCE = "oa"
@@ -116,7 +117,7 @@ def record_status(
     the same moment is left to the update), then each row takes the fact unless it already
     holds a newer one."""
     conn = session.connection()
-    now = utcnow()
+    now = clock.now()
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     latest = {f.openid: f for f in sorted(facts, key=lambda f: f.at)}  # one fact per openid
     conn.execute(

@@ -31,9 +31,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu import clock, runtime
 from siyu.claims import claim_due
 from siyu.config import Settings, get_settings
-from siyu.db import utcnow
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
 from siyu.oa.client import OaClient, OaError, TokenError
@@ -103,7 +103,7 @@ def check_signature(token: str, query: dict[str, str], settings: Settings) -> tu
     except ValueError:
         raise CallbackRejected("bad_timestamp", "not a number") from None
     window = settings.wecom_callback_skew_seconds
-    if window and abs(time.time() - stamp) > window:
+    if window and abs(clock.timestamp() - stamp) > window:
         raise CallbackRejected("stale_timestamp", f"more than {window} s from now")
     return ts, nonce, sig
 
@@ -151,6 +151,7 @@ def remember(query: dict[str, str], settings: Settings) -> None:
 
 
 _STATEMENTS: dict[str, Any] = {}
+runtime.forgets("oa.inbox.statements", _STATEMENTS.clear)
 
 
 def _store(conn: Connection, items: list[Push]) -> list[None]:
@@ -162,7 +163,7 @@ def _store(conn: Connection, items: list[Push]) -> list[None]:
         stmt = _STATEMENTS[conn.dialect.name] = insert(OaCallback).on_conflict_do_nothing(
             index_elements=["digest"]
         )
-    now = utcnow()
+    now = clock.now()
     conn.execute(
         stmt,
         [
@@ -265,7 +266,7 @@ def pump_once(session: Session, name: str) -> int:
 def process(session: Session, row: OaCallback, info: dict[str, Any] | None = None) -> None:
     try:
         store_followers(session, row.appid, [facts_of(row, info)])
-        row.status, row.error, row.processed_at = "done", None, utcnow()
+        row.status, row.error, row.processed_at = "done", None, clock.now()
         session.commit()
     except Exception as exc:  # one bad push must not stop the inbox; it is retried, then failed
         _failed(session, row, exc)
@@ -280,7 +281,7 @@ def _failed(session: Session, row: OaCallback, exc: Exception) -> None:
     else:
         row.status = "queued"
         wait = getattr(exc, "retry_after", None) or 2**row.attempts
-        row.due_at = utcnow() + timedelta(seconds=max(1.0, float(wait)))
-    row.processed_at = utcnow()
+        row.due_at = clock.now() + timedelta(seconds=max(1.0, float(wait)))
+    row.processed_at = clock.now()
     session.commit()
     log.warning("oa push %s (%s) failed: %s", row.id, row.event, exc)

@@ -10,6 +10,7 @@ import threading
 
 from sqlalchemy.orm import Session
 
+from siyu import runtime
 from siyu.config import Settings
 from siyu.oa.client import OaClient
 from siyu.oa.models import OaSyncRun
@@ -46,6 +47,9 @@ def forget_clients() -> None:
         for client in _CLIENTS.values():
             client.close()
         _CLIENTS.clear()
+
+
+runtime.forgets("oa.clients", forget_clients)
 
 
 def run_sync(session: Session, settings: Settings, progress: Progress | None = None) -> OaSyncRun:

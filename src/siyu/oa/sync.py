@@ -17,8 +17,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.bulk import chunks
-from siyu.db import rowcount, utcnow
+from siyu.db import rowcount
 from siyu.oa.client import BATCHGET_MOST, OaClient, OaError, TokenError
 from siyu.oa.followers import FollowerFacts, store_followers
 from siyu.oa.models import OaFollower, OaSyncRun
@@ -66,12 +67,12 @@ def sync_followers(
         run = session.get(OaSyncRun, run.id) or run
         run.error = str(exc)[:2000]
         if isinstance(exc, TokenError) or (isinstance(exc, OaError) and not exc.transient):
-            run.status, run.finished_at = "failed", utcnow()
+            run.status, run.finished_at = "failed", clock.now()
             session.commit()
             raise SyncFailed(str(exc)) from exc
         session.commit()
         raise SyncPaused(run.id, exc, getattr(exc, "retry_after", None)) from exc
-    run.status, run.finished_at, run.error = "done", utcnow(), None
+    run.status, run.finished_at, run.error = "done", clock.now(), None
     session.commit()
     return run
 
@@ -115,7 +116,7 @@ def _read_list(session: Session, client: OaClient, run: OaSyncRun, progress: Pro
 
 def _store_batch(session: Session, client: OaClient, run: OaSyncRun, openids: list[str]) -> None:
     infos = {str(i.get("openid")): i for i in client.user_infos(openids)}
-    at = utcnow()
+    at = clock.now()
     facts = [
         FollowerFacts.from_info(infos[o], at) if o in infos else FollowerFacts(o, True, at)
         for o in openids

@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
-from siyu.db import new_session, utcnow
+from siyu.db import new_session
 from siyu.jobs.service import enqueue, periodic
 from siyu.oa.inbox import pump_once
 from siyu.oa.models import OaCallback
@@ -47,6 +48,6 @@ def purge(session: Session, _payload: dict[str, Any]) -> None:
     session.execute(
         sa.delete(OaCallback).where(
             OaCallback.status.in_(["done", "ignored"]),
-            OaCallback.received_at < utcnow() - timedelta(days=30),
+            OaCallback.received_at < clock.now() - timedelta(days=30),
         )
     )

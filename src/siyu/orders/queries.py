@@ -12,8 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock, runtime
 from siyu.capability import TemplateVariables
-from siyu.db import plain_value, table_of, utcnow
+from siyu.db import plain_value, table_of
 from siyu.orders.models import Order, OrderLine
 
 
@@ -82,7 +83,7 @@ def best_sellers(session: Session, now: datetime | None = None) -> dict[str, lis
     with _best_lock:
         if time.monotonic() - _best["at"] < BEST_SELLERS_SECONDS:
             return dict(_best["by_category"])
-        since = (now or utcnow()) - timedelta(days=90)
+        since = (now or clock.now()) - timedelta(days=90)
         units = sa.func.sum(OrderLine.quantity)
         rows = session.execute(
             sa.select(OrderLine.category, OrderLine.product_name, units)
@@ -109,6 +110,8 @@ def forget_best_sellers() -> None:
     with _best_lock:
         _best.update(at=0.0, by_category={})
 
+
+runtime.forgets("orders.best_sellers", forget_best_sellers)
 
 TEMPLATE_VARIABLES = (
     TemplateVariables(

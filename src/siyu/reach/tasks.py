@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu import runtime
 from siyu.config import get_settings
 from siyu.db import is_sqlite, new_session
 from siyu.jobs.service import hold_dispatch_lease, periodic
@@ -29,6 +30,9 @@ def _channels() -> dict[str, Channel]:
         _CHANNELS.update(key=key, channels=configured_channels(settings))
     channels: dict[str, Channel] = _CHANNELS["channels"]
     return channels
+
+
+runtime.forgets("reach.channels", _CHANNELS.clear)
 
 
 def dispatch(name: str) -> int:

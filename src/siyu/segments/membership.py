@@ -27,10 +27,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.analytics.engines import open_duckdb
 from siyu.bulk import chunks, db_time, insert_rows, rows_where_in
 from siyu.config import Settings
-from siyu.db import table_of, utcnow, write_transaction
+from siyu.db import table_of, write_transaction
 from siyu.events.models import Event
 from siyu.reactions import Topic, publish_parts
 from siyu.segments.compiler import Context, members
@@ -78,7 +79,7 @@ def refresh_segments(
     ``incremental`` re-checks only customers changed since ``since`` (default: the oldest
     ``data_as_of`` among the segments, less the copy's overlap); a segment never refreshed
     gets a full refresh either way."""
-    started = utcnow()
+    started = clock.now()
     run = RefreshRun()
     with Session(engine) as session:
         q = sa.select(Segment).where(Segment.dynamic.is_(True)).order_by(Segment.id)
@@ -128,7 +129,7 @@ def refresh_segments(
                 _record_error(engine, seg.id, str(exc))
                 outcome = RefreshOutcome(seg.id, seg.name, seg.size, 0, 0, error=str(exc))
             run.outcomes.append(outcome)
-    run.seconds = (utcnow() - started).total_seconds()
+    run.seconds = (clock.now() - started).total_seconds()
     return run
 
 
@@ -244,7 +245,7 @@ def _write(
 ) -> None:
     """Membership changes, events, the segment's size and freshness, and a size row (kept
     when the size moved, or at a full refresh, so the trend has a point per refresh)."""
-    now = utcnow()
+    now = clock.now()
     for part in chunks(exited, 5000):
         conn.execute(
             MEMBER.delete().where(MEMBER.c.segment_id == seg.id, MEMBER.c.customer_id.in_(part))

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import Principal, record_audit
 from siyu.analytics.engines import duckdb_of, ibis_tables
 from siyu.analytics.service import refreshed_at
@@ -29,7 +30,7 @@ from siyu.customers.masking import mask_optional
 from siyu.customers.models import Customer
 from siyu.customers.queries import customers_by_phones, phones_of
 from siyu.customers.service import only_visible, sees_whole_pool, visible_to, wecom_friends
-from siyu.db import table_of, utcnow
+from siyu.db import table_of
 from siyu.refusals import Refusal
 from siyu.segments import text as rule_text
 from siyu.segments.compiler import (
@@ -202,7 +203,7 @@ def create_static_segment(
         )
     if not active:
         raise SegmentError("none of these people is a customer here; nothing to keep")
-    now = utcnow()
+    now = clock.now()
     seg = Segment(
         name=name,
         description=description,
@@ -332,7 +333,7 @@ def make_context(
     brand_id: int | None = None,
     today: Any = None,
 ) -> Context:
-    scope = Scope(brand_id, today or datetime.now(settings.tz).date(), settings.tz)
+    scope = Scope(brand_id, today or clock.today(settings.tz), settings.tz)
     return Context(tables, scope, SessionLookups(session))
 
 

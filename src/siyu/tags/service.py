@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.analytics.engines import ibis_tables
 from siyu.bulk import db_time, insert_rows
 from siyu.config import Settings
 from siyu.customers.changes import touch_customers
 from siyu.customers.models import Customer
-from siyu.db import table_of, utcnow, write_transaction
+from siyu.db import table_of, write_transaction
 from siyu.privacy.service import ErasureContext
 from siyu.reactions import Topic, publish_parts
 from siyu.refusals import Refusal
@@ -117,7 +118,7 @@ def assign(
         )
     )
     new = [c for c in wanted if c not in have]
-    now = utcnow()
+    now = clock.now()
     session.add_all(
         CustomerTag(
             customer_id=c, tag_id=tag.id, source=source, rule_id=0, actor=actor, assigned_at=now
@@ -203,7 +204,7 @@ def apply_rules(
         groups = {g.id: g for g in session.scalars(sa.select(TagGroup))}
     if not rules:
         return []
-    day = (today or datetime.now(settings.tz)).date()
+    day = (today or clock.now().astimezone(settings.tz)).date()
     params = trait_params(settings, day, settings.traits_window_days)
     matched: dict[int, set[int]] = {}
     names = ["customer", "order", "order_line"]
@@ -232,7 +233,7 @@ def _sync_rule(engine: Engine, rule: TagRule, tag: Tag, path: str, want: set[int
         gone = list(have - want)
         if gone:
             conn.execute(ASSIGNED.delete().where(mine, ASSIGNED.c.customer_id.in_(gone)))
-        now = db_time(conn, utcnow())
+        now = db_time(conn, clock.now())
         insert_rows(
             conn,
             ASSIGNED,
@@ -244,7 +245,7 @@ def _sync_rule(engine: Engine, rule: TagRule, tag: Tag, path: str, want: set[int
             table_of(TagRule)
             .update()
             .where(table_of(TagRule).c.id == rule.id)
-            .values(applied_at=utcnow(), matched=len(want))
+            .values(applied_at=clock.now(), matched=len(want))
         )
     return RuleOutcome(rule.id, path, len(want), len(want - have), len(gone))
 

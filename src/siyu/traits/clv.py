@@ -8,11 +8,12 @@ rest, by how often people bought during calibration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
 
+from siyu import clock
 from siyu.analytics.engines import ibis_tables
 from siyu.analytics.service import refresh_copy
 from siyu.config import Settings
@@ -65,7 +66,7 @@ def clv_report(
     """Fit on purchases up to ``calibration_end``; hold out the rest up to the reference date."""
     if unit not in UNITS:
         raise TraitsError("unit must be day or week, not {unit!r}", unit=unit)
-    ref = reference_date or datetime.now(settings.tz).date()
+    ref = reference_date or clock.today(settings.tz)
     if calibration_end >= ref:
         raise TraitsError(
             "the calibration end {end} must be before the reference date {ref}, "

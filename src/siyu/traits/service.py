@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -23,11 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.analytics.engines import ENGINES, ibis_tables
 from siyu.analytics.service import refresh_copy
 from siyu.bulk import db_date, db_time, insert_rows
 from siyu.config import Settings
-from siyu.db import table_of, utcnow, write_transaction
+from siyu.db import table_of, write_transaction
 from siyu.events.models import Event
 from siyu.privacy.service import ErasureContext
 from siyu.tags.service import apply_rules
@@ -74,7 +75,7 @@ def recompute(
             engine=compute_engine,
             engines=", ".join(ENGINES),
         )
-    ref = reference_date or datetime.now(settings.tz).date()
+    ref = reference_date or clock.today(settings.tz)
     window = window_days if window_days is not None else settings.traits_window_days
     if window < 1:
         raise TraitsError("the RFM window must be at least one day")
@@ -215,7 +216,7 @@ def _swap(
                     "messages": result.messages,
                     "clv": result.clv,
                 },
-                finished_at=utcnow(),
+                finished_at=clock.now(),
             )
         )
 
@@ -233,7 +234,7 @@ def _rows(
             )
         )
     }
-    now = db_time(conn, utcnow())
+    now = db_time(conn, clock.now())
 
     @cache  # a few thousand distinct days among millions of rows
     def day(value: date | int) -> Any:
@@ -281,7 +282,7 @@ def _rows(
 def _stage_events(conn: Connection, run_id: int, changes: list[tuple[int, int, str, str]]) -> None:
     if not changes:
         return
-    now = utcnow()
+    now = clock.now()
     conn.execute(
         table_of(Event).insert(),
         [
@@ -312,7 +313,7 @@ def _start_run(engine: Engine, compute_engine: str, ref: date, window: int, acto
                 customers=0,
                 stage_changes=0,
                 details={},
-                started_at=utcnow(),
+                started_at=clock.now(),
             )
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
@@ -324,7 +325,9 @@ def _fail_run(engine: Engine, run_id: int, exc: BaseException) -> None:
             RUN.update()
             .where(RUN.c.id == run_id)
             .values(
-                status="failed", error=f"{type(exc).__name__}: {exc}"[:4000], finished_at=utcnow()
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}"[:4000],
+                finished_at=clock.now(),
             )
         )
 

@@ -9,7 +9,8 @@ from datetime import date
 import pyarrow as pa
 from sqlalchemy.engine import Connection
 
-from siyu.db import table_of, utcnow
+from siyu import clock
+from siyu.db import table_of
 from siyu.traits.expressions import ALL_BRANDS
 from siyu.traits.models import TraitSnapshot
 
@@ -40,7 +41,7 @@ def write_snapshots(
             "lifecycle": stages[scope],
             "clv_quantiles": quantiles(clv_fen) if scope == ALL_BRANDS else {},
             "lifecycle_flow": None if flows is None else flows.get(scope, {}),
-            "taken_at": utcnow(),
+            "taken_at": clock.now(),
         }
         for scope in sorted(stages)
     ]

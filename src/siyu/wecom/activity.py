@@ -9,11 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import Principal
 from siyu.customers.identifiers import mask_identity
 from siyu.customers.masking import mask_text
 from siyu.customers.service import only_visible, sees_whole_pool
-from siyu.db import utcnow
 from siyu.wecom.connection.client import ERRCODE_MEANING
 from siyu.wecom.models import BenefitPool, Handover, HandoverItem, KeywordReply, KeywordRule
 
@@ -27,7 +27,7 @@ def keyword_rules(
 ) -> list[dict[str, Any]]:
     """Rules with what they did in the last ``days``: replies sent, and failures (to the
     customers ``principal`` may see)."""
-    since = utcnow() - timedelta(days=days)
+    since = clock.now() - timedelta(days=days)
     counts: dict[tuple[int | None, str], int] = {
         (rule_id, st): n
         for rule_id, st, n in session.execute(

@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import Principal
 from siyu.customers.masking import mask_text
 from siyu.customers.models import Customer
 from siyu.customers.service import only_visible, sees_whole_pool
-from siyu.db import utcnow
 from siyu.wecom.connection.client import ERRCODE_MEANING
 from siyu.wecom.models import (
     LiveCode,
@@ -40,7 +40,7 @@ def status(session: Session, principal: Principal | None = None) -> list[dict[st
     whole = sees_whole_pool(principal)
     mine = only_visible(principal, WecomContact.customer_id)
     out = []
-    hour_ago = utcnow() - timedelta(hours=1)
+    hour_ago = clock.now() - timedelta(hours=1)
     for corp in session.scalars(sa.select(WecomCorp).order_by(WecomCorp.id)):
         run = session.scalar(
             sa.select(WecomSyncRun)
@@ -246,7 +246,7 @@ def welcome_stats(
 ) -> dict[str, Any]:
     """Welcome deliveries of the last ``hours`` by status, with the latency quantiles, to the
     customers ``principal`` may see."""
-    since = utcnow() - timedelta(hours=hours)
+    since = clock.now() - timedelta(hours=hours)
     rows = session.execute(
         sa.select(WelcomeDelivery.status, WelcomeDelivery.latency_ms).where(
             WelcomeDelivery.at >= since, only_visible(principal, WelcomeDelivery.customer_id)

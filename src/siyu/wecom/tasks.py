@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
-from siyu.db import new_session, utcnow
+from siyu.db import new_session
 from siyu.jobs.service import enqueue, periodic
 from siyu.wecom.callbacks import handlers  # noqa: F401  (registers inbox handlers)
 from siyu.wecom.callbacks.service import pump_once
@@ -47,7 +48,7 @@ def scheduled_sync(session: Session, payload: dict[str, Any]) -> None:
 @periodic("wecom.purge", every_seconds=86400)
 def purge(session: Session, _payload: dict[str, Any]) -> None:
     """API call records are kept 7 days; processed callbacks (which name people) 30 days."""
-    now = utcnow()
+    now = clock.now()
     session.execute(sa.delete(WecomApiCall).where(WecomApiCall.at < now - timedelta(days=7)))
     session.execute(
         sa.delete(WecomCallback).where(

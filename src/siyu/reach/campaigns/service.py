@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import Principal, record_audit
 from siyu.config import Settings, get_settings
 from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers.identifiers import mask_name
 from siyu.customers.service import only_visible, withdraw_marketing
-from siyu.db import rowcount, utcnow
+from siyu.db import rowcount
 from siyu.reach import CAMPAIGNS_WRITE
 from siyu.reach.campaigns.commands import PlanCampaign
 from siyu.reach.campaigns.shapes import MessagePreview, PreviewSample
@@ -199,7 +200,7 @@ def start(
             campaign.audience_size = size
             record_audit(session, actor, "campaign.submit", "campaign", str(campaign.id), {})
             return {"status": campaign.status, "audience": size}
-    now = utcnow()
+    now = clock.now()
     if campaign.scheduled_at is not None and campaign.scheduled_at > now and campaign.runs == 0:
         campaign.status, campaign.next_run_at = CampaignStatus.scheduled, campaign.scheduled_at
         record_audit(session, actor, "campaign.schedule", "campaign", str(campaign.id), {})
@@ -261,7 +262,7 @@ def approve(session: Session, campaign: Campaign, *, actor: str) -> dict[str, An
         raise LedgerError("a {status} campaign is not waiting for approval", status=campaign.status)
     if actor == campaign.created_by:
         raise LedgerError("a campaign is approved by someone other than who planned it")
-    campaign.approved_by, campaign.approved_at = actor, utcnow()
+    campaign.approved_by, campaign.approved_at = actor, clock.now()
     record_audit(session, actor, "campaign.approve", "campaign", str(campaign.id), {})
     campaign.status = CampaignStatus.draft
     return start(session, campaign, actor=actor)
@@ -311,7 +312,7 @@ def run_due(session: Session, now: datetime | None = None) -> int:
     """The scheduler's round (every worker may run it; a campaign is taken by one): start the
     campaigns whose time has come, and keep live-audience campaigns in step with their
     segment (new members get a row, members who left are skipped). Returns runs started."""
-    now = now or utcnow()
+    now = now or clock.now()
     due = sa.select(Campaign.id).where(
         Campaign.status.in_((CampaignStatus.scheduled, CampaignStatus.sending)),
         Campaign.next_run_at <= now,
@@ -410,7 +411,7 @@ def preview(
             .limit(samples)
         )
     )
-    today = utcnow().astimezone(settings.tz).date()
+    today = clock.now().astimezone(settings.tz).date()
     variables = load_variables(session, ids, today=today, wanted=checked.variables | {"name"})
     out = []
     for cid in ids:
@@ -460,7 +461,7 @@ def settle(session: Session, row_id: int, outcome: str, *, actor: str) -> SendRo
         raise LedgerError("no message {id}", id=row_id)
     if row.state != SendState.ambiguous:
         raise LedgerError("message {id} is {state}, not ambiguous", id=row_id, state=row.state)
-    now = utcnow()
+    now = clock.now()
     if outcome == "not_sent":
         row.state, row.due_at, row.reason = SendState.pending, now, "settled_not_sent"
         row.claimed_by = row.lease_until = row.checked_at = None

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from siyu.db import utcnow
+from siyu import clock
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 
 VERSION = "2017-05-25"
@@ -80,7 +80,7 @@ class AliyunSms:
             "SignatureMethod": "HMAC-SHA1",
             "SignatureNonce": secrets.token_hex(16),
             "SignatureVersion": "1.0",
-            "Timestamp": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),  # UTC (Siyu's clock)
+            "Timestamp": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),  # UTC (Siyu's clock)
             "Version": VERSION,
             **params,
         }

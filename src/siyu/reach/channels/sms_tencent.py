@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from siyu import clock
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.channels.sms import local_number
 from siyu.untrusted import whole_number
@@ -107,7 +107,7 @@ class TencentSms:
 
     def _call(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        now = int(time.time())
+        now = int(clock.timestamp())
         headers = {
             "Authorization": tc3_authorization(
                 self.secret_id, self.secret_key, self._host, action, payload, now
@@ -178,7 +178,7 @@ class TencentSms:
             "PullSmsSendStatusByPhoneNumber",
             {
                 "BeginTime": begin,
-                "EndTime": int(time.time()) + 60,
+                "EndTime": int(clock.timestamp()) + 60,
                 "Offset": 0,
                 "Limit": 100,
                 "PhoneNumber": "+86" + number,

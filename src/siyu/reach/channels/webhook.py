@@ -22,7 +22,6 @@ import hmac
 import ipaddress
 import json
 import socket
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from siyu import clock
 from siyu.config import Settings
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.untrusted import BIG_ID_MAX, whole_number
@@ -142,7 +142,7 @@ def retry_after(header: str | None, now: datetime | None = None) -> float:
     except (TypeError, ValueError, IndexError, OverflowError):
         return DEFAULT_WAIT
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return min(max((when - (now or datetime.now(UTC))).total_seconds(), 0.0), MOST_WAIT)
+    return min(max((when - (now or clock.now())).total_seconds(), 0.0), MOST_WAIT)
 
 
 @dataclass
@@ -181,7 +181,7 @@ class Webhook:
         literal = f"[{address}]" if ":" in address else address
         pinned = urlunsplit(parts._replace(netloc=f"{literal}:{port}"))
         body = self.body(message)
-        ts = str(int(time.time()))
+        ts = str(int(clock.timestamp()))
         headers = {
             "Host": parts.netloc.rpartition("@")[2],
             "Content-Type": "application/json; charset=utf-8",

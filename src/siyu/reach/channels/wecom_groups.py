@@ -20,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.bulk import chunks
 from siyu.config import Settings
-from siyu.db import rowcount, utcnow
+from siyu.db import rowcount
 from siyu.reach.models import Campaign, CampaignStatus, GroupSend, WecomMassBatch
 from siyu.reach.sending.ledger import LedgerError
 from siyu.reach.sending.policy import next_allowed
@@ -111,7 +112,7 @@ def submit_groups(
 ) -> int:
     """The worker's round: due group rows of sending campaigns go to WeCom, one task per owner
     (up to 2,000 groups each); returns how many rows were submitted."""
-    now = now or utcnow()
+    now = now or clock.now()
     campaigns = session.scalars(
         sa.select(Campaign).where(Campaign.channel == "wecom_group", Campaign.status == "sending")
     ).all()
@@ -331,7 +332,7 @@ def cancel_groups(session: Session, campaign_id: int, now: datetime | None = Non
         session.execute(
             sa.update(GroupSend)
             .where(GroupSend.campaign_id == campaign_id, GroupSend.state == "pending")
-            .values(state="skipped", reason="cancelled", finished_at=now or utcnow())
+            .values(state="skipped", reason="cancelled", finished_at=now or clock.now())
             .execution_options(synchronize_session=False)
         )
     )
@@ -349,7 +350,7 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
         if campaign.next_run_at is not None:
             campaign.status = CampaignStatus.scheduled
         else:
-            campaign.status, campaign.finished_at = CampaignStatus.done, utcnow()
+            campaign.status, campaign.finished_at = CampaignStatus.done, clock.now()
     session.commit()
 
 

@@ -32,9 +32,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.bulk import chunks
 from siyu.config import Settings
-from siyu.db import rowcount, utcnow
+from siyu.db import rowcount
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.channels.wecom_groups import RESULT, end_open, settle_batch
 from siyu.reach.models import Campaign, SendRow, SendState, WecomMassBatch
@@ -104,7 +105,7 @@ def _submit(
         text=text,
         state="creating",
         recipients=len(items),
-        send_by=utcnow() + timedelta(hours=hours),
+        send_by=clock.now() + timedelta(hours=hours),
     )
     session.add(batch)
     session.flush()
@@ -133,7 +134,7 @@ def _submit(
         data = client.post("externalcontact/add_msg_template", body, retry=False)
     except RateLimited as exc:
         wait = max(60.0, exc.retry_at - time.monotonic())
-        due = utcnow() + timedelta(seconds=wait)
+        due = clock.now() + timedelta(seconds=wait)
         record_many(
             session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
         )
@@ -143,7 +144,7 @@ def _submit(
             record_many(session, ids, worker, SendState.submitted, reason="wecom_unanswered")
             batch.state, batch.error = "ambiguous", str(exc)[:300]
         elif exc.transient:
-            due = utcnow() + timedelta(minutes=5)
+            due = clock.now() + timedelta(minutes=5)
             record_many(
                 session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
             )
@@ -163,7 +164,7 @@ def _submit(
 
 def reconcile(session: Session, now: datetime | None = None) -> dict[str, int]:
     """Settle what WeCom knows of the open tasks; returns counts by what happened."""
-    now = now or utcnow()
+    now = now or clock.now()
     out = {"found": 0, "absent": 0, "settled": 0, "unconfirmed": 0, "waiting": 0}
     stale = now - timedelta(minutes=15)  # a worker died between writing and asking
     session.execute(

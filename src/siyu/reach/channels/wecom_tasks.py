@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import Settings
-from siyu.db import utcnow
 from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.models import Campaign, SendState
 from siyu.reach.sending.ledger import Claimed, record_many
@@ -102,7 +102,7 @@ def _send(
     try:
         data = client.post("message/send", body, member=staff)
     except RateLimited as exc:
-        due = utcnow() + timedelta(seconds=max(60.0, exc.retry_at - time.monotonic()))
+        due = clock.now() + timedelta(seconds=max(60.0, exc.retry_at - time.monotonic()))
         record_many(
             session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
         )
@@ -114,7 +114,7 @@ def _send(
         elif exc.errcode in STAFF_GONE:
             record_many(session, ids, worker, SendState.skipped, reason="guide_not_in_app")
         elif exc.transient:
-            due = utcnow() + timedelta(minutes=5)
+            due = clock.now() + timedelta(minutes=5)
             record_many(
                 session, ids, worker, SendState.deferred, reason=f"retry:{exc.errcode}", due_at=due
             )

@@ -26,8 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import Settings
-from siyu.db import is_sqlite, utcnow
+from siyu.db import is_sqlite
 from siyu.reach.channels.base import Channel, Outgoing, SendResult
 from siyu.reach.channels.wecom_mass import submit_mass
 from siyu.reach.channels.wecom_tasks import submit_tasks
@@ -161,7 +162,7 @@ def _batch_variables(
                 wanted |= check_template(channel, template, purpose=c.purpose).variables
     if not wanted:
         return {}
-    today = utcnow().astimezone(settings.tz).date()
+    today = clock.now().astimezone(settings.tz).date()
     return load_variables(session, [r.customer_id for r in rows], today=today, wanted=wanted)
 
 
@@ -178,7 +179,7 @@ def _prepare(
 ) -> Outgoing | None:
     """The rendered message for a row that may go now, or None once the reason it may not is
     recorded (skipped, or deferred to a time)."""
-    now = utcnow()
+    now = clock.now()
     if campaign is None or campaign.status == CampaignStatus.cancelled:
         record(session, row.id, worker, SendState.skipped, reason="cancelled")
         session.commit()
@@ -241,10 +242,12 @@ def deliver(
     session: Session, worker: str, channels: Mapping[str, Channel], row: Claimed, message: Outgoing
 ) -> None:
     """Commit, call the channel, record its answer (every origin's rows go out this way)."""
-    if row.send_until is not None and utcnow() > row.send_until:
+    if row.send_until is not None and clock.now() > row.send_until:
         # the claim is running out (a slow batch): give the row back unsent, never risk a
         # call that lands after another worker has settled the row as not sent
-        record(session, row.id, worker, SendState.deferred, reason="lease_short", due_at=utcnow())
+        record(
+            session, row.id, worker, SendState.deferred, reason="lease_short", due_at=clock.now()
+        )
         session.commit()
         return
     session.commit()  # nothing is held while the provider answers (the cap lock neither)
@@ -259,7 +262,7 @@ def deliver(
 
 
 def _record_result(session: Session, worker: str, row: Claimed, result: SendResult) -> None:
-    entry = ledger_entry(result, row.attempts, utcnow(), random.random())
+    entry = ledger_entry(result, row.attempts, clock.now(), random.random())
     record(
         session,
         row.id,
@@ -303,7 +306,7 @@ def reconcile(
     session: Session, channels: Mapping[str, Channel], settings: Settings, limit: int = 200
 ) -> int:
     """Settle ambiguous rows through the providers that can be asked; returns how many."""
-    now = utcnow()
+    now = clock.now()
     askable = [name for name, ch in channels.items() if ch.reconcilable]
     if not askable:
         return 0

@@ -25,8 +25,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.bulk import chunks
-from siyu.db import UTCDateTime, is_sqlite, rowcount, utcnow
+from siyu.db import UTCDateTime, is_sqlite, rowcount
 from siyu.reach.models import Campaign, CampaignStatus, SendOrigin, SendRow, SendState
 from siyu.refusals import Refusal
 from siyu.segments.models import SegmentMember
@@ -85,7 +86,7 @@ def fan_out(
         raise LedgerError("the campaign has no audience segment")
     if not 0 <= campaign.holdout_pct <= 50:
         raise LedgerError("holdout: 0–50 per cent")
-    now = now or utcnow()
+    now = now or clock.now()
     member = SegmentMember.customer_id
     big = sa.cast(member, sa.BigInteger) * sa.literal(HASH_MULTIPLIER, sa.BigInteger)
     held = ((big + campaign.holdout_seed) % HASH_PRIME) % 100 < campaign.holdout_pct
@@ -191,7 +192,7 @@ class Claimed:
 def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
     """Rows past their send-by time are skipped as expired; claims whose lease ran out become
     ambiguous (the worker died between the provider call and the record)."""
-    now = now or utcnow()
+    now = now or clock.now()
     expired = rowcount(
         session.execute(
             sa.update(SendRow)
@@ -220,7 +221,7 @@ def claim(
     """Take up to ``limit`` due rows of ``origin`` for ``worker`` (committed before it
     returns), only of ``channels`` when given (a channel that is not configured leaves its rows
     waiting). Each origin has its own sender: a sign-in code never waits behind a campaign."""
-    now = utcnow()
+    now = clock.now()
     end_stale(session, now)
     lease = now + timedelta(seconds=lease_seconds)
     # the origin written into the statement, not bound: PostgreSQL matches a partial index's
@@ -288,7 +289,7 @@ def record(
         raise LedgerError("not an outcome: {state}", state=state)
     if state == SendState.deferred and due_at is None:
         raise LedgerError("a deferred row needs the time it is due again")
-    now = utcnow()
+    now = clock.now()
     values: dict[str, object] = {
         "state": state,
         "reason": reason,
@@ -332,7 +333,7 @@ def record_many(
     provider_ref: str | None = None,
 ) -> int:
     """``record`` for many rows at once (a WeCom task's customers); returns rows recorded."""
-    now = utcnow()
+    now = clock.now()
     values: dict[str, object] = {
         "state": state,
         "reason": reason,
@@ -371,7 +372,7 @@ def record_many(
 def cancel_open(session: Session, campaign_id: int) -> int:
     """A cancelled campaign's rows not yet sent end as skipped ``cancelled`` (claimed rows are
     left to their worker, which skips them when it sees the campaign cancelled)."""
-    now = utcnow()
+    now = clock.now()
     return rowcount(
         session.execute(
             sa.update(SendRow)
@@ -396,7 +397,7 @@ def finish_if_done(session: Session, campaign: Campaign) -> None:
     if left is None and campaign.next_run_at is not None:
         campaign.status = CampaignStatus.scheduled  # a recurring campaign waits for its next run
     elif left is None:
-        campaign.status, campaign.finished_at = CampaignStatus.done, utcnow()
+        campaign.status, campaign.finished_at = CampaignStatus.done, clock.now()
 
 
 def counts(session: Session, campaign_id: int) -> dict[str, int]:

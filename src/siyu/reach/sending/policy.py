@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.config import Settings
+from siyu.config import QuietHours, Settings
 from siyu.customers.models import Consent, Customer, Identity
-
-QUIET_START, QUIET_END = time(21, 0), time(8, 0)  # marketing waits for 08:00 Asia/Shanghai
 
 
 @dataclass(frozen=True)
@@ -108,17 +106,13 @@ def wecom_address(session: Session, customer_id: int) -> str | None:
 
 def next_allowed(now: datetime, settings: Settings) -> datetime | None:
     """None if marketing may go out now; else the end of the quiet hours (UTC-aware)."""
-    return quiet_until(now, settings.tz)
+    return quiet_until(now, settings.tz, settings.quiet_hours)
 
 
-def quiet_until(now: datetime, tz: tzinfo) -> datetime | None:
-    """``next_allowed`` in the time zone ``tz``: the quiet hours run from ``QUIET_START`` to
-    ``QUIET_END`` the next morning, local time."""
-    local = now.astimezone(tz)
-    if QUIET_END <= local.time() < QUIET_START:
-        return None
-    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_END, tz)
+def quiet_until(now: datetime, tz: tzinfo, quiet: QuietHours) -> datetime | None:
+    """``next_allowed`` in the time zone ``tz``: the quiet hours run from ``quiet.start``
+    o'clock to ``quiet.end`` o'clock local time (the next morning when they cross midnight)."""
+    return quiet.until(now, tz)
 
 
 @dataclass(frozen=True)
@@ -155,6 +149,7 @@ def check(
         address=address,
         now=now,
         tz=settings.tz,
+        quiet=settings.quiet_hours,
         follows=lambda openid: _follows(session, openid, settings),
         consents=lambda to: _consents(session, customer_id, channel, to),
     )
@@ -168,6 +163,7 @@ def decision_for(
     address: str | None,
     now: datetime,
     tz: tzinfo,
+    quiet: QuietHours,
     follows: Callable[[str], bool],
     consents: Callable[[str], Collection[str]],
 ) -> Decision:
@@ -189,7 +185,7 @@ def decision_for(
             refused = consent_refusal(consents(address))
             if refused is not None:
                 return refused
-        later = quiet_until(now, tz)
+        later = quiet_until(now, tz, quiet)
         if later is not None:
             return Decision(False, "quiet_hours", later)
     return SEND

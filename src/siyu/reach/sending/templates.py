@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from siyu import sandbox
+from siyu import runtime, sandbox
 from siyu.i18n import N_
 from siyu.reach.sending import variables
 from siyu.refusals import Refusal
@@ -130,6 +130,9 @@ def _checked(part: str, source: str) -> sandbox.Compiled | TemplateRefused:
     except TemplateRefused as exc:
         return exc.with_traceback(None)
     return compiled
+
+
+runtime.forgets("reach.templates.checked", _checked.cache_clear)
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.config import Settings
-from siyu.db import is_sqlite, utcnow
+from siyu.db import is_sqlite
 from siyu.reach.channels.base import Channel, Outgoing
 from siyu.reach.models import SendOrigin, SendRow, SendState
 from siyu.reach.sending.caps import sms_room_at
@@ -107,7 +108,7 @@ def send_transactional(
     if standing_of(session, customer_id) is None:
         raise LedgerError("no customer {id}", id=customer_id)
     check_template(channel, template, purpose=PURPOSE)
-    now = now or utcnow()
+    now = now or clock.now()
     send_by = now + timedelta(minutes=expires_minutes)
     ident = origin_id(key)
     insert = sqlite_insert if is_sqlite(session) else pg_insert
@@ -206,7 +207,7 @@ def _variables(
             ).variables
     if not wanted:
         return {}
-    today = utcnow().astimezone(settings.tz).date()
+    today = clock.now().astimezone(settings.tz).date()
     return load_variables(session, [r.customer_id for r in rows], today=today, wanted=wanted)
 
 
@@ -220,7 +221,7 @@ def _prepare(
 ) -> Outgoing | None:
     """The rendered message, or None once the reason it may not go is recorded (skipped: a
     transactional message is never deferred)."""
-    now = utcnow()
+    now = clock.now()
     address = address_of(session, row.customer_id, row.channel, template)
     decision = check(
         session,

@@ -21,10 +21,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import Settings
 from siyu.customers.models import Identity
 from siyu.customers.service import withdraw_marketing
-from siyu.db import is_sqlite, rowcount, utcnow
+from siyu.db import is_sqlite, rowcount
 from siyu.reach.models import SendOrigin, SendRow, SendState, TrackedLink
 from siyu.reach.sending.templates import TemplateProblem
 from siyu.reach.tracking.links import read_pair, sign_pair
@@ -63,7 +64,7 @@ class Linker:
         insert = sqlite_insert if is_sqlite(self.session) else pg_insert
         self.session.execute(
             insert(TrackedLink)
-            .values(campaign_id=campaign_id, url=url, clicks=0, created_at=utcnow())
+            .values(campaign_id=campaign_id, url=url, clicks=0, created_at=clock.now())
             .on_conflict_do_nothing(index_elements=["campaign_id", "url"])
         )
         found = self.session.scalar(
@@ -102,7 +103,7 @@ def click(session: Session, settings: Settings, token: str) -> str | None:
     session.execute(
         sa.update(SendRow)
         .where(SendRow.id == row_id, SendRow.clicked_at.is_(None))
-        .values(clicked_at=utcnow())
+        .values(clicked_at=clock.now())
     )
     return link.url
 
@@ -111,7 +112,7 @@ def _aliyun_time(text: Any) -> datetime:
     try:
         return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=_shanghai())
     except ValueError:
-        return utcnow()
+        return clock.now()
 
 
 def _shanghai() -> Any:

@@ -27,9 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from siyu import clock, runtime
 from siyu.claims import claim_due
 from siyu.config import Settings
-from siyu.db import utcnow
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
 from siyu.wecom.connection.crypto import CallbackRejected, xml_fields
@@ -95,7 +95,7 @@ def check_time(timestamp: str, settings: Settings) -> None:
         ts = int(timestamp)
     except ValueError:
         raise CallbackRejected("bad_timestamp", "not a number") from None
-    if window and abs(time.time() - ts) > window:
+    if window and abs(clock.timestamp() - ts) > window:
         raise CallbackRejected("stale_timestamp", f"more than {window} s from now")
 
 
@@ -147,6 +147,7 @@ def _statements(dialect: str) -> tuple[Any, Any]:
 
 
 _STATEMENTS: dict[str, tuple[Any, Any]] = {}
+runtime.forgets("wecom.inbox.statements", _STATEMENTS.clear)
 
 
 def _store(conn: Connection, items: list[Incoming]) -> list[None]:
@@ -155,7 +156,7 @@ def _store(conn: Connection, items: list[Incoming]) -> list[None]:
     event that only says "read this again" (an edit: WeCom's events carry no id, so two edits
     within one second look alike) is queued once more if the first was already handled:
     reading again is harmless, missing the second edit is not."""
-    now = utcnow()
+    now = clock.now()
     rows: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
     for i in {i.digest: i for i in items}.values():  # a digest once per statement
         rows[i.event in REREAD_EVENTS].append(
@@ -237,7 +238,7 @@ def process(session: Session, row: WecomCallback) -> None:
         else:
             note = handler(session, row)
         row.status = "ignored" if note else "done"
-        row.error, row.processed_at = note, utcnow()
+        row.error, row.processed_at = note, clock.now()
         session.commit()
     except Exception as exc:  # one bad event must not stop the inbox; it is retried, then failed
         session.rollback()
@@ -250,8 +251,8 @@ def process(session: Session, row: WecomCallback) -> None:
             row.status = "queued"
             retry_at = getattr(exc, "retry_at", None)  # a rate limit says when (monotonic)
             wait = retry_at - time.monotonic() if retry_at else 2**row.attempts
-            row.due_at = utcnow() + timedelta(seconds=max(1.0, wait))
-        row.processed_at = utcnow()
+            row.due_at = clock.now() + timedelta(seconds=max(1.0, wait))
+        row.processed_at = clock.now()
         session.commit()
         log.warning("wecom callback %s (%s) failed: %s", row.id, row.event, exc)
 

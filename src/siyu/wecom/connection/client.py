@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from siyu import runtime
+
 log = logging.getLogger("siyu.wecom")
 
 TOKEN_ERRORS = {40014, 42001, 40082}
@@ -117,6 +119,7 @@ class _TokenCache:
 
 
 TOKENS = _TokenCache()
+runtime.forgets("wecom.client.tokens", TOKENS.clear)
 
 
 class _Window:
@@ -156,6 +159,7 @@ class _Limits:
 
 
 LIMITS = _Limits()
+runtime.forgets("wecom.client.limits", LIMITS.clear)
 
 
 @dataclass

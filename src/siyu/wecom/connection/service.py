@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock, runtime
 from siyu.accounts.service import record_audit
 from siyu.brands.models import Brand
 from siyu.config import Settings, get_settings
-from siyu.db import new_session, utcnow
+from siyu.db import new_session
 from siyu.refusals import Refusal
 from siyu.secretbox import hint, seal, unseal
 from siyu.wecom.connection.client import WecomClient
@@ -171,6 +172,9 @@ def forget(corp_id: str | None = None) -> None:
             _KEYS.pop(corp_id, None)
 
 
+runtime.forgets("wecom.corp_keys", forget)
+
+
 def client_for(session: Session, corp: WecomCorp, settings: Settings | None = None) -> WecomClient:
     settings = settings or get_settings()
     return WecomClient(
@@ -196,11 +200,14 @@ def cached_client(session: Session, corp: WecomCorp) -> WecomClient:
     return client
 
 
+runtime.forgets("wecom.clients", _CLIENTS.clear)
+
+
 def record_calls(session: Session, corp: WecomCorp, client: WecomClient) -> None:
     """Keep the client's calls (with errcodes) for the status page, and start a new list."""
     if not client.calls:
         return
-    now = utcnow()
+    now = clock.now()
     session.execute(
         sa.insert(WecomApiCall),
         [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.db import utcnow
+from siyu import clock
 from siyu.wecom.models import WecomAlert, WecomContact
 
 FRIEND_CAP = 5000
@@ -41,7 +41,7 @@ def raise_alert(
         message=message[:500],
         staff_userid=staff_userid,
         customer_id=customer_id,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     session.add(alert)
     return alert

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.brands.models import Store
 from siyu.config import get_settings
-from siyu.db import utcnow
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
@@ -122,11 +122,11 @@ def _welcome(
             )
         except WecomError as exc:
             delivery.errcode = exc.errcode
-            age = (utcnow() - row.received_at).total_seconds()
+            age = (clock.now() - row.received_at).total_seconds()
             delivery.status = (
                 "expired" if exc.errcode == 41051 and age > WELCOME_CODE_SECONDS else "failed"
             )
-    delivery.at = utcnow()
+    delivery.at = clock.now()
     delivery.latency_ms = int((delivery.at - row.received_at).total_seconds() * 1000)
     session.add(delivery)
     session.commit()

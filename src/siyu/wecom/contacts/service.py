@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.changes import touch_customers
 from siyu.customers.resolution import Key, Resolver
-from siyu.db import utcnow
 from siyu.ingest.values import gender
 from siyu.wecom.models import WecomContact, WecomCorp, WecomStaff
 from siyu.wecom.tagsync.service import mirror
@@ -96,7 +96,7 @@ def store_contacts(session: Session, corp: WecomCorp, facts: list[ContactFacts])
     resolver.prefetch(k for ks in keys for k in ks)
     customer_of: dict[str, int] = {}
     for fact, fact_keys in zip(facts, keys, strict=True):
-        seen = datetime.fromtimestamp(fact.createtime, UTC) if fact.createtime else utcnow()
+        seen = datetime.fromtimestamp(fact.createtime, UTC) if fact.createtime else clock.now()
         profile = {
             "name": fact.name,
             "gender": gender(str(fact.gender)) if fact.gender else None,
@@ -116,7 +116,7 @@ def store_contacts(session: Session, corp: WecomCorp, facts: list[ContactFacts])
             )
         )
     }
-    now = utcnow()
+    now = clock.now()
     for fact in facts:
         row = existing.get((fact.staff_userid, fact.external_userid))
         if row is None:
@@ -156,7 +156,7 @@ def mark_deleted(
     )
     if row is None or row.deleted_at is not None:
         return row
-    row.deleted_by, row.deleted_at = by, utcnow()
+    row.deleted_by, row.deleted_at = by, clock.now()
     if row.customer_id:
         touch_customers(session, {row.customer_id})
     return row

@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.bulk import chunks
 from siyu.config import get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
-from siyu.db import rowcount, utcnow
+from siyu.db import rowcount
 from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.connection.service import record_calls
 from siyu.wecom.contacts.service import SOURCE, ContactFacts, store_contacts
@@ -78,10 +79,10 @@ def sync(
         if exc.transient:
             session.commit()
             raise SyncPaused(run.id, exc, getattr(exc, "retry_at", None)) from exc
-        run.status, run.finished_at = "failed", utcnow()
+        run.status, run.finished_at = "failed", clock.now()
         session.commit()
         raise
-    run.status, run.finished_at, run.error = "done", utcnow(), None
+    run.status, run.finished_at, run.error = "done", clock.now(), None
     record_calls(session, corp, client)
     session.commit()
     return run
@@ -134,7 +135,7 @@ class _Steps:
             row.name, row.parent_dept_id, row.synced_at = (
                 str(d.get("name", "")),
                 int(d.get("parentid") or 0),
-                utcnow(),
+                clock.now(),
             )
             self.session.add(row)
         self.count("departments", len(data.get("department") or []))
@@ -157,7 +158,7 @@ class _Steps:
             row.departments = [int(x) for x in u.get("department") or []]
             row.status = int(u.get("status") or 1)
             row.has_contact_rights = row.userid in follow
-            row.synced_at = utcnow()
+            row.synced_at = clock.now()
             self.session.add(row)
             listed.add(row.userid)
         for userid, row in have.items():
@@ -230,7 +231,7 @@ class _Steps:
                     WecomContact.deleted_at.is_(None),
                     WecomContact.seen_at < started,
                 )
-                .values(deleted_by="sync", deleted_at=utcnow())
+                .values(deleted_by="sync", deleted_at=clock.now())
             )
         )
         self.session.execute(
@@ -253,7 +254,7 @@ def store_group(session: Session, corp: WecomCorp, chat: dict[str, Any]) -> Weco
     group.owner_userid = str(chat.get("owner") or "")
     group.member_count = len(members)
     group.dismissed = False
-    group.seen_at = utcnow()
+    group.seen_at = clock.now()
     if chat.get("create_time"):
         group.created_at = datetime.fromtimestamp(int(chat["create_time"]), UTC)
     session.add(group)

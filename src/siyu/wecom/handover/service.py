@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.accounts.service import record_audit
-from siyu.db import utcnow
 from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag
 from siyu.tags.service import TagError, find_tag
@@ -156,7 +156,7 @@ def plan(
     session.add(handover)
     session.flush()
     recent = _recent_onjob(session, corp.id, [e for e, _c in customers]) if kind == "onjob" else {}
-    session.add_all(handover_items(handover, customers, groups, recent, utcnow()))
+    session.add_all(handover_items(handover, customers, groups, recent, clock.now()))
     session.flush()
     record_audit(
         session,
@@ -238,7 +238,7 @@ def handover_items(
 
 def _recent_onjob(session: Session, corp_pk: int, externals: list[str]) -> dict[str, int]:
     """On-job transfers asked of WeCom per customer in the last 90 days (refused ones count)."""
-    since = utcnow() - timedelta(days=ONJOB_DAYS)
+    since = clock.now() - timedelta(days=ONJOB_DAYS)
     out: dict[str, int] = {}
     for start in range(0, len(externals), 500):
         rows = session.execute(
@@ -291,7 +291,7 @@ def transfer_failed(
     handover = session.get(Handover, item.handover_id)
     assert handover is not None
     item.status = FAIL_REASONS.get(reason, "failed")
-    item.error, item.finished_at = f"transfer_fail: {reason}"[:300], utcnow()
+    item.error, item.finished_at = f"transfer_fail: {reason}"[:300], clock.now()
     alert_failed(session, handover, item)
     maybe_done(session, handover)
     return item
@@ -372,7 +372,7 @@ def maybe_done(session: Session, handover: Handover) -> None:
         )
     )
     if not still and handover.status != "done":
-        handover.status, handover.finished_at = "done", utcnow()
+        handover.status, handover.finished_at = "done", clock.now()
 
 
 def counts(session: Session, handover_id: int) -> dict[str, int]:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.db import utcnow
+from siyu import clock
 from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.connection.service import record_calls
 from siyu.wecom.contacts.service import ContactFacts, mark_deleted, store_contacts
@@ -49,7 +49,7 @@ def submit(session: Session, client: WecomClient, handover: Handover) -> dict[st
                     raise
                 _fail(items, exc.errcode, str(exc))
             else:
-                take_customer_answer(items, data, utcnow())
+                take_customer_answer(items, data, clock.now())
             record_calls(session, corp, client)
             session.commit()
         for takeover, items in _queued(session, handover, "group"):
@@ -62,7 +62,7 @@ def submit(session: Session, client: WecomClient, handover: Handover) -> dict[st
                     raise
                 _fail(items, exc.errcode, str(exc))
             else:
-                for i in take_group_answer(items, data, utcnow()):
+                for i in take_group_answer(items, data, clock.now()):
                     session.execute(
                         sa.update(WecomGroupChat)
                         .where(
@@ -144,7 +144,7 @@ def take_group_answer(
 
 
 def _fail(items: list[HandoverItem], errcode: int, error: str, now: datetime | None = None) -> None:
-    now = now or utcnow()
+    now = now or clock.now()
     for i in items:
         i.status, i.errcode, i.error, i.finished_at = "failed", errcode, error[:300], now
 
@@ -208,7 +208,7 @@ def _settle(
     outcome = RESULT_STATUS.get(status, "failed")
     if outcome == "waiting" or item.status != "waiting":
         return
-    item.finished_at = utcnow()
+    item.finished_at = clock.now()
     if outcome == "succeeded":
         data = client.get("externalcontact/get", external_userid=item.target_id)
         follow = next(

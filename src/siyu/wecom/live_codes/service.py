@@ -20,6 +20,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from siyu import clock
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
 from siyu.config import Settings, get_settings
@@ -215,7 +216,7 @@ def fetch_qr(url: str | None) -> bytes | None:
 
 # -- rotation ---------------------------------------------------------------------------------------
 def _today_start(settings: Settings) -> datetime:
-    local = datetime.now(settings.tz).date()
+    local = clock.today(settings.tz)
     return datetime.combine(local, time(0), settings.tz).astimezone(UTC)
 
 
@@ -374,7 +375,7 @@ def stats(
             only_visible(principal, WecomContact.customer_id),
         )
     ).all()
-    today = datetime.now(tz).date()
+    today = clock.today(tz)
     first = today - timedelta(days=days - 1)
     by_day: dict[date, dict[str, int]] = {
         first + timedelta(days=i): {"adds": 0, "deletions": 0} for i in range(days)

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu import sandbox
+from siyu import runtime, sandbox
 from siyu.accounts.service import record_audit
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
@@ -49,6 +49,9 @@ def _checked(text: str, names: tuple[str, ...], cap: int) -> sandbox.Compiled | 
     except TemplateRefused as exc:
         return exc.with_traceback(None)
     return checked
+
+
+runtime.forgets("wecom.welcome.checked", _checked.cache_clear)
 
 
 def check_template(text: str) -> None:

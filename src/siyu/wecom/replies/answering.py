@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
-from siyu.db import utcnow
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
@@ -70,7 +70,7 @@ def customer_for_external(session: Session, corp: WecomCorp, external_userid: st
     )
     key = (ids.Kind.external_userid.value, corp.corp_id, external_userid)
     resolver.prefetch([key])
-    res = resolver.resolve([key], {"source": "wecom"}, utcnow())
+    res = resolver.resolve([key], {"source": "wecom"}, clock.now())
     resolver.flush()
     return resolver.customer_for(res.customer_id)
 
@@ -108,13 +108,13 @@ def answer(
         rule_id=rule.id if rule else None,
         status="no_match",
         received_at=sent_at,
-        at=utcnow(),
+        at=clock.now(),
     )
     content = ""
     refused: TemplateRefused | None = None
     if rule is not None:
         reply.status = "sending"
-        if utcnow() - sent_at > REPLY_WINDOW:
+        if clock.now() - sent_at > REPLY_WINDOW:
             reply.status = "window_closed"
         else:
             try:
@@ -145,7 +145,7 @@ def answer(
         reply.status = "sent"
     except WecomError as exc:
         reply.status, reply.errcode = REFUSALS.get(exc.errcode, "failed"), exc.errcode
-    reply.at = utcnow()
+    reply.at = clock.now()
     session.commit()
     return reply
 

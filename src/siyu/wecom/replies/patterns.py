@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import regex
 
+from siyu import runtime
 from siyu.refusals import Refusal
 
 MATCH_SECONDS = 0.1  # what one rule may cost one customer's message
@@ -60,6 +61,9 @@ def search(pattern: str, text: str) -> bool:
 @lru_cache(maxsize=512)
 def compiled(pattern: str) -> regex.Pattern[str]:
     return _compile(pattern)
+
+
+runtime.forgets("wecom.keyword_patterns.compiled", compiled.cache_clear)
 
 
 def _compile(pattern: str) -> regex.Pattern[str]:

@@ -26,8 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from siyu import clock, runtime
 from siyu.accounts.service import record_audit
-from siyu.db import is_sqlite, utcnow
+from siyu.db import is_sqlite
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
@@ -59,6 +60,9 @@ def _jieba() -> object:
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba
+
+
+runtime.forgets("wecom.keywords.jieba", _jieba.cache_clear)
 
 
 def words_of(text: str) -> set[str]:
@@ -303,7 +307,7 @@ def claim_code(session: Session, pool_id: int, holder: str, customer_id: int | N
                 taken = session.execute(
                     sa.update(BenefitCode)
                     .where(BenefitCode.id == free, BenefitCode.claimed_at.is_(None))
-                    .values(holder=holder, customer_id=customer_id, claimed_at=utcnow())
+                    .values(holder=holder, customer_id=customer_id, claimed_at=clock.now())
                     .returning(BenefitCode.code)
                 ).scalar()
         except IntegrityError:  # the same holder claimed meanwhile: take theirs

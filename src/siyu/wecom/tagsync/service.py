@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.db import utcnow
+from siyu import clock
 from siyu.jobs.service import enqueue
 from siyu.tags.models import CustomerTag, Tag, TagGroup
 from siyu.wecom.connection.client import WecomClient, WecomError
@@ -63,7 +63,7 @@ def sync_corp_tags(session: Session, corp: WecomCorp, client: WecomClient) -> di
                 link.deleted, link.wecom_group_id, link.synced_at = (
                     False,
                     str(group.get("group_id", "")),
-                    utcnow(),
+                    clock.now(),
                 )
                 continue
             tag, new = _siyu_tag(
@@ -78,7 +78,7 @@ def sync_corp_tags(session: Session, corp: WecomCorp, client: WecomClient) -> di
                 wecom_tag_id=wid,
                 wecom_group_id=str(group.get("group_id", "")),
                 deleted=False,
-                synced_at=utcnow(),
+                synced_at=clock.now(),
             )
             session.add(link)
             links[wid], paired_tags = link, paired_tags | {tag.id}
@@ -138,7 +138,7 @@ def mirror(session: Session, corp_pk: int, customer_ids: set[int]) -> None:
             )
         )
     }
-    now = utcnow()
+    now = clock.now()
     session.add_all(
         CustomerTag(
             customer_id=c,
@@ -272,7 +272,7 @@ def pair(session: Session, corp: WecomCorp, client: WecomClient, tag: Tag) -> We
             link = WecomTagLink(corp_id=corp.id, tag_id=tag.id)
             session.add(link)
         link.wecom_tag_id, link.wecom_group_id = str(wtag["id"]), str(created.get("group_id", ""))
-        link.deleted, link.synced_at = False, utcnow()
+        link.deleted, link.synced_at = False, clock.now()
         session.flush()
     holders = list(
         session.scalars(
