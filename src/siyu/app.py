@@ -61,9 +61,9 @@ async def api_docs(_request: Request) -> HTMLResponse:
 
 def create_app() -> FastAPI:
     from siyu.capabilities import provided
-    from siyu.console.import_views import UPLOAD_PATH, upload_body_limit
     from siyu.console.views import router as console_shell
     from siyu.events.api import EVENT_PATHS
+    from siyu.ingest.views import UPLOAD_PATH, upload_body_limit
 
     app = FastAPI(
         title="Siyu 私域 API",

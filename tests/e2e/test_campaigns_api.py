@@ -168,7 +168,7 @@ def test_a_group_campaign_from_the_shell_and_over_http(
     from siyu.cli import app
     from siyu.db import session_scope
     from siyu.wecom.connection.service import get_corp
-    from siyu.wecom.models import WecomGroupChat
+    from siyu.wecom.contacts.models import WecomGroupChat
 
     with session_scope() as s:
         corp = get_corp(s, wecom["world"].corp_id)

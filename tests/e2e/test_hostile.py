@@ -266,7 +266,8 @@ def _field_funnel_step(t: Town, request: Any) -> list[Any]:
 
 def _field_live_code_name(t: Town, request: Any) -> list[Any]:
     from siyu.db import session_scope
-    from siyu.wecom.models import LiveCode, WecomCorp
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.live_codes.models import LiveCode
 
     request.getfixturevalue("wecom")
     with session_scope() as s:
@@ -298,16 +299,18 @@ def _field_welcome_text(t: Town, request: Any) -> list[Any]:
 def _field_wecom_texts(t: Town, request: Any) -> list[Any]:
     """What customers write (a kf message) and what alerts say, kept and shown to staff."""
     from siyu.db import session_scope, utcnow
-    from siyu.wecom import models as wx
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.replies.models import KeywordReply, KeywordRule
 
     request.getfixturevalue("wecom")
     with session_scope() as s:
-        corp = s.scalar(sa.select(wx.WecomCorp))
-        rule = wx.KeywordRule(corp_id=corp.id, name="问价", match="contains", pattern="价")
+        corp = s.scalar(sa.select(WecomCorp))
+        rule = KeywordRule(corp_id=corp.id, name="问价", match="contains", pattern="价")
         s.add(rule)
         s.flush()
         s.add(
-            wx.KeywordReply(
+            KeywordReply(
                 corp_id=corp.id,
                 channel="kf",
                 message_id="m1",
@@ -319,7 +322,7 @@ def _field_wecom_texts(t: Town, request: Any) -> list[Any]:
                 at=utcnow(),
             )
         )
-        s.add(wx.WecomAlert(corp_id=corp.id, kind="customer_deleted", message=MARK))
+        s.add(WecomAlert(corp_id=corp.id, kind="customer_deleted", message=MARK))
     return ["/wecom", "/wecom/keywords"]
 
 
@@ -1163,7 +1166,8 @@ def test_e17_templates_that_escape_are_refused_where_they_are_saved(
     nothing stored."""
     from siyu.db import session_scope
     from siyu.reach.models import Campaign
-    from siyu.wecom.models import KeywordRule, WelcomeMessage
+    from siyu.wecom.live_codes.models import WelcomeMessage
+    from siyu.wecom.replies.models import KeywordRule
 
     request.getfixturevalue("wecom")
     c, csrf = town.as_("guanli")
@@ -1239,7 +1243,7 @@ def test_a_render_that_blows_its_bounds_at_send_sends_nothing(
 
 def test_e20_a_keyword_rule_cannot_stall_the_worker(town: Town, request: Any) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.models import KeywordRule
+    from siyu.wecom.replies.models import KeywordRule
     from siyu.wecom.replies.service import KeywordError, matches
 
     request.getfixturevalue("wecom")
@@ -2489,7 +2493,8 @@ def test_no_console_form_changes_anything_without_its_csrf_token(
     from siyu.db import session_scope
     from siyu.metrics.funnel import save_funnel
     from siyu.reach.models import Campaign
-    from siyu.wecom.models import Handover, WecomCorp
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.handover.models import Handover
     from tests.e2e.test_import_console import _tb_csv
     from tests.e2e.test_permission_matrix import CONSOLE, PUBLIC, _routes
 

@@ -31,7 +31,9 @@ def marked(wecom: dict[str, Any]) -> Iterator[dict[str, Any]]:
     from siyu.db import session_scope, utcnow
     from siyu.events.models import Event
     from siyu.tags.service import add_group, add_tag, assign
-    from siyu.wecom import models as wx
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.live_codes.models import LiveCode
     from tests.e2e.conftest import login, make_user
     from tests.e2e.test_import_console import _tb_csv
 
@@ -59,9 +61,9 @@ def marked(wecom: dict[str, Any]) -> Iterator[dict[str, Any]]:
         )
         add_group(s, SHORT_MARK, single=False, actor="t")
         assign(s, add_tag(s, f"{SHORT_MARK}/{SHORT_MARK}", actor="t"), [c.id], actor="t")
-        corp = s.scalar(sa.select(wx.WecomCorp))
-        s.add(wx.LiveCode(corp_id=corp.id, name=MARK, state="x1", config_id="c", qr_png=b"x"))
-        s.add(wx.WecomAlert(corp_id=corp.id, kind="customer_deleted", message=MARK))
+        corp = s.scalar(sa.select(WecomCorp))
+        s.add(LiveCode(corp_id=corp.id, name=MARK, state="x1", config_id="c", qr_png=b"x"))
+        s.add(WecomAlert(corp_id=corp.id, kind="customer_deleted", message=MARK))
         customer = c.id
     segment = _static_segment(MARK, [customer])
     make_user("guanli", "admin")

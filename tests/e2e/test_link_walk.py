@@ -44,8 +44,8 @@ def demo_console() -> None:
     from siyu.reach.campaigns.service import plan_campaign
     from siyu.segments.membership import refresh_segments
     from siyu.segments.service import create_segment
+    from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.handover.service import Selection, plan
-    from siyu.wecom.models import WecomCorp
     from tests.e2e.conftest import make_user
 
     ensure_demo(customers=150, seed=42)

@@ -794,13 +794,17 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
     """Friendships (the guide's own among them), a live code, alerts, welcome deliveries,
     keyword replies, a handover and a group live code."""
     from siyu.db import utcnow
-    from siyu.wecom import models as wx
+    from siyu.wecom.connection.models import WecomCorp, WecomStaff
+    from siyu.wecom.contacts.models import WecomAlert, WecomContact
+    from siyu.wecom.handover.models import Handover, HandoverItem
+    from siyu.wecom.live_codes.models import GroupLiveCode, LiveCode, WelcomeDelivery
+    from siyu.wecom.replies.models import KeywordReply, KeywordRule
 
     now = utcnow()
-    corp = s.scalar(sa.select(wx.WecomCorp))
+    corp = s.scalar(sa.select(WecomCorp))
     for userid in ("guide_w", "other_w", "third_w"):
-        s.add(wx.WecomStaff(corp_id=corp.id, userid=userid, name=userid, status=1))
-    code = wx.LiveCode(
+        s.add(WecomStaff(corp_id=corp.id, userid=userid, name=userid, status=1))
+    code = LiveCode(
         corp_id=corp.id, name="门店码", state="lc1", config_id="cfg1", qr_png=b"\x89PNG"
     )
     s.add(code)
@@ -817,7 +821,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
     ]
     for staff, cid, state, deleted in contacts:
         s.add(
-            wx.WecomContact(
+            WecomContact(
                 corp_id=corp.id,
                 staff_userid=staff,
                 external_userid=external(cid),
@@ -830,7 +834,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
         )
     for cid, kind in ((7100001, "customer_deleted"), (7200001, "customer_deleted")):
         s.add(
-            wx.WecomAlert(
+            WecomAlert(
                 corp_id=corp.id,
                 kind=kind,
                 message=f"客户 {NAMES[cid]}（{phone(cid)}）删除了导购",
@@ -839,14 +843,14 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
             )
         )
     s.add(
-        wx.WecomAlert(
+        WecomAlert(
             corp_id=corp.id, kind="staff_deleted", message=f"员工删除了客户 {NAMES[7200003]}"
         )
     )
-    s.add(wx.WecomAlert(corp_id=corp.id, kind="capacity", message="guide_w 接近上限"))
+    s.add(WecomAlert(corp_id=corp.id, kind="capacity", message="guide_w 接近上限"))
     for n, cid in enumerate((7100001, 7200001)):
         s.add(
-            wx.WelcomeDelivery(
+            WelcomeDelivery(
                 corp_id=corp.id,
                 callback_id=n + 1,
                 staff_userid="other_w",
@@ -857,7 +861,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
                 at=now,
             )
         )
-    rule = wx.KeywordRule(
+    rule = KeywordRule(
         corp_id=corp.id, name="问价", match="contains", pattern="价格", reply_text="您好"
     )
     s.add(rule)
@@ -865,7 +869,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
     w["keyword_rule"] = rule.id
     for cid in (7100001, 7200001):
         s.add(
-            wx.KeywordReply(
+            KeywordReply(
                 corp_id=corp.id,
                 channel="kf",
                 message_id=f"m{cid}",
@@ -877,7 +881,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
                 at=now,
             )
         )
-    handover = wx.Handover(
+    handover = Handover(
         corp_id=corp.id,
         kind="onjob",
         handover_userid="other_w",
@@ -893,7 +897,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
         ("chat-1", None, "group"),
     ):
         s.add(
-            wx.HandoverItem(
+            HandoverItem(
                 handover_id=handover.id,
                 corp_id=corp.id,
                 target_type=kind,
@@ -902,7 +906,7 @@ def _wecom_world(s: Any, w: W, wecom: dict[str, Any]) -> None:
                 takeover_userid="guide_w",
             )
         )
-    group_code = wx.GroupLiveCode(
+    group_code = GroupLiveCode(
         corp_id=corp.id, name="会员群码", state="gc1", config_id="gcfg", qr_png=b"\x89PNG"
     )
     s.add(group_code)

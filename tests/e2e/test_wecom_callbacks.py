@@ -12,7 +12,7 @@ from tests.wecom_sim import pump_inbox
 
 
 def _inbox(session: Any) -> list[Any]:
-    from siyu.wecom.models import WecomCallback
+    from siyu.wecom.callbacks.models import WecomCallback
 
     session.expire_all()
     return list(session.scalars(sa.select(WecomCallback).order_by(WecomCallback.id)))
@@ -37,7 +37,7 @@ def test_url_verification_answers_the_decrypted_echostr(driver: Any, client: Any
 
 def test_add_edit_delete_through_callbacks(driver: Any, session: Any) -> None:
     from siyu.customers.models import Customer, Identity
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     world = driver.world
     guide, other = list(world.staff)[:2]
@@ -210,7 +210,7 @@ def test_welcome_callbacks_jump_the_queue(driver: Any, session: Any) -> None:
 
 def test_a_failing_wecom_call_is_retried_then_reported(driver: Any, session: Any) -> None:
     from siyu.db import new_session
-    from siyu.wecom.models import WecomCallback
+    from siyu.wecom.callbacks.models import WecomCallback
     from siyu.wecom.queries import status
 
     world = driver.world
@@ -236,7 +236,8 @@ def test_erasure_removes_the_person_from_wecom_tables(driver: Any, session: Any)
     from siyu.config import get_settings
     from siyu.db import new_session
     from siyu.privacy.service import erase_person
-    from siyu.wecom.models import WecomCallback, WecomContact
+    from siyu.wecom.callbacks.models import WecomCallback
+    from siyu.wecom.contacts.models import WecomContact
 
     world = driver.world
     guide = next(iter(world.staff))
@@ -269,7 +270,8 @@ def test_old_api_calls_and_processed_callbacks_are_purged(driver: Any, session: 
     from datetime import timedelta
 
     from siyu.db import new_session, utcnow
-    from siyu.wecom.models import WecomApiCall, WecomCallback
+    from siyu.wecom.callbacks.models import WecomCallback
+    from siyu.wecom.connection.models import WecomApiCall
     from siyu.wecom.tasks import purge
 
     driver.post(driver._event("some_future_event", None, Foo="old"))
@@ -313,7 +315,7 @@ def test_a_second_edit_in_the_same_second_is_read_again(driver: Any, session: An
     rows = [r for r in _inbox(session) if r.event.endswith("edit_external_contact")]
     assert len(rows) == 1 and rows[0].status == "queued"
     pump_inbox()
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     session.expire_all()
     assert session.scalar(sa.select(WecomContact.remark)) == "老客户"

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 def test_demo_corp_is_seeded_then_rebuilt_from_siyu(monkeypatch: pytest.MonkeyPatch) -> None:
     from siyu.db import session_scope
     from siyu.demo.wecom import DEMO_CORP_NAME, FIRST_CUSTOMERS, start, world_from_siyu
-    from siyu.wecom.models import BenefitCode, KeywordRule, LiveCode, WecomContact, WecomCorp
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.contacts.models import WecomContact
+    from siyu.wecom.live_codes.models import LiveCode
+    from siyu.wecom.replies.models import BenefitCode, KeywordRule
 
     monkeypatch.setenv("SIYU_WECOM_API_BASE", "http://127.0.0.1:9")  # start() repoints it
     with socket.socket() as s:

@@ -33,8 +33,9 @@ def test_groups_rotate_as_they_fill(
     from siyu.db import session_scope
     from siyu.simulators.wecom import joinways
     from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.models import WecomAlert
     from siyu.wecom.live_codes import group_codes
-    from siyu.wecom.models import GroupLiveCode, WecomAlert
+    from siyu.wecom.live_codes.models import GroupLiveCode
 
     # a group admits 3 members by QR code here (200 at WeCom), a join way holds 2 (5)
     for module in (joinways, group_codes):

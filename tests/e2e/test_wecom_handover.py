@@ -40,8 +40,8 @@ def _hand_over(world: Any, **kw: Any) -> tuple[int, dict[str, int]]:
 def _check(world: Any, handover_id: int) -> dict[str, int]:
     from siyu.db import new_session
     from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.handover.models import Handover
     from siyu.wecom.handover.transfers import check
-    from siyu.wecom.models import Handover
 
     with new_session() as s:
         corp = get_corp(s, world.corp_id)
@@ -49,7 +49,7 @@ def _check(world: Any, handover_id: int) -> dict[str, int]:
 
 
 def _owner_of(session: Any, external: str) -> set[str]:
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     session.expire_all()
     return set(
@@ -66,9 +66,10 @@ def test_onjob_handover_with_refusal_full_takeover_and_retry(
 ) -> None:
     from siyu.db import new_session
     from siyu.simulators.wecom import world as world_module
+    from siyu.wecom.contacts.models import WecomAlert, WecomGroupChat
+    from siyu.wecom.handover.models import Handover, HandoverItem
     from siyu.wecom.handover.service import retry
     from siyu.wecom.handover.transfers import submit
-    from siyu.wecom.models import Handover, HandoverItem, WecomAlert, WecomGroupChat
 
     world = driver.world
     customers = [driver.add("guide001", welcome=False)[0] for _ in range(4)]
@@ -123,8 +124,8 @@ def test_onjob_handover_with_refusal_full_takeover_and_retry(
 
 
 def test_wecom_rules_checked_before_asking(driver: Any, session: Any) -> None:
+    from siyu.wecom.handover.models import HandoverItem
     from siyu.wecom.handover.service import HandoverError
-    from siyu.wecom.models import HandoverItem
 
     world = driver.world
     customer = driver.add("guide001", welcome=False)[0]
@@ -165,7 +166,7 @@ def test_wecom_rules_checked_before_asking(driver: Any, session: Any) -> None:
 
 def test_resigned_inheritance(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.models import WecomStaff
+    from siyu.wecom.connection.models import WecomStaff
 
     world = driver.world
     customers = [driver.add("guide003", welcome=False)[0] for _ in range(3)]

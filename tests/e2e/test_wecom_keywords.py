@@ -54,7 +54,7 @@ def rules(driver: Any) -> dict[str, Any]:
 
 
 def _replies(session: Any) -> list[Any]:
-    from siyu.wecom.models import KeywordReply
+    from siyu.wecom.replies.models import KeywordReply
 
     session.expire_all()
     return list(session.scalars(sa.select(KeywordReply).order_by(KeywordReply.id)))
@@ -64,7 +64,8 @@ def test_benefits_one_per_customer_tags_and_exhaustion(
     driver: Any, rules: dict[str, Any], session: Any
 ) -> None:
     from siyu.tags.models import CustomerTag
-    from siyu.wecom.models import BenefitCode, WecomAlert
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.replies.models import BenefitCode
 
     world, kf = rules["world"], rules["kf"]
     a, b, c = (world.new_customer(n) for n in ("甲", "乙", "丙"))
@@ -99,7 +100,7 @@ def test_each_message_answered_once_and_unmatched_not_answered(
     driver: Any, rules: dict[str, Any], session: Any
 ) -> None:
     from siyu.db import session_scope
-    from siyu.wecom.models import KfCursor
+    from siyu.wecom.replies.models import KfCursor
 
     world, kf = rules["world"], rules["kf"]
     a = world.new_customer("甲")
@@ -120,7 +121,7 @@ def test_each_message_answered_once_and_unmatched_not_answered(
     pump_inbox()
     assert len(world.kf_sent) == 3 and len(_replies(session)) == 4
     # WeCom sending the same event twice (a retry with a new nonce) is stored once
-    from siyu.wecom.models import WecomCallback
+    from siyu.wecom.callbacks.models import WecomCallback
 
     stored = session.scalar(sa.select(sa.func.count()).select_from(WecomCallback))
     fields = driver._event("kf_msg_or_event", Token="ENCx", OpenKfId=kf)
@@ -165,7 +166,7 @@ def test_app_messages_answered_through_message_send(
 def test_rules_are_checked_before_they_are_stored(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
     from siyu.wecom.connection.service import get_corp
-    from siyu.wecom.models import KeywordRule
+    from siyu.wecom.replies.models import KeywordRule
     from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule
 
     bad = [
@@ -255,7 +256,8 @@ def test_a_reply_that_cannot_be_rendered_sends_nothing_and_is_recorded(
 ) -> None:
     from siyu.db import session_scope
     from siyu.wecom.connection.service import get_corp
-    from siyu.wecom.models import KeywordRule, WecomAlert
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.replies.models import KeywordRule
     from siyu.wecom.replies.service import KeywordError, RuleSpec, add_rule, load_codes
 
     world, kf = rules["world"], rules["kf"]

@@ -39,9 +39,10 @@ def test_scan_welcome_tag_and_round_robin(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
     from siyu.tags.models import CustomerTag
     from siyu.tags.service import add_group, add_tag
+    from siyu.wecom.contacts.models import WecomContact
+    from siyu.wecom.live_codes.models import LiveCode, WelcomeDelivery
     from siyu.wecom.live_codes.service import stats
     from siyu.wecom.live_codes.welcome import set_default
-    from siyu.wecom.models import LiveCode, WecomContact, WelcomeDelivery
 
     world = driver.world
     corp_pk = _synced(world)
@@ -102,7 +103,7 @@ def test_scan_welcome_tag_and_round_robin(driver: Any, session: Any) -> None:
 
 
 def test_weighted_rotation_and_daily_limit(driver: Any, session: Any) -> None:
-    from siyu.wecom.models import LiveCode
+    from siyu.wecom.live_codes.models import LiveCode
 
     world = driver.world
     _synced(world)
@@ -125,7 +126,8 @@ def test_capacity_routes_away_from_a_full_guide_and_alerts(
     driver: Any, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.config import reset_settings
-    from siyu.wecom.models import LiveCode, WecomAlert
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.live_codes.models import LiveCode
 
     monkeypatch.setenv("SIYU_WECOM_FRIEND_ALERT_AT", "2")
     monkeypatch.setenv("SIYU_WECOM_FRIEND_STOP_AT", "3")
@@ -159,8 +161,8 @@ def test_simulator_enforces_the_5000_friend_cap(wecom: dict) -> None:
 
 def test_late_welcome_is_recorded_as_expired(driver: Any, session: Any) -> None:
     from siyu.db import session_scope
+    from siyu.wecom.live_codes.models import WelcomeDelivery
     from siyu.wecom.live_codes.welcome import set_default
-    from siyu.wecom.models import WelcomeDelivery
 
     world = driver.world
     corp_pk = _synced(world)
@@ -172,7 +174,7 @@ def test_late_welcome_is_recorded_as_expired(driver: Any, session: Any) -> None:
     from datetime import timedelta
 
     from siyu.db import new_session
-    from siyu.wecom.models import WecomCallback
+    from siyu.wecom.callbacks.models import WecomCallback
 
     with new_session() as s:
         for row in s.scalars(sa.select(WecomCallback)):
@@ -206,7 +208,7 @@ def test_bad_live_code_requests_are_refused_before_wecom_is_called(driver: Any) 
     with pytest.raises(LiveCodeError, match="WeCom refused"):
         _create(world, name="x", staff="guide001", welcome_text="你好")
     from siyu.db import new_session
-    from siyu.wecom.models import LiveCode, WelcomeMessage
+    from siyu.wecom.live_codes.models import LiveCode, WelcomeMessage
 
     with new_session() as s:  # a refusal leaves nothing behind
         assert s.scalar(sa.select(sa.func.count()).select_from(LiveCode)) == 0
@@ -319,8 +321,9 @@ def test_duplicates_across_the_staff_matrix(driver: Any, client: Any) -> None:
 
 def test_keep_first_owner_rule(driver: Any, session: Any, monkeypatch: Any) -> None:
     from siyu.config import reset_settings
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.live_codes.models import LiveCode
     from siyu.wecom.live_codes.service import adds_today
-    from siyu.wecom.models import LiveCode, WecomAlert
 
     monkeypatch.setenv("SIYU_WECOM_KEEP_FIRST_OWNER", "1")
     reset_settings()
@@ -352,8 +355,9 @@ def test_a_welcome_that_cannot_be_rendered_sends_nothing_and_is_recorded(
     driver: Any, session: Any
 ) -> None:
     from siyu.db import session_scope
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.live_codes.models import WelcomeDelivery, WelcomeMessage
     from siyu.wecom.live_codes.welcome import WelcomeError, set_default
-    from siyu.wecom.models import WecomAlert, WelcomeDelivery, WelcomeMessage
 
     world = driver.world
     corp_pk = _synced(world)

@@ -58,7 +58,8 @@ def test_tags_both_ways(driver: Any, session: Any) -> None:
     from siyu.tags.models import Tag, TagGroup
     from siyu.tags.service import add_group, add_tag, assign, find_tag, unassign
     from siyu.wecom.connection.service import client_for, get_corp
-    from siyu.wecom.models import WecomContact, WecomTagLink
+    from siyu.wecom.contacts.models import WecomContact
+    from siyu.wecom.tagsync.models import WecomTagLink
     from siyu.wecom.tagsync.service import pair
 
     world = driver.world

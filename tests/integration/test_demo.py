@@ -166,7 +166,7 @@ def test_ensure_demo_brings_a_recent_past_to_every_page(session, settings) -> No
     from siyu.orders.models import Order
     from siyu.reach.campaigns.results import campaign_results
     from siyu.reach.models import Campaign, GroupSend, SendRow, WecomMassBatch
-    from siyu.wecom.models import WecomContact, WecomGroupChat, WecomGroupMember
+    from siyu.wecom.contacts.models import WecomContact, WecomGroupChat, WecomGroupMember
 
     as_of = date(2026, 5, 20)
     out = ensure_demo(200, 7, as_of=as_of)

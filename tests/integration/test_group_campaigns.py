@@ -18,7 +18,7 @@ def _groups(wecom: dict[str, Any], session: Any, names: list[tuple[str, int]]) -
     """Groups in WeCom and in Siyu: (name, owner index) each; returns chat_id → owner."""
     from siyu.simulators.wecom.world import Group, _rand
     from siyu.wecom.connection.service import get_corp
-    from siyu.wecom.models import WecomGroupChat
+    from siyu.wecom.contacts.models import WecomGroupChat
 
     sim = wecom["world"]
     owners = list(sim.staff)
@@ -63,7 +63,7 @@ def _submit(settings: Any) -> int:
 
 def _states(session: Any, campaign_id: int) -> dict[str, tuple[str, str | None]]:
     from siyu.reach.models import GroupSend
-    from siyu.wecom.models import WecomGroupChat
+    from siyu.wecom.contacts.models import WecomGroupChat
 
     session.expire_all()
     return {

@@ -442,7 +442,9 @@ def test_new_customers_by_store_and_wecom_adds_by_live_code(
 ) -> None:
     from siyu.analytics.service import refresh_copy
     from siyu.metrics.service import overview
-    from siyu.wecom.models import LiveCode, WecomContact, WecomCorp
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.contacts.models import WecomContact
+    from siyu.wecom.live_codes.models import LiveCode
 
     home_store(session, "c1", "c2")
     corp = WecomCorp(corp_id="ww1", agent_id="1", secret_sealed="x", secret_hint="x")
@@ -546,7 +548,8 @@ def test_a_guide_also_serves_their_own_wecom_friends(
     from siyu.customers.service import Forbidden, get_visible, visible_to
     from siyu.segments.drill import drill
     from siyu.segments.service import preview_rule
-    from siyu.wecom.models import WecomContact, WecomCorp
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.contacts.models import WecomContact
 
     store = home_store(session, "c2")
     corp = WecomCorp(corp_id="ww1", agent_id="1", secret_sealed="x", secret_hint="x")

@@ -45,10 +45,12 @@ def _sync(wecom: FakeWecomClient) -> None:
 
 def test_sync_and_handover_on_the_fake(session: Any) -> None:
     from siyu.db import new_session
+    from siyu.wecom.connection.models import WecomApiCall, WecomStaff
     from siyu.wecom.connection.service import get_corp
+    from siyu.wecom.contacts.models import WecomContact, WecomGroupChat
+    from siyu.wecom.handover.models import Handover
     from siyu.wecom.handover.service import Selection, plan, retry
     from siyu.wecom.handover.transfers import check, submit
-    from siyu.wecom.models import Handover, WecomApiCall, WecomContact, WecomGroupChat, WecomStaff
 
     wecom, _corp_pk = _connected()
     customers = [wecom.add_customer(f"顾客{i}") for i in range(4)]

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 def _friends(world: dict[str, Any], wecom: dict[str, Any], session: Any, n: int) -> dict:
     """The first ``n`` audience customers become friends of two guides (alternating)."""
     from siyu.wecom.connection.service import get_corp
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     sim = wecom["world"]
     guides = list(sim.staff)[:2]

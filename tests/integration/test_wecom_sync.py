@@ -37,7 +37,7 @@ def _sync(corp_id: str) -> Any:
 
 def _counts(session: Any) -> tuple[int, int, int]:
     from siyu.customers.models import Customer
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     friendships = session.scalar(sa.select(sa.func.count()).select_from(WecomContact))
     customers = session.scalar(sa.select(sa.func.count(sa.distinct(WecomContact.customer_id))))
@@ -49,7 +49,7 @@ def test_full_sync_stores_staff_friendships_and_one_customer_per_person(
     wecom: dict, session
 ) -> None:
     from siyu.customers.models import Identity
-    from siyu.wecom.models import WecomStaff
+    from siyu.wecom.connection.models import WecomStaff
 
     world = wecom["world"]
     people = _populate(world)
@@ -97,7 +97,7 @@ def test_sync_survives_wecom_errors_mid_way(wecom: dict, session, errcode: int) 
         with pytest.raises(SyncPaused) as paused:
             _sync(world.corp_id)
         assert paused.value.retry_at is not None
-        from siyu.wecom.models import WecomSyncRun
+        from siyu.wecom.contacts.models import WecomSyncRun
 
         run = session.scalar(sa.select(WecomSyncRun))
         assert run.status == "running" and run.position["phase"] == "contacts"
@@ -132,7 +132,7 @@ def test_permanent_error_fails_the_run_and_status_shows_it(wecom: dict, session)
 
 def test_groups_are_synced_with_members_resolved(wecom: dict, session) -> None:
     from siyu.simulators.wecom.world import Group
-    from siyu.wecom.models import WecomGroupChat, WecomGroupMember
+    from siyu.wecom.contacts.models import WecomGroupChat, WecomGroupMember
 
     world = wecom["world"]
     people = _populate(world, 20)

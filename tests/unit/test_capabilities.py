@@ -26,19 +26,12 @@ ROLE_MODULE = {
     "template_variables": {"queries"},
     "subscribers": {"service", "tasks"},
 }
-# Modules that play a standard role under another name today: the console's pages, each going
-# when it moves beside its capability (as views.py); the list may only shrink.
+# Modules that play a standard role under another name today: two console pages of capabilities
+# that already have a views.py (funnels beside the dashboard's, merges beside the customer
+# page's), each going when its capability splits into sub-features; the list may only shrink.
 NOT_YET_STANDARD = {
-    "siyu.console.admin_views",
-    "siyu.console.campaign_views",
-    "siyu.console.customer_views",
     "siyu.console.funnel_views",
-    "siyu.console.import_views",
-    "siyu.console.jobs_views",
     "siyu.console.merge_views",
-    "siyu.console.metrics_views",
-    "siyu.console.privacy_views",
-    "siyu.console.wecom_views",
 }
 
 
@@ -62,7 +55,6 @@ def test_capability_has_its_models_and_service(name: str) -> None:
 
     if name in NOT_CAPABILITIES | PLATFORM:
         pytest.skip("not a capability")
-    assert (SIYU / name / "models.py").is_file(), f"{name} has no models.py"
     features = [  # sub-packages holding standard modules (an adapter package such as
         # reach/channels holds none)
         d
@@ -70,7 +62,10 @@ def test_capability_has_its_models_and_service(name: str) -> None:
         if (d / "__init__.py").is_file() and any((d / f"{s}.py").is_file() for s in STANDARD)
     ]
     if not features:
+        assert (SIYU / name / "models.py").is_file(), f"{name} has no models.py"
         assert (SIYU / name / "service.py").is_file(), f"{name} has no service.py"
+    tables = [SIYU / name / "models.py", *(f / "models.py" for f in features)]
+    assert any(t.is_file() for t in tables), f"{name} keeps no tables"
     for feature in features:  # a big domain: a package of sub-features, each with its service
         assert (feature / "service.py").is_file(), f"{name}/{feature.name} has no service.py"
 

@@ -28,7 +28,7 @@ CFG = ROOT / "babel.cfg"
 # Refusals built from a template held elsewhere: forwarded by a refusal's own constructor or a
 # helper whose callers are extracted, or stored with a run (the import page says it later).
 FORWARDED = {
-    ("console/import_views.py", "Refusal"),
+    ("ingest/views.py", "Refusal"),
     ("ingest/service.py", "Refusal"),
     ("reach/sending/templates.py", "TemplateRefused"),
     ("segments/compiler.py", "RuleError"),

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 import pytest
 
 from siyu.wecom.connection.client import WecomError
+from siyu.wecom.connection.models import WecomStaff
 from siyu.wecom.contacts.alerts import FRIEND_CAP
 from siyu.wecom.fakes import FakeWecomClient
+from siyu.wecom.handover.models import Handover, HandoverItem
 from siyu.wecom.handover.service import (
     BATCH,
     ONJOB_LIMIT,
@@ -25,7 +27,6 @@ from siyu.wecom.handover.service import (
     retryable,
 )
 from siyu.wecom.handover.transfers import batches, take_customer_answer, take_group_answer
-from siyu.wecom.models import Handover, HandoverItem, WecomStaff
 
 pytestmark = pytest.mark.no_database
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from siyu.sandbox import TemplateRefused
-from siyu.wecom.models import KeywordRule
+from siyu.wecom.replies.models import KeywordRule
 from siyu.wecom.replies.patterns import MATCH_SECONDS, PatternRefused, check
 from siyu.wecom.replies.service import compose, first_match, matches
 

@@ -11,6 +11,7 @@ import pytest
 
 from siyu.wecom.connection.client import RateLimited, WecomError
 from siyu.wecom.fakes import FakeWecomClient
+from siyu.wecom.live_codes.models import LiveCode, LiveCodeStaff
 from siyu.wecom.live_codes.service import (
     LiveCodeError,
     StaffSpec,
@@ -20,7 +21,6 @@ from siyu.wecom.live_codes.service import (
     switch_to,
     turn_order,
 )
-from siyu.wecom.models import LiveCode, LiveCodeStaff
 
 pytestmark = pytest.mark.no_database
 

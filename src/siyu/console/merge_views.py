@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.console.customer_views import posted, private, show_customer
 from siyu.console.views import console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers.queries import CustomerFilter, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import CustomerError, Forbidden, merge_for, unmerge_for
+from siyu.customers.views import posted, private, show_customer
 from siyu.i18n import _
 from siyu.webkit import Id, Page, SessionDep
 

@@ -45,11 +45,11 @@ HERE = Path(__file__).parent
 
 
 def _template_dirs() -> list[Path]:
-    """The shell's templates, then each capability's own ``templates`` folder beside its pages
-    (a page's template is found wherever its capability keeps it)."""
+    """The shell's templates, then each capability's own ``templates`` folders beside its pages
+    (its sub-features' too: a page's template is found wherever its capability keeps it)."""
     from siyu.capabilities import CAPABILITIES
 
-    own = [cap.folder / "templates" for cap in CAPABILITIES]
+    own = [d for cap in CAPABILITIES for d in sorted(cap.folder.glob("**/templates"))]
     return [HERE / "templates", *(d for d in own if d.is_dir())]
 
 

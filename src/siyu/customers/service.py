@@ -237,7 +237,7 @@ def wecom_friends(session: Session, principal: Principal) -> list[int]:
 
 def _friends_of(staff_userid: str) -> sa.Select[int | None]:
     """Customers who are this staff member's WeCom friends now (not since deleted)."""
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     return sa.select(WecomContact.customer_id).where(
         WecomContact.staff_userid == staff_userid,

@@ -39,15 +39,10 @@ def world_from_siyu(session: Session, corp: Any) -> World:
     """The simulated corp as Siyu last saw it."""
     from siyu.secretbox import unseal
     from siyu.tags.models import Tag, TagGroup
-    from siyu.wecom.models import (
-        LiveCode,
-        WecomContact,
-        WecomDepartment,
-        WecomGroupChat,
-        WecomGroupMember,
-        WecomStaff,
-        WecomTagLink,
-    )
+    from siyu.wecom.connection.models import WecomDepartment, WecomStaff
+    from siyu.wecom.contacts.models import WecomContact, WecomGroupChat, WecomGroupMember
+    from siyu.wecom.live_codes.models import LiveCode
+    from siyu.wecom.tagsync.models import WecomTagLink
 
     world = World(
         corp_id=corp.corp_id,
@@ -140,7 +135,7 @@ def start(siyu_url: str, sim_port: int, every_seconds: float = 8.0) -> World:
     from siyu.db import session_scope
     from siyu.simulators.threaded import ThreadedServer
     from siyu.simulators.wecom.server import create_app
-    from siyu.wecom.models import WecomCorp
+    from siyu.wecom.connection.models import WecomCorp
 
     with session_scope() as session:
         corp = session.scalar(sa.select(WecomCorp).where(WecomCorp.name == DEMO_CORP_NAME))

@@ -8,7 +8,7 @@ CAPABILITY = Capability(
     name="jobs",
     summary="Job queue, worker leases, periodic runs, the jobs page",
     models=(".models",),
-    pages=("siyu.console.jobs_views:router",),
+    pages=(".views:router",),
     tasks=(".tasks", "siyu.reactions"),
     nav=(
         NavEntry(

@@ -1,8 +1,8 @@
 """WeCom (企业微信) operations, one sub-package per feature: ``connection`` (corps, client,
 crypto, the API-call log), ``callbacks`` (URL, inbox, handlers), ``contacts`` (sync, arrivals,
 alerts), ``live_codes`` (channel and group codes, welcome), ``replies`` (keywords, benefit
-pools), ``handover`` and ``tagsync``. The domain's tables, status read paths, erasure and the
-worker's entry points stay at this level."""
+pools), ``handover`` and ``tagsync``. Each keeps its own tables (``models.py``); the status read paths,
+erasure and the worker's entry points stay at this level."""
 
 from siyu.capability import Capability, NavEntry, Permission
 from siyu.i18n import NP_
@@ -16,14 +16,22 @@ WECOM_MANAGE = Permission(
 CAPABILITY = Capability(
     name="wecom",
     summary="WeCom: corps, contacts, live codes, welcome, replies, handover, tag sync",
-    models=(".models",),
+    models=(
+        ".connection.models",
+        ".callbacks.models",
+        ".contacts.models",
+        ".live_codes.models",
+        ".replies.models",
+        ".handover.models",
+        ".tagsync.models",
+    ),
     routers=(
         ".api:router",
         ".replies.api:router",
         ".handover.api:router",
         ".live_codes.api:router",
     ),
-    pages=("siyu.console.wecom_views:router",),
+    pages=(".views:router",),
     middleware=(".api:CallbackEndpoint",),
     cli=".cli:register",
     tasks=(".tasks", ".tagsync.tasks"),

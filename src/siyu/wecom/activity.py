@@ -15,7 +15,8 @@ from siyu.customers.identifiers import mask_identity
 from siyu.customers.masking import mask_text
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.wecom.connection.client import ERRCODE_MEANING
-from siyu.wecom.models import BenefitPool, Handover, HandoverItem, KeywordReply, KeywordRule
+from siyu.wecom.handover.models import Handover, HandoverItem
+from siyu.wecom.replies.models import BenefitPool, KeywordReply, KeywordRule
 
 
 def _iso(value: Any) -> str | None:

@@ -32,6 +32,7 @@ from siyu.wecom.connection.service import (
     only_corp,
     record_calls,
 )
+from siyu.wecom.live_codes.models import LiveCode, LiveCodeStaff
 from siyu.wecom.live_codes.service import (
     LiveCodeError,
     StaffSpec,
@@ -41,7 +42,6 @@ from siyu.wecom.live_codes.service import (
     stats,
 )
 from siyu.wecom.live_codes.welcome import WelcomeError, set_default
-from siyu.wecom.models import LiveCode, LiveCodeStaff
 
 log = logging.getLogger("siyu.wecom.callback")
 router = APIRouter(tags=["wecom"])

@@ -299,8 +299,8 @@ def live_stats(
 ) -> None:
     """Adds, deletions and net adds by day and by staff member."""
     from siyu.db import session_scope
+    from siyu.wecom.live_codes.models import LiveCode
     from siyu.wecom.live_codes.service import stats
-    from siyu.wecom.models import LiveCode
 
     require("customers:read")
     with session_scope() as session:
@@ -328,8 +328,8 @@ def live_qr(
 ) -> None:
     """Save the code's QR image."""
     from siyu.db import session_scope
+    from siyu.wecom.live_codes.models import LiveCode
     from siyu.wecom.live_codes.service import fetch_qr
-    from siyu.wecom.models import LiveCode
 
     require("customers:read")
     with session_scope() as session:

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
 from siyu.privacy.service import ErasureContext
-from siyu.wecom.models import WecomCallback, WecomContact, WecomGroupMember
+from siyu.wecom.callbacks.models import WecomCallback
+from siyu.wecom.contacts.models import WecomContact, WecomGroupMember
 
 
 def erase_wecom(session: Session, ctx: ErasureContext) -> int:

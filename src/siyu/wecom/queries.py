@@ -13,20 +13,11 @@ from siyu.accounts.service import Principal
 from siyu.customers.masking import mask_text
 from siyu.customers.models import Customer
 from siyu.customers.service import only_visible, sees_whole_pool
+from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.connection.client import ERRCODE_MEANING
-from siyu.wecom.models import (
-    LiveCode,
-    LiveCodeStaff,
-    WecomAlert,
-    WecomApiCall,
-    WecomCallback,
-    WecomContact,
-    WecomCorp,
-    WecomGroupChat,
-    WecomStaff,
-    WecomSyncRun,
-    WelcomeDelivery,
-)
+from siyu.wecom.connection.models import WecomApiCall, WecomCorp, WecomStaff
+from siyu.wecom.contacts.models import WecomAlert, WecomContact, WecomGroupChat, WecomSyncRun
+from siyu.wecom.live_codes.models import LiveCode, LiveCodeStaff, WelcomeDelivery
 
 
 def _iso(value: Any) -> str | None:
@@ -368,7 +359,7 @@ def staff_list(session: Session, principal: Principal | None = None) -> list[dic
 
 def group_codes(session: Session) -> list[dict[str, Any]]:
     from siyu.wecom.live_codes.group_codes import group_code_summary
-    from siyu.wecom.models import GroupLiveCode
+    from siyu.wecom.live_codes.models import GroupLiveCode
 
     codes = session.scalars(sa.select(GroupLiveCode).order_by(GroupLiveCode.id.desc()))
     return [group_code_summary(session, c) for c in codes]

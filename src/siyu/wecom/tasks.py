@@ -14,11 +14,12 @@ from siyu.config import get_settings
 from siyu.db import new_session
 from siyu.jobs.service import enqueue, periodic
 from siyu.wecom.callbacks import handlers  # noqa: F401  (registers inbox handlers)
+from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.callbacks.service import pump_once
+from siyu.wecom.connection.models import WecomApiCall, WecomCorp
 from siyu.wecom.connection.service import cached_client
 from siyu.wecom.contacts import arrivals  # noqa: F401  (registers inbox handlers)
 from siyu.wecom.contacts.sync import SyncPaused, sync
-from siyu.wecom.models import WecomApiCall, WecomCallback, WecomCorp
 from siyu.wecom.replies import answering  # noqa: F401  (registers inbox handlers)
 
 
@@ -63,8 +64,8 @@ def handovers(session: Session, _payload: dict[str, Any]) -> None:
     """Ask WeCom for what is queued and how waiting transfers stand (WeCom completes them 24 h
     after they were asked; refusals also arrive as transfer_fail callbacks)."""
     from siyu.wecom.connection.client import RateLimited
+    from siyu.wecom.handover.models import Handover
     from siyu.wecom.handover.transfers import check, submit
-    from siyu.wecom.models import Handover
 
     for handover in session.scalars(sa.select(Handover).where(Handover.status == "running")).all():
         corp = session.get(WecomCorp, handover.corp_id)

@@ -25,7 +25,7 @@ from siyu.reach.campaigns.shapes import (
 from siyu.reach.models import Campaign, GroupSend, SendOrigin, SendRow, SendState
 from siyu.reach.sending.caps import current_caps
 from siyu.reach.sending.ledger import OPEN, campaign_rows
-from siyu.wecom.models import WecomGroupChat
+from siyu.wecom.contacts.models import WecomGroupChat
 
 SETTLED = (SendState.sent, SendState.failed, SendState.skipped, SendState.held_out)
 

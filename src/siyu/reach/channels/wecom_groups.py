@@ -30,8 +30,9 @@ from siyu.reach.sending.policy import next_allowed
 from siyu.reach.sending.templates import MissingVariable, TemplateProblem, render
 from siyu.reach.tracking.service import Linker
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
-from siyu.wecom.models import WecomCorp, WecomGroupChat
+from siyu.wecom.contacts.models import WecomGroupChat
 
 MAX_GROUPS = 2000  # chat_id_list takes at most 2,000 groups
 OPEN_STATES = ("pending", "submitted")

@@ -41,8 +41,8 @@ from siyu.reach.channels.wecom_groups import RESULT, end_open, settle_batch
 from siyu.reach.models import Campaign, SendRow, SendState, WecomMassBatch
 from siyu.reach.sending.ledger import Claimed, finish_if_done, record_many
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomClient, WecomError
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
-from siyu.wecom.models import WecomCorp
 
 MAX_PER_TASK = 10_000
 ABSENT_AFTER = timedelta(minutes=5)

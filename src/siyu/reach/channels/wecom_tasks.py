@@ -27,8 +27,8 @@ from siyu.reach.channels.base import Delivery, Outgoing, SendResult
 from siyu.reach.models import Campaign, SendState
 from siyu.reach.sending.ledger import Claimed, record_many
 from siyu.wecom.connection.client import BAD_RESPONSE, NETWORK, RateLimited, WecomError
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
-from siyu.wecom.models import WecomCorp
 
 MAX_BYTES = 2000
 MAX_LINE = 300  # characters of one customer's line (at most 900 bytes: a list always fits)

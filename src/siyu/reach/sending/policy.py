@@ -93,7 +93,7 @@ def oa_address(session: Session, customer_id: int, appid: str) -> str | None:
 def wecom_address(session: Session, customer_id: int) -> str | None:
     """``corp:staff:external_userid`` of the customer's first still-standing WeCom friendship
     (the guide who added them first sends the corp's mass messages to them)."""
-    from siyu.wecom.models import WecomContact
+    from siyu.wecom.contacts.models import WecomContact
 
     row = session.execute(
         sa.select(WecomContact.corp_id, WecomContact.staff_userid, WecomContact.external_userid)

@@ -8,13 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
+from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.callbacks.service import corp_of, on
 from siyu.wecom.connection.client import WecomError
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.contacts.alerts import raise_alert
+from siyu.wecom.contacts.models import WecomGroupChat
 from siyu.wecom.contacts.service import ContactFacts, mark_deleted, store_contacts
 from siyu.wecom.contacts.sync import store_group
-from siyu.wecom.models import WecomCallback, WecomCorp, WecomGroupChat
 
 
 @on("change_external_contact/edit_external_contact")

@@ -32,9 +32,10 @@ from siyu.claims import claim_due
 from siyu.config import Settings
 from siyu.groupcommit import GroupWriter
 from siyu.jobs.service import WAKE
+from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.connection.crypto import CallbackRejected, xml_fields
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import CorpKeys
-from siyu.wecom.models import WecomCallback, WecomCorp
 
 log = logging.getLogger("siyu.wecom.callbacks.service")
 WELCOME_PRIORITY, NORMAL_PRIORITY = 0, 5

@@ -20,7 +20,7 @@ from siyu.refusals import Refusal
 from siyu.secretbox import hint, seal, unseal
 from siyu.wecom.connection.client import WecomClient
 from siyu.wecom.connection.crypto import CallbackCrypto, aes_key
-from siyu.wecom.models import WecomApiCall, WecomCorp
+from siyu.wecom.connection.models import WecomApiCall, WecomCorp
 
 _CORP_ID = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 _AGENT_ID = re.compile(r"^\d{1,12}$")

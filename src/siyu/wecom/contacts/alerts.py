@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock
-from siyu.wecom.models import WecomAlert, WecomContact
+from siyu.wecom.contacts.models import WecomAlert, WecomContact
 
 FRIEND_CAP = 5000
 

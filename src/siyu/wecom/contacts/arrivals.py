@@ -17,14 +17,16 @@ from siyu.config import get_settings
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
+from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.callbacks.service import corp_of, on
 from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.models import WecomStaff
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.contacts.alerts import raise_alert
 from siyu.wecom.contacts.service import ContactFacts, store_contacts
+from siyu.wecom.live_codes.models import LiveCode, WelcomeDelivery
 from siyu.wecom.live_codes.service import credit_add, first_owner, switch_to
 from siyu.wecom.live_codes.welcome import message_body, welcome_for
-from siyu.wecom.models import LiveCode, WecomCallback, WecomStaff, WelcomeDelivery
 
 WELCOME_CODE_SECONDS = 20
 

@@ -22,7 +22,8 @@ from siyu.customers import identifiers as ids
 from siyu.customers.changes import touch_customers
 from siyu.customers.resolution import Key, Resolver
 from siyu.ingest.values import gender
-from siyu.wecom.models import WecomContact, WecomCorp, WecomStaff
+from siyu.wecom.connection.models import WecomCorp, WecomStaff
+from siyu.wecom.contacts.models import WecomContact
 from siyu.wecom.tagsync.service import mirror
 
 SOURCE = "wecom"

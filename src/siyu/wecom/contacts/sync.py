@@ -22,17 +22,10 @@ from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.db import rowcount
 from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.models import WecomCorp, WecomDepartment, WecomStaff
 from siyu.wecom.connection.service import record_calls
+from siyu.wecom.contacts.models import WecomContact, WecomGroupChat, WecomGroupMember, WecomSyncRun
 from siyu.wecom.contacts.service import SOURCE, ContactFacts, store_contacts
-from siyu.wecom.models import (
-    WecomContact,
-    WecomCorp,
-    WecomDepartment,
-    WecomGroupChat,
-    WecomGroupMember,
-    WecomStaff,
-    WecomSyncRun,
-)
 
 PHASES = ("departments", "staff", "tags", "contacts", "groups", "finish")
 Progress = Callable[[str, dict[str, Any]], None]

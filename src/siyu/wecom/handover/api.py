@@ -13,9 +13,9 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, Refused, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, activity, shapes
 from siyu.wecom.connection.service import WecomConfigError, only_corp
+from siyu.wecom.handover.models import Handover
 from siyu.wecom.handover.service import HandoverError, Selection, plan, retry
 from siyu.wecom.handover.transfers import submit_now
-from siyu.wecom.models import Handover
 
 router = APIRouter(tags=["wecom"])
 

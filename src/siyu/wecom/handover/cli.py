@@ -128,9 +128,10 @@ def handover_check(handover_id: int = typer.Argument(..., min=1, max=ID_MAX)) ->
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
     from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.connection.service import client_for
+    from siyu.wecom.handover.models import Handover
     from siyu.wecom.handover.transfers import check, submit
-    from siyu.wecom.models import Handover, WecomCorp
 
     require("wecom:manage")
     with new_session() as session:
@@ -160,10 +161,11 @@ def handover_retry(
     from siyu.db import new_session
     from siyu.wecom.activity import handover_detail
     from siyu.wecom.connection.client import WecomError
+    from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.connection.service import client_for
+    from siyu.wecom.handover.models import Handover
     from siyu.wecom.handover.service import HandoverError, retry
     from siyu.wecom.handover.transfers import submit
-    from siyu.wecom.models import Handover, WecomCorp
 
     actor = require("wecom:manage")
     with new_session() as session:

@@ -30,16 +30,11 @@ from siyu.accounts.service import record_audit
 from siyu.refusals import Refusal
 from siyu.tags.models import CustomerTag
 from siyu.tags.service import TagError, find_tag
+from siyu.wecom.connection.models import WecomCorp, WecomStaff
 from siyu.wecom.contacts.alerts import FRIEND_CAP, friend_counts, raise_alert
-from siyu.wecom.models import (
-    Handover,
-    HandoverItem,
-    LiveCode,
-    WecomContact,
-    WecomCorp,
-    WecomGroupChat,
-    WecomStaff,
-)
+from siyu.wecom.contacts.models import WecomContact, WecomGroupChat
+from siyu.wecom.handover.models import Handover, HandoverItem
+from siyu.wecom.live_codes.models import LiveCode
 
 BATCH = 100
 ONJOB_LIMIT, ONJOB_DAYS = 2, 90

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import record_calls
+from siyu.wecom.contacts.models import WecomGroupChat
 from siyu.wecom.contacts.service import ContactFacts, mark_deleted, store_contacts
+from siyu.wecom.handover.models import Handover, HandoverItem
 from siyu.wecom.handover.service import BATCH, RESULT_STATUS, alert_failed, counts, maybe_done
-from siyu.wecom.models import Handover, HandoverItem, WecomCorp, WecomGroupChat
 
 
 def submit(session: Session, client: WecomClient, handover: Handover) -> dict[str, int]:

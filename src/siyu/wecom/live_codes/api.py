@@ -13,10 +13,11 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
 from siyu.wecom import WECOM_MANAGE, queries, shapes
 from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.live_codes.group_codes import add_groups, create_group_code, group_code_summary
+from siyu.wecom.live_codes.models import GroupLiveCode
 from siyu.wecom.live_codes.service import LiveCodeError, WecomRefused, fetch_qr
-from siyu.wecom.models import GroupLiveCode, WecomCorp
 
 router = APIRouter(tags=["wecom"])
 

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import record_audit
 from siyu.wecom.connection.client import WecomClient, WecomError
 from siyu.wecom.contacts.alerts import raise_alert
+from siyu.wecom.contacts.models import WecomGroupChat
+from siyu.wecom.live_codes.models import GroupLiveCode
 from siyu.wecom.live_codes.service import LiveCodeError, WecomRefused, fetch_qr
-from siyu.wecom.models import GroupLiveCode, WecomGroupChat
 
 JOIN_WAY_GROUPS = 5  # groups one join way may hold
 QR_JOIN_LIMIT = 200  # members a group admits by QR code

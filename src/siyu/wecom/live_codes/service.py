@@ -28,9 +28,11 @@ from siyu.customers.service import only_visible
 from siyu.refusals import Refusal
 from siyu.tags.service import TagError, find_tag
 from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.models import WecomStaff
 from siyu.wecom.contacts.alerts import friend_counts, raise_alert
+from siyu.wecom.contacts.models import WecomContact
+from siyu.wecom.live_codes.models import LiveCode, LiveCodeStaff, WelcomeMessage
 from siyu.wecom.live_codes.welcome import WelcomeError, check_template
-from siyu.wecom.models import LiveCode, LiveCodeStaff, WecomContact, WecomStaff, WelcomeMessage
 
 CHANNELS = {
     "store": "门店",

@@ -17,7 +17,7 @@ from siyu import runtime, sandbox
 from siyu.accounts.service import record_audit
 from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
-from siyu.wecom.models import WelcomeMessage
+from siyu.wecom.live_codes.models import WelcomeMessage
 
 MAX_TEXT = 4000  # WeCom's limit on a welcome text, in characters
 MAX_ATTACHMENTS = 9

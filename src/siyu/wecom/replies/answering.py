@@ -31,19 +31,14 @@ from siyu.customers.resolution import Resolver
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
+from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.callbacks.service import corp_of, on
 from siyu.wecom.connection.client import WecomClient, WecomError
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.contacts.alerts import raise_alert
-from siyu.wecom.models import (
-    BenefitPool,
-    KeywordReply,
-    KeywordRule,
-    KfCursor,
-    WecomCallback,
-    WecomContact,
-    WecomCorp,
-)
+from siyu.wecom.contacts.models import WecomContact
+from siyu.wecom.replies.models import BenefitPool, KeywordReply, KeywordRule, KfCursor
 from siyu.wecom.replies.service import active_rules, claim_code, compose, first_match
 
 REPLY_WINDOW = timedelta(hours=48)

@@ -34,8 +34,8 @@ from siyu.sandbox import TemplateRefused
 from siyu.tags.service import TagError, find_tag
 from siyu.untrusted import KEYWORD_PRIORITY_MAX
 from siyu.wecom.live_codes.welcome import compiled, render
-from siyu.wecom.models import BenefitCode, BenefitPool, KeywordRule
 from siyu.wecom.replies import patterns as keyword_patterns
+from siyu.wecom.replies.models import BenefitCode, BenefitPool, KeywordRule
 
 MATCH_KINDS = ("exact", "contains", "regex", "words")
 CHANNELS = ("kf", "app")

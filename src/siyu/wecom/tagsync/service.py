@@ -28,7 +28,9 @@ from siyu import clock
 from siyu.jobs.service import enqueue
 from siyu.tags.models import CustomerTag, Tag, TagGroup
 from siyu.wecom.connection.client import WecomClient, WecomError
-from siyu.wecom.models import WecomContact, WecomCorp, WecomTagLink
+from siyu.wecom.connection.models import WecomCorp
+from siyu.wecom.contacts.models import WecomContact
+from siyu.wecom.tagsync.models import WecomTagLink
 
 MIRROR_ACTOR = "wecom:corp-tag"
 MIRROR_SOURCE = "wecom"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.jobs.service import handler
-from siyu.wecom.models import WecomCorp
+from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.tagsync.service import push
 
 

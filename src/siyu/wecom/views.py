@@ -223,8 +223,8 @@ def live_code_page(
     code_id: Id,
     ctx: Ctx = Depends(console_user),
 ) -> HTMLResponse:
+    from siyu.wecom.live_codes.models import LiveCode
     from siyu.wecom.live_codes.service import stats
-    from siyu.wecom.models import LiveCode
 
     if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
@@ -387,9 +387,9 @@ async def handover_page(
     handover_id: Id,
     ctx: Ctx = Depends(console_user),
 ) -> Response:
+    from siyu.wecom.handover.models import Handover
     from siyu.wecom.handover.service import HandoverError, retry
     from siyu.wecom.handover.transfers import submit_now
-    from siyu.wecom.models import Handover
 
     needed = WECOM_MANAGE if request.method == "POST" else CUSTOMERS_READ
     if denied := denied_page(request, ctx, needed):  # before the look-up: no hint it exists

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from siyu.capability import Permission
 from siyu.config import MissingSecretKey, get_settings
-from siyu.console.customer_views import posted, private, show_customer
 from siyu.console.views import console_user, denied_page, expired_page, render
 from siyu.console.words import in_words
 from siyu.customers.service import CustomerError, Forbidden, get_visible
+from siyu.customers.views import posted, private, show_customer
 from siyu.i18n import _
 from siyu.privacy import PRIVACY_EXPORT, PRIVACY_MANAGE
 from siyu.privacy.service import (
