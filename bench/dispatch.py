@@ -41,7 +41,8 @@ def main() -> None:
     import sqlalchemy as sa
 
     from siyu.db import get_engine, new_session
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.sms import AliyunSms
     from siyu.reach.sending.ledger import counts
     from siyu.simulators.sms.gateway import Gateway, create_app
@@ -111,13 +112,15 @@ def main() -> None:
     )
 
     with new_session() as session:
-        campaign = create_campaign(
+        campaign = plan_campaign(
             session,
-            name="bench",
-            segment_id=int(seg),
-            channel="sms",
-            template=template,
-            purpose="service",
+            PlanCampaign(
+                name="bench",
+                segment_id=int(seg),
+                channel="sms",
+                template=template,
+                purpose="service",
+            ),
             actor="bench",
         )
         start(session, campaign, actor="bench")

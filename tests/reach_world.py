@@ -81,21 +81,24 @@ def world(gateway_server: Any, session: Any, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def sms_campaign(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name=kw.pop("name", "双11"),
-        segment_id=segment,
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000001",
-            "text": "${name}您好，${offer}，拒收请回复R",
-            "params": {"name": "{{ name }}", "offer": "满199减30"},
-        },
+        PlanCampaign(
+            name=kw.pop("name", "双11"),
+            segment_id=segment,
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，${offer}，拒收请回复R",
+                "params": {"name": "{{ name }}", "offer": "满199减30"},
+            },
+            **kw,
+        ),
         actor="test",
-        **kw,
     )
     start(session, campaign, actor="test")
     session.commit()

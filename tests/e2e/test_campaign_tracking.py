@@ -26,7 +26,8 @@ def test_links_receipts_and_replies(
 ) -> None:
     from siyu.config import get_settings, reset_settings
     from siyu.customers.models import Consent
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.tracking.public import push_token
@@ -34,8 +35,10 @@ def test_links_receipts_and_replies(
     monkeypatch.setenv("SIYU_PUBLIC_URL", "http://testserver")
     reset_settings()
     settings = get_settings()
-    campaign = create_campaign(
-        session, name="链接", segment_id=world["segment"], channel="sms", template=LINKED, actor="t"
+    campaign = plan_campaign(
+        session,
+        PlanCampaign(name="链接", segment_id=world["segment"], channel="sms", template=LINKED),
+        actor="t",
     )
     start(session, campaign, actor="t")
     session.commit()

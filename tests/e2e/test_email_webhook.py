@@ -74,10 +74,11 @@ SMS = {
 
 
 def _start(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
-    campaign = create_campaign(
-        session, name=kw.pop("name", "冬季"), segment_id=segment, actor="t", **kw
+    campaign = plan_campaign(
+        session, PlanCampaign(name=kw.pop("name", "冬季"), segment_id=segment, **kw), actor="t"
     )
     start(session, campaign, actor="t")
     session.commit()
@@ -197,7 +198,7 @@ def test_smtp_refusals_and_a_lost_answer(
     assert ("failed", "550") in states
     assert ("deferred", "retry:451") in states
     lost = [i for i, s, _r in rows if s == "ambiguous"]
-    assert len(lost) == 1 and [a["id"] for a in ambiguous(session)] == lost
+    assert len(lost) == 1 and [a.id for a in ambiguous(session)] == lost
     assert len(relay.mailbox.messages) == 8  # 7 sent, 1 taken but answered too late
     from siyu.reach.sending.dispatch import reconcile
 
@@ -243,7 +244,8 @@ def test_webhook_is_signed_and_private_targets_are_refused(
     from starlette.routing import Route
 
     from siyu.config import get_settings, reset_settings
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.reach.channels.webhook import signing_key
     from siyu.reach.sending.ledger import LedgerError
     from siyu.simulators.threaded import ThreadedServer
@@ -258,12 +260,14 @@ def test_webhook_is_signed_and_private_targets_are_refused(
     try:
         url = f"{server.base}/hook"
         with pytest.raises(LedgerError, match="loopback"):
-            create_campaign(
+            plan_campaign(
                 session,
-                name="推送",
-                segment_id=world["segment"],
-                channel="webhook",
-                template={"url": url, "text": "{{ name }}，新品"},
+                PlanCampaign(
+                    name="推送",
+                    segment_id=world["segment"],
+                    channel="webhook",
+                    template={"url": url, "text": "{{ name }}，新品"},
+                ),
                 actor="t",
             )
         monkeypatch.setenv("SIYU_WEBHOOK_ALLOW", "127.0.0.1")

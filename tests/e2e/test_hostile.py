@@ -1208,22 +1208,25 @@ def test_a_render_that_blows_its_bounds_at_send_sends_nothing(
     offer: str, world: dict[str, Any], session: Any
 ) -> None:
     from siyu.config import get_settings
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from tests.reach_world import drain
 
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="爆",
-        segment_id=world["segment"],
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000001",
-            "text": "${name}您好，${offer}，拒收请回复R",
-            "params": {"name": "{{ name }}", "offer": offer},
-        },
+        PlanCampaign(
+            name="爆",
+            segment_id=world["segment"],
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，${offer}，拒收请回复R",
+                "params": {"name": "{{ name }}", "offer": offer},
+            },
+        ),
         actor="t",
     )
     start(session, campaign, actor="t")

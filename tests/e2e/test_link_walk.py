@@ -40,7 +40,8 @@ def demo_console() -> None:
     from siyu.db import get_engine, session_scope
     from siyu.demo.load import ensure_demo
     from siyu.metrics.funnel import AARRR, save_funnel
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.segments.membership import refresh_segments
     from siyu.segments.service import create_segment
     from siyu.wecom.connection.models import WecomCorp
@@ -50,17 +51,19 @@ def demo_console() -> None:
     ensure_demo(customers=150, seed=42)
     with session_scope() as s:
         segment = create_segment(s, "复购客户", rule="orders.count >= 2", actor="test")
-        create_campaign(
+        plan_campaign(
             s,
-            name="双12回购",
-            segment_id=segment.id,
-            channel="sms",
-            template={
-                "sign_name": "悦颜",
-                "template_code": "SMS_000001",
-                "text": "${name}您好，满199减30，拒收请回复R",
-                "params": {"name": "{{ name }}"},
-            },
+            PlanCampaign(
+                name="双12回购",
+                segment_id=segment.id,
+                channel="sms",
+                template={
+                    "sign_name": "悦颜",
+                    "template_code": "SMS_000001",
+                    "text": "${name}您好，满199减30，拒收请回复R",
+                    "params": {"name": "{{ name }}"},
+                },
+            ),
             actor="test",
         )
         save_funnel(s, "新客转化", AARRR[:4], actor="test")

@@ -69,17 +69,16 @@ def _segment_of(session: Any, customer_ids: list[int]) -> int:
 def _send(session: Any, segment: int, name: str) -> dict[int, Any]:
     from siyu.config import get_settings
     from siyu.db import new_session
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.models import SendRow
     from siyu.reach.sending.dispatch import configured_channels, dispatch_once
 
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name=name,
-        segment_id=segment,
-        channel="oa",
-        template=POINTS,
-        purpose="service",
+        PlanCampaign(
+            name=name, segment_id=segment, channel="oa", template=POINTS, purpose="service"
+        ),
         actor="t",
     )
     start(session, campaign, actor="t")
@@ -339,7 +338,8 @@ def test_someone_who_unfollowed_gets_the_next_channel(
     from siyu.customers.models import Identity
     from siyu.db import new_session
     from siyu.oa.service import run_sync
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.models import SendRow
     from siyu.reach.sending.dispatch import configured_channels, dispatch_once
 
@@ -365,13 +365,15 @@ def test_someone_who_unfollowed_gets_the_next_channel(
         "text": "您的订单${order}已发货",
         "params": {"order": "SO2026"},
     }
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="积分通知",
-        segment_id=world["segment"],
-        channels=["oa", "sms"],
-        templates={"oa": POINTS, "sms": sms},
-        purpose="service",
+        PlanCampaign(
+            name="积分通知",
+            segment_id=world["segment"],
+            channels=["oa", "sms"],
+            templates={"oa": POINTS, "sms": sms},
+            purpose="service",
+        ),
         actor="t",
     )
     start(session, campaign, actor="t")

@@ -648,6 +648,7 @@ def _world(wecom: dict[str, Any]) -> W:
     from siyu.events.models import Event
     from siyu.orders.models import Order
     from siyu.reach.campaigns import service as reach
+    from siyu.reach.campaigns.commands import PlanCampaign
     from siyu.segments.membership import refresh_segments
     from siyu.segments.rules import to_json
     from siyu.segments.service import create_segment, create_static_segment, parse_rule
@@ -777,12 +778,11 @@ def _world(wecom: dict[str, Any]) -> W:
         w["dynamic"] = dynamic.id
     refresh_segments(get_engine(), get_settings(), segment_ids=[w["dynamic"]])
     with session_scope() as s:
-        campaign = reach.create_campaign(
+        campaign = reach.plan_campaign(
             s,
-            name="双12预热",
-            segment_id=w["static"],
-            channels=["sms"],
-            templates={"sms": SMS},
+            PlanCampaign(
+                name="双12预热", segment_id=w["static"], channels=["sms"], templates={"sms": SMS}
+            ),
             actor="t",
         )
         reach.act(s, campaign, "start", by=Principal("t", Role.admin, frozenset()))

@@ -67,7 +67,8 @@ def test_sms_per_number_limit_defers_service_messages(
 def test_ab_variants_split_by_weight_and_send_their_own_text(
     world: dict[str, Any], session: Any, settings: Any
 ) -> None:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.sending.ledger import variant_of
 
     def tpl(offer: str) -> dict[str, Any]:
@@ -80,16 +81,18 @@ def test_ab_variants_split_by_weight_and_send_their_own_text(
             }
         }
 
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="AB",
-        segment_id=world["segment"],
-        channel="sms",
-        variants=[
-            {"key": "A", "weight": 50, "templates": tpl("满199减30")},
-            {"key": "B", "weight": 50, "templates": tpl("第二件半价")},
-        ],
-        holdout_seed=4,
+        PlanCampaign(
+            name="AB",
+            segment_id=world["segment"],
+            channel="sms",
+            variants=[
+                {"key": "A", "weight": 50, "templates": tpl("满199减30")},
+                {"key": "B", "weight": 50, "templates": tpl("第二件半价")},
+            ],
+            holdout_seed=4,
+        ),
         actor="test",
     )
     start(session, campaign, actor="test")
@@ -107,16 +110,19 @@ def test_ab_variants_split_by_weight_and_send_their_own_text(
 
 
 def test_variant_weights_must_add_up(world: dict[str, Any], session: Any) -> None:
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="add up to 100"):
-        create_campaign(
+        plan_campaign(
             session,
-            name="AB",
-            segment_id=world["segment"],
-            channel="sms",
-            variants=[{"key": "A", "weight": 60, "templates": {}}, {"key": "B", "weight": 60}],
+            PlanCampaign(
+                name="AB",
+                segment_id=world["segment"],
+                channel="sms",
+                variants=[{"key": "A", "weight": 60, "templates": {}}, {"key": "B", "weight": 60}],
+            ),
             actor="test",
         )
 
@@ -178,7 +184,8 @@ def test_a_large_send_waits_for_a_second_person(
 def test_cancel_skips_what_is_left_and_an_empty_audience_is_refused(
     world: dict[str, Any], session: Any, settings: Any
 ) -> None:
-    from siyu.reach.campaigns.service import create_campaign, set_status, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, set_status, start
     from siyu.reach.sending.ledger import LedgerError
     from siyu.segments.models import Segment
 
@@ -191,12 +198,9 @@ def test_cancel_skips_what_is_left_and_an_empty_audience_is_refused(
     empty = Segment(name="空", dynamic=False, created_by="test")
     session.add(empty)
     session.flush()
-    nobody = create_campaign(
+    nobody = plan_campaign(
         session,
-        name="空",
-        segment_id=empty.id,
-        channel="sms",
-        template=campaign.template,
+        PlanCampaign(name="空", segment_id=empty.id, channel="sms", template=campaign.template),
         actor="test",
     )
     with pytest.raises(LedgerError, match="empty"):

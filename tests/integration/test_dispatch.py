@@ -182,7 +182,8 @@ def test_personal_variables_preview_and_the_skip_policy(
 
     from siyu.config import get_settings
     from siyu.orders.queries import forget_best_sellers
-    from siyu.reach.campaigns.service import create_campaign, preview, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, preview, start
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from tests import shop
@@ -211,18 +212,17 @@ def test_personal_variables_preview_and_the_skip_policy(
         settings=settings,
         samples=8,
     )
-    first = shown["samples"][0]
-    assert first["name"] == "顾***" and first["content"].startswith(
+    first = shown.samples[0]
+    assert first.name == "顾***" and (first.content or "").startswith(
         "【悦颜】顾***您好，您买过的玻尿酸"
     )
-    assert first["sms_count"] == 1 and first["chars"] == len(first["content"])
-    assert shown["samples"][6]["skipped"] == "missing:last_product"
-    campaign = create_campaign(
+    assert first.sms_count == 1 and first.chars == len(first.content or "")
+    assert shown.samples[6].skipped == "missing:last_product"
+    campaign = plan_campaign(
         session,
-        name="补货提醒",
-        segment_id=world["segment"],
-        channel="sms",
-        template=template,
+        PlanCampaign(
+            name="补货提醒", segment_id=world["segment"], channel="sms", template=template
+        ),
         actor="test",
     )
     start(session, campaign, actor="test")
@@ -245,21 +245,24 @@ def test_personal_variables_preview_and_the_skip_policy(
 def test_a_template_error_is_refused_when_the_campaign_is_saved(
     world: dict[str, Any], session: Any
 ) -> None:
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match=r"params.offer line 1: unknown variable 'lastproduct'"):
-        create_campaign(
+        plan_campaign(
             session,
-            name="错字",
-            segment_id=world["segment"],
-            channel="sms",
-            template={
-                "sign_name": "悦颜",
-                "template_code": "SMS_000001",
-                "text": "${name}您好，${offer}，拒收请回复R",
-                "params": {"name": "{{ name }}", "offer": "{{ lastproduct }}"},
-            },
+            PlanCampaign(
+                name="错字",
+                segment_id=world["segment"],
+                channel="sms",
+                template={
+                    "sign_name": "悦颜",
+                    "template_code": "SMS_000001",
+                    "text": "${name}您好，${offer}，拒收请回复R",
+                    "params": {"name": "{{ name }}", "offer": "{{ lastproduct }}"},
+                },
+            ),
             actor="test",
         )
 
@@ -271,7 +274,8 @@ def test_a_render_that_fails_for_a_customer_sends_nothing_and_is_recorded(
     each of their rows is skipped with the reason and the sandbox's words, nothing is texted,
     and the batch goes on."""
     from siyu.config import get_settings
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
 
@@ -282,12 +286,9 @@ def test_a_render_that_fails_for_a_customer_sends_nothing_and_is_recorded(
         # the sample name has 2 characters; every customer here has 4 (顾客05)
         "params": {"name": "{{ name }}", "offer": "满{{ 100 // (name|length - 4) }}减30"},
     }
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="坏模板",
-        segment_id=world["segment"],
-        channel="sms",
-        template=template,
+        PlanCampaign(name="坏模板", segment_id=world["segment"], channel="sms", template=template),
         actor="test",
     )
     start(session, campaign, actor="test")

@@ -96,7 +96,8 @@ def test_killed_workers_never_lose_or_double_a_message(
     session: Any, database_url: str, siyu_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from siyu.db import is_sqlite
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.sms import AliyunSms
     from siyu.reach.sending import dispatch
     from siyu.reach.sending.dispatch import reconcile
@@ -118,20 +119,22 @@ def test_killed_workers_never_lose_or_double_a_message(
         "SIYU_WORKER_POLL_SECONDS": "0.2",
     }
     seg = _audience(session, RECIPIENTS)
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="压测",
-        segment_id=seg,
-        channel="sms",
-        purpose="service",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000002",
-            "text": "您的订单${order}已发货",
-            "params": {"order": "{{ name }}"},
-        },
-        holdout_pct=5,
-        holdout_seed=9,
+        PlanCampaign(
+            name="压测",
+            segment_id=seg,
+            channel="sms",
+            purpose="service",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000002",
+                "text": "您的订单${order}已发货",
+                "params": {"order": "{{ name }}"},
+            },
+            holdout_pct=5,
+            holdout_seed=9,
+        ),
         actor="test",
     )
     start(session, campaign, actor="test")  # a service message: no consent or quiet hours
@@ -231,19 +234,22 @@ def _local_gateway(session: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, 
 
 
 def _marketing_sms(session: Any, segment: int, name: str, offer: str) -> int:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
-    c = create_campaign(
+    c = plan_campaign(
         session,
-        name=name,
-        segment_id=segment,
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "SMS_000001",
-            "text": "${name}您好，${offer}，拒收请回复R",
-            "params": {"name": "{{ name }}", "offer": offer},
-        },
+        PlanCampaign(
+            name=name,
+            segment_id=segment,
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "SMS_000001",
+                "text": "${name}您好，${offer}，拒收请回复R",
+                "params": {"name": "{{ name }}", "offer": offer},
+            },
+        ),
         actor="test",
     )
     start(session, c, actor="test")

@@ -38,15 +38,15 @@ def _groups(wecom: dict[str, Any], session: Any, names: list[tuple[str, int]]) -
 
 
 def _campaign(session: Any, **kw: Any) -> Any:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
-    c = create_campaign(
+    c = plan_campaign(
         session,
-        name="会员日",
-        channel="wecom_group",
-        template={"text": "本周六会员日，全场 8 折"},
+        PlanCampaign(
+            name="会员日", channel="wecom_group", template={"text": "本周六会员日，全场 8 折"}, **kw
+        ),
         actor="t",
-        **kw,
     )
     start(session, c, actor="t")
     session.commit()
@@ -111,8 +111,8 @@ def test_one_task_per_owner_and_results_per_group(
     _submit(settings)  # the round that finds nothing left closes the campaign
     session.expire_all()
     shown = detail(session, campaign)
-    assert shown["status"] == "done" and shown["funnel"]["sent"] == 2
-    assert shown["groups"]["members_reached"] == 80
+    assert shown.status == "done" and shown.funnel.sent == 2
+    assert shown.groups is not None and shown.groups.members_reached == 80
     from siyu.db import utcnow
     from siyu.metrics.service import reach_summary
 
@@ -165,30 +165,45 @@ def test_a_lost_answer_is_found_not_sent_twice_and_quiet_hours_wait(
 def test_what_a_group_campaign_may_not_have(
     wecom: dict[str, Any], session: Any, world: dict[str, Any]
 ) -> None:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.sending.ledger import LedgerError
 
-    base = {"name": "x", "channel": "wecom_group", "actor": "t"}
+    base: dict[str, Any] = {"name": "x", "channel": "wecom_group"}
     with pytest.raises(LedgerError, match="no holdout"):
-        create_campaign(session, template={"text": "hi"}, holdout_pct=10, **base)
+        plan_campaign(
+            session, PlanCampaign(template={"text": "hi"}, holdout_pct=10, **base), actor="t"
+        )
     with pytest.raises(LedgerError, match="not a segment"):
-        create_campaign(session, template={"text": "hi"}, segment_id=world["segment"], **base)
-    with pytest.raises(LedgerError, match="whole group"):
-        create_campaign(session, template={"text": "{{ name }}您好"}, **base)
-    with pytest.raises(LedgerError, match="group filter"):
-        create_campaign(session, template={"text": "hi"}, group_filter={"owner": "x"}, **base)
-    with pytest.raises(LedgerError, match="customer-group campaigns"):
-        create_campaign(
+        plan_campaign(
             session,
-            name="y",
-            channel="sms",
-            segment_id=world["segment"],
-            template={},
-            group_filter={"owners": ["a"]},
+            PlanCampaign(template={"text": "hi"}, segment_id=world["segment"], **base),
             actor="t",
         )
-    nobody = create_campaign(
-        session, template={"text": "hi"}, group_filter={"name_contains": "无此群"}, **base
+    with pytest.raises(LedgerError, match="whole group"):
+        plan_campaign(session, PlanCampaign(template={"text": "{{ name }}您好"}, **base), actor="t")
+    with pytest.raises(LedgerError, match="group filter"):
+        plan_campaign(
+            session,
+            PlanCampaign(template={"text": "hi"}, group_filter={"owner": "x"}, **base),
+            actor="t",
+        )
+    with pytest.raises(LedgerError, match="customer-group campaigns"):
+        plan_campaign(
+            session,
+            PlanCampaign(
+                name="y",
+                channel="sms",
+                segment_id=world["segment"],
+                template={},
+                group_filter={"owners": ["a"]},
+            ),
+            actor="t",
+        )
+    nobody = plan_campaign(
+        session,
+        PlanCampaign(template={"text": "hi"}, group_filter={"name_contains": "无此群"}, **base),
+        actor="t",
     )
     with pytest.raises(LedgerError, match="no customer group"):
         start(session, nobody, actor="t")

@@ -61,17 +61,20 @@ def oa(oa_server: Any, world: dict[str, Any], session: Any, monkeypatch: pytest.
 def test_service_notices_reach_followers_once(oa: Any, world: dict[str, Any], session: Any) -> None:
     from siyu.config import get_settings
     from siyu.db import new_session
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.models import SendRow
     from siyu.reach.sending.dispatch import configured_channels, dispatch_once
 
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="发货通知",
-        segment_id=world["segment"],
-        channel="oa",
-        template=SHIPPED,
-        purpose="service",
+        PlanCampaign(
+            name="发货通知",
+            segment_id=world["segment"],
+            channel="oa",
+            template=SHIPPED,
+            purpose="service",
+        ),
         actor="t",
     )
     start(session, campaign, actor="t")
@@ -102,26 +105,26 @@ def test_service_notices_reach_followers_once(oa: Any, world: dict[str, Any], se
 def test_marketing_and_bad_templates_are_refused_when_saved(
     oa: Any, world: dict[str, Any], session: Any
 ) -> None:
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="service notices only"):
-        create_campaign(
+        plan_campaign(
             session,
-            name="促销",
-            segment_id=world["segment"],
-            channel="oa",
-            template=SHIPPED,
+            PlanCampaign(name="促销", segment_id=world["segment"], channel="oa", template=SHIPPED),
             actor="t",
         )
     with pytest.raises(LedgerError, match="template_id"):
-        create_campaign(
+        plan_campaign(
             session,
-            name="x",
-            segment_id=world["segment"],
-            channel="oa",
-            template={"data": {"a": "b"}},
-            purpose="service",
+            PlanCampaign(
+                name="x",
+                segment_id=world["segment"],
+                channel="oa",
+                template={"data": {"a": "b"}},
+                purpose="service",
+            ),
             actor="t",
         )
 

@@ -126,7 +126,8 @@ def test_a_campaign_through_tencent_and_an_unknown_row_left_to_an_operator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from siyu.config import get_settings, reset_settings
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
     from siyu.reach.channels.configured import sms as sms_channel
     from siyu.reach.models import SendRow
     from siyu.reach.sending.dispatch import reconcile
@@ -137,17 +138,19 @@ def test_a_campaign_through_tencent_and_an_unknown_row_left_to_an_operator(
     monkeypatch.setenv("SIYU_SMS_SDK_APP_ID", gateway.sdk_app_id)
     reset_settings()
     settings = get_settings()
-    campaign = create_campaign(
+    campaign = plan_campaign(
         session,
-        name="双11",
-        segment_id=world["segment"],
-        channel="sms",
-        template={
-            "sign_name": "悦颜",
-            "template_code": "1000001",
-            "text": "{1}您好，{2}，拒收请回复R",
-            "params": {"1": "{{ name }}", "2": "满199减30"},
-        },
+        PlanCampaign(
+            name="双11",
+            segment_id=world["segment"],
+            channel="sms",
+            template={
+                "sign_name": "悦颜",
+                "template_code": "1000001",
+                "text": "{1}您好，{2}，拒收请回复R",
+                "params": {"1": "{{ name }}", "2": "满199减30"},
+            },
+        ),
         actor="test",
     )
     start(session, campaign, actor="test")

@@ -47,9 +47,10 @@ SMS = {
 
 
 def _campaign(session: Any, segment: int, **kw: Any) -> Any:
-    from siyu.reach.campaigns.service import create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign, start
 
-    c = create_campaign(session, name="会员日", segment_id=segment, actor="t", **kw)
+    c = plan_campaign(session, PlanCampaign(name="会员日", segment_id=segment, **kw), actor="t")
     start(session, c, actor="t")
     session.commit()
     return c
@@ -149,16 +150,19 @@ def test_a_lost_answer_is_found_in_the_task_list_not_sent_twice(
 def test_a_wecom_template_that_differs_per_customer_is_refused(
     world: dict[str, Any], session: Any
 ) -> None:
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import plan_campaign
     from siyu.reach.sending.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="one text for many customers"):
-        create_campaign(
+        plan_campaign(
             session,
-            name="x",
-            segment_id=world["segment"],
-            channel="wecom",
-            template={"text": "{{ name }}，会员日"},
+            PlanCampaign(
+                name="x",
+                segment_id=world["segment"],
+                channel="wecom",
+                template={"text": "{{ name }}，会员日"},
+            ),
             actor="t",
         )
 

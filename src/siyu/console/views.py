@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -55,6 +56,8 @@ def _template_dirs() -> list[Path]:
 
 
 templates = Jinja2Templates(directory=_template_dirs())
+# a name a page does not pass is an error, not an empty string ("is defined" where optional)
+templates.env.undefined = StrictUndefined
 templates.env.add_extension("jinja2.ext.i18n")
 # _(), gettext(), pgettext() in the templates say their English in the language being spoken
 # (the request's: ``webkit.ReadersLanguage``; ``render`` says the page's too).
@@ -382,7 +385,7 @@ def segment_page(
     except SegmentError:
         return render(request, "error.html", status=404, ctx=ctx, message=_("Segment not found."))
     history = [
-        {**h, "local": _fmt_time(h["at"])}
+        {**h.model_dump(), "local": _fmt_time(h.at)}
         for h in size_history(session, segment_id, principal=principal)
     ]
     return render(request, "segment.html", ctx=ctx, s=seg, history=history)

@@ -4,7 +4,7 @@ merge and unmerge, do-not-disturb and consent recorded by staff, identity confli
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -22,13 +22,21 @@ from siyu.customers.consent import (
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
 from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
 from siyu.customers.service import get_visible, merge_for, unmerge_for
+from siyu.customers.shapes import (
+    ConflictPageOut,
+    CustomerDetail,
+    CustomerPage,
+    KeptApart,
+    MergeDone,
+    UnmergeDone,
+)
 from siyu.refusals import require_permission
 from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 
-@router.get("/customers")
+@router.get("/customers", response_model=CustomerPage)
 def get_customers(
     session: SessionDep,
     q: str | None = Query(None, max_length=100, description="Phone, name prefix or member number."),
@@ -37,13 +45,16 @@ def get_customers(
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> CustomerPage:
     """Search the pool. Phones and names are masked (138****1234)."""
-    return list_customers(session, principal, CustomerFilter(q, source, store_id, page, per_page))
+    return CustomerPage.model_validate(
+        list_customers(session, principal, CustomerFilter(q, source, store_id, page, per_page))
+    )
 
 
 @router.get(
     "/customers/{customer_id}",
+    response_model=CustomerDetail,
     responses={
         403: {"description": "unmask asked without customers:unmask"},
         404: {"description": "no such customer, or another store's (answered alike)"},
@@ -54,11 +65,13 @@ def get_customer(
     customer_id: Id,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     principal: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> CustomerDetail:
     """Profile, identities, consent, orders and events of one customer."""
     if unmask:
         require_permission(principal, CUSTOMERS_UNMASK)
-    return customer_detail(session, principal, customer_id, unmask=unmask)
+    return CustomerDetail.model_validate(
+        customer_detail(session, principal, customer_id, unmask=unmask)
+    )
 
 
 class MergeIn(BaseModel):
@@ -69,6 +82,7 @@ class MergeIn(BaseModel):
 
 @router.post(
     "/customers/merge",
+    response_model=MergeDone,
     responses={
         404: {"description": "no such customer"},
         409: {"description": "refused: conflicting ids"},
@@ -78,24 +92,25 @@ def post_merge(
     session: SessionDep,
     body: MergeIn,
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
-) -> dict[str, int]:
+) -> MergeDone:
     """Merge two profiles (logged; undo with /customers/unmerge/{merge_id})."""
     merge_id = merge_for(session, principal, body.winner_id, body.loser_id, force=body.force)
-    return {"merge_id": merge_id}
+    return MergeDone(merge_id=merge_id)
 
 
 @router.post(
     "/customers/unmerge/{merge_id}",
+    response_model=UnmergeDone,
     responses={404: {"description": "no such customer"}, 409: {"description": "cannot be undone"}},
 )
 def post_unmerge(
     session: SessionDep,
     merge_id: Id,
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
-) -> dict[str, int]:
+) -> UnmergeDone:
     """Undo a merge; orders and events follow the identity that brought them."""
     log = unmerge_for(session, principal, merge_id)
-    return {"restored_customer_id": log.loser_id}
+    return UnmergeDone(restored_customer_id=log.loser_id)
 
 
 class DoNotDisturbIn(BaseModel):
@@ -234,26 +249,26 @@ def post_consent(
     )
 
 
-@router.get("/identity-conflicts")
+@router.get("/identity-conflicts", response_model=ConflictPageOut)
 def get_identity_conflicts(
     session: SessionDep,
     unmask: bool = Query(False, description="Full personal data; needs customers:unmask; audited."),
     page: int = Query(1, ge=1, le=100000),
     per_page: int = Query(20, ge=1, le=100),
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
-) -> dict[str, Any]:
+) -> ConflictPageOut:
     """Pairs of profiles the resolver linked but would not merge (different strong ids), with
     both profiles, waiting for a merge or keep-apart."""
     if unmask:
         require_permission(principal, CUSTOMERS_UNMASK)
     found = list_conflicts(session, principal, unmask=unmask, page=page, per_page=per_page)
-    return {
-        "total": found.total,
-        "page": found.page,
-        "per_page": found.per_page,
-        "unmasked": found.unmasked,
-        "items": found.items,
-    }
+    return ConflictPageOut(
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+        unmasked=found.unmasked,
+        items=found.items,
+    )
 
 
 class ConflictMergeIn(BaseModel):
@@ -268,6 +283,7 @@ class ConflictApartIn(BaseModel):
 
 @router.post(
     "/identity-conflicts/{conflict_id}/merge",
+    response_model=MergeDone,
     responses={
         404: {"description": "no such customer, or another store's (answered alike)"},
         409: {},
@@ -278,14 +294,15 @@ def post_conflict_merge(
     conflict_id: Id,
     body: ConflictMergeIn,
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
-) -> dict[str, int]:
+) -> MergeDone:
     """They are one person: merge them (logged; undo with /customers/unmerge/{merge_id})."""
     merge_id = merge_conflict(session, principal, conflict_id, body.keep)
-    return {"merge_id": merge_id}
+    return MergeDone(merge_id=merge_id)
 
 
 @router.post(
     "/identity-conflicts/{conflict_id}/keep-apart",
+    response_model=KeptApart,
     responses={
         404: {"description": "no such customer, or another store's (answered alike)"},
         409: {},
@@ -296,7 +313,7 @@ def post_conflict_keep_apart(
     conflict_id: Id,
     body: ConflictApartIn,
     principal: Principal = Depends(require(CUSTOMERS_WRITE)),
-) -> dict[str, int]:
+) -> KeptApart:
     """They are two people: the pair leaves the list and is not raised or merged again."""
     closed = keep_apart(session, principal, conflict_id, body.reason)
-    return {"closed": closed}
+    return KeptApart(closed=closed)

@@ -173,23 +173,26 @@ def _campaign(run: Replay, spec: PastCampaign, segments: dict[str, int]) -> int 
     the campaign's id (None: nobody to send to)."""
     from siyu.config import get_settings
     from siyu.db import new_session
-    from siyu.reach.campaigns.service import audience_size, create_campaign, start
+    from siyu.reach.campaigns.commands import PlanCampaign
+    from siyu.reach.campaigns.service import audience_size, plan_campaign, start
     from siyu.reach.channels.wecom_groups import audience as group_audience
 
     settings = get_settings()
     when = run.moment(spec.days_ago)
     with new_session() as session:
         with run.at(when - timedelta(days=1)):  # planned the day before
-            campaign = create_campaign(
+            campaign = plan_campaign(
                 session,
-                name=spec.name,
-                segment_id=segments[spec.segment] if spec.segment else None,
-                channel=spec.channel,
-                template=spec.template or None,
-                variants=[dict(v) for v in spec.variants] or None,
-                holdout_pct=spec.holdout_pct,
-                holdout_seed=run.seed,
-                cost_fen_per_message=spec.cost_fen,
+                PlanCampaign(
+                    name=spec.name,
+                    segment_id=segments[spec.segment] if spec.segment else None,
+                    channel=spec.channel,
+                    template=spec.template or None,
+                    variants=[dict(v) for v in spec.variants] or None,
+                    holdout_pct=spec.holdout_pct,
+                    holdout_seed=run.seed,
+                    cost_fen_per_message=spec.cost_fen,
+                ),
                 actor="demo",
             )
             size = (

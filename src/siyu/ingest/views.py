@@ -56,7 +56,7 @@ def _page(
         runs=queries.import_runs(session, limit=10),
         limit=size_text(get_settings().upload_max_bytes),
         error=error,
-        chosen=chosen or {},
+        chosen=chosen or dict.fromkeys(("what", "brand", "shop"), ""),
     )
     response.headers.update(NO_STORE)
     return response

@@ -5,7 +5,7 @@ texts are masked by value (a failed row may quote a phone number)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -14,6 +14,9 @@ from siyu.customers.masking import mask_optional, mask_text
 from siyu.ingest.models import ImportRun
 from siyu.jobs.models import Job
 from siyu.traits.models import TraitRun
+
+if TYPE_CHECKING:
+    from siyu.reach.campaigns.shapes import CampaignRow
 
 ACTIVE_CAMPAIGN = ("scheduled", "sending", "paused")
 
@@ -103,11 +106,11 @@ def recomputes(session: Session, limit: int = 8) -> list[dict[str, Any]]:
     return out
 
 
-def sending_campaigns(session: Session) -> list[dict[str, Any]]:
+def sending_campaigns(session: Session) -> list[CampaignRow]:
     """Campaigns scheduled, sending or paused, with how many of their messages have settled."""
     from siyu.reach.campaigns.queries import list_campaigns
 
-    return [c for c in list_campaigns(session, limit=100) if c["status"] in ACTIVE_CAMPAIGN]
+    return [c for c in list_campaigns(session, limit=100) if c.status in ACTIVE_CAMPAIGN]
 
 
 def queue(session: Session, failed: int = 10) -> dict[str, Any]:

@@ -8,6 +8,70 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.metrics.models import AcquisitionSpend
+from siyu.shapes import Number, Shape
+
+
+class MetricOut(Shape):
+    """A metric in both languages; ``pending`` says what it waits for when it has no number
+    yet."""
+
+    key: str
+    zh: str
+    en: str
+    unit: str
+    definition_zh: str
+    definition_en: str
+    pending: str
+    pending_zh: str
+
+
+class Span(Shape):
+    start: str
+    end: str
+
+
+class Period(Span):
+    days: int
+
+
+class Kpi(Shape):
+    value: Number | None
+    previous: Number | None
+    delta: Number | None
+
+
+class Decomposition(Shape):
+    revenue: Number | None
+    buyers: Number | None
+    aov: Number | None
+    frequency: Number | None
+    change: dict[str, Number | None]
+
+
+class Overview(Shape):
+    """The dashboard's first screen for a period beside the one before: the figures, revenue
+    decomposed, new customers by source, store and live code, retention, traits, the
+    lifecycle flow and reach, and how fresh the analytical copy is."""
+
+    period: Period
+    previous: Span
+    brand_id: int | None
+    store_id: int | None
+    store_wide: list[str]
+    kpis: dict[str, Kpi]
+    decomposition: Decomposition
+    new_by_source: list[dict[str, Any]]
+    new_by_store: list[dict[str, Any]]
+    new_by_live_code: list[dict[str, Any]]
+    retention: list[dict[str, Any]]
+    by_source: list[dict[str, Any]]
+    traits: dict[str, Any]
+    lifecycle_flow: Any
+    reach: Any
+    pending: dict[str, str]
+    fresh_as_of: str | None
+    computed_at: str
+    cached: bool
 
 
 def spend_by_source(session: Session, first_month: str, last_month: str) -> dict[str, int]:

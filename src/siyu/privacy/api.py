@@ -4,8 +4,6 @@ audit-logged)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
@@ -21,6 +19,7 @@ from siyu.privacy.service import (
     find_person,
     finish_erasure,
 )
+from siyu.privacy.shapes import ErasureOut, PersonExport
 from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
@@ -43,25 +42,35 @@ def _person(session: Session, body: PersonIn) -> Customer:
     return find_by_phone(session, body.phone or "")
 
 
-@router.post("/export", responses={404: {"description": "nobody holds this phone"}})
+@router.post(
+    "/export",
+    response_model=PersonExport,
+    responses={404: {"description": "nobody holds this phone"}},
+)
 def post_export(
     session: SessionDep,
     body: PersonIn,
     principal: Principal = Depends(require(PRIVACY_EXPORT)),
-) -> dict[str, Any]:
+) -> PersonExport:
     """Everything held about the person, unmasked (a POST, so the phone stays out of URLs)."""
-    return export_customer(session, _person(session, body), principal.actor)
+    return PersonExport.model_validate(
+        export_customer(session, _person(session, body), principal.actor)
+    )
 
 
-@router.post("/erase", responses={404: {"description": "nobody holds this phone"}})
+@router.post(
+    "/erase",
+    response_model=ErasureOut,
+    responses={404: {"description": "nobody holds this phone"}},
+)
 def post_erase(
     session: SessionDep,
     body: PersonIn,
     principal: Principal = Depends(require(PRIVACY_MANAGE)),
-) -> dict[str, Any]:
+) -> ErasureOut:
     """Erase the person everywhere; keeps only an HMAC suppression entry. The answer says what
     was done where, the analytical copy included (its file is rebuilt without the person)."""
     settings = get_settings()
     report = erase_customer(session, settings, _person(session, body), principal.actor)
     session.commit()
-    return finish_erasure(session, settings, report).as_dict()
+    return ErasureOut.model_validate(finish_erasure(session, settings, report).as_dict())

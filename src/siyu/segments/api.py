@@ -53,31 +53,33 @@ class RuleIn(BaseModel):
     brand: str | None = Field(None, max_length=64)
 
 
-@router.get("/fields")
+@router.get("/fields", response_model=list[queries.FieldOut])
 def get_fields(
     session: SessionDep,
     _p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[queries.FieldOut]:
     """Every field rules can use: type, operators (with Chinese labels), values, windows."""
-    return [spec.describe(session) for spec in catalogue().values()]
+    return [
+        queries.FieldOut.model_validate(spec.describe(session)) for spec in catalogue().values()
+    ]
 
 
-@router.get("")
+@router.get("", response_model=list[queries.SegmentOut])
 def get_segments(
     session: SessionDep,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[queries.SegmentOut]:
     """Every segment; ``size`` counts the customers the caller may see (``scoped``: only some
     of the pool)."""
     return queries.list_segments(session, p)
 
 
-@router.post("", status_code=201, responses={409: {}, 422: {}})
+@router.post("", status_code=201, response_model=queries.SegmentOut, responses={409: {}, 422: {}})
 def post_segment(
     session: SessionDep,
     body: SegmentIn,
     p: Principal = Depends(require(SEGMENTS_WRITE)),
-) -> dict[str, Any]:
+) -> queries.SegmentOut:
     """A dynamic segment; its members are filled by the next refresh."""
     seg = service.create_segment(
         session,
@@ -90,12 +92,17 @@ def post_segment(
     return queries.segment_summary(seg)
 
 
-@router.post("/static", status_code=201, responses={409: {}, 422: {}})
+@router.post(
+    "/static",
+    status_code=201,
+    response_model=queries.StaticSegmentOut,
+    responses={409: {}, 422: {}},
+)
 def post_static(
     session: SessionDep,
     body: StaticIn,
     p: Principal = Depends(require(SEGMENTS_WRITE)),
-) -> dict[str, Any]:
+) -> queries.StaticSegmentOut:
     """A fixed list by phone numbers or customer ids; numbers that matched nobody come back."""
     seg, missing = service.create_static_segment(
         session,
@@ -105,54 +112,60 @@ def post_static(
         actor=p.actor,
         description=body.description,
     )
-    return {**queries.segment_summary(seg), "not_found": missing[:1000]}
+    return queries.StaticSegmentOut(
+        **queries.segment_summary(seg).model_dump(), not_found=missing[:1000]
+    )
 
 
-@router.post("/count", responses={422: {}, 503: {}})
+@router.post("/count", response_model=queries.CountOut, responses={422: {}, 503: {}})
 def post_count(
     session: SessionDep,
     body: RuleIn,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> queries.CountOut:
     """How many customers a rule matches now (the rule builder's live count), of those the
     caller may see."""
     result = service.count_rule(get_settings(), session, body.rule, brand=body.brand, principal=p)
-    return _count_out(result)
+    return queries.CountOut.model_validate(_count_out(result))
 
 
-@router.post("/preview", responses={422: {}, 503: {}})
+@router.post("/preview", response_model=queries.PreviewOut, responses={422: {}, 503: {}})
 def post_preview(
     session: SessionDep,
     body: RuleIn,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> queries.PreviewOut:
     """Count, estimated reach per channel and a masked sample of 20."""
     pv = service.preview_rule(get_settings(), session, p, body.rule, brand=body.brand)
     out = asdict(pv)
     out["data_as_of"] = pv.data_as_of.isoformat() if pv.data_as_of else None
-    return out
+    return queries.PreviewOut.model_validate(out)
 
 
-@router.get("/{segment_id}", responses={404: {}})
+@router.get("/{segment_id}", response_model=queries.SegmentDetail, responses={404: {}})
 def get_segment(
     session: SessionDep,
     segment_id: Id,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> queries.SegmentDetail:
     """One segment with its size over what the caller may see, and its size history (the
     whole pool's, so only for those who see the whole pool)."""
     seg = service.get_segment(session, segment_id)
     history = queries.size_history(session, seg.id, principal=p)
-    return {**queries.segment_view(session, seg, p), "history": history}
+    return queries.SegmentDetail(
+        **queries.segment_view(session, seg, p).model_dump(), history=history
+    )
 
 
-@router.patch("/{segment_id}", responses={404: {}, 409: {}, 422: {}})
+@router.patch(
+    "/{segment_id}", response_model=queries.SegmentOut, responses={404: {}, 409: {}, 422: {}}
+)
 def patch_segment(
     session: SessionDep,
     segment_id: Id,
     body: SegmentPatch,
     p: Principal = Depends(require(SEGMENTS_WRITE)),
-) -> dict[str, Any]:
+) -> queries.SegmentOut:
     seg = service.update_segment(
         session,
         segment_id,
@@ -173,28 +186,30 @@ def delete_segment(
     service.delete_segment(session, segment_id, actor=p.actor)
 
 
-@router.get("/{segment_id}/count", responses={404: {}, 503: {}})
+@router.get("/{segment_id}/count", response_model=queries.CountOut, responses={404: {}, 503: {}})
 def get_count(
     session: SessionDep,
     segment_id: Id,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> queries.CountOut:
     result = service.count_segment(get_settings(), session, segment_id, principal=p)
-    return _count_out(result)
+    return queries.CountOut.model_validate(_count_out(result))
 
 
-@router.post("/{segment_id}/refresh", responses={404: {}, 503: {}})
+@router.post(
+    "/{segment_id}/refresh", response_model=queries.RefreshOut, responses={404: {}, 503: {}}
+)
 def post_refresh(
     session: SessionDep,
     segment_id: Id,
     _p: Principal = Depends(require(SEGMENTS_WRITE)),
-) -> dict[str, Any]:
+) -> queries.RefreshOut:
     """Refresh this segment's membership now, from the copy as it is."""
     from siyu.segments.membership import refresh_segments
 
     service.get_segment(session, segment_id)
     run = refresh_segments(get_engine(), get_settings(), segment_ids=[segment_id])
-    return asdict(run)
+    return queries.RefreshOut.model_validate(asdict(run))
 
 
 @router.get(

@@ -44,9 +44,9 @@ def create(
         )
         out = segment_summary(seg)
     if as_json:
-        echo_json(out)
+        echo_json(out.model_dump())
         return
-    typer.echo(f"segment {out['id']} {out['name']}: {out['rule_text']}")
+    typer.echo(f"segment {out.id} {out.name}: {out.rule_text}")
 
 
 @app.command("import-list")
@@ -88,17 +88,15 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
     with session_scope() as session:
         rows = list_segments(session, acting_principal(session))
     if as_json:
-        echo_json(rows)
+        echo_json([r.model_dump() for r in rows])
         return
     if not rows:
         typer.echo("no segments yet: siyu segments create NAME --rule 'tag:高价值'")
     for r in rows:
-        kind = "dynamic" if r["dynamic"] else "static"
-        typer.echo(
-            f"{r['id']:>4}  {r['name']}  {r['size']:,} ({kind}, refreshed {r['refreshed_at']})"
-        )
-        if r["rule_text"]:
-            typer.echo(f"      {r['rule_text']}")
+        kind = "dynamic" if r.dynamic else "static"
+        typer.echo(f"{r.id:>4}  {r.name}  {r.size:,} ({kind}, refreshed {r.refreshed_at})")
+        if r.rule_text:
+            typer.echo(f"      {r.rule_text}")
 
 
 @app.command("show")
@@ -109,21 +107,22 @@ def show(
     """One segment: rule, size and size history."""
     from siyu.clikit import acting_principal
     from siyu.db import session_scope
-    from siyu.segments.queries import segment_view, size_history
+    from siyu.segments.queries import SegmentDetail, segment_view, size_history
     from siyu.segments.service import get_segment
 
     with session_scope() as session:
         who = acting_principal(session)
-        out = segment_view(session, get_segment(session, segment_id), who)
-        out["history"] = size_history(session, segment_id, principal=who)
+        seg = segment_view(session, get_segment(session, segment_id), who)
+        history = size_history(session, segment_id, principal=who)
+        out = SegmentDetail(**seg.model_dump(), history=history)
     if as_json:
-        echo_json(out)
+        echo_json(out.model_dump())
         return
-    typer.echo(f"{out['id']} {out['name']} — {out['size']:,} customers")
-    if out["rule_text"]:
-        typer.echo(f"rule: {out['rule_text']}")
-    for h in out["history"][-10:]:
-        typer.echo(f"  {h['at']}  {h['size']:>10,}  +{h['entered']:,} -{h['exited']:,}")
+    typer.echo(f"{out.id} {out.name} — {out.size:,} customers")
+    if out.rule_text:
+        typer.echo(f"rule: {out.rule_text}")
+    for h in out.history[-10:]:
+        typer.echo(f"  {h.at}  {h.size:>10,}  +{h.entered:,} -{h.exited:,}")
 
 
 @app.command("count")

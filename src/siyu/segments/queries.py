@@ -20,30 +20,118 @@ from siyu.customers.queries import phones_of
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.refusals import Forbidden
 from siyu.segments.models import Segment, SegmentMember, SegmentSize
+from siyu.shapes import Number, Shape
 
 
-def segment_summary(seg: Segment, size: int | None = None) -> dict[str, Any]:
+class SegmentOut(Shape):
+    """A segment as lists show it; ``scoped``: ``size`` counts only the customers the viewer
+    may see."""
+
+    id: int
+    name: str
+    description: str
+    dynamic: bool
+    rule: dict[str, Any] | None
+    rule_text: str | None
+    brand_id: int | None
+    size: int
+    scoped: bool
+    created_by: str | None
+    created_at: str | None
+    refreshed_at: str | None
+    data_as_of: str | None
+    refresh_error: str | None
+
+
+class StaticSegmentOut(SegmentOut):
+    not_found: list[str]
+
+
+class SizePoint(Shape):
+    at: str | None
+    size: int
+    entered: int
+    exited: int
+
+
+class SegmentDetail(SegmentOut):
+    history: list[SizePoint]
+
+
+class CountOut(Shape):
+    count: int
+    data_as_of: str | None
+    rule_text: str
+
+
+class PreviewOut(Shape):
+    count: int
+    reach: dict[str, int]
+    sample: list[dict[str, Any]]
+    data_as_of: str | None
+    rule_text: str
+
+
+class RefreshOutcomeOut(Shape):
+    segment_id: int
+    name: str
+    size: int
+    entered: int
+    exited: int
+    checked: int | None
+    baseline: bool
+    error: str | None
+
+
+class RefreshOut(Shape):
+    outcomes: list[RefreshOutcomeOut]
+    changed_customers: int | None
+    seconds: Number
+
+
+class FieldOp(Shape):
+    op: str
+    label: str
+
+
+class FieldOut(Shape):
+    """A field rules can use, with its operators and values."""
+
+    name: str
+    label: str
+    group: str
+    type: str
+    ops: list[FieldOp]
+    values: list[Any]
+    closed: bool
+    windowed: bool
+    filters: list[Any]
+    needs_event: bool
+    unit: str | None
+
+
+def segment_summary(seg: Segment, size: int | None = None) -> SegmentOut:
     """A segment as lists show it; ``size`` replaces its stored size when the viewer sees only
     part of the pool (``scoped``: the size counts only the customers they may see)."""
-    return {
-        "id": seg.id,
-        "name": seg.name,
-        "description": seg.description,
-        "dynamic": seg.dynamic,
-        "rule": seg.rule,
-        "rule_text": seg.rule_text,
-        "brand_id": seg.brand_id,
-        "size": seg.size if size is None else size,
-        "scoped": size is not None,
-        "created_by": seg.created_by,
-        "created_at": _iso(seg.created_at),
-        "refreshed_at": _iso(seg.refreshed_at),
-        "data_as_of": _iso(seg.data_as_of),
-        "refresh_error": seg.refresh_error,
-    }
+    return SegmentOut(
+        id=seg.id,
+        name=seg.name,
+        description=seg.description,
+        dynamic=seg.dynamic,
+        rule=seg.rule,
+        rule_text=seg.rule_text,
+        brand_id=seg.brand_id,
+        size=seg.size if size is None else size,
+        scoped=size is not None,
+        created_by=seg.created_by,
+        created_at=_iso(seg.created_at),
+        refreshed_at=_iso(seg.refreshed_at),
+        data_as_of=_iso(seg.data_as_of),
+        refresh_error=seg.refresh_error,
+    )
 
 
-def list_segments(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+def list_segments(session: Session, principal: Principal | None = None) -> list[SegmentOut]:
     """Every segment; a store guide sees each one's size over their own scope."""
     segments = list(session.scalars(sa.select(Segment).order_by(Segment.id)))
     if sees_whole_pool(principal):
@@ -52,7 +140,7 @@ def list_segments(session: Session, principal: Principal | None = None) -> list[
     return [segment_summary(s, sizes.get(s.id, 0)) for s in segments]
 
 
-def segment_view(session: Session, seg: Segment, principal: Principal | None) -> dict[str, Any]:
+def segment_view(session: Session, seg: Segment, principal: Principal | None) -> SegmentOut:
     """One segment as ``principal`` may see it (its size over their scope)."""
     if sees_whole_pool(principal):
         return segment_summary(seg)
@@ -78,7 +166,7 @@ def visible_sizes(
 
 def size_history(
     session: Session, segment_id: int, limit: int = 200, principal: Principal | None = None
-) -> list[dict[str, Any]]:
+) -> list[SizePoint]:
     """How the size moved, refresh by refresh. The sizes were taken over the whole pool, so a
     viewer with a narrower scope gets none (their page says the trend is not theirs to see)."""
     if not sees_whole_pool(principal):
@@ -90,7 +178,7 @@ def size_history(
         .limit(limit)
     )
     return [
-        {"at": _iso(r.taken_at), "size": r.size, "entered": r.entered, "exited": r.exited}
+        SizePoint(at=_iso(r.taken_at), size=r.size, entered=r.entered, exited=r.exited)
         for r in reversed(list(rows))
     ]
 

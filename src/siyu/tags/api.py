@@ -11,7 +11,16 @@ from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import CustomerFilter, customer_ids, customers_by_phones
 from siyu.tags import TAGS_WRITE, service
-from siyu.tags.queries import catalogue
+from siyu.tags.queries import (
+    Assigned,
+    GroupAdded,
+    GroupOut,
+    RuleAdded,
+    RuleDeleted,
+    TagAdded,
+    Unassigned,
+    catalogue,
+)
 from siyu.webkit import Id, SessionDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["tags"])
@@ -46,42 +55,56 @@ class RuleIn(BaseModel):
     condition: dict[str, Any] = Field(..., examples=[{"kind": "total_spend", "min_yuan": 1000}])
 
 
-@router.get("/tags")
+@router.get("/tags", response_model=list[GroupOut])
 def get_tags(
     session: SessionDep,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[GroupOut]:
     """Groups, tags, how many customers carry each (by source), and rules — counted over the
     customers the caller may see."""
     return catalogue(session, p)
 
 
-@router.post("/tag-groups", status_code=201, responses={409: {"description": "exists"}, 422: {}})
+@router.post(
+    "/tag-groups",
+    status_code=201,
+    response_model=GroupAdded,
+    responses={409: {"description": "exists"}, 422: {}},
+)
 def post_group(
     session: SessionDep,
     body: GroupIn,
     p: Principal = Depends(require(TAGS_WRITE)),
-) -> dict[str, Any]:
+) -> GroupAdded:
     g = service.add_group(session, body.name, single=body.single, actor=p.actor)
-    return {"id": g.id, "name": g.name, "single": g.single}
+    return GroupAdded(id=g.id, name=g.name, single=g.single)
 
 
-@router.post("/tags", status_code=201, responses={409: {"description": "exists"}, 422: {}})
+@router.post(
+    "/tags",
+    status_code=201,
+    response_model=TagAdded,
+    responses={409: {"description": "exists"}, 422: {}},
+)
 def post_tag(
     session: SessionDep,
     body: TagIn,
     p: Principal = Depends(require(TAGS_WRITE)),
-) -> dict[str, Any]:
+) -> TagAdded:
     t = service.add_tag(session, body.path, actor=p.actor)
-    return {"id": t.id, "path": body.path}
+    return TagAdded(id=t.id, path=body.path)
 
 
-@router.post("/tags/assign", responses={422: {"description": "unknown tag or customers"}})
+@router.post(
+    "/tags/assign",
+    response_model=Assigned,
+    responses={422: {"description": "unknown tag or customers"}},
+)
 def post_assign(
     session: SessionDep,
     body: AssignIn,
     p: Principal = Depends(require(TAGS_WRITE)),
-) -> dict[str, Any]:
+) -> Assigned:
     """Tag customers by hand: by ids, phone numbers and/or a customer-list filter; phones that
     match nobody are listed."""
     tag = service.find_tag(session, body.path)
@@ -91,37 +114,44 @@ def post_assign(
         f = body.filter
         matched = customer_ids(session, p, CustomerFilter(f.q, f.source, f.store_id))
     added = service.assign(session, tag, [*body.customer_ids, *found, *matched], actor=p.actor)
-    return {"added": added, "phones_not_found": missing}
+    return Assigned(added=added, phones_not_found=missing)
 
 
-@router.post("/tags/unassign", responses={422: {"description": "unknown tag"}})
+@router.post(
+    "/tags/unassign", response_model=Unassigned, responses={422: {"description": "unknown tag"}}
+)
 def post_unassign(
     session: SessionDep,
     body: AssignIn,
     p: Principal = Depends(require(TAGS_WRITE)),
-) -> dict[str, Any]:
+) -> Unassigned:
     tag = service.find_tag(session, body.path)
     removed = service.unassign(session, tag, body.customer_ids, actor=p.actor)
-    return {"removed": removed}
+    return Unassigned(removed=removed)
 
 
-@router.post("/tag-rules", status_code=201, responses={422: {"description": "bad rule"}})
+@router.post(
+    "/tag-rules",
+    status_code=201,
+    response_model=RuleAdded,
+    responses={422: {"description": "bad rule"}},
+)
 def post_rule(
     session: SessionDep,
     body: RuleIn,
     p: Principal = Depends(require(TAGS_WRITE)),
-) -> dict[str, Any]:
+) -> RuleAdded:
     rule = service.add_rule(
         session, service.find_tag(session, body.path), body.condition, actor=p.actor
     )
-    return {"id": rule.id, "condition": rule.condition}
+    return RuleAdded(id=rule.id, condition=rule.condition)
 
 
-@router.delete("/tag-rules/{rule_id}", responses={404: {}})
+@router.delete("/tag-rules/{rule_id}", response_model=RuleDeleted, responses={404: {}})
 def delete_rule(
     session: SessionDep,
     rule_id: Id,
     p: Principal = Depends(require(TAGS_WRITE)),
-) -> dict[str, Any]:
+) -> RuleDeleted:
     removed = service.delete_rule(session, rule_id, actor=p.actor)
-    return {"deleted": rule_id, "tags_removed": removed}
+    return RuleDeleted(deleted=rule_id, tags_removed=removed)

@@ -58,17 +58,17 @@ def list_tags(as_json: bool = typer.Option(False, "--json", help="Print as JSON.
     with session_scope() as session:
         groups = catalogue(session, acting_principal(session))
     if as_json:
-        echo_json(groups)
+        echo_json([g.model_dump() for g in groups])
         return
     if not groups:
         typer.echo("no tags yet: siyu tags add-group 肤质 --single; siyu tags add 肤质/油性")
     for g in groups:
-        typer.echo(f"{g['group']} ({'single' if g['single'] else 'multi'}-choice)")
-        for t in g["tags"]:
-            by_source = ", ".join(f"{k} {v:,}" for k, v in t["customers"].items()) or "nobody"
-            typer.echo(f"  {t['name']}: {by_source}")
-            for r in t["rules"]:
-                typer.echo(f"    rule {r['id']}: {json.dumps(r['condition'], ensure_ascii=False)}")
+        typer.echo(f"{g.group} ({'single' if g.single else 'multi'}-choice)")
+        for t in g.tags:
+            by_source = ", ".join(f"{k} {v:,}" for k, v in t.customers.items()) or "nobody"
+            typer.echo(f"  {t.name}: {by_source}")
+            for r in t.rules:
+                typer.echo(f"    rule {r.id}: {json.dumps(r.condition, ensure_ascii=False)}")
 
 
 @app.command("assign")

@@ -10,10 +10,64 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import Principal
 from siyu.customers.service import only_visible, sees_whole_pool
 from siyu.db import plain_value
+from siyu.shapes import Shape
 from siyu.tags.models import CustomerTag, Tag, TagGroup, TagRule
 
 
-def catalogue(session: Session, principal: Principal | None = None) -> list[dict[str, Any]]:
+class RuleOut(Shape):
+    id: int
+    condition: dict[str, Any]
+    matched: int
+    applied_at: str | None
+
+
+class TagOut(Shape):
+    """A tag with how many customers carry it, by source, and its rules."""
+
+    id: int
+    name: str
+    customers: dict[str, int]
+    rules: list[RuleOut]
+
+
+class GroupOut(Shape):
+    id: int
+    group: str
+    single: bool
+    tags: list[TagOut]
+
+
+class GroupAdded(Shape):
+    id: int
+    name: str
+    single: bool
+
+
+class TagAdded(Shape):
+    id: int
+    path: str
+
+
+class Assigned(Shape):
+    added: int
+    phones_not_found: list[str]
+
+
+class Unassigned(Shape):
+    removed: int
+
+
+class RuleAdded(Shape):
+    id: int
+    condition: dict[str, Any]
+
+
+class RuleDeleted(Shape):
+    deleted: int
+    tags_removed: int
+
+
+def catalogue(session: Session, principal: Principal | None = None) -> list[GroupOut]:
     """Every group with its tags, how many customers carry each (by source), and the rules
     with how many customers each matched — counted over the customers ``principal`` may see
     (``None``: the whole pool)."""
@@ -39,34 +93,34 @@ def catalogue(session: Session, principal: Principal | None = None) -> list[dict
                 .group_by(CustomerTag.rule_id)
             )
         }
-    rules: dict[int, list[dict[str, Any]]] = {}
+    rules: dict[int, list[RuleOut]] = {}
     for r in session.scalars(sa.select(TagRule).order_by(TagRule.id)):
         rules.setdefault(r.tag_id, []).append(
-            {
-                "id": r.id,
-                "condition": r.condition,
-                "matched": r.matched if matched is None else matched.get(r.id, 0),
-                "applied_at": plain_value(r.applied_at),
-            }
+            RuleOut(
+                id=r.id,
+                condition=r.condition,
+                matched=r.matched if matched is None else matched.get(r.id, 0),
+                applied_at=plain_value(r.applied_at),
+            )
         )
     out = []
     for g in session.scalars(sa.select(TagGroup).order_by(TagGroup.name)):
         tags = session.scalars(sa.select(Tag).where(Tag.group_id == g.id).order_by(Tag.name))
         out.append(
-            {
-                "id": g.id,
-                "group": g.name,
-                "single": g.single,
-                "tags": [
-                    {
-                        "id": t.id,
-                        "name": t.name,
-                        "customers": counts.get(t.id, {}),
-                        "rules": rules.get(t.id, []),
-                    }
+            GroupOut(
+                id=g.id,
+                group=g.name,
+                single=g.single,
+                tags=[
+                    TagOut(
+                        id=t.id,
+                        name=t.name,
+                        customers=counts.get(t.id, {}),
+                        rules=rules.get(t.id, []),
+                    )
                     for t in tags
                 ],
-            }
+            )
         )
     return out
 

@@ -22,7 +22,7 @@ from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
-from siyu.wecom import WECOM_MANAGE, queries
+from siyu.wecom import WECOM_MANAGE, queries, shapes
 from siyu.wecom.callbacks import service as inbox
 from siyu.wecom.callbacks.endpoint import CallbackEndpointBase, read_body
 from siyu.wecom.connection.service import (
@@ -82,18 +82,17 @@ class CallbackEndpoint(CallbackEndpointBase):
         return 200, "success"
 
 
-@router.get("/api/v1/wecom/status")
+@router.get("/api/v1/wecom/status", response_model=shapes.WecomStatus)
 def wecom_status(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.WecomStatus:
     """Per connected corp: the last sync and its position or error, the inbox backlog and
     failures, and the last hour's API errors by errcode. Failures are shown, never hidden.
     Friendships and customers count those the caller may see."""
-    return {
-        "corps": queries.status(session, who),
-        "rejected_callbacks": dict(CallbackEndpoint.REJECTED),
-    }
+    return shapes.WecomStatus(
+        corps=queries.status(session, who), rejected_callbacks=dict(CallbackEndpoint.REJECTED)
+    )
 
 
 # -- live codes, welcome messages, alerts ---------------------------------------------------------
@@ -126,22 +125,27 @@ def corp_or_422(session: Session, corp: str | None) -> Any:
     return only_corp(session, corp)
 
 
-@router.get("/api/v1/wecom/live-codes")
+@router.get("/api/v1/wecom/live-codes", response_model=list[shapes.LiveCodeRow])
 def list_live_codes(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.LiveCodeRow]:
     """Live codes with their staff, rotation and net adds (of the customers the caller may
     see)."""
-    return queries.live_codes(session, who)
+    return [shapes.LiveCodeRow.model_validate(r) for r in queries.live_codes(session, who)]
 
 
-@router.post("/api/v1/wecom/live-codes", status_code=201, responses={502: WECOM_REFUSED})
+@router.post(
+    "/api/v1/wecom/live-codes",
+    status_code=201,
+    response_model=shapes.LiveCodeOut,
+    responses={502: WECOM_REFUSED},
+)
 def create_live_code_api(
     session: SessionDep,
     body: LiveCodeIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.LiveCodeOut:
     """Create a channel live code at WeCom (422 names the bad field; 502 if WeCom refuses)."""
     corp = corp_or_422(session, body.corp)
     client = cached_client(session, corp)
@@ -162,24 +166,34 @@ def create_live_code_api(
         )
     finally:
         record_calls(session, corp, client)
-    return queries.live_code_summary(
-        code,
-        list(
-            session.scalars(sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id))
-        ),
+    return shapes.LiveCodeOut.model_validate(
+        queries.live_code_summary(
+            code,
+            list(
+                session.scalars(
+                    sa.select(LiveCodeStaff).where(LiveCodeStaff.live_code_id == code.id)
+                )
+            ),
+        )
     )
 
 
-@router.get("/api/v1/wecom/live-codes/{code_id}/stats", responses={404: {}})
+@router.get(
+    "/api/v1/wecom/live-codes/{code_id}/stats",
+    response_model=shapes.LiveCodeStats,
+    responses={404: {}},
+)
 def live_code_stats(
     session: SessionDep,
     code_id: Id,
     days: int = Query(30, ge=1, le=366),
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.LiveCodeStats:
     """Adds, deletions and net adds by day (Asia/Shanghai days) and by staff member, of the
     customers the caller may see."""
-    return stats(session, live_code_by_id(session, code_id), days, principal=who)
+    return shapes.LiveCodeStats.model_validate(
+        stats(session, live_code_by_id(session, code_id), days, principal=who)
+    )
 
 
 @router.get(
@@ -201,36 +215,36 @@ def live_code_qr(
     )
 
 
-@router.put("/api/v1/wecom/welcome/default")
+@router.put("/api/v1/wecom/welcome/default", response_model=shapes.WelcomeOut)
 def put_default_welcome(
     session: SessionDep,
     body: WelcomeIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.WelcomeOut:
     """The welcome sent to customers who add staff without a live code of their own."""
     corp = corp_or_422(session, body.corp)
     row = set_default(session, corp.id, body.text, body.attachments, actor=who.actor)
-    return {"id": row.id, "text": row.text, "attachments": row.attachments}
+    return shapes.WelcomeOut(id=row.id, text=row.text, attachments=row.attachments)
 
 
-@router.get("/api/v1/wecom/alerts")
+@router.get("/api/v1/wecom/alerts", response_model=shapes.Alerts)
 def list_alerts(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.Alerts:
     """Open alerts (capacity, customers lost, failed transfers) and welcome delivery figures,
     about the customers the caller may see."""
-    return {
-        "alerts": queries.open_alerts(session, principal=who),
-        "welcome": queries.welcome_stats(session, principal=who),
-    }
+    return shapes.Alerts(
+        alerts=queries.open_alerts(session, principal=who),
+        welcome=queries.welcome_stats(session, principal=who),
+    )
 
 
-@router.get("/api/v1/wecom/duplicates")
+@router.get("/api/v1/wecom/duplicates", response_model=shapes.Duplicates)
 def wecom_duplicates(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.Duplicates:
     """Customers who are friends of several staff members (one customer each in Siyu), overall,
     by live code and by store — among the customers the caller may see."""
-    return queries.duplicates(session, principal=who)
+    return shapes.Duplicates.model_validate(queries.duplicates(session, principal=who))

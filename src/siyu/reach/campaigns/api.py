@@ -17,7 +17,8 @@ from siyu.accounts.service import Principal
 from siyu.config import get_settings
 from siyu.customers import CUSTOMERS_READ
 from siyu.reach import CAMPAIGNS_WRITE
-from siyu.reach.campaigns import queries, service
+from siyu.reach.campaigns import queries, service, shapes
+from siyu.reach.campaigns.commands import PlanCampaign
 from siyu.reach.campaigns.results import campaign_results
 from siyu.reach.sending.caps import set_cap
 from siyu.untrusted import COST_FEN_MAX
@@ -61,6 +62,24 @@ class CampaignIn(BaseModel):
     send_by_hours: int = Field(72, ge=1, le=720)
     cost_fen_per_message: int = Field(0, ge=0, le=COST_FEN_MAX)
 
+    def command(self) -> PlanCampaign:
+        return PlanCampaign(
+            name=self.name,
+            segment_id=self.segment_id,
+            channels=self.channels,
+            group_filter=self.group_filter,
+            templates=self.templates,
+            variants=[v.model_dump() for v in self.variants],
+            purpose=self.purpose,
+            holdout_pct=self.holdout_pct,
+            holdout_seed=self.holdout_seed,
+            audience_mode=self.audience_mode,
+            scheduled_at=self.scheduled_at,
+            recurrence=self.recurrence,
+            send_by_hours=self.send_by_hours,
+            cost_fen_per_message=self.cost_fen_per_message,
+        )
+
 
 class PreviewIn(BaseModel):
     segment_id: Id
@@ -84,49 +103,42 @@ class SettleIn(BaseModel):
     outcome: str = Field(..., pattern="^(sent|not_sent|failed)$")
 
 
-@router.get("/campaigns")
+@router.get("/campaigns", response_model=list[shapes.CampaignRow])
 def get_campaigns(
     session: SessionDep,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.CampaignRow]:
     """Campaigns with their progress, counted over the customers the caller may see."""
     return queries.list_campaigns(session, principal=p)
 
 
-@router.post("/campaigns", status_code=201, responses={404: {}, 422: {}})
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=shapes.CampaignSummary,
+    responses={404: {}, 422: {}},
+)
 def post_campaign(
     session: SessionDep,
     body: CampaignIn,
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
-) -> dict[str, Any]:
+) -> shapes.CampaignSummary:
     """Plan a campaign (a draft: nothing is sent until it is started)."""
-    campaign = service.create_campaign(
-        session,
-        name=body.name,
-        segment_id=body.segment_id,
-        channels=body.channels,
-        group_filter=body.group_filter,
-        templates=body.templates,
-        variants=[v.model_dump() for v in body.variants],
-        purpose=body.purpose,
-        holdout_pct=body.holdout_pct,
-        holdout_seed=body.holdout_seed,
-        audience_mode=body.audience_mode,
-        scheduled_at=body.scheduled_at,
-        recurrence=body.recurrence,
-        send_by_hours=body.send_by_hours,
-        cost_fen_per_message=body.cost_fen_per_message,
-        actor=p.actor,
-    )
+    campaign = service.plan_campaign(session, body.command(), actor=p.actor)
     return queries.summary(campaign)
 
 
-@router.post("/campaigns/preview", responses={403: {}, 404: {}, 422: {}})
+@router.post(
+    "/campaigns/preview",
+    response_model=shapes.MessagePreview,
+    response_model_exclude_unset=True,
+    responses={403: {}, 404: {}, 422: {}},
+)
 def post_preview(
     session: SessionDep,
     body: PreviewIn,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.MessagePreview:
     """The message as real customers of the segment would get it — members the caller may
     see, names masked unless ``unmask`` (audit-logged); SMS with its length and the number of
     SMS it costs."""
@@ -143,78 +155,100 @@ def post_preview(
     )
 
 
-@router.get("/campaigns/{campaign_id}", responses={404: {}})
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_model=shapes.CampaignDetail,
+    response_model_exclude_unset=True,
+    responses={404: {}},
+)
 def get_campaign(
     session: SessionDep,
     campaign_id: Id,
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.CampaignDetail:
     """One campaign's progress and funnel over the customers the caller may see."""
     return queries.detail(session, service.get_campaign(session, campaign_id), p)
 
 
-@router.get("/campaigns/{campaign_id}/results", responses={404: {}, 422: {}})
+@router.get(
+    "/campaigns/{campaign_id}/results",
+    response_model=shapes.CampaignResults,
+    response_model_exclude_unset=True,
+    responses={404: {}, 422: {}},
+)
 def get_results(
     session: SessionDep,
     campaign_id: Id,
     window_days: int = Query(7, ge=1, le=90, description="Attribution window in days."),
     p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.CampaignResults:
     """Funnel to conversions, last-touch revenue, lift vs holdout with its 95 % interval, ROI
     — over the customers the caller may see."""
-    return campaign_results(
-        session, service.get_campaign(session, campaign_id), window_days=window_days, principal=p
+    return shapes.CampaignResults.model_validate(
+        campaign_results(
+            session,
+            service.get_campaign(session, campaign_id),
+            window_days=window_days,
+            principal=p,
+        )
     )
 
 
-@router.post("/campaigns/{campaign_id}/{action}", responses={404: {}, 409: {}, 422: {}})
+@router.post(
+    "/campaigns/{campaign_id}/{action}",
+    response_model=shapes.CampaignDetail,
+    response_model_exclude_unset=True,
+    responses={404: {}, 409: {}, 422: {}},
+)
 def post_action(
     session: SessionDep,
     campaign_id: Id,
     action: str,
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
-) -> dict[str, Any]:
+) -> shapes.CampaignDetail:
     """start | pause | resume | cancel | approve (approve needs campaigns:approve)."""
     campaign = service.get_campaign(session, campaign_id)
     service.act(session, campaign, action, by=p)
     return queries.detail(session, campaign, p)
 
 
-@router.get("/send-ledger/ambiguous")
+@router.get("/send-ledger/ambiguous", response_model=list[shapes.AmbiguousRow])
 def get_ambiguous(
     session: SessionDep,
     _p: Principal = Depends(require(CAMPAIGNS_WRITE)),
     limit: int = Query(500, ge=1, le=5000),
-) -> list[dict[str, Any]]:
+) -> list[shapes.AmbiguousRow]:
     """Messages that may or may not have arrived and that no provider can be asked about."""
     return queries.ambiguous(session, limit)
 
 
-@router.post("/send-ledger/{row_id}/settle", responses={404: {}, 409: {}})
+@router.post(
+    "/send-ledger/{row_id}/settle", response_model=shapes.Settled, responses={404: {}, 409: {}}
+)
 def post_settle(
     session: SessionDep,
     row_id: BigId,
     body: SettleIn,
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
-) -> dict[str, Any]:
+) -> shapes.Settled:
     row = service.settle(session, row_id, body.outcome, actor=p.actor)
-    return {"id": row.id, "state": row.state, "reason": row.reason}
+    return shapes.Settled(id=row.id, state=row.state, reason=row.reason)
 
 
-@router.get("/send-caps")
+@router.get("/send-caps", response_model=list[shapes.CapOut])
 def get_caps(
     session: SessionDep,
     _p: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.CapOut]:
     return queries.caps(session)
 
 
-@router.put("/send-caps", responses={422: {}})
+@router.put("/send-caps", response_model=list[shapes.CapOut], responses={422: {}})
 def put_cap(
     session: SessionDep,
     body: CapIn,
     p: Principal = Depends(require(CAMPAIGNS_WRITE)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.CapOut]:
     set_cap(session, body.channel, body.period, body.most, actor=p.actor)
     session.flush()
     return queries.caps(session)

@@ -92,14 +92,14 @@ def create(
     """Plan a campaign (a draft; `siyu campaigns start` sends it)."""
     from siyu.config import get_settings
     from siyu.db import session_scope
+    from siyu.reach.campaigns.commands import PlanCampaign
     from siyu.reach.campaigns.queries import summary
-    from siyu.reach.campaigns.service import create_campaign
+    from siyu.reach.campaigns.service import plan_campaign
 
     actor = require("campaigns:write")
     when = at.replace(tzinfo=get_settings().tz) if at is not None and at.tzinfo is None else at
     with session_scope() as session:
-        c = create_campaign(
-            session,
+        plan = PlanCampaign(
             name=name,
             segment_id=segment,
             channels=channel,
@@ -112,13 +112,13 @@ def create(
             scheduled_at=when,
             recurrence=recurrence,
             cost_fen_per_message=cost_fen,
-            actor=actor,
         )
+        c = plan_campaign(session, plan, actor=actor)
         out = summary(c)
     if as_json:
-        echo_json(out)
+        echo_json(out.model_dump())
         return
-    typer.echo(f"campaign {out['id']} {out['name']}: {out['status']}")
+    typer.echo(f"campaign {out.id} {out.name}: {out.status}")
 
 
 @app.command("preview")
@@ -147,7 +147,7 @@ def preview_cmd(
             samples=samples,
             principal=acting_principal(session),
         )
-    echo_json(out)
+    echo_json(out.model_dump(exclude_unset=True))
 
 
 def _move(campaign_id: int, action: str) -> None:
@@ -163,7 +163,7 @@ def _move(campaign_id: int, action: str) -> None:
         by = replace(acting_principal(session), actor=actor)
         service.act(session, campaign, action, by=by)
         out = detail(session, campaign)
-    typer.echo(f"campaign {campaign_id}: {out['status']} · {out['funnel']}")
+    typer.echo(f"campaign {campaign_id}: {out.status} · {out.funnel.model_dump()}")
 
 
 @app.command("start")
@@ -204,11 +204,10 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     with session_scope() as session:
         rows = list_campaigns(session, principal=acting_principal(session))
     if as_json:
-        echo_json(rows)
+        echo_json([r.model_dump() for r in rows])
         return
     for r in rows:
-        p = r["progress"]
-        typer.echo(f"{r['id']:>5}  {r['status']:<18} {p['percent']:>5}%  {r['name']}")
+        typer.echo(f"{r.id:>5}  {r.status:<18} {r.progress.percent:>5}%  {r.name}")
 
 
 @app.command("show")
@@ -219,7 +218,8 @@ def show(campaign_id: int = typer.Argument(..., min=1, max=ID_MAX)) -> None:
 
     require("customers:read")
     with session_scope() as session:
-        echo_json(detail(session, _get(session, campaign_id), acting_principal(session)))
+        shown = detail(session, _get(session, campaign_id), acting_principal(session))
+        echo_json(shown.model_dump(exclude_unset=True))
 
 
 @app.command("ambiguous")
@@ -230,7 +230,7 @@ def ambiguous_cmd() -> None:
 
     require("campaigns:write")
     with session_scope() as session:
-        echo_json(ambiguous(session))
+        echo_json([row.model_dump() for row in ambiguous(session)])
 
 
 @app.command("settle")
@@ -352,7 +352,7 @@ def caps_list() -> None:
     require("customers:read")
     with session_scope() as session:
         for c in caps(session):
-            typer.echo(f"{c['channel']:<8} {c['period']:<6} {c['most']}")
+            typer.echo(f"{c.channel:<8} {c.period:<6} {c.most}")
 
 
 @caps_app.command("set")

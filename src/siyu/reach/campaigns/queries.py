@@ -11,6 +11,17 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal
 from siyu.customers.service import only_visible, sees_whole_pool
+from siyu.reach.campaigns.shapes import (
+    AmbiguousRow,
+    CampaignDetail,
+    CampaignRow,
+    CampaignSummary,
+    CapOut,
+    Funnel,
+    GroupReach,
+    Progress,
+    VariantOut,
+)
 from siyu.reach.models import Campaign, GroupSend, SendOrigin, SendRow, SendState
 from siyu.reach.sending.caps import current_caps
 from siyu.reach.sending.ledger import OPEN, campaign_rows
@@ -19,32 +30,32 @@ from siyu.wecom.contacts.models import WecomGroupChat
 SETTLED = (SendState.sent, SendState.failed, SendState.skipped, SendState.held_out)
 
 
-def summary(c: Campaign, audience_size: int | None = None) -> dict[str, Any]:
+def summary(c: Campaign, audience_size: int | None = None) -> CampaignSummary:
     """A campaign as lists show it; ``audience_size`` replaces the stored one for a viewer who
     sees only part of the pool (``scoped``)."""
-    return {
-        "id": c.id,
-        "name": c.name,
-        "purpose": c.purpose,
-        "segment_id": c.segment_id,
-        "channels": list(c.channels or [c.channel]),
-        "status": c.status,
-        "holdout_pct": c.holdout_pct,
-        "variants": [{"key": v["key"], "weight": v["weight"]} for v in c.variants or ()],
-        "audience_mode": c.audience_mode,
-        "group_filter": c.group_filter or {},
-        "scheduled_at": c.scheduled_at.isoformat() if c.scheduled_at else None,
-        "recurrence": c.recurrence,
-        "runs": c.runs,
-        "next_run_at": c.next_run_at.isoformat() if c.next_run_at else None,
-        "audience_size": c.audience_size if audience_size is None else audience_size,
-        "scoped": audience_size is not None,
-        "approved_by": c.approved_by,
-        "created_by": c.created_by,
-        "created_at": c.created_at.isoformat(),
-        "started_at": c.started_at.isoformat() if c.started_at else None,
-        "finished_at": c.finished_at.isoformat() if c.finished_at else None,
-    }
+    return CampaignSummary(
+        id=c.id,
+        name=c.name,
+        purpose=c.purpose,
+        segment_id=c.segment_id,
+        channels=list(c.channels or [c.channel]),
+        status=c.status,
+        holdout_pct=c.holdout_pct,
+        variants=[VariantOut(key=v["key"], weight=v["weight"]) for v in c.variants or ()],
+        audience_mode=c.audience_mode,
+        group_filter=c.group_filter or {},
+        scheduled_at=c.scheduled_at.isoformat() if c.scheduled_at else None,
+        recurrence=c.recurrence,
+        runs=c.runs,
+        next_run_at=c.next_run_at.isoformat() if c.next_run_at else None,
+        audience_size=c.audience_size if audience_size is None else audience_size,
+        scoped=audience_size is not None,
+        approved_by=c.approved_by,
+        created_by=c.created_by,
+        created_at=c.created_at.isoformat(),
+        started_at=c.started_at.isoformat() if c.started_at else None,
+        finished_at=c.finished_at.isoformat() if c.finished_at else None,
+    )
 
 
 def mine(principal: Principal | None) -> sa.ColumnElement[bool]:
@@ -67,7 +78,7 @@ def my_groups(principal: Principal | None) -> sa.ColumnElement[bool]:
 
 def list_campaigns(
     session: Session, limit: int = 200, principal: Principal | None = None
-) -> list[dict[str, Any]]:
+) -> list[CampaignRow]:
     """The latest campaigns with their progress, counted over what ``principal`` may see."""
     rows = session.scalars(sa.select(Campaign).order_by(Campaign.id.desc()).limit(limit))
     campaigns = list(rows)
@@ -108,28 +119,28 @@ def list_campaigns(
             for cid, state, n in session.execute(g):
                 states[cid][state] = int(n)
     return [
-        {
-            **summary(c, None if audience is None else audience.get(c.id, 0)),
-            "progress": _progress(states[c.id]),
-        }
+        CampaignRow(
+            **summary(c, None if audience is None else audience.get(c.id, 0)).model_dump(),
+            progress=_progress(states[c.id]),
+        )
         for c in campaigns
     ]
 
 
-def _progress(by_state: dict[str, int]) -> dict[str, Any]:
+def _progress(by_state: dict[str, int]) -> Progress:
     total = sum(by_state.values())
     done = sum(by_state.get(s, 0) for s in SETTLED)
-    return {
-        "total": total,
-        "settled": done,
-        "percent": round(100 * done / total, 1) if total else 0.0,
-        "by_state": by_state,
-    }
+    return Progress(
+        total=total,
+        settled=done,
+        percent=round(100 * done / total, 1) if total else 0.0,
+        by_state=by_state,
+    )
 
 
 def detail(
     session: Session, campaign: Campaign, principal: Principal | None = None
-) -> dict[str, Any]:
+) -> CampaignDetail:
     """Progress, the funnel (targeted → held out / eligible → sent) and skip reasons, per
     variant when the campaign has variants, and the messages by channel, counted over the
     customers ``principal`` may see. A customer-group campaign counts groups (and the members
@@ -166,29 +177,29 @@ def detail(
     targeted = sum(by_state.values())
     held = by_state.get(SendState.held_out, 0)
     skipped = by_state.get(SendState.skipped, 0)
-    funnel = {
-        "targeted": targeted,
-        "held_out": held,
-        "eligible": targeted - held - skipped,
-        "sent": by_state.get(SendState.sent, 0),
-        "failed": by_state.get(SendState.failed, 0),
-        "ambiguous": by_state.get(SendState.ambiguous, 0),
-        "waiting": sum(by_state.get(s, 0) for s in (*OPEN, SendState.claimed)),
-    }
+    funnel = Funnel(
+        targeted=targeted,
+        held_out=held,
+        eligible=targeted - held - skipped,
+        sent=by_state.get(SendState.sent, 0),
+        failed=by_state.get(SendState.failed, 0),
+        ambiguous=by_state.get(SendState.ambiguous, 0),
+        waiting=sum(by_state.get(s, 0) for s in (*OPEN, SendState.claimed)),
+    )
     audience = None
     if not sees_whole_pool(principal):
         audience = session.scalar(
             sa.select(sa.func.count(sa.distinct(SendRow.customer_id))).where(ours)
         )
-    return {
-        **summary(campaign, None if audience is None else int(audience or 0)),
-        "templates": campaign.templates or {campaign.channel: campaign.template},
-        "progress": _progress(by_state),
-        "funnel": funnel,
-        "skip_reasons": reasons,
-        "variants_funnel": per_variant if campaign.variants else {},
-        "sent_by_channel": per_channel,
-    }
+    return CampaignDetail(
+        **summary(campaign, None if audience is None else int(audience or 0)).model_dump(),
+        templates=campaign.templates or {campaign.channel: campaign.template},
+        progress=_progress(by_state),
+        funnel=funnel,
+        skip_reasons=reasons,
+        variants_funnel=per_variant if campaign.variants else {},
+        sent_by_channel=per_channel,
+    )
 
 
 def groups_sent(session: Session, campaign_id: int) -> int:
@@ -201,7 +212,7 @@ def groups_sent(session: Session, campaign_id: int) -> int:
 
 def _group_detail(
     session: Session, campaign: Campaign, principal: Principal | None
-) -> dict[str, Any]:
+) -> CampaignDetail:
     by_state: dict[str, int] = {}
     reasons: dict[str, int] = {}
     reached = 0
@@ -218,28 +229,28 @@ def _group_detail(
         if state == "sent":
             reached += int(members or 0)
     targeted = sum(by_state.values())
-    funnel = {
-        "targeted": targeted,
-        "held_out": 0,
-        "eligible": targeted - by_state.get("skipped", 0),
-        "sent": by_state.get("sent", 0),
-        "failed": by_state.get("failed", 0),
-        "ambiguous": 0,
-        "waiting": by_state.get("pending", 0) + by_state.get("submitted", 0),
-    }
-    return {
-        **summary(campaign, None if sees_whole_pool(principal) else 0),
-        "templates": {campaign.channel: campaign.template},
-        "progress": _progress(by_state),
-        "funnel": funnel,
-        "skip_reasons": reasons,
-        "variants_funnel": {},
-        "sent_by_channel": {campaign.channel: funnel["sent"]},
-        "groups": {"by_state": by_state, "members_reached": reached},
-    }
+    funnel = Funnel(
+        targeted=targeted,
+        held_out=0,
+        eligible=targeted - by_state.get("skipped", 0),
+        sent=by_state.get("sent", 0),
+        failed=by_state.get("failed", 0),
+        ambiguous=0,
+        waiting=by_state.get("pending", 0) + by_state.get("submitted", 0),
+    )
+    return CampaignDetail(
+        **summary(campaign, None if sees_whole_pool(principal) else 0).model_dump(),
+        templates={campaign.channel: campaign.template},
+        progress=_progress(by_state),
+        funnel=funnel,
+        skip_reasons=reasons,
+        variants_funnel={},
+        sent_by_channel={campaign.channel: funnel.sent},
+        groups=GroupReach(by_state=by_state, members_reached=reached),
+    )
 
 
-def ambiguous(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+def ambiguous(session: Session, limit: int = 500) -> list[AmbiguousRow]:
     """Messages that may or may not have left, on channels that cannot be asked (email,
     webhooks) or not yet settled: an operator decides, nothing resends them on its own."""
     rows = session.execute(
@@ -250,22 +261,22 @@ def ambiguous(session: Session, limit: int = 500) -> list[dict[str, Any]]:
         .limit(limit)
     )
     return [
-        {
-            "id": r.id,
-            "campaign_id": r.campaign_id,
-            "campaign": name,
-            "customer_id": r.customer_id,
-            "channel": r.channel,
-            "reason": r.reason,
-            "error": r.error,
-            "since": (r.finished_at or r.created_at).isoformat(),
-        }
+        AmbiguousRow(
+            id=r.id,
+            campaign_id=r.campaign_id,
+            campaign=name,
+            customer_id=r.customer_id,
+            channel=r.channel,
+            reason=r.reason,
+            error=r.error,
+            since=(r.finished_at or r.created_at).isoformat(),
+        )
         for r, name in rows
     ]
 
 
-def caps(session: Session) -> list[dict[str, Any]]:
-    return [{"channel": c, "period": p, "most": n} for c, p, n in current_caps(session)]
+def caps(session: Session) -> list[CapOut]:
+    return [CapOut(channel=c, period=p, most=n) for c, p, n in current_caps(session)]
 
 
 def channel_rates(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ from siyu.customers.identifiers import mask_name
 from siyu.customers.service import only_visible, withdraw_marketing
 from siyu.db import rowcount
 from siyu.reach import CAMPAIGNS_APPROVE, CAMPAIGNS_WRITE
+from siyu.reach.campaigns.commands import PlanCampaign
+from siyu.reach.campaigns.shapes import MessagePreview, PreviewSample
 from siyu.reach.channels.webhook import UnsafeTarget, parse_allow, resolve_target
 from siyu.reach.channels.wecom_groups import audience as group_audience
 from siyu.reach.channels.wecom_groups import cancel_groups, check_filter, fan_out_groups
@@ -50,50 +52,27 @@ PURPOSES = ("marketing", "service")
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
 
 
-def create_campaign(
-    session: Session,
-    *,
-    name: str,
-    segment_id: int | None = None,
-    channel: str | None = None,
-    group_filter: dict[str, Any] | None = None,
-    template: dict[str, Any] | None = None,
-    channels: list[str] | None = None,
-    templates: dict[str, dict[str, Any]] | None = None,
-    variants: list[dict[str, Any]] | None = None,
-    purpose: str = "marketing",
-    holdout_pct: int = 0,
-    holdout_seed: int = 0,
-    audience_mode: str = "snapshot",
-    scheduled_at: datetime | None = None,
-    recurrence: str = "",
-    send_by_hours: int = 72,
-    cost_fen_per_message: int = 0,
-    actor: str,
-) -> Campaign:
-    """Plan a campaign. One channel with one template, or a priority list of channels with a
-    template each (the first channel a customer can be reached on is used), optionally A/B
-    variants (each with its own templates and a weight; weights add up to 100). Every
-    template is checked now, so a typo is refused with its line before anyone is messaged.
-    A customer-group campaign (channel ``wecom_group``) is aimed at groups by ``group_filter``
-    instead of a segment."""
-    if not name.strip() or len(name) > 100:
+def plan_campaign(session: Session, command: PlanCampaign, *, actor: str) -> Campaign:
+    """Plan a campaign (``PlanCampaign`` says what may be asked). Every template is checked
+    now, so a typo is refused with its line before anyone is messaged; anything else wrong is
+    refused too, whichever entry point asked."""
+    if not command.name.strip() or len(command.name) > 100:
         raise LedgerError("name: 1–100 characters")
-    order = list(channels or ([channel] if channel else []))
+    order = list(command.channels or ([command.channel] if command.channel else []))
     if not order or len(set(order)) != len(order):
         raise LedgerError("channels: one or more, each once")
     groups = GROUP_CHANNEL in order
     if groups:
-        if order != [GROUP_CHANNEL] or variants or holdout_pct:
+        if order != [GROUP_CHANNEL] or command.variants or command.holdout_pct:
             raise LedgerError(
                 "a customer-group campaign has the one channel wecom_group, no A/B variants "
                 "and no holdout (a group is shared, not one customer)"
             )
-        if segment_id is not None:
+        if command.segment_id is not None:
             raise LedgerError(
                 "a customer-group campaign is aimed at groups (group filter), not a segment"
             )
-        if audience_mode != "snapshot":
+        if command.audience_mode != "snapshot":
             raise LedgerError("a customer-group campaign takes the groups as they are when it runs")
     else:
         unknown = [c for c in order if c not in CHANNELS]
@@ -104,48 +83,51 @@ def create_campaign(
                 choices=", ".join(CHANNELS),
                 group=GROUP_CHANNEL,
             )
-        if check_filter(group_filter):
+        if check_filter(command.group_filter):
             raise LedgerError("a group filter is for customer-group campaigns (wecom_group)")
-        if segment_id is None or session.get(Segment, segment_id) is None:
-            raise NotInLedger("no segment {id}", id=segment_id)
-    if purpose not in PURPOSES:
+        if command.segment_id is None or session.get(Segment, command.segment_id) is None:
+            raise NotInLedger("no segment {id}", id=command.segment_id)
+    if command.purpose not in PURPOSES:
         raise LedgerError("purpose: marketing or service")
-    if not 0 <= holdout_pct <= 50:
+    if not 0 <= command.holdout_pct <= 50:
         raise LedgerError("holdout: 0–50 per cent")
-    if audience_mode not in ("snapshot", "live"):
+    if command.audience_mode not in ("snapshot", "live"):
         raise LedgerError("audience: snapshot (the segment when sending starts) or live")
-    if recurrence not in RECURRENCES:
+    if command.recurrence not in RECURRENCES:
         raise LedgerError("recurrence: none, daily or weekly")
-    if recurrence and scheduled_at is None:
+    if command.recurrence and command.scheduled_at is None:
         raise LedgerError("a recurring campaign needs its first time (scheduled_at)")
-    if scheduled_at is not None and not FIRST_DAY.year <= scheduled_at.year <= LAST_DAY.year:
+    if (
+        command.scheduled_at is not None
+        and not FIRST_DAY.year <= command.scheduled_at.year <= LAST_DAY.year
+    ):
         raise LedgerError("scheduled time: from {first} to {last}", first=FIRST_DAY, last=LAST_DAY)
-    if not 1 <= send_by_hours <= 24 * 30:
+    if not 1 <= command.send_by_hours <= 24 * 30:
         raise LedgerError("send_by_hours: 1–720")
-    if not 0 <= cost_fen_per_message <= COST_FEN_MAX:
+    if not 0 <= command.cost_fen_per_message <= COST_FEN_MAX:
         raise LedgerError("cost per message: 0 to {most} fen", most=COST_FEN_MAX)
-    by_channel = dict(templates or {})
-    if template is not None:
-        by_channel.setdefault(order[0], template)
-    _check_templates(order, by_channel, purpose, required=not variants)
-    _check_variants(order, variants or [], purpose)
+    by_channel = dict(command.templates or {})
+    if command.template is not None:
+        by_channel.setdefault(order[0], command.template)
+    _check_templates(order, by_channel, command.purpose, required=not command.variants)
+    _check_variants(order, command.variants or [], command.purpose)
     campaign = Campaign(
-        name=name.strip(),
-        segment_id=segment_id,
-        group_filter=check_filter(group_filter) if groups else {},
+        name=command.name.strip(),
+        segment_id=command.segment_id,
+        group_filter=check_filter(command.group_filter) if groups else {},
         channel=order[0],
         channels=order,
         template=by_channel.get(order[0], {}),
         templates=by_channel,
-        variants=variants or [],
-        purpose=purpose,
-        holdout_pct=holdout_pct,
-        holdout_seed=holdout_seed,
-        audience_mode=audience_mode,
-        scheduled_at=scheduled_at,
-        recurrence=recurrence,
-        send_by_hours=send_by_hours,
-        cost_fen_per_message=cost_fen_per_message,
+        variants=command.variants or [],
+        purpose=command.purpose,
+        holdout_pct=command.holdout_pct,
+        holdout_seed=command.holdout_seed,
+        audience_mode=command.audience_mode,
+        scheduled_at=command.scheduled_at,
+        recurrence=command.recurrence,
+        send_by_hours=command.send_by_hours,
+        cost_fen_per_message=command.cost_fen_per_message,
         status=CampaignStatus.draft,
         created_by=actor,
     )
@@ -426,7 +408,7 @@ def preview(
     samples: int = 5,
     principal: Principal | None = None,
     unmask: bool = False,
-) -> dict[str, Any]:
+) -> MessagePreview:
     """The message as real customers of the audience would get it, before anything is sent:
     for SMS the text on the phone and how many SMS it costs; a customer the template cannot
     address (a missing variable under the skip policy) shows the reason instead.
@@ -481,7 +463,11 @@ def preview(
                 content = sms_content(template, parts)
                 item.update(content=content, chars=len(content), sms_count=sms_parts(content))
         out.append(item)
-    return {"variables": sorted(checked.variables), "unmasked": show, "samples": out}
+    return MessagePreview(
+        variables=sorted(checked.variables),
+        unmasked=show,
+        samples=[PreviewSample.model_validate(item) for item in out],
+    )
 
 
 SETTLE_OUTCOMES = ("sent", "not_sent", "failed")

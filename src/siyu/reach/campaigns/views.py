@@ -5,7 +5,7 @@ Thin: parse the form, call the reach services, render."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +18,7 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
 from siyu.reach import CAMPAIGNS_WRITE
 from siyu.reach.campaigns import queries, service
+from siyu.reach.campaigns.commands import PlanCampaign
 from siyu.reach.campaigns.results import campaign_results
 from siyu.reach.models import Campaign
 from siyu.reach.sending.ledger import LedgerError
@@ -25,8 +26,39 @@ from siyu.refusals import Forbidden
 from siyu.untrusted import COST_FEN_MAX, number
 from siyu.webkit import BigId, Id, SessionDep
 
+if TYPE_CHECKING:
+    from siyu.segments.queries import SegmentOut
+
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
+# the new-campaign form's fields, shown empty until typed
+NEW_FORM = dict.fromkeys(
+    [
+        "name",
+        "segment_id",
+        "channel",
+        "fallback",
+        "group_owners",
+        "group_name",
+        "audience_mode",
+        "scheduled_at",
+        "recurrence",
+        "purpose",
+        "holdout",
+        "cost_fen",
+        "sign_name",
+        "template_code",
+        "sms_text",
+        "params",
+        "subject",
+        "url",
+        "body",
+        "variant_b_body",
+        "variant_b_params",
+        "split_b",
+    ],
+    "",
+)
 
 
 def _lines(text: str) -> dict[str, str]:
@@ -61,8 +93,8 @@ def template_from_form(channel: str, form: dict[str, str]) -> dict[str, Any]:
     return {"text": form.get("body", "")}
 
 
-def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
-    """create_campaign's arguments from the console form: the channel and an optional
+def campaign_from_form(form: dict[str, str], tz: Any) -> PlanCampaign:
+    """The campaign the console form plans: its name, the channel and an optional
     fallback channel (each with its template from the same fields), a schedule in Shanghai
     time, and an optional variant B (another body or other SMS values, with its share)."""
     channel = form.get("channel", "sms")
@@ -104,10 +136,16 @@ def campaign_from_form(form: dict[str, str], tz: Any) -> dict[str, Any]:
                 "templates": {ch: template_from_form(ch, other) for ch in order},
             },
         ]
-    return kwargs
+    return PlanCampaign(
+        name=form.get("name", ""),
+        **kwargs,
+        purpose=form.get("purpose", "marketing"),
+        holdout_pct=number(form.get("holdout"), most=50, default=0),
+        cost_fen_per_message=number(form.get("cost_fen"), most=COST_FEN_MAX, default=0),
+    )
 
 
-def _segments(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
+def _segments(session: Session, ctx: Ctx) -> list[SegmentOut]:
     from siyu.segments.queries import list_segments
 
     return list_segments(session, ctx["principal"])
@@ -143,15 +181,8 @@ async def campaign_new_page(
             error = "csrf"
         else:
             try:
-                campaign = service.create_campaign(
-                    session,
-                    name=form.get("name", ""),
-                    **campaign_from_form(form, get_settings().tz),
-                    purpose=form.get("purpose", "marketing"),
-                    holdout_pct=number(form.get("holdout"), most=50, default=0),
-                    cost_fen_per_message=number(form.get("cost_fen"), most=COST_FEN_MAX, default=0),
-                    actor=ctx["principal"].actor,
-                )
+                plan = campaign_from_form(form, get_settings().tz)
+                campaign = service.plan_campaign(session, plan, actor=ctx["principal"].actor)
                 session.commit()
                 return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
             except (LedgerError, ValueError) as exc:
@@ -161,7 +192,7 @@ async def campaign_new_page(
         request,
         "campaign_new.html",
         ctx=ctx,
-        form=form,
+        form={**NEW_FORM, **form},
         segments=_segments(session, ctx),
         error=error,
     )

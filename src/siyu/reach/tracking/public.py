@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from siyu.config import get_settings
 from siyu.reach.campaigns import service
+from siyu.reach.campaigns.shapes import PushAnswer
 from siyu.reach.sending.ledger import LedgerError
 from siyu.reach.tracking.links import read_token, sign_token
 from siyu.reach.tracking.service import click, sms_receipts, sms_replies
@@ -92,11 +93,11 @@ def report(
     session: SessionDep,
     token: str,
     items: list[dict[str, Any]] = Body(..., max_length=10_000),
-) -> dict[str, Any]:
+) -> PushAnswer:
     """Aliyun SmsReport: delivery receipts."""
     _check_push(token)
     sms_receipts(session, items)
-    return {"code": 0, "msg": "成功"}
+    return PushAnswer(code=0, msg="成功")
 
 
 @router.post("/reach/sms/{token}/reply")
@@ -104,8 +105,8 @@ def reply(
     session: SessionDep,
     token: str,
     items: list[dict[str, Any]] = Body(..., max_length=10_000),
-) -> dict[str, Any]:
+) -> PushAnswer:
     """Aliyun SmsUp: customers' replies; R / T / TD / 退订 withdraw marketing consent."""
     _check_push(token)
     sms_replies(session, items)
-    return {"code": 0, "msg": "成功"}
+    return PushAnswer(code=0, msg="成功")

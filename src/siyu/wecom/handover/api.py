@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
-from siyu.wecom import WECOM_MANAGE, activity
+from siyu.wecom import WECOM_MANAGE, activity, shapes
 from siyu.wecom.connection.service import only_corp
 from siyu.wecom.handover.service import NoSuchHandover, Selection, handover_by_id, plan, retry
 from siyu.wecom.handover.transfers import submit_now
@@ -43,12 +43,12 @@ def _detail(session: Session, handover_id: int, who: Principal) -> dict[str, Any
     return out
 
 
-@router.post("/api/v1/wecom/handovers", status_code=201)
+@router.post("/api/v1/wecom/handovers", status_code=201, response_model=shapes.HandoverDetail)
 def create_handover(
     session: SessionDep,
     body: HandoverIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.HandoverDetail:
     """Hand a member's customers (and groups) to another; ``dry_run`` shows what would move."""
     corp = only_corp(session, body.corp)
     handover = plan(
@@ -70,39 +70,49 @@ def create_handover(
         out = _detail(session, handover.id, who)
         session.rollback()
         out["status"] = "dry-run"
-        return out
+        return shapes.HandoverDetail.model_validate(out)
     session.commit()
     submit_now(session, handover)
-    return _detail(session, handover.id, who)
+    return shapes.HandoverDetail.model_validate(_detail(session, handover.id, who))
 
 
-@router.get("/api/v1/wecom/handovers")
+@router.get("/api/v1/wecom/handovers", response_model=list[shapes.HandoverRow])
 def list_handovers(
     session: SessionDep,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.HandoverRow]:
     """Handovers, newest first, with their items (those the caller may see) counted by
     status."""
-    return activity.handovers(session, principal=who)
+    return [
+        shapes.HandoverRow.model_validate(r) for r in activity.handovers(session, principal=who)
+    ]
 
 
-@router.get("/api/v1/wecom/handovers/{handover_id}", responses={404: {}})
+@router.get(
+    "/api/v1/wecom/handovers/{handover_id}",
+    response_model=shapes.HandoverDetail,
+    responses={404: {}},
+)
 def get_handover(
     session: SessionDep,
     handover_id: Id,
     who: Principal = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
+) -> shapes.HandoverDetail:
     """One handover, customer by customer and group by group (what the caller may see)."""
-    return _detail(session, handover_id, who)
+    return shapes.HandoverDetail.model_validate(_detail(session, handover_id, who))
 
 
-@router.post("/api/v1/wecom/handovers/{handover_id}/retry", responses={404: {}})
+@router.post(
+    "/api/v1/wecom/handovers/{handover_id}/retry",
+    response_model=shapes.HandoverRetried,
+    responses={404: {}},
+)
 def retry_handover(
     session: SessionDep,
     handover_id: Id,
     body: RetryIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.HandoverRetried:
     """Ask again for customers whose takeover was full (or failed otherwise), optionally to
     another member; customers who refused are not asked again."""
     handover = handover_by_id(session, handover_id)
@@ -110,4 +120,6 @@ def retry_handover(
     session.commit()
     if n:
         submit_now(session, handover)
-    return {"retried": n, **_detail(session, handover_id, who)}
+    return shapes.HandoverRetried.model_validate(
+        {"retried": n, **_detail(session, handover_id, who)}
+    )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from siyu.accounts.service import Principal
 from siyu.customers import CUSTOMERS_READ
 from siyu.webkit import Id, SessionDep, require
-from siyu.wecom import WECOM_MANAGE, queries
+from siyu.wecom import WECOM_MANAGE, queries, shapes
 from siyu.wecom.api import QR_PNG, QR_UNFETCHED, WECOM_REFUSED, corp_or_422
 from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
@@ -35,21 +35,26 @@ class GroupsIn(BaseModel):
     chat_ids: list[str] = Field(min_length=1, max_length=100)
 
 
-@router.get("/api/v1/wecom/group-codes")
+@router.get("/api/v1/wecom/group-codes", response_model=list[shapes.GroupCodeOut])
 def list_group_codes(
     session: SessionDep,
     _who: Any = Depends(require(CUSTOMERS_READ)),
-) -> list[dict[str, Any]]:
+) -> list[shapes.GroupCodeOut]:
     """Group live codes with their groups, member counts and which are in the join way."""
-    return queries.group_codes(session)
+    return [shapes.GroupCodeOut.model_validate(r) for r in queries.group_codes(session)]
 
 
-@router.post("/api/v1/wecom/group-codes", status_code=201, responses={502: WECOM_REFUSED})
+@router.post(
+    "/api/v1/wecom/group-codes",
+    status_code=201,
+    response_model=shapes.GroupCodeOut,
+    responses={502: WECOM_REFUSED},
+)
 def create_group_code_api(
     session: SessionDep,
     body: GroupCodeIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.GroupCodeOut:
     """Create a group live code over groups in order (422 names the bad part; 502 if WeCom
     refuses)."""
     corp = corp_or_422(session, body.corp)
@@ -60,25 +65,33 @@ def create_group_code_api(
         )
     finally:
         record_calls(session, corp, client)
-    return group_code_summary(session, code)
+    return shapes.GroupCodeOut.model_validate(group_code_summary(session, code))
 
 
-@router.get("/api/v1/wecom/group-codes/{code_id}", responses={404: {}})
+@router.get(
+    "/api/v1/wecom/group-codes/{code_id}", response_model=shapes.GroupCodeOut, responses={404: {}}
+)
 def get_group_code(
     session: SessionDep,
     code_id: Id,
     _who: Any = Depends(require(CUSTOMERS_READ)),
-) -> dict[str, Any]:
-    return group_code_summary(session, group_code_by_id(session, code_id))
+) -> shapes.GroupCodeOut:
+    return shapes.GroupCodeOut.model_validate(
+        group_code_summary(session, group_code_by_id(session, code_id))
+    )
 
 
-@router.post("/api/v1/wecom/group-codes/{code_id}/groups", responses={404: {}, 502: WECOM_REFUSED})
+@router.post(
+    "/api/v1/wecom/group-codes/{code_id}/groups",
+    response_model=shapes.GroupCodeOut,
+    responses={404: {}, 502: WECOM_REFUSED},
+)
 def add_group_code_groups(
     session: SessionDep,
     code_id: Id,
     body: GroupsIn,
     who: Principal = Depends(require(WECOM_MANAGE)),
-) -> dict[str, Any]:
+) -> shapes.GroupCodeOut:
     """Append groups to the code's rotation (a new group opened as the others fill)."""
     code = group_code_by_id(session, code_id)
     corp = session.get(WecomCorp, code.corp_id)
@@ -88,7 +101,7 @@ def add_group_code_groups(
         add_groups(session, client, code, body.chat_ids, actor=who.actor)
     finally:
         record_calls(session, corp, client)
-    return group_code_summary(session, code)
+    return shapes.GroupCodeOut.model_validate(group_code_summary(session, code))
 
 
 @router.get(
