@@ -42,6 +42,10 @@ class Permission(str):
         made.label, made.roles, made.api_key = label, frozenset(roles), api_key
         return made
 
+    def __getnewargs_ex__(self) -> tuple[tuple[str, str], dict[str, Any]]:
+        # copied and pickled whole (a principal's permissions travel with it)
+        return (str(self), self.label), {"roles": tuple(self.roles), "api_key": self.api_key}
+
 
 @dataclass(frozen=True)
 class NavEntry:

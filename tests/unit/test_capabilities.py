@@ -308,3 +308,14 @@ def test_navigation_comes_from_the_manifests() -> None:
     with speaking("zh-CN"):
         auditor = navigation(Principal("a", "auditor", frozenset({"audit:read"})))
     assert [(x.key, x.href, x.text) for x in auditor][-1] == ("admin", "/admin/audit", "系统管理")
+
+
+def test_a_permission_survives_copying_and_pickling() -> None:
+    import copy
+    import pickle
+
+    from siyu.reach import CAMPAIGNS_WRITE
+
+    for again in (copy.deepcopy(CAMPAIGNS_WRITE), pickle.loads(pickle.dumps(CAMPAIGNS_WRITE))):
+        assert again == "campaigns:write" and again.label == CAMPAIGNS_WRITE.label
+        assert again.roles == CAMPAIGNS_WRITE.roles and again.api_key is True
