@@ -60,7 +60,7 @@ def marked_up(session: Any) -> Iterator[dict[str, Any]]:
 
     from siyu.brands.models import Store
     from siyu.customers.models import Customer
-    from siyu.metrics.funnel import save_funnel
+    from siyu.metrics.funnels.service import save_funnel
     from tests import shop
     from tests.e2e.conftest import make_user
 
@@ -142,7 +142,7 @@ def test_charts_htmx_and_the_funnel_picker_work_under_the_policy(
     marked_up: dict[str, Any],
 ) -> None:
     from siyu.db import session_scope
-    from siyu.metrics.funnel import save_funnel
+    from siyu.metrics.funnels.service import save_funnel
 
     with session_scope() as s:
         other = save_funnel(

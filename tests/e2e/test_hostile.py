@@ -481,7 +481,7 @@ def _console_pages(t: Town, request: Any) -> list[str]:
     """Every console GET route, its ids filled with real objects (or one that is missing: the
     not-found page is a page too)."""
     from siyu.db import session_scope
-    from siyu.metrics.funnel import save_funnel
+    from siyu.metrics.funnels.service import save_funnel
     from tests.e2e.test_import_console import _tb_csv
     from tests.e2e.test_permission_matrix import _routes
 
@@ -2491,7 +2491,7 @@ def test_no_console_form_changes_anything_without_its_csrf_token(
     from siyu.accounts.service import create_api_key
     from siyu.customers.models import Customer, IdentityConflict, MergeLog
     from siyu.db import session_scope
-    from siyu.metrics.funnel import save_funnel
+    from siyu.metrics.funnels.service import save_funnel
     from siyu.reach.models import Campaign
     from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.handover.models import Handover

@@ -39,7 +39,7 @@ def demo_console() -> None:
     from siyu.config import get_settings
     from siyu.db import get_engine, session_scope
     from siyu.demo.load import ensure_demo
-    from siyu.metrics.funnel import AARRR, save_funnel
+    from siyu.metrics.funnels.service import AARRR, save_funnel
     from siyu.reach.campaigns.commands import PlanCampaign
     from siyu.reach.campaigns.service import plan_campaign
     from siyu.segments.membership import refresh_segments

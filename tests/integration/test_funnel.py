@@ -14,7 +14,7 @@ NOV = (date(2026, 11, 1), date(2026, 11, 30))
 
 
 def test_the_aarrr_funnel_by_hand(fixture: None, settings: Any) -> None:  # noqa: F811
-    from siyu.metrics.funnel import AARRR, clean_steps, counts
+    from siyu.metrics.funnels.service import AARRR, clean_steps, counts
 
     got = counts(settings, clean_steps(AARRR), *NOV)
     assert [s["customers"] for s in got["steps"]] == [
@@ -31,7 +31,7 @@ def test_the_aarrr_funnel_by_hand(fixture: None, settings: Any) -> None:  # noqa
 
 
 def test_own_steps_named_events_and_repeat_orders(fixture: None, settings: Any) -> None:  # noqa: F811
-    from siyu.metrics.funnel import clean_steps, counts
+    from siyu.metrics.funnels.service import clean_steps, counts
 
     steps = clean_steps(
         [
@@ -87,7 +87,7 @@ def test_own_steps_named_events_and_repeat_orders(fixture: None, settings: Any) 
     ],
 )
 def test_bad_steps_are_named(steps: list[dict[str, Any]], code: str) -> None:
-    from siyu.metrics.funnel import FunnelError, clean_steps
+    from siyu.metrics.funnels.service import FunnelError, clean_steps
 
     with pytest.raises(FunnelError) as err:
         clean_steps(steps)
@@ -96,7 +96,7 @@ def test_bad_steps_are_named(steps: list[dict[str, Any]], code: str) -> None:
 
 def test_saved_funnels_names_and_audit(session: Any) -> None:
     from siyu.accounts.models import AuditLog
-    from siyu.metrics.funnel import AARRR, FunnelError, chosen, delete_funnel, save_funnel
+    from siyu.metrics.funnels.service import AARRR, FunnelError, chosen, delete_funnel, save_funnel
 
     assert chosen(session, None)[1] == "AARRR"  # nothing saved: the built-in one
     f = save_funnel(session, "小程序拉新", AARRR[:3], actor="yunying")

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from siyu.accounts.models import AuditLog
 from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
 from siyu.accounts.service import Principal
+from siyu.customers.merging.service import keep_apart, list_conflicts, merge_conflict, merge_preview
 from siyu.customers.models import Customer, IdentityConflict
-from siyu.customers.review import keep_apart, list_conflicts, merge_conflict, merge_preview
 from siyu.customers.service import CustomerError, NotVisible, merge_for, unmerge_for
 from tests.integration.test_identity import active_count, customer_of, imp, orders_csv, row
 

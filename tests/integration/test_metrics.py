@@ -433,7 +433,7 @@ def test_the_worker_warms_the_default_view(fixture: None, settings: Any, session
     assert end == date(2026, 12, 1)  # the last day with orders (c5's), not today
     warm_dashboard(session, {})
     assert overview(settings, start, end)["cached"] is True
-    from siyu.metrics.funnel import AARRR, clean_steps, counts
+    from siyu.metrics.funnels.service import AARRR, clean_steps, counts
 
     assert counts(settings, clean_steps(AARRR), start, end)["cached"] is True
 
@@ -498,7 +498,7 @@ def test_the_store_filter_reads_only_that_home_stores_customers(
 ) -> None:
     """c1 and c3 belong to 静安店: November for the store is c1's two orders and c3's one."""
     from siyu.analytics.service import refresh_copy
-    from siyu.metrics.funnel import AARRR, clean_steps, counts
+    from siyu.metrics.funnels.service import AARRR, clean_steps, counts
     from siyu.metrics.service import MetricsError, overview, set_spend
 
     store = home_store(session, "c1", "c3")

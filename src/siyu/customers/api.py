@@ -19,8 +19,8 @@ from siyu.customers.consent import (
     record_consent,
     set_do_not_disturb,
 )
+from siyu.customers.merging.service import keep_apart, list_conflicts, merge_conflict
 from siyu.customers.queries import CustomerFilter, customer_detail, list_customers
-from siyu.customers.review import keep_apart, list_conflicts, merge_conflict
 from siyu.customers.service import get_visible, merge_for, unmerge_for
 from siyu.customers.shapes import (
     ConflictPageOut,

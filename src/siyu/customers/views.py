@@ -1,6 +1,6 @@
 """The customer page and the settings staff record on it: do-not-disturb and marketing consent.
 Thin: check the permission and CSRF, call the service, redirect (or show the page with the
-reason). Merges are in ``merge_views``, PIPL export and erasure in ``privacy_views``."""
+reason). Merges are in ``merging.views``, PIPL export and erasure in ``siyu.privacy.views``."""
 
 from __future__ import annotations
 

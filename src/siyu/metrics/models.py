@@ -32,7 +32,7 @@ class AcquisitionSpend(Base):
 
 class Funnel(Base):
     """A named funnel: its steps in order (the first is always "first seen in the period"),
-    each ``{"label", "kind", "event", "from_day", "to_day", "times"}`` — see metrics.funnel."""
+    each ``{"label", "kind", "event", "from_day", "to_day", "times"}`` — see metrics.funnels.service."""
 
     __tablename__ = "funnel"
     id: Mapped[int] = mapped_column(primary_key=True)

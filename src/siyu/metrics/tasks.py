@@ -21,7 +21,7 @@ log = logging.getLogger("siyu.worker")
 def warm_dashboard(session: Session, _payload: dict[str, Any]) -> None:
     """Refresh the copy (incrementally), then the default view of every brand together: the
     overview and the first funnel."""
-    from siyu.metrics.funnel import chosen, counts
+    from siyu.metrics.funnels.service import chosen, counts
 
     settings = get_settings()
     if not settings.metrics_cache or not settings.resolved_analytics_path.exists():

@@ -23,7 +23,7 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import N_, _, yuan
 from siyu.metrics import METRICS_READ
 from siyu.metrics.export import overview_csv
-from siyu.metrics.funnel import FunnelError, chosen, counts, funnels
+from siyu.metrics.funnels.service import FunnelError, chosen, counts, funnels
 from siyu.metrics.registry import METRICS
 from siyu.metrics.service import MetricsError, default_range, overview
 from siyu.refusals import NotFound

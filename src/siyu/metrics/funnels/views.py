@@ -13,7 +13,7 @@ from siyu.console.views import _check_csrf, console_user, denied_page, render
 from siyu.console.words import in_words
 from siyu.i18n import _
 from siyu.metrics import METRICS_READ, METRICS_WRITE
-from siyu.metrics.funnel import (
+from siyu.metrics.funnels.service import (
     AARRR,
     KINDS,
     MAX_STEPS,

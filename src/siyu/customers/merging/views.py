@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from siyu.console.views import console_user, denied_page, expired_page, refused_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_UNMASK, CUSTOMERS_WRITE
+from siyu.customers.merging.service import keep_apart, list_conflicts, merge_preview
 from siyu.customers.queries import CustomerFilter, list_customers
-from siyu.customers.review import keep_apart, list_conflicts, merge_preview
 from siyu.customers.service import (
     CustomerError,
     NoSuchCustomer,
