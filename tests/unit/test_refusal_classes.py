@@ -17,9 +17,15 @@ from siyu.refusals import Conflict, Forbidden, NotFound, Refusal, Unavailable, U
 
 SRC = Path(refusals.__file__).parent
 GENERIC = (NotFound, Conflict, Forbidden, UpstreamFailed, Unavailable)
-# What answers requests: the API routers and the console's pages.
+# What answers requests: the API routers and the console's pages (beside their capability, and
+# the shell's own).
 ENTRY_POINTS = sorted(
-    [*SRC.rglob("api*.py"), *SRC.rglob("public.py"), *SRC.glob("console/*views*.py")]
+    {
+        *SRC.rglob("api*.py"),
+        *SRC.rglob("public.py"),
+        *SRC.rglob("views.py"),
+        *SRC.glob("console/*views*.py"),
+    }
 )
 
 
@@ -52,6 +58,7 @@ CLASSES = _every_refusal_class()
 
 def test_the_classes_and_entry_points_are_found() -> None:
     assert len([p for p in ENTRY_POINTS if p.name.startswith("api")]) >= 10
+    assert len([p for p in ENTRY_POINTS if p.name == "views.py"]) >= 10
     names = {c.__name__ for c in CLASSES}
     assert {"NoSuchSegment", "NameTaken", "EventRejected", "BrandError", "WecomError"} <= names
     assert len(CLASSES) > 40
