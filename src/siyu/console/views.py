@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -25,7 +26,7 @@ from siyu.accounts.service import (
     principal_for_user,
     session_user,
 )
-from siyu.capability import Permission
+from siyu.capability import NavEntry, Permission
 from siyu.config import DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, get_settings
 from siyu.console.labels import label, source_label
 from siyu.customers import CUSTOMERS_READ
@@ -77,15 +78,21 @@ class NavLink:
     href: str
 
 
+@cache
+def _nav_entries() -> tuple[NavEntry, ...]:
+    """Every capability's navigation entries in bar order (the manifests never change while the
+    process runs: sorted once, not on every page)."""
+    from siyu.capabilities import CAPABILITIES
+
+    return tuple(sorted((e for cap in CAPABILITIES for e in cap.nav), key=lambda e: e.order))
+
+
 def navigation(principal: Principal) -> list[NavLink]:
     """The navigation bar for ``principal``: every capability's entries (their manifests'
     ``nav``) in their order, each with the first link the reader may open, in the language
     being spoken."""
-    from siyu.capabilities import CAPABILITIES
-
-    entries = sorted((e for cap in CAPABILITIES for e in cap.nav), key=lambda e: e.order)
     out = []
-    for entry in entries:
+    for entry in _nav_entries():
         href = next((h for perm, h in entry.links if perm is None or principal.can(perm)), None)
         if href is not None:
             out.append(NavLink(entry.key, i18n.say(entry.label), href))
