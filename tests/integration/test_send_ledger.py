@@ -59,6 +59,23 @@ def _campaign(session: Any, segment_id: int, **kw: Any) -> Any:
     return campaign
 
 
+def test_fan_out_counts_the_rows_when_the_driver_does_not(session: Any, monkeypatch: Any) -> None:
+    """The first write's report comes from the segment only when the insert's own count
+    agrees with it; a driver that answers -1 (or a segment refreshed meanwhile) falls back to
+    counting the ledger rows."""
+    from siyu.reach.sending import ledger
+    from siyu.segments.models import SegmentMember
+
+    seg = _audience(session, 200)
+    members = session.scalars(
+        sa.select(SegmentMember.customer_id).where(SegmentMember.segment_id == seg)
+    )
+    held = sum(ledger.in_holdout(c, 3, 20) for c in members)
+    monkeypatch.setattr(ledger, "rowcount", lambda result: -1)
+    report = ledger.fan_out(session, _campaign(session, seg, holdout_pct=20, holdout_seed=3))
+    assert report == {"added": 200, "held_out": held, "already": 0}
+
+
 def test_fan_out_is_idempotent_with_a_reproducible_holdout(session: Any) -> None:
     from siyu.reach.models import SendRow
     from siyu.reach.sending.ledger import counts, fan_out, in_holdout
@@ -68,7 +85,8 @@ def test_fan_out_is_idempotent_with_a_reproducible_holdout(session: Any) -> None
     first = fan_out(session, a)
     session.commit()
     assert first["added"] == 1000 and 60 <= first["held_out"] <= 140
-    assert fan_out(session, a)["added"] == 0  # started twice: nothing more
+    again_report = fan_out(session, a)  # started twice: nothing more
+    assert again_report == {"added": 0, "held_out": first["held_out"], "already": 1000}
     session.commit()
     assert counts(session, a.id) == {
         "pending": 1000 - first["held_out"],

@@ -144,29 +144,46 @@ def fan_out(
         ).one()
         return int(total), int(held_out)
 
+    def audience() -> tuple[int, int]:
+        size, drawn = session.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(held)).where(
+                SegmentMember.segment_id == campaign.segment_id
+            )
+        ).one()
+        return int(size), int(drawn)
+
     started = session.scalar(
         sa.select(SendRow.id).where(campaign_rows(campaign.id), SendRow.step == step).limit(1)
     )
-    before = written()[0] if started is not None else 0
     if started is None:
         # the step's first write: without the conflict clause (PostgreSQL's speculative
         # insertion costs a third of the time); the unique key still refuses a second writer,
         # whose rows then go in through the conflict clause
         try:
             with session.begin_nested():
-                session.execute(plain)
+                # (INSERT … SELECT reports its count only when asked to keep it)
+                result = session.execute(plain, execution_options={"preserve_rowcount": True})
         except sa.exc.IntegrityError:
             before = written()[0]
             session.execute(stmt)
+        else:
+            # every member went in, so the segment says how many were held out, without
+            # reading back the rows just written; a driver that does not count (-1), or a
+            # refresh of the segment between the two statements (PostgreSQL, READ COMMITTED),
+            # shows as a mismatch, and the rows are counted below
+            size, drawn = audience()
+            if size == rowcount(result):
+                campaign.audience_size = size
+                return {"added": size, "held_out": drawn, "already": 0}
+            before = 0
     else:
-        session.execute(stmt)  # (the driver's rowcount for INSERT … SELECT is not reliable)
+        before = written()[0]
+        session.execute(stmt)  # (the driver's rowcount for INSERT … ON CONFLICT is not used)
     total, held_out = written()
     added = total - before
-    audience = session.scalar(
-        sa.select(sa.func.count()).where(SegmentMember.segment_id == campaign.segment_id)
-    )
-    campaign.audience_size = int(audience or 0)
-    return {"added": added, "held_out": held_out, "already": int(audience or 0) - added}
+    size = audience()[0]
+    campaign.audience_size = size
+    return {"added": added, "held_out": held_out, "already": size - added}
 
 
 def _variant_sql(member: Any, campaign: Campaign) -> Any:
