@@ -142,3 +142,33 @@ def test_workers_scheduling_at_once_do_not_crash(session) -> None:  # type: igno
     assert errors == []
     keys = session.scalars(sa.select(Job.dedupe_key)).all()
     assert len(keys) == len(set(keys)) == len(PERIODIC)
+
+
+def test_the_poll_queues_periodic_jobs_once_a_period_without_asking_each_time(session) -> None:  # type: ignore[no-untyped-def]
+    """The worker polls every fraction of a second; the periodic jobs are queued when their
+    period turns, and the polls in between send the database nothing."""
+    from datetime import UTC, datetime
+
+    from siyu import clock
+
+    service.import_tasks()
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with clock.frozen(datetime(2026, 12, 7, 1, 0, 5, tzinfo=UTC)):
+        service.schedule_periodic(session)
+        queued = session.scalar(sa.select(sa.func.count()).select_from(Job))
+        assert queued == len(service.PERIODIC)
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            service.schedule_periodic(session)
+            assert statements == []
+            clock.advance(timedelta(seconds=min(e for e, _fn in service.PERIODIC.values())))
+            service.schedule_periodic(session)
+            assert statements  # a period turned: that kind is queued again
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Job)) > queued

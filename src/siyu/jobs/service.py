@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from siyu import clock
+from siyu import clock, runtime
 from siyu.db import is_sqlite, new_session
 from siyu.jobs.models import Job, WorkerLease
 
@@ -172,12 +172,23 @@ def hold_dispatch_lease(session: Session, name: str) -> bool:
     return True
 
 
+_QUEUED: dict[str, int] = {}  # periodic kind → the period this process last saw queued
+runtime.forgets("jobs.periodic", _QUEUED.clear)
+
+
 def schedule_periodic(session: Session) -> None:
+    """Queue each periodic job once per period. The dedupe key holds across workers; the
+    process also remembers the periods it has seen queued, so the worker's poll (every 0.2 s
+    to a few seconds) asks the database nothing until a period turns."""
     now = clock.timestamp()
-    for kind, (every, _fn) in PERIODIC.items():
-        bucket = int(now // every)
+    due = {kind: int(now // every) for kind, (every, _fn) in PERIODIC.items()}
+    due = {kind: bucket for kind, bucket in due.items() if _QUEUED.get(kind) != bucket}
+    if not due:
+        return
+    for kind, bucket in due.items():
         enqueue(session, kind, dedupe_key=f"periodic:{kind}:{bucket}")
     session.commit()
+    _QUEUED.update(due)
 
 
 def claim(session: Session, name: str, limit: int = 10) -> list[Job]:

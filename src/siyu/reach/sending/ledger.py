@@ -214,21 +214,29 @@ class Claimed:
     send_until: datetime | None = None
 
 
-def end_stale(session: Session, now: datetime | None = None) -> dict[str, int]:
+def end_stale(
+    session: Session, now: datetime | None = None, origin: SendOrigin | None = None
+) -> dict[str, int]:
     """Rows past their send-by time are skipped as expired; claims whose lease ran out become
-    ambiguous (the worker died between the provider call and the record)."""
+    ambiguous (the worker died between the provider call and the record). ``origin``: only
+    that origin's rows."""
     now = now or clock.now()
+    scope = (
+        sa.true()
+        if origin is None
+        else SendRow.origin == sa.literal(origin.value, literal_execute=True)
+    )
     expired = rowcount(
         session.execute(
             sa.update(SendRow)
-            .where(SendRow.state.in_(OPEN), SendRow.send_by < now)
+            .where(SendRow.state.in_(OPEN), SendRow.send_by < now, scope)
             .values(state=SendState.skipped, reason="expired", finished_at=now)
         )
     )
     ambiguous = rowcount(
         session.execute(
             sa.update(SendRow)
-            .where(SendRow.state == SendState.claimed, SendRow.lease_until < now)
+            .where(SendRow.state == SendState.claimed, SendRow.lease_until < now, scope)
             .values(state=SendState.ambiguous, reason="lease_expired")
         )
     )
@@ -247,7 +255,10 @@ def claim(
     returns), only of ``channels`` when given (a channel that is not configured leaves its rows
     waiting). Each origin has its own sender: a sign-in code never waits behind a campaign."""
     now = clock.now()
-    end_stale(session, now)
+    # the campaign sender ends stale rows of every origin; the transactional sender, which runs
+    # in the same worker round, ends only its own few rows (through their partial index)
+    # rather than scanning every open campaign row a second time
+    end_stale(session, now, None if origin == SendOrigin.campaign else origin)
     lease = now + timedelta(seconds=lease_seconds)
     # the origin written into the statement, not bound: PostgreSQL matches a partial index's
     # predicate (``ix_send_ledger_transactional_due``) only against a value it can see
