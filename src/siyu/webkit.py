@@ -27,7 +27,7 @@ from siyu.accounts.service import (
 from siyu.capability import Permission
 from siyu.config import get_settings
 from siyu.db import new_session, session_scope
-from siyu.i18n import console_language, speaking
+from siyu.i18n import console_language, language, speaking
 from siyu.refusals import Refusal
 from siyu.untrusted import BIG_ID_MAX, ID_MAX, same_token
 
@@ -105,11 +105,14 @@ class ReadersLanguage:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        conn = HTTPConnection(scope)
         if scope["path"].startswith("/api/"):
-            lang = asked_language(conn.headers.get("accept-language"))
+            header = next((v for k, v in scope["headers"] if k == b"accept-language"), None)
+            lang = asked_language(None if header is None else header.decode("latin-1"))
         else:
-            lang = console_language(conn)
+            lang = console_language(HTTPConnection(scope))
+        if lang == language():  # the API's English, mostly: already spoken, nothing to set
+            await self.app(scope, receive, send)
+            return
         with speaking(lang):
             await self.app(scope, receive, send)
 
