@@ -7,50 +7,36 @@ commands and erasure runs erasers in an order where nothing refers to what is no
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
-from siyu import (
-    accounts,
-    analytics,
-    brands,
-    catalog,
-    customers,
-    demo,
-    events,
-    ingest,
-    jobs,
-    metrics,
-    oa,
-    orders,
-    privacy,
-    reach,
-    segments,
-    tags,
-    traits,
-    wecom,
-)
 from siyu.capability import Capability
 
-CAPABILITIES: tuple[Capability, ...] = (
-    jobs.CAPABILITY,
-    accounts.CAPABILITY,
-    brands.CAPABILITY,
-    catalog.CAPABILITY,
-    customers.CAPABILITY,
-    orders.CAPABILITY,
-    events.CAPABILITY,
-    ingest.CAPABILITY,
-    privacy.CAPABILITY,
-    analytics.CAPABILITY,
-    traits.CAPABILITY,
-    tags.CAPABILITY,
-    segments.CAPABILITY,
-    wecom.CAPABILITY,
-    oa.CAPABILITY,
-    reach.CAPABILITY,
-    metrics.CAPABILITY,
-    demo.CAPABILITY,
+ORDER = (
+    "jobs",
+    "accounts",
+    "brands",
+    "catalog",
+    "customers",
+    "orders",
+    "events",
+    "ingest",
+    "privacy",
+    "analytics",
+    "traits",
+    "tags",
+    "segments",
+    "wecom",
+    "oa",
+    "reach",
+    "metrics",
+    "demo",
+)
+"""The capability packages under ``siyu``, each after those it uses."""
+
+CAPABILITIES: tuple[Capability, ...] = tuple(
+    importlib.import_module(f"siyu.{name}").CAPABILITY for name in ORDER
 )
 
 # Packages that are not capabilities: the web shell and its shared page kit, the schema's
