@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from siyu import __version__
 from siyu.api_document import declare_common_answers
 from siyu.config import get_settings
-from siyu.console.views import LoginRequired
+from siyu.console.views import LoginRequired, PageForbidden
 from siyu.refusals import Refusal
 from siyu.storable import StorableInput
 from siyu.webkit import (
@@ -100,6 +100,10 @@ def create_app() -> FastAPI:
     async def _to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(_request: Request, exc: PageForbidden) -> HTMLResponse:
+        return exc.page
 
     def openapi() -> dict[str, Any]:
         return declare_common_answers(FastAPI.openapi(app))

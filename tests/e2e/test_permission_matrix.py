@@ -1,9 +1,11 @@
 """The permission matrix, generated: every route of the application is requested as every role
 (and without logging in), and what happened is checked against what the route declares.
 
-API routes declare their permission with ``require(...)``; console pages check it inside, so
-their permission is listed here, and a route missing from the list fails the test (a new page
-must say who may open it). The observed matrix is also the committed reference page
+API routes declare their permission with ``webkit.require(...)`` and console pages with
+``console.views.page_for(...)``; the test reads it from there. Pages that check it inside (the
+older ones, and those open to any of several permissions) are listed here, and a route that
+declares nothing and is missing from the list fails the test (a new page must say who may open
+it). The observed matrix is also the committed reference page
 docs/permissions.md; ``SIYU_WRITE_MATRIX=1`` rewrites it after a deliberate change.
 """
 
@@ -27,7 +29,7 @@ PUBLIC = "public"  # anyone: the login form, language switch, tracked links, gat
 LOGGED_IN = "logged in"  # any console user
 ROLES = [Role.admin, Role.operator, Role.analyst, Role.store_guide]
 
-# Console pages: (method, path) -> the permission the page checks first.
+# Console pages that check inside: (method, path) -> the permission the page checks first.
 CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
@@ -73,8 +75,6 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("POST", "/admin/users/{user_id}"): P.users_manage,
     ("POST", "/admin/apikeys"): P.apikeys_manage,
     ("POST", "/admin/apikeys/{prefix}/revoke"): P.apikeys_manage,
-    ("GET", "/admin/audit"): P.audit_read,
-    ("GET", "/admin/audit.csv"): P.audit_read,
     ("GET", "/campaigns"): P.customers_read,
     ("GET", "/campaigns/new"): P.campaigns_write,
     ("POST", "/campaigns/new"): P.campaigns_write,

@@ -26,7 +26,7 @@ from siyu.accounts.service import (
 from siyu.brands.models import Store
 from siyu.capability import Permission
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.views import _check_csrf, console_user, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.untrusted import FIRST_DAY, LAST_DAY, NotANumber, day, number
 from siyu.webkit import Id, Page, SessionDep, forget_cached_keys
@@ -210,11 +210,9 @@ def audit_log_page(
     start: str | None = None,
     end: str | None = None,
     page: Page = 1,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(AUDIT_READ)),
 ) -> HTMLResponse:
     """Who saw or changed personal data, and when: filter by person, action and days."""
-    if denied := denied_page(request, ctx, AUDIT_READ):
-        return denied
     params = {"actor": actor or "", "action": action or "", "start": start or "", "end": end or ""}
     f = _audit_filter(actor, action, start, end, page)
     result = audit_page(session, f, get_settings().tz) if f else None
@@ -240,11 +238,9 @@ def audit_log_csv(
     action: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(AUDIT_READ)),
 ) -> Response:
     """The audit log as a spreadsheet (UTF-8 with BOM); the export is itself audit-logged."""
-    if denied := denied_page(request, ctx, AUDIT_READ):
-        return denied
     f = _audit_filter(actor, action, start, end, 1)
     if f is None:
         days = f"dates as YYYY-MM-DD, from {FIRST_DAY} to {LAST_DAY}\n"

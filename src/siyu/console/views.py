@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -149,6 +150,31 @@ def console_user(request: Request, session: SessionDep) -> dict[str, Any]:
         raise LoginRequired()
     user, login_row = found
     return {"user": user, "principal": principal_for_user(user), "csrf": login_row.csrf_token}
+
+
+class PageForbidden(Exception):
+    """Raised by ``page_for``'s check with the 403 page, drawn while the reader's session is
+    still open (the request's unit of work is rolled back before the app answers)."""
+
+    def __init__(self, page: HTMLResponse) -> None:
+        super().__init__("forbidden")
+        self.page = page
+
+
+def page_for(perm: Permission) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A console page's dependency that says who may open it: ``ctx = Depends(page_for(PERM))``
+    gives the signed-in reader's context, or the 403 page to one without ``perm`` (the login
+    page to nobody signed in). The permission matrix test reads the permission from here, as it
+    reads ``webkit.require`` on the API, so a page declared this way needs no entry there."""
+
+    async def check(
+        request: Request, ctx: dict[str, Any] = Depends(console_user)
+    ) -> dict[str, Any]:
+        if not ctx["principal"].can(perm):
+            raise PageForbidden(forbidden_page(request, ctx))
+        return ctx
+
+    return check
 
 
 def forbidden_page(request: Request, ctx: dict[str, Any]) -> HTMLResponse:
