@@ -64,11 +64,9 @@ def _admin_page(
 def admin_page(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(USERS_MANAGE)),
 ) -> HTMLResponse:
     """Who may log in, with which role and store; the machines' API keys."""
-    if denied := denied_page(request, ctx, USERS_MANAGE):
-        return denied
     return _admin_page(request, ctx, session)
 
 

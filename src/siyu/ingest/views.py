@@ -17,7 +17,7 @@ from siyu.accounts.service import record_audit
 from siyu.brands.models import Brand
 from siyu.config import Settings, get_settings
 from siyu.console.upload_form import FORM_SLACK, UploadRefused, receive_form, size_text
-from siyu.console.views import console_user, denied_page, render
+from siyu.console.views import console_user, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.db import new_session, session_scope
 from siyu.i18n import _
@@ -144,11 +144,9 @@ def import_page(
     session: SessionDep,
     request: Request,
     run_id: Id,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(IMPORTS_RUN)),
 ) -> HTMLResponse:
     """One import: progress while it runs, then its summary and the rejects to download."""
-    if denied := denied_page(request, ctx, IMPORTS_RUN):
-        return denied
     run = queries.import_run(session, run_id)
     if run is None:
         return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
@@ -166,12 +164,10 @@ def rejects_download(
     session: SessionDep,
     request: Request,
     run_id: Id,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(IMPORTS_RUN)),
 ) -> Response:
     """The run's rejected rows (only that run's file, written with cells a spreadsheet would
     run as a formula guarded). Audit-logged: the rows hold personal data."""
-    if denied := denied_page(request, ctx, IMPORTS_RUN):
-        return denied
     try:
         _run, path = uploads.rejects_file(session, get_settings(), run_id)
     except uploads.UploadError:

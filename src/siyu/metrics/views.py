@@ -17,7 +17,7 @@ from siyu import clock
 from siyu.analytics.engines import EngineUnavailable
 from siyu.brands.models import Brand, Store
 from siyu.config import get_settings
-from siyu.console.views import console_user, denied_page, render
+from siyu.console.views import page_for, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import N_, _, yuan
@@ -66,12 +66,10 @@ def dashboard_page(
     brand: Id | None = None,
     store: Id | None = None,
     funnel: Id | None = None,
-    ctx: dict[str, Any] = Depends(console_user),
+    ctx: dict[str, Any] = Depends(page_for(METRICS_READ)),
 ) -> HTMLResponse:
     """Is the private domain working? The last 30 days (or the range asked) against the
     30 days before."""
-    if denied := denied_page(request, ctx, METRICS_READ):
-        return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
     data, error, quiet = None, None, False
@@ -154,12 +152,10 @@ def dashboard_csv(
     end: str | None = None,
     brand: Id | None = None,
     store: Id | None = None,
-    ctx: dict[str, Any] = Depends(console_user),
+    ctx: dict[str, Any] = Depends(page_for(METRICS_READ)),
 ) -> Response:
     """The overview as a spreadsheet (UTF-8 with BOM, so Excel reads the Chinese): one block per
     chart, aggregates only — no one's personal data."""
-    if denied := denied_page(request, ctx, METRICS_READ):
-        return denied
     settings = get_settings()
     first, last = _range(settings, start, end)
 
@@ -190,12 +186,10 @@ def drill_page(
     title: str = "",
     brand: Id | None = None,
     page: Page = 1,
-    ctx: dict[str, Any] = Depends(console_user),
+    ctx: dict[str, Any] = Depends(page_for(CUSTOMERS_READ)),
 ) -> HTMLResponse:
     """The customers behind a chart's bar, cell or row (a rule on the analytical copy), a page
     at a time; from here the same rule can be saved as a segment."""
-    if denied := denied_page(request, ctx, CUSTOMERS_READ):
-        return denied
     result, error, quiet = None, None, False
     try:
         found = drill(

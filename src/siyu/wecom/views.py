@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.views import _check_csrf, console_user, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
@@ -48,11 +48,9 @@ def _corp(session: Session) -> Any:
 def wecom_page(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_READ)),
 ) -> HTMLResponse:
     """Sync status (never silent), staff with friend counts, open alerts, welcome figures."""
-    if denied := denied_page(request, ctx, CUSTOMERS_READ):
-        return denied
     return _status_page(request, ctx, session)
 
 

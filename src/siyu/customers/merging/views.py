@@ -10,7 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.console.views import console_user, denied_page, expired_page, refused_page, render
+from siyu.console.views import (
+    expired_page,
+    page_for,
+    refused_page,
+    render,
+)
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_UNMASK, CUSTOMERS_WRITE
 from siyu.customers.merging.service import keep_apart, list_conflicts, merge_preview
@@ -56,12 +61,10 @@ def merge_page(
     customer_id: Id,
     other: str = "",
     conflict: Id | None = None,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_WRITE)),
 ) -> Response:
     """Find the other customer (by id, phone, name or member number), then show both side by
     side and what the merge will do; nothing changes until it is confirmed."""
-    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
-        return denied
     principal = ctx["principal"]
     other = other.strip()[:100]
     base: dict[str, Any] = {"customer_id": customer_id, "other": other, "conflict": conflict}
@@ -97,12 +100,10 @@ async def merge_submit(
     session: SessionDep,
     request: Request,
     customer_id: Id,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_WRITE)),
 ) -> Response:
     """Merge the other customer into this one (refused when they hold different strong ids,
     unless the operator ticked that they checked)."""
-    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
-        return denied
     form = await posted(request, ctx)
     if form is None:
         return expired_page(request, ctx)
@@ -142,11 +143,9 @@ async def unmerge_submit(
     request: Request,
     customer_id: Id,
     merge_id: Id,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_WRITE)),
 ) -> Response:
     """Undo a merge from the customer's merge history."""
-    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
-        return denied
     if await posted(request, ctx) is None:
         return expired_page(request, ctx)
     try:
@@ -167,12 +166,10 @@ async def conflicts_page(
     session: SessionDep,
     request: Request,
     page: Page = 1,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_WRITE)),
 ) -> Response:
     """The pairs waiting for review, both profiles side by side (a POST with the CSRF token
     and ``unmask=1`` shows them unmasked, audit-logged)."""
-    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
-        return denied
     unmask = False
     if request.method == "POST":
         form = await posted(request, ctx)
@@ -197,11 +194,9 @@ async def keep_apart_submit(
     session: SessionDep,
     request: Request,
     conflict_id: Id,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_WRITE)),
 ) -> Response:
     """The two are different people: off the list, never raised or merged again."""
-    if denied := denied_page(request, ctx, CUSTOMERS_WRITE):
-        return denied
     form = await posted(request, ctx)
     if form is None:
         return expired_page(request, ctx)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.console.views import _check_csrf, console_user, denied_page, render
+from siyu.console.views import _check_csrf, console_user, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.i18n import _
 from siyu.metrics import METRICS_READ, METRICS_WRITE
@@ -49,11 +49,9 @@ def _page(
 def funnels_page(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(METRICS_READ)),
 ) -> HTMLResponse:
     """The saved funnels with their steps, a form for each and one for a new funnel."""
-    if denied := denied_page(request, ctx, METRICS_READ):
-        return denied
     return _page(request, ctx, session)
 
 

@@ -12,7 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, refused_page, render
+from siyu.console.views import (
+    _check_csrf,
+    page_for,
+    refused_page,
+    render,
+)
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
@@ -155,10 +160,8 @@ def _segments(session: Session, ctx: Ctx) -> list[SegmentOut]:
 def campaigns_page(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_READ)),
 ) -> HTMLResponse:
-    if denied := denied_page(request, ctx, CUSTOMERS_READ):
-        return denied
     rows = queries.list_campaigns(session, principal=ctx["principal"])
     return render(request, "campaigns.html", ctx=ctx, rows=rows)
 
@@ -167,11 +170,9 @@ def campaigns_page(
 async def campaign_new_page(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CAMPAIGNS_WRITE)),
 ) -> Response:
     """GET: the form. POST: save as a draft (errors shown in the form, nothing lost)."""
-    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
-        return denied
     form: dict[str, str] = {"channel": "sms", "purpose": "marketing", "holdout": "10"}
     error = None
     if request.method == "POST":
@@ -202,13 +203,11 @@ async def campaign_new_page(
 async def campaign_preview_fragment(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CAMPAIGNS_WRITE)),
 ) -> HTMLResponse:
     """The form's live preview (HTMX): the message for real customers of the segment, only for
     those who may plan campaigns. It runs as the operator types, so names stay masked here;
     the API's preview unmasks on request, audit-logged."""
-    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
-        return denied
     raw = await request.form()
     form = {k: str(v).strip() for k, v in raw.items()}
     channel = form.get("channel", "sms")
@@ -233,10 +232,8 @@ async def campaign_preview_fragment(
 def ambiguous_page(
     session: SessionDep,
     request: Request,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CAMPAIGNS_WRITE)),
 ) -> HTMLResponse:
-    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
-        return denied
     return render(request, "campaign_ambiguous.html", ctx=ctx, rows=queries.ambiguous(session))
 
 
@@ -245,10 +242,8 @@ async def settle_page(
     session: SessionDep,
     request: Request,
     row_id: BigId,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CAMPAIGNS_WRITE)),
 ) -> Response:
-    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
-        return denied
     raw = await request.form()
     if _check_csrf(ctx, str(raw.get("csrf", ""))):
         try:
@@ -279,10 +274,8 @@ def campaign_page(
     session: SessionDep,
     request: Request,
     campaign_id: Id,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CUSTOMERS_READ)),
 ) -> HTMLResponse:
-    if denied := denied_page(request, ctx, CUSTOMERS_READ):
-        return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return render(request, "error.html", status=404, ctx=ctx, message=_("Campaign not found."))
@@ -295,10 +288,8 @@ async def campaign_action(
     request: Request,
     campaign_id: Id,
     action: str,
-    ctx: Ctx = Depends(console_user),
+    ctx: Ctx = Depends(page_for(CAMPAIGNS_WRITE)),
 ) -> Response:
-    if denied := denied_page(request, ctx, CAMPAIGNS_WRITE):
-        return denied
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or action not in service.ACTIONS:
         return render(request, "error.html", status=404, ctx=ctx, message=_("Campaign not found."))
