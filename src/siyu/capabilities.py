@@ -31,6 +31,7 @@ ORDER = (
     "oa",
     "reach",
     "metrics",
+    "loyalty",
     "demo",
 )
 """The capability packages under ``siyu``, each after those it uses."""
