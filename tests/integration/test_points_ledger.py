@@ -199,12 +199,14 @@ MOVES = st.lists(
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(MOVES)
-def test_any_sequence_of_moves_keeps_balance_equal_to_the_ledger(session: Any, moves: Any) -> None:
+@given(MOVES, st.sampled_from(["negative", "deduct_later"]))
+def test_any_sequence_of_moves_keeps_balance_equal_to_the_ledger(
+    session: Any, moves: Any, rule: str
+) -> None:
     """Random earn / spend / refund / expire / adjust: the summary equals the ledger, no lot
     goes below zero, and every spend takes from the lots that expire first."""
     from siyu import clock
-    from siyu.loyalty.models import PointsEntry, PointsLot
+    from siyu.loyalty.models import Member, PointsBalance, PointsEntry, PointsLot, Programme
     from siyu.loyalty.service import (
         LoyaltyError,
         deduct,
@@ -217,6 +219,12 @@ def test_any_sequence_of_moves_keeps_balance_equal_to_the_ledger(session: Any, m
 
     with clock.frozen(T0):
         m = _member(session, pending_days=2, lot_months=1, code=f"p{next(_CODES)}")
+        session.execute(
+            sa.update(Programme)
+            .where(Programme.id == session.get(Member, m).programme_id)
+            .values(refund_rule=rule)
+        )
+        session.commit()
         for i, (move, points, ref) in enumerate(moves):
             try:
                 if move == "earn":
@@ -237,6 +245,9 @@ def test_any_sequence_of_moves_keeps_balance_equal_to_the_ledger(session: Any, m
             except LoyaltyError:
                 session.rollback()
         _assert_ledger(session, m)
+        kept = session.get(PointsBalance, m)
+        if rule == "negative" and kept.debt:  # owed only when nothing is left to pay it with
+            assert kept.remaining == 0
         # expiry order: within each spend, lots were taken earliest expiry first
         for source in session.scalars(
             sa.select(PointsEntry.source_id)
@@ -290,4 +301,137 @@ def test_two_spends_at_once_never_overdraw(session: Any) -> None:
     assert sorted(results) == ["refused", "spent"]
     session.expire_all()
     assert spendable(session, m) == 20
+    _assert_ledger(session, m)
+
+
+def _run(session: Any, steps: list[tuple[Any, ...]], **programme: Any) -> int:
+    """A member put through ``steps`` (a function of the service and its arguments, or an
+    advance of the clock in days); returns what the member can spend at the end."""
+    from siyu import clock
+    from siyu.loyalty import service
+
+    m = _member(session, code=f"r{next(_CODES)}", **programme)
+    for step in steps:
+        if isinstance(step[0], int):
+            clock.advance(timedelta(days=step[0]))
+        elif step[0] == "expire_due":
+            service.expire_due(session, member_id=m)
+        else:
+            getattr(service, step[0])(session, m, *step[1:])
+        session.commit()
+    _assert_ledger(session, m)
+    return service.spendable(session, m)
+
+
+def test_a_refund_of_spent_points_never_costs_the_member_twice(session: Any) -> None:
+    """Review findings: a debt left open while other points expired, points given back into
+    a refunded lot and lost at expiry, and a refund of expired points made a debt of them too;
+    the same refunds in any order end the same."""
+    from siyu import clock
+
+    rules = {"pending_days": 0, "lot_months": 1}
+    with clock.frozen(T0):
+        early = [
+            ("earn", ("order", "T1"), 100),
+            (1,),
+            ("earn", ("order", "T2"), 100),
+            ("spend", ("redeem", "C1"), 100),
+            ("take_back", ("order", "T1"), "R1"),  # T1's 100 were spent: T2's pay for them
+            (45,),
+            ("expire_due",),
+            ("earn", ("order", "T3"), 100),
+        ]
+        late = [
+            ("earn", ("order", "T1"), 100),
+            ("spend", ("redeem", "C1"), 100),
+            ("take_back", ("order", "T1"), "R1"),
+            (1,),
+            ("earn", ("order", "T2"), 100),
+            (45,),
+            ("expire_due",),
+            ("earn", ("order", "T3"), 100),
+        ]
+        assert _run(session, early, **rules) == _run(session, late, **rules) == 100
+        both = [
+            ("earn", ("order", "T1"), 500),
+            ("spend", ("redeem", "C1"), 200),
+            ("take_back", ("order", "T1"), "RT"),
+            ("give_back", ("redeem", "C1"), "RC"),
+            (45,),
+            ("expire_due",),
+            ("earn", ("order", "T2"), 200),
+        ]
+        assert _run(session, both, **rules) == 200  # both orders refunded in full
+        expired_first = [
+            ("earn", ("order", "T1"), 100),
+            (40,),
+            ("expire_due",),
+            ("take_back", ("order", "T1"), "R1"),  # its points had expired: nothing owed
+            ("earn", ("order", "T2"), 100),
+        ]
+        assert _run(session, expired_first, **rules) == 100
+
+
+def test_under_deduct_later_current_points_stay_spendable(session: Any) -> None:
+    """The refund rule: ``negative`` takes what a refund owes from the member's other points
+    at once; ``deduct_later`` leaves them spendable and takes it from later earnings."""
+    from siyu import clock
+    from siyu.loyalty import service
+    from siyu.loyalty.models import Member, Programme
+
+    steps = [
+        ("earn", ("order", "T1"), 100),
+        ("earn", ("order", "T2"), 100),
+        ("spend", ("redeem", "C1"), 100),  # from T1
+        ("take_back", ("order", "T1"), "R1"),  # 100 owed
+    ]
+    with clock.frozen(T0):
+        assert _run(session, steps, pending_days=0) == 0  # negative: T2's 100 pay at once
+        m = _member(session, code=f"d{next(_CODES)}", pending_days=0)
+        programme_id = session.get(Member, m).programme_id
+        session.execute(
+            sa.update(Programme)
+            .where(Programme.id == programme_id)
+            .values(refund_rule="deduct_later")
+        )
+        session.commit()
+        for step in steps:
+            getattr(service, step[0])(session, m, *step[1:])
+            session.commit()
+        assert service.spendable(session, m) == 100  # T2 untouched, 100 owed
+        service.earn(session, m, ("order", "T3"), 150)
+        session.commit()
+        assert service.spendable(session, m) == 150  # T2's 100 and what T3 left after the debt
+        _assert_ledger(session, m)
+
+
+def test_a_refund_id_is_one_refund_and_an_erased_member_takes_no_moves(session: Any) -> None:
+    from siyu import clock
+    from siyu.config import get_settings
+    from siyu.customers.models import Customer
+    from siyu.loyalty.models import Member, PointsEntry
+    from siyu.loyalty.service import LoyaltyError, SourceConflict, deduct, earn, take_back
+    from siyu.privacy.service import erase_customer
+
+    with clock.frozen(T0):
+        m = _member(session, pending_days=0)
+        earn(session, m, ("order", "T1"), 100)
+        earn(session, m, ("order", "T2"), 100)
+        deduct(session, m, "A1", 10, reason="张三 13812345678 投诉补偿")
+        take_back(session, m, ("order", "T1"), "R1")
+        session.commit()
+        with pytest.raises(SourceConflict):
+            take_back(session, m, ("order", "T2"), "R1")  # the same refund id, another order
+        session.rollback()
+        with pytest.raises(LoyaltyError):
+            earn(session, m, ("redeem:x", "1"), 5)  # a kind that could make two sources one
+        session.rollback()
+        customer = session.get(Customer, session.get(Member, m).customer_id)
+        erase_customer(session, get_settings(), customer, actor="t")
+        session.commit()
+        with pytest.raises(LoyaltyError, match="erased"):
+            earn(session, m, ("order", "T3"), 100)
+        session.rollback()
+    reasons = set(session.scalars(sa.select(PointsEntry.reason).where(PointsEntry.member_id == m)))
+    assert not any("13812345678" in r for r in reasons)
     _assert_ledger(session, m)

@@ -34,6 +34,7 @@ class EntryKind(StrEnum):
     debt = "debt"  # taken back beyond what was left (no lot): the member owes it
     repay = "repay"  # a later earning pays the debt: minus on the new lot, plus on the debt
     adjust = "adjust"  # a manual deduction with a reason, per lot
+    forgive = "forgive"  # a refund of points that had expired: nothing to take (``covers``)
 
 
 class Programme(Base):
@@ -114,6 +115,8 @@ class PointsEntry(Base):
     source_id: Mapped[str] = mapped_column(sa.String(100))
     # what a compensating entry compensates ("order:T1001" for a refund's take-back)
     linked: Mapped[str] = mapped_column(sa.String(121), default="")
+    # the refund's points this entry accounts for where it moves none (``forgive``)
+    covers: Mapped[int] = mapped_column(sa.Integer, default=0)
     reason: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -125,10 +128,10 @@ class PointsBalance(Base):
     __tablename__ = "points_balance"
 
     member_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_member.id"), primary_key=True)
-    remaining: Mapped[int] = mapped_column(sa.Integer, default=0)  # left in lots (pending too)
-    debt: Mapped[int] = mapped_column(sa.Integer, default=0)  # owed, not yet repaid
-    earned: Mapped[int] = mapped_column(sa.Integer, default=0)
-    spent: Mapped[int] = mapped_column(sa.Integer, default=0)  # net of points given back
-    expired: Mapped[int] = mapped_column(sa.Integer, default=0)
-    taken_back: Mapped[int] = mapped_column(sa.Integer, default=0)  # refunds, debt included
+    remaining: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # left in lots (pending too)
+    debt: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # owed, not yet repaid
+    earned: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    spent: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # net of points given back
+    expired: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    taken_back: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # refunds, debt included
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,6 +6,7 @@ the same order, event or adjustment again finds its entries and changes nothing.
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,11 +22,13 @@ from siyu.loyalty.models import (
     PointsEntry,
     PointsLot,
     Programme,
+    RefundRule,
 )
 from siyu.privacy.service import ErasureContext
 from siyu.refusals import Conflict, NotFound, Refusal
 
-POINTS_MAX = 100_000_000  # one move; keeps sums far inside 32 bits per member
+POINTS_MAX = 100_000_000  # one move (a lot's points are 32-bit; the member's totals 64-bit)
+SOURCE_KIND = re.compile(r"[a-z_]{1,20}")
 
 
 class LoyaltyError(Refusal):
@@ -104,24 +107,38 @@ def enrol(
     )
     if found is not None:
         return found
-    member = Member(
-        programme_id=programme.id,
-        customer_id=customer_id,
-        join_channel=channel,
-        store_id=store_id,
-        joined_at=clock.now(),
-    )
-    session.add(member)
-    session.flush()
-    session.add(PointsBalance(member_id=member.id, updated_at=clock.now()))
-    session.flush()
+    try:
+        with session.begin_nested():  # two enrolments at once: the second finds the first
+            member = Member(
+                programme_id=programme.id,
+                customer_id=customer_id,
+                join_channel=channel,
+                store_id=store_id,
+                joined_at=clock.now(),
+            )
+            session.add(member)
+            session.flush()
+            session.add(PointsBalance(member_id=member.id, updated_at=clock.now()))
+            session.flush()
+    except sa.exc.IntegrityError:
+        return enrol(session, programme, customer_id, channel=channel, store_id=store_id)
     return member
 
 
-def _locked(session: Session, member_id: int) -> PointsBalance:
+@dataclass
+class _Held:
+    """The member locked for a move, with its programme and balance summary."""
+
+    member: Member
+    programme: Programme
+    balance: PointsBalance
+
+
+def _locked(session: Session, member_id: int, *, moving: bool = True) -> _Held:
     """Lock the member for this move: an UPDATE of the balance row is the first statement, so
     on PostgreSQL it holds the row until commit and on SQLite the write lock (taken before any
-    read of this transaction, so no read is stale); a second move of the same member waits."""
+    read of this transaction, so no read is stale); a second move of the same member waits.
+    An erased member takes no more moves (``moving``), only the erasure's own."""
     done = session.execute(
         sa.update(PointsBalance)
         .where(PointsBalance.member_id == member_id)
@@ -131,19 +148,32 @@ def _locked(session: Session, member_id: int) -> PointsBalance:
     if not getattr(done, "rowcount", 0):
         raise NoSuchMember("no member {id}", id=member_id)
     balance = session.get(PointsBalance, member_id, populate_existing=True)
-    assert balance is not None
-    return balance
+    member = session.get(Member, member_id, populate_existing=True)
+    assert balance is not None and member is not None
+    if moving and member.status != "active":
+        raise LoyaltyError("member {id} is {status}", id=member_id, status=member.status)
+    programme = session.get(Programme, member.programme_id)
+    assert programme is not None
+    return _Held(member, programme, balance)
+
+
+def _key(source: tuple[str, str]) -> str:
+    """``kind:id`` of a source, refusing what could make two sources one."""
+    kind, ident = source
+    if not SOURCE_KIND.fullmatch(kind) or not 0 < len(ident) <= 100:
+        raise LoyaltyError("a source is a kind (a–z, _) and an id of 1–100 characters")
+    return f"{kind}:{ident}"
 
 
 def _entries(
-    session: Session, member_id: int, kind: str, source: tuple[str, str]
+    session: Session, member_id: int, kinds: Iterable[str], source: tuple[str, str]
 ) -> list[PointsEntry]:
     return list(
         session.scalars(
             sa.select(PointsEntry)
             .where(
                 PointsEntry.member_id == member_id,
-                PointsEntry.kind == kind,
+                PointsEntry.kind.in_(list(kinds)),
                 PointsEntry.source_kind == source[0],
                 PointsEntry.source_id == source[1],
             )
@@ -154,7 +184,7 @@ def _entries(
 
 def _moved(entries: list[PointsEntry], again: bool) -> Moved:
     return Moved(
-        points=sum(abs(e.points) for e in entries),
+        points=sum(abs(e.points) + e.covers for e in entries),
         lots=tuple((e.lot_key, e.points) for e in entries),
         again=again,
     )
@@ -168,6 +198,7 @@ def _write(
     moves: Iterable[tuple[int | None, int]],
     reason: str = "",
     linked: str = "",
+    covers: int = 0,
 ) -> list[PointsEntry]:
     now = clock.now()
     out = []
@@ -181,6 +212,7 @@ def _write(
             source_kind=source[0],
             source_id=source[1],
             linked=linked,
+            covers=covers,
             reason=reason[:200],
             created_at=now,
         )
@@ -205,6 +237,25 @@ def _check_points(points: int) -> None:
         raise LoyaltyError("points: 1–{most}", most=POINTS_MAX)
 
 
+def _repay(
+    session: Session, held: _Held, source: tuple[str, str], arriving: list[tuple[int, int]]
+) -> None:
+    """Points arriving on lots (an earning; a refund's give-back under the ``negative`` rule)
+    pay the member's debt first: minus on the lot, plus on the debt, one entry each."""
+    if not held.balance.debt:
+        return
+    moves, paid = [], 0
+    for lot_id, points in arriving:
+        take = min(points, held.balance.debt - paid)
+        if take > 0:
+            moves.append((lot_id, -take))
+            paid += take
+    if paid:
+        _write(session, held.member.id, EntryKind.repay, source, [*moves, (None, paid)])
+        held.balance.remaining -= paid
+        held.balance.debt -= paid
+
+
 def earn(
     session: Session,
     member_id: int,
@@ -219,8 +270,9 @@ def earn(
     balance): spendable after the programme's refund window unless ``available_at`` says
     otherwise, expiring after its months unless ``expires_at`` does. Points the member owes
     after an earlier refund are repaid from it first."""
+    _key(source)
     _check_points(points)
-    balance = _locked(session, member_id)
+    held = _locked(session, member_id)
     lot = session.scalar(
         sa.select(PointsLot).where(
             PointsLot.member_id == member_id,
@@ -231,18 +283,13 @@ def earn(
     if lot is not None:
         if lot.points != points:
             raise SourceConflict(
-                "{source} already earned {earned} points",
-                source=":".join(source),
-                earned=lot.points,
+                "{source} already earned {earned} points", source=_key(source), earned=lot.points
             )
-        return _moved(_entries(session, member_id, EntryKind.earn, source), again=True)
-    member = session.get(Member, member_id)
-    assert member is not None
-    programme = session.get(Programme, member.programme_id)
-    assert programme is not None
+        return _moved(_entries(session, member_id, [EntryKind.earn], source), again=True)
     now = clock.now()
-    start = available_at or now + timedelta(days=programme.pending_days)
-    ends = expires_at or (add_months(start, programme.lot_months) if programme.lot_months else None)
+    start = available_at or now + timedelta(days=held.programme.pending_days)
+    months = held.programme.lot_months
+    ends = expires_at or (add_months(start, months) if months else None)
     lot = PointsLot(
         member_id=member_id,
         source_kind=source[0],
@@ -255,37 +302,40 @@ def earn(
     session.add(lot)
     session.flush()
     made = _write(session, member_id, EntryKind.earn, source, [(lot.id, points)], reason)
-    balance.earned += points
-    balance.remaining += points
-    if balance.debt:
-        repaid = min(balance.debt, points)
-        _write(session, member_id, EntryKind.repay, source, [(lot.id, -repaid), (None, repaid)])
-        balance.remaining -= repaid
-        balance.debt -= repaid
+    held.balance.earned += points
+    held.balance.remaining += points
+    _repay(session, held, source, [(lot.id, points)])
     return _moved(made, again=False)
 
 
 def spendable(session: Session, member_id: int, now: datetime | None = None) -> int:
-    """Points the member can spend now: available, unexpired lots, less any debt."""
+    """Points the member can spend now: available, unexpired lots (less any debt, under the
+    ``negative`` rule; under ``deduct_later`` the debt waits for later earnings)."""
     now = now or clock.now()
     left = _remaining(session, member_id)
     lots = _open_lots(session, member_id, now, left)
-    debt = session.scalar(sa.select(PointsBalance.debt).where(PointsBalance.member_id == member_id))
-    return max(0, sum(left[lot.id] for lot in lots) - int(debt or 0))
+    debt, rule = session.execute(
+        sa.select(PointsBalance.debt, Programme.refund_rule)
+        .join(Member, Member.id == PointsBalance.member_id)
+        .join(Programme, Programme.id == Member.programme_id)
+        .where(PointsBalance.member_id == member_id)
+    ).one()
+    owed = int(debt or 0) if rule == RefundRule.negative else 0
+    return max(0, sum(left[lot.id] for lot in lots) - owed)
 
 
 def _open_lots(
-    session: Session, member_id: int, now: datetime, left: dict[int, int]
+    session: Session, member_id: int, now: datetime, left: dict[int, int], *, every: bool = False
 ) -> list[PointsLot]:
-    """Lots with points left that can be spent now, oldest expiry first (never-expiring last)."""
-    lots = session.scalars(
-        sa.select(PointsLot).where(
-            PointsLot.member_id == member_id,
+    """Lots with points left, oldest expiry first (never-expiring last): those that can be
+    spent now, or with ``every`` all of them (pending ones too)."""
+    query = sa.select(PointsLot).where(PointsLot.member_id == member_id)
+    if not every:
+        query = query.where(
             PointsLot.available_at <= now,
             sa.or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now),
         )
-    )
-    open_ = [lot for lot in lots if left.get(lot.id, 0) > 0]
+    open_ = [lot for lot in session.scalars(query) if left.get(lot.id, 0) > 0]
     return sorted(open_, key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.id))
 
 
@@ -313,34 +363,44 @@ def _deduct(
     kind: EntryKind,
     reason: str,
 ) -> Moved:
+    _key(source)
     _check_points(points)
-    balance = _locked(session, member_id)
-    done = _entries(session, member_id, kind, source)
+    held = _locked(session, member_id)
+    done = _entries(session, member_id, [kind], source)
     if done:
         if -sum(e.points for e in done) != points:
-            raise SourceConflict("{source} already used other points", source=":".join(source))
+            raise SourceConflict("{source} already used other points", source=_key(source))
         return _moved(done, again=True)
-    now = clock.now()
-    left = _remaining(session, member_id)
-    lots = _open_lots(session, member_id, now, left)
-    can = sum(left[lot.id] for lot in lots) - balance.debt
+    can = spendable(session, member_id)
     if points > can:
         raise NotEnoughPoints(
-            "not enough points: {wanted} asked, {can} can be spent now",
-            wanted=points,
-            can=max(can, 0),
+            "not enough points: {wanted} asked, {can} can be spent now", wanted=points, can=can
         )
+    left = _remaining(session, member_id)
     moves, need = [], points
-    for lot in lots:
+    for lot in _open_lots(session, member_id, clock.now(), left):
         take = min(need, left[lot.id])
         moves.append((lot.id, -take))
         need -= take
         if not need:
             break
     made = _write(session, member_id, kind, source, moves, reason)
-    balance.remaining -= points
-    balance.spent += points
+    held.balance.remaining -= points
+    held.balance.spent += points
     return _moved(made, again=False)
+
+
+def _same_refund(
+    done: list[PointsEntry], link: str, points: int | None, source: tuple[str, str]
+) -> Moved:
+    """A refund id seen before: the same refund again gets the same answer; the id used for
+    another order or another amount is refused."""
+    total = sum(abs(e.points) + e.covers for e in done if e.lot_key or e.kind != EntryKind.repay)
+    if any(e.linked != link for e in done if e.kind != EntryKind.repay) or (
+        points is not None and points != total
+    ):
+        raise SourceConflict("{source} was already used for another refund", source=_key(source))
+    return _moved([e for e in done if e.kind != EntryKind.repay], again=True)
 
 
 def give_back(
@@ -351,24 +411,27 @@ def give_back(
     points: int | None = None,
 ) -> Moved:
     """A refund of an order paid with points: its points go back to the lots they came from
-    (latest expiry first for a partial refund), once per refund and never more than were spent."""
-    balance = _locked(session, member_id)
+    (latest expiry first for a partial refund), once per refund and never more than were spent
+    in all. Under the ``negative`` rule they pay the member's debt first. A lot that expired
+    meanwhile takes them back too, and they expire with it at the next expiry run: they would
+    have expired had they never been spent."""
+    link = _key(spend_source)
     source = ("refund", refund)
-    done = _entries(session, member_id, EntryKind.give_back, source)
+    _key(source)
+    held = _locked(session, member_id)
+    done = _entries(session, member_id, [EntryKind.give_back], source)
     if done:
-        return _moved(done, again=True)
-    spent = _entries(session, member_id, EntryKind.spend, spend_source)
+        return _same_refund(done, link, points, source)
+    spent = _entries(session, member_id, [EntryKind.spend], spend_source)
     if not spent:
-        raise NoSuchMember("no spend {source} to refund", source=":".join(spend_source))
-    back_already = _given_back(session, member_id, [e.lot_id for e in spent], spend_source)
-    owed = {e.lot_key: -e.points - back_already.get(e.lot_key, 0) for e in spent}
+        raise NoSuchMember("no spend {source} to refund", source=link)
+    before = _given_back(session, member_id, link)
+    owed = {e.lot_key: -e.points - before.get(e.lot_key, 0) for e in spent}
     total = sum(owed.values())
     want = total if points is None else points
     if not 0 < want <= total:
         raise LoyaltyError(
-            "a refund gives back 1–{left} points of {source}",
-            left=total,
-            source=":".join(spend_source),
+            "a refund gives back 1–{left} points of {source}", left=total, source=link
         )
     moves, need = [], want
     for lot_key in reversed([e.lot_key for e in spent]):
@@ -378,25 +441,22 @@ def give_back(
             need -= back
         if not need:
             break
-    made = _write(
-        session, member_id, EntryKind.give_back, source, moves, linked=":".join(spend_source)
-    )
-    balance.remaining += want
-    balance.spent -= want
+    made = _write(session, member_id, EntryKind.give_back, source, moves, linked=link)
+    held.balance.remaining += want
+    held.balance.spent -= want
+    if held.programme.refund_rule == RefundRule.negative:
+        _repay(session, held, source, [(lot, pts) for lot, pts in moves if lot])
     return _moved(made, again=False)
 
 
-def _given_back(
-    session: Session, member_id: int, lot_ids: list[int | None], spend_source: tuple[str, str]
-) -> dict[int, int]:
-    """Points already given back to these lots for refunds of ``spend_source``."""
+def _given_back(session: Session, member_id: int, link: str) -> dict[int, int]:
+    """Points already given back, per lot, for refunds of the spend ``link``."""
     rows = session.execute(
         sa.select(PointsEntry.lot_key, sa.func.sum(PointsEntry.points))
         .where(
             PointsEntry.member_id == member_id,
             PointsEntry.kind == EntryKind.give_back,
-            PointsEntry.linked == ":".join(spend_source),
-            PointsEntry.lot_key.in_([i or 0 for i in lot_ids]),
+            PointsEntry.linked == link,
         )
         .group_by(PointsEntry.lot_key)
     )
@@ -410,16 +470,21 @@ def take_back(
     refund: str,
     points: int | None = None,
 ) -> Moved:
-    """A refund of the order that earned points takes them back from its lot, once per refund
-    (``points`` for a partial refund). What the lot no longer holds (spent, expired) becomes a
-    debt the member's later earnings repay first."""
-    balance = _locked(session, member_id)
+    """A refund of the order that earned points takes them back, once per refund (``points``
+    for a partial refund), never more than the order earned in all. First from its own lot;
+    what the lot no longer holds because it was used is owed: under the ``negative`` rule it
+    is taken from the member's other points (those that expire first) and only the rest
+    becomes a debt, under ``deduct_later`` it all becomes a debt later earnings repay. What the
+    lot no longer holds because it expired is gone already and is not taken twice (a
+    ``forgive`` entry records it)."""
+    link = _key(earn_source)
     source = ("refund", refund)
-    done = _entries(session, member_id, EntryKind.take_back, source) + _entries(
-        session, member_id, EntryKind.debt, source
-    )
+    _key(source)
+    held = _locked(session, member_id)
+    kinds = [EntryKind.take_back, EntryKind.debt, EntryKind.forgive]
+    done = _entries(session, member_id, kinds, source)
     if done:
-        return _moved(done, again=True)
+        return _same_refund(done, link, points, source)
     lot = session.scalar(
         sa.select(PointsLot).where(
             PointsLot.member_id == member_id,
@@ -428,57 +493,88 @@ def take_back(
         )
     )
     if lot is None:
-        raise NoSuchMember("no points earned by {source}", source=":".join(earn_source))
-    taken_before = -sum(
-        e.points
-        for e in session.scalars(
+        raise NoSuchMember("no points earned by {source}", source=link)
+    on_lot = dict(
+        session.execute(
+            sa.select(PointsEntry.kind, sa.func.sum(PointsEntry.points))
+            .where(PointsEntry.lot_id == lot.id)
+            .group_by(PointsEntry.kind)
+        ).all()
+    )
+    remaining = sum(int(v) for v in on_lot.values())
+    expired = -int(on_lot.get(EntryKind.expire) or 0)
+    refunded = list(
+        session.scalars(
             sa.select(PointsEntry).where(
                 PointsEntry.member_id == member_id,
-                PointsEntry.kind.in_([EntryKind.take_back, EntryKind.debt]),
-                PointsEntry.linked == ":".join(earn_source),
+                PointsEntry.kind.in_(kinds),
+                PointsEntry.linked == link,
             )
         )
     )
-    can = lot.points - taken_before
+    own = -sum(e.points for e in refunded if e.kind == EntryKind.take_back and e.lot_id == lot.id)
+    charged = -sum(
+        e.points
+        for e in refunded
+        if e.kind == EntryKind.debt or (e.kind == EntryKind.take_back and e.lot_id != lot.id)
+    )
+    forgiven = sum(e.covers for e in refunded if e.kind == EntryKind.forgive)
+    can = lot.points - own - charged - forgiven
     want = can if points is None else points
     if not 0 < want <= can:
-        raise LoyaltyError(
-            "a refund takes back 1–{left} points of {source}",
-            left=can,
-            source=":".join(earn_source),
-        )
-    left = max(0, _remaining(session, member_id).get(lot.id, 0))
-    from_lot = min(want, left)
+        raise LoyaltyError("a refund takes back 1–{left} points of {source}", left=can, source=link)
+    used = lot.points - remaining - expired - own  # spent, deducted, repaid, charged
+    from_lot = min(want, max(remaining, 0))
+    chargeable = min(want - from_lot, max(0, used - charged))
+    forgive = want - from_lot - chargeable
     made = []
     if from_lot:
         made += _write(
-            session,
-            member_id,
-            EntryKind.take_back,
-            source,
-            [(lot.id, -from_lot)],
-            linked=":".join(earn_source),
+            session, member_id, EntryKind.take_back, source, [(lot.id, -from_lot)], linked=link
         )
-    if want > from_lot:
+    from_others = 0
+    if chargeable and held.programme.refund_rule == RefundRule.negative:
+        left = _remaining(session, member_id)
+        moves, need = [], chargeable
+        for other in _open_lots(session, member_id, clock.now(), left, every=True):
+            take = min(need, left[other.id])
+            moves.append((other.id, -take))
+            need -= take
+            if not need:
+                break
+        if moves:
+            made += _write(session, member_id, EntryKind.take_back, source, moves, linked=link)
+        from_others = chargeable - need
+    owed = chargeable - from_others
+    if owed:
+        made += _write(session, member_id, EntryKind.debt, source, [(None, -owed)], linked=link)
+    if forgive:
         made += _write(
             session,
             member_id,
-            EntryKind.debt,
+            EntryKind.forgive,
             source,
-            [(None, -(want - from_lot))],
-            linked=":".join(earn_source),
+            [(lot.id, 0)],
+            linked=link,
+            covers=forgive,
         )
-    balance.remaining -= from_lot
-    balance.debt += want - from_lot
-    balance.taken_back += want
+    held.balance.remaining -= from_lot + from_others
+    held.balance.debt += owed
+    held.balance.taken_back += from_lot + chargeable
     return _moved(made, again=False)
 
 
 def expire_due(session: Session, now: datetime | None = None, member_id: int | None = None) -> int:
     """End every lot past its expiry that still holds points (the remainder, once: a lot
-    already ended holds none); returns the points expired. Safe to run again at any time."""
+    already ended holds none); returns the points expired. Safe to run again at any time.
+    Members are locked in id order (two runs at once never deadlock); the caller commits."""
     now = now or clock.now()
-    query = sa.select(PointsLot.member_id).where(PointsLot.expires_at <= now).distinct()
+    query = (
+        sa.select(PointsLot.member_id)
+        .where(PointsLot.expires_at <= now)
+        .distinct()
+        .order_by(PointsLot.member_id)
+    )
     if member_id is not None:
         query = query.where(PointsLot.member_id == member_id)
     total = 0
@@ -490,7 +586,7 @@ def expire_due(session: Session, now: datetime | None = None, member_id: int | N
 def _expire_member(
     session: Session, member_id: int, now: datetime, reason: str, every: bool = False
 ) -> int:
-    balance = _locked(session, member_id)
+    held = _locked(session, member_id, moving=False)
     left = _remaining(session, member_id)
     lots = session.scalars(
         sa.select(PointsLot).where(
@@ -516,20 +612,29 @@ def _expire_member(
             reason,
         )
         total += points
-    balance.remaining -= total
-    balance.expired += total
+    held.balance.remaining -= total
+    held.balance.expired += total
     return total
 
 
 def erase_members(session: Session, ctx: ErasureContext) -> int:
     """Erasure keeps the ledger whole: the person's memberships lose their customer and carry a
-    tombstone; their points expire with reason ``erased``; entries and lots stay (amounts, dates
-    and order ids, no personal data)."""
+    tombstone and take no more moves; their points expire with reason ``erased``; entries and
+    lots stay (amounts, dates and order ids), the operators' free-text reasons are blanked."""
     members = list(
         session.scalars(sa.select(Member).where(Member.customer_id.in_(ctx.customer_ids)))
     )
     for member in members:
         _expire_member(session, member.id, clock.now(), "erased", every=True)
+        session.execute(
+            sa.update(PointsEntry)
+            .where(
+                PointsEntry.member_id == member.id,
+                PointsEntry.kind.in_([EntryKind.earn, EntryKind.adjust]),
+            )
+            .values(reason="")
+            .execution_options(synchronize_session=False)
+        )
         member.customer_id = None
         member.tombstone = f"erased-{member.id}"
         member.status = "erased"

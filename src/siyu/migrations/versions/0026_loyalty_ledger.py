@@ -2,7 +2,7 @@
 
 Revision ID: 0026
 Revises: 0025
-Create Date: 2026-12-07 10:17:14.748497
+Create Date: 2026-12-07 10:31:09.414167
 """
 
 from collections.abc import Sequence
@@ -71,12 +71,12 @@ def upgrade() -> None:
     op.create_table(
         "points_balance",
         sa.Column("member_id", sa.Integer(), nullable=False),
-        sa.Column("remaining", sa.Integer(), nullable=False),
-        sa.Column("debt", sa.Integer(), nullable=False),
-        sa.Column("earned", sa.Integer(), nullable=False),
-        sa.Column("spent", sa.Integer(), nullable=False),
-        sa.Column("expired", sa.Integer(), nullable=False),
-        sa.Column("taken_back", sa.Integer(), nullable=False),
+        sa.Column("remaining", sa.BigInteger(), nullable=False),
+        sa.Column("debt", sa.BigInteger(), nullable=False),
+        sa.Column("earned", sa.BigInteger(), nullable=False),
+        sa.Column("spent", sa.BigInteger(), nullable=False),
+        sa.Column("expired", sa.BigInteger(), nullable=False),
+        sa.Column("taken_back", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", siyu.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["member_id"],
@@ -125,6 +125,7 @@ def upgrade() -> None:
         sa.Column("source_kind", sa.String(length=20), nullable=False),
         sa.Column("source_id", sa.String(length=100), nullable=False),
         sa.Column("linked", sa.String(length=121), nullable=False),
+        sa.Column("covers", sa.Integer(), nullable=False),
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.Column("created_at", siyu.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
