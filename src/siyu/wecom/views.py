@@ -4,6 +4,7 @@ same services as the API and CLI, render or redirect."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -33,6 +34,38 @@ async def _post(request: Request, ctx: Ctx) -> tuple[HTMLResponse | None, dict[s
     if not _check_csrf(ctx, str(form.get("csrf", ""))):
         return None, None
     return None, {k: str(v).strip() for k, v in form.items()}
+
+
+class _Shown(Exception):
+    """A form's answer that is an error code the page shows (``"no corp"``), not a refusal."""
+
+
+async def _submit(
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    act: Callable[[dict[str, str]], str | None],
+    refusals: tuple[type[Exception], ...],
+) -> tuple[Response | None, str | None]:
+    """A form that changes WeCom settings, from permission to commit: ``_post`` (the manage
+    permission, the CSRF token), then ``act(form)``, committed. ``act`` returns where to go
+    next, or None to show the page again; a refusal of the kinds given is rolled back and
+    shown in the page's words. Returns (the answer to give, or None to show the page) and the
+    error to show."""
+    denied, form = await _post(request, ctx)
+    if denied:
+        return denied, None
+    if form is None:
+        return None, "csrf"
+    try:
+        then = act(form)
+    except _Shown as shown:
+        return None, str(shown)
+    except refusals as exc:
+        session.rollback()
+        return None, in_words(request, exc)
+    session.commit()
+    return (RedirectResponse(then, status_code=303) if then else None), None
 
 
 def _corp(session: Session) -> Any:
@@ -80,28 +113,21 @@ async def connect_corp_page(
     and never shown again, only their last characters."""
     from siyu.wecom.connection.service import WecomConfigError, add_corp
 
-    denied, form = await _post(request, ctx)
-    if denied:
-        return denied
-    error = "csrf"
-    if form is not None:
-        try:
-            add_corp(
-                session,
-                corp_id=form.get("corp_id", ""),
-                agent_id=form.get("agent_id", ""),
-                secret=form.get("secret", ""),
-                token=form.get("token", ""),
-                aes_key_text=form.get("aes_key", ""),
-                name=form.get("name", ""),
-                actor=ctx["principal"].actor,
-            )
-            session.commit()
-            return RedirectResponse("/wecom", status_code=303)
-        except WecomConfigError as exc:
-            session.rollback()
-            error = in_words(request, exc)
-    return _status_page(request, ctx, session, error)
+    def connect(form: dict[str, str]) -> str:
+        add_corp(
+            session,
+            corp_id=form.get("corp_id", ""),
+            agent_id=form.get("agent_id", ""),
+            secret=form.get("secret", ""),
+            token=form.get("token", ""),
+            aes_key_text=form.get("aes_key", ""),
+            name=form.get("name", ""),
+            actor=ctx["principal"].actor,
+        )
+        return "/wecom"
+
+    answer, error = await _submit(request, ctx, session, connect, (WecomConfigError,))
+    return answer or _status_page(request, ctx, session, error)
 
 
 # -- live codes ---------------------------------------------------------------------------------------
@@ -113,18 +139,19 @@ async def live_codes_page(
 ) -> Response:
     if denied := denied_page(request, ctx, CUSTOMERS_READ):
         return denied
+    from siyu.wecom.live_codes.service import LiveCodeError
+
     error = None
     if request.method == "POST":
-        denied, form = await _post(request, ctx)
-        if denied:
-            return denied
-        if form is None:
-            error = "csrf"
-        else:
-            made = _create_live_code(request, session, ctx, form)
-            if isinstance(made, int):
-                return RedirectResponse(f"/wecom/live-codes/{made}", status_code=303)
-            error = made
+        answer, error = await _submit(
+            request,
+            ctx,
+            session,
+            lambda form: _create_live_code(session, ctx, form),
+            (LiveCodeError,),
+        )
+        if answer:
+            return answer
     return _live_codes_page(request, ctx, session, error)
 
 
@@ -139,13 +166,12 @@ async def create_group_code_page(
     from siyu.wecom.live_codes.group_codes import create_group_code
     from siyu.wecom.live_codes.service import LiveCodeError
 
-    denied, form = await _post(request, ctx)
-    if denied:
-        return denied
-    corp = _corp(session)
-    error = "csrf" if form is None else ("no corp" if corp is None else None)
-    if form is not None and corp is not None:
-        chats = [str(v) for v in (await request.form()).getlist("chat")]
+    chats = [str(v) for v in (await request.form()).getlist("chat")]
+
+    def create(form: dict[str, str]) -> str:
+        corp = _corp(session)
+        if corp is None:
+            raise _Shown("no corp")
         client = cached_client(session, corp)
         try:
             create_group_code(
@@ -156,14 +182,12 @@ async def create_group_code_page(
                 chat_ids=chats,
                 actor=ctx["principal"].actor,
             )
-            session.commit()
-            return RedirectResponse("/wecom/live-codes", status_code=303)
-        except LiveCodeError as exc:
-            session.rollback()
-            error = in_words(request, exc)
         finally:
             record_calls(session, corp, client)
-    return _live_codes_page(request, ctx, session, error)
+        return "/wecom/live-codes"
+
+    answer, error = await _submit(request, ctx, session, create, (LiveCodeError,))
+    return answer or _live_codes_page(request, ctx, session, error)
 
 
 def _live_codes_page(
@@ -180,15 +204,14 @@ def _live_codes_page(
     )
 
 
-def _create_live_code(
-    request: Request, session: Session, ctx: Ctx, form: dict[str, str]
-) -> int | str:
+def _create_live_code(session: Session, ctx: Ctx, form: dict[str, str]) -> str:
+    """Create a live code from the form; where its page is."""
     from siyu.wecom.connection.service import cached_client, record_calls
-    from siyu.wecom.live_codes.service import LiveCodeError, create_live_code, parse_staff
+    from siyu.wecom.live_codes.service import create_live_code, parse_staff
 
     corp = _corp(session)
     if corp is None:
-        return "no corp"
+        raise _Shown("no corp")
     client = cached_client(session, corp)
     try:
         code = create_live_code(
@@ -205,13 +228,9 @@ def _create_live_code(
             store_code=form.get("store") or None,
             actor=ctx["principal"].actor,
         )
-    except LiveCodeError as exc:
-        session.rollback()
-        return in_words(request, exc)
     finally:
         record_calls(session, corp, client)
-    session.commit()
-    return int(code.id)
+    return f"/wecom/live-codes/{code.id}"
 
 
 @router.get("/wecom/live-codes/{code_id}")
@@ -247,19 +266,14 @@ async def welcome_page(
         return denied
     corp, error, saved = _corp(session), None, False
     if request.method == "POST" and corp is not None:
-        denied, form = await _post(request, ctx)
-        if denied:
-            return denied
-        if form is None:
-            error = "csrf"
-        else:
-            try:
-                set_default(session, corp.id, form.get("text", ""), actor=ctx["principal"].actor)
-                session.commit()
-                saved = True
-            except WelcomeError as exc:
-                session.rollback()
-                error = in_words(request, exc)
+
+        def save(form: dict[str, str]) -> None:
+            set_default(session, corp.id, form.get("text", ""), actor=ctx["principal"].actor)
+
+        answer, error = await _submit(request, ctx, session, save, (WelcomeError,))
+        if answer:
+            return answer
+        saved = error is None
     current = welcome_for(session, corp.id, None) if corp is not None else None
     return render(
         request,
@@ -286,13 +300,9 @@ async def keywords_page(
         return denied
     corp, error = _corp(session), None
     if request.method == "POST" and corp is not None:
-        denied, form = await _post(request, ctx)
-        if denied:
-            return denied
-        try:
-            if form is None:
-                error = "csrf"
-            elif form.get("toggle"):
+
+        def change(form: dict[str, str]) -> str:
+            if form.get("toggle"):
                 set_active(
                     session,
                     number(form["toggle"], least=1),
@@ -311,12 +321,11 @@ async def keywords_page(
                     number(form.get("priority"), most=KEYWORD_PRIORITY_MAX, default=100),
                 )
                 add_rule(session, corp.id, spec, actor=ctx["principal"].actor)
-            if error is None:
-                session.commit()
-                return RedirectResponse("/wecom/keywords", status_code=303)
-        except (KeywordError, ValueError) as exc:
-            session.rollback()
-            error = in_words(request, exc)
+            return "/wecom/keywords"
+
+        answer, error = await _submit(request, ctx, session, change, (KeywordError, ValueError))
+        if answer:
+            return answer
     return render(
         request,
         "wecom_keywords.html",
@@ -343,31 +352,25 @@ async def handovers_page(
         return denied
     corp, error = _corp(session), None
     if request.method == "POST" and corp is not None:
-        denied, form = await _post(request, ctx)
-        if denied:
-            return denied
-        if form is None:
-            error = "csrf"
-        else:
-            try:
-                handover = plan(
-                    session,
-                    corp,
-                    kind=form.get("kind") or "onjob",
-                    handover_userid=form.get("from", ""),
-                    takeover_userid=form.get("to", ""),
-                    selection=Selection(
-                        tag=form.get("tag") or None, groups=form.get("groups") == "1"
-                    ),
-                    message=form.get("message", ""),
-                    actor=ctx["principal"].actor,
-                )
-                session.commit()
-                submit_now(session, handover)
-                return RedirectResponse(f"/wecom/handovers/{handover.id}", status_code=303)
-            except HandoverError as exc:
-                session.rollback()
-                error = in_words(request, exc)
+
+        def start(form: dict[str, str]) -> str:
+            handover = plan(
+                session,
+                corp,
+                kind=form.get("kind") or "onjob",
+                handover_userid=form.get("from", ""),
+                takeover_userid=form.get("to", ""),
+                selection=Selection(tag=form.get("tag") or None, groups=form.get("groups") == "1"),
+                message=form.get("message", ""),
+                actor=ctx["principal"].actor,
+            )
+            session.commit()  # planned before WeCom is asked
+            submit_now(session, handover)
+            return f"/wecom/handovers/{handover.id}"
+
+        answer, error = await _submit(request, ctx, session, start, (HandoverError,))
+        if answer:
+            return answer
     return render(
         request,
         "wecom_handovers.html",
@@ -397,18 +400,15 @@ async def handover_page(
         return render(request, "error.html", status=404, ctx=ctx, message=_("Customer not found."))
     error = None
     if request.method == "POST":
-        denied, form = await _post(request, ctx)
-        if denied:
-            return denied
-        try:
-            if form is None:
-                error = "csrf"
-            elif retry(session, handover, form.get("to") or None, actor=ctx["principal"].actor):
-                session.commit()
+
+        def again(form: dict[str, str]) -> None:
+            if retry(session, handover, form.get("to") or None, actor=ctx["principal"].actor):
+                session.commit()  # the retry stored before WeCom is asked
                 submit_now(session, handover)
-        except HandoverError as exc:
-            session.rollback()
-            error = in_words(request, exc)
+
+        answer, error = await _submit(request, ctx, session, again, (HandoverError,))
+        if answer:
+            return answer
     return render(
         request,
         "wecom_handover.html",
