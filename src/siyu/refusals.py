@@ -52,6 +52,12 @@ class Conflict(Refusal):
     status = 409
 
 
+class Gone(Refusal):
+    """The thing existed and can no longer be used (an expired coupon)."""
+
+    status = 410
+
+
 class Forbidden(Refusal):
     """The acting principal lacks the permission the rule needs."""
 

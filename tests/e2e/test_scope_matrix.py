@@ -507,6 +507,10 @@ SCOPED: dict[tuple[str, str], Call] = {
 
 # Routes a guide may open that return no customer's data, and why; requested all the same.
 NO_CUSTOMER_DATA: dict[tuple[str, str], tuple[str, Callable[[W], str]]] = {
+    ("POST", f"{R}/coupons/{{code}}/redeem"): (
+        "a coupon's code and discount (at the guide's own store only), never its member",
+        lambda w: f"{R}/coupons/NOSUCHCODE23/redeem",
+    ),
     ("GET", f"{R}/segments/fields"): (
         "the rule vocabulary: fields, operators, cities, sources and tag names, no people",
         lambda w: f"{R}/segments/fields",

@@ -3,6 +3,7 @@ worker after commit to the subscribers manifests declare, at least once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -34,7 +35,9 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> None:
     from siyu import capabilities
 
     told.clear()
-    monkeypatch.setattr(capabilities, "CAPABILITIES", (*capabilities.CAPABILITIES, PROBE))
+    # the probe alone hears orders here (loyalty, which follows them, is told nothing)
+    quiet = tuple(replace(c, subscribers=()) for c in capabilities.CAPABILITIES)
+    monkeypatch.setattr(capabilities, "CAPABILITIES", (*quiet, PROBE))
 
 
 def _reactions(session: Any) -> list[Job]:

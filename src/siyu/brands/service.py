@@ -43,6 +43,41 @@ def resolve_brand(conn: Connection, code: str | None) -> tuple[int, str]:
     return int(result.inserted_primary_key[0]), DEFAULT_BRAND  # type: ignore[index]
 
 
+def brand_id_of(session: Session, code: str) -> int:
+    """The id of the brand with this code (a refusal names the code when there is none)."""
+    found = session.scalar(sa.select(Brand.id).where(Brand.code == code))
+    if found is None:
+        raise BrandError("no brand with code {code!r}; create it with `siyu brands add`", code=code)
+    return int(found)
+
+
+def brand_code_of(session: Session, brand_id: int) -> str:
+    return str(session.scalar(sa.select(Brand.code).where(Brand.id == brand_id)))
+
+
+def store_id_of(session: Session, code: str, brand_id: int | None = None) -> int | None:
+    """The id of the store with this code (in the brand, when given); None when there is none.
+    A code two brands share needs the brand: the refusal says so."""
+    where = [Store.code == code[:64]]
+    if brand_id is not None:
+        where.append(Store.brand_id == brand_id)
+    found = list(session.scalars(sa.select(Store.id).where(*where).limit(2)))
+    if len(found) > 1:
+        raise BrandError("several brands have a store {code!r}; name the brand too", code=code)
+    return int(found[0]) if found else None
+
+
+def store_and_brand(session: Session, code: str) -> tuple[int, int] | None:
+    """(store id, brand id) of the store with this code; None when there is none (a code two
+    brands share is refused, as in ``store_id_of``)."""
+    found = session.execute(
+        sa.select(Store.id, Store.brand_id).where(Store.code == code[:64]).limit(2)
+    ).all()
+    if len(found) > 1:
+        raise BrandError("several brands have a store {code!r}; name the brand too", code=code)
+    return (int(found[0][0]), int(found[0][1])) if found else None
+
+
 def add_brand(session: Session, code: str, name: str) -> Brand:
     if session.scalar(sa.select(Brand).where(Brand.code == code)):
         raise BrandExists("brand {code!r} already exists", code=code)

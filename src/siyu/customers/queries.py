@@ -322,6 +322,30 @@ def customers_by_phones(session: Session, phones: Iterable[str]) -> tuple[list[i
     return found, [raw for raw, v in typed if v not in owner]
 
 
+def customers_by_identity(
+    session: Session, kind: str, namespace: str | None, raws: Iterable[str]
+) -> dict[str, int]:
+    """Customer ids by an identity as written (a phone, a member number), normalised as the
+    importers normalise it; ``namespace`` None: in any namespace (one owner, else left out)."""
+    normalise = ids.NORMALISERS[ids.Kind(kind)]
+    typed: dict[str, str] = {}
+    for raw in raws:
+        try:
+            typed[raw] = normalise(raw)
+        except ids.Rejected:
+            continue
+    owner: dict[str, set[int]] = {}
+    for part in chunks(sorted(set(typed.values())), 5000):
+        where = [Identity.kind == kind, Identity.value.in_(part)]
+        if namespace is not None:
+            where.append(Identity.namespace == namespace)
+        for value, cid in session.execute(
+            sa.select(Identity.value, Identity.customer_id).where(*where)
+        ):
+            owner.setdefault(value, set()).add(int(cid))
+    return {raw: next(iter(owner[v])) for raw, v in typed.items() if len(owner.get(v, ())) == 1}
+
+
 def profile_variables(
     session: Session,
     ids: Sequence[int],

@@ -11,14 +11,22 @@ IMPORTS_RUN = Permission(
     api_key=True,
 )
 
+ORDERS_WRITE = Permission(
+    "orders:write",
+    "Push orders from a POS or the mini-program (POST /api/v1/orders)",
+    roles=("operator",),
+    api_key=True,
+)
+
 CAPABILITY = Capability(
     name="ingest",
     summary="Imports from platform exports, runs and rejects, the upload page",
     models=(".models",),
+    routers=(".api:router",),
     pages=(".views:router",),
     cli=".cli:register",
     tasks=(".tasks",),
-    permissions=(IMPORTS_RUN,),
+    permissions=(IMPORTS_RUN, ORDERS_WRITE),
     nav=(
         NavEntry("imports", NP_("navigation", "Import"), (("imports:run", "/imports"),), order=70),
     ),

@@ -117,7 +117,7 @@ def import_orders(
         )
         start.opened.close()  # the parser opens the file again, possibly in another process
         summary, rejects = start.summary, start.rejects
-        batch = _Batch(engine, settings, summary, start.brand_id, source, shop, actor)
+        batch = OrderWriter(engine, settings, summary, start.brand_id, source, shop, actor)
         job = ParseJob(
             file,
             source,
@@ -145,8 +145,9 @@ def import_orders(
     return summary
 
 
-class _Batch:
-    """Writes one batch of parsed orders in one transaction."""
+class OrderWriter:
+    """Writes one batch of parsed orders in one transaction (an import's batch, or one order
+    the orders API was pushed)."""
 
     def __init__(
         self,
@@ -160,6 +161,7 @@ class _Batch:
     ) -> None:
         self.engine, self.settings, self.summary = engine, settings, summary
         self.brand_id, self.platform, self.shop, self.actor = brand_id, platform, shop, actor
+        self.run_id = summary.run_id or None  # none for an order the API was pushed
         self.products = ProductCache(brand_id)
         self.stores = StoreCache()
         self.secret = settings.secret_key_bytes()
@@ -211,6 +213,18 @@ class _Batch:
             s.conflicts += r.conflicts
             s.suppressed += r.suppressed
             s.batches += 1
+
+    def stored(self, order_id: str) -> tuple[int, int | None]:
+        """(id, customer id) of the order as stored, by this writer's platform and shop."""
+        with self.engine.connect() as conn:
+            pk, customer = conn.execute(
+                sa.select(ORDER.c.id, ORDER.c.customer_id).where(
+                    ORDER.c.platform == self.platform,
+                    ORDER.c.shop == self.shop,
+                    ORDER.c.platform_order_id == order_id,
+                )
+            ).one()
+        return int(pk), customer
 
     def _existing(self, conn: Connection, order_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
@@ -278,7 +292,7 @@ class _Batch:
                 self._times(conn, fresh.ordered_at),
                 self._times(conn, fresh.paid_at),
                 fresh.digest,
-                same(self.summary.run_id),
+                same(self.run_id),
                 same(now),
                 same(now),
                 strict=True,
@@ -307,7 +321,7 @@ class _Batch:
                 paid_at=sa.bindparam("paid_at"),
                 store_id=sa.bindparam("store_id"),
                 digest=sa.bindparam("digest"),
-                import_run_id=self.summary.run_id,
+                import_run_id=self.run_id,
                 updated_at=now,
             ),
             [

@@ -4,6 +4,7 @@ use them are in ``service`` (earn, spend, expiry, erasure) and ``refunds``."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -245,3 +246,11 @@ def ledger_totals(session: Session, member_id: int) -> LedgerTotals:
         expired=-s(EntryKind.expire),
         taken_back=-s(EntryKind.take_back) - s(EntryKind.debt),
     )
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` later (the month's last day when it has fewer days)."""
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)

@@ -51,6 +51,14 @@ class Programme(Base):
     lot_months: Mapped[int] = mapped_column(sa.Integer, default=12)  # 0: points never expire
     refund_rule: Mapped[str] = mapped_column(sa.String(16), default=RefundRule.negative)
     point_value_fen: Mapped[int] = mapped_column(sa.Integer, default=1)  # for the liability
+    # tiers: what qualifies (points earned | spend_fen | orders) over how many months, counted
+    # as a rolling window or by calendar year; at the window's end a member short of the
+    # threshold goes down one level or to the level the measure reaches, after a grace period
+    tier_measure: Mapped[str] = mapped_column(sa.String(10), default="points")
+    tier_window: Mapped[str] = mapped_column(sa.String(10), default="rolling")
+    tier_months: Mapped[int] = mapped_column(sa.Integer, default=12)
+    tier_downgrade: Mapped[str] = mapped_column(sa.String(12), default="one_level")
+    tier_grace_days: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -69,6 +77,8 @@ class Member(Base):
     join_channel: Mapped[str] = mapped_column(sa.String(20), default="")
     store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_tier.id"))
+    tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PointsLot(Base):
@@ -88,6 +98,9 @@ class PointsLot(Base):
     source_kind: Mapped[str] = mapped_column(sa.String(20))  # order | event | adjustment | opening
     source_id: Mapped[str] = mapped_column(sa.String(100))
     points: Mapped[int] = mapped_column(sa.Integer)  # as earned
+    # an order's lot: the money (fen, net of refunds then) it was earned on, so a later refund
+    # takes back its share of the points whatever the rules say by then
+    basis_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -135,3 +148,65 @@ class PointsBalance(Base):
     expired: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     taken_back: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # refunds, debt included
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EarnBasis(StrEnum):
+    spend = "spend"  # points per yuan an order paid in money (points-paid and discounts excluded)
+    event = "event"  # points per event (sign-in, first WeCom add, review, birthday …)
+
+
+class EarnRule(Base):
+    """How many points something earns. A spend rule gives ``rate`` points per 100 yuan of what
+    an order paid in money, net of refunds (so 100 is 1 point per yuan, 10 is 1 per 10 yuan);
+    the most specific rule wins: a store's over a brand's over the programme's, and a
+    category's for the order lines of that category. An event rule gives ``points`` for each
+    event of its name. Rules change; what an order earned does not (its lot keeps it)."""
+
+    __tablename__ = "loyalty_earn_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programme.id"))
+    basis: Mapped[str] = mapped_column(sa.String(10), default=EarnBasis.spend)
+    brand_id: Mapped[int | None] = mapped_column(sa.ForeignKey("brand.id"))
+    store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"))
+    category: Mapped[str | None] = mapped_column(sa.String(100))
+    event: Mapped[str | None] = mapped_column(sa.String(100))
+    rate: Mapped[int] = mapped_column(sa.Integer, default=0)  # spend: points per 100 yuan
+    points: Mapped[int] = mapped_column(sa.Integer, default=0)  # event: points per event
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Tier(Base):
+    """A membership level. A member qualifies by reaching ``threshold`` of the programme's
+    measure (points earned, yuan spent or orders) within its qualification window; a higher
+    tier multiplies what spend earns by ``multiplier_pct`` (100: as the rule says)."""
+
+    __tablename__ = "loyalty_tier"
+    __table_args__ = (
+        sa.UniqueConstraint("programme_id", "code"),
+        sa.UniqueConstraint("programme_id", "rank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programme.id"))
+    code: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    rank: Mapped[int] = mapped_column(sa.Integer)  # 0 is the entry tier
+    threshold: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    multiplier_pct: Mapped[int] = mapped_column(sa.Integer, default=100)
+
+
+class TierChange(Base):
+    """A member's move between tiers, kept for the member's history and the tier flow."""
+
+    __tablename__ = "loyalty_tier_change"
+    __table_args__ = (sa.Index("ix_loyalty_tier_change_member", "member_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_member.id"))
+    from_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_tier.id"))
+    to_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_tier.id"))
+    reason: Mapped[str] = mapped_column(sa.String(20))  # upgrade | downgrade | import | manual
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

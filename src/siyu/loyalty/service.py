@@ -5,7 +5,6 @@ the same order, event or adjustment again finds its entries and changes nothing.
 
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,6 +19,7 @@ from siyu.loyalty.ledger import (
     NoSuchMember,
     NotEnoughPoints,
     SourceConflict,
+    add_months,
     can_spend,
     check_points,
     entries_of,
@@ -41,6 +41,7 @@ from siyu.loyalty.models import (
     Programme,
 )
 from siyu.loyalty.refunds import give_back, take_back
+from siyu.loyalty.tiers import join_entry_tier
 from siyu.privacy.service import ErasureContext
 
 __all__ = [  # the moves, and the refusals and figures callers name through this module
@@ -63,14 +64,6 @@ __all__ = [  # the moves, and the refusals and figures callers name through this
     "spendable",
     "take_back",
 ]
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same day ``months`` later (the month's last day when it has fewer days)."""
-    month = moment.month - 1 + months
-    year, month = moment.year + month // 12, month % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 def create_programme(
@@ -128,6 +121,7 @@ def enrol(
             session.add(member)
             session.flush()
             session.add(PointsBalance(member_id=member.id, updated_at=clock.now()))
+            join_entry_tier(session, member)
             session.flush()
     except sa.exc.IntegrityError:
         return enrol(session, programme, customer_id, channel=channel, store_id=store_id)
@@ -143,6 +137,7 @@ def earn(
     available_at: datetime | None = None,
     expires_at: datetime | None = None,
     reason: str = "",
+    basis_fen: int | None = None,
 ) -> Moved:
     """A new lot of ``points`` for ``source`` (an order, an event, an adjustment, an opening
     balance): spendable after the programme's refund window unless ``available_at`` says
@@ -175,6 +170,7 @@ def earn(
         source_kind=source[0],
         source_id=source[1],
         points=points,
+        basis_fen=basis_fen,
         available_at=start,
         expires_at=ends,
         created_at=now,
@@ -311,7 +307,8 @@ def _expire_member(
 def erase_members(session: Session, ctx: ErasureContext) -> int:
     """Erasure keeps the ledger whole: the person's memberships lose their customer and carry a
     tombstone and take no more moves; their points expire with reason ``erased``; entries and
-    lots stay (amounts, dates and order ids), the operators' free-text reasons are blanked."""
+    lots stay (amounts, dates and order ids), the operators' free-text reasons are blanked.
+    (Their unused coupons are void first: ``coupons.service.erase_coupons``.)"""
     members = list(
         session.scalars(sa.select(Member).where(Member.customer_id.in_(ctx.customer_ids)))
     )

@@ -15,7 +15,77 @@ from sqlalchemy.orm import Session
 from siyu import clock, runtime
 from siyu.capability import TemplateVariables
 from siyu.db import plain_value, table_of
-from siyu.orders.models import Order, OrderLine
+from siyu.orders.models import ORDER_STATUSES, PAID_STATUSES, Order, OrderLine
+
+__all__ = [
+    "ORDER_STATUSES",
+    "PAID_STATUSES",
+    "best_sellers",
+    "line_amounts",
+    "order_states",
+    "orders_with_lines",
+    "purchase_variables",
+    "spend_in_window",
+]
+
+
+def spend_in_window(
+    session: Session, customer_id: int, brand_id: int | None, since: datetime
+) -> tuple[int, int]:
+    """(money paid net of refunds in fen, paid orders) of the customer since ``since``, in one
+    brand or all: what a tier counts when it qualifies by spend or by orders."""
+    paid = sa.and_(
+        Order.customer_id == customer_id,
+        Order.status.in_(PAID_STATUSES),
+        sa.func.coalesce(Order.paid_at, Order.ordered_at) >= since,
+    )
+    if brand_id is not None:
+        paid = sa.and_(paid, Order.brand_id == brand_id)
+    money, count = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Order.paid_fen - Order.refund_fen), 0), sa.func.count()
+        ).where(paid)
+    ).one()
+    return max(int(money), 0), int(count)
+
+
+def order_states(session: Session, order_ids: Collection[int]) -> list[tuple[Any, ...]]:
+    """(id, brand, store, customer, status, paid, refunded, paid at, ordered at, the
+    platform's order id) of these orders that have a customer, by id: what loyalty settles an
+    order by."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            sa.select(
+                Order.id,
+                Order.brand_id,
+                Order.store_id,
+                Order.customer_id,
+                Order.status,
+                Order.paid_fen,
+                Order.refund_fen,
+                Order.paid_at,
+                Order.ordered_at,
+                Order.platform_order_id,
+            )
+            .where(Order.id.in_(order_ids), Order.customer_id.is_not(None))
+            .order_by(Order.id)
+        )
+    ]
+
+
+def line_amounts(
+    session: Session, order_ids: Collection[int]
+) -> dict[int, list[tuple[str | None, int]]]:
+    """Each order's lines as (category, amount in fen)."""
+    found: dict[int, list[tuple[str | None, int]]] = defaultdict(list)
+    for order_id, category, amount in session.execute(
+        sa.select(OrderLine.order_id, OrderLine.category, OrderLine.amount_fen).where(
+            OrderLine.order_id.in_(order_ids)
+        )
+    ):
+        found[order_id].append((category, int(amount)))
+    return found
 
 
 def orders_with_lines(session: Session, customer_ids: Collection[int]) -> list[dict[str, Any]]:

@@ -1,0 +1,561 @@
+"""`siyu loyalty …`: programmes, earn rules, enrolment, a member's points, the backfill and
+the nightly expiry, for the operations team's scripts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from siyu.clikit import echo_json, fail, require
+from siyu.loyalty import LOYALTY_MANAGE
+from siyu.untrusted import ID_MAX
+
+app = typer.Typer(
+    help="Loyalty: programmes, earn rules, members' points, backfill and expiry.",
+    no_args_is_help=True,
+)
+rules_app = typer.Typer(help="Earn rules of a programme.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+tiers_app = typer.Typer(help="Tiers of a programme and how members qualify.", no_args_is_help=True)
+app.add_typer(tiers_app, name="tiers")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="loyalty")
+
+
+def _programme(session: Any, code: str) -> Any:
+    import sqlalchemy as sa
+
+    from siyu.loyalty.models import Programme
+
+    found = session.scalar(sa.select(Programme).where(Programme.code == code))
+    if found is None:
+        fail(f"no loyalty programme {code!r}; create it with `siyu loyalty create {code} NAME`")
+    return found
+
+
+@app.command("create")
+def create(
+    code: str = typer.Argument(..., help="A short code, e.g. vip."),
+    name: str = typer.Argument(..., help="The programme's name customers see."),
+    brand: str | None = typer.Option(
+        None,
+        "--brand",
+        help="A brand's code: the programme is that brand's (default: the group's).",
+    ),
+    pending_days: int = typer.Option(
+        7, "--pending-days", min=0, max=365, help="Refund window before points count."
+    ),
+    months: int = typer.Option(
+        12, "--months", min=0, max=120, help="How long points last (0: for ever)."
+    ),
+    refund_rule: str = typer.Option(
+        "negative", "--refund-rule", help="negative or deduct_later (points already spent)."
+    ),
+) -> None:
+    """Create a loyalty programme."""
+    import sqlalchemy as sa
+
+    from siyu.brands.service import brand_id_of
+    from siyu.db import session_scope
+    from siyu.loyalty.models import Programme
+    from siyu.loyalty.service import create_programme
+
+    require(LOYALTY_MANAGE)
+    if not 0 < len(code) <= 40 or not 0 < len(name) <= 100:
+        fail("code 1–40 characters, name 1–100")
+    with session_scope() as session:
+        brand_id = None if brand is None else brand_id_of(session, brand)
+        if session.scalar(sa.select(Programme.id).where(Programme.code == code)):
+            fail(f"a programme {code!r} exists already")
+        create_programme(
+            session,
+            code,
+            name,
+            brand_id=brand_id,
+            pending_days=pending_days,
+            lot_months=months,
+            refund_rule=refund_rule,
+        )
+    typer.echo(f"programme {code} created; next: siyu loyalty rules spend {code} 100")
+
+
+@rules_app.command("spend")
+def rule_spend(
+    code: str = typer.Argument(..., help="The programme's code."),
+    rate: int = typer.Argument(
+        ..., min=0, max=100_000, help="Points per 100 yuan paid (100: 1 point per yuan)."
+    ),
+    brand: str | None = typer.Option(None, "--brand", help="Only this brand's orders."),
+    store: str | None = typer.Option(None, "--store", help="Only this store's orders (code)."),
+    category: str | None = typer.Option(None, "--category", help="Only lines of this category."),
+) -> None:
+    """Set what spend earns, for the programme or one brand, store or category."""
+    from siyu.brands.service import brand_id_of, store_id_of
+    from siyu.db import session_scope
+    from siyu.loyalty.rules import set_spend_rule
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        programme = _programme(session, code)
+        brand_id = None if brand is None else brand_id_of(session, brand)
+        store_id = None if store is None else store_id_of(session, store, brand_id)
+        if store is not None and store_id is None:
+            fail(f"no store {store!r}")
+        set_spend_rule(
+            session, programme, rate, brand_id=brand_id, store_id=store_id, category=category
+        )
+    scope = brand or store or category or "every order"
+    typer.echo(f"{code}: {rate} points per 100 yuan for {scope}")
+
+
+@rules_app.command("event")
+def rule_event(
+    code: str = typer.Argument(..., help="The programme's code."),
+    event: str = typer.Argument(..., help="The event's name, e.g. 签到 or 首次添加企微."),
+    points: int = typer.Argument(..., min=0, max=1_000_000, help="Points for each such event."),
+) -> None:
+    """Set what an event earns."""
+    from siyu.db import session_scope
+    from siyu.loyalty.rules import set_event_rule
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        set_event_rule(session, _programme(session, code), event, points)
+    typer.echo(f"{code}: {points} points for each {event}")
+
+
+@rules_app.command("list")
+def rules_list(
+    code: str = typer.Argument(..., help="The programme's code."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The programme's earn rules."""
+    import sqlalchemy as sa
+
+    from siyu.db import session_scope
+    from siyu.loyalty.models import EarnRule
+
+    with session_scope() as session:
+        programme = _programme(session, code)
+        rules = [
+            {
+                "basis": r.basis,
+                "brand_id": r.brand_id,
+                "store_id": r.store_id,
+                "category": r.category,
+                "event": r.event,
+                "rate": r.rate,
+                "points": r.points,
+                "active": r.active,
+            }
+            for r in session.scalars(
+                sa.select(EarnRule)
+                .where(EarnRule.programme_id == programme.id)
+                .order_by(EarnRule.id)
+            )
+        ]
+    if as_json:
+        echo_json(rules)
+        return
+    if not rules:
+        typer.echo(f"no rules yet: siyu loyalty rules spend {code} 100")
+    for r in rules:
+        if r["basis"] == "event":
+            typer.echo(f"event {r['event']}: {r['points']} points")
+        else:
+            scope = (
+                f"category {r['category']}"
+                if r["category"]
+                else f"store #{r['store_id']}"
+                if r["store_id"]
+                else f"brand #{r['brand_id']}"
+                if r["brand_id"]
+                else "every order"
+            )
+            typer.echo(f"spend, {scope}: {r['rate']} points per 100 yuan")
+
+
+@app.command("enrol")
+def enrol_cmd(
+    code: str = typer.Argument(..., help="The programme's code."),
+    customer: int = typer.Option(..., "--customer", "-c", min=1, max=ID_MAX, help="Customer id."),
+    channel: str = typer.Option("import", "--channel", help="How they joined (store, import …)."),
+) -> None:
+    """Enrol a customer (their consent recorded elsewhere, e.g. at the till or in the import)."""
+    from siyu.customers.service import active_customer
+    from siyu.db import session_scope
+    from siyu.loyalty.service import enrol
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        programme = _programme(session, code)
+        active_customer(session, customer)  # a refusal when there is none
+        member = enrol(session, programme, customer, channel=channel[:20])
+        member_id = member.id
+    typer.echo(f"customer {customer} is member {member_id} of {code}")
+
+
+@app.command("backfill")
+def backfill_cmd(
+    code: str = typer.Argument(..., help="The programme's code."),
+    since: datetime | None = typer.Option(
+        None, "--since", help="Orders paid from this date (default: as far back as points last)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Earn points for the members' past orders under the current rules (safe to run again:
+    orders that earned already are left as they are)."""
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from siyu.config import get_settings
+    from siyu.db import get_engine
+    from siyu.loyalty.backfill import backfill
+
+    require(LOYALTY_MANAGE)
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]积分回溯 backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=as_json or not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(code, total=None)
+        summary = backfill(
+            get_engine(),
+            code,
+            since=since.replace(tzinfo=ZoneInfo(get_settings().timezone)) if since else None,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if as_json:
+        echo_json(summary.__dict__)
+        return
+    typer.echo(
+        f"{summary.orders:,} orders read, {summary.earned:,} earned {summary.points:,} points"
+        f" ({summary.one_by_one:,} of members owing points settled one by one)"
+        f" in {summary.seconds:.1f} s"
+    )
+
+
+@app.command("expire")
+def expire_cmd() -> None:
+    """Expire the lots whose date has passed (the worker does this nightly; safe to repeat)."""
+    from siyu.db import session_scope
+    from siyu.loyalty.service import expire_due
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        n = expire_due(session)
+    typer.echo(f"{n:,} lots expired")
+
+
+@app.command("member")
+def member_cmd(
+    member: int = typer.Argument(..., min=1, max=ID_MAX, help="The member's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """A member's balance, lots and history."""
+    from siyu.db import session_scope
+    from siyu.loyalty.queries import member_points
+
+    with session_scope() as session:
+        found = member_points(session, member)
+    if found is None:
+        fail(f"no member {member}")
+    if as_json:
+        echo_json(found.model_dump(mode="json"))
+        return
+    typer.echo(
+        f"member {member}: {found.spendable:,} spendable, {found.pending:,} pending,"
+        f" {found.debt:,} owed; earned {found.earned:,}, spent {found.spent:,},"
+        f" expired {found.expired:,}"
+    )
+    for lot in found.lots:
+        typer.echo(
+            f"  lot {lot.source}: {lot.left:,}/{lot.points:,}"
+            f" from {lot.available_at:%Y-%m-%d} until {lot.expires_at or '—'}"
+        )
+    for e in found.history:
+        typer.echo(f"  {e.at:%Y-%m-%d %H:%M} {e.kind} {e.points:+,} {e.source} {e.reason}")
+
+
+@tiers_app.command("set")
+def tier_set(
+    code: str = typer.Argument(..., help="The programme's code."),
+    tier: str = typer.Argument(..., help="The tier's code, e.g. gold."),
+    name: str = typer.Argument(..., help="The name members see, e.g. 金卡."),
+    rank: int = typer.Option(..., "--rank", min=0, max=19, help="0 is the entry tier."),
+    threshold: int = typer.Option(
+        0, "--threshold", min=0, max=10**12, help="What qualifies, in the programme's measure."
+    ),
+    multiplier: int = typer.Option(
+        100, "--multiplier", min=10, max=1000, help="Percent of what spend earns (150: 1.5×)."
+    ),
+) -> None:
+    """Add or change a tier."""
+    from siyu.db import session_scope
+    from siyu.loyalty.tiers import set_tier
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        set_tier(
+            session,
+            _programme(session, code),
+            tier,
+            name,
+            rank=rank,
+            threshold=threshold,
+            multiplier_pct=multiplier,
+        )
+    typer.echo(f"{code}: tier {tier} ({name}) at rank {rank} from {threshold:,}")
+
+
+@tiers_app.command("configure")
+def tier_configure(
+    code: str = typer.Argument(..., help="The programme's code."),
+    measure: str | None = typer.Option(None, "--measure", help="points, spend_fen or orders."),
+    window: str | None = typer.Option(None, "--window", help="rolling or calendar."),
+    months: int | None = typer.Option(None, "--months", min=1, max=36, help="Window length."),
+    downgrade: str | None = typer.Option(None, "--downgrade", help="one_level or by_measure."),
+    grace_days: int | None = typer.Option(None, "--grace-days", min=0, max=365),
+) -> None:
+    """How members qualify for tiers and go down."""
+    from siyu.db import session_scope
+    from siyu.loyalty.tiers import configure
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        configure(
+            session,
+            _programme(session, code),
+            measure=measure,
+            window=window,
+            months=months,
+            downgrade=downgrade,
+            grace_days=grace_days,
+        )
+    typer.echo(f"{code}: tier rules saved")
+
+
+@tiers_app.command("list")
+def tier_list(
+    code: str = typer.Argument(..., help="The programme's code."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The programme's tiers, how they qualify, and how many members hold each."""
+    import sqlalchemy as sa
+
+    from siyu.db import session_scope
+    from siyu.loyalty.models import Member
+    from siyu.loyalty.tiers import tiers_of
+
+    with session_scope() as session:
+        programme = _programme(session, code)
+        held = dict(
+            session.execute(
+                sa.select(Member.tier_id, sa.func.count())
+                .where(Member.programme_id == programme.id, Member.status == "active")
+                .group_by(Member.tier_id)
+            ).all()
+        )
+        tiers: list[dict[str, Any]] = [
+            {
+                "code": t.code,
+                "name": t.name,
+                "rank": t.rank,
+                "threshold": t.threshold,
+                "multiplier_pct": t.multiplier_pct,
+                "members": int(held.get(t.id, 0)),
+            }
+            for t in tiers_of(session, programme.id)
+        ]
+        rules = (
+            f"by {programme.tier_measure} over {programme.tier_months} months"
+            f" ({programme.tier_window}), down {programme.tier_downgrade}"
+            f" after {programme.tier_grace_days} days' grace"
+        )
+    if as_json:
+        echo_json(tiers)
+        return
+    typer.echo(f"{code}: {rules}")
+    for t in tiers:
+        typer.echo(
+            f"  {t['rank']}. {t['code']} {t['name']}: from {t['threshold']:,},"
+            f" ×{t['multiplier_pct'] / 100:g}, {t['members']:,} members"
+        )
+
+
+@tiers_app.command("review")
+def tier_review() -> None:
+    """Review every member's tier now (the worker does it daily; run it after a backfill)."""
+    from siyu.db import session_scope
+    from siyu.loyalty.tiers import review_all
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        moved = review_all(session)
+    typer.echo(f"{moved['upgrade']:,} up, {moved['downgrade']:,} down")
+
+
+coupons_app = typer.Typer(help="Coupon templates and issuing.", no_args_is_help=True)
+app.add_typer(coupons_app, name="coupons")
+
+
+@coupons_app.command("create")
+def coupon_create(
+    code: str = typer.Argument(..., help="The programme's code."),
+    coupon: str = typer.Argument(..., help="The coupon's code, e.g. c20."),
+    name: str = typer.Argument(..., help="What members see, e.g. 满100减20."),
+    kind: str = typer.Option(
+        "amount_off", "--kind", help="amount_off, percent_off, gift or free_shipping."
+    ),
+    amount: int = typer.Option(0, "--amount-fen", min=0, max=1_000_000_000, help="Amount off."),
+    percent: int = typer.Option(0, "--percent-off", min=0, max=99, help="Percent off."),
+    cap: int = typer.Option(0, "--cap-fen", min=0, max=1_000_000_000, help="Most off (percent)."),
+    threshold: int = typer.Option(
+        0, "--threshold-fen", min=0, max=1_000_000_000, help="Order at least."
+    ),
+    gift: str = typer.Option("", "--gift", help="The gift (kind gift)."),
+    days: int = typer.Option(30, "--valid-days", min=1, max=3660, help="Valid days from issue."),
+    per_member: int = typer.Option(1, "--per-member", min=0, max=1000, help="0: no limit."),
+    total: int = typer.Option(0, "--total", min=0, max=100_000_000, help="0: no limit."),
+    points: int = typer.Option(
+        0, "--points-price", min=0, max=100_000_000, help="Sold for points (0: not sold)."
+    ),
+    claimable: bool = typer.Option(False, "--claimable", help="Members take it themselves."),
+    keep_on_refund: bool = typer.Option(
+        False, "--keep-on-refund", help="A refund does not give the coupon back."
+    ),
+) -> None:
+    """Create a coupon template."""
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.service import create_template
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        create_template(
+            session,
+            _programme(session, code),
+            coupon,
+            name,
+            kind,
+            amount_fen=amount,
+            percent_off=percent,
+            cap_fen=cap,
+            threshold_fen=threshold,
+            gift=gift,
+            valid_days=days,
+            per_member=per_member,
+            total=total,
+            points_price=points,
+            claimable=claimable,
+            return_on_refund=not keep_on_refund,
+        )
+    typer.echo(f"{code}: coupon {coupon} ({name}) created")
+
+
+@coupons_app.command("issue")
+def coupon_issue(
+    code: str = typer.Argument(..., help="The programme's code."),
+    coupon: str = typer.Argument(..., help="The coupon's code."),
+    member: list[int] = typer.Option(
+        [], "--member", "-m", min=1, max=ID_MAX, help="A member id (repeatable)."
+    ),
+    source: str = typer.Option(
+        ..., "--source", help="Why, once per member: e.g. campaign-12 (the same again issues none)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the codes as JSON."),
+) -> None:
+    """Issue a coupon to members (once per member and --source)."""
+    import sqlalchemy as sa
+
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.models import CouponTemplate
+    from siyu.loyalty.coupons.service import issue
+
+    require(LOYALTY_MANAGE)
+    if not member:
+        fail("name at least one --member")
+    if not 0 < len(source) <= 100:
+        fail("--source: 1–100 characters")
+    codes = {}
+    with session_scope() as session:
+        programme = _programme(session, code)
+        template = session.scalar(
+            sa.select(CouponTemplate).where(
+                CouponTemplate.programme_id == programme.id, CouponTemplate.code == coupon
+            )
+        )
+        if template is None:
+            fail(f"no coupon {coupon!r} in {code}")
+        for member_id in member:
+            codes[member_id] = issue(session, template, member_id, ("manual", source)).code
+    if as_json:
+        echo_json(codes)
+        return
+    for member_id, got in codes.items():
+        typer.echo(f"member {member_id}: {got}")
+
+
+@coupons_app.command("list")
+def coupon_list(
+    code: str = typer.Argument(..., help="The programme's code."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The programme's coupon templates with how many were issued and redeemed."""
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.queries import templates
+
+    with session_scope() as session:
+        found = templates(session, _programme(session, code).id)
+    if as_json:
+        echo_json([t.model_dump() for t in found])
+        return
+    if not found:
+        typer.echo(
+            f"no coupons yet: siyu loyalty coupons create {code} c20 满100减20 --amount-fen 2000"
+        )
+    for t in found:
+        typer.echo(f"{t.code} {t.name} ({t.kind}): {t.issued:,} issued, {t.redeemed:,} redeemed")
+
+
+@app.command("import-balances")
+def import_balances_cmd(
+    code: str = typer.Argument(..., help="The programme's code."),
+    file: Path = typer.Argument(
+        ..., help="CSV: 手机号/会员卡号, 积分, 积分过期时间, 会员等级, 入会时间."
+    ),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Where to write the rejects."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Bring members' opening points (with their expiry), tiers and join dates from another
+    system; the members themselves come first through `siyu import customers`. Safe to run
+    again: rows imported before change nothing."""
+    from siyu.db import session_scope
+    from siyu.loyalty.imports import import_balances
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        summary = import_balances(session, code, file, rejects_path=rejects)
+    if as_json:
+        echo_json(summary.as_dict())
+    else:
+        typer.echo(
+            f"{summary.rows:,} rows: {summary.enrolled:,} enrolled, {summary.lots:,} opening lots"
+            f" ({summary.points:,} points), {summary.unchanged:,} unchanged,"
+            f" {summary.tiers:,} tiers set, {sum(summary.rejected.values()):,} rejected"
+        )
+        for reason, n in summary.rejected.most_common():
+            typer.echo(f"  {n:,} × {reason}")
+        if summary.rejects_path:
+            typer.echo(f"rejects: {summary.rejects_path}")
+    if summary.rows and not (summary.rows - sum(summary.rejected.values())):
+        raise typer.Exit(1)  # nothing could be imported

@@ -1,0 +1,62 @@
+"""POST /api/v1/coupons/{code}/redeem — a till or the mini-program uses a coupon on an order."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from siyu.accounts.service import Principal
+from siyu.db import session_scope
+from siyu.loyalty import COUPONS_REDEEM
+from siyu.webkit import require
+
+router = APIRouter(prefix="/api/v1", tags=["loyalty"])
+
+
+class RedeemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+    store_code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+    order_amount_fen: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+
+
+class RedeemOut(BaseModel):
+    code: str
+    discount_fen: int
+    status: Literal["redeemed"]
+
+
+@router.post(
+    "/coupons/{code}/redeem",
+    response_model=RedeemOut,
+    responses={
+        401: {"description": "no or bad API key"},
+        403: {"description": "key lacks coupons:redeem; another brand's coupon or store"},
+        404: {"description": "no such coupon"},
+        409: {"description": "used by another order, withdrawn, or not valid yet"},
+        410: {"description": "the coupon has expired"},
+        422: {"description": "invalid body, unknown store, or the order is below the threshold"},
+    },
+)
+def redeem_coupon(
+    body: RedeemIn,
+    code: Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")],
+    principal: Principal = Depends(require(COUPONS_REDEEM)),
+) -> RedeemOut:
+    """Use a coupon on an order: the answer says what it takes off. The same order again gets
+    the same answer, so a till may retry after a timeout."""
+    from siyu.brands.service import store_and_brand
+    from siyu.loyalty.coupons.service import redeem
+
+    with session_scope() as session:
+        store = store_and_brand(session, body.store_code)
+        if store is None:
+            raise HTTPException(422, f"no store {body.store_code!r}")
+        if principal.store_id is not None and principal.store_id != store[0]:
+            raise HTTPException(403, "this key redeems at its own store only")
+        coupon = redeem(
+            session, code.upper(), body.order_id, store[0], store[1], body.order_amount_fen
+        )
+        return RedeemOut(code=coupon.code, discount_fen=coupon.discount_fen or 0, status="redeemed")

@@ -1,0 +1,92 @@
+"""Coupon templates with their figures, and a member's wallet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from siyu import clock
+from siyu.loyalty.coupons.models import Coupon, CouponStatus, CouponTemplate
+
+
+class TemplateView(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str
+    issued: int
+    redeemed: int
+    points_price: int
+    claimable: bool
+
+
+class CouponView(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str
+    amount_fen: int
+    percent_off: int
+    threshold_fen: int
+    gift: str
+    state: str  # usable | redeemed | expired | void
+    valid_until: datetime | None
+
+
+def templates(session: Session, programme_id: int) -> list[TemplateView]:
+    redeemed = (
+        sa.select(sa.func.count())
+        .where(Coupon.template_id == CouponTemplate.id, Coupon.status == CouponStatus.redeemed)
+        .scalar_subquery()
+    )
+    return [
+        TemplateView(
+            id=t.id,
+            code=t.code,
+            name=t.name,
+            kind=t.kind,
+            issued=t.issued,
+            redeemed=int(n),
+            points_price=t.points_price,
+            claimable=t.claimable,
+        )
+        for t, n in session.execute(
+            sa.select(CouponTemplate, redeemed)
+            .where(CouponTemplate.programme_id == programme_id)
+            .order_by(CouponTemplate.id)
+        )
+    ]
+
+
+def wallet(session: Session, member_id: int) -> list[CouponView]:
+    """The member's coupons, usable first (soonest to expire first)."""
+    now = clock.now()
+    found = []
+    for c, t in session.execute(
+        sa.select(Coupon, CouponTemplate)
+        .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
+        .where(Coupon.member_id == member_id)
+        .order_by(Coupon.valid_until, Coupon.id)
+    ):
+        state = c.status
+        if state == CouponStatus.issued:
+            state = "expired" if c.valid_until is not None and c.valid_until <= now else "usable"
+        found.append(
+            CouponView(
+                id=c.id,
+                code=c.code,
+                name=t.name,
+                kind=t.kind,
+                amount_fen=t.amount_fen,
+                percent_off=t.percent_off,
+                threshold_fen=t.threshold_fen,
+                gift=t.gift,
+                state=state,
+                valid_until=c.valid_until,
+            )
+        )
+    order = {"usable": 0, "redeemed": 1, "expired": 2, "void": 3}
+    return sorted(found, key=lambda v: order.get(v.state, 4))
