@@ -237,7 +237,12 @@ def test_balances_come_over_from_another_system(tmp_path: Path) -> None:
     assert sum(got["rejected"].values()) == 4
     rejects = Path(got["rejects_path"]).read_text(encoding="utf-8-sig")
     assert "'=1+1" in rejects and "import the members first" in rejects
-    again = json.loads(siyu("loyalty", "import-balances", "vip", str(file), "--json").stdout)
+    from datetime import timedelta
+
+    from siyu import clock
+
+    with clock.frozen(clock.now() + timedelta(days=1)):  # the same file, the next day
+        again = json.loads(siyu("loyalty", "import-balances", "vip", str(file), "--json").stdout)
     assert (again["lots"], again["unchanged"], again["enrolled"]) == (0, 3, 0)
     member = json.loads(siyu("loyalty", "member", "1", "--json").stdout)
     assert member["spendable"] == 1500

@@ -201,3 +201,39 @@ def test_erasure_voids_unused_coupons_and_keeps_redeemed_ones(session: Any) -> N
         session.expire_all()
         assert session.get(Coupon, used.id).status == "redeemed"
         assert session.get(Coupon, unused.id).status == "void"
+
+
+def test_a_coupon_comes_back_from_a_non_members_order_and_only_from_its_own(
+    session: Any,
+) -> None:
+    from siyu.loyalty.coupons.models import Coupon
+    from siyu.loyalty.coupons.service import issue
+
+    with clock.frozen(T0):
+        _p, template, member, _s = _setup(session)
+        coupon = issue(session, template, member, ("campaign", "1"))
+        session.commit()
+        _redeem(coupon.code, "N1")  # a POS order of someone who is not a member
+        _push(
+            order_id="N1",
+            platform="miniprogram",
+            brand="a",
+            store_code="S1",
+            paid_fen=13000,
+            status="cancelled",
+            buyer={"phone": "13900000009"},
+        )
+        _deliver()
+        session.expire_all()
+        assert session.get(Coupon, coupon.id).status == "redeemed"  # another order named N1
+        _push(
+            order_id="N1",
+            brand="a",
+            store_code="S1",
+            paid_fen=13000,
+            status="cancelled",
+            buyer={"phone": "13900000009"},
+        )
+        _deliver()
+        session.expire_all()
+        assert session.get(Coupon, coupon.id).status == "issued"

@@ -405,3 +405,103 @@ def test_an_order_paid_wholly_with_points_and_cancelled_gives_them_all_back(
         _push(order_id="NEVER", status="refunded", paid_fen=900, refund_fen=900)
         _deliver()
         assert _balance(session, member)[0] == 500
+
+
+def test_an_order_pushed_with_a_lower_amount_later_still_settles(session: Any) -> None:
+    """A refund's key is the points moved back in all: amounts that change between pushes
+    never make two refunds share a key (and the job never fails for good)."""
+    with clock.frozen(T0):
+        first = _push(paid_fen=100)
+        _deliver()
+        programme = _programme(session, rate=100)
+        member = _enrol(session, programme, first.customer_id)
+        _push(order_id="L1", paid_fen=10000)
+        _deliver()
+        _push(order_id="L1", paid_fen=5000, refund_fen=2500, status="partially_refunded")
+        _deliver()
+        _push(order_id="L1", paid_fen=4000, refund_fen=3000, status="partially_refunded")
+        _deliver()
+        _push(order_id="L1", paid_fen=4000, refund_fen=4000, status="refunded")
+        _deliver()
+        assert _balance(session, member) == (0, 0, 100, 100)
+
+
+def test_after_a_merge_a_refund_takes_back_from_the_lot_it_earned(session: Any) -> None:
+    """The order's customer changes at a merge; its points stay where they were earned, and
+    a refund takes them back there instead of earning again for the winner."""
+    from siyu.customers.service import merge
+
+    with clock.frozen(T0):
+        a = _push(paid_fen=100, buyer={"phone": "13800000011"})
+        b = _push(paid_fen=100, buyer={"phone": "13800000022"})
+        _deliver()
+        programme = _programme(session, rate=100)
+        ma = _enrol(session, programme, a.customer_id)
+        mb = _enrol(session, programme, b.customer_id)
+        _push(order_id="M1", paid_fen=10000, buyer={"phone": "13800000011"})
+        _deliver()
+        merge(session, b.customer_id, a.customer_id, "t", force=True)
+        session.commit()
+        _push(
+            order_id="M1",
+            paid_fen=10000,
+            refund_fen=5000,
+            status="partially_refunded",
+            buyer={"phone": "13800000011"},
+        )
+        _deliver()
+        assert _balance(session, ma)[0] == 50 and _balance(session, mb)[2] == 0
+        _push(
+            order_id="M1",
+            paid_fen=10000,
+            refund_fen=10000,
+            status="refunded",
+            buyer={"phone": "13800000011"},
+        )
+        _deliver()
+        assert _balance(session, ma)[0] == 0 and _balance(session, mb)[2] == 0
+
+
+def test_one_order_that_cannot_settle_holds_up_no_other(session: Any) -> None:
+    from siyu.loyalty.rules import set_spend_rule
+
+    with clock.frozen(T0):
+        first = _push(paid_fen=100)
+        _deliver()
+        programme = _programme(session, rate=100)
+        set_spend_rule(session, programme, 100_000)  # 1,000 points a yuan
+        session.commit()
+        member = _enrol(session, programme, first.customer_id)
+        _push(order_id="HUGE", paid_fen=900_000_000)  # 9 billion points: beyond any lot
+        _push(order_id="SMALL", paid_fen=100)
+        _deliver()
+        assert _balance(session, member)[2] == 1000
+
+
+def test_a_store_key_cannot_rewrite_another_stores_order(session: Any) -> None:
+    from fastapi import HTTPException
+
+    from siyu.ingest.api import OrderIn, post_order
+
+    with clock.frozen(T0):
+        _push(order_id="X1", store_code="S1")
+        _push(order_id="X2", store_code="S2")
+        s2 = session.execute(sa.text("SELECT id FROM store WHERE code = 'S2'")).scalar_one()
+        body = {
+            "order_id": "X1",
+            "store_code": "S2",
+            "status": "refunded",
+            "paid_fen": 10000,
+            "refund_fen": 10000,
+            "ordered_at": T0.isoformat(),
+            "buyer": {"phone": "13800000001"},
+        }
+        with pytest.raises(HTTPException) as caught:
+            post_order(OrderIn.model_validate(body), _principal(s2))
+        assert caught.value.status_code == 403
+        assert (
+            session.execute(
+                sa.text("SELECT status FROM \"order\" WHERE platform_order_id = 'X1'")
+            ).scalar_one()
+            == "paid"
+        )

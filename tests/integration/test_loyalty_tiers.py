@@ -118,3 +118,31 @@ def test_tier_rules_refuse_what_makes_no_sense(session: Any) -> None:
     for bad_config in [{"measure": "vibes"}, {"months": 0}, {"window": "lunar"}]:
         with pytest.raises(LoyaltyError):
             configure(session, programme, **bad_config)
+
+
+def test_tiers_without_an_entry_tier_and_history_that_is_not_this_window(
+    session: Any, engine: Any
+) -> None:
+    """No rank-0 tier: the lowest tier stays (no crash, orders still earn); points earned long
+    ago (a backfill of history) do not count in this window."""
+    from siyu.loyalty.backfill import backfill
+    from siyu.loyalty.tiers import review_all, set_tier
+
+    with clock.frozen(T0):
+        first = _push(paid_fen=100, paid_at="2024-01-05T10:00:00+08:00")
+        _deliver()
+        programme = _programme(session, rate=100, pending_days=0)
+        set_tier(session, programme, "silver", "银卡", rank=1, threshold=0)
+        set_tier(session, programme, "gold", "金卡", rank=2, threshold=500)
+        session.commit()
+        member = _enrol(session, programme, first.customer_id)
+        _push(paid_fen=900000, paid_at="2024-02-01T10:00:00+08:00")  # history: 9,000 points
+        backfill(engine, "vip", since=datetime(2020, 1, 1, tzinfo=UTC))
+        assert review_all(session) == {"upgrade": 0, "downgrade": 0}
+        session.commit()
+        assert _history(session, member) == [("silver", "join")]
+        clock.advance(timedelta(days=400))
+        assert review_all(session) == {"upgrade": 0, "downgrade": 0}
+        _push(paid_fen=60000, paid_at=clock.now().isoformat())  # this window: gold
+        _deliver()
+        assert _history(session, member)[-1] == ("gold", "upgrade")

@@ -67,12 +67,15 @@ def store_id_of(session: Session, code: str, brand_id: int | None = None) -> int
     return int(found[0]) if found else None
 
 
-def store_and_brand(session: Session, code: str) -> tuple[int, int] | None:
-    """(store id, brand id) of the store with this code; None when there is none (a code two
-    brands share is refused, as in ``store_id_of``)."""
-    found = session.execute(
-        sa.select(Store.id, Store.brand_id).where(Store.code == code[:64]).limit(2)
-    ).all()
+def store_and_brand(
+    session: Session, code: str, brand: str | None = None
+) -> tuple[int, int] | None:
+    """(store id, brand id) of the store with this code (in the brand of code ``brand``, when
+    given); None when there is none (a code two brands share needs the brand)."""
+    where = [Store.code == code[:64]]
+    if brand is not None:
+        where.append(Store.brand_id == brand_id_of(session, brand))
+    found = session.execute(sa.select(Store.id, Store.brand_id).where(*where).limit(2)).all()
     if len(found) > 1:
         raise BrandError("several brands have a store {code!r}; name the brand too", code=code)
     return (int(found[0][0]), int(found[0][1])) if found else None

@@ -35,14 +35,21 @@ from siyu.webkit import require
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 AMOUNT_MAX = 1_000_000_000  # fen: ten million yuan on one order
-Text = Annotated[str, Field(min_length=1, max_length=100)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters in any text
+
+
+Text = Annotated[str, Field(min_length=1, max_length=100, pattern=PRINTABLE)]
+Name = Annotated[str, Field(min_length=1, max_length=300, pattern=PRINTABLE)]
+Shop = Annotated[str, Field(max_length=100, pattern=PRINTABLE)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+Key = Annotated[str, Field(max_length=64, pattern=PRINTABLE)]
 Fen = Annotated[int, Field(strict=True, ge=-AMOUNT_MAX, le=AMOUNT_MAX)]
 
 
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: Text | None = None
-    name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    name: Name | None = None
     category: Text | None = None
     quantity: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = 1
     amount_fen: Fen
@@ -52,19 +59,19 @@ class BuyerIn(BaseModel):
     """Who bought: at least one of phone, member number, unionid."""
 
     model_config = ConfigDict(extra="forbid")
-    phone: Annotated[str, Field(max_length=30)] | None = None
-    member_id: Annotated[str, Field(max_length=64)] | None = None
-    unionid: Annotated[str, Field(max_length=64)] | None = None
-    name: Annotated[str, Field(max_length=50)] | None = None
+    phone: Annotated[str, Field(max_length=30, pattern=PRINTABLE)] | None = None
+    member_id: Key | None = None
+    unionid: Key | None = None
+    name: Annotated[str, Field(max_length=50, pattern=PRINTABLE)] | None = None
 
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_id: Text
     platform: Literal["pos", "miniprogram"] = "pos"
-    shop: Annotated[str, Field(max_length=100)] = ""
-    brand: Annotated[str, Field(max_length=40)] | None = None
-    store_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    shop: Shop = ""
+    brand: Annotated[str, Field(min_length=1, max_length=40, pattern=PRINTABLE)] | None = None
+    store_code: Code | None = None
     status: Literal[ORDER_STATUSES]  # type: ignore[valid-type]
     total_fen: Fen | None = None
     paid_fen: Fen
@@ -74,11 +81,11 @@ class OrderIn(BaseModel):
     buyer: BuyerIn
     lines: Annotated[list[LineIn], Field(max_length=500)] = []
 
-    @field_validator("order_id", "shop", "store_code")
+    @field_validator("ordered_at", "paid_at")
     @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 32 for c in value):
-            raise ValueError("control characters are not allowed")
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise ValueError("a time between the years 2000 and 2100")
         return value
 
 
@@ -131,13 +138,16 @@ def post_order(body: OrderIn, principal: Principal = Depends(require(ORDERS_WRIT
     if principal.store_id is not None:
         with Session(engine) as session:
             store = store_id_of(session, body.store_code, brand_id) if body.store_code else None
-        if store != principal.store_id:
+        before = writer.stored(body.order_id)
+        if store != principal.store_id or (before and before[2] != principal.store_id):
             raise HTTPException(403, "this key may push orders of its own store only")
     try:
         writer.write(OrderColumns.of([parsed]))
     except IntegrityError:
         raise HTTPException(409, "the same order was pushed at the same moment; retry") from None
-    pk, customer = writer.stored(body.order_id)
+    stored = writer.stored(body.order_id)
+    assert stored is not None  # written just now
+    pk, customer, _store = stored
     status = "created" if summary.inserted else "updated" if summary.updated else "unchanged"
     return OrderOut(id=pk, status=status, customer_id=customer)
 

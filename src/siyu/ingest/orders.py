@@ -214,17 +214,18 @@ class OrderWriter:
             s.suppressed += r.suppressed
             s.batches += 1
 
-    def stored(self, order_id: str) -> tuple[int, int | None]:
-        """(id, customer id) of the order as stored, by this writer's platform and shop."""
+    def stored(self, order_id: str) -> tuple[int, int | None, int | None] | None:
+        """(id, customer id, store id) of the order as stored, by this writer's platform and
+        shop; None when there is none."""
         with self.engine.connect() as conn:
-            pk, customer = conn.execute(
-                sa.select(ORDER.c.id, ORDER.c.customer_id).where(
+            row = conn.execute(
+                sa.select(ORDER.c.id, ORDER.c.customer_id, ORDER.c.store_id).where(
                     ORDER.c.platform == self.platform,
                     ORDER.c.shop == self.shop,
                     ORDER.c.platform_order_id == order_id,
                 )
-            ).one()
-        return int(pk), customer
+            ).first()
+        return None if row is None else (int(row[0]), row[1], row[2])
 
     def _existing(self, conn: Connection, order_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.bulk import db_time
 from siyu.db import write_transaction
-from siyu.loyalty.ledger import LoyaltyError, NoSuchMember, add_months
+from siyu.loyalty.ledger import POINTS_MAX, LoyaltyError, NoSuchMember, add_months
 from siyu.loyalty.models import Programme
 from siyu.loyalty.orders import settle_orders
 from siyu.loyalty.rules import SCALE, SpendRates, spend_rates
@@ -106,6 +106,7 @@ class _Plan:
             "hi": high,
             "now": db_time(conn, stamp),
             "since": db_time(conn, self.since),
+            "far": db_time(conn, datetime(2100, 1, 1, tzinfo=UTC)),
             **{f"st{i}": s for i, s in enumerate(PAID_STATUSES)},
         }
         scope = self._scope(params)
@@ -195,6 +196,8 @@ class _Plan:
             where.append("o.brand_id = :brand")
         if self.since is not None:
             where.append("coalesce(o.paid_at, o.ordered_at) >= :since")
+        # an order dated past 2100 is a typo; its dates would not add up on every engine
+        where.append("coalesce(o.paid_at, o.ordered_at, :now) < :far")
         return " AND ".join(where)
 
     def _rate_sql(self, params: dict[str, Any]) -> str:
@@ -266,6 +269,6 @@ class _Plan:
             ' FROM "order" o JOIN loyalty_member m ON m.customer_id = o.customer_id'
             " JOIN points_balance b ON b.member_id = m.id"
             f" LEFT JOIN loyalty_tier t ON t.id = m.tier_id{lines}"
-            f" WHERE {scope} AND b.debt = 0) x WHERE x.pts > 0"
+            f" WHERE {scope} AND b.debt = 0) x WHERE x.pts > 0 AND x.pts <= {POINTS_MAX}"
             " ON CONFLICT DO NOTHING"
         )

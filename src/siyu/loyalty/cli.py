@@ -27,6 +27,14 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="loyalty")
 
 
+def _audit(actor: str, action: str, code: str, details: dict[str, Any]) -> None:
+    from siyu.accounts.service import record_audit
+    from siyu.db import session_scope
+
+    with session_scope() as session:
+        record_audit(session, actor, action, "loyalty_programme", code, details)
+
+
 def _programme(session: Any, code: str) -> Any:
     import sqlalchemy as sa
 
@@ -140,6 +148,7 @@ def rules_list(
     from siyu.db import session_scope
     from siyu.loyalty.models import EarnRule
 
+    require(LOYALTY_MANAGE)  # members' ledgers and the programme's terms are the team's
     with session_scope() as session:
         programme = _programme(session, code)
         rules = [
@@ -219,7 +228,7 @@ def backfill_cmd(
     from siyu.db import get_engine
     from siyu.loyalty.backfill import backfill
 
-    require(LOYALTY_MANAGE)
+    actor = require(LOYALTY_MANAGE)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]积分回溯 backfill"),
@@ -235,6 +244,7 @@ def backfill_cmd(
             since=since.replace(tzinfo=ZoneInfo(get_settings().timezone)) if since else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    _audit(actor, "loyalty.backfill", code, summary.__dict__)
     if as_json:
         echo_json(summary.__dict__)
         return
@@ -266,6 +276,7 @@ def member_cmd(
     from siyu.db import session_scope
     from siyu.loyalty.queries import member_points
 
+    require(LOYALTY_MANAGE)  # members' ledgers and the programme's terms are the team's
     with session_scope() as session:
         found = member_points(session, member)
     if found is None:
@@ -357,6 +368,7 @@ def tier_list(
     from siyu.loyalty.models import Member
     from siyu.loyalty.tiers import tiers_of
 
+    require(LOYALTY_MANAGE)  # members' ledgers and the programme's terms are the team's
     with session_scope() as session:
         programme = _programme(session, code)
         held = dict(
@@ -481,7 +493,7 @@ def coupon_issue(
     from siyu.loyalty.coupons.models import CouponTemplate
     from siyu.loyalty.coupons.service import issue
 
-    require(LOYALTY_MANAGE)
+    actor = require(LOYALTY_MANAGE)
     if not member:
         fail("name at least one --member")
     if not 0 < len(source) <= 100:
@@ -498,6 +510,7 @@ def coupon_issue(
             fail(f"no coupon {coupon!r} in {code}")
         for member_id in member:
             codes[member_id] = issue(session, template, member_id, ("manual", source)).code
+    _audit(actor, "loyalty.coupons_issue", code, {"coupon": coupon, "members": member})
     if as_json:
         echo_json(codes)
         return
@@ -514,6 +527,7 @@ def coupon_list(
     from siyu.db import session_scope
     from siyu.loyalty.coupons.queries import templates
 
+    require(LOYALTY_MANAGE)  # members' ledgers and the programme's terms are the team's
     with session_scope() as session:
         found = templates(session, _programme(session, code).id)
     if as_json:
@@ -542,9 +556,10 @@ def import_balances_cmd(
     from siyu.db import session_scope
     from siyu.loyalty.imports import import_balances
 
-    require(LOYALTY_MANAGE)
+    actor = require(LOYALTY_MANAGE)
     with session_scope() as session:
         summary = import_balances(session, code, file, rejects_path=rejects)
+    _audit(actor, "loyalty.import_balances", code, {"file": file.name, **summary.as_dict()})
     if as_json:
         echo_json(summary.as_dict())
     else:

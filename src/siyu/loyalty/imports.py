@@ -214,7 +214,10 @@ def _row(
         if expires is not None and expires <= now:
             raise RowRejected("these points expired already")
         until = expires or (add_months(now, programme.lot_months) if programme.lot_months else None)
-        source = ("opening", until.date().isoformat() if until else "never")
+        # one opening lot per member and expiry day (in the brand's time); the one with no date
+        # is keyed alike whatever day the file is imported again
+        day = expires.astimezone(tz).date().isoformat() if expires else "default"
+        source = ("opening", day)
         done = earn(
             session,
             member.id,

@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.config import get_settings
 from siyu.loyalty.ledger import LoyaltyError, add_months
-from siyu.loyalty.models import EntryKind, Member, PointsEntry, Programme, Tier, TierChange
+from siyu.loyalty.models import (
+    EntryKind,
+    Member,
+    PointsEntry,
+    PointsLot,
+    Programme,
+    Tier,
+    TierChange,
+)
 from siyu.orders.queries import spend_in_window
 
 MEASURES = ("points", "spend_fen", "orders")
@@ -131,26 +139,35 @@ def measure(session: Session, member: Member, programme: Programme, since: datet
     """What the member did since ``since`` by the programme's measure: points earned (net of
     refunds' take-backs), money paid net of refunds (fen), or paid orders."""
     if programme.tier_measure == "points":
-        total = session.scalar(
+        # by when the points were earned (a lot's date), not when they were written: a backfill
+        # of history or an opening balance is not this window's doing (openings never count)
+        lots = (
+            sa.select(PointsLot.id, PointsLot.points, PointsLot.source_kind, PointsLot.source_id)
+            .where(
+                PointsLot.member_id == member.id,
+                PointsLot.source_kind != "opening",
+                PointsLot.available_at >= since,
+            )
+            .subquery()
+        )
+        earned = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(lots.c.points), 0)))
+        back = session.scalar(
             sa.select(
                 sa.func.coalesce(
-                    sa.func.sum(
-                        sa.case(
-                            (PointsEntry.kind == EntryKind.earn, PointsEntry.points),
-                            else_=-sa.func.abs(PointsEntry.points) - PointsEntry.covers,
-                        )
-                    ),
-                    0,
+                    sa.func.sum(sa.func.abs(PointsEntry.points) + PointsEntry.covers), 0
                 )
-            ).where(
+            )
+            .select_from(PointsEntry)
+            .join(
+                lots,
+                PointsEntry.linked == lots.c.source_kind + sa.literal(":") + lots.c.source_id,
+            )
+            .where(
                 PointsEntry.member_id == member.id,
-                PointsEntry.created_at >= since,
-                PointsEntry.kind.in_(
-                    [EntryKind.earn, EntryKind.take_back, EntryKind.debt, EntryKind.forgive]
-                ),
+                PointsEntry.kind.in_([EntryKind.take_back, EntryKind.debt, EntryKind.forgive]),
             )
         )
-        return max(int(total or 0), 0)
+        return max(int(earned or 0) - int(back or 0), 0)
     if member.customer_id is None:
         return 0
     money, orders = spend_in_window(session, member.customer_id, programme.brand_id, since)
@@ -222,10 +239,13 @@ def review(
         return None
     if now < _held_until(programme, member, now):
         return None
+    below = [t for t in tiers if t.rank < current.rank]
+    if not below:
+        return None  # the lowest tier there is
     if programme.tier_downgrade == "one_level":
-        to = max((t for t in tiers if t.rank < current.rank), key=lambda t: t.rank)
+        to = below[-1]
     else:
-        to = reached or tiers[0]
+        to = reached if reached is not None and reached.rank < current.rank else below[0]
     _move(session, member, to, "downgrade", now)
     return "downgrade"
 

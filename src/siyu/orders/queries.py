@@ -51,8 +51,8 @@ def spend_in_window(
 
 def order_states(session: Session, order_ids: Collection[int]) -> list[tuple[Any, ...]]:
     """(id, brand, store, customer, status, paid, refunded, paid at, ordered at, the
-    platform's order id) of these orders that have a customer, by id: what loyalty settles an
-    order by."""
+    platform's order id, the platform) of these orders that have a customer, by id: what
+    loyalty settles an order by."""
     return [
         tuple(row)
         for row in session.execute(
@@ -67,6 +67,7 @@ def order_states(session: Session, order_ids: Collection[int]) -> list[tuple[Any
                 Order.paid_at,
                 Order.ordered_at,
                 Order.platform_order_id,
+                Order.platform,
             )
             .where(Order.id.in_(order_ids), Order.customer_id.is_not(None))
             .order_by(Order.id)

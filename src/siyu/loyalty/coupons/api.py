@@ -20,6 +20,8 @@ class RedeemIn(BaseModel):
     order_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
     store_code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
     order_amount_fen: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+    platform: Literal["pos", "miniprogram"] = "pos"  # as the order will be pushed
+    brand: Annotated[str, Field(min_length=1, max_length=40)] | None = None  # a shared store code
 
 
 class RedeemOut(BaseModel):
@@ -48,15 +50,14 @@ def redeem_coupon(
     """Use a coupon on an order: the answer says what it takes off. The same order again gets
     the same answer, so a till may retry after a timeout."""
     from siyu.brands.service import store_and_brand
-    from siyu.loyalty.coupons.service import redeem
+    from siyu.loyalty.coupons.service import order_key, redeem
 
     with session_scope() as session:
-        store = store_and_brand(session, body.store_code)
+        store = store_and_brand(session, body.store_code, body.brand)
         if store is None:
             raise HTTPException(422, f"no store {body.store_code!r}")
         if principal.store_id is not None and principal.store_id != store[0]:
             raise HTTPException(403, "this key redeems at its own store only")
-        coupon = redeem(
-            session, code.upper(), body.order_id, store[0], store[1], body.order_amount_fen
-        )
+        order = order_key(body.platform, body.order_id)
+        coupon = redeem(session, code.upper(), order, store[0], store[1], body.order_amount_fen)
         return RedeemOut(code=coupon.code, discount_fen=coupon.discount_fen or 0, status="redeemed")

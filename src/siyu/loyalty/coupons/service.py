@@ -337,15 +337,21 @@ def erase_coupons(session: Session, ctx: ErasureContext) -> int:
     return int(getattr(done, "rowcount", 0) or 0)
 
 
-def return_coupons(session: Session, order_id: str, store_id: int | None) -> int:
-    """The order was refunded: coupons it redeemed whose template returns them are usable again
-    (until their own date). Returns how many."""
+def order_key(platform: str, order_id: str) -> str:
+    """How a coupon names the order that redeemed it: a POS order and a mini-program order may
+    share a number."""
+    return f"{platform}:{order_id}"
+
+
+def return_coupons(session: Session, platform: str, order_id: str, store_id: int | None) -> int:
+    """The order was refunded or cancelled: coupons it redeemed whose template returns them
+    are usable again (until their own date). Returns how many."""
     found = list(
         session.scalars(
             sa.select(Coupon)
             .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
             .where(
-                Coupon.redeemed_order == order_id,
+                Coupon.redeemed_order == order_key(platform, order_id),
                 Coupon.redeemed_store_id.is_(None)
                 if store_id is None
                 else Coupon.redeemed_store_id == store_id,
