@@ -118,9 +118,9 @@ class _Plan:
             conn.execute(sa.text("SET LOCAL TimeZone = 'UTC'"))
             conn.execute(
                 sa.text(
-                    "SELECT b.member_id FROM points_balance b JOIN loyalty_member m"
-                    ' ON m.id = b.member_id JOIN "order" o ON o.customer_id = m.customer_id'
-                    f" WHERE {scope} ORDER BY b.member_id FOR UPDATE OF b"
+                    'SELECT b.member_id FROM "order" o CROSS JOIN loyalty_member m'
+                    " CROSS JOIN points_balance b WHERE m.customer_id = o.customer_id"
+                    f" AND b.member_id = m.id AND {scope} ORDER BY b.member_id FOR UPDATE OF b"
                 ),
                 params,
             )
@@ -149,12 +149,15 @@ class _Plan:
         ).one()
         summary.earned += int(made[0])
         summary.points += int(made[1])
+        # +member_id on SQLite: group what the id range finds, never walk the whole ledger's
+        # index for the order of the GROUP BY (PostgreSQL needs the plain column)
+        group = "+member_id" if sqlite else "member_id"
         conn.execute(
             sa.text(
                 "UPDATE points_balance SET remaining = remaining + s.p, earned = earned + s.p,"
                 " updated_at = :now FROM (SELECT member_id, sum(points) AS p FROM points_entry"
                 " WHERE id > :entry0 AND kind = 'earn' AND created_at = :now"
-                " GROUP BY member_id) AS s WHERE points_balance.member_id = s.member_id"
+                f" GROUP BY {group}) AS s WHERE points_balance.member_id = s.member_id"
             ),
             params,
         )
@@ -162,9 +165,9 @@ class _Plan:
             int(r[0])
             for r in conn.execute(
                 sa.text(
-                    'SELECT DISTINCT o.id FROM "order" o JOIN loyalty_member m'
-                    " ON m.customer_id = o.customer_id JOIN points_balance b"
-                    f" ON b.member_id = m.id WHERE {scope} AND b.debt > 0"
+                    'SELECT DISTINCT o.id FROM "order" o CROSS JOIN loyalty_member m'
+                    " CROSS JOIN points_balance b WHERE m.customer_id = o.customer_id"
+                    f" AND b.member_id = m.id AND {scope} AND b.debt > 0"
                 ),
                 params,
             )
@@ -261,14 +264,19 @@ class _Plan:
             available = f"{paid} + make_interval(days => {days})"
             expires = "NULL" if not months else f"x.av + make_interval(months => {months})"
         return (
-            "INSERT INTO points_lot (member_id, source_kind, source_id, points, basis_fen,"
+            # MATERIALIZED: each row's points and dates computed once (flattened, the dates'
+            # expressions would be computed again wherever they are named)
+            f"WITH x AS MATERIALIZED (SELECT m.id AS member_id, CAST(o.id AS VARCHAR(20))"
+            f" AS order_id, {points} AS pts, {net} AS net, {available} AS av"
+            # CROSS JOIN: the range of orders leads (SQLite keeps the order of a CROSS JOIN;
+            # led by the programme's members it would walk all of them for every range)
+            ' FROM "order" o CROSS JOIN loyalty_member m CROSS JOIN points_balance b'
+            f" LEFT JOIN loyalty_tier t ON t.id = m.tier_id{lines}"
+            " WHERE m.customer_id = o.customer_id AND b.member_id = m.id"
+            f" AND {scope} AND b.debt = 0)"
+            " INSERT INTO points_lot (member_id, source_kind, source_id, points, basis_fen,"
             " available_at, expires_at, created_at)"
             f" SELECT x.member_id, 'order', x.order_id, x.pts, x.net, x.av, {expires}, :now"
-            f" FROM (SELECT m.id AS member_id, CAST(o.id AS VARCHAR(20)) AS order_id,"
-            f" {points} AS pts, {net} AS net, {available} AS av"
-            ' FROM "order" o JOIN loyalty_member m ON m.customer_id = o.customer_id'
-            " JOIN points_balance b ON b.member_id = m.id"
-            f" LEFT JOIN loyalty_tier t ON t.id = m.tier_id{lines}"
-            f" WHERE {scope} AND b.debt = 0) x WHERE x.pts > 0 AND x.pts <= {POINTS_MAX}"
+            f" FROM x WHERE x.pts > 0 AND x.pts <= {POINTS_MAX}"
             " ON CONFLICT DO NOTHING"
         )
