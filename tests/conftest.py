@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-pytest_plugins = ["tests.wecom_sim", "tests.reach_world", "tests.oa_sim"]  # simulators; audience
+pytest_plugins = [
+    "tests.wecom_sim",
+    "tests.reach_world",
+    "tests.oa_sim",
+    "tests.centre_world",
+]  # simulators; audience
 
 TEST_SECRET = "test-secret-key-for-siyu-tests-only-0123456789"
 

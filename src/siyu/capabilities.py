@@ -30,8 +30,9 @@ ORDER = (
     "wecom",
     "oa",
     "reach",
-    "metrics",
     "loyalty",
+    "centre",
+    "metrics",
     "demo",
 )
 """The capability packages under ``siyu``, each after those it uses."""

@@ -230,6 +230,34 @@ class Settings(BaseSettings):
     )
     sms_sdk_app_id: str = Field("", description="Tencent Cloud SMS application (SdkAppId).")
     sms_region: str = Field("ap-guangzhou", description="Tencent Cloud region of the SMS API.")
+    centre_programme: str = Field(
+        "",
+        description="The loyalty programme (its code) the member centre (/m/) enrols customers "
+        "in and shows; empty: the only programme there is.",
+    )
+    centre_terms_url: str = Field(
+        "/static/member-terms.html",
+        description="The membership terms (《会员协议》) customers accept when they join in the "
+        "member centre: a page of the brand's, linked beside the box they tick.",
+    )
+    centre_privacy_url: str = Field(
+        "/static/member-privacy.html",
+        description="The privacy policy (《隐私政策》) linked beside the same box (PIPL art. 17: "
+        "tell the person before collecting).",
+    )
+    centre_sms_sign_name: str = Field(
+        "悦颜", description="The approved SMS signature (签名) of the member centre's sign-in code."
+    )
+    centre_sms_template_code: str = Field(
+        "SMS_100001",
+        description="The approved SMS template of the member centre's sign-in code; its text "
+        "is SIYU_CENTRE_SMS_TEXT.",
+    )
+    centre_sms_text: str = Field(
+        "您的验证码是${code}，10分钟内有效",
+        description="The approved text of that template, with ${code} (Aliyun) or {1} "
+        "(Tencent) where the code goes.",
+    )
     oa_appid: str = Field(
         "", description="Official account AppID for template messages (empty: no such channel)."
     )
@@ -240,6 +268,12 @@ class Settings(BaseSettings):
         "https://api.weixin.qq.com",
         description="WeChat official-account API address; point it at the local simulator for "
         "a demo or a test.",
+    )
+    oa_web_auth_base: str = Field(
+        "https://open.weixin.qq.com",
+        description="Where customers' browsers are sent to sign in with the official account "
+        "(web authorisation, 网页授权: `/connect/oauth2/authorize`); point it at the local "
+        "simulator for a demo or a test. The code is then exchanged at SIYU_OA_API_BASE.",
     )
     oa_token: str = Field(
         "",

@@ -39,6 +39,8 @@ class Topic(StrEnum):
     segment_entered = "segment.entered"
     # {"customers": [ids]}: profiles erased (their rows are gone when this is delivered)
     customer_erased = "customer.erased"
+    # {"messages": [message ids]}: track events stored (read them with events.queries.tracked)
+    event_tracked = "event.tracked"
 
 
 def publish(target: Session | Connection, topic: Topic, data: dict[str, Any]) -> int:
@@ -60,7 +62,7 @@ def publish(target: Session | Connection, topic: Topic, data: dict[str, Any]) ->
 
 
 def publish_parts(
-    target: Session | Connection, topic: Topic, key: str, ids: Sequence[int], **data: Any
+    target: Session | Connection, topic: Topic, key: str, ids: Sequence[int | str], **data: Any
 ) -> int:
     """``publish`` for a change about many rows: ``ids`` under ``key``, one delivery per part
     of ``PART`` (and none when ``ids`` is empty)."""

@@ -2491,6 +2491,7 @@ def test_no_console_form_changes_anything_without_its_csrf_token(
     from siyu.accounts.service import create_api_key
     from siyu.customers.models import Customer, IdentityConflict, MergeLog
     from siyu.db import session_scope
+    from siyu.loyalty.service import create_programme, enrol
     from siyu.metrics.funnels.service import save_funnel
     from siyu.reach.models import Campaign
     from siyu.wecom.connection.models import WecomCorp
@@ -2537,6 +2538,9 @@ def test_no_console_form_changes_anything_without_its_csrf_token(
             "row_id": 1,
             "handover_id": handover.id,
         }
+        programme = create_programme(s, "csrf", "会员")
+        ids["programme_id"] = programme.id
+        ids["member_id"] = enrol(s, programme, town.mine, channel="store").id
         assert key.prefix == ids["prefix"]
     forms: dict[str, dict[str, str]] = {
         "/customers/{customer_id}": {"unmask": "1"},

@@ -29,6 +29,19 @@ NOT_WALKED = {
     "/u/{token}": "a customer's unsubscribe link, from an email",
     "/l/{token}": "a tracked link, from a message",
     "/healthz": "for load balancers",
+    # the member centre is the customers' site, not the console (its own session): walked on a
+    # phone in tests/e2e/test_member_centre_browser.py
+    "/m/": "the member centre (customers)",
+    "/m/login": "the member centre (customers)",
+    "/m/wechat": "the member centre (customers): off to WeChat's authorisation",
+    "/m/wechat/back": "the member centre (customers): WeChat's callback",
+    "/m/code.svg": "the member centre (customers)",
+    "/m/points": "the member centre (customers)",
+    "/m/coupons": "the member centre (customers)",
+    "/m/orders": "the member centre (customers)",
+    "/m/profile": "the member centre (customers)",
+    "/m/privacy": "the member centre (customers)",
+    "/MP_verify_{token}.txt": "fetched by WeChat when the web-authorisation domain is set",
     "/customers/{customer_id}/merge": "the merge search: a form asking which customer to merge "
     "with (tests/e2e/test_browser_customer.py fills it in)",
 }
@@ -78,8 +91,40 @@ def demo_console() -> None:
         )
     fresh_trade()
     _import_with_a_reject()
+    _loyalty_programme()
     refresh_segments(get_engine(), get_settings())
     make_user("walker", "admin")
+
+
+def _loyalty_programme() -> None:
+    """A loyalty programme with rules, tiers, a coupon and a few members with points, so its
+    pages, the member list and a member's page have something to show (when the demo has set
+    none up)."""
+    from siyu import clock
+    from siyu.customers.models import Customer
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.service import create_template, issue
+    from siyu.loyalty.models import Programme
+    from siyu.loyalty.rules import set_event_rule, set_spend_rule
+    from siyu.loyalty.service import create_programme, deduct, earn, enrol
+    from siyu.loyalty.tiers import set_tier
+
+    with session_scope() as s:
+        if s.scalar(sa.select(Programme.id).limit(1)) is not None:
+            return
+        programme = create_programme(s, "walk", "悦颜会员")
+        set_spend_rule(s, programme, 100)
+        set_event_rule(s, programme, "签到", 5)
+        set_tier(s, programme, "basic", "普卡", rank=0, threshold=0)
+        set_tier(s, programme, "gold", "金卡", rank=1, threshold=2000, multiplier_pct=150)
+        coupon = create_template(s, programme, "c20", "满100减20", "amount_off", amount_fen=2000)
+        customers = s.scalars(sa.select(Customer.id).order_by(Customer.id).limit(5)).all()
+        for n, customer_id in enumerate(customers):
+            member = enrol(s, programme, customer_id, channel="store")
+            earn(s, member.id, ("opening", f"walk-{n}"), 100 * (n + 1), available_at=clock.now())
+            if n == 0:
+                deduct(s, member.id, "walk-adjust", 30, reason="演示扣减")
+                issue(s, coupon, member.id, ("manual", "walk"))
 
 
 def _import_with_a_reject() -> None:

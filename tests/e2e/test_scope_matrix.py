@@ -503,6 +503,18 @@ SCOPED: dict[tuple[str, str], Call] = {
         lambda w: f"/wecom/handovers/{w['handover']}",
         check=page(),
     ),
+    ("GET", "/loyalty/members"): Call(
+        "loyalty members: masked name and phone, tier, points",
+        "only_visible(loyalty_member)",
+        lambda w: "/loyalty/members",
+        check=page("本**", 'href="/loyalty/members/{member}"'),
+    ),
+    ("GET", "/loyalty/members/{member_id}"): Call(
+        "a member's points, lots, ledger, tier history, coupons",
+        "visible_to (get_visible); another store's member: 404",
+        lambda w: f"/loyalty/members/{w['member']}",
+        check=page("本**", 'data-testid="balance"'),
+    ),
 }
 
 # Routes a guide may open that return no customer's data, and why; requested all the same.
@@ -510,6 +522,16 @@ NO_CUSTOMER_DATA: dict[tuple[str, str], tuple[str, Callable[[W], str]]] = {
     ("POST", f"{R}/coupons/{{code}}/redeem"): (
         "a coupon's code and discount (at the guide's own store only), never its member",
         lambda w: f"{R}/coupons/NOSUCHCODE23/redeem",
+    ),
+    ("POST", f"{R}/members"): (
+        "enrols at the guide's own store and answers the member number and tier it gave; no "
+        "name, phone or customer id",
+        lambda w: f"{R}/members",
+    ),
+    ("POST", f"{R}/members/identify"): (
+        "the member number, tier and points of the card the customer shows (its code changes "
+        "every minute), at the guide's own store only; no name, phone or customer id",
+        lambda w: f"{R}/members/identify",
     ),
     ("GET", f"{R}/segments/fields"): (
         "the rule vocabulary: fields, operators, cities, sources and tag names, no people",
@@ -596,6 +618,12 @@ def test_a_store_guide_sees_only_their_scope_on_every_route(
             # same "no customer …" a missing one gets, aside
             shown = r.text.replace(url, "").replace(f"no customer {cid}", "")
             assert r.status_code == 404 and not leaks(shown), (url, r.status_code)
+    # nor another store's member: their page is a missing member's
+    for member_id in w["their_members"]:
+        r = client.get(f"/loyalty/members/{member_id}")
+        assert r.status_code == 404 and not leaks(
+            r.text.replace(f"/loyalty/members/{member_id}", "")
+        )
     # nor may they change another store's customer: refused alike, nothing stored
     for cid in THEIRS:
         for method, url, body in (
@@ -650,6 +678,7 @@ def _world(wecom: dict[str, Any]) -> W:
     from siyu.customers.models import Consent, Customer, Identity
     from siyu.db import get_engine, session_scope, utcnow
     from siyu.events.models import Event
+    from siyu.loyalty.service import create_programme, enrol
     from siyu.orders.models import Order
     from siyu.reach.campaigns import service as reach
     from siyu.reach.campaigns.commands import PlanCampaign
@@ -772,6 +801,9 @@ def _world(wecom: dict[str, Any]) -> W:
         )
         static, _missing = create_static_segment(s, "全店名单", customer_ids=list(home), actor="t")
         w["static"] = static.id
+        programme = create_programme(s, "vip", "会员计划")
+        members = {cid: enrol(s, programme, cid, channel="store").id for cid in home}
+        w["member"], w["their_members"] = members[MINE[0]], [members[c] for c in THEIRS]
         _wecom_world(s, w, wecom)
     runner = CliRunner()
     from siyu.cli import app

@@ -522,7 +522,10 @@ def test_the_store_filter_reads_only_that_home_stores_customers(
     }
     assert got["kpis"]["revenue"]["previous"] == 8000  # c3 in October
     assert [(r["name"], r["customers"]) for r in got["new_by_store"]] == [("上海静安店", 1)]
-    assert got["store_wide"] == ["cac", "lifecycle_flow", "reach"] and whole["store_wide"] == []
+    assert (
+        got["store_wide"] == ["cac", "lifecycle_flow", "reach", "loyalty"]
+        and whole["store_wide"] == []
+    )
     taobao = next(r for r in got["by_source"] if r["source"] == "taobao")
     assert taobao["customers"] == 1 and taobao["cac_fen"] is None  # spend is brand-wide
     whole_taobao = next(r for r in whole["by_source"] if r["source"] == "taobao")

@@ -100,6 +100,23 @@ LABELS: dict[str, dict[str, str | Phrase]] = {
         "buyer_id": N_("Platform buyer"),
         "member_id": N_("Member no."),
     },
+    "points_kind": {
+        "earn": N_("Earned"),
+        "spend": N_("Spent"),
+        "expire": N_("Expired"),
+        "take_back": NP_("points", "Taken back (refund)"),
+        "give_back": NP_("points", "Given back (refund)"),
+        "debt": NP_("points", "Owed (refund)"),
+        "repay": NP_("points", "Owed points repaid"),
+        "adjust": NP_("points", "Adjusted"),
+        "forgive": NP_("points", "Refund of expired points"),
+    },
+    "coupon_state": {
+        "usable": NP_("coupon", "Usable"),
+        "redeemed": NP_("coupon", "Used"),
+        "expired": NP_("coupon", "Expired"),
+        "void": NP_("coupon", "Withdrawn"),
+    },
     "purpose": {
         "marketing": N_("Marketing"),
         "service": N_("Service"),

@@ -107,6 +107,7 @@ class ConsentStatement:
     reference: str | None = None
     given_at: datetime | None = None  # a grant: when the customer consented (default now)
     over_withdrawal: bool = False  # a grant: the customer consented again after withdrawing
+    by_member: bool = False  # the customer themself, signed in to the member centre
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def record_consent(
                     withdrawn=_local(row.recorded_at),
                     given=_local(at),
                 )
-            if not stmt.over_withdrawal:
+            if not (stmt.over_withdrawal or stmt.by_member):
                 raise CustomerError(
                     "{channel} consent for {address} was withdrawn at {withdrawn}; record a new "
                     "grant only if the customer consented again after that, and confirm it",
@@ -191,7 +192,8 @@ def record_consent(
         )
         session.add(row)
     row.customer_id = customer.id
-    row.status, row.source, row.recorded_at = status, "operator", at
+    row.status, row.recorded_at = status, at
+    row.source = "member" if stmt.by_member else "operator"
     row.evidence = note or None
     row.evidence_ref = reference or None
     row.recorded_by = actor
@@ -215,6 +217,39 @@ def record_consent(
     )
     session.flush()
     return ConsentResult(row, True)
+
+
+@dataclass(frozen=True)
+class AddressConsent:
+    """One of a customer's addresses and where its marketing consent stands for a brand
+    (what the member centre's preferences page shows the customer)."""
+
+    identity_id: int
+    channel: str
+    shown: str  # masked
+    status: str  # granted | withdrawn | none
+
+
+def consents_for(session: Session, customer_id: int, brand_id: int) -> list[AddressConsent]:
+    held = {
+        (c.channel, c.address): c.status
+        for c in session.scalars(
+            sa.select(Consent).where(
+                Consent.customer_id == customer_id,
+                Consent.brand_id == brand_id,
+                Consent.purpose == "marketing",
+            )
+        )
+    }
+    return [
+        AddressConsent(
+            ident,
+            channel,
+            ids.mask_identity(CONSENT_CHANNELS[channel], value),
+            held.get((channel, value), "none"),
+        )
+        for ident, channel, value in consent_addresses(session, customer_id)
+    ]
 
 
 def consent_addresses(session: Session, customer_id: int) -> list[tuple[int, str, str]]:

@@ -119,12 +119,22 @@ def ensure_demo(customers: int, seed: int, *, as_of: date | None = None) -> str:
         _demo_tags(session)
         months = _demo_spend(session)
     lines.append(f"acquisition spend: {months} source-months entered (siyu metrics spend list)")
+    with session_scope() as session:
+        lines.extend(_demo_members(session))
     lines.extend(replay(seed, day))
     from siyu.traits.service import recompute
 
     traits = recompute(get_engine(), settings, actor="demo")  # so customer pages show insight
     lines.append(f"traits: {traits.customers:,} buyers scored (run {traits.run_id})")
     return "\n".join(["demo data loaded:", *lines])
+
+
+def _demo_members(session: Any) -> list[str]:
+    from siyu.brands.models import Brand
+    from siyu.demo.members import ensure_programme
+
+    brand = session.scalar(sa.select(Brand.id).where(Brand.code == "demo"))
+    return ensure_programme(session, brand) if brand is not None else []
 
 
 # What a new customer costs per source in the demo (yuan): paid traffic on the marketplaces,

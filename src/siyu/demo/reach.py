@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger("siyu.demo.reach")
 
@@ -71,10 +72,12 @@ def start(siyu_url: str | None = None) -> DemoProviders:
             SIYU_OA_APPID=sim.appid,
             SIYU_OA_SECRET=sim.secret,
             SIYU_OA_API_BASE=out.oa.base,
+            SIYU_OA_WEB_AUTH_BASE=out.oa.base,  # the member centre's WeChat sign-in
             SIYU_OA_TOKEN=sim.server_token,
             SIYU_OA_AES_KEY=sim.aes_key,
         )
         reset_settings()
+        sim.web.domain = urlsplit(get_settings().public_url).hostname or sim.web.domain
         out.oa_followers = demo_oa.build(sim)
         if siyu_url:
             demo_oa.start_arrivals(sim, siyu_url)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,3 +22,25 @@ def events_of(session: Session, customer_ids: Collection[int]) -> list[dict[str,
         sa.select(Event).where(Event.customer_id.in_(customer_ids)).order_by(Event.id)
     )
     return [{k: plain_value(getattr(e, k)) for k in columns} for e in rows]
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A track event as another capability reads it (loyalty's event earn rules)."""
+
+    message_id: str
+    customer_id: int | None
+    name: str | None
+    occurred_at: datetime
+
+
+def tracked(session: Session, message_ids: Collection[str]) -> list[Tracked]:
+    """The track events with these message ids, in arrival order."""
+    return [
+        Tracked(m, c, n, t)
+        for m, c, n, t in session.execute(
+            sa.select(Event.message_id, Event.customer_id, Event.name, Event.occurred_at)
+            .where(Event.message_id.in_(list(message_ids)), Event.type == "track")
+            .order_by(Event.id)
+        )
+    ]

@@ -24,6 +24,7 @@ from siyu.customers.resolution import Resolver
 from siyu.db import table_of
 from siyu.events.models import Event
 from siyu.events.schemas import EventIn
+from siyu.reactions import Topic, publish_parts
 from siyu.refusals import Refusal
 
 EVENT = table_of(Event)
@@ -196,6 +197,8 @@ def ingest_many(
         )
         for r, _source, e, cid, _ident, _t in rows:
             accepted[(r, e.message_id)] = resolver.customer_for(cid)
+        tracked = [e.message_id for _r, _s, e, _c, _i, _t in rows if e.type == "track"]
+        publish_parts(conn, Topic.event_tracked, "messages", tracked)  # loyalty's event rules
     out: list[list[Stored]] = []
     for r, (events, *_rest) in enumerate(requests):
         out.append(

@@ -130,7 +130,7 @@ def post_order(body: OrderIn, principal: Principal = Depends(require(ORDERS_WRIT
     with engine.connect() as conn:
         brand_id, brand_code = resolve_brand(conn, body.brand)  # a refusal answers 422
         conn.commit()
-    parsed.keys = _keys(body.buyer, brand_code)
+    parsed.keys = buyer_keys(body.buyer, brand_code)
     summary = ImportSummary(source=body.platform)
     writer = OrderWriter(
         engine, settings, summary, brand_id, body.platform, body.shop, principal.actor
@@ -193,7 +193,7 @@ def _parsed(body: OrderIn, tz: ZoneInfo) -> ParsedOrder:
     )
 
 
-def _keys(buyer: BuyerIn, brand_code: str) -> list[tuple[str, str, str]]:
+def buyer_keys(buyer: BuyerIn, brand_code: str) -> list[tuple[str, str, str]]:
     specs: list[tuple[str | None, ids.Kind, str]] = [
         (buyer.member_id, ids.Kind.member_id, brand_code),
         (buyer.phone, ids.Kind.phone, ""),

@@ -1,7 +1,8 @@
 """Members and loyalty: programmes, memberships, the points ledger, earn rules that follow
-orders, tiers and coupons (issue 25; the member centre and the console pages come next)."""
+orders, tiers and coupons, and their console pages (issue 25)."""
 
-from siyu.capability import Capability, Permission
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
 
 LOYALTY_MANAGE = Permission(
     "loyalty:manage",
@@ -16,16 +17,38 @@ COUPONS_REDEEM = Permission(
     api_key=True,
 )
 
+LOYALTY_ENROL = Permission(
+    "members:enrol",
+    "Enrol customers in a loyalty programme at a till or in the mini-program",
+    roles=("operator", "store_guide"),
+    api_key=True,
+)
+
 CAPABILITY = Capability(
     name="loyalty",
     package=__name__,
     summary="Loyalty: programmes, members, points ledger, earn rules, tiers, coupons",
-    models=(".models", ".coupons.models"),
-    routers=(".coupons.api:router",),
+    models=(".models", ".coupons.models", ".benefits.models"),
+    routers=(".api:router", ".coupons.api:router"),
+    pages=(".views:router", ".coupons.views:router"),
     cli=".cli:register",
     # coupons first: they find the person's memberships before those lose their customer
     erasers=(".coupons.service:erase_coupons", ".service:erase_members"),
     tasks=(".tasks",),
-    subscribers=(("order.changed", ".tasks:follow"),),
-    permissions=(LOYALTY_MANAGE, COUPONS_REDEEM),
+    metrics=(".figures:METRICS",),
+    copied_tables=(".models:COPIED",),
+    segment_fields=(".segment_fields:FIELDS",),
+    template_variables=(".queries:TEMPLATE_VARIABLES",),
+    subscribers=(("order.changed", ".tasks:follow"), ("event.tracked", ".tasks:follow_events")),
+    permissions=(LOYALTY_MANAGE, COUPONS_REDEEM, LOYALTY_ENROL),
+    # those who run the programmes land on them; the others who may see customers, on the
+    # members they may see
+    nav=(
+        NavEntry(
+            "loyalty",
+            NP_("navigation", "Loyalty"),
+            ((LOYALTY_MANAGE, "/loyalty"), ("customers:read", "/loyalty/members")),
+            order=55,
+        ),
+    ),
 )

@@ -25,9 +25,11 @@ app.add_typer(tiers_app, name="tiers")
 
 
 def register(root: typer.Typer) -> None:
+    from siyu.loyalty.benefits.cli import benefits_app
     from siyu.loyalty.coupons.cli import coupons_app
 
     app.add_typer(coupons_app, name="coupons")
+    app.add_typer(benefits_app, name="benefits")
     root.add_typer(app, name="loyalty")
 
 
@@ -243,13 +245,12 @@ def backfill_cmd(
 @app.command("expire")
 def expire_cmd() -> None:
     """Expire the lots whose date has passed (the worker does this nightly; safe to repeat)."""
-    from siyu.db import session_scope
-    from siyu.loyalty.service import expire_due
+    from siyu.db import get_engine
+    from siyu.loyalty.expiry import expire_all
 
     require(LOYALTY_MANAGE)
-    with session_scope() as session:
-        n = expire_due(session)
-    typer.echo(f"{n:,} lots expired")
+    done = expire_all(get_engine())
+    typer.echo(f"{done.lots:,} lots expired ({done.points:,} points, {done.members:,} members)")
 
 
 @app.command("member")

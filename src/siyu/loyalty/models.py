@@ -15,6 +15,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from siyu.analytics.tables import INT, TEXT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -79,6 +80,9 @@ class Member(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_tier.id"))
     tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # how the customer agreed to join (the terms' version, the sign-in that proved it was
+    # them, the till or the live code): evidence kept with the membership, no personal data
+    consent_evidence: Mapped[str] = mapped_column(sa.String(300), default="")
 
 
 class PointsLot(Base):
@@ -210,3 +214,28 @@ class TierChange(Base):
     to_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_tier.id"))
     reason: Mapped[str] = mapped_column(sa.String(20))  # upgrade | downgrade | import | manual
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The analytical copy (segments: a member's tier and points). Copied whole at each refresh: an
+# incremental refresh follows an ``id`` and a change column, which memberships (a tier move)
+# and balances (keyed by member) lack; a few narrow columns per member. No personal data.
+COPIED = (
+    CopiedTable("loyalty_programme", (("id", INT), ("code", TEXT), ("brand_id", INT))),
+    CopiedTable(
+        "loyalty_member",
+        (
+            ("id", INT),
+            ("programme_id", INT),
+            ("customer_id", INT),
+            ("status", TEXT),
+            ("tier_id", INT),
+            ("joined_at", TIME),
+        ),
+        customer_key="customer_id",
+    ),
+    CopiedTable(
+        "loyalty_tier",
+        (("id", INT), ("programme_id", INT), ("code", TEXT), ("name", TEXT), ("rank", INT)),
+    ),
+    CopiedTable("points_balance", (("member_id", INT), ("remaining", INT), ("debt", INT))),
+)

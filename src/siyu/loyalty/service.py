@@ -100,8 +100,10 @@ def enrol(
     *,
     channel: str = "",
     store_id: int | None = None,
+    evidence: str = "",
 ) -> Member:
-    """The customer's membership of the programme (the existing one when enrolled before)."""
+    """The customer's membership of the programme (the existing one when enrolled before).
+    ``evidence`` says how the customer agreed to join (kept with the membership)."""
     found = session.scalar(
         sa.select(Member).where(
             Member.programme_id == programme.id, Member.customer_id == customer_id
@@ -117,6 +119,7 @@ def enrol(
                 join_channel=channel,
                 store_id=store_id,
                 joined_at=clock.now(),
+                consent_evidence=evidence[:300],
             )
             session.add(member)
             session.flush()
@@ -124,7 +127,9 @@ def enrol(
             join_entry_tier(session, member)
             session.flush()
     except sa.exc.IntegrityError:
-        return enrol(session, programme, customer_id, channel=channel, store_id=store_id)
+        return enrol(
+            session, programme, customer_id, channel=channel, store_id=store_id, evidence=evidence
+        )
     return member
 
 

@@ -6,9 +6,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.db import get_engine
 from siyu.jobs.service import periodic
+from siyu.loyalty.events import settle_events
+from siyu.loyalty.expiry import expire_all
 from siyu.loyalty.orders import settle_orders
-from siyu.loyalty.service import expire_due
 from siyu.loyalty.tiers import review_all
 
 
@@ -19,10 +21,18 @@ def follow(session: Session, data: dict[str, Any]) -> None:
         settle_orders(session, ids)
 
 
+def follow_events(session: Session, data: dict[str, Any]) -> None:
+    """Subscriber of ``event.tracked``: points for the events a programme has a rule for."""
+    messages = [str(m) for m in data.get("messages", [])]
+    if messages:
+        settle_events(session, messages)
+
+
 @periodic("loyalty.expire", 3600)
 def expire(session: Session, payload: dict[str, Any]) -> None:
-    """Lots whose date has passed, expired within the hour (safe to run again)."""
-    expire_due(session)
+    """Lots whose date has passed, expired within the hour (safe to run again): every member in
+    ranges of set statements (``expiry``), not one by one, which at 1M members takes too long."""
+    expire_all(get_engine())
 
 
 @periodic("loyalty.tiers", 86400)

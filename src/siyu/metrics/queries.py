@@ -68,6 +68,7 @@ class Overview(Shape):
     traits: dict[str, Any]
     lifecycle_flow: Any
     reach: Any
+    loyalty: Any  # members, points and tiers (None: no loyalty programme)
     pending: dict[str, str]
     fresh_as_of: str | None
     computed_at: str

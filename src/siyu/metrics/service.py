@@ -211,7 +211,7 @@ def overview(
         },
         "brand_id": brand_id,
         "store_id": store_id,
-        "store_wide": ["cac", "lifecycle_flow", "reach"] if store_id else [],
+        "store_wide": ["cac", "lifecycle_flow", "reach", "loyalty"] if store_id else [],
         "kpis": kpis,
         "decomposition": {
             "revenue": now["revenue"],
@@ -239,6 +239,7 @@ def overview(
         "traits": charts.traits(a["mix"]),
         "lifecycle_flow": db["flow"],
         "reach": db["reach"],
+        "loyalty": db["loyalty"],
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
         "computed_at": got.computed_at.isoformat() + "Z",
@@ -272,6 +273,7 @@ def _from_database(
     the lifecycle flow, reach), in one session."""
     from siyu.brands.models import Store
     from siyu.db import new_session
+    from siyu.loyalty.figures import summary as loyalty_summary
     from siyu.traits.queries import lifecycle_flow
     from siyu.wecom.queries import adds_by_live_code
 
@@ -285,6 +287,7 @@ def _from_database(
             },
             "live_codes": adds_by_live_code(session, lo, hi, store_id),
             "flow": lifecycle_flow(session, brand_id or 0),
+            "loyalty": loyalty_summary(session, lo, hi, brand_id),
             "reach": reach_summary(settings, start, end, session),
         }
 

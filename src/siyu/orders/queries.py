@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -87,6 +88,48 @@ def line_amounts(
     ):
         found[order_id].append((category, int(amount)))
     return found
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """One order as its buyer sees it in the member centre."""
+
+    platform: str
+    order_id: str
+    status: str
+    paid_fen: int
+    refund_fen: int
+    at: datetime | None
+
+
+def orders_of(session: Session, customer_id: int, most: int = 30) -> list[OrderSummary]:
+    """The customer's latest orders, newest first."""
+    return [
+        OrderSummary(o.platform, o.platform_order_id, o.status, o.paid_fen, o.refund_fen, at)
+        for o, at in session.execute(
+            sa.select(Order, sa.func.coalesce(Order.paid_at, Order.ordered_at))
+            .where(Order.customer_id == customer_id)
+            .order_by(sa.func.coalesce(Order.paid_at, Order.ordered_at).desc(), Order.id.desc())
+            .limit(most)
+        )
+    ]
+
+
+def buyers_among(
+    session: Session, customers: sa.Select[Any], start: datetime, end: datetime
+) -> int:
+    """How many of ``customers`` (a select of customer ids) paid for an order in [start, end)."""
+    return int(
+        session.scalar(
+            sa.select(sa.func.count(sa.distinct(Order.customer_id))).where(
+                Order.customer_id.in_(customers),
+                Order.status.in_(PAID_STATUSES),
+                Order.paid_at >= start,
+                Order.paid_at < end,
+            )
+        )
+        or 0
+    )
 
 
 def orders_with_lines(session: Session, customer_ids: Collection[int]) -> list[dict[str, Any]]:

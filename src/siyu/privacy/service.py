@@ -136,6 +136,11 @@ def confirms_erasure(session: Session, customer: Customer, typed: str) -> bool:
     return held is not None
 
 
+def family_of(session: Session, customer_id: int) -> list[int]:
+    """The customer and every profile merged into it (what belongs to the person now)."""
+    return _family(session, customer_id)
+
+
 def _family(session: Session, customer_id: int) -> list[int]:
     """The customer and every profile merged into it (their shells still hold a snapshot)."""
     found, frontier = {customer_id}, [customer_id]
@@ -169,9 +174,18 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
         "consents": _rows(session, Consent, Consent.customer_id.in_(family)),
         "orders": orders_with_lines(session, family),
         "events": events_of(session, family),
-        "merges": _rows(
-            session, MergeLog, sa.or_(MergeLog.winner_id.in_(family), MergeLog.loser_id.in_(family))
-        ),
+        "merges": [
+            # a merge undone since, or of a profile no longer this person's, is not theirs
+            m if m["loser_id"] in family else {**m, "loser_snapshot": None}
+            for m in _rows(
+                session,
+                MergeLog,
+                sa.and_(
+                    MergeLog.undone_at.is_(None),
+                    sa.or_(MergeLog.winner_id.in_(family), MergeLog.loser_id.in_(family)),
+                ),
+            )
+        ],
     }
     record_audit(session, actor, "privacy.export", "customer", str(customer.id))
     return data

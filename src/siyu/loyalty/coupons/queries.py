@@ -1,7 +1,9 @@
-"""Coupon templates with their figures, and a member's wallet."""
+"""Coupon templates with their terms and figures, a member's wallet, and the members a batch of
+coupons goes to."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,7 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from siyu import clock
+from siyu.bulk import chunks
 from siyu.loyalty.coupons.models import Coupon, CouponStatus, CouponTemplate
+from siyu.loyalty.models import Member
 
 
 class TemplateView(BaseModel):
@@ -21,6 +25,17 @@ class TemplateView(BaseModel):
     redeemed: int
     points_price: int
     claimable: bool
+    # the terms, as the console's template list shows them
+    amount_fen: int = 0
+    percent_off: int = 0
+    cap_fen: int = 0
+    threshold_fen: int = 0
+    gift: str = ""
+    valid_days: int | None = None
+    ends_at: datetime | None = None
+    per_member: int = 0
+    total: int = 0
+    active: bool = True
 
 
 class CouponView(BaseModel):
@@ -52,6 +67,16 @@ def templates(session: Session, programme_id: int) -> list[TemplateView]:
             redeemed=int(n),
             points_price=t.points_price,
             claimable=t.claimable,
+            amount_fen=t.amount_fen,
+            percent_off=t.percent_off,
+            cap_fen=t.cap_fen,
+            threshold_fen=t.threshold_fen,
+            gift=t.gift,
+            valid_days=t.valid_days,
+            ends_at=t.ends_at,
+            per_member=t.per_member,
+            total=t.total,
+            active=t.active,
         )
         for t, n in session.execute(
             sa.select(CouponTemplate, redeemed)
@@ -90,3 +115,20 @@ def wallet(session: Session, member_id: int) -> list[CouponView]:
         )
     order = {"usable": 0, "redeemed": 1, "expired": 2, "void": 3}
     return sorted(found, key=lambda v: order.get(v.state, 4))
+
+
+def members_among(session: Session, programme_id: int, customer_ids: Sequence[int]) -> list[int]:
+    """The programme's active members among these customers (those not enrolled are left out),
+    in id order: whom a batch of coupons for a segment goes to."""
+    out: list[int] = []
+    for part in chunks(sorted(set(customer_ids)), 5000):
+        out.extend(
+            session.scalars(
+                sa.select(Member.id).where(
+                    Member.programme_id == programme_id,
+                    Member.status == "active",
+                    Member.customer_id.in_(part),
+                )
+            )
+        )
+    return sorted(out)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from siyu import clock
 from siyu.loyalty.coupons.models import Coupon, CouponKind, CouponStatus, CouponTemplate
@@ -317,9 +318,18 @@ def redeem(
             )
             .execution_options(synchronize_session=False)
         )
-        session.expire(coupon)
-        if getattr(won, "rowcount", 0):
+        if getattr(won, "rowcount", 0):  # what was written, without reading it back
+            for key, value in {
+                "status": CouponStatus.redeemed.value,
+                "redeemed_at": now,
+                "redeemed_order": order_id,
+                "redeemed_store_id": store_id,
+                "order_amount_fen": amount_fen,
+                "discount_fen": off,
+            }.items():
+                set_committed_value(coupon, key, value)
             return coupon
+        session.expire(coupon)
     raise CouponUsed("coupon {code} was used by another order", code=code)
 
 

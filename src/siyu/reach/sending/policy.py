@@ -35,7 +35,7 @@ def address_of(
     session: Session, customer_id: int, channel: str, template: Mapping[str, Any] | None = None
 ) -> str | None:
     """Where the channel reaches the customer: their phone for SMS, their email address for
-    email (a verified one first), their openid under the official account's AppID; WeCom
+    email (a verified one first; the template's ``to`` when it names one of theirs), their openid under the official account's AppID; WeCom
     messages and guide tasks go through their guide; a webhook goes to the campaign's URL."""
     if channel == "webhook":
         return str((template or {}).get("url") or "") or None
@@ -52,13 +52,17 @@ def address_of(
     kind = ADDRESS_KINDS.get(channel)
     if kind is None:
         return None
+    where = [
+        Identity.customer_id == customer_id,
+        Identity.kind == kind,
+        Identity.namespace == namespace,
+    ]
+    to = (template or {}).get("to")
+    if to:  # a transactional message to the number the customer typed (a sign-in code), if theirs
+        where.append(Identity.value == str(to))
     return session.scalar(
         sa.select(Identity.value)
-        .where(
-            Identity.customer_id == customer_id,
-            Identity.kind == kind,
-            Identity.namespace == namespace,
-        )
+        .where(*where)
         .order_by(Identity.verified.desc(), Identity.id)
         .limit(1)
     )

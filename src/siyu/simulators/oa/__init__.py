@@ -3,8 +3,9 @@ AppSecret, two hours), template messages to followers (approved templates and th
 43004 for someone who does not follow, client_msg_id sent at most once in ten minutes), the
 follower list (``user/get`` paged by next_openid, ``user/info/batchget`` at most 100 at a time,
 without nickname, avatar, sex or region, as WeChat answers since 2021), people following and
-unfollowing (``driver.py`` pushes their events to Siyu, signed, in plain or safe mode) and
-faults to inject per API (an error code, or an answer that comes too late)."""
+unfollowing (``driver.py`` pushes their events to Siyu, signed, in plain or safe mode), web
+authorisation (网页授权, ``webauth.py``: the customer signed in to WeChat is set by ``sign_in``)
+and faults to inject per API (an error code, or an answer that comes too late)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from siyu.simulators.oa import webauth
+from siyu.simulators.oa.webauth import WebAuth, WebUser
 from siyu.wecom.connection.crypto import new_aes_key
 
 _FIELD = re.compile(r"\{\{(\w+)\.DATA\}\}")
@@ -81,6 +84,7 @@ class OfficialAccountSim:
     sent: list[Sent] = field(default_factory=list)
     attempts: list[str] = field(default_factory=list)  # client_msg_id of every authorised call
     faults: list[list[Any]] = field(default_factory=list)
+    web: WebAuth = field(default_factory=WebAuth)  # web authorisation (网页授权)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def inject(
@@ -91,8 +95,9 @@ class OfficialAccountSim:
         api: str = "send",
         after: int = 0,
     ) -> None:
-        """The next ``times`` calls of ``api`` (send, user/get, batchget), once ``after`` calls
-        went through, answer ``code``; "slow" answers (a send: after sending) after ``seconds``."""
+        """The next ``times`` calls of ``api`` (send, user/get, batchget, oauth2/access_token,
+        sns/userinfo), once ``after`` calls went through, answer ``code``; "slow" answers (a
+        send: after sending; a code exchange: after the code is spent) after ``seconds``."""
         self.faults.append([code, times, seconds, api, after])
 
     def _fault(self, api: str) -> tuple[dict[str, Any] | None, float]:
@@ -126,6 +131,32 @@ class OfficialAccountSim:
                 fan.unionid = fan.unionid or unionid
             self.followers.add(fan.openid)
             return fan
+
+    def sign_in(
+        self,
+        openid: str | None = None,
+        unionid: str | None = None,
+        nickname: str = "微信用户",
+        *,
+        headimgurl: str = "",
+        snapshot: bool = False,
+        declines: bool = False,
+    ) -> WebUser:
+        """Make the WeChat user who opens authorisation pages from now on: ``openid`` (a new one
+        unless given; someone who followed keeps their unionid), whether the page opens as a
+        snapshot page (快照页, ``is_snapshotuser``) and whether they decline snsapi_userinfo."""
+        with self.lock:
+            fan = self.people.get(openid or "")
+            user = WebUser(
+                openid=openid or new_openid(),
+                unionid=unionid or (fan.unionid if fan else None),
+                nickname=nickname,
+                headimgurl=headimgurl,
+                snapshot=snapshot,
+                declines=declines,
+            )
+            self.web.user = user
+            return user
 
     def unsubscribe(self, openid: str) -> None:
         with self.lock:
@@ -309,6 +340,10 @@ def create_app(sim: OfficialAccountSim) -> Starlette:
             Route("/cgi-bin/message/template/send", send, methods=["POST"]),
             Route("/cgi-bin/user/get", user_get, methods=["GET"]),
             Route("/cgi-bin/user/info/batchget", batchget, methods=["POST"]),
+            # open.weixin.qq.com's page and api.weixin.qq.com's calls, served side by side
+            Route("/connect/oauth2/authorize", webauth.authorize_endpoint, methods=["GET"]),
+            Route("/sns/oauth2/access_token", webauth.access_token_endpoint, methods=["GET"]),
+            Route("/sns/userinfo", webauth.userinfo_endpoint, methods=["GET"]),
         ]
     )
     app.state.sim = sim

@@ -51,9 +51,11 @@ class Gateway:
             "SMS_000001": "${name}您好，${offer}，拒收请回复R",
             "SMS_000002": "您的订单${order}已发货",
             "SMS_000003": "${name}您好，${offer}，戳 ${link} 拒收请回复R",  # with a short link
+            "SMS_100001": "您的验证码是${code}，10分钟内有效",  # the member centre's sign-in
             # Tencent template ids are numbers, their placeholders positional
             "1000001": "{1}您好，{2}，拒收请回复R",
             "1000002": "您的订单{1}已发货",
+            "1000003": "您的验证码是{1}，10分钟内有效",
         }
     )
     secret_id: str = "AKIDsimulated0001"  # noqa: S105 - Tencent's API key pair and SMS application

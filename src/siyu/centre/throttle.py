@@ -1,0 +1,119 @@
+"""Limits on what an unsigned visitor may ask for: SMS codes per phone, per client network and
+per device, and wrong codes per phone. Counted in the database, one row per key and time
+bucket, so parallel requests and every server process see the same count (an SMS costs money
+and reaches a person: a script must not make Siyu send a thousand of them, nor guess a code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from siyu.centre.models import CentreThrottle
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``most`` of ``purpose`` (codes asked for, wrong guesses) in ``seconds`` for the
+    key ``name:value`` (a phone, a network, a device)."""
+
+    purpose: str
+    name: str
+    seconds: int
+    most: int
+
+    def key(self, value: str, end: datetime) -> str:
+        return (
+            f"{self.purpose}:{self.name}:{self.seconds}:{value}"[:100] + f":{int(end.timestamp())}"
+        )
+
+
+# A code per phone: at most 1 a minute, 5 an hour, 10 a day (what Aliyun lets through anyway);
+# per client network and per device: enough for a family or a shop's Wi-Fi, not for a script.
+CODE_LIMITS = (
+    Limit("code", "phone", 60, 1),
+    Limit("code", "phone", 3600, 5),
+    Limit("code", "phone", 86400, 10),
+    Limit("code", "net", 3600, 30),
+    Limit("code", "device", 3600, 10),
+)
+# Wrong codes: each code takes 5 guesses; a phone 10 an hour, a network 50 (then locked).
+GUESS_LIMITS = (Limit("guess", "phone", 3600, 10), Limit("guess", "net", 3600, 50))
+
+
+@dataclass(frozen=True)
+class Over:
+    """A limit reached: which, and when the visitor may try again."""
+
+    limit: Limit
+    retry_at: datetime
+
+
+def bucket_end(now: datetime, seconds: int) -> datetime:
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds + seconds, now.tzinfo)
+
+
+def count(
+    engine: sa.Engine, limits: tuple[Limit, ...], values: dict[str, str], now: datetime
+) -> Over | None:
+    """Count one more on every limit whose key has a value, in one transaction of its own (a
+    refused request still counts); returns the first limit now passed, if any."""
+    rows = []
+    for limit in limits:
+        value = values.get(limit.name)
+        if not value:
+            continue
+        end = bucket_end(now, limit.seconds)
+        rows.append((limit.key(value, end), end, limit))
+    rows.sort(key=lambda r: r[0])  # a fixed order: two requests never wait on each other
+    over: Over | None = None
+    with engine.begin() as conn:
+        insert: Any = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        for key, end, limit in rows:
+            stmt = insert(CentreThrottle).values(key=key, count=1, bucket_end=end)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["key"], set_={"count": CentreThrottle.count + 1}
+            ).returning(CentreThrottle.count)
+            seen = conn.execute(stmt).scalar_one()
+            if seen > limit.most and over is None:
+                over = Over(limit, end)
+    return over
+
+
+def spent(
+    engine: sa.Engine, limits: tuple[Limit, ...], values: dict[str, str], now: datetime
+) -> Over | None:
+    """Whether a limit is already passed, without counting (a locked phone is refused before
+    its code is even looked at)."""
+    keys = {}
+    for limit in limits:
+        value = values.get(limit.name)
+        if value:
+            end = bucket_end(now, limit.seconds)
+            keys[limit.key(value, end)] = (limit, end)
+    if not keys:
+        return None
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                sa.select(CentreThrottle.key, CentreThrottle.count).where(
+                    CentreThrottle.key.in_(list(keys))
+                )
+            ).all()
+        )
+    for key, (limit, end) in keys.items():
+        if found.get(key, 0) >= limit.most:
+            return Over(limit, end)
+    return None
+
+
+def forget_old(engine: sa.Engine, now: datetime) -> int:
+    """Drop counters whose bucket has ended (the worker's hourly sweep)."""
+    with engine.begin() as conn:
+        done = conn.execute(sa.delete(CentreThrottle).where(CentreThrottle.bucket_end < now))
+    return int(done.rowcount or 0)

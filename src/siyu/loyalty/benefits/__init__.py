@@ -1,0 +1,1 @@
+"""Tier benefits (issue 25): set per tier, taken up by members, their activation measured."""
