@@ -76,7 +76,8 @@ class Capability:
     the root Typer app; ``tasks`` modules whose ``@handler``/``@periodic`` jobs the worker runs;
     ``pumps`` functions the worker calls back to back for work that cannot wait for a poll;
     ``erasers`` functions called inside a PIPL erasure's transaction (``(session, context) ->
-    rows``); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
+    rows``); ``exporters`` functions adding what the capability holds about a person to their
+    PIPL data export (``(session, customer ids) -> {section: rows}``); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
     declarations;
     ``channels`` factories ``(settings) -> Channel | None`` of the channels it sends on;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
@@ -96,6 +97,7 @@ class Capability:
     tasks: tuple[Ref, ...] = ()
     pumps: tuple[Ref, ...] = ()
     erasers: tuple[Ref, ...] = ()
+    exporters: tuple[Ref, ...] = ()
     segment_fields: tuple[Ref, ...] = ()
     copied_tables: tuple[Ref, ...] = ()
     metrics: tuple[Ref, ...] = ()
@@ -131,6 +133,7 @@ class Capability:
             *self.tasks,
             *self.pumps,
             *self.erasers,
+            *self.exporters,
             *self.segment_fields,
             *self.copied_tables,
             *self.metrics,

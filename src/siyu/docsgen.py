@@ -125,6 +125,7 @@ def capabilities_md() -> str:
         ("tasks", "jobs"),
         ("pumps", "pumps"),
         ("erasers", "erasure"),
+        ("exporters", "data export"),
         ("segment_fields", "segment fields"),
         ("copied_tables", "analytical copy"),
         ("metrics", "metrics"),

@@ -56,6 +56,13 @@ def test_a_customer_signs_in_with_a_code_and_joins(
         member = s.scalars(sa.select(Member)).one()
         assert member.join_channel == "member_centre"
         assert "terms v1 accepted" in member.consent_evidence
+    from siyu.centre.models import CentreThrottle
+    from siyu.reach.models import SendRow
+
+    with session_scope() as s:  # the code is forgotten once sent; limits hold no phone
+        sent = s.scalars(sa.select(SendRow)).one()
+        assert sent.message["params"] == {"code": "******"}
+        assert not any(PHONE in k for k in s.scalars(sa.select(CentreThrottle.key)))
     for path in ("/m/points", "/m/coupons", "/m/orders", "/m/profile", "/m/privacy"):
         assert client.get(path).status_code == 200, path
 
@@ -204,7 +211,11 @@ def test_data_download_and_account_deletion(client: TestClient, centre: dict[str
     token = _csrf(client.get("/m/privacy").text)
     data = client.post("/m/privacy/export", data={"csrf": token})
     assert data.status_code == 200
-    assert json.loads(data.text)["identities"][0]["value"] == "+86" + PHONE
+    mine = json.loads(data.text)
+    assert mine["identities"][0]["value"] == "+86" + PHONE
+    assert mine["held_elsewhere"]["loyalty.memberships"][0]["join_channel"] == "member_centre"
+    assert mine["held_elsewhere"]["centre.sessions"][0]["method"] == "sms"
+    assert "code_hash" not in data.text and "token_hash" not in data.text
     unconfirmed = client.post("/m/privacy/delete", data={"csrf": token, "confirm": "ok"})
     assert unconfirmed.status_code == 400
     gone = client.post("/m/privacy/delete", data={"csrf": token, "confirm": "删除"})
@@ -497,3 +508,21 @@ def test_a_merge_keeps_the_members_points_in_sight(
     with TestClient(create_app(), follow_redirects=False) as again:
         sign_in(again, centre, OTHER)
         assert "500" in again.get("/m/").text
+
+
+def test_odd_input_gets_the_page_not_an_error(client: TestClient, centre: dict[str, Any]) -> None:
+    """Over-long and malformed values are answered in the page's words (or ignored), never a
+    bare JSON 422 nor a 500."""
+    long = "1" * 5000
+    assert client.get("/m/login", params={"via": long}).status_code == 200
+    answer = client.post("/m/login/code", data={"phone": long, "via": long})
+    assert answer.status_code in (400, 422) and "<html" in answer.text
+    answer = client.post("/m/login", data={"phone": long, "code": long, "agree": "yes"})
+    assert answer.status_code in (403, 422) and "<html" in answer.text
+    sign_in(client, centre)
+    token = _csrf(client.get("/m/coupons").text)
+    for value in ("abc", "-1", "99999999999999999999", "１２"):
+        for path, field in (("/m/coupons/claim", "template"), ("/m/benefits/claim", "benefit")):
+            got = client.post(path, data={field: value, "csrf": token})
+            assert got.status_code == 404 and "<html" in got.text, (path, value, got.text[:80])
+    assert client.post("/m/profile", data={"csrf": long}).status_code == 403

@@ -26,5 +26,6 @@ CAPABILITY = Capability(
     cli=".cli:register",
     tasks=(".tasks",),
     erasers=(".service:erase_sign_ins",),
+    exporters=(".service:export_sign_ins",),
     permissions=(CENTRE_TILL, CENTRE_MANAGE),
 )

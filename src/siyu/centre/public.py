@@ -27,7 +27,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _via(text: str) -> str:
-    return text if VIA.fullmatch(text) else ""
+    """Where the sign-in link came from, if it names a source (anything else is dropped: an
+    odd or huge value is not the customer's problem, and never an error page)."""
+    return text if len(text) <= 40 and VIA.fullmatch(text) else ""
 
 
 def _login(
@@ -46,7 +48,7 @@ def _login(
 
 
 @router.get("/m/login")
-def login_page(request: Request, via: str = Query("", max_length=40)) -> Response:
+def login_page(request: Request, via: str = Query("")) -> Response:
     """The sign-in page; ``via`` names where the link came from (``live_code:12`` in a WeCom
     live code's welcome message), kept through the sign-in as the join channel."""
     return _login(request, via=_via(via))
@@ -56,8 +58,8 @@ def login_page(request: Request, via: str = Query("", max_length=40)) -> Respons
 def ask_for_code(
     session: SessionDep,
     request: Request,
-    phone: str = Form("", max_length=40),
-    via: str = Form("", max_length=40),
+    phone: str = Form(""),
+    via: str = Form(""),
 ) -> Response:
     """Send a sign-in code. A form from another site, or from a browser that never opened the
     sign-in page (no device cookie), sends nothing."""
@@ -101,15 +103,15 @@ def ask_for_code(
 def sign_in(
     session: SessionDep,
     request: Request,
-    phone: str = Form("", max_length=40),
-    code: str = Form("", max_length=20),
+    phone: str = Form(""),
+    code: str = Form(""),
     agree: str = Form(""),
-    via: str = Form("", max_length=40),
+    via: str = Form(""),
 ) -> Response:
     """Check the code and open a customer session; a customer who is not a member yet joins
     the programme, with the terms they ticked kept as evidence."""
     lang = request_lang(request)
-    shown = phone[:40]
+    shown, phone = phone[:40], phone[:40]
     if posted_from_elsewhere(request):
         return _login(
             request,
@@ -189,8 +191,8 @@ def wechat_sign_in(request: Request) -> Response:
 def wechat_back(
     session: SessionDep,
     request: Request,
-    code: str = Query("", max_length=128),
-    state: str = Query("", max_length=128),
+    code: str = Query(""),
+    state: str = Query(""),
 ) -> Response:
     """WeChat's callback: a reader bound before is signed in; a new one is asked for an SMS
     code once, which binds them. A snapshot reader (快照页) is refused: their openid is

@@ -43,7 +43,7 @@ from siyu.loyalty.membership import (
 from siyu.loyalty.queries import member_points
 from siyu.orders.queries import orders_of
 from siyu.privacy.service import erase_customer, export_customer, find_person, finish_erasure
-from siyu.untrusted import ID_MAX
+from siyu.untrusted import whole_number
 from siyu.webkit import SessionDep
 
 router = APIRouter(prefix="/m", include_in_schema=False)
@@ -104,8 +104,8 @@ def claim_a_benefit(
     request: Request,
     session: SessionDep,
     who: Who = Depends(signed_in),
-    benefit: int = Form(0, ge=0, le=ID_MAX),
-    csrf: str = Form("", max_length=100),
+    benefit: str = Form(""),
+    csrf: str = Form(""),
 ) -> Response:
     """The member takes up a benefit of their tier (once a period; a coupon one issues it)."""
     if who is None:
@@ -117,7 +117,7 @@ def claim_a_benefit(
         error = _("This page has expired; open it again.")
         return _card(request, session, who, programme, member, 403, error)
     try:
-        claim_benefit(session, member, benefit)
+        claim_benefit(session, member, whole_number(benefit) or 0)
     except LoyaltyError as exc:
         session.rollback()
         said = said_in(request_lang(request), exc)
@@ -192,8 +192,8 @@ def claim_coupon(
     request: Request,
     session: SessionDep,
     who: Who = Depends(signed_in),
-    template: int = Form(0, ge=0, le=ID_MAX),
-    csrf: str = Form("", max_length=100),
+    template: str = Form(""),
+    csrf: str = Form(""),
 ) -> Response:
     if who is None:
         return to_sign_in()
@@ -205,7 +205,7 @@ def claim_coupon(
             request, session, who, member, 403, _("This page has expired; open it again.")
         )
     try:
-        claim_offer(session, member, template)
+        claim_offer(session, member, whole_number(template) or 0)
     except CouponError as exc:
         session.rollback()
         return _coupons(
@@ -306,7 +306,7 @@ def my_data(request: Request, who: Who = Depends(signed_in)) -> Response:
 
 @router.post("/privacy/export")
 def download_my_data(
-    session: SessionDep, who: Who = Depends(signed_in), csrf: str = Form("", max_length=100)
+    session: SessionDep, who: Who = Depends(signed_in), csrf: str = Form("")
 ) -> Response:
     """Everything Siyu holds about the customer, as a file (PIPL art. 45), audit-logged."""
     if who is None:
@@ -329,8 +329,8 @@ def delete_my_account(
     request: Request,
     session: SessionDep,
     who: Who = Depends(signed_in),
-    csrf: str = Form("", max_length=100),
-    confirm: str = Form("", max_length=40),
+    csrf: str = Form(""),
+    confirm: str = Form(""),
 ) -> Response:
     """The customer deletes their account: the erasure an operator would run, once they typed
     删除; their points stay in the ledger under a tombstone, without their data."""
@@ -344,7 +344,7 @@ def delete_my_account(
             status=403,
             error=_("This page has expired; open it again."),
         )
-    if confirm.strip() not in ("删除", "DELETE"):
+    if confirm[:40].strip() not in ("删除", "DELETE"):
         return _frame(request, "m_privacy.html", who, status=400, error=_("Type 删除 to confirm."))
     settings = get_settings()
     person = find_person(session, who.customer_id)

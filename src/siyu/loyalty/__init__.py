@@ -34,6 +34,7 @@ CAPABILITY = Capability(
     cli=".cli:register",
     # coupons first: they find the person's memberships before those lose their customer
     erasers=(".coupons.service:erase_coupons", ".service:erase_members"),
+    exporters=(".privacy:export_loyalty",),
     tasks=(".tasks",),
     metrics=(".figures:METRICS",),
     copied_tables=(".models:COPIED",),

@@ -187,6 +187,11 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
             )
         ],
     }
+    data["held_elsewhere"] = {
+        f"{cap.name}.{section}": rows  # what other capabilities hold (loyalty, centre…)
+        for cap, exporter in provided("exporters")
+        for section, rows in exporter(session, family).items()
+    }
     record_audit(session, actor, "privacy.export", "customer", str(customer.id))
     return data
 

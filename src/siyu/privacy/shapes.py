@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from siyu.shapes import Shape
 
 
@@ -18,6 +20,8 @@ class PersonExport(Shape):
     orders: list[dict[str, Any]]
     events: list[dict[str, Any]]
     merges: list[dict[str, Any]]
+    # what other capabilities hold, by "capability.section" (loyalty.memberships, …)
+    held_elsewhere: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
 
 
 class ErasureOut(Shape):

@@ -22,6 +22,8 @@ What differs from a campaign's message, and why:
 - Channels: SMS, email and official-account template messages (which WeChat allows for service
   notices only). Not WeCom: WeCom sends nothing to a customer by itself — its mass messages wait
   for a guide's confirmation, and a guide task is not a message (DESIGN §12). Not webhooks.
+- A template marked ``secret`` (a sign-in code) keeps its parameters only until the message is
+  sent or skipped: the ledger then holds ``******`` in their place.
 - Idempotent on the sender's key: each message is named by a key of the sender's own
   (``signin:<request id>``, ``order_shipped:<order id>``); ``origin_id`` is a 63-bit hash of it,
   so numbers of different senders never collide, and the same key for the same customer and
@@ -189,6 +191,13 @@ def dispatch_transactional(
         )
         if message is not None:
             deliver(session, worker, channels, row, message)
+        if template.get("secret"):  # a sign-in code: once sent (or not), the ledger forgets it
+            forgotten = {k: "******" for k in (template.get("params") or {})}
+            session.execute(
+                sa.update(SendRow)
+                .where(SendRow.id == row.id)
+                .values(message={**template, "params": forgotten})
+            )
     session.commit()
     return len(rows)
 
