@@ -89,10 +89,10 @@ def test_points_buy_a_coupon_once_per_request_and_nothing_is_half_written(sessio
 def _redeem(code: str, order: str, amount: int = 15000, store: str = "S1") -> Any:
     from siyu.accounts.service import Principal
     from siyu.loyalty import COUPONS_REDEEM
-    from siyu.loyalty.coupons.api import RedeemIn, redeem_coupon
+    from siyu.loyalty.coupons.api import RedeemIn, redeem_at_till
 
     body = RedeemIn(order_id=order, store_code=store, order_amount_fen=amount)
-    return redeem_coupon(body, code, Principal("till", "api", frozenset({COUPONS_REDEEM})))
+    return redeem_at_till(body, code, Principal("till", "api", frozenset({COUPONS_REDEEM})))
 
 
 def test_a_coupon_is_redeemed_once_and_a_replay_gets_the_same_answer(session: Any) -> None:
