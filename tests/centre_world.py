@@ -36,6 +36,9 @@ def centre(sms_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("SIYU_SMS_ENDPOINT", sms_server.base)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_ID", gateway.access_key_id)
     monkeypatch.setenv("SIYU_SMS_ACCESS_KEY_SECRET", gateway.access_key_secret)
+    monkeypatch.setenv("SIYU_CENTRE_SMS_SIGN_NAME", "悦颜")  # as the simulator approved them
+    monkeypatch.setenv("SIYU_CENTRE_SMS_TEMPLATE_CODE", "SMS_100001")
+    monkeypatch.setenv("SIYU_CENTRE_SMS_TEXT", "您的验证码是${code}，10分钟内有效")
     runtime.reset()
     with session_scope() as s:
         brand = Brand(code="yy", name="悦颜")

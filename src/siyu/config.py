@@ -246,15 +246,17 @@ class Settings(BaseSettings):
         "tell the person before collecting).",
     )
     centre_sms_sign_name: str = Field(
-        "悦颜", description="The approved SMS signature (签名) of the member centre's sign-in code."
+        "",
+        description="The approved SMS signature (签名) of the member centre's sign-in code "
+        "(empty: no SMS sign-in; the demo sets its simulator's).",
     )
     centre_sms_template_code: str = Field(
-        "SMS_100001",
+        "",
         description="The approved SMS template of the member centre's sign-in code; its text "
         "is SIYU_CENTRE_SMS_TEXT.",
     )
     centre_sms_text: str = Field(
-        "您的验证码是${code}，10分钟内有效",
+        "",
         description="The approved text of that template, with ${code} (Aliyun) or {1} "
         "(Tencent) where the code goes.",
     )

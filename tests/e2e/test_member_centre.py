@@ -526,3 +526,16 @@ def test_odd_input_gets_the_page_not_an_error(client: TestClient, centre: dict[s
             got = client.post(path, data={field: value, "csrf": token})
             assert got.status_code == 404 and "<html" in got.text, (path, value, got.text[:80])
     assert client.post("/m/profile", data={"csrf": long}).status_code == 403
+
+
+def test_no_code_goes_out_before_the_brand_sets_its_sms_up(
+    client: TestClient, centre: dict[str, Any], monkeypatch: Any
+) -> None:
+    from siyu import runtime
+
+    monkeypatch.setenv("SIYU_CENTRE_SMS_TEMPLATE_CODE", "")
+    runtime.reset()
+    client.get("/m/login")
+    answer = client.post("/m/login/code", data={"phone": PHONE})
+    assert answer.status_code == 503 and "<html" in answer.text
+    assert not centre["gateway"].received()

@@ -36,7 +36,7 @@ from siyu.privacy.service import ErasureContext, NoSuchPerson, find_person
 from siyu.reach.sending.caps import sms_room_at
 from siyu.reach.sending.templates import placeholders
 from siyu.reach.sending.transactional import send_transactional
-from siyu.refusals import Forbidden, Refusal
+from siyu.refusals import Forbidden, Refusal, Unavailable
 from siyu.untrusted import same_token
 
 CODE_MINUTES = 10
@@ -60,6 +60,10 @@ class TooMany(SignInRefused):
     def __init__(self, template: str, /, retry_at: datetime, **params: object) -> None:
         super().__init__(template, **params)
         self.retry_at = retry_at
+
+
+class NotSetUp(SignInRefused, Unavailable):
+    """The brand has not set the sign-in SMS up (signature, approved template)."""
 
 
 class NotAllowed(SignInRefused, Forbidden):
@@ -127,6 +131,8 @@ def request_code(
 ) -> CodeSent:
     """Send a sign-in code to the phone (queued in the caller's transaction: commit to send).
     Counted before anything is written, so a refused request still counts against the limits."""
+    if not (settings.centre_sms_sign_name and settings.centre_sms_template_code):
+        raise NotSetUp("signing in by SMS is not open yet; please try again later")
     phone = mainland_mobile(raw_phone)
     now = clock.now()
     values = {"phone": phone, "net": client_network(address), "device": device}

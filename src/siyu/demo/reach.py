@@ -51,6 +51,14 @@ def start(siyu_url: str | None = None) -> DemoProviders:
             SIYU_SMS_ACCESS_KEY_ID=gateway.access_key_id,
             SIYU_SMS_ACCESS_KEY_SECRET=gateway.access_key_secret,
         )
+    if (
+        not settings.centre_sms_template_code
+    ):  # the member centre's code, as the simulator approved it
+        os.environ.update(
+            SIYU_CENTRE_SMS_SIGN_NAME="悦颜",
+            SIYU_CENTRE_SMS_TEMPLATE_CODE="SMS_100001",
+            SIYU_CENTRE_SMS_TEXT="您的验证码是${code}，10分钟内有效",
+        )
         if siyu_url:
             threading.Thread(
                 target=_push_receipts, args=(gateway, siyu_url), daemon=True, name="sms-receipts"
