@@ -537,5 +537,5 @@ def test_no_code_goes_out_before_the_brand_sets_its_sms_up(
     runtime.reset()
     client.get("/m/login")
     answer = client.post("/m/login/code", data={"phone": PHONE})
-    assert answer.status_code == 503 and "<html" in answer.text
+    assert answer.status_code == 409 and "<html" in answer.text
     assert not centre["gateway"].received()

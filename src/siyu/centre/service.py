@@ -36,7 +36,7 @@ from siyu.privacy.service import ErasureContext, NoSuchPerson, find_person
 from siyu.reach.sending.caps import sms_room_at
 from siyu.reach.sending.templates import placeholders
 from siyu.reach.sending.transactional import send_transactional
-from siyu.refusals import Forbidden, Refusal, Unavailable
+from siyu.refusals import Conflict, Forbidden, Refusal
 from siyu.untrusted import same_token
 
 CODE_MINUTES = 10
@@ -62,8 +62,9 @@ class TooMany(SignInRefused):
         self.retry_at = retry_at
 
 
-class NotSetUp(SignInRefused, Unavailable):
-    """The brand has not set the sign-in SMS up (signature, approved template)."""
+class NotSetUp(SignInRefused, Conflict):
+    """The brand has not set the sign-in SMS up (signature, approved template): a state of the
+    set-up, answered 409 in the page's words (not a 5xx: nothing failed)."""
 
 
 class NotAllowed(SignInRefused, Forbidden):
