@@ -11,7 +11,7 @@ from siyu.centre import service, wechat
 from siyu.centre.models import VerifyFile
 from siyu.centre.service import MEMBER_COOKIE, SignInRefused
 from siyu.centre.verify import NAME
-from siyu.centre.web import address, device, keep_session, page
+from siyu.centre.web import address, device, keep_session, page, set_cookie
 from siyu.config import get_settings
 from siyu.console.views import request_lang
 from siyu.console.words import said_in
@@ -175,15 +175,8 @@ def wechat_sign_in(request: Request) -> Response:
     response = RedirectResponse(
         authorize_url(settings, back, "snsapi_base", state), status_code=303
     )
-    response.set_cookie(
-        wechat.STATE_COOKIE,
-        wechat.seal(settings.secret_key_bytes(), "state", state),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=wechat.STATE_SECONDS,
-        path="/m",
-    )
+    sealed = wechat.seal(settings.secret_key_bytes(), "state", state)
+    set_cookie(request, response, wechat.STATE_COOKIE, sealed, wechat.STATE_SECONDS)
     return response
 
 
@@ -218,28 +211,14 @@ def wechat_back(
             status=403,
             error=_("Open the page in full in WeChat (not the preview) to sign in."),
         )
-    customer_id = wechat.customer_of(session, answer.appid, answer.openid)
-    if customer_id is not None:
-        # only a reader bound by an SMS sign-in (a member) signs in by openid; a follower the
-        # account sync knows, but who never proved a phone here, confirms it first
-        who = service.signed_in_customer(session, customer_id)
-        try:
-            programme = centre_programme(session, settings.centre_programme)
-        except NoProgramme:
-            programme = None
-        if who is not None and programme and membership(session, programme, who) is not None:
-            token = service.open_session(session, who, "wechat", device(request) or "")
-            return keep_session(request, RedirectResponse("/m/", status_code=303), token)
+    who = wechat.member_reader(session, settings, answer.appid, answer.openid)
+    if who is not None:
+        service.close_session(session, request.cookies.get(MEMBER_COOKIE))  # a shared phone
+        token = service.open_session(session, who, "wechat", device(request) or "")
+        return keep_session(request, RedirectResponse("/m/", status_code=303), token)
     response = _login(request, note=_("First time with WeChat: confirm your mobile number once."))
-    response.set_cookie(
-        wechat.BIND_COOKIE,
-        wechat.seal(secret, "bind", answer.openid),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=wechat.BIND_SECONDS,
-        path="/m",
-    )
+    sealed = wechat.seal(secret, "bind", answer.openid)
+    set_cookie(request, response, wechat.BIND_COOKIE, sealed, wechat.BIND_SECONDS)
     return response
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -29,7 +30,6 @@ from siyu.customers.service import CustomerError
 from siyu.i18n import _
 from siyu.loyalty.benefits.service import benefits_for, claim_benefit
 from siyu.loyalty.coupons.queries import wallet
-from siyu.loyalty.coupons.service import CouponError
 from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.membership import (
     NoProgramme,
@@ -58,6 +58,43 @@ def _member(session: SessionDep, who: Visitor) -> Any:
     except NoProgramme:
         return None, None
     return programme, membership(session, programme, who.customer_id)
+
+
+def _signed_member(session: SessionDep, who: Who) -> tuple[Any, Any] | Response:
+    """The signed-in customer's (programme, membership), or where to send them instead: the
+    sign-in page, or their card when they are not a member."""
+    if who is None:
+        return to_sign_in()
+    programme, member = _member(session, who)
+    if member is None:
+        return RedirectResponse("/m/", status_code=303)
+    return programme, member
+
+
+def _claim(
+    request: Request,
+    session: SessionDep,
+    who: Who,
+    csrf: str,
+    take: Callable[[Any], object],
+    again: Callable[[Visitor, Any, Any, int, str], Response],
+    done: str,
+) -> Response:
+    """A member's claim form (a coupon, a benefit): the page's token checked, ``take`` done,
+    then ``done``; a refusal shows the page ``again`` with it, nothing kept."""
+    found = _signed_member(session, who)
+    if isinstance(found, Response):
+        return found
+    programme, member = found
+    assert who is not None
+    if not form_is_theirs(who, csrf):
+        return again(who, programme, member, 403, _("This page has expired; open it again."))
+    try:
+        take(member)
+    except LoyaltyError as exc:
+        session.rollback()
+        return again(who, programme, member, exc.status, said_in(request_lang(request), exc))
+    return RedirectResponse(done, status_code=303)
 
 
 def _frame(request: Request, name: str, who: Visitor, status: int = 200, **ctx: Any) -> Response:
@@ -108,21 +145,17 @@ def claim_a_benefit(
     csrf: str = Form(""),
 ) -> Response:
     """The member takes up a benefit of their tier (once a period; a coupon one issues it)."""
-    if who is None:
-        return to_sign_in()
-    programme, member = _member(session, who)
-    if member is None:
-        return RedirectResponse("/m/", status_code=303)
-    if not form_is_theirs(who, csrf):
-        error = _("This page has expired; open it again.")
-        return _card(request, session, who, programme, member, 403, error)
-    try:
-        claim_benefit(session, member, whole_number(benefit) or 0)
-    except LoyaltyError as exc:
-        session.rollback()
-        said = said_in(request_lang(request), exc)
-        return _card(request, session, who, programme, member, exc.status, said)
-    return RedirectResponse("/m/", status_code=303)
+    return _claim(
+        request,
+        session,
+        who,
+        csrf,
+        lambda member: claim_benefit(session, member, whole_number(benefit) or 0),
+        lambda visitor, programme, member, status, error: _card(
+            request, session, visitor, programme, member, status, error
+        ),
+        "/m/",
+    )
 
 
 @router.get("/code.svg")
@@ -144,11 +177,11 @@ def my_code(session: SessionDep, who: Who = Depends(signed_in)) -> Response:
 
 @router.get("/points")
 def my_points(request: Request, session: SessionDep, who: Who = Depends(signed_in)) -> Response:
-    if who is None:
-        return to_sign_in()
-    _programme, member = _member(session, who)
-    if member is None:
-        return RedirectResponse("/m/", status_code=303)
+    found = _signed_member(session, who)
+    if isinstance(found, Response):
+        return found
+    _programme, member = found
+    assert who is not None
     return _frame(
         request,
         "m_points.html",
@@ -160,12 +193,11 @@ def my_points(request: Request, session: SessionDep, who: Who = Depends(signed_i
 
 @router.get("/coupons")
 def my_coupons(request: Request, session: SessionDep, who: Who = Depends(signed_in)) -> Response:
-    if who is None:
-        return to_sign_in()
-    _programme, member = _member(session, who)
-    if member is None:
-        return RedirectResponse("/m/", status_code=303)
-    return _coupons(request, session, who, member)
+    found = _signed_member(session, who)
+    if isinstance(found, Response):
+        return found
+    assert who is not None
+    return _coupons(request, session, who, found[1])
 
 
 def _coupons(
@@ -195,23 +227,17 @@ def claim_coupon(
     template: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
-    if who is None:
-        return to_sign_in()
-    _programme, member = _member(session, who)
-    if member is None:
-        return RedirectResponse("/m/", status_code=303)
-    if not form_is_theirs(who, csrf):
-        return _coupons(
-            request, session, who, member, 403, _("This page has expired; open it again.")
-        )
-    try:
-        claim_offer(session, member, whole_number(template) or 0)
-    except CouponError as exc:
-        session.rollback()
-        return _coupons(
-            request, session, who, member, exc.status, said_in(request_lang(request), exc)
-        )
-    return RedirectResponse("/m/coupons", status_code=303)
+    return _claim(
+        request,
+        session,
+        who,
+        csrf,
+        lambda member: claim_offer(session, member, whole_number(template) or 0),
+        lambda visitor, _programme, member, status, error: _coupons(
+            request, session, visitor, member, status, error
+        ),
+        "/m/coupons",
+    )
 
 
 @router.get("/orders")

@@ -47,30 +47,28 @@ def address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def set_cookie(request: Request, response: Response, name: str, value: str, seconds: int) -> None:
+    """One of the member centre's cookies: HttpOnly, SameSite=Lax, under /m, Secure over HTTPS."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=seconds,
+        path="/m",
+    )
+
+
 def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     """A member-centre page; a visitor without a device cookie is given one."""
     response = render(request, name, status=status, **ctx)
     if device(request) is None:
-        response.set_cookie(
-            DEVICE_COOKIE,
-            new_device(get_settings().secret_key_bytes()),
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-            max_age=400 * 86400,
-            path="/m",
-        )
+        secret = get_settings().secret_key_bytes()
+        set_cookie(request, response, DEVICE_COOKIE, new_device(secret), 400 * 86400)
     return response
 
 
 def keep_session(request: Request, response: Response, token: str) -> Response:
-    response.set_cookie(
-        MEMBER_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=SESSION_DAYS * 86400,
-        path="/m",
-    )
+    set_cookie(request, response, MEMBER_COOKIE, token, SESSION_DAYS * 86400)
     return response

@@ -13,10 +13,12 @@ import time
 from sqlalchemy.orm import Session
 
 from siyu import clock
+from siyu.centre.service import signed_in_customer
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
 from siyu.customers.queries import customers_by_identity
 from siyu.customers.resolution import Resolver
+from siyu.loyalty.membership import NoProgramme, centre_programme, membership
 from siyu.untrusted import same_token
 
 STATE_COOKIE = "siyu_wx_state"
@@ -48,9 +50,19 @@ def new_state() -> str:
     return secrets.token_hex(16)
 
 
-def customer_of(session: Session, appid: str, openid: str) -> int | None:
-    """The customer this official-account reader was bound to, if any."""
-    return customers_by_identity(session, ids.Kind.openid.value, appid, [openid]).get(openid)
+def member_reader(session: Session, settings: Settings, appid: str, openid: str) -> int | None:
+    """The customer this official-account reader signs in as, when they are a member (bound by
+    an SMS sign-in). A follower the account sync knows but who never proved a phone here gets
+    None: they confirm one first."""
+    customer_id = customers_by_identity(session, ids.Kind.openid.value, appid, [openid]).get(openid)
+    who = signed_in_customer(session, customer_id) if customer_id is not None else None
+    if who is None:
+        return None
+    try:
+        programme = centre_programme(session, settings.centre_programme)
+    except NoProgramme:
+        return None
+    return who if membership(session, programme, who) is not None else None
 
 
 def bind(session: Session, settings: Settings, phone: str, appid: str, openid: str) -> int:

@@ -24,7 +24,7 @@ from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import customer_rows, filter_choices
 from siyu.customers.service import NoSuchCustomer, get_visible, sees_whole_pool
 from siyu.i18n import N_, _, say
-from siyu.loyalty import LOYALTY_MANAGE, queries
+from siyu.loyalty import LOYALTY_MANAGE, listing, queries
 from siyu.loyalty.coupons.queries import wallet
 from siyu.loyalty.models import Member, Programme
 from siyu.loyalty.rules import POINTS_PER_EVENT_MAX, RATE_MAX, set_event_rule, set_spend_rule
@@ -148,13 +148,13 @@ def programmes_page(
     session: SessionDep, request: Request, ctx: Ctx = Depends(page_for(LOYALTY_MANAGE))
 ) -> HTMLResponse:
     """Every programme, with links to its terms, members and coupons."""
-    return show(request, "loyalty_programmes.html", ctx, rows=queries.programmes(session))
+    return show(request, "loyalty_programmes.html", ctx, rows=listing.programmes(session))
 
 
 def _programme_page(
     request: Request, ctx: Ctx, session: Session, programme_id: int, shown: Shown | None = None
 ) -> HTMLResponse:
-    terms = queries.programme_terms(session, programme_id)
+    terms = listing.programme_terms(session, programme_id)
     if terms is None:
         return not_found(request, ctx, _("Programme not found."))
     stores = filter_choices(session)[0]
@@ -289,14 +289,14 @@ def members_page(
     """Members the reader may see (a store guide: their store's customers and WeCom friends),
     found by phone, member card number or member number, by programme and tier."""
     q = (q or "").strip()[:100] or None
-    found = queries.MemberFilter(q, whole_number(programme), whole_number(tier), page)
+    found = listing.MemberFilter(q, whole_number(programme), whole_number(tier), page)
     params = {"q": q or "", "programme": programme or "", "tier": tier or ""}
-    programmes, tiers = queries.member_choices(session)
+    programmes, tiers = listing.member_choices(session)
     return show(
         request,
         "loyalty_members.html",
         ctx,
-        result=queries.list_members(session, ctx["principal"], found),
+        result=listing.list_members(session, ctx["principal"], found),
         params=params,
         programmes=programmes,
         tiers=tiers,
@@ -334,7 +334,7 @@ def _member_page(
         "loyalty_member.html",
         ctx,
         shown,
-        m=queries.member_view(session, member_id),
+        m=listing.member_view(session, member_id),
         person=person,
         p=queries.member_points(session, member_id),
         coupons=wallet(session, member_id),
