@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -130,31 +129,14 @@ def rules_list(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """The programme's earn rules."""
-    import sqlalchemy as sa
-
     from siyu.db import session_scope
-    from siyu.loyalty.models import EarnRule
+    from siyu.loyalty.listing import programme_terms
 
     require(LOYALTY_MANAGE)  # members' ledgers and the programme's terms are the team's
     with session_scope() as session:
-        programme = programme_of(session, code)
-        rules = [
-            {
-                "basis": r.basis,
-                "brand_id": r.brand_id,
-                "store_id": r.store_id,
-                "category": r.category,
-                "event": r.event,
-                "rate": r.rate,
-                "points": r.points,
-                "active": r.active,
-            }
-            for r in session.scalars(
-                sa.select(EarnRule)
-                .where(EarnRule.programme_id == programme.id)
-                .order_by(EarnRule.id)
-            )
-        ]
+        terms = programme_terms(session, programme_of(session, code).id)
+    assert terms is not None
+    rules = [r.model_dump(exclude={"id", "brand"}) for r in sorted(terms.rules, key=lambda r: r.id)]
     if as_json:
         echo_json(rules)
         return
@@ -348,38 +330,20 @@ def tier_list(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """The programme's tiers, how they qualify, and how many members hold each."""
-    import sqlalchemy as sa
-
     from siyu.db import session_scope
-    from siyu.loyalty.models import Member
-    from siyu.loyalty.tiers import tiers_of
+    from siyu.loyalty.listing import programme_terms
 
     require(LOYALTY_MANAGE)  # members' ledgers and the programme's terms are the team's
     with session_scope() as session:
-        programme = programme_of(session, code)
-        held = dict(
-            session.execute(
-                sa.select(Member.tier_id, sa.func.count())
-                .where(Member.programme_id == programme.id, Member.status == "active")
-                .group_by(Member.tier_id)
-            ).all()
-        )
-        tiers: list[dict[str, Any]] = [
-            {
-                "code": t.code,
-                "name": t.name,
-                "rank": t.rank,
-                "threshold": t.threshold,
-                "multiplier_pct": t.multiplier_pct,
-                "members": int(held.get(t.id, 0)),
-            }
-            for t in tiers_of(session, programme.id)
-        ]
-        rules = (
-            f"by {programme.tier_measure} over {programme.tier_months} months"
-            f" ({programme.tier_window}), down {programme.tier_downgrade}"
-            f" after {programme.tier_grace_days} days' grace"
-        )
+        terms = programme_terms(session, programme_of(session, code).id)
+    assert terms is not None
+    p = terms.programme
+    tiers = [t.model_dump(exclude={"id"}) for t in terms.tiers]
+    rules = (
+        f"by {p.tier_measure} over {p.tier_months} months"
+        f" ({p.tier_window}), down {p.tier_downgrade}"
+        f" after {p.tier_grace_days} days' grace"
+    )
     if as_json:
         echo_json(tiers)
         return

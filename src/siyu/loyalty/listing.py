@@ -50,6 +50,7 @@ class ProgrammeRow(_Read):
 
 
 class RuleView(_Read):
+    id: int
     basis: str  # spend | event
     brand_id: int | None
     store_id: int | None
