@@ -67,15 +67,23 @@ def store_id_of(session: Session, code: str, brand_id: int | None = None) -> int
     return int(found[0]) if found else None
 
 
+_STORE_BY_CODE = (
+    sa.select(Store.__table__.c.id, Store.__table__.c.brand_id)
+    .where(Store.__table__.c.code == sa.bindparam("code"))
+    .limit(2)
+)  # built once: a till asks this on every redeem
+
+
 def store_and_brand(
     session: Session, code: str, brand: str | None = None
 ) -> tuple[int, int] | None:
     """(store id, brand id) of the store with this code (in the brand of code ``brand``, when
     given); None when there is none (a code two brands share needs the brand)."""
-    where = [Store.code == code[:64]]
     if brand is not None:
-        where.append(Store.brand_id == brand_id_of(session, brand))
-    found = session.execute(sa.select(Store.id, Store.brand_id).where(*where).limit(2)).all()
+        where = [Store.code == code[:64], Store.brand_id == brand_id_of(session, brand)]
+        found = session.execute(sa.select(Store.id, Store.brand_id).where(*where).limit(2)).all()
+    else:
+        found = session.connection().execute(_STORE_BY_CODE, {"code": code[:64]}).all()
     if len(found) > 1:
         raise BrandError("several brands have a store {code!r}; name the brand too", code=code)
     return (int(found[0][0]), int(found[0][1])) if found else None

@@ -68,5 +68,5 @@ def redeem_at_till(body: RedeemIn, code: str, principal: Principal) -> RedeemOut
         if principal.store_id is not None and principal.store_id != store[0]:
             raise HTTPException(403, "this key redeems at its own store only")
         order = order_key(body.platform, body.order_id)
-        coupon = redeem(session, code.upper(), order, store[0], store[1], body.order_amount_fen)
-        return RedeemOut(code=coupon.code, discount_fen=coupon.discount_fen or 0, status="redeemed")
+        done = redeem(session, code.upper(), order, store[0], store[1], body.order_amount_fen)
+        return RedeemOut(code=done.code, discount_fen=done.discount_fen, status="redeemed")

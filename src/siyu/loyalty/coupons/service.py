@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from siyu import clock
+from siyu.db import rowcount
 from siyu.loyalty.coupons.models import Coupon, CouponKind, CouponStatus, CouponTemplate
 from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.models import Member, Programme
@@ -250,7 +251,16 @@ def claim(session: Session, member_id: int, template: CouponTemplate) -> Coupon:
         ) from None
 
 
-def discount(template: CouponTemplate, amount_fen: int) -> int:
+class Worth(Protocol):
+    """What a coupon's template says it takes off (a template, or a row read with the coupon)."""
+
+    kind: str
+    amount_fen: int
+    percent_off: int
+    cap_fen: int
+
+
+def discount(template: Worth, amount_fen: int) -> int:
     """What the coupon takes off an order of ``amount_fen`` (never more than the order)."""
     if template.kind == CouponKind.amount_off:
         off = template.amount_fen
@@ -263,6 +273,52 @@ def discount(template: CouponTemplate, amount_fen: int) -> int:
     return max(0, min(off, amount_fen))
 
 
+class Redeemed(NamedTuple):
+    """A till's answer: the coupon and what it takes off the order."""
+
+    code: str
+    discount_fen: int
+
+
+_C = Coupon.__table__.c
+_T = CouponTemplate.__table__.c
+# Built once: a till's rush pays for the two statements' execution only (building an ORM
+# statement and loading objects cost twice the database's own time here).
+_FIND_FOR_TILL = (
+    sa.select(
+        _C.id,
+        _C.status,
+        _C.redeemed_order,
+        _C.redeemed_store_id,
+        _C.valid_from,
+        _C.valid_until,
+        _C.discount_fen,
+        _T.kind,
+        _T.amount_fen,
+        _T.percent_off,
+        _T.cap_fen,
+        _T.threshold_fen,
+        Programme.__table__.c.brand_id,
+    )
+    .select_from(Coupon.__table__)
+    .join(CouponTemplate.__table__, _T.id == _C.template_id)
+    .join(Programme.__table__, Programme.__table__.c.id == _T.programme_id)
+    .where(_C.code == sa.bindparam("code"))
+)
+_USE_AT_TILL = (
+    sa.update(Coupon.__table__)
+    .where(_C.id == sa.bindparam("coupon"), _C.status == CouponStatus.issued.value)
+    .values(
+        status=CouponStatus.redeemed.value,
+        redeemed_at=sa.bindparam("at"),
+        redeemed_order=sa.bindparam("order"),
+        redeemed_store_id=sa.bindparam("store"),
+        order_amount_fen=sa.bindparam("amount"),
+        discount_fen=sa.bindparam("off"),
+    )
+)
+
+
 def redeem(
     session: Session,
     code: str,
@@ -270,66 +326,47 @@ def redeem(
     store_id: int | None,
     store_brand_id: int | None,
     amount_fen: int,
-) -> Coupon:
+) -> Redeemed:
     """Use the coupon ``code`` on an order. The same order again gets the same answer; another
     order, an expired or voided coupon, another brand's coupon are refused (409, 410, 403)."""
+    conn = session.connection()
     for _attempt in range(2):
-        row = session.execute(
-            sa.select(Coupon, CouponTemplate, Programme)
-            .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-            .join(Programme, Programme.id == CouponTemplate.programme_id)
-            .where(Coupon.code == code)
-        ).first()
+        row = conn.execute(_FIND_FOR_TILL, {"code": code}).first()
         if row is None:
             raise NoSuchCoupon("no coupon {code}", code=code)
-        coupon, template, programme = row
-        if programme.brand_id is not None and store_brand_id not in (None, programme.brand_id):
+        if row.brand_id is not None and store_brand_id not in (None, row.brand_id):
             raise ForeignCoupon("coupon {code} is another brand's", code=code)
-        if coupon.status == CouponStatus.redeemed:
-            if coupon.redeemed_order == order_id and coupon.redeemed_store_id == store_id:
-                return coupon
+        if row.status == CouponStatus.redeemed:
+            if row.redeemed_order == order_id and row.redeemed_store_id == store_id:
+                return Redeemed(code, row.discount_fen or 0)
             raise CouponUsed("coupon {code} was used by another order", code=code)
-        if coupon.status == CouponStatus.void:
+        if row.status == CouponStatus.void:
             raise CouponUsed("coupon {code} was withdrawn", code=code)
         now = clock.now()
-        if coupon.valid_until is not None and coupon.valid_until <= now:
+        if row.valid_until is not None and row.valid_until <= now:
             raise CouponExpired("coupon {code} expired", code=code)
-        if coupon.valid_from > now:
-            raise CouponUsed(
-                "coupon {code} is valid from {start}", code=code, start=coupon.valid_from
-            )
-        if amount_fen < template.threshold_fen:
+        if row.valid_from > now:
+            raise CouponUsed("coupon {code} is valid from {start}", code=code, start=row.valid_from)
+        if amount_fen < row.threshold_fen:
             raise CouponError(
                 "coupon {code} needs an order of at least {fen} fen",
                 code=code,
-                fen=template.threshold_fen,
+                fen=row.threshold_fen,
             )
-        off = discount(template, amount_fen)
-        won = session.execute(
-            sa.update(Coupon)
-            .where(Coupon.id == coupon.id, Coupon.status == CouponStatus.issued)
-            .values(
-                status=CouponStatus.redeemed,
-                redeemed_at=now,
-                redeemed_order=order_id,
-                redeemed_store_id=store_id,
-                order_amount_fen=amount_fen,
-                discount_fen=off,
-            )
-            .execution_options(synchronize_session=False)
+        off = discount(row, amount_fen)
+        won = conn.execute(
+            _USE_AT_TILL,
+            {
+                "coupon": row.id,
+                "at": now,
+                "order": order_id,
+                "store": store_id,
+                "amount": amount_fen,
+                "off": off,
+            },
         )
-        if getattr(won, "rowcount", 0):  # what was written, without reading it back
-            for key, value in {
-                "status": CouponStatus.redeemed.value,
-                "redeemed_at": now,
-                "redeemed_order": order_id,
-                "redeemed_store_id": store_id,
-                "order_amount_fen": amount_fen,
-                "discount_fen": off,
-            }.items():
-                set_committed_value(coupon, key, value)
-            return coupon
-        session.expire(coupon)
+        if rowcount(won):
+            return Redeemed(code, off)
     raise CouponUsed("coupon {code} was used by another order", code=code)
 
 
