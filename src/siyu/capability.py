@@ -77,7 +77,10 @@ class Capability:
     ``pumps`` functions the worker calls back to back for work that cannot wait for a poll;
     ``erasers`` functions called inside a PIPL erasure's transaction (``(session, context) ->
     rows``); ``exporters`` functions adding what the capability holds about a person to their
-    PIPL data export (``(session, customer ids) -> {section: rows}``); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
+    PIPL data export (``(session, customer ids) -> {section: rows}``); ``benefit_issuers``
+    functions giving a WeCom keyword reply's benefit from a pool the capability backs (``(session,
+    ref, customer id) -> wecom.replies.pools.Issued``: a coupon of its own instead of a loaded
+    code); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
     declarations;
     ``channels`` factories ``(settings) -> Channel | None`` of the channels it sends on;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
@@ -98,6 +101,7 @@ class Capability:
     pumps: tuple[Ref, ...] = ()
     erasers: tuple[Ref, ...] = ()
     exporters: tuple[Ref, ...] = ()
+    benefit_issuers: tuple[Ref, ...] = ()
     segment_fields: tuple[Ref, ...] = ()
     copied_tables: tuple[Ref, ...] = ()
     metrics: tuple[Ref, ...] = ()
@@ -134,6 +138,7 @@ class Capability:
             *self.pumps,
             *self.erasers,
             *self.exporters,
+            *self.benefit_issuers,
             *self.segment_fields,
             *self.copied_tables,
             *self.metrics,

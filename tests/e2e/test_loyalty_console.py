@@ -405,3 +405,46 @@ def test_coupon_templates_are_created_and_issued_once_per_batch(client: TestClie
         assert words in answer.text, bad
     assert coupons() == 3
     assert _audits("loyalty.coupons_issue") == 3 and _audits("loyalty.coupon_create") == 1
+
+
+def test_coupon_rules_are_set_on_the_coupons_page_and_bad_ones_shown_again(
+    client: TestClient,
+) -> None:
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.models import CouponRule
+    from siyu.loyalty.coupons.service import create_template
+    from siyu.loyalty.models import Programme
+
+    w = _world()
+    with session_scope() as s:
+        programme = s.get(Programme, w["programme"])
+        create_template(s, programme, "wel", "入会礼", "amount_off", amount_fen=500)
+    csrf = login(client, "ops")
+    client.get("/lang/en")
+    base = f"/loyalty/programmes/{w['programme']}/coupons"
+
+    def post(status: int, **data: str) -> Any:
+        answer = client.post(f"{base}/rules", data={"csrf": csrf, "form": "rule", **data})
+        assert answer.status_code == status, (data, answer.text[:500])
+        return answer
+
+    saved = post(303, code="welcome", coupon="wel", trigger="joined")
+    assert saved.headers["location"] == f"{base}?done=coupon_rule"
+    page = client.get(saved.headers["location"]).text
+    assert 'data-testid="coupon-rules"' in page and "Joining" in page
+    post(303, code="review", coupon="wel", trigger="event", event="review_posted", off="1")
+    for bad, words in (
+        ({"trigger": "tier", "tier": "nosuch"}, "no tier nosuch"),
+        ({"trigger": "event", "event": HOSTILE}, "an event name is"),
+        ({"coupon": "nope"}, "no coupon nope"),
+        ({"code": HOSTILE}, "1–40 letters"),
+        ({"trigger": "<b>x</b>"}, "a rule is on joined"),
+    ):
+        answer = post(422, **{"code": "r2", "coupon": "wel", "trigger": "joined", **bad})
+        assert 'data-testid="form-error"' in answer.text and words in answer.text, bad
+        assert "<script>alert" not in answer.text
+    assert post(403, code="r3", coupon="wel", trigger="joined", csrf="").status_code == 403
+    with session_scope() as s:
+        rules = {(r.code, r.trigger, r.event, r.active) for r in s.scalars(sa.select(CouponRule))}
+    assert rules == {("welcome", "joined", "", True), ("review", "event", "review_posted", False)}
+    assert _audits("loyalty.coupon_rule") == 2

@@ -249,3 +249,26 @@ def test_balances_come_over_from_another_system(tmp_path: Path) -> None:
     assert siyu("loyalty", "import-balances", "vip", str(tmp_path / "none.csv")).exit_code == 1
     bad = write_csv(tmp_path / "bad.csv", ["名字"], [["张三"]])
     assert siyu("loyalty", "import-balances", "vip", str(bad)).exit_code == 1
+
+
+def test_coupon_rules_from_the_shell() -> None:
+    assert siyu("loyalty", "create", "vip", "会员计划").exit_code == 0
+    made = siyu("loyalty", "coupons", "create", "vip", "wel", "入会礼", "--amount-fen", "500")
+    assert made.exit_code == 0, made.output
+    assert "no rules yet" in siyu("loyalty", "coupons", "rules", "vip").output
+    rule = siyu("loyalty", "coupons", "rule", "vip", "welcome", "--coupon", "wel", "--on", "joined")
+    assert rule.exit_code == 0 and "gives wel on joined" in rule.output
+    listed = json.loads(siyu("loyalty", "coupons", "rules", "vip", "--json").stdout)
+    assert listed == [
+        {"code": "welcome", "coupon": "wel", "on": "joined", "active": True, "issued": 0}
+    ]
+    for args, words in (
+        (("--coupon", "nope", "--on", "joined"), "no coupon nope"),
+        (("--coupon", "wel", "--on", "tier:gold"), "no tier gold"),
+        (("--coupon", "wel", "--on", "birthday"), "a rule is on joined"),
+    ):
+        bad = siyu("loyalty", "coupons", "rule", "vip", "r2", *args)
+        assert bad.exit_code != 0 and words in bad.output, (args, bad.output)
+    assert len(json.loads(siyu("loyalty", "coupons", "rules", "vip", "--json").stdout)) == 1
+    no_corp = siyu("loyalty", "coupons", "pool", "vip", "wel", "会员券")
+    assert no_corp.exit_code != 0 and "Traceback" not in no_corp.output

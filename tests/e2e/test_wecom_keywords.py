@@ -289,3 +289,64 @@ def test_a_reply_that_cannot_be_rendered_sends_nothing_and_is_recorded(
     assert world.kf_sent == []  # nothing was sent: not a broken text, not the template source
     alerts = list(session.scalars(sa.select(WecomAlert.message)))
     assert len(alerts) == 1 and "旧规则" in alerts[0] and "ZeroDivisionError" in alerts[0]
+
+
+def test_a_keyword_gives_members_a_programme_coupon_once(driver: Any, session: Any) -> None:
+    """Coupons by keyword reply (issue 25 §4, reusing the benefit pools): a pool backed by a
+    programme's coupon issues one to the member who asks, the same again when they ask
+    again; a customer who is not a member is told how to join; when the coupon's total is
+    given out the pool's exhausted text is said and the team alerted."""
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.keywords import keyword_pool
+    from siyu.loyalty.coupons.models import Coupon
+    from siyu.loyalty.coupons.service import create_template
+    from siyu.loyalty.service import create_programme, enrol
+    from siyu.wecom.connection.service import get_corp
+    from siyu.wecom.contacts.models import WecomAlert
+    from siyu.wecom.replies.models import KeywordReply
+    from siyu.wecom.replies.service import RuleSpec, add_rule, load_codes, pool_stock
+
+    world = driver.world
+    kf = world.add_kf_account("官方客服")
+    with session_scope() as s:
+        corp = get_corp(s, world.corp_id)
+        programme = create_programme(s, "vip", "会员计划")
+        create_template(s, programme, "c5", "无门槛5元", "amount_off", amount_fen=500, total=1)
+        keyword_pool(s, programme, "c5", corp.id, "会员券", actor="test")
+        add_rule(
+            s,
+            corp.id,
+            RuleSpec("会员券", "contains", "会员券", "券码 {{ code }}", pool="会员券"),
+            actor="test",
+        )
+        with pytest.raises(Exception, match="issued when claimed"):
+            load_codes(s, corp.id, "会员券", ["X1"], actor="test")
+    a, b = world.new_customer("甲"), world.new_customer("乙")
+    driver.kf_write(kf, a, "我要会员券")
+    pump_inbox()
+    assert "先加入会员" in world.kf_sent[-1]["text"]["content"]
+    assert "/m/login" in world.kf_sent[-1]["text"]["content"]
+    with session_scope() as s:
+        who = {r.sender: r.customer_id for r in s.scalars(sa.select(KeywordReply))}
+        programme = s.merge(programme)
+        member = enrol(s, programme, who[a.external_userid], channel="wecom").id
+        assert who[a.external_userid] is not None
+    driver.kf_write(kf, a, "会员券")
+    driver.kf_write(kf, a, "再要一张会员券")
+    pump_inbox()
+    code = session.scalar(sa.select(Coupon.code).where(Coupon.member_id == member))
+    assert [m["text"]["content"] for m in world.kf_sent[-2:]] == [f"券码 {code}"] * 2
+    assert session.scalar(sa.select(sa.func.count()).select_from(Coupon)) == 1
+    driver.kf_write(kf, b, "会员券")
+    pump_inbox()
+    with session_scope() as s:
+        who = {r.sender: r.customer_id for r in s.scalars(sa.select(KeywordReply))}
+        enrol(s, s.merge(programme), who[b.external_userid], channel="wecom")
+    driver.kf_write(kf, b, "会员券")
+    pump_inbox()
+    assert world.kf_sent[-1]["text"]["content"] == "本次福利已领完,感谢关注!"  # total 1
+    assert list(session.scalars(sa.select(WecomAlert.kind))) == ["benefit_exhausted"]
+    with session_scope() as s:
+        stock = pool_stock(s, get_corp(s, world.corp_id).id)
+    assert [(p["name"], p["claimed"], p["left"]) for p in stock] == [("会员券", 1, None)]
+    assert stock[0]["issued_by"].startswith("loyalty:")

@@ -11,6 +11,7 @@ from siyu.customers.models import Identity
 from siyu.db import get_engine
 from siyu.loyalty.backfill import backfill
 from siyu.loyalty.benefits.service import set_benefit
+from siyu.loyalty.coupons.rules import set_rule
 from siyu.loyalty.coupons.service import create_template
 from siyu.loyalty.models import Programme
 from siyu.loyalty.rules import set_spend_rule
@@ -53,6 +54,16 @@ def ensure_programme(session: Session, brand_id: int) -> list[str]:
     create_template(
         session, programme, "ship", "会员包邮券", "free_shipping", per_member=0, valid_days=31
     )
+    create_template(
+        session,
+        programme,
+        "up50",
+        "升金礼 满200减50",
+        "amount_off",
+        amount_fen=5000,
+        threshold_fen=20000,
+    )
+    set_rule(session, programme, "goldgift", "up50", "tier:gold")  # the worker's sweep gives it
     set_benefit(session, programme, "bday", "生日礼", "birthday_gift", "silver")
     set_benefit(
         session, programme, "ship", "每月包邮", "coupon", "gold", period="month", coupon_code="ship"

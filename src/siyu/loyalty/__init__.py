@@ -35,6 +35,7 @@ CAPABILITY = Capability(
     # coupons first: they find the person's memberships before those lose their customer
     erasers=(".coupons.service:erase_coupons", ".service:erase_members"),
     exporters=(".privacy:export_loyalty",),
+    benefit_issuers=(".coupons.keywords:issue_for_keyword",),  # coupons by keyword reply
     tasks=(".tasks",),
     metrics=(".figures:METRICS",),
     copied_tables=(".models:COPIED",),

@@ -2,17 +2,20 @@
 birthday, a referral: any tracked event a programme has an event rule for), following the
 events capability's ``event.tracked`` news. Each event earns once per membership, keyed by its
 message id; only events that happened after the member joined (and, like every lot, while
-the programme's rule is on); spendable at once (there is nothing to refund)."""
+the programme's rule is on); spendable at once (there is nothing to refund). The same events
+give the coupons of event rules (``coupons.rules``)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.events.queries import tracked
+from siyu.loyalty.coupons.rules import event_names, give_for_events
 from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.models import EarnBasis, EarnRule, Member
 from siyu.loyalty.service import earn
@@ -32,9 +35,9 @@ def settle_events(session: Session, message_ids: Collection[str]) -> int:
         )
         if e
     }
-    if not rules:
+    names = {e for _p, e in rules} | event_names(session)
+    if not names:
         return 0
-    names = {e for _p, e in rules}
     events = [t for t in tracked(session, message_ids) if t.name in names and t.customer_id]
     if not events:
         return 0
@@ -46,10 +49,14 @@ def settle_events(session: Session, message_ids: Collection[str]) -> int:
     ):
         members.setdefault(int(m.customer_id or 0), []).append(m)
     written = 0
+    couponed: list[tuple[int, str, str, datetime]] = []
     for t in events:
         for m in members.get(int(t.customer_id or 0), []):
+            if t.occurred_at < m.joined_at:
+                continue
+            couponed.append((m.id, str(t.name), t.message_id, t.occurred_at))
             points = rules.get((m.programme_id, str(t.name)))
-            if not points or t.occurred_at < m.joined_at:
+            if not points:
                 continue
             try:
                 with session.begin_nested():
@@ -64,4 +71,5 @@ def settle_events(session: Session, message_ids: Collection[str]) -> int:
                 written += 0 if moved.again else 1
             except LoyaltyError as exc:  # one event that cannot earn holds up no other
                 log.warning("event %s for member %s not settled: %s", t.message_id, m.id, exc)
+    give_for_events(session, couponed)
     return written

@@ -16,6 +16,7 @@ from siyu import clock
 from siyu.config import Settings
 from siyu.customers.resolution import Resolver
 from siyu.loyalty.coupons.models import Coupon, CouponStatus, CouponTemplate
+from siyu.loyalty.coupons.rules import give_by_rules
 from siyu.loyalty.coupons.service import NoSuchCoupon, claim
 from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.models import Member, Programme, Tier, TierChange
@@ -77,7 +78,9 @@ def join(
         channel = via.partition(":")[0]
         how = f"{how}; via {via}"
     evidence = f"member centre: terms {TERMS_VERSION} accepted; {how}; {clock.now().isoformat()}"
-    return enrol(session, programme, customer_id, channel=channel, evidence=evidence)
+    member = enrol(session, programme, customer_id, channel=channel, evidence=evidence)
+    give_by_rules(session, [member.id])  # the welcome coupon is in the wallet they land on
+    return member
 
 
 def member_number(programme: Programme, member: Member) -> str:
@@ -254,4 +257,5 @@ def enrol_at_store(
     member = enrol(
         session, programme, customer_id, channel="store", store_id=store_id, evidence=evidence
     )
+    give_by_rules(session, [member.id])  # the till can use the welcome coupon at once
     return member, True

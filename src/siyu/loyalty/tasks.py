@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from siyu.db import get_engine
 from siyu.jobs.service import periodic
+from siyu.loyalty.coupons.rules import give_by_rules
 from siyu.loyalty.events import settle_events
 from siyu.loyalty.expiry import expire_all
 from siyu.loyalty.orders import settle_orders
@@ -33,6 +34,14 @@ def expire(session: Session, payload: dict[str, Any]) -> None:
     """Lots whose date has passed, expired within the hour (safe to run again): every member in
     ranges of set statements (``expiry``), not one by one, which at 1M members takes too long."""
     expire_all(get_engine())
+
+
+@periodic("loyalty.coupon_rules", 300)
+def coupon_rules(session: Session, payload: dict[str, Any]) -> None:
+    """Coupons of the joined and tier rules for members who qualified since (a tier reached as
+    orders settled, a member enrolled by an import or the API); the member centre's joins get
+    theirs at once."""
+    give_by_rules(session)
 
 
 @periodic("loyalty.tiers", 86400)

@@ -45,6 +45,7 @@ DONE = {
     "again": N_("This adjustment was recorded before; nothing changed."),
     "created": N_("Coupon template created."),
     "issued": N_("Coupons issued: {issued} new, {skipped} not (given before, over a limit)."),
+    "coupon_rule": N_("Coupon rule saved."),
 }
 # the words for the programmes' stored codes
 WORDS: dict[str, dict[str, str]] = {

@@ -192,7 +192,8 @@ class PoolStock(Shape):
     name: str
     codes: int
     claimed: int
-    left: int
+    left: int | None  # None: codes issued when claimed (a programme's coupon), no stock
+    issued_by: str | None = None  # "loyalty:<coupon template id>" for such a pool
 
 
 class RejectedCode(Shape):

@@ -130,3 +130,82 @@ def coupon_list(
         )
     for t in found:
         typer.echo(f"{t.code} {t.name} ({t.kind}): {t.issued:,} issued, {t.redeemed:,} redeemed")
+
+
+@coupons_app.command("rule")
+def coupon_rule(
+    code: str = typer.Argument(..., help="The programme's code."),
+    rule: str = typer.Argument(..., help="The rule's code, e.g. welcome."),
+    coupon: str = typer.Option(..., "--coupon", help="The coupon it gives."),
+    on: str = typer.Option(
+        ..., "--on", help="joined, tier:<tier code> or event:<event name> (from now on)."
+    ),
+    off: bool = typer.Option(False, "--off", help="Stop giving it (kept, with its figures)."),
+) -> None:
+    """Give a coupon by itself: to members who join, reach a tier, or do something tracked."""
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.rules import set_rule
+
+    actor = require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        set_rule(session, programme_of(session, code), rule, coupon, on, active=not off)
+    audit(
+        actor, "loyalty.coupon_rule", code, {"rule": rule, "coupon": coupon, "on": on, "off": off}
+    )
+    typer.echo(f"{code}: rule {rule} gives {coupon} on {on}" + (" (off)" if off else ""))
+
+
+@coupons_app.command("rules")
+def coupon_rules(
+    code: str = typer.Argument(..., help="The programme's code."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The programme's coupon rules and how many coupons each gave."""
+    from dataclasses import asdict
+
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.rules import rules_of
+
+    require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        found = rules_of(session, programme_of(session, code).id)
+    if as_json:
+        echo_json([asdict(r) for r in found])
+        return
+    if not found:
+        typer.echo(
+            f"no rules yet: siyu loyalty coupons rule {code} welcome --coupon c20 --on joined"
+        )
+    for r in found:
+        state = "" if r.active else " (off)"
+        typer.echo(f"{r.code}: {r.coupon} on {r.on}{state}, {r.issued:,} given")
+
+
+@coupons_app.command("pool")
+def coupon_pool(
+    code: str = typer.Argument(..., help="The programme's code."),
+    coupon: str = typer.Argument(..., help="The coupon a WeCom keyword reply gives."),
+    pool: str = typer.Argument(..., help="The benefit pool's name the keyword rule names."),
+    corp: str = typer.Option(None, "--corp", help="The WeCom corp (when there are several)."),
+    exhausted_text: str = typer.Option(
+        None, "--exhausted-text", help="What customers are told once the coupon has run out."
+    ),
+) -> None:
+    """Give a coupon by WeCom keyword reply: a benefit pool whose codes are this coupon, issued
+    to the member who asks (then: siyu wecom keyword add … --pool POOL)."""
+    from siyu.db import session_scope
+    from siyu.loyalty.coupons.keywords import keyword_pool
+    from siyu.wecom.connection.service import only_corp
+
+    actor = require(LOYALTY_MANAGE)
+    with session_scope() as session:
+        keyword_pool(
+            session,
+            programme_of(session, code),
+            coupon,
+            only_corp(session, corp).id,
+            pool,
+            exhausted_text=exhausted_text,
+            actor=actor,
+        )
+    typer.echo(f"pool {pool} gives coupon {coupon} of {code}; name it in a keyword rule (--pool)")

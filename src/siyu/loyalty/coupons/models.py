@@ -83,3 +83,30 @@ class Coupon(Base):
     redeemed_store_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.id"))
     order_amount_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
     discount_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class CouponTrigger(StrEnum):
+    joined = "joined"  # 入会礼: members who join after the rule was set
+    tier = "tier"  # 升级礼: members who reach the tier (or a higher one) after the rule was set
+    event = "event"  # a tracked event of the member's (a review, a sign-in): each one, within
+    # the template's per-member limit
+
+
+class CouponRule(Base):
+    """A coupon given out without an operator (seed 001: benefits that bring people back): on
+    joining, on reaching a tier, on an event. Only what happens after the rule is set counts,
+    so setting a welcome coupon does not shower the members who joined years ago; each member
+    gets a rule's coupon once (an event rule: once per event, within the template's limits)."""
+
+    __tablename__ = "coupon_rule"
+    __table_args__ = (sa.UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programme.id"))
+    code: Mapped[str] = mapped_column(sa.String(40))
+    template_id: Mapped[int] = mapped_column(sa.ForeignKey("coupon_template.id"))
+    trigger: Mapped[str] = mapped_column(sa.String(10))
+    tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("loyalty_tier.id"))
+    event: Mapped[str] = mapped_column(sa.String(64), default="")
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

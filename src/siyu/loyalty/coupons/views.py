@@ -1,6 +1,6 @@
 """Console pages for coupon templates: the programme's templates with how many were issued and
-redeemed, a form to create one, and one to issue a template to a segment's members or to one
-member, once per batch (the CLI's ``--source``). Thin, as the other loyalty pages."""
+redeemed, a form to create one, one to issue a template to a segment's members or to one
+member, once per batch (the CLI's ``--source``), and the rules that give coupons by themselves. Thin, as the other loyalty pages."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from siyu.i18n import _
 from siyu.loyalty import LOYALTY_MANAGE
 from siyu.loyalty.coupons.models import CouponTemplate
 from siyu.loyalty.coupons.queries import members_among, templates
+from siyu.loyalty.coupons.rules import rules_of, set_rule
 from siyu.loyalty.coupons.service import (
     CouponError,
     CouponLimit,
@@ -24,6 +25,7 @@ from siyu.loyalty.coupons.service import (
     issue,
 )
 from siyu.loyalty.models import Programme
+from siyu.loyalty.tiers import tiers_of
 from siyu.loyalty.views import Ctx, Shown, audit, not_found, show, submit
 from siyu.untrusted import number
 from siyu.webkit import Id, SessionDep
@@ -46,6 +48,8 @@ def _coupons_page(
         programme=programme,
         rows=templates(session, programme.id),
         segments=list_segments(session, ctx["principal"]),
+        rules=rules_of(session, programme.id),
+        tiers=tiers_of(session, programme.id),
     )
 
 
@@ -149,6 +153,35 @@ async def issue_form(
         audit(session, ctx, "loyalty.coupons_issue", programme.code, {**details, "new": issued})
         counts = f"issued={issued}&skipped={len(members) - issued}"
         return f"/loyalty/programmes/{programme_id}/coupons?done=issued&{counts}"
+
+    answer = await submit(request, ctx, session, act)
+    if isinstance(answer, Shown):
+        return _coupons_page(request, ctx, session, programme, answer)
+    return answer
+
+
+@router.post("/loyalty/programmes/{programme_id}/coupons/rules")
+async def rule_form(
+    session: SessionDep,
+    request: Request,
+    programme_id: Id,
+    ctx: Ctx = Depends(page_for(LOYALTY_MANAGE)),
+) -> Response:
+    """Set a rule that gives a coupon by itself: on joining, on reaching a tier, on an event
+    (from now on; switched off, it keeps its figures)."""
+    programme = session.get(Programme, programme_id)
+    if programme is None:
+        return not_found(request, ctx, _("Programme not found."))
+
+    def act(form: dict[str, str]) -> str:
+        trigger = form.get("trigger", "")
+        on = {"tier": f"tier:{form.get('tier', '')}", "event": f"event:{form.get('event', '')}"}
+        code, coupon = form.get("code", ""), form.get("coupon", "")
+        active = form.get("off") != "1"
+        set_rule(session, programme, code, coupon, on.get(trigger, trigger), active=active)
+        details = {"rule": code, "coupon": coupon, "on": on.get(trigger, trigger), "on_": active}
+        audit(session, ctx, "loyalty.coupon_rule", programme.code, details)
+        return f"/loyalty/programmes/{programme_id}/coupons?done=coupon_rule"
 
     answer = await submit(request, ctx, session, act)
     if isinstance(answer, Shown):

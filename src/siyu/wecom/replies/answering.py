@@ -39,7 +39,8 @@ from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.contacts.alerts import raise_alert
 from siyu.wecom.contacts.models import WecomContact
 from siyu.wecom.replies.models import BenefitPool, KeywordReply, KeywordRule, KfCursor
-from siyu.wecom.replies.service import active_rules, claim_code, compose, first_match
+from siyu.wecom.replies.pools import claim_benefit
+from siyu.wecom.replies.service import active_rules, compose, first_match
 
 REPLY_WINDOW = timedelta(hours=48)
 CUSTOMER_SENT = 3  # kf message origin: 3 customer, 4 system event, 5 servicer
@@ -154,19 +155,20 @@ def _content(
     reply: KeywordReply,
 ) -> str:
     code = None
-    pool_id = rule.benefit_pool_id
-    if pool_id is not None:
-        code = claim_code(session, pool_id, holder, customer_id)
-        if code is None:
-            pool = session.get(BenefitPool, pool_id)
-            raise_alert(
-                session,
-                corp.id,
-                "benefit_exhausted",
-                f"福利码池「{pool.name if pool else pool_id}」已发完,关键词「{rule.name}」只回复提示语",
-                once=True,
-            )
-            return pool.exhausted_text if pool else ""
+    pool = session.get(BenefitPool, rule.benefit_pool_id) if rule.benefit_pool_id else None
+    if pool is not None:
+        got = claim_benefit(session, pool, holder, customer_id)
+        if got.code is None:
+            if got.exhausted:
+                raise_alert(
+                    session,
+                    corp.id,
+                    "benefit_exhausted",
+                    f"福利码池「{pool.name}」已发完,关键词「{rule.name}」只回复提示语",
+                    once=True,
+                )
+            return got.text
+        code = got.code
         reply.benefit_code = code
     return compose(rule, code, None)
 

@@ -175,4 +175,9 @@ def benefit_list(
         echo_json(rows)
         return
     for r in rows:
-        typer.echo(f"{r['id']}\t{r['name']}\t{r['claimed']}/{r['codes']} given, {r['left']} left")
+        if r["issued_by"]:
+            typer.echo(f"{r['id']}\t{r['name']}\t{r['claimed']} given, issued by {r['issued_by']}")
+        else:
+            typer.echo(
+                f"{r['id']}\t{r['name']}\t{r['claimed']}/{r['codes']} given, {r['left']} left"
+            )

@@ -45,6 +45,9 @@ class BenefitPool(Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     # what the customer is told when the pool has run out
     exhausted_text: Mapped[str] = mapped_column(sa.String(500), default="本次福利已领完,感谢关注!")
+    # "": codes loaded from a file; "<capability>:<ref>": each code issued when claimed by the
+    # capability's benefit issuer (loyalty: a coupon of the programme's template ``ref``)
+    issued_by: Mapped[str] = mapped_column(sa.String(60), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -252,6 +252,12 @@ def load_codes(
     if pool is None:
         pool = BenefitPool(corp_id=corp_pk, name=pool_name.strip())
         session.add(pool)
+    elif pool.issued_by:
+        raise KeywordError(
+            "pool {name!r} gives codes issued when claimed ({by}); load codes into another pool",
+            name=pool_name[:100],
+            by=pool.issued_by,
+        )
     if exhausted_text is not None:
         if not exhausted_text.strip() or len(exhausted_text) > 500:
             raise KeywordError("exhausted text: 1–500 characters")
@@ -322,19 +328,29 @@ def claim_code(session: Session, pool_id: int, holder: str, customer_id: int | N
 
 
 def pool_stock(session: Session, corp_pk: int) -> list[dict[str, object]]:
+    """Each pool's codes given and left; a pool whose codes are issued when claimed (a
+    programme's coupon) has no stock of its own to run out of: ``left`` is None."""
     rows = session.execute(
         sa.select(
             BenefitPool.id,
             BenefitPool.name,
+            BenefitPool.issued_by,
             sa.func.count(BenefitCode.id),
             sa.func.count(BenefitCode.claimed_at),
         )
         .outerjoin(BenefitCode, BenefitCode.pool_id == BenefitPool.id)
         .where(BenefitPool.corp_id == corp_pk)
-        .group_by(BenefitPool.id, BenefitPool.name)
+        .group_by(BenefitPool.id, BenefitPool.name, BenefitPool.issued_by)
         .order_by(BenefitPool.id)
     ).all()
     return [
-        {"id": i, "name": n, "codes": total, "claimed": claimed, "left": total - claimed}
-        for i, n, total, claimed in rows
+        {
+            "id": i,
+            "name": n,
+            "codes": total,
+            "claimed": claimed,
+            "left": None if by else total - claimed,
+            "issued_by": by or None,
+        }
+        for i, n, by, total, claimed in rows
     ]
