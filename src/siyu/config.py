@@ -260,6 +260,14 @@ class Settings(BaseSettings):
         description="The approved text of that template, with ${code} (Aliyun) or {1} "
         "(Tencent) where the code goes.",
     )
+    centre_sms_daily_most: int = Field(
+        2000,
+        ge=1,
+        le=10_000_000,
+        description="Sign-in codes the member centre sends in a day, all numbers together: a "
+        "script with many numbers, networks and devices stops here instead of spending the SMS "
+        "budget (raise it for a big launch).",
+    )
     oa_appid: str = Field(
         "", description="Official account AppID for template messages (empty: no such channel)."
     )

@@ -101,6 +101,29 @@ def test_a_code_works_once_and_wrong_codes_lock_the_phone(
     assert statuses[-1] == 429, statuses
 
 
+def test_the_days_codes_for_everyone_together_are_capped(
+    client: TestClient, centre: dict[str, Any], monkeypatch: Any
+) -> None:
+    """A script with many numbers, devices and networks stops at the day's budget; requests
+    another limit refused spend none of it."""
+    from siyu import clock, runtime
+
+    monkeypatch.setenv("SIYU_CENTRE_SMS_DAILY_MOST", "2")
+    runtime.reset()
+    clock.freeze(CALM)
+    answers = []
+    for n, phone in enumerate(("13900000001", "13900000001", "13900000002", "13900000003")):
+        client.cookies.clear()
+        client.get("/m/login")  # a new device each time
+        answers.append(
+            client.post(
+                "/m/login/code", data={"phone": phone}, headers={"X-Forwarded-For": f"10.0.{n}.1"}
+            ).status_code
+        )
+    assert answers == [200, 429, 200, 429], answers  # the second: the phone's one a minute
+    assert not centre["gateway"].received("+8613900000003")
+
+
 def test_code_requests_are_limited_per_phone_and_need_the_page(
     client: TestClient, centre: dict[str, Any]
 ) -> None:
@@ -216,6 +239,13 @@ def test_data_download_and_account_deletion(client: TestClient, centre: dict[str
     assert mine["held_elsewhere"]["loyalty.memberships"][0]["join_channel"] == "member_centre"
     assert mine["held_elsewhere"]["centre.sessions"][0]["method"] == "sms"
     assert "code_hash" not in data.text and "token_hash" not in data.text
+    wechat_ua = {"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50 NetType/WIFI"}
+    in_wechat = client.post("/m/privacy/export", data={"csrf": token}, headers=wechat_ua)
+    assert in_wechat.status_code == 200 and in_wechat.headers["content-type"].startswith(
+        "text/html"
+    )
+    assert "attachment" not in in_wechat.headers.get("content-disposition", "")
+    assert 'data-testid="my-data"' in in_wechat.text and "&#34;identities&#34;" in in_wechat.text
     unconfirmed = client.post("/m/privacy/delete", data={"csrf": token, "confirm": "ok"})
     assert unconfirmed.status_code == 400
     gone = client.post("/m/privacy/delete", data={"csrf": token, "confirm": "删除"})
@@ -225,13 +255,29 @@ def test_data_download_and_account_deletion(client: TestClient, centre: dict[str
         assert s.scalar(sa.select(sa.func.count()).select_from(Customer)) == 0
         member = s.scalars(sa.select(Member)).one()
         assert member.customer_id is None and member.tombstone
-    # the number was erased at its owner's request: no code goes to it again
+    # the number was erased at its owner's request: no code goes to it again, and the page
+    # answers as for anyone (it must not tell who asked for erasure)
     client.get("/m/login")
     from siyu import clock
+    from siyu.customers.models import Customer as Person
+    from siyu.reach.models import SendRow
 
     clock.advance(timedelta(seconds=61))
+    with session_scope() as s:
+        sends = s.scalar(sa.select(sa.func.count()).select_from(SendRow))
     again = client.post("/m/login/code", data={"phone": PHONE})
-    assert again.status_code == 403
+    assert again.status_code == 200 and 'name="code"' in again.text
+    stranger = client.post("/m/login/code", data={"phone": "13900001111"})
+    assert stranger.status_code == 200, stranger.text[-1500:]
+    assert "A code was sent" in stranger.text or "验证码已发送" in stranger.text, stranger.text[
+        -1500:
+    ]
+    with session_scope() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(SendRow)) == sends + 1  # stranger
+        people = [(p.id, p.status, p.source) for p in s.scalars(sa.select(Person))]
+        assert len(people) == 1, people  # the stranger only
+    wrong = client.post("/m/login", data={"phone": PHONE, "code": "000000", "agree": "yes"})
+    assert wrong.status_code == 422  # as any wrong code
 
 
 def test_the_till_identifies_a_member_by_the_rotating_code(
@@ -314,7 +360,14 @@ def test_wechat_sign_in_binds_once_then_signs_in_by_openid(
     reader = oa_account.sign_in()
     first = _via_wechat(client)
     assert first.status_code == 200 and "微信" in first.text  # asked for the phone once
-    sign_in(client, centre)
+    assert 'name="wechat" value="1"' in first.text
+    sent = client.post("/m/login/code", data={"phone": PHONE, "wechat": "1"})
+    assert 'name="wechat" value="1"' in sent.text  # the code step goes on linking
+    code = code_for(centre["gateway"], PHONE)
+    done = client.post(
+        "/m/login", data={"phone": PHONE, "code": code, "agree": "yes", "wechat": "1"}
+    )
+    assert done.status_code == 303
     with session_scope() as s:
         held = s.scalars(sa.select(Identity).where(Identity.kind == "openid")).one()
         phone = s.scalars(sa.select(Identity).where(Identity.kind == "phone")).one()
@@ -324,6 +377,30 @@ def test_wechat_sign_in_binds_once_then_signs_in_by_openid(
         again = _via_wechat(later)
         assert again.status_code == 303 and again.headers["location"] == "/m/"
         assert later.get("/m/").status_code == 200
+
+
+def test_a_wechat_reader_left_waiting_is_not_bound_to_the_next_person_on_the_phone(
+    client: TestClient, centre: dict[str, Any], oa_account: Any
+) -> None:
+    """A reader comes back from WeChat and walks away; the next person on the same phone
+    opens the sign-in page afresh (or posts without the WeChat step) and signs in with their
+    own number: the first reader's openid is bound to nobody."""
+    from siyu.customers.models import Identity
+    from siyu.db import session_scope
+
+    oa_account.sign_in()
+    assert _via_wechat(client).status_code == 200  # the bind cookie is set
+    sign_in(client, centre)  # opens /m/login afresh
+    _via_wechat(client)
+    from siyu import clock
+
+    clock.advance(timedelta(seconds=61))
+    client.post("/m/login/code", data={"phone": OTHER})  # the plain form, no WeChat step
+    code = code_for(centre["gateway"], OTHER)
+    done = client.post("/m/login", data={"phone": OTHER, "code": code, "agree": "yes"})
+    assert done.status_code == 303
+    with session_scope() as s:
+        assert s.scalar(sa.select(sa.func.count()).where(Identity.kind == "openid")) == 0
 
 
 def test_wechat_snapshots_and_forged_callbacks_are_refused(
@@ -368,22 +445,47 @@ def test_a_member_takes_up_a_benefit_of_their_tier(
 
 
 def test_a_live_code_link_is_the_join_channel(client: TestClient, centre: dict[str, Any]) -> None:
+    """The live code the link names is the join channel; a link edited to name one that does
+    not exist credits no channel (the evidence says what the link claimed)."""
+    from siyu import clock
     from siyu.db import session_scope
     from siyu.loyalty.models import Member
+    from siyu.secretbox import seal
+    from siyu.wecom.connection.models import WecomCorp
+    from siyu.wecom.live_codes.models import LiveCode
 
-    page = client.get("/m/login", params={"via": "live_code:12"})
-    assert 'value="live_code:12"' in page.text
-    assert 'value="x"' not in client.get("/m/login", params={"via": "x"}).text
-    client.post("/m/login/code", data={"phone": PHONE, "via": "live_code:12"})
-    code = code_for(centre["gateway"], PHONE)
-    done = client.post(
-        "/m/login", data={"phone": PHONE, "code": code, "agree": "yes", "via": "live_code:12"}
-    )
-    assert done.status_code == 303
     with session_scope() as s:
-        member = s.scalars(sa.select(Member)).one()
-        assert member.join_channel == "live_code"
-        assert "via live_code:12" in member.consent_evidence
+        corp = WecomCorp(
+            corp_id="ww1",
+            agent_id="1",
+            secret_sealed=seal("s"),
+            secret_hint="s",
+            token_sealed="",
+            aes_key_sealed="",
+        )
+        s.add(corp)
+        s.flush()
+        live = LiveCode(corp_id=corp.id, name="门店柜台", state="c1")
+        s.add(live)
+        s.flush()
+        via = f"live_code:{live.id}"
+    page = client.get("/m/login", params={"via": via})
+    assert f'value="{via}"' in page.text
+    assert 'value="x"' not in client.get("/m/login", params={"via": "x"}).text
+    for phone, link in ((PHONE, via), (OTHER, "live_code:999")):
+        clock.advance(timedelta(seconds=61))
+        client.post("/m/login/code", data={"phone": phone, "via": link})
+        code = code_for(centre["gateway"], phone)
+        done = client.post(
+            "/m/login", data={"phone": phone, "code": code, "agree": "yes", "via": link}
+        )
+        assert done.status_code == 303
+        client.post("/m/logout")
+    with session_scope() as s:
+        real, forged = s.scalars(sa.select(Member).order_by(Member.id)).all()
+        assert real.join_channel == "live_code" and f"via {via}" in real.consent_evidence
+        assert forged.join_channel == "member_centre"
+        assert "live_code:999, which is not known" in forged.consent_evidence
 
 
 def test_a_till_enrols_a_customer_with_their_consent(

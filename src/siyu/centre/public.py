@@ -42,6 +42,7 @@ def _login(
     ctx.setdefault("wechat", bool(get_settings().oa_appid))
     ctx.setdefault("note", None)
     ctx.setdefault("via", "")
+    ctx.setdefault("linking", False)  # continuing a first WeChat sign-in: the forms say so
     ctx.setdefault("terms_url", get_settings().centre_terms_url)
     ctx.setdefault("privacy_url", get_settings().centre_privacy_url)
     return page(request, "m_login.html", status=status, error=error, **ctx)
@@ -50,8 +51,12 @@ def _login(
 @router.get("/m/login")
 def login_page(request: Request, via: str = Query("")) -> Response:
     """The sign-in page; ``via`` names where the link came from (``live_code:12`` in a WeCom
-    live code's welcome message), kept through the sign-in as the join channel."""
-    return _login(request, via=_via(via))
+    live code's welcome message), kept through the sign-in as the join channel. Opened afresh,
+    it forgets a WeChat reader waiting to be bound in this browser: whoever signs in next (a
+    shared phone) is not that reader."""
+    response = _login(request, via=_via(via))
+    response.delete_cookie(wechat.BIND_COOKIE, path="/m")
+    return response
 
 
 @router.post("/m/login/code")
@@ -60,6 +65,7 @@ def ask_for_code(
     request: Request,
     phone: str = Form(""),
     via: str = Form(""),
+    linking: str = Form("", alias="wechat"),
 ) -> Response:
     """Send a sign-in code. A form from another site, or from a browser that never opened the
     sign-in page (no device cookie), sends nothing."""
@@ -92,6 +98,7 @@ def ask_for_code(
     return _login(
         request,
         via=_via(via),
+        linking=linking == "1",
         step="code",
         phone=sent.phone[3:],
         shown=ids.mask_phone(sent.phone),
@@ -107,6 +114,7 @@ def sign_in(
     code: str = Form(""),
     agree: str = Form(""),
     via: str = Form(""),
+    linking: str = Form("", alias="wechat"),
 ) -> Response:
     """Check the code and open a customer session; a customer who is not a member yet joins
     the programme, with the terms they ticked kept as evidence."""
@@ -149,7 +157,7 @@ def sign_in(
         wechat.BIND_SECONDS,
     )
     method = "sms"
-    if reader and settings.oa_appid:  # the WeChat reader who came here first is this customer
+    if reader and settings.oa_appid and linking == "1":  # the reader who came from WeChat
         customer_id = wechat.bind(
             session, settings, service.mainland_mobile(phone), settings.oa_appid, reader
         )
@@ -216,7 +224,9 @@ def wechat_back(
         service.close_session(session, request.cookies.get(MEMBER_COOKIE))  # a shared phone
         token = service.open_session(session, who, "wechat", device(request) or "")
         return keep_session(request, RedirectResponse("/m/", status_code=303), token)
-    response = _login(request, note=_("First time with WeChat: confirm your mobile number once."))
+    response = _login(
+        request, linking=True, note=_("First time with WeChat: confirm your mobile number once.")
+    )
     sealed = wechat.seal(secret, "bind", answer.openid)
     set_cookie(request, response, wechat.BIND_COOKIE, sealed, wechat.BIND_SECONDS)
     return response

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.accounts.throttle import client_network
 from siyu.centre.models import CustomerSession, SignInCode
-from siyu.centre.throttle import CODE_LIMITS, GUESS_LIMITS, Over, count, spent
+from siyu.centre.throttle import CODE_LIMITS, GUESS_LIMITS, Over, count, daily, spent
 from siyu.config import Settings, get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
@@ -46,6 +47,9 @@ SESSION_DAYS = 30
 SOURCE = "member_centre"
 DEVICE_COOKIE = "siyu_device"
 MEMBER_COOKIE = "siyu_member"
+
+
+log = logging.getLogger("siyu.centre")
 
 
 class SignInRefused(Refusal):
@@ -123,7 +127,7 @@ def _too_many(over: Over) -> TooMany:
 @dataclass(frozen=True)
 class CodeSent:
     phone: str
-    customer_id: int
+    customer_id: int | None  # None: nothing was sent (a number erased at its owner's request)
     expires_at: datetime
 
 
@@ -140,7 +144,13 @@ def request_code(
     over = count(get_engine(), CODE_LIMITS, values, now)
     if over is not None:
         raise _too_many(over)
+    over = count(get_engine(), daily(settings.centre_sms_daily_most), {"all": "all"}, now)
+    if over is not None:  # the team raises SIYU_CENTRE_SMS_DAILY_MOST, or it was a script
+        log.warning("member centre: today's %s sign-in codes are all sent", over.limit.most)
+        raise _too_many(over)
     customer_id = _customer_for(session, settings, phone)
+    if customer_id is None:  # answered as if sent: the page must not tell who asked for erasure
+        return CodeSent(phone, None, now + timedelta(minutes=CODE_MINUTES))
     room = sms_room_at(session, customer_id, now)  # the ledger's own per-number limits
     if room is not None:
         raise TooMany(
@@ -162,7 +172,8 @@ def request_code(
     names = placeholders(settings.centre_sms_text)
     send_transactional(
         session,
-        key=f"signin:{row.id}",
+        # the row's id alone could come again after an erasure (SQLite reuses a deleted max id)
+        key=f"signin:{row.id}:{secrets.token_hex(8)}",
         customer_id=customer_id,
         channel="sms",
         template={
@@ -178,19 +189,19 @@ def request_code(
     return CodeSent(phone, customer_id, row.expires_at)
 
 
-def _customer_for(session: Session, settings: Settings, phone: str) -> int:
-    """The customer holding the phone, a new one when nobody does; refused for a person erased
-    at their request (their number is suppressed: Siyu keeps no profile of them)."""
+def _customer_for(session: Session, settings: Settings, phone: str) -> int | None:
+    """The customer holding the phone, a new one when nobody does; None for a person erased at
+    their request (their number is suppressed: Siyu keeps no profile of them, and sends them
+    nothing; the page's help says to ask the brand to come back)."""
     resolver = Resolver(session.connection(), SOURCE, settings.secret_key_bytes(), actor=SOURCE)
     key = (ids.Kind.phone.value, "", phone)
     resolver.prefetch([key])
+    if resolver.suppressed(key):
+        return None
     found = resolver.resolve([key], {"source": SOURCE}, clock.now())
     resolver.flush()
     if found.suppressed:
-        raise NotAllowed(
-            "this number's account was deleted at its owner's request; contact the brand to "
-            "join again"
-        )
+        return None
     customer_id = resolver.customer_for(found.customer_id)
     try:
         customer = find_person(session, customer_id)

@@ -38,14 +38,24 @@ class Limit:
 
 
 # A code per phone: at most 1 a minute, 5 an hour, 10 a day (what Aliyun lets through anyway);
-# per client network and per device: enough for a family or a shop's Wi-Fi, not for a script.
+# per device 10 an hour; per client network 120 an hour: a store's Wi-Fi on a join drive (one
+# public address for everyone in the shop) signs up two customers a minute, a script with one
+# address no more. The day's codes for everyone together are capped too (``daily``).
 CODE_LIMITS = (
     Limit("code", "phone", 60, 1),
     Limit("code", "phone", 3600, 5),
     Limit("code", "phone", 86400, 10),
-    Limit("code", "net", 3600, 30),
+    Limit("code", "net", 3600, 120),
     Limit("code", "device", 3600, 10),
 )
+
+
+def daily(most: int) -> tuple[Limit, ...]:
+    """The day's sign-in codes, all numbers together (SIYU_CENTRE_SMS_DAILY_MOST): counted
+    only for a request every other limit let through, so refused requests spend none of it."""
+    return (Limit("code", "all", 86400, most),)
+
+
 # Wrong codes: each code takes 5 guesses; a phone 10 an hour, a network 50 (then locked).
 GUESS_LIMITS = (Limit("guess", "phone", 3600, 10), Limit("guess", "net", 3600, 50))
 

@@ -332,9 +332,11 @@ def my_data(request: Request, who: Who = Depends(signed_in)) -> Response:
 
 @router.post("/privacy/export")
 def download_my_data(
-    session: SessionDep, who: Who = Depends(signed_in), csrf: str = Form("")
+    request: Request, session: SessionDep, who: Who = Depends(signed_in), csrf: str = Form("")
 ) -> Response:
-    """Everything Siyu holds about the customer, as a file (PIPL art. 45), audit-logged."""
+    """Everything Siyu holds about the customer, as a file (PIPL art. 45), audit-logged.
+    WeChat's own browser saves no downloads: there the same data comes as a page to read or
+    copy, with how to open it in a browser that saves it."""
     if who is None:
         return to_sign_in()
     if not form_is_theirs(who, csrf):
@@ -343,6 +345,8 @@ def download_my_data(
         session, find_person(session, who.customer_id), f"member:{who.customer_id}"
     )
     body = json.dumps(data, ensure_ascii=False, indent=1, default=str)
+    if "micromessenger" in request.headers.get("user-agent", "").lower():
+        return page(request, "m_data.html", data=body)
     return Response(
         body,
         media_type="application/json; charset=utf-8",

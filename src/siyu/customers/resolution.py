@@ -147,6 +147,11 @@ class Resolver:
         if self._check_suppression:
             self._load_suppressed([k for k in keys if k not in self._known])
 
+    def suppressed(self, key: Key) -> bool:
+        """Whether ``key`` (prefetched) belongs to a person erased at their request: resolving
+        it would keep a marked profile, which a caller that may not keep one checks first."""
+        return key in self._suppressed_keys
+
     def _load_suppressed(self, keys: Sequence[Key]) -> None:
         by_digest = {identity_digest(self.secret, *k): k for k in keys}
         rows = rows_where_in(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock
+from siyu.brands.service import BrandError, store_id_of
 from siyu.config import Settings
 from siyu.customers.resolution import Resolver
 from siyu.loyalty.coupons.models import Coupon, CouponStatus, CouponTemplate
@@ -25,6 +26,7 @@ from siyu.loyalty.service import enrol
 from siyu.loyalty.tiers import standing
 from siyu.privacy.service import family_of
 from siyu.refusals import NotFound
+from siyu.wecom.live_codes.service import NoSuchLiveCode, live_code_by_id
 
 TERMS_VERSION = "v1"
 
@@ -75,12 +77,31 @@ def join(
     the evidence; anything else is ignored."""
     channel = "member_centre"
     if VIA.fullmatch(via or ""):
-        channel = via.partition(":")[0]
-        how = f"{how}; via {via}"
+        if _known_source(session, programme.brand_id, *via.split(":", 1)):
+            channel = via.partition(":")[0]
+            how = f"{how}; via {via}"
+        else:  # a link anyone can edit: a live code or store that is not there credits nobody
+            how = f"{how}; the link named {via}, which is not known"
     evidence = f"member centre: terms {TERMS_VERSION} accepted; {how}; {clock.now().isoformat()}"
     member = enrol(session, programme, customer_id, channel=channel, evidence=evidence)
     give_by_rules(session, [member.id])  # the welcome coupon is in the wallet they land on
     return member
+
+
+def _known_source(session: Session, brand_id: int | None, kind: str, ref: str) -> bool:
+    """Whether a join link's source names a live code or a store that exists (posters, menus
+    and SMS links are the brand's own labels)."""
+    if kind == "live_code":
+        try:
+            live_code_by_id(session, int(ref))
+        except (ValueError, NoSuchLiveCode):
+            return False
+    elif kind == "store":
+        try:
+            return store_id_of(session, ref, brand_id) is not None
+        except BrandError:  # a code several brands share, and the programme is the group's
+            return False
+    return True
 
 
 def member_number(programme: Programme, member: Member) -> str:
