@@ -35,7 +35,9 @@ def allocate_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
     """Reserve n primary keys before inserting, so dependent rows can be written in one pass.
 
     PostgreSQL draws them from the table's sequence. SQLite has one writer at a time: the caller
-    must already hold the write lock (have written in this transaction), then max(id)+1… is safe.
+    must already hold the write lock (have written in this transaction), then max(id)+1… is safe;
+    for a table declared ``sqlite_autoincrement`` the ids start past the highest ever used (the
+    rows written with them move SQLite's own mark on).
     """
     if n <= 0:
         return []
@@ -46,6 +48,11 @@ def allocate_ids(conn: Connection, table: sa.Table, n: int) -> list[int]:
         )
         return [r[0] for r in rows]
     start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    if table.dialect_options["sqlite"].get("autoincrement"):  # past any id ever given out
+        seq = conn.execute(
+            sa.text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table.name}
+        ).scalar()
+        start = max(start, seq or 0)
     return list(range(start + 1, start + 1 + n))
 
 

@@ -384,3 +384,31 @@ def test_readers_see_the_old_file_or_the_new_one_never_a_half(
     assert not errors, errors
     assert report.analytical_copy["state"] == "rebuilt"
     assert set(seen) <= {1, 2, 3} and seen[-1] == 1  # 1: only the other person is left
+
+
+def test_a_customer_made_after_an_erasure_never_takes_the_erased_id(
+    engine, settings, session, tmp_path: Path
+) -> None:
+    """What other tables keep under an erased person's id (the send ledger's rows) must never
+    become a newcomer's: SQLite would hand the highest id out again after the row with it was
+    deleted, unless the table says AUTOINCREMENT (and the bulk importers' ids respect it)."""
+    from siyu.customers.resolution import Resolver
+
+    def newcomer(phone: str) -> int:
+        resolver = Resolver(session.connection(), "test", settings.secret_key_bytes())
+        key = ("phone", "", phone)
+        resolver.prefetch([key])
+        found = resolver.resolve([key], {"source": "test"})
+        resolver.flush()
+        return resolver.customer_for(found.customer_id)
+
+    first = newcomer("+8613800000001")
+    last = newcomer("+86" + PHONE)
+    session.commit()
+    erase_person(session, settings, PHONE, "test")
+    session.commit()
+    by_importer = newcomer("+8613800000002")
+    by_orm = Customer(name="门店新客", status="active")
+    session.add(by_orm)
+    session.commit()
+    assert first < last < by_importer < by_orm.id

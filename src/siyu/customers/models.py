@@ -21,6 +21,11 @@ class Customer(Base):
     """A person the brand owns a relationship with, however many platforms they bought on."""
 
     __tablename__ = "customer"
+    # On SQLite, ids are never handed out twice: without AUTOINCREMENT a new customer could take
+    # the id of one erased last, and inherit what the send ledger keeps under it (the campaigns
+    # the erased person got, which would then skip the new one). PostgreSQL's sequence never
+    # goes back.
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(sa.String(100))
     gender: Mapped[str | None] = mapped_column(sa.String(8))
