@@ -285,6 +285,13 @@ class Settings(BaseSettings):
         "(web authorisation, 网页授权: `/connect/oauth2/authorize`); point it at the local "
         "simulator for a demo or a test. The code is then exchanged at SIYU_OA_API_BASE.",
     )
+    centre_wechat_scope: Literal["snsapi_base", "snsapi_userinfo"] = Field(
+        "snsapi_base",
+        description="How the member centre asks WeChat who the reader is: snsapi_base (silent, "
+        "the openid only) or snsapi_userinfo (WeChat asks the reader once; gives the unionid "
+        "too, when the account is bound to an Open Platform account, so the member is the same "
+        "person across the group's accounts and mini-programs).",
+    )
     oa_token: str = Field(
         "",
         description="Token of the official account's server configuration (服务器配置): its "

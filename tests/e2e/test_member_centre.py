@@ -379,6 +379,37 @@ def test_wechat_sign_in_binds_once_then_signs_in_by_openid(
         assert later.get("/m/").status_code == 200
 
 
+def test_with_snsapi_userinfo_the_unionid_is_bound_too(
+    client: TestClient, centre: dict[str, Any], oa_account: Any, monkeypatch: Any
+) -> None:
+    """SIYU_CENTRE_WECHAT_SCOPE=snsapi_userinfo: WeChat asks the reader once and gives the
+    unionid, which is bound with the openid (the same person in the group's other accounts
+    and as a WeCom friend)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from siyu import runtime
+    from siyu.customers.models import Identity
+    from siyu.db import session_scope
+
+    monkeypatch.setenv("SIYU_CENTRE_WECHAT_SCOPE", "snsapi_userinfo")
+    runtime.reset()
+    reader = oa_account.sign_in(unionid="oUnion" + "u" * 22)
+    away = client.get("/m/wechat")
+    assert parse_qs(urlsplit(away.headers["location"]).query)["scope"] == ["snsapi_userinfo"]
+    first = _via_wechat(client)
+    assert 'name="wechat" value="1"' in first.text
+    client.post("/m/login/code", data={"phone": PHONE, "wechat": "1"})
+    code = code_for(centre["gateway"], PHONE)
+    done = client.post(
+        "/m/login", data={"phone": PHONE, "code": code, "agree": "yes", "wechat": "1"}
+    )
+    assert done.status_code == 303
+    with session_scope() as s:
+        held = {i.kind: (i.value, i.customer_id) for i in s.scalars(sa.select(Identity))}
+    assert held["openid"][0] == reader.openid and held["unionid"][0] == reader.unionid
+    assert held["openid"][1] == held["unionid"][1] == held["phone"][1]
+
+
 def test_a_wechat_reader_left_waiting_is_not_bound_to_the_next_person_on_the_phone(
     client: TestClient, centre: dict[str, Any], oa_account: Any
 ) -> None:

@@ -158,8 +158,9 @@ def sign_in(
     )
     method = "sms"
     if reader and settings.oa_appid and linking == "1":  # the reader who came from WeChat
+        openid, unionid = wechat.reader_of(reader)
         customer_id = wechat.bind(
-            session, settings, service.mainland_mobile(phone), settings.oa_appid, reader
+            session, settings, service.mainland_mobile(phone), settings.oa_appid, openid, unionid
         )
         method = "wechat"
     if membership(session, programme, customer_id) is None:
@@ -173,15 +174,16 @@ def sign_in(
 
 @router.get("/m/wechat")
 def wechat_sign_in(request: Request) -> Response:
-    """Off to WeChat's authorisation (``snsapi_base``: the openid, asked silently), with a
-    state that only this browser can bring back."""
+    """Off to WeChat's authorisation (SIYU_CENTRE_WECHAT_SCOPE: ``snsapi_base``, the openid
+    asked silently, or ``snsapi_userinfo``, with the unionid), with a state that only this
+    browser can bring back."""
     settings = get_settings()
     if not settings.oa_appid:
         return _login(request, status=404, error=_("Signing in with WeChat is not set up."))
     state = wechat.new_state()
     back = settings.public_url.rstrip("/") + "/m/wechat/back"
     response = RedirectResponse(
-        authorize_url(settings, back, "snsapi_base", state), status_code=303
+        authorize_url(settings, back, settings.centre_wechat_scope, state), status_code=303
     )
     sealed = wechat.seal(settings.secret_key_bytes(), "state", state)
     set_cookie(request, response, wechat.STATE_COOKIE, sealed, wechat.STATE_SECONDS)
@@ -227,7 +229,7 @@ def wechat_back(
     response = _login(
         request, linking=True, note=_("First time with WeChat: confirm your mobile number once.")
     )
-    sealed = wechat.seal(secret, "bind", answer.openid)
+    sealed = wechat.seal(secret, "bind", wechat.reader_value(answer.openid, answer.unionid))
     set_cookie(request, response, wechat.BIND_COOKIE, sealed, wechat.BIND_SECONDS)
     return response
 

@@ -65,16 +65,36 @@ def member_reader(session: Session, settings: Settings, appid: str, openid: str)
     return who if membership(session, programme, who) is not None else None
 
 
-def bind(session: Session, settings: Settings, phone: str, appid: str, openid: str) -> int:
-    """Bind the reader's openid to the customer whose phone the SMS code just proved; returns
-    the customer (the same, or the profile both were merged into when the openid already had
-    one, e.g. a follower synced from the official account). Identity resolution decides, as
-    for any record carrying both."""
+def reader_value(openid: str, unionid: str | None) -> str:
+    """The reader waiting to be bound, for the bind cookie (ids hold no space)."""
+    return f"{openid} {unionid}" if unionid else openid
+
+
+def reader_of(value: str) -> tuple[str, str | None]:
+    openid, _space, unionid = value.partition(" ")
+    return openid, unionid or None
+
+
+def bind(
+    session: Session,
+    settings: Settings,
+    phone: str,
+    appid: str,
+    openid: str,
+    unionid: str | None = None,
+) -> int:
+    """Bind the reader's openid (and unionid, under snsapi_userinfo) to the customer whose
+    phone the SMS code just proved; returns the customer (the same, or the profile both were
+    merged into when the openid already had one, e.g. a follower synced from the official
+    account, or a WeCom friend with the same unionid). Identity resolution decides, as for any
+    record carrying them."""
     resolver = Resolver(session.connection(), "member_centre", settings.secret_key_bytes())
     keys = [
         (ids.Kind.phone.value, "", phone),
         (ids.Kind.openid.value, appid, ids.normalise("openid", openid)),
     ]
+    if unionid:
+        keys.append((ids.Kind.unionid.value, "wechat", ids.normalise("unionid", unionid)))
     resolver.prefetch(keys)
     found = resolver.resolve(keys, {"source": "member_centre"}, clock.now())
     resolver.flush()
