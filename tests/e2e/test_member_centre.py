@@ -32,6 +32,10 @@ def sign_in(client: TestClient, centre: dict[str, Any], phone: str = PHONE) -> T
     return client
 
 
+def _error(page: str) -> str:
+    return page.split('role="alert">', 1)[1].split("<", 1)[0]
+
+
 def _csrf(page: str) -> str:
     marker = 'name="csrf" value="'
     return page.split(marker, 1)[1].split('"', 1)[0]
@@ -277,7 +281,9 @@ def test_data_download_and_account_deletion(client: TestClient, centre: dict[str
         people = [(p.id, p.status, p.source) for p in s.scalars(sa.select(Person))]
         assert len(people) == 1, people  # the stranger only
     wrong = client.post("/m/login", data={"phone": PHONE, "code": "000000", "agree": "yes"})
-    assert wrong.status_code == 422  # as any wrong code
+    real = client.post("/m/login", data={"phone": "13900001111", "code": "000000", "agree": "yes"})
+    assert wrong.status_code == real.status_code == 422  # the same words as any wrong code
+    assert _error(wrong.text) == _error(real.text) and "验证码错误" in _error(wrong.text)
 
 
 def test_the_till_identifies_a_member_by_the_rotating_code(
@@ -364,6 +370,11 @@ def test_wechat_sign_in_binds_once_then_signs_in_by_openid(
     sent = client.post("/m/login/code", data={"phone": PHONE, "wechat": "1"})
     assert 'name="wechat" value="1"' in sent.text  # the code step goes on linking
     code = code_for(centre["gateway"], PHONE)
+    typo = "000000" if code != "000000" else "111111"
+    mistyped = client.post(
+        "/m/login", data={"phone": PHONE, "code": typo, "agree": "yes", "wechat": "1"}
+    )
+    assert mistyped.status_code == 422 and 'name="wechat" value="1"' in mistyped.text
     done = client.post(
         "/m/login", data={"phone": PHONE, "code": code, "agree": "yes", "wechat": "1"}
     )
@@ -503,7 +514,7 @@ def test_a_live_code_link_is_the_join_channel(client: TestClient, centre: dict[s
     page = client.get("/m/login", params={"via": via})
     assert f'value="{via}"' in page.text
     assert 'value="x"' not in client.get("/m/login", params={"via": "x"}).text
-    for phone, link in ((PHONE, via), (OTHER, "live_code:999")):
+    for phone, link in ((PHONE, via), (OTHER, "live_code:99999999999999999999")):
         clock.advance(timedelta(seconds=61))
         client.post("/m/login/code", data={"phone": phone, "via": link})
         code = code_for(centre["gateway"], phone)
@@ -516,7 +527,7 @@ def test_a_live_code_link_is_the_join_channel(client: TestClient, centre: dict[s
         real, forged = s.scalars(sa.select(Member).order_by(Member.id)).all()
         assert real.join_channel == "live_code" and f"via {via}" in real.consent_evidence
         assert forged.join_channel == "member_centre"
-        assert "live_code:999, which is not known" in forged.consent_evidence
+        assert "which is not known" in forged.consent_evidence
 
 
 def test_a_till_enrols_a_customer_with_their_consent(

@@ -96,10 +96,16 @@ def test_welcome_and_upgrade_coupons_are_given_once_to_those_who_qualify_after(
     assert _held(session, moved.id) == ["welcome"]
     figures = {r.code: (r.on, r.issued) for r in rules_of(session, programme.id)}
     assert figures == {"gold": ("tier:gold", 1), "welcome": ("joined", 3)}
-    # switched off: no more
+    # switched off: no more; switched on again a day later: not for those who joined meanwhile
     set_rule(session, programme, "welcome", "welcome", "joined", active=False)
     later = enrol(session, programme, _customers(session, 1)[0], channel="store")
     assert give_by_rules(session) == 0 and _held(session, later.id) == []
+    clock.freeze(T0 + timedelta(days=3))
+    set_rule(session, programme, "welcome", "welcome", "joined")
+    assert give_by_rules(session) == 0 and _held(session, later.id) == []
+    clock.freeze(T0 + timedelta(days=4))
+    newest = enrol(session, programme, _customers(session, 1)[0], channel="store")
+    assert give_by_rules(session) == 1 and _held(session, newest.id) == ["welcome"]
 
 
 def test_an_event_rule_gives_a_coupon_per_event_within_the_limit(session: Any) -> None:
@@ -119,6 +125,7 @@ def test_an_event_rule_gives_a_coupon_per_event_within_the_limit(session: Any) -
         (member.id, "page_view", "m2", at),
         (member.id, "review_posted", "m3", at),
         (member.id, "review_posted", "m4", at),  # over the template's 2 a member
+        (member.id, "review_posted", "x" * 300, at),  # over too, a long id kept whole
     ]
     assert give_for_events(session, events) == 2
     assert _held(session, member.id) == ["review", "review"]
@@ -144,3 +151,33 @@ def test_bad_rules_are_refused_with_their_reason(
     with pytest.raises(CouponError) as refused:
         set_rule(session, programme, code, coupon, on)
     assert says in str(refused.value)
+
+
+def test_a_keyword_coupon_switched_off_or_held_is_said_so(session: Any) -> None:
+    """The keyword issuer's answers: the coupon, the same again, "you have it" for a member
+    at the template's limit from another way in, and the pool's own words (an alert) once it
+    is no longer given out; "join first" for a customer who is not a member."""
+    from siyu.loyalty.coupons.keywords import issue_for_keyword
+    from siyu.loyalty.coupons.models import CouponTemplate
+    from siyu.loyalty.coupons.service import claim
+    from siyu.loyalty.service import enrol
+
+    clock.freeze(T0)
+    programme = _world(session)
+    template = session.scalar(sa.select(CouponTemplate).where(CouponTemplate.code == "welcome"))
+    asks, claimed, stranger = _customers(session, 3)
+    enrol(session, programme, asks, channel="store")
+    other = enrol(session, programme, claimed, channel="store")
+    ref = str(template.id)
+    first = issue_for_keyword(session, ref, asks)
+    assert first.code and issue_for_keyword(session, ref, asks).code == first.code
+    template.claimable = True
+    claim(session, other.id, template)  # took it in the member centre: per member 1
+    held = issue_for_keyword(session, ref, claimed)
+    assert held.code is None and not held.exhausted and "领过" in held.text
+    assert "加入会员" in issue_for_keyword(session, ref, stranger).text
+    template.active = False
+    session.flush()
+    off = issue_for_keyword(session, ref, claimed)
+    assert off.code is None and off.exhausted
+    assert issue_for_keyword(session, "999999", asks).exhausted

@@ -152,3 +152,61 @@ def test_campaign_rows_are_kept_and_counted_the_same(empty_url: str) -> None:
         upgrade(empty_url)
     finally:
         engine.dispose()
+
+
+def test_customers_and_what_hangs_off_them_survive_the_id_migration(empty_url: str) -> None:
+    """0032 rebuilds the customer table on SQLite (AUTOINCREMENT) in the same run as 0031:
+    every customer, identity and member-centre session (which would cascade) is still there,
+    foreign keys are on again, and the next id is past every one the ledger holds."""
+    from siyu.migrations.runner import upgrade
+
+    upgrade(empty_url, revision="0030")
+    engine = sa.create_engine(empty_url)
+    now = "2026-01-01 00:00:00.000000" if empty_url.startswith("sqlite") else "2026-01-01"
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            for i in (1, 2, 3):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO customer (id, status, suppressed, do_not_disturb,"
+                        " created_at, updated_at) VALUES (:i, 'active', FALSE, FALSE, :t, :t)"
+                    ),
+                    {"i": i, "t": now},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO identity (customer_id, kind, namespace, value, source,"
+                        " verified, created_at) VALUES (:i, 'phone', '', :v, 't', FALSE, :t)"
+                    ),
+                    {"i": i, "v": f"+861380000000{i}", "t": now},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO centre_session (token_hash, customer_id, csrf_token, method,"
+                        " device, created_at, expires_at)"
+                        " VALUES (:h, :i, 'c', 'sms', '', :t, :t)"
+                    ),
+                    {"h": f"h{i}", "i": i, "t": now},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO send_ledger (origin, origin_id, step, customer_id, channel,"
+                    " variant, state, attempts, due_at, send_by, created_at) VALUES"
+                    " ('campaign', '1', 0, 9, 'sms', '', 'sent', 1, :t, :t, :t)"
+                ),
+                {"t": now},
+            )  # customer 9 was erased
+        engine.dispose()
+        upgrade(empty_url)
+        engine = sa.create_engine(empty_url)
+        with engine.connect() as conn:
+            for table in ("customer", "identity", "centre_session"):
+                assert conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() == 3
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+                seq = "SELECT seq FROM sqlite_sequence WHERE name = 'customer'"
+                assert conn.exec_driver_sql(seq).scalar() == 9
+    finally:
+        engine.dispose()

@@ -73,6 +73,7 @@ def ask_for_code(
         return _login(
             request,
             via=_via(via),
+            linking=linking == "1",
             status=403,
             error=_("Open the member centre's own page to sign in."),
         )
@@ -81,6 +82,7 @@ def ask_for_code(
         return _login(
             request,
             via=_via(via),
+            linking=linking == "1",
             status=400,
             error=_("Your browser did not keep our cookie; reload the page and try again."),
         )
@@ -91,6 +93,7 @@ def ask_for_code(
         return _login(
             request,
             via=_via(via),
+            linking=linking == "1",
             status=exc.status,
             error=said_in(request_lang(request), exc),
             phone=phone[:40],
@@ -124,6 +127,7 @@ def sign_in(
         return _login(
             request,
             via=_via(via),
+            linking=linking == "1",
             status=403,
             error=_("Open the member centre's own page to sign in."),
         )
@@ -131,6 +135,7 @@ def sign_in(
         return _login(
             request,
             via=_via(via),
+            linking=linking == "1",
             status=422,
             step="code",
             phone=shown,
@@ -145,6 +150,7 @@ def sign_in(
         return _login(
             request,
             via=_via(via),
+            linking=linking == "1",
             status=exc.status,
             step="code",
             phone=shown,

@@ -50,6 +50,7 @@ MEMBER_COOKIE = "siyu_member"
 
 
 log = logging.getLogger("siyu.centre")
+_WARNED: set[datetime] = set()  # the days whose SMS budget ran out, said in the log
 
 
 class SignInRefused(Refusal):
@@ -144,9 +145,12 @@ def request_code(
     over = count(get_engine(), CODE_LIMITS, values, now)
     if over is not None:
         raise _too_many(over)
-    over = count(get_engine(), daily(settings.centre_sms_daily_most), {"all": "all"}, now)
+    offset = int((now.astimezone(settings.tz).utcoffset() or timedelta()).total_seconds())
+    over = count(get_engine(), daily(settings.centre_sms_daily_most, offset), {"all": "all"}, now)
     if over is not None:  # the team raises SIYU_CENTRE_SMS_DAILY_MOST, or it was a script
-        log.warning("member centre: today's %s sign-in codes are all sent", over.limit.most)
+        if over.retry_at not in _WARNED:  # once a day in each process, not at every refusal
+            _WARNED.add(over.retry_at)
+            log.warning("member centre: today's %s sign-in codes are all sent", over.limit.most)
         raise _too_many(over)
     customer_id = _customer_for(session, settings, phone)
     if customer_id is None:  # answered as if sent: the page must not tell who asked for erasure
@@ -244,8 +248,11 @@ def check_code(
         .order_by(SignInCode.id.desc())
         .limit(RECENT_CODES)
     ).all()
-    if not rows:
-        raise SignInRefused("the code has expired or was used; ask for a new one")
+    if not rows:  # answered as a wrong code: a number erased (sent nothing) looks the same
+        count(get_engine(), GUESS_LIMITS, values, now)
+        raise SignInRefused(
+            "wrong code, or it has expired; ask for a new one if it is older than 10 minutes"
+        )
     # the try is spent before the code is compared, in its own commit: parallel guesses each
     # take one of the newest code's tries, and none is compared once they are gone
     tried = session.execute(
@@ -255,7 +262,9 @@ def check_code(
     )
     session.commit()
     if not getattr(tried, "rowcount", 0):
-        raise SignInRefused("the code has expired or was used; ask for a new one")
+        raise SignInRefused(
+            "wrong code, or it has expired; ask for a new one if it is older than 10 minutes"
+        )
     secret = settings.secret_key_bytes()
     shaped = len(typed) == 6 and typed.isdigit()
     # a code sent a moment before the newest (the customer asked twice) is as good
@@ -264,7 +273,9 @@ def check_code(
     )
     if row is None:
         count(get_engine(), GUESS_LIMITS, values, now)
-        raise SignInRefused("wrong code")
+        raise SignInRefused(
+            "wrong code, or it has expired; ask for a new one if it is older than 10 minutes"
+        )
     taken = session.execute(
         sa.update(SignInCode)
         .where(SignInCode.id == row.id, SignInCode.used_at.is_(None))

@@ -28,6 +28,8 @@ class Limit:
     name: str
     seconds: int
     most: int
+    offset: int = 0  # buckets end this many seconds before a multiple of ``seconds`` (a day's
+    # at local midnight: Asia/Shanghai's is 16:00 UTC)
 
     def key(self, value: str, end: datetime) -> str:
         """The counter's key: the value (a phone, an address) only as a keyed hash, so the
@@ -50,10 +52,11 @@ CODE_LIMITS = (
 )
 
 
-def daily(most: int) -> tuple[Limit, ...]:
-    """The day's sign-in codes, all numbers together (SIYU_CENTRE_SMS_DAILY_MOST): counted
-    only for a request every other limit let through, so refused requests spend none of it."""
-    return (Limit("code", "all", 86400, most),)
+def daily(most: int, utc_offset: int) -> tuple[Limit, ...]:
+    """The day's sign-in codes, all numbers together (SIYU_CENTRE_SMS_DAILY_MOST), the day
+    ending at local midnight (``utc_offset``: seconds east of UTC): counted only for a request
+    every other limit let through, so refused requests spend none of it."""
+    return (Limit("code", "all", 86400, most, offset=utc_offset % 86400),)
 
 
 # Wrong codes: each code takes 5 guesses; a phone 10 an hour, a network 50 (then locked).
@@ -68,9 +71,9 @@ class Over:
     retry_at: datetime
 
 
-def bucket_end(now: datetime, seconds: int) -> datetime:
-    epoch = int(now.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds + seconds, now.tzinfo)
+def bucket_end(now: datetime, seconds: int, offset: int = 0) -> datetime:
+    epoch = int(now.timestamp()) + offset
+    return datetime.fromtimestamp(epoch - epoch % seconds + seconds - offset, now.tzinfo)
 
 
 def count(
@@ -83,7 +86,7 @@ def count(
         value = values.get(limit.name)
         if not value:
             continue
-        end = bucket_end(now, limit.seconds)
+        end = bucket_end(now, limit.seconds, limit.offset)
         rows.append((limit.key(value, end), end, limit))
     rows.sort(key=lambda r: r[0])  # a fixed order: two requests never wait on each other
     over: Over | None = None
@@ -109,7 +112,7 @@ def spent(
     for limit in limits:
         value = values.get(limit.name)
         if value:
-            end = bucket_end(now, limit.seconds)
+            end = bucket_end(now, limit.seconds, limit.offset)
             keys[limit.key(value, end)] = (limit, end)
     if not keys:
         return None

@@ -26,6 +26,7 @@ from siyu.loyalty.service import enrol
 from siyu.loyalty.tiers import standing
 from siyu.privacy.service import family_of
 from siyu.refusals import NotFound
+from siyu.wecom.connection.service import corp_brand
 from siyu.wecom.live_codes.service import NoSuchLiveCode, live_code_by_id
 
 TERMS_VERSION = "v1"
@@ -92,10 +93,13 @@ def _known_source(session: Session, brand_id: int | None, kind: str, ref: str) -
     """Whether a join link's source names a live code or a store that exists (posters, menus
     and SMS links are the brand's own labels)."""
     if kind == "live_code":
-        try:
-            live_code_by_id(session, int(ref))
-        except (ValueError, NoSuchLiveCode):
+        if not ref.isdigit() or len(ref) > 9:  # an id, never one past the database's integers
             return False
+        try:
+            code = live_code_by_id(session, int(ref))
+        except NoSuchLiveCode:
+            return False
+        return brand_id is None or corp_brand(session, code.corp_id) in (None, brand_id)
     elif kind == "store":
         try:
             return store_id_of(session, ref, brand_id) is not None

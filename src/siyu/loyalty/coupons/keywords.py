@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from siyu import clock
 from siyu.config import get_settings
 from siyu.loyalty.coupons.models import CouponTemplate
-from siyu.loyalty.coupons.service import CouponError, CouponLimit, issue
+from siyu.loyalty.coupons.service import CouponError, CouponLimit, held_for, issue
 from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.membership import membership
 from siyu.loyalty.models import Programme
@@ -64,9 +66,15 @@ def issue_for_keyword(session: Session, ref: str, customer_id: int | None) -> Is
     member = membership(session, programme, customer_id) if programme and customer_id else None
     if member is None:
         return Issued(None, JOIN_FIRST.format(url=get_settings().public_url.rstrip("/")))
+    if not template.active or (template.ends_at is not None and template.ends_at <= clock.now()):
+        return Issued(None, exhausted=True)  # no longer given out: the pool's own words
+    source = ("keyword", ref)
     try:
         with session.begin_nested():
-            coupon = issue(session, template, member.id, ("keyword", ref))
+            coupon = issue(session, template, member.id, source)
+    except IntegrityError:  # the same message answered twice at once: the other one's coupon
+        found = held_for(session, template.id, member.id, source)
+        return Issued(found) if found else Issued(None, exhausted=True)
     except CouponLimit as exc:  # the member's limit (from another way in), or the total
         log.info("keyword coupon %s not given to member %s: %s", template.code, member.id, exc)
         session.refresh(template)

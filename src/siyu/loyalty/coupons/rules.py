@@ -6,6 +6,7 @@ its rule in the coupon's unique source."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Collection
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu import clock
@@ -80,13 +82,16 @@ def set_rule(
     if rule is None:
         rule = CouponRule(programme_id=programme.id, code=code, created_at=clock.now())
         session.add(rule)
-    elif (rule.trigger, rule.tier_id, rule.event, rule.template_id) != (
+    elif (rule.trigger, rule.tier_id, rule.event, rule.template_id, rule.active) != (
         trigger,
         tier_id,
         event,
         template.id,
+        True,
     ):
-        rule.created_at = clock.now()  # a changed rule counts from now
+        # a changed rule, or one switched on again, counts from now: not for those who joined
+        # while it was off
+        rule.created_at = clock.now()
     rule.template_id, rule.trigger, rule.tier_id, rule.event = template.id, trigger, tier_id, event
     rule.active = active
     session.flush()
@@ -139,16 +144,26 @@ def give_by_rules(session: Session, member_ids: Collection[int] | None = None) -
         )
     ):
         template = session.get(CouponTemplate, rule.template_id)
-        if template is None or not template.active:
+        if template is None or not _giving(template):
             continue
-        for member_id in _qualified(session, rule, member_ids):
+        for member_id in _qualified(session, rule, template, member_ids):
             given += _give(session, template, member_id, str(rule.id))
     return given
 
 
-def _qualified(session: Session, rule: CouponRule, only: Collection[int] | None) -> list[int]:
-    """Active members of the rule's programme who qualified since it was set and hold no
-    coupon of it."""
+def _giving(template: CouponTemplate) -> bool:
+    """Whether the template is still given out (on, not ended, some of its total left)."""
+    if not template.active or (template.total and template.issued >= template.total):
+        return False
+    return template.ends_at is None or template.ends_at > clock.now()
+
+
+def _qualified(
+    session: Session, rule: CouponRule, template: CouponTemplate, only: Collection[int] | None
+) -> list[int]:
+    """Active members of the rule's programme who qualified since it was set, hold no coupon
+    of it and have room under the template's per-member limit (one who has none is not tried
+    again each sweep, in front of those who have)."""
     held = sa.exists().where(
         Coupon.template_id == rule.template_id,
         Coupon.member_id == Member.id,
@@ -158,6 +173,17 @@ def _qualified(session: Session, rule: CouponRule, only: Collection[int] | None)
     query = sa.select(Member.id).where(
         Member.programme_id == rule.programme_id, Member.status == "active", ~held
     )
+    if template.per_member:
+        holding = (
+            sa.select(sa.func.count())
+            .where(
+                Coupon.template_id == rule.template_id,
+                Coupon.member_id == Member.id,
+                Coupon.status != "void",
+            )
+            .scalar_subquery()
+        )
+        query = query.where(holding < template.per_member)
     if rule.trigger == CouponTrigger.joined:
         query = query.where(Member.joined_at >= rule.created_at)
     else:
@@ -220,19 +246,29 @@ def give_for_events(session: Session, events: Collection[tuple[int, str, str, da
             if at < rule.created_at:
                 continue
             template = session.get(CouponTemplate, rule.template_id)
-            if template is not None and template.active:
-                given += _give(session, template, member_id, f"{rule.id}:{message_id}"[:100])
+            if template is not None and _giving(template):
+                given += _give(session, template, member_id, _event_source(rule.id, message_id))
     return given
 
 
+def _event_source(rule_id: int, message_id: str) -> str:
+    """The coupon's source for one event: the message id, hashed when too long to keep whole
+    (two long ids sharing a beginning are still two events)."""
+    source = f"{rule_id}:{message_id}"
+    if len(source) <= 100:
+        return source
+    return f"{rule_id}:sha256:{hashlib.sha256(message_id.encode()).hexdigest()[:40]}"
+
+
 def _give(session: Session, template: CouponTemplate, member_id: int, source_id: str) -> int:
-    """One coupon, or none when a limit says so (logged: the rule goes on for the others)."""
+    """One coupon, or none when a limit says so or another worker gave it meanwhile (logged:
+    the rule goes on for the others)."""
     try:
         with session.begin_nested():
             before = template.issued
             issue(session, template, member_id, ("rule", source_id))
             session.refresh(template)
             return 1 if template.issued > before else 0
-    except LoyaltyError as exc:
+    except (LoyaltyError, IntegrityError) as exc:
         log.info("coupon %s not given to member %s: %s", template.code, member_id, exc)
         return 0

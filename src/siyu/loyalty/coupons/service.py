@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -161,33 +161,40 @@ def issue(
     now = clock.now()
     if template.ends_at is not None and template.ends_at <= now:
         raise CouponExpired("coupon {code} has ended", code=template.code)
-    if template.per_member:
-        held = session.scalar(
-            sa.select(sa.func.count()).where(
-                Coupon.template_id == template.id,
-                Coupon.member_id == member_id,
-                Coupon.status != CouponStatus.void,
+    # The template's count is taken first: its row stays locked (PostgreSQL; SQLite has one
+    # writer) until the commit, so two issues of one template at once (a rule's sweep and an
+    # event, two workers) count the member's coupons one after the other, never both finding
+    # room under the limit. Over the member's limit, the count is given back.
+    with session.begin_nested():
+        counted = session.execute(
+            sa.update(CouponTemplate)
+            .where(
+                CouponTemplate.id == template.id,
+                sa.or_(CouponTemplate.total == 0, CouponTemplate.issued < CouponTemplate.total),
             )
+            .values(issued=CouponTemplate.issued + 1)
+            .execution_options(synchronize_session=False)
         )
-        if (held or 0) >= template.per_member:
+        if not getattr(counted, "rowcount", 0):
             raise CouponLimit(
-                "a member may hold {most} of coupon {code}",
-                most=template.per_member,
+                "all {total} of coupon {code} are given out",
+                total=template.total,
                 code=template.code,
             )
-    counted = session.execute(
-        sa.update(CouponTemplate)
-        .where(
-            CouponTemplate.id == template.id,
-            sa.or_(CouponTemplate.total == 0, CouponTemplate.issued < CouponTemplate.total),
-        )
-        .values(issued=CouponTemplate.issued + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(counted, "rowcount", 0):
-        raise CouponLimit(
-            "all {total} of coupon {code} are given out", total=template.total, code=template.code
-        )
+        if template.per_member:
+            held = session.scalar(
+                sa.select(sa.func.count()).where(
+                    Coupon.template_id == template.id,
+                    Coupon.member_id == member_id,
+                    Coupon.status != CouponStatus.void,
+                )
+            )
+            if (held or 0) >= template.per_member:
+                raise CouponLimit(
+                    "a member may hold {most} of coupon {code}",
+                    most=template.per_member,
+                    code=template.code,
+                )
     start = max(now, template.starts_at) if template.starts_at else now
     until = template.ends_at or start + timedelta(days=template.valid_days or 0)
     coupon = Coupon(
@@ -204,6 +211,20 @@ def issue(
     session.add(coupon)
     session.flush()
     return coupon
+
+
+def held_for(
+    session: Session, template_id: int, member_id: int, source: tuple[str, str]
+) -> str | None:
+    """The code of the member's coupon of this template for ``source``, if issued."""
+    return session.scalar(
+        sa.select(Coupon.code).where(
+            Coupon.template_id == template_id,
+            Coupon.member_id == member_id,
+            Coupon.source_kind == source[0],
+            Coupon.source_id == source[1],
+        )
+    )
 
 
 def exchange(session: Session, member_id: int, template: CouponTemplate, request: str) -> Coupon:
@@ -306,7 +327,7 @@ _FIND_FOR_TILL = (
     .where(_C.code == sa.bindparam("code"))
 )
 _USE_AT_TILL = (
-    sa.update(Coupon.__table__)
+    sa.update(cast(sa.Table, Coupon.__table__))
     .where(_C.id == sa.bindparam("coupon"), _C.status == CouponStatus.issued.value)
     .values(
         status=CouponStatus.redeemed.value,

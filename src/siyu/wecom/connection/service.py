@@ -105,6 +105,12 @@ def list_corps(session: Session) -> list[CorpView]:
     return [_view(c) for c in session.scalars(sa.select(WecomCorp).order_by(WecomCorp.id))]
 
 
+def corp_brand(session: Session, corp_pk: int) -> int | None:
+    """The brand a connected corp serves (None: the group's, every brand)."""
+    corp = session.get(WecomCorp, corp_pk)
+    return corp.brand_id if corp is not None else None
+
+
 def get_corp(session: Session, corp_id: str) -> WecomCorp:
     corp = session.scalar(sa.select(WecomCorp).where(WecomCorp.corp_id == corp_id))
     if corp is None:

@@ -92,7 +92,8 @@ def issuing_pool(
 ) -> BenefitPool:
     """Create (or point again) the pool ``name`` whose codes ``issued_by`` issues when claimed;
     a pool that holds loaded codes stays as it is."""
-    if not name.strip() or len(name) > 100:
+    name = name.strip()
+    if not name or len(name) > 100:
         raise KeywordError("pool: 1–100 characters")
     if not 0 < len(issued_by) <= ISSUED_BY or ":" not in issued_by:
         raise KeywordError("issued by: <capability>:<reference>")
@@ -100,7 +101,7 @@ def issuing_pool(
         sa.select(BenefitPool).where(BenefitPool.corp_id == corp_pk, BenefitPool.name == name)
     )
     if pool is None:
-        pool = BenefitPool(corp_id=corp_pk, name=name.strip())
+        pool = BenefitPool(corp_id=corp_pk, name=name)
         session.add(pool)
     elif not pool.issued_by and session.scalar(
         sa.select(sa.func.count()).where(BenefitCode.pool_id == pool.id)
