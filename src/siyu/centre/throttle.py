@@ -59,8 +59,10 @@ def daily(most: int, utc_offset: int) -> tuple[Limit, ...]:
     return (Limit("code", "all", 86400, most, offset=utc_offset % 86400),)
 
 
-# Wrong codes: each code takes 5 guesses; a phone 10 an hour, a network 50 (then locked).
-GUESS_LIMITS = (Limit("guess", "phone", 3600, 10), Limit("guess", "net", 3600, 50))
+# Wrong codes: each code takes 5 guesses; a phone 10 an hour, a network 240 (then locked): a
+# shop's Wi-Fi signing up 120 people an hour mistypes some, a script guessing many numbers'
+# codes from one address stops.
+GUESS_LIMITS = (Limit("guess", "phone", 3600, 10), Limit("guess", "net", 3600, 240))
 
 
 @dataclass(frozen=True)
