@@ -128,6 +128,9 @@ def _clean(url: str) -> None:
         else:
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())
+            # ids predictable within a test, as PostgreSQL's restarted sequences make them
+            # (the customer table's AUTOINCREMENT keeps its mark past deleted rows)
+            conn.exec_driver_sql("DELETE FROM sqlite_sequence")
         _seed(conn)  # after the sequences restart, so seeded rows take their ids from them
 
 
