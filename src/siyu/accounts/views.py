@@ -26,7 +26,7 @@ from siyu.accounts.service import (
 from siyu.brands.models import Store
 from siyu.capability import Permission
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, page_for, render
+from siyu.console.views import console_user, csrf_ok, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.untrusted import FIRST_DAY, LAST_DAY, NotANumber, day, number
 from siyu.webkit import Id, Page, SessionDep, forget_cached_keys
@@ -73,7 +73,7 @@ def admin_page(
 async def _form(request: Request, ctx: Ctx) -> dict[str, Any] | None:
     """The posted form, or None when its CSRF token is stale."""
     form = await request.form()
-    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+    if not csrf_ok(ctx, str(form.get("csrf", ""))):
         return None
     return {k: (form.getlist(k) if k == "scope" else str(v).strip()) for k, v in form.items()}
 

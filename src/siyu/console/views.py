@@ -231,7 +231,9 @@ def denied_page(request: Request, ctx: dict[str, Any], perm: Permission) -> HTML
     return forbidden_page(request, ctx)
 
 
-def _check_csrf(ctx: dict[str, Any], token: str) -> bool:
+def csrf_ok(ctx: dict[str, Any], token: str) -> bool:
+    """Whether a console form's token is the page's own (every capability's form posts check
+    it before acting)."""
     return same_token(token or "", ctx["csrf"])
 
 

@@ -17,8 +17,8 @@ from siyu.brands.models import Brand
 from siyu.capability import Permission
 from siyu.config import get_settings
 from siyu.console.views import (
-    _check_csrf,
     console_user,
+    csrf_ok,
     denied_page,
     expired_page,
     refused_page,
@@ -124,14 +124,14 @@ async def customer_page(
     unmask = False
     if request.method == "POST":
         form = await request.form()
-        unmask = _check_csrf(ctx, str(form.get("csrf", ""))) and form.get("unmask") == "1"
+        unmask = csrf_ok(ctx, str(form.get("csrf", ""))) and form.get("unmask") == "1"
     return show_customer(request, ctx, session, customer_id, unmask=unmask)
 
 
 async def posted(request: Request, ctx: Ctx) -> dict[str, str] | None:
     """The posted form as text, or None when its CSRF token is missing or stale."""
     form = await request.form()
-    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+    if not csrf_ok(ctx, str(form.get("csrf", ""))):
         return None
     return {k: str(v) for k, v in form.items()}
 

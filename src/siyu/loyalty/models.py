@@ -68,7 +68,11 @@ class Member(Base):
     ``tombstone`` names the member, so the ledger stays whole without personal data."""
 
     __tablename__ = "loyalty_member"
-    __table_args__ = (sa.UniqueConstraint("programme_id", "customer_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("programme_id", "customer_id"),
+        # the welcome-coupon sweep: a programme's members who joined since a rule was set
+        sa.Index("ix_loyalty_member_joined", "programme_id", "joined_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(sa.ForeignKey("loyalty_programme.id"))

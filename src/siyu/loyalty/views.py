@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.brands.service import brand_id_of
-from siyu.console.views import _check_csrf, page_for, refused_page, render
+from siyu.console.views import csrf_ok, page_for, refused_page, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import customer_rows, filter_choices
@@ -101,7 +101,7 @@ async def submit(
     typed."""
     raw = await request.form()
     form = {k: str(v).strip() for k, v in raw.items()}
-    if not _check_csrf(ctx, form.get("csrf", "")):
+    if not csrf_ok(ctx, form.get("csrf", "")):
         return Shown(form, _("This page has expired; reload it and try again."), 403)
     try:
         then = act(form)

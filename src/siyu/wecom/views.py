@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
-from siyu.console.views import _check_csrf, console_user, denied_page, page_for, render
+from siyu.console.views import console_user, csrf_ok, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.customers import CUSTOMERS_READ
 from siyu.i18n import _
@@ -31,7 +31,7 @@ async def _post(request: Request, ctx: Ctx) -> tuple[HTMLResponse | None, dict[s
     if denied := denied_page(request, ctx, WECOM_MANAGE):
         return denied, None
     form = await request.form()
-    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+    if not csrf_ok(ctx, str(form.get("csrf", ""))):
         return None, None
     return None, {k: str(v).strip() for k, v in form.items()}
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.console.views import _check_csrf, console_user, denied_page, page_for, render
+from siyu.console.views import console_user, csrf_ok, denied_page, page_for, render
 from siyu.console.words import in_words
 from siyu.i18n import _
 from siyu.metrics import METRICS_READ, METRICS_WRITE
@@ -81,7 +81,7 @@ async def _posted(request: Request, ctx: Ctx, session: Session) -> Any:
     if denied := denied_page(request, ctx, METRICS_WRITE):
         return denied
     form = await request.form()
-    if not _check_csrf(ctx, str(form.get("csrf", ""))):
+    if not csrf_ok(ctx, str(form.get("csrf", ""))):
         csrf = _("This page has expired; reload and try again.")
         return _page(request, ctx, session, error=csrf, status=400)
     return form

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.config import get_settings
 from siyu.console.views import (
-    _check_csrf,
+    csrf_ok,
     page_for,
     refused_page,
     render,
@@ -178,7 +178,7 @@ async def campaign_new_page(
     if request.method == "POST":
         raw = await request.form()
         form = {k: str(v).strip() for k, v in raw.items()}
-        if not _check_csrf(ctx, form.get("csrf", "")):
+        if not csrf_ok(ctx, form.get("csrf", "")):
             error = "csrf"
         else:
             try:
@@ -245,7 +245,7 @@ async def settle_page(
     ctx: Ctx = Depends(page_for(CAMPAIGNS_WRITE)),
 ) -> Response:
     raw = await request.form()
-    if _check_csrf(ctx, str(raw.get("csrf", ""))):
+    if csrf_ok(ctx, str(raw.get("csrf", ""))):
         try:
             service.settle(
                 session, row_id, str(raw.get("outcome", "")), actor=ctx["principal"].actor
@@ -294,7 +294,7 @@ async def campaign_action(
     if campaign is None or action not in service.ACTIONS:
         return render(request, "error.html", status=404, ctx=ctx, message=_("Campaign not found."))
     raw = await request.form()
-    if not _check_csrf(ctx, str(raw.get("csrf", ""))):
+    if not csrf_ok(ctx, str(raw.get("csrf", ""))):
         return _detail_page(request, ctx, session, campaign, "csrf")
     try:
         service.act(session, campaign, action, by=ctx["principal"])
