@@ -15,7 +15,8 @@ from tests.integration.test_loyalty_tiers import _tiers
 
 
 def test_the_figures_follow_what_members_did(session: Any) -> None:
-    from siyu.loyalty.coupons.service import create_template, issue, redeem
+    from siyu.loyalty.coupons.service import create_template, issue
+    from siyu.loyalty.coupons.till import redeem
     from siyu.loyalty.figures import summary
     from siyu.loyalty.models import Member
     from siyu.loyalty.service import spend

@@ -4,6 +4,8 @@ Thin: each route checks where the form came from, calls ``service`` and renders.
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
@@ -69,20 +71,15 @@ def ask_for_code(
 ) -> Response:
     """Send a sign-in code. A form from another site, or from a browser that never opened the
     sign-in page (no device cookie), sends nothing."""
+    again = partial(_login, request, via=_via(via), linking=linking == "1")
     if posted_from_elsewhere(request):
-        return _login(
-            request,
-            via=_via(via),
-            linking=linking == "1",
+        return again(
             status=403,
             error=_("Open the member centre's own page to sign in."),
         )
     found_device = device(request)
     if found_device is None:
-        return _login(
-            request,
-            via=_via(via),
-            linking=linking == "1",
+        return again(
             status=400,
             error=_("Your browser did not keep our cookie; reload the page and try again."),
         )
@@ -90,18 +87,12 @@ def ask_for_code(
         sent = service.request_code(session, get_settings(), phone, address(request), found_device)
     except SignInRefused as exc:
         session.rollback()
-        return _login(
-            request,
-            via=_via(via),
-            linking=linking == "1",
+        return again(
             status=exc.status,
             error=said_in(request_lang(request), exc),
             phone=phone[:40],
         )
-    return _login(
-        request,
-        via=_via(via),
-        linking=linking == "1",
+    return again(
         step="code",
         phone=sent.phone[3:],
         shown=ids.mask_phone(sent.phone),
@@ -121,21 +112,16 @@ def sign_in(
 ) -> Response:
     """Check the code and open a customer session; a customer who is not a member yet joins
     the programme, with the terms they ticked kept as evidence."""
+    again = partial(_login, request, via=_via(via), linking=linking == "1")
     lang = request_lang(request)
     shown, phone = phone[:40], phone[:40]
     if posted_from_elsewhere(request):
-        return _login(
-            request,
-            via=_via(via),
-            linking=linking == "1",
+        return again(
             status=403,
             error=_("Open the member centre's own page to sign in."),
         )
     if agree != "yes":
-        return _login(
-            request,
-            via=_via(via),
-            linking=linking == "1",
+        return again(
             status=422,
             step="code",
             phone=shown,
@@ -147,10 +133,7 @@ def sign_in(
         customer_id = service.check_code(session, settings, phone, code, address(request))
     except (SignInRefused, NoProgramme) as exc:
         session.rollback()
-        return _login(
-            request,
-            via=_via(via),
-            linking=linking == "1",
+        return again(
             status=exc.status,
             step="code",
             phone=shown,

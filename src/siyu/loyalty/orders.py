@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.config import get_settings
-from siyu.loyalty.coupons.service import return_coupons
+from siyu.loyalty.coupons.till import return_coupons
 from siyu.loyalty.ledger import LoyaltyError, locked
 from siyu.loyalty.models import EntryKind, Member, PointsEntry, PointsLot, Programme, Tier
 from siyu.loyalty.refunds import give_back, take_back

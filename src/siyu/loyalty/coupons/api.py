@@ -59,7 +59,7 @@ async def redeem_coupon(
 def redeem_at_till(body: RedeemIn, code: str, principal: Principal) -> RedeemOut:
     """The redeem itself, in a worker thread (and in tests, called directly)."""
     from siyu.brands.service import store_and_brand
-    from siyu.loyalty.coupons.service import order_key, redeem
+    from siyu.loyalty.coupons.till import order_key, redeem
 
     with session_scope() as session:
         store = store_and_brand(session, body.store_code, body.brand)

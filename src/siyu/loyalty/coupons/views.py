@@ -5,6 +5,7 @@ member, once per batch (the CLI's ``--source``), and the rules that give coupons
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
@@ -53,6 +54,24 @@ def _coupons_page(
     )
 
 
+async def _coupons_form(
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+    programme_id: int,
+    act: Callable[[Programme, dict[str, str]], str],
+) -> Response:
+    """One of the coupons page's forms: ``act`` does it and says where to go; a refusal shows
+    the page again with what was typed."""
+    programme = session.get(Programme, programme_id)
+    if programme is None:
+        return not_found(request, ctx, _("Programme not found."))
+    answer = await submit(request, ctx, session, lambda form: act(programme, form))
+    if isinstance(answer, Shown):
+        return _coupons_page(request, ctx, session, programme, answer)
+    return answer
+
+
 @router.get("/loyalty/programmes/{programme_id}/coupons")
 def coupons_page(
     session: SessionDep,
@@ -75,11 +94,8 @@ async def create_form(
     ctx: Ctx = Depends(page_for(LOYALTY_MANAGE)),
 ) -> Response:
     """Create a coupon template (amounts in yuan; the service checks the terms by kind)."""
-    programme = session.get(Programme, programme_id)
-    if programme is None:
-        return not_found(request, ctx, _("Programme not found."))
 
-    def act(form: dict[str, str]) -> str:
+    def act(programme: Programme, form: dict[str, str]) -> str:
         code = form.get("code", "")
         create_template(
             session,
@@ -102,10 +118,7 @@ async def create_form(
         audit(session, ctx, "loyalty.coupon_create", programme.code, {"coupon": code})
         return f"/loyalty/programmes/{programme_id}/coupons?done=created"
 
-    answer = await submit(request, ctx, session, act)
-    if isinstance(answer, Shown):
-        return _coupons_page(request, ctx, session, programme, answer)
-    return answer
+    return await _coupons_form(request, ctx, session, programme_id, act)
 
 
 @router.post("/loyalty/programmes/{programme_id}/coupons/issue")
@@ -117,11 +130,8 @@ async def issue_form(
 ) -> Response:
     """Issue a template to one member, or to the members among a segment's customers (those
     not enrolled are left out; those over a limit are counted, not refused), once per batch."""
-    programme = session.get(Programme, programme_id)
-    if programme is None:
-        return not_found(request, ctx, _("Programme not found."))
 
-    def act(form: dict[str, str]) -> str:
+    def act(programme: Programme, form: dict[str, str]) -> str:
         code, batch = form.get("coupon", ""), form.get("batch", "")
         template = session.scalar(
             sa.select(CouponTemplate).where(
@@ -154,10 +164,7 @@ async def issue_form(
         counts = f"issued={issued}&skipped={len(members) - issued}"
         return f"/loyalty/programmes/{programme_id}/coupons?done=issued&{counts}"
 
-    answer = await submit(request, ctx, session, act)
-    if isinstance(answer, Shown):
-        return _coupons_page(request, ctx, session, programme, answer)
-    return answer
+    return await _coupons_form(request, ctx, session, programme_id, act)
 
 
 @router.post("/loyalty/programmes/{programme_id}/coupons/rules")
@@ -169,24 +176,18 @@ async def rule_form(
 ) -> Response:
     """Set a rule that gives a coupon by itself: on joining, on reaching a tier, on an event
     (from now on; switched off, it keeps its figures)."""
-    programme = session.get(Programme, programme_id)
-    if programme is None:
-        return not_found(request, ctx, _("Programme not found."))
 
-    def act(form: dict[str, str]) -> str:
+    def act(programme: Programme, form: dict[str, str]) -> str:
         trigger = form.get("trigger", "")
         on = {"tier": f"tier:{form.get('tier', '')}", "event": f"event:{form.get('event', '')}"}
         code, coupon = form.get("code", ""), form.get("coupon", "")
         active = form.get("off") != "1"
         set_rule(session, programme, code, coupon, on.get(trigger, trigger), active=active)
-        details = {"rule": code, "coupon": coupon, "on": on.get(trigger, trigger), "on_": active}
+        details = {"rule": code, "coupon": coupon, "on": on.get(trigger, trigger), "active": active}
         audit(session, ctx, "loyalty.coupon_rule", programme.code, details)
         return f"/loyalty/programmes/{programme_id}/coupons?done=coupon_rule"
 
-    answer = await submit(request, ctx, session, act)
-    if isinstance(answer, Shown):
-        return _coupons_page(request, ctx, session, programme, answer)
-    return answer
+    return await _coupons_form(request, ctx, session, programme_id, act)
 
 
 def _segment_members(session: Session, ctx: Ctx, programme_id: int, segment_id: int) -> list[int]:
