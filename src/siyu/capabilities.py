@@ -32,6 +32,7 @@ ORDER = (
     "reach",
     "loyalty",
     "centre",
+    "growth",
     "metrics",
     "demo",
 )

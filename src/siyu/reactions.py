@@ -41,6 +41,12 @@ class Topic(StrEnum):
     customer_erased = "customer.erased"
     # {"messages": [message ids]}: track events stored (read them with events.queries.tracked)
     event_tracked = "event.tracked"
+    # {"member": id, "customer": id, "via": str, "device": str, "address": str}: a customer
+    # joined a programme in the member centre (``via``: where the link came from)
+    member_joined = "member.joined"
+    # {"customer": id, "corp": id, "state": str, "staff": userid, "at": iso time}: a customer
+    # added a staff member through a contact way or live code with a state
+    friend_added = "wecom.friend_added"
 
 
 def publish(target: Session | Connection, topic: Topic, data: dict[str, Any]) -> int:

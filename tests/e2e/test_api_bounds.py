@@ -119,7 +119,14 @@ def test_the_five_routes_the_fuzzer_found(
 
 
 BIGINT_IDS = {"/api/v1/send-ledger/{row_id}/settle", "/campaigns/ambiguous/{row_id}"}  # ledger
-PARAMS = {"lang": "en", "action": "pause", "token": "not-a-token", "prefix": "ffff"}
+PARAMS = {
+    "lang": "en",
+    "action": "pause",
+    "token": "not-a-token",
+    "prefix": "ffff",
+    "programme": "vip",  # a loyalty programme's code
+    "code": "ABCDEFGH",  # a referral code
+}
 
 
 @pytest.mark.parametrize("n", HUGE)

@@ -42,6 +42,10 @@ NOT_WALKED = {
     "/m/profile": "the member centre (customers)",
     "/m/privacy": "the member centre (customers)",
     "/MP_verify_{token}.txt": "fetched by WeChat when the web-authorisation domain is set",
+    "/r/{code}": "a referral link, opened by customers from a poster or a message",
+    "/m/invite/{code}": "the member centre (customers): a friend's invitation",
+    "/m/referrals": "the member centre (customers)",
+    "/m/referrals/qr.svg": "the member centre (customers)",
     "/customers/{customer_id}/merge": "the merge search: a form asking which customer to merge "
     "with (tests/e2e/test_browser_customer.py fills it in)",
 }

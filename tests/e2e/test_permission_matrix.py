@@ -62,6 +62,10 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("POST", "/m/privacy/export"): PUBLIC,
     ("POST", "/m/privacy/delete"): PUBLIC,
     ("GET", "/MP_verify_{token}.txt"): PUBLIC,
+    ("GET", "/r/{code}"): PUBLIC,  # a referral link: on to the invitation
+    ("GET", "/m/invite/{code}"): PUBLIC,
+    ("GET", "/m/referrals"): PUBLIC,
+    ("GET", "/m/referrals/qr.svg"): PUBLIC,
     ("GET", "/customers"): P.customers_read,
     ("GET", "/customers/{customer_id}"): P.customers_read,
     ("POST", "/customers/{customer_id}"): P.customers_read,

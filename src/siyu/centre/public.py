@@ -19,7 +19,7 @@ from siyu.console.views import request_lang
 from siyu.console.words import said_in
 from siyu.customers import identifiers as ids
 from siyu.i18n import _
-from siyu.loyalty.membership import VIA, NoProgramme, centre_programme, join, membership
+from siyu.loyalty.membership import VIA, NoProgramme, centre_programme
 from siyu.oa.service import OaConfigError
 from siyu.oa.webauth import WebAuthRefused, authorize_url, exchange_code
 from siyu.untrusted import same_token
@@ -152,8 +152,9 @@ def sign_in(
             session, settings, service.mainland_mobile(phone), settings.oa_appid, openid, unionid
         )
         method = "wechat"
-    if membership(session, programme, customer_id) is None:
-        join(session, programme, customer_id, "SMS code to the member's phone", via)
+    service.join_if_new(
+        session, programme, customer_id, via, device(request) or "", address(request)
+    )
     service.close_session(session, request.cookies.get(MEMBER_COOKIE))  # a shared phone
     token = service.open_session(session, customer_id, method, device(request) or "")
     response = keep_session(request, RedirectResponse("/m/", status_code=303), token)

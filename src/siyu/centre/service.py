@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,10 +33,12 @@ from siyu.config import Settings, get_settings
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.db import get_engine
+from siyu.loyalty.membership import join, membership
 from siyu.privacy.service import ErasureContext, NoSuchPerson, find_person
 from siyu.reach.sending.caps import sms_room_at
 from siyu.reach.sending.templates import placeholders
 from siyu.reach.sending.transactional import send_transactional
+from siyu.reactions import Topic, publish
 from siyu.refusals import Conflict, Forbidden, Refusal
 from siyu.untrusted import same_token
 
@@ -48,6 +50,9 @@ SOURCE = "member_centre"
 DEVICE_COOKIE = "siyu_device"
 MEMBER_COOKIE = "siyu_member"
 
+
+if TYPE_CHECKING:
+    from siyu.loyalty.models import Programme
 
 log = logging.getLogger("siyu.centre")
 _WARNED: set[datetime] = set()  # the days whose SMS budget ran out, said in the log
@@ -388,3 +393,49 @@ def export_sign_ins(session: Session, customer_ids: Collection[int]) -> dict[str
             for r in session.scalars(sa.select(SignInCode).where(SignInCode.customer_id.in_(ids)))
         ],
     }
+
+
+def signed_in_on(session: Session, customer_ids: Collection[int], device: str) -> bool:
+    """Whether any of these customers has a member-centre session on this device (a referral
+    whose invitee signs up on the referrer's own phone is the referrer)."""
+    if not customer_ids or not device:
+        return False
+    return (
+        session.scalar(
+            sa.select(CustomerSession.id)
+            .where(
+                CustomerSession.customer_id.in_(list(customer_ids)),
+                CustomerSession.device == device,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def join_if_new(
+    session: Session,
+    programme: Programme,
+    customer_id: int,
+    via: str,
+    device: str,
+    address: str,
+) -> bool:
+    """A signed-in customer who is not a member yet joins (the SMS code proved the phone; the
+    ticked terms are the evidence), and the other capabilities hear of it (``member.joined``:
+    growth credits a referral link with the device and network it came from). True: joined."""
+    if membership(session, programme, customer_id) is not None:
+        return False
+    member = join(session, programme, customer_id, "SMS code to the member's phone", via)
+    publish(
+        session,
+        Topic.member_joined,
+        {
+            "member": member.id,
+            "customer": customer_id,
+            "via": via,
+            "device": device,
+            "address": address[:64],
+        },
+    )
+    return True

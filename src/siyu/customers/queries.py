@@ -18,7 +18,7 @@ from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers import identifiers as ids
 from siyu.customers.insight import insight, order_summary
 from siyu.customers.masking import mask_optional, mask_properties, mask_text
-from siyu.customers.models import Consent, Customer, Identity, MergeLog
+from siyu.customers.models import Consent, Customer, Identity, IdentityConflict, MergeLog
 from siyu.customers.service import get_visible, visible_to
 from siyu.events.models import Event
 from siyu.orders.models import Order, OrderLine
@@ -371,3 +371,34 @@ TEMPLATE_VARIABLES = (
         personal=frozenset({"name"}),
     ),
 )
+
+
+def first_seen(session: Session, customer_ids: Collection[int]) -> datetime | None:
+    """When the first of these profiles was made (a referral's invitee made before the link
+    was opened is not new)."""
+    return session.scalar(
+        sa.select(sa.func.min(Customer.created_at)).where(Customer.id.in_(list(customer_ids)))
+    )
+
+
+def linked(session: Session, these: Collection[int], those: Collection[int]) -> bool:
+    """Whether the pool found two groups of profiles sharing a strong identity (a phone, a
+    unionid, a buyer id) it would not merge by itself, whichever way round."""
+    if not these or not those:
+        return False
+    a, b = list(these), list(those)
+    pair = sa.or_(
+        sa.and_(IdentityConflict.customer_id.in_(a), IdentityConflict.other_customer_id.in_(b)),
+        sa.and_(IdentityConflict.customer_id.in_(b), IdentityConflict.other_customer_id.in_(a)),
+    )
+    return session.scalar(sa.select(IdentityConflict.id).where(pair).limit(1)) is not None
+
+
+def display_names(session: Session, customer_ids: Collection[int]) -> dict[int, str]:
+    """Customers' names as saved (empty when unknown), for pages that mask them."""
+    return {
+        cid: name or ""
+        for cid, name in session.execute(
+            sa.select(Customer.id, Customer.name).where(Customer.id.in_(list(customer_ids)))
+        )
+    }

@@ -66,7 +66,7 @@ def membership(session: Session, programme: Programme, customer_id: int) -> Memb
     )
 
 
-VIA = re.compile(r"(live_code|poster|oa_menu|sms|store):[A-Za-z0-9_-]{1,30}")
+VIA = re.compile(r"(live_code|poster|oa_menu|sms|store|referral):[A-Za-z0-9_-]{1,30}")
 
 
 def join(

@@ -7,6 +7,7 @@ in ``listing``."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -156,3 +157,89 @@ TEMPLATE_VARIABLES = (
         personal=frozenset({"member_tier", "points"}),
     ),
 )
+
+
+# -- what other capabilities (growth) read of a membership, without the loyalty tables ------------
+@dataclass(frozen=True)
+class MemberView:
+    """A membership as another capability needs it: whose, in which programme and brand, since
+    when, and whether it is still active (an erased member has no customer)."""
+
+    id: int
+    programme_id: int
+    programme_code: str
+    programme_name: str
+    brand_id: int | None
+    customer_id: int | None
+    active: bool
+    joined_at: datetime
+
+
+def member_view(session: Session, member_id: int) -> MemberView | None:
+    row = session.execute(
+        sa.select(Member, Programme)
+        .join(Programme, Programme.id == Member.programme_id)
+        .where(Member.id == member_id)
+    ).first()
+    if row is None:
+        return None
+    m, p = row
+    return MemberView(
+        id=m.id,
+        programme_id=p.id,
+        programme_code=p.code,
+        programme_name=p.name,
+        brand_id=p.brand_id,
+        customer_id=m.customer_id,
+        active=m.status == "active" and m.customer_id is not None,
+        joined_at=m.joined_at,
+    )
+
+
+def member_among(session: Session, programme_id: int, customer_ids: Collection[int]) -> int | None:
+    """The oldest active membership of the programme any of these profiles holds."""
+    return session.scalar(
+        sa.select(Member.id)
+        .where(
+            Member.programme_id == programme_id,
+            Member.customer_id.in_(list(customer_ids)),
+            Member.status == "active",
+        )
+        .order_by(Member.id)
+        .limit(1)
+    )
+
+
+def joined_before(
+    session: Session, programme_id: int, customer_ids: Collection[int], at: datetime
+) -> bool:
+    """Whether any of these profiles had joined the programme before ``at``."""
+    first = session.scalar(
+        sa.select(sa.func.min(Member.joined_at)).where(
+            Member.programme_id == programme_id, Member.customer_id.in_(list(customer_ids))
+        )
+    )
+    return first is not None and first < at
+
+
+def programme_brands(session: Session, programme_ids: Collection[int]) -> dict[int, int | None]:
+    """Each programme's brand (None: a group programme, across brands)."""
+    return dict(
+        session.execute(
+            sa.select(Programme.id, Programme.brand_id).where(Programme.id.in_(list(programme_ids)))
+        ).all()
+    )
+
+
+def programme_named(session: Session, code: str) -> Programme | None:
+    return session.scalar(sa.select(Programme).where(Programme.code == code[:40]))
+
+
+def programme_list(session: Session) -> list[tuple[int, str, str]]:
+    """(id, code, name) of every programme, oldest first."""
+    return [
+        (int(i), str(c), str(n))
+        for i, c, n in session.execute(
+            sa.select(Programme.id, Programme.code, Programme.name).order_by(Programme.id)
+        )
+    ]

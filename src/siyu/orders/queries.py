@@ -22,7 +22,9 @@ __all__ = [
     "ORDER_STATUSES",
     "PAID_STATUSES",
     "best_sellers",
+    "first_paid_before",
     "line_amounts",
+    "order_money",
     "order_states",
     "orders_with_lines",
     "purchase_variables",
@@ -48,6 +50,36 @@ def spend_in_window(
         ).where(paid)
     ).one()
     return max(int(money), 0), int(count)
+
+
+def first_paid_before(session: Session, customer_ids: Collection[int], at: datetime) -> bool:
+    """Whether any of these customers paid an order before ``at`` (a referral's invitee who
+    bought before is not new)."""
+    return (
+        session.scalar(
+            sa.select(Order.id)
+            .where(
+                Order.customer_id.in_(list(customer_ids)),
+                Order.status.in_((*PAID_STATUSES, "refunded")),
+                sa.func.coalesce(Order.paid_at, Order.ordered_at) < at,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def order_money(session: Session, order_ids: Collection[int]) -> dict[int, tuple[str, int, int]]:
+    """(status, paid, refunded) of these orders by id, whoever they belong to now (an erased
+    buyer's order keeps its money and status)."""
+    return {
+        int(i): (str(st), int(paid or 0), int(refund or 0))
+        for i, st, paid, refund in session.execute(
+            sa.select(Order.id, Order.status, Order.paid_fen, Order.refund_fen).where(
+                Order.id.in_(list(order_ids))
+            )
+        )
+    }
 
 
 def order_states(session: Session, order_ids: Collection[int]) -> list[tuple[Any, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -375,3 +376,20 @@ def open_groups(session: Session) -> list[dict[str, Any]]:
             .order_by(WecomGroupChat.name)
         )
     ]
+
+
+def deleted_friends(session: Session, customer_ids: Collection[int], since: datetime) -> bool:
+    """Whether any of these customers deleted a staff member (a WeCom friend) since ``since``:
+    a referral's invitee who leaves as soon as they arrive earns nobody a reward."""
+    return (
+        session.scalar(
+            sa.select(WecomContact.id)
+            .where(
+                WecomContact.customer_id.in_(list(customer_ids)),
+                WecomContact.deleted_by == "customer",
+                WecomContact.deleted_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )

@@ -132,3 +132,20 @@ def members_among(session: Session, programme_id: int, customer_ids: Sequence[in
             )
         )
     return sorted(out)
+
+
+def template_id_of(session: Session, programme_id: int, code: str) -> int | None:
+    """The id of the programme's coupon template ``code`` (None: the programme has none)."""
+    return session.scalar(
+        sa.select(CouponTemplate.id).where(
+            CouponTemplate.programme_id == programme_id, CouponTemplate.code == code[:40]
+        )
+    )
+
+
+def template_codes(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    return dict(
+        session.execute(
+            sa.select(CouponTemplate.id, CouponTemplate.code).where(CouponTemplate.id.in_(ids))
+        ).all()
+    )

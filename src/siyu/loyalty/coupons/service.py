@@ -207,6 +207,16 @@ def issue(
     return coupon
 
 
+def issue_by_id(
+    session: Session, template_id: int, member_id: int, source: tuple[str, str]
+) -> Coupon:
+    """``issue`` for a template named by its id (a capability that keeps only the id)."""
+    template = session.get(CouponTemplate, template_id)
+    if template is None:
+        raise NoSuchCoupon("no coupon template {id}", id=template_id)
+    return issue(session, template, member_id, source)
+
+
 def held_for(
     session: Session, template_id: int, member_id: int, source: tuple[str, str]
 ) -> str | None:

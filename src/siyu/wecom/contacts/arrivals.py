@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.brands.models import Store
 from siyu.config import get_settings
+from siyu.reactions import Topic, publish
 from siyu.sandbox import TemplateRefused
 from siyu.tags.models import Tag
 from siyu.tags.service import assign
@@ -70,6 +71,18 @@ def customer_arrived(session: Session, row: WecomCallback) -> str | None:
         )
         if code is not None and row.customer_id is not None:
             _credit(session, client, code, staff, row.customer_id)
+        if row.payload.get("State") and row.customer_id is not None:
+            publish(
+                session,
+                Topic.friend_added,
+                {
+                    "customer": row.customer_id,
+                    "corp": corp.id,
+                    "state": str(row.payload["State"])[:64],
+                    "staff": staff,
+                    "at": row.received_at.isoformat(),
+                },
+            )
     finally:
         record_calls(session, corp, client)
     return None

@@ -1,0 +1,41 @@
+"""Growth: old customers bring new ones (老带新). Members' referral codes, links and posters,
+arrivals attributed after fraud checks, and rewards for the invitees' paid orders — never for
+shares — granted after the refund window (issue 26, DESIGN §12)."""
+
+from siyu.capability import Capability, NavEntry, Permission
+from siyu.i18n import NP_
+
+GROWTH_MANAGE = Permission(
+    "growth:manage",
+    "Run referral programmes: rewards, fraud thresholds, decisions on held referrals",
+    roles=("operator",),
+    api_key=True,
+)
+
+CAPABILITY = Capability(
+    name="growth",
+    package=__name__,
+    summary="Growth: referral codes and links, fraud checks, rewards after the refund window",
+    models=(".models",),
+    routers=(".api:router", ".public:router"),
+    pages=(".views:router",),
+    cli=".cli:register",
+    tasks=(".tasks",),
+    erasers=(".service:erase_referrals",),
+    exporters=(".queries:export_referrals",),
+    copied_tables=(".models:COPIED",),
+    subscribers=(
+        ("member.joined", ".tasks:member_joined"),
+        ("wecom.friend_added", ".tasks:friend_added"),
+        ("order.changed", ".tasks:orders_changed"),
+    ),
+    permissions=(GROWTH_MANAGE,),
+    nav=(
+        NavEntry(
+            "growth",
+            NP_("navigation", "Growth"),
+            ((GROWTH_MANAGE, "/growth/referrals"),),
+            order=57,
+        ),
+    ),
+)

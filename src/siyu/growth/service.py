@@ -1,0 +1,441 @@
+"""Referral's rules: a programme's referral settings, members' codes, visits to their links and
+arrivals attributed to a referrer, once, after the fraud checks (``growth.fraud``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu import clock
+from siyu.accounts.service import record_audit
+from siyu.growth.fraud import Arrival, judge
+from siyu.growth.models import (
+    Referral,
+    ReferralCode,
+    ReferralProgramme,
+    ReferralStatus,
+    ReferralVisit,
+)
+from siyu.loyalty.coupons.queries import template_id_of
+from siyu.loyalty.queries import MemberView, member_view, programme_named
+from siyu.privacy.service import ErasureContext
+from siyu.refusals import Conflict, NotFound, Refusal
+
+log = logging.getLogger("siyu.growth")
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a till
+CODE_LENGTH = 8
+CODE = re.compile(rf"[{ALPHABET}]{{{CODE_LENGTH}}}")
+STATE_PREFIX = "r_"  # a WeCom contact way's state naming a code: r_<code> (≤ 30 characters)
+VISIT_AGAIN = timedelta(hours=24)  # one device's visits to one link count once a day
+LIMITS: dict[str, tuple[int, int]] = {
+    "referrer_points": (0, 1_000_000),
+    "invitee_points": (0, 1_000_000),
+    "min_order_fen": (0, 100_000_000),
+    "refund_days": (0, 365),
+    "arrival_days": (1, 365),
+    "cap_day": (0, 10_000),
+    "cap_month": (0, 100_000),
+    "device_most": (1, 1_000),
+    "device_days": (1, 365),
+    "network_most": (1, 10_000),
+    "network_hours": (1, 24 * 30),
+    "burst_most": (1, 10_000),
+    "burst_minutes": (1, 24 * 60),
+    "delete_days": (0, 60),
+}
+
+
+class ReferralRefused(Refusal):
+    """A referral setting or decision that cannot be made as asked."""
+
+
+class NoSuchCode(ReferralRefused, NotFound):
+    """A referral code nobody has (or whose member left or was erased: answered alike)."""
+
+
+class NotForReview(ReferralRefused, Conflict):
+    """A decision on a referral that is not waiting for one."""
+
+
+def normal_code(text: str) -> str:
+    """A code as typed or scanned: upper case, no spaces; anything that cannot be one is
+    refused before it reaches the database."""
+    code = (text or "").strip().upper()[: CODE_LENGTH + 1]
+    if not CODE.fullmatch(code):
+        raise NoSuchCode("no referral code {code}", code=code[:CODE_LENGTH])
+    return code
+
+
+# -- the programme's referral settings -------------------------------------------------------------
+def settings_of(session: Session, programme_id: int) -> ReferralProgramme | None:
+    return session.scalar(
+        sa.select(ReferralProgramme).where(ReferralProgramme.programme_id == programme_id)
+    )
+
+
+class NoSuchProgramme(ReferralRefused, NotFound):
+    """A loyalty programme code nobody has."""
+
+
+def set_rules(
+    session: Session,
+    programme_code: str,
+    actor: str,
+    *,
+    referrer_coupon: str | None = None,
+    invitee_coupon: str | None = None,
+    store_networks: list[str] | None = None,
+    active: bool | None = None,
+    **numbers: int,
+) -> ReferralProgramme:
+    """Create or change a programme's referral settings. Coupons are named by their code and
+    must be the programme's own; every number is checked against its range. Rewards are only
+    ever for the invitee's paid order: there is nothing here a share or a scan could earn."""
+    programme = programme_named(session, programme_code)
+    if programme is None:
+        raise NoSuchProgramme("no loyalty programme {code}", code=programme_code[:40])
+    unknown = set(numbers) - set(LIMITS)
+    if unknown:
+        raise ReferralRefused("unknown referral setting {name}", name=sorted(unknown)[0])
+    for name, value in numbers.items():
+        low, high = LIMITS[name]
+        if not isinstance(value, int) or not low <= value <= high:
+            raise ReferralRefused(
+                "{name} must be a whole number from {low} to {high}", name=name, low=low, high=high
+            )
+    rules = settings_of(session, programme.id)
+    if rules is None:
+        rules = ReferralProgramme(programme_id=programme.id, store_networks=[])
+        session.add(rules)
+        for name, (low, _high) in LIMITS.items():
+            column = ReferralProgramme.__table__.c[name]
+            setattr(rules, name, column.default.arg if column.default is not None else low)
+    for name, value in numbers.items():
+        setattr(rules, name, value)
+    for side, code in (("referrer", referrer_coupon), ("invitee", invitee_coupon)):
+        if code is not None:
+            setattr(
+                rules, f"{side}_coupon_id", _template(session, programme.id, code, programme_code)
+            )
+    if store_networks is not None:
+        rules.store_networks = store_networks
+    if active is not None:
+        rules.active = active
+    rules.updated_at = clock.now()
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "referral.rules",
+        "loyalty_programme",
+        str(programme.id),
+        {**numbers, "active": rules.active, "coupons": [referrer_coupon, invitee_coupon]},
+    )
+    return rules
+
+
+def _template(session: Session, programme_id: int, code: str, programme: str) -> int | None:
+    if code == "":
+        return None
+    found = template_id_of(session, programme_id, code)
+    if found is None:
+        raise ReferralRefused(
+            "programme {programme} has no coupon {code}", programme=programme[:40], code=code[:40]
+        )
+    return found
+
+
+def network_list(text: str) -> list[str]:
+    """Store networks typed by an operator (commas, spaces or new lines), each checked."""
+    out: list[str] = []
+    for part in text.replace(",", " ").replace("，", " ").split():
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ReferralRefused(
+                "{value} is not an IP address or network", value=part[:60]
+            ) from exc
+    if len(out) > 200:
+        raise ReferralRefused("at most {most} store networks", most=200)
+    return out
+
+
+# -- codes and visits ----------------------------------------------------------------------------
+def code_for(session: Session, member: MemberView) -> ReferralCode:
+    """The member's referral code, made the first time it is asked for."""
+    found = session.scalar(
+        sa.select(ReferralCode).where(
+            ReferralCode.programme_id == member.programme_id, ReferralCode.member_id == member.id
+        )
+    )
+    if found is not None:
+        return found
+    for _try in range(5):
+        try:
+            with session.begin_nested():
+                made = ReferralCode(
+                    code="".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)),
+                    programme_id=member.programme_id,
+                    member_id=member.id,
+                    customer_id=member.customer_id,
+                    created_at=clock.now(),
+                )
+                session.add(made)
+                session.flush()
+            return made
+        except sa.exc.IntegrityError:  # the same code drawn twice, or made at once elsewhere
+            found = session.scalar(
+                sa.select(ReferralCode).where(
+                    ReferralCode.programme_id == member.programme_id,
+                    ReferralCode.member_id == member.id,
+                )
+            )
+            if found is not None:
+                return found
+    raise ReferralRefused("no referral code could be made; try again")
+
+
+@dataclass(frozen=True)
+class Referrer:
+    """Whose code it is, as a link's landing page may show it."""
+
+    code: ReferralCode
+    member: MemberView
+    rules: ReferralProgramme
+
+
+def find_code(session: Session, text: str) -> Referrer:
+    """The active code ``text`` names, its member and programme: an unknown code, an erased
+    or departed member, a programme without referral all answer "no such code"."""
+    code = normal_code(text)
+    row = session.execute(
+        sa.select(ReferralCode, ReferralProgramme)
+        .join(ReferralProgramme, ReferralProgramme.programme_id == ReferralCode.programme_id)
+        .where(ReferralCode.code == code)
+    ).first()
+    member = member_view(session, row[0].member_id) if row is not None else None
+    if row is None or member is None or not member.active or not row[1].active:
+        raise NoSuchCode("no referral code {code}", code=code)
+    return Referrer(row[0], member, row[1])
+
+
+def record_visit(session: Session, referrer: Referrer, device: str, address: str) -> ReferralVisit:
+    """Someone opened the link. One device counts once a day per link (a refresh, a flood of
+    reloads do not inflate the K-factor's visits): its visit of today is given back."""
+    now = clock.now()
+    if device:
+        again = session.scalar(
+            sa.select(ReferralVisit)
+            .where(
+                ReferralVisit.code_id == referrer.code.id,
+                ReferralVisit.device == device,
+                ReferralVisit.at > now - VISIT_AGAIN,
+            )
+            .order_by(ReferralVisit.id.desc())
+            .limit(1)
+        )
+        if again is not None:
+            return again
+    visit = ReferralVisit(code_id=referrer.code.id, at=now, device=device, address=address[:64])
+    session.add(visit)
+    referrer.code.used_at = now
+    session.flush()
+    return visit
+
+
+# -- arrivals ------------------------------------------------------------------------------------
+def attribute(session: Session, referrer: Referrer, arrival: Arrival) -> Referral:
+    """Attribute a new customer to the code's member, once: the first arrival of an invitee in
+    a programme stays (a second code finds it), whatever the checks said of it."""
+    first = _referral_of(session, referrer.member.programme_id, arrival.invitee_id)
+    if first is not None:
+        return first
+    verdict = judge(session, referrer.rules, referrer.member, arrival)
+    try:
+        with session.begin_nested():
+            made = Referral(
+                programme_id=referrer.member.programme_id,
+                code_id=referrer.code.id,
+                referrer_id=referrer.member.id,
+                invitee_id=arrival.invitee_id,
+                channel=arrival.channel,
+                visit_id=arrival.visit_id,
+                device=arrival.device[:40],
+                address=arrival.address[:64],
+                arrived_at=arrival.at,
+                referrer_joined_at=referrer.member.joined_at,
+                status=verdict.status,
+                reasons=verdict.reasons,
+            )
+            session.add(made)
+            session.flush()
+    except sa.exc.IntegrityError:  # the same invitee arriving twice at once
+        again = _referral_of(session, referrer.member.programme_id, arrival.invitee_id)
+        if again is None:
+            raise
+        return again
+    referrer.code.used_at = clock.now()
+    log.info(
+        "referral %s: customer %s by member %s via %s: %s %s",
+        made.id,
+        arrival.invitee_id,
+        referrer.member.id,
+        arrival.channel,
+        made.status,
+        ",".join(made.reasons),
+    )
+    return made
+
+
+def _referral_of(session: Session, programme_id: int, invitee_id: int) -> Referral | None:
+    return session.scalar(
+        sa.select(Referral).where(
+            Referral.programme_id == programme_id, Referral.invitee_id == invitee_id
+        )
+    )
+
+
+def joined_by_link(session: Session, data: dict[str, Any]) -> Referral | None:
+    """A member-centre join whose link named a referral visit (``via`` ``referral:<visit>``).
+    The visit must have been made on the device that signed up, within the programme's
+    arrival days: a ``via`` copied into another browser credits nobody."""
+    kind, _sep, ref = str(data.get("via") or "").partition(":")
+    if kind != "referral" or not ref.isdigit() or len(ref) > 15:
+        return None
+    visit = session.get(ReferralVisit, int(ref))
+    member = member_view(session, int(data.get("member") or 0))
+    if visit is None or member is None or member.customer_id is None:
+        return None
+    code = session.get(ReferralCode, visit.code_id)
+    if code is None or code.programme_id != member.programme_id:
+        return None
+    try:
+        referrer = find_code(session, code.code)
+    except NoSuchCode:
+        return None
+    device = str(data.get("device") or "")
+    if not device or device != visit.device:
+        log.info("referral visit %s named by a sign-up on another device: not credited", visit.id)
+        return None
+    joined = member.joined_at
+    if joined - visit.at > timedelta(days=referrer.rules.arrival_days):
+        return None
+    arrival = Arrival(
+        invitee_id=member.customer_id,
+        channel="centre",
+        at=visit.at,
+        device=device,
+        address=str(data.get("address") or "")[:64],
+        visit_id=visit.id,
+    )
+    return attribute(session, referrer, arrival)
+
+
+def added_by_state(session: Session, data: dict[str, Any]) -> Referral | None:
+    """A WeCom add whose contact way's state names a referral code (``r_<code>``)."""
+    state = str(data.get("state") or "")
+    customer = data.get("customer")
+    if not state.startswith(STATE_PREFIX) or not isinstance(customer, int):
+        return None
+    try:
+        referrer = find_code(session, state[len(STATE_PREFIX) :])
+    except NoSuchCode:
+        return None
+    try:
+        at = datetime.fromisoformat(str(data.get("at")))
+    except ValueError:
+        at = clock.now()
+    return attribute(session, referrer, Arrival(invitee_id=customer, channel="wecom", at=at))
+
+
+# -- an operator's decision --------------------------------------------------------------------
+def decide(session: Session, referral_id: int, approve: bool, actor: str) -> Referral:
+    """Approve a referral held for review (it counts, and its rewards are paid when due) or
+    void it (its rewards are voided with the reason ``operator``)."""
+    from siyu.growth.rewards import void_rewards
+
+    found = session.get(Referral, referral_id, with_for_update=True)
+    if found is None:
+        raise NoSuchReferral("no referral {id}", id=referral_id)
+    if found.status != ReferralStatus.review:
+        raise NotForReview(
+            "referral {id} is {status}, not waiting for review", id=referral_id, status=found.status
+        )
+    found.status = ReferralStatus.attributed if approve else ReferralStatus.void
+    if not approve:
+        found.reasons = [*found.reasons, "operator"]
+        void_rewards(session, [found.id], "operator")
+    found.decided_by, found.decided_at = actor[:100], clock.now()
+    record_audit(
+        session,
+        actor,
+        "referral.approve" if approve else "referral.void",
+        "referral",
+        str(found.id),
+        {"reasons": found.reasons},
+    )
+    return found
+
+
+class NoSuchReferral(ReferralRefused, NotFound):
+    """A referral id that is not there."""
+
+
+# -- erasure ---------------------------------------------------------------------------------------
+def erase_referrals(session: Session, ctx: ErasureContext) -> int:
+    """Erasure: the person's code and visits go (a link of theirs answers "no such code"); a
+    referral they were invited by keeps its figures without them (no customer, no device,
+    no address); its pending rewards are voided."""
+    from siyu.growth.rewards import void_rewards
+
+    family = list(ctx.customer_ids)
+    codes = session.scalars(
+        sa.select(ReferralCode.id).where(ReferralCode.customer_id.in_(family))
+    ).all()
+    gone = 0
+    if codes:
+        session.execute(
+            sa.update(Referral)
+            .where(Referral.code_id.in_(codes))
+            .values(device="", address="")
+            .execution_options(synchronize_session=False)
+        )
+        gone += _count_of(
+            session.execute(sa.delete(ReferralVisit).where(ReferralVisit.code_id.in_(codes)))
+        )
+        session.execute(
+            sa.update(ReferralCode)
+            .where(ReferralCode.id.in_(codes))
+            .values(
+                customer_id=None,
+                code=sa.literal("-", sa.String) + sa.cast(ReferralCode.id, sa.String),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    invited = session.scalars(sa.select(Referral.id).where(Referral.invitee_id.in_(family))).all()
+    if invited:
+        # the order that would earn them goes with the person: it can no longer be checked
+        # for a refund, so neither side's pending reward is paid
+        void_rewards(session, list(invited), "erased")
+        gone += _count_of(
+            session.execute(
+                sa.update(Referral)
+                .where(Referral.id.in_(invited))
+                .values(invitee_id=None, device="", address="")
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return gone + len(codes)
+
+
+def _count_of(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
