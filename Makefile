@@ -10,7 +10,7 @@ MO := $(PO:.po=.mo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install constraints java chromium wrk screenshots gettext messages
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean install constraints java chromium fonts wrk screenshots gettext messages
 
 # The versions installed are the ones constraints.txt pins (pyproject.toml keeps the lower bounds).
 $(STAMP): pyproject.toml constraints.txt
@@ -57,6 +57,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
 
+# Referral posters are drawn with a CJK font (Pillow finds Noto Sans CJK where Debian puts it).
+fonts:
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || { \
+	  echo "installing CJK fonts (fonts-noto-cjk) for referral posters"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-noto-cjk fontconfig; }
+
 # The catalogue test checks siyu.po with Debian's msgfmt -c (placeholders kept in translation).
 gettext:
 	@command -v msgfmt >/dev/null 2>&1 || { \
@@ -75,7 +82,7 @@ wrk:
 screenshots: $(STAMP) $(MO) chromium
 	SIYU_SCREENSHOTS=docs/img SIYU_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q tests/e2e/test_browser.py
 
-run: $(STAMP) $(MO)
+run: $(STAMP) $(MO) fonts
 	SIYU_MODE=demo $(BIN)/siyu db upgrade
 	SIYU_MODE=demo $(BIN)/siyu demo ensure
 	SIYU_MODE=demo $(BIN)/siyu run --host $(HOST) --port $(PORT)

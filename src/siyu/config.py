@@ -292,6 +292,12 @@ class Settings(BaseSettings):
         "too, when the account is bound to an Open Platform account, so the member is the same "
         "person across the group's accounts and mini-programs).",
     )
+    poster_font: str = Field(
+        "",
+        description="A font file with Chinese glyphs for referral posters (.ttf/.ttc/.otf). Empty: "
+        "the first of Debian's Noto Sans CJK, WenQuanYi or Droid fonts found (`make run` installs "
+        "fonts-noto-cjk).",
+    )
     oa_token: str = Field(
         "",
         description="Token of the official account's server configuration (服务器配置): its "

@@ -47,6 +47,8 @@ class Topic(StrEnum):
     # {"customer": id, "corp": id, "state": str, "staff": userid, "at": iso time}: a customer
     # added a staff member through a contact way or live code with a state
     friend_added = "wecom.friend_added"
+    # {"order": id, "customer": id, "code": str}: an order came with a referral code
+    order_referred = "order.referred"
 
 
 def publish(target: Session | Connection, topic: Topic, data: dict[str, Any]) -> int:

@@ -46,6 +46,7 @@ NOT_WALKED = {
     "/m/invite/{code}": "the member centre (customers): a friend's invitation",
     "/m/referrals": "the member centre (customers)",
     "/m/referrals/qr.svg": "the member centre (customers)",
+    "/m/referrals/poster.png": "the member centre (customers)",
     "/customers/{customer_id}/merge": "the merge search: a form asking which customer to merge "
     "with (tests/e2e/test_browser_customer.py fills it in)",
 }

@@ -66,6 +66,7 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/m/invite/{code}"): PUBLIC,
     ("GET", "/m/referrals"): PUBLIC,
     ("GET", "/m/referrals/qr.svg"): PUBLIC,
+    ("GET", "/m/referrals/poster.png"): PUBLIC,
     ("GET", "/customers"): P.customers_read,
     ("GET", "/customers/{customer_id}"): P.customers_read,
     ("POST", "/customers/{customer_id}"): P.customers_read,

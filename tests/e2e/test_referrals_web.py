@@ -54,6 +54,8 @@ def test_a_friend_opens_the_link_signs_up_and_is_credited(
     code = _my_code(client)
     qr = client.get("/m/referrals/qr.svg")
     assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg+xml")
+    drawn = client.get("/m/referrals/poster.png")  # no WeCom guide: the link's QR on it
+    assert drawn.status_code == 200 and drawn.content.startswith(b"\x89PNG")
     assert "Rewards are for friends" in client.get("/m/referrals").text or "从不因为分享" in (
         client.get("/m/referrals", headers={"Accept-Language": "zh-CN"}).text
     )
@@ -99,6 +101,7 @@ def test_hostile_and_unknown_codes_answer_the_not_valid_page(
         assert page.status_code == 404 and "<script>" not in page.text
     assert client.get("/m/referrals").headers["location"] == "/m/login"
     assert client.get("/m/referrals/qr.svg").headers["location"] == "/m/login"
+    assert client.get("/m/referrals/poster.png").headers["location"] == "/m/login"
 
 
 def test_the_inviters_name_is_masked_and_escaped(
@@ -126,6 +129,7 @@ def test_a_member_without_a_running_programme_sees_no_code(
     page = client.get("/m/referrals")
     assert page.status_code == 200 and 'class="number"' not in page.text
     assert client.get("/m/referrals/qr.svg").status_code == 404
+    assert client.get("/m/referrals/poster.png").status_code == 404
     _rules(active=False)
     assert 'class="number"' not in client.get("/m/referrals").text
 

@@ -562,3 +562,31 @@ def test_erasing_an_invitee_keeps_the_figures_without_them(session: Any) -> None
         "referrer": ("void", "erased"),
         "invitee": ("void", "erased"),
     }
+
+
+def test_a_first_order_naming_a_code_attributes_its_new_buyer_once(session: Any) -> None:
+    from siyu.growth.models import Referral
+
+    programme = w.programme(session)
+    ref = w.referrer(session, programme)
+    newcomer, known = w.phone(), w.phone()
+    with clock.frozen(T0 - timedelta(days=5)):
+        w.push_order(known)  # bought before: an existing customer
+    with clock.frozen(T0):
+        w.push_order(newcomer, referral_code=ref.code.code.lower())
+        w.push_order(known, referral_code=ref.code.code)
+        w.push_order(w.phone(), referral_code="NOSUCHCD")  # unknown: nobody credited
+        w.deliver()
+    rows = {
+        r.channel + ":" + r.status: r
+        for r in session.scalars(sa.select(Referral).order_by(Referral.id))
+    }
+    assert set(rows) == {"order:attributed", "order:void"}
+    assert rows["order:void"].reasons == ["already_customer"]
+    made = rows["order:attributed"]
+    assert made.order_id is not None  # the order itself qualified
+    assert _rewards(session, made.id) == {"referrer": ("pending", ""), "invitee": ("pending", "")}
+    with clock.frozen(T0 + timedelta(hours=1)):  # a second order with the code changes nothing
+        w.push_order(newcomer, referral_code=ref.code.code)
+        w.deliver()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 2

@@ -121,6 +121,10 @@ def ensure_demo(customers: int, seed: int, *, as_of: date | None = None) -> str:
     lines.append(f"acquisition spend: {months} source-months entered (siyu metrics spend list)")
     with session_scope() as session:
         lines.extend(_demo_members(session))
+    with session_scope() as session:
+        from siyu.demo.referrals import ensure_referrals
+
+        lines.extend(ensure_referrals(session, settings.secret_key_bytes(), day, seed))
     lines.extend(replay(seed, day))
     from siyu.traits.service import recompute
 

@@ -24,10 +24,12 @@ CAPABILITY = Capability(
     erasers=(".service:erase_referrals",),
     exporters=(".queries:export_referrals",),
     copied_tables=(".models:COPIED",),
+    metrics=(".figures:METRICS",),
     subscribers=(
         ("member.joined", ".tasks:member_joined"),
         ("wecom.friend_added", ".tasks:friend_added"),
         ("order.changed", ".tasks:orders_changed"),
+        ("order.referred", ".tasks:order_referred"),
     ),
     permissions=(GROWTH_MANAGE,),
     nav=(

@@ -3,6 +3,8 @@ reasons, decisions on held ones, and granting what is due."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from siyu.clikit import echo_json, fail, require
@@ -118,6 +120,27 @@ def show_referral(
                 f"no referral settings for {programme!r}; set them with `siyu growth referral set`"
             )
         echo_json(rules_out(session, found.code, rules).model_dump())
+
+
+@referral_app.command("poster-art")
+def poster_art(
+    programme: str = typer.Argument(..., help="The loyalty programme's code."),
+    image: Path = typer.Argument(..., help="A PNG or JPEG of at most 5 MB (the poster's top)."),
+) -> None:
+    """Set the brand's art on the programme's posters (re-encoded: metadata dropped)."""
+    from siyu.db import session_scope
+    from siyu.growth.poster import clean_art
+    from siyu.growth.service import set_poster_art
+
+    actor = require(GROWTH_MANAGE)
+    if not image.is_file():
+        fail(f"no file {image}")
+    if image.stat().st_size > 5_000_000:
+        fail("the image must be at most 5 MB")
+    art = clean_art(image.read_bytes())
+    with session_scope() as session:
+        set_poster_art(session, programme, art, actor)
+    typer.echo(f"poster art set for {programme} ({len(art)} bytes)")
 
 
 @app.command("code")

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from siyu.analytics.tables import INT, TEXT, TIME, CopiedTable
+from siyu.analytics.tables import INT, JSON, TEXT, TIME, CopiedTable
 from siyu.db import Base, UTCDateTime, utcnow
 
 
@@ -61,6 +61,7 @@ class ReferralProgramme(Base):
     burst_minutes: Mapped[int] = mapped_column(sa.Integer, default=60)
     delete_days: Mapped[int] = mapped_column(sa.Integer, default=7)  # friend deleted soon after
     store_networks: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    poster_art: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # re-encoded PNG
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -180,6 +181,7 @@ COPIED = (
             ("invitee_id", INT),
             ("channel", TEXT),
             ("status", TEXT),
+            ("reasons", JSON),
             ("arrived_at", TIME),
             ("referrer_joined_at", TIME),
             ("order_fen", INT),

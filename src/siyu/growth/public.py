@@ -17,7 +17,8 @@ from siyu.centre.service import DEVICE_COOKIE, Visitor, device_of, new_device
 from siyu.centre.web import address, page, set_cookie, signed_in, to_sign_in
 from siyu.config import get_settings
 from siyu.customers.queries import display_names
-from siyu.growth import queries, service
+from siyu.growth import queries, service, sharing
+from siyu.growth.poster import PosterUnavailable
 from siyu.growth.service import NoSuchCode
 from siyu.loyalty.membership import NoProgramme, centre_programme, membership
 from siyu.loyalty.queries import MemberView, member_view
@@ -28,7 +29,7 @@ DEVICE_DAYS = 400
 
 
 def link_of(code: str) -> str:
-    return get_settings().public_url.rstrip("/") + f"/r/{code}"
+    return sharing.link_of(get_settings(), code)
 
 
 @router.get("/r/{code}")
@@ -129,3 +130,20 @@ def my_qr(session: SessionDep, who: Visitor | None = Depends(signed_in)) -> Resp
         media_type="image/svg+xml",
         headers={"Cache-Control": "private, max-age=3600"},
     )
+
+
+@router.get("/m/referrals/poster.png")
+def my_poster(session: SessionDep, who: Visitor | None = Depends(signed_in)) -> Response:
+    """My poster to share: drawn the first time (with my own WeCom contact way when I have a
+    guide), then served from the cache."""
+    if who is None:
+        return to_sign_in()
+    member = _my_member(session, who)
+    rules = service.settings_of(session, member.programme_id) if member else None
+    if member is None or rules is None or not rules.active:
+        return Response(status_code=404)
+    try:
+        png = sharing.member_poster(session, get_settings(), member)
+    except PosterUnavailable as exc:
+        return Response(str(exc), status_code=503, headers={"Retry-After": "5"})
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

@@ -17,6 +17,7 @@ from siyu.growth.fraud import REASONS
 from siyu.growth.models import (
     Referral,
     ReferralCode,
+    ReferralProgramme,
     ReferralReward,
     ReferralStatus,
     ReferralVisit,
@@ -137,6 +138,10 @@ def referrals(
             )
         )
     return int(total), out
+
+
+def any_referral_programme(session: Session) -> bool:
+    return session.scalar(sa.select(ReferralProgramme.id).limit(1)) is not None
 
 
 def waiting_for_review(session: Session) -> int:

@@ -143,6 +143,24 @@ def set_rules(
     return rules
 
 
+def set_poster_art(session: Session, programme_code: str, art: bytes | None, actor: str) -> None:
+    """The programme's poster art (already re-encoded by ``poster.clean_art``), or none."""
+    programme = programme_named(session, programme_code)
+    rules = settings_of(session, programme.id) if programme else None
+    if programme is None or rules is None:
+        raise NoSuchProgramme("no referral settings for programme {code}", code=programme_code[:40])
+    rules.poster_art = art
+    rules.updated_at = clock.now()
+    record_audit(
+        session,
+        actor,
+        "referral.poster_art",
+        "loyalty_programme",
+        str(programme.id),
+        {"bytes": len(art or b"")},
+    )
+
+
 def _template(session: Session, programme_id: int, code: str, programme: str) -> int | None:
     if code == "":
         return None
@@ -355,6 +373,32 @@ def added_by_state(session: Session, data: dict[str, Any]) -> Referral | None:
     except ValueError:
         at = clock.now()
     return attribute(session, referrer, Arrival(invitee_id=customer, channel="wecom", at=at))
+
+
+def ordered_with_code(session: Session, data: dict[str, Any]) -> Referral | None:
+    """An order that named a referral code: its buyer arrives by the order (when the order was
+    placed), and the order itself is then looked at for the rewards (the order's own news may
+    have been heard before this)."""
+    from siyu.growth.rewards import follow_orders
+    from siyu.orders.queries import order_states
+
+    order_id, customer = data.get("order"), data.get("customer")
+    if not isinstance(order_id, int) or not isinstance(customer, int):
+        return None
+    try:
+        referrer = find_code(session, str(data.get("code") or ""))
+    except NoSuchCode:
+        return None
+    found = order_states(session, [order_id])
+    if not found or found[0][3] is None:
+        return None
+    at = found[0][8] or found[0][7] or clock.now()  # ordered at, else paid at
+    made = attribute(
+        session, referrer, Arrival(invitee_id=int(found[0][3]), channel="order", at=at)
+    )
+    session.flush()
+    follow_orders(session, [order_id])
+    return made
 
 
 # -- an operator's decision --------------------------------------------------------------------

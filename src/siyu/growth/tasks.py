@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.growth.rewards import deletions_after_reward, follow_orders, grant_due
-from siyu.growth.service import added_by_state, joined_by_link
+from siyu.growth.service import added_by_state, joined_by_link, ordered_with_code
+from siyu.growth.sharing import sweep_ways
 from siyu.jobs.service import periodic
 
 
@@ -20,6 +21,11 @@ def member_joined(session: Session, data: dict[str, Any]) -> None:
 def friend_added(session: Session, data: dict[str, Any]) -> None:
     """Subscriber of ``wecom.friend_added``: an add through a member's contact way is."""
     added_by_state(session, data)
+
+
+def order_referred(session: Session, data: dict[str, Any]) -> None:
+    """Subscriber of ``order.referred``: a first order with a code attributes its buyer."""
+    ordered_with_code(session, data)
 
 
 def orders_changed(session: Session, data: dict[str, Any]) -> None:
@@ -38,3 +44,9 @@ def grant(session: Session, payload: dict[str, Any]) -> None:
         pass
     deletions_after_reward(session)
     session.commit()
+
+
+@periodic("growth.contact_ways", 86400)
+def contact_ways(session: Session, payload: dict[str, Any]) -> None:
+    """Members' contact ways unused for 90 days are deleted at WeCom (the corp's quota)."""
+    sweep_ways(session)

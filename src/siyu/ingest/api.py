@@ -80,6 +80,9 @@ class OrderIn(BaseModel):
     paid_at: datetime | None = None
     buyer: BuyerIn
     lines: Annotated[list[LineIn], Field(max_length=500)] = []
+    # a referral code the buyer gave at the till or in the mini-program (老带新): a new
+    # customer's first order with it attributes them to the code's member (growth checks it)
+    referral_code: Annotated[str, Field(max_length=20, pattern=PRINTABLE)] | None = None
 
     @field_validator("ordered_at", "paid_at")
     @classmethod
@@ -148,8 +151,24 @@ def post_order(body: OrderIn, principal: Principal = Depends(require(ORDERS_WRIT
     stored = writer.stored(body.order_id)
     assert stored is not None  # written just now
     pk, customer, _store = stored
+    if body.referral_code and customer is not None:
+        _told_of_referral(pk, customer, body.referral_code)
     status = "created" if summary.inserted else "updated" if summary.updated else "unchanged"
     return OrderOut(id=pk, status=status, customer_id=customer)
+
+
+def _told_of_referral(order_id: int, customer_id: int, code: str) -> None:
+    """Tell the capabilities that care (growth) which referral code came with the order. The
+    order's writer has committed by now; this is its own small transaction after."""
+    from siyu.db import session_scope
+    from siyu.reactions import Topic, publish
+
+    with session_scope() as session:
+        publish(
+            session,
+            Topic.order_referred,
+            {"order": order_id, "customer": customer_id, "code": code},
+        )
 
 
 def _time(value: datetime | None, tz: ZoneInfo) -> str | None:

@@ -69,6 +69,7 @@ class Overview(Shape):
     lifecycle_flow: Any
     reach: Any
     loyalty: Any  # members, points and tiers (None: no loyalty programme)
+    referral: Any  # K-factor per cohort, cycle time, revenue, fraud rate (None: no referral)
     pending: dict[str, str]
     fresh_as_of: str | None
     computed_at: str

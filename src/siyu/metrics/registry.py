@@ -1,8 +1,8 @@
 """The metrics an operator reads, each with the definition the console shows beside it.
 
 A metric is listed here before it is computed anywhere, so the screens, the API and the tests
-name the same thing. Metrics that need data Siyu does not collect yet (K-factor needs referral
-tracking, NPS needs surveys) keep their place with the reason, and no number.
+name the same thing. Metrics that need data Siyu does not collect yet (NPS needs surveys) keep
+their place with the reason, and no number. Capabilities declare their own (growth's K-factor).
 """
 
 from __future__ import annotations
@@ -137,13 +137,6 @@ DEFINED = (
         N_(
             "Historic LTV ÷ CAC; above 1, the source's customers have already earned back what acquiring them cost."
         ),
-    ),
-    Metric(
-        "k_factor",
-        N_("K-factor"),
-        "ratio",
-        N_("New customers each customer brings (invitations × conversion)."),
-        pending=N_("needs referral tracking (the growth work)"),
     ),
     Metric(
         "nps",

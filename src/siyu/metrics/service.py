@@ -196,6 +196,7 @@ def overview(
         lambda: _aggregates(settings, p, engine),
     )
     a, db = got.value, _from_database(settings, start, end, brand_id, store_id)
+    referral = None if store_id else _referral(settings, start, end, p, engine)
     now, before = a["now"], a["before"]
     fresh = got.fresh
     kpis = {
@@ -211,7 +212,7 @@ def overview(
         },
         "brand_id": brand_id,
         "store_id": store_id,
-        "store_wide": ["cac", "lifecycle_flow", "reach", "loyalty"] if store_id else [],
+        "store_wide": ["cac", "lifecycle_flow", "reach", "loyalty", "referral"] if store_id else [],
         "kpis": kpis,
         "decomposition": {
             "revenue": now["revenue"],
@@ -240,11 +241,36 @@ def overview(
         "lifecycle_flow": db["flow"],
         "reach": db["reach"],
         "loyalty": db["loyalty"],
+        "referral": referral,
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
         "computed_at": got.computed_at.isoformat() + "Z",
         "cached": got.hit,
     }
+
+
+def _referral(
+    settings: Settings, start: date, end: date, p: x.Period, engine: str
+) -> dict[str, Any] | None:
+    """Referral's figures (K-factor per cohort, cycle time, revenue, fraud rate) from the copy,
+    cached as the rest; None while no programme runs referral (nothing to show)."""
+    from siyu.db import new_session
+    from siyu.growth import figures
+    from siyu.growth.queries import any_referral_programme
+
+    with new_session() as session:
+        if not any_referral_programme(session):
+            return None
+    lo, hi = local_bounds(settings, start, end)
+
+    def compute() -> dict[str, Any]:
+        with ibis_tables(settings.resolved_analytics_path, engine, figures.TABLES) as copy:
+            return figures.referral_figures(
+                copy, lo, hi, offset_minutes=p.offset_minutes, brand_id=p.brand_id
+            )
+
+    question = ("referral", 1, engine, p.start, p.end, p.offset_minutes, p.brand_id)
+    return dict(remember(settings, question, figures.TABLES, compute).value)
 
 
 def _aggregates(settings: Settings, p: x.Period, engine: str) -> dict[str, Any]:

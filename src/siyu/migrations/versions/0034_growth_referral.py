@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("burst_minutes", sa.Integer(), nullable=False),
         sa.Column("delete_days", sa.Integer(), nullable=False),
         sa.Column("store_networks", sa.JSON(), nullable=False),
+        sa.Column("poster_art", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", siyu.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", siyu.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
