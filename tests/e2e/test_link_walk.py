@@ -47,6 +47,7 @@ NOT_WALKED = {
     "/m/referrals": "the member centre (customers)",
     "/m/referrals/qr.svg": "the member centre (customers)",
     "/m/referrals/poster.png": "the member centre (customers)",
+    "/m/fission": "the member centre (customers)",
     "/customers/{customer_id}/merge": "the merge search: a form asking which customer to merge "
     "with (tests/e2e/test_browser_customer.py fills it in)",
 }

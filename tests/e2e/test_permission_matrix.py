@@ -67,6 +67,7 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/m/referrals"): PUBLIC,
     ("GET", "/m/referrals/qr.svg"): PUBLIC,
     ("GET", "/m/referrals/poster.png"): PUBLIC,
+    ("GET", "/m/fission"): PUBLIC,
     ("GET", "/customers"): P.customers_read,
     ("GET", "/customers/{customer_id}"): P.customers_read,
     ("POST", "/customers/{customer_id}"): P.customers_read,

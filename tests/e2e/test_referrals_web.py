@@ -240,3 +240,59 @@ def test_the_console_page_saves_settings_and_checks_its_forms(
     client.cookies.clear()
     login(client, "guide")
     assert client.get("/growth/referrals").status_code == 403
+
+
+# -- fission ---------------------------------------------------------------------------------------
+def test_fission_over_the_api_console_and_member_centre(
+    client: TestClient, centre: dict[str, Any]
+) -> None:
+    _rules()
+    key = _key("growth:manage")
+    body = {
+        "programme": "yy",
+        "name": "三月任务宝",
+        "poster_text": "好友首单满 99 元，你得 200 积分",
+        "starts_at": "2026-03-01T00:00:00+08:00",
+        "ends_at": "2030-03-31T00:00:00+08:00",
+        "stages": [{"orders": 1, "points": 100}, {"orders": 3, "points": 500, "coupon": "new20"}],
+    }
+    made = client.post("/api/v1/growth/fission", headers=key, json=body)
+    assert made.status_code == 201, made.text
+    for bad in (
+        {"stages": [{"trigger": "shares", "orders": 1, "points": 1}]},
+        {"stages": [{"trigger": "invites", "orders": 5, "points": 1}]},
+        {"poster_text": "转发朋友圈送红包"},
+        {"poster_text": HOSTILE + "助力"},
+        {"stages": []},
+        {"ends_at": "2020-01-01T00:00:00+08:00"},
+        {"starts_at": "2026-03-01T00:00:00"},  # no zone
+    ):
+        refused = client.post("/api/v1/growth/fission", headers=key, json={**body, **bad})
+        assert refused.status_code == 422, (bad, refused.text)
+    words = client.post(
+        "/api/v1/growth/fission",
+        headers=key,
+        json={**body, "stages": [{"trigger": "shares", "orders": 1, "points": 1}]},
+    ).json()["detail"]
+    assert "WeChat" in str(words)
+    listed = client.get("/api/v1/growth/fission", headers=key)
+    assert listed.status_code == 200 and [c["name"] for c in listed.json()] == ["三月任务宝"]
+    # the member sees the campaign with their progress
+    sign_in(client, centre, REFERRER)
+    page = client.get("/m/fission")
+    assert page.status_code == 200 and "三月任务宝" in page.text
+    client.cookies.clear()
+    assert client.get("/m/fission").headers["location"] == "/m/login"
+    # the console refuses a share-triggered campaign and says why
+    make_user("ops", "operator")
+    csrf = login(client, "ops")
+    assert client.get("/growth/fission").status_code == 200
+    form = {"csrf": csrf, "programme": "yy", "name": HOSTILE, "days": "30", "stages": "1, 100"}
+    refused = client.post("/growth/fission", data={**form, "trigger": "shares"})
+    assert refused.status_code == 422
+    assert "诱导分享" in refused.text or "WeChat forbids" in refused.text
+    assert "<script>alert" not in refused.text
+    ok = client.post("/growth/fission", data={**form, "trigger": "paid_orders"})
+    assert ok.status_code == 303
+    assert "&lt;script&gt;" in client.get("/growth/fission").text
+    assert client.post("/growth/fission", data={**form, "csrf": "x"}).status_code == 403

@@ -220,3 +220,68 @@ def grant() -> None:
             if done < 500:
                 break
     typer.echo(f"{total} rewards granted")
+
+
+fission_app = typer.Typer(
+    help="Fission campaigns (任务宝): stages count paid orders.", no_args_is_help=True
+)
+app.add_typer(fission_app, name="fission")
+
+
+@fission_app.command("create")
+def fission_create(
+    programme: str = typer.Argument(..., help="The loyalty programme's code."),
+    name: str = typer.Argument(..., help="The campaign's name."),
+    stage: list[str] = typer.Option(
+        ..., "--stage", help="ORDERS:POINTS[:COUPON], e.g. 3:300 or 5:0:c20 (repeat)."
+    ),
+    days: int = typer.Option(30, min=1, max=366, help="How long it runs, from today."),
+    poster_text: str = typer.Option("", help="The poster's words (nothing promised for sharing)."),
+    trigger: str = typer.Option(
+        "paid_orders", help="What stages count: paid_orders (shares, scans, adds, invites refused)."
+    ),
+) -> None:
+    """Create a fission campaign: stages count invitees' paid orders after the refund window."""
+    from datetime import datetime, time, timedelta
+
+    from siyu import clock
+    from siyu.config import get_settings
+    from siyu.db import session_scope
+    from siyu.growth.fission.service import StageSpec, create_campaign
+
+    actor = require(GROWTH_MANAGE)
+    specs = []
+    for text in stage[:10]:
+        parts = text.split(":")
+        if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts[:2]):
+            fail(f"--stage {text!r}: ORDERS:POINTS[:COUPON]")
+        specs.append(
+            StageSpec(int(parts[0]), int(parts[1]), parts[2] if len(parts) > 2 else "", trigger)
+        )
+    tz = get_settings().tz
+    start = datetime.combine(clock.now().astimezone(tz).date(), time.min, tz)
+    with session_scope() as session:
+        made = create_campaign(
+            session,
+            programme,
+            name,
+            specs,
+            starts_at=start,
+            ends_at=start + timedelta(days=days),
+            poster_text=poster_text,
+            actor=actor,
+        )
+        typer.echo(
+            f"campaign {made.id} {made.name}: {len(specs)} stages until {made.ends_at:%Y-%m-%d}"
+        )
+
+
+@fission_app.command("list")
+def fission_list() -> None:
+    """Campaigns with their stages, as JSON."""
+    from siyu.db import session_scope
+    from siyu.growth.fission.api import campaign_list
+
+    require(GROWTH_MANAGE)
+    with session_scope() as session:
+        echo_json([c.model_dump() for c in campaign_list(session)])

@@ -76,7 +76,7 @@ def invitation(
     return response
 
 
-def _my_member(session: SessionDep, who: Visitor) -> MemberView | None:
+def my_member(session: SessionDep, who: Visitor) -> MemberView | None:
     try:
         programme = centre_programme(session, get_settings().centre_programme)
     except NoProgramme:
@@ -93,7 +93,7 @@ def my_referrals(
     granted or void with the reason; and what I got as someone's invitee."""
     if who is None:
         return to_sign_in()
-    member = _my_member(session, who)
+    member = my_member(session, who)
     if member is None:
         return RedirectResponse("/m/", status_code=303)
     rules = service.settings_of(session, member.programme_id)
@@ -116,7 +116,7 @@ def my_qr(session: SessionDep, who: Visitor | None = Depends(signed_in)) -> Resp
     """My referral link as a QR image."""
     if who is None:
         return to_sign_in()
-    member = _my_member(session, who)
+    member = my_member(session, who)
     rules = service.settings_of(session, member.programme_id) if member else None
     if member is None or rules is None or not rules.active:
         return Response(status_code=404)
@@ -138,7 +138,7 @@ def my_poster(session: SessionDep, who: Visitor | None = Depends(signed_in)) -> 
     guide), then served from the cache."""
     if who is None:
         return to_sign_in()
-    member = _my_member(session, who)
+    member = my_member(session, who)
     rules = service.settings_of(session, member.programme_id) if member else None
     if member is None or rules is None or not rules.active:
         return Response(status_code=404)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.growth.fission.service import reward_stages
 from siyu.growth.rewards import deletions_after_reward, follow_orders, grant_due
 from siyu.growth.service import added_by_state, joined_by_link, ordered_with_code
 from siyu.growth.sharing import sweep_ways
@@ -44,6 +45,7 @@ def grant(session: Session, payload: dict[str, Any]) -> None:
         pass
     deletions_after_reward(session)
     session.commit()
+    reward_stages(session)  # fission stages reached as invitees' orders outlive the window
 
 
 @periodic("growth.contact_ways", 86400)

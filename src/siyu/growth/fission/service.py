@@ -1,0 +1,312 @@
+"""Fission campaigns' rules: set-up refused when a reward would be triggered by a share, scan,
+add or invite count, or when the poster promises anything for sharing (WeChat's 2019
+external-link rules, DESIGN §12) — with the reason said; progress counted from referrals whose
+first qualifying order has outlived the refund window and is still paid; stage rewards given
+once by a sweep."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from siyu import clock
+from siyu.accounts.service import record_audit
+from siyu.growth.fission.models import FissionCampaign, FissionReward, FissionStage
+from siyu.growth.models import Referral, ReferralProgramme, ReferralStatus
+from siyu.growth.service import ReferralRefused
+from siyu.loyalty.coupons.queries import template_id_of
+from siyu.loyalty.coupons.service import CouponError, issue_by_id
+from siyu.loyalty.ledger import LoyaltyError
+from siyu.loyalty.queries import member_view, programme_named
+from siyu.loyalty.service import earn
+from siyu.orders.queries import PAID_STATUSES, order_money
+from siyu.refusals import NotFound
+
+TRIGGERS_REFUSED = {
+    "shares": "a reward for sharing",
+    "scans": "a reward for scans",
+    "adds": "a reward for adding friends",
+    "invites": "a reward for the number invited",
+}
+# task types WeChat bans outright, and words that tie a reward to a share
+BANNED = re.compile(r"助力|砍价|加速|集赞|集齐|拼手气")
+SHARE = re.compile(r"分享|转发|朋友圈|群里发|晒图|晒单")  # a reward next to these: refused
+INVITE = re.compile(r"邀请|拉人|扫码|加好友|关注|进群")  # refused unless a purchase earns it
+PURCHASE = re.compile(r"下单|购买|首单|消费|订单|买")
+REWARD = re.compile(r"得|送|领|奖|免费|红包|积分|券|现金|返|赢|抽")
+STAGES_MOST = 10
+
+
+class FissionRefused(ReferralRefused):
+    """A campaign that cannot be set up as asked (the reason says which rule)."""
+
+
+class NoSuchCampaign(FissionRefused, NotFound):
+    """A campaign id that is not there."""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    orders: int
+    points: int = 0
+    coupon: str = ""
+    trigger: str = "paid_orders"
+
+
+def normalised(text: str) -> str:
+    """Full-width letters folded, spaces and punctuation dropped: 「转 发」「轉發」-style
+    evasions read as the word they spell (width and spacing; traditional forms are not
+    folded)."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def check_poster(text: str) -> None:
+    """Refuse poster words that promise anything for sharing or name a banned task."""
+    plain = normalised(text)
+    if BANNED.search(plain):
+        raise FissionRefused(
+            "the poster names a task WeChat bans (助力, 砍价, 加速, 集赞): {word}",
+            word=BANNED.search(plain).group(0),  # type: ignore[union-attr]
+        )
+    for sentence in re.split(r"[。！？!?;；\n]", unicodedata.normalize("NFKC", text or "")):
+        flat = normalised(sentence)
+        bought = PURCHASE.search(flat) is not None
+        if REWARD.search(flat) and (SHARE.search(flat) or (INVITE.search(flat) and not bought)):
+            raise FissionRefused(
+                "the poster ties a reward to sharing ({words}); WeChat forbids inducing shares: "
+                "say what a friend's purchase earns instead",
+                words=sentence.strip()[:40],
+            )
+
+
+def create_campaign(
+    session: Session,
+    programme_code: str,
+    name: str,
+    stages: list[StageSpec],
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    poster_text: str = "",
+    group_chat_id: str = "",
+    actor: str,
+) -> FissionCampaign:
+    """A campaign whose stages count invitees' qualifying paid orders after the refund window.
+    Any other trigger is refused with the rule it breaks."""
+    programme = programme_named(session, programme_code)
+    if programme is None:
+        raise NoSuchCampaign("no loyalty programme {code}", code=programme_code[:40])
+    rules = session.scalar(
+        sa.select(ReferralProgramme).where(ReferralProgramme.programme_id == programme.id)
+    )
+    if rules is None:
+        raise FissionRefused("set the programme's referral up first (siyu growth referral set)")
+    if not 0 < len(name.strip()) <= 100:
+        raise FissionRefused("a campaign's name has 1 to 100 characters")
+    if len(poster_text) > 200:
+        raise FissionRefused("the poster's words are at most 200 characters")
+    if ends_at <= starts_at:
+        raise FissionRefused("the campaign ends before it starts")
+    if not 0 < len(stages) <= STAGES_MOST:
+        raise FissionRefused("a campaign has 1 to {most} stages", most=STAGES_MOST)
+    for stage in stages:
+        if stage.trigger in TRIGGERS_REFUSED:
+            raise FissionRefused(
+                "a reward triggered by {what} is refused: WeChat forbids inducing shares; "
+                "stages count invitees' paid orders after the refund window",
+                what=stage.trigger,
+            )
+        if stage.trigger != "paid_orders":
+            raise FissionRefused(
+                "a stage counts paid_orders only, not {trigger}", trigger=stage.trigger[:20]
+            )
+        if not 1 <= stage.orders <= 1000 or not 0 <= stage.points <= 1_000_000:
+            raise FissionRefused("a stage is 1 to 1000 orders and 0 to 1000000 points")
+        if not stage.points and not stage.coupon:
+            raise FissionRefused("each stage gives points or a coupon")
+    if len({s.orders for s in stages}) != len(stages):
+        raise FissionRefused("two stages count the same number of orders")
+    check_poster(poster_text)
+    check_poster(name)
+    campaign = FissionCampaign(
+        programme_id=programme.id,
+        name=name.strip(),
+        poster_text=poster_text,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        group_chat_id=group_chat_id[:100],
+        active=True,
+        created_by=actor[:100],
+        created_at=clock.now(),
+    )
+    session.add(campaign)
+    session.flush()
+    for stage in sorted(stages, key=lambda s: s.orders):
+        coupon = None
+        if stage.coupon:
+            coupon = template_id_of(session, programme.id, stage.coupon)
+            if coupon is None:
+                raise FissionRefused(
+                    "programme {p} has no coupon {code}", p=programme.code, code=stage.coupon[:40]
+                )
+        session.add(
+            FissionStage(
+                campaign_id=campaign.id,
+                trigger="paid_orders",
+                orders=stage.orders,
+                points=stage.points,
+                coupon_template_id=coupon,
+            )
+        )
+    session.flush()
+    record_audit(
+        session, actor, "fission.create", "fission_campaign", str(campaign.id), {"name": name[:100]}
+    )
+    return campaign
+
+
+def qualified(
+    session: Session, campaign: FissionCampaign, member_id: int | None = None
+) -> dict[int, int]:
+    """Per participant (member id): invitees who arrived in the campaign's window whose first
+    qualifying order has outlived the refund window and is still paid. Scans, adds and shares
+    count for nothing here."""
+    rules = session.scalar(
+        sa.select(ReferralProgramme).where(ReferralProgramme.programme_id == campaign.programme_id)
+    )
+    if rules is None:
+        return {}
+    now = clock.now()
+    where = [
+        Referral.programme_id == campaign.programme_id,
+        Referral.status == ReferralStatus.attributed,
+        Referral.order_id.is_not(None),
+        Referral.arrived_at >= campaign.starts_at,
+        Referral.arrived_at < campaign.ends_at,
+    ]
+    if member_id is not None:
+        where.append(Referral.referrer_id == member_id)
+    rows = session.execute(sa.select(Referral.referrer_id, Referral.order_id).where(*where)).all()
+    money = order_money(session, [int(o) for _r, o in rows if o is not None])
+    paid_at = _paid_at(session, [int(o) for _r, o in rows if o is not None])
+    out: dict[int, int] = {}
+    for referrer, order_id in rows:
+        if order_id is None:
+            continue
+        status, paid, refunded = money.get(int(order_id), ("", 0, 0))
+        when = paid_at.get(int(order_id))
+        if status not in PAID_STATUSES or paid - refunded < max(rules.min_order_fen, 1):
+            continue
+        if when is None or when + timedelta(days=rules.refund_days) > now:
+            continue  # still refundable: it counts once the window has passed
+        out[int(referrer)] = out.get(int(referrer), 0) + 1
+    return out
+
+
+def _paid_at(session: Session, order_ids: list[int]) -> dict[int, datetime]:
+    from siyu.orders.queries import order_states
+
+    return {int(r[0]): (r[7] or r[8]) for r in order_states(session, order_ids) if (r[7] or r[8])}
+
+
+def reward_stages(session: Session) -> int:
+    """Give every stage reached in active campaigns, once each; returns how many were given."""
+    given = 0
+    campaigns = session.scalars(
+        sa.select(FissionCampaign).where(FissionCampaign.active.is_(True))
+    ).all()
+    for campaign in campaigns:
+        stages = session.scalars(
+            sa.select(FissionStage)
+            .where(FissionStage.campaign_id == campaign.id)
+            .order_by(FissionStage.orders)
+        ).all()
+        for member_id, count in qualified(session, campaign).items():
+            for stage in stages:
+                if count >= stage.orders:
+                    given += _give(session, stage, member_id, count)
+        session.commit()
+    return given
+
+
+def _give(session: Session, stage: FissionStage, member_id: int, count: int) -> int:
+    if session.scalar(
+        sa.select(FissionReward.id).where(
+            FissionReward.stage_id == stage.id, FissionReward.member_id == member_id
+        )
+    ):
+        return 0
+    member = member_view(session, member_id)
+    if member is None or not member.active:
+        return 0
+    source = ("fission", f"{stage.id}:{member_id}")
+    note = ""
+    try:
+        with session.begin_nested():
+            if stage.points:
+                earn(
+                    session,
+                    member_id,
+                    source,
+                    stage.points,
+                    available_at=clock.now(),
+                    reason="fission",
+                )
+            if stage.coupon_template_id:
+                issue_by_id(session, stage.coupon_template_id, member_id, source)
+    except (CouponError, LoyaltyError) as exc:
+        note = str(exc)[:100]
+    session.add(
+        FissionReward(
+            stage_id=stage.id,
+            member_id=member_id,
+            counted=count,
+            status="failed" if note else "granted",
+            note=note,
+            created_at=clock.now(),
+        )
+    )
+    session.flush()
+    return 0 if note else 1
+
+
+@dataclass(frozen=True)
+class Progress:
+    campaign: str
+    ends_at: datetime
+    counted: int
+    stages: list[tuple[int, int, bool]]  # (orders, points, reached)
+
+
+def progress_of(session: Session, member_id: int, programme_id: int) -> list[Progress]:
+    """A participant's progress in the programme's running campaigns (the member centre)."""
+    now = clock.now()
+    out = []
+    for campaign in session.scalars(
+        sa.select(FissionCampaign).where(
+            FissionCampaign.programme_id == programme_id,
+            FissionCampaign.active.is_(True),
+            FissionCampaign.ends_at > now,
+        )
+    ):
+        count = qualified(session, campaign, member_id).get(member_id, 0)
+        stages = session.scalars(
+            sa.select(FissionStage)
+            .where(FissionStage.campaign_id == campaign.id)
+            .order_by(FissionStage.orders)
+        ).all()
+        out.append(
+            Progress(
+                campaign.name,
+                campaign.ends_at,
+                count,
+                [(s.orders, s.points, count >= s.orders) for s in stages],
+            )
+        )
+    return out
