@@ -292,6 +292,21 @@ class Settings(BaseSettings):
         "too, when the account is bound to an Open Platform account, so the member is the same "
         "person across the group's accounts and mini-programs).",
     )
+    growth_sms_template_code: str = Field(
+        "",
+        description="The approved SMS template of referral and fission reward notices (signed "
+        "with SIYU_CENTRE_SMS_SIGN_NAME); its text is SIYU_GROWTH_SMS_TEXT. Empty: no SMS notice.",
+    )
+    growth_sms_text: str = Field(
+        "您邀请的好友订单已确认，${reward}已发放到您的会员账户",
+        description="The approved text of that template, with ${reward} where the reward goes.",
+    )
+    growth_oa_template_id: str = Field(
+        "",
+        description="An official-account template (服务通知) for reward notices, tried before SMS "
+        "for members who follow the account: data first, keyword1 (the reward), keyword2 (the "
+        "time), remark. Empty: SMS only.",
+    )
     poster_font: str = Field(
         "",
         description="A font file with Chinese glyphs for referral posters (.ttf/.ttc/.otf). Empty: "

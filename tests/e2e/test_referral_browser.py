@@ -42,7 +42,7 @@ def _sign_in(page: Any, centre: dict[str, Any], number: str) -> None:
 
 
 def test_a_friend_brought_by_a_member_earns_the_member_a_reward_after_the_window(
-    centre: dict[str, Any],
+    centre: dict[str, Any], monkeypatch: Any
 ) -> None:
     from siyu import clock
     from siyu.db import session_scope
@@ -50,6 +50,10 @@ def test_a_friend_brought_by_a_member_earns_the_member_a_reward_after_the_window
     from siyu.growth.service import set_rules
     from tests.growth_world import push_order
 
+    from siyu import runtime
+
+    monkeypatch.setenv("SIYU_GROWTH_SMS_TEMPLATE_CODE", "SMS_100002")  # the reward's notice
+    runtime.reset()
     clock.freeze(CALM)
     try:
         with session_scope() as s:
@@ -98,6 +102,11 @@ def test_a_friend_brought_by_a_member_earns_the_member_a_reward_after_the_window
             assert "已奖励" in a.inner_text("main")
             a.goto("/m/points")
             assert "100" in a.inner_text("main")
+            from tests.centre_world import deliver_codes
+
+            deliver_codes()  # the transactional pump: A's phone gets the notice
+            told = centre["gateway"].received("+86" + A) or centre["gateway"].received(A)
+            assert any("100 积分已发放" in m.content for m in told), [m.content for m in told]
             _fits(a, "the points page")
             _no_trouble(a, trouble)
     finally:

@@ -590,3 +590,36 @@ def test_a_first_order_naming_a_code_attributes_its_new_buyer_once(session: Any)
         w.push_order(newcomer, referral_code=ref.code.code)
         w.deliver()
     assert session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 2
+
+
+def test_a_batch_is_judged_as_if_its_arrivals_came_one_by_one(session: Any) -> None:
+    """``attribute_many`` (a backlog, the benchmark): the arrivals of a batch count in each
+    other's windows in time order, an invitee twice in the batch keeps the first, and an
+    invitee attributed before keeps that one."""
+    from siyu.growth.fraud import Arrival
+    from siyu.growth.service import attribute, attribute_many
+
+    programme = w.programme(session, device_most=2)
+    first, second = w.referrer(session, programme), w.referrer(session, programme, name="张伟")
+    with clock.frozen(T0 + timedelta(minutes=10)):  # made after the links were opened
+        people = [w.customer(session, w.phone(), f"客{n}") for n in range(4)]
+        earlier = attribute(session, second, Arrival(invitee_id=people[3], channel="wecom", at=T0))
+        session.commit()
+    batch = [
+        (first, Arrival(people[2], "centre", T0 + timedelta(minutes=3), "dev-x", "10.0.0.3")),
+        (first, Arrival(people[0], "centre", T0 + timedelta(minutes=1), "dev-x", "10.0.0.1")),
+        (second, Arrival(people[1], "centre", T0 + timedelta(minutes=2), "dev-x", "10.0.0.2")),
+        (second, Arrival(people[0], "wecom", T0 + timedelta(minutes=4))),  # second time
+        (first, Arrival(people[3], "wecom", T0 + timedelta(minutes=5))),  # attributed before
+    ]
+    with clock.frozen(T0 + timedelta(minutes=11)):
+        got = attribute_many(session, batch)
+        session.commit()
+    assert [(r.invitee_id, r.referrer_id, r.status) for r in got] == [
+        (people[2], first.member.id, "review"),  # the third on dev-x, by time
+        (people[0], first.member.id, "attributed"),
+        (people[1], second.member.id, "attributed"),
+        (people[0], first.member.id, "attributed"),  # the first arrival's referral
+        (people[3], second.member.id, "attributed"),  # the one made before
+    ]
+    assert got[0].reasons == ["shared_device"] and got[4].id == earlier.id

@@ -439,3 +439,18 @@ def join_if_new(
         },
     )
     return True
+
+
+def devices_of(session: Session, customer_ids: Collection[int]) -> dict[int, set[str]]:
+    """The devices each of these customers has member-centre sessions on."""
+    out: dict[int, set[str]] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 5000):
+        for cid, device in session.execute(
+            sa.select(CustomerSession.customer_id, CustomerSession.device).where(
+                CustomerSession.customer_id.in_(ids[start : start + 5000]),
+                CustomerSession.device != "",
+            )
+        ):
+            out.setdefault(int(cid), set()).add(str(device))
+    return out

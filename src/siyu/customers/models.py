@@ -25,7 +25,17 @@ class Customer(Base):
     # the id of one erased last, and inherit what the send ledger keeps under it (the campaigns
     # the erased person got, which would then skip the new one). PostgreSQL's sequence never
     # goes back.
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        # the profiles merged into one (a person's family, read by every sign-up and referral
+        # check): few rows, so a partial index; without it each look-up reads the whole table
+        sa.Index(
+            "ix_customer_merged_into",
+            "merged_into_id",
+            sqlite_where=sa.text("merged_into_id IS NOT NULL"),
+            postgresql_where=sa.text("merged_into_id IS NOT NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(sa.String(100))
     gender: Mapped[str | None] = mapped_column(sa.String(8))

@@ -402,3 +402,33 @@ def display_names(session: Session, customer_ids: Collection[int]) -> dict[int, 
             sa.select(Customer.id, Customer.name).where(Customer.id.in_(list(customer_ids)))
         )
     }
+
+
+def first_seen_each(session: Session, customer_ids: Collection[int]) -> dict[int, datetime]:
+    """When each profile was made."""
+    out: dict[int, datetime] = {}
+    for part in chunks(sorted(set(customer_ids)), 5000):
+        out.update(
+            session.execute(
+                sa.select(Customer.id, Customer.created_at).where(Customer.id.in_(part))
+            ).all()
+        )
+    return out
+
+
+def linked_pairs(session: Session, customer_ids: Collection[int]) -> set[frozenset[int]]:
+    """Pairs of these profiles the pool found sharing a strong identity it would not merge by
+    itself (an identity conflict), either way round."""
+    ids = sorted(set(customer_ids))
+    out: set[frozenset[int]] = set()
+    for part in chunks(ids, 5000):
+        for a, b in session.execute(
+            sa.select(IdentityConflict.customer_id, IdentityConflict.other_customer_id).where(
+                sa.or_(
+                    IdentityConflict.customer_id.in_(part),
+                    IdentityConflict.other_customer_id.in_(part),
+                )
+            )
+        ):
+            out.add(frozenset((int(a), int(b))))
+    return out

@@ -14,20 +14,24 @@ by the pool's identity links (a platform buyer id or phone the two profiles shar
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from siyu.centre.service import signed_in_on
-from siyu.customers.queries import first_seen, linked
+from siyu import clock
+from siyu.bulk import chunks
+from siyu.centre.service import devices_of
+from siyu.customers.queries import first_seen_each, linked_pairs
 from siyu.growth.models import Referral, ReferralProgramme, ReferralStatus
 from siyu.i18n import N_
-from siyu.loyalty.queries import MemberView, joined_before
-from siyu.orders.queries import first_paid_before
-from siyu.privacy.service import family_of
+from siyu.loyalty.queries import MemberView, joined_each
+from siyu.orders.queries import first_paid_each
+from siyu.privacy.service import families_of
 
 # reason → what it means (translated where shown); the first group voids, the second reviews
 VOIDING = {
@@ -73,76 +77,145 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """An arrival to judge, with the referrer it names."""
+
+    referrer: MemberView
+    arrival: Arrival
+
+
 def judge(
     session: Session, rules: ReferralProgramme, referrer: MemberView, arrival: Arrival
 ) -> Verdict:
     """Every check on one arrival; all the reasons that fired are kept, the worst decides."""
-    verdict = Verdict()
-    invitee = family_of(session, arrival.invitee_id)
-    referrer_family = family_of(session, referrer.customer_id) if referrer.customer_id else []
-    if _existed_before(session, rules.programme_id, invitee, arrival.at):
-        verdict.reasons.append("already_customer")
-    if set(invitee) & set(referrer_family) or linked(session, invitee, referrer_family):
-        verdict.reasons.append("self_referral")
-    if arrival.device and signed_in_on(session, referrer_family, arrival.device):
-        verdict.reasons.append("own_device")
-    if arrival.device and _count(
-        session,
-        rules.programme_id,
-        Referral.device == arrival.device,
-        arrival.at - timedelta(days=rules.device_days),
-    ) >= max(rules.device_most, 1):
-        verdict.reasons.append("shared_device")
-    if (
-        arrival.address
-        and not in_networks(arrival.address, rules.store_networks)
-        and _count(
-            session,
-            rules.programme_id,
-            Referral.address == arrival.address,
-            arrival.at - timedelta(hours=rules.network_hours),
+    return judge_many(session, rules, [Candidate(referrer, arrival)])[0]
+
+
+def judge_many(
+    session: Session, rules: ReferralProgramme, candidates: Sequence[Candidate]
+) -> list[Verdict]:
+    """The checks on many arrivals of one programme, in their order (sort by time first): what
+    they look up is read once for all of them, and each arrival counts in the windows of those
+    after it, as if they had come one by one. Identity rules void; device, network and burst
+    rules send to review."""
+    facts = _Facts(session, rules, candidates)
+    out = []
+    for c in candidates:
+        a = c.arrival
+        invitee = facts.family[a.invitee_id]
+        referrer = facts.family.get(c.referrer.customer_id or 0, [])
+        reasons = []
+        if facts.existed_before(invitee, a.at):
+            reasons.append("already_customer")
+        if set(invitee) & set(referrer) or facts.linked(invitee, referrer):
+            reasons.append("self_referral")
+        if a.device and any(a.device in facts.devices.get(r, ()) for r in referrer):
+            reasons.append("own_device")
+        if a.device and facts.recent("device", a.device, a.at) >= max(rules.device_most, 1):
+            reasons.append("shared_device")
+        if (
+            a.address
+            and not in_networks(a.address, rules.store_networks)
+            and facts.recent("address", a.address, a.at) >= max(rules.network_most, 1)
+        ):
+            reasons.append("shared_network")
+        if facts.recent("referrer", str(c.referrer.id), a.at) >= max(rules.burst_most, 1):
+            reasons.append("burst")
+        verdict = Verdict(reasons=reasons)
+        if any(r in VOIDING for r in reasons):
+            verdict.status = ReferralStatus.void
+        elif reasons:
+            verdict.status = ReferralStatus.review
+        out.append(verdict)
+        facts.arrived(c)
+    return out
+
+
+class _Facts:
+    """What the checks of a batch need, read in a few queries: families, when each profile
+    was made, first paid, joined; the pool's links; the referrers' devices; and the earlier
+    arrivals in each device, network and referrer window."""
+
+    def __init__(
+        self, session: Session, rules: ReferralProgramme, candidates: Sequence[Candidate]
+    ) -> None:
+        self.rules = rules
+        people = {c.arrival.invitee_id for c in candidates} | {
+            c.referrer.customer_id for c in candidates if c.referrer.customer_id
+        }
+        self.family = families_of(session, people)
+        everyone = {m for fam in self.family.values() for m in fam}
+        self.seen = first_seen_each(session, everyone)
+        self.paid = first_paid_each(session, everyone)
+        self.joined = joined_each(session, rules.programme_id, everyone)
+        self.pairs = linked_pairs(session, everyone)
+        referrers = {
+            m for c in candidates for m in self.family.get(c.referrer.customer_id or 0, [])
+        }
+        self.devices = devices_of(session, referrers)
+        earliest = min((c.arrival.at for c in candidates), default=clock.now())
+        self.windows: dict[tuple[str, str], list[datetime]] = {}
+        spans: dict[str, tuple[Any, set[Any], timedelta]] = {
+            "device": (
+                Referral.device,
+                {c.arrival.device for c in candidates if c.arrival.device},
+                timedelta(days=rules.device_days),
+            ),
+            "address": (
+                Referral.address,
+                {c.arrival.address for c in candidates if c.arrival.address},
+                timedelta(hours=rules.network_hours),
+            ),
+            "referrer": (
+                Referral.referrer_id,
+                {c.referrer.id for c in candidates},
+                timedelta(minutes=rules.burst_minutes),
+            ),
+        }
+        self.spans = {kind: span for kind, (_col, _keys, span) in spans.items()}
+        for kind, (column, keys, span) in spans.items():
+            for part in chunks(sorted(keys, key=str), 2000):
+                for key, at in session.execute(
+                    sa.select(column, Referral.arrived_at).where(
+                        Referral.programme_id == rules.programme_id,
+                        column.in_(part),
+                        Referral.arrived_at >= earliest - span,
+                    )
+                ):
+                    self.windows.setdefault((kind, str(key)), []).append(at)
+        for times in self.windows.values():
+            times.sort()
+
+    def existed_before(self, family: Sequence[int], at: datetime) -> bool:
+        return any(
+            (self.seen.get(m) is not None and self.seen[m] < at)
+            or (self.paid.get(m) is not None and self.paid[m] < at)
+            or (self.joined.get(m) is not None and self.joined[m] < at)
+            for m in family
         )
-        >= max(rules.network_most, 1)
-    ):
-        verdict.reasons.append("shared_network")
-    if _count(
-        session,
-        rules.programme_id,
-        Referral.referrer_id == referrer.id,
-        arrival.at - timedelta(minutes=rules.burst_minutes),
-    ) >= max(rules.burst_most, 1):
-        verdict.reasons.append("burst")
-    if any(r in VOIDING for r in verdict.reasons):
-        verdict.status = ReferralStatus.void
-    elif verdict.reasons:
-        verdict.status = ReferralStatus.review
-    return verdict
 
+    def linked(self, these: Sequence[int], those: Sequence[int]) -> bool:
+        return any(frozenset((a, b)) in self.pairs for a in these for b in those if a != b)
 
-def _existed_before(
-    session: Session, programme_id: int, family: Sequence[int], at: datetime
-) -> bool:
-    """Whether any profile of the person was there before the arrival, had paid an order
-    before it, or had joined the programme before it."""
-    first = first_seen(session, family)
-    return (
-        (first is not None and first < at)
-        or first_paid_before(session, family, at)
-        or joined_before(session, programme_id, family, at)
-    )
+    def recent(self, kind: str, key: str, at: datetime) -> int:
+        """Other arrivals within the window either side of ``at`` (those judged before it in
+        this batch included). Either side: an arrival's time is when its link was opened, and
+        sign-ups from one device share the day's visit, so a later sign-up can carry an
+        earlier time than the one recorded before it."""
+        times = self.windows.get((kind, key), [])
+        span = self.spans[kind]
+        return bisect_right(times, at + span) - bisect_left(times, at - span)
 
-
-def _count(
-    session: Session, programme_id: int, where: sa.ColumnElement[bool], since: datetime
-) -> int:
-    return int(
-        session.scalar(
-            sa.select(sa.func.count()).where(
-                Referral.programme_id == programme_id, where, Referral.arrived_at >= since
-            )
-        )
-        or 0
-    )
+    def arrived(self, c: Candidate) -> None:
+        a = c.arrival
+        for kind, key in (
+            ("device", a.device),
+            ("address", a.address),
+            ("referrer", str(c.referrer.id)),
+        ):
+            if key:
+                insort(self.windows.setdefault((kind, key), []), a.at)
 
 
 def in_networks(address: str, networks: Collection[str]) -> bool:

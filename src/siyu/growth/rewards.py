@@ -25,6 +25,7 @@ from siyu.growth.models import (
     ReferralStatus,
     RewardStatus,
 )
+from siyu.growth.notices import notify_reward
 from siyu.loyalty.coupons.service import CouponError, issue_by_id
 from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.queries import member_among, member_view, programme_brands
@@ -251,6 +252,8 @@ def _grant(session: Session, reward_id: int, now: datetime) -> int:
     reward.status, reward.settled_at = RewardStatus.granted, now
     if reward.reason == "not_a_member":
         reward.reason = ""
+    words = f"{reward.points} 积分" if reward.points else "优惠券"
+    notify_reward(session, member.customer_id, f"referral-reward:{reward.id}", words)
     return 1
 
 

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
-from siyu.growth.fraud import Arrival, judge
+from siyu.growth.fraud import Arrival, Candidate, judge_many
 from siyu.growth.models import (
     Referral,
     ReferralCode,
@@ -25,7 +26,7 @@ from siyu.growth.models import (
     ReferralVisit,
 )
 from siyu.loyalty.coupons.queries import template_id_of
-from siyu.loyalty.queries import MemberView, member_view, programme_named
+from siyu.loyalty.queries import MemberView, member_view, member_views, programme_named
 from siyu.privacy.service import ErasureContext
 from siyu.refusals import Conflict, NotFound, Refusal
 
@@ -235,15 +236,36 @@ def find_code(session: Session, text: str) -> Referrer:
     """The active code ``text`` names, its member and programme: an unknown code, an erased
     or departed member, a programme without referral all answer "no such code"."""
     code = normal_code(text)
-    row = session.execute(
-        sa.select(ReferralCode, ReferralProgramme)
-        .join(ReferralProgramme, ReferralProgramme.programme_id == ReferralCode.programme_id)
-        .where(ReferralCode.code == code)
-    ).first()
-    member = member_view(session, row[0].member_id) if row is not None else None
-    if row is None or member is None or not member.active or not row[1].active:
+    found = find_codes(session, [code]).get(code)
+    if found is None:
         raise NoSuchCode("no referral code {code}", code=code)
-    return Referrer(row[0], member, row[1])
+    return found
+
+
+def find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
+    """``find_code`` for many codes at once (a backlog of arrivals): the active ones found, by
+    their normal form; the others are left out."""
+    codes = set()
+    for text in texts:
+        try:
+            codes.add(normal_code(text))
+        except NoSuchCode:
+            continue
+    rows: list[Any] = []
+    ordered = sorted(codes)
+    for start in range(0, len(ordered), 5000):
+        rows += session.execute(
+            sa.select(ReferralCode, ReferralProgramme)
+            .join(ReferralProgramme, ReferralProgramme.programme_id == ReferralCode.programme_id)
+            .where(ReferralCode.code.in_(ordered[start : start + 5000]))
+        ).all()
+    members = member_views(session, [code.member_id for code, _rules in rows])
+    out: dict[str, Referrer] = {}
+    for code, rules in rows:
+        member = members.get(code.member_id)
+        if member is not None and member.active and rules.active:
+            out[code.code] = Referrer(code, member, rules)
+    return out
 
 
 def record_visit(session: Session, referrer: Referrer, device: str, address: str) -> ReferralVisit:
@@ -274,44 +296,104 @@ def record_visit(session: Session, referrer: Referrer, device: str, address: str
 def attribute(session: Session, referrer: Referrer, arrival: Arrival) -> Referral:
     """Attribute a new customer to the code's member, once: the first arrival of an invitee in
     a programme stays (a second code finds it), whatever the checks said of it."""
-    first = _referral_of(session, referrer.member.programme_id, arrival.invitee_id)
-    if first is not None:
-        return first
-    verdict = judge(session, referrer.rules, referrer.member, arrival)
+    return attribute_many(session, [(referrer, arrival)])[0]
+
+
+def attribute_many(
+    session: Session, arrivals: Sequence[tuple[Referrer, Arrival]]
+) -> list[Referral]:
+    """``attribute`` for many arrivals at once (imports, the benchmark, a backlog of WeCom
+    adds): judged together in time order (``fraud.judge_many``), written in one statement per
+    programme; an invitee already attributed keeps their first referral. Returns each
+    arrival's referral, in the order given."""
+    by_programme: dict[int, list[int]] = {}
+    for n, (ref, _a) in enumerate(arrivals):
+        by_programme.setdefault(ref.member.programme_id, []).append(n)
+    out: list[Referral | None] = [None] * len(arrivals)
+    for programme_id, indexes in by_programme.items():
+        rules = arrivals[indexes[0]][0].rules
+        existing = _referrals_of(
+            session, programme_id, [arrivals[i][1].invitee_id for i in indexes]
+        )
+        fresh: list[int] = []
+        seen: set[int] = set()
+        for i in sorted(indexes, key=lambda i: arrivals[i][1].at):
+            invitee = arrivals[i][1].invitee_id
+            if invitee in existing or invitee in seen:
+                continue
+            seen.add(invitee)
+            fresh.append(i)
+        verdicts = judge_many(
+            session, rules, [Candidate(arrivals[i][0].member, arrivals[i][1]) for i in fresh]
+        )
+        rows: list[dict[str, Any]] = []
+        for i, verdict in zip(fresh, verdicts, strict=True):
+            ref, a = arrivals[i]
+            rows.append(
+                {
+                    "programme_id": programme_id,
+                    "code_id": ref.code.id,
+                    "referrer_id": ref.member.id,
+                    "invitee_id": a.invitee_id,
+                    "channel": a.channel,
+                    "visit_id": a.visit_id,
+                    "device": a.device[:40],
+                    "address": a.address[:64],
+                    "arrived_at": a.at,
+                    "referrer_joined_at": ref.member.joined_at,
+                    "status": verdict.status,
+                    "reasons": verdict.reasons,
+                    "decided_by": "",
+                    "order_fen": 0,
+                }
+            )
+        if rows:
+            try:
+                with session.begin_nested():
+                    session.execute(sa.insert(Referral), rows)
+            except sa.exc.IntegrityError:  # an invitee attributed elsewhere meanwhile
+                for row in rows:
+                    _insert_one(session, row)
+            log.info(
+                "referrals in programme %s: %s",
+                programme_id,
+                ", ".join(
+                    f"{r['invitee_id']} {r['status']} {'+'.join(r['reasons'])}" for r in rows[:20]
+                )
+                + (f" and {len(rows) - 20} more" if len(rows) > 20 else ""),
+            )
+        existing = _referrals_of(
+            session, programme_id, [arrivals[i][1].invitee_id for i in indexes]
+        )
+        now = clock.now()
+        for i in indexes:
+            out[i] = existing[arrivals[i][1].invitee_id]
+            arrivals[i][0].code.used_at = now
+    return [r for r in out if r is not None]
+
+
+def _insert_one(session: Session, row: dict[str, Any]) -> None:
     try:
         with session.begin_nested():
-            made = Referral(
-                programme_id=referrer.member.programme_id,
-                code_id=referrer.code.id,
-                referrer_id=referrer.member.id,
-                invitee_id=arrival.invitee_id,
-                channel=arrival.channel,
-                visit_id=arrival.visit_id,
-                device=arrival.device[:40],
-                address=arrival.address[:64],
-                arrived_at=arrival.at,
-                referrer_joined_at=referrer.member.joined_at,
-                status=verdict.status,
-                reasons=verdict.reasons,
+            session.execute(sa.insert(Referral), [row])
+    except sa.exc.IntegrityError:
+        pass  # the same invitee, attributed at the same moment elsewhere: theirs stays
+
+
+def _referrals_of(
+    session: Session, programme_id: int, invitees: Sequence[int]
+) -> dict[int, Referral]:
+    found: dict[int, Referral] = {}
+    ids = sorted(set(invitees))
+    for start in range(0, len(ids), 5000):
+        for r in session.scalars(
+            sa.select(Referral).where(
+                Referral.programme_id == programme_id,
+                Referral.invitee_id.in_(ids[start : start + 5000]),
             )
-            session.add(made)
-            session.flush()
-    except sa.exc.IntegrityError:  # the same invitee arriving twice at once
-        again = _referral_of(session, referrer.member.programme_id, arrival.invitee_id)
-        if again is None:
-            raise
-        return again
-    referrer.code.used_at = clock.now()
-    log.info(
-        "referral %s: customer %s by member %s via %s: %s %s",
-        made.id,
-        arrival.invitee_id,
-        referrer.member.id,
-        arrival.channel,
-        made.status,
-        ",".join(made.reasons),
-    )
-    return made
+        ):
+            found[int(r.invitee_id or 0)] = r
+    return found
 
 
 def _referral_of(session: Session, programme_id: int, invitee_id: int) -> Referral | None:

@@ -176,24 +176,39 @@ class MemberView:
 
 
 def member_view(session: Session, member_id: int) -> MemberView | None:
-    row = session.execute(
-        sa.select(Member, Programme)
-        .join(Programme, Programme.id == Member.programme_id)
-        .where(Member.id == member_id)
-    ).first()
-    if row is None:
-        return None
-    m, p = row
-    return MemberView(
-        id=m.id,
-        programme_id=p.id,
-        programme_code=p.code,
-        programme_name=p.name,
-        brand_id=p.brand_id,
-        customer_id=m.customer_id,
-        active=m.status == "active" and m.customer_id is not None,
-        joined_at=m.joined_at,
-    )
+    return member_views(session, [member_id]).get(member_id)
+
+
+def member_views(session: Session, member_ids: Collection[int]) -> dict[int, MemberView]:
+    """``member_view`` for many members, by id, in one query per 5,000."""
+    ids = sorted(set(member_ids))
+    out: dict[int, MemberView] = {}
+    for start in range(0, len(ids), 5000):
+        for mid, pid, code, name, brand, cid, status, joined in session.execute(
+            sa.select(
+                Member.id,
+                Programme.id,
+                Programme.code,
+                Programme.name,
+                Programme.brand_id,
+                Member.customer_id,
+                Member.status,
+                Member.joined_at,
+            )
+            .join(Programme, Programme.id == Member.programme_id)
+            .where(Member.id.in_(ids[start : start + 5000]))
+        ):
+            out[int(mid)] = MemberView(
+                id=int(mid),
+                programme_id=int(pid),
+                programme_code=str(code),
+                programme_name=str(name),
+                brand_id=brand,
+                customer_id=cid,
+                active=status == "active" and cid is not None,
+                joined_at=joined,
+            )
+    return out
 
 
 def member_among(session: Session, programme_id: int, customer_ids: Collection[int]) -> int | None:
@@ -243,3 +258,21 @@ def programme_list(session: Session) -> list[tuple[int, str, str]]:
             sa.select(Programme.id, Programme.code, Programme.name).order_by(Programme.id)
         )
     ]
+
+
+def joined_each(
+    session: Session, programme_id: int, customer_ids: Collection[int]
+) -> dict[int, datetime]:
+    """When each of these profiles joined the programme (those who did)."""
+    out: dict[int, datetime] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 5000):
+        for cid, joined in session.execute(
+            sa.select(Member.customer_id, Member.joined_at).where(
+                Member.programme_id == programme_id,
+                Member.customer_id.in_(ids[start : start + 5000]),
+            )
+        ):
+            if cid is not None:
+                out[int(cid)] = min(joined, out.get(int(cid), joined))
+    return out

@@ -15,7 +15,7 @@ rows' bytes in free blocks) and searches the new file for the person's values; s
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from siyu import csvsafe
 from siyu.accounts.service import forget_audit_details, record_audit
 from siyu.analytics import erasure as copy_erasure
+from siyu.bulk import chunks
 from siyu.capabilities import provided
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
@@ -375,3 +376,34 @@ def _row(obj: Any) -> dict[str, Any]:
 
 def _rows(session: Session, model: Any, where: Any) -> list[dict[str, Any]]:
     return [_row(o) for o in session.scalars(sa.select(model).where(where).order_by(model.id))]
+
+
+def families_of(session: Session, customer_ids: Collection[int]) -> dict[int, list[int]]:
+    """``family_of`` for many customers in a few queries (one per level of merges)."""
+    parent: dict[int, int] = {}
+    frontier = set(customer_ids)
+    found = set(frontier)
+    while frontier:
+        rows: list[Any] = []
+        for part in chunks(sorted(frontier), 5000):
+            rows += session.execute(
+                sa.select(Customer.id, Customer.merged_into_id).where(
+                    Customer.merged_into_id.in_(part)
+                )
+            ).all()
+        frontier = set()
+        for child, into in rows:
+            if child not in found:
+                parent[int(child)] = int(into)
+                found.add(int(child))
+                frontier.add(int(child))
+    out: dict[int, list[int]] = {cid: [cid] for cid in customer_ids}
+    for child in parent:
+        up = parent[child]
+        while True:  # every requested profile above it holds it
+            if up in out:
+                out[up].append(child)
+            if up not in parent:
+                break
+            up = parent[up]
+    return {cid: sorted(members) for cid, members in out.items()}

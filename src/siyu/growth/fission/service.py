@@ -18,6 +18,7 @@ from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.growth.fission.models import FissionCampaign, FissionReward, FissionStage
 from siyu.growth.models import Referral, ReferralProgramme, ReferralStatus
+from siyu.growth.notices import notify_reward
 from siyu.growth.service import ReferralRefused
 from siyu.loyalty.coupons.queries import template_id_of
 from siyu.loyalty.coupons.service import CouponError, issue_by_id
@@ -273,6 +274,9 @@ def _give(session: Session, stage: FissionStage, member_id: int, count: int) -> 
         )
     )
     session.flush()
+    if not note:
+        words = f"{stage.points} 积分" if stage.points else "优惠券"
+        notify_reward(session, member.customer_id, f"fission:{stage.id}:{member_id}", words)
     return 0 if note else 1
 
 

@@ -52,6 +52,8 @@ class Gateway:
             "SMS_000002": "您的订单${order}已发货",
             "SMS_000003": "${name}您好，${offer}，戳 ${link} 拒收请回复R",  # with a short link
             "SMS_100001": "您的验证码是${code}，10分钟内有效",  # the member centre's sign-in
+            # growth's reward notices (SIYU_GROWTH_SMS_TEMPLATE_CODE)
+            "SMS_100002": "您邀请的好友订单已确认，${reward}已发放到您的会员账户",
             # Tencent template ids are numbers, their placeholders positional
             "1000001": "{1}您好，{2}，拒收请回复R",
             "1000002": "您的订单{1}已发货",
