@@ -146,9 +146,11 @@ class _Facts:
         }
         self.family = families_of(session, people)
         everyone = {m for fam in self.family.values() for m in fam}
-        self.seen = first_seen_each(session, everyone)
-        self.paid = first_paid_each(session, everyone)
-        self.joined = joined_each(session, rules.programme_id, everyone)
+        # what "already a customer" asks is asked of the invitees only
+        invitees = {m for c in candidates for m in self.family[c.arrival.invitee_id]}
+        self.seen = first_seen_each(session, invitees)
+        self.paid = first_paid_each(session, invitees)
+        self.joined = joined_each(session, rules.programme_id, invitees)
         self.pairs = linked_pairs(session, everyone)
         referrers = {
             m for c in candidates for m in self.family.get(c.referrer.customer_id or 0, [])

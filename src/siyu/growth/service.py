@@ -24,6 +24,7 @@ from siyu.growth.models import (
     ReferralProgramme,
     ReferralStatus,
     ReferralVisit,
+    as_reasons,
 )
 from siyu.loyalty.coupons.queries import template_id_of
 from siyu.loyalty.queries import MemberView, member_view, member_views, programme_named
@@ -296,12 +297,26 @@ def record_visit(session: Session, referrer: Referrer, device: str, address: str
 def attribute(session: Session, referrer: Referrer, arrival: Arrival) -> Referral:
     """Attribute a new customer to the code's member, once: the first arrival of an invitee in
     a programme stays (a second code finds it), whatever the checks said of it."""
-    return attribute_many(session, [(referrer, arrival)])[0]
+    done = attribute_many(session, [(referrer, arrival)])[0]
+    found = session.get(Referral, done.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+@dataclass(frozen=True)
+class Attributed:
+    """What an arrival came to: its invitee's referral in the programme (the first one)."""
+
+    id: int
+    invitee_id: int
+    referrer_id: int
+    status: str
+    reasons: list[str]
 
 
 def attribute_many(
     session: Session, arrivals: Sequence[tuple[Referrer, Arrival]]
-) -> list[Referral]:
+) -> list[Attributed]:
     """``attribute`` for many arrivals at once (imports, the benchmark, a backlog of WeCom
     adds): judged together in time order (``fraud.judge_many``), written in one statement per
     programme; an invitee already attributed keeps their first referral. Returns each
@@ -309,12 +324,11 @@ def attribute_many(
     by_programme: dict[int, list[int]] = {}
     for n, (ref, _a) in enumerate(arrivals):
         by_programme.setdefault(ref.member.programme_id, []).append(n)
-    out: list[Referral | None] = [None] * len(arrivals)
+    out: dict[int, Attributed] = {}
     for programme_id, indexes in by_programme.items():
         rules = arrivals[indexes[0]][0].rules
-        existing = _referrals_of(
-            session, programme_id, [arrivals[i][1].invitee_id for i in indexes]
-        )
+        invitees = [arrivals[i][1].invitee_id for i in indexes]
+        existing = _attributed(session, programme_id, invitees)
         fresh: list[int] = []
         seen: set[int] = set()
         for i in sorted(indexes, key=lambda i: arrivals[i][1].at):
@@ -348,12 +362,7 @@ def attribute_many(
                 }
             )
         if rows:
-            try:
-                with session.begin_nested():
-                    session.execute(sa.insert(Referral), rows)
-            except sa.exc.IntegrityError:  # an invitee attributed elsewhere meanwhile
-                for row in rows:
-                    _insert_one(session, row)
+            _insert(session, rows)
             log.info(
                 "referrals in programme %s: %s",
                 programme_id,
@@ -362,46 +371,62 @@ def attribute_many(
                 )
                 + (f" and {len(rows) - 20} more" if len(rows) > 20 else ""),
             )
-        existing = _referrals_of(
-            session, programme_id, [arrivals[i][1].invitee_id for i in indexes]
-        )
-        now = clock.now()
+            existing.update(_attributed(session, programme_id, [r["invitee_id"] for r in rows]))
         for i in indexes:
             out[i] = existing[arrivals[i][1].invitee_id]
-            arrivals[i][0].code.used_at = now
-    return [r for r in out if r is not None]
+        used = sorted({arrivals[i][0].code.id for i in indexes})
+        for start in range(0, len(used), 5000):
+            session.execute(
+                sa.update(ReferralCode)
+                .where(ReferralCode.id.in_(used[start : start + 5000]))
+                .values(used_at=clock.now())
+                .execution_options(synchronize_session=False)
+            )
+    return [out[i] for i in range(len(arrivals))]
 
 
-def _insert_one(session: Session, row: dict[str, Any]) -> None:
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The new referrals in one statement; if another process attributed one of the invitees
+    meanwhile, one by one (theirs stays)."""
+    columns = Referral.__table__.c
+    table = sa.table(  # the columns given, by plain SQL: no ORM bookkeeping for thousands of rows
+        Referral.__tablename__, *(sa.column(name, columns[name].type) for name in rows[0])
+    )
     try:
         with session.begin_nested():
-            session.execute(sa.insert(Referral), [row])
+            session.connection().execute(table.insert(), rows)
     except sa.exc.IntegrityError:
-        pass  # the same invitee, attributed at the same moment elsewhere: theirs stays
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    session.connection().execute(table.insert(), [row])
+            except sa.exc.IntegrityError:
+                pass
 
 
-def _referrals_of(
+def _attributed(
     session: Session, programme_id: int, invitees: Sequence[int]
-) -> dict[int, Referral]:
-    found: dict[int, Referral] = {}
+) -> dict[int, Attributed]:
+    found: dict[int, Attributed] = {}
     ids = sorted(set(invitees))
     for start in range(0, len(ids), 5000):
-        for r in session.scalars(
-            sa.select(Referral).where(
+        for rid, invitee, referrer, status, reasons in session.execute(
+            sa.select(
+                Referral.id,
+                Referral.invitee_id,
+                Referral.referrer_id,
+                Referral.status,
+                Referral.reasons,
+            ).where(
                 Referral.programme_id == programme_id,
                 Referral.invitee_id.in_(ids[start : start + 5000]),
             )
         ):
-            found[int(r.invitee_id or 0)] = r
+            if invitee is not None:
+                found[int(invitee)] = Attributed(
+                    int(rid), int(invitee), int(referrer), str(status), as_reasons(reasons)
+                )
     return found
-
-
-def _referral_of(session: Session, programme_id: int, invitee_id: int) -> Referral | None:
-    return session.scalar(
-        sa.select(Referral).where(
-            Referral.programme_id == programme_id, Referral.invitee_id == invitee_id
-        )
-    )
 
 
 def joined_by_link(session: Session, data: dict[str, Any]) -> Referral | None:
