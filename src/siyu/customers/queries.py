@@ -402,3 +402,14 @@ def display_names(session: Session, customer_ids: Collection[int]) -> dict[int, 
             sa.select(Customer.id, Customer.name).where(Customer.id.in_(list(customer_ids)))
         )
     }
+
+
+def home_stores(session: Session, customer_ids: Collection[int]) -> dict[int, int | None]:
+    """Each customer's home store (None: none set), for figures broken down by store."""
+    out: dict[int, int | None] = {}
+    for part in chunks(list(customer_ids), 1000):
+        rows = session.execute(
+            sa.select(Customer.id, Customer.store_id).where(Customer.id.in_(part))
+        )
+        out.update((cid, store) for cid, store in rows)
+    return out
