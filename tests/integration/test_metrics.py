@@ -147,7 +147,7 @@ def test_overview_matches_the_hand_computed_figures(fixture: None, settings: Any
         "d30": 1.0,  # c2 came back after 10 days
     }
     assert (cohorts[("2026-11", "pos")]["d7"], cohorts[("2026-11", "pos")]["d30"]) == (0.0, 1.0)
-    assert set(got["pending"]) == {"k_factor", "nps"}
+    assert set(got["pending"]) == {"k_factor"}  # NPS is the surveys' (growth.forms)
     assert got["fresh_as_of"] is not None
 
 

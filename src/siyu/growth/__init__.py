@@ -1,6 +1,7 @@
 """Growth: old customers bring new ones (老带新). Members' referral codes, links and posters,
 arrivals attributed after fraud checks, and rewards for the invitees' paid orders — never for
-shares — granted after the refund window (issue 26, DESIGN §12)."""
+shares — granted after the refund window (issue 26, DESIGN §12). Forms, landing pages and surveys
+with their NPS figures are the ``forms`` sub-package (``/f/{slug}``, ``/growth/forms``)."""
 
 from siyu.capability import Capability, NavEntry, Permission
 from siyu.i18n import NP_
@@ -16,13 +17,14 @@ CAPABILITY = Capability(
     name="growth",
     package=__name__,
     summary="Growth: referral codes and links, fraud checks, rewards after the refund window",
-    models=(".models",),
+    models=(".models", ".forms.models"),
     routers=(".api:router", ".public:router"),
     pages=(".views:router",),
     cli=".cli:register",
     tasks=(".tasks",),
-    erasers=(".service:erase_referrals",),
-    exporters=(".queries:export_referrals",),
+    erasers=(".service:erase_referrals", ".forms.service:erase_submissions"),
+    exporters=(".queries:export_referrals", ".forms.queries:export_submissions"),
+    metrics=(".forms.figures:METRICS",),
     copied_tables=(".models:COPIED",),
     subscribers=(
         ("member.joined", ".tasks:member_joined"),

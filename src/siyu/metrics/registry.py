@@ -2,7 +2,7 @@
 
 A metric is listed here before it is computed anywhere, so the screens, the API and the tests
 name the same thing. Metrics that need data Siyu does not collect yet (K-factor needs referral
-tracking, NPS needs surveys) keep their place with the reason, and no number.
+tracking) keep their place with the reason, and no number.
 """
 
 from __future__ import annotations
@@ -144,13 +144,6 @@ DEFINED = (
         "ratio",
         N_("New customers each customer brings (invitations × conversion)."),
         pending=N_("needs referral tracking (the growth work)"),
-    ),
-    Metric(
-        "nps",
-        N_("NPS"),
-        "ratio",
-        N_("Promoters minus detractors."),
-        pending=N_("needs surveys"),
     ),
 )
 
