@@ -355,7 +355,7 @@ def _nps_world(session: Any) -> tuple[Any, dict[str, list[int]]]:
 def test_nps_on_a_hand_computed_set_by_month_store_and_segment(session: Any) -> None:
     from datetime import datetime
 
-    from siyu.growth.forms.queries import nps_by_store, nps_for_segment, nps_summary
+    from siyu.growth.forms.nps import nps_by_store, nps_for_segment, nps_summary
     from siyu.segments.service import create_static_segment
 
     form, people = _nps_world(session)

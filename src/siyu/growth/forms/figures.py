@@ -1,4 +1,4 @@
-"""Surveys' figure for the dashboard and the metric registry: NPS (``queries.nps_summary``)."""
+"""Surveys' figure for the dashboard and the metric registry: NPS (``nps.nps_summary``)."""
 
 from __future__ import annotations
 
