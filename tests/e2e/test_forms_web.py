@@ -231,7 +231,8 @@ def test_the_api_builds_lists_and_counts(client: TestClient) -> None:
         {**body, "fields": [{"kind": "text", "label": "x"}] * 31},
         {**body, "fields": [{"kind": "consent", "label": "x", "text": "我同意"}]},
         {**body, "actions": ["delete_everyone"]},
-        {**body, "brand_id": 2**40},
+        {**body, "brand": "nope"},
+        {**body, "brand": "b" * 41},
         {**body, "intro": "x" * 100_000},
     ):
         answer = client.post(
@@ -250,6 +251,9 @@ def test_the_api_builds_lists_and_counts(client: TestClient) -> None:
     link = client.get("/api/v1/growth/forms/api/link?customer_id=1", headers=key)
     assert link.status_code == 200 and "/f/api?t=1." in link.json()["link"]
     assert client.get("/api/v1/growth/forms/api/link?customer_id=0", headers=key).status_code == 422
+    by_segment = client.get("/api/v1/growth/forms/api/nps?segment_id=999", headers=key)
+    assert by_segment.status_code == 200 and by_segment.json()["segment"]["answered"] == 0
+    assert client.get("/api/v1/growth/forms/api/nps?segment_id=0", headers=key).status_code == 422
     nps = client.get("/api/v1/growth/forms/api/nps?start=2026-01-01", headers=key)
     assert nps.status_code == 200 and nps.json()["answered"] == 0 and nps.json()["score"] is None
     assert (

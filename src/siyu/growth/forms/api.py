@@ -57,7 +57,7 @@ class FormIn(BaseModel):
         list[Annotated[str, Field(max_length=104)]], Field(max_length=service.MOST_ACTIONS)
     ] = []
     member_centre: bool = False
-    brand_id: Annotated[int, Field(ge=1, le=ID_MAX)] | None = None
+    brand: Annotated[str, Field(max_length=40)] | None = None  # a brand's code
 
 
 def _saved(body: FormIn, actor: str, form_id: int | None = None) -> queries.FormView:
@@ -157,15 +157,26 @@ def nps_figures(
     slug: Slug,
     start: Annotated[Day | None, Query()] = None,
     end: Annotated[Day | None, Query()] = None,
+    segment_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     principal: Principal = Depends(manager),
 ) -> nps.NpsOut:
-    """The survey's NPS over local days [start, end], by month and by home store."""
+    """The survey's NPS over local days [start, end], by month and by home store, and for
+    the customers in a segment now (``segment_id``)."""
     frm, to = nps.local_days(start, end)
     with session_scope() as session:
         form = service.form_named(session, slug)
         summary = nps.nps_summary(session, frm, to, form_id=form.id)
         stores = nps.nps_by_store(session, frm, to, form_id=form.id)
-        return nps.NpsOut(**summary, by_store=[{"store_id": k, **v} for k, v in stores.items()])
+        inside = (
+            nps.nps_for_segment(session, segment_id, frm, to, form_id=form.id)
+            if segment_id is not None
+            else None
+        )
+        return nps.NpsOut(
+            **summary,
+            by_store=[{"store_id": k, **v} for k, v in stores.items()],
+            segment=inside,
+        )
 
 
 class LinkOut(BaseModel):

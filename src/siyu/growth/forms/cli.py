@@ -10,6 +10,7 @@ import typer
 
 from siyu.clikit import echo_json, fail, require
 from siyu.growth import GROWTH_MANAGE
+from siyu.untrusted import ID_MAX
 
 app = typer.Typer(help="Forms, landing pages and surveys (/f/<slug>).", no_args_is_help=True)
 FIELDS_FILE_MAX = 200_000
@@ -114,10 +115,13 @@ def nps(
     slug: str = typer.Argument(...),
     start: str = typer.Option("", help="First local day, YYYY-MM-DD (a year ago by default)."),
     end: str = typer.Option("", help="Last local day, YYYY-MM-DD (today by default)."),
+    segment: int | None = typer.Option(
+        None, min=1, max=ID_MAX, help="Also the NPS of this segment's customers."
+    ),
 ) -> None:
     """A survey's NPS over the days, by month and by home store, as JSON."""
     from siyu.db import session_scope
-    from siyu.growth.forms.nps import local_days, nps_by_store, nps_summary
+    from siyu.growth.forms.nps import local_days, nps_by_store, nps_for_segment, nps_summary
     from siyu.growth.forms.service import form_named
     from siyu.untrusted import day
 
@@ -130,4 +134,7 @@ def nps(
         form = form_named(session, slug)
         summary = nps_summary(session, frm, to, form_id=form.id)
         stores = nps_by_store(session, frm, to, form_id=form.id)
-        echo_json({**summary, "by_store": {str(k): v for k, v in stores.items()}})
+        inside = nps_for_segment(session, segment, frm, to, form_id=form.id) if segment else None
+        echo_json(
+            {**summary, "by_store": {str(k): v for k, v in stores.items()}, "segment": inside}
+        )

@@ -39,6 +39,7 @@ class StoreScore(Score):
 class NpsOut(Score):
     by_month: dict[str, Score]
     by_store: list[StoreScore]
+    segment: Score | None = None  # the customers of the segment asked for, if one was
 
 
 def local_days(start: date | None, end: date | None) -> tuple[datetime, datetime]:

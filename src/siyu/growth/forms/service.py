@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
+from siyu.brands.service import brand_id_of
 from siyu.config import get_settings
 from siyu.growth.forms.fields import FormRefused, checked_fields
 from siyu.growth.forms.models import Form, FormKind, FormLimit, FormStatus, FormSubmission
@@ -85,11 +86,12 @@ def save_form(
     once: str = FormLimit.none,
     actions: Any = (),
     member_centre: bool = False,
-    brand_id: int | None = None,
+    brand: str | None = None,
     form_id: int | None = None,
 ) -> Form:
     """Create a form (a draft) or change one. Fields are checked here, for the console, the
-    API and the command line alike; a live form's fields may change (answers keep theirs)."""
+    API and the command line alike; a live form's fields may change (answers keep theirs).
+    ``brand`` (a brand's code) makes the form that brand's, for its NPS on the dashboard."""
     if not SLUG.fullmatch(slug or ""):
         raise FormRefused(
             "the address is 2 to 40 of a-z, 0-9 and -, starting with a letter or digit"
@@ -117,7 +119,7 @@ def save_form(
             raise NoSuchForm("no form {slug}", slug=str(form_id))
     form.slug, form.title, form.intro, form.kind, form.once = slug, title, intro, kind, once
     form.fields, form.actions, form.member_centre = checked, follow, member_centre
-    form.brand_id = brand_id
+    form.brand_id = brand_id_of(session, brand[:40]) if brand else None
     form.updated_at = clock.now()
     session.flush()
     record_audit(session, actor, "form.save", "growth_form", str(form.id), {"slug": slug})
