@@ -126,6 +126,7 @@ PARAMS = {
     "prefix": "ffff",
     "programme": "vip",  # a loyalty programme's code
     "code": "ABCDEFGH",  # a referral code
+    "slug": "spring",  # a form's address
 }
 
 

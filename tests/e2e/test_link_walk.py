@@ -48,6 +48,12 @@ NOT_WALKED = {
     "/m/referrals/qr.svg": "the member centre (customers)",
     "/m/referrals/poster.png": "the member centre (customers)",
     "/m/fission": "the member centre (customers)",
+    "/m/surveys": "the member centre (customers)",
+    "/f/{slug}": "a form or survey, opened by customers from a link or a QR code",
+    "/f/{slug}/thanks": "a form's thank-you page, after an answer",
+    "/growth/forms/{slug}": "one form's page: the demo has no forms (tests/e2e/test_forms_web.py "
+    "opens it)",
+    "/growth/forms/{slug}/answers.csv": "a form's answers as a spreadsheet, from its page",
     "/customers/{customer_id}/merge": "the merge search: a form asking which customer to merge "
     "with (tests/e2e/test_browser_customer.py fills it in)",
 }

@@ -37,7 +37,7 @@ def test_overview_over_http(client: TestClient, fixture: None) -> None:  # noqa:
     reader = _key("customers:read")
     assert client.get("/api/v1/metrics", headers=reader).status_code == 403
     listed = client.get("/api/v1/metrics", headers=h).json()
-    assert {m["key"]: m["pending"] for m in listed}["nps"] == "needs surveys"
+    assert {m["key"]: m["pending"] for m in listed}["nps"] == ""  # declared by the surveys
 
 
 def test_overview_from_the_shell(fixture: None) -> None:  # noqa: F811
@@ -78,7 +78,6 @@ def test_dashboard_page(client: TestClient, fixture: None) -> None:  # noqa: F81
     assert 'data-testid="kpi-revenue"' in text and "¥420.00" in text and "+425.0%" in text
     assert "销售额 = 购买客户数 × 客单价 × 购买频次" in text  # the definition, beside the number
     assert "2026-11" in text and "66.7%" in text  # the November cohort's next-day retention
-    assert "需要满意度问卷" in text  # NPS keeps its place, with no number
     assert 'data-testid="ltv-cac"' in text and "未录入花费" in text
     assert "至少两次特征重算" in text  # no flow yet, and what brings it
     assert "未归属门店" in text and "没有通过渠道活码添加的好友" in text

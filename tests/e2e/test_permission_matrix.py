@@ -68,6 +68,11 @@ CONSOLE: dict[tuple[str, str], str] = {
     ("GET", "/m/referrals/qr.svg"): PUBLIC,
     ("GET", "/m/referrals/poster.png"): PUBLIC,
     ("GET", "/m/fission"): PUBLIC,
+    ("GET", "/f/{slug}"): PUBLIC,  # a form or survey: its own page token and Origin check
+    ("POST", "/f/{slug}"): PUBLIC,
+    ("POST", "/f/{slug}/code"): PUBLIC,
+    ("GET", "/f/{slug}/thanks"): PUBLIC,
+    ("GET", "/m/surveys"): PUBLIC,
     ("GET", "/customers"): P.customers_read,
     ("GET", "/customers/{customer_id}"): P.customers_read,
     ("POST", "/customers/{customer_id}"): P.customers_read,

@@ -44,13 +44,11 @@ def _sign_in(page: Any, centre: dict[str, Any], number: str) -> None:
 def test_a_friend_brought_by_a_member_earns_the_member_a_reward_after_the_window(
     centre: dict[str, Any], monkeypatch: Any
 ) -> None:
-    from siyu import clock
+    from siyu import clock, runtime
     from siyu.db import session_scope
     from siyu.growth.models import Referral
     from siyu.growth.service import set_rules
     from tests.growth_world import push_order
-
-    from siyu import runtime
 
     monkeypatch.setenv("SIYU_GROWTH_SMS_TEMPLATE_CODE", "SMS_100002")  # the reward's notice
     runtime.reset()
@@ -109,5 +107,62 @@ def test_a_friend_brought_by_a_member_earns_the_member_a_reward_after_the_window
             assert any("100 积分已发放" in m.content for m in told), [m.content for m in told]
             _fits(a, "the points page")
             _no_trouble(a, trouble)
+    finally:
+        clock.thaw()
+
+
+def test_a_member_answers_the_nps_survey_on_a_phone_and_the_dashboard_shows_it(
+    centre: dict[str, Any],
+) -> None:
+    from siyu import clock
+    from siyu.db import session_scope
+    from siyu.growth.forms.service import save_form, set_status
+    from tests.e2e.browsing import log_in
+    from tests.e2e.conftest import make_user
+
+    clock.freeze(CALM)
+    try:
+        with session_scope() as s:
+            survey = save_form(
+                s,
+                "test",
+                slug="nps",
+                title="您向朋友推荐悦颜的可能性有多大？",
+                fields=[{"kind": "nps", "label": "推荐意愿"}, {"kind": "text", "label": "原因"}],
+                kind="survey",
+                once="person",
+                member_centre=True,
+            )
+            set_status(s, survey, "live", "test")
+        make_user("ops", "operator")
+        with serving() as base, browser_context(base, viewport=PHONE_SIZE) as ctx:
+            page = ctx.new_page()
+            trouble = watched(page)
+            page.goto("/m/login")
+            _sign_in(page, centre, A)
+            page.goto("/m/profile")
+            page.click("a[href='/m/surveys']")
+            page.wait_for_url("**/m/surveys")
+            page.click("text=您向朋友推荐悦颜的可能性有多大？")
+            page.wait_for_url("**/f/nps?t=*")
+            _fits(page, "the survey")
+            page.check("fieldset.nps input[value='9']")
+            page.fill("textarea", "<script>alert(1)</script>质地很好")
+            page.click("form.box button[type=submit]:not(.link)")
+            page.wait_for_url("**/f/nps/thanks*")
+            _fits(page, "the thank-you page")
+            _no_trouble(page, trouble)
+            page.goto("/m/surveys")
+            assert "已答" in page.inner_text("main")
+            from siyu.analytics.service import refresh_copy
+            from siyu.config import get_settings
+
+            refresh_copy(get_settings(), full=True)  # the dashboard reads the copy (and NPS)
+            log_in(page, "ops")
+            page.goto("/dashboard?start=2026-12-01&end=2026-12-07")
+            card = page.locator("[data-testid=nps]")
+            assert "+100.0" in card.inner_text()
+            assert "2026-12" in page.inner_text("[data-testid=nps-trend]")
+            assert page.evaluate("document.body.dataset.pwned") is None
     finally:
         clock.thaw()

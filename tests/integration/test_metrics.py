@@ -147,7 +147,7 @@ def test_overview_matches_the_hand_computed_figures(fixture: None, settings: Any
         "d30": 1.0,  # c2 came back after 10 days
     }
     assert (cohorts[("2026-11", "pos")]["d7"], cohorts[("2026-11", "pos")]["d30"]) == (0.0, 1.0)
-    assert set(got["pending"]) == {"nps"}  # K-factor comes with growth's referral figures
+    assert got["pending"] == {}  # K-factor and NPS come with growth (referral, surveys)
     assert got["referral"] is None  # no programme runs referral
     assert got["fresh_as_of"] is not None
 
@@ -524,7 +524,7 @@ def test_the_store_filter_reads_only_that_home_stores_customers(
     assert got["kpis"]["revenue"]["previous"] == 8000  # c3 in October
     assert [(r["name"], r["customers"]) for r in got["new_by_store"]] == [("上海静安店", 1)]
     assert (
-        got["store_wide"] == ["cac", "lifecycle_flow", "reach", "loyalty", "referral"]
+        got["store_wide"] == ["cac", "lifecycle_flow", "reach", "loyalty", "referral", "nps"]
         and whole["store_wide"] == []
     )
     taobao = next(r for r in got["by_source"] if r["source"] == "taobao")

@@ -432,3 +432,14 @@ def linked_pairs(session: Session, customer_ids: Collection[int]) -> set[frozens
         ):
             out.add(frozenset((int(a), int(b))))
     return out
+
+
+def home_stores(session: Session, customer_ids: Collection[int]) -> dict[int, int | None]:
+    """Each customer's home store (None: none set), for figures broken down by store."""
+    out: dict[int, int | None] = {}
+    for part in chunks(list(customer_ids), 1000):
+        rows = session.execute(
+            sa.select(Customer.id, Customer.store_id).where(Customer.id.in_(part))
+        )
+        out.update((cid, store) for cid, store in rows)
+    return out

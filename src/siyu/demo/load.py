@@ -125,6 +125,10 @@ def ensure_demo(customers: int, seed: int, *, as_of: date | None = None) -> str:
         from siyu.demo.referrals import ensure_referrals
 
         lines.extend(ensure_referrals(session, settings.secret_key_bytes(), day, seed))
+    with session_scope() as session:
+        from siyu.demo.surveys import ensure_survey
+
+        lines.extend(ensure_survey(session, day))
     lines.extend(replay(seed, day))
     from siyu.traits.service import recompute
 

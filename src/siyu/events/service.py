@@ -256,3 +256,34 @@ def erase_events(session: Session, customer_ids: Collection[int]) -> int:
     """Delete these customers' events (PIPL erasure); returns the rows removed."""
     done = session.execute(sa.delete(Event).where(Event.customer_id.in_(customer_ids)))
     return int(getattr(done, "rowcount", 0) or 0)
+
+
+def record_track(
+    session: Session,
+    customer_id: int,
+    name: str,
+    properties: dict[str, Any],
+    *,
+    source: str,
+    message_id: str,
+) -> None:
+    """A track event about a customer Siyu already knows (a form answered, a survey taken),
+    stored as the API stores one, so segments' event rules and loyalty's event rules see it;
+    once per ``message_id`` (a replay changes nothing)."""
+    if session.scalar(sa.select(Event.id).where(Event.message_id == message_id)) is not None:
+        return
+    now = clock.now()
+    session.add(
+        Event(
+            message_id=message_id[:100],
+            customer_id=customer_id,
+            type="track",
+            name=name[:100],
+            properties=properties,
+            occurred_at=now,
+            received_at=now,
+            source=source[:100],
+        )
+    )
+    session.flush()
+    publish_parts(session, Topic.event_tracked, "messages", [message_id[:100]])

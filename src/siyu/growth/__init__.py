@@ -1,6 +1,7 @@
 """Growth: old customers bring new ones (老带新). Members' referral codes, links and posters,
 arrivals attributed after fraud checks, and rewards for the invitees' paid orders — never for
-shares — granted after the refund window (issue 26, DESIGN §12)."""
+shares — granted after the refund window (issue 26, DESIGN §12). Forms, landing pages and surveys
+with their NPS figures are the ``forms`` sub-package (``/f/{slug}``, ``/growth/forms``)."""
 
 from siyu.capability import Capability, NavEntry, Permission
 from siyu.i18n import NP_
@@ -16,15 +17,22 @@ CAPABILITY = Capability(
     name="growth",
     package=__name__,
     summary="Growth: referral codes and links, fraud checks, rewards after the refund window",
-    models=(".models", ".fission.models"),
-    routers=(".api:router", ".fission.api:router", ".public:router", ".fission.public:router"),
-    pages=(".views:router", ".fission.views:router"),
+    models=(".models", ".fission.models", ".forms.models"),
+    routers=(
+        ".api:router",
+        ".fission.api:router",
+        ".forms.api:router",
+        ".public:router",
+        ".fission.public:router",
+        ".forms.public:router",
+    ),
+    pages=(".views:router", ".fission.views:router", ".forms.views:router"),
     cli=".cli:register",
     tasks=(".tasks",),
-    erasers=(".service:erase_referrals",),
-    exporters=(".queries:export_referrals",),
+    erasers=(".service:erase_referrals", ".forms.service:erase_submissions"),
+    exporters=(".queries:export_referrals", ".forms.queries:export_submissions"),
     copied_tables=(".models:COPIED",),
-    metrics=(".figures:METRICS",),
+    metrics=(".figures:METRICS", ".forms.figures:METRICS"),
     subscribers=(
         ("member.joined", ".tasks:member_joined"),
         ("wecom.friend_added", ".tasks:friend_added"),

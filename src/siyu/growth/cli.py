@@ -9,6 +9,7 @@ import typer
 
 from siyu.clikit import echo_json, fail, require
 from siyu.growth import GROWTH_MANAGE
+from siyu.growth.forms.cli import app as forms_app
 from siyu.untrusted import ID_MAX
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ referrals_app = typer.Typer(
     help="Referrals: list, approve or void held ones.", no_args_is_help=True
 )
 app.add_typer(referrals_app, name="referrals")
+app.add_typer(forms_app, name="forms")
 
 
 def register(root: typer.Typer) -> None:

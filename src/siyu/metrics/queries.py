@@ -70,6 +70,7 @@ class Overview(Shape):
     reach: Any
     loyalty: Any  # members, points and tiers (None: no loyalty programme)
     referral: Any  # K-factor per cohort, cycle time, revenue, fraud rate (None: no referral)
+    nps: Any  # the period's NPS and its months (None: no survey answered)
     pending: dict[str, str]
     fresh_as_of: str | None
     computed_at: str

@@ -1,8 +1,8 @@
 """The metrics an operator reads, each with the definition the console shows beside it.
 
 A metric is listed here before it is computed anywhere, so the screens, the API and the tests
-name the same thing. Metrics that need data Siyu does not collect yet (NPS needs surveys) keep
-their place with the reason, and no number. Capabilities declare their own (growth's K-factor).
+name the same thing. Capabilities declare their own: growth's K-factor and referral figures, its
+surveys' NPS.
 """
 
 from __future__ import annotations
@@ -137,13 +137,6 @@ DEFINED = (
         N_(
             "Historic LTV ÷ CAC; above 1, the source's customers have already earned back what acquiring them cost."
         ),
-    ),
-    Metric(
-        "nps",
-        N_("NPS"),
-        "ratio",
-        N_("Promoters minus detractors."),
-        pending=N_("needs surveys"),
     ),
 )
 

@@ -212,7 +212,9 @@ def overview(
         },
         "brand_id": brand_id,
         "store_id": store_id,
-        "store_wide": ["cac", "lifecycle_flow", "reach", "loyalty", "referral"] if store_id else [],
+        "store_wide": ["cac", "lifecycle_flow", "reach", "loyalty", "referral", "nps"]
+        if store_id
+        else [],
         "kpis": kpis,
         "decomposition": {
             "revenue": now["revenue"],
@@ -242,6 +244,7 @@ def overview(
         "reach": db["reach"],
         "loyalty": db["loyalty"],
         "referral": referral,
+        "nps": db["nps"],
         "pending": {k: m.pending for k, m in METRICS.items() if m.pending},
         "fresh_as_of": fresh.isoformat() + "Z" if fresh else None,
         "computed_at": got.computed_at.isoformat() + "Z",
@@ -314,8 +317,17 @@ def _from_database(
             "live_codes": adds_by_live_code(session, lo, hi, store_id),
             "flow": lifecycle_flow(session, brand_id or 0),
             "loyalty": loyalty_summary(session, lo, hi, brand_id),
+            "nps": _nps(session, lo, hi, brand_id),
             "reach": reach_summary(settings, start, end, session),
         }
+
+
+def _nps(session: Session, lo: datetime, hi: datetime, brand_id: int | None) -> Any:
+    """NPS of the period's survey answers with its months (None: nobody answered one)."""
+    from siyu.growth.forms.nps import nps_summary
+
+    got = nps_summary(session, lo, hi, brand_id)
+    return got if got["answered"] or got["skipped"] else None
 
 
 def known_store(store_id: int | None) -> None:

@@ -250,3 +250,12 @@ def export_members(
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
+
+
+def members_now(session: Session, segment_id: int) -> set[int]:
+    """The customers in a segment now (as its last refresh left it), for figures by segment."""
+    return set(
+        session.scalars(
+            sa.select(SegmentMember.customer_id).where(SegmentMember.segment_id == segment_id)
+        )
+    )
