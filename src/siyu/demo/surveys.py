@@ -67,7 +67,7 @@ def ensure_survey(session: Session, today: date, seed: int = 11) -> list[str]:
                 form,
                 Entry(
                     answers=answers,
-                    customer_id=int(customer_id),
+                    customer_id=int(customer_id or 0),
                     device=f"demo-survey-{n}",
                     address=f"10.77.{n // 200}.{n % 200}",
                     shown_at=at - timedelta(minutes=1),
