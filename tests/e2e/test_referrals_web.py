@@ -219,12 +219,12 @@ def test_the_console_page_saves_settings_and_checks_its_forms(
         "invitee_coupon": "new20",
         "min_order_yuan": "99",
         "refund_days": "7",
-        "store_networks": "10.0.0.0/8",
+        "store_networks": "10.1.0.0/16",
     }
     saved = client.post("/growth/referrals/settings", data=form)
     assert saved.status_code == 303, saved.text
     shown = client.get("/growth/referrals?done=saved")
-    assert 'value="300"' in shown.text and "10.0.0.0/8" in shown.text
+    assert 'value="300"' in shown.text and "10.1.0.0/16" in shown.text
     refused = client.post("/growth/referrals/settings", data={**form, "csrf": "x"})
     assert refused.status_code == 403
     for bad in ({"refund_days": "-1"}, {"store_networks": HOSTILE}, {"invitee_coupon": HOSTILE}):

@@ -623,3 +623,190 @@ def test_a_batch_is_judged_as_if_its_arrivals_came_one_by_one(session: Any) -> N
         (people[3], second.member.id, "attributed"),  # the one made before
     ]
     assert got[0].reasons == ["shared_device"] and got[4].id == earlier.id
+
+
+# -- what a hostile review found ------------------------------------------------------------------
+def test_a_reward_waiting_for_its_invitee_to_join_holds_back_no_other(session: Any) -> None:
+    from siyu.growth.fraud import Arrival
+    from siyu.growth.rewards import grant_due
+    from siyu.growth.service import attribute
+
+    programme = w.programme(session)
+    ref = w.referrer(session, programme)
+    waiting = w.phone()
+    with clock.frozen(T0):  # a WeCom arrival who never joins: their own reward waits
+        cid = w.customer(session, waiting)
+        first = attribute(session, ref, Arrival(invitee_id=cid, channel="wecom", at=T0))
+        session.commit()
+    found, invitee = w.arrive(session, programme, ref, device="d-later", at=T0 + timedelta(hours=1))
+    with clock.frozen(T0 + timedelta(days=1)):
+        w.push_order(waiting)
+        w.push_order(w.phone_of(session, invitee))
+        w.deliver()
+    with clock.frozen(T0 + timedelta(days=9)):
+        assert grant_due(session, page=1) == 3  # one a page: the waiting one is stepped over
+    assert _rewards(session, first.id)["invitee"] == ("pending", "not_a_member")
+    assert _rewards(session, found.id) == {"referrer": ("granted", ""), "invitee": ("granted", "")}
+
+
+def test_one_person_under_two_profiles_earns_one_reward(session: Any) -> None:
+    """P adds X's contact way (a WeCom-only profile), then signs up by Y's link with a phone (a
+    second profile); the profiles are merged; P's order rewards the first referral only."""
+    from siyu.customers.service import merge
+    from siyu.growth.fraud import Arrival
+    from siyu.growth.models import Referral
+    from siyu.growth.service import attribute
+
+    programme = w.programme(session)
+    x, y = w.referrer(session, programme), w.referrer(session, programme, name="张伟")
+    with clock.frozen(T0):
+        wecom_only = w.customer(session, w.phone(), "微信用户")
+        r1 = attribute(session, x, Arrival(invitee_id=wecom_only, channel="wecom", at=T0))
+        session.commit()
+    r2, phone_profile = w.arrive(session, programme, y, at=T0 + timedelta(hours=2))
+    assert r1.status == r2.status == "attributed"
+    with clock.frozen(T0 + timedelta(hours=3)):
+        merge(session, phone_profile, wecom_only, "test", force=True)
+        session.commit()
+        w.push_order(w.phone_of(session, phone_profile))
+        w.deliver()
+    session.expire_all()
+    assert set(_rewards(session, r1.id)) == {"referrer", "invitee"}
+    assert _rewards(session, r2.id) == {}
+    second = session.get(Referral, r2.id)
+    assert second.status == "void" and "same_person" in second.reasons
+
+
+def test_the_network_and_burst_windows_are_judged_when_people_sign_up(session: Any) -> None:
+    """Links opened days apart, sign-ups in one sitting from one network: the network rule
+    sees the sitting."""
+    from siyu.growth.service import joined_by_link, record_visit
+
+    programme = w.programme(session, network_most=2, device_most=50)
+    ref = w.referrer(session, programme)
+    visits = []
+    for n in range(4):
+        with clock.frozen(T0 + timedelta(days=2 * n)):
+            visits.append(record_visit(session, ref, f"prof-{n}", "10.5.0.1"))
+            session.commit()
+    outcomes = []
+    for n, visit in enumerate(visits):
+        with clock.frozen(T0 + timedelta(days=9, minutes=n)):
+            invitee = w.customer(session, w.phone())
+            joined = w.member(session, programme, invitee)
+            found = joined_by_link(
+                session,
+                {
+                    "member": joined.id,
+                    "via": f"referral:{visit.id}",
+                    "device": f"prof-{n}",
+                    "address": "203.0.113.50",
+                },
+            )
+            session.commit()
+        outcomes.append(found.status)
+    assert outcomes == ["attributed", "attributed", "review", "review"]
+
+
+def test_fission_counts_no_referral_whose_reward_was_voided(session: Any) -> None:
+    from siyu.growth.fission.service import StageSpec, create_campaign, qualified
+
+    programme = w.programme(session, cap_day=1, burst_most=100, network_most=100)
+    ref = w.referrer(session, programme)
+    campaign = create_campaign(
+        session,
+        "vip",
+        "三月",
+        [StageSpec(1, 100)],
+        starts_at=T0 - timedelta(days=1),
+        ends_at=T0 + timedelta(days=30),
+        actor="t",
+    )
+    session.commit()
+    people = [
+        w.arrive(
+            session,
+            programme,
+            ref,
+            device=f"q{n}",
+            address=f"10.6.{n}.1",
+            at=T0 + timedelta(minutes=n),
+        )[1]
+        for n in range(2)
+    ]
+    with clock.frozen(T0 + timedelta(hours=1)):  # the second is over the day's cap
+        for cid in people:
+            w.push_order(w.phone_of(session, cid))
+        w.deliver()
+    with clock.frozen(T0 + timedelta(days=9)):
+        assert qualified(session, campaign) == {ref.member.id: 1}
+
+
+def test_erasing_an_invitee_deletes_their_visit_and_a_referrer_their_posters(
+    session: Any, settings: Any
+) -> None:
+    from siyu.growth.models import ReferralCode, ReferralVisit
+    from siyu.growth.sharing import member_poster
+
+    programme = w.programme(session)
+    ref = w.referrer(session, programme)
+    found, invitee = w.arrive(session, programme, ref)
+    assert session.get(ReferralVisit, found.visit_id) is not None
+    _erase(session, invitee)
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(ReferralVisit)) == 0
+    member_poster(session, settings, ref.member)
+    posters = list((settings.data_dir / "posters").glob(f"{ref.code.id}-*.png"))
+    assert len(posters) == 1
+    _erase(session, ref.member.customer_id)
+    assert not posters[0].exists()
+    session.expire_all()
+    code = session.get(ReferralCode, ref.code.id)
+    assert code.customer_id is None and code.used_at.year == 2000
+
+
+def test_addresses_are_counted_by_network_and_store_networks_are_bounded(session: Any) -> None:
+    from siyu.growth.service import ReferralRefused, network_key, network_list, set_rules
+
+    assert network_key("2001:db8:1:2:aaaa::1") == network_key("2001:db8:1:2:bbbb::9")
+    assert network_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert network_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert network_key("testclient") == "testclient"
+    for wide in ("0.0.0.0/0", "10.0.0.0/8", "::/0", "2001:db8::/16"):
+        with pytest.raises(ReferralRefused):
+            network_list(wide)
+    w.programme(session)
+    with pytest.raises(ReferralRefused):
+        set_rules(session, "vip", "t", refund_days=0)
+
+
+def test_visits_from_one_device_stop_counting_past_the_hours_limit(session: Any) -> None:
+    from siyu.growth.service import visit_counts
+
+    with clock.frozen(T0):
+        counted = [visit_counts("10.7.0.1", "flood") for _ in range(35)]
+    assert counted.count(True) == 30
+
+
+def test_an_order_heard_of_before_the_arrival_still_earns_the_reward(session: Any) -> None:
+    """The worker may hear of the order before the sign-up (reactions in any order): the
+    arrival looks at the invitee's paid orders since."""
+    from siyu.growth.service import joined_by_link, record_visit
+
+    programme = w.programme(session)
+    ref = w.referrer(session, programme)
+    with clock.frozen(T0):
+        visit = record_visit(session, ref, "dev-late", "10.8.0.1")
+        session.commit()
+    with clock.frozen(T0 + timedelta(minutes=5)):
+        number = w.phone()
+        invitee = w.customer(session, number)
+        joined = w.member(session, programme, invitee)
+        w.push_order(number)
+        w.deliver()  # the order is followed first: no referral yet
+        found = joined_by_link(
+            session, {"member": joined.id, "via": f"referral:{visit.id}", "device": "dev-late"}
+        )
+        session.commit()
+    assert found is not None and found.order_id is not None
+    assert set(_rewards(session, found.id)) == {"referrer", "invitee"}

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from siyu.accounts.service import Principal
-from siyu.customers import CUSTOMERS_UNMASK
 from siyu.db import session_scope
 from siyu.growth import GROWTH_MANAGE, queries, service
 from siyu.growth.models import ReferralProgramme
@@ -161,14 +160,14 @@ def list_referrals(
     principal: Principal = Depends(manager),
 ) -> ReferralPage:
     """Referrals, newest first, with the reasons the checks gave and each side's reward.
-    Invitees' names are masked unless the key may unmask customers."""
+    Invitees' names are masked (the customer's page unmasks them, with its audit)."""
     with session_scope() as session:
         total, rows = queries.referrals(
             session,
             status=status,
             offset=offset,
             most=limit,
-            masked=not principal.can(CUSTOMERS_UNMASK),
+            masked=True,  # the customer's own page unmasks, with its audit
         )
         return ReferralPage(total=total, referrals=rows)
 
@@ -197,7 +196,5 @@ def decide(
     with session_scope() as session:
         found = service.decide(session, referral_id, body.approve, principal.actor)
         session.flush()
-        _total, rows = queries.referrals(
-            session, referral_id=found.id, masked=not principal.can(CUSTOMERS_UNMASK)
-        )
+        _total, rows = queries.referrals(session, referral_id=found.id, masked=True)
         return rows[0]

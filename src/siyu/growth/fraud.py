@@ -54,6 +54,8 @@ LATER = {
     "not_a_member": N_("The invitee did not join the programme in time"),
     "coupon_unavailable": N_("The coupon could not be given (ended or given out)"),
     "erased": N_("The person asked for their data to be erased"),
+    "same_person": N_("The same person arrived earlier under another profile"),
+    "order_moved": N_("The order no longer belongs to the invitee"),
 }
 REASONS = {**VOIDING, **REVIEWING, **LATER}
 
@@ -69,6 +71,13 @@ class Arrival:
     device: str = ""
     address: str = ""
     visit_id: int | None = None
+    # when they signed up, if later than ``at`` (the link opened then): the device, network
+    # and burst windows are about sign-ups, so they are judged at this time
+    signed_up_at: datetime | None = None
+
+    @property
+    def window_at(self) -> datetime:
+        return self.signed_up_at or self.at
 
 
 @dataclass
@@ -112,15 +121,15 @@ def judge_many(
             reasons.append("self_referral")
         if a.device and any(a.device in facts.devices.get(r, ()) for r in referrer):
             reasons.append("own_device")
-        if a.device and facts.recent("device", a.device, a.at) >= max(rules.device_most, 1):
+        if a.device and facts.recent("device", a.device, a.window_at) >= max(rules.device_most, 1):
             reasons.append("shared_device")
         if (
             a.address
             and not in_networks(a.address, rules.store_networks)
-            and facts.recent("address", a.address, a.at) >= max(rules.network_most, 1)
+            and facts.recent("address", a.address, a.window_at) >= max(rules.network_most, 1)
         ):
             reasons.append("shared_network")
-        if facts.recent("referrer", str(c.referrer.id), a.at) >= max(rules.burst_most, 1):
+        if facts.recent("referrer", str(c.referrer.id), a.window_at) >= max(rules.burst_most, 1):
             reasons.append("burst")
         verdict = Verdict(reasons=reasons)
         if any(r in VOIDING for r in reasons):
@@ -156,7 +165,7 @@ class _Facts:
             m for c in candidates for m in self.family.get(c.referrer.customer_id or 0, [])
         }
         self.devices = devices_of(session, referrers)
-        earliest = min((c.arrival.at for c in candidates), default=clock.now())
+        earliest = min((c.arrival.window_at for c in candidates), default=clock.now())
         self.windows: dict[tuple[str, str], list[datetime]] = {}
         spans: dict[str, tuple[Any, set[Any], timedelta]] = {
             "device": (
@@ -217,19 +226,21 @@ class _Facts:
             ("referrer", str(c.referrer.id)),
         ):
             if key:
-                insort(self.windows.setdefault((kind, key), []), a.at)
+                insort(self.windows.setdefault((kind, key), []), a.window_at)
 
 
 def in_networks(address: str, networks: Collection[str]) -> bool:
-    """Whether a client address is one of the stores' Wi-Fi networks (IPs or CIDR blocks)."""
+    """Whether a client address (or the /64 an IPv6 one is counted by) is inside one of the
+    stores' Wi-Fi networks (IPs or CIDR blocks)."""
     try:
-        found = ipaddress.ip_address(address)
+        found = ipaddress.ip_network(address, strict=False)
     except ValueError:
         return False
     for net in networks:
         try:
-            if found in ipaddress.ip_network(net, strict=False):
-                return True
+            store = ipaddress.ip_network(net, strict=False)
         except ValueError:
             continue
+        if found.version == store.version and found.subnet_of(store):  # type: ignore[arg-type]
+            return True
     return False

@@ -85,6 +85,7 @@ class ReferralCode(Base):
     way_corp_id: Mapped[int | None] = mapped_column(sa.Integer)
     way_config_id: Mapped[str | None] = mapped_column(sa.String(64))
     way_qr_url: Mapped[str | None] = mapped_column(sa.String(500))
+    way_qr_png: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # fetched once, kept
     way_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -117,6 +118,7 @@ class Referral(Base):
         sa.UniqueConstraint("programme_id", "invitee_id"),
         sa.Index("ix_referral_referrer", "referrer_id", "arrived_at"),
         sa.Index("ix_referral_arrived", "programme_id", "arrived_at"),
+        sa.Index("ix_referral_order", "order_id"),  # a refund finds its referral
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

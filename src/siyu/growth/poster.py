@@ -87,14 +87,17 @@ def clean_art(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def poster(folder: Path, text: PosterText, qr_png: bytes, art: bytes | None) -> bytes:
-    """The poster's PNG: from the cache, else drawn (and kept)."""
+def poster(
+    folder: Path, text: PosterText, qr_png: bytes, art: bytes | None, prefix: str = ""
+) -> bytes:
+    """The poster's PNG: from the cache, else drawn (and kept). ``prefix`` starts the file's
+    name (the member's code), so an erasure finds their posters."""
     key = hashlib.sha256(
         "\x1f".join((text.name, text.programme, text.offer, text.hint)).encode()
         + hashlib.sha256(qr_png).digest()
         + hashlib.sha256(art or b"").digest()
     ).hexdigest()[:32]
-    path = folder / f"{key}.png"
+    path = folder / f"{prefix}{key}.png"
     try:
         return path.read_bytes()
     except OSError:

@@ -58,7 +58,10 @@ def invitation(
     if device is None:
         fresh = new_device(secret)
         device = device_of(secret, fresh)
-    visit = service.record_visit(session, referrer, device or "", address(request))
+    counted = service.visit_counts(address(request), device or "")
+    visit = (
+        service.record_visit(session, referrer, device or "", address(request)) if counted else None
+    )
     names = display_names(session, [referrer.member.customer_id or 0])
     response = page(
         request,
@@ -68,7 +71,7 @@ def invitation(
         programme=referrer.member.programme_name,
         member=who is not None,
         own=who is not None and who.customer_id == referrer.member.customer_id,
-        join=f"/m/login?via=referral:{visit.id}",
+        join=f"/m/login?via=referral:{visit.id}" if visit else "/m/login",
         error=None,
     )
     if fresh is not None:
@@ -128,7 +131,7 @@ def my_qr(session: SessionDep, who: Visitor | None = Depends(signed_in)) -> Resp
     return Response(
         buf.getvalue(),
         media_type="image/svg+xml",
-        headers={"Cache-Control": "private, max-age=3600"},
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -146,4 +149,4 @@ def my_poster(session: SessionDep, who: Visitor | None = Depends(signed_in)) -> 
         png = sharing.member_poster(session, get_settings(), member)
     except PosterUnavailable as exc:
         return Response(str(exc), status_code=503, headers={"Retry-After": "5"})
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

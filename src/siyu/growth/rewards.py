@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -40,7 +41,10 @@ SIDES = ("referrer", "invitee")
 
 
 def follow_orders(session: Session, order_ids: Sequence[int]) -> int:
-    """Rewards made pending, or voided, for these orders; returns how many changed."""
+    """Rewards made pending, or voided, for these orders; returns how many changed (nothing
+    is read while no programme runs referral: an import's millions of orders cost nothing)."""
+    if session.scalar(sa.select(ReferralProgramme.id).limit(1)) is None:
+        return 0
     changed = 0
     for row in order_states(session, order_ids):
         oid, brand_id, _store, customer_id, status, paid, refunded, paid_at, ordered_at = row[:9]
@@ -61,19 +65,21 @@ def _qualify(
 ) -> int:
     if paid_at is None:
         return 0
+    family = family_of(session, customer_id)
     rows = session.execute(
         sa.select(Referral, ReferralProgramme)
         .join(ReferralProgramme, ReferralProgramme.programme_id == Referral.programme_id)
         .where(
-            Referral.invitee_id.in_(family_of(session, customer_id)),
-            Referral.order_id.is_(None),
+            Referral.invitee_id.in_(family),
             Referral.status != ReferralStatus.void,
             Referral.arrived_at <= paid_at,
         )
+        .order_by(Referral.arrived_at, Referral.id)
     ).all()
+    kept = _one_per_person(session, list(rows), family)
     made = 0
-    brands = programme_brands(session, {r.programme_id for r, _rules in rows})
-    for referral, rules in rows:
+    brands = programme_brands(session, {r.programme_id for r, _rules in kept})
+    for referral, rules in kept:
         if brands.get(rules.programme_id) not in (None, brand_id) or net < max(
             rules.min_order_fen, 1
         ):
@@ -110,6 +116,40 @@ def _qualify(
             made += 1
         session.flush()
     return made
+
+
+def _one_per_person(session: Session, rows: list[Any], family: list[int]) -> list[Any]:
+    """One person, one referral per programme: profiles merged later (a WeCom-only profile and
+    a phone one) may each have arrived by a code. The first arrival keeps its referral; the
+    others are void (``same_person``), and so is the first when the person, seen whole now,
+    was a customer before it (``already_customer``). Only a referral with no order yet can
+    take this one."""
+    from siyu.growth.fraud import Arrival, Candidate, judge_many
+
+    kept: list[Any] = []
+    seen: set[int] = set()
+    for referral, rules in rows:
+        if referral.programme_id in seen:
+            if referral.order_id is None:
+                referral.status = ReferralStatus.void
+                referral.reasons = [*referral.reasons, "same_person"]
+            continue
+        seen.add(referral.programme_id)
+        if len(family) > 1 and referral.order_id is None:
+            referrer = member_view(session, referral.referrer_id)
+            if referrer is not None:
+                arrival = Arrival(
+                    invitee_id=family[0], channel=referral.channel, at=referral.arrived_at
+                )
+                verdict = judge_many(session, rules, [Candidate(referrer, arrival)])[0]
+                if "already_customer" in verdict.reasons or "self_referral" in verdict.reasons:
+                    referral.status = ReferralStatus.void
+                    referral.reasons = [*referral.reasons, *verdict.reasons]
+                    continue
+        if referral.order_id is None:
+            kept.append((referral, rules))
+    session.flush()
+    return kept
 
 
 def _over_cap(session: Session, rules: ReferralProgramme, referrer_id: int) -> str:
@@ -168,31 +208,37 @@ def void_rewards(
     return int(getattr(done, "rowcount", 0) or 0)
 
 
-def grant_due(session: Session, most: int = 500) -> int:
-    """Grant the rewards whose refund window has passed, up to ``most``; each is committed on
-    its own (one member's failure never holds the others). Returns how many were granted."""
+def grant_due(session: Session, page: int = 500) -> int:
+    """Grant every reward whose refund window has passed, in pages by id (a reward that stays
+    pending — an invitee not yet a member, one that failed — never holds back those after it);
+    each is committed on its own (one member's failure never holds the others). Returns how
+    many were granted."""
     now = clock.now()
-    ids = session.scalars(
-        sa.select(ReferralReward.id)
-        .join(Referral, Referral.id == ReferralReward.referral_id)
-        .where(
-            ReferralReward.status == RewardStatus.pending,
-            ReferralReward.due_at <= now,
-            Referral.status != ReferralStatus.review,
-        )
-        .order_by(ReferralReward.due_at, ReferralReward.id)
-        .limit(most)
-    ).all()
-    session.commit()
-    granted = 0
-    for reward_id in ids:
-        try:
-            granted += _grant(session, reward_id, now)
-            session.commit()
-        except Exception:
-            session.rollback()
-            log.exception("referral reward %s could not be granted; tried again later", reward_id)
-    return granted
+    granted, after = 0, 0
+    while True:
+        ids = session.scalars(
+            sa.select(ReferralReward.id)
+            .join(Referral, Referral.id == ReferralReward.referral_id)
+            .where(
+                ReferralReward.status == RewardStatus.pending,
+                ReferralReward.due_at <= now,
+                ReferralReward.id > after,
+                Referral.status != ReferralStatus.review,
+            )
+            .order_by(ReferralReward.id)
+            .limit(page)
+        ).all()
+        session.commit()
+        for reward_id in ids:
+            try:
+                granted += _grant(session, reward_id, now)
+                session.commit()
+            except Exception:
+                session.rollback()
+                log.exception("referral reward %s could not be granted; tried later", reward_id)
+        if len(ids) < page:
+            return granted
+        after = ids[-1]
 
 
 def _grant(session: Session, reward_id: int, now: datetime) -> int:
@@ -217,6 +263,13 @@ def _grant(session: Session, reward_id: int, now: datetime) -> int:
         )
     if not _still_paid(session, reward.order_id, rules):
         return _settle(reward, RewardStatus.void, "refunded")
+    owner = order_states(session, [reward.order_id])
+    if (
+        referral.invitee_id is None
+        or not owner
+        or owner[0][3] not in family_of(session, referral.invitee_id)
+    ):  # an unmerge gave the order back to someone else
+        return _settle(reward, RewardStatus.void, "order_moved")
     if referral.invitee_id is not None and deleted_friends(
         session, family_of(session, referral.invitee_id), referral.arrived_at
     ):
@@ -252,8 +305,9 @@ def _grant(session: Session, reward_id: int, now: datetime) -> int:
     reward.status, reward.settled_at = RewardStatus.granted, now
     if reward.reason == "not_a_member":
         reward.reason = ""
-    words = f"{reward.points} 积分" if reward.points else "优惠券"
-    notify_reward(session, member.customer_id, f"referral-reward:{reward.id}", words)
+    if reward.side == "referrer":  # the notice's words are the referrer's; the new member sees
+        words = f"{reward.points} 积分" if reward.points else "优惠券"  # theirs on their page
+        notify_reward(session, member.customer_id, f"referral-reward:{reward.id}", words)
     return 1
 
 

@@ -9,7 +9,8 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
+from siyu.centre.throttle import Limit, count
+from siyu.db import get_engine
 from siyu.growth.fraud import Arrival, Candidate, judge_many
 from siyu.growth.models import (
     Referral,
@@ -28,7 +31,7 @@ from siyu.growth.models import (
 )
 from siyu.loyalty.coupons.queries import template_id_of
 from siyu.loyalty.queries import MemberView, member_view, member_views, programme_named
-from siyu.privacy.service import ErasureContext
+from siyu.privacy.service import ErasureContext, families_of, family_of
 from siyu.refusals import Conflict, NotFound, Refusal
 
 log = logging.getLogger("siyu.growth")
@@ -37,12 +40,13 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a t
 CODE_LENGTH = 8
 CODE = re.compile(rf"[{ALPHABET}]{{{CODE_LENGTH}}}")
 STATE_PREFIX = "r_"  # a WeCom contact way's state naming a code: r_<code> (≤ 30 characters)
-VISIT_AGAIN = timedelta(hours=24)  # one device's visits to one link count once a day
+VISIT_AGAIN = timedelta(hours=24)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # one device's visits to one link count once a day
 LIMITS: dict[str, tuple[int, int]] = {
     "referrer_points": (0, 1_000_000),
     "invitee_points": (0, 1_000_000),
     "min_order_fen": (0, 100_000_000),
-    "refund_days": (0, 365),
+    "refund_days": (1, 365),  # a reward is never paid before the order can be refunded
     "arrival_days": (1, 365),
     "cap_day": (0, 10_000),
     "cap_month": (0, 100_000),
@@ -179,14 +183,34 @@ def network_list(text: str) -> list[str]:
     out: list[str] = []
     for part in text.replace(",", " ").replace("，", " ").split():
         try:
-            out.append(str(ipaddress.ip_network(part, strict=False)))
+            net = ipaddress.ip_network(part, strict=False)
         except ValueError as exc:
             raise ReferralRefused(
                 "{value} is not an IP address or network", value=part[:60]
             ) from exc
+        if net.prefixlen < (16 if net.version == 4 else 32):  # 0.0.0.0/0 would end the rule
+            raise ReferralRefused(
+                "{value} is wider than a store's network (at most /16, or /32 for IPv6)",
+                value=part[:60],
+            )
+        out.append(str(net))
     if len(out) > 200:
         raise ReferralRefused("at most {most} store networks", most=200)
     return out
+
+
+def network_key(address: str) -> str:
+    """A client address as the network rule counts it: IPv4 as it is (an IPv4-mapped IPv6 one
+    unmapped), IPv6 by its /64 (privacy addresses rotate inside one); anything else as given."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return (address or "")[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 # -- codes and visits ----------------------------------------------------------------------------
@@ -269,6 +293,21 @@ def find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
     return out
 
 
+# Visits counted per client network and device: a store's Wi-Fi on a busy day opens links a
+# few hundred times an hour; a script reloading one link stops counting (the K-factor's visits
+# and the visit table stay honest), while the page itself is still shown.
+VISIT_LIMITS = (Limit("visit", "net", 3600, 300), Limit("visit", "device", 3600, 30))
+
+
+def visit_counts(address: str, device: str) -> bool:
+    """Whether this open of a link is counted as a visit (within the limits); counted in a
+    transaction of its own, so call it with no write of the request's open."""
+    over = count(
+        get_engine(), VISIT_LIMITS, {"net": network_key(address), "device": device}, clock.now()
+    )
+    return over is None
+
+
 def record_visit(session: Session, referrer: Referrer, device: str, address: str) -> ReferralVisit:
     """Someone opened the link. One device counts once a day per link (a refresh, a flood of
     reloads do not inflate the K-factor's visits): its visit of today is given back."""
@@ -328,7 +367,7 @@ def attribute_many(
     for programme_id, indexes in by_programme.items():
         rules = arrivals[indexes[0]][0].rules
         invitees = [arrivals[i][1].invitee_id for i in indexes]
-        existing = _attributed(session, programme_id, invitees)
+        existing = _attributed_family(session, programme_id, invitees)
         fresh: list[int] = []
         seen: set[int] = set()
         for i in sorted(indexes, key=lambda i: arrivals[i][1].at):
@@ -353,7 +392,7 @@ def attribute_many(
                     "visit_id": a.visit_id,
                     "device": a.device[:40],
                     "address": a.address[:64],
-                    "arrived_at": a.at,
+                    "arrived_at": a.window_at,  # the sign-up (the link may be older)
                     "referrer_joined_at": ref.member.joined_at,
                     "status": verdict.status,
                     "reasons": verdict.reasons,
@@ -404,6 +443,21 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
                 pass
 
 
+def _attributed_family(
+    session: Session, programme_id: int, invitees: Sequence[int]
+) -> dict[int, Attributed]:
+    """Each invitee's referral in the programme, or one of a profile merged into theirs (the
+    same person arriving again under another profile keeps the first)."""
+    families = families_of(session, invitees)
+    found = _attributed(session, programme_id, [m for f in families.values() for m in f])
+    out: dict[int, Attributed] = {}
+    for invitee, family in families.items():
+        mine = [found[m] for m in family if m in found]
+        if mine:
+            out[invitee] = min(mine, key=lambda a: a.id)
+    return out
+
+
 def _attributed(
     session: Session, programme_id: int, invitees: Sequence[int]
 ) -> dict[int, Attributed]:
@@ -434,7 +488,7 @@ def joined_by_link(session: Session, data: dict[str, Any]) -> Referral | None:
     The visit must have been made on the device that signed up, within the programme's
     arrival days: a ``via`` copied into another browser credits nobody."""
     kind, _sep, ref = str(data.get("via") or "").partition(":")
-    if kind != "referral" or not ref.isdigit() or len(ref) > 15:
+    if kind != "referral" or not (ref.isascii() and ref.isdigit()) or len(ref) > 15:
         return None
     visit = session.get(ReferralVisit, int(ref))
     member = member_view(session, int(data.get("member") or 0))
@@ -459,10 +513,11 @@ def joined_by_link(session: Session, data: dict[str, Any]) -> Referral | None:
         channel="centre",
         at=visit.at,
         device=device,
-        address=str(data.get("address") or "")[:64],
+        address=network_key(str(data.get("address") or "")),
         visit_id=visit.id,
+        signed_up_at=max(joined, visit.at),
     )
-    return attribute(session, referrer, arrival)
+    return _with_orders(session, attribute(session, referrer, arrival))
 
 
 def added_by_state(session: Session, data: dict[str, Any]) -> Referral | None:
@@ -475,11 +530,27 @@ def added_by_state(session: Session, data: dict[str, Any]) -> Referral | None:
         referrer = find_code(session, state[len(STATE_PREFIX) :])
     except NoSuchCode:
         return None
+    if referrer.code.way_corp_id is not None and data.get("corp") != referrer.code.way_corp_id:
+        return None  # the state came through another corp's contact way: not this code's
     try:
         at = datetime.fromisoformat(str(data.get("at")))
     except ValueError:
         at = clock.now()
-    return attribute(session, referrer, Arrival(invitee_id=customer, channel="wecom", at=at))
+    made = attribute(session, referrer, Arrival(invitee_id=customer, channel="wecom", at=at))
+    return _with_orders(session, made)
+
+
+def _with_orders(session: Session, referral: Referral) -> Referral:
+    """An invitee may have paid before their arrival was heard of (the reactions come in any
+    order): their paid orders since the arrival are looked at now."""
+    from siyu.growth.rewards import follow_orders
+    from siyu.orders.queries import paid_orders_since
+
+    if referral.invitee_id is not None and referral.order_id is None:
+        family = family_of(session, referral.invitee_id)
+        if follow_orders(session, paid_orders_since(session, family, referral.arrived_at)):
+            session.expire(referral)  # its order was set by a plain UPDATE
+    return referral
 
 
 def ordered_with_code(session: Session, data: dict[str, Any]) -> Referral | None:
@@ -543,9 +614,12 @@ class NoSuchReferral(ReferralRefused, NotFound):
 
 # -- erasure ---------------------------------------------------------------------------------------
 def erase_referrals(session: Session, ctx: ErasureContext) -> int:
-    """Erasure: the person's code and visits go (a link of theirs answers "no such code"); a
-    referral they were invited by keeps its figures without them (no customer, no device,
-    no address); its pending rewards are voided."""
+    """Erasure: the person's code and its visits go (a link of theirs answers "no such code"),
+    their posters are deleted from the disk, their WeCom contact way is left for the next
+    sweep to delete at WeCom (marked unused since long ago; WeCom is never called inside the
+    erasure's transaction); a referral they were invited by keeps its figures without them
+    (no customer, no device, no address, no visit); its pending rewards are voided — the
+    order that would earn them goes with the person and can no longer be checked."""
     from siyu.growth.rewards import void_rewards
 
     family = list(ctx.customer_ids)
@@ -569,19 +643,36 @@ def erase_referrals(session: Session, ctx: ErasureContext) -> int:
             .values(
                 customer_id=None,
                 code=sa.literal("-", sa.String) + sa.cast(ReferralCode.id, sa.String),
+                used_at=LONG_AGO,  # the contact way sweep deletes it at WeCom
+                way_qr_png=None,
             )
             .execution_options(synchronize_session=False)
         )
+        folder = Path(ctx.settings.data_dir) / "posters"
+        for code_id in codes:
+            for path in folder.glob(f"{int(code_id)}-*.png"):
+                path.unlink(missing_ok=True)
     invited = session.scalars(sa.select(Referral.id).where(Referral.invitee_id.in_(family))).all()
     if invited:
-        # the order that would earn them goes with the person: it can no longer be checked
-        # for a refund, so neither side's pending reward is paid
         void_rewards(session, list(invited), "erased")
+        visits = [
+            v
+            for v in session.scalars(
+                sa.select(Referral.visit_id).where(
+                    Referral.id.in_(invited), Referral.visit_id.is_not(None)
+                )
+            )
+            if v is not None
+        ]
+        if visits:
+            gone += _count_of(
+                session.execute(sa.delete(ReferralVisit).where(ReferralVisit.id.in_(visits)))
+            )
         gone += _count_of(
             session.execute(
                 sa.update(Referral)
                 .where(Referral.id.in_(invited))
-                .values(invitee_id=None, device="", address="")
+                .values(invitee_id=None, device="", address="", visit_id=None)
                 .execution_options(synchronize_session=False)
             )
         )

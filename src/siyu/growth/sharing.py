@@ -5,7 +5,7 @@ deleted after 90 days unused (``sweep_ways``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.config import Settings
+from siyu.customers.masking import mask_text
 from siyu.customers.queries import display_names
 from siyu.growth.models import ReferralCode
 from siyu.growth.poster import PosterText, link_qr, poster
@@ -44,10 +45,7 @@ def way_qr(session: Session, code: ReferralCode) -> bytes | None:
     """The QR image of the member's contact way, made now if they have none yet (and a guide);
     None: the poster carries the link instead."""
     now = clock.now()
-    if code.way_config_id is None and (
-        code.way_created_at is None or now - code.way_created_at > RETRY
-    ):
-        code.way_created_at = now
+    if code.way_config_id is None and _claim(session, code.id, now):
         customers = family_of(session, code.customer_id) if code.customer_id else []
         way = make_way(
             session, customers, f"{STATE_PREFIX}{code.code}", lambda corp: _ways_in(session, corp)
@@ -58,13 +56,36 @@ def way_qr(session: Session, code: ReferralCode) -> bytes | None:
                 way.config_id,
                 way.qr_url,
             )
+            code.way_qr_png = way.qr_png
             code.way_created_at = clock.now()
             session.flush()
             return way.qr_png
         return None
     if code.way_config_id is None:
         return None
-    return qr_of(code.way_qr_url)
+    if code.way_qr_png is None:  # WeCom's image could not be read when the way was made
+        code.way_qr_png = qr_of(code.way_qr_url)
+    return code.way_qr_png
+
+
+def _claim(session: Session, code_id: int, now: datetime) -> bool:
+    """Whether this request makes the member's contact way: the first to mark the code does
+    (two first posters at once make one way, not two); a member whose last try failed (no
+    guide, WeCom refused) is tried again a day later."""
+    done = session.execute(
+        sa.update(ReferralCode)
+        .where(
+            ReferralCode.id == code_id,
+            ReferralCode.way_config_id.is_(None),
+            sa.or_(
+                ReferralCode.way_created_at.is_(None), ReferralCode.way_created_at < now - RETRY
+            ),
+        )
+        .values(way_created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(getattr(done, "rowcount", 0))
 
 
 def member_poster(session: Session, settings: Settings, member: MemberView) -> bytes:
@@ -82,13 +103,14 @@ def member_poster(session: Session, settings: Settings, member: MemberView) -> b
     elif rules is not None and rules.invitee_coupon_id:
         offer = "扫码入会，首单完成后得新人券"
     text = PosterText(
-        name=names.get(member.customer_id or 0, "") or "好友",
+        # as saved, but a phone number or an address typed as a name is masked (DESIGN §11)
+        name=mask_text(names.get(member.customer_id or 0, "") or "好友"),
         programme=member.programme_name,
         offer=offer,
         hint="长按识别二维码",
     )
     art = rules.poster_art if rules is not None else None
-    return poster(Path(settings.data_dir) / "posters", text, qr, art)
+    return poster(Path(settings.data_dir) / "posters", text, qr, art, prefix=f"{code.id}-")
 
 
 def sweep_ways(session: Session) -> int:
@@ -116,6 +138,7 @@ def sweep_ways(session: Session) -> int:
             code = session.get(ReferralCode, code_id)
             if code is not None:
                 code.way_config_id = code.way_qr_url = code.way_corp_id = None
+                code.way_qr_png = None
                 code.way_created_at = None
             session.commit()
             gone += 1

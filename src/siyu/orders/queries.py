@@ -71,8 +71,8 @@ def first_paid_before(session: Session, customer_ids: Collection[int], at: datet
 
 
 def order_money(session: Session, order_ids: Collection[int]) -> dict[int, tuple[str, int, int]]:
-    """(status, paid, refunded) of these orders by id, whoever they belong to now (an erased
-    buyer's order keeps its money and status)."""
+    """(status, paid, refunded) of these orders by id, whoever they belong to now (an order of
+    an erased person is gone: it is simply not in the answer)."""
     return {
         int(i): (str(st), int(paid or 0), int(refund or 0))
         for i, st, paid, refund in session.execute(
@@ -286,3 +286,24 @@ def first_paid_each(session: Session, customer_ids: Collection[int]) -> dict[int
             if cid is not None and first is not None:
                 out[int(cid)] = first
     return out
+
+
+def paid_orders_since(
+    session: Session, customer_ids: Collection[int], since: datetime, most: int = 50
+) -> list[int]:
+    """Ids of these customers' paid orders since ``since`` (oldest first, at most ``most``): a
+    capability that learns of a customer late looks at what they bought meanwhile."""
+    when = sa.func.coalesce(Order.paid_at, Order.ordered_at)
+    return [
+        int(i)
+        for i in session.scalars(
+            sa.select(Order.id)
+            .where(
+                Order.customer_id.in_(list(customer_ids)),
+                Order.status.in_(PAID_STATUSES),
+                when >= since,
+            )
+            .order_by(when, Order.id)
+            .limit(most)
+        )
+    ]

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.growth.fission.models import FissionCampaign, FissionReward, FissionStage
-from siyu.growth.models import Referral, ReferralProgramme, ReferralStatus
+from siyu.growth.models import (
+    Referral,
+    ReferralProgramme,
+    ReferralReward,
+    ReferralStatus,
+    RewardStatus,
+)
 from siyu.growth.notices import notify_reward
 from siyu.growth.service import ReferralRefused
 from siyu.loyalty.coupons.queries import template_id_of
@@ -26,7 +32,9 @@ from siyu.loyalty.ledger import LoyaltyError
 from siyu.loyalty.queries import member_view, programme_named
 from siyu.loyalty.service import earn
 from siyu.orders.queries import PAID_STATUSES, order_money
+from siyu.privacy.service import family_of
 from siyu.refusals import NotFound
+from siyu.wecom.queries import deleted_friends
 
 TRIGGERS_REFUSED = {
     "shares": "a reward for sharing",
@@ -34,12 +42,23 @@ TRIGGERS_REFUSED = {
     "adds": "a reward for adding friends",
     "invites": "a reward for the number invited",
 }
-# task types WeChat bans outright, and words that tie a reward to a share
-BANNED = re.compile(r"助力|砍价|加速|集赞|集齐|拼手气")
-SHARE = re.compile(r"分享|转发|朋友圈|群里发|晒图|晒单")  # a reward next to these: refused
-INVITE = re.compile(r"邀请|拉人|扫码|加好友|关注|进群")  # refused unless a purchase earns it
-PURCHASE = re.compile(r"下单|购买|首单|消费|订单|买")
-REWARD = re.compile(r"得|送|领|奖|免费|红包|积分|券|现金|返|赢|抽")
+# task types WeChat bans outright, and words that tie a reward to a share (matched on text
+# folded to simplified characters and lower case, without spaces or punctuation)
+BANNED = re.compile(r"助力|砍价|砍一刀|帮砍|加速|集赞|点赞|集齐|拼手气|拉新|拉人头")
+SHARE = re.compile(r"分享|转发|朋友圈|群里发|晒图|晒单|share|forward|repost|retweet")
+INVITE = re.compile(r"邀请|拉人|扫码|加好友|关注|进群|invite")  # refused unless a purchase earns it
+PURCHASE = re.compile(r"下单|购买|首单|消费|订单|买|purchase|order|buy")
+REWARD = re.compile(
+    r"[得送领赢抽返赚]\d|得到|获得|即得|立得|可得|就得|就送|即送|立送|免费|免单|红包|积分|"
+    r"优惠券|领券|送券|得券|礼品|礼物|奖励|奖品|抽奖|现金|返现|赢取|领取|"
+    r"points|coupon|free|reward|prize|cash|win"
+)
+# traditional forms of the characters these words use, folded before matching
+TRADITIONAL = str.maketrans(
+    "轉發讚價獎禮積領貼紅現費單買購請關進羣閱贈劵獲贏搶",
+    "转发赞价奖礼积领贴红现费单买购请关进群阅赠券获赢抢",
+)
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 STAGES_MOST = 10
 
 
@@ -63,7 +82,8 @@ def normalised(text: str) -> str:
     """Full-width letters folded, spaces and punctuation dropped: 「转 发」「轉發」-style
     evasions read as the word they spell (width and spacing; traditional forms are not
     folded)."""
-    folded = unicodedata.normalize("NFKC", text or "")
+    folded = unicodedata.normalize("NFKC", text or "").translate(ZERO_WIDTH)
+    folded = folded.translate(TRADITIONAL).lower()
     return "".join(ch for ch in folded if ch.isalnum())
 
 
@@ -75,7 +95,16 @@ def check_poster(text: str) -> None:
             "the poster names a task WeChat bans (助力, 砍价, 加速, 集赞): {word}",
             word=BANNED.search(plain).group(0),  # type: ignore[union-attr]
         )
-    for sentence in re.split(r"[。！？!?;；\n]", unicodedata.normalize("NFKC", text or "")):
+    whole = normalised(text)
+    pieces = re.split(r"[。！？!?;；\n]", unicodedata.normalize("NFKC", text or ""))
+    bought = PURCHASE.search(whole) is not None
+    if REWARD.search(whole) and SHARE.search(whole) and not bought:
+        raise FissionRefused(
+            "the poster ties a reward to sharing ({words}); WeChat forbids inducing shares: "
+            "say what a friend's purchase earns instead",
+            words=(text or "").strip()[:40],
+        )
+    for sentence in pieces:
         flat = normalised(sentence)
         bought = PURCHASE.search(flat) is not None
         if REWARD.search(flat) and (SHARE.search(flat) or (INVITE.search(flat) and not bought)):
@@ -193,7 +222,28 @@ def qualified(
     ]
     if member_id is not None:
         where.append(Referral.referrer_id == member_id)
-    rows = session.execute(sa.select(Referral.referrer_id, Referral.order_id).where(*where)).all()
+    # a referral whose own reward was voided (a cap, a friend deleted, erasure, an operator)
+    # counts for no stage either
+    voided = sa.exists().where(
+        ReferralReward.referral_id == Referral.id,
+        ReferralReward.side == "referrer",
+        ReferralReward.status == RewardStatus.void,
+    )
+    where.append(~voided)
+    found = session.execute(
+        sa.select(
+            Referral.referrer_id, Referral.order_id, Referral.invitee_id, Referral.arrived_at
+        ).where(*where)
+    ).all()
+    gone = {
+        int(invitee)
+        for _r, _o, invitee, arrived in found
+        if invitee is not None
+        and deleted_friends(session, family_of(session, int(invitee)), arrived)
+    }
+    rows: list[tuple[int, int | None]] = [
+        (r, o) for r, o, invitee, _a in found if invitee is not None and int(invitee) not in gone
+    ]
     money = order_money(session, [int(o) for _r, o in rows if o is not None])
     paid_at = _paid_at(session, [int(o) for _r, o in rows if o is not None])
     out: dict[int, int] = {}

@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("way_corp_id", sa.Integer(), nullable=True),
         sa.Column("way_config_id", sa.String(length=64), nullable=True),
         sa.Column("way_qr_url", sa.String(length=500), nullable=True),
+        sa.Column("way_qr_png", sa.LargeBinary(), nullable=True),
         sa.Column("way_created_at", siyu.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customer.id"], name=op.f("fk_referral_code_customer_id_customer")
@@ -223,6 +224,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("referral", schema=None) as batch_op:
         batch_op.create_index("ix_referral_arrived", ["programme_id", "arrived_at"], unique=False)
+        batch_op.create_index("ix_referral_order", ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_referral_invitee_id"), ["invitee_id"], unique=False)
         batch_op.create_index("ix_referral_referrer", ["referrer_id", "arrived_at"], unique=False)
 
