@@ -2537,6 +2537,8 @@ def test_no_console_form_changes_anything_without_its_csrf_token(
             "action": "start",
             "row_id": 1,
             "handover_id": handover.id,
+            "referral_id": 1,  # none there: refused for its token before it is looked for
+            "slug": "survey",
         }
         programme = create_programme(s, "csrf", "会员")
         ids["programme_id"] = programme.id
