@@ -19,6 +19,13 @@ BEHAVIOUR = "行为"
 _PROPERTY = re.compile(r"[\w\-]{1,64}")
 
 
+def _on_spark(table: ir.Table) -> bool:
+    try:
+        return str(table._find_backend().name) == "pyspark"
+    except Exception:  # an unbound expression: compiled for DuckDB's SQL
+        return False
+
+
 def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
     ev = ctx.narrow(ctx.table("event"))
     ev = ev.filter(
@@ -29,7 +36,11 @@ def _count(cond: Condition, ctx: Context) -> ir.BooleanValue:
             raise ctx.refuse("property name {key!r}: letters, digits, _ and - only", key=key)
         prop = ev.properties.cast("json")[key]
         wanted = list(values)
-        ev = ev.filter(ibis.coalesce(prop.str, prop.cast("string")).isin(wanted).fill_null(False))
+        if _on_spark(ev):  # get_json_object gives a string's value unquoted: as it is; ibis'
+            text = prop.cast("string")  # .str would json.loads it again, and fail on /sale
+        else:
+            text = ibis.coalesce(prop.str, prop.cast("string"))
+        ev = ev.filter(text.isin(wanted).fill_null(False))
     return count_test(ctx, ev.filter(ev.customer_id.notnull()), cond.op, cond.value)
 
 
