@@ -19,20 +19,35 @@ cycle time's median, revenue, fraud rate) on DuckDB, against the same K-factor a
 written the obvious pandas way over the same copy (loading included); results cross-checked.
 Target: < 5 s at 1M members.
 
+Form endpoint (--forms): `POST /f/{slug}` under concurrent visitors, on its own fresh database.
+1. A live form (a text, a choice, an NPS question and a consent box); --posts answers prepared,
+   each from its own device (a signed cookie and the page's token, as the form page gives them)
+   and spread over client networks (X-Forwarded-For through `--forwarded-allow-ips`), so the
+   per-device and per-network limits are counted but not reached; `siyu serve --workers W`.
+2. Baseline: as many `GET /healthz`, from the same client at the same concurrency.
+3. Siyu: each answer posted once (303 to the thank-you page), --concurrency at a time, from a
+   light HTTP/1.1 client on asyncio streams in this process.
+Target: ≥ 1,000 answers/s, p99 < 100 ms.
+
 Usage: python bench/growth.py [--members 1000000] [--referrers 50000] [--arrivals 100000]
        [--baseline 2000] [--batch 2000] [--seed 7]
+       python bench/growth.py --forms [--posts 20000] [--workers 2] [--concurrency 16]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 YEAR = timedelta(days=365)
@@ -46,6 +61,10 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=2_000)
     ap.add_argument("--batch", type=int, default=2_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--forms", action="store_true", help="the form endpoint's part instead")
+    ap.add_argument("--posts", type=int, default=20_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="siyu-bench-growth-"))
     os.environ.update(
@@ -61,6 +80,9 @@ def main() -> None:
 
     settings = get_settings()
     upgrade(settings.resolved_database_url)
+    if args.forms:
+        forms_part(args)
+        return
     engine = get_engine()
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
@@ -372,6 +394,139 @@ def pandas_baseline(settings, lo: datetime, hi: datetime):  # type: ignore[no-un
     days = (inside.arrived_at - inside.referrer_joined_at).dt.total_seconds() / 86400
     median = round(float(days.median()), 2) if len(days) else None
     return {str(key): int(v) for key, v in k.items()}, median
+
+
+PORT = 8731
+FIELDS = [
+    {"kind": "text", "label": "您的称呼"},
+    {"kind": "choice", "label": "肤质", "options": ["干性", "油性", "混合"]},
+    {"kind": "nps", "label": "推荐意愿"},
+    {
+        "kind": "consent",
+        "label": "营销短信",
+        "text": "我同意接收新品信息，可回复TD退订。",
+        "version": "1",
+    },
+]
+
+
+def forms_part(args) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from siyu.centre.service import new_device
+    from siyu.config import get_settings
+    from siyu.db import session_scope
+    from siyu.growth.forms.service import page_token, save_form, set_status
+
+    secret = get_settings().secret_key_bytes()
+    with session_scope() as s:
+        form = save_form(s, "bench", slug="bench", title="试用申请", fields=FIELDS)
+        set_status(s, form, "live", "bench")
+        s.flush()
+        warm = 200
+        posts = []
+        for k in range(args.posts + warm):
+            cookie = new_device(secret)
+            device = cookie.partition(".")[0]
+            body = urlencode(
+                {
+                    "token": page_token(form, device),
+                    "q1": f"访客{k}",
+                    "q2": ["干性", "油性", "混合"][k % 3],
+                    "q3": str(k % 11),
+                    "q4": "1",
+                    "utm_source": "bench",
+                }
+            ).encode()
+            net = f"10.{k // 60000 % 250}.{k // 250 % 240}.{k % 250}"  # a few posts a network
+            posts.append((cookie, net, body))
+    bin_dir = Path(sys.executable).parent
+    server = subprocess.Popen(
+        [
+            bin_dir / "siyu",
+            "serve",
+            "--port",
+            str(PORT),
+            "--workers",
+            str(args.workers),
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{PORT}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        n, c = args.posts, args.concurrency
+        asyncio.run(_drive([None] * warm + posts[:warm], c))  # imports, pools, caches
+        health_s, health = asyncio.run(_drive([None] * n, c))
+        post_s, answered = asyncio.run(_drive(posts[warm:], c))
+    finally:
+        server.terminate()
+        server.wait(10)
+    for label, seconds, lat in (("healthz", health_s, health), ("form post", post_s, answered)):
+        lat.sort()
+        p50, p99 = lat[len(lat) // 2] * 1000, lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+        print(
+            f"{label:<10}: {n:,} requests, {c} at a time, {args.workers} workers, in "
+            f"{seconds:.1f}s = {n / seconds:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+            flush=True,
+        )
+    print(
+        f"ratio     : answers at {health_s / post_s:.2f}× the rate of /healthz"
+        " (target ≥ 1,000 answers/s, p99 < 100 ms)"
+    )
+
+
+async def _drive(items, concurrency: int):  # type: ignore[no-untyped-def]
+    """Each item a request over keep-alive connections, ``concurrency`` at a time: an answer
+    (cookie, network, body) posted to /f/bench, or (None) a GET /healthz. An answer but the
+    expected one (303 for a post, 200 for /healthz) stops it."""
+    latencies: list[float] = []
+    queue = iter(items)
+
+    def request(item) -> tuple[bytes, bytes]:  # type: ignore[no-untyped-def]
+        if item is None:
+            return b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b" 200 "
+        cookie, net, body = item
+        head = (
+            f"POST /f/bench HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: {net}\r\n"
+            f"Cookie: siyu_device={cookie}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        return head + body, b" 303 "
+
+    async def visitor() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+        try:
+            for item in queue:
+                data, expected = request(item)
+                start = time.perf_counter()
+                writer.write(data)
+                await writer.drain()
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                answer = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - start)
+                if expected not in status:
+                    raise SystemExit(f"{status!r}: {answer[:300]!r}")
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(visitor() for _ in range(concurrency)))
+    return time.perf_counter() - t0, latencies
 
 
 if __name__ == "__main__":
