@@ -294,9 +294,10 @@ def attribution(engine, rng: random.Random, codes: list[str], args) -> None:  # 
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
+    from siyu.growth.attribution import attribute, attribute_many
     from siyu.growth.fraud import Arrival
     from siyu.growth.models import Referral
-    from siyu.growth.service import attribute, attribute_many, find_code, find_codes
+    from siyu.growth.service import find_code, find_codes
 
     with Session(engine) as s:
         top = int(

@@ -83,7 +83,8 @@ def arrive(
 ) -> tuple[Any, int]:
     """A new customer opens the link on ``device`` and signs up through the member centre a
     minute later; returns (the referral or None, the invitee's customer id)."""
-    from siyu.growth.service import joined_by_link, record_visit
+    from siyu.growth.attribution import joined_by_link
+    from siyu.growth.service import record_visit
 
     at = at or T0
     with clock.frozen(at):

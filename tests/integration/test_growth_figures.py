@@ -17,8 +17,8 @@ def _utc(text: str) -> datetime:
 
 def _arrive(session: Any, ref: Any, at: str, number: str, *, before: bool = False) -> Any:
     """A new customer (or, ``before``, one known since February) arrives through WeCom."""
+    from siyu.growth.attribution import attribute
     from siyu.growth.fraud import Arrival
-    from siyu.growth.service import attribute
 
     with clock.frozen(_utc("2026-02-01T00:00:00") if before else _utc(at)):
         invitee = w.customer(session, number, "新客")

@@ -155,8 +155,8 @@ def test_a_customer_who_bought_before_is_void_already_customer(session: Any) -> 
 
 
 def test_the_referrer_inviting_themselves_is_void_self_referral(session: Any) -> None:
+    from siyu.growth.attribution import attribute
     from siyu.growth.fraud import Arrival
-    from siyu.growth.service import attribute
 
     programme = w.programme(session)
     ref = w.referrer(session, programme)
@@ -303,9 +303,9 @@ def test_identity_and_device_rules_together_keep_every_reason_and_void(session: 
 
 # -- attribution once ------------------------------------------------------------------------------
 def test_an_invitee_who_arrives_through_two_codes_is_credited_to_the_first(session: Any) -> None:
+    from siyu.growth.attribution import attribute
     from siyu.growth.fraud import Arrival
     from siyu.growth.models import Referral
-    from siyu.growth.service import attribute
 
     programme = w.programme(session)
     first, second = w.referrer(session, programme), w.referrer(session, programme, name="张伟")
@@ -320,7 +320,8 @@ def test_an_invitee_who_arrives_through_two_codes_is_credited_to_the_first(sessi
 
 
 def test_a_via_copied_to_another_device_credits_nobody(session: Any) -> None:
-    from siyu.growth.service import joined_by_link, record_visit
+    from siyu.growth.attribution import joined_by_link
+    from siyu.growth.service import record_visit
 
     programme = w.programme(session)
     ref = w.referrer(session, programme)
@@ -476,7 +477,7 @@ def test_a_friend_deleted_before_the_reward_voids_it(session: Any) -> None:
 def test_an_invitee_who_is_not_a_member_yet_waits_for_their_reward(session: Any) -> None:
     """A WeCom arrival need not have joined: the referrer is paid when due, the invitee's
     reward waits until they join (and is paid then)."""
-    from siyu.growth.service import added_by_state
+    from siyu.growth.attribution import added_by_state
 
     programme = w.programme(session)
     ref = w.referrer(session, programme)
@@ -596,8 +597,8 @@ def test_a_batch_is_judged_as_if_its_arrivals_came_one_by_one(session: Any) -> N
     """``attribute_many`` (a backlog, the benchmark): the arrivals of a batch count in each
     other's windows in time order, an invitee twice in the batch keeps the first, and an
     invitee attributed before keeps that one."""
+    from siyu.growth.attribution import attribute, attribute_many
     from siyu.growth.fraud import Arrival
-    from siyu.growth.service import attribute, attribute_many
 
     programme = w.programme(session, device_most=2)
     first, second = w.referrer(session, programme), w.referrer(session, programme, name="张伟")
@@ -627,9 +628,9 @@ def test_a_batch_is_judged_as_if_its_arrivals_came_one_by_one(session: Any) -> N
 
 # -- what a hostile review found ------------------------------------------------------------------
 def test_a_reward_waiting_for_its_invitee_to_join_holds_back_no_other(session: Any) -> None:
+    from siyu.growth.attribution import attribute
     from siyu.growth.fraud import Arrival
     from siyu.growth.rewards import grant_due
-    from siyu.growth.service import attribute
 
     programme = w.programme(session)
     ref = w.referrer(session, programme)
@@ -653,9 +654,9 @@ def test_one_person_under_two_profiles_earns_one_reward(session: Any) -> None:
     """P adds X's contact way (a WeCom-only profile), then signs up by Y's link with a phone (a
     second profile); the profiles are merged; P's order rewards the first referral only."""
     from siyu.customers.service import merge
+    from siyu.growth.attribution import attribute
     from siyu.growth.fraud import Arrival
     from siyu.growth.models import Referral
-    from siyu.growth.service import attribute
 
     programme = w.programme(session)
     x, y = w.referrer(session, programme), w.referrer(session, programme, name="张伟")
@@ -680,7 +681,8 @@ def test_one_person_under_two_profiles_earns_one_reward(session: Any) -> None:
 def test_the_network_and_burst_windows_are_judged_when_people_sign_up(session: Any) -> None:
     """Links opened days apart, sign-ups in one sitting from one network: the network rule
     sees the sitting."""
-    from siyu.growth.service import joined_by_link, record_visit
+    from siyu.growth.attribution import joined_by_link
+    from siyu.growth.service import record_visit
 
     programme = w.programme(session, network_most=2, device_most=50)
     ref = w.referrer(session, programme)
@@ -791,7 +793,8 @@ def test_visits_from_one_device_stop_counting_past_the_hours_limit(session: Any)
 def test_an_order_heard_of_before_the_arrival_still_earns_the_reward(session: Any) -> None:
     """The worker may hear of the order before the sign-up (reactions in any order): the
     arrival looks at the invitee's paid orders since."""
-    from siyu.growth.service import joined_by_link, record_visit
+    from siyu.growth.attribution import joined_by_link
+    from siyu.growth.service import record_visit
 
     programme = w.programme(session)
     ref = w.referrer(session, programme)

@@ -18,9 +18,10 @@ from siyu import clock
 from siyu.customers import identifiers as ids
 from siyu.customers.resolution import Resolver
 from siyu.demo.catalog import GIVEN_F, SURNAMES
+from siyu.growth.attribution import attribute
 from siyu.growth.fraud import Arrival
 from siyu.growth.rewards import follow_orders, grant_due
-from siyu.growth.service import attribute, code_for, find_code, record_visit, set_rules
+from siyu.growth.service import code_for, find_code, record_visit, set_rules
 from siyu.loyalty.models import Member, Programme
 
 REFERRERS = 60

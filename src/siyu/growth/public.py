@@ -3,7 +3,7 @@ invitation it opens (``/m/invite/{code}``, where the visit is counted with the d
 network it came from) and the member's own page (``/m/referrals``: my code, link and QR, my
 invitees and rewards). The invitation sends a new customer to the member centre's sign-up with
 the visit named (``via=referral:<visit>``); the sign-up's device must be the visit's for the
-arrival to count (``growth.service.joined_by_link``)."""
+arrival to count (``growth.attribution.joined_by_link``)."""
 
 from __future__ import annotations
 

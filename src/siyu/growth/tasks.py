@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from siyu.growth.attribution import added_by_state, joined_by_link, ordered_with_code
 from siyu.growth.fission.service import reward_stages
 from siyu.growth.rewards import deletions_after_reward, follow_orders, grant_due
-from siyu.growth.service import added_by_state, joined_by_link, ordered_with_code
 from siyu.growth.sharing import sweep_ways
 from siyu.jobs.service import periodic
 

@@ -24,12 +24,13 @@ from siyu.customers.consent import ConsentStatement, record_consent
 from siyu.customers.queries import first_seen
 from siyu.db import get_engine
 from siyu.events.service import record_track
+from siyu.growth.attribution import attribute
 from siyu.growth.forms.fields import FormRefused, answer_of, nps_group
 from siyu.growth.forms.followups import follow_up
 from siyu.growth.forms.models import Form, FormLimit, FormStatus, FormSubmission
 from siyu.growth.forms.service import FormClosed
 from siyu.growth.fraud import Arrival
-from siyu.growth.service import NoSuchCode, attribute, find_code
+from siyu.growth.service import NoSuchCode, find_code
 from siyu.privacy.service import family_of, find_person
 from siyu.refusals import Conflict, Refusal
 
