@@ -44,7 +44,12 @@ def form(session: Any, slug: str = "spring", fields: Any = None, **kw: Any) -> A
     from siyu.growth.forms.service import save_form, set_status
 
     made = save_form(
-        session, "test", slug=slug, title="春季新品试用", fields=fields or EVERY_KIND, **kw
+        session,
+        "test",
+        slug=slug,
+        title=kw.pop("title", "春季新品试用"),
+        fields=fields or EVERY_KIND,
+        **kw,
     )
     set_status(session, made, "live", "test")
     session.commit()

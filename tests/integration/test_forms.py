@@ -399,7 +399,7 @@ def test_nps_on_a_hand_computed_set_by_month_store_and_segment(session: Any) -> 
     assert (march["score"], march["answered"], march["skipped"]) == (0.0, 5, 1)
 
 
-def test_a_detractor_is_tagged_and_the_guide_task_is_skipped_with_its_reason(
+def test_a_detractor_is_tagged_and_without_a_guide_the_task_is_skipped_with_its_reason(
     session: Any,
 ) -> None:
     from siyu.tags.models import CustomerTag
@@ -420,7 +420,7 @@ def test_a_detractor_is_tagged_and_the_guide_task_is_skipped_with_its_reason(
     row = _submit(session, form, fw.entry({"q1": "4"}, customer_id=unhappy))
     fine = _submit(session, form, fw.entry({"q1": "9"}, customer_id=happy))
     assert row.actions[0] == "tag:满意度/贬损者: tagged"
-    assert row.actions[1].startswith("guide_task: skipped")
+    assert row.actions[1] == "guide_task: skipped: not a WeCom friend of any guide"
     assert row.actions[2] == "tag:满意度/不存在: skipped: no such tag"
     assert fine.actions == []
     tagged = session.scalars(sa.select(CustomerTag.customer_id)).all()

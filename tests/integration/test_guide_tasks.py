@@ -105,3 +105,39 @@ def test_a_guide_outside_the_app_is_recorded(
     rows = _rows(session, campaign.id)
     assert {(rows[c].state, rows[c].reason) for c in friends} == {("skipped", "guide_not_in_app")}
     assert sim.app_sent == []
+
+
+def test_a_survey_detractor_becomes_a_task_for_their_own_guide_once(
+    world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any
+) -> None:
+    """A detractor's call-back goes to the guide whose friend they are, as a one-off task
+    (transactional, keyed by the answer); a detractor who is nobody's friend is recorded."""
+    from siyu.db import new_session
+    from siyu.growth.forms.submit import submit
+    from siyu.reach.models import SendRow
+    from siyu.reach.sending.transactional import dispatch_transactional
+    from tests import forms_world as fw
+
+    friends = _friends(world, wecom, session, 2)
+    (unhappy, (guide, _ext)), (happy, _g) = sorted(friends.items())
+    stranger = fw.customer(session)
+    form = fw.form(
+        session, "care", fw.SURVEY, kind="survey", actions=["guide_task"], title="售后{{回访}}"
+    )
+    rows = []
+    for cid, score in ((unhappy, 3), (happy, 10), (stranger, 2)):
+        rows.append(submit(session, form, fw.entry({"q1": str(score)}, customer_id=cid)))
+        session.commit()
+    assert rows[0].actions == ["guide_task: queued for the guide"]
+    assert rows[1].actions == []
+    assert rows[2].actions == ["guide_task: skipped: not a WeCom friend of any guide"]
+    with new_session() as s:
+        while dispatch_transactional(s, "w1", settings, _channels(settings)):
+            pass
+    sent = wecom["world"].app_sent
+    assert [m["touser"] for m in sent] == [guide]
+    text = sent[0]["text"]["content"]
+    assert text.startswith("【待跟进】请跟进以下 1 位客户：\n1. ")
+    assert "在「售后回访」打了 3 分" in text  # the title's template signs are dropped, not run
+    queued = session.scalars(sa.select(SendRow).where(SendRow.channel == "wecom_app")).all()
+    assert [(r.customer_id, r.state, r.campaign_id) for r in queued] == [(unhappy, "sent", None)]

@@ -286,7 +286,7 @@ def test_an_operator_sends_a_notice_from_the_shell(
     again = runner.invoke(app, [*base, "--channel", "sms", "--key", "n:1"])
     assert again.exit_code == 0 and "already queued" in again.output
     wecom = runner.invoke(app, [*base, "--channel", "wecom", "--key", "n:2"])
-    assert wecom.exit_code == 1 and "sms, email, oa" in wecom.output
+    assert wecom.exit_code == 1 and "sms, email, oa, wecom_app" in wecom.output
     nobody = [*base[:3], "999999", *base[4:], "--channel", "sms", "--key", "n:3"]
     refused = runner.invoke(app, nobody)
     assert refused.exit_code == 1 and "no customer" in refused.output

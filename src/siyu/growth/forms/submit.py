@@ -200,7 +200,7 @@ def _for_the_customer(
     if entry.ref:
         _referral(session, row, customer_id, entry)
     if nps_group(row.nps) == "detractor" and form.actions:
-        row.actions = follow_up(session, form, customer_id)
+        row.actions = follow_up(session, form, row, customer_id)
 
 
 def _choices(form: Form) -> set[str]:

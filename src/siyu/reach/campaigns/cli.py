@@ -252,7 +252,9 @@ def settle_cmd(
 @app.command("notify")
 def notify_cmd(
     customer: int = typer.Option(..., "--customer", help="The customer's id.", min=1, max=ID_MAX),
-    channel: str = typer.Option(..., "--channel", help="sms, email or oa."),
+    channel: str = typer.Option(
+        ..., "--channel", help="sms, email, oa, or wecom_app (a task for the customer's guide)."
+    ),
     template: Path = typer.Option(
         ..., "--template", help="The message's template (JSON file), as a campaign's."
     ),

@@ -65,18 +65,23 @@ def task_lists(title: str, lines: list[tuple[int, str]]) -> list[tuple[str, list
     return out
 
 
+FOLLOW_UP_TITLE = "待跟进"  # the list of one-off tasks another capability asked for
+
+
 def submit_tasks(session: Session, worker: str, items: list[tuple[Claimed, Outgoing]]) -> None:
-    """Send the checked, rendered rows of this round as one task list per guide and campaign."""
-    groups: dict[tuple[int, int, str], list[tuple[int, str]]] = defaultdict(list)
+    """Send the checked, rendered rows of this round as one task list per guide and campaign
+    (one-off tasks, which have no campaign — a survey's detractor to call back — in a list of
+    their own)."""
+    groups: dict[tuple[int | None, int, str], list[tuple[int, str]]] = defaultdict(list)
     for row, message in items:
         corp, staff, _ext = message.address.split(":", 2)
-        assert row.campaign_id is not None  # guide tasks are campaigns' only
         groups[(row.campaign_id, int(corp), staff)].append(
             (row.id, message.parts.get("text", "").replace("\n", " ")[:MAX_LINE])
         )
     for (campaign_id, corp_pk, staff), lines in groups.items():
-        campaign = session.get(Campaign, campaign_id)
-        title = f"【{campaign.name if campaign else '任务'}】请跟进以下 {len(lines)} 位客户："
+        campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
+        name = campaign.name if campaign else FOLLOW_UP_TITLE
+        title = f"【{name}】请跟进以下 {len(lines)} 位客户："
         for text, ids in task_lists(title, lines):
             _send(session, worker, corp_pk, staff, text, ids)
 

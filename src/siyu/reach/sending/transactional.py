@@ -20,8 +20,11 @@ What differs from a campaign's message, and why:
   expiry — past it the row is skipped ``expired``, even if it was waiting to be tried again
   after a provider's passing failure. A code that arrives late is worse than none.
 - Channels: SMS, email and official-account template messages (which WeChat allows for service
-  notices only). Not WeCom: WeCom sends nothing to a customer by itself — its mass messages wait
-  for a guide's confirmation, and a guide task is not a message (DESIGN §12). Not webhooks.
+  notices only), and guide tasks (``wecom_app``): a note to the customer's guide through the
+  corp's app asking them to reach out in person — a survey's unhappy customer to call back.
+  Never a WeCom message to the customer: WeCom sends nothing to a customer by itself (DESIGN
+  §12). Guide tasks of one round go to each guide as one list (``wecom_tasks.submit_tasks``).
+  Not webhooks.
 - A template marked ``secret`` (a sign-in code) keeps its parameters only until the message is
   sent or skipped: the ledger then holds ``******`` in their place.
 - Idempotent on the sender's key: each message is named by a key of the sender's own
@@ -49,6 +52,7 @@ from siyu.accounts.service import record_audit
 from siyu.config import Settings
 from siyu.db import is_sqlite
 from siyu.reach.channels.base import Channel, Outgoing
+from siyu.reach.channels.wecom_tasks import submit_tasks
 from siyu.reach.models import SendOrigin, SendRow, SendState
 from siyu.reach.sending.caps import sms_room_at
 from siyu.reach.sending.dispatch import deliver, out_id
@@ -57,7 +61,7 @@ from siyu.reach.sending.policy import address_of, check, standing_of
 from siyu.reach.sending.templates import MissingVariable, TemplateProblem, check_template, render
 from siyu.reach.sending.variables import load_variables
 
-CHANNELS = ("sms", "email", "oa")
+CHANNELS = ("sms", "email", "oa", "wecom_app")
 PURPOSE = "service"  # what the policy and the channels are told
 EXPIRES_MAX_MINUTES = 7 * 24 * 60
 KEY_MAX = 100
@@ -184,12 +188,15 @@ def dispatch_transactional(
         )
     }
     variables = _variables(session, rows, templates, settings)
+    tasks: list[tuple[Claimed, Outgoing]] = []
     for row in rows:
         template = templates.get(row.id, {})
         message = _prepare(
             session, worker, settings, row, template, variables.get(row.customer_id, {})
         )
-        if message is not None:
+        if message is not None and row.channel == "wecom_app":
+            tasks.append((row, message))
+        elif message is not None:
             deliver(session, worker, channels, row, message)
         if template.get("secret"):  # a sign-in code: once sent (or not), the ledger forgets it
             forgotten = {k: "******" for k in (template.get("params") or {})}
@@ -198,6 +205,8 @@ def dispatch_transactional(
                 .where(SendRow.id == row.id)
                 .values(message={**template, "params": forgotten})
             )
+    if tasks:
+        submit_tasks(session, worker, tasks)
     session.commit()
     return len(rows)
 
