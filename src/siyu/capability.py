@@ -80,7 +80,10 @@ class Capability:
     PIPL data export (``(session, customer ids) -> {section: rows}``); ``benefit_issuers``
     functions giving a WeCom keyword reply's benefit from a pool the capability backs (``(session,
     ref, customer id) -> wecom.replies.pools.Issued``: a coupon of its own instead of a loaded
-    code); ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
+    code); ``welcome_extras`` functions adding attachments to the WeCom welcome message of a
+    customer who added a staff member through a contact way with a state (``(session, corp pk,
+    state) -> [attachment]``: a fission campaign's group QR), called inside the welcome code's
+    20 s, so a read or two at most; ``segment_fields``, ``copied_tables``, ``metrics`` and ``template_variables`` sequences of
     declarations;
     ``channels`` factories ``(settings) -> Channel | None`` of the channels it sends on;
     ``subscribers`` ``(topic, function)`` pairs, told of other capabilities' changes after
@@ -102,6 +105,7 @@ class Capability:
     erasers: tuple[Ref, ...] = ()
     exporters: tuple[Ref, ...] = ()
     benefit_issuers: tuple[Ref, ...] = ()
+    welcome_extras: tuple[Ref, ...] = ()
     segment_fields: tuple[Ref, ...] = ()
     copied_tables: tuple[Ref, ...] = ()
     metrics: tuple[Ref, ...] = ()
@@ -139,6 +143,7 @@ class Capability:
             *self.erasers,
             *self.exporters,
             *self.benefit_issuers,
+            *self.welcome_extras,
             *self.segment_fields,
             *self.copied_tables,
             *self.metrics,

@@ -49,6 +49,9 @@ class Topic(StrEnum):
     friend_added = "wecom.friend_added"
     # {"order": id, "customer": id, "code": str}: an order came with a referral code
     order_referred = "order.referred"
+    # {"corp": id, "chat": chat id, "customers": [ids], "at": iso time}: customers who were not
+    # in a WeCom customer group before joined it
+    group_joined = "wecom.group_joined"
 
 
 def publish(target: Session | Connection, topic: Topic, data: dict[str, Any]) -> int:

@@ -115,3 +115,76 @@ def test_the_quota_alerts_at_80_percent_then_falls_back_to_the_link(
     kinds = session.scalars(sa.select(WecomAlert.kind)).all()
     assert kinds == ["contact_way_quota"]  # one open alert, not one per poster
     assert len(driver.world.contact_ways) == 2
+
+
+def test_group_fission_welcomes_the_friend_with_the_group_qr_and_notes_the_join(
+    driver: Any, session: Any, settings: Any, client: Any
+) -> None:
+    """A participant's new friend is welcomed with the campaign group's QR (the one message
+    WeCom sends by itself), joins, and the join shows in the participant's progress, earning
+    nothing; an add through anyone else's way gets no QR."""
+    from siyu.centre.service import MEMBER_COOKIE, open_session
+    from siyu.db import new_session, session_scope
+    from siyu.growth.fission.service import StageSpec, create_campaign
+    from siyu.growth.models import Referral, ReferralCode, ReferralReward
+    from siyu.growth.sharing import member_poster
+    from siyu.wecom.connection.service import client_for, get_corp
+    from siyu.wecom.contacts.sync import sync
+    from siyu.wecom.live_codes import group_codes
+
+    world = driver.world
+    member = _friend_member(driver, session)
+    driver.create_group("guide001", "新客福利群", [])
+    with new_session() as s:
+        corp = get_corp(s, world.corp_id)
+        sync(s, corp, client_for(s, corp))
+    with session_scope() as s:
+        corp = get_corp(s, world.corp_id)
+        code = group_codes.create_group_code(
+            s,
+            client_for(s, corp),
+            corp.id,
+            name="新客福利群",
+            chat_ids=list(world.groups),
+            actor="t",
+        )
+        group_id, config_id, qr = code.id, code.config_id, code.qr_url
+    create_campaign(
+        session,
+        "vip",
+        "春季邀请",
+        [StageSpec(1, 100)],
+        starts_at=clock.now() - timedelta(days=1),
+        ends_at=clock.now() + timedelta(days=30),
+        group_code_id=group_id,
+        actor="t",
+    )
+    session.commit()
+    member_poster(session, settings, member)
+    way = session.scalars(sa.select(ReferralCode)).one().way_config_id
+    friend, _follow, _resp = driver.scan(way)
+    pump_inbox()
+    _deliver()
+    sent = next(wc.sent for wc in world.welcome_codes.values() if wc.sent)
+    link = sent["attachments"][-1]
+    assert link["msgtype"] == "link" and link["link"]["url"] == qr
+    assert link["link"]["title"] == "加入「新客福利群」"
+    referral = session.scalars(sa.select(Referral)).one()
+    assert referral.group_joined_at is None
+    # an add through a shared code (no participant's state) is welcomed without the QR
+    driver.add(next(iter(world.staff)))
+    pump_inbox()
+    plain = [wc.sent for wc in world.welcome_codes.values() if wc.sent and wc.sent is not sent]
+    assert all(not (m.get("attachments") or []) for m in plain)
+    # the friend joins the group by its QR: noted on the referral, no reward for it
+    assert driver.join_by_code(config_id, friend) is not None
+    pump_inbox()
+    _deliver()
+    session.expire_all()
+    referral = session.scalars(sa.select(Referral)).one()
+    assert referral.group_joined_at is not None
+    assert session.scalar(sa.select(sa.func.count()).select_from(ReferralReward)) == 0
+    client.cookies.set(MEMBER_COOKIE, open_session(session, member.customer_id, "sms", "d1"))
+    session.commit()
+    page = client.get("/m/fission", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and "1 位好友已入群" in page.text

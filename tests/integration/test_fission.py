@@ -29,6 +29,7 @@ def _create(session: Any, stages: list[Any], poster: str = "", **kw: Any) -> Any
         ends_at=kw.pop("ends_at", T0 + timedelta(days=30)),
         poster_text=poster,
         actor="test",
+        **kw,
     )
     session.commit()
     return made
@@ -144,3 +145,17 @@ def test_set_up_is_checked(session: Any) -> None:
         session.rollback()
     with pytest.raises(FissionRefused):
         _create(session, [StageSpec(1, 1)], ends_at=T0 - timedelta(days=5))
+    session.rollback()
+    with pytest.raises(FissionRefused, match="no group live code 999"):
+        _create(session, [StageSpec(1, 1)], group_code_id=999)
+
+
+def test_a_welcome_gets_a_group_qr_only_for_a_participants_own_code(session: Any) -> None:
+    """States that are not a referral code of this corp, or of a programme with no group
+    campaign running, add nothing to the welcome (the shared live codes' states included)."""
+    from siyu.growth.fission.groups import welcome_group
+
+    programme = w.programme(session)
+    code = w.referrer(session, programme).code
+    for state in ("", "gc123", "r_", "r_NOTACODE", "r_" + "Z" * 500, f"r_{code.code}"):
+        assert welcome_group(session, 1, state) == []  # no campaign with a group runs

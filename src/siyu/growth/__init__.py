@@ -29,6 +29,7 @@ CAPABILITY = Capability(
     pages=(".views:router", ".fission.views:router", ".forms.views:router"),
     cli=".cli:register",
     tasks=(".tasks",),
+    welcome_extras=(".fission.groups:welcome_group",),  # a group fission's QR
     erasers=(".service:erase_referrals", ".forms.service:erase_submissions"),
     exporters=(".queries:export_referrals", ".forms.queries:export_submissions"),
     copied_tables=(".models:COPIED",),
@@ -38,6 +39,7 @@ CAPABILITY = Capability(
         ("wecom.friend_added", ".tasks:friend_added"),
         ("order.changed", ".tasks:orders_changed"),
         ("order.referred", ".tasks:order_referred"),
+        ("wecom.group_joined", ".tasks:group_joined"),
     ),
     permissions=(GROWTH_MANAGE,),
     nav=(

@@ -242,8 +242,17 @@ def fission_create(
     trigger: str = typer.Option(
         "paid_orders", help="What stages count: paid_orders (shares, scans, adds, invites refused)."
     ),
+    group_code: int | None = typer.Option(
+        None,
+        "--group-code",
+        min=1,
+        max=ID_MAX,
+        help="Group fission: the group live code whose QR new friends are welcomed with.",
+    ),
 ) -> None:
-    """Create a fission campaign: stages count invitees' paid orders after the refund window."""
+    """Create a fission campaign: stages count invitees' paid orders after the refund window.
+    With --group-code, a participant's new friend gets the group's QR in the welcome message
+    (joining is noted, never rewarded)."""
     from datetime import datetime, time, timedelta
 
     from siyu import clock
@@ -271,6 +280,7 @@ def fission_create(
             starts_at=start,
             ends_at=start + timedelta(days=days),
             poster_text=poster_text,
+            group_code_id=group_code,
             actor=actor,
         )
         typer.echo(

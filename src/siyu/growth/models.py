@@ -139,6 +139,8 @@ class Referral(Base):
     # set when a qualifying order made the rewards (the referral revenue counts it)
     order_id: Mapped[int | None] = mapped_column(sa.Integer)
     order_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # the invitee joined the group of a fission campaign (group fission: noted, not rewarded)
+    group_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReferralReward(Base):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.growth.attribution import added_by_state, joined_by_link, ordered_with_code
+from siyu.growth.fission.groups import joined_group
 from siyu.growth.fission.service import reward_stages
 from siyu.growth.rewards import deletions_after_reward, follow_orders, grant_due
 from siyu.growth.sharing import sweep_ways
@@ -27,6 +28,12 @@ def friend_added(session: Session, data: dict[str, Any]) -> None:
 def order_referred(session: Session, data: dict[str, Any]) -> None:
     """Subscriber of ``order.referred``: a first order with a code attributes its buyer."""
     ordered_with_code(session, data)
+
+
+def group_joined(session: Session, data: dict[str, Any]) -> None:
+    """Subscriber of ``wecom.group_joined``: a friend who joined a group fission's group is
+    noted on their referral (attributed, never rewarded by itself)."""
+    joined_group(session, data)
 
 
 def orders_changed(session: Session, data: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -393,3 +394,38 @@ def deleted_friends(session: Session, customer_ids: Collection[int], since: date
         )
         is not None
     )
+
+
+@dataclass(frozen=True)
+class GroupCodeFacts:
+    """What another capability may know of a group live code: whose corp, its name, the QR
+    image's address at WeCom, and the groups of its rotation."""
+
+    id: int
+    corp_id: int
+    name: str
+    qr_url: str
+    chat_ids: tuple[str, ...]
+
+
+def group_code_facts(session: Session, code_id: int) -> GroupCodeFacts | None:
+    from siyu.wecom.live_codes.models import GroupLiveCode
+
+    code = session.get(GroupLiveCode, code_id)
+    if code is None:
+        return None
+    return GroupCodeFacts(
+        code.id, code.corp_id, code.name, code.qr_url or "", tuple(code.chat_ids or ())
+    )
+
+
+def group_code_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every group live code, newest first, for choosing one."""
+    from siyu.wecom.live_codes.models import GroupLiveCode
+
+    return [
+        (int(i), str(n))
+        for i, n in session.execute(
+            sa.select(GroupLiveCode.id, GroupLiveCode.name).order_by(GroupLiveCode.id.desc())
+        )
+    ]

@@ -15,6 +15,7 @@ from siyu.db import session_scope
 from siyu.growth.api import manager
 from siyu.growth.fission.models import FissionCampaign, FissionStage
 from siyu.growth.fission.service import StageSpec, create_campaign
+from siyu.untrusted import ID_MAX
 
 router = APIRouter(prefix="/api/v1/growth", tags=["growth"])
 
@@ -36,7 +37,8 @@ class CampaignIn(BaseModel):
     poster_text: Annotated[str, Field(max_length=200)] = ""
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    group_chat_id: Annotated[str, Field(max_length=100)] = ""
+    # group fission: the group live code whose QR a participant's new friend is welcomed with
+    group_code_id: Annotated[int | None, Field(ge=1, le=ID_MAX)] = None
     stages: Annotated[list[StageIn], Field(min_length=1, max_length=10)]
 
 
@@ -53,6 +55,7 @@ class CampaignOut(BaseModel):
     starts_at: str
     ends_at: str
     active: bool
+    group_code_id: int | None
     stages: list[StageOut]
 
 
@@ -69,6 +72,7 @@ def _out(session: Session, c: FissionCampaign) -> CampaignOut:
         starts_at=c.starts_at.isoformat(),
         ends_at=c.ends_at.isoformat(),
         active=c.active,
+        group_code_id=c.group_code_id,
         stages=[
             StageOut(orders=s.orders, points=s.points, coupon_template_id=s.coupon_template_id)
             for s in stages
@@ -86,7 +90,7 @@ def _out(session: Session, c: FissionCampaign) -> CampaignOut:
         404: {"description": "no such loyalty programme"},
         422: {
             "description": "a stage rewarding shares, scans, adds or invite counts; a poster "
-            "promising anything for sharing; bad dates or stages"
+            "promising anything for sharing; bad dates or stages; no such group live code"
         },
     },
 )
@@ -102,7 +106,7 @@ def create(body: CampaignIn, principal: Principal = Depends(manager)) -> Campaig
             starts_at=body.starts_at,
             ends_at=body.ends_at,
             poster_text=body.poster_text,
-            group_chat_id=body.group_chat_id,
+            group_code_id=body.group_code_id,
             actor=principal.actor,
         )
         return _out(session, made)

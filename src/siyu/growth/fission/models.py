@@ -14,9 +14,10 @@ from siyu.db import Base, UTCDateTime, utcnow
 
 class FissionCampaign(Base):
     """A campaign on a loyalty programme's referral: its window (invitees who arrive inside it
-    count), the poster's words (checked: nothing promised for sharing), and optionally the
-    customer group a new friend is invited into (group fission: joining is attributed, never
-    rewarded by itself)."""
+    count), the poster's words (checked: nothing promised for sharing), and optionally a group
+    live code (group fission): a new friend who added a participant's guide through the
+    participant's code gets its QR in the welcome message, and their joining is noted on their
+    referral — attributed to the participant, never rewarded by itself."""
 
     __tablename__ = "fission_campaign"
 
@@ -26,7 +27,7 @@ class FissionCampaign(Base):
     poster_text: Mapped[str] = mapped_column(sa.String(200), default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    group_chat_id: Mapped[str] = mapped_column(sa.String(100), default="")
+    group_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("group_live_code.id"))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_by: Mapped[str] = mapped_column(sa.String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
+from siyu.growth.fission.groups import joined_count
 from siyu.growth.fission.models import FissionCampaign, FissionReward, FissionStage
 from siyu.growth.models import (
     Referral,
@@ -34,7 +35,7 @@ from siyu.loyalty.service import earn
 from siyu.orders.queries import PAID_STATUSES, order_money
 from siyu.privacy.service import family_of
 from siyu.refusals import NotFound
-from siyu.wecom.queries import deleted_friends
+from siyu.wecom.queries import deleted_friends, group_code_facts
 
 TRIGGERS_REFUSED = {
     "shares": "a reward for sharing",
@@ -124,7 +125,7 @@ def create_campaign(
     starts_at: datetime,
     ends_at: datetime,
     poster_text: str = "",
-    group_chat_id: str = "",
+    group_code_id: int | None = None,
     actor: str,
 ) -> FissionCampaign:
     """A campaign whose stages count invitees' qualifying paid orders after the refund window.
@@ -164,13 +165,15 @@ def create_campaign(
         raise FissionRefused("two stages count the same number of orders")
     check_poster(poster_text)
     check_poster(name)
+    if group_code_id is not None and group_code_facts(session, group_code_id) is None:
+        raise FissionRefused("no group live code {id}", id=group_code_id)
     campaign = FissionCampaign(
         programme_id=programme.id,
         name=name.strip(),
         poster_text=poster_text,
         starts_at=starts_at,
         ends_at=ends_at,
-        group_chat_id=group_chat_id[:100],
+        group_code_id=group_code_id,
         active=True,
         created_by=actor[:100],
         created_at=clock.now(),
@@ -336,6 +339,7 @@ class Progress:
     ends_at: datetime
     counted: int
     stages: list[tuple[int, int, bool]]  # (orders, points, reached)
+    joined: int | None = None  # friends who joined the campaign's group (None: no group)
 
 
 def progress_of(session: Session, member_id: int, programme_id: int) -> list[Progress]:
@@ -355,12 +359,16 @@ def progress_of(session: Session, member_id: int, programme_id: int) -> list[Pro
             .where(FissionStage.campaign_id == campaign.id)
             .order_by(FissionStage.orders)
         ).all()
+        joined = None
+        if campaign.group_code_id is not None:
+            joined = joined_count(session, campaign, member_id)
         out.append(
             Progress(
                 campaign.name,
                 campaign.ends_at,
                 count,
                 [(s.orders, s.points, count >= s.orders) for s in stages],
+                joined,
             )
         )
     return out

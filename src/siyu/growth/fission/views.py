@@ -24,6 +24,7 @@ from siyu.loyalty.queries import programme_list
 from siyu.refusals import Refusal
 from siyu.untrusted import number
 from siyu.webkit import SessionDep
+from siyu.wecom.queries import group_code_choices
 
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
@@ -56,6 +57,7 @@ def _page(
         rows=rows,
         stages=stages,
         programmes=programme_list(session),
+        group_codes=dict(group_code_choices(session)),
         typed=typed or {},
         error=error,
         done=_("Campaign created.") if request.query_params.get("done") == "created" else None,
@@ -113,6 +115,7 @@ async def create_form(
             starts_at=start,
             ends_at=start + timedelta(days=days),
             poster_text=form.get("poster_text", ""),
+            group_code_id=number(group, least=1) if (group := form.get("group_code")) else None,
             actor=ctx["principal"].actor,
         )
     except Refusal as exc:

@@ -287,6 +287,15 @@ def send_welcome_msg(w: World, _q: dict[str, Any], b: dict[str, Any]) -> dict[st
         return err(40058, "text or attachments required")
     if len(b.get("attachments") or []) > 9:
         return err(40058, "at most 9 attachments")
+    for a in b.get("attachments") or []:
+        link = a.get("link") if a.get("msgtype") == "link" else None
+        if a.get("msgtype") == "link" and not (
+            isinstance(link, dict)
+            and link.get("title")
+            and len(str(link["title"]).encode()) <= 128
+            and str(link.get("url") or "").startswith(("http://", "https://"))
+        ):
+            return err(40058, "a link needs a title of at most 128 bytes and a url")
     code = w.use_welcome_code(str(b["welcome_code"]), b)
     return ok() if code == 0 else err(code, "externaluser has started chatting")
 

@@ -8,13 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu.db import rowcount
+from siyu.reactions import Topic, publish
 from siyu.wecom.callbacks.models import WecomCallback
 from siyu.wecom.callbacks.service import corp_of, on
 from siyu.wecom.connection.client import WecomError
 from siyu.wecom.connection.models import WecomCorp
 from siyu.wecom.connection.service import cached_client, record_calls
 from siyu.wecom.contacts.alerts import raise_alert
-from siyu.wecom.contacts.models import WecomGroupChat
+from siyu.wecom.contacts.models import WecomGroupChat, WecomGroupMember
 from siyu.wecom.contacts.service import ContactFacts, mark_deleted, store_contacts
 from siyu.wecom.contacts.sync import store_group
 
@@ -96,9 +97,39 @@ def group_changed(session: Session, row: WecomCallback) -> str | None:
         raise
     finally:
         record_calls(session, corp, client)
-    store_group(session, corp, data.get("group_chat") or {})
+    before = _customers_in(session, corp.id, row.payload.get("ChatId", ""))
+    group = store_group(session, corp, data.get("group_chat") or {})
+    joined = sorted(_customers_in(session, corp.id, group.chat_id) - before)
+    if joined:
+        publish(
+            session,
+            Topic.group_joined,
+            {
+                "corp": corp.id,
+                "chat": group.chat_id,
+                "customers": joined,
+                "at": row.received_at.isoformat(),
+            },
+        )
     _refresh_group_codes(session, corp, row.payload.get("ChatId", ""))
     return None
+
+
+def _customers_in(session: Session, corp_pk: int, chat_id: str) -> set[int]:
+    """The customers who are members of the group now."""
+    return {
+        c
+        for c in session.scalars(
+            sa.select(WecomGroupMember.customer_id)
+            .join(WecomGroupChat, WecomGroupChat.id == WecomGroupMember.group_id)
+            .where(
+                WecomGroupChat.corp_id == corp_pk,
+                WecomGroupChat.chat_id == chat_id,
+                WecomGroupMember.customer_id.is_not(None),
+            )
+        )
+        if c is not None
+    }
 
 
 def _refresh_group_codes(session: Session, corp: WecomCorp, chat_id: str) -> None:

@@ -27,7 +27,7 @@ from siyu.wecom.contacts.alerts import raise_alert
 from siyu.wecom.contacts.service import ContactFacts, store_contacts
 from siyu.wecom.live_codes.models import LiveCode, WelcomeDelivery
 from siyu.wecom.live_codes.service import credit_add, first_owner, switch_to
-from siyu.wecom.live_codes.welcome import message_body, welcome_for
+from siyu.wecom.live_codes.welcome import message_body, welcome_extras, welcome_for
 
 WELCOME_CODE_SECONDS = 20
 
@@ -100,6 +100,7 @@ def _welcome(
     if session.scalar(sa.select(WelcomeDelivery.id).where(WelcomeDelivery.callback_id == row.id)):
         return
     welcome = welcome_for(session, row.corp_id, code.welcome_id if code else None)
+    extras = welcome_extras(session, row.corp_id, str(row.payload.get("State") or ""))
     delivery = WelcomeDelivery(
         corp_id=row.corp_id,
         callback_id=row.id,
@@ -109,7 +110,7 @@ def _welcome(
         external_userid=row.payload.get("ExternalUserID", ""),
         status="none",
     )
-    if welcome is not None:
+    if welcome is not None or extras:
         member = session.scalar(
             sa.select(WecomStaff).where(
                 WecomStaff.corp_id == row.corp_id, WecomStaff.userid == staff
@@ -123,16 +124,17 @@ def _welcome(
             "store": store.name if store else "",
         }
         try:
-            body = message_body(welcome, row.payload["WelcomeCode"], variables)
+            body = message_body(welcome, row.payload["WelcomeCode"], variables, extras)
             client.post("externalcontact/send_welcome_msg", body)
             delivery.status = "sent"
         except TemplateRefused as exc:  # nothing is sent: not a broken text, not its source
             delivery.status = "render_error"
+            name = welcome.name if welcome else ""
             raise_alert(
                 session,
                 row.corp_id,
                 "welcome_render_error",
-                f"欢迎语「{welcome.name}」未能生成，没有发送（{exc}）；请修改后重新保存",
+                f"欢迎语「{name}」未能生成，没有发送（{exc}）；请修改后重新保存",
                 once=True,
             )
         except WecomError as exc:

@@ -7,6 +7,7 @@ still fails to render sends nothing: the caller records the failure."""
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +20,7 @@ from siyu.refusals import Refusal
 from siyu.sandbox import TemplateRefused
 from siyu.wecom.live_codes.models import WelcomeMessage
 
+log = logging.getLogger("siyu.wecom")
 MAX_TEXT = 4000  # WeCom's limit on a welcome text, in characters
 MAX_ATTACHMENTS = 9
 ATTACHMENT_TYPES = {"image", "link", "miniprogram"}
@@ -126,11 +128,37 @@ def welcome_for(session: Session, corp_pk: int, welcome_id: int | None) -> Welco
     )
 
 
-def message_body(welcome: WelcomeMessage, code: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """What send_welcome_msg is given; raises TemplateRefused if the text cannot be rendered."""
+def message_body(
+    welcome: WelcomeMessage | None,
+    code: str,
+    variables: dict[str, Any],
+    extras: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What send_welcome_msg is given: the welcome's text and attachments, then the extras other
+    capabilities add for the contact way's state (at most 9 attachments in all, the welcome's
+    own first). Raises TemplateRefused if the text cannot be rendered."""
     body: dict[str, Any] = {"welcome_code": code}
-    if welcome.text.strip():
+    if welcome is not None and welcome.text.strip():
         body["text"] = {"content": render(welcome.text, variables)}
-    if welcome.attachments:
-        body["attachments"] = welcome.attachments
+    attachments = [*(welcome.attachments if welcome else []), *(extras or [])]
+    if attachments:
+        body["attachments"] = attachments[:MAX_ATTACHMENTS]
     return body
+
+
+def welcome_extras(session: Session, corp_pk: int, state: str) -> list[dict[str, Any]]:
+    """Attachments the capabilities add for a contact way's state (``welcome_extras`` in their
+    manifests: a fission campaign's group QR). One that fails is logged and left out: the
+    welcome itself still goes within its 20 s."""
+    from siyu.capabilities import each
+
+    out: list[dict[str, Any]] = []
+    if not state:
+        return out
+    for extra in each("welcome_extras"):
+        try:
+            with session.begin_nested():
+                out += extra(session, corp_pk, state)
+        except Exception:
+            log.exception("welcome extras for state %r failed; the welcome goes without", state)
+    return out
