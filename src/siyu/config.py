@@ -358,7 +358,8 @@ class Settings(BaseSettings):
         21,
         description="Hour (0–23, local time in SIYU_TIMEZONE) at which the quiet hours begin: "
         "marketing due then waits until they end (deferred, never dropped); service messages "
-        "go out at any hour.",
+        "asked for go out at any hour (a sign-in code), those nobody waits for (a reward's "
+        "notice, a guide's call-back task) when they end.",
     )
     quiet_hours_end: int = Field(
         8,

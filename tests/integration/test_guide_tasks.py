@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.integration.test_wecom_mass import _campaign, _channels, _friends, _rows
@@ -108,16 +109,24 @@ def test_a_guide_outside_the_app_is_recorded(
 
 
 def test_a_survey_detractor_becomes_a_task_for_their_own_guide_once(
-    world: dict[str, Any], wecom: dict[str, Any], session: Any, settings: Any
+    world: dict[str, Any],
+    wecom: dict[str, Any],
+    session: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A detractor's call-back goes to the guide whose friend they are, as a one-off task
     (transactional, keyed by the answer); a detractor who is nobody's friend is recorded."""
+    from siyu import runtime
     from siyu.db import new_session
     from siyu.growth.forms.submit import submit
     from siyu.reach.models import SendRow
     from siyu.reach.sending.transactional import dispatch_transactional
     from tests import forms_world as fw
 
+    for name in ("SIYU_QUIET_HOURS_START", "SIYU_QUIET_HOURS_END"):
+        monkeypatch.setenv(name, "0")  # no quiet hours: the task is not held for the morning
+    runtime.reset()
     friends = _friends(world, wecom, session, 2)
     (unhappy, (guide, _ext)), (happy, _g) = sorted(friends.items())
     stranger = fw.customer(session)

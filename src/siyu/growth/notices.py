@@ -1,9 +1,10 @@
 """Service notices of rewards given (a referral's reward, a fission stage reached): by official-
 account template message when set up and the member follows the account, else by SMS when its
 template is set up — never by WeCom, which sends nothing to a customer by itself (DESIGN §12).
-Queued through the send ledger in the caller's transaction, once per reward (its key); a notice
-that cannot be sent (no template set up, no address) is skipped, never an error for the
-reward."""
+Queued through the send ledger in the caller's transaction, once per reward (its key), and held
+until the quiet hours end (nobody asked for it at that moment: a reward granted by the night's
+sweep is told in the morning); a notice that cannot be sent (no template set up, no address) is
+skipped, never an error for the reward."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def notify_reward(session: Session, customer_id: int | None, key: str, reward: s
     if customer_id is None:
         return ""
     settings = get_settings()
+    morning = settings.quiet_hours.until(clock.now(), settings.tz)
     tries = []
     if settings.growth_oa_template_id:
         tries.append(
@@ -65,6 +67,7 @@ def notify_reward(session: Session, customer_id: int | None, key: str, reward: s
                     template=template,
                     expires_minutes=EXPIRES_MINUTES,
                     actor="growth",
+                    not_before=morning,
                 )
             return channel
         except (LedgerError, TemplateProblem) as exc:

@@ -8,8 +8,8 @@ sees what happened to every unhappy customer.
   friend they are — through the corp's app: who answered, the score and the survey, to call
   them back in person (DESIGN §12: a WeCom 1:1 touch is a guide task, never an automatic
   message). It is a transactional ``wecom_app`` message of the send ledger, queued in the
-  answer's transaction under a key of the submission (never twice); the guide gets the round's
-  tasks as one list. A customer who is nobody's WeCom friend is recorded as skipped with that
+  answer's transaction under a key of the submission (never twice) and held until the quiet
+  hours end; the guide gets the round's tasks as one list. A customer who is nobody's WeCom friend is recorded as skipped with that
   reason rather than failing the answer."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import re
 
 from sqlalchemy.orm import Session
 
+from siyu import clock
+from siyu.config import get_settings
 from siyu.growth.forms.models import Form, FormSubmission
 from siyu.reach.sending.ledger import LedgerError
 from siyu.reach.sending.policy import wecom_address
@@ -36,6 +38,7 @@ def guide_task(session: Session, form: Form, row: FormSubmission, customer_id: i
     if wecom_address(session, customer_id) is None:
         return NOT_A_FRIEND
     title = TEMPLATE_SIGNS.sub("", form.title)[:60]
+    settings = get_settings()
     template = {
         "text": f"{{{{ name }}}}在「{title}」打了 {row.nps} 分，请尽快联系了解原因",
         "fallbacks": {"name": "一位客户"},
@@ -50,6 +53,7 @@ def guide_task(session: Session, form: Form, row: FormSubmission, customer_id: i
                 template=template,
                 expires_minutes=TASK_HOURS * 60,
                 actor=f"form:{form.slug}"[:100],
+                not_before=settings.quiet_hours.until(clock.now(), settings.tz),
             )
     except (LedgerError, TemplateProblem) as exc:
         return f"skipped: {exc}"[:200]

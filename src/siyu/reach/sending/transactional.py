@@ -96,12 +96,15 @@ def send_transactional(
     expires_minutes: int,
     actor: str | None = None,
     now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> Queued:
     """Queue one transactional message in the caller's transaction (commit to send it).
     ``template`` is the channel's template, as a campaign's (an SMS's ``sign_name``,
     ``template_code``, approved ``text`` and ``params``; an email's ``subject`` and ``text``;
     an official-account message's ``template_id`` and ``data``), checked here; it may use the
-    customer's variables. Raises LedgerError (or TemplateProblem) for what cannot be sent."""
+    customer's variables. ``not_before`` holds a message nobody is waiting for (a reward's
+    notice, a guide's task) until then — the end of the quiet hours — and its expiry counts
+    from then. Raises LedgerError (or TemplateProblem) for what cannot be sent."""
     key = key.strip()
     if not key or len(key) > KEY_MAX:
         raise LedgerError("key: 1–{most} characters, naming the message", most=KEY_MAX)
@@ -115,7 +118,8 @@ def send_transactional(
         raise LedgerError("no customer {id}", id=customer_id)
     check_template(channel, template, purpose=PURPOSE)
     now = now or clock.now()
-    send_by = now + timedelta(minutes=expires_minutes)
+    due = max(now, not_before) if not_before is not None else now
+    send_by = due + timedelta(minutes=expires_minutes)
     ident = origin_id(key)
     insert = sqlite_insert if is_sqlite(session) else pg_insert
     written = session.execute(
@@ -130,7 +134,7 @@ def send_transactional(
             variant="",
             state=SendState.pending.value,
             attempts=0,
-            due_at=now,
+            due_at=due,
             send_by=send_by,
             created_at=now,
             message=dict(template),
