@@ -80,6 +80,15 @@ def test_k_factor_cycle_time_revenue_and_fraud_rate_by_hand(session: Any, settin
     _pay(n1, "2026-05-05T02:00:00", 50000)  # after the period
     _pay(n4, "2026-03-20T02:00:00", 20000)  # a void referral's invitee: not referral revenue
     _pay(n5, "2026-04-05T02:00:00", 3000)
+    # n5's profile is folded into a profile made later (their orders move to it), which is
+    # itself folded into another: the revenue follows the orders
+    from siyu.customers.service import merge
+
+    five = w.customer(session, n5, "新客")  # the profile holding n5
+    later, last = w.customer(session, w.phone(), "合并"), w.customer(session, w.phone(), "合并")
+    merge(session, later, five, "test", force=True)
+    merge(session, last, later, "test", force=True)
+    session.commit()
     refresh_copy(settings, full=True)
     lo, hi = local_range(date(2026, 3, 1), date(2026, 4, 30), settings.tz)
     with ibis_tables(settings.resolved_analytics_path, "duckdb", TABLES) as copy:
@@ -109,6 +118,17 @@ def test_k_factor_cycle_time_revenue_and_fraud_rate_by_hand(session: Any, settin
     assert got["cycle_days"] == 10.5  # median of 2, 2, 19, 32
     assert (got["referrals"], got["flagged"], got["fraud_rate"]) == (5, 1, 0.2)
     assert got["revenue_fen"] == 8000 + 3000
+    # a period starting mid-March: March is not a cohort (a part of it is not one)
+    mid, _end = local_range(date(2026, 3, 10), date(2026, 4, 30), settings.tz)
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", TABLES) as copy:
+        late = referral_figures(copy, mid, hi)
+    assert [c["month"] for c in late["cohorts"]] == ["2026-04"]
+    assert late["cohorts"][0] == got["cohorts"][1]
+    # another brand's figures: the programme serves every brand, but none of these orders is
+    # that brand's
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", TABLES) as copy:
+        other = referral_figures(copy, lo, hi, brand_id=10**6)
+    assert other["cohorts"] == got["cohorts"] and other["revenue_fen"] == 0
     # the dashboard's overview carries the same figures (and none for one store's view)
     from siyu.metrics.service import overview
 

@@ -3,7 +3,9 @@ K-factor per monthly cohort with its parts, the cycle time, referral revenue and
 
 Definitions (each with a hand-computed test, ``tests/integration/test_growth_figures.py``):
 
-- a **cohort** is the members who joined a programme in one local calendar month;
+- a **cohort** is the members who joined a programme in one local calendar month; a period
+  that starts inside a month counts cohorts from the next month's first day (a part of a month
+  is not a cohort; a period's last month may still be under way);
 - its **K-factor** = invitees attributed to its members (counted: after the fraud checks) who
   arrived within 30 days of their referrer's join ÷ the cohort's size; shown with its parts
   **i** = visits to the cohort's referral links in those 30 days ÷ the cohort's size and
@@ -12,7 +14,8 @@ Definitions (each with a hand-computed test, ``tests/integration/test_growth_fig
 - **cycle time** = the median of days from a referrer's join to their invitee's arrival, over
   the counted referrals that arrived in the period;
 - **referral revenue** = what counted invitees paid (net of refunds) in the period, for orders
-  paid after they arrived;
+  paid after they arrived — under the profile they were merged into since (following up to
+  three merges), and for a brand's figures only the brand's orders;
 - **fraud rate** = referrals that arrived in the period with any fraud reason (void or sent to
   review by a rule; an operator's approval does not clear the reason) ÷ all that arrived.
 """
@@ -31,6 +34,7 @@ from siyu.orders.queries import PAID_STATUSES
 
 WINDOW_DAYS = 30
 TABLES = [
+    "customer",
     "loyalty_member",
     "loyalty_programme",
     "referral",
@@ -94,6 +98,7 @@ def referral_figures(
     begin inside it) from the copy's tables, in a handful of scans."""
     # the copy keeps UTC instants without a zone
     lo = ibis.literal(start.astimezone(UTC).replace(tzinfo=None))
+    first_month = ibis.literal(_month_start_after(start, offset_minutes))
     hi = ibis.literal(end.astimezone(UTC).replace(tzinfo=None))
     programmes = tables["loyalty_programme"]
     if brand_id is not None:
@@ -103,7 +108,7 @@ def referral_figures(
     ids = programmes.select(pid=programmes.id)
     members = tables["loyalty_member"]
     members = members.semi_join(ids, members.programme_id == ids.pid)
-    cohort = members.filter((members.joined_at >= lo) & (members.joined_at < hi)).select(
+    cohort = members.filter((members.joined_at >= first_month) & (members.joined_at < hi)).select(
         member_id=members.id,
         joined_at=members.joined_at,
         month=_month(members.joined_at, offset_minutes),
@@ -167,7 +172,10 @@ def referral_figures(
         & (orders.paid_at >= lo)
         & (orders.paid_at < hi)
     )
-    money = paid.join(counted, paid.customer_id == counted.invitee_id).filter(
+    if brand_id is not None:
+        paid = paid.filter(paid.brand_id == brand_id)
+    invitees = _now_under(tables["customer"], counted)
+    money = paid.join(invitees, paid.customer_id == invitees.buyer).filter(
         lambda t: t.paid_at >= t.arrived_at
     )
     revenue = money.aggregate(fen=(money.paid_fen - money.refund_fen).sum().fill_null(0))
@@ -182,6 +190,27 @@ def referral_figures(
         "fraud_rate": _ratio(n_flag, n_ref),
         "revenue_fen": int(revenue.to_pyarrow().to_pylist()[0]["fen"] or 0),
     }
+
+
+def _month_start_after(start: datetime, offset_minutes: int) -> datetime:
+    """The first local month start at or after ``start``, as a naive UTC instant (the copy's)."""
+    shift = timedelta(minutes=offset_minutes)
+    local = start.astimezone(UTC).replace(tzinfo=None) + shift
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if first < local:
+        first = (first + timedelta(days=32)).replace(day=1)
+    return first - shift
+
+
+def _now_under(customers: ir.Table, counted: ir.Table) -> ir.Table:
+    """Counted referrals with ``buyer``: the profile the invitee's orders are under now (a merge
+    moves the orders to the profile kept), following up to three merges."""
+    steps = customers.select(cid=customers.id, into=customers.merged_into_id)
+    out = counted.mutate(buyer=counted.invitee_id)
+    for _ in range(3):
+        joined = out.left_join(steps, out.buyer == steps.cid)
+        out = joined.mutate(buyer=joined.into.fill_null(joined.buyer)).drop("cid", "into")
+    return out
 
 
 def local_range(start: date, end: date, tz: Any) -> tuple[datetime, datetime]:
