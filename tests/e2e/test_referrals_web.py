@@ -266,6 +266,8 @@ def test_fission_over_the_api_console_and_member_centre(
         {"stages": []},
         {"ends_at": "2020-01-01T00:00:00+08:00"},
         {"starts_at": "2026-03-01T00:00:00"},  # no zone
+        {"group_code_id": 999},  # no such group live code
+        {"group_code_id": 2**40},
     ):
         refused = client.post("/api/v1/growth/fission", headers=key, json={**body, **bad})
         assert refused.status_code == 422, (bad, refused.text)
@@ -292,6 +294,9 @@ def test_fission_over_the_api_console_and_member_centre(
     assert refused.status_code == 422
     assert "诱导分享" in refused.text or "WeChat forbids" in refused.text
     assert "<script>alert" not in refused.text
+    for group in ("999", "x1", "-3"):  # no such group live code, and not a number
+        no_group = client.post("/growth/fission", data={**form, "group_code": group})
+        assert no_group.status_code == 422 and HOSTILE not in no_group.text
     ok = client.post("/growth/fission", data={**form, "trigger": "paid_orders"})
     assert ok.status_code == 303
     assert "&lt;script&gt;" in client.get("/growth/fission").text

@@ -7,16 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from siyu.console.views import csrf_ok, page_for, render
-from siyu.console.words import in_words
+from siyu.console.posting import Shown, submit
+from siyu.console.views import page_for, render
 from siyu.growth import GROWTH_MANAGE, queries, service
 from siyu.growth.api import rules_out
 from siyu.i18n import N_, _
 from siyu.loyalty.queries import programme_list
-from siyu.refusals import Refusal
 from siyu.untrusted import number, whole_number
 from siyu.webkit import Id, SessionDep
 
@@ -24,6 +23,7 @@ router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
 STATUSES = ("review", "attributed", "void")
 PAGE = 50
+CHARS = 2000  # characters of a posted value kept
 DONE = {
     "saved": N_("Referral settings saved."),
     "approved": N_("Referral approved."),
@@ -88,28 +88,14 @@ def referrals_page(
     return _page(request, ctx, session)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    raw = await request.form()
-    return {k: str(v).strip()[:2000] for k, v in raw.items()}
-
-
 @router.post("/growth/referrals/settings")
 async def settings_form(
     session: SessionDep, request: Request, ctx: Ctx = Depends(page_for(GROWTH_MANAGE))
 ) -> Response:
     """Save a programme's referral settings (points, coupons, minimum order in yuan, refund
     window, caps, thresholds, store networks)."""
-    form = await _form(request)
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return _page(
-            request,
-            ctx,
-            session,
-            typed=form,
-            status=403,
-            error=_("This page has expired; reload it and try again."),
-        )
-    try:
+
+    def act(form: dict[str, str]) -> str:
         numbers = {
             name: number(form.get(name), most=high, least=low)
             for name, (low, high) in service.LIMITS.items()
@@ -127,13 +113,9 @@ async def settings_form(
             active=form.get("active") == "1",
             **numbers,
         )
-    except Refusal as exc:
-        session.rollback()
-        return _page(
-            request, ctx, session, typed=form, status=exc.status, error=in_words(request, exc)
-        )
-    session.commit()
-    return RedirectResponse("/growth/referrals?done=saved", status_code=303)
+        return "/growth/referrals?done=saved"
+
+    return _answer(request, ctx, session, await submit(request, ctx, session, act, CHARS))
 
 
 @router.post("/growth/referrals/{referral_id}/decision")
@@ -144,22 +126,18 @@ async def decision_form(
     ctx: Ctx = Depends(page_for(GROWTH_MANAGE)),
 ) -> Response:
     """Approve or void a held referral."""
-    form = await _form(request)
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return _page(
-            request,
-            ctx,
-            session,
-            status=403,
-            error=_("This page has expired; reload it and try again."),
-        )
-    approve = form.get("approve") == "1"
-    try:
+
+    def act(form: dict[str, str]) -> str:
+        approve = form.get("approve") == "1"
         service.decide(session, referral_id, approve, ctx["principal"].actor)
-    except Refusal as exc:
-        session.rollback()
-        return _page(request, ctx, session, status=exc.status, error=in_words(request, exc))
-    session.commit()
-    return RedirectResponse(
-        f"/growth/referrals?done={'approved' if approve else 'voided'}", status_code=303
-    )
+        return f"/growth/referrals?done={'approved' if approve else 'voided'}"
+
+    return _answer(request, ctx, session, await submit(request, ctx, session, act, CHARS))
+
+
+def _answer(request: Request, ctx: Ctx, session: Session, answer: Response | Shown) -> Response:
+    if isinstance(answer, Shown):
+        return _page(
+            request, ctx, session, typed=answer.form, error=answer.error, status=answer.status
+        )
+    return answer

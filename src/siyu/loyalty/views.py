@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
 from siyu.brands.service import brand_id_of
-from siyu.console.views import csrf_ok, page_for, refused_page, render
-from siyu.console.words import in_words
+from siyu.console.posting import Shown, submit
+from siyu.console.views import page_for, refused_page, render
 from siyu.customers import CUSTOMERS_READ
 from siyu.customers.queries import customer_rows, filter_choices
 from siyu.customers.service import NoSuchCustomer, get_visible, sees_whole_pool
@@ -30,7 +30,6 @@ from siyu.loyalty.models import Member, Programme
 from siyu.loyalty.rules import POINTS_PER_EVENT_MAX, RATE_MAX, set_event_rule, set_spend_rule
 from siyu.loyalty.service import POINTS_MAX, LoyaltyError, deduct, earn
 from siyu.loyalty.tiers import THRESHOLD_MAX, TIERS_MAX, configure, set_tier
-from siyu.refusals import Refusal
 from siyu.untrusted import number, whole_number
 from siyu.webkit import Id, Page, SessionDep
 
@@ -83,33 +82,6 @@ def word(group: str, code: str | None) -> str:
     """A stored code in the reader's language (the code itself where there is no word)."""
     found = WORDS.get(group, {}).get(code or "")
     return say(found) if found else code or "-"
-
-
-class Shown(NamedTuple):
-    """A form shown again: what was typed, why it was refused, the answer's status."""
-
-    form: dict[str, str]
-    error: str
-    status: int
-
-
-async def submit(
-    request: Request, ctx: Ctx, session: Session, act: Callable[[dict[str, str]], str]
-) -> Response | Shown:
-    """A form from its CSRF token to the commit (``page_for`` checked the permission): ``act``
-    makes the change and says where to go next; a refusal is rolled back, shown with what was
-    typed."""
-    raw = await request.form()
-    form = {k: str(v).strip() for k, v in raw.items()}
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return Shown(form, _("This page has expired; reload it and try again."), 403)
-    try:
-        then = act(form)
-    except Refusal as exc:
-        session.rollback()
-        return Shown(form, in_words(request, exc), exc.status)
-    session.commit()
-    return RedirectResponse(then, status_code=303)
 
 
 def show(

@@ -9,19 +9,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.config import get_settings
-from siyu.console.views import csrf_ok, page_for, render
-from siyu.console.words import in_words
+from siyu.console.posting import Shown, submit
+from siyu.console.views import page_for, render
 from siyu.growth import GROWTH_MANAGE
 from siyu.growth.fission.models import FissionCampaign, FissionStage
 from siyu.growth.fission.service import FissionRefused, StageSpec, create_campaign
 from siyu.i18n import _
 from siyu.loyalty.queries import programme_list
-from siyu.refusals import Refusal
 from siyu.untrusted import number
 from siyu.webkit import SessionDep
 from siyu.wecom.queries import group_code_choices
@@ -89,13 +88,8 @@ def _stages(text: str) -> list[StageSpec]:
 async def create_form(
     session: SessionDep, request: Request, ctx: Ctx = Depends(page_for(GROWTH_MANAGE))
 ) -> Response:
-    raw = await request.form()
-    form = {k: str(v).strip()[:2000] for k, v in raw.items()}
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return _page(
-            request, ctx, session, form, _("This page has expired; reload it and try again."), 403
-        )
-    try:
+
+    def act(form: dict[str, str]) -> str:
         tz = get_settings().tz
         start = datetime.combine(clock.now().astimezone(tz).date(), time.min, tz)
         days = number(form.get("days"), least=1, most=366, default=30)
@@ -107,6 +101,7 @@ async def create_form(
             ]
         if not specs:
             raise FissionRefused("each stage gives points or a coupon")
+        group = form.get("group_code")
         create_campaign(
             session,
             form.get("programme", ""),
@@ -115,11 +110,12 @@ async def create_form(
             starts_at=start,
             ends_at=start + timedelta(days=days),
             poster_text=form.get("poster_text", ""),
-            group_code_id=number(group, least=1) if (group := form.get("group_code")) else None,
+            group_code_id=number(group, least=1) if group else None,
             actor=ctx["principal"].actor,
         )
-    except Refusal as exc:
-        session.rollback()
-        return _page(request, ctx, session, form, in_words(request, exc), exc.status)
-    session.commit()
-    return RedirectResponse("/growth/fission?done=created", status_code=303)
+        return "/growth/fission?done=created"
+
+    answer = await submit(request, ctx, session, act, 2000)
+    if isinstance(answer, Shown):
+        return _page(request, ctx, session, answer.form, answer.error, answer.status)
+    return answer

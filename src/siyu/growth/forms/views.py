@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from siyu.accounts.service import record_audit
-from siyu.console.views import csrf_ok, page_for, render
-from siyu.console.words import in_words
+from siyu.console.posting import Shown, submit
+from siyu.console.views import page_for, render
 from siyu.customers import CUSTOMERS_UNMASK
 from siyu.growth import GROWTH_MANAGE
 from siyu.growth.forms import nps, queries, service
@@ -26,7 +26,6 @@ from siyu.webkit import SessionDep
 router = APIRouter(include_in_schema=False)
 Ctx = dict[str, Any]
 PAGE = 50
-EXPIRED = N_("This page has expired; reload it and try again.")
 DONE = {"saved": N_("Form saved."), "status": N_("Status changed.")}
 
 
@@ -68,11 +67,6 @@ def lines_of(form: Form) -> str:
         tail = f" | {f.get('version', '')}" if f["kind"] == "consent" else ""
         lines.append(f"{kind} | {f['label']} | {'1' if f.get('required') else ''} | {extra}{tail}")
     return "\n".join(lines)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    raw = await request.form()
-    return {k[:40]: str(v).strip()[:20000] for k, v in list(raw.items())[:50]}
 
 
 def _list(request: Request, ctx: Ctx, session: Session, **extra: Any) -> HTMLResponse:
@@ -148,18 +142,17 @@ def _save(session: Session, form: dict[str, str], actor: str, form_id: int | Non
 async def create_form(
     session: SessionDep, request: Request, ctx: Ctx = Depends(page_for(GROWTH_MANAGE))
 ) -> Response:
-    form = await _form(request)
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return _list(request, ctx, session, typed=form, status=403, error=_(EXPIRED))
-    try:
+
+    def act(form: dict[str, str]) -> str:
         made = _save(session, form, ctx["principal"].actor, None)
-    except Refusal as exc:
-        session.rollback()
+        return f"/growth/forms/{made.slug}?done=saved"
+
+    answer = await submit(request, ctx, session, act)
+    if isinstance(answer, Shown):
         return _list(
-            request, ctx, session, typed=form, status=exc.status, error=in_words(request, exc)
+            request, ctx, session, typed=answer.form, status=answer.status, error=answer.error
         )
-    session.commit()
-    return RedirectResponse(f"/growth/forms/{made.slug}?done=saved", status_code=303)
+    return answer
 
 
 def _named(session: Session, slug: str) -> Form | None:
@@ -187,26 +180,24 @@ async def save_form(
     found = _named(session, slug)
     if found is None:
         return _list(request, ctx, session, status=404, error=_("There is no such form."))
-    form = await _form(request)
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return _one(request, ctx, session, found, status=403, error=_(EXPIRED))
-    try:
+
+    def act(form: dict[str, str]) -> str:
         saved = _save(session, form, ctx["principal"].actor, found.id)
-    except Refusal as exc:
-        session.rollback()
-        found = _named(session, slug) or found
+        return f"/growth/forms/{saved.slug}?done=saved"
+
+    answer = await submit(request, ctx, session, act)
+    if isinstance(answer, Shown):
         return _one(
             request,
             ctx,
             session,
-            found,
-            status=exc.status,
-            error=in_words(request, exc),
-            lines=form.get("fields", ""),
-            typed=form,
+            _named(session, slug) or found,
+            status=answer.status,
+            error=answer.error,
+            lines=answer.form.get("fields", ""),
+            typed=answer.form,
         )
-    session.commit()
-    return RedirectResponse(f"/growth/forms/{saved.slug}?done=saved", status_code=303)
+    return answer
 
 
 @router.get("/growth/forms/{slug}/answers.csv")
@@ -243,13 +234,12 @@ async def status_form(
     found = _named(session, slug)
     if found is None:
         return _list(request, ctx, session, status=404, error=_("There is no such form."))
-    form = await _form(request)
-    if not csrf_ok(ctx, form.get("csrf", "")):
-        return _one(request, ctx, session, found, status=403, error=_(EXPIRED))
-    try:
+
+    def act(form: dict[str, str]) -> str:
         service.set_status(session, found, form.get("status", ""), ctx["principal"].actor)
-    except Refusal as exc:
-        session.rollback()
-        return _one(request, ctx, session, found, status=exc.status, error=in_words(request, exc))
-    session.commit()
-    return RedirectResponse(f"/growth/forms/{found.slug}?done=status", status_code=303)
+        return f"/growth/forms/{found.slug}?done=status"
+
+    answer = await submit(request, ctx, session, act)
+    if isinstance(answer, Shown):
+        return _one(request, ctx, session, found, status=answer.status, error=answer.error)
+    return answer

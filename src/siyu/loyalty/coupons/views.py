@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from siyu.console.posting import Shown, submit
 from siyu.console.views import page_for
 from siyu.i18n import _
 from siyu.loyalty import LOYALTY_MANAGE
@@ -27,7 +28,7 @@ from siyu.loyalty.coupons.service import (
 )
 from siyu.loyalty.models import Programme
 from siyu.loyalty.tiers import tiers_of
-from siyu.loyalty.views import Ctx, Shown, audit, not_found, show, submit
+from siyu.loyalty.views import Ctx, audit, not_found, show
 from siyu.untrusted import number
 from siyu.webkit import Id, SessionDep
 
