@@ -56,6 +56,7 @@ def test_a_stage_rewarding_anything_but_paid_orders_is_refused_with_the_rule(
         "分享ｇｅｔ积分，快来！",  # full-width letters
         "邀请好友扫码即送红包",
         "帮我助力，一起领奖",
+        "帮我助カ，一起领奖",  # katakana ka drawn as 力
         "好友砍价免费拿",
         "集赞 30 个送面膜",
     ],

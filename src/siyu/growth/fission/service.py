@@ -60,6 +60,8 @@ TRADITIONAL = str.maketrans(
     "转发赞价奖礼积领贴红现费单买购请关进群阅赠券获赢抢",
 )
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+# katakana and other signs drawn like the characters of the banned words (助カ for 助力)
+LOOKALIKE = str.maketrans("カロエニハタトー〇", "力口工二八夕卜一零")
 STAGES_MOST = 10
 
 
@@ -80,11 +82,11 @@ class StageSpec:
 
 
 def normalised(text: str) -> str:
-    """Full-width letters folded, spaces and punctuation dropped: 「转 发」「轉發」-style
-    evasions read as the word they spell (width and spacing; traditional forms are not
-    folded)."""
+    """Full-width letters folded, spaces and punctuation dropped, traditional forms and
+    katakana lookalikes read as the simplified characters: 「转 发」「轉發」「助カ」-style
+    evasions read as the word they spell."""
     folded = unicodedata.normalize("NFKC", text or "").translate(ZERO_WIDTH)
-    folded = folded.translate(TRADITIONAL).lower()
+    folded = folded.translate(TRADITIONAL).translate(LOOKALIKE).lower()
     return "".join(ch for ch in folded if ch.isalnum())
 
 
