@@ -188,3 +188,26 @@ def test_group_fission_welcomes_the_friend_with_the_group_qr_and_notes_the_join(
     session.commit()
     page = client.get("/m/fission", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200 and "1 位好友已入群" in page.text
+    # a group code of another brand's WeCom is refused for this programme's campaign
+    from siyu.brands.service import add_brand
+    from siyu.growth.fission.service import FissionRefused
+    from siyu.loyalty.queries import programme_named
+    from siyu.wecom.connection.models import WecomCorp
+
+    ours, theirs = add_brand(session, "bx", "品牌甲"), add_brand(session, "by", "品牌乙")
+    session.flush()
+    for corp in session.scalars(sa.select(WecomCorp)):
+        corp.brand_id = theirs.id
+    programme_named(session, "vip").brand_id = ours.id
+    session.commit()
+    with pytest.raises(FissionRefused, match="another brand"):
+        create_campaign(
+            session,
+            "vip",
+            "夏季邀请",
+            [StageSpec(1, 100)],
+            starts_at=clock.now(),
+            ends_at=clock.now() + timedelta(days=30),
+            group_code_id=group_id,
+            actor="t",
+        )

@@ -57,6 +57,13 @@ def test_a_stage_rewarding_anything_but_paid_orders_is_refused_with_the_rule(
         "邀请好友扫码即送红包",
         "帮我助力，一起领奖",
         "帮我助カ，一起领奖",  # katakana ka drawn as 力
+        "カロ速领红包",  # 加 drawn as カ and ロ
+        "點贊送積分",  # traditional
+        "集賛 30 个送面膜",  # Japanese form
+        "転発得积分",
+        "砍—刀免费拿",  # a dash for 一
+        "ｼｪｱ得积分",  # half-width katakana "share"
+        "ѕhare 得积分",  # a Cyrillic s
         "好友砍价免费拿",
         "集赞 30 个送面膜",
     ],
@@ -160,3 +167,14 @@ def test_a_welcome_gets_a_group_qr_only_for_a_participants_own_code(session: Any
     code = w.referrer(session, programme).code
     for state in ("", "gc123", "r_", "r_NOTACODE", "r_" + "Z" * 500, f"r_{code.code}"):
         assert welcome_group(session, 1, state) == []  # no campaign with a group runs
+
+
+def test_a_group_link_title_fits_wecom_128_bytes() -> None:
+    """Emoji take four bytes: a long group name is cut by bytes, never inside a character."""
+    from siyu.growth.fission.groups import TITLE_BYTES, attachment
+    from siyu.wecom.queries import GroupCodeFacts
+
+    link = attachment(GroupCodeFacts(1, 1, "🎉" * 40, "https://wework.example/qr.png", ("c",)))
+    title = link["link"]["title"]
+    assert len(title.encode()) <= TITLE_BYTES and title.startswith("加入「🎉")
+    assert title.encode().decode() == title

@@ -135,3 +135,32 @@ def test_k_factor_cycle_time_revenue_and_fraud_rate_by_hand(session: Any, settin
     shown = overview(settings, date(2026, 3, 1), date(2026, 4, 30))["referral"]
     assert shown["cohorts"] == got["cohorts"] and shown["cycle_days"] == 10.5
     assert "k_factor" not in overview(settings, date(2026, 3, 1), date(2026, 4, 30))["pending"]
+
+
+def test_two_invitees_merged_into_one_person_count_their_orders_once(
+    session: Any, settings: Any
+) -> None:
+    """Two referrers' invitees later found to be one person: the orders, now under one profile,
+    are referral revenue once, not once per referral."""
+    from siyu.analytics.engines import ibis_tables
+    from siyu.analytics.service import refresh_copy
+    from siyu.customers.service import merge
+    from siyu.growth.figures import TABLES, local_range, referral_figures
+
+    programme = w.programme(session)
+    a = w.referrer(session, programme, "甲", at=_utc("2026-03-02T02:00:00"))
+    b = w.referrer(session, programme, "乙", at=_utc("2026-03-03T02:00:00"))
+    n1, n2 = w.phone(), w.phone()
+    assert _arrive(session, a, "2026-03-04T02:00:00", n1).status == "attributed"
+    assert _arrive(session, b, "2026-03-05T02:00:00", n2).status == "attributed"
+    _pay(n1, "2026-03-10T02:00:00", 10000)
+    _pay(n2, "2026-03-11T02:00:00", 5000)
+    merge(
+        session, w.customer(session, n1, "新客"), w.customer(session, n2, "新客"), "t", force=True
+    )
+    session.commit()
+    refresh_copy(settings, full=True)
+    lo, hi = local_range(date(2026, 3, 1), date(2026, 4, 30), settings.tz)
+    with ibis_tables(settings.resolved_analytics_path, "duckdb", TABLES) as copy:
+        got = referral_figures(copy, lo, hi)
+    assert got["revenue_fen"] == 10000 + 5000

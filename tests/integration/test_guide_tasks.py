@@ -150,3 +150,138 @@ def test_a_survey_detractor_becomes_a_task_for_their_own_guide_once(
     assert "在「售后回访」打了 3 分" in text  # the title's template signs are dropped, not run
     queued = session.scalars(sa.select(SendRow).where(SendRow.channel == "wecom_app")).all()
     assert [(r.customer_id, r.state, r.campaign_id) for r in queued] == [(unhappy, "sent", None)]
+
+
+def _no_quiet_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siyu import runtime
+
+    for name in ("SIYU_QUIET_HOURS_START", "SIYU_QUIET_HOURS_END"):
+        monkeypatch.setenv(name, "0")
+    runtime.reset()
+
+
+def _pump(settings: Any) -> None:
+    from siyu.db import new_session
+    from siyu.reach.sending.transactional import dispatch_transactional
+
+    with new_session() as s:
+        while dispatch_transactional(s, "w1", settings, _channels(settings)):
+            pass
+
+
+def test_two_unnamed_detractors_are_two_tasks_each_naming_whom_to_call(
+    world: dict[str, Any],
+    wecom: dict[str, Any],
+    session: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WeCom drops a repeated body within its duplicate check: two tasks of one guide in two
+    rounds must differ, and each must say which customer to call."""
+    from siyu.customers.models import Customer
+    from siyu.growth.forms.submit import submit
+    from tests import forms_world as fw
+
+    _no_quiet_hours(monkeypatch)
+    friends = _friends(world, wecom, session, 3)
+    first, _other, third = sorted(friends)
+    assert friends[first][0] == friends[third][0]  # the same guide
+    for cid in (first, third):
+        session.get(Customer, cid).name = None
+    session.commit()
+    form = fw.form(session, "care", fw.SURVEY, kind="survey", actions=["guide_task"], title="回访")
+    for cid in (first, third):
+        submit(session, form, fw.entry({"q1": "3"}, customer_id=cid))
+        session.commit()
+        _pump(settings)
+    texts = [m["text"]["content"] for m in wecom["world"].app_sent]
+    assert len(texts) == 2
+    assert f"客户 #{first}" in texts[0] and f"客户 #{third}" in texts[1]
+
+
+def test_no_guide_is_asked_to_call_a_customer_who_asked_not_to_be_disturbed(
+    world: dict[str, Any],
+    wecom: dict[str, Any],
+    session: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from siyu.customers.models import Customer
+    from siyu.reach.models import SendRow
+    from siyu.reach.sending.transactional import send_transactional
+
+    _no_quiet_hours(monkeypatch)
+    ((cid, _guide),) = _friends(world, wecom, session, 1).items()
+    session.get(Customer, cid).do_not_disturb = True
+    session.commit()
+    send_transactional(
+        session,
+        key="op:1",
+        customer_id=cid,
+        channel="wecom_app",
+        template={"text": "{{ name }} 请邀请到店"},
+        expires_minutes=60,
+        actor="op",
+    )
+    session.commit()
+    _pump(settings)
+    row = session.scalars(sa.select(SendRow).where(SendRow.channel == "wecom_app")).one()
+    assert (row.state, row.reason) == ("skipped", "do_not_disturb")
+    assert wecom["world"].app_sent == []
+
+
+def test_a_task_line_never_breaks_into_lines_of_its_own(
+    world: dict[str, Any],
+    wecom: dict[str, Any],
+    session: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name with carriage returns, line separators or direction marks cannot forge entries
+    in the guide's list."""
+    from siyu.customers.models import Customer
+    from siyu.growth.forms.submit import submit
+    from tests import forms_world as fw
+
+    _no_quiet_hours(monkeypatch)
+    ((cid, _guide),) = _friends(world, wecom, session, 1).items()
+    session.get(Customer, cid).name = "张三\r2. 李四\u20283. 王五\u202e\x1b[31m"
+    session.commit()
+    form = fw.form(
+        session, "care", fw.SURVEY, kind="survey", actions=["guide_task"], title="回访\r\n2. 假"
+    )
+    submit(session, form, fw.entry({"q1": "1"}, customer_id=cid))
+    session.commit()
+    _pump(settings)
+    (sent,) = wecom["world"].app_sent
+    body = sent["text"]["content"].split("\n", 1)[1]  # after the list's title
+    assert body.startswith("1. 张三 2. 李四 3. 王五")
+    assert not any(ch in body for ch in "\r\n\u2028\u202e\x1b")
+
+
+def test_a_guide_of_another_brand_is_not_asked(
+    world: dict[str, Any],
+    wecom: dict[str, Any],
+    session: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from siyu.brands.service import add_brand
+    from siyu.growth.forms.submit import submit
+    from siyu.wecom.connection.models import WecomCorp
+    from tests import forms_world as fw
+
+    _no_quiet_hours(monkeypatch)
+    add_brand(session, "bra", "品牌甲")
+    other = add_brand(session, "brb", "品牌乙")
+    session.flush()
+    for corp in session.scalars(sa.select(WecomCorp)):
+        corp.brand_id = other.id  # the only corp serves brand B
+    session.commit()
+    ((cid, _guide),) = _friends(world, wecom, session, 1).items()
+    form = fw.form(session, "carea", fw.SURVEY, kind="survey", actions=["guide_task"], brand="bra")
+    row = submit(session, form, fw.entry({"q1": "0"}, customer_id=cid))
+    session.commit()
+    _pump(settings)
+    assert row.actions == ["guide_task: skipped: not a WeCom friend of any guide"]
+    assert wecom["world"].app_sent == []

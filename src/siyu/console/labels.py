@@ -211,6 +211,8 @@ LABELS: dict[str, dict[str, str | Phrase]] = {
         "duplicate_add": N_("Added again"),
         "welcome_render_error": N_("Welcome failed to render"),
         "reply_render_error": N_("Keyword reply failed to render"),
+        "contact_way_quota": N_("Contact ways near the quota"),
+        "welcome_extras_dropped": N_("Group QR left out of a full welcome"),
     },
     "wx_channel": {
         "store": N_("Store"),

@@ -174,8 +174,11 @@ def referral_figures(
     )
     if brand_id is not None:
         paid = paid.filter(paid.brand_id == brand_id)
-    invitees = _now_under(tables["customer"], counted)
-    money = paid.join(invitees, paid.customer_id == invitees.buyer).filter(
+    under = _now_under(tables["customer"], counted)
+    # two invitees merged into one person are one buyer: their orders count once, from the
+    # first arrival
+    buyers = under.group_by("buyer").aggregate(arrived_at=under.arrived_at.min())
+    money = paid.join(buyers, paid.customer_id == buyers.buyer).filter(
         lambda t: t.paid_at >= t.arrived_at
     )
     revenue = money.aggregate(fen=(money.paid_fen - money.refund_fen).sum().fill_null(0))

@@ -398,14 +398,15 @@ def deleted_friends(session: Session, customer_ids: Collection[int], since: date
 
 @dataclass(frozen=True)
 class GroupCodeFacts:
-    """What another capability may know of a group live code: whose corp, its name, the QR
-    image's address at WeCom, and the groups of its rotation."""
+    """What another capability may know of a group live code: whose corp (and the corp's brand,
+    if it serves one), its name, the QR image's address at WeCom, the groups of its rotation."""
 
     id: int
     corp_id: int
     name: str
     qr_url: str
     chat_ids: tuple[str, ...]
+    brand_id: int | None = None
 
 
 def group_code_facts(session: Session, code_id: int) -> GroupCodeFacts | None:
@@ -414,8 +415,14 @@ def group_code_facts(session: Session, code_id: int) -> GroupCodeFacts | None:
     code = session.get(GroupLiveCode, code_id)
     if code is None:
         return None
+    corp = session.get(WecomCorp, code.corp_id)
     return GroupCodeFacts(
-        code.id, code.corp_id, code.name, code.qr_url or "", tuple(code.chat_ids or ())
+        code.id,
+        code.corp_id,
+        code.name,
+        code.qr_url or "",
+        tuple(code.chat_ids or ()),
+        corp.brand_id if corp is not None else None,
     )
 
 

@@ -24,7 +24,7 @@ from siyu.growth.service import STATE_PREFIX, NoSuchCode, normal_code
 from siyu.privacy.service import families_of
 from siyu.wecom.queries import GroupCodeFacts, group_code_facts
 
-TITLE_NAME = 30  # characters of the group code's name in the link's title (128 bytes at most)
+TITLE_BYTES = 128  # WeCom's limit on a link's title, in UTF-8 bytes
 JOIN_TEXT = "长按识别二维码，加入群聊"
 
 
@@ -75,12 +75,17 @@ def attachment(group: GroupCodeFacts) -> dict[str, Any]:
     return {
         "msgtype": "link",
         "link": {
-            "title": f"加入「{group.name[:TITLE_NAME]}」",
+            "title": cut_bytes(f"加入「{group.name}」", TITLE_BYTES),
             "picurl": group.qr_url,
             "desc": JOIN_TEXT,
             "url": group.qr_url,
         },
     }
+
+
+def cut_bytes(text: str, most: int) -> str:
+    """``text`` cut to ``most`` UTF-8 bytes, never inside a character (emoji take 4)."""
+    return text.encode()[:most].decode("utf-8", "ignore")
 
 
 def joined_group(session: Session, data: dict[str, Any]) -> int:

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -46,7 +48,7 @@ TRIGGERS_REFUSED = {
 # task types WeChat bans outright, and words that tie a reward to a share (matched on text
 # folded to simplified characters and lower case, without spaces or punctuation)
 BANNED = re.compile(r"助力|砍价|砍一刀|帮砍|加速|集赞|点赞|集齐|拼手气|拉新|拉人头")
-SHARE = re.compile(r"分享|转发|朋友圈|群里发|晒图|晒单|share|forward|repost|retweet")
+SHARE = re.compile(r"分享|转发|朋友圈|群里发|晒图|晒单|シェア|share|forward|repost|retweet")
 INVITE = re.compile(r"邀请|拉人|扫码|加好友|关注|进群|invite")  # refused unless a purchase earns it
 PURCHASE = re.compile(r"下单|购买|首单|消费|订单|买|purchase|order|buy")
 REWARD = re.compile(
@@ -54,14 +56,13 @@ REWARD = re.compile(
     r"优惠券|领券|送券|得券|礼品|礼物|奖励|奖品|抽奖|现金|返现|赢取|领取|"
     r"points|coupon|free|reward|prize|cash|win"
 )
-# traditional forms of the characters these words use, folded before matching
-TRADITIONAL = str.maketrans(
-    "轉發讚價獎禮積領貼紅現費單買購請關進羣閱贈劵獲贏搶",
-    "转发赞价奖礼积领贴红现费单买购请关进群阅赠券获赢抢",
-)
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
-# katakana and other signs drawn like the characters of the banned words (助カ for 助力)
-LOOKALIKE = str.maketrans("カロエニハタトー〇", "力口工二八夕卜一零")
+# signs drawn like the characters and letters of these words: katakana (助カ for 助力), dashes
+# for 一 (砍—刀), Cyrillic letters for Latin ones (ѕhare)
+LOOKALIKE = str.maketrans(
+    "カロエニハタト〇ー—–‐‒―─-ѕаеорсхіјԁ",
+    "力口工二八夕卜零一一一一一一一一saeopcxijd",
+)
 STAGES_MOST = 10
 
 
@@ -82,12 +83,25 @@ class StageSpec:
 
 
 def normalised(text: str) -> str:
-    """Full-width letters folded, spaces and punctuation dropped, traditional forms and
-    katakana lookalikes read as the simplified characters: 「转 发」「轉發」「助カ」-style
-    evasions read as the word they spell."""
+    """Full-width letters folded, spaces and punctuation dropped, traditional and Japanese
+    forms read as simplified (OpenCC), lookalike signs as what they imitate: 「转 发」「轉發」
+    「転発」「助カ」「カロ速」「砍—刀」-style evasions read as the word they spell."""
     folded = unicodedata.normalize("NFKC", text or "").translate(ZERO_WIDTH)
-    folded = folded.translate(TRADITIONAL).translate(LOOKALIKE).lower()
+    folded = _simplified(folded.translate(LOOKALIKE)).lower().replace("力口", "加")
     return "".join(ch for ch in folded if ch.isalnum())
+
+
+@lru_cache(maxsize=1)
+def _converters() -> tuple[Any, Any]:
+    """OpenCC's Japanese forms → traditional, then traditional → simplified (転発 → 转发)."""
+    import opencc
+
+    return opencc.OpenCC("jp2t"), opencc.OpenCC("t2s")
+
+
+def _simplified(text: str) -> str:
+    japanese, traditional = _converters()
+    return str(traditional.convert(japanese.convert(text)))
 
 
 def check_poster(text: str) -> None:
@@ -167,8 +181,18 @@ def create_campaign(
         raise FissionRefused("two stages count the same number of orders")
     check_poster(poster_text)
     check_poster(name)
-    if group_code_id is not None and group_code_facts(session, group_code_id) is None:
-        raise FissionRefused("no group live code {id}", id=group_code_id)
+    if group_code_id is not None:
+        group = group_code_facts(session, group_code_id)
+        if group is None:
+            raise FissionRefused("no group live code {id}", id=group_code_id)
+        if (
+            None not in (group.brand_id, programme.brand_id)
+            and group.brand_id != programme.brand_id
+        ):
+            raise FissionRefused(
+                "group live code {id} is in another brand's WeCom: choose one of the programme's",
+                id=group_code_id,
+            )
     campaign = FissionCampaign(
         programme_id=programme.id,
         name=name.strip(),

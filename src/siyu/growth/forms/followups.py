@@ -35,14 +35,19 @@ TEMPLATE_SIGNS = re.compile(r"[{}%#]")  # the title goes into the task's templat
 
 def guide_task(session: Session, form: Form, row: FormSubmission, customer_id: int) -> str:
     """Queue the call-back task for the detractor's guide; returns what happened."""
-    if wecom_address(session, customer_id) is None:
+    if wecom_address(session, customer_id, form.brand_id) is None:
         return NOT_A_FRIEND
     title = TEMPLATE_SIGNS.sub("", form.title)[:60]
     settings = get_settings()
-    template = {
-        "text": f"{{{{ name }}}}在「{title}」打了 {row.nps} 分，请尽快联系了解原因",
+    # the customer's number and the answer's make each line name whom to call, and each
+    # request unique (WeCom drops a repeated body within its duplicate check's hours)
+    template: dict[str, object] = {
+        "text": f"{{{{ name }}}}（客户 #{customer_id}）在「{title}」打了 {row.nps} 分，"
+        f"请尽快联系了解原因（回答 #{row.id}）",
         "fallbacks": {"name": "一位客户"},
     }
+    if form.brand_id is not None:  # only a guide of the form's brand is asked
+        template["brand_id"] = form.brand_id
     try:
         with session.begin_nested():
             send_transactional(

@@ -15,6 +15,7 @@ those retries leaves the rows ambiguous for an operator; nothing is sent again b
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -65,7 +66,14 @@ def task_lists(title: str, lines: list[tuple[int, str]]) -> list[tuple[str, list
     return out
 
 
-FOLLOW_UP_TITLE = "待跟进"  # the list of one-off tasks another capability asked for
+FOLLOW_UP_TITLE = "待跟进"
+# line and paragraph breaks, other control characters, and the signs that reorder text: a
+# customer's name must not start a line of its own in the guide's list
+BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def one_line(text: str) -> str:
+    return BREAKS.sub(" ", text).strip()  # the list of one-off tasks another capability asked for
 
 
 def submit_tasks(session: Session, worker: str, items: list[tuple[Claimed, Outgoing]]) -> None:
@@ -76,7 +84,7 @@ def submit_tasks(session: Session, worker: str, items: list[tuple[Claimed, Outgo
     for row, message in items:
         corp, staff, _ext = message.address.split(":", 2)
         groups[(row.campaign_id, int(corp), staff)].append(
-            (row.id, message.parts.get("text", "").replace("\n", " ")[:MAX_LINE])
+            (row.id, one_line(message.parts.get("text", ""))[:MAX_LINE])
         )
     for (campaign_id, corp_pk, staff), lines in groups.items():
         campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None

@@ -40,7 +40,8 @@ def address_of(
     if channel == "webhook":
         return str((template or {}).get("url") or "") or None
     if channel in ("wecom", "wecom_app"):  # the guide sends, or is asked to reach out
-        return wecom_address(session, customer_id)
+        brand = (template or {}).get("brand_id")
+        return wecom_address(session, customer_id, brand if isinstance(brand, int) else None)
     namespace = ""
     if channel == "oa":  # an openid belongs to one official account
         from siyu.config import get_settings
@@ -94,17 +95,21 @@ def oa_address(session: Session, customer_id: int, appid: str) -> str | None:
     )
 
 
-def wecom_address(session: Session, customer_id: int) -> str | None:
+def wecom_address(session: Session, customer_id: int, brand_id: int | None = None) -> str | None:
     """``corp:staff:external_userid`` of the customer's first still-standing WeCom friendship
-    (the guide who added them first sends the corp's mass messages to them)."""
+    (the guide who added them first sends the corp's mass messages to them); with
+    ``brand_id``, in a corp of that brand (or of no brand) only."""
+    from siyu.wecom.connection.models import WecomCorp
     from siyu.wecom.contacts.models import WecomContact
 
-    row = session.execute(
-        sa.select(WecomContact.corp_id, WecomContact.staff_userid, WecomContact.external_userid)
-        .where(WecomContact.customer_id == customer_id, WecomContact.deleted_at.is_(None))
-        .order_by(WecomContact.added_at, WecomContact.id)
-        .limit(1)
-    ).first()
+    query = sa.select(
+        WecomContact.corp_id, WecomContact.staff_userid, WecomContact.external_userid
+    ).where(WecomContact.customer_id == customer_id, WecomContact.deleted_at.is_(None))
+    if brand_id is not None:
+        query = query.join(WecomCorp, WecomCorp.id == WecomContact.corp_id).where(
+            sa.or_(WecomCorp.brand_id == brand_id, WecomCorp.brand_id.is_(None))
+        )
+    row = session.execute(query.order_by(WecomContact.added_at, WecomContact.id).limit(1)).first()
     return f"{row[0]}:{row[1]}:{row[2]}" if row else None
 
 

@@ -10,7 +10,9 @@ resent blindly.
 What differs from a campaign's message, and why:
 
 - No marketing consent, frequency caps or quiet hours: the customer asked for the message or
-  needs it (DESIGN §4: transactional messages follow their own rule). Do-not-disturb is a
+  needs it (DESIGN §4: transactional messages follow their own rule). Except a guide task: it
+  waits for the quiet hours to end, and a customer who asked not to be disturbed is not called
+  (the guide's campaigns skip them too). Do-not-disturb is a
   customer's no to marketing and does not stop a code they asked for or a notice about their
   own order, as it does not stop a service campaign (``policy.decision_for``).
 - Still never to a person erased, merged away or suppressed, nor on a channel where they have
@@ -49,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
-from siyu.config import Settings
+from siyu.config import Settings, get_settings
 from siyu.db import is_sqlite
 from siyu.reach.channels.base import Channel, Outgoing
 from siyu.reach.channels.wecom_tasks import submit_tasks
@@ -118,6 +120,9 @@ def send_transactional(
         raise LedgerError("no customer {id}", id=customer_id)
     check_template(channel, template, purpose=PURPOSE)
     now = now or clock.now()
+    if channel == "wecom_app" and not_before is None:  # a guide's task waits for the morning
+        settings = get_settings()
+        not_before = settings.quiet_hours.until(now, settings.tz)
     due = max(now, not_before) if not_before is not None else now
     send_by = due + timedelta(minutes=expires_minutes)
     ident = origin_id(key)
@@ -257,6 +262,10 @@ def _prepare(
     reason = decision.reason if not decision.send else None
     if reason is None and row.channel == "sms" and sms_room_at(session, row.customer_id, now):
         reason = "sms_number_limit"
+    if reason is None and row.channel == "wecom_app":  # a guide is not asked to bother them
+        standing = standing_of(session, row.customer_id)
+        if standing is not None and standing.do_not_disturb:
+            reason = "do_not_disturb"
     parts: dict[str, str] = {}
     error = None
     if reason is None:

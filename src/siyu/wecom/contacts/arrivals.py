@@ -27,7 +27,12 @@ from siyu.wecom.contacts.alerts import raise_alert
 from siyu.wecom.contacts.service import ContactFacts, store_contacts
 from siyu.wecom.live_codes.models import LiveCode, WelcomeDelivery
 from siyu.wecom.live_codes.service import credit_add, first_owner, switch_to
-from siyu.wecom.live_codes.welcome import message_body, welcome_extras, welcome_for
+from siyu.wecom.live_codes.welcome import (
+    MAX_ATTACHMENTS,
+    message_body,
+    welcome_extras,
+    welcome_for,
+)
 
 WELCOME_CODE_SECONDS = 20
 
@@ -101,6 +106,15 @@ def _welcome(
         return
     welcome = welcome_for(session, row.corp_id, code.welcome_id if code else None)
     extras = welcome_extras(session, row.corp_id, str(row.payload.get("State") or ""))
+    if extras and welcome is not None and len(welcome.attachments) + len(extras) > MAX_ATTACHMENTS:
+        raise_alert(
+            session,
+            row.corp_id,
+            "welcome_extras_dropped",
+            f"欢迎语「{welcome.name}」已有 {len(welcome.attachments)} 个附件，"
+            f"群裂变的入群二维码放不下（最多 {MAX_ATTACHMENTS} 个），请删掉一个附件",
+            once=True,
+        )
     delivery = WelcomeDelivery(
         corp_id=row.corp_id,
         callback_id=row.id,
