@@ -4,6 +4,7 @@ that named a code, or many at once (``attribute_many``: a backlog, an import, th
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock
+from siyu.bulk import chunks, collector_paused, db_time, rows_where_in, session_reads
 from siyu.growth.fraud import Arrival, Candidate, judge_many
 from siyu.growth.models import Referral, ReferralCode, ReferralVisit, as_reasons
 from siyu.growth.service import STATE_PREFIX, NoSuchCode, Referrer, find_code, network_key
@@ -50,6 +52,13 @@ def attribute_many(
     adds): judged together in time order (``fraud.judge_many``), written in one statement per
     programme; an invitee already attributed keeps their first referral. Returns each
     arrival's referral, in the order given."""
+    with collector_paused(collect=False):  # a batch's rows, freed by reference counting
+        return _attribute_many(session, arrivals)
+
+
+def _attribute_many(
+    session: Session, arrivals: Sequence[tuple[Referrer, Arrival]]
+) -> list[Attributed]:
     by_programme: dict[int, list[int]] = {}
     for n, (ref, _a) in enumerate(arrivals):
         by_programme.setdefault(ref.member.programme_id, []).append(n)
@@ -91,7 +100,7 @@ def attribute_many(
                 }
             )
         if rows:
-            _insert(session, rows)
+            made = _insert(session, programme_id, rows)
             log.info(
                 "referrals in programme %s: %s",
                 programme_id,
@@ -100,37 +109,60 @@ def attribute_many(
                 )
                 + (f" and {len(rows) - 20} more" if len(rows) > 20 else ""),
             )
-            existing.update(_attributed(session, programme_id, [r["invitee_id"] for r in rows]))
+            theirs = []  # another process attributed these meanwhile: theirs stays
+            for r in rows:
+                invitee = r["invitee_id"]
+                if invitee in made:
+                    existing[invitee] = Attributed(
+                        made[invitee], invitee, r["referrer_id"], r["status"], list(r["reasons"])
+                    )
+                else:
+                    theirs.append(invitee)
+            existing.update(_attributed(session, programme_id, theirs))
         for i in indexes:
             out[i] = existing[arrivals[i][1].invitee_id]
         used = sorted({arrivals[i][0].code.id for i in indexes})
-        for start in range(0, len(used), 5000):
-            session.execute(
-                sa.update(ReferralCode)
-                .where(ReferralCode.id.in_(used[start : start + 5000]))
-                .values(used_at=clock.now())
-                .execution_options(synchronize_session=False)
+        conn = session_reads(session)
+        now = db_time(conn, clock.now())
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        for part in chunks(used, 5000):
+            marks = ", ".join([mark] * len(part))
+            conn.exec_driver_sql(
+                f"UPDATE referral_code SET used_at = {mark} WHERE id IN ({marks})",  # noqa: S608 - marks only
+                (now, *part),
             )
     return [out[i] for i in range(len(arrivals))]
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, programme_id: int, rows: list[dict[str, Any]]) -> dict[int, int]:
     """The new referrals in one statement; if another process attributed one of the invitees
-    meanwhile, one by one (theirs stays)."""
+    meanwhile, one by one (theirs stays). Returns the id of each invitee's row written here."""
     columns = Referral.__table__.c
     table = sa.table(  # the columns given, by plain SQL: no ORM bookkeeping for thousands of rows
         Referral.__tablename__, *(sa.column(name, columns[name].type) for name in rows[0])
     )
+    written = rows
     try:
         with session.begin_nested():
             session.connection().execute(table.insert(), rows)
     except sa.exc.IntegrityError:
+        written = []
         for row in rows:
             try:
                 with session.begin_nested():
                     session.connection().execute(table.insert(), [row])
+                written.append(row)
             except sa.exc.IntegrityError:
                 pass
+    return {
+        int(invitee): int(rid)
+        for invitee, rid in rows_where_in(
+            session.connection(),
+            "SELECT invitee_id, id FROM referral WHERE programme_id = ? AND invitee_id IN ({in})",
+            (programme_id,),
+            sorted(r["invitee_id"] for r in written),
+        )
+    }
 
 
 def _attributed_family(
@@ -152,24 +184,21 @@ def _attributed(
     session: Session, programme_id: int, invitees: Sequence[int]
 ) -> dict[int, Attributed]:
     found: dict[int, Attributed] = {}
-    ids = sorted(set(invitees))
-    for start in range(0, len(ids), 5000):
-        for rid, invitee, referrer, status, reasons in session.execute(
-            sa.select(
-                Referral.id,
-                Referral.invitee_id,
-                Referral.referrer_id,
-                Referral.status,
-                Referral.reasons,
-            ).where(
-                Referral.programme_id == programme_id,
-                Referral.invitee_id.in_(ids[start : start + 5000]),
+    if not invitees:
+        return found
+    for rid, invitee, referrer, status, reasons in rows_where_in(
+        session_reads(session),
+        "SELECT id, invitee_id, referrer_id, status, reasons FROM referral"
+        " WHERE programme_id = ? AND invitee_id IN ({in})",
+        (programme_id,),
+        sorted(set(invitees)),
+    ):
+        if invitee is not None:
+            if isinstance(reasons, str | bytes):  # SQLite gives JSON back as text
+                reasons = json.loads(reasons)
+            found[int(invitee)] = Attributed(
+                int(rid), int(invitee), int(referrer), str(status), as_reasons(reasons)
             )
-        ):
-            if invitee is not None:
-                found[int(invitee)] = Attributed(
-                    int(rid), int(invitee), int(referrer), str(status), as_reasons(reasons)
-                )
     return found
 
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock
-from siyu.bulk import chunks
+from siyu.bulk import db_time, from_db_time, rows_where_in, session_reads
 from siyu.centre.service import devices_of
 from siyu.customers.queries import first_seen_each, linked_pairs
-from siyu.growth.models import Referral, ReferralProgramme, ReferralStatus
+from siyu.growth.models import ReferralProgramme, ReferralStatus
 from siyu.i18n import N_
 from siyu.loyalty.queries import MemberView, joined_each
 from siyu.orders.queries import first_paid_each
@@ -125,8 +124,8 @@ def judge_many(
             reasons.append("shared_device")
         if (
             a.address
-            and not in_networks(a.address, rules.store_networks)
             and facts.recent("address", a.address, a.window_at) >= max(rules.network_most, 1)
+            and not in_networks(a.address, rules.store_networks)
         ):
             reasons.append("shared_network")
         if facts.recent("referrer", str(c.referrer.id), a.window_at) >= max(rules.burst_most, 1):
@@ -155,11 +154,18 @@ class _Facts:
         }
         self.family = families_of(session, people)
         everyone = {m for fam in self.family.values() for m in fam}
-        # what "already a customer" asks is asked of the invitees only
+        # what "already a customer" asks is asked of the invitees only: each profile's first
+        # sign of being a customer (made, first paid, joined), whichever came first
         invitees = {m for c in candidates for m in self.family[c.arrival.invitee_id]}
-        self.seen = first_seen_each(session, invitees)
-        self.paid = first_paid_each(session, invitees)
-        self.joined = joined_each(session, rules.programme_id, invitees)
+        self.first: dict[int, datetime] = {}
+        for known in (
+            first_seen_each(session, invitees),
+            first_paid_each(session, invitees),
+            joined_each(session, rules.programme_id, invitees),
+        ):
+            for m, at in known.items():
+                if at is not None and (m not in self.first or at < self.first[m]):
+                    self.first[m] = at
         self.pairs = linked_pairs(session, everyone)
         referrers = {
             m for c in candidates for m in self.family.get(c.referrer.customer_id or 0, [])
@@ -167,44 +173,49 @@ class _Facts:
         self.devices = devices_of(session, referrers)
         earliest = min((c.arrival.window_at for c in candidates), default=clock.now())
         self.windows: dict[tuple[str, str], list[datetime]] = {}
-        spans: dict[str, tuple[Any, set[Any], timedelta]] = {
+        spans: dict[str, tuple[str, set[Any], timedelta]] = {
             "device": (
-                Referral.device,
+                "device",
                 {c.arrival.device for c in candidates if c.arrival.device},
                 timedelta(days=rules.device_days),
             ),
             "address": (
-                Referral.address,
+                "address",
                 {c.arrival.address for c in candidates if c.arrival.address},
                 timedelta(hours=rules.network_hours),
             ),
             "referrer": (
-                Referral.referrer_id,
+                "referrer_id",
                 {c.referrer.id for c in candidates},
                 timedelta(minutes=rules.burst_minutes),
             ),
         }
         self.spans = {kind: span for kind, (_col, _keys, span) in spans.items()}
+        conn = session_reads(session)
         for kind, (column, keys, span) in spans.items():
-            for part in chunks(sorted(keys, key=str), 2000):
-                for key, at in session.execute(
-                    sa.select(column, Referral.arrived_at).where(
-                        Referral.programme_id == rules.programme_id,
-                        column.in_(part),
-                        Referral.arrived_at >= earliest - span,
-                    )
-                ):
-                    self.windows.setdefault((kind, str(key)), []).append(at)
+            # each through its index (programme, key, time); a referrer is a member of this
+            # programme, as all its referrals are: by referrer alone, (referrer, time) serves
+            since = db_time(conn, earliest - span)
+            params: tuple[Any, ...] = (
+                (since,) if kind == "referrer" else (rules.programme_id, since)
+            )
+            sql = (
+                "arrived_at >= ?" if kind == "referrer" else "programme_id = ? AND arrived_at >= ?"
+            )
+            for key, at in rows_where_in(
+                conn,
+                f"SELECT {column}, arrived_at FROM referral WHERE {sql} AND {column} IN ({{in}})",  # noqa: S608 - names are ours
+                params,
+                sorted(keys, key=str),
+                2000,
+            ):
+                self.windows.setdefault((kind, str(key)), []).append(from_db_time(at))  # type: ignore[arg-type]
         for times in self.windows.values():
             times.sort()
 
     def existed_before(self, family: Sequence[int], at: datetime) -> bool:
-        return any(
-            (self.seen.get(m) is not None and self.seen[m] < at)
-            or (self.paid.get(m) is not None and self.paid[m] < at)
-            or (self.joined.get(m) is not None and self.joined[m] < at)
-            for m in family
-        )
+        first = self.first
+        return any(m in first and first[m] < at for m in family)
 
     def linked(self, these: Sequence[int], those: Sequence[int]) -> bool:
         return any(frozenset((a, b)) in self.pairs for a in these for b in those if a != b)
@@ -232,6 +243,8 @@ class _Facts:
 def in_networks(address: str, networks: Collection[str]) -> bool:
     """Whether a client address (or the /64 an IPv6 one is counted by) is inside one of the
     stores' Wi-Fi networks (IPs or CIDR blocks)."""
+    if not networks:
+        return False
     try:
         found = ipaddress.ip_network(address, strict=False)
     except ValueError:

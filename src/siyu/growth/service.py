@@ -274,19 +274,24 @@ def find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
             codes.add(normal_code(text))
         except NoSuchCode:
             continue
-    rows: list[Any] = []
+    found: list[ReferralCode] = []
     ordered = sorted(codes)
     for start in range(0, len(ordered), 5000):
-        rows += session.execute(
-            sa.select(ReferralCode, ReferralProgramme)
-            .join(ReferralProgramme, ReferralProgramme.programme_id == ReferralCode.programme_id)
-            .where(ReferralCode.code.in_(ordered[start : start + 5000]))
+        found += session.scalars(
+            sa.select(ReferralCode).where(ReferralCode.code.in_(ordered[start : start + 5000]))
         ).all()
-    members = member_views(session, [code.member_id for code, _rules in rows])
+    programmes = {code.programme_id for code in found}  # a few: read once, not with each code
+    rules_of = {
+        rules.programme_id: rules
+        for rules in session.scalars(
+            sa.select(ReferralProgramme).where(ReferralProgramme.programme_id.in_(programmes))
+        )
+    }
+    members = member_views(session, [code.member_id for code in found])
     out: dict[str, Referrer] = {}
-    for code, rules in rows:
-        member = members.get(code.member_id)
-        if member is not None and member.active and rules.active:
+    for code in found:
+        member, rules = members.get(code.member_id), rules_of.get(code.programme_id)
+        if member is not None and member.active and rules is not None and rules.active:
             out[code.code] = Referrer(code, member, rules)
     return out
 
