@@ -9,13 +9,22 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from siyu import clock
-from siyu.bulk import chunks, collector_paused, db_time, rows_where_in, session_reads
+from siyu.bulk import (
+    chunks,
+    collector_paused,
+    db_time,
+    insert_rows,
+    rows_where_in,
+    session_reads,
+)
+from siyu.db import table_of
 from siyu.growth.fraud import Arrival, Candidate, judge_many
 from siyu.growth.models import Referral, ReferralCode, ReferralVisit, as_reasons
 from siyu.growth.service import STATE_PREFIX, NoSuchCode, Referrer, find_code, network_key
@@ -78,46 +87,41 @@ def _attribute_many(
         verdicts = judge_many(
             session, rules, [Candidate(arrivals[i][0].member, arrivals[i][1]) for i in fresh]
         )
-        rows: list[dict[str, Any]] = []
+        rows: list[_Row] = []
         for i, verdict in zip(fresh, verdicts, strict=True):
             ref, a = arrivals[i]
             rows.append(
-                {
-                    "programme_id": programme_id,
-                    "code_id": ref.code.id,
-                    "referrer_id": ref.member.id,
-                    "invitee_id": a.invitee_id,
-                    "channel": a.channel,
-                    "visit_id": a.visit_id,
-                    "device": a.device[:40],
-                    "address": a.address[:64],
-                    "arrived_at": a.window_at,  # the sign-up (the link may be older)
-                    "referrer_joined_at": ref.member.joined_at,
-                    "status": verdict.status,
-                    "reasons": verdict.reasons,
-                    "decided_by": "",
-                    "order_fen": 0,
-                }
+                _Row(
+                    programme_id=programme_id,
+                    code_id=ref.code.id,
+                    referrer_id=ref.member.id,
+                    invitee_id=a.invitee_id,
+                    channel=a.channel,
+                    visit_id=a.visit_id,
+                    device=a.device[:40],
+                    address=a.address[:64],
+                    arrived_at=a.window_at,  # the sign-up (the link may be older)
+                    referrer_joined_at=ref.member.joined_at,
+                    status=verdict.status,
+                    reasons=verdict.reasons,
+                )
             )
         if rows:
             made = _insert(session, programme_id, rows)
             log.info(
                 "referrals in programme %s: %s",
                 programme_id,
-                ", ".join(
-                    f"{r['invitee_id']} {r['status']} {'+'.join(r['reasons'])}" for r in rows[:20]
-                )
+                ", ".join(f"{r.invitee_id} {r.status} {'+'.join(r.reasons)}" for r in rows[:20])
                 + (f" and {len(rows) - 20} more" if len(rows) > 20 else ""),
             )
             theirs = []  # another process attributed these meanwhile: theirs stays
             for r in rows:
-                invitee = r["invitee_id"]
-                if invitee in made:
-                    existing[invitee] = Attributed(
-                        made[invitee], invitee, r["referrer_id"], r["status"], list(r["reasons"])
+                if r.invitee_id in made:
+                    existing[r.invitee_id] = Attributed(
+                        made[r.invitee_id], r.invitee_id, r.referrer_id, r.status, list(r.reasons)
                     )
                 else:
-                    theirs.append(invitee)
+                    theirs.append(r.invitee_id)
             existing.update(_attributed(session, programme_id, theirs))
         for i in indexes:
             out[i] = existing[arrivals[i][1].invitee_id]
@@ -134,23 +138,58 @@ def _attribute_many(
     return [out[i] for i in range(len(arrivals))]
 
 
-def _insert(session: Session, programme_id: int, rows: list[dict[str, Any]]) -> dict[int, int]:
+REFERRAL = table_of(Referral)
+
+
+class _Row(NamedTuple):
+    """A new referral as written: the columns given (the others keep their empty defaults)."""
+
+    programme_id: int
+    code_id: int
+    referrer_id: int
+    invitee_id: int
+    channel: str
+    visit_id: int | None
+    device: str
+    address: str
+    arrived_at: datetime
+    referrer_joined_at: datetime
+    status: str
+    reasons: list[str]
+    decided_by: str = ""
+    order_fen: int = 0
+
+
+def _insert(session: Session, programme_id: int, rows: list[_Row]) -> dict[int, int]:
     """The new referrals in one statement; if another process attributed one of the invitees
     meanwhile, one by one (theirs stays). Returns the id of each invitee's row written here."""
-    columns = Referral.__table__.c
-    table = sa.table(  # the columns given, by plain SQL: no ORM bookkeeping for thousands of rows
-        Referral.__tablename__, *(sa.column(name, columns[name].type) for name in rows[0])
-    )
+    conn = session.connection()
+    dumped: dict[tuple[str, ...], str] = {}  # the few combinations of reasons, serialised once
+    for r in rows:
+        if tuple(r.reasons) not in dumped:
+            dumped[tuple(r.reasons)] = json.dumps(r.reasons)
+    stored = [
+        (
+            *r[:8],
+            _stored_time(conn, r.arrived_at),
+            _stored_time(conn, r.referrer_joined_at),
+            r.status,
+            dumped[tuple(r.reasons)],
+            *r[12:],
+        )
+        for r in rows
+    ]
+    # by plain SQL at the driver: no ORM bookkeeping or per-value processing for thousands of rows
     written = rows
     try:
         with session.begin_nested():
-            session.connection().execute(table.insert(), rows)
+            insert_rows(session.connection(), REFERRAL, _Row._fields, stored)
     except sa.exc.IntegrityError:
         written = []
-        for row in rows:
+        for row, values in zip(rows, stored, strict=True):
             try:
                 with session.begin_nested():
-                    session.connection().execute(table.insert(), [row])
+                    insert_rows(session.connection(), REFERRAL, _Row._fields, [values])
                 written.append(row)
             except sa.exc.IntegrityError:
                 pass
@@ -160,9 +199,15 @@ def _insert(session: Session, programme_id: int, rows: list[dict[str, Any]]) -> 
             session.connection(),
             "SELECT invitee_id, id FROM referral WHERE programme_id = ? AND invitee_id IN ({in})",
             (programme_id,),
-            sorted(r["invitee_id"] for r in written),
+            sorted(r.invitee_id for r in written),
         )
     }
+
+
+def _stored_time(conn: Connection, value: datetime) -> Any:
+    if value.tzinfo is None:  # as the column type refuses it
+        raise ValueError("naive datetime given; Siyu stores timezone-aware UTC only")
+    return db_time(conn, value)
 
 
 def _attributed_family(
