@@ -663,6 +663,23 @@ def test_a_batch_racing_another_writer_keeps_theirs(session: Any, monkeypatch: A
     assert session.scalar(sa.select(sa.func.count()).select_from(attribution.Referral)) == 2
 
 
+def test_a_batch_rolled_back_by_its_caller_leaves_nothing(session: Any) -> None:
+    """The batch's insert is nested in the caller's transaction on every engine (on SQLite a
+    savepoint that began the transaction would commit the rows when released)."""
+    from siyu.growth.attribution import attribute_many
+    from siyu.growth.fraud import Arrival
+    from siyu.growth.models import Referral
+
+    programme = w.programme(session)
+    ref = w.referrer(session, programme)
+    with clock.frozen(T0 + timedelta(minutes=10)):
+        invitee = w.customer(session, w.phone(), "客")
+        session.commit()
+        attribute_many(session, [(ref, Arrival(invitee, "wecom", T0 + timedelta(minutes=1)))])
+        session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
+
+
 # -- what a hostile review found ------------------------------------------------------------------
 def test_a_reward_waiting_for_its_invitee_to_join_holds_back_no_other(session: Any) -> None:
     from siyu.growth.attribution import attribute

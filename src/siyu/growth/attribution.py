@@ -106,6 +106,10 @@ def _attribute_many(
                     reasons=verdict.reasons,
                 )
             )
+        # the codes' last use first: on SQLite this write begins the transaction, so the
+        # savepoint around the insert is nested in it (a savepoint that began it would commit
+        # the rows when released, whatever the caller does next)
+        _used(session, sorted({arrivals[i][0].code.id for i in indexes}))
         if rows:
             made = _insert(session, programme_id, rows)
             log.info(
@@ -125,20 +129,22 @@ def _attribute_many(
             existing.update(_attributed(session, programme_id, theirs))
         for i in indexes:
             out[i] = existing[arrivals[i][1].invitee_id]
-        used = sorted({arrivals[i][0].code.id for i in indexes})
-        conn = session_reads(session)
-        now = db_time(conn, clock.now())
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        for part in chunks(used, 5000):
-            marks = ", ".join([mark] * len(part))
-            conn.exec_driver_sql(
-                f"UPDATE referral_code SET used_at = {mark} WHERE id IN ({marks})",  # noqa: S608 - marks only
-                (now, *part),
-            )
     return [out[i] for i in range(len(arrivals))]
 
 
 REFERRAL = table_of(Referral)
+
+
+def _used(session: Session, code_ids: list[int]) -> None:
+    conn = session_reads(session)
+    now = db_time(conn, clock.now())
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for part in chunks(code_ids, 5000):
+        marks = ", ".join([mark] * len(part))
+        conn.exec_driver_sql(
+            f"UPDATE referral_code SET used_at = {mark} WHERE id IN ({marks})",  # noqa: S608 - marks only
+            (now, *part),
+        )
 
 
 class _Row(NamedTuple):

@@ -193,14 +193,17 @@ class _Facts:
         self.spans = {kind: span for kind, (_col, _keys, span) in spans.items()}
         conn = session_reads(session)
         for kind, (column, keys, span) in spans.items():
-            # each through its index (programme, key, time); a referrer is a member of this
-            # programme, as all its referrals are: by referrer alone, (referrer, time) serves
+            # each through its index: (programme, key, time), partial (the condition named for
+            # the planner); a referrer is a member of this programme, as all its referrals are:
+            # by referrer alone, (referrer, time) serves
             since = db_time(conn, earliest - span)
             params: tuple[Any, ...] = (
                 (since,) if kind == "referrer" else (rules.programme_id, since)
             )
             sql = (
-                "arrived_at >= ?" if kind == "referrer" else "programme_id = ? AND arrived_at >= ?"
+                "arrived_at >= ?"
+                if kind == "referrer"
+                else f"programme_id = ? AND {column} != '' AND arrived_at >= ?"
             )
             for key, at in rows_where_in(
                 conn,
