@@ -43,7 +43,7 @@ def attribute(session: Session, referrer: Referrer, arrival: Arrival) -> Referra
     return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attributed:
     """What an arrival came to: its invitee's referral in the programme (the first one)."""
 

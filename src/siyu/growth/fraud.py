@@ -59,7 +59,7 @@ LATER = {
 REASONS = {**VOIDING, **REVIEWING, **LATER}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arrival:
     """A new customer who came through a referral code: by which way, when, and (from the
     member centre) on which device and network."""
@@ -79,13 +79,13 @@ class Arrival:
         return self.signed_up_at or self.at
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     status: str = ReferralStatus.attributed
     reasons: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An arrival to judge, with the referrer it names."""
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
+from siyu.bulk import collector_paused
 from siyu.centre.throttle import Limit, count
 from siyu.db import get_engine
 from siyu.growth.models import (
@@ -246,7 +247,7 @@ def code_for(session: Session, member: MemberView) -> ReferralCode:
     raise ReferralRefused("no referral code could be made; try again")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Referrer:
     """Whose code it is, as a link's landing page may show it."""
 
@@ -268,6 +269,11 @@ def find_code(session: Session, text: str) -> Referrer:
 def find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
     """``find_code`` for many codes at once (a backlog of arrivals): the active ones found, by
     their normal form; the others are left out."""
+    with collector_paused(collect=False):  # thousands of short-lived rows and objects
+        return _find_codes(session, texts)
+
+
+def _find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
     codes = set()
     for text in texts:
         try:

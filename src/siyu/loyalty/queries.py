@@ -161,7 +161,7 @@ TEMPLATE_VARIABLES = (
 
 
 # -- what other capabilities (growth) read of a membership, without the loyalty tables ------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberView:
     """A membership as another capability needs it: whose, in which programme and brand, since
     when, and whether it is still active (an erased member has no customer)."""
