@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from siyu import clock
@@ -23,6 +22,7 @@ from siyu.bulk import (
     insert_rows,
     rows_where_in,
     session_reads,
+    utc_text,
 )
 from siyu.db import table_of
 from siyu.growth.fraud import Arrival, Candidate, judge_many
@@ -92,18 +92,18 @@ def _attribute_many(
             ref, a = arrivals[i]
             rows.append(
                 _Row(
-                    programme_id=programme_id,
-                    code_id=ref.code.id,
-                    referrer_id=ref.member.id,
-                    invitee_id=a.invitee_id,
-                    channel=a.channel,
-                    visit_id=a.visit_id,
-                    device=a.device[:40],
-                    address=a.address[:64],
-                    arrived_at=a.window_at,  # the sign-up (the link may be older)
-                    referrer_joined_at=ref.member.joined_at,
-                    status=verdict.status,
-                    reasons=verdict.reasons,
+                    programme_id,
+                    ref.code.id,
+                    ref.member.id,
+                    a.invitee_id,
+                    a.channel,
+                    a.visit_id,
+                    a.device[:40],
+                    a.address[:64],
+                    a.window_at,  # arrived_at: the sign-up (the link may be older)
+                    ref.member.joined_at,
+                    verdict.status,
+                    verdict.reasons,
                 )
             )
         # the codes' last use first: on SQLite this write begins the transaction, so the
@@ -170,21 +170,25 @@ def _insert(session: Session, programme_id: int, rows: list[_Row]) -> dict[int, 
     """The new referrals in one statement; if another process attributed one of the invitees
     meanwhile, one by one (theirs stays). Returns the id of each invitee's row written here."""
     conn = session.connection()
+    stamp = utc_text if conn.dialect.name == "sqlite" else _aware
     dumped: dict[tuple[str, ...], str] = {}  # the few combinations of reasons, serialised once
+    stored = []
     for r in rows:
-        if tuple(r.reasons) not in dumped:
-            dumped[tuple(r.reasons)] = json.dumps(r.reasons)
-    stored = [
-        (
-            *r[:8],
-            _stored_time(conn, r.arrived_at),
-            _stored_time(conn, r.referrer_joined_at),
-            r.status,
-            dumped[tuple(r.reasons)],
-            *r[12:],
+        reasons = tuple(r.reasons)
+        if reasons not in dumped:
+            dumped[reasons] = json.dumps(r.reasons)
+        if r.arrived_at.tzinfo is None or r.referrer_joined_at.tzinfo is None:
+            raise ValueError("naive datetime given; Siyu stores timezone-aware UTC only")
+        stored.append(
+            (
+                *r[:8],
+                stamp(r.arrived_at),
+                stamp(r.referrer_joined_at),
+                r.status,
+                dumped[reasons],
+                *r[12:],
+            )
         )
-        for r in rows
-    ]
     # by plain SQL at the driver: no ORM bookkeeping or per-value processing for thousands of rows
     written = rows
     try:
@@ -210,10 +214,8 @@ def _insert(session: Session, programme_id: int, rows: list[_Row]) -> dict[int, 
     }
 
 
-def _stored_time(conn: Connection, value: datetime) -> Any:
-    if value.tzinfo is None:  # as the column type refuses it
-        raise ValueError("naive datetime given; Siyu stores timezone-aware UTC only")
-    return db_time(conn, value)
+def _aware(value: datetime) -> datetime:
+    return value
 
 
 def _attributed_family(

@@ -108,27 +108,32 @@ def judge_many(
     after it, as if they had come one by one. Identity rules void; device, network and burst
     rules send to review."""
     facts = _Facts(session, rules, candidates)
+    family, devices, recent = facts.family, facts.devices, facts.recent
+    # the programme's thresholds, read once for the batch
+    device_most, network_most = max(rules.device_most, 1), max(rules.network_most, 1)
+    burst_most, networks = max(rules.burst_most, 1), rules.store_networks
     out = []
     for c in candidates:
         a = c.arrival
-        invitee = facts.family[a.invitee_id]
-        referrer = facts.family.get(c.referrer.customer_id or 0, [])
+        at, device, address, by = a.window_at, a.device, a.address, str(c.referrer.id)
+        invitee = family[a.invitee_id]
+        referrer = family.get(c.referrer.customer_id or 0, [])
         reasons = []
         if facts.existed_before(invitee, a.at):
             reasons.append("already_customer")
-        if set(invitee) & set(referrer) or facts.linked(invitee, referrer):
+        if not set(invitee).isdisjoint(referrer) or facts.linked(invitee, referrer):
             reasons.append("self_referral")
-        if a.device and any(a.device in facts.devices.get(r, ()) for r in referrer):
+        if device and any(device in devices.get(r, ()) for r in referrer):
             reasons.append("own_device")
-        if a.device and facts.recent("device", a.device, a.window_at) >= max(rules.device_most, 1):
+        if device and recent("device", device, at) >= device_most:
             reasons.append("shared_device")
         if (
-            a.address
-            and facts.recent("address", a.address, a.window_at) >= max(rules.network_most, 1)
-            and not in_networks(a.address, rules.store_networks)
+            address
+            and recent("address", address, at) >= network_most
+            and not in_networks(address, networks)
         ):
             reasons.append("shared_network")
-        if facts.recent("referrer", str(c.referrer.id), a.window_at) >= max(rules.burst_most, 1):
+        if recent("referrer", by, at) >= burst_most:
             reasons.append("burst")
         verdict = Verdict(reasons=reasons)
         if any(r in VOIDING for r in reasons):
@@ -136,7 +141,7 @@ def judge_many(
         elif reasons:
             verdict.status = ReferralStatus.review
         out.append(verdict)
-        facts.arrived(c)
+        facts.arrived(device, address, by, at)
     return out
 
 
@@ -221,6 +226,8 @@ class _Facts:
         return any(m in first and first[m] < at for m in family)
 
     def linked(self, these: Sequence[int], those: Sequence[int]) -> bool:
+        if not self.pairs:
+            return False
         return any(frozenset((a, b)) in self.pairs for a in these for b in those if a != b)
 
     def recent(self, kind: str, key: str, at: datetime) -> int:
@@ -232,15 +239,11 @@ class _Facts:
         span = self.spans[kind]
         return bisect_right(times, at + span) - bisect_left(times, at - span)
 
-    def arrived(self, c: Candidate) -> None:
-        a = c.arrival
-        for kind, key in (
-            ("device", a.device),
-            ("address", a.address),
-            ("referrer", str(c.referrer.id)),
-        ):
+    def arrived(self, device: str, address: str, referrer: str, at: datetime) -> None:
+        """An arrival judged: it counts in the windows of those after it."""
+        for kind, key in (("device", device), ("address", address), ("referrer", referrer)):
             if key:
-                insort(self.windows.setdefault((kind, key), []), a.window_at)
+                insort(self.windows.setdefault((kind, key), []), at)
 
 
 def in_networks(address: str, networks: Collection[str]) -> bool:
