@@ -91,7 +91,7 @@ def from_db_time(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return from_utc_text(value)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)  # from_utc_text, inlined
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
-from siyu.bulk import collector_paused
+from siyu.bulk import collector_paused, rows_where_in, session_reads
 from siyu.centre.throttle import Limit, count
 from siyu.db import get_engine
 from siyu.growth.models import (
@@ -248,10 +248,22 @@ def code_for(session: Session, member: MemberView) -> ReferralCode:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeView:
+    """A referral code as an arrival or the link's page reads it (``ReferralCode``'s columns;
+    the code itself is changed through the table)."""
+
+    id: int
+    code: str
+    programme_id: int
+    member_id: int
+    way_corp_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Referrer:
     """Whose code it is, as a link's landing page may show it."""
 
-    code: ReferralCode
+    code: CodeView
     member: MemberView
     rules: ReferralProgramme
 
@@ -280,12 +292,16 @@ def _find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
             codes.add(normal_code(text))
         except NoSuchCode:
             continue
-    found: list[ReferralCode] = []
-    ordered = sorted(codes)
-    for start in range(0, len(ordered), 5000):
-        found += session.scalars(
-            sa.select(ReferralCode).where(ReferralCode.code.in_(ordered[start : start + 5000]))
-        ).all()
+    found = [
+        CodeView(int(cid), str(code), int(programme), int(member), corp)
+        for cid, code, programme, member, corp in rows_where_in(
+            session_reads(session),
+            "SELECT id, code, programme_id, member_id, way_corp_id FROM referral_code"
+            " WHERE code IN ({in})",
+            (),
+            sorted(codes),
+        )
+    ]
     programmes = {code.programme_id for code in found}  # a few: read once, not with each code
     rules_of = {
         rules.programme_id: rules
@@ -336,7 +352,9 @@ def record_visit(session: Session, referrer: Referrer, device: str, address: str
             return again
     visit = ReferralVisit(code_id=referrer.code.id, at=now, device=device, address=address[:64])
     session.add(visit)
-    referrer.code.used_at = now
+    session.execute(
+        sa.update(ReferralCode).where(ReferralCode.id == referrer.code.id).values(used_at=now)
+    )
     session.flush()
     return visit
 

@@ -406,4 +406,4 @@ def families_of(session: Session, customer_ids: Collection[int]) -> dict[int, li
             if up not in parent:
                 break
             up = parent[up]
-    return {cid: sorted(members) for cid, members in out.items()}
+    return {cid: sorted(members) if len(members) > 1 else members for cid, members in out.items()}
