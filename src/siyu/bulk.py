@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 
 def insert_sql(conn: Connection, table: sa.Table, columns: Sequence[str]) -> str:
@@ -85,6 +86,23 @@ def from_utc_text(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text).replace(tzinfo=UTC) if text is not None else None
 
 
+def from_db_time(value: Any) -> datetime | None:
+    """A time as the driver reads it back (naive UTC text on SQLite), timezone-aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)  # from_utc_text, inlined
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def session_reads(session: Session) -> Connection:
+    """The session's connection for driver-level reads (``rows_where_in``), after the flush
+    its own queries would have made first (autoflush): they see what the session holds."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def db_date(conn: Connection, value: date | None) -> Any:
     """A date in the form the driver stores it (ISO text on SQLite, as SQLAlchemy writes it)."""
     if value is None:
@@ -119,13 +137,16 @@ _paused_lock = threading.Lock()
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused(collect: bool = True) -> Iterator[None]:
     """Python's cycle collector off for a bulk job (nested and concurrent uses are counted).
 
     A million-row import makes tens of millions of short-lived objects (cells, tuples, rows)
     that reference counting frees at once; the cycle collector would scan the growing heap over
     and over for cycles that are not there — about a sixth of an import's time. It runs again,
-    with one full collection, when the last bulk job ends."""
+    with one full collection, when the last bulk job ends. A short job called over and over (a
+    batch of a few thousand rows) passes ``collect=False``: a full collection each time would
+    cost more than the scans it saves; what the job left is in the youngest generation, which
+    the collector looks at again at its next allocations."""
     global _paused
     with _paused_lock:
         _paused += 1
@@ -138,4 +159,5 @@ def collector_paused() -> Iterator[None]:
             _paused -= 1
             if _paused == 0:
                 gc.enable()
-                gc.collect()
+                if collect:
+                    gc.collect()

@@ -626,6 +626,60 @@ def test_a_batch_is_judged_as_if_its_arrivals_came_one_by_one(session: Any) -> N
     assert got[0].reasons == ["shared_device"] and got[4].id == earlier.id
 
 
+def test_a_batch_racing_another_writer_keeps_theirs(session: Any, monkeypatch: Any) -> None:
+    """Another process attributes an invitee of the batch between its reads and its insert:
+    the batch's one statement fails, its rows go one by one, and theirs stays (returned as the
+    invitee's referral), while the others of the batch are written."""
+    from siyu.growth import attribution
+    from siyu.growth.attribution import attribute, attribute_many
+    from siyu.growth.fraud import Arrival
+
+    programme = w.programme(session)
+    first, second = w.referrer(session, programme), w.referrer(session, programme, name="张伟")
+    with clock.frozen(T0 + timedelta(minutes=10)):
+        people = [w.customer(session, w.phone(), f"客{n}") for n in range(2)]
+        theirs = attribute(session, second, Arrival(invitee_id=people[0], channel="wecom", at=T0))
+        session.commit()
+    monkeypatch.setattr(attribution, "_attributed_family", lambda *_a: {})  # not seen yet
+    batch = [
+        (first, Arrival(people[0], "centre", T0 + timedelta(minutes=1), "dev-a", "10.0.0.1")),
+        (first, Arrival(people[1], "centre", T0 + timedelta(minutes=2), "dev-b", "10.0.0.2")),
+    ]
+    with clock.frozen(T0 + timedelta(minutes=11)):
+        got = attribute_many(session, batch)
+        session.commit()
+    assert (got[0].id, got[0].referrer_id, got[0].status) == (
+        theirs.id,
+        second.member.id,
+        "attributed",
+    )
+    assert (got[1].invitee_id, got[1].referrer_id, got[1].status) == (
+        people[1],
+        first.member.id,
+        "attributed",
+    )
+    made = session.get(attribution.Referral, got[1].id)
+    assert made is not None and made.invitee_id == people[1] and made.device == "dev-b"
+    assert session.scalar(sa.select(sa.func.count()).select_from(attribution.Referral)) == 2
+
+
+def test_a_batch_rolled_back_by_its_caller_leaves_nothing(session: Any) -> None:
+    """The batch's insert is nested in the caller's transaction on every engine (on SQLite a
+    savepoint that began the transaction would commit the rows when released)."""
+    from siyu.growth.attribution import attribute_many
+    from siyu.growth.fraud import Arrival
+    from siyu.growth.models import Referral
+
+    programme = w.programme(session)
+    ref = w.referrer(session, programme)
+    with clock.frozen(T0 + timedelta(minutes=10)):
+        invitee = w.customer(session, w.phone(), "客")
+        session.commit()
+        attribute_many(session, [(ref, Arrival(invitee, "wecom", T0 + timedelta(minutes=1)))])
+        session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
+
+
 # -- what a hostile review found ------------------------------------------------------------------
 def test_a_reward_waiting_for_its_invitee_to_join_holds_back_no_other(session: Any) -> None:
     from siyu.growth.attribution import attribute

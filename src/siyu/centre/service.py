@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.throttle import client_network
+from siyu.bulk import rows_where_in, session_reads
 from siyu.centre.models import CustomerSession, SignInCode
 from siyu.centre.throttle import CODE_LIMITS, GUESS_LIMITS, Over, count, daily, spent
 from siyu.config import Settings, get_settings
@@ -444,13 +445,11 @@ def join_if_new(
 def devices_of(session: Session, customer_ids: Collection[int]) -> dict[int, set[str]]:
     """The devices each of these customers has member-centre sessions on."""
     out: dict[int, set[str]] = {}
-    ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), 5000):
-        for cid, device in session.execute(
-            sa.select(CustomerSession.customer_id, CustomerSession.device).where(
-                CustomerSession.customer_id.in_(ids[start : start + 5000]),
-                CustomerSession.device != "",
-            )
-        ):
-            out.setdefault(int(cid), set()).add(str(device))
+    for cid, device in rows_where_in(
+        session_reads(session),
+        "SELECT customer_id, device FROM centre_session WHERE device != '' AND customer_id IN ({in})",
+        (),
+        sorted(set(customer_ids)),
+    ):
+        out.setdefault(int(cid), set()).add(str(device))
     return out

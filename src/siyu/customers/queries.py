@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts.service import Principal, record_audit
 from siyu.brands.models import Store
-from siyu.bulk import chunks
+from siyu.bulk import chunks, from_db_time, rows_where_in, session_reads
 from siyu.capability import TemplateVariables
 from siyu.customers import CUSTOMERS_UNMASK
 from siyu.customers import identifiers as ids
@@ -406,30 +406,24 @@ def display_names(session: Session, customer_ids: Collection[int]) -> dict[int, 
 
 def first_seen_each(session: Session, customer_ids: Collection[int]) -> dict[int, datetime]:
     """When each profile was made."""
-    out: dict[int, datetime] = {}
-    for part in chunks(sorted(set(customer_ids)), 5000):
-        out.update(
-            session.execute(
-                sa.select(Customer.id, Customer.created_at).where(Customer.id.in_(part))
-            ).all()
-        )
-    return out
+    rows = rows_where_in(
+        session_reads(session),
+        "SELECT id, created_at FROM customer WHERE id IN ({in})",
+        (),
+        sorted(set(customer_ids)),
+    )
+    return {int(cid): from_db_time(at) for cid, at in rows}  # type: ignore[misc]
 
 
 def linked_pairs(session: Session, customer_ids: Collection[int]) -> set[frozenset[int]]:
     """Pairs of these profiles the pool found sharing a strong identity it would not merge by
     itself (an identity conflict), either way round."""
     ids = sorted(set(customer_ids))
+    conn = session_reads(session)
     out: set[frozenset[int]] = set()
-    for part in chunks(ids, 5000):
-        for a, b in session.execute(
-            sa.select(IdentityConflict.customer_id, IdentityConflict.other_customer_id).where(
-                sa.or_(
-                    IdentityConflict.customer_id.in_(part),
-                    IdentityConflict.other_customer_id.in_(part),
-                )
-            )
-        ):
+    for column in ("customer_id", "other_customer_id"):  # each by its own index
+        sql = f"SELECT customer_id, other_customer_id FROM identity_conflict WHERE {column} IN ({{in}})"  # noqa: S608 - names are ours
+        for a, b in rows_where_in(conn, sql, (), ids):
             out.add(frozenset((int(a), int(b))))
     return out
 

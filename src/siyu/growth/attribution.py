@@ -4,16 +4,27 @@ that named a code, or many at once (``attribute_many``: a backlog, an import, th
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock
+from siyu.bulk import (
+    chunks,
+    collector_paused,
+    db_time,
+    insert_rows,
+    rows_where_in,
+    session_reads,
+    utc_text,
+)
+from siyu.db import table_of
 from siyu.growth.fraud import Arrival, Candidate, judge_many
 from siyu.growth.models import Referral, ReferralCode, ReferralVisit, as_reasons
 from siyu.growth.service import STATE_PREFIX, NoSuchCode, Referrer, find_code, network_key
@@ -32,7 +43,7 @@ def attribute(session: Session, referrer: Referrer, arrival: Arrival) -> Referra
     return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attributed:
     """What an arrival came to: its invitee's referral in the programme (the first one)."""
 
@@ -50,6 +61,13 @@ def attribute_many(
     adds): judged together in time order (``fraud.judge_many``), written in one statement per
     programme; an invitee already attributed keeps their first referral. Returns each
     arrival's referral, in the order given."""
+    with collector_paused(collect=False):  # a batch's rows, freed by reference counting
+        return _attribute_many(session, arrivals)
+
+
+def _attribute_many(
+    session: Session, arrivals: Sequence[tuple[Referrer, Arrival]]
+) -> list[Attributed]:
     by_programme: dict[int, list[int]] = {}
     for n, (ref, _a) in enumerate(arrivals):
         by_programme.setdefault(ref.member.programme_id, []).append(n)
@@ -69,68 +87,135 @@ def attribute_many(
         verdicts = judge_many(
             session, rules, [Candidate(arrivals[i][0].member, arrivals[i][1]) for i in fresh]
         )
-        rows: list[dict[str, Any]] = []
+        rows: list[_Row] = []
         for i, verdict in zip(fresh, verdicts, strict=True):
             ref, a = arrivals[i]
             rows.append(
-                {
-                    "programme_id": programme_id,
-                    "code_id": ref.code.id,
-                    "referrer_id": ref.member.id,
-                    "invitee_id": a.invitee_id,
-                    "channel": a.channel,
-                    "visit_id": a.visit_id,
-                    "device": a.device[:40],
-                    "address": a.address[:64],
-                    "arrived_at": a.window_at,  # the sign-up (the link may be older)
-                    "referrer_joined_at": ref.member.joined_at,
-                    "status": verdict.status,
-                    "reasons": verdict.reasons,
-                    "decided_by": "",
-                    "order_fen": 0,
-                }
+                _Row(
+                    programme_id,
+                    ref.code.id,
+                    ref.member.id,
+                    a.invitee_id,
+                    a.channel,
+                    a.visit_id,
+                    a.device[:40],
+                    a.address[:64],
+                    a.window_at,  # arrived_at: the sign-up (the link may be older)
+                    ref.member.joined_at,
+                    verdict.status,
+                    verdict.reasons,
+                )
             )
+        # the codes' last use first: on SQLite this write begins the transaction, so the
+        # savepoint around the insert is nested in it (a savepoint that began it would commit
+        # the rows when released, whatever the caller does next)
+        _used(session, sorted({arrivals[i][0].code.id for i in indexes}))
         if rows:
-            _insert(session, rows)
+            made = _insert(session, programme_id, rows)
             log.info(
                 "referrals in programme %s: %s",
                 programme_id,
-                ", ".join(
-                    f"{r['invitee_id']} {r['status']} {'+'.join(r['reasons'])}" for r in rows[:20]
-                )
+                ", ".join(f"{r.invitee_id} {r.status} {'+'.join(r.reasons)}" for r in rows[:20])
                 + (f" and {len(rows) - 20} more" if len(rows) > 20 else ""),
             )
-            existing.update(_attributed(session, programme_id, [r["invitee_id"] for r in rows]))
+            theirs = []  # another process attributed these meanwhile: theirs stays
+            for r in rows:
+                if r.invitee_id in made:
+                    existing[r.invitee_id] = Attributed(
+                        made[r.invitee_id], r.invitee_id, r.referrer_id, r.status, list(r.reasons)
+                    )
+                else:
+                    theirs.append(r.invitee_id)
+            existing.update(_attributed(session, programme_id, theirs))
         for i in indexes:
             out[i] = existing[arrivals[i][1].invitee_id]
-        used = sorted({arrivals[i][0].code.id for i in indexes})
-        for start in range(0, len(used), 5000):
-            session.execute(
-                sa.update(ReferralCode)
-                .where(ReferralCode.id.in_(used[start : start + 5000]))
-                .values(used_at=clock.now())
-                .execution_options(synchronize_session=False)
-            )
     return [out[i] for i in range(len(arrivals))]
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+REFERRAL = table_of(Referral)
+
+
+def _used(session: Session, code_ids: list[int]) -> None:
+    conn = session_reads(session)
+    now = db_time(conn, clock.now())
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for part in chunks(code_ids, 5000):
+        marks = ", ".join([mark] * len(part))
+        conn.exec_driver_sql(
+            f"UPDATE referral_code SET used_at = {mark} WHERE id IN ({marks})",  # noqa: S608 - marks only
+            (now, *part),
+        )
+
+
+class _Row(NamedTuple):
+    """A new referral as written: the columns given (the others keep their empty defaults)."""
+
+    programme_id: int
+    code_id: int
+    referrer_id: int
+    invitee_id: int
+    channel: str
+    visit_id: int | None
+    device: str
+    address: str
+    arrived_at: datetime
+    referrer_joined_at: datetime
+    status: str
+    reasons: list[str]
+    decided_by: str = ""
+    order_fen: int = 0
+
+
+def _insert(session: Session, programme_id: int, rows: list[_Row]) -> dict[int, int]:
     """The new referrals in one statement; if another process attributed one of the invitees
-    meanwhile, one by one (theirs stays)."""
-    columns = Referral.__table__.c
-    table = sa.table(  # the columns given, by plain SQL: no ORM bookkeeping for thousands of rows
-        Referral.__tablename__, *(sa.column(name, columns[name].type) for name in rows[0])
-    )
+    meanwhile, one by one (theirs stays). Returns the id of each invitee's row written here."""
+    conn = session.connection()
+    stamp = utc_text if conn.dialect.name == "sqlite" else _aware
+    dumped: dict[tuple[str, ...], str] = {}  # the few combinations of reasons, serialised once
+    stored = []
+    for r in rows:
+        reasons = tuple(r.reasons)
+        if reasons not in dumped:
+            dumped[reasons] = json.dumps(r.reasons)
+        if r.arrived_at.tzinfo is None or r.referrer_joined_at.tzinfo is None:
+            raise ValueError("naive datetime given; Siyu stores timezone-aware UTC only")
+        stored.append(
+            (
+                *r[:8],
+                stamp(r.arrived_at),
+                stamp(r.referrer_joined_at),
+                r.status,
+                dumped[reasons],
+                *r[12:],
+            )
+        )
+    # by plain SQL at the driver: no ORM bookkeeping or per-value processing for thousands of rows
+    written = rows
     try:
         with session.begin_nested():
-            session.connection().execute(table.insert(), rows)
+            insert_rows(session.connection(), REFERRAL, _Row._fields, stored)
     except sa.exc.IntegrityError:
-        for row in rows:
+        written = []
+        for row, values in zip(rows, stored, strict=True):
             try:
                 with session.begin_nested():
-                    session.connection().execute(table.insert(), [row])
+                    insert_rows(session.connection(), REFERRAL, _Row._fields, [values])
+                written.append(row)
             except sa.exc.IntegrityError:
                 pass
+    return {
+        int(invitee): int(rid)
+        for invitee, rid in rows_where_in(
+            session.connection(),
+            "SELECT invitee_id, id FROM referral WHERE programme_id = ? AND invitee_id IN ({in})",
+            (programme_id,),
+            sorted(r.invitee_id for r in written),
+        )
+    }
+
+
+def _aware(value: datetime) -> datetime:
+    return value
 
 
 def _attributed_family(
@@ -152,24 +237,21 @@ def _attributed(
     session: Session, programme_id: int, invitees: Sequence[int]
 ) -> dict[int, Attributed]:
     found: dict[int, Attributed] = {}
-    ids = sorted(set(invitees))
-    for start in range(0, len(ids), 5000):
-        for rid, invitee, referrer, status, reasons in session.execute(
-            sa.select(
-                Referral.id,
-                Referral.invitee_id,
-                Referral.referrer_id,
-                Referral.status,
-                Referral.reasons,
-            ).where(
-                Referral.programme_id == programme_id,
-                Referral.invitee_id.in_(ids[start : start + 5000]),
+    if not invitees:
+        return found
+    for rid, invitee, referrer, status, reasons in rows_where_in(
+        session_reads(session),
+        "SELECT id, invitee_id, referrer_id, status, reasons FROM referral"
+        " WHERE programme_id = ? AND invitee_id IN ({in})",
+        (programme_id,),
+        sorted(set(invitees)),
+    ):
+        if invitee is not None:
+            if isinstance(reasons, str | bytes):  # SQLite gives JSON back as text
+                reasons = json.loads(reasons)
+            found[int(invitee)] = Attributed(
+                int(rid), int(invitee), int(referrer), str(status), as_reasons(reasons)
             )
-        ):
-            if invitee is not None:
-                found[int(invitee)] = Attributed(
-                    int(rid), int(invitee), int(referrer), str(status), as_reasons(reasons)
-                )
     return found
 
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock
-from siyu.bulk import chunks
+from siyu.bulk import db_time, from_db_time, rows_where_in, session_reads
 from siyu.centre.service import devices_of
 from siyu.customers.queries import first_seen_each, linked_pairs
-from siyu.growth.models import Referral, ReferralProgramme, ReferralStatus
+from siyu.growth.models import ReferralProgramme, ReferralStatus
 from siyu.i18n import N_
 from siyu.loyalty.queries import MemberView, joined_each
 from siyu.orders.queries import first_paid_each
@@ -60,7 +59,7 @@ LATER = {
 REASONS = {**VOIDING, **REVIEWING, **LATER}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arrival:
     """A new customer who came through a referral code: by which way, when, and (from the
     member centre) on which device and network."""
@@ -80,13 +79,13 @@ class Arrival:
         return self.signed_up_at or self.at
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     status: str = ReferralStatus.attributed
     reasons: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An arrival to judge, with the referrer it names."""
 
@@ -109,27 +108,32 @@ def judge_many(
     after it, as if they had come one by one. Identity rules void; device, network and burst
     rules send to review."""
     facts = _Facts(session, rules, candidates)
+    family, devices, recent = facts.family, facts.devices, facts.recent
+    # the programme's thresholds, read once for the batch
+    device_most, network_most = max(rules.device_most, 1), max(rules.network_most, 1)
+    burst_most, networks = max(rules.burst_most, 1), rules.store_networks
     out = []
     for c in candidates:
         a = c.arrival
-        invitee = facts.family[a.invitee_id]
-        referrer = facts.family.get(c.referrer.customer_id or 0, [])
+        at, device, address, by = a.window_at, a.device, a.address, str(c.referrer.id)
+        invitee = family[a.invitee_id]
+        referrer = family.get(c.referrer.customer_id or 0, [])
         reasons = []
         if facts.existed_before(invitee, a.at):
             reasons.append("already_customer")
-        if set(invitee) & set(referrer) or facts.linked(invitee, referrer):
+        if not set(invitee).isdisjoint(referrer) or facts.linked(invitee, referrer):
             reasons.append("self_referral")
-        if a.device and any(a.device in facts.devices.get(r, ()) for r in referrer):
+        if device and any(device in devices.get(r, ()) for r in referrer):
             reasons.append("own_device")
-        if a.device and facts.recent("device", a.device, a.window_at) >= max(rules.device_most, 1):
+        if device and recent("device", device, at) >= device_most:
             reasons.append("shared_device")
         if (
-            a.address
-            and not in_networks(a.address, rules.store_networks)
-            and facts.recent("address", a.address, a.window_at) >= max(rules.network_most, 1)
+            address
+            and recent("address", address, at) >= network_most
+            and not in_networks(address, networks)
         ):
             reasons.append("shared_network")
-        if facts.recent("referrer", str(c.referrer.id), a.window_at) >= max(rules.burst_most, 1):
+        if recent("referrer", by, at) >= burst_most:
             reasons.append("burst")
         verdict = Verdict(reasons=reasons)
         if any(r in VOIDING for r in reasons):
@@ -137,7 +141,7 @@ def judge_many(
         elif reasons:
             verdict.status = ReferralStatus.review
         out.append(verdict)
-        facts.arrived(c)
+        facts.arrived(device, address, by, at)
     return out
 
 
@@ -155,11 +159,18 @@ class _Facts:
         }
         self.family = families_of(session, people)
         everyone = {m for fam in self.family.values() for m in fam}
-        # what "already a customer" asks is asked of the invitees only
+        # what "already a customer" asks is asked of the invitees only: each profile's first
+        # sign of being a customer (made, first paid, joined), whichever came first
         invitees = {m for c in candidates for m in self.family[c.arrival.invitee_id]}
-        self.seen = first_seen_each(session, invitees)
-        self.paid = first_paid_each(session, invitees)
-        self.joined = joined_each(session, rules.programme_id, invitees)
+        self.first: dict[int, datetime] = {}
+        for known in (
+            first_seen_each(session, invitees),
+            first_paid_each(session, invitees),
+            joined_each(session, rules.programme_id, invitees),
+        ):
+            for m, at in known.items():
+                if at is not None and (m not in self.first or at < self.first[m]):
+                    self.first[m] = at
         self.pairs = linked_pairs(session, everyone)
         referrers = {
             m for c in candidates for m in self.family.get(c.referrer.customer_id or 0, [])
@@ -167,46 +178,56 @@ class _Facts:
         self.devices = devices_of(session, referrers)
         earliest = min((c.arrival.window_at for c in candidates), default=clock.now())
         self.windows: dict[tuple[str, str], list[datetime]] = {}
-        spans: dict[str, tuple[Any, set[Any], timedelta]] = {
+        spans: dict[str, tuple[str, set[Any], timedelta]] = {
             "device": (
-                Referral.device,
+                "device",
                 {c.arrival.device for c in candidates if c.arrival.device},
                 timedelta(days=rules.device_days),
             ),
             "address": (
-                Referral.address,
+                "address",
                 {c.arrival.address for c in candidates if c.arrival.address},
                 timedelta(hours=rules.network_hours),
             ),
             "referrer": (
-                Referral.referrer_id,
+                "referrer_id",
                 {c.referrer.id for c in candidates},
                 timedelta(minutes=rules.burst_minutes),
             ),
         }
         self.spans = {kind: span for kind, (_col, _keys, span) in spans.items()}
+        conn = session_reads(session)
         for kind, (column, keys, span) in spans.items():
-            for part in chunks(sorted(keys, key=str), 2000):
-                for key, at in session.execute(
-                    sa.select(column, Referral.arrived_at).where(
-                        Referral.programme_id == rules.programme_id,
-                        column.in_(part),
-                        Referral.arrived_at >= earliest - span,
-                    )
-                ):
-                    self.windows.setdefault((kind, str(key)), []).append(at)
+            # each through its index: (programme, key, time), partial (the condition named for
+            # the planner); a referrer is a member of this programme, as all its referrals are:
+            # by referrer alone, (referrer, time) serves
+            since = db_time(conn, earliest - span)
+            params: tuple[Any, ...] = (
+                (since,) if kind == "referrer" else (rules.programme_id, since)
+            )
+            sql = (
+                "arrived_at >= ?"
+                if kind == "referrer"
+                else f"programme_id = ? AND {column} != '' AND arrived_at >= ?"
+            )
+            for key, at in rows_where_in(
+                conn,
+                f"SELECT {column}, arrived_at FROM referral WHERE {sql} AND {column} IN ({{in}})",  # noqa: S608 - names are ours
+                params,
+                sorted(keys, key=str),
+                2000,
+            ):
+                self.windows.setdefault((kind, str(key)), []).append(from_db_time(at))  # type: ignore[arg-type]
         for times in self.windows.values():
             times.sort()
 
     def existed_before(self, family: Sequence[int], at: datetime) -> bool:
-        return any(
-            (self.seen.get(m) is not None and self.seen[m] < at)
-            or (self.paid.get(m) is not None and self.paid[m] < at)
-            or (self.joined.get(m) is not None and self.joined[m] < at)
-            for m in family
-        )
+        first = self.first
+        return any(m in first and first[m] < at for m in family)
 
     def linked(self, these: Sequence[int], those: Sequence[int]) -> bool:
+        if not self.pairs:
+            return False
         return any(frozenset((a, b)) in self.pairs for a in these for b in those if a != b)
 
     def recent(self, kind: str, key: str, at: datetime) -> int:
@@ -218,20 +239,18 @@ class _Facts:
         span = self.spans[kind]
         return bisect_right(times, at + span) - bisect_left(times, at - span)
 
-    def arrived(self, c: Candidate) -> None:
-        a = c.arrival
-        for kind, key in (
-            ("device", a.device),
-            ("address", a.address),
-            ("referrer", str(c.referrer.id)),
-        ):
+    def arrived(self, device: str, address: str, referrer: str, at: datetime) -> None:
+        """An arrival judged: it counts in the windows of those after it."""
+        for kind, key in (("device", device), ("address", address), ("referrer", referrer)):
             if key:
-                insort(self.windows.setdefault((kind, key), []), a.window_at)
+                insort(self.windows.setdefault((kind, key), []), at)
 
 
 def in_networks(address: str, networks: Collection[str]) -> bool:
     """Whether a client address (or the /64 an IPv6 one is counted by) is inside one of the
     stores' Wi-Fi networks (IPs or CIDR blocks)."""
+    if not networks:
+        return False
     try:
         found = ipaddress.ip_network(address, strict=False)
     except ValueError:

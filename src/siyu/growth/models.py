@@ -119,6 +119,24 @@ class Referral(Base):
         sa.Index("ix_referral_referrer", "referrer_id", "arrived_at"),
         sa.Index("ix_referral_arrived", "programme_id", "arrived_at"),
         sa.Index("ix_referral_order", "order_id"),  # a refund finds its referral
+        # the device and network checks (``growth.fraud``): earlier arrivals per key and time;
+        # partial, as WeCom adds and orders have neither (and each index costs every insert)
+        sa.Index(
+            "ix_referral_device",
+            "programme_id",
+            "device",
+            "arrived_at",
+            sqlite_where=sa.text("device != ''"),
+            postgresql_where=sa.text("device != ''"),
+        ),
+        sa.Index(
+            "ix_referral_address",
+            "programme_id",
+            "address",
+            "arrived_at",
+            sqlite_where=sa.text("address != ''"),
+            postgresql_where=sa.text("address != ''"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.accounts.service import record_audit
+from siyu.bulk import collector_paused, rows_where_in, session_reads
 from siyu.centre.throttle import Limit, count
 from siyu.db import get_engine
 from siyu.growth.models import (
@@ -246,11 +247,23 @@ def code_for(session: Session, member: MemberView) -> ReferralCode:
     raise ReferralRefused("no referral code could be made; try again")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    """A referral code as an arrival or the link's page reads it (``ReferralCode``'s columns;
+    the code itself is changed through the table)."""
+
+    id: int
+    code: str
+    programme_id: int
+    member_id: int
+    way_corp_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Referrer:
     """Whose code it is, as a link's landing page may show it."""
 
-    code: ReferralCode
+    code: CodeView
     member: MemberView
     rules: ReferralProgramme
 
@@ -268,25 +281,39 @@ def find_code(session: Session, text: str) -> Referrer:
 def find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
     """``find_code`` for many codes at once (a backlog of arrivals): the active ones found, by
     their normal form; the others are left out."""
+    with collector_paused(collect=False):  # thousands of short-lived rows and objects
+        return _find_codes(session, texts)
+
+
+def _find_codes(session: Session, texts: Sequence[str]) -> dict[str, Referrer]:
     codes = set()
     for text in texts:
         try:
             codes.add(normal_code(text))
         except NoSuchCode:
             continue
-    rows: list[Any] = []
-    ordered = sorted(codes)
-    for start in range(0, len(ordered), 5000):
-        rows += session.execute(
-            sa.select(ReferralCode, ReferralProgramme)
-            .join(ReferralProgramme, ReferralProgramme.programme_id == ReferralCode.programme_id)
-            .where(ReferralCode.code.in_(ordered[start : start + 5000]))
-        ).all()
-    members = member_views(session, [code.member_id for code, _rules in rows])
+    found = [
+        CodeView(int(cid), str(code), int(programme), int(member), corp)
+        for cid, code, programme, member, corp in rows_where_in(
+            session_reads(session),
+            "SELECT id, code, programme_id, member_id, way_corp_id FROM referral_code"
+            " WHERE code IN ({in})",
+            (),
+            sorted(codes),
+        )
+    ]
+    programmes = {code.programme_id for code in found}  # a few: read once, not with each code
+    rules_of = {
+        rules.programme_id: rules
+        for rules in session.scalars(
+            sa.select(ReferralProgramme).where(ReferralProgramme.programme_id.in_(programmes))
+        )
+    }
+    members = member_views(session, [code.member_id for code in found])
     out: dict[str, Referrer] = {}
-    for code, rules in rows:
-        member = members.get(code.member_id)
-        if member is not None and member.active and rules.active:
+    for code in found:
+        member, rules = members.get(code.member_id), rules_of.get(code.programme_id)
+        if member is not None and member.active and rules is not None and rules.active:
             out[code.code] = Referrer(code, member, rules)
     return out
 
@@ -325,7 +352,9 @@ def record_visit(session: Session, referrer: Referrer, device: str, address: str
             return again
     visit = ReferralVisit(code_id=referrer.code.id, at=now, device=device, address=address[:64])
     session.add(visit)
-    referrer.code.used_at = now
+    session.execute(
+        sa.update(ReferralCode).where(ReferralCode.id == referrer.code.id).values(used_at=now)
+    )
     session.flush()
     return visit
 

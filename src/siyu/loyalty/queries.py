@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from siyu import clock
+from siyu.bulk import from_db_time, rows_where_in, session_reads
 from siyu.capability import TemplateVariables
 from siyu.loyalty.models import (
     Member,
@@ -160,7 +161,7 @@ TEMPLATE_VARIABLES = (
 
 
 # -- what other capabilities (growth) read of a membership, without the loyalty tables ------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberView:
     """A membership as another capability needs it: whose, in which programme and brand, since
     when, and whether it is still active (an erased member has no customer)."""
@@ -181,33 +182,25 @@ def member_view(session: Session, member_id: int) -> MemberView | None:
 
 def member_views(session: Session, member_ids: Collection[int]) -> dict[int, MemberView]:
     """``member_view`` for many members, by id, in one query per 5,000."""
-    ids = sorted(set(member_ids))
     out: dict[int, MemberView] = {}
-    for start in range(0, len(ids), 5000):
-        for mid, pid, code, name, brand, cid, status, joined in session.execute(
-            sa.select(
-                Member.id,
-                Programme.id,
-                Programme.code,
-                Programme.name,
-                Programme.brand_id,
-                Member.customer_id,
-                Member.status,
-                Member.joined_at,
-            )
-            .join(Programme, Programme.id == Member.programme_id)
-            .where(Member.id.in_(ids[start : start + 5000]))
-        ):
-            out[int(mid)] = MemberView(
-                id=int(mid),
-                programme_id=int(pid),
-                programme_code=str(code),
-                programme_name=str(name),
-                brand_id=brand,
-                customer_id=cid,
-                active=status == "active" and cid is not None,
-                joined_at=joined,
-            )
+    for mid, pid, code, name, brand, cid, status, joined in rows_where_in(
+        session_reads(session),
+        "SELECT m.id, p.id, p.code, p.name, p.brand_id, m.customer_id, m.status, m.joined_at"
+        " FROM loyalty_member m JOIN loyalty_programme p ON p.id = m.programme_id"
+        " WHERE m.id IN ({in})",
+        (),
+        sorted(set(member_ids)),
+    ):
+        out[int(mid)] = MemberView(
+            id=int(mid),
+            programme_id=int(pid),
+            programme_code=str(code),
+            programme_name=str(name),
+            brand_id=brand,
+            customer_id=cid,
+            active=status == "active" and cid is not None,
+            joined_at=from_db_time(joined),  # type: ignore[arg-type]
+        )
     return out
 
 
@@ -265,14 +258,15 @@ def joined_each(
 ) -> dict[int, datetime]:
     """When each of these profiles joined the programme (those who did)."""
     out: dict[int, datetime] = {}
-    ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), 5000):
-        for cid, joined in session.execute(
-            sa.select(Member.customer_id, Member.joined_at).where(
-                Member.programme_id == programme_id,
-                Member.customer_id.in_(ids[start : start + 5000]),
-            )
-        ):
-            if cid is not None:
-                out[int(cid)] = min(joined, out.get(int(cid), joined))
+    for cid, at in rows_where_in(
+        session_reads(session),
+        "SELECT customer_id, joined_at FROM loyalty_member"
+        " WHERE programme_id = ? AND customer_id IN ({in})",
+        (programme_id,),
+        sorted(set(customer_ids)),
+    ):
+        if cid is not None:
+            joined = from_db_time(at)
+            assert joined is not None
+            out[int(cid)] = min(joined, out.get(int(cid), joined))
     return out

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from siyu import clock, runtime
-from siyu.bulk import chunks
+from siyu.bulk import from_db_time, rows_where_in, session_reads
 from siyu.capability import TemplateVariables
 from siyu.db import plain_value, table_of
 from siyu.orders.models import ORDER_STATUSES, PAID_STATUSES, Order, OrderLine
@@ -272,19 +272,15 @@ TEMPLATE_VARIABLES = (
 
 def first_paid_each(session: Session, customer_ids: Collection[int]) -> dict[int, datetime]:
     """Each customer's first paid (or since refunded) order's time, for those who have one."""
-    when = sa.func.coalesce(Order.paid_at, Order.ordered_at)
+    statuses = (*PAID_STATUSES, "refunded")
+    marks = ", ".join(["?"] * len(statuses))
+    sql = f'SELECT customer_id, min(coalesce(paid_at, ordered_at)) FROM "order" WHERE status IN ({marks}) AND customer_id IN ({{in}}) GROUP BY customer_id'  # noqa: S608 - marks only
     out: dict[int, datetime] = {}
-    for part in chunks(sorted(set(customer_ids)), 5000):
-        for cid, first in session.execute(
-            sa.select(Order.customer_id, sa.func.min(when))
-            .where(
-                Order.customer_id.in_(part),
-                Order.status.in_((*PAID_STATUSES, "refunded")),
-            )
-            .group_by(Order.customer_id)
-        ):
-            if cid is not None and first is not None:
-                out[int(cid)] = first
+    for cid, first in rows_where_in(
+        session_reads(session), sql, statuses, sorted(set(customer_ids))
+    ):
+        if cid is not None and first is not None:
+            out[int(cid)] = from_db_time(first)  # type: ignore[assignment]
     return out
 
 

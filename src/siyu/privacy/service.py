@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from siyu import csvsafe
 from siyu.accounts.service import forget_audit_details, record_audit
 from siyu.analytics import erasure as copy_erasure
-from siyu.bulk import chunks
+from siyu.bulk import rows_where_in, session_reads
 from siyu.capabilities import provided
 from siyu.config import Settings
 from siyu.customers import identifiers as ids
@@ -383,14 +383,14 @@ def families_of(session: Session, customer_ids: Collection[int]) -> dict[int, li
     parent: dict[int, int] = {}
     frontier = set(customer_ids)
     found = set(frontier)
-    while frontier:
-        rows: list[Any] = []
-        for part in chunks(sorted(frontier), 5000):
-            rows += session.execute(
-                sa.select(Customer.id, Customer.merged_into_id).where(
-                    Customer.merged_into_id.in_(part)
-                )
-            ).all()
+    conn = session_reads(session) if frontier else None
+    while frontier and conn is not None:
+        rows = rows_where_in(
+            conn,
+            "SELECT id, merged_into_id FROM customer WHERE merged_into_id IN ({in})",
+            (),
+            sorted(frontier),
+        )
         frontier = set()
         for child, into in rows:
             if child not in found:
@@ -406,4 +406,4 @@ def families_of(session: Session, customer_ids: Collection[int]) -> dict[int, li
             if up not in parent:
                 break
             up = parent[up]
-    return {cid: sorted(members) for cid, members in out.items()}
+    return {cid: sorted(members) if len(members) > 1 else members for cid, members in out.items()}
