@@ -1,7 +1,7 @@
 """group fission: campaign's group live code, referral's group join
 
-Revision ID: 0036
-Revises: 0035
+Revision ID: 0037
+Revises: 0036
 Create Date: 2026-12-08 00:10:02.864116
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import siyu.db
 
-revision: str = "0036"
-down_revision: str | None = "0035"
+revision: str = "0037"
+down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
