@@ -80,6 +80,7 @@ def arrive(
     at: datetime | None = None,
     number: str | None = None,
     name: str = "李雷",
+    wechat: str = "",
 ) -> tuple[Any, int]:
     """A new customer opens the link on ``device`` and signs up through the member centre a
     minute later; returns (the referral or None, the invitee's customer id)."""
@@ -100,6 +101,7 @@ def arrive(
                 "via": f"referral:{visit.id}",
                 "device": device,
                 "address": address,
+                "wechat": wechat,
             },
         )
         session.commit()

@@ -41,8 +41,9 @@ class Topic(StrEnum):
     customer_erased = "customer.erased"
     # {"messages": [message ids]}: track events stored (read them with events.queries.tracked)
     event_tracked = "event.tracked"
-    # {"member": id, "customer": id, "via": str, "device": str, "address": str}: a customer
-    # joined a programme in the member centre (``via``: where the link came from)
+    # {"member": id, "customer": id, "via": str, "device": str, "address": str, "wechat": str}:
+    # a customer joined a programme in the member centre (``via``: where the link came from;
+    # ``wechat``: the WeChat reader's key when they signed in from WeChat, else "")
     member_joined = "member.joined"
     # {"customer": id, "corp": id, "state": str, "staff": userid, "at": iso time}: a customer
     # added a staff member through a contact way or live code with a state

@@ -383,6 +383,19 @@ def test_wechat_sign_in_binds_once_then_signs_in_by_openid(
         held = s.scalars(sa.select(Identity).where(Identity.kind == "openid")).one()
         phone = s.scalars(sa.select(Identity).where(Identity.kind == "phone")).one()
         assert held.value == reader.openid and held.customer_id == phone.customer_id
+        # the join tells growth the WeChat reader (a keyed hash: no openid passed on)
+        from siyu.centre.service import reader_key
+        from siyu.config import get_settings
+        from siyu.jobs.models import Job
+
+        joined = [
+            j.payload["data"]
+            for j in s.scalars(sa.select(Job).where(Job.kind == "reaction"))
+            if j.payload.get("topic") == "member.joined"
+        ]
+        expected = reader_key(f"{get_settings().oa_appid}:{reader.openid}")
+        assert joined and {d["wechat"] for d in joined} == {expected}
+        assert reader.openid not in str(joined)
     with TestClient(create_app(), follow_redirects=False) as later:
         oa_account.sign_in(openid=reader.openid)
         again = _via_wechat(later)

@@ -223,6 +223,53 @@ def test_many_invitees_on_one_device_go_to_review_shared_device(session: Any) ->
     assert outcomes[2:] == [("review", ["shared_device"])] * 2
 
 
+def test_one_wechat_reader_is_one_device_whatever_the_cookies(session: Any) -> None:
+    """Cookies cleared between sign-ups inside WeChat: the reader is the same device; and a
+    sign-up from the referrer's own WeChat is their own device."""
+    from siyu.centre.service import reader_key
+    from siyu.customers import identifiers as ids
+    from siyu.customers.models import Identity
+
+    programme = w.programme(session, device_most=2)
+    ref = w.referrer(session, programme)
+    farm = reader_key("wxapp:o-farm")
+    outcomes = []
+    for n in range(3):
+        found, _ = w.arrive(
+            session,
+            programme,
+            ref,
+            device=f"dev-fresh-{n}",  # a new cookie each time
+            address=f"10.0.{n}.1",
+            at=T0 + timedelta(hours=n),
+            wechat=farm,
+        )
+        outcomes.append((found.status, found.reasons))
+    assert outcomes == [("attributed", []), ("attributed", []), ("review", ["shared_device"])]
+    assert found.wechat == farm and "o-farm" not in found.wechat
+    # the referrer's own WeChat (an openid the pool holds for them) is their own device
+    session.add(
+        Identity(
+            customer_id=ref.member.customer_id,
+            kind=ids.Kind.openid.value,
+            namespace="wxapp",
+            value="o-mine",
+            source="test",
+        )
+    )
+    session.commit()
+    mine, _ = w.arrive(
+        session,
+        programme,
+        ref,
+        device="dev-other",
+        address="10.9.9.1",
+        at=T0 + timedelta(days=40),
+        wechat=reader_key("wxapp:o-mine"),
+    )
+    assert mine.status == "void" and mine.reasons == ["own_device"]
+
+
 def test_many_invitees_from_one_network_go_to_review_unless_it_is_a_stores_wifi(
     session: Any,
 ) -> None:

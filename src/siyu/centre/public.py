@@ -145,15 +145,15 @@ def sign_in(
         request.cookies.get(wechat.BIND_COOKIE),
         wechat.BIND_SECONDS,
     )
-    method = "sms"
+    method, read_by = "sms", ""
     if reader and settings.oa_appid and linking == "1":  # the reader who came from WeChat
         openid, unionid = wechat.reader_of(reader)
         customer_id = wechat.bind(
             session, settings, service.mainland_mobile(phone), settings.oa_appid, openid, unionid
         )
-        method = "wechat"
+        method, read_by = "wechat", service.reader_key(f"{settings.oa_appid}:{openid}")
     service.join_if_new(
-        session, programme, customer_id, via, device(request) or "", address(request)
+        session, programme, customer_id, via, device(request) or "", address(request), read_by
     )
     service.close_session(session, request.cookies.get(MEMBER_COOKIE))  # a shared phone
     token = service.open_session(session, customer_id, method, device(request) or "")

@@ -421,10 +421,12 @@ def join_if_new(
     via: str,
     device: str,
     address: str,
+    reader: str = "",
 ) -> bool:
     """A signed-in customer who is not a member yet joins (the SMS code proved the phone; the
     ticked terms are the evidence), and the other capabilities hear of it (``member.joined``:
-    growth credits a referral link with the device and network it came from). True: joined."""
+    growth credits a referral link with the device and network it came from, and the WeChat
+    reader — ``reader_key`` — when the sign-in came from WeChat). True: joined."""
     if membership(session, programme, customer_id) is not None:
         return False
     member = join(session, programme, customer_id, "SMS code to the member's phone", via)
@@ -437,9 +439,18 @@ def join_if_new(
             "via": via,
             "device": device,
             "address": address[:64],
+            "wechat": reader,
         },
     )
     return True
+
+
+def reader_key(openid: str) -> str:
+    """The WeChat half of a device, from ``appid:openid``: a keyed hash (``wx`` and 30 hex
+    digits), so what is passed on and kept holds no openid. Clearing the browser's cookies
+    inside WeChat does not change it."""
+    secret = get_settings().secret_key_bytes()
+    return "wx" + hmac.new(secret, f"reader:{openid}".encode(), hashlib.sha256).hexdigest()[:30]
 
 
 def devices_of(session: Session, customer_ids: Collection[int]) -> dict[int, set[str]]:

@@ -415,6 +415,21 @@ def first_seen_each(session: Session, customer_ids: Collection[int]) -> dict[int
     return {int(cid): from_db_time(at) for cid, at in rows}  # type: ignore[misc]
 
 
+def openids_each(session: Session, customer_ids: Collection[int]) -> dict[int, set[str]]:
+    """Each profile's WeChat openids, as ``appid:openid`` (an openid is one per account)."""
+    rows = rows_where_in(
+        session_reads(session),
+        "SELECT customer_id, namespace, value FROM identity WHERE kind = 'openid' "
+        "AND customer_id IN ({in})",
+        (),
+        sorted(set(customer_ids)),
+    )
+    out: dict[int, set[str]] = {}
+    for cid, namespace, value in rows:
+        out.setdefault(int(cid), set()).add(f"{namespace}:{value}")
+    return out
+
+
 def linked_pairs(session: Session, customer_ids: Collection[int]) -> set[frozenset[int]]:
     """Pairs of these profiles the pool found sharing a strong identity it would not merge by
     itself (an identity conflict), either way round."""

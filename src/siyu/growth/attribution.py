@@ -104,6 +104,7 @@ def _attribute_many(
                     ref.member.joined_at,
                     verdict.status,
                     verdict.reasons,
+                    wechat=a.wechat[:32],
                 )
             )
         # the codes' last use first: on SQLite this write begins the transaction, so the
@@ -164,6 +165,7 @@ class _Row(NamedTuple):
     reasons: list[str]
     decided_by: str = ""
     order_fen: int = 0
+    wechat: str = ""
 
 
 def _insert(session: Session, programme_id: int, rows: list[_Row]) -> dict[int, int]:
@@ -288,6 +290,7 @@ def joined_by_link(session: Session, data: dict[str, Any]) -> Referral | None:
         address=network_key(str(data.get("address") or "")),
         visit_id=visit.id,
         signed_up_at=max(joined, visit.at),
+        wechat=str(data.get("wechat") or "")[:32],
     )
     return _with_orders(session, attribute(session, referrer, arrival))
 

@@ -6,6 +6,11 @@ profile the pool linked to theirs — a shared phone or unionid — or the refer
 Device, network and burst rules only send it to review: a store's Wi-Fi and a carrier's NAT
 put many honest people behind one address, so an operator decides (DESIGN §12).
 
+A device is the member centre's signed first-party cookie plus, when the sign-up came from
+WeChat, the WeChat reader (its openid, as a keyed hash): either one seen again counts, so
+clearing the browser's cookies inside WeChat does not make a new device. A referrer's readers
+are the openids the pool holds for them.
+
 What Siyu does not keep it cannot compare: delivery addresses and payers' names are not stored
 (orders keep no receiver data, PIPL minimisation), so "same address or payment name" is checked
 by the pool's identity links (a platform buyer id or phone the two profiles share), not by text.
@@ -24,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from siyu import clock
 from siyu.bulk import db_time, from_db_time, rows_where_in, session_reads
-from siyu.centre.service import devices_of
-from siyu.customers.queries import first_seen_each, linked_pairs
+from siyu.centre.service import devices_of, reader_key
+from siyu.customers.queries import first_seen_each, linked_pairs, openids_each
 from siyu.growth.models import ReferralProgramme, ReferralStatus
 from siyu.i18n import N_
 from siyu.loyalty.queries import MemberView, joined_each
@@ -73,6 +78,9 @@ class Arrival:
     # when they signed up, if later than ``at`` (the link opened then): the device, network
     # and burst windows are about sign-ups, so they are judged at this time
     signed_up_at: datetime | None = None
+    # the WeChat half of the device: the sign-up's WeChat reader (``centre.reader_key`` of
+    # its openid), which clearing the browser's cookies does not change
+    wechat: str = ""
 
     @property
     def window_at(self) -> datetime:
@@ -109,6 +117,7 @@ def judge_many(
     rules send to review."""
     facts = _Facts(session, rules, candidates)
     family, devices, recent = facts.family, facts.devices, facts.recent
+    readers = facts.readers
     # the programme's thresholds, read once for the batch
     device_most, network_most = max(rules.device_most, 1), max(rules.network_most, 1)
     burst_most, networks = max(rules.burst_most, 1), rules.store_networks
@@ -123,9 +132,14 @@ def judge_many(
             reasons.append("already_customer")
         if not set(invitee).isdisjoint(referrer) or facts.linked(invitee, referrer):
             reasons.append("self_referral")
-        if device and any(device in devices.get(r, ()) for r in referrer):
+        wechat = a.wechat
+        if (device and any(device in devices.get(r, ()) for r in referrer)) or (
+            wechat and any(wechat in readers.get(r, ()) for r in referrer)
+        ):
             reasons.append("own_device")
-        if device and recent("device", device, at) >= device_most:
+        if (device and recent("device", device, at) >= device_most) or (
+            wechat and recent("wechat", wechat, at) >= device_most
+        ):
             reasons.append("shared_device")
         if (
             address
@@ -141,7 +155,7 @@ def judge_many(
         elif reasons:
             verdict.status = ReferralStatus.review
         out.append(verdict)
-        facts.arrived(device, address, by, at)
+        facts.arrived(device, address, by, at, wechat)
     return out
 
 
@@ -176,6 +190,10 @@ class _Facts:
             m for c in candidates for m in self.family.get(c.referrer.customer_id or 0, [])
         }
         self.devices = devices_of(session, referrers)
+        self.readers = {  # the referrers' WeChat readers, as the arrivals' keys are made
+            cid: {reader_key(o) for o in found}
+            for cid, found in openids_each(session, referrers).items()
+        }
         earliest = min((c.arrival.window_at for c in candidates), default=clock.now())
         self.windows: dict[tuple[str, str], list[datetime]] = {}
         spans: dict[str, tuple[str, set[Any], timedelta]] = {
@@ -188,6 +206,11 @@ class _Facts:
                 "address",
                 {c.arrival.address for c in candidates if c.arrival.address},
                 timedelta(hours=rules.network_hours),
+            ),
+            "wechat": (
+                "wechat",
+                {c.arrival.wechat for c in candidates if c.arrival.wechat},
+                timedelta(days=rules.device_days),
             ),
             "referrer": (
                 "referrer_id",
@@ -239,9 +262,16 @@ class _Facts:
         span = self.spans[kind]
         return bisect_right(times, at + span) - bisect_left(times, at - span)
 
-    def arrived(self, device: str, address: str, referrer: str, at: datetime) -> None:
+    def arrived(
+        self, device: str, address: str, referrer: str, at: datetime, wechat: str = ""
+    ) -> None:
         """An arrival judged: it counts in the windows of those after it."""
-        for kind, key in (("device", device), ("address", address), ("referrer", referrer)):
+        for kind, key in (
+            ("device", device),
+            ("address", address),
+            ("referrer", referrer),
+            ("wechat", wechat),
+        ):
             if key:
                 insort(self.windows.setdefault((kind, key), []), at)
 

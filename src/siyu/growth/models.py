@@ -137,6 +137,14 @@ class Referral(Base):
             sqlite_where=sa.text("address != ''"),
             postgresql_where=sa.text("address != ''"),
         ),
+        sa.Index(
+            "ix_referral_wechat",
+            "programme_id",
+            "wechat",
+            "arrived_at",
+            sqlite_where=sa.text("wechat != ''"),
+            postgresql_where=sa.text("wechat != ''"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -157,6 +165,8 @@ class Referral(Base):
     # set when a qualifying order made the rewards (the referral revenue counts it)
     order_id: Mapped[int | None] = mapped_column(sa.Integer)
     order_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # the WeChat half of the sign-up's device (``fraud.wechat_key`` of its openid), if any
+    wechat: Mapped[str] = mapped_column(sa.String(32), default="")
     # the invitee joined the group of a fission campaign (group fission: noted, not rewarded)
     group_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
