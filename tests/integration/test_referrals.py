@@ -596,7 +596,8 @@ def test_erasing_an_invitee_keeps_the_figures_without_them(session: Any) -> None
 
     programme = w.programme(session)
     ref = w.referrer(session, programme)
-    found, invitee = w.arrive(session, programme, ref)
+    found, invitee = w.arrive(session, programme, ref, wechat="wx" + "0" * 30)
+    assert found.wechat
     with clock.frozen(T0 + timedelta(days=1)):
         w.push_order(w.phone_of(session, invitee))
         w.deliver()
@@ -604,6 +605,7 @@ def test_erasing_an_invitee_keeps_the_figures_without_them(session: Any) -> None
     session.expire_all()
     kept = session.get(Referral, found.id)
     assert kept.invitee_id is None and kept.device == "" and kept.address == ""
+    assert kept.wechat == ""
     _grant(T0 + timedelta(days=9))
     # the order went with the person: it cannot be checked for a refund, so nothing is paid
     assert _rewards(session, found.id) == {

@@ -412,7 +412,7 @@ def erase_referrals(session: Session, ctx: ErasureContext) -> int:
         session.execute(
             sa.update(Referral)
             .where(Referral.code_id.in_(codes))
-            .values(device="", address="")
+            .values(device="", address="", wechat="")
             .execution_options(synchronize_session=False)
         )
         gone += _count_of(
@@ -453,7 +453,7 @@ def erase_referrals(session: Session, ctx: ErasureContext) -> int:
             session.execute(
                 sa.update(Referral)
                 .where(Referral.id.in_(invited))
-                .values(invitee_id=None, device="", address="", visit_id=None)
+                .values(invitee_id=None, device="", address="", wechat="", visit_id=None)
                 .execution_options(synchronize_session=False)
             )
         )
