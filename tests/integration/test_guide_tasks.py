@@ -117,16 +117,11 @@ def test_a_survey_detractor_becomes_a_task_for_their_own_guide_once(
 ) -> None:
     """A detractor's call-back goes to the guide whose friend they are, as a one-off task
     (transactional, keyed by the answer); a detractor who is nobody's friend is recorded."""
-    from siyu import runtime
-    from siyu.db import new_session
     from siyu.growth.forms.submit import submit
     from siyu.reach.models import SendRow
-    from siyu.reach.sending.transactional import dispatch_transactional
     from tests import forms_world as fw
 
-    for name in ("SIYU_QUIET_HOURS_START", "SIYU_QUIET_HOURS_END"):
-        monkeypatch.setenv(name, "0")  # no quiet hours: the task is not held for the morning
-    runtime.reset()
+    _no_quiet_hours(monkeypatch)  # the task is not held for the morning
     friends = _friends(world, wecom, session, 2)
     (unhappy, (guide, _ext)), (happy, _g) = sorted(friends.items())
     stranger = fw.customer(session)
@@ -140,9 +135,7 @@ def test_a_survey_detractor_becomes_a_task_for_their_own_guide_once(
     assert rows[0].actions == ["guide_task: queued for the guide"]
     assert rows[1].actions == []
     assert rows[2].actions == ["guide_task: skipped: not a WeCom friend of any guide"]
-    with new_session() as s:
-        while dispatch_transactional(s, "w1", settings, _channels(settings)):
-            pass
+    _pump(settings)
     sent = wecom["world"].app_sent
     assert [m["touser"] for m in sent] == [guide]
     text = sent[0]["text"]["content"]
